@@ -1,0 +1,1 @@
+"""SigmaPrompt cloud tier (no ROS). Keep this file import-free: the bridge imports sigma_cloud.protocol."""
