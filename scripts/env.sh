@@ -39,6 +39,10 @@ if [ "${1:-}" != "--no-install" ] && [ -f "$SIGMA_ROOT/install/setup.bash" ]; th
   case $_sigma_u in *u*) set -u;; esac; unset _sigma_u
 fi
 
+# The `sigma` command (launch runner) on PATH.
+case ":$PATH:" in *":$SIGMA_ROOT/install/sigma_launch/lib/sigma_launch:"*) ;; *)
+  export PATH="$SIGMA_ROOT/install/sigma_launch/lib/sigma_launch:$PATH";; esac
+
 sigma-exec() {
   # Print the path of a workspace executable: sigma-exec PACKAGE EXECUTABLE
   local prefix
