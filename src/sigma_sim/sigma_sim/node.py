@@ -1,0 +1,185 @@
+"""sim_node: the rclpy shell around sigma_sim.simulation.Simulation.
+
+One process hosts every robot of one world. A single timer (real-time mode) or a single loop (as fast as possible,
+with /clock) advances physics and publishes every due topic of every robot, because rclpy wake-ups dominate CPU.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import rclpy
+from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import BatteryState, Imu, JointState
+from std_msgs.msg import Bool
+
+from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
+from sigma_interfaces.srv import InjectFault
+from sigma_sim import messages as conv
+from sigma_sim import qos
+from sigma_sim.faults import FaultError
+from sigma_sim.params import TOPIC_RATES, declare
+from sigma_sim.robot_model import ModelError, load_actuators, load_urdf
+from sigma_sim.simulation import CommandError, SimConfig, Simulation
+from sigma_sim.world import load_world
+
+TYPES = {"joint_states": JointState, "imu": Imu, "odom": Odometry, "actuator_health": ActuatorHealth,
+         "battery_state": BatteryState, "humans": DetectedHumans}
+QOS = {"joint_states": qos.SENSOR, "imu": qos.SENSOR, "odom": qos.SENSOR, "humans": qos.SENSOR,
+       "actuator_health": qos.RELIABLE_10, "battery_state": qos.RELIABLE_10}
+
+
+class SimNode(Node):
+    """Hosts the simulation and translates between it and each robot's topics and services."""
+
+    def __init__(self) -> None:
+        super().__init__("sigma_sim")
+        self.params = p = declare(self)
+        robot = load_urdf(p.urdf)
+        actuators = load_actuators(p.actuators, robot.joint_names)
+        world = load_world(p.world)
+        cfg = SimConfig(base_mode=p.base_mode, physics_rate=p.physics_rate, seed=p.seed,
+                        human_sensor_range=p.human_sensor_range, human_sensor_fov=p.human_sensor_fov)
+        self.sim = Simulation(world, robot, actuators, p.robots, cfg)
+        self.pubs: dict[tuple[str, str], object] = {}
+        self.msgs: dict[tuple[str, str], object] = {}
+        for rid in p.robots:
+            for topic, mtype in TYPES.items():
+                self.pubs[rid, topic] = self.create_publisher(mtype, f"/{rid}/{topic}", QOS[topic])
+                self.msgs[rid, topic] = self._template(rid, topic)
+            self.create_subscription(JointState, f"/{rid}/driver/joint_command",
+                                     lambda m, r=rid: self._on_joint_command(r, m), qos.RELIABLE_10)
+            self.create_subscription(Twist, f"/{rid}/driver/cmd_vel",
+                                     lambda m, r=rid: self._on_cmd_vel(r, m), qos.RELIABLE_10)
+            self.create_subscription(Bool, f"/{rid}/driver/brake", lambda m, r=rid: self._on_brake(r, m), qos.LATCHED)
+            self.create_service(InjectFault, f"/{rid}/sim/inject_fault",
+                                lambda req, res, r=rid: self._on_fault(r, req, res))
+        self.clock_pub = None if p.realtime else self.create_publisher(Clock, "/clock", qos.CLOCK)
+        self.tick_rate = min(max(p.rates.values()), p.physics_rate)
+        self.next_due = dict.fromkeys(TOPIC_RATES, 0.0)
+        self._wall0 = time.monotonic()
+        self._sim0 = 0.0
+        self.timer = self.create_timer(1.0 / self.tick_rate, self._tick_realtime) if p.realtime else None
+        self.get_logger().info(
+            f"sigma_sim ready: robots {p.robots}, {len(robot.joints)} joints each, world {world.name}, "
+            f"base {p.base_mode}, physics {p.physics_rate:g} Hz, {'real time' if p.realtime else 'unpaced'}"
+        )
+
+    def _template(self, rid: str, topic: str):
+        msg = TYPES[topic]()
+        frame = {"joint_states": "", "imu": f"{rid}/imu_link", "odom": "odom", "humans": f"{rid}/base_link",
+                 "actuator_health": "", "battery_state": ""}[topic]
+        msg.header.frame_id = frame
+        if topic in ("joint_states", "actuator_health"):
+            msg.name = list(self.sim.joint_names)
+        if topic == "odom":
+            msg.child_frame_id = f"{rid}/base_link"
+        return msg
+
+    # ----------------------------------------------------------------- inputs
+    def _on_joint_command(self, rid: str, msg: JointState) -> None:
+        try:
+            self.sim.set_joint_targets(rid, list(msg.name), list(msg.position), list(msg.velocity) or None)
+        except CommandError as exc:
+            self.get_logger().warning(f"/{rid}/driver/joint_command rejected, not applied: {exc}")
+
+    def _on_cmd_vel(self, rid: str, msg: Twist) -> None:
+        try:
+            self.sim.set_base_velocity(rid, msg.linear.x, msg.linear.y, msg.angular.z)
+        except CommandError as exc:
+            self.get_logger().warning(f"/{rid}/driver/cmd_vel rejected, not applied: {exc}")
+
+    def _on_brake(self, rid: str, msg: Bool) -> None:
+        self.sim.set_brake(rid, bool(msg.data))
+        self.get_logger().info(f"/{rid}: brake {'engaged' if msg.data else 'released'}")
+
+    def _on_fault(self, rid: str, req: InjectFault.Request, res: InjectFault.Response) -> InjectFault.Response:
+        try:
+            fault = self.sim.inject_fault(rid, req.kind, req.target, req.magnitude, req.duration)
+        except (FaultError, CommandError) as exc:
+            res.accepted, res.message = False, str(exc)
+            self.get_logger().error(f"/{rid}/sim/inject_fault refused: {exc}")
+            return res
+        res.accepted, res.fault_id = True, fault.id
+        res.message = f"{fault.kind} on {fault.target or rid} (magnitude {fault.magnitude:g}) from t={fault.start:.3f}s"
+        self.get_logger().info(f"/{rid}: injected {res.message}")
+        return res
+
+    # ----------------------------------------------------------------- stepping
+    def _tick_realtime(self) -> None:
+        behind = (time.monotonic() - self._wall0) - (self.sim.time - self._sim0)
+        n = int(behind / self.sim.dt)
+        if n > self.params.max_catch_up_steps:  # cannot keep up: drop the backlog rather than spiral
+            self._wall0 += (n - self.params.max_catch_up_steps) * self.sim.dt
+            n = self.params.max_catch_up_steps
+        if n > 0:
+            self.sim.step(n)
+            self.publish_due(self.get_clock().now().to_msg())
+
+    def advance_unpaced(self) -> None:
+        """As fast as possible: one publishing period of physics, then /clock and the due topics."""
+        self.sim.step(max(1, round(self.params.physics_rate / self.tick_rate)))
+        stamp = conv.stamp_from(self.sim.time)
+        self.clock_pub.publish(Clock(clock=stamp))
+        self.publish_due(stamp)
+
+    def publish_due(self, stamp) -> None:
+        """Publish every topic whose period has elapsed in simulated time, for every robot."""
+        now = self.sim.time
+        for topic, rate in self.params.rates.items():
+            if now + 1e-9 < self.next_due[topic]:
+                continue
+            self.next_due[topic] = max(self.next_due[topic] + 1.0 / rate, now)
+            for rid in self.params.robots:
+                if not self.sim.silenced(rid, topic):
+                    self.pubs[rid, topic].publish(self._fill(rid, topic, stamp))
+
+    def _fill(self, rid: str, topic: str, stamp):
+        msg, sim = self.msgs[rid, topic], self.sim
+        if topic == "joint_states":
+            return conv.fill_joint_state(msg, stamp, *sim.joint_state(rid))
+        if topic == "imu":
+            n = sim.cfg.imu_noise
+            return conv.fill_imu(msg, stamp, *sim.imu(rid), n.gyro_std**2, n.accel_std**2)
+        if topic == "odom":
+            return conv.fill_odom(msg, stamp, *sim.odometry(rid))
+        if topic == "actuator_health":
+            return conv.fill_health(msg, stamp, *sim.actuator_health(rid))
+        if topic == "battery_state":
+            return conv.fill_battery(msg, stamp, sim.robot(rid).battery)
+        return conv.fill_humans(msg, stamp, sim.detections(rid), sim.cfg.human_sensor_range, sim.cfg.human_sensor_fov)
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``sim_node``."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        if node.params.realtime:
+            executor.spin()
+        else:
+            while rclpy.ok():
+                executor.spin_once(timeout_sec=0.0)
+                node.advance_unpaced()
+    except (ModelError, ValueError) as exc:
+        print(f"sim_node: cannot start: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""The simulated world: MuJoCo physics for several humanoids plus their motor, thermal, battery, sensor and fault
+models. Pure: no ROS, no clock of its own (simulation time advances only through ``step``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from sigma_sim.battery import BatteryModel, motor_power
+from sigma_sim.builder import FOOT_CLEARANCE, RobotIndex, build_model, lowest_point
+from sigma_sim.faults import Fault, FaultBook
+from sigma_sim.humans import Detection, Human, detect
+from sigma_sim.noise import ImuNoise, ImuNoiseConfig
+from sigma_sim.robot_model import ActuatorTable, RobotDescription
+from sigma_sim.thermal import ThermalModel, ThermalParams, winding_resistance
+from sigma_sim.world import World
+
+PUSH_DURATION = 0.1  # s over which a push impulse is applied
+
+
+class CommandError(ValueError):
+    """A command that is refused (and not applied); the message says why."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    base_mode: str = "planar"
+    physics_rate: float = 500.0
+    seed: int = 0
+    idle_power: float = 60.0  # W, onboard electronics
+    locomotion_efficiency: float = 0.5  # planar base: electrical = mechanical / efficiency
+    battery_capacity_ah: float = 15.0
+    battery_resistance: float = 0.08
+    ambient_temperature: float = 25.0
+    human_sensor_range: float = 8.0
+    human_sensor_fov: float = 2.4  # rad
+    human_position_std: float = 0.05  # m
+    imu_noise: ImuNoiseConfig = field(default_factory=ImuNoiseConfig)
+
+
+class Robot:
+    """Per-robot state outside MuJoCo: targets, brake, battery, thermal, noise."""
+
+    def __init__(self, index: RobotIndex, robot: RobotDescription, act: ActuatorTable, cfg: SimConfig) -> None:
+        self.index = index
+        self.id = index.robot_id
+        self.target = np.zeros(len(robot.joints))
+        self.rate_limit = np.array([j.velocity for j in robot.joints])
+        self.base_cmd = np.zeros(3)  # vx, vy [m/s] in the base frame, wz [rad/s]
+        self.brake = False
+        self.battery = BatteryModel(cfg.battery_capacity_ah, cfg.battery_resistance)
+        self.thermal = ThermalModel(
+            ThermalParams(act["c_winding"], act["c_housing"], act["r_winding_housing"], act["r_housing_ambient"]),
+            cfg.ambient_temperature,
+        )
+        self.imu_noise = ImuNoise(cfg.imu_noise)
+        self.current = np.zeros(len(robot.joints))
+        self.extra_heat = np.zeros(len(robot.joints))
+        self.push_until = -1.0
+        self.push_force = np.zeros(3)
+        self.last_imu_time = 0.0
+
+
+class Simulation:
+    """Several humanoids in one world. Units SI, angles rad, temperatures degC."""
+
+    def __init__(
+        self, world: World, robot: RobotDescription, actuators: ActuatorTable, robot_ids: list[str], cfg: SimConfig
+    ) -> None:
+        if len(set(robot_ids)) != len(robot_ids) or not robot_ids:
+            raise ValueError(f"robot ids must be unique and non-empty, got {robot_ids}")
+        self.cfg = cfg
+        self.world = world
+        self.description = robot
+        self.joint_names = robot.joint_names
+        self.lower = np.array([j.lower for j in robot.joints])
+        self.upper = np.array([j.upper for j in robot.joints])
+        self.effort_limit = np.array([j.effort for j in robot.joints])
+        self.kt_gear = actuators["torque_constant"] * np.array([j.gear for j in robot.joints])
+        self.r0 = actuators["winding_resistance"]
+        self.max_winding = actuators["max_winding_temperature"]
+        self.model, indices = build_model(world, robot, actuators, robot_ids, cfg.base_mode, cfg.physics_rate)
+        self.data = mujoco.MjData(self.model)
+        self.dt = float(self.model.opt.timestep)
+        self.robots = {ix.robot_id: Robot(ix, robot, actuators, cfg) for ix in indices}
+        self.faults = FaultBook(self.joint_names)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.human_rng = np.random.default_rng([cfg.seed, 1])
+        self.humans = [
+            Human(h.id, np.array(h.start), h.speed, list(h.waypoints), h.mode, world.bounds) for h in world.humans
+        ]
+        self._approach_count = 0
+        self._all_act = np.concatenate([r.index.actuators for r in self.robots.values()])
+        self._all_dof = np.concatenate([r.index.dof for r in self.robots.values()])
+        self._reset_poses()
+
+    # ----------------------------------------------------------------- set-up
+    def _reset_poses(self) -> None:
+        m, d = self.model, self.data
+        for r in self.robots.values():
+            x, y, yaw = r.index.spawn
+            b = r.index.base_qpos
+            if self.cfg.base_mode == "free":
+                d.qpos[b:b + 3] = (x, y, 0.0)
+                d.qpos[b + 3:b + 7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
+            else:
+                d.qpos[b:b + 3] = (x, y, yaw)
+        mujoco.mj_forward(m, d)
+        for r in self.robots.values():
+            bodies = {i for i in range(m.nbody) if m.body_rootid[i] == r.index.base_body}
+            lift = -lowest_point(m, d, bodies) + (FOOT_CLEARANCE if self.cfg.base_mode == "planar" else 0.002)
+            if self.cfg.base_mode == "free":
+                d.qpos[r.index.base_qpos + 2] += lift
+            else:  # planar: no z joint; raise the whole robot's root body
+                m.body_pos[r.index.base_body, 2] += lift
+        mujoco.mj_forward(m, d)
+
+    # ----------------------------------------------------------------- commands
+    def robot(self, robot_id: str) -> Robot:
+        try:
+            return self.robots[robot_id]
+        except KeyError:
+            raise CommandError(f"unknown robot {robot_id!r}") from None
+
+    def set_joint_targets(
+        self, robot_id: str, names: list[str], positions: list[float], velocities: list[float] | None = None
+    ) -> None:
+        """Set position targets (all-or-nothing): refused for unknown names, NaN/inf or out-of-limit values."""
+        r = self.robot(robot_id)
+        if len(names) != len(positions):
+            raise CommandError(f"{len(names)} names but {len(positions)} positions")
+        if velocities and len(velocities) != len(names):
+            raise CommandError(f"{len(names)} names but {len(velocities)} velocity limits")
+        if r.brake:
+            raise CommandError("brake engaged: joint commands are not applied")
+        idx = []
+        for k, (n, p) in enumerate(zip(names, positions, strict=True)):
+            if n not in self.joint_names:
+                raise CommandError(f"unknown joint {n!r}")
+            i = self.joint_names.index(n)
+            if not math.isfinite(p):
+                raise CommandError(f"{n}: target {p} is not finite")
+            if not self.lower[i] <= p <= self.upper[i]:
+                raise CommandError(f"{n}: target {p:.4f} outside limits [{self.lower[i]:.4f}, {self.upper[i]:.4f}]")
+            if velocities and not (math.isfinite(velocities[k]) and velocities[k] > 0):
+                raise CommandError(f"{n}: velocity limit {velocities[k]} must be finite and > 0")
+            idx.append(i)
+        for k, i in enumerate(idx):
+            r.target[i] = positions[k]
+            r.rate_limit[i] = min(velocities[k], self.description.joints[i].velocity) if velocities else (
+                self.description.joints[i].velocity)
+
+    def set_base_velocity(self, robot_id: str, vx: float, vy: float, wz: float) -> None:
+        """Base velocity command in the base frame; refused when not finite."""
+        r = self.robot(robot_id)
+        if not all(math.isfinite(v) for v in (vx, vy, wz)):
+            raise CommandError(f"base velocity ({vx}, {vy}, {wz}) is not finite")
+        r.base_cmd[:] = (0.0, 0.0, 0.0) if r.brake else (vx, vy, wz)
+
+    def set_brake(self, robot_id: str, engaged: bool) -> None:
+        """Brakes: lock every joint where it is, stop the base; release resumes holding the current pose."""
+        r = self.robot(robot_id)
+        if engaged and not r.brake:
+            r.base_cmd[:] = 0.0
+        q = self.data.qpos[r.index.qpos]
+        r.target[:] = np.clip(q, self.lower, self.upper)
+        self.data.ctrl[r.index.actuators] = r.target
+        r.brake = engaged
+        self._apply_locks(r)
+
+    def inject_fault(
+        self, robot_id: str, kind: str, target: str, magnitude: float, duration: float
+    ) -> Fault:
+        """Validate and start a fault now (see sigma_sim.faults.KINDS); raises FaultError/CommandError."""
+        r = self.robot(robot_id)
+        fault = self.faults.inject(robot_id, kind, target, magnitude, duration, self.time)
+        if kind == "push":
+            yaw = self.base_yaw(r)
+            force = magnitude / PUSH_DURATION
+            r.push_force = np.array([force * math.cos(yaw), force * math.sin(yaw), 0.0])
+            r.push_until = self.time + PUSH_DURATION
+        elif kind == "human_approach":
+            self._approach_count += 1
+            xy, yaw = self.data.xpos[r.index.base_body, :2].copy(), self.base_yaw(r)
+            start = xy + 0.8 * self.cfg.human_sensor_range * np.array([math.cos(yaw), math.sin(yaw)])
+            human = Human(f"approach_{self._approach_count}", start, magnitude, mode="approach")
+            human.goal = xy
+            self.humans.append(human)
+            fault.target = human.id
+        self._apply_faults()
+        return fault
+
+    # ----------------------------------------------------------------- physics
+    @property
+    def time(self) -> float:
+        return float(self.data.time)
+
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` physics steps, integrating motor losses, battery and thermal models alongside."""
+        m, d = self.model, self.data
+        robots = list(self.robots.values())
+        nr, nj = len(robots), len(self.joint_names)
+        energy = np.zeros(nr)
+        heat_sum = np.zeros((nr, nj))
+        r0 = np.stack([winding_resistance(self.r0, r.thermal.t_winding) for r in robots])
+        targets = np.concatenate([r.target for r in robots])
+        limits = np.concatenate([r.rate_limit for r in robots]) * self.dt
+        for _ in range(n):
+            ctrl = d.ctrl[self._all_act]
+            d.ctrl[self._all_act] = np.clip(targets, ctrl - limits, ctrl + limits)
+            for r in robots:
+                self._drive_base(r)
+            mujoco.mj_step(m, d)
+            tau = d.actuator_force[self._all_act].reshape(nr, nj)
+            omega = d.qvel[self._all_dof].reshape(nr, nj)
+            current = np.abs(tau) / self.kt_gear
+            p = motor_power(tau, omega, current, r0)
+            heat_sum += current * current * r0
+            energy += p.sum(axis=1)
+            for k, r in enumerate(robots):
+                if r.index.base_actuators.size:
+                    f = d.actuator_force[r.index.base_actuators]
+                    v = d.qvel[r.index.base_dof:r.index.base_dof + 3]
+                    energy[k] += float(np.abs(f * v).sum()) / self.cfg.locomotion_efficiency
+        span = n * self.dt
+        for k, r in enumerate(robots):
+            r.current = np.abs(d.actuator_force[r.index.actuators]) / self.kt_gear
+            r.thermal.step(heat_sum[k] / max(n, 1) + r.extra_heat, span)
+            r.battery.step(energy[k] * self.dt / span + self.cfg.idle_power if span > 0 else 0.0, span)
+        for h in self.humans:
+            h.step(span, self.human_rng)
+        if self.faults.expire(self.time):
+            self._apply_faults()
+
+    def _drive_base(self, r: Robot) -> None:
+        d = self.data
+        if self.time < r.push_until:
+            d.xfrc_applied[r.index.base_body, :3] = r.push_force
+        elif r.push_until > 0:
+            d.xfrc_applied[r.index.base_body, :3] = 0.0
+            r.push_until = -1.0
+        if r.index.base_actuators.size:
+            yaw = float(d.qpos[r.index.base_qpos + 2])
+            vx, vy, wz = r.base_cmd
+            c, s = math.cos(yaw), math.sin(yaw)
+            d.ctrl[r.index.base_actuators] = (c * vx - s * vy, s * vx + c * vy, wz)
+
+    def _apply_locks(self, r: Robot) -> None:
+        stuck = {f.target for f in self.faults.active(r.id, "stuck_joint", self.time)}
+        for i, name in enumerate(self.joint_names):
+            eq = r.index.locks[i]
+            lock = r.brake or name in stuck
+            if lock and not self.data.eq_active[eq]:
+                self.model.eq_data[eq, 0] = self.data.qpos[r.index.qpos[i]]
+                self.model.eq_data[eq, 1:5] = 0.0
+            self.data.eq_active[eq] = lock
+
+    def _apply_faults(self) -> None:
+        now = self.time
+        for r in self.robots.values():
+            r.thermal.cooling_factor[:] = 1.0
+            r.extra_heat[:] = 0.0
+            for f in self.faults.active(r.id, "overheat", now):
+                i = self.joint_names.index(f.target)
+                r.thermal.cooling_factor[i] = 10.0
+                r.extra_heat[i] += f.magnitude
+            r.battery.extra_resistance = sum(f.magnitude for f in self.faults.active(r.id, "battery_sag", now))
+            self._apply_locks(r)
+        approaching = {f.target for f in self.faults.faults if f.kind == "human_approach"}
+        self.humans = [h for h in self.humans if h.mode != "approach" or h.id in approaching]
+
+    # ----------------------------------------------------------------- readings
+    def base_yaw(self, r: Robot) -> float:
+        w, x, y, z = self.data.xquat[r.index.base_body]
+        return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+    def silenced(self, robot_id: str, topic: str) -> bool:
+        return any(f.target == topic for f in self.faults.active(robot_id, "silent_topic", self.time))
+
+    def joint_state(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Measured (position, velocity, effort) as the drives report them, faults included."""
+        r, d, now = self.robot(robot_id), self.data, self.time
+        pos = d.qpos[r.index.qpos].copy()
+        vel = d.qvel[r.index.dof].copy()
+        eff = d.actuator_force[r.index.actuators].copy()
+        for f in self.faults.active(robot_id, "encoder_bias", now):
+            pos[self.joint_names.index(f.target)] += f.magnitude
+        for f in self.faults.active(robot_id, "encoder_noise", now):
+            pos[self.joint_names.index(f.target)] += self.rng.normal(0.0, f.magnitude)
+        for f in self.faults.active(robot_id, "spoofed_sensor", now):
+            if f.target == "joint_states":  # joints "moving" while positions stay put
+                vel[:] = f.magnitude
+        return pos, vel, eff
+
+    def imu(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(orientation quaternion w,x,y,z, angular velocity [rad/s], linear acceleration [m/s^2]), with noise."""
+        r, sd = self.robot(robot_id), self.data.sensordata
+        quat = sd[r.index.quat:r.index.quat + 4].copy()
+        gyro, accel = r.imu_noise.apply(
+            self.rng, sd[r.index.gyro:r.index.gyro + 3], sd[r.index.accel:r.index.accel + 3],
+            self.time - r.last_imu_time,
+        )
+        r.last_imu_time = self.time
+        for f in self.faults.active(robot_id, "spoofed_sensor", self.time):
+            if f.target == "imu":  # spinning and in free fall, while the orientation says otherwise
+                gyro = np.array([0.0, 0.0, f.magnitude])
+                accel = np.zeros(3)
+        return quat, gyro, accel
+
+    def odometry(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Base (position, quaternion w,x,y,z) in the world and (linear, angular) velocity in the base frame."""
+        r = self.robot(robot_id)
+        vel = np.zeros(6)
+        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, r.index.base_body, vel, 1)
+        return self.data.xpos[r.index.base_body].copy(), self.data.xquat[r.index.base_body].copy(), vel[3:], vel[:3]
+
+    def actuator_health(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """(winding temperature, housing temperature, current, bus voltage)."""
+        r = self.robot(robot_id)
+        return r.thermal.t_winding.copy(), r.thermal.t_housing.copy(), r.current.copy(), r.battery.voltage
+
+    def detections(self, robot_id: str) -> list[Detection]:
+        r = self.robot(robot_id)
+        pos, _, lin, _ = self.odometry(robot_id)
+        yaw = self.base_yaw(r)
+        c, s = math.cos(yaw), math.sin(yaw)
+        world_vel = np.array([c * lin[0] - s * lin[1], s * lin[0] + c * lin[1]])
+        cfg = self.cfg
+        return detect(self.humans, pos[:2], yaw, world_vel, cfg.human_sensor_range, cfg.human_sensor_fov,
+                      cfg.human_position_std, self.rng)
