@@ -1,0 +1,30 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "sigma_safety"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/config", glob("../../config/sigma_safety/*.yaml")),
+    ],
+    install_requires=["setuptools", "pyyaml"],
+    zip_safe=True,
+    maintainer="SigmaPrompt Engineering",
+    maintainer_email="engineering@sigmaprompt.dev",
+    description="Safety supervisor and command gate: defensive controls that override mission objectives.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "safety_node = sigma_safety.safety_node:main",
+            "supervisor_node = sigma_safety.safety_node:supervisor_main",
+            "gate_node = sigma_safety.safety_node:gate_main",
+        ],
+    },
+)

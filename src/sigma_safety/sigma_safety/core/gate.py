@@ -1,0 +1,178 @@
+"""The command gate: every joint target and base velocity passes here before the driver.
+
+It blocks everything when stopped, when the safety state is stale, or when the sender is not the authority
+currently allowed; otherwise it clamps joint targets to the URDF limits, limits each target's distance from the
+measured position to what the scaled joint speed can cover in ``step_horizon``, writes the scaled speed limit
+into the command, and scales and clamps base velocities.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sigma_safety.core.model import Authority, SafetyState
+from sigma_safety.core.params import param
+from sigma_safety.core.urdf import JointLimit
+
+
+@dataclass(frozen=True)
+class GateParams:
+    """Limits the gate applies on top of the URDF."""
+
+    state_timeout: float = param(0.3, unit="s", low=0.01, high=10.0,
+                                 description="without a fresh safety state for this long, everything is blocked")
+    step_horizon: float = param(0.05, unit="s", low=0.001, high=1.0,
+                                description="a joint target may lead the measurement by speed limit * this")
+    max_linear_speed: float = param(1.0, unit="m/s", low=0.0, high=10.0, description="base linear speed at scale 1")
+    max_angular_speed: float = param(1.5, unit="rad/s", low=0.0, high=20.0,
+                                     description="base angular speed at scale 1")
+    hold_rate: float = param(10.0, unit="Hz", low=1.0, high=200.0,
+                             description="rate at which hold commands are repeated while stopped")
+
+
+@dataclass(frozen=True)
+class JointCommand:
+    """Targets the gate lets through: positions [rad] and velocity limits [rad/s], indexed like ``names``."""
+
+    names: tuple[str, ...]
+    position: tuple[float, ...]
+    velocity: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Twist:
+    """Base velocity (linear x, y [m/s], angular z [rad/s]); other axes are not commandable on a walking base."""
+
+    vx: float = 0.0
+    vy: float = 0.0
+    wz: float = 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer for one command: what to forward (None = blocked) and why."""
+
+    command: JointCommand | Twist | None
+    reason: str
+
+    @property
+    def passed(self) -> bool:
+        """True when something is forwarded."""
+        return self.command is not None
+
+
+class CommandGate:
+    """Pure gate logic; the node feeds it the safety state, measured joint positions and commands."""
+
+    def __init__(self, params: GateParams, limits: dict[str, JointLimit]) -> None:
+        self.params = params
+        self.limits = limits
+        self.state: SafetyState | None = None
+        self.state_at: float | None = None
+        self.measured: dict[str, float] = {}
+        self.hold: JointCommand | None = None
+
+    def set_state(self, state: SafetyState, now: float) -> bool:
+        """Adopt a safety state; returns True when it switches the gate into a stop (hold must be sent)."""
+        was_stopped = self.blocked_reason(now) is not None
+        self.state, self.state_at = state, now
+        stopping = state.stopped and (not was_stopped or self.hold is None)
+        if stopping:
+            self.capture_hold()
+        elif not state.stopped:
+            self.hold = None
+        return stopping
+
+    def set_measured(self, names: Sequence[str], positions: Sequence[float]) -> None:
+        """Latest measured joint positions (finite values of known joints only)."""
+        for n, p in zip(names, positions, strict=False):  # extra entries are ignored
+            if n in self.limits and math.isfinite(p):
+                self.measured[n] = float(p)
+
+    def capture_hold(self) -> None:
+        """Freeze the current measured posture as the hold target."""
+        names = tuple(n for n in self.limits if n in self.measured)
+        self.hold = JointCommand(names, tuple(self.measured[n] for n in names), tuple(0.0 for _ in names))
+
+    def blocked_reason(self, now: float) -> str | None:
+        """Why no command may pass right now, or None."""
+        if self.state is None or self.state_at is None:
+            return "no safety state received yet"
+        if now - self.state_at > self.params.state_timeout:
+            return f"safety state is {now - self.state_at:.3f} s old (max {self.params.state_timeout} s)"
+        if self.state.stopped:
+            return f"robot is stopped (level {self.state.level.name}, brake {self.state.brake_engaged})"
+        return None
+
+    def _admit(self, sender: Authority, now: float) -> str | None:
+        reason = self.blocked_reason(now)
+        if reason is not None:
+            return reason
+        assert self.state is not None
+        if sender != self.state.authority:
+            return f"{sender.name} may not command: authority is {self.state.authority.name}"
+        return None
+
+    def joint_command(self, sender: Authority, names: Sequence[str], position: Sequence[float],
+                      velocity: Sequence[float], now: float) -> Verdict:
+        """Filter a joint-target command from ``sender``."""
+        reason = self._admit(sender, now)
+        if reason is not None:
+            return Verdict(None, reason)
+        if len(position) != len(names) or (len(velocity) not in (0, len(names))):
+            return Verdict(None, f"malformed command: {len(names)} names, {len(position)} positions, "
+                                 f"{len(velocity)} velocities")
+        if len(set(names)) != len(names):
+            return Verdict(None, "malformed command: duplicate joint names")
+        unknown = [n for n in names if n not in self.limits]
+        if unknown:
+            return Verdict(None, f"unknown joint(s) {unknown[:5]}")
+        assert self.state is not None
+        scale = max(0.0, min(1.0, self.state.speed_scale))
+        out_p, out_v = [], []
+        for i, n in enumerate(names):
+            target = float(position[i])
+            requested = float(velocity[i]) if velocity else math.inf
+            if not math.isfinite(target) or math.isnan(requested):
+                return Verdict(None, f"non-finite target for {n}")
+            if n not in self.measured:
+                return Verdict(None, f"no measured position for {n} yet")
+            lim = self.limits[n]
+            v = min(abs(requested), lim.velocity * scale)
+            step = v * self.params.step_horizon
+            here = self.measured[n]
+            target = min(max(target, here - step), here + step)
+            target = min(max(target, lim.lower), lim.upper)
+            out_p.append(target)
+            out_v.append(v)
+        return Verdict(JointCommand(tuple(names), tuple(out_p), tuple(out_v)), "passed")
+
+    def cmd_vel(self, sender: Authority, vx: float, vy: float, wz: float, now: float) -> Verdict:
+        """Filter a base-velocity command from ``sender``."""
+        reason = self._admit(sender, now)
+        if reason is not None:
+            return Verdict(None, reason)
+        if not all(math.isfinite(v) for v in (vx, vy, wz)):
+            return Verdict(None, "non-finite velocity")
+        assert self.state is not None
+        scale = max(0.0, min(1.0, self.state.speed_scale))
+        lin = self.params.max_linear_speed * scale
+        speed = math.hypot(vx, vy)
+        k = 1.0 if speed <= lin else (lin / speed if speed > 0 else 0.0)
+        ang = self.params.max_angular_speed * scale
+        return Verdict(Twist(vx * k, vy * k, max(-ang, min(ang, wz))), "passed")
+
+    def hold_outputs(self) -> tuple[JointCommand | None, Twist]:
+        """What to send while stopped: the frozen posture (if any joint was measured) and zero base velocity."""
+        if self.hold is None or not self.hold.names:
+            self.capture_hold()
+        assert self.hold is not None
+        return (self.hold if self.hold.names else None), Twist()
+
+    def is_brake(self, now: float) -> bool:
+        """Brakes on: commanded by the state, or no fresh state at all (fail safe)."""
+        if self.state is None or self.state_at is None or now - self.state_at > self.params.state_timeout:
+            return True
+        return self.state.brake_engaged

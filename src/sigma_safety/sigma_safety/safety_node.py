@@ -1,0 +1,71 @@
+"""Executables: ``safety_node`` (supervisor and gate in one process, the state handed over in memory),
+``supervisor_node`` and ``gate_node`` (split deployment; the gate then follows ``safety/status``)."""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+
+from sigma_safety.core.params import ConfigError
+from sigma_safety.gate_node import GateNode
+from sigma_safety.settings import gate_settings, supervisor_settings
+from sigma_safety.supervisor_node import SupervisorNode
+
+
+def _run(make: list[type[Node]], args: list[str] | None) -> int:
+    rclpy.init(args=args)
+    nodes: list[Node] = []
+    try:
+        for cls in make:
+            if cls is SupervisorNode:
+                nodes.append(SupervisorNode(supervisor_settings))
+            else:
+                nodes.append(GateNode(gate_settings, follow_status=SupervisorNode not in make))
+    except ConfigError as exc:
+        print(f"sigma_safety: refusing to start: {exc}", file=sys.stderr, flush=True)
+        for n in nodes:
+            n.destroy_node()
+        rclpy.try_shutdown()
+        return 2
+    supervisor = next((n for n in nodes if isinstance(n, SupervisorNode)), None)
+    gate = next((n for n in nodes if isinstance(n, GateNode)), None)
+    if supervisor is not None and gate is not None:
+        supervisor.state_listeners.append(gate.apply_state)
+        gate.command_listeners.append(lambda targets: supervisor.policy.update_command(targets, supervisor._now()))
+        if supervisor.policy.state.sequence:
+            gate.apply_state(supervisor.policy.state)
+    executor = SingleThreadedExecutor()
+    for n in nodes:
+        executor.add_node(n)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        for n in nodes:
+            n.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+def main(args: list[str] | None = None) -> int:
+    """Supervisor and gate in one process."""
+    return _run([SupervisorNode, GateNode], args)
+
+
+def supervisor_main(args: list[str] | None = None) -> int:
+    """Supervisor only."""
+    return _run([SupervisorNode], args)
+
+
+def gate_main(args: list[str] | None = None) -> int:
+    """Gate only (follows safety/status)."""
+    return _run([GateNode], args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

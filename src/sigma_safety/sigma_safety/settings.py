@@ -1,0 +1,149 @@
+"""Declared ROS parameters of the safety nodes and their validation into typed settings.
+
+Every rule parameter is declared from its dataclass (description with unit, range, read-only at runtime: a safety
+configuration changes by restarting with a reviewed file, never live). Bad values refuse the start with the name of
+the parameter.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+
+from sigma_safety.core.gate import GateParams
+from sigma_safety.core.params import ConfigError, ParamSpec, build, specs
+from sigma_safety.core.policy import SECTIONS, SafetyConfig, config_from_flat
+from sigma_safety.core.rules.geofence import Site, load_site
+from sigma_safety.core.urdf import JointLimit, load_joint_limits
+
+URDF_RELATIVE = Path("urdf") / "sigma_humanoid.urdf"
+TOKEN_ENV = "SIGMA_SAFETY_RESET_TOKEN"  # noqa: S105 - the variable name, not a secret
+
+
+def _descriptor(spec: ParamSpec, default: Any) -> ParameterDescriptor:
+    d = ParameterDescriptor(description=f"{spec.description} [{spec.unit}]", read_only=True)
+    if isinstance(default, float) and spec.low is not None and spec.high is not None:
+        d.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high))]
+    elif isinstance(default, int) and not isinstance(default, bool) and spec.low is not None and spec.high is not None:
+        d.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
+    return d
+
+
+def declare_section(node: Node, section: str, cls: type) -> dict[str, Any]:
+    """Declare ``section.name`` for every parameter of ``cls``; return the values (without prefix)."""
+    values = {}
+    for name, default, spec in specs(cls):
+        # Dynamic typing: a wrong type on the command line reaches our validation instead of an rclpy exception.
+        desc = _descriptor(spec, default)
+        desc.dynamic_typing = True
+        values[name] = node.declare_parameter(f"{section}.{name}", default, desc).value
+    return values
+
+
+def share_dir() -> Path | None:
+    """The installed share directory of sigma_safety, if installed."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory("sigma_safety"))
+    except (ImportError, LookupError, ValueError):
+        return None
+
+
+def default_urdf() -> Path:
+    """``urdf/sigma_humanoid.urdf`` of the repository: $SIGMA_ROOT, then the workspace holding our install."""
+    candidates = []
+    if os.environ.get("SIGMA_ROOT"):
+        candidates.append(Path(os.environ["SIGMA_ROOT"]) / URDF_RELATIVE)
+    share = share_dir()
+    if share is not None:
+        # <ws>/install/sigma_safety/share/sigma_safety -> <ws>
+        candidates.append(share.parents[3] / URDF_RELATIVE)
+    candidates.append(Path.cwd() / URDF_RELATIVE)
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(f"urdf_path is empty and no default URDF exists (looked at {[str(c) for c in candidates]})")
+
+
+def load_geofence(file: str, site: str) -> Site | None:
+    """The configured site's polygons (None when ``site`` is empty)."""
+    if not site:
+        return None
+    path = Path(file) if file else (share_dir() or Path()) / "config" / "geofence.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"geofence.file: cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"geofence.file: {path} is not valid YAML: {exc}") from exc
+    return load_site(data or {}, site, where=f"geofence.file {path}")
+
+
+def load_secret(token_file: str) -> bytes | None:
+    """The reset token from ``reset_token_file`` or the environment; None if neither is set."""
+    if token_file:
+        try:
+            secret = Path(token_file).read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(f"reset_token_file: cannot read {token_file}: {exc.strerror}") from exc
+        if not secret:
+            raise ConfigError(f"reset_token_file: {token_file} is empty")
+        return secret
+    env = os.environ.get(TOKEN_ENV, "").strip()
+    return env.encode("utf-8") if env else None
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    """Everything the supervisor needs, validated."""
+
+    config: SafetyConfig
+    limits: dict[str, JointLimit]
+    site: Site | None
+    secret: bytes | None
+    status_rate: float
+
+
+def _plain(node: Node, name: str, default: Any, description: str, low: float | None = None,
+           high: float | None = None) -> Any:
+    spec = ParamSpec("", low, high, description)
+    desc = _descriptor(spec, default)
+    desc.description = description
+    desc.dynamic_typing = True
+    return node.declare_parameter(name, default, desc).value
+
+
+def urdf_limits(node: Node) -> dict[str, JointLimit]:
+    """Declare ``urdf_path`` and load the joint limits."""
+    path = _plain(node, "urdf_path", "", "URDF with <limit> per joint; empty = urdf/sigma_humanoid.urdf of the repo")
+    if not isinstance(path, str):
+        raise ConfigError(f"parameter urdf_path: expected a path string, got {path!r}")
+    return load_joint_limits(path or default_urdf())
+
+
+def supervisor_settings(node: Node) -> SupervisorSettings:
+    """Declare and validate the supervisor's parameters (raises ConfigError naming the bad one)."""
+    flat = {f"{s}.{k}": v for s, cls in SECTIONS.items() for k, v in declare_section(node, s, cls).items()}
+    rate = _plain(node, "status_rate", 20.0, "safety/status publication rate [Hz] (>= 10)", 10.0, 1000.0)
+    token_file = _plain(node, "reset_token_file", "", f"file holding the reset token; empty = ${TOKEN_ENV}")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 10.0 <= rate <= 1000.0:
+        raise ConfigError(f"parameter status_rate={rate!r} must be a number in [10, 1000] Hz")
+    if not isinstance(token_file, str):
+        raise ConfigError(f"parameter reset_token_file: expected a path string, got {token_file!r}")
+    config = config_from_flat(flat)
+    limits = urdf_limits(node)
+    site = load_geofence(config.geofence.file, config.geofence.site)
+    return SupervisorSettings(config, limits, site, load_secret(token_file), float(rate))
+
+
+def gate_settings(node: Node) -> tuple[GateParams, dict[str, JointLimit]]:
+    """Declare and validate the gate's parameters."""
+    params = build(GateParams, declare_section(node, "gate", GateParams), "gate")
+    return params, urdf_limits(node)

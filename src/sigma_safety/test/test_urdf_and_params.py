@@ -1,0 +1,94 @@
+"""URDF limit parsing and declared parameters (defaults in config/, ranges, cross-checks)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import URDF
+
+from sigma_safety.core.gate import GateParams
+from sigma_safety.core.params import ConfigError, build, specs
+from sigma_safety.core.policy import SECTIONS, config_from_flat
+from sigma_safety.core.rules.thermal import ThermalParams
+from sigma_safety.core.urdf import load_joint_limits, parse_joint_limits
+
+CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_safety"
+
+
+def test_fixture_limits_parsed_and_fixed_joints_skipped():
+    lim = load_joint_limits(URDF)
+    assert set(lim) == {"waist_yaw", "neck_yaw", "left_hip_pitch", "left_knee"}
+    assert lim["left_knee"].lower == 0.0 and lim["left_knee"].upper == 2.4
+    assert lim["left_knee"].velocity == 5.0 and lim["left_knee"].effort == 200.0
+
+
+def _urdf(limit: str, kind: str = "revolute") -> str:
+    return f'<robot name="r"><joint name="j" type="{kind}">{limit}</joint></robot>'
+
+
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [
+        ("", "has no <limit>"),
+        ('<limit lower="0" upper="1" velocity="1"/>', "lacks 'effort'"),
+        ('<limit lower="0" upper="x" velocity="1" effort="1"/>', "is not a number"),
+        ('<limit lower="1" upper="0" velocity="1" effort="1"/>', "lower 1.0 > upper 0.0"),
+        ('<limit lower="0" upper="1" velocity="0" effort="1"/>', "positive velocity"),
+        ('<limit lower="0" upper="nan" velocity="1" effort="1"/>', "not finite"),
+    ],
+)
+def test_bad_limits_are_refused_with_the_joint_named(limit, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_joint_limits(_urdf(limit))
+    assert "'j'" in str(err.value)
+
+
+def test_continuous_joint_is_unbounded_and_bad_xml_refused(tmp_path):
+    lim = parse_joint_limits(_urdf('<limit velocity="1" effort="2"/>', "continuous"))
+    assert lim["j"].lower == -math.inf and lim["j"].upper == math.inf
+    with pytest.raises(ConfigError, match="not valid XML"):
+        parse_joint_limits("<robot>")
+    with pytest.raises(ConfigError, match="no moving joint"):
+        parse_joint_limits("<robot name='r'/>")
+    with pytest.raises(ConfigError, match="urdf_path: cannot read"):
+        load_joint_limits(tmp_path / "missing.urdf")
+
+
+def test_config_yaml_declares_exactly_the_dataclass_defaults():
+    data = yaml.safe_load((CONFIG / "safety.yaml").read_text())["/**"]["ros__parameters"]
+    declared = {f"{s}.{n}": d for s, cls in [*SECTIONS.items(), ("gate", GateParams)] for n, d, _ in specs(cls)}
+    rule_keys = {k: v for k, v in data.items() if "." in k}
+    assert rule_keys == declared
+    assert {k for k in data if "." not in k} == {"urdf_path", "reset_token_file", "status_rate"}
+    assert data["reset_token_file"] == "", "no secret may be configured in the repository"
+
+
+def test_every_parameter_documents_unit_and_range():
+    for cls in [*SECTIONS.values(), GateParams]:
+        for name, default, spec in specs(cls):
+            assert spec.unit and spec.description, name
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                assert spec.low is not None and spec.high is not None, name
+                assert spec.low <= default <= spec.high, name
+
+
+def test_bad_parameters_are_refused_by_name():
+    with pytest.raises(ConfigError, match=r"thermal.limit_temperature=500.0 is above its maximum"):
+        config_from_flat({"thermal.limit_temperature": 500.0})
+    with pytest.raises(ConfigError, match=r"thermal.warning_temperature: expected a number"):
+        config_from_flat({"thermal.warning_temperature": "hot"})
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) thermal.bogus"):
+        config_from_flat({"thermal.bogus": 1.0})
+    with pytest.raises(ConfigError, match=r"unknown parameter 'nonsense'"):
+        config_from_flat({"nonsense": 1.0})
+    with pytest.raises(ConfigError, match="reset_temperature < warning_temperature < limit_temperature"):
+        build(ThermalParams, {"warning_temperature": 95.0}, "thermal")
+    with pytest.raises(ConfigError, match="must be finite"):
+        config_from_flat({"human_proximity.human_speed": float("nan")})
+    with pytest.raises(ConfigError, match="expected an integer"):
+        config_from_flat({"ai_self_suspension.suspend_count": 2.5})
+    cfg = config_from_flat({"thermal.limit_temperature": 100, "ai_self_suspension.suspend_count": 7})
+    assert cfg.thermal.limit_temperature == 100.0 and cfg.ai_self_suspension.suspend_count == 7
