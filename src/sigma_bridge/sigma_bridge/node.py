@@ -1,0 +1,286 @@
+"""sigma_bridge node: the one rclpy gateway of the bridge (a lifecycle node, self-activating by default).
+
+Callbacks only convert: each raw message goes into the black box window, is downsampled, mapped to a protocol
+payload and handed to :class:`~sigma_bridge.workers.Handoff`; disk, network and MCAP writing run on worker
+threads; the Foxglove SDK buffers per client on its own threads. So a slow disk, cloud or viewer never blocks
+the executor.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+import rclpy
+import yaml
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import BatteryState, Imu, JointState
+
+from sigma_bridge import mapping, qos
+from sigma_bridge.blackbox import BlackBox, Record, write_mcap
+from sigma_bridge.downlink import DecisionFilter
+from sigma_bridge.downsample import Downsampler
+from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
+from sigma_bridge.kinematics import RobotModel
+from sigma_bridge.params import BridgeParams, declare
+from sigma_bridge.store import PRIORITY_ROUTINE, PRIORITY_SAFETY, EventStore, NewEvent
+from sigma_bridge.uplink import UplinkClient
+from sigma_bridge.workers import DownlinkPoller, Handoff, StoreWriter, Uploader
+from sigma_cloud import protocol
+from sigma_interfaces.msg import ActuatorHealth, CognitionDecision, DetectedHumans, SafetyEvent, SafetyStatus
+
+# topic (relative) -> (message class, type name, QoS, uplink channel or None)
+TOPICS: dict[str, tuple[type, str, Any, str | None]] = {
+    "joint_states": (JointState, "sensor_msgs/msg/JointState", qos.SENSOR, "joint_states"),
+    "imu": (Imu, "sensor_msgs/msg/Imu", qos.SENSOR, "imu"),
+    "odom": (Odometry, "nav_msgs/msg/Odometry", qos.SENSOR, "odom"),
+    "battery_state": (BatteryState, "sensor_msgs/msg/BatteryState", qos.RELIABLE_10, "battery"),
+    "actuator_health": (ActuatorHealth, "sigma_interfaces/msg/ActuatorHealth", qos.RELIABLE_10, "actuator_health"),
+    "humans": (DetectedHumans, "sigma_interfaces/msg/DetectedHumans", qos.SENSOR, None),
+    "safety/status": (SafetyStatus, "sigma_interfaces/msg/SafetyStatus", qos.LATCHED, "safety_status"),
+    "safety/events": (SafetyEvent, "sigma_interfaces/msg/SafetyEvent", qos.SAFETY_EVENTS, "safety_event"),
+}
+
+
+def _time(t: float) -> Time:
+    sec = int(t)
+    return Time(sec=sec, nanosec=int((t - sec) * 1e9))
+
+
+def _resolve(path: Path) -> Path:
+    import os
+
+    if path.is_absolute() or path.exists():
+        return path
+    root = os.environ.get("SIGMA_ROOT")
+    return Path(root) / path if root else path
+
+
+class BridgeNode(LifecycleNode):
+    """Telemetry uplink, decision downlink, Foxglove live view and black box for one robot."""
+
+    def __init__(self) -> None:
+        super().__init__("sigma_bridge")
+        self.p: BridgeParams = declare(self)
+        self._active = False
+        self._subs: list = []
+        self._timers: list = []
+        self.view = None
+        self.uploader: Uploader | None = None
+        self.downlink: DownlinkPoller | None = None
+
+    # ---- lifecycle -------------------------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        p = self.p
+        try:
+            self.store = EventStore(p.store_path, capacity=p.store_capacity, synchronous=p.store_synchronous,
+                                    live_window=p.live_window_s, backlog_rate=p.backlog_rate)
+            self.key = load_or_create_signing_key(p.key_file)
+            model = RobotModel.from_file(_resolve(p.urdf_path))
+            fences = yaml.safe_load(Path(p.geofences_file).read_text()) if p.geofences_file else []
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.handoff = Handoff(p.handoff_capacity)
+        self.downsampler = Downsampler(p.rates | {"safety_event": 0.0})
+        self.viz = Downsampler({"tf": p.viz_rate, "scene": min(p.viz_rate, 5.0), "health": 5.0, "model": 1.0})
+        self.blackbox = BlackBox(pre_s=p.blackbox_pre_s, post_s=p.blackbox_post_s, max_bytes=p.blackbox_max_bytes)
+        self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-recorder")
+        self.recordings_written = 0
+        self._last_status: tuple | None = None
+        self.writer = StoreWriter(self.store, self.lock, self.handoff, p.commit_period_s, self.wake)
+        self.filter = DecisionFilter(p.robot_id)
+        if p.cloud_url:
+            self.uploader = Uploader(self.store, self.lock, UplinkClient(p.cloud_url, p.robot_id, self.key,
+                                     p.request_timeout_s), p.batch_max_events, self.wake)
+            self.downlink = DownlinkPoller(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
+                                           self.filter, self._relay_decision, p.downlink_wait_s)
+        if p.foxglove_enabled:
+            from sigma_bridge.live_view import LiveView
+
+            self.view = LiveView(p.robot_id, model, host=p.foxglove_host, port=p.foxglove_port,
+                                 backlog=p.foxglove_backlog, geofences=fences or [])
+        self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)
+        self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
+        for topic, (cls, type_name, profile, channel) in TOPICS.items():
+            full = self.resolve_topic_name(topic)
+            self._subs.append(self.create_subscription(
+                cls, topic, lambda raw, c=cls, t=type_name, f=full, ch=channel: self._on_raw(raw, c, t, f, ch),
+                profile, raw=True))
+        self._timers.append(self.create_timer(0.1, self._on_tick))
+        self._timers.append(self.create_timer(p.stats_period_s, self._publish_diagnostics))
+        self.get_logger().info(f"robot key {p.key_file} public key {public_key_b64(self.key)}")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.writer.start()
+        if self.uploader:
+            self.uploader.start()
+            self.downlink.start()  # type: ignore[union-attr]
+        self._active = True
+        port = self.view.port if self.view else 0
+        self.get_logger().info(f"sigma_bridge ready robot={self.p.robot_id} cloud={self.p.cloud_url or '-'} "
+                               f"foxglove_port={port} store={self.p.store_path} sync={self.store.synchronous}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        self._active = False
+        for s in self._subs:
+            self.destroy_subscription(s)
+        for t in self._timers:
+            self.destroy_timer(t)
+        self._subs, self._timers = [], []
+        for w in (self.downlink, self.uploader, getattr(self, "writer", None)):
+            if w is not None and w.is_alive():
+                w.stop(timeout=3.0)
+        if hasattr(self, "recorder"):
+            self.recorder.shutdown(wait=True)
+        if self.view is not None:
+            self.view.close()
+            self.view = None
+        if hasattr(self, "store"):
+            with self.lock:
+                self.store.close()
+            del self.store
+
+    # ---- callbacks: convert and hand over ----------------------------------------------------------------------
+    def _on_raw(self, raw: bytes, cls: type, type_name: str, topic: str, channel: str | None) -> None:
+        if not self._active:
+            return
+        now = time.time()
+        t_ns = int(now * 1e9)
+        self.blackbox.add(Record(topic, type_name, t_ns, raw))
+        try:
+            msg = deserialize_message(raw, cls)
+        except Exception as exc:  # noqa: BLE001 - a malformed sample must not stop the bridge
+            self.get_logger().error(f"{topic}: cannot deserialize {type_name}: {exc}", throttle_duration_sec=5.0)
+            return
+        if self.view is not None:
+            self._to_view(channel or "humans", msg, now, t_ns)
+        if channel is None:
+            return
+        recording = ""
+        priority = PRIORITY_ROUTINE
+        force = False
+        if channel == "safety_event":
+            priority = PRIORITY_SAFETY
+            path = self.p.recordings_dir / f"{self.p.robot_id}_safety_{msg.sequence}_{t_ns}.mcap"
+            if self.blackbox.trigger(t_ns, str(path.resolve())) is not None:
+                recording = str(path.resolve())
+        elif channel == "safety_status":
+            key = (msg.level, msg.authority, msg.sequence)
+            force, self._last_status = key != self._last_status, key
+        if not self.downsampler.accept(channel, now, force=force):
+            return
+        payload = mapping.safety_event(msg, recording) if channel == "safety_event" else mapping.MAPPERS[channel](msg)
+        ts = mapping.event_time(msg.header.stamp, now)
+        if not self.handoff.put(NewEvent(channel, ts, orjson.dumps(payload), priority)):
+            self.get_logger().warning("hand-off buffer full: dropping routine telemetry", throttle_duration_sec=5.0)
+
+    def _to_view(self, kind: str, msg: Any, now: float, t_ns: int) -> None:
+        v = self.view
+        if kind == "joint_states" and self.viz.accept("tf", now):
+            v.joints(dict(zip(msg.name, msg.position, strict=False)), t_ns)
+            if self.viz.accept("model", now):
+                v.robot_model(t_ns)
+        elif kind == "odom" and self.viz.accept("scene", now):
+            pp = msg.pose.pose
+            v.base_pose((pp.position.x, pp.position.y, pp.position.z),
+                        (pp.orientation.x, pp.orientation.y, pp.orientation.z, pp.orientation.w), t_ns,
+                        frame=msg.header.frame_id or "odom")
+        elif kind == "humans" and self.viz.accept("scene", now):
+            v.humans(msg.header.frame_id, [(h.id, h.position.x, h.position.y, h.position.z) for h in msg.humans], t_ns)
+        elif kind == "safety_status":
+            v.safety_status(mapping.safety_status(msg), t_ns)
+        elif kind == "actuator_health" and self.viz.accept("health", now):
+            v.actuator_health(list(msg.name), list(msg.winding_temperature), list(msg.current), t_ns)
+        elif kind == "battery":
+            v.battery_state(mapping.battery(msg), t_ns)
+
+    def _on_tick(self) -> None:
+        for rec in self.blackbox.due(time.time_ns()):
+            self.recorder.submit(self._write_recording, rec)
+
+    def _write_recording(self, rec: Any) -> None:
+        try:
+            n = write_mcap(rec.path, rec.records, {"robot_id": self.p.robot_id, "trigger_ns": str(rec.t_ns)})
+            self.recordings_written += 1
+            self.get_logger().info(f"black box: wrote {n} messages to {rec.path}")
+        except Exception as exc:  # noqa: BLE001 - a failed recording is reported, never fatal
+            self.get_logger().error(f"black box: writing {rec.path} failed: {exc}")
+
+    def _relay_decision(self, d: protocol.Decision) -> None:
+        """Publish a checked cloud decision for the arbiter and the safety gate (called from the downlink thread)."""
+        msg = CognitionDecision(decision_id=d.decision_id, source=d.source, confidence=d.confidence, action=d.action,
+                                parameters=[KeyValue(key=k, value=v) for k, v in d.parameters.items()],
+                                deadline=_time(d.deadline))
+        msg.header.stamp = _time(d.created_at)
+        msg.header.frame_id = f"{self.p.robot_id}/base_link"
+        if self._active:
+            self.decisions_pub.publish(msg)
+
+    def _publish_diagnostics(self) -> None:
+        if not self._active:
+            return
+        st = self.writer.snapshot
+        values = {f"{kind}.{ch}": n for kind in ("enqueued", "acked", "dropped", "rejected")
+                  for ch, n in getattr(st, kind).items()} if st else {}
+        values.update(pending=st.pending if st else 0, handoff=len(self.handoff),
+                      recordings_written=self.recordings_written, foxglove_port=self.view.port if self.view else 0)
+        level, message = DiagnosticStatus.OK, "ok"
+        if self.uploader is not None:
+            values.update(sent_batches=self.uploader.sent_batches, upload_failures=self.uploader.failures)
+            values.update({f"decisions.{k}": n for k, n in self.downlink.counts.items()})  # type: ignore[union-attr]
+            if not self.uploader.connected and (st and st.pending):
+                level, message = DiagnosticStatus.WARN, f"cloud unreachable, buffering: {self.uploader.last_error}"
+        status = DiagnosticStatus(level=level, name=f"sigma_bridge: {self.p.robot_id}", message=message,
+                                  hardware_id=self.p.robot_id,
+                                  values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+        arr = DiagnosticArray(status=[status])
+        arr.header.stamp = self.get_clock().now().to_msg()
+        self.diag_pub.publish(arr)
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    try:
+        node = BridgeNode()
+    except ValueError as exc:
+        print(f"sigma_bridge: {exc}", file=sys.stderr)
+        rclpy.try_shutdown()
+        sys.exit(2)
+    try:
+        if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            raise SystemExit(1)
+        node.trigger_activate()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node._release()
+        node.destroy_node()
+        rclpy.try_shutdown()

@@ -1,0 +1,122 @@
+"""Uplink over device protocol v1: batch bodies, signed requests, and what to do with each answer.
+
+:class:`UplinkClient` holds one persistent HTTP connection (httpx keep-alive). :func:`classify` turns an HTTP
+answer into an :class:`Outcome` (pure); :class:`Backoff` spaces retries (time passed in).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+from nacl.signing import SigningKey
+
+from sigma_bridge.store import StoredEvent
+from sigma_cloud import protocol
+
+
+def batch_body(robot_id: str, events: Sequence[StoredEvent]) -> bytes:
+    """The ingest body for ``events`` (payloads are stored as JSON already and embedded without re-parsing)."""
+    return protocol.encode_batch(
+        robot_id,
+        (
+            {"seq": e.wire_seq, "ts": e.ts, "channel": e.channel, "payload": orjson.Fragment(e.payload)}
+            for e in events
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the uplink does next: ``acked`` (drop <= acked_through), ``retry`` (same events later),
+    ``reject`` (drop the listed wire seqs, resend the rest), ``split`` (batch too large) or ``fatal`` (stop)."""
+
+    kind: str
+    acked_through: int = 0
+    reject_seqs: tuple[int, ...] = ()
+    retry_after: float | None = None
+    detail: str = ""
+    duplicates: int = 0
+    accepted: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def classify(status: int, body: bytes, headers: dict[str, str] | None = None) -> Outcome:
+    """Map an ingest answer to an Outcome, following the protocol's retry table."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    try:
+        data = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        data = {}
+    if status == 200:
+        ack = protocol.IngestAck.from_json(data)
+        return Outcome("acked", acked_through=ack.acked_through, accepted=ack.accepted, duplicates=ack.duplicates)
+    detail = f"HTTP {status} {data.get('type', '')}: {data.get('detail', '')}".strip()
+    retry_after = None
+    if "retry-after" in headers:
+        try:
+            retry_after = float(headers["retry-after"])
+        except ValueError:
+            retry_after = None
+    kind = str(data.get("type", "")).rsplit("/", 1)[-1]
+    if protocol.is_retryable(status) or status == 409 or kind == "stale-request":
+        return Outcome("retry", retry_after=retry_after, detail=detail)
+    if status == 413:
+        return Outcome("split", detail=detail)
+    if status == 422:
+        seqs = tuple(sorted({int(e["seq"]) for e in data.get("errors", []) if e.get("seq") is not None}))
+        return Outcome("reject", reject_seqs=seqs, detail=detail)
+    return Outcome("fatal", detail=detail)
+
+
+class Backoff:
+    """Exponential backoff with full jitter between ``base`` and ``cap`` seconds; reset on success."""
+
+    def __init__(self, base: float = 0.2, cap: float = 10.0, rng: random.Random | None = None) -> None:
+        self.base, self.cap = base, cap
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self, hint: float | None = None) -> float:
+        """Seconds to wait before the next try (at least the server's Retry-After ``hint``)."""
+        self.attempt += 1
+        delay = self._rng.uniform(0, min(self.cap, self.base * 2 ** min(self.attempt, 30)))
+        return max(delay, hint or 0.0)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class UplinkClient:
+    """Signed device requests over one persistent HTTP connection."""
+
+    def __init__(self, base_url: str, robot_id: str, key: SigningKey, timeout: float = 10.0) -> None:
+        self.robot_id = robot_id
+        self._key = key
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+        )
+
+    def request(self, method: str, path: str, body: bytes, now: float, timeout: float | None = None) -> httpx.Response:
+        """Send one signed request (fresh nonce per attempt); network errors propagate as httpx errors."""
+        headers = protocol.sign_request(self._key, method, path, self.robot_id, body, now)
+        if body:
+            headers["Content-Type"] = "application/json"
+        kw = {} if timeout is None else {"timeout": timeout}
+        return self._http.request(method, path, content=body or None, headers=headers, **kw)
+
+    def send_batch(self, events: Sequence[StoredEvent], now: float) -> Outcome:
+        """POST one batch; network failures become a ``retry`` outcome."""
+        try:
+            r = self.request("POST", protocol.INGEST_PATH, batch_body(self.robot_id, events), now)
+        except httpx.HTTPError as exc:
+            return Outcome("retry", detail=f"{type(exc).__name__}: {exc}")
+        return classify(r.status_code, r.content, dict(r.headers))
+
+    def close(self) -> None:
+        self._http.close()
