@@ -1,0 +1,71 @@
+"""Request dependencies: settings, pool, current principal (bearer JWT), RLS-scoped transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from sigma_cloud.api.problems import ProblemError
+from sigma_cloud.core.config import Settings
+from sigma_cloud.core.db import Principal, transaction
+from sigma_cloud.core.ingest import IngestService
+from sigma_cloud.core.security import AuthError, principal_from_token
+
+bearer = HTTPBearer(auto_error=False, description="OAuth2 bearer JWT with `role` and `sites` claims")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_pool(request: Request) -> AsyncConnectionPool:
+    return request.app.state.pool
+
+
+def get_ingest(request: Request) -> IngestService:
+    return request.app.state.ingest
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+IngestDep = Annotated[IngestService, Depends(get_ingest)]
+
+
+def current_principal(request: Request,
+                      credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
+    if credentials is None:
+        raise ProblemError(401, "unauthenticated", "missing bearer token (Authorization: Bearer <jwt>)",
+                      headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return principal_from_token(request.app.state.settings, request.app.state.jwt_key, credentials.credentials)
+    except AuthError as exc:
+        raise ProblemError(401, "unauthenticated", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def db_transaction(pool: PoolDep, principal: CurrentPrincipal) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A transaction as the caller: PostgreSQL RLS decides what it sees and may write."""
+    try:
+        async with transaction(pool, principal) as conn:
+            yield conn
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ProblemError(403, "forbidden", f"role {principal.role} may not do this") from exc
+    except psycopg.OperationalError as exc:
+        raise ProblemError(503, "unavailable", "the database is unavailable; retry later",
+                      headers={"Retry-After": "1"}) from exc
+
+
+DbDep = Annotated[psycopg.AsyncConnection, Depends(db_transaction)]
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    """Refuse early (403) for roles that may never do this; RLS still guards the rows."""
+    if principal.role not in roles:
+        raise ProblemError(403, "forbidden", f"role {principal.role} may not do this (needs one of {', '.join(roles)})")

@@ -1,0 +1,159 @@
+"""Device-authenticated endpoints (Ed25519 signatures, docs/device-protocol.md): ingest, downlink, ack."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import orjson
+import psycopg
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from sigma_cloud import protocol
+from sigma_cloud.api.deps import IngestDep, PoolDep
+from sigma_cloud.api.models import IngestAckPublic
+from sigma_cloud.api.problems import ProblemError, responses
+from sigma_cloud.core.db import identity_params
+from sigma_cloud.core.ingest import IDENTITY_SQL, IngestRejected, device_principal
+
+router = APIRouter(tags=["devices"])
+DEVICE_HEADERS = {"parameters": [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}} for h in
+                                 (protocol.HEADER_ROBOT, protocol.HEADER_TIMESTAMP, protocol.HEADER_NONCE,
+                                  protocol.HEADER_SIGNATURE)]}
+PENDING_SQL = ("SELECT decision_id, robot_id, source, confidence, action, parameters, extract(epoch FROM created_at), "
+               "extract(epoch FROM deadline), status FROM decisions WHERE robot_id = %s AND status = 'pending' "
+               "AND deadline > now() ORDER BY created_at LIMIT 100")
+DECISION_SQL = ("SELECT decision_id, robot_id, source, confidence, action, parameters, extract(epoch FROM created_at), "
+                "extract(epoch FROM deadline), status FROM decisions WHERE decision_id::text = %s")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) anything over `limit` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ProblemError(413, "body-too-large", f"body of {declared} bytes exceeds {limit}; split the batch")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ProblemError(413, "body-too-large", f"body exceeds {limit} bytes; split the batch")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def as_problem(exc: protocol.ProtocolError) -> ProblemError:
+    extra: dict[str, Any] = {}
+    headers = {}
+    if isinstance(exc, IngestRejected):
+        if exc.errors:
+            extra["errors"] = exc.errors
+        if exc.retry_after:
+            headers["Retry-After"] = str(exc.retry_after)
+    return ProblemError(exc.status, exc.kind, exc.detail, headers=headers, **extra)
+
+
+def signed_path(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + ("?" + query if query else "")
+
+
+@router.post(protocol.INGEST_PATH, response_model=IngestAckPublic, openapi_extra=DEVICE_HEADERS,
+             responses=responses(400, 401, 403, 409, 413, 422, 503))
+async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
+    """Store a signed telemetry batch; 200 only once durable (docs/device-protocol.md)."""
+    body = await read_body(request, ingest.settings.max_body_bytes)
+    now = time.time()
+    try:
+        robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
+        ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now)
+    except protocol.ProtocolError as exc:
+        request.app.state.metrics.batches.labels(exc.kind).inc()
+        raise as_problem(exc) from exc
+    except psycopg.OperationalError as exc:
+        raise ProblemError(503, "unavailable", "the database is unavailable; retry with backoff",
+                      headers={"Retry-After": "1"}) from exc
+    request.app.state.metrics.batches.labels("ok").inc()
+    request.app.state.metrics.events.inc(ack.accepted)
+    return Response(orjson.dumps(ack.__dict__), media_type="application/json")
+
+
+async def _authenticated(request: Request, ingest: Any, robot_id: str, body: bytes) -> str:
+    try:
+        signer = await ingest.authenticate(request.headers, request.method, signed_path(request), body, time.time())
+    except protocol.ProtocolError as exc:
+        raise as_problem(exc) from exc
+    if signer != robot_id:
+        raise ProblemError(403, "robot-mismatch", f"signed by {signer!r} but addressed to {robot_id!r}")
+    return signer
+
+
+async def _pending(pool: Any, robot_id: str, nonce: str | None) -> list[dict[str, Any]]:
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+        if nonce is not None:
+            try:
+                await conn.execute("INSERT INTO ingest_nonces (robot_id, nonce) VALUES (%s, %s)", (robot_id, nonce))
+            except psycopg.errors.UniqueViolation as exc:
+                raise ProblemError(409, "replay", "this request (nonce) was already processed") from exc
+        rows = await (await conn.execute(PENDING_SQL, (robot_id,))).fetchall()
+    return [decision_json(r) for r in rows]
+
+
+def decision_json(row: tuple) -> dict[str, Any]:
+    keys = ("decision_id", "robot_id", "source", "confidence", "action", "parameters", "created_at", "deadline",
+            "status")
+    item = dict(zip(keys, row, strict=True))
+    item["decision_id"] = str(item["decision_id"])
+    item["created_at"] = float(item["created_at"])
+    item["deadline"] = float(item["deadline"])
+    return item
+
+
+@router.get("/v1/devices/{robot_id}/decisions", openapi_extra=DEVICE_HEADERS, responses=responses(401, 403, 409))
+async def device_decisions(request: Request, robot_id: str, ingest: IngestDep, pool: PoolDep,
+                           wait: Annotated[float, Query(ge=0, le=protocol.MAX_LONG_POLL_S)] = 0) -> Response:
+    """Pending, unexpired decisions for the signing robot; long-polls up to `wait` seconds when there are none."""
+    await _authenticated(request, ingest, robot_id, b"")
+    deadline = time.monotonic() + wait
+    items = await _pending(pool, robot_id, request.headers[protocol.HEADER_NONCE])
+    while not items and time.monotonic() < deadline:
+        await request.app.state.notifier.wait(robot_id, deadline - time.monotonic())
+        items = await _pending(pool, robot_id, None)
+    return Response(orjson.dumps({"decisions": items}), media_type="application/json")
+
+
+@router.post("/v1/devices/{robot_id}/decisions/{decision_id}/ack", openapi_extra=DEVICE_HEADERS,
+             responses=responses(400, 401, 403, 404, 409))
+async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: IngestDep, pool: PoolDep) -> Response:
+    """Record the robot's outcome for one decision (applied / rejected / expired); idempotent."""
+    body = await read_body(request, 64 * 1024)
+    await _authenticated(request, ingest, robot_id, body)
+    try:
+        data = orjson.loads(body)
+        ack_status, detail = data["status"], str(data.get("detail") or "")
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ProblemError(400, "malformed-ack",
+                           'body must be {"status": "applied|rejected|expired", "detail": "..."}') from exc
+    if ack_status not in protocol.ACK_STATUSES:
+        raise ProblemError(400, "malformed-ack", f"status must be one of {sorted(protocol.ACK_STATUSES)}")
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+        try:
+            await conn.execute("INSERT INTO ingest_nonces (robot_id, nonce) VALUES (%s, %s)",
+                               (robot_id, request.headers[protocol.HEADER_NONCE]))
+        except psycopg.errors.UniqueViolation as exc:
+            raise ProblemError(409, "replay", "this request (nonce) was already processed") from exc
+        row = await (await conn.execute(
+            "SELECT status FROM decisions WHERE robot_id = %s AND decision_id::text = %s FOR UPDATE",
+            (robot_id, decision_id))).fetchone()
+        if row is None:
+            raise ProblemError(404, "not-found", f"decision {decision_id!r} is not addressed to {robot_id!r}")
+        if row[0] == "pending":
+            await conn.execute("UPDATE decisions SET status = %s, acked_at = now(), ack_detail = %s "
+                               "WHERE robot_id = %s AND decision_id::text = %s",
+                               (ack_status, detail, robot_id, decision_id))
+        elif row[0] != ack_status:
+            raise ProblemError(409, "already-acknowledged", f"decision was already acknowledged as {row[0]!r}")
+        out = await (await conn.execute(DECISION_SQL, (decision_id,))).fetchone()
+    return Response(orjson.dumps(decision_json(out)), media_type="application/json")

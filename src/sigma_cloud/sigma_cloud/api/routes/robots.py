@@ -1,0 +1,99 @@
+"""Robots: register (with public key), list, status, decommission, latest state."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import psycopg
+from fastapi import APIRouter, Query, status
+from psycopg.rows import dict_row
+
+from sigma_cloud import protocol
+from sigma_cloud.api.audit import audit
+from sigma_cloud.api.deps import CurrentPrincipal, DbDep, PoolDep, require_role
+from sigma_cloud.api.models import ID_PATTERN, LatestChannel, RobotCreate, RobotLatest, RobotPublic, RobotsPublic, page
+from sigma_cloud.api.problems import ProblemError, responses
+from sigma_cloud.core.db import transaction
+
+router = APIRouter(prefix="/v1/robots", tags=["robots"])
+CHANNEL_NAMES = {i: name for name, i in protocol.CHANNEL_IDS.items()}
+
+ROBOT_SELECT = ("SELECT r.robot_id, r.site_id, r.model, r.public_key, r.status, r.registered_at, r.decommissioned_at, "
+                "coalesce(s.last_seq, 0) AS last_seq, s.last_seen, coalesce(s.events_total, 0) AS events_total "
+                "FROM robots r LEFT JOIN robot_ingest_state s USING (robot_id)")
+RobotId = Annotated[str, Query(pattern=ID_PATTERN)]
+
+
+async def fetch_robot(conn: psycopg.AsyncConnection, robot_id: str) -> RobotPublic:
+    """The robot as the caller may see it; 404 when it does not exist or is outside the caller's sites."""
+    cur = conn.cursor(row_factory=dict_row)
+    row = await (await cur.execute(ROBOT_SELECT + " WHERE r.robot_id = %s", (robot_id,))).fetchone()
+    if row is None:
+        raise ProblemError(404, "not-found", f"robot {robot_id!r} not found (or not in your sites)")
+    return RobotPublic(**row)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=RobotPublic,
+             responses=responses(401, 403, 409, 422))
+async def register_robot(body: RobotCreate, pool: PoolDep, principal: CurrentPrincipal) -> RobotPublic:
+    """Register a robot with its Ed25519 public key (fleet admin, or site manager of its site)."""
+    require_role(principal, "fleet_admin", "site_manager")
+    try:
+        async with transaction(pool, principal) as conn:
+            await conn.execute("INSERT INTO robots (robot_id, site_id, model, public_key) VALUES (%s, %s, %s, %s)",
+                               (body.robot_id, body.site_id, body.model, body.public_key))
+            await conn.execute("INSERT INTO robot_ingest_state (robot_id, site_id) VALUES (%s, %s)",
+                               (body.robot_id, body.site_id))
+            await audit(conn, principal, "robot.register", site_id=body.site_id, target=body.robot_id,
+                        detail={"public_key": body.public_key, "model": body.model})
+            return await fetch_robot(conn, body.robot_id)
+    except psycopg.errors.UniqueViolation as exc:
+        raise ProblemError(409, "conflict", f"robot {body.robot_id!r} is already registered") from exc
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise ProblemError(422, "unknown-site", f"site {body.site_id!r} does not exist") from exc
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ProblemError(403, "forbidden", f"you may not register robots at site {body.site_id!r}") from exc
+
+
+@router.get("", response_model=RobotsPublic, responses=responses(401))
+async def list_robots(conn: DbDep, site_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+                      status_filter: Annotated[Literal["active", "decommissioned"] | None,
+                                               Query(alias="status")] = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> RobotsPublic:
+    """Robots visible to the caller, filtered by site and status, ordered by id."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(ROBOT_SELECT + " WHERE (%(site)s::text IS NULL OR r.site_id = %(site)s) "
+                      "AND (%(status)s::text IS NULL OR r.status = %(status)s) ORDER BY r.robot_id "
+                      "LIMIT %(limit)s OFFSET %(offset)s",
+                      {"site": site_id, "status": status_filter, "limit": limit + 1, "offset": offset})
+    items, next_offset = page([RobotPublic(**r) for r in await cur.fetchall()], limit, offset)
+    return RobotsPublic(items=items, next_offset=next_offset)
+
+
+@router.get("/{robot_id}", response_model=RobotPublic, responses=responses(401, 404))
+async def get_robot(robot_id: str, conn: DbDep) -> RobotPublic:
+    """One robot's registration and ingest status."""
+    return await fetch_robot(conn, robot_id)
+
+
+@router.post("/{robot_id}/decommission", response_model=RobotPublic, responses=responses(401, 403, 404))
+async def decommission_robot(robot_id: str, pool: PoolDep, principal: CurrentPrincipal) -> RobotPublic:
+    """Decommission a robot: its device requests are refused from now on."""
+    require_role(principal, "fleet_admin", "site_manager")
+    async with transaction(pool, principal) as conn:
+        robot = await fetch_robot(conn, robot_id)
+        await conn.execute("UPDATE robots SET status = 'decommissioned', decommissioned_at = coalesce("
+                           "decommissioned_at, now()) WHERE robot_id = %s", (robot_id,))
+        await audit(conn, principal, "robot.decommission", site_id=robot.site_id, target=robot_id)
+        return await fetch_robot(conn, robot_id)
+
+
+@router.get("/{robot_id}/latest", response_model=RobotLatest, responses=responses(401, 404))
+async def latest_state(robot_id: str, conn: DbDep) -> RobotLatest:
+    """The latest event of every channel of one robot, with its anomaly score."""
+    await fetch_robot(conn, robot_id)
+    rows = await (await conn.execute("SELECT channel, seq, ts, payload, score FROM robot_latest WHERE robot_id = %s "
+                                     "ORDER BY channel", (robot_id,))).fetchall()
+    return RobotLatest(robot_id=robot_id, channels=[
+        LatestChannel(channel=CHANNEL_NAMES[c], seq=s, ts=t, payload=p, score=sc) for c, s, t, p, sc in rows])

@@ -1,0 +1,67 @@
+"""Telemetry of one robot over a time range, optionally downsampled; archived days answered from Parquet."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from psycopg.rows import dict_row
+
+from sigma_cloud import protocol
+from sigma_cloud.api.deps import DbDep
+from sigma_cloud.api.models import TelemetryPoint, TelemetryPublic
+from sigma_cloud.api.problems import ProblemError, responses
+from sigma_cloud.api.routes.robots import CHANNEL_NAMES, fetch_robot
+from sigma_cloud.core.retention import downsample, read_archived
+
+router = APIRouter(prefix="/v1/robots", tags=["telemetry"])
+MAX_RANGE = dt.timedelta(days=366)
+RAW_SQL = ("SELECT ts, channel, seq, 1 AS count, score, payload FROM telemetry WHERE robot_id = %(robot)s "
+           "AND ts >= %(start)s AND ts < %(end)s AND (%(channel)s::smallint IS NULL OR channel = %(channel)s) "
+           "ORDER BY ts, seq LIMIT %(limit)s")
+BUCKETED_SQL = ("SELECT date_bin(make_interval(secs => %(bucket)s), ts, to_timestamp(0)) AS ts, channel, "
+                "max(seq) AS seq, count(*) AS count, max(score) AS score, "
+                "(array_agg(payload ORDER BY seq DESC))[1] AS payload FROM telemetry WHERE robot_id = %(robot)s "
+                "AND ts >= %(start)s AND ts < %(end)s AND (%(channel)s::smallint IS NULL OR channel = %(channel)s) "
+                "GROUP BY 1, 2 ORDER BY 1, 2 LIMIT %(limit)s")
+
+
+@router.get("/{robot_id}/telemetry", response_model=TelemetryPublic, responses=responses(401, 404, 422))
+async def robot_telemetry(
+    robot_id: str, conn: DbDep, start: dt.datetime, end: dt.datetime,
+    channel: Annotated[str | None, Query(description="one of the protocol channels")] = None,
+    bucket_s: Annotated[float | None, Query(ge=0.001, le=86400, description="downsample into buckets")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> TelemetryPublic:
+    """Events (or per-bucket aggregates) of one robot in [start, end), oldest first, at most `limit` points."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ProblemError(422, "invalid-request", "start and end must carry a time zone (e.g. 2026-01-01T00:00:00Z)")
+    if not start < end or end - start > MAX_RANGE:
+        raise ProblemError(422, "invalid-request", "need start < end and a range of at most 366 days")
+    if channel is not None and channel not in protocol.CHANNEL_IDS:
+        raise ProblemError(422, "invalid-request",
+                           f"unknown channel {channel!r}; one of {', '.join(protocol.CHANNELS)}")
+    channel_id = protocol.CHANNEL_IDS[channel] if channel else None
+    await fetch_robot(conn, robot_id)  # 404 unless visible to the caller (RLS)
+    params: dict[str, Any] = {"robot": robot_id, "start": start, "end": end, "channel": channel_id,
+                              "bucket": bucket_s, "limit": limit}
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(BUCKETED_SQL if bucket_s else RAW_SQL, params)
+    rows = await cur.fetchall()
+    catalog = await (await conn.execute("SELECT day, url FROM archive_catalog WHERE day >= %s AND day <= %s "
+                                        "ORDER BY day", (start.astimezone(dt.timezone.utc).date(),
+                                         end.astimezone(dt.timezone.utc).date()))).fetchall()
+    archived_days = [day for day, _ in catalog]
+    if catalog:
+        archived: list[dict[str, Any]] = []
+        for _, url in catalog:
+            archived += await asyncio.to_thread(read_archived, url, robot_id, start, end, channel_id)
+        if bucket_s:
+            archived = downsample(archived, bucket_s)
+        rows = sorted(archived + rows, key=lambda r: (r["ts"], r["channel"], r["seq"]))[:limit]
+    items = [TelemetryPoint(ts=r["ts"], channel=CHANNEL_NAMES[r["channel"]], seq=r["seq"], count=r["count"],
+                            score=r["score"], payload=r["payload"]) for r in rows]
+    return TelemetryPublic(robot_id=robot_id, start=start, end=end, bucket_s=bucket_s, archived_days=archived_days,
+                           items=items)

@@ -1,0 +1,80 @@
+"""Application factory: routers, problem handlers, middleware, and the lifespan that owns all resources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import psycopg
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from sigma_cloud.api import problems
+from sigma_cloud.api.routes import decisions, devices, health, robots, safety, sites, telemetry
+from sigma_cloud.core import maintenance
+from sigma_cloud.core.bootstrap import Runtime, prepare
+from sigma_cloud.core.config import Settings, get_settings
+from sigma_cloud.core.db import make_pool
+from sigma_cloud.core.ingest import IngestService
+from sigma_cloud.core.notifier import DecisionNotifier
+from sigma_cloud.core.observability import Metrics, RequestContextMiddleware, configure_logging, make_tracer
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None, *,
+               run_maintenance: bool = True) -> FastAPI:
+    """Build the app. Without `runtime`, the lifespan prepares the database (embedded when DATABASE_URL is unset)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            rt = runtime or await asyncio.to_thread(prepare, settings)
+            pool = make_pool(rt.api_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+            await pool.open(wait=True, timeout=30)
+            stack.push_async_callback(pool.close)
+            notifier = DecisionNotifier(rt.api_url)
+            await notifier.start()
+            stack.push_async_callback(notifier.stop)
+            app.state.settings = settings
+            app.state.pool = pool
+            app.state.jwt_key = rt.jwt_secret
+            app.state.runtime = rt
+            app.state.ingest = IngestService(settings, pool)
+            app.state.notifier = notifier
+            app.state.metrics = metrics
+            if run_maintenance:
+                task = asyncio.create_task(maintenance.loop(rt.owner_url, settings), name="maintenance")
+
+                async def _cancel() -> None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+                stack.push_async_callback(_cancel)
+            yield
+
+    configure_logging(settings.log_level)
+    app = FastAPI(title="SigmaPrompt Fleet API", version="1.0.0", lifespan=lifespan,
+                  description="Fleet REST API and signed device ingest (docs/cloud.md, docs/device-protocol.md).")
+    problems.install(app)
+
+    async def on_db_error(request: Request, exc: psycopg.Error) -> Response:
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            return problems.problem_response(403, "forbidden", "not permitted for your role or sites",
+                                             instance=request.url.path)
+        if isinstance(exc, psycopg.OperationalError):
+            return problems.problem_response(503, "unavailable", "the database is unavailable; retry later",
+                                             instance=request.url.path, headers={"Retry-After": "1"})
+        logging.getLogger("sigma_cloud").error("database error: %s", exc)
+        return problems.problem_response(500, "internal", "internal database error", instance=request.url.path)
+
+    app.add_exception_handler(psycopg.Error, on_db_error)
+    for module in (health, devices, robots, telemetry, sites, decisions, safety):
+        app.include_router(module.router)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=make_tracer(settings.otel_exporter))
+    app.state.metrics = metrics
+    return app

@@ -1,0 +1,99 @@
+"""`sigma-cloud` command line: serve, migrate, token, site create, robot register/keygen, maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import psycopg
+
+from sigma_cloud import protocol
+from sigma_cloud.core.bootstrap import prepare
+from sigma_cloud.core.config import Settings
+from sigma_cloud.core.security import HUMAN_ROLES, mint_token
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sigma-cloud", description="SigmaPrompt cloud fleet service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="prepare the database (embedded unless DATABASE_URL) and serve HTTP")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    sub.add_parser("migrate", help="create roles, apply migrations, create partitions")
+    sub.add_parser("maintenance", help="one maintenance pass (partitions ahead, nonce purge, retention)")
+    token = sub.add_parser("token", help="mint a bearer JWT with the configured key (development)")
+    token.add_argument("--role", choices=HUMAN_ROLES, default="fleet_admin")
+    token.add_argument("--sites", default="", help="comma-separated site ids")
+    token.add_argument("--subject", default="cli-user")
+    token.add_argument("--ttl", type=int, default=None)
+    site = sub.add_parser("site", help="manage sites").add_subparsers(dest="action", required=True)
+    create = site.add_parser("create")
+    create.add_argument("site_id")
+    create.add_argument("--name", default=None)
+    robot = sub.add_parser("robot", help="manage robots").add_subparsers(dest="action", required=True)
+    keygen = robot.add_parser("keygen", help="generate an Ed25519 key pair (seed file for the robot)")
+    keygen.add_argument("--out", type=Path, required=True, help="where to write the private seed (mode 0600)")
+    register = robot.add_parser("register", help="register a robot and its public key")
+    register.add_argument("robot_id")
+    register.add_argument("--site", required=True)
+    register.add_argument("--public-key", required=True)
+    return parser
+
+
+def main(args: list[str] | None = None) -> int:
+    options = _parser().parse_args(args)
+    settings = Settings()
+    if options.command == "robot" and options.action == "keygen":
+        seed, public = protocol.generate_keypair()
+        options.out.write_text(seed)
+        options.out.chmod(0o600)
+        print(json.dumps({"public_key": public, "seed_file": str(options.out)}))
+        return 0
+    if options.command == "serve":
+        import uvicorn
+
+        from sigma_cloud.app.main import create_app
+
+        runtime = prepare(settings)
+        uvicorn.run(create_app(settings, runtime), host=options.host, port=options.port, log_level="warning",
+                    workers=1 if options.workers <= 1 else None)
+        return 0
+    runtime = prepare(settings)
+    if options.command == "migrate":
+        print("database ready")
+    elif options.command == "maintenance":
+        from sigma_cloud.core.maintenance import run_once
+
+        print(json.dumps(run_once(runtime.owner_url, settings)))
+    elif options.command == "token":
+        sites = [s for s in options.sites.split(",") if s]
+        print(mint_token(settings, runtime.jwt_secret, subject=options.subject, role=options.role, sites=sites,
+                         now=time.time(), ttl_s=options.ttl))
+    elif options.command == "site":
+        with psycopg.connect(runtime.owner_url, autocommit=True) as conn, conn.transaction():
+            conn.execute("INSERT INTO sites (site_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                         (options.site_id, options.name or options.site_id))
+        print(json.dumps({"site_id": options.site_id}))
+    elif options.command == "robot":
+        protocol.load_verify_key(options.public_key)
+        with psycopg.connect(runtime.owner_url, autocommit=True) as conn, conn.transaction():
+            conn.execute("INSERT INTO robots (robot_id, site_id, public_key) VALUES (%s, %s, %s)",
+                         (options.robot_id, options.site, options.public_key))
+            conn.execute("INSERT INTO robot_ingest_state (robot_id, site_id) VALUES (%s, %s)",
+                         (options.robot_id, options.site))
+            conn.execute("INSERT INTO audit_log (actor, action, site_id, target, detail, prev_hash, hash) VALUES "
+                         "('cli', 'robot.register', %s, %s, %s::jsonb, '', '')",
+                         (options.site, options.robot_id, orjson.dumps({"public_key": options.public_key}).decode()))
+        print(json.dumps({"robot_id": options.robot_id, "site_id": options.site}))
+    if runtime.embedded is not None and options.command != "serve":
+        pass  # the embedded server keeps running in var/ for the next command; `pg_ctl stop` or reboot stops it
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Service settings (pydantic-settings): environment variables prefixed SIGMA_, plus DATABASE_URL."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_MARKERS = ("changeme", "dev-")
+
+
+class Settings(BaseSettings):
+    """One typed configuration object for the whole service."""
+
+    model_config = SettingsConfigDict(env_prefix="SIGMA_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    # Owner connection (migrations, maintenance). Unset: the embedded PostgreSQL in data_dir/pg is started.
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "SIGMA_DATABASE_URL"))
+    # The API's own non-owner login role (RLS applies to it). Unset: derived from database_url with api_db_user.
+    api_database_url: str | None = None
+    api_db_user: str = "sigma_api"
+    api_db_password: str | None = None
+    pool_min_size: int = Field(default=2, ge=1)
+    pool_max_size: int = Field(default=16, ge=1)
+
+    jwt_issuer: str = "sigmaprompt-cloud"
+    jwt_audience: str = "sigmaprompt-fleet-api"
+    jwt_algorithm: Literal["HS256", "RS256", "ES256", "EdDSA"] = "HS256"
+    jwt_secret: str | None = None  # HS256 key, or the PEM public key for asymmetric algorithms
+    jwt_ttl_s: int = Field(default=3600, gt=0)
+
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    max_events_per_batch: int = Field(default=10_000, gt=0, le=10_000)
+    max_event_age_s: float = Field(default=7 * 86400, gt=0)
+    clock_skew_s: float = Field(default=300.0, gt=0, le=300.0)
+    key_cache_ttl_s: float = Field(default=10.0, ge=0)
+
+    partitions_ahead_days: int = Field(default=2, ge=1)
+    telemetry_hash_partitions: int = Field(default=4, ge=1, le=64)
+    retention_days: int = Field(default=90, ge=1)
+    archive_url: str | None = None  # any fsspec URL (s3://bucket/prefix); unset: data_dir/archive
+    maintenance_interval_s: float = Field(default=300.0, gt=0)
+
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.environment == "production":
+            for name in ("jwt_secret", "api_db_password"):
+                value = getattr(self, name)
+                if value is None or any(marker in value for marker in DEV_SECRET_MARKERS) or len(value) < 16:
+                    raise ValueError(f"{name} must be set to a strong secret (SIGMA_{name.upper()}) in production; "
+                                     "development defaults are refused")
+            if self.database_url is None:
+                raise ValueError("DATABASE_URL must be set in production (the embedded PostgreSQL is for development)")
+        return self
+
+    @property
+    def archive_location(self) -> str:
+        return self.archive_url or str((self.data_dir / "archive").resolve())
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,98 @@
+"""PostgreSQL access: role bootstrap, versioned migrations, the async pool, and per-transaction identity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+GROUP_ROLES = ("sigma_fleet_admin", "sigma_site_manager", "sigma_operator", "sigma_device")
+ROLE_OF = {"fleet_admin": "sigma_fleet_admin", "site_manager": "sigma_site_manager", "operator": "sigma_operator",
+           "device": "sigma_device"}
+MIGRATION_LOCK = 7_281_001
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a human role with its sites, or a device (robot)."""
+
+    subject: str
+    role: str
+    sites: tuple[str, ...] = ()
+    robot_id: str | None = None
+
+    def can_see_site(self, site_id: str) -> bool:
+        return self.role == "fleet_admin" or site_id in self.sites
+
+
+def ensure_roles(conn: psycopg.Connection, api_user: str, api_password: str) -> None:
+    """Create the NOLOGIN group roles and the API's NOINHERIT login role (idempotent). Needs CREATEROLE."""
+    with conn.cursor() as cur:
+        for role in GROUP_ROLES:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (api_user,))
+        verb = "ALTER" if cur.fetchone() else "CREATE"
+        cur.execute(sql.SQL(verb + " ROLE {} LOGIN NOINHERIT PASSWORD {}").format(
+            sql.Identifier(api_user), sql.Literal(api_password)))
+        for role in GROUP_ROLES:
+            cur.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(role), sql.Identifier(api_user)))
+        cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(conn.info.dbname), sql.Identifier(api_user)))
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every packaged migration, in order."""
+    found = []
+    for entry in resources.files("sigma_cloud.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.name, entry.read_text()))
+    return sorted(found)
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations, each in its own transaction, under an advisory lock. Returns applied names."""
+    applied: list[str] = []
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL, "
+                     "applied_at timestamptz NOT NULL DEFAULT now())")
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, name, text in migration_files():
+            if version in done:
+                continue
+            with conn.transaction():
+                conn.execute(text)
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+            applied.append(name)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied
+
+
+def make_pool(url: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
+    """The API's pool (not yet open). Broken connections (e.g. after a database restart) are checked out."""
+    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=10.0,
+                               check=AsyncConnectionPool.check_connection, kwargs={"autocommit": True})
+
+
+IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
+                "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
+
+
+def identity_params(principal: Principal) -> tuple[str, str, str, str]:
+    return (ROLE_OF[principal.role], ",".join(principal.sites), principal.robot_id or "", principal.subject)
+
+
+@asynccontextmanager
+async def transaction(pool: AsyncConnectionPool, principal: Principal) -> AsyncIterator[psycopg.AsyncConnection]:
+    """One transaction acting as `principal`: role and identity are transaction-local, so RLS applies."""
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute(IDENTITY_SQL, identity_params(principal))
+        yield conn

@@ -1,0 +1,182 @@
+"""Ingest pipeline: device authentication, validation, normalization, scoring, one-call durable write."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from nacl.signing import VerifyKey
+from psycopg_pool import AsyncConnectionPool
+
+from sigma_cloud import protocol
+from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, features, normalize_payload
+from sigma_cloud.core.config import Settings
+from sigma_cloud.core.db import Principal, identity_params
+
+INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b::bigint[], %b::float8[], "
+              "%b::smallint[], %b::text[], %b::real[], %b::jsonb)")
+IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
+                "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
+
+
+class IngestRejected(protocol.ProtocolError):
+    """A batch refused as a whole; `errors` lists per-event problems for 422."""
+
+    def __init__(self, status: int, kind: str, detail: str, errors: list[dict[str, Any]] | None = None,
+                 retry_after: int | None = None) -> None:
+        super().__init__(status, kind, detail)
+        self.errors = errors or []
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class DeviceKey:
+    verify_key: VerifyKey
+    site_id: str
+    status: str
+    expires: float
+
+
+@dataclass
+class PreparedBatch:
+    """Column arrays for ingest_batch(), one entry per new event."""
+
+    seqs: list[int]
+    ts: list[float]
+    channels: list[int]
+    payloads: list[str]
+    scores: list[float]
+    stats: dict[str, Any]
+
+
+def device_principal(robot_id: str) -> Principal:
+    return Principal(subject=f"device:{robot_id}", role="device", robot_id=robot_id)
+
+
+class IngestService:
+    """Per-process ingest state: device key cache and per-robot streaming scorers (bounded LRU)."""
+
+    def __init__(self, settings: Settings, pool: AsyncConnectionPool, max_robots: int = 100_000) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.keys: dict[str, DeviceKey] = {}
+        self.scorers: OrderedDict[str, tuple[AnomalyScorer, int]] = OrderedDict()
+        self.max_robots = max_robots
+
+    async def device_key(self, robot_id: str, now: float) -> DeviceKey:
+        """The robot's registered key (cached for key_cache_ttl_s); 401 when the robot is unknown."""
+        cached = self.keys.get(robot_id)
+        if cached is not None and cached.expires > now:
+            return cached
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+            row = await (await conn.execute("SELECT public_key, site_id, status FROM robots WHERE robot_id = %s",
+                                            (robot_id,))).fetchone()
+        if row is None:
+            raise IngestRejected(401, "unknown-robot", f"robot {robot_id!r} is not registered")
+        key = DeviceKey(protocol.load_verify_key(row[0]), row[1], row[2], now + self.settings.key_cache_ttl_s)
+        self.keys[robot_id] = key
+        return key
+
+    async def authenticate(self, headers: Any, method: str, path: str, body: bytes, now: float) -> str:
+        """Verify the device signature; returns the robot id. Raises ProtocolError (401/403)."""
+        auth = protocol.parse_auth_headers(headers)
+        key = await self.device_key(auth.robot_id, now)
+        protocol.verify_request(key.verify_key, auth, method, path, body, now, self.settings.clock_skew_s)
+        if key.status != "active":
+            raise IngestRejected(403, "decommissioned", f"robot {auth.robot_id!r} is {key.status}")
+        return auth.robot_id
+
+    async def _scorer(self, robot_id: str) -> tuple[AnomalyScorer, int]:
+        entry = self.scorers.get(robot_id)
+        if entry is not None:
+            self.scorers.move_to_end(robot_id)
+            return entry
+        scorer = AnomalyScorer()
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+            rows = await (await conn.execute("SELECT channel, stats FROM robot_latest WHERE robot_id = %s "
+                                             "AND stats IS NOT NULL", (robot_id,))).fetchall()
+            hwm = await (await conn.execute("SELECT last_seq FROM robot_ingest_state WHERE robot_id = %s",
+                                            (robot_id,))).fetchone()
+        for channel, stats in rows:
+            scorer.stats[channel] = ChannelStats.from_json(stats)
+        entry = (scorer, hwm[0] if hwm else 0)
+        self.scorers[robot_id] = entry
+        while len(self.scorers) > self.max_robots:
+            self.scorers.popitem(last=False)
+        return entry
+
+    def prepare(self, robot_id: str, data: Any, now: float, scorer: AnomalyScorer, hwm: int) -> PreparedBatch:
+        """Validate, normalize and score (pure given the scorer). Raises IngestRejected 422 with every error."""
+        events, errors = protocol.validate_batch(data, robot_id, now, self.settings.max_event_age_s,
+                                                 self.settings.max_events_per_batch, self.settings.clock_skew_s)
+        normalized: list[dict[str, Any]] = []
+        if not errors:
+            for index, event in enumerate(events):
+                try:
+                    normalized.append(normalize_payload(protocol.CHANNELS[event["channel"]], event["payload"]))
+                except NormalizationError as exc:
+                    errors.append(protocol.EventError(index, event["seq"], exc.field, str(exc)))
+        if errors:
+            raise IngestRejected(422, "invalid-events", f"{len(errors)} invalid event(s); nothing was stored",
+                                 [e.to_json() for e in errors])
+        batch = PreparedBatch([], [], [], [], [], {})
+        by_channel: dict[int, list[int]] = {}
+        rows: dict[int, list[list[float]]] = {}
+        for event, payload in zip(events, normalized, strict=True):
+            if event["seq"] <= hwm:
+                continue  # already durable: a retry; ingest_batch skips it too
+            channel = protocol.CHANNEL_IDS[event["channel"]]
+            by_channel.setdefault(channel, []).append(len(batch.seqs))
+            rows.setdefault(channel, []).append(features(protocol.CHANNELS[event["channel"]], payload))
+            batch.seqs.append(event["seq"])
+            batch.ts.append(float(event["ts"]))
+            batch.channels.append(channel)
+            batch.payloads.append(orjson.dumps(payload).decode())
+            batch.scores.append(0.0)
+        for channel, positions in by_channel.items():
+            for position, score in zip(positions, scorer.score_batch(channel, rows[channel]), strict=True):
+                batch.scores[position] = score
+            if channel in scorer.stats:
+                batch.stats[str(channel)] = scorer.stats[channel].to_json()
+        return batch
+
+    async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float) -> protocol.IngestAck:
+        """Decode, prepare and store one batch; returns the ack only after commit."""
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise IngestRejected(400, "malformed-batch", f"body is not valid JSON: {exc}") from exc
+        scorer, hwm = await self._scorer(robot_id)
+        snapshot = dict(scorer.stats)
+        batch = self.prepare(robot_id, data, now, scorer, hwm)
+        total = len(data["events"])
+        try:
+            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+                await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+                cur = await conn.execute(INGEST_SQL, (robot_id, nonce, batch.seqs, batch.ts, batch.channels,
+                                                      batch.payloads, batch.scores, orjson.dumps(batch.stats)
+                                                      .decode()))
+                accepted, _, acked_through = await cur.fetchone()
+        except psycopg.errors.UniqueViolation as exc:
+            scorer.stats = snapshot
+            raise IngestRejected(409, "replay", "this request (nonce) was already processed; re-sign with a new "
+                                 "nonce to retry") from exc
+        except psycopg.Error as exc:
+            scorer.stats = snapshot
+            state = getattr(exc, "sqlstate", None)
+            if state == "SG401":
+                raise IngestRejected(401, "unknown-robot", f"robot {robot_id!r} is not registered") from exc
+            if state == "SG403":
+                self.keys.pop(robot_id, None)
+                raise IngestRejected(403, "decommissioned", f"robot {robot_id!r} is decommissioned") from exc
+            self.scorers.pop(robot_id, None)
+            raise IngestRejected(503, "unavailable", "the database is unavailable; retry with backoff",
+                                 retry_after=1) from exc
+        self.scorers[robot_id] = (scorer, acked_through)
+        return protocol.IngestAck(robot_id, accepted, total - accepted, acked_through)
+

@@ -1,0 +1,37 @@
+"""Periodic maintenance as the schema owner: partitions ahead, nonce purge, retention archive."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+import psycopg
+
+from sigma_cloud.core.config import Settings
+from sigma_cloud.core.partitions import ensure_partitions, purge_nonces
+from sigma_cloud.core.retention import archive_old_partitions
+
+log = logging.getLogger("sigma_cloud.maintenance")
+
+
+def run_once(owner_url: str, settings: Settings, today: dt.date | None = None) -> dict[str, list]:
+    """One maintenance pass; returns what it created and archived."""
+    today = today or dt.datetime.now(dt.timezone.utc).date()
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        created = ensure_partitions(conn, settings, today)
+        purge_nonces(conn, 2 * settings.clock_skew_s)
+        archived = archive_old_partitions(conn, settings, today)
+    return {"created": created, "archived": [d.isoformat() for d in archived]}
+
+
+async def loop(owner_url: str, settings: Settings) -> None:
+    """Run maintenance every maintenance_interval_s until cancelled; failures are logged and retried."""
+    while True:
+        try:
+            result = await asyncio.to_thread(run_once, owner_url, settings)
+            if result["created"] or result["archived"]:
+                log.info("maintenance: %s", result)
+        except (psycopg.Error, OSError, RuntimeError) as exc:
+            log.warning("maintenance pass failed: %s", exc)
+        await asyncio.sleep(settings.maintenance_interval_s)

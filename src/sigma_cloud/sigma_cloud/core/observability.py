@@ -1,0 +1,108 @@
+"""Prometheus metrics, JSON logs with request ids, optional OpenTelemetry tracing (off by default)."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class Metrics:
+    """One registry per app instance, so apps can start and stop repeatedly in one process (tests)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram("sigma_http_request_seconds", "HTTP request latency", ["method", "route", "status"],
+                                  registry=self.registry, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+        self.batches = Counter("sigma_ingest_batches_total", "ingest batches by outcome", ["outcome"],
+                               registry=self.registry)
+        self.events = Counter("sigma_ingest_events_total", "telemetry events durably stored", registry=self.registry)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {"ts": record.created, "level": record.levelname, "logger": record.name,
+                                 "msg": record.getMessage(), "request_id": request_id_var.get()}
+        for key in ("method", "path", "status", "duration_ms"):
+            if hasattr(record, key):
+                entry[key] = getattr(record, key)
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry).decode()
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger("sigma_cloud")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def make_tracer(exporter: str) -> Any:
+    """An OpenTelemetry tracer, or None when tracing is off."""
+    if exporter == "none":
+        return None
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "sigma-cloud"}))
+    if exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # needs the otlp package
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    return provider.get_tracer("sigma_cloud")
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware: request id (X-Request-ID in and out), latency metric, access log, tracing span."""
+
+    def __init__(self, app: Any, metrics: Metrics, tracer: Any = None) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.tracer = tracer
+        self.log = logging.getLogger("sigma_cloud.access")
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status = {"code": 500}
+        start = time.perf_counter()
+
+        async def send_wrapper(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        span = self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}") if self.tracer else None
+        try:
+            if span is not None:
+                with span:
+                    await self.app(scope, receive, send_wrapper)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = scope.get("route")
+            route_path = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route_path, str(status["code"])).observe(elapsed)
+            if status["code"] >= 400 or self.log.isEnabledFor(logging.DEBUG):
+                self.log.info("request", extra={"method": scope["method"], "path": scope["path"],
+                                                "status": status["code"], "duration_ms": round(elapsed * 1e3, 2)})
+            request_id_var.reset(token)
