@@ -1,0 +1,120 @@
+"""The bridge node as a real process (no cloud): Foxglove live view over a real WebSocket, the black box MCAP
+around a safety event, and the safety event durably queued with its recording reference."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from foxglove_client import FoxgloveClient
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+from sensor_msgs.msg import JointState
+
+from sigma_bridge import qos
+from sigma_interfaces.msg import SafetyEvent, SafetyFault, SafetyStatus
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def bridge_params(tmp_path: Path, **extra) -> dict:
+    return {
+        "cloud_url": "",
+        "foxglove_port": 0,
+        "urdf_path": str(REPO / "urdf" / "sigma_humanoid.urdf"),
+        "key_file": str(tmp_path / "var" / "robot.key"),
+        "store_path": str(tmp_path / "var" / "uplink.db"),
+        "recordings_dir": str(tmp_path / "var" / "recordings"),
+        "blackbox_pre_s": 1.5,
+        "blackbox_post_s": 0.5,
+        "stats_period_s": 0.2,
+        **extra,
+    }
+
+
+def start_bridge(launch, tmp_path: Path, **extra):
+    proc = launch("sigma_bridge", "bridge_node", namespace="/r1", params=bridge_params(tmp_path, **extra))
+    proc.wait_for_output("sigma_bridge ready", timeout=30)
+    port = int(re.search(r"foxglove_port=(\d+)", proc.output()).group(1))
+    return proc, port
+
+
+class JointStreamer:
+    """Publishes joint states at ~50 Hz from a thread, the knee angle counting up."""
+
+    def __init__(self, probe) -> None:
+        self.pub = probe.publisher(JointState, "/r1/joint_states", qos.SENSOR)
+        self.count = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.count += 1
+            self.pub.publish(JointState(name=["left_knee", "waist_yaw"], position=[self.count * 0.001, 0.1]))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def test_foxglove_client_receives_transforms_and_safety_state(launch, ros_probe, tmp_path):
+    proc, port = start_bridge(launch, tmp_path)
+    status_pub = ros_probe.publisher(SafetyStatus, "/r1/safety/status", qos.LATCHED)
+    client = FoxgloveClient(port)
+    try:
+        client.wait_for_channels(["/r1/tf", "/r1/safety/status", "/r1/robot_model"])
+        assert client.channels["/r1/tf"]["schemaName"] == "foxglove.FrameTransforms"
+        client.subscribe(["/r1/tf", "/r1/safety/status"])
+        with JointStreamer(ros_probe) as js:
+            ros_probe.wait_for_subscribers(js.pub)
+            ros_probe.wait_for_subscribers(status_pub)
+            status_pub.publish(SafetyStatus(level=2, authority=1, sequence=5,
+                                            active_faults=[SafetyFault(code=9, rule="human_proximity")]))
+            got: dict[str, bytes] = {}
+            deadline = time.monotonic() + 15
+            while len(got) < 2 and time.monotonic() < deadline:
+                topic, _, payload = client.next_message()
+                got[topic] = payload
+        # FrameTransforms (protobuf) with the URDF's link frames under the robot prefix.
+        assert b"r1/left_shank" in got["/r1/tf"] and b"r1/torso" in got["/r1/tf"]
+        status = json.loads(got["/r1/safety/status"])
+        assert status["level"] == 2 and status["active_faults"][0]["rule"] == "human_proximity"
+    finally:
+        client.close()
+    assert proc.stop() == 0
+
+
+def test_safety_event_writes_mcap_window_and_queues_event_with_recording(launch, ros_probe, tmp_path):
+    proc, _ = start_bridge(launch, tmp_path)
+    events = ros_probe.publisher(SafetyEvent, "/r1/safety/events", qos.SAFETY_EVENTS)
+    with JointStreamer(ros_probe) as js:
+        ros_probe.wait_for_subscribers(js.pub)
+        ros_probe.wait_for_subscribers(events)
+        time.sleep(2.0)  # let the window fill with 1.5 s of history (data, not readiness)
+        t_event = time.time_ns()
+        events.publish(SafetyEvent(sequence=3, previous_level=0, level=3, cause="estop pressed"))
+        proc.wait_for_output("black box: wrote", timeout=15)
+    files = list((tmp_path / "var" / "recordings").glob("*.mcap"))
+    assert len(files) == 1
+    with open(files[0], "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        msgs = [(ch.topic, m.log_time, ros) for _, ch, m, ros in reader.iter_decoded_messages()]
+    joints = [t for topic, t, _ in msgs if topic == "/r1/joint_states"]
+    assert [ros.cause for topic, _, ros in msgs if topic == "/r1/safety/events"] == ["estop pressed"]
+    assert min(joints) < t_event - 1.0e9 and max(joints) > t_event + 0.3e9  # the window around the event
+    assert max(joints) - min(joints) <= 2.1e9
+    assert proc.stop() == 0
+    # The safety event is durable in the store (no cloud here), referencing the recording.
+    db = sqlite3.connect(tmp_path / "var" / "uplink.db")
+    rows = db.execute("SELECT payload FROM events WHERE channel='safety_event'").fetchall()
+    assert len(rows) == 1 and json.loads(rows[0][0])["recording"] == str(files[0].resolve())
