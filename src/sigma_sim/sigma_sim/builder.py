@@ -86,7 +86,7 @@ def build_model(
             _servo(spec, name, name, float(actuators["kp"][k]), float(actuators["kd"][k]), j.effort)
             spec.add_equality(
                 name=f"{name}_lock", type=mujoco.mjtEq.mjEQ_JOINT, name1=name, active=False,
-                objtype=mujoco.mjtObj.mjOBJ_JOINT,
+                objtype=mujoco.mjtObj.mjOBJ_JOINT, solref=[0.004, 1.0],  # stiff: a locked gearbox
             )
         imu_body = spec.body(f"{rid}/imu_link")
         if imu_body is None:

@@ -314,7 +314,7 @@ class Simulation:
         """Base (position, quaternion w,x,y,z) in the world and (linear, angular) velocity in the base frame."""
         r = self.robot(robot_id)
         vel = np.zeros(6)
-        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, r.index.base_body, vel, 1)
+        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_XBODY, r.index.base_body, vel, 1)
         return self.data.xpos[r.index.base_body].copy(), self.data.xquat[r.index.base_body].copy(), vel[3:], vel[:3]
 
     def actuator_health(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
