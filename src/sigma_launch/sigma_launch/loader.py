@@ -1,6 +1,7 @@
 """Load a ROS 2 YAML launch file into the list of node processes it describes.
 
-Implements the subset of the YAML launch frontend that SigmaPrompt uses, with ``ros2 launch`` semantics:
+Implements the subset of the YAML launch frontend that SigmaPrompt uses, with ``ros2 launch`` semantics
+(``if``/``unless`` conditions on any action):
 ``arg`` (name, default, description), ``let``, ``node`` (pkg, exec, name, namespace, param [name/value or from],
 remap, ros_args, args, output, respawn, respawn_delay, on_exit), ``group`` (a list of children, or a mapping with
 ``scoped`` and ``children``), ``push-ros-namespace``, ``include`` (file, arg) and the substitutions in
@@ -157,7 +158,25 @@ class Loader:
                     _line(item),
                     f"tag <{tag}> is not supported by sigma launch (supported: {', '.join(sorted(_HANDLERS))})",
                 )
-            handler(self, path, body, ctx, nodes)
+            body, enabled = self._condition(path, body, ctx, tag)
+            if enabled:
+                handler(self, path, body, ctx, nodes)
+
+    def _condition(self, path: Path, body: yaml.Node, ctx: _Context, tag: str) -> tuple[yaml.Node, bool]:
+        """Strip ``if``/``unless`` from an action (ros2 launch IfCondition/UnlessCondition) and evaluate them."""
+        if not isinstance(body, yaml.MappingNode):
+            return body, True
+        enabled = True
+        kept = []
+        for key, value in body.value:
+            if key.value in ("if", "unless"):
+                truth = _bool(path, value, self._sub(path, value, ctx, f"<{tag}> {key.value}"))
+                enabled = enabled and (truth if key.value == "if" else not truth)
+            else:
+                kept.append((key, value))
+        if len(kept) == len(body.value):
+            return body, True
+        return yaml.MappingNode(body.tag, kept, body.start_mark, body.end_mark, body.flow_style), enabled
 
     def _sub(self, path: Path, node: yaml.Node | None, ctx: _Context, what: str) -> str:
         if node is None:
