@@ -220,6 +220,12 @@ class EventStore:
             raise
         return [StoredEvent(r[0], first + i, *r[1:]) for i, r in enumerate(rows)]
 
+    def release_inflight(self) -> int:
+        """Forget the wire seqs of the unacknowledged batch: only when it certainly never reached the cloud
+        (connection refused), so the next batch is planned afresh (safety first). Gaps in seqs are allowed."""
+        cur = self._db.execute("UPDATE events SET wire_seq=NULL WHERE wire_seq IS NOT NULL")
+        return cur.rowcount
+
     def ack_through(self, acked_through: int) -> int:
         """The cloud durably holds every wire seq <= ``acked_through``: remove those events; return how many."""
         return self._remove("wire_seq IS NOT NULL AND wire_seq<=?", (acked_through,), "acked")

@@ -41,6 +41,7 @@ class Outcome:
     detail: str = ""
     duplicates: int = 0
     accepted: int = 0
+    not_sent: bool = False  # the request certainly never reached the server (connection refused)
     extra: dict = field(default_factory=dict)
 
 
@@ -114,7 +115,9 @@ class UplinkClient:
         """POST one batch; network failures become a ``retry`` outcome."""
         try:
             r = self.request("POST", protocol.INGEST_PATH, batch_body(self.robot_id, events), now)
-        except httpx.HTTPError as exc:
+        except httpx.ConnectError as exc:
+            return Outcome("retry", detail=f"cannot connect: {exc}", not_sent=True)
+        except httpx.HTTPError as exc:  # timeouts, resets: the batch may have been stored, resend it unchanged
             return Outcome("retry", detail=f"{type(exc).__name__}: {exc}")
         return classify(r.status_code, r.content, dict(r.headers))
 

@@ -153,6 +153,9 @@ class Uploader(_Worker):
             log.warning("batch too large; sending at most %d events per batch", self.max_events)
             return True
         self.connected = False
+        if out.not_sent:
+            with self.lock:
+                self.store.release_inflight()
         delay = self.backoff.next_delay(out.retry_after)
         if out.kind == "fatal":
             log.error("uplink refused (%s); retrying in %.1f s", out.detail, delay)

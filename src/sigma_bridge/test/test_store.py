@@ -50,6 +50,17 @@ def test_unacked_batch_is_resent_with_same_seqs_across_restart(tmp_path):
     assert st.enqueued == {"imu": 5} and st.acked == {"imu": 3} and st.pending == 2
 
 
+def test_released_batch_is_replanned_safety_first(tmp_path):
+    s = EventStore(tmp_path / "q.db", capacity=100)
+    s.put_many([routine("imu", i) for i in range(3)], now=1.0)
+    first = s.take_batch(now=1.0, max_events=10)
+    s.put_many([safety(0)], now=2.0)
+    assert s.take_batch(now=2.0, max_events=10) == first  # in flight: unchanged
+    assert s.release_inflight() == 3  # connection refused: it never reached the cloud
+    again = s.take_batch(now=2.0, max_events=10)
+    assert again[0].payload == b"s:0" and again[0].wire_seq > first[-1].wire_seq
+
+
 def test_rejected_events_leave_and_are_counted(tmp_path):
     s = EventStore(tmp_path / "q.db", capacity=100)
     s.put_many([routine("imu", i) for i in range(3)], now=1.0)

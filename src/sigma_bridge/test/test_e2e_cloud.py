@@ -1,0 +1,157 @@
+"""End to end with real processes: sim_node -> bridge_node -> sigma_cloud (embedded PostgreSQL).
+
+Exactness: what the bridge durably enqueued (minus what it dropped by policy, counted) is what the database holds,
+per channel, with no duplicate seq, across a cloud outage and `kill -9` of the bridge.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from cloud_harness import Cloud, sent, store_counters, wait_until
+from sensor_msgs.msg import JointState
+from test_node_live import REPO
+
+from sigma_bridge import qos
+from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
+from sigma_cloud import protocol
+from sigma_interfaces.msg import CognitionDecision, SafetyEvent
+
+OUTAGE_S = float(os.environ.get("SIGMA_BRIDGE_E2E_OUTAGE_S", "20"))
+RATES = {"rates.joint_states": 50.0, "rates.imu": 50.0, "rates.odom": 25.0, "rates.actuator_health": 0.0,
+         "rates.battery": 0.0}
+
+
+@pytest.fixture
+def cloud(launch, tmp_path):
+    c = Cloud(launch, tmp_path / "cloud")
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def bridge(launch, tmp_path: Path, cloud_url: str, **extra):
+    params = {
+        "cloud_url": cloud_url, "foxglove_enabled": False, "urdf_path": str(REPO / "urdf" / "sigma_humanoid.urdf"),
+        "key_file": str(tmp_path / "var" / "robot.key"), "store_path": str(tmp_path / "var" / "uplink.db"),
+        "recordings_dir": str(tmp_path / "var" / "recordings"), "downlink_wait_s": 2.0, "blackbox_post_s": 0.2,
+        **RATES, **extra,
+    }
+    proc = launch("sigma_bridge", "bridge_node", namespace="/r1", params=params, name="sigma_bridge")
+    proc.wait_for_output("sigma_bridge ready", timeout=30)
+    return proc
+
+
+def register(cloud: Cloud, tmp_path: Path) -> None:
+    key = load_or_create_signing_key(tmp_path / "var" / "robot.key")
+    cloud.register("r1", public_key_b64(key))
+
+
+def sim(launch):
+    proc = launch("sigma_sim", "sim_node", params={"robots": ["r1"]})
+    return proc
+
+
+def assert_exact(cloud: Cloud, db: Path, timeout: float = 60) -> dict[str, int]:
+    """Wait until the bridge's store is empty, then compare per channel with the database."""
+    wait_until(lambda: store_counters(db).get("pending", {}).get("all", 1) == 0, timeout, "bridge store drained")
+    counters = store_counters(db)
+    expected = {ch: n for ch, n in sent(counters).items() if n}
+    stored = cloud.telemetry_counts("r1")
+    assert {ch: rows for ch, (rows, _) in stored.items()} == expected
+    assert all(rows == distinct for rows, distinct in stored.values()), f"duplicate seqs: {stored}"
+    assert counters.get("acked", {}) == {ch: n for ch, n in expected.items()}
+    return expected
+
+
+def test_sim_to_cloud_exact_counts_and_decisions(launch, ros_probe, cloud, tmp_path):
+    cloud.start()
+    register(cloud, tmp_path)
+    stale = cloud.decide("r1", "hold", ttl_s=0.3)
+    deadline = datetime.fromisoformat(cloud.decision(stale)["deadline"]).timestamp()
+    wait_until(lambda: time.time() > deadline + 0.1, 5, "stale decision past its deadline")
+    decisions = ros_probe.subscribe(CognitionDecision, "/r1/cognition/decisions", qos.DECISIONS)
+    s = sim(launch)
+    b = bridge(launch, tmp_path, cloud.url)
+    db = tmp_path / "var" / "uplink.db"
+    wait_until(lambda: sum(cloud.telemetry_counts("r1").get(ch, (0, 0))[0] for ch in ("joint_states", "imu")) > 200,
+               60, "telemetry in the database")
+    fresh = cloud.decide("r1", "dock", ttl_s=60, station="d3")
+    got = decisions.wait_for(lambda ms: any(m.decision_id == fresh for m in ms), timeout=30)
+    d = next(m for m in got if m.decision_id == fresh)
+    assert d.action == "dock" and [(kv.key, kv.value) for kv in d.parameters] == [("station", "d3")]
+    assert d.deadline.sec > time.time()
+    assert all(m.decision_id != stale for m in got)  # the expired decision never reaches the robot
+    wait_until(lambda: cloud.decision(fresh)["status"] == "applied", 10, "decision acknowledged")
+    assert s.stop() == 0
+    expected = assert_exact(cloud, db)
+    assert {"joint_states", "imu", "odom", "actuator_health", "battery"} <= set(expected)
+    assert b.stop() == 0
+
+
+def test_outage_and_kill_9_lose_nothing_duplicate_nothing_safety_first(launch, ros_probe, cloud, tmp_path):
+    cloud.start()
+    register(cloud, tmp_path)
+    db = tmp_path / "var" / "uplink.db"
+    events = ros_probe.publisher(SafetyEvent, "/r1/safety/events", qos.SAFETY_EVENTS)
+    sim(launch)
+    b = bridge(launch, tmp_path, cloud.url)
+    wait_until(lambda: cloud.telemetry_counts("r1").get("joint_states", (0, 0))[0] > 100, 60, "streaming")
+    b.signal(signal.SIGKILL)  # kill -9 mid-stream, batches in flight
+    b.popen.wait()
+    b = bridge(launch, tmp_path, cloud.url)
+    cloud.stop()  # outage
+    t_down = time.time()
+    ros_probe.wait_for_subscribers(events)
+    for i in range(3):
+        events.publish(SafetyEvent(sequence=100 + i, level=2, cause=f"outage test {i}"))
+    wait_until(lambda: store_counters(db).get("enqueued", {}).get("safety_event", 0) >= 3, 20, "safety queued")
+    wait_until(lambda: time.time() - t_down > OUTAGE_S / 2, OUTAGE_S, "half the outage")
+    b.signal(signal.SIGKILL)  # kill -9 while buffering
+    b.popen.wait()
+    b = bridge(launch, tmp_path, cloud.url)
+    wait_until(lambda: time.time() - t_down > OUTAGE_S, OUTAGE_S, "outage over")
+    backlog = store_counters(db)["pending"]["all"]
+    assert backlog > 500
+    cloud.start()
+    expected = assert_exact(cloud, db, timeout=120)
+    assert expected["safety_event"] == 3
+    # Safety events raised during the outage went out before the outage's routine backlog.
+    safety = protocol.CHANNEL_IDS["safety_event"]
+    (safety_max,) = cloud.query("SELECT max(seq) FROM telemetry WHERE robot_id='r1' AND channel=%s", safety)[0]
+    (backlog_min,) = cloud.query("SELECT min(seq) FROM telemetry WHERE robot_id='r1' AND channel<>%s AND "
+                                 "ts > to_timestamp(%s)", safety, t_down + 1.0)[0]
+    assert safety_max < backlog_min
+    assert b.stop() == 0
+
+
+def test_overflow_drops_only_routine_telemetry_and_counts_it(launch, ros_probe, cloud, tmp_path):
+    register_later = tmp_path / "var" / "robot.key"
+    db = tmp_path / "var" / "uplink.db"
+    b = bridge(launch, tmp_path, cloud.url, store_capacity=200, **{"rates.joint_states": 0.0})  # cloud not up
+    js = ros_probe.publisher(JointState, "/r1/joint_states", qos.reliable(100))
+    events = ros_probe.publisher(SafetyEvent, "/r1/safety/events", qos.SAFETY_EVENTS)
+    ros_probe.wait_for_subscribers(js)
+    ros_probe.wait_for_subscribers(events)
+    for i in range(1000):
+        js.publish(JointState(name=["left_knee"], position=[i * 1e-3]))
+        if i % 200 == 0:
+            events.publish(SafetyEvent(sequence=i, level=1, cause=f"overflow {i}"))
+        time.sleep(0.001)
+    wait_until(lambda: store_counters(db).get("enqueued", {}).get("safety_event", 0) == 5, 20, "safety enqueued")
+    wait_until(lambda: store_counters(db).get("enqueued", {}).get("joint_states", 0) >= 500, 20, "enqueued")
+    counters = store_counters(db)
+    assert counters["dropped"].get("joint_states", 0) > 0
+    assert "safety_event" not in counters["dropped"]
+    cloud.start()
+    cloud.register("r1", public_key_b64(load_or_create_signing_key(register_later)))
+    expected = assert_exact(cloud, db)
+    assert expected["safety_event"] == 5
+    assert expected["joint_states"] <= 200
+    assert b.stop() == 0
