@@ -65,11 +65,17 @@ def build_model(
         raise _compile_error(str(world.mjcf), exc) from exc
     spec.option.timestep = 1.0 / physics_rate
     spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-    for rid in robot_ids:
+    for i, rid in enumerate(robot_ids):
         try:
             child = mujoco.MjSpec.from_string(robot.xml)
         except Exception as exc:
             raise _compile_error(str(robot.path), exc) from exc
+        # Collision bits: robot i's geoms have contype bit (1 + i % 30) and collide with the world (bit 0) and with
+        # every other robot's bit, never with their own: no self-collision (as in most humanoid sims), but robots
+        # bump into each other and into shelves.
+        own = 1 << (1 + i % 30)
+        for g in child.geoms:
+            g.contype, g.conaffinity = own, (0x7FFFFFFF & ~own) | 1
         frame = spec.worldbody.add_frame(pos=[0.0, 0.0, 0.0])
         base = frame.attach_body(child.body(robot.root_link), f"{rid}/", "")
         if base_mode == "free":

@@ -31,8 +31,14 @@ def fill_joint_state(msg: JointState, stamp: Time, pos: np.ndarray, vel: np.ndar
     return msg
 
 
-def fill_imu(msg: Imu, stamp: Time, quat_wxyz: np.ndarray, gyro: np.ndarray, accel: np.ndarray,
-             gyro_var: float, accel_var: float) -> Imu:
+def set_imu_covariance(msg: Imu, gyro_var: float, accel_var: float) -> None:
+    """Diagonal covariances of the noise model (constant: set once on the reused message)."""
+    msg.angular_velocity_covariance = _d(np.diag([gyro_var] * 3).ravel())
+    msg.linear_acceleration_covariance = _d(np.diag([accel_var] * 3).ravel())
+    msg.orientation_covariance = _d(np.diag([1e-4] * 3).ravel())
+
+
+def fill_imu(msg: Imu, stamp: Time, quat_wxyz: np.ndarray, gyro: np.ndarray, accel: np.ndarray) -> Imu:
     msg.header.stamp = stamp
     o = msg.orientation
     o.w, o.x, o.y, o.z = (float(v) for v in quat_wxyz)
@@ -40,8 +46,6 @@ def fill_imu(msg: Imu, stamp: Time, quat_wxyz: np.ndarray, gyro: np.ndarray, acc
     a.x, a.y, a.z = (float(v) for v in gyro)
     la = msg.linear_acceleration
     la.x, la.y, la.z = (float(v) for v in accel)
-    msg.angular_velocity_covariance = _d(np.diag([gyro_var] * 3).ravel())
-    msg.linear_acceleration_covariance = _d(np.diag([accel_var] * 3).ravel())
     return msg
 
 

@@ -95,6 +95,11 @@ class Simulation:
         self._approach_count = 0
         self._all_act = np.concatenate([r.index.actuators for r in self.robots.values()])
         self._all_dof = np.concatenate([r.index.dof for r in self.robots.values()])
+        self._base_act = np.concatenate([r.index.base_actuators for r in self.robots.values()]).astype(int)
+        self._base_dof = np.concatenate(
+            [np.arange(r.index.base_dof, r.index.base_dof + 3) for r in self.robots.values()
+             if r.index.base_actuators.size] or [np.zeros(0, dtype=int)]
+        )
         self._reset_poses()
 
     # ----------------------------------------------------------------- set-up
@@ -208,11 +213,11 @@ class Simulation:
         r0 = np.stack([winding_resistance(self.r0, r.thermal.t_winding) for r in robots])
         targets = np.concatenate([r.target for r in robots])
         limits = np.concatenate([r.rate_limit for r in robots]) * self.dt
+        for r in robots:  # base servo set-points and pushes change at most once per call
+            self._drive_base(r)
         for _ in range(n):
             ctrl = d.ctrl[self._all_act]
             d.ctrl[self._all_act] = np.clip(targets, ctrl - limits, ctrl + limits)
-            for r in robots:
-                self._drive_base(r)
             mujoco.mj_step(m, d)
             tau = d.actuator_force[self._all_act].reshape(nr, nj)
             omega = d.qvel[self._all_dof].reshape(nr, nj)
@@ -220,11 +225,9 @@ class Simulation:
             p = motor_power(tau, omega, current, r0)
             heat_sum += current * current * r0
             energy += p.sum(axis=1)
-            for k, r in enumerate(robots):
-                if r.index.base_actuators.size:
-                    f = d.actuator_force[r.index.base_actuators]
-                    v = d.qvel[r.index.base_dof:r.index.base_dof + 3]
-                    energy[k] += float(np.abs(f * v).sum()) / self.cfg.locomotion_efficiency
+            if self._base_act.size:
+                base = np.abs(d.actuator_force[self._base_act] * d.qvel[self._base_dof]).reshape(nr, 3)
+                energy += base.sum(axis=1) / self.cfg.locomotion_efficiency
         span = n * self.dt
         for k, r in enumerate(robots):
             r.current = np.abs(d.actuator_force[r.index.actuators]) / self.kt_gear
@@ -237,7 +240,7 @@ class Simulation:
 
     def _drive_base(self, r: Robot) -> None:
         d = self.data
-        if self.time < r.push_until:
+        if self.time < r.push_until:  # applied for whole calls: the node steps 10 ms at a time
             d.xfrc_applied[r.index.base_body, :3] = r.push_force
         elif r.push_until > 0:
             d.xfrc_applied[r.index.base_body, :3] = 0.0

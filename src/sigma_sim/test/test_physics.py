@@ -126,8 +126,8 @@ def test_bad_targets_are_refused_and_not_applied():
 def test_free_base_stands_then_falls_when_pushed():
     sim = make_sim(base_mode="free")
     z0 = sim.odometry("r1")[0][2]
-    sim.step(1000)
-    assert sim.odometry("r1")[0][2] == pytest.approx(z0, abs=0.03)  # stands on its feet
+    sim.step(5000)
+    assert sim.odometry("r1")[0][2] == pytest.approx(z0, abs=0.03)  # stands on its feet, for 10 s at least
     sim.inject_fault("r1", "push", "", 150.0, 0.0)
     sim.step(1500)
     assert sim.odometry("r1")[0][2] < 0.5  # on the floor
