@@ -41,7 +41,7 @@ def _run(make: list[type[Node]], args: list[str] | None) -> int:
     for n in nodes:
         executor.add_node(n)
     try:
-        executor.spin()
+        _spin(executor, nodes[0])
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
@@ -50,6 +50,17 @@ def _run(make: list[type[Node]], args: list[str] | None) -> int:
             n.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _spin(executor: SingleThreadedExecutor, node: Node) -> None:
+    """Spin; an unexpected error in one callback is logged and the node keeps running (callbacks fail safe)."""
+    while rclpy.ok():
+        try:
+            executor.spin_once(timeout_sec=0.1)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a safety node must outlive a bug in one callback
+            node.get_logger().error(f"callback failed, continuing: {exc!r}", throttle_duration_sec=1.0)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterValueException
 from rclpy.node import Node
 
 from sigma_safety.core.gate import GateParams
@@ -42,8 +43,15 @@ def declare_section(node: Node, section: str, cls: type) -> dict[str, Any]:
         # Dynamic typing: a wrong type on the command line reaches our validation instead of an rclpy exception.
         desc = _descriptor(spec, default)
         desc.dynamic_typing = True
-        values[name] = node.declare_parameter(f"{section}.{name}", default, desc).value
+        values[name] = _declare(node, f"{section}.{name}", default, desc)
     return values
+
+
+def _declare(node: Node, name: str, default: Any, desc: ParameterDescriptor) -> Any:
+    try:
+        return node.declare_parameter(name, default, desc).value
+    except InvalidParameterValueException as exc:
+        raise ConfigError(f"parameter {name}: {exc}") from exc
 
 
 def share_dir() -> Path | None:
@@ -117,7 +125,7 @@ def _plain(node: Node, name: str, default: Any, description: str, low: float | N
     desc = _descriptor(spec, default)
     desc.description = description
     desc.dynamic_typing = True
-    return node.declare_parameter(name, default, desc).value
+    return _declare(node, name, default, desc)
 
 
 def urdf_limits(node: Node) -> dict[str, JointLimit]:

@@ -3,7 +3,6 @@ publishes ``safety/status`` (latched, on change and at ``status_rate``), ``safet
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -63,7 +62,6 @@ class SupervisorNode(Node):
     def _guard(self, topic: str, handler: Callable[[Any, float], None]) -> Callable[[Any], None]:
         """Wrap a callback: any unexpected error becomes a protective-stop fault, never a crash."""
 
-        @functools.wraps(handler)
         def wrapped(msg: Any) -> None:
             now = self._now()
             try:
@@ -124,8 +122,11 @@ class SupervisorNode(Node):
         result = self.policy.reset(req.requester, req.authorization_token, now)
         res.success, res.message = result.success, result.message
         res.blocking_fault_codes = list(result.blocking_codes)
-        log = self.get_logger().info if result.success else self.get_logger().warning
-        log(f"reset requested by {req.requester or 'unknown'}: {result.message}")
+        text = f"reset requested by {req.requester or 'unknown'}: {result.message}"
+        if result.success:
+            self.get_logger().info(text)
+        else:
+            self.get_logger().warning(text)
         self.evaluate(now)
         return res
 

@@ -24,7 +24,7 @@ class GeofenceParams:
     """Where the site's polygons come from and how the robot approaches a boundary."""
 
     file: str = param("", unit="path", description="YAML file with sites; empty = config/geofence.yaml of the package")
-    site: str = param("sim_lab", unit="name", description="site whose polygons apply; empty disables geofencing")
+    site: str = param("warehouse", unit="name", description="site whose polygons apply; empty disables geofencing")
     slow_distance: float = param(1.0, unit="m", low=0.01, high=50.0,
                                  description="speed scales down linearly within this distance of a boundary")
     min_scale: float = param(0.1, unit="1", low=0.0, high=1.0,
