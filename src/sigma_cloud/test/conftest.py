@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -112,8 +114,12 @@ class ServerThread:
 
 
 @pytest.fixture(scope="session")
-def pg_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("sigma-cloud")
+def pg_root() -> Iterator[Path]:
+    # Not pytest's tmp_path: other pytest runs on this host reset /tmp/pytest-of-<user> to 0700, which would cut
+    # the server (running as its own system user when we are root) off from its data directory.
+    root = Path(tempfile.mkdtemp(prefix="sigma-cloud-test-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

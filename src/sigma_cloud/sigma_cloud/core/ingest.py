@@ -12,12 +12,13 @@ from nacl.signing import VerifyKey
 from psycopg_pool import AsyncConnectionPool
 
 from sigma_cloud import protocol
+from sigma_cloud.core import fastpath, pgarray
 from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, features, normalize_payload
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, identity_params
+from sigma_cloud.core.fastpath import FastBatch
 
-INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b::bigint[], %b::float8[], "
-              "%b::smallint[], %b::text[], %b::real[], %b::jsonb)")
+INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb)")
 IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
                 "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
 
@@ -47,7 +48,7 @@ class PreparedBatch:
     seqs: list[int]
     ts: list[float]
     channels: list[int]
-    payloads: list[str]
+    payloads: list[bytes]
     scores: list[float]
     stats: dict[str, Any]
 
@@ -110,8 +111,8 @@ class IngestService:
             self.scorers.popitem(last=False)
         return entry
 
-    def prepare(self, robot_id: str, data: Any, now: float, scorer: AnomalyScorer, hwm: int) -> PreparedBatch:
-        """Validate, normalize and score (pure given the scorer). Raises IngestRejected 422 with every error."""
+    def reference_columns(self, robot_id: str, data: Any, now: float) -> FastBatch:
+        """Validate and normalize with the reference validator; raises IngestRejected 422 listing every error."""
         events, errors = protocol.validate_batch(data, robot_id, now, self.settings.max_event_age_s,
                                                  self.settings.max_events_per_batch, self.settings.clock_skew_s)
         normalized: list[dict[str, Any]] = []
@@ -124,48 +125,64 @@ class IngestService:
         if errors:
             raise IngestRejected(422, "invalid-events", f"{len(errors)} invalid event(s); nothing was stored",
                                  [e.to_json() for e in errors])
-        batch = PreparedBatch([], [], [], [], [], {})
-        by_channel: dict[int, list[int]] = {}
-        rows: dict[int, list[list[float]]] = {}
-        for event, payload in zip(events, normalized, strict=True):
-            if event["seq"] <= hwm:
-                continue  # already durable: a retry; ingest_batch skips it too
-            channel = protocol.CHANNEL_IDS[event["channel"]]
-            by_channel.setdefault(channel, []).append(len(batch.seqs))
-            rows.setdefault(channel, []).append(features(protocol.CHANNELS[event["channel"]], payload))
-            batch.seqs.append(event["seq"])
-            batch.ts.append(float(event["ts"]))
-            batch.channels.append(channel)
-            batch.payloads.append(orjson.dumps(payload).decode())
-            batch.scores.append(0.0)
-        for channel, positions in by_channel.items():
-            for position, score in zip(positions, scorer.score_batch(channel, rows[channel]), strict=True):
-                batch.scores[position] = score
+        return FastBatch([e["seq"] for e in events], [float(e["ts"]) for e in events],
+                         [e["channel"] for e in events],
+                         [orjson.dumps(p) for p in normalized],
+                         [features(protocol.CHANNELS[e["channel"]], p) for e, p in zip(events, normalized, strict=True)])
+
+    @staticmethod
+    def score(columns: FastBatch, scorer: AnomalyScorer, hwm: int) -> PreparedBatch:
+        """Drop events already durable (seq <= hwm), score the rest per channel (vectorized)."""
+        keep = [i for i, seq in enumerate(columns.seqs) if seq > hwm]
+        if len(keep) < len(columns.seqs):
+            columns = FastBatch([columns.seqs[i] for i in keep], [columns.ts[i] for i in keep],
+                                [columns.channels[i] for i in keep], [columns.payload_texts[i] for i in keep],
+                                [columns.rows[i] for i in keep])
+        channel_ids = [protocol.CHANNEL_IDS[c] for c in columns.channels]
+        scores = [0.0] * len(channel_ids)
+        groups: dict[int, list[int]] = {}
+        for position, channel in enumerate(channel_ids):
+            groups.setdefault(channel, []).append(position)
+        stats: dict[str, Any] = {}
+        for channel, positions in groups.items():
+            for position, value in zip(positions, scorer.score_batch(channel, [columns.rows[i] for i in positions]),
+                                       strict=True):
+                scores[position] = value
             if channel in scorer.stats:
-                batch.stats[str(channel)] = scorer.stats[channel].to_json()
-        return batch
+                stats[str(channel)] = scorer.stats[channel].to_json()
+        return PreparedBatch(columns.seqs, columns.ts, channel_ids, columns.payload_texts, scores, stats)
 
     async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float) -> protocol.IngestAck:
         """Decode, prepare and store one batch; returns the ack only after commit."""
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise IngestRejected(400, "malformed-batch", f"body is not valid JSON: {exc}") from exc
+        settings = self.settings
+        columns = fastpath.decode(body, robot_id, now, settings.max_event_age_s, settings.max_events_per_batch,
+                                  settings.clock_skew_s)
+        if columns is None:
+            try:
+                data = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise IngestRejected(400, "malformed-batch", f"body is not valid JSON: {exc}") from exc
+            columns = self.reference_columns(robot_id, data, now)
+        total = len(columns.seqs)
         scorer, hwm = await self._scorer(robot_id)
         snapshot = dict(scorer.stats)
-        batch = self.prepare(robot_id, data, now, scorer, hwm)
-        total = len(data["events"])
+        batch = self.score(columns, scorer, hwm)
         try:
             async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-                cur = await conn.execute(INGEST_SQL, (robot_id, nonce, batch.seqs, batch.ts, batch.channels,
-                                                      batch.payloads, batch.scores, orjson.dumps(batch.stats)
-                                                      .decode()))
+                cur = await conn.execute(INGEST_SQL, (
+                    robot_id, nonce, pgarray.int8_array(batch.seqs), pgarray.float8_array(batch.ts),
+                    pgarray.int2_array(batch.channels), pgarray.text_array(batch.payloads),
+                    pgarray.float4_array(batch.scores), orjson.dumps(batch.stats).decode()))
                 accepted, _, acked_through = await cur.fetchone()
         except psycopg.errors.UniqueViolation as exc:
             scorer.stats = snapshot
             raise IngestRejected(409, "replay", "this request (nonce) was already processed; re-sign with a new "
                                  "nonce to retry") from exc
+        except psycopg.errors.DataError as exc:
+            scorer.stats = snapshot
+            raise IngestRejected(422, "invalid-events", f"the database refused a value: {exc.diag.message_primary}; "
+                                 "nothing was stored") from exc
         except psycopg.Error as exc:
             scorer.stats = snapshot
             state = getattr(exc, "sqlstate", None)

@@ -1,0 +1,127 @@
+"""Shared helpers for the cloud benchmarks: an embedded PostgreSQL, a uvicorn subprocess, simulated robots."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from sigma_cloud import protocol
+from sigma_cloud.core.bootstrap import prepare
+from sigma_cloud.core.config import Settings
+from sigma_cloud.core.embedded import EmbeddedPostgres, free_port
+from sigma_cloud.core.security import mint_token
+
+JOINTS6 = ["left_hip_pitch", "left_knee", "left_ankle_pitch", "right_hip_pitch", "right_knee", "right_ankle_pitch"]
+
+
+def payload(channel: str, k: int) -> dict:
+    """A realistic small payload per channel (SI units)."""
+    s = math.sin(k * 0.01)
+    if channel == "imu":
+        return {"orientation": [0.0, 0.0, s * 0.1, 1.0], "angular_velocity": [0.01, -0.02, s],
+                "linear_acceleration": [0.1, 0.0, 9.81]}
+    if channel == "odom":
+        return {"position": [s, 2.0, 0.0], "orientation": [0.0, 0.0, 0.0, 1.0], "linear": [0.5, 0.0, 0.0],
+                "angular": [0.0, 0.0, 0.1]}
+    if channel == "joint_states":
+        return {"name": JOINTS6, "position": [s] * 6, "velocity": [0.1] * 6, "effort": [12.0] * 6}
+    if channel == "actuator_health":
+        return {"name": JOINTS6[:4], "temperature": [41.0 + s] * 4, "current": [2.1] * 4, "voltage": [48.0] * 4}
+    if channel == "battery":
+        return {"voltage": 48.0 + s, "current": 3.0, "percentage": 0.8, "temperature": 30.0}
+    return {"level": 0, "authority": 0, "sequence": k}
+
+
+MIX = ["imu", "odom", "joint_states", "imu", "battery", "odom", "imu", "actuator_health", "odom", "safety_status"]
+
+
+PAYLOAD_BYTES = {channel: json.dumps(payload(channel, 1), separators=(",", ":")).encode() for channel in set(MIX)}
+
+
+def encode_batch_fast(robot_id: str, start_seq: int, n: int, now: float) -> bytes:
+    """The same bytes protocol.encode_batch would produce for make_events-like events, built cheaply so the load
+    generator (which shares the machine's cores with the service) costs little CPU per event."""
+    ts = repr(now).encode()
+    parts = [b'{"seq":%d,"ts":%s,"channel":"%s","payload":%s}' % (
+        seq, ts, MIX[seq % len(MIX)].encode(), PAYLOAD_BYTES[MIX[seq % len(MIX)]]) for seq in range(start_seq,
+                                                                                                start_seq + n)]
+    return b'{"robot_id":"%s","events":[%s]}' % (robot_id.encode(), b",".join(parts))
+
+
+def make_events(start_seq: int, n: int, now: float) -> list[dict]:
+    return [{"seq": start_seq + i, "ts": now, "channel": MIX[(start_seq + i) % len(MIX)],
+             "payload": payload(MIX[(start_seq + i) % len(MIX)], start_seq + i)} for i in range(n)]
+
+
+class Stack:
+    """Embedded PostgreSQL (fsync on: acks are durable) + the service in a uvicorn subprocess."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="sigma-bench-"))
+        self.settings = Settings(environment="development", data_dir=self.tmp, maintenance_interval_s=3600,
+                                 pool_max_size=12)
+        self.pg = EmbeddedPostgres(self.tmp / "pg", settings={"fsync": "on", "synchronous_commit": "on",
+                                                              "max_connections": "100"})
+        self.workers = workers
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> Stack:
+        self.pg.start()
+        self.runtime = prepare(self.settings, self.pg)
+        secrets = json.loads((self.tmp / "secrets.json").read_text())
+        self.port = free_port()
+        env = {**os.environ, "DATABASE_URL": self.runtime.owner_url, "SIGMA_DATA_DIR": str(self.tmp),
+               "SIGMA_JWT_SECRET": secrets["jwt_secret"], "SIGMA_API_DB_PASSWORD": secrets["api_db_password"],
+               "SIGMA_MAINTENANCE_INTERVAL_S": "3600", "SIGMA_LOG_LEVEL": "WARNING",
+               "SIGMA_POOL_MAX_SIZE": str(max(4, 12 // self.workers))}
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "sigma_cloud.app.asgi:app", "--host",
+                                      "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+                                      "--log-level", "warning", "--no-access-log"], env=env)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("service did not become ready")
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        self.pg.stop("fast")
+
+    def admin_headers(self) -> dict:
+        token = mint_token(self.settings, self.runtime.jwt_secret, subject="bench", role="fleet_admin", sites=[],
+                           now=time.time())
+        return {"Authorization": f"Bearer {token}"}
+
+    def register(self, n: int) -> list[tuple[str, str]]:
+        """Register n robots at one site; returns (robot_id, seed)."""
+        robots = []
+        with httpx.Client(base_url=self.url, headers=self.admin_headers(), timeout=30) as client:
+            client.post("/v1/sites", json={"site_id": "bench", "name": "Bench"})
+            for i in range(n):
+                seed, public = protocol.generate_keypair()
+                r = client.post("/v1/robots", json={"robot_id": f"r{i:05d}", "site_id": "bench", "public_key": public})
+                r.raise_for_status()
+                robots.append((f"r{i:05d}", seed))
+        return robots
+
+    def count(self) -> int:
+        with psycopg.connect(self.runtime.owner_url) as conn:
+            return conn.execute("SELECT count(*) FROM telemetry").fetchone()[0]
