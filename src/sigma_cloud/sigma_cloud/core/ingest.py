@@ -125,10 +125,10 @@ class IngestService:
         if errors:
             raise IngestRejected(422, "invalid-events", f"{len(errors)} invalid event(s); nothing was stored",
                                  [e.to_json() for e in errors])
-        return FastBatch([e["seq"] for e in events], [float(e["ts"]) for e in events],
-                         [e["channel"] for e in events],
+        channels = [e["channel"] for e in events]
+        return FastBatch([e["seq"] for e in events], [float(e["ts"]) for e in events], channels,
                          [orjson.dumps(p) for p in normalized],
-                         [features(protocol.CHANNELS[e["channel"]], p) for e, p in zip(events, normalized, strict=True)])
+                         [features(protocol.CHANNELS[c], p) for c, p in zip(channels, normalized, strict=True)])
 
     @staticmethod
     def score(columns: FastBatch, scorer: AnomalyScorer, hwm: int) -> PreparedBatch:
