@@ -50,6 +50,7 @@ TOPICS: dict[str, tuple[type, str, Any, str | None]] = {
     "safety/status": (SafetyStatus, "sigma_interfaces/msg/SafetyStatus", qos.LATCHED, "safety_status"),
     "safety/events": (SafetyEvent, "sigma_interfaces/msg/SafetyEvent", qos.SAFETY_EVENTS, "safety_event"),
 }
+VIEW_CHANNELS = frozenset({"joint_states", "odom", "battery", "actuator_health", None})
 
 
 def _time(t: float) -> Time:
@@ -174,6 +175,9 @@ class BridgeNode(LifecycleNode):
         now = time.time()
         t_ns = int(now * 1e9)
         self.blackbox.add(Record(topic, type_name, t_ns, raw))
+        need, uplink = self._wanted(channel, now)
+        if not need:
+            return
         try:
             msg = deserialize_message(raw, cls)
         except Exception as exc:  # noqa: BLE001 - a malformed sample must not stop the bridge
@@ -194,12 +198,21 @@ class BridgeNode(LifecycleNode):
         elif channel == "safety_status":
             key = (msg.level, msg.authority, msg.sequence)
             force, self._last_status = key != self._last_status, key
-        if not self.downsampler.accept(channel, now, force=force):
+            if not self.downsampler.accept(channel, now, force=force):
+                return
+        elif not uplink:
             return
         payload = mapping.safety_event(msg, recording) if channel == "safety_event" else mapping.MAPPERS[channel](msg)
         ts = mapping.event_time(msg.header.stamp, now)
         if not self.handoff.put(NewEvent(channel, ts, orjson.dumps(payload), priority)):
             self.get_logger().warning("hand-off buffer full: dropping routine telemetry", throttle_duration_sec=5.0)
+
+    def _wanted(self, channel: str | None, now: float) -> tuple[bool, bool]:
+        """(deserialize it?, uplink it?): the uplink decision is the downsampler's; the live view wants some too."""
+        if channel in ("safety_status", "safety_event"):
+            return True, True
+        uplink = channel is not None and self.downsampler.accept(channel, now)
+        return uplink or (self.view is not None and channel in VIEW_CHANNELS), uplink
 
     def _to_view(self, kind: str, msg: Any, now: float, t_ns: int) -> None:
         v = self.view
