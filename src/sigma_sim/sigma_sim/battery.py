@@ -41,11 +41,23 @@ class BatteryModel:
     def resistance(self) -> float:
         return self.internal_resistance + self.extra_resistance
 
+    @property
+    def charging(self) -> bool:
+        return self.current < 0.0
+
     def step(self, power: float, dt: float) -> None:
-        """Deliver ``power`` [W] (>= 0) for ``dt`` seconds; update current, terminal voltage and state of charge."""
+        """Deliver ``power`` [W] for ``dt`` seconds (negative = net charging, from a dock); update current,
+        terminal voltage and state of charge. ``energy_delivered`` is the net energy out of the pack."""
         ocv = open_circuit_voltage(self.soc)
         r = self.resistance
-        power = max(0.0, power)
+        if power < 0.0:  # charging: constant power in, the terminal voltage rises above OCV
+            current = (-ocv + math.sqrt(ocv * ocv - 4.0 * r * power)) / (2.0 * r) if r > 0 else -power / ocv
+            self.current = -current
+            self.voltage = ocv + current * r
+            self.energy_delivered += power * dt
+            self.charge_drawn -= current * dt
+            self.soc = min(1.0, self.soc + current * dt / (self.capacity_ah * 3600.0))
+            return
         disc = ocv * ocv - 4.0 * r * power
         if disc < 0.0:  # the pack cannot deliver that power: it browns out at maximum power transfer
             current = ocv / (2.0 * r)

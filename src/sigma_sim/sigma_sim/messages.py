@@ -70,7 +70,9 @@ def fill_battery(msg: BatteryState, stamp: Time, b: BatteryModel) -> BatteryStat
     msg.capacity = float(b.capacity_ah)
     msg.design_capacity = float(b.capacity_ah)
     msg.percentage = float(b.soc)
-    msg.power_supply_status = BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
+    msg.power_supply_status = (
+        BatteryState.POWER_SUPPLY_STATUS_CHARGING if b.charging else BatteryState.POWER_SUPPLY_STATUS_DISCHARGING
+    )
     msg.power_supply_health = (
         BatteryState.POWER_SUPPLY_HEALTH_GOOD if b.extra_resistance == 0.0 else BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
     )

@@ -32,6 +32,8 @@ class SimConfig:
     seed: int = 0
     idle_power: float = 60.0  # W, onboard electronics
     locomotion_efficiency: float = 0.5  # planar base: electrical = mechanical / efficiency
+    dock_radius: float = 0.5  # m: a robot standing still this close to a dock charges
+    charge_power: float = 400.0  # W delivered by a dock
     battery_capacity_ah: float = 15.0
     battery_resistance: float = 0.08
     ambient_temperature: float = 25.0
@@ -59,6 +61,7 @@ class Robot:
         self.imu_noise = ImuNoise(cfg.imu_noise)
         self.current = np.zeros(len(robot.joints))
         self.extra_heat = np.zeros(len(robot.joints))
+        self.tripped = np.zeros(len(robot.joints), dtype=bool)  # drive over-temperature cut-out
         self.push_until = -1.0
         self.push_force = np.zeros(3)
         self.last_imu_time = 0.0
@@ -232,11 +235,23 @@ class Simulation:
         for k, r in enumerate(robots):
             r.current = np.abs(d.actuator_force[r.index.actuators]) / self.kt_gear
             r.thermal.step(heat_sum[k] / max(n, 1) + r.extra_heat, span)
-            r.battery.step(energy[k] * self.dt / span + self.cfg.idle_power if span > 0 else 0.0, span)
+            self._protect(r)
+            load = energy[k] * self.dt / span + self.cfg.idle_power if span > 0 else 0.0
+            r.battery.step(load - (self.cfg.charge_power if self.docked(r) else 0.0), span)
         for h in self.humans:
             h.step(span, self.human_rng)
         if self.faults.expire(self.time):
             self._apply_faults()
+
+    def _protect(self, r: Robot) -> None:
+        """Drive over-temperature protection: torque off above the winding limit, back on 10 K below it."""
+        tw = r.thermal.t_winding
+        tripped = np.where(r.tripped, tw > self.max_winding - 10.0, tw > self.max_winding)
+        if np.array_equal(tripped, r.tripped):
+            return
+        r.tripped = tripped
+        limit = np.where(tripped, 0.0, self.effort_limit)
+        self.model.actuator_forcerange[r.index.actuators] = np.stack([-limit, limit], axis=1)
 
     def _drive_base(self, r: Robot) -> None:
         d = self.data
@@ -279,6 +294,13 @@ class Simulation:
     def base_yaw(self, r: Robot) -> float:
         w, x, y, z = self.data.xquat[r.index.base_body]
         return math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+    def docked(self, r: Robot) -> bool:
+        """Standing still (< 5 cm/s) within ``dock_radius`` of a docking station."""
+        xy = self.data.xpos[r.index.base_body, :2]
+        if not any(math.hypot(xy[0] - x, xy[1] - y) < self.cfg.dock_radius for x, y, _ in self.world.docks.values()):
+            return False
+        return float(np.abs(self.data.qvel[r.index.base_dof:r.index.base_dof + 2]).max()) < 0.05
 
     def silenced(self, robot_id: str, topic: str) -> bool:
         return any(f.target == topic for f in self.faults.active(robot_id, "silent_topic", self.time))

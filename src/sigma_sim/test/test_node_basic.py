@@ -1,12 +1,15 @@
-"""sim_node as a real process: two robots publish under their namespaces and follow joint commands."""
+"""sim_node as a real process (real time): robots publish under their namespaces and follow commands and brakes."""
 
 from __future__ import annotations
 
 import math
 
+from geometry_msgs.msg import Twist, Vector3
+from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
 
-from sigma_sim.qos import RELIABLE_10, SENSOR
+from sigma_sim.qos import LATCHED, RELIABLE_10, SENSOR
 
 
 def test_two_robots_publish_and_track_joint_commands(launch, ros_probe):
@@ -39,3 +42,30 @@ def test_two_robots_publish_and_track_joint_commands(launch, ros_probe):
     msgs = r1.wait_for_count(20, timeout=10.0)
     assert all(abs(m.position[i] + 1.0) < 0.05 for m in msgs)
     assert sim.alive
+
+
+def test_cmd_vel_moves_the_base_and_the_brake_stops_it(launch, ros_probe):
+    odom = ros_probe.subscribe(Odometry, "/r1/odom", SENSOR)
+    sim = launch("sigma_sim", "sim_node", params={"robots": ["r1"]})
+    start = odom.wait_for_count(3, timeout=30.0)[-1].pose.pose.position
+    assert odom.latest().header.frame_id == "odom" and odom.latest().child_frame_id == "r1/base_link"
+    vel = ros_probe.publisher(Twist, "/r1/driver/cmd_vel", RELIABLE_10)
+    ros_probe.wait_for_subscribers(vel)
+
+    def moved(msgs):
+        vel.publish(Twist(linear=Vector3(x=0.5)))
+        return msgs[-1].pose.pose.position.x > start.x + 0.3
+
+    odom.wait_for(moved, timeout=20.0)
+    assert abs(odom.latest().twist.twist.linear.x - 0.5) < 0.05
+    brake = ros_probe.publisher(Bool, "/r1/driver/brake", LATCHED)
+    brake.publish(Bool(data=True))
+    sim.wait_for_output("/r1: brake engaged", timeout=10.0)
+    vel.publish(Twist(linear=Vector3(x=0.5)))  # ignored while braked
+    odom.clear()
+    stopped = odom.wait_for(lambda m: len(m) >= 20 and abs(m[-1].twist.twist.linear.x) < 0.01, timeout=10.0)
+    assert abs(stopped[-1].twist.twist.linear.x) < 0.01
+    cmd = ros_probe.publisher(JointState, "/r1/driver/joint_command", RELIABLE_10)
+    ros_probe.wait_for_subscribers(cmd)
+    cmd.publish(JointState(name=["left_elbow"], position=[-1.0]))
+    sim.wait_for_output("brake engaged: joint commands are not applied", timeout=10.0)

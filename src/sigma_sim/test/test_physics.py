@@ -86,6 +86,23 @@ def test_motor_current_heats_windings():
     assert 40.0 < volts < 60.0
 
 
+def test_overheated_drive_cuts_torque_and_the_arm_drops():
+    sim = make_sim()
+    i = sim.joint_names.index("left_shoulder_pitch")
+    sim.set_joint_targets("r1", ["left_shoulder_pitch"], [-math.pi / 2])
+    sim.step(1000)
+    sim.inject_fault("r1", "overheat", "left_shoulder_pitch", 300.0, 0.0)
+    for _ in range(40):
+        sim.step(250)
+        if sim.robots["r1"].tripped[i]:
+            break
+    tw = sim.actuator_health("r1")[0][i]
+    assert sim.robots["r1"].tripped[i] and tw > sim.max_winding[i]
+    sim.step(500)
+    pos, _, eff = sim.joint_state("r1")
+    assert eff[i] == 0.0 and pos[i] > -0.3  # no torque: the arm hangs down again
+
+
 def test_planar_base_follows_velocity_commands_and_brake_stops_everything():
     sim = make_sim()
     x0 = sim.odometry("r1")[0].copy()
@@ -104,6 +121,29 @@ def test_planar_base_follows_velocity_commands_and_brake_stops_everything():
     sim.step(500)
     assert np.abs(sim.joint_state("r1")[0] - held).max() < 2e-3
     assert np.abs(sim.odometry("r1")[2]).max() < 0.01
+
+
+def test_robot_charges_when_parked_on_a_dock():
+    sim = make_sim()
+    r = sim.robots["r1"]
+    sim.step(100)
+    assert not r.battery.charging
+    soc = r.battery.soc
+    # drive from the spawn (-10, 0) to dock_1 (-13.5, -8.5) round the shelves (yaw 0: base axes = world axes)
+    x, y = sim.odometry("r1")[0][:2]
+    sim.set_base_velocity("r1", (-13.5 - x) / 2.0, 0.0, 0.0)
+    sim.step(1000)
+    sim.set_base_velocity("r1", 0.0, (-8.5 - y) / 4.0, 0.0)
+    sim.step(2000)
+    sim.set_base_velocity("r1", 0.0, 0.0, 0.0)
+    sim.step(250)
+    sim.step(5)  # a control period entirely at rest on the dock
+    assert np.hypot(*(sim.odometry("r1")[0][:2] - (-13.5, -8.5))) < 0.2
+    assert sim.docked(r) and r.battery.charging
+    soc_docked = r.battery.soc
+    sim.step(500)
+    assert r.battery.soc > soc_docked and r.battery.voltage > 0 and r.battery.current < 0
+    assert soc_docked < soc  # the drive there discharged it
 
 
 def test_bad_targets_are_refused_and_not_applied():
