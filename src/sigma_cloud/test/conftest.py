@@ -125,6 +125,7 @@ def pg_root() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def settings(pg_root: Path) -> Settings:
     return Settings(environment="test", data_dir=pg_root, maintenance_interval_s=3600, pool_max_size=8,
+                    pool_timeout_s=1.5,
                     archive_url=str(pg_root / "archive"))
 
 

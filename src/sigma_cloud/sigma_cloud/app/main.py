@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             rt = runtime or await asyncio.to_thread(prepare, settings)
-            pool = make_pool(rt.api_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size)
+            pool = make_pool(rt.api_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size,
+                             timeout=settings.pool_timeout_s)
             await pool.open(wait=True, timeout=30)
             stack.push_async_callback(pool.close)
             notifier = DecisionNotifier(rt.api_url)

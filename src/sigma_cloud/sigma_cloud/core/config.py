@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     api_db_password: str | None = None
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=16, ge=1)
+    pool_timeout_s: float = Field(default=10.0, gt=0, description="wait for a connection before answering 503")
 
     jwt_issuer: str = "sigmaprompt-cloud"
     jwt_audience: str = "sigmaprompt-fleet-api"

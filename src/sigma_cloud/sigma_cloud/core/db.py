@@ -76,9 +76,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     return applied
 
 
-def make_pool(url: str, *, min_size: int, max_size: int) -> AsyncConnectionPool:
+def make_pool(url: str, *, min_size: int, max_size: int, timeout: float = 10.0) -> AsyncConnectionPool:
     """The API's pool (not yet open). Broken connections (e.g. after a database restart) are checked out."""
-    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=10.0,
+    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
                                check=AsyncConnectionPool.check_connection, kwargs={"autocommit": True})
 
 
