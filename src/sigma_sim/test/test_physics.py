@@ -146,6 +146,18 @@ def test_robot_charges_when_parked_on_a_dock():
     assert soc_docked < soc  # the drive there discharged it
 
 
+def test_robots_collide_with_each_other_and_shelves_but_not_themselves():
+    sim = make_sim(["r1", "r2"])  # spawned at x = -10 and x = -7, both facing +x
+    assert sim.data.ncon == 0  # standing in its posture, no link touches another link of the same robot
+    sim.set_base_velocity("r1", 1.0, 0.0, 0.0)
+    sim.step(3000)  # 6 s at 1 m/s would carry r1 3 m past r2 if they did not collide
+    gap = sim.odometry("r2")[0][0] - sim.odometry("r1")[0][0]
+    assert 0.15 < gap < 1.0  # pelvis boxes (0.2 m deep) in contact
+    sim.set_base_velocity("r1", 0.0, 1.0, 0.0)  # sideways into the shelf row at y = 1.6 .. 2.4
+    sim.step(3000)
+    assert sim.odometry("r1")[0][1] < 1.6
+
+
 def test_bad_targets_are_refused_and_not_applied():
     sim = make_sim()
     before = sim.robots["r1"].target.copy()
