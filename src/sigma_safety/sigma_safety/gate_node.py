@@ -56,9 +56,10 @@ class GateNode(Node):
     def apply_state(self, state: SafetyState) -> None:
         """Adopt a safety state (from the in-process supervisor or ``safety/status``)."""
         now = time.monotonic()
-        if self.gate.set_state(state, now):
+        stopping = self.gate.set_state(state, now)
+        self._publish_brake(now)  # brakes first: the fastest way to stop
+        if stopping:
             self._send_hold()
-        self._publish_brake(now)
 
     def _on_status(self, msg: SafetyStatus) -> None:
         self.apply_state(convert.state_from_msg(msg, time.monotonic()))

@@ -102,3 +102,36 @@ def wait_status(collector, predicate, timeout: float = 15.0) -> SafetyStatus:
     """Wait for a SafetyStatus matching ``predicate``; return it."""
     msgs = collector.wait_for(lambda ms: any(predicate(m) for m in ms), timeout=timeout)
     return next(m for m in reversed(msgs) if predicate(m))
+
+
+class Streamer:
+    """Calls ``fn()`` at ``rate`` Hz on a thread until stopped (an AI streaming commands, a policy reporting)."""
+
+    def __init__(self, fn, rate: float) -> None:
+        self._fn, self._period = fn, 1.0 / rate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            try:
+                self._fn()
+            except Exception:  # noqa: BLE001 - the probe's context is shutting down
+                return
+
+    def stop(self) -> None:
+        """Stop calling."""
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
+def report_health(probe, topic: str = "policy_health", confidence: float = 0.9) -> Streamer:
+    """Both AIs report ``confidence`` at 20 Hz on ``topic``."""
+    pub = probe.publisher(PolicyHealth, topic, qos.reliable(10))
+
+    def tick() -> None:
+        for source in (PolicyHealth.SOURCE_PRIMARY_AI, PolicyHealth.SOURCE_EDGE_AI):
+            pub.publish(PolicyHealth(source=source, confidence=confidence, policy_id="test"))
+
+    return Streamer(tick, 20.0)

@@ -34,7 +34,7 @@ class GateParams:
 
 @dataclass(frozen=True)
 class JointCommand:
-    """Targets the gate lets through: positions [rad] and velocity limits [rad/s], indexed like ``names``."""
+    """Targets the gate lets through: positions [rad] and velocity limits [rad/s] (empty = none), like ``names``."""
 
     names: tuple[str, ...]
     position: tuple[float, ...]
@@ -92,9 +92,11 @@ class CommandGate:
                 self.measured[n] = float(p)
 
     def capture_hold(self) -> None:
-        """Freeze the current measured posture as the hold target."""
+        """Freeze the current measured posture (within the joint limits) as the hold target, without speed limits
+        (the joints are already there; drivers refuse zero velocity limits)."""
         names = tuple(n for n in self.limits if n in self.measured)
-        self.hold = JointCommand(names, tuple(self.measured[n] for n in names), tuple(0.0 for _ in names))
+        pos = tuple(min(max(self.measured[n], self.limits[n].lower), self.limits[n].upper) for n in names)
+        self.hold = JointCommand(names, pos, ())
 
     def blocked_reason(self, now: float) -> str | None:
         """Why no command may pass right now, or None."""
@@ -131,6 +133,8 @@ class CommandGate:
             return Verdict(None, f"unknown joint(s) {unknown[:5]}")
         assert self.state is not None
         scale = max(0.0, min(1.0, self.state.speed_scale))
+        if scale <= 0.0:
+            return Verdict(None, "speed scale is 0")
         out_p, out_v = [], []
         for i, n in enumerate(names):
             target = float(position[i])
