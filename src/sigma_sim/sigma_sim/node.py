@@ -12,9 +12,11 @@ import time
 import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
@@ -67,6 +69,7 @@ class SimNode(Node):
                                      event_callbacks=NO_SUB_EVENTS)
             self.create_service(InjectFault, f"/{rid}/sim/inject_fault",
                                 lambda req, res, r=rid: self._on_fault(r, req, res))
+        self.add_on_set_parameters_callback(self._refuse_changes)
         self.clock_pub = None if p.realtime else self.create_publisher(Clock, "/clock", qos.CLOCK)
         self.tick_rate = min(max(p.rates.values()), p.physics_rate)
         self.next_due = dict.fromkeys(TOPIC_RATES, 0.0)
@@ -91,6 +94,10 @@ class SimNode(Node):
             n = self.sim.cfg.imu_noise
             conv.set_imu_covariance(msg, n.gyro_std**2, n.accel_std**2)
         return msg
+
+    def _refuse_changes(self, params: list[Parameter]) -> SetParametersResult:
+        names = ", ".join(p.name for p in params)
+        return SetParametersResult(successful=False, reason=f"sigma_sim: {names} apply at start-up only; restart")
 
     # ----------------------------------------------------------------- inputs
     def _on_joint_command(self, rid: str, msg: JointState) -> None:
@@ -128,6 +135,8 @@ class SimNode(Node):
         if n > self.params.max_catch_up_steps:  # cannot keep up: drop the backlog rather than spiral
             self._wall0 += (n - self.params.max_catch_up_steps) * self.sim.dt
             n = self.params.max_catch_up_steps
+            self.get_logger().warning("cannot keep up with real time: dropping backlog (too many robots or "
+                                      "too little CPU)", throttle_duration_sec=5.0)
         if n > 0:
             self.sim.step(n)
             self.publish_due(self.get_clock().now().to_msg())

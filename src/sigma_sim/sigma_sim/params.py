@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
@@ -44,27 +45,61 @@ def _float(lo: float, hi: float, text: str) -> ParameterDescriptor:
     )
 
 
+def load_defaults(path: Path) -> dict[str, object]:
+    """The ``sigma_sim.ros__parameters`` of a sim.yaml, nested keys flattened with dots (``rates.imu``)."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+        params = doc["sigma_sim"]["ros__parameters"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: cannot read sigma_sim.ros__parameters: {exc}") from exc
+    flat: dict[str, object] = {}
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", v)
+        else:
+            flat[prefix[:-1]] = value
+
+    walk("", params)
+    return flat
+
+
+def _resolve(raw: str, share: Path) -> Path:
+    """A file parameter: absolute, relative to the working directory, or relative to the installed share dir."""
+    path = Path(raw)
+    return path if path.is_absolute() or path.exists() else share / path
+
+
 def declare(node: Node) -> NodeParams:
-    """Declare all parameters (defaults match config/sigma_sim/sim.yaml) and return them validated."""
+    """Declare all parameters with defaults from the installed config/sigma_sim/sim.yaml; return them validated."""
     share = share_dir()
-    d = node.declare_parameter
-    d("robots", ["r1"], ParameterDescriptor(description="robot ids; each gets the namespace /<id>"))
-    d("world", str(share / "worlds" / "warehouse.yaml"), ParameterDescriptor(description="world YAML file"))
-    d("urdf", str(share / "urdf" / "sigma_humanoid.urdf"), ParameterDescriptor(description="robot URDF file"))
-    d("actuators", str(share / "config" / "sigma_sim" / "actuators.yaml"),
-      ParameterDescriptor(description="actuator parameter YAML file"))
-    d("physics_rate", 500.0, _float(100.0, 5000.0, "physics steps per simulated second [Hz]"))
-    d("realtime", True, ParameterDescriptor(description="pace to the wall clock; false = as fast as possible + /clock"))
-    d("seed", 0, ParameterDescriptor(description="random seed (noise, walkers)",
-                                     integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)]))
-    d("base_mode", "planar", ParameterDescriptor(description="planar (actuated base, legs hold posture) or free"))
+    defaults = {
+        "world": "worlds/warehouse.yaml",
+        "urdf": "urdf/sigma_humanoid.urdf",
+        "actuators": "config/sigma_sim/actuators.yaml",
+        **load_defaults(share / "config" / "sigma_sim" / "sim.yaml"),
+    }
+
+    def d(name: str, descriptor: ParameterDescriptor) -> None:
+        if name not in defaults:
+            raise ValueError(f"{share}/config/sigma_sim/sim.yaml: no default for parameter {name!r}")
+        node.declare_parameter(name, defaults[name], descriptor)
+
+    d("robots", ParameterDescriptor(description="robot ids; each gets the namespace /<id>"))
+    d("world", ParameterDescriptor(description="world YAML file (absolute, or relative to cwd or share/sigma_sim)"))
+    d("urdf", ParameterDescriptor(description="robot URDF file"))
+    d("actuators", ParameterDescriptor(description="actuator parameter YAML file"))
+    d("physics_rate", _float(100.0, 5000.0, "physics steps per simulated second [Hz]"))
+    d("realtime", ParameterDescriptor(description="pace to the wall clock; false = as fast as possible + /clock"))
+    d("seed", ParameterDescriptor(description="random seed (noise, walkers)",
+                                  integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)]))
+    d("base_mode", ParameterDescriptor(description="planar (actuated base, legs hold posture) or free"))
     for topic in TOPIC_RATES:
-        default = {"joint_states": 100.0, "imu": 100.0, "odom": 50.0, "actuator_health": 10.0,
-                   "battery_state": 1.0, "humans": 10.0}[topic]
-        d(f"rates.{topic}", default, _float(0.1, 1000.0, f"{topic} publishing rate [Hz of simulated time]"))
-    d("human_sensor_range", 8.0, _float(0.5, 50.0, "human detector range [m]"))
-    d("human_sensor_fov", 2.4, _float(0.1, 6.2832, "human detector horizontal field of view [rad]"))
-    d("max_catch_up_steps", 50, ParameterDescriptor(
+        d(f"rates.{topic}", _float(0.1, 1000.0, f"{topic} publishing rate [Hz of simulated time]"))
+    d("human_sensor_range", _float(0.5, 50.0, "human detector range [m]"))
+    d("human_sensor_fov", _float(0.1, 6.2832, "human detector horizontal field of view [rad]"))
+    d("max_catch_up_steps", ParameterDescriptor(
         description="realtime: most physics steps per tick before the sim gives up catching up",
         integer_range=[IntegerRange(from_value=1, to_value=10000, step=1)]))
 
@@ -83,9 +118,9 @@ def declare(node: Node) -> NodeParams:
     rates = {t: float(get(f"rates.{t}")) for t in TOPIC_RATES}
     return NodeParams(
         robots=robots,
-        world=Path(get("world")),
-        urdf=Path(get("urdf")),
-        actuators=Path(get("actuators")),
+        world=_resolve(get("world"), share),
+        urdf=_resolve(get("urdf"), share),
+        actuators=_resolve(get("actuators"), share),
         physics_rate=float(get("physics_rate")),
         realtime=bool(get("realtime")),
         seed=int(get("seed")),
@@ -97,4 +132,4 @@ def declare(node: Node) -> NodeParams:
     )
 
 
-__all__ = ["TOPIC_RATES", "NodeParams", "declare", "share_dir"]
+__all__ = ["TOPIC_RATES", "NodeParams", "declare", "load_defaults", "share_dir"]

@@ -6,6 +6,8 @@ import math
 
 from geometry_msgs.msg import Twist, Vector3
 from nav_msgs.msg import Odometry
+from rcl_interfaces.srv import SetParameters
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
@@ -41,6 +43,10 @@ def test_two_robots_publish_and_track_joint_commands(launch, ros_probe):
     r1.clear()
     msgs = r1.wait_for_count(20, timeout=10.0)
     assert all(abs(m.position[i] + 1.0) < 0.05 for m in msgs)
+    # parameters are start-up only: a runtime change is refused with the reason
+    req = SetParameters.Request(parameters=[Parameter("seed", value=3).to_parameter_msg()])
+    res = ros_probe.call(SetParameters, "/sigma_sim/set_parameters", req)
+    assert not res.results[0].successful and "start-up only" in res.results[0].reason
     assert sim.alive
 
 
