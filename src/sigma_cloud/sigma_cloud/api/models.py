@@ -45,7 +45,8 @@ class RobotCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     robot_id: str = Field(pattern=ID_PATTERN)
     site_id: str = Field(pattern=ID_PATTERN)
-    public_key: str = Field(description="Ed25519 public key, 32 bytes, standard base64")
+    public_key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$",
+                            description="Ed25519 public key, 32 bytes, standard base64")
     model: str = Field(default="sigma_humanoid", min_length=1, max_length=100)
 
     @field_validator("public_key")

@@ -34,7 +34,7 @@ async def fetch_robot(conn: psycopg.AsyncConnection, robot_id: str) -> RobotPubl
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=RobotPublic,
-             responses=responses(401, 403, 409, 422))
+             responses=responses(401, 403, 404, 409, 422))
 async def register_robot(body: RobotCreate, pool: PoolDep, principal: CurrentPrincipal) -> RobotPublic:
     """Register a robot with its Ed25519 public key (fleet admin, or site manager of its site)."""
     require_role(principal, "fleet_admin", "site_manager")
@@ -50,7 +50,7 @@ async def register_robot(body: RobotCreate, pool: PoolDep, principal: CurrentPri
     except psycopg.errors.UniqueViolation as exc:
         raise ProblemError(409, "conflict", f"robot {body.robot_id!r} is already registered") from exc
     except psycopg.errors.ForeignKeyViolation as exc:
-        raise ProblemError(422, "unknown-site", f"site {body.site_id!r} does not exist") from exc
+        raise ProblemError(404, "unknown-site", f"site {body.site_id!r} does not exist") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise ProblemError(403, "forbidden", f"you may not register robots at site {body.site_id!r}") from exc
 

@@ -1,0 +1,22 @@
+"""schemathesis against the live OpenAPI spec: no 5xx, responses conform to the documented schemas and codes."""
+
+from __future__ import annotations
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+
+
+def test_api_conforms_to_its_openapi_spec(cloud) -> None:
+    cloud.robot("st-1", "site-st")  # something to find
+    schema = schemathesis.openapi.from_url(cloud.url + "/openapi.json")
+    headers = cloud.token()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 15
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def run(case: schemathesis.Case) -> None:
+            case.call_and_validate(headers=headers)
+
+        run()
