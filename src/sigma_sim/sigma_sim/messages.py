@@ -19,8 +19,9 @@ def _d(values: np.ndarray) -> array.array:
 
 
 def stamp_from(seconds: float) -> Time:
-    sec = int(seconds)
-    return Time(sec=sec, nanosec=round((seconds - sec) * 1e9) % 1_000_000_000)
+    """builtin_interfaces/Time of a simulation time (rounded to the nanosecond, carry included)."""
+    sec, nanosec = divmod(round(seconds * 1e9), 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def fill_joint_state(msg: JointState, stamp: Time, pos: np.ndarray, vel: np.ndarray, eff: np.ndarray) -> JointState:
