@@ -1,0 +1,21 @@
+from setuptools import find_packages, setup
+
+package_name = "sigma_bringup"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="SigmaPrompt Engineering",
+    maintainer_email="engineering@sigmaprompt.dev",
+    description="Fleet bring-up with the cloud tier and the scripted demonstration scenario.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={"console_scripts": ["demo = sigma_bringup.demo:main"]},
+)

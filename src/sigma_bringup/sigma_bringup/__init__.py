@@ -1,0 +1,1 @@
+"""Fleet bring-up with the cloud tier, and the scripted demonstration scenario."""

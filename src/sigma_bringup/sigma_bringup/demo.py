@@ -1,0 +1,232 @@
+"""The README's main command: cloud tier + simulated fleet + Foxglove, a scripted scenario, and its summary.
+
+    demo [--scenario] [--data-dir var] [--cloud-port 8000] [--foxglove-ports 8765,8766,8767]
+
+Brings up the cloud (embedded PostgreSQL), registers the robots' keys, launches ``launch/fleet.launch.yaml`` with
+``sigma launch``, then runs the scenario: every robot on a scripted task; a human walks at r2 (it slows, then
+stops, then resumes when the human has left); r3's left knee motor overheats (it derates, then shuts down); the
+cloud receives all of it. Prints where to look and a summary; ``--scenario`` exits after it (0 when every check
+passed), otherwise it keeps running until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
+from sigma_bringup.cloud import CloudApi, CloudProcess
+from sigma_bringup.fleet_node import FleetGateway
+from sigma_bringup.scenario import Check, CloudCount, cloud_checks, ordered, render
+
+ROBOTS = ("r1", "r2", "r3")
+SITE = "warehouse"
+T = TypeVar("T")
+
+
+class Progress:
+    """Line-by-line progress: what is starting, what became healthy and how long it took."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+
+    def say(self, text: str) -> None:
+        print(f"[demo {time.monotonic() - self.t0:6.1f} s] {text}", flush=True)
+
+    def wait(self, what: str, probe: Callable[[], T | None], timeout: float) -> T:
+        """Wait until ``probe()`` returns something truthy; report it as healthy, or raise after ``timeout``."""
+        self.say(f"… {what}")
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            value = probe()
+            if value:
+                self.say(f"✔ {what} ({time.monotonic() - start:.1f} s)")
+                return value
+            time.sleep(0.1)
+        raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+
+
+def _repo_root() -> Path:
+    root = os.environ.get("SIGMA_ROOT")
+    if not root:
+        raise SystemExit("demo: SIGMA_ROOT is not set: run it through scripts/run.sh or source scripts/env.sh")
+    return Path(root)
+
+
+def _launch_fleet(args: argparse.Namespace, cloud_url: str, log: Path) -> subprocess.Popen[bytes]:
+    ports = args.foxglove_ports.split(",")
+    words = [
+        f"cloud_url:={cloud_url}",
+        f"data_dir:={args.data_dir.resolve()}",
+        f"site:={SITE}",
+        *(f"{r}_foxglove_port:={p}" for r, p in zip(ROBOTS, ports, strict=True)),
+    ]
+    sigma = Path(os.environ["SIGMA_ROOT"]) / "install" / "sigma_launch" / "lib" / "sigma_launch" / "sigma"
+    out = open(log, "ab")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen(  # noqa: S603 - argument list
+        [
+            str(sigma),
+            "launch",
+            "--log-dir",
+            str(args.data_dir / "logs" / "nodes"),
+            str(_repo_root() / "launch" / "fleet.launch.yaml"),
+            *words,
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    out.close()
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress: Progress) -> list[Check]:
+    """Task in progress → human approaches r2 → r3 overheats → the cloud has it all. Returns the checks."""
+    node = gw.node
+    t_task = time.monotonic()
+    node.start_tasks()
+    progress.wait(
+        "robots take the scripted tasks (edge AI authority, brakes released)",
+        lambda: all(node.snapshot(r).commandable_at(t_task - 5.0) for r in ROBOTS),
+        30,
+    )
+    checks = [Check("task in progress on every robot", True, "edge AI holds authority, brakes released")]
+
+    t_human = time.monotonic()
+    reply = node.inject("r2", "human_approach", "", 1.2, 12.0)
+    progress.say(f"a human walks at r2 at 1.2 m/s ({reply.message})")
+    tl = progress.wait("r2 stops for the human", lambda: node.snapshot("r2").stopped_for_human_at(t_human), 40)
+    progress.wait("r2 resumes after the human left", lambda: node.snapshot("r2").resumed_at(tl), 60)
+    r2 = node.snapshot("r2")
+    checks.append(
+        ordered(
+            "r2: human approaching → slow, stop, resume",
+            t_human,
+            ("slowed", r2.slowed_at(t_human)),
+            ("stopped", r2.stopped_for_human_at(t_human)),
+            ("resumed", r2.resumed_at(r2.stopped_for_human_at(t_human) or t_human)),
+        )
+    )
+
+    t_heat = time.monotonic()
+    reply = node.inject("r3", "overheat", "left_knee", 400.0, 0.0)
+    progress.say(f"r3 left_knee motor loses its cooling ({reply.message})")
+    progress.wait("r3 derates the hot motor", lambda: node.snapshot("r3").derated_at(t_heat), 90)
+    progress.wait("r3 shuts the motor down", lambda: node.snapshot("r3").shut_down_at(t_heat), 120)
+    r3 = node.snapshot("r3")
+    checks.append(
+        ordered(
+            "r3: overheating motor → derate, shutdown",
+            t_heat,
+            ("derated", r3.derated_at(t_heat)),
+            ("shut down", r3.shut_down_at(t_heat)),
+        )
+    )
+
+    def cloud_caught_up() -> list[Check] | None:
+        counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r)) for r in ROBOTS}
+        result = cloud_checks([node.snapshot(r) for r in ROBOTS], counts)
+        return result if all(c.ok for c in result) else None
+
+    try:
+        checks += progress.wait("the cloud holds every robot's telemetry and safety events", cloud_caught_up, 60)
+    except TimeoutError:
+        counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r)) for r in ROBOTS}
+        checks += cloud_checks([node.snapshot(r) for r in ROBOTS], counts)
+    return checks
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", action="store_true", help="exit after the scenario (status 0 = all checks passed)")
+    ap.add_argument("--data-dir", type=Path, default=Path("var/demo"), help="cloud database, robot keys, logs")
+    ap.add_argument("--cloud-port", type=int, default=8000)
+    ap.add_argument("--foxglove-ports", default="8765,8766,8767", help="one per robot (0 = any free port)")
+    args = ap.parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    (args.data_dir / "logs").mkdir(exist_ok=True)
+    progress = Progress()
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    cloud = CloudProcess(args.data_dir.resolve() / "cloud", args.cloud_port, args.data_dir / "logs" / "cloud.log")
+    fleet: subprocess.Popen[bytes] | None = None
+    gw: FleetGateway | None = None
+    api: CloudApi | None = None
+    try:
+        started = dt.datetime.now(dt.timezone.utc)
+        progress.say(f"starting the cloud tier on {cloud.url} (embedded PostgreSQL in {cloud.data_dir})")
+        cloud.start()
+        cloud.wait_ready()
+        progress.say("✔ cloud tier ready")
+        token = cloud.token()
+        api = CloudApi(cloud.url, token)
+        api.ensure_site(SITE)
+        for r in ROBOTS:
+            key = load_or_create_signing_key(args.data_dir / "sigma_bridge" / r / "robot.key")
+            api.ensure_robot(r, SITE, public_key_b64(key))
+        progress.say(f"✔ robots {', '.join(ROBOTS)} registered at site {SITE!r} with their Ed25519 keys")
+
+        gw = FleetGateway(ROBOTS)
+        fleet = _launch_fleet(args, cloud.url, args.data_dir / "logs" / "fleet.log")
+        progress.say(
+            f"launching launch/fleet.launch.yaml (simulator, safety, bridge per robot; log "
+            f"{args.data_dir / 'logs' / 'fleet.log'})"
+        )
+        for r in ROBOTS:
+            progress.wait(f"{r}: safety supervisor reporting", lambda r=r: gw.node.snapshot(r).latest(), 90)
+        print(
+            f"\n  Fleet API   {cloud.url}/docs   (token: {token})\n"
+            f"  Foxglove    ws://127.0.0.1:{{{args.foxglove_ports}}}  (one live view per robot; layout "
+            f"config/foxglove/)\n",
+            flush=True,
+        )
+
+        checks = run_scenario(gw, api, started, progress)
+        print("\nScenario summary\n" + render(checks), flush=True)
+        ok = all(c.ok for c in checks)
+        if args.scenario:
+            return 0 if ok else 1
+        progress.say("scenario done; the fleet keeps running — Ctrl-C to stop")
+        while not stop.is_set() and fleet.poll() is None:
+            stop.wait(0.5)
+        return 0
+    except (TimeoutError, RuntimeError) as exc:
+        progress.say(f"✘ {exc}")
+        if fleet is not None and fleet.poll() is not None:
+            progress.say(f"sigma launch exited with {fleet.returncode}; see {args.data_dir / 'logs' / 'fleet.log'}")
+        return 1
+    finally:
+        progress.say("stopping the fleet and the cloud tier")
+        if api is not None:
+            api.close()
+        _stop(fleet)
+        if gw is not None:
+            gw.close()
+        cloud.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

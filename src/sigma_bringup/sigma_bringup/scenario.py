@@ -1,0 +1,130 @@
+"""The demonstration scenario's pure core: what each robot's safety status did, and whether the scenario passed.
+
+No ROS, no clock: samples carry their own times (seconds on the demo's monotonic clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+# Fault codes of sigma_safety (docs/safety.md).
+SLOW_DOWN = 301
+SEPARATION_STOP = 302
+THERMAL_DERATING = 201
+THERMAL_SHUTDOWN = 202
+LEVEL_PROTECTIVE_STOP = 2
+AUTHORITY_MECHANICAL_FALLBACK = 2
+
+
+@dataclass(frozen=True)
+class StatusSample:
+    """One ``safety/status`` message, reduced to what the scenario judges."""
+
+    t: float
+    level: int
+    authority: int
+    speed_scale: float
+    brake: bool
+    codes: frozenset[int]
+
+
+@dataclass
+class RobotTimeline:
+    """Every status sample of one robot, in arrival order, with milestone queries."""
+
+    robot: str
+    samples: list[StatusSample] = field(default_factory=list)
+    events_seen: int = 0  # safety/events messages received on the robot graph
+
+    def add(self, sample: StatusSample) -> None:
+        self.samples.append(sample)
+
+    def latest(self) -> StatusSample | None:
+        return self.samples[-1] if self.samples else None
+
+    def first(self, after: float, pred: Callable[[StatusSample], bool]) -> float | None:
+        """Time of the first sample at or after ``after`` that satisfies ``pred``."""
+        return next((s.t for s in self.samples if s.t >= after and pred(s)), None)
+
+    def commandable_at(self, after: float) -> float | None:
+        """An AI holds authority and the brakes are released: the robot can do its task."""
+        return self.first(after, lambda s: s.authority < AUTHORITY_MECHANICAL_FALLBACK and not s.brake)
+
+    def slowed_at(self, after: float) -> float | None:
+        return self.first(after, lambda s: SLOW_DOWN in s.codes and s.speed_scale < 1.0)
+
+    def stopped_for_human_at(self, after: float) -> float | None:
+        return self.first(after, lambda s: SEPARATION_STOP in s.codes and s.level >= LEVEL_PROTECTIVE_STOP)
+
+    def resumed_at(self, after: float) -> float | None:
+        return self.first(
+            after, lambda s: not ({SLOW_DOWN, SEPARATION_STOP} & s.codes) and s.level < LEVEL_PROTECTIVE_STOP
+        )
+
+    def derated_at(self, after: float) -> float | None:
+        return self.first(after, lambda s: THERMAL_DERATING in s.codes and s.speed_scale < 1.0)
+
+    def shut_down_at(self, after: float) -> float | None:
+        return self.first(after, lambda s: THERMAL_SHUTDOWN in s.codes)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def ordered(name: str, start: float | None, *steps: tuple[str, float | None]) -> Check:
+    """A check that ``steps`` happened, each after the previous one (and after ``start``), with their delays."""
+    if start is None:
+        return Check(name, False, "not started")
+    prev, parts = start, []
+    for label, t in steps:
+        if t is None:
+            return Check(name, False, "; ".join([*parts, f"{label}: never"]))
+        if t < prev:
+            return Check(name, False, "; ".join([*parts, f"{label}: out of order"]))
+        parts.append(f"{label} after {t - start:.2f} s")
+        prev = t
+    return Check(name, True, "; ".join(parts))
+
+
+@dataclass(frozen=True)
+class CloudCount:
+    """Per-robot counts read back from the cloud's database through its API."""
+
+    robot: str
+    telemetry_events: int
+    safety_events: int
+
+
+def cloud_checks(timelines: Iterable[RobotTimeline], counts: dict[str, CloudCount]) -> list[Check]:
+    """The cloud received telemetry from every robot and every safety event the robots published."""
+    checks = []
+    for tl in timelines:
+        c = counts.get(tl.robot)
+        if c is None:
+            checks.append(Check(f"cloud has {tl.robot}", False, "no answer from the cloud"))
+            continue
+        checks.append(
+            Check(f"{tl.robot} telemetry in the database", c.telemetry_events > 0, f"{c.telemetry_events} events")
+        )
+        checks.append(
+            Check(
+                f"{tl.robot} safety events in the database",
+                c.safety_events >= tl.events_seen > 0,
+                f"{c.safety_events} stored, {tl.events_seen} published on the robot",
+            )
+        )
+    return checks
+
+
+def render(checks: list[Check]) -> str:
+    """A plain-text summary table, one check per line."""
+    width = max((len(c.name) for c in checks), default=10)
+    lines = [f"  {'PASS' if c.ok else 'FAIL'}  {c.name:<{width}}  {c.detail}" for c in checks]
+    passed = sum(c.ok for c in checks)
+    lines.append(f"scenario: {passed} passed, {len(checks) - passed} failed")
+    return "\n".join(lines)

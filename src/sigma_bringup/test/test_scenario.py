@@ -1,0 +1,82 @@
+"""The scenario's judgement: milestones found in status samples, ordering, cloud counts, rendering."""
+
+from sigma_bringup.scenario import (
+    SEPARATION_STOP,
+    SLOW_DOWN,
+    THERMAL_DERATING,
+    THERMAL_SHUTDOWN,
+    CloudCount,
+    RobotTimeline,
+    StatusSample,
+    cloud_checks,
+    ordered,
+    render,
+)
+
+
+def _s(t, level=0, scale=1.0, codes=(), authority=1, brake=False):
+    return StatusSample(t, level, authority, scale, brake, frozenset(codes))
+
+
+def _human_timeline():
+    tl = RobotTimeline("r2")
+    for s in (
+        _s(0.0, authority=2, brake=True),
+        _s(1.0),
+        _s(2.0, 1, 0.6, {SLOW_DOWN}),
+        _s(3.0, 2, 0.0, {SEPARATION_STOP}),
+        _s(4.0, 2, 0.0, {SEPARATION_STOP, SLOW_DOWN}),
+        _s(9.0, 1, 0.5, {SLOW_DOWN}),
+        _s(11.0, 0, 1.0),
+    ):
+        tl.add(s)
+    return tl
+
+
+def test_milestones_of_a_human_approach():
+    tl = _human_timeline()
+    assert tl.commandable_at(0.0) == 1.0
+    assert tl.slowed_at(0.5) == 2.0
+    assert tl.stopped_for_human_at(0.5) == 3.0
+    assert tl.resumed_at(3.0) == 11.0  # still slowed at 9 s: not resumed yet
+    assert tl.slowed_at(12.0) is None
+
+
+def test_ordered_check_passes_only_in_order():
+    tl = _human_timeline()
+    ok = ordered(
+        "human",
+        1.5,
+        ("slowed", tl.slowed_at(1.5)),
+        ("stopped", tl.stopped_for_human_at(1.5)),
+        ("resumed", tl.resumed_at(3.0)),
+    )
+    assert ok.ok and "slowed after 0.50 s" in ok.detail and "resumed after 9.50 s" in ok.detail
+    bad = ordered("human", 1.5, ("stopped", 3.0), ("slowed", 2.0))
+    assert not bad.ok and "slowed: out of order" in bad.detail
+    missing = ordered("heat", 0.0, ("derated", 1.0), ("shut down", None))
+    assert not missing.ok and "shut down: never" in missing.detail
+    assert not ordered("x", None).ok
+
+
+def test_thermal_milestones():
+    tl = RobotTimeline("r3")
+    for s in (_s(0.0), _s(5.0, 1, 0.7, {THERMAL_DERATING}), _s(9.0, 2, 0.0, {THERMAL_DERATING, THERMAL_SHUTDOWN})):
+        tl.add(s)
+    assert tl.derated_at(0.0) == 5.0 and tl.shut_down_at(0.0) == 9.0
+
+
+def test_cloud_checks_require_every_published_event():
+    tl = RobotTimeline("r1", events_seen=4)
+    assert all(c.ok for c in cloud_checks([tl], {"r1": CloudCount("r1", 120, 4)}))
+    short = cloud_checks([tl], {"r1": CloudCount("r1", 120, 3)})
+    assert not short[1].ok and "3 stored, 4 published" in short[1].detail
+    assert not cloud_checks([tl], {"r1": CloudCount("r1", 0, 4)})[0].ok
+    assert not cloud_checks([tl], {})[0].ok
+    assert not cloud_checks([RobotTimeline("r1")], {"r1": CloudCount("r1", 5, 0)})[1].ok  # nothing seen is a failure
+
+
+def test_render_counts_passes_and_failures():
+    text = render([*cloud_checks([RobotTimeline("r1", events_seen=1)], {"r1": CloudCount("r1", 1, 0)})])
+    assert text.splitlines()[-1] == "scenario: 1 passed, 1 failed"
+    assert "FAIL" in text and "PASS" in text
