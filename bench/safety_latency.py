@@ -5,8 +5,9 @@ URDF. This process plays the hardware (every supervisor input at 50 Hz, both AIs
 publishes a hazard and timestamps the gate's first blocking output:
   - human: a person detected 0.5 m away on ``humans`` -> protective stop -> the gate's zero ``driver/cmd_vel``;
   - estop: ``safety/estop`` pressed -> emergency stop -> ``driver/brake`` true (then an authorized reset).
-Baseline in the same run: the same message type bounced through ``sigma_testing``'s echo_node (one plain
-cross-process hop each way, like the hazard path), so the ratio is the cost of the safety logic.
+Baseline in the same run: the same message type bounced through a plain echo process (this script with --echo,
+on the same EventsExecutor as safety_node: one cross-process hop each way, like the hazard path), so the ratio is
+the cost of the safety logic.
 
     source scripts/env.sh && python bench/safety_latency.py [--trials 1000] [--estop-trials 300]
 The last line is the headline: p99 of human-hazard -> blocked, and its ratio to the baseline p99.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -26,7 +28,7 @@ import rclpy
 from geometry_msgs.msg import Point, Twist
 from nav_msgs.msg import Odometry
 from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
@@ -163,11 +165,11 @@ class Bench:
             self.pub["policy_health"].publish(PolicyHealth(source=src, confidence=0.9))
         self.humans_pub.publish(self.humans_msg())
 
-    def wait(self, pred, timeout: float = 10.0) -> None:
+    def wait(self, pred, timeout: float = 10.0, what: str = "safety_node") -> None:
         """Block until ``pred()`` (under the lock) holds."""
         with self.cond:
             if not self.cond.wait_for(pred, timeout):
-                raise TimeoutError("bench: condition not met (is safety_node running? see its log)")
+                raise TimeoutError(f"bench: no answer from {what} within {timeout} s (see its log)")
 
     def human_trial(self) -> float:
         """Seconds from the hazard publication to the gate's zero twist."""
@@ -205,7 +207,7 @@ class Bench:
             self.echo_at = None
         t0 = time.perf_counter()
         self.echo_pub.publish(self.humans_msg())
-        self.wait(lambda: self.echo_at is not None)
+        self.wait(lambda: self.echo_at is not None, what="the echo")
         return self.echo_at - t0
 
     def close(self) -> None:
@@ -222,12 +224,35 @@ def summary(name: str, xs: list[float]) -> str:
             f"p99={pct(ms, 99):6.2f} ms  max={max(ms):6.2f} ms")
 
 
+def echo_main() -> None:
+    """The baseline's other end: republish ``in/DetectedHumans`` on ``out/DetectedHumans``."""
+    from rclpy.experimental import EventsExecutor
+
+    rclpy.init()
+    node = rclpy.create_node("bench_echo")
+    pub = node.create_publisher(DetectedHumans, "out/DetectedHumans", 10)
+    node.create_subscription(DetectedHumans, "in/DetectedHumans", lambda m: pub.publish(m), 10)
+    executor = EventsExecutor()
+    executor.add_node(node)
+    try:
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        rclpy.try_shutdown()
+
+
 def main() -> None:
     """Run the benchmark and print the headline last."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=1000, help="human-hazard trials (and baseline trials)")
     ap.add_argument("--estop-trials", type=int, default=300, help="e-stop button trials")
+    ap.add_argument("--echo", action="store_true", help="internal: run as the baseline's echo process")
     a = ap.parse_args()
+    if a.echo:
+        echo_main()
+        return
     domain = claim_domain()
     for k, v in isolation_env(domain.domain_id).items():
         os.environ[k] = v
@@ -237,12 +262,15 @@ def main() -> None:
     safety = NodeProcess([executable("sigma_safety", "safety_node"),
                           *ros_args(params_files=[config], params={"human_proximity.resume_delay": 0.0})],
                          env=env, log_path=logs / "safety_node.log", label="safety_node")
-    echo = NodeProcess([executable("sigma_testing", "echo_node"),
-                        *ros_args(params={"types": ["sigma_interfaces/msg/DetectedHumans"]})],
-                       env=env, log_path=logs / "echo_node.log", label="echo_node")
+    echo = NodeProcess([sys.executable, __file__, "--echo"], env=env, log_path=logs / "echo.log", label="echo")
     bench = Bench(domain.domain_id)
     try:
         bench.wait(lambda: bench.level == SafetyStatus.LEVEL_NOMINAL, timeout=30.0)
+        deadline = time.monotonic() + 30.0
+        while bench.echo_pub.get_subscription_count() < 1 or bench.node.count_publishers("out/DetectedHumans") < 1:
+            if time.monotonic() > deadline:
+                raise TimeoutError("bench: the echo process never appeared (see its log)")
+            time.sleep(0.05)
         for _ in range(20):  # warm-up (discovery, first-message allocations)
             bench.human_trial()
             bench.echo_trial()
@@ -256,7 +284,7 @@ def main() -> None:
     print(summary("baseline echo round trip", base))
     print(summary("human -> gate zero cmd_vel", human))
     print(summary("e-stop -> driver/brake", estop))
-    print(f"(logs in {logs}; exit codes safety_node={codes[0]} echo_node={codes[1]})")
+    print(f"(logs in {logs}; exit codes safety_node={codes[0]} echo={codes[1]})")
     print(f"hazard->blocked p99 {pct(human, 99) * 1e3:.2f} ms (p50 {statistics.median(human) * 1e3:.2f} ms, "
           f"e-stop p99 {pct(estop, 99) * 1e3:.2f} ms) over {len(human)} trials across processes; "
           f"{pct(human, 99) / pct(base, 99):.2f}x the plain echo round trip p99 {pct(base, 99) * 1e3:.2f} ms")

@@ -92,3 +92,17 @@ def test_bad_parameters_are_refused_by_name():
         config_from_flat({"ai_self_suspension.suspend_count": 2.5})
     cfg = config_from_flat({"thermal.limit_temperature": 100, "ai_self_suspension.suspend_count": 7})
     assert cfg.thermal.limit_temperature == 100.0 and cfg.ai_self_suspension.suspend_count == 7
+
+
+def test_every_parameter_and_fault_code_is_documented():
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "safety.md").read_text()
+    for section, cls in [*SECTIONS.items(), ("gate", GateParams)]:
+        for name, _, _ in specs(cls):
+            assert f"`{section}.{name}`" in doc, f"{section}.{name} missing from docs/safety.md"
+    from sigma_safety.core.rules import authority, geofence, motion, overload, proximity, thermal, watchdog
+
+    for module in (overload, thermal, proximity, motion, geofence, watchdog):
+        for value in vars(module).values():
+            if isinstance(value, int) and not isinstance(value, bool) and 100 < value < 900:
+                assert f"| {value} |" in doc, f"fault code {value} ({module.__name__}) missing from docs/safety.md"
+    assert "| 701 / 702 |" in doc and f"| {authority.NO_AUTHORITY} |" in doc
