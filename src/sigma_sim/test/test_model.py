@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -88,3 +91,13 @@ def test_malformed_world_is_refused_naming_file_and_element(tmp_path):
     missing = write(tmp_path, "m.yaml", text.replace("mjcf: warehouse.xml", "mjcf: nowhere.xml"))
     with pytest.raises(ModelError, match=r"mjcf: file .*nowhere.xml does not exist"):
         load_world(missing)
+
+
+def test_committed_urdf_is_what_the_generator_writes():
+    root = Path(__file__).resolve().parents[3]
+    spec = importlib.util.spec_from_file_location("generate_humanoid", root / "urdf" / "generate_humanoid.py")
+    gen = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = gen  # dataclasses resolve their module through sys.modules
+    spec.loader.exec_module(gen)
+    assert (root / "urdf" / "sigma_humanoid.urdf").read_text() == gen.generate(), "rerun urdf/generate_humanoid.py"
+    assert URDF.read_text() == gen.generate(), "installed URDF is stale: rebuild sigma_sim"
