@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import orjson
 import psycopg
 
 from sigma_cloud import protocol
-from sigma_cloud.core.bootstrap import prepare
+from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.security import HUMAN_ROLES, mint_token
 
@@ -60,10 +61,32 @@ def main(args: list[str] | None = None) -> int:
         from sigma_cloud.app.main import create_app
 
         runtime = prepare(settings)
-        uvicorn.run(create_app(settings, runtime), host=options.host, port=options.port, log_level="warning",
-                    workers=1 if options.workers <= 1 else None)
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so `finally` still runs.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        try:
+            if options.workers > 1:  # workers import the app from the environment
+                uvicorn.run("sigma_cloud.app.asgi:app", host=options.host, port=options.port, log_level="warning",
+                            workers=options.workers)
+            else:
+                uvicorn.run(create_app(settings, runtime), host=options.host, port=options.port, log_level="warning")
+        finally:
+            if runtime.started_embedded and runtime.embedded is not None:
+                runtime.embedded.stop()
         return 0
     runtime = prepare(settings)
+    try:
+        _run_command(options, settings, runtime)
+    finally:
+        if runtime.started_embedded and runtime.embedded is not None:
+            runtime.embedded.stop()
+    return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _run_command(options: argparse.Namespace, settings: Settings, runtime: Runtime) -> None:
     if options.command == "migrate":
         print("database ready")
     elif options.command == "maintenance":
@@ -90,9 +113,6 @@ def main(args: list[str] | None = None) -> int:
                          "('cli', 'robot.register', %s, %s, %s::jsonb, '', '')",
                          (options.site, options.robot_id, orjson.dumps({"public_key": options.public_key}).decode()))
         print(json.dumps({"robot_id": options.robot_id, "site_id": options.site}))
-    if runtime.embedded is not None and options.command != "serve":
-        pass  # the embedded server keeps running in var/ for the next command; `pg_ctl stop` or reboot stops it
-    return 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ class Runtime:
     api_url: str
     jwt_secret: str
     embedded: EmbeddedPostgres | None = None
+    started_embedded: bool = False  # this call started the embedded server (so the caller should stop it)
 
 
 def dev_secrets(data_dir: Path) -> dict[str, str]:
@@ -72,11 +73,13 @@ def prepare(settings: Settings, embedded: EmbeddedPostgres | None = None) -> Run
     api_password = settings.api_db_password or generated.get("api_db_password")
     if settings.database_url is None:
         embedded = embedded or EmbeddedPostgres(settings.data_dir / "pg")
-        if not embedded.running():
+        started = not embedded.running()
+        if started:
             embedded.start()
         owner_url = _embedded_owner_url(embedded, generated["owner_password"])
     else:
         owner_url = settings.database_url
+        started = False
     if settings.api_database_url:
         api_url = settings.api_database_url
     else:
@@ -88,4 +91,5 @@ def prepare(settings: Settings, embedded: EmbeddedPostgres | None = None) -> Run
             ensure_roles(conn, settings.api_db_user, api_password or "")
         migrate(conn)
         ensure_partitions(conn, settings)
-    return Runtime(owner_url=owner_url, api_url=api_url, jwt_secret=jwt_secret, embedded=embedded)
+    return Runtime(owner_url=owner_url, api_url=api_url, jwt_secret=jwt_secret, embedded=embedded,
+                   started_embedded=started)

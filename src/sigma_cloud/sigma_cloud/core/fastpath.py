@@ -15,7 +15,7 @@ import numpy as np
 from sigma_cloud import protocol
 
 Finite = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
-Num = Finite | list[Finite] | None
+Num = Finite | list[Finite] | msgspec.UnsetType  # explicit null is not a number: reference path
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 
 
@@ -33,59 +33,59 @@ class RawBatch(msgspec.Struct):
 
 class JointStates(msgspec.Struct):
     name: list[str]
-    position: Num = None
-    velocity: Num = None
-    effort: Num = None
-    units: dict[str, str] | None = None
+    position: Num = msgspec.UNSET
+    velocity: Num = msgspec.UNSET
+    effort: Num = msgspec.UNSET
+    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class ActuatorHealth(msgspec.Struct):
     name: list[str]
-    temperature: Num = None
-    current: Num = None
-    voltage: Num = None
-    units: dict[str, str] | None = None
+    temperature: Num = msgspec.UNSET
+    current: Num = msgspec.UNSET
+    voltage: Num = msgspec.UNSET
+    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Battery(msgspec.Struct):
-    voltage: Num = None
-    current: Num = None
-    charge: Num = None
-    capacity: Num = None
-    percentage: Num = None
-    temperature: Num = None
-    units: dict[str, str] | None = None
+    voltage: Num = msgspec.UNSET
+    current: Num = msgspec.UNSET
+    charge: Num = msgspec.UNSET
+    capacity: Num = msgspec.UNSET
+    percentage: Num = msgspec.UNSET
+    temperature: Num = msgspec.UNSET
+    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Imu(msgspec.Struct):
-    orientation: Num = None
-    angular_velocity: Num = None
-    linear_acceleration: Num = None
-    units: dict[str, str] | None = None
+    orientation: Num = msgspec.UNSET
+    angular_velocity: Num = msgspec.UNSET
+    linear_acceleration: Num = msgspec.UNSET
+    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class Odom(msgspec.Struct):
-    position: Num = None
-    orientation: Num = None
-    linear: Num = None
-    angular: Num = None
-    units: dict[str, str] | None = None
+    position: Num = msgspec.UNSET
+    orientation: Num = msgspec.UNSET
+    linear: Num = msgspec.UNSET
+    angular: Num = msgspec.UNSET
+    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class SafetyStatus(msgspec.Struct):
-    level: Num = None
-    authority: Num = None
-    sequence: Num = None
-    units: dict[str, str] | None = None
+    level: Num = msgspec.UNSET
+    authority: Num = msgspec.UNSET
+    sequence: Num = msgspec.UNSET
+    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 class SafetyEvent(msgspec.Struct):
-    level: Num = None
-    previous_level: Num = None
-    authority: Num = None
-    previous_authority: Num = None
-    sequence: Num = None
-    units: dict[str, str] | None = None
+    level: Num = msgspec.UNSET
+    previous_level: Num = msgspec.UNSET
+    authority: Num = msgspec.UNSET
+    previous_authority: Num = msgspec.UNSET
+    sequence: Num = msgspec.UNSET
+    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
 
 
 PAYLOAD_TYPES = {"joint_states": JointStates, "actuator_health": ActuatorHealth, "battery": Battery, "imu": Imu,
@@ -130,14 +130,14 @@ def decode(body: bytes, robot_id: str, now: float, max_age_s: float, max_events:
         for event in events:
             channel = event.channel
             payload = DECODERS[channel].decode(event.payload)
-            if payload.units is not None:
+            if payload.units is not msgspec.UNSET:
                 return None
             row: list[float] = []
             for key in FIELDS[channel]:
                 value = getattr(payload, key)
                 if value.__class__ is list:
                     row.extend(value)
-                elif value is not None:
+                elif value is not msgspec.UNSET:
                     row.append(value)
             if channel in protocol.NAMED_CHANNELS:
                 width = len(payload.name)

@@ -18,7 +18,8 @@ router = APIRouter(prefix="/v1", tags=["safety", "audit"])
 @router.get("/safety-events", response_model=SafetyEventsPublic, responses=responses(401))
 async def list_safety_events(conn: DbDep, site_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
                              robot_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
-                             since: dt.datetime | None = None, min_level: Annotated[int | None, Query(ge=0)] = None,
+                             since: dt.datetime | None = None,
+                             min_level: Annotated[int | None, Query(ge=0, le=255)] = None,
                              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                              offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> SafetyEventsPublic:
     """Safety-state transitions visible to the caller, newest first."""
