@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sigma_cloud import protocol
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; say so in the schema instead of failing at the database
 
 
 class SiteCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     site_id: str = Field(pattern=ID_PATTERN)
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
 
 
 class SitePublic(BaseModel):
@@ -47,7 +48,7 @@ class RobotCreate(BaseModel):
     site_id: str = Field(pattern=ID_PATTERN)
     public_key: str = Field(pattern=r"^[A-Za-z0-9+/]{43}=$",
                             description="Ed25519 public key, 32 bytes, standard base64")
-    model: str = Field(default="sigma_humanoid", min_length=1, max_length=100)
+    model: str = Field(default="sigma_humanoid", min_length=1, max_length=100, pattern=NO_NUL)
 
     @field_validator("public_key")
     @classmethod
@@ -126,10 +127,11 @@ class SafetyEventsPublic(BaseModel):
 class DecisionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     robot_id: str = Field(pattern=ID_PATTERN)
-    action: str = Field(min_length=1, max_length=64)
+    action: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     source: int = Field(default=2, ge=0, le=2, description="CognitionDecision.SOURCE_*: 0 primary AI, 2 operator")
     confidence: float = Field(ge=0.0, le=1.0)
-    parameters: dict[str, str] = Field(default_factory=dict)
+    parameters: dict[Annotated[str, Field(pattern=NO_NUL)], Annotated[str, Field(pattern=NO_NUL)]] = Field(
+        default_factory=dict, max_length=64)
     ttl_s: float = Field(gt=0, le=3600, description="seconds until the decision's deadline")
 
 

@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             return problems.problem_response(403, "forbidden", "not permitted for your role or sites",
                                              instance=request.url.path)
+        if isinstance(exc, psycopg.DataError):
+            return problems.problem_response(422, "invalid-value", f"the database refused a value: {exc}",
+                                             instance=request.url.path)
         if isinstance(exc, psycopg.OperationalError):
             return problems.problem_response(503, "unavailable", "the database is unavailable; retry later",
                                              instance=request.url.path, headers={"Retry-After": "1"})
