@@ -9,6 +9,7 @@ seconds / wall seconds ("per CPU": simulated seconds per CPU second the sim proc
 separates the sim's own cost from other load on a shared machine); CPU per robot = process CPU seconds per
 simulated second / robots. No subscribers are
 attached (DDS skips the network send for unmatched topics, but every message is still built and published).
+Then the sim_node executable paced to real time with 10 robots: the share of one core it uses and whether it kept up.
 The last line is the headline: the real-time factor with 10 robots (goal >= 1.0 on this 2-core machine).
 """
 
@@ -62,6 +63,32 @@ def child(n: int, seconds: float) -> dict[str, float]:
     }
 
 
+def realtime_cpu(n: int, seconds: float, env: dict[str, str]) -> tuple[float, bool]:
+    """The sim_node executable paced to real time with n robots: (share of one core used, whether it kept up)."""
+    from ament_index_python.packages import get_package_prefix
+
+    exe = os.path.join(get_package_prefix("sigma_sim"), "lib", "sigma_sim", "sim_node")
+    robots = "[" + ",".join(f"r{i}" for i in range(n)) + "]"
+    proc = subprocess.Popen([exe, "--ros-args", "-p", f"robots:={robots}"], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(3.0)  # start-up and discovery, not measured
+        ticks = os.sysconf("SC_CLK_TCK")
+
+        def cpu() -> float:
+            with open(f"/proc/{proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / ticks
+
+        c0, t0 = cpu(), time.perf_counter()
+        time.sleep(seconds)
+        share = (cpu() - c0) / (time.perf_counter() - t0)
+    finally:
+        proc.send_signal(2)
+        out, _ = proc.communicate(timeout=20)
+    return share, "cannot keep up" not in out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="wall seconds measured per robot count")
@@ -87,6 +114,10 @@ def main() -> None:
         print(f"{n:>6} {r['rtf']:>9.2f} {r['cpu_rtf']:>12.2f} {r['physics_rtf']:>12.2f} "
               f"{r['cpu_ms_per_sim_s_per_robot']:>19.1f} "
               f"{r['physics_cpu_ms_per_sim_s_per_robot']:>10.1f} {r['msgs_per_s']:>8.0f}")
+    with claim_domain() as domain:
+        share, kept_up = realtime_cpu(10, args.seconds, domain.env)
+    print(f"real-time mode, 10 robots: {100 * share:.0f}% of one core, "
+          f"{'kept up with the wall clock' if kept_up else 'FELL BEHIND the wall clock'}")
     ten = results[-1]
     print(f"sim_rtf: 10 robots at 500 Hz with all topics: real-time factor {ten['rtf']:.2f} wall "
           f"({ten['cpu_rtf']:.2f} per CPU-second of the sim process; physics-only baseline {ten['physics_rtf']:.2f}, "

@@ -90,7 +90,7 @@ def declare(node: Node) -> NodeParams:
     d("world", ParameterDescriptor(description="world YAML file (absolute, or relative to cwd or share/sigma_sim)"))
     d("urdf", ParameterDescriptor(description="robot URDF file"))
     d("actuators", ParameterDescriptor(description="actuator parameter YAML file"))
-    d("physics_rate", _float(100.0, 5000.0, "physics steps per simulated second [Hz]"))
+    d("physics_rate", _float(500.0, 5000.0, "physics steps per simulated second [Hz], at least 500"))
     d("realtime", ParameterDescriptor(description="pace to the wall clock; false = as fast as possible + /clock"))
     d("seed", ParameterDescriptor(description="random seed (noise, walkers)",
                                   integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)]))
