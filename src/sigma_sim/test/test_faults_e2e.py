@@ -49,6 +49,8 @@ def test_unpaced_sim_publishes_clock_and_refuses_unknown_fault(launch, ros_probe
     sim.wait_for_output("refused: unknown fault kind")
     res = _inject(ros_probe, "overheat", "tail", 10.0)
     assert not res.accepted and "unknown joint 'tail'" in res.message
+    assert sim.alive
+    assert sim.stop() == 0  # the unpaced loop also shuts down cleanly on Ctrl-C
 
 
 def test_overheat_raises_winding_temperature(launch, ros_probe):

@@ -48,6 +48,7 @@ def test_two_robots_publish_and_track_joint_commands(launch, ros_probe):
     res = ros_probe.call(SetParameters, "/sigma_sim/set_parameters", req)
     assert not res.results[0].successful and "start-up only" in res.results[0].reason
     assert sim.alive
+    assert sim.stop() == 0  # Ctrl-C: clean shutdown
 
 
 def test_cmd_vel_moves_the_base_and_the_brake_stops_it(launch, ros_probe):
