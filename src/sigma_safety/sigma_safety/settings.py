@@ -117,6 +117,7 @@ class SupervisorSettings:
     site: Site | None
     secret: bytes | None
     status_rate: float
+    latch_file: Path | None
 
 
 def _plain(node: Node, name: str, default: Any, description: str, low: float | None = None,
@@ -141,14 +142,17 @@ def supervisor_settings(node: Node) -> SupervisorSettings:
     flat = {f"{s}.{k}": v for s, cls in SECTIONS.items() for k, v in declare_section(node, s, cls).items()}
     rate = _plain(node, "status_rate", 20.0, "safety/status publication rate [Hz] (>= 10)", 10.0, 1000.0)
     token_file = _plain(node, "reset_token_file", "", f"file holding the reset token; empty = ${TOKEN_ENV}")
+    latch = _plain(node, "latch_file", "", "JSON file keeping latched faults across restarts; empty = not kept")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 10.0 <= rate <= 1000.0:
         raise ConfigError(f"parameter status_rate={rate!r} must be a number in [10, 1000] Hz")
-    if not isinstance(token_file, str):
-        raise ConfigError(f"parameter reset_token_file: expected a path string, got {token_file!r}")
+    for name, value in (("reset_token_file", token_file), ("latch_file", latch)):
+        if not isinstance(value, str):
+            raise ConfigError(f"parameter {name}: expected a path string, got {value!r}")
     config = config_from_flat(flat)
     limits = urdf_limits(node)
     site = load_geofence(config.geofence.file, config.geofence.site)
-    return SupervisorSettings(config, limits, site, load_secret(token_file), float(rate))
+    return SupervisorSettings(config, limits, site, load_secret(token_file), float(rate),
+                              Path(latch) if latch else None)
 
 
 def gate_settings(node: Node) -> tuple[GateParams, dict[str, JointLimit]]:

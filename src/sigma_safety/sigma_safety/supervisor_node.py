@@ -15,7 +15,7 @@ from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans, PolicyHealth, SafetyEvent, SafetyStatus
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
-from sigma_safety import convert, qos
+from sigma_safety import convert, latch_file, qos
 from sigma_safety.core.model import Fault, SafetyState, Severity
 from sigma_safety.core.policy import SafetyPolicy
 from sigma_safety.settings import SupervisorSettings
@@ -31,6 +31,7 @@ class SupervisorNode(Node):
         self.settings = settings_factory(self)
         s = self.settings
         self.policy = SafetyPolicy(s.config, s.limits, now=self._now(), site=s.site, reset_secret=s.secret)
+        self._restore_latches()
         self.state_listeners: list[Callable[[SafetyState], None]] = []
         self._published: SafetyState | None = None
         self._last_diag = 0.0
@@ -54,6 +55,29 @@ class SupervisorNode(Node):
             self.get_logger().warning("no reset token configured: every reset request will be refused")
         self.get_logger().info(f"safety supervisor ready: {len(s.limits)} joints, site "
                                f"{s.site.name if s.site else 'none'}")
+
+    def _restore_latches(self) -> None:
+        path = self.settings.latch_file
+        self._saved_keys: set[tuple[int, str]] | None = None
+        if path is None:
+            return
+        records = latch_file.load(path)
+        if records is None:
+            self.policy.restore_failed(f"latch file {path} unreadable", self._now())
+        elif records:
+            n = self.policy.restore_latched(records, self._now())
+            self.get_logger().warning(f"restored {n} latched fault(s) from {path}: an authorized reset is required")
+        self._saved_keys = set(self.policy.latched)
+
+    def _save_latches(self) -> None:
+        path = self.settings.latch_file
+        if path is None or self._saved_keys == set(self.policy.latched):
+            return
+        try:
+            latch_file.save(path, self.policy.latched_records())
+            self._saved_keys = set(self.policy.latched)
+        except OSError as exc:
+            self.get_logger().error(f"cannot save latched faults to {path}: {exc}", throttle_duration_sec=5.0)
 
     @staticmethod
     def _now() -> float:
@@ -136,6 +160,8 @@ class SupervisorNode(Node):
         """Evaluate, hand the state to in-process listeners, publish on change and every transition."""
         state = self.policy.evaluate(now)
         transitions = self.policy.take_transitions()
+        if transitions:
+            self._save_latches()
         if self._published is not None and state.same_decision(self._published) and not transitions:
             return False
         self._publish(state)

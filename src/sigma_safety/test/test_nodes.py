@@ -142,3 +142,22 @@ def test_bad_configuration_refuses_to_start_naming_the_parameter(launch):
     proc = start_safety(launch, urdf_path="/nonexistent.urdf")
     proc.wait_for_output("refusing to start")
     assert "urdf_path" in proc.output()
+
+
+def test_latched_emergency_stop_survives_a_restart_of_the_node(launch, ros_probe, hardware, tmp_path):
+    latch = tmp_path / "latched.json"
+    status = ros_probe.subscribe(SafetyStatus, "safety/status", qos.LATCHED)
+    first = start_safety(launch, latch_file=str(latch))
+    wait_status(status, lambda m: m.level == NOMINAL)
+    ros_probe.call(EmergencyStop, "safety/emergency_stop", EmergencyStop.Request(reason="t", requester="op"))
+    wait_status(status, lambda m: m.level == SafetyStatus.LEVEL_EMERGENCY_STOP)
+    assert first.stop() == 0  # e.g. a crash and respawn
+    status.clear()
+    start_safety(launch, latch_file=str(latch))
+    s = wait_status(status, lambda m: any("restored after restart" in f.cause for f in m.active_faults)
+                    and all(f.latched for f in m.active_faults))  # inputs and AIs are back: only the latch is left
+    assert s.level == SafetyStatus.LEVEL_EMERGENCY_STOP and s.brake_engaged
+    res = ros_probe.call(ResetSafety, "safety/reset", ResetSafety.Request(requester="op", authorization_token=SECRET))
+    assert res.success, res.message
+    wait_status(status, lambda m: m.level == NOMINAL)
+    assert latch.read_text() == "[]"

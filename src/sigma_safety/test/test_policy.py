@@ -7,7 +7,7 @@ import math
 from helpers import SECRET, make_policy
 
 from sigma_safety.core.model import Authority, Level
-from sigma_safety.core.policy import ESTOP_BUTTON, ESTOP_REQUESTED
+from sigma_safety.core.policy import ESTOP_BUTTON, ESTOP_REQUESTED, RESTORE_FAILED
 from sigma_safety.core.rules.motion import TILT
 from sigma_safety.core.rules.thermal import DERATING, SHUTDOWN
 from sigma_safety.core.rules.watchdog import MALFORMED, NON_FINITE, STALE, UNKNOWN_JOINT
@@ -146,3 +146,19 @@ def test_transitions_carry_sequence_raised_and_cleared():
     now = feeder.run(now, 0.1)
     (t,) = policy.take_transitions()
     assert [f.code for f in t.cleared] == [DERATING] and t.current.level == Level.NOMINAL
+
+
+def test_latched_faults_survive_a_restart_and_bad_records_latch_an_emergency_stop():
+    policy, _, now = make_policy()
+    policy.emergency_stop("before restart", "op", now)
+    records = policy.latched_records()
+    restarted, feeder, now = make_policy()
+    assert restarted.restore_latched(records, now) == 1
+    now = feeder.run(now, 0.1)
+    (f,) = [f for f in restarted.state.faults if f.code == ESTOP_REQUESTED]
+    assert f.latched and "restored after restart" in f.cause and restarted.state.level == Level.EMERGENCY_STOP
+    assert restarted.reset("op", SECRET, now).success
+    broken, feeder, now = make_policy()
+    broken.restore_latched([{"code": "x"}], now)
+    now = feeder.run(now, 0.1)
+    assert broken.state.level == Level.EMERGENCY_STOP and RESTORE_FAILED in codes(broken)

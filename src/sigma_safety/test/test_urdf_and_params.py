@@ -62,7 +62,7 @@ def test_config_yaml_declares_exactly_the_dataclass_defaults():
     declared = {f"{s}.{n}": d for s, cls in [*SECTIONS.items(), ("gate", GateParams)] for n, d, _ in specs(cls)}
     rule_keys = {k: v for k, v in data.items() if "." in k}
     assert rule_keys == declared
-    assert {k for k in data if "." not in k} == {"urdf_path", "reset_token_file", "status_rate"}
+    assert {k for k in data if "." not in k} == {"urdf_path", "reset_token_file", "status_rate", "latch_file"}
     assert data["reset_token_file"] == "", "no secret may be configured in the repository"
 
 

@@ -40,6 +40,7 @@ from sigma_safety.core.urdf import JointLimit
 
 ESTOP_REQUESTED = 601
 ESTOP_BUTTON = 602
+RESTORE_FAILED = 898
 
 SECTIONS: dict[str, type] = {
     "overload": OverloadParams,
@@ -206,6 +207,32 @@ class SafetyPolicy:
         self._notes.append(f"reset by {requester or 'unknown requester'} cleared {cleared} latched fault(s)")
         self.evaluate(now)
         return ResetResult(True, f"reset accepted: {cleared} latched fault(s) cleared")
+
+    # ----- latches across restarts -----
+
+    def latched_records(self) -> list[dict[str, Any]]:
+        """The latched faults as plain records (for a latch file that survives a process restart)."""
+        return [{"code": f.code, "rule": f.rule, "source": f.source, "cause": f.cause, "severity": int(f.severity),
+                 "value": f.value, "limit": f.limit} for f in self.latched.values()]
+
+    def restore_latched(self, records: Any, now: float) -> int:
+        """Re-latch faults saved before a restart; anything unreadable latches an emergency stop (fail safe)."""
+        restored = 0
+        try:
+            for r in records:
+                f = Fault(int(r["code"]), str(r["rule"]), str(r["source"]), f"restored after restart: {r['cause']}",
+                          Severity(int(r["severity"])), True, float(r["value"]), float(r["limit"]), now)
+                self.latched[f.key] = f
+                restored += 1
+        except (TypeError, KeyError, ValueError) as exc:
+            self.restore_failed(f"latch records unreadable ({exc!r})", now)
+        return restored
+
+    def restore_failed(self, why: str, now: float) -> None:
+        """The latch file could not be read: assume the worst and latch an emergency stop."""
+        f = Fault(RESTORE_FAILED, "emergency_stop", "latch_file", f"{why}: latched faults may be lost",
+                  Severity.EMERGENCY_STOP, True, 0.0, 0.0, now)
+        self.latched[f.key] = f
 
     # ----- evaluation -----
 
