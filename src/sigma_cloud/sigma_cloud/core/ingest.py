@@ -18,7 +18,8 @@ from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, identity_params
 from sigma_cloud.core.fastpath import FastBatch
 
-INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb)")
+INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb, "
+              "%s::integer[])")
 IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
                 "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
 
@@ -51,6 +52,7 @@ class PreparedBatch:
     payloads: list[bytes]
     scores: list[float]
     stats: dict[str, Any]
+    latest: list[int]  # 1-based index of each channel's newest event
 
 
 def device_principal(robot_id: str) -> Principal:
@@ -150,7 +152,8 @@ class IngestService:
                 scores[position] = value
             if channel in scorer.stats:
                 stats[str(channel)] = scorer.stats[channel].to_json()
-        return PreparedBatch(columns.seqs, columns.ts, channel_ids, columns.payload_texts, scores, stats)
+        latest = [positions[-1] + 1 for positions in groups.values()]  # seqs increase within a batch
+        return PreparedBatch(columns.seqs, columns.ts, channel_ids, columns.payload_texts, scores, stats, latest)
 
     async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float) -> protocol.IngestAck:
         """Decode, prepare and store one batch; returns the ack only after commit."""
@@ -173,7 +176,7 @@ class IngestService:
                 cur = await conn.execute(INGEST_SQL, (
                     robot_id, nonce, pgarray.int8_array(batch.seqs), pgarray.float8_array(batch.ts),
                     pgarray.int2_array(batch.channels), pgarray.text_array(batch.payloads),
-                    pgarray.float4_array(batch.scores), orjson.dumps(batch.stats).decode()))
+                    pgarray.float4_array(batch.scores), orjson.dumps(batch.stats).decode(), batch.latest))
                 accepted, _, acked_through = await cur.fetchone()
         except psycopg.errors.UniqueViolation as exc:
             scorer.stats = snapshot
