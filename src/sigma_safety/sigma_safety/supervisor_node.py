@@ -90,6 +90,9 @@ class SupervisorNode(Node):
             now = self._now()
             try:
                 handler(msg, now)
+                stale = self.policy.snap.input_faults.get(topic)
+                if stale is not None and stale.code == INTERNAL_ERROR:  # this topic's messages work again
+                    del self.policy.snap.input_faults[topic]
             except Exception as exc:  # noqa: BLE001 - a safety node must not die on one bad message
                 self.policy.snap.input_faults[topic] = Fault(
                     INTERNAL_ERROR, "watchdog", topic, f"{topic}: message could not be processed ({exc!r})",
