@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from helpers import SECRET
 from rosio import Hardware, start_safety, wait_status
@@ -161,3 +162,55 @@ def test_latched_emergency_stop_survives_a_restart_of_the_node(launch, ros_probe
     assert res.success, res.message
     wait_status(status, lambda m: m.level == NOMINAL)
     assert latch.read_text() == "[]"
+
+
+def test_degradation_chain_primary_to_edge_to_mechanical_fallback(launch, ros_probe, hardware):
+    status, brake, _, vel = _outputs(ros_probe)
+    events = ros_probe.subscribe(SafetyEvent, "safety/events", qos.EVENTS)
+    start_safety(launch)
+    wait_status(status, lambda m: m.level == NOMINAL and m.authority == SafetyStatus.AUTHORITY_PRIMARY_AI)
+    primary = ros_probe.publisher(Twist, "cmd/primary_ai/cmd_vel", qos.COMMANDS)
+    edge = ros_probe.publisher(Twist, "cmd/edge_ai/cmd_vel", qos.COMMANDS)
+    ros_probe.wait_for_subscribers(primary)
+    ros_probe.wait_for_subscribers(edge)
+
+    def send(pub, vx: float) -> None:
+        tw = Twist()
+        tw.linear.x = vx
+        pub.publish(tw)
+
+    hardware.confidence[0] = 0.1  # the primary AI's confidence collapses
+    s = wait_status(status, lambda m: m.authority == SafetyStatus.AUTHORITY_EDGE_AI)
+    assert s.level == SafetyStatus.LEVEL_DEGRADED and not s.brake_engaged
+    assert any("primary_ai suspended" in e.cause for e in events.wait_for(
+        lambda es: any("primary_ai suspended" in e.cause for e in es)))
+    vel.clear()
+    send(primary, 0.11)
+    send(edge, 0.22)
+    got = vel.wait_for(lambda ms: any(m.linear.x == pytest.approx(0.22) for m in ms))
+    assert not any(m.linear.x == pytest.approx(0.11) for m in got), "a suspended AI's command passed"
+    hardware.confidence[1] = 0.1  # and then the edge AI's
+    s = wait_status(status, lambda m: m.authority == SafetyStatus.AUTHORITY_MECHANICAL_FALLBACK)
+    assert s.brake_engaged and s.speed_scale == 0.0
+    brake.wait_for(lambda ms: ms[-1].data is True)
+    hardware.confidence = {0: 0.9, 1: 0.9}  # recovery needs recover_count good reports, and is logged
+    wait_status(status, lambda m: m.authority == SafetyStatus.AUTHORITY_PRIMARY_AI and m.level == NOMINAL)
+    assert any("primary_ai (re)qualified" in e.cause for e in events.messages)
+
+
+def test_only_the_gate_publishes_driver_topics_and_status_is_periodic(launch, ros_probe, hardware):
+    status = ros_probe.subscribe(SafetyStatus, "safety/status", qos.LATCHED)
+    diagnostics = ros_probe.subscribe(DiagnosticArray, "diagnostics", qos.reliable(10))
+    start_safety(launch)
+    wait_status(status, lambda m: m.level == NOMINAL)
+    for topic in ("driver/joint_command", "driver/cmd_vel", "driver/brake"):
+        ros_probe.wait_for_publishers(f"/{topic}")
+        infos = ros_probe.node.get_publishers_info_by_topic(f"/{topic}")
+        assert [i.node_name for i in infos] == ["command_gate"], topic
+    status.clear()
+    periodic = status.wait_for_count(10, timeout=10.0)  # unchanged state is still republished (>= 10 Hz)
+    assert len({m.sequence for m in periodic}) == 1
+    names = {s.name for arr in diagnostics.wait_for(
+        lambda arrs: {"safety_supervisor: safety state", "command_gate: command gate"}
+        <= {s.name for a in arrs for s in a.status}) for s in arr.status}
+    assert "safety_supervisor: safety state" in names
