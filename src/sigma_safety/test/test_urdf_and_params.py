@@ -106,3 +106,15 @@ def test_every_parameter_and_fault_code_is_documented():
             if isinstance(value, int) and not isinstance(value, bool) and 100 < value < 900:
                 assert f"| {value} |" in doc, f"fault code {value} ({module.__name__}) missing from docs/safety.md"
     assert "| 701 / 702 |" in doc and f"| {authority.NO_AUTHORITY} |" in doc
+
+
+def test_tests_named_in_docs_exist():
+    import re
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "safety.md").read_text()
+    here = Path(__file__).parent
+    sources = "\n".join(p.read_text() for p in here.glob("test_*.py"))
+    for token in set(re.findall(r"\btest_\w+", doc)):
+        if (here / f"{token}.py").exists():
+            continue
+        assert re.search(rf"def {token}", sources), f"docs/safety.md names {token}, which no test defines"
