@@ -21,6 +21,12 @@ BASE_MODES = ("planar", "free")
 PLANAR_KV = (4000.0, 4000.0, 800.0)  # base velocity servo gains: N*s/m, N*s/m, N*m*s/rad
 PLANAR_FORCE = (2500.0, 2500.0, 600.0)
 FOOT_CLEARANCE = 0.01  # m, planar base: feet just above the floor
+HUMAN_RADIUS = 0.22  # m, a person as a 1.64 m capsule
+
+
+def human_park(k: int) -> tuple[float, float, float]:
+    """Where unused person body ``k`` waits, far outside any world."""
+    return (500.0 + 3.0 * k, 500.0, 0.0)
 
 
 @dataclass
@@ -53,8 +59,9 @@ def build_model(
     robot_ids: list[str],
     base_mode: str = "planar",
     physics_rate: float = 500.0,
+    n_humans: int = 0,
 ) -> tuple[mujoco.MjModel, list[RobotIndex]]:
-    """Compile the world with all robots; return the model and per-robot indices."""
+    """Compile the world with all robots and ``n_humans`` person bodies; return the model and per-robot indices."""
     if base_mode not in BASE_MODES:
         raise ModelError(f"base_mode {base_mode!r} is not one of {BASE_MODES}")
     if len(robot_ids) > len(world.spawns):
@@ -102,6 +109,10 @@ def build_model(
         for stype, sname in ((mujoco.mjtSensor.mjSENS_GYRO, "gyro"), (mujoco.mjtSensor.mjSENS_ACCELEROMETER, "accel"),
                              (mujoco.mjtSensor.mjSENS_FRAMEQUAT, "quat")):
             spec.add_sensor(name=f"{rid}/{sname}", type=stype, objtype=mujoco.mjtObj.mjOBJ_SITE, objname=site)
+    for k in range(n_humans):  # people: kinematic (mocap) capsules the robots bump into; parked far away when unused
+        body = spec.worldbody.add_body(name=f"human_{k}", mocap=True, pos=list(human_park(k)))
+        body.add_geom(name=f"human_{k}", type=mujoco.mjtGeom.mjGEOM_CAPSULE, size=[HUMAN_RADIUS, 0.6, 0.0],
+                      pos=[0.0, 0.0, 0.85], rgba=[0.9, 0.5, 0.2, 1.0], contype=1, conaffinity=1)
     try:
         model = spec.compile()
     except Exception as exc:

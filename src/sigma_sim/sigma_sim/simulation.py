@@ -10,8 +10,8 @@ import mujoco
 import numpy as np
 
 from sigma_sim.battery import BatteryModel, motor_power
-from sigma_sim.builder import FOOT_CLEARANCE, RobotIndex, build_model, lowest_point
-from sigma_sim.faults import Fault, FaultBook
+from sigma_sim.builder import FOOT_CLEARANCE, RobotIndex, build_model, human_park, lowest_point
+from sigma_sim.faults import Fault, FaultBook, FaultError
 from sigma_sim.humans import Detection, Human, detect
 from sigma_sim.noise import ImuNoise, ImuNoiseConfig
 from sigma_sim.robot_model import ActuatorTable, RobotDescription
@@ -19,6 +19,7 @@ from sigma_sim.thermal import ThermalModel, ThermalParams, winding_resistance
 from sigma_sim.world import World
 
 PUSH_DURATION = 0.1  # s over which a push impulse is applied
+SPARE_HUMANS = 4  # person bodies kept for human_approach faults
 
 
 class CommandError(ValueError):
@@ -85,7 +86,8 @@ class Simulation:
         self.kt_gear = actuators["torque_constant"] * np.array([j.gear for j in robot.joints])
         self.r0 = actuators["winding_resistance"]
         self.max_winding = actuators["max_winding_temperature"]
-        self.model, indices = build_model(world, robot, actuators, robot_ids, cfg.base_mode, cfg.physics_rate)
+        self.model, indices = build_model(world, robot, actuators, robot_ids, cfg.base_mode, cfg.physics_rate,
+                                          n_humans=len(world.humans) + SPARE_HUMANS)
         self.data = mujoco.MjData(self.model)
         self.dt = float(self.model.opt.timestep)
         self.robots = {ix.robot_id: Robot(ix, robot, actuators, cfg) for ix in indices}
@@ -96,6 +98,8 @@ class Simulation:
             Human(h.id, np.array(h.start), h.speed, list(h.waypoints), h.mode, world.bounds) for h in world.humans
         ]
         self._approach_count = 0
+        self._slots = {h.id: k for k, h in enumerate(self.humans)}  # person id -> mocap body
+        self._free_slots = list(range(len(self.humans), len(self.humans) + SPARE_HUMANS))
         self._all_act = np.concatenate([r.index.actuators for r in self.robots.values()])
         self._all_dof = np.concatenate([r.index.dof for r in self.robots.values()])
         self._base_act = np.concatenate([r.index.base_actuators for r in self.robots.values()]).astype(int)
@@ -103,6 +107,7 @@ class Simulation:
             [np.arange(r.index.base_dof, r.index.base_dof + 3) for r in self.robots.values()
              if r.index.base_actuators.size] or [np.zeros(0, dtype=int)]
         )
+        self._sync_humans()
         self._reset_poses()
 
     # ----------------------------------------------------------------- set-up
@@ -184,6 +189,8 @@ class Simulation:
     ) -> Fault:
         """Validate and start a fault now (see sigma_sim.faults.KINDS); raises FaultError/CommandError."""
         r = self.robot(robot_id)
+        if kind == "human_approach" and not self._free_slots:
+            raise FaultError(f"human_approach: at most {SPARE_HUMANS} approaching people at once")
         fault = self.faults.inject(robot_id, kind, target, magnitude, duration, self.time)
         if kind == "push":
             yaw = self.base_yaw(r)
@@ -197,6 +204,8 @@ class Simulation:
             human = Human(f"approach_{self._approach_count}", start, magnitude, mode="approach")
             human.goal = xy
             self.humans.append(human)
+            self._slots[human.id] = self._free_slots.pop(0)
+            self._sync_humans()
             fault.target = human.id
         self._apply_faults()
         return fault
@@ -207,7 +216,16 @@ class Simulation:
         return float(self.data.time)
 
     def step(self, n: int = 1) -> None:
-        """Advance ``n`` physics steps, integrating motor losses, battery and thermal models alongside."""
+        """Advance ``n`` physics steps, integrating motor losses, battery and thermal models alongside.
+
+        Works in chunks of at most 10 ms: people, base set-points, device models and fault expiry update between
+        chunks, so a long ``step`` behaves like the node's 10 ms ticks (people do not teleport through robots)."""
+        chunk = max(1, round(0.01 / self.dt))
+        while n > 0:
+            self._step_chunk(min(n, chunk))
+            n -= chunk
+
+    def _step_chunk(self, n: int) -> None:
         m, d = self.model, self.data
         robots = list(self.robots.values())
         nr, nj = len(robots), len(self.joint_names)
@@ -240,6 +258,7 @@ class Simulation:
             r.battery.step(load - (self.cfg.charge_power if self.docked(r) else 0.0), span)
         for h in self.humans:
             h.step(span, self.human_rng)
+        self._sync_humans()
         if self.faults.expire(self.time):
             self._apply_faults()
 
@@ -288,7 +307,16 @@ class Simulation:
             r.battery.extra_resistance = sum(f.magnitude for f in self.faults.active(r.id, "battery_sag", now))
             self._apply_locks(r)
         approaching = {f.target for f in self.faults.faults if f.kind == "human_approach"}
-        self.humans = [h for h in self.humans if h.mode != "approach" or h.id in approaching]
+        for h in self.humans:
+            if h.mode == "approach" and h.id not in approaching:
+                slot = self._slots.pop(h.id)
+                self.data.mocap_pos[slot] = human_park(slot)
+                self._free_slots.append(slot)
+        self.humans = [h for h in self.humans if h.id in self._slots]
+
+    def _sync_humans(self) -> None:
+        for h in self.humans:
+            self.data.mocap_pos[self._slots[h.id], :2] = h.position
 
     # ----------------------------------------------------------------- readings
     def base_yaw(self, r: Robot) -> float:
