@@ -123,6 +123,20 @@ def test_spoofed_imu_contradicts_orientation_and_odometry(launch, ros_probe):
     assert abs(odom.wait_for_count(1, timeout=10.0)[-1].twist.twist.linear.z) < 0.01  # ... while not falling
 
 
+def test_spoofed_joint_states_report_motion_without_displacement(launch, ros_probe):
+    states = ros_probe.subscribe(JointState, "/r1/joint_states", SENSOR)
+    _start(launch)
+    states.wait_for_count(3, timeout=20.0)
+    assert _inject(ros_probe, "spoofed_sensor", "joint_states", 2.0).accepted
+    states.clear()
+    msgs = states.wait_for(lambda m: len(m) >= 20 and all(v == 2.0 for v in m[-1].velocity), timeout=10.0)
+    spoofed = [m for m in msgs if all(v == 2.0 for v in m.velocity)]
+    dt = _t(spoofed[-1]) - _t(spoofed[0])
+    assert dt > 0.1
+    moved = max(abs(a - b) for a, b in zip(spoofed[-1].position, spoofed[0].position, strict=True))
+    assert moved < 0.01 < 2.0 * dt  # 2 rad/s claimed, nothing moved
+
+
 def test_battery_sag_drops_voltage(launch, ros_probe):
     battery = ros_probe.subscribe(BatteryState, "/r1/battery_state", RELIABLE_10)
     _start(launch)
