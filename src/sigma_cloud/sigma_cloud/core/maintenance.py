@@ -13,15 +13,22 @@ from sigma_cloud.core.partitions import ensure_partitions, purge_nonces
 from sigma_cloud.core.retention import archive_old_partitions
 
 log = logging.getLogger("sigma_cloud.maintenance")
+MAINTENANCE_LOCK = 7_281_002
 
 
 def run_once(owner_url: str, settings: Settings, today: dt.date | None = None) -> dict[str, list]:
     """One maintenance pass; returns what it created and archived."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     with psycopg.connect(owner_url, autocommit=True) as conn:
-        created = ensure_partitions(conn, settings, today)
-        purge_nonces(conn, 2 * settings.clock_skew_s)
-        archived = archive_old_partitions(conn, settings, today)
+        # Every replica runs this loop; one pass at a time across the deployment.
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (MAINTENANCE_LOCK,)).fetchone()[0]:
+            return {"created": [], "archived": [], "skipped": ["another replica holds the maintenance lock"]}
+        try:
+            created = ensure_partitions(conn, settings, today)
+            purge_nonces(conn, 2 * settings.clock_skew_s)
+            archived = archive_old_partitions(conn, settings, today)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MAINTENANCE_LOCK,))
     return {"created": created, "archived": [d.isoformat() for d in archived]}
 
 

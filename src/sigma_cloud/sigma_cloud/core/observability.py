@@ -57,8 +57,11 @@ def make_tracer(exporter: str) -> Any:
 
     provider = TracerProvider(resource=Resource.create({"service.name": "sigma-cloud"}))
     if exporter == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # needs the otlp package
-
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError as exc:
+            raise RuntimeError("SIGMA_OTEL_EXPORTER=otlp needs the opentelemetry-exporter-otlp package; install it "
+                               "or use 'console' / 'none'") from exc
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     else:
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
