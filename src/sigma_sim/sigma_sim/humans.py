@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_WALK_SPEED = 1.6  # m/s, a brisk adult walk
+KEEP_CLEAR = 0.8  # m: ordinary walkers wait rather than come closer to a robot's centre
 
 
 @dataclass
@@ -39,11 +40,22 @@ class Human:
         self._next += 1
         return goal
 
-    def step(self, dt: float, rng: np.random.Generator) -> None:
-        """Walk for ``dt`` seconds towards the current goal, choosing the next one on arrival."""
+    def step(self, dt: float, rng: np.random.Generator, robots: np.ndarray | None = None) -> None:
+        """Walk for ``dt`` seconds towards the current goal, choosing the next one on arrival.
+
+        Ordinary walkers wait rather than step closer than ``KEEP_CLEAR`` to a robot (``robots``: (n, 2) positions);
+        a walker in ``approach`` mode (the human_approach fault) does not."""
         if self.goal is None:
             self.goal = self._pick_goal(rng)
         delta = self.goal - self.position
+        if self.mode != "approach" and robots is not None and len(robots) and dt > 0:
+            dist = float(np.hypot(*delta))
+            nxt = self.position + (delta / dist * min(self.speed * dt, dist) if dist > 0 else 0.0)
+            now_d = np.hypot(*(robots - self.position).T)
+            new_d = np.hypot(*(robots - nxt).T)
+            if np.any((new_d < KEEP_CLEAR) & (new_d < now_d)):
+                self.velocity = np.zeros(2)
+                return
         dist = float(np.hypot(*delta))
         travel = self.speed * dt
         if dist <= travel:

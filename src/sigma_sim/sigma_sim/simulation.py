@@ -256,8 +256,9 @@ class Simulation:
             self._protect(r)
             load = energy[k] * self.dt / span + self.cfg.idle_power if span > 0 else 0.0
             r.battery.step(load - (self.cfg.charge_power if self.docked(r) else 0.0), span)
+        robots_xy = np.array([d.xpos[r.index.base_body, :2] for r in robots])
         for h in self.humans:
-            h.step(span, self.human_rng)
+            h.step(span, self.human_rng, robots_xy)
         self._sync_humans()
         if self.faults.expire(self.time):
             self._apply_faults()

@@ -40,6 +40,19 @@ def test_random_walker_stays_in_bounds_and_is_deterministic():
     assert a[:, 0].min() >= -2 and a[:, 0].max() <= 2 and a[:, 1].min() >= -1 and a[:, 1].max() <= 1
 
 
+def test_walkers_wait_for_robots_but_an_approaching_human_does_not():
+    rng = np.random.default_rng(0)
+    robot = np.array([[2.0, 0.0]])
+    polite = Human("p", np.array([0.0, 0.0]), 1.0, [(0.0, 0.0), (4.0, 0.0)])
+    hazard = Human("h", np.array([0.0, 0.0]), 1.0, mode="approach")
+    hazard.goal = np.array([4.0, 0.0])
+    for _ in range(300):
+        polite.step(0.01, rng, robot)
+        hazard.step(0.01, rng, robot)
+    assert 2.0 - polite.position[0] == pytest.approx(0.8, abs=0.02) and not polite.velocity.any()
+    assert hazard.position[0] == pytest.approx(3.0)
+
+
 def test_detector_respects_range_and_field_of_view_in_base_frame():
     humans = [
         Human("front", np.array([3.0, 0.0]), 1.0, [(3.0, 0.0), (3.0, 1.0)]),
