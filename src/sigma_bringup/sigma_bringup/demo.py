@@ -197,10 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         for r in ROBOTS:
             progress.wait(f"{r}: safety supervisor reporting", lambda r=r: gw.node.snapshot(r).latest(), 90)
+        views = "  ".join(
+            f"{r} ws://127.0.0.1:{p}" for r, p in zip(ROBOTS, args.foxglove_ports.split(","), strict=True)
+        )
         print(
-            f"\n  Fleet API   {cloud.url}/docs   (token: {token})\n"
-            f"  Foxglove    ws://127.0.0.1:{{{args.foxglove_ports}}}  (one live view per robot; layout "
-            f"config/foxglove/)\n",
+            f"\n  Fleet API   {cloud.url}/docs   (bearer token: {token})\n"
+            f"  Foxglove    {views}   (layout: config/foxglove/sigma_bridge_layout.json)\n",
             flush=True,
         )
 
