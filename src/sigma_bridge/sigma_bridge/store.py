@@ -118,6 +118,9 @@ class EventStore:
         self._db.executescript(_SCHEMA)
         self._size = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         self._tokens = 0.0
+        # True when the last take_batch planned new wire seqs; False when it returned the unacknowledged batch
+        # (which may have reached the cloud in an earlier attempt, possibly before a restart).
+        self.last_batch_fresh = False
         self._token_time: float | None = None
 
     @property
@@ -177,6 +180,7 @@ class EventStore:
             f"SELECT {cols} FROM events WHERE wire_seq IS NOT NULL ORDER BY wire_seq"  # noqa: S608 - constant
         ).fetchall()
         if inflight:
+            self.last_batch_fresh = False
             return [StoredEvent(*r) for r in inflight]
         if self._token_time is None:  # a fresh bucket is full: one second of backlog
             self._token_time, self._tokens = now, self.backlog_rate
@@ -218,11 +222,14 @@ class EventStore:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+        self.last_batch_fresh = True
         return [StoredEvent(r[0], first + i, *r[1:]) for i, r in enumerate(rows)]
 
     def release_inflight(self) -> int:
-        """Forget the wire seqs of the unacknowledged batch: only when it certainly never reached the cloud
-        (connection refused), so the next batch is planned afresh (safety first). Gaps in seqs are allowed."""
+        """Forget the wire seqs of the unacknowledged batch, so the next batch is planned afresh (safety first).
+
+        Only for a batch that certainly never reached the cloud: every attempt was refused at connect or answered
+        with an error, and it was planned in this process (gaps in seqs are allowed, duplicates are not)."""
         cur = self._db.execute("UPDATE events SET wire_seq=NULL WHERE wire_seq IS NOT NULL")
         return cur.rowcount
 

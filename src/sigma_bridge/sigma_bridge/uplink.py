@@ -42,6 +42,7 @@ class Outcome:
     duplicates: int = 0
     accepted: int = 0
     not_sent: bool = False  # the request certainly never reached the server (connection refused)
+    ambiguous: bool = False  # the request may have been processed without us seeing the answer
     extra: dict = field(default_factory=dict)
 
 
@@ -63,7 +64,9 @@ def classify(status: int, body: bytes, headers: dict[str, str] | None = None) ->
         except ValueError:
             retry_after = None
     kind = str(data.get("type", "")).rsplit("/", 1)[-1]
-    if protocol.is_retryable(status) or status == 409 or kind == "stale-request":
+    if status == 409:  # replay: a request with this nonce was processed
+        return Outcome("retry", retry_after=retry_after, detail=detail, ambiguous=True)
+    if protocol.is_retryable(status) or kind == "stale-request":
         return Outcome("retry", retry_after=retry_after, detail=detail)
     if status == 413:
         return Outcome("split", detail=detail)
@@ -118,7 +121,7 @@ class UplinkClient:
         except httpx.ConnectError as exc:
             return Outcome("retry", detail=f"cannot connect: {exc}", not_sent=True)
         except httpx.HTTPError as exc:  # timeouts, resets: the batch may have been stored, resend it unchanged
-            return Outcome("retry", detail=f"{type(exc).__name__}: {exc}")
+            return Outcome("retry", detail=f"{type(exc).__name__}: {exc}", ambiguous=True)
         return classify(r.status_code, r.content, dict(r.headers))
 
     def close(self) -> None:

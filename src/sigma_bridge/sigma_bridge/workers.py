@@ -125,14 +125,20 @@ class Uploader(_Worker):
         self.failures = 0
         self.last_error = ""
         self.connected = False
+        self._clean = False  # an inherited unacknowledged batch may have been delivered before a restart
 
     def step(self) -> bool:
         """Send one batch; True if there may be more to send right away."""
         with self.lock:
             batch = self.store.take_batch(time.time(), self.max_events)
+            fresh = self.store.last_batch_fresh
         if not batch:
             return False
+        if fresh:
+            self._clean = True  # planned here and not sent yet
         out = self.client.send_batch(batch, time.time())
+        if out.ambiguous:
+            self._clean = False
         if out.kind == "acked":
             with self.lock:
                 self.store.ack_through(out.acked_through)
@@ -149,11 +155,14 @@ class Uploader(_Worker):
             if n:
                 return True
         if out.kind == "split" and self.max_events > 1:
-            self.max_events = max(1, self.max_events // 2)
+            # Too large is refused whole, on every attempt: it was never stored, so it can be re-planned smaller.
+            with self.lock:
+                self.store.release_inflight()
+            self.max_events = max(1, len(batch) // 2)
             log.warning("batch too large; sending at most %d events per batch", self.max_events)
             return True
         self.connected = False
-        if out.not_sent:
+        if out.not_sent and self._clean:
             with self.lock:
                 self.store.release_inflight()
         delay = self.backoff.next_delay(out.retry_after)

@@ -7,7 +7,9 @@ per channel, with no duplicate seq, across a cloud outage and `kill -9` of the b
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -28,12 +30,16 @@ RATES = {"rates.joint_states": 50.0, "rates.imu": 50.0, "rates.odom": 25.0, "rat
 
 
 @pytest.fixture
-def cloud(launch, tmp_path):
-    c = Cloud(launch, tmp_path / "cloud")
+def cloud(launch):
+    # Not under pytest's tmp_path: its 0700 parents keep the PostgreSQL server's own user out.
+    root = Path(tempfile.mkdtemp(prefix="sigma-bridge-e2e-"))
+    root.chmod(0o755)
+    c = Cloud(launch, root / "cloud")
     try:
         yield c
     finally:
         c.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def bridge(launch, tmp_path: Path, cloud_url: str, **extra):
@@ -58,14 +64,29 @@ def sim(launch):
     return proc
 
 
+def subscriber_gids(probe, topic: str) -> set[bytes]:
+    return {bytes(i.endpoint_gid) for i in probe.node.get_subscriptions_info_by_topic(topic)}
+
+
+def wait_for_new_subscriber(probe, topic: str, known: set[bytes]) -> None:
+    """After a restart: wait until a subscription not in ``known`` is in the graph (a killed process's endpoints
+    linger until their DDS lease expires, so a plain subscriber count can be satisfied by the dead one)."""
+    wait_until(lambda: subscriber_gids(probe, topic) - known, 30, f"a new subscriber on {topic}", period=0.02)
+    time.sleep(0.2)  # matching follows discovery of the endpoint within the same participant; give it a beat
+
+
 def assert_exact(cloud: Cloud, db: Path, timeout: float = 60) -> dict[str, int]:
     """Wait until the bridge's store is empty, then compare per channel with the database."""
     wait_until(lambda: store_counters(db).get("pending", {}).get("all", 1) == 0, timeout, "bridge store drained")
     counters = store_counters(db)
     expected = {ch: n for ch, n in sent(counters).items() if n}
     stored = cloud.telemetry_counts("r1")
+    dup_seqs = cloud.query("SELECT seq, count(*) FROM telemetry WHERE robot_id='r1' GROUP BY seq HAVING count(*) > 1")
+    assert dup_seqs == [], f"the same seq stored twice: {dup_seqs[:5]}"
+    dup_events = cloud.query("SELECT channel, ts, array_agg(seq) FROM telemetry WHERE robot_id='r1' "
+                             "GROUP BY channel, ts, payload HAVING count(*) > 1")
+    assert dup_events == [], f"the same event stored under two seqs: {dup_events[:5]}"
     assert {ch: rows for ch, (rows, _) in stored.items()} == expected
-    assert all(rows == distinct for rows, distinct in stored.values()), f"duplicate seqs: {stored}"
     assert counters.get("acked", {}) == {ch: n for ch, n in expected.items()}
     return expected
 
@@ -100,15 +121,16 @@ def test_outage_and_kill_9_lose_nothing_duplicate_nothing_safety_first(launch, r
     register(cloud, tmp_path)
     db = tmp_path / "var" / "uplink.db"
     events = ros_probe.publisher(SafetyEvent, "/r1/safety/events", qos.SAFETY_EVENTS)
-    sim(launch)
+    s = sim(launch)
     b = bridge(launch, tmp_path, cloud.url)
     wait_until(lambda: cloud.telemetry_counts("r1").get("joint_states", (0, 0))[0] > 100, 60, "streaming")
+    known = subscriber_gids(ros_probe, "/r1/safety/events")
     b.signal(signal.SIGKILL)  # kill -9 mid-stream, batches in flight
     b.popen.wait()
     b = bridge(launch, tmp_path, cloud.url)
     cloud.stop()  # outage
     t_down = time.time()
-    ros_probe.wait_for_subscribers(events)
+    wait_for_new_subscriber(ros_probe, "/r1/safety/events", known)
     for i in range(3):
         events.publish(SafetyEvent(sequence=100 + i, level=2, cause=f"outage test {i}"))
     wait_until(lambda: store_counters(db).get("enqueued", {}).get("safety_event", 0) >= 3, 20, "safety queued")
@@ -120,6 +142,8 @@ def test_outage_and_kill_9_lose_nothing_duplicate_nothing_safety_first(launch, r
     backlog = store_counters(db)["pending"]["all"]
     assert backlog > 500
     cloud.start()
+    wait_until(lambda: store_counters(db)["pending"]["all"] < backlog / 2, 120, "draining while live data flows")
+    assert s.stop() == 0  # quiesce, so that counts can be compared exactly
     expected = assert_exact(cloud, db, timeout=120)
     assert expected["safety_event"] == 3
     # Safety events raised during the outage went out before the outage's routine backlog.
@@ -143,11 +167,10 @@ def test_overflow_drops_only_routine_telemetry_and_counts_it(launch, ros_probe, 
         js.publish(JointState(name=["left_knee"], position=[i * 1e-3]))
         if i % 200 == 0:
             events.publish(SafetyEvent(sequence=i, level=1, cause=f"overflow {i}"))
-        time.sleep(0.001)
+        time.sleep(0.002)
     wait_until(lambda: store_counters(db).get("enqueued", {}).get("safety_event", 0) == 5, 20, "safety enqueued")
-    wait_until(lambda: store_counters(db).get("enqueued", {}).get("joint_states", 0) >= 500, 20, "enqueued")
+    wait_until(lambda: store_counters(db).get("dropped", {}).get("joint_states", 0) > 0, 20, "overflow")
     counters = store_counters(db)
-    assert counters["dropped"].get("joint_states", 0) > 0
     assert "safety_event" not in counters["dropped"]
     cloud.start()
     cloud.register("r1", public_key_b64(load_or_create_signing_key(register_later)))
