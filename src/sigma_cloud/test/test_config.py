@@ -38,7 +38,7 @@ def test_tokens_are_verified_strictly() -> None:
     with pytest.raises(AuthError, match="expired"):
         principal_from_token(settings, STRONG, expired)
     other = Settings(environment="test", jwt_audience="someone-else")
-    with pytest.raises(AuthError, match="(?i)audience"):
+    with pytest.raises(AuthError, match=r"(?i)audience"):
         principal_from_token(other, STRONG, token)
     with pytest.raises(ValueError, match="role must be one of"):
         mint_token(settings, STRONG, subject="x", role="device", sites=[], now=now)
