@@ -21,6 +21,7 @@ import yaml
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.serialization import deserialize_message
@@ -282,7 +283,7 @@ def main(args: list[str] | None = None) -> None:
     rclpy.init(args=args)
     try:
         node = BridgeNode()
-    except ValueError as exc:
+    except (ValueError, ParameterException) as exc:
         print(f"sigma_bridge: {exc}", file=sys.stderr)
         rclpy.try_shutdown()
         sys.exit(2)

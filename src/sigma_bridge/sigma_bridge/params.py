@@ -1,5 +1,6 @@
 """The bridge node's parameters: declared with descriptors (defaults from config/sigma_bridge/bridge.yaml),
-validated into one typed object."""
+validated into one typed object. All are read-only at runtime (they size stores, sockets and threads that are
+built once at configure); out-of-range values are refused by rclpy with the parameter's name."""
 
 from __future__ import annotations
 
@@ -101,16 +102,16 @@ class BridgeParams:
 def _descriptor(name: str, value: object) -> ParameterDescriptor:
     if name.startswith("rates."):
         ch = name.split(".", 1)[1]
-        return ParameterDescriptor(description=f"uplink rate of {ch} [Hz]; 0 = every message",
+        return ParameterDescriptor(description=f"uplink rate of {ch} [Hz]; 0 = every message", read_only=True,
                                    floating_point_range=[FloatingPointRange(from_value=0.0, to_value=1000.0, step=0.0)])
     if name in _RANGES:
         lo, hi, text = _RANGES[name]
         if isinstance(value, int) and not isinstance(value, bool):
-            return ParameterDescriptor(description=text,
+            return ParameterDescriptor(description=text, read_only=True,
                                        integer_range=[IntegerRange(from_value=int(lo), to_value=int(hi), step=1)])
-        return ParameterDescriptor(description=text,
+        return ParameterDescriptor(description=text, read_only=True,
                                    floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)])
-    return ParameterDescriptor(description=_TEXT.get(name, name), read_only=False)
+    return ParameterDescriptor(description=_TEXT.get(name, name), read_only=True)
 
 
 def declare(node: Node) -> BridgeParams:

@@ -118,3 +118,16 @@ def test_safety_event_writes_mcap_window_and_queues_event_with_recording(launch,
     db = sqlite3.connect(tmp_path / "var" / "uplink.db")
     rows = db.execute("SELECT payload FROM events WHERE channel='safety_event'").fetchall()
     assert len(rows) == 1 and json.loads(rows[0][0])["recording"] == str(files[0].resolve())
+
+
+def test_bad_parameter_is_refused_with_its_name(launch, tmp_path):
+    proc = launch("sigma_bridge", "bridge_node", namespace="/r1",
+                  params=bridge_params(tmp_path, store_synchronous="SOMETIMES"))
+    proc.popen.wait(timeout=30)
+    assert proc.returncode == 2
+    assert "parameter store_synchronous" in proc.output()
+    proc = launch("sigma_bridge", "bridge_node", namespace="/r1",
+                  params=bridge_params(tmp_path, batch_max_events=20000))  # the protocol's limit is 10000
+    proc.popen.wait(timeout=30)
+    assert proc.returncode == 2
+    assert "batch_max_events" in proc.output()
