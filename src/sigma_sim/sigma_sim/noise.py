@@ -18,6 +18,12 @@ class GaussMarkovNoise:
     def __post_init__(self) -> None:
         self.bias = np.zeros(self.size)
 
+    def sample_with(self, draws: np.ndarray, dt: float) -> np.ndarray:
+        """Noise from two rows of standard-normal ``draws`` (bias step, white noise): one RNG call per reading."""
+        if self.bias_walk_std > 0.0:
+            self.bias = self.bias + draws[0] * (self.bias_walk_std * np.sqrt(max(dt, 0.0)))
+        return self.bias + draws[1] * self.white_std
+
     def sample(self, rng: np.random.Generator, dt: float) -> np.ndarray:
         """Noise to add to one reading taken ``dt`` seconds after the previous one."""
         if self.bias_walk_std > 0.0:
@@ -41,4 +47,5 @@ class ImuNoise:
         self.accel = GaussMarkovNoise(cfg.accel_std, cfg.accel_bias_walk)
 
     def apply(self, rng: np.random.Generator, gyro: np.ndarray, accel: np.ndarray, dt: float):
-        return gyro + self.gyro.sample(rng, dt), accel + self.accel.sample(rng, dt)
+        draws = rng.standard_normal((4, 3))
+        return gyro + self.gyro.sample_with(draws[:2], dt), accel + self.accel.sample_with(draws[2:], dt)

@@ -332,7 +332,8 @@ class Simulation:
         return float(np.abs(self.data.qvel[r.index.base_dof:r.index.base_dof + 2]).max()) < 0.05
 
     def silenced(self, robot_id: str, topic: str) -> bool:
-        return any(f.target == topic for f in self.faults.active(robot_id, "silent_topic", self.time))
+        return bool(self.faults.faults) and any(
+            f.target == topic for f in self.faults.active(robot_id, "silent_topic", self.time))
 
     def joint_state(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Measured (position, velocity, effort) as the drives report them, faults included."""
@@ -340,6 +341,8 @@ class Simulation:
         pos = d.qpos[r.index.qpos].copy()
         vel = d.qvel[r.index.dof].copy()
         eff = d.actuator_force[r.index.actuators].copy()
+        if not self.faults.faults:  # the common case: skip the fault look-ups
+            return pos, vel, eff
         for f in self.faults.active(robot_id, "encoder_bias", now):
             pos[self.joint_names.index(f.target)] += f.magnitude
         for f in self.faults.active(robot_id, "encoder_noise", now):
