@@ -100,7 +100,12 @@ class Hardware:
 
 def wait_status(collector, predicate, timeout: float = 15.0) -> SafetyStatus:
     """Wait for a SafetyStatus matching ``predicate``; return it."""
-    msgs = collector.wait_for(lambda ms: any(predicate(m) for m in ms), timeout=timeout)
+    try:
+        msgs = collector.wait_for(lambda ms: any(predicate(m) for m in ms), timeout=timeout)
+    except TimeoutError as exc:
+        last = collector.latest()
+        faults = [(f.code, f.source, f.cause) for f in last.active_faults] if last is not None else None
+        raise TimeoutError(f"{exc}; last status: level {getattr(last, 'level', None)}, faults {faults}") from exc
     return next(m for m in reversed(msgs) if predicate(m))
 
 

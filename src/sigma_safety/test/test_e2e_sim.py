@@ -102,7 +102,9 @@ def test_overheating_derates_then_shuts_down_and_the_joint_stops_moving(launch, 
 def test_human_walking_at_the_robot_slows_then_stops_and_it_resumes_after(launch, ros_probe, tmp_path):
     _, status, health = _start(launch, ros_probe, tmp_path)
     try:
-        _inject(ros_probe, "human_approach", magnitude=1.2, duration=7.0)
+        # starts 6.4 m ahead at 1.2 m/s: stop range (~1.7 m) after ~3.9 s; the fault ends at 4.5 s, ~1 m away,
+        # before the person walks into the robot (a collision would rightly latch an unsafe-motion fault)
+        _inject(ros_probe, "human_approach", magnitude=1.2, duration=4.5)
         slow = wait_status(status, _has(301), timeout=20.0)
         assert slow.level == L.LEVEL_DEGRADED and 0.0 < slow.speed_scale < 1.0
         stop = wait_status(status, _has(302), timeout=20.0)
