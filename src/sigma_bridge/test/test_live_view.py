@@ -1,0 +1,54 @@
+"""The live view never blocks its caller: a client that stops reading only loses (oldest) data.
+
+In-process LiveView (no ROS), a real WebSocket client that subscribes and then never reads (tiny receive buffer),
+and far more data logged than any socket buffer holds; a second client still gets fresh transforms.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from foxglove_client import FoxgloveClient
+from websockets.sync.client import connect
+
+from sigma_bridge.kinematics import RobotModel
+from sigma_bridge.live_view import LiveView
+
+URDF = Path(__file__).resolve().parents[3] / "urdf" / "sigma_humanoid.urdf"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not URDF.is_file(), reason="urdf/sigma_humanoid.urdf not in this checkout")
+def test_stalled_client_never_blocks_logging(tmp_path):
+    model = RobotModel.from_file(URDF)
+    view = LiveView("r1", model, port=0, backlog=16, geofences=[{"name": "dock", "points": [[0, 0], [1, 0], [1, 1]]}])
+    try:
+        sock = socket.create_connection(("127.0.0.1", view.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled = connect(f"ws://127.0.0.1:{view.port}", sock=sock, subprotocols=["foxglove.sdk.v1"])
+        chan = {}
+        while "/r1/tf" not in chan:
+            msg = json.loads(stalled.recv(timeout=10))
+            if msg.get("op") == "advertise":
+                chan.update({c["topic"]: c["id"] for c in msg["channels"]})
+        stalled.send(json.dumps({"op": "subscribe", "subscriptions": [{"id": 1, "channelId": chan["/r1/tf"]}]}))
+        names = model.moving_joints
+        for i in range(6000):  # ~15 MB of transforms: far beyond both socket buffers; a blocking send would hang
+            view.joints({n: i * 1e-4 for n in names}, time.time_ns())
+        fresh = FoxgloveClient(view.port)
+        try:
+            fresh.wait_for_channels(["/r1/tf"])
+            fresh.subscribe(["/r1/tf"])
+            view.joints({"left_knee": 1.0}, time.time_ns())
+            view.humans("r1/base_link", [("h1", 2.0, 0.0, 0.9)], time.time_ns())
+            topic, _, payload = fresh.next_message()
+            assert topic == "/r1/tf" and b"r1/left_shank" in payload
+        finally:
+            fresh.close()
+        stalled.close()
+    finally:
+        view.close()
