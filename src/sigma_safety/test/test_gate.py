@@ -97,3 +97,9 @@ def test_entering_stop_freezes_hold_posture_and_leaving_releases_it():
     assert dict(zip(hold.names, hold.position, strict=True))["left_knee"] == 1.0 and twist == Twist()
     assert g.set_state(state(Level.PROTECTIVE_STOP, speed=0.0), 0.2) is False
     assert g.set_state(state(), 0.3) is False and g.hold is None
+
+
+def test_zero_speed_request_holds_the_joint_with_a_positive_limit():
+    v = gate(state(speed=0.5)).joint_command(Authority.PRIMARY_AI, ["left_knee", "neck_yaw"], [2.0, 1.0],
+                                              [0.0, -1.0], 0.0)
+    assert v.command.position == (1.0, 0.0) and v.command.velocity == (2.5, 1.5)

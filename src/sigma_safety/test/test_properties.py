@@ -65,7 +65,7 @@ def test_gate_output_is_within_joint_limits_and_speed_scale(g, data, cmd, tw):
         assert isinstance(v.command, JointCommand)
         for n, p, vel in zip(v.command.names, v.command.position, v.command.velocity, strict=True):
             assert LIM[n].lower <= p <= LIM[n].upper
-            assert 0.0 <= vel <= LIM[n].velocity * scale + 1e-12
+            assert 0.0 < vel <= LIM[n].velocity * scale + 1e-12
             assert abs(p - g.measured[n]) <= LIM[n].velocity * scale * GateParams().step_horizon + 1e-9
     w = g.cmd_vel(sender, *tw, 0.0)
     if w.passed:

@@ -144,10 +144,14 @@ class CommandGate:
             if n not in self.measured:
                 return Verdict(None, f"no measured position for {n} yet")
             lim = self.limits[n]
-            v = min(abs(requested), lim.velocity * scale)
-            step = v * self.params.step_horizon
             here = self.measured[n]
-            target = min(max(target, here - step), here + step)
+            cap = lim.velocity * scale
+            if requested <= 0.0:  # a zero (or negative) speed limit means: do not move this joint
+                target, v = here, cap  # drivers refuse non-positive limits; the target does not move
+            else:
+                v = min(requested, cap)
+                step = v * self.params.step_horizon
+                target = min(max(target, here - step), here + step)
             target = min(max(target, lim.lower), lim.upper)
             out_p.append(target)
             out_v.append(v)
