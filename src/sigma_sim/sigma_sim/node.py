@@ -193,6 +193,11 @@ def main(args: list[str] | None = None) -> None:
         sys.exit(2)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:  # re-raised unless it is the Ctrl-C race below
+        # Ctrl-C invalidates the context between two publishes of one tick ("publisher's context is invalid"):
+        # that is a clean shutdown, anything else is a real error.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             node.destroy_node()
