@@ -43,10 +43,16 @@ def test_stalled_client_never_blocks_logging(tmp_path):
         try:
             fresh.wait_for_channels(["/r1/tf"])
             fresh.subscribe(["/r1/tf"])
-            view.joints({"left_knee": 1.0}, time.time_ns())
             view.humans("r1/base_link", [("h1", 2.0, 0.0, 0.9)], time.time_ns())
-            topic, _, payload = fresh.next_message()
-            assert topic == "/r1/tf" and b"r1/left_shank" in payload
+            got = None
+            for _ in range(100):  # the server applies the subscription asynchronously: keep logging until it does
+                view.joints({"left_knee": 1.0}, time.time_ns())
+                try:
+                    got = fresh.next_message(timeout=0.1)
+                    break
+                except TimeoutError:
+                    continue
+            assert got is not None and got[0] == "/r1/tf" and b"r1/left_shank" in got[2]
         finally:
             fresh.close()
         stalled.close()
