@@ -9,7 +9,8 @@ seconds / wall seconds ("per CPU": simulated seconds per CPU second the sim proc
 separates the sim's own cost from other load on a shared machine); CPU per robot = process CPU seconds per
 simulated second / robots. No subscribers are
 attached (DDS skips the network send for unmatched topics, but every message is still built and published).
-Then the sim_node executable paced to real time with 10 robots: the share of one core it uses and whether it kept up.
+Then the sim_node executable paced to real time with 10 robots: the share of one core it uses and how much
+simulated time it had to drop (stalls longer than max_catch_up_steps) to stay with the wall clock.
 The last line is the headline: the real-time factor with 10 robots (goal >= 1.0 on this 2-core machine).
 """
 
@@ -63,8 +64,9 @@ def child(n: int, seconds: float) -> dict[str, float]:
     }
 
 
-def realtime_cpu(n: int, seconds: float, env: dict[str, str]) -> tuple[float, bool]:
-    """The sim_node executable paced to real time with n robots: (share of one core used, whether it kept up)."""
+def realtime_cpu(n: int, seconds: float, env: dict[str, str]) -> tuple[float, float, str]:
+    """The sim_node executable paced to real time with n robots: (share of one core used, fraction of simulated
+    time it had to drop to stay with the wall clock, its summary line)."""
     from ament_index_python.packages import get_package_prefix
 
     exe = os.path.join(get_package_prefix("sigma_sim"), "lib", "sigma_sim", "sim_node")
@@ -86,7 +88,10 @@ def realtime_cpu(n: int, seconds: float, env: dict[str, str]) -> tuple[float, bo
     finally:
         proc.send_signal(2)
         out, _ = proc.communicate(timeout=20)
-    return share, "cannot keep up" not in out
+    line = next((x for x in out.splitlines() if x.startswith("sigma_sim summary:")), "")
+    fields = dict(f.split("=") for f in line.split()[2:])
+    sim_s, dropped = float(fields.get("sim_time", "0").rstrip("s")), float(fields.get("dropped", "0").rstrip("s"))
+    return share, dropped / max(sim_s + dropped, 1e-9), line
 
 
 def main() -> None:
@@ -115,9 +120,9 @@ def main() -> None:
               f"{r['cpu_ms_per_sim_s_per_robot']:>19.1f} "
               f"{r['physics_cpu_ms_per_sim_s_per_robot']:>10.1f} {r['msgs_per_s']:>8.0f}")
     with claim_domain() as domain:
-        share, kept_up = realtime_cpu(10, args.seconds, domain.env)
-    print(f"real-time mode, 10 robots: {100 * share:.0f}% of one core, "
-          f"{'kept up with the wall clock' if kept_up else 'FELL BEHIND the wall clock'}")
+        share, dropped, line = realtime_cpu(10, args.seconds, domain.env)
+    print(f"real-time mode, 10 robots: {100 * share:.0f}% of one core, {100 * dropped:.2f}% of simulated time dropped "
+          f"to stay with the wall clock ({line})")
     ten = results[-1]
     print(f"sim_rtf: 10 robots at 500 Hz with all topics: real-time factor {ten['rtf']:.2f} wall "
           f"({ten['cpu_rtf']:.2f} per CPU-second of the sim process; physics-only baseline {ten['physics_rtf']:.2f}, "

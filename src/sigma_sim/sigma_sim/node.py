@@ -73,8 +73,9 @@ class SimNode(Node):
         self.clock_pub = None if p.realtime else self.create_publisher(Clock, "/clock", qos.CLOCK)
         self.tick_rate = min(max(p.rates.values()), p.physics_rate)
         self.next_due = dict.fromkeys(TOPIC_RATES, 0.0)
-        self._wall0 = time.monotonic()
+        self._wall0 = self._wall_start = time.monotonic()
         self._sim0 = 0.0
+        self.dropped_s = 0.0  # real-time mode: simulated time skipped because the sim could not keep up
         self.timer = self.create_timer(1.0 / self.tick_rate, self._tick_realtime) if p.realtime else None
         self.get_logger().info(
             f"sigma_sim ready: robots {p.robots}, {len(robot.joints)} joints each, world {world.name}, "
@@ -134,12 +135,19 @@ class SimNode(Node):
         n = int(behind / self.sim.dt)
         if n > self.params.max_catch_up_steps:  # cannot keep up: drop the backlog rather than spiral
             self._wall0 += (n - self.params.max_catch_up_steps) * self.sim.dt
+            self.dropped_s += (n - self.params.max_catch_up_steps) * self.sim.dt
             n = self.params.max_catch_up_steps
             self.get_logger().warning("cannot keep up with real time: dropping backlog (too many robots or "
                                       "too little CPU)", throttle_duration_sec=5.0)
         if n > 0:
             self.sim.step(n)
             self.publish_due(self.get_clock().now().to_msg())
+
+    def summary(self) -> str:
+        """One line: simulated vs wall time since start, and any backlog dropped in real-time mode."""
+        wall = time.monotonic() - self._wall_start
+        return (f"sigma_sim summary: sim_time={self.sim.time:.3f}s wall={wall:.3f}s "
+                f"ratio={self.sim.time / max(wall, 1e-9):.3f} dropped={self.dropped_s:.3f}s")
 
     def advance_unpaced(self) -> None:
         """As fast as possible: one publishing period of physics, then /clock and the due topics."""
@@ -200,6 +208,7 @@ def main(args: list[str] | None = None) -> None:
             raise
     finally:
         if node is not None:
+            print(node.summary(), file=sys.stderr, flush=True)
             node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
