@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def _launch_fleet(args: argparse.Namespace, cloud_url: str, log: Path) -> subpro
         *(f"{r}_foxglove_port:={p}" for r, p in zip(ROBOTS, ports, strict=True)),
     ]
     sigma = Path(os.environ["SIGMA_ROOT"]) / "install" / "sigma_launch" / "lib" / "sigma_launch" / "sigma"
+    env = dict(os.environ, SIGMA_SAFETY_RESET_TOKEN=_reset_token(args.data_dir))
     out = open(log, "ab")  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen(  # noqa: S603 - argument list
         [
@@ -85,9 +87,21 @@ def _launch_fleet(args: argparse.Namespace, cloud_url: str, log: Path) -> subpro
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        env=env,
     )
     out.close()
     return proc
+
+
+def _reset_token(data_dir: Path) -> str:
+    """The safety reset token of this demo installation: generated once into the data directory (0600)."""
+    path = data_dir / "secrets" / "safety_reset_token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+    return path.read_text().strip()
 
 
 def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
@@ -202,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"\n  Fleet API   {cloud.url}/docs   (bearer token: {token})\n"
+            f"  Safety reset token  in {args.data_dir / 'secrets' / 'safety_reset_token'}\n"
             f"  Foxglove    {views}   (layout: config/foxglove/sigma_bridge_layout.json)\n",
             flush=True,
         )

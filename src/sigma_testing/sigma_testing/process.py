@@ -39,7 +39,8 @@ def ros_args(
     if name:
         args += ["-r", f"__node:={name}"]
     if namespace:
-        args += ["-r", f"__ns:={namespace}"]
+        # rcl accepts only absolute namespaces in __ns; a relative one is taken from the root, as ros2 run does.
+        args += ["-r", f"__ns:={namespace if namespace.startswith('/') else '/' + namespace}"]
     for f in params_files:
         args += ["--params-file", str(f)]
     for key, value in (params or {}).items():
