@@ -79,7 +79,7 @@ def classify(status: int, body: bytes, headers: dict[str, str] | None = None) ->
 class Backoff:
     """Exponential backoff with full jitter between ``base`` and ``cap`` seconds; reset on success."""
 
-    def __init__(self, base: float = 0.2, cap: float = 10.0, rng: random.Random | None = None) -> None:
+    def __init__(self, base: float = 0.1, cap: float = 2.0, rng: random.Random | None = None) -> None:
         self.base, self.cap = base, cap
         self.attempt = 0
         self._rng = rng or random.Random()
