@@ -16,6 +16,7 @@ from sigma_cloud.core.db import ensure_roles, migrate
 from sigma_cloud.core.embedded import EmbeddedPostgres
 
 OWNER = "sigma_owner"
+BOOTSTRAP_LOCK = 7_281_000
 DATABASE = "sigma"
 
 
@@ -53,6 +54,7 @@ def _with_user(url: str, user: str, password: str, dbname: str | None = None) ->
 def _embedded_owner_url(server: EmbeddedPostgres, owner_password: str) -> str:
     """Create the sigma_owner role (CREATEROLE, not superuser: RLS applies as on a managed Postgres) and database."""
     with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))  # several workers may start at once
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (OWNER,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
         conn.execute(sql.SQL(verb + " ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
@@ -87,9 +89,13 @@ def prepare(settings: Settings, embedded: EmbeddedPostgres | None = None) -> Run
             raise ValueError("SIGMA_API_DB_PASSWORD (or SIGMA_API_DATABASE_URL) is required")
         api_url = _with_user(owner_url, settings.api_db_user, api_password)
     with psycopg.connect(owner_url, autocommit=True) as conn:
-        if not settings.api_database_url:
-            ensure_roles(conn, settings.api_db_user, api_password or "")
-        migrate(conn)
-        ensure_partitions(conn, settings)
+        conn.execute("SELECT pg_advisory_lock(%s)", (BOOTSTRAP_LOCK,))  # several workers may start at once
+        try:
+            if not settings.api_database_url:
+                ensure_roles(conn, settings.api_db_user, api_password or "")
+            migrate(conn)
+            ensure_partitions(conn, settings)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (BOOTSTRAP_LOCK,))
     return Runtime(owner_url=owner_url, api_url=api_url, jwt_secret=jwt_secret, embedded=embedded,
                    started_embedded=started)
