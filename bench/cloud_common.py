@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,13 @@ class Stack:
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Stack:
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _start(self) -> Stack:
         self.pg.start()
         self.runtime = prepare(self.settings, self.pg)
         secrets = json.loads((self.tmp / "secrets.json").read_text())
@@ -100,10 +108,11 @@ class Stack:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=20)
         self.pg.stop("fast")
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def admin_headers(self) -> dict:
         token = mint_token(self.settings, self.runtime.jwt_secret, subject="bench", role="fleet_admin", sites=[],
