@@ -35,6 +35,24 @@ from sigma_bridge.kinematics import RobotModel, Transform
 LEVEL_COLORS = {0: (0.55, 0.6, 0.65), 1: (0.95, 0.75, 0.1), 2: (1.0, 0.45, 0.0), 3: (0.9, 0.1, 0.1)}
 
 
+def geofences_from_yaml(data: object, site: str, frame: str = "odom") -> list[dict]:
+    """Fences to draw from sigma_safety's geofence YAML (``sites: {site: {keep_in|keep_out: {name: [[x, y]]}}}``),
+    or from a plain list of ``{name, frame, points}``; raises ValueError naming what is wrong."""
+    if not data:
+        return []
+    if isinstance(data, list):
+        return [dict(f) for f in data]
+    if not isinstance(data, dict) or "sites" not in data:
+        raise ValueError("geofences: expected a list of {name, points} or sigma_safety's {sites: ...}")
+    if site not in data["sites"]:
+        raise ValueError(f"geofences: site {site!r} not in {sorted(data['sites'])}")
+    fences = []
+    for kind in ("keep_in", "keep_out"):
+        for name, points in (data["sites"][site].get(kind) or {}).items():
+            fences.append({"name": f"{kind}:{name}", "frame": frame, "points": points})
+    return fences
+
+
 def _ts(t_ns: int) -> Timestamp:
     return Timestamp(t_ns // 1_000_000_000, t_ns % 1_000_000_000)
 
@@ -131,10 +149,11 @@ class LiveView:
                                 id="humans", spheres=spheres)]
         for fence in self.geofences:
             pts = [Point3(x=float(p[0]), y=float(p[1]), z=0.02) for p in fence["points"]]
+            keep_in = str(fence["name"]).startswith("keep_in:")
+            color = Color(r=0.2, g=0.8, b=0.3, a=1.0) if keep_in else Color(r=1.0, g=0.3, b=0.3, a=1.0)
             entities.append(SceneEntity(
                 timestamp=_ts(t_ns), frame_id=fence.get("frame", "odom"), id=f"geofence:{fence['name']}",
-                lines=[LinePrimitive(type=LinePrimitiveLineType.LineLoop, thickness=0.05, points=pts,
-                                     color=Color(r=1.0, g=0.3, b=0.3, a=1.0))],
+                lines=[LinePrimitive(type=LinePrimitiveLineType.LineLoop, thickness=0.05, points=pts, color=color)],
             ))
         self.scene.log(SceneUpdate(entities=entities), log_time=t_ns)
 

@@ -89,7 +89,7 @@ class BridgeNode(LifecycleNode):
                                     live_window=p.live_window_s, backlog_rate=p.backlog_rate)
             self.key = load_or_create_signing_key(p.key_file)
             model = RobotModel.from_file(_resolve(p.urdf_path))
-            fences = yaml.safe_load(Path(p.geofences_file).read_text()) if p.geofences_file else []
+            fences = self._geofences()
         except (OSError, ValueError, yaml.YAMLError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -113,7 +113,7 @@ class BridgeNode(LifecycleNode):
             from sigma_bridge.live_view import LiveView
 
             self.view = LiveView(p.robot_id, model, host=p.foxglove_host, port=p.foxglove_port,
-                                 backlog=p.foxglove_backlog, geofences=fences or [])
+                                 backlog=p.foxglove_backlog, geofences=fences)
         self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
         for topic, (cls, type_name, profile, channel) in TOPICS.items():
@@ -125,6 +125,18 @@ class BridgeNode(LifecycleNode):
         self._timers.append(self.create_timer(p.stats_period_s, self._publish_diagnostics))
         self.get_logger().info(f"robot key {p.key_file} public key {public_key_b64(self.key)}")
         return TransitionCallbackReturn.SUCCESS
+
+    def _geofences(self) -> list[dict]:
+        """Fences for the live view; a missing default file only means none are drawn."""
+        from sigma_bridge.live_view import geofences_from_yaml
+
+        if not self.p.geofences_file:
+            return []
+        path = _resolve(Path(self.p.geofences_file))
+        if not path.is_file():
+            self.get_logger().warning(f"geofences_file {path} not found: no geofences in the live view")
+            return []
+        return geofences_from_yaml(yaml.safe_load(path.read_text()), self.p.geofence_site)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.writer.start()

@@ -41,7 +41,8 @@ _TEXT = {
     "foxglove_enabled": "serve the Foxglove live view",
     "foxglove_host": "live view bind address",
     "urdf_path": "robot URDF for the live view transforms",
-    "geofences_file": "optional geofence YAML drawn in the live view",
+    "geofences_file": "geofence YAML drawn in the live view (sigma_safety's format or a list); empty = none",
+    "geofence_site": "site of the geofence YAML to draw",
     "recordings_dir": "black box MCAP directory ({robot_id} is substituted)",
 }
 
@@ -92,6 +93,7 @@ class BridgeParams:
     viz_rate: float
     urdf_path: Path
     geofences_file: str
+    geofence_site: str
     blackbox_pre_s: float
     blackbox_post_s: float
     blackbox_max_bytes: int
@@ -143,6 +145,7 @@ def declare(node: Node) -> BridgeParams:
         foxglove_enabled=bool(v["foxglove_enabled"]), foxglove_host=str(v["foxglove_host"]),
         foxglove_port=int(v["foxglove_port"]), foxglove_backlog=int(v["foxglove_backlog"]),
         viz_rate=float(v["viz_rate"]), urdf_path=path("urdf_path"), geofences_file=str(v["geofences_file"]),
+        geofence_site=str(v["geofence_site"]),
         blackbox_pre_s=float(v["blackbox_pre_s"]), blackbox_post_s=float(v["blackbox_post_s"]),
         blackbox_max_bytes=int(v["blackbox_max_bytes"]), recordings_dir=path("recordings_dir"),
         stats_period_s=float(v["stats_period_s"]),

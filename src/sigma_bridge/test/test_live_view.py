@@ -16,7 +16,7 @@ from foxglove_client import FoxgloveClient
 from websockets.sync.client import connect
 
 from sigma_bridge.kinematics import RobotModel
-from sigma_bridge.live_view import LiveView
+from sigma_bridge.live_view import LiveView, geofences_from_yaml
 
 URDF = Path(__file__).resolve().parents[3] / "urdf" / "sigma_humanoid.urdf"
 
@@ -58,3 +58,19 @@ def test_stalled_client_never_blocks_logging(tmp_path):
         stalled.close()
     finally:
         view.close()
+
+
+def test_geofences_from_the_safety_file_format():
+    data = {"sites": {"lab": {"keep_in": {"floor": [[0, 0], [5, 0], [5, 5]]}, "keep_out": {"stairs": [[1, 1]]}}}}
+    fences = geofences_from_yaml(data, "lab")
+    assert [f["name"] for f in fences] == ["keep_in:floor", "keep_out:stairs"]
+    assert fences[0]["points"][1] == [5, 0] and fences[0]["frame"] == "odom"
+    assert geofences_from_yaml([{"name": "a", "points": [[0, 0]]}], "any")[0]["name"] == "a"
+    assert geofences_from_yaml(None, "lab") == []
+    with pytest.raises(ValueError, match="'warehouse' not in"):
+        geofences_from_yaml(data, "warehouse")
+    repo_file = URDF.parents[1] / "config" / "sigma_safety" / "geofence.yaml"
+    if repo_file.is_file():
+        import yaml
+
+        assert geofences_from_yaml(yaml.safe_load(repo_file.read_text()), "warehouse")
