@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -46,3 +47,4 @@ class Session:
     def __exit__(self, *exc: object) -> None:
         self.launch.stop_all()
         self.domain.release()
+        shutil.rmtree(self.tmp, ignore_errors=True)
