@@ -131,7 +131,7 @@ class DecisionCreate(BaseModel):
     source: int = Field(default=2, ge=0, le=2, description="CognitionDecision.SOURCE_*: 0 primary AI, 2 operator")
     confidence: float = Field(ge=0.0, le=1.0)
     parameters: dict[Annotated[str, Field(pattern=NO_NUL)], Annotated[str, Field(pattern=NO_NUL)]] = Field(
-        default_factory=dict, max_length=64)
+        default_factory=dict, max_length=64, json_schema_extra={"additionalProperties": False})
     ttl_s: float = Field(gt=0, le=3600, description="seconds until the decision's deadline")
 
 
@@ -171,6 +171,24 @@ class AuditPublic(BaseModel):
     items: list[AuditEntry]
     next_offset: int | None
     chain_intact: bool | None = Field(description="hash chain verified (fleet admins only; null otherwise)")
+
+
+class DeviceDecision(BaseModel):
+    """A decision as the robot receives it (UNIX-second times; maps onto CognitionDecision)."""
+
+    decision_id: str
+    robot_id: str
+    source: int
+    confidence: float
+    action: str
+    parameters: dict[str, str]
+    created_at: float
+    deadline: float
+    status: Literal["pending", "applied", "rejected", "expired"]
+
+
+class DeviceDecisions(BaseModel):
+    decisions: list[DeviceDecision]
 
 
 class IngestAckPublic(BaseModel):

@@ -73,3 +73,22 @@ PROBLEM_SCHEMA = {
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries documenting problem+json answers for these status codes."""
     return {code: PROBLEM_SCHEMA for code in codes}
+
+
+def problem_openapi(app: FastAPI) -> None:
+    """Document every 4xx/5xx answer as problem+json (FastAPI's default 422 says application/json)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for code, response in operation.get("responses", {}).items():
+                        if code[:1] in ("4", "5"):
+                            response["content"] = PROBLEM_SCHEMA["content"]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.add_exception_handler(psycopg.Error, on_db_error)
     for module in (health, devices, robots, telemetry, sites, decisions, safety):
         app.include_router(module.router)
+    problems.problem_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=make_tracer(settings.otel_exporter))
     app.state.metrics = metrics
     return app

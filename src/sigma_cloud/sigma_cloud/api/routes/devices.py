@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from sigma_cloud import protocol
 from sigma_cloud.api.deps import IngestDep, PoolDep
-from sigma_cloud.api.models import IngestAckPublic
+from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.core.db import identity_params
 from sigma_cloud.core.ingest import IDENTITY_SQL, IngestRejected, device_principal
@@ -110,7 +110,8 @@ def decision_json(row: tuple) -> dict[str, Any]:
     return item
 
 
-@router.get("/v1/devices/{robot_id}/decisions", openapi_extra=DEVICE_HEADERS, responses=responses(401, 403, 409))
+@router.get("/v1/devices/{robot_id}/decisions", openapi_extra=DEVICE_HEADERS, response_model=DeviceDecisions,
+            responses=responses(401, 403, 409))
 async def device_decisions(request: Request, robot_id: str, ingest: IngestDep, pool: PoolDep,
                            wait: Annotated[float, Query(ge=0, le=protocol.MAX_LONG_POLL_S)] = 0) -> Response:
     """Pending, unexpired decisions for the signing robot; long-polls up to `wait` seconds when there are none."""
@@ -124,7 +125,7 @@ async def device_decisions(request: Request, robot_id: str, ingest: IngestDep, p
 
 
 @router.post("/v1/devices/{robot_id}/decisions/{decision_id}/ack", openapi_extra=DEVICE_HEADERS,
-             responses=responses(400, 401, 403, 404, 409))
+             response_model=DeviceDecision, responses=responses(400, 401, 403, 404, 409))
 async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: IngestDep, pool: PoolDep) -> Response:
     """Record the robot's outcome for one decision (applied / rejected / expired); idempotent."""
     body = await read_body(request, 64 * 1024)
