@@ -78,6 +78,7 @@ class BridgeNode(LifecycleNode):
         self._subs: list = []
         self._timers: list = []
         self.view = None
+        self._last_safety_key: tuple[int, int] = (0, -1)
         self.uploader: Uploader | None = None
         self.downlink: DownlinkPoller | None = None
 
@@ -87,6 +88,9 @@ class BridgeNode(LifecycleNode):
         try:
             self.store = EventStore(p.store_path, capacity=p.store_capacity, synchronous=p.store_synchronous,
                                     live_window=p.live_window_s, backlog_rate=p.backlog_rate)
+            # safety/events is transient-local: a (re)started bridge receives the supervisor's recent history and
+            # skips what an earlier incarnation already stored.
+            self._last_safety_key = self.store.last_safety_key()
             self.key = load_or_create_signing_key(p.key_file)
             model = RobotModel.from_file(_resolve(p.urdf_path))
             fences = self._geofences()
@@ -201,9 +205,14 @@ class BridgeNode(LifecycleNode):
         if channel is None:
             return
         recording = ""
+        source_key: tuple[int, int] | None = None
         priority = PRIORITY_ROUTINE
         force = False
         if channel == "safety_event":
+            source_key = (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, msg.sequence)
+            if source_key <= self._last_safety_key:
+                return  # already in the store (replayed from the transient-local history)
+            self._last_safety_key = source_key
             priority = PRIORITY_SAFETY
             path = self.p.recordings_dir / f"{self.p.robot_id}_safety_{msg.sequence}_{t_ns}.mcap"
             if self.blackbox.trigger(t_ns, str(path.resolve())) is not None:
@@ -217,7 +226,7 @@ class BridgeNode(LifecycleNode):
             return
         payload = mapping.safety_event(msg, recording) if channel == "safety_event" else mapping.MAPPERS[channel](msg)
         ts = mapping.event_time(msg.header.stamp, now)
-        if not self.handoff.put(NewEvent(channel, ts, orjson.dumps(payload), priority)):
+        if not self.handoff.put(NewEvent(channel, ts, orjson.dumps(payload), priority, source_key)):
             self.get_logger().warning("hand-off buffer full: dropping routine telemetry", throttle_duration_sec=5.0)
 
     def _wanted(self, channel: str | None, now: float) -> tuple[bool, bool]:

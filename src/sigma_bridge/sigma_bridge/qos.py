@@ -14,5 +14,8 @@ def reliable(depth: int) -> QoSProfile:
 
 
 RELIABLE_10 = reliable(10)
-SAFETY_EVENTS = reliable(100)
+# Transient-local, so a bridge that starts (or restarts) after the supervisor still gets its recent events;
+# the node de-duplicates against the store (EventStore.last_safety_ts).
+SAFETY_EVENTS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
 DECISIONS = reliable(50)

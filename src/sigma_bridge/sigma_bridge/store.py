@@ -62,6 +62,7 @@ class NewEvent:
     ts: float
     payload: bytes
     priority: int = PRIORITY_ROUTINE
+    source_key: tuple[int, int] | None = None  # safety events: (header stamp [ns], sequence), for de-duplication
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,11 @@ class EventStore:
                     dropped[ch] = dropped.get(ch, 0) + 1
                 size -= len(rows)
             self._bump(cur, "enqueued", enq)
+            keys = [e.source_key for e in events if e.source_key is not None]
+            if keys:
+                newest = max([*keys, self.last_safety_key()])
+                cur.execute("INSERT INTO meta VALUES ('last_safety_key', ?) ON CONFLICT(key) DO UPDATE SET "
+                            "value=excluded.value", (f"{newest[0]}:{newest[1]}",))
             total_dropped = dict(dropped)
             for ch, n in (dropped_before or {}).items():
                 total_dropped[ch] = total_dropped.get(ch, 0) + n
@@ -171,6 +177,14 @@ class EventStore:
             raise
         self._size = size
         return dropped
+
+    def last_safety_key(self) -> tuple[int, int]:
+        """(stamp [ns], sequence) of the newest safety event ever enqueued, (0, -1) if none; survives restarts."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='last_safety_key'").fetchone()
+        if not row:
+            return (0, -1)
+        stamp, seq = row[0].split(":")
+        return (int(stamp), int(seq))
 
     def take_batch(self, now: float, max_events: int) -> list[StoredEvent]:
         """The batch to send now, in wire-seq order: the unacknowledged batch again if there is one, else new

@@ -141,3 +141,15 @@ def test_survives_kill_9_without_loss(tmp_path):
     assert len(got) >= last
     assert got == list(range(len(got)))
     assert s.stats().enqueued["imu"] == len(got)
+
+
+def test_newest_safety_key_survives_a_restart(tmp_path):
+    """The de-duplication mark for transient-local safety events: newest (stamp, sequence) ever enqueued."""
+    store = EventStore(tmp_path / "q.db", capacity=100)
+    assert store.last_safety_key() == (0, -1)
+    store.put_many([NewEvent("safety_event", 1.0, b"{}", PRIORITY_SAFETY, (5_000, 7)),
+                    NewEvent("safety_event", 1.0, b"{}", PRIORITY_SAFETY, (5_000, 8)),
+                    NewEvent("joint_states", 1.0, b"{}", PRIORITY_ROUTINE)], now=1.0)
+    store.put_many([NewEvent("safety_event", 1.0, b"{}", PRIORITY_SAFETY, (4_000, 99))], now=2.0)  # older stamp
+    store.close()
+    assert EventStore(tmp_path / "q.db", capacity=100).last_safety_key() == (5_000, 8)

@@ -22,4 +22,6 @@ def reliable(depth: int) -> QoSProfile:
 
 
 COMMANDS = reliable(10)
-EVENTS = reliable(100)
+# Transient-local: late joiners (the bridge, a recorder) get the recent transitions; nothing is lost at start-up.
+EVENTS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
