@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 MAX_WALK_SPEED = 1.6  # m/s, a brisk adult walk
-KEEP_CLEAR = 0.8  # m: ordinary walkers wait rather than come closer to a robot's centre
+# m: ordinary walkers wait rather than come closer to a robot's centre. People give a moving robot room; 1.5 m
+# also keeps an arm's reach plus a stopping distance between a robot and a walker that waits for it (at 0.8 m a
+# robot still rolling towards a waiting person reached the kinematic capsule, and the contact flung its arms).
+KEEP_CLEAR = 1.5
+# m: a person walking straight at a robot (human_approach) stops this far from its centre, face to face, instead
+# of walking into it; the kinematic capsule would otherwise fling the robot's arms, which no real person does.
+APPROACH_STANDOFF = 1.0
 
 
 @dataclass
@@ -57,9 +63,15 @@ class Human:
                 self.velocity = np.zeros(2)
                 return
         dist = float(np.hypot(*delta))
+        if self.mode == "approach":
+            if dist <= APPROACH_STANDOFF:
+                self.velocity = np.zeros(2)
+                return
+            dist -= APPROACH_STANDOFF
+            delta = delta / (dist + APPROACH_STANDOFF) * dist
         travel = self.speed * dt
         if dist <= travel:
-            self.position = self.goal.copy()
+            self.position = self.position + delta
             self.velocity = delta / dt if dt > 0 else np.zeros(2)
             if self.mode != "approach":
                 self.goal = self._pick_goal(rng)

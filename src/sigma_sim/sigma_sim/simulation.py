@@ -20,6 +20,8 @@ from sigma_sim.world import World
 
 PUSH_DURATION = 0.1  # s over which a push impulse is applied
 SPARE_HUMANS = 4  # person bodies kept for human_approach faults
+# Planar base acceleration limits [m/s², m/s², rad/s²]: stops from 1 m/s in 0.5 s, as sigma_safety assumes.
+BASE_ACCEL = np.array([2.0, 2.0, 4.0])
 
 
 class CommandError(ValueError):
@@ -53,6 +55,7 @@ class Robot:
         self.target = np.zeros(len(robot.joints))
         self.rate_limit = np.array([j.velocity for j in robot.joints])
         self.base_cmd = np.zeros(3)  # vx, vy [m/s] in the base frame, wz [rad/s]
+        self.base_setpoint = np.zeros(3)  # base_cmd reached at a bounded acceleration (BASE_ACCEL)
         self.brake = False
         self.battery = BatteryModel(cfg.battery_capacity_ah, cfg.battery_resistance)
         self.thermal = ThermalModel(
@@ -235,7 +238,7 @@ class Simulation:
         targets = np.concatenate([r.target for r in robots])
         limits = np.concatenate([r.rate_limit for r in robots]) * self.dt
         for r in robots:  # base servo set-points and pushes change at most once per call
-            self._drive_base(r)
+            self._drive_base(r, n * self.dt)
         for _ in range(n):
             ctrl = d.ctrl[self._all_act]
             d.ctrl[self._all_act] = np.clip(targets, ctrl - limits, ctrl + limits)
@@ -273,7 +276,7 @@ class Simulation:
         limit = np.where(tripped, 0.0, self.effort_limit)
         self.model.actuator_forcerange[r.index.actuators] = np.stack([-limit, limit], axis=1)
 
-    def _drive_base(self, r: Robot) -> None:
+    def _drive_base(self, r: Robot, span: float) -> None:
         d = self.data
         if self.time < r.push_until:  # applied for whole calls: the node steps 10 ms at a time
             d.xfrc_applied[r.index.base_body, :3] = r.push_force
@@ -282,7 +285,11 @@ class Simulation:
             r.push_until = -1.0
         if r.index.base_actuators.size:
             yaw = float(d.qpos[r.index.base_qpos + 2])
-            vx, vy, wz = r.base_cmd
+            # A humanoid cannot change its walking speed instantly: the set-point follows the command at a bounded
+            # acceleration (an instant stop would whip the arms and trip the unsafe-motion rule on its own).
+            step = BASE_ACCEL * span
+            r.base_setpoint += np.clip(r.base_cmd - r.base_setpoint, -step, step)
+            vx, vy, wz = r.base_setpoint
             c, s = math.cos(yaw), math.sin(yaw)
             d.ctrl[r.index.base_actuators] = (c * vx - s * vy, s * vx + c * vy, wz)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sigma_sim.faults import KINDS, FaultBook, FaultError
-from sigma_sim.humans import Human, detect
+from sigma_sim.humans import APPROACH_STANDOFF, KEEP_CLEAR, Human, detect
 from sigma_sim.noise import ImuNoise, ImuNoiseConfig
 
 
@@ -44,13 +44,17 @@ def test_walkers_wait_for_robots_but_an_approaching_human_does_not():
     rng = np.random.default_rng(0)
     robot = np.array([[2.0, 0.0]])
     polite = Human("p", np.array([0.0, 0.0]), 1.0, [(0.0, 0.0), (4.0, 0.0)])
+    assert KEEP_CLEAR < 2.0  # the walker starts farther away than it keeps
     hazard = Human("h", np.array([0.0, 0.0]), 1.0, mode="approach")
     hazard.goal = np.array([4.0, 0.0])
     for _ in range(300):
         polite.step(0.01, rng, robot)
         hazard.step(0.01, rng, robot)
-    assert 2.0 - polite.position[0] == pytest.approx(0.8, abs=0.02) and not polite.velocity.any()
-    assert hazard.position[0] == pytest.approx(3.0)
+    assert 2.0 - polite.position[0] == pytest.approx(KEEP_CLEAR, abs=0.02) and not polite.velocity.any()
+    assert hazard.position[0] == pytest.approx(3.0)  # walked 3 m straight at it ...
+    for _ in range(100):
+        hazard.step(0.01, rng, robot)
+    assert hazard.position[0] == pytest.approx(4.0 - APPROACH_STANDOFF) and not hazard.velocity.any()  # ... and stops
 
 
 def test_detector_respects_range_and_field_of_view_in_base_frame():
