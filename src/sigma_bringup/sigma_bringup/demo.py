@@ -128,7 +128,9 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     checks = [Check("task in progress on every robot", True, "edge AI holds authority, brakes released")]
 
     t_human = time.monotonic()
-    reply = node.inject("r2", "human_approach", "", 1.2, 12.0)
+    # The person starts 6.4 m ahead, walks straight at the robot, stops face to face 1 m away and leaves the scene
+    # when the fault ends 10 s later.
+    reply = node.inject("r2", "human_approach", "", 1.2, 10.0)
     progress.say(f"a human walks at r2 at 1.2 m/s ({reply.message})")
     tl = progress.wait("r2 stops for the human", lambda: node.snapshot("r2").stopped_for_human_at(t_human), 40)
     progress.wait("r2 resumes after the human left", lambda: node.snapshot("r2").resumed_at(tl), 60)

@@ -24,7 +24,8 @@ from sigma_interfaces.msg import PolicyHealth, SafetyEvent, SafetyStatus
 from sigma_interfaces.srv import InjectFault
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+# Transient-local like the supervisor's publisher: the events published before this node matched count too.
+EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class FleetNode(Node):

@@ -71,6 +71,7 @@ def test_cloud_checks_require_every_published_event():
     assert all(c.ok for c in cloud_checks([tl], {"r1": CloudCount("r1", 120, 4)}))
     short = cloud_checks([tl], {"r1": CloudCount("r1", 120, 3)})
     assert not short[1].ok and "3 stored, 4 published" in short[1].detail
+    assert not cloud_checks([tl], {"r1": CloudCount("r1", 120, 5)})[1].ok  # a duplicate is a failure too
     assert not cloud_checks([tl], {"r1": CloudCount("r1", 0, 4)})[0].ok
     assert not cloud_checks([tl], {})[0].ok
     assert not cloud_checks([RobotTimeline("r1")], {"r1": CloudCount("r1", 5, 0)})[1].ok  # nothing seen is a failure
