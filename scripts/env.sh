@@ -39,9 +39,11 @@ if [ "${1:-}" != "--no-install" ] && [ -f "$SIGMA_ROOT/install/setup.bash" ]; th
   case $_sigma_u in *u*) set -u;; esac; unset _sigma_u
 fi
 
-# The `sigma` command (launch runner) on PATH.
-case ":$PATH:" in *":$SIGMA_ROOT/install/sigma_launch/lib/sigma_launch:"*) ;; *)
-  export PATH="$SIGMA_ROOT/install/sigma_launch/lib/sigma_launch:$PATH";; esac
+# The `sigma` (launch runner) and `sigma-cloud` commands on PATH.
+for _sigma_bin in "$SIGMA_ROOT/install/sigma_launch/lib/sigma_launch" "$SIGMA_ROOT/install/sigma_cloud/lib/sigma_cloud"; do
+  case ":$PATH:" in *":$_sigma_bin:"*) ;; *) export PATH="$_sigma_bin:$PATH";; esac
+done
+unset _sigma_bin
 
 sigma-exec() {
   # Print the path of a workspace executable: sigma-exec PACKAGE EXECUTABLE
