@@ -95,12 +95,30 @@ def test_unsupported_attribute_is_refused(tmp_path):
         "bad.launch.yaml",
         """\
         launch:
-        - node: {pkg: demo, exec: talker, if: "$(var x)"}
+        - node: {pkg: demo, exec: talker, launch-prefix: "gdb -ex run"}
         """,
     )
-    with pytest.raises(LaunchFileError, match="attribute 'if' is not supported"):
+    with pytest.raises(LaunchFileError, match="attribute 'launch-prefix' is not supported"):
         _loader(tmp_path).load(bad)
 
+
+
+def test_if_and_unless_conditions(tmp_path):
+    f = _write(
+        tmp_path,
+        "f.launch.yaml",
+        """\
+        launch:
+        - arg: {name: sim, default: "true"}
+        - node: {pkg: demo, exec: sim_node, if: $(var sim)}
+        - node: {pkg: demo, exec: driver, unless: $(var sim)}
+        - group: {if: "false", children: [{node: {pkg: demo, exec: never}}]}
+        """,
+    )
+    assert [n.executable for n in _loader(tmp_path).load(f)] == ["sim_node"]
+    assert [n.executable for n in _loader(tmp_path).load(f, {"sim": "False"})] == ["driver"]
+    with pytest.raises(LaunchFileError, match="expected true or false"):
+        _loader(tmp_path).load(f, {"sim": "perhaps"})
 
 def test_fleet_include_in_groups_scopes_args_and_namespaces(tmp_path):
     _write(tmp_path, "params.yaml", "/**:\n  ros__parameters: {a: 1}\n")
