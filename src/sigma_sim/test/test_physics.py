@@ -221,3 +221,16 @@ def test_stuck_joint_holds_position_while_the_drive_strains():
     pos, _, eff = sim.joint_state("r1")
     assert abs(pos[i]) < 0.02 and pos[sim.joint_names.index("right_elbow")] < -1.4
     assert abs(eff[i]) > 0.9 * sim.effort_limit[i]
+
+
+def test_an_approaching_person_walks_at_where_the_robot_is_now():
+    sim = make_sim()
+    sim.inject_fault("r1", "human_approach", "", 1.5, 0.0)
+    sim.step(3000)
+    human = next(h for h in sim.humans if h.id.startswith("approach_"))
+    sim.set_base_velocity("r1", -0.5, 0.0, 0.0)  # back away 1 m; the person follows
+    sim.step(1000)
+    sim.set_base_velocity("r1", 0.0, 0.0, 0.0)
+    sim.step(1500)
+    x = sim.odometry("r1")[0][0]
+    assert human.position[0] == pytest.approx(x + APPROACH_STANDOFF, abs=0.1)
