@@ -24,7 +24,8 @@ from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_cloud import protocol
 from sigma_interfaces.msg import CognitionDecision, SafetyEvent
 
-OUTAGE_S = float(os.environ.get("SIGMA_BRIDGE_E2E_OUTAGE_S", "20"))
+# The issue asks for a 60 s cloud outage; SIGMA_BRIDGE_E2E_OUTAGE_S shortens it for quick local iterations.
+OUTAGE_S = float(os.environ.get("SIGMA_BRIDGE_E2E_OUTAGE_S", "60"))
 RATES = {"rates.joint_states": 50.0, "rates.imu": 50.0, "rates.odom": 25.0, "rates.actuator_health": 0.0,
          "rates.battery": 0.0}
 
