@@ -84,16 +84,12 @@ class CloudProcess:
 
     def _stop_embedded_postgres(self) -> None:
         """Safety net: the server stops its embedded PostgreSQL on exit, but not when it was killed."""
-        pgdata = (
-            next((p.parent for p in (self.data_dir / "pg").rglob("postmaster.pid")), None)
-            if (self.data_dir / "pg").exists()
-            else None
-        )
-        if pgdata is None:
+        pg = self.data_dir / "pg"
+        if not pg.exists() or not any(pg.rglob("postmaster.pid")):
             return
         from sigma_cloud.core.embedded import EmbeddedPostgres
 
-        EmbeddedPostgres(self.data_dir / "pg").stop()
+        EmbeddedPostgres(pg).stop()
 
     def _tail(self) -> str:
         try:

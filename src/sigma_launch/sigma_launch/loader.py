@@ -244,7 +244,7 @@ class Loader:
         target = Path(self._sub(path, attrs["file"], ctx, "include file"))
         if not target.is_absolute():
             target = path.parent / target
-        if target.suffix != ".yaml" and not target.name.endswith(".launch.yaml"):
+        if target.suffix != ".yaml":
             raise LaunchFileError(path, _line(attrs["file"]), f"only YAML launch files can be included, not {target}")
         for arg in self._actions(path, attrs["arg"]) if "arg" in attrs else []:
             a = self._mapping(path, arg, "arg")
