@@ -101,7 +101,6 @@ class Simulation:
             Human(h.id, np.array(h.start), h.speed, list(h.waypoints), h.mode, world.bounds) for h in world.humans
         ]
         self._approach_count = 0
-        self._approach_targets: dict[str, str] = {}  # approaching person -> the robot they walk at
         self._slots = {h.id: k for k, h in enumerate(self.humans)}  # person id -> mocap body
         self._free_slots = list(range(len(self.humans), len(self.humans) + SPARE_HUMANS))
         self._all_act = np.concatenate([r.index.actuators for r in self.robots.values()])
@@ -207,7 +206,6 @@ class Simulation:
             start = xy + 0.8 * self.cfg.human_sensor_range * np.array([math.cos(yaw), math.sin(yaw)])
             human = Human(f"approach_{self._approach_count}", start, magnitude, mode="approach")
             human.goal = xy
-            self._approach_targets[human.id] = robot_id
             self.humans.append(human)
             self._slots[human.id] = self._free_slots.pop(0)
             self._sync_humans()
@@ -262,9 +260,10 @@ class Simulation:
             load = energy[k] * self.dt / span + self.cfg.idle_power if span > 0 else 0.0
             r.battery.step(load - (self.cfg.charge_power if self.docked(r) else 0.0), span)
         robots_xy = np.array([d.xpos[r.index.base_body, :2] for r in robots])
-        for h in self.humans:
-            if h.id in self._approach_targets:  # walk at where the robot is now, not where it was
-                h.goal = d.xpos[self.robots[self._approach_targets[h.id]].index.base_body, :2].copy()
+        for f in self.faults.faults:  # an approaching person walks at where the robot is now, not where it was
+            if f.kind == "human_approach" and f.target in self._slots:
+                goal = d.xpos[self.robots[f.robot].index.base_body, :2]
+                next(h for h in self.humans if h.id == f.target).goal = goal.copy()
         for h in self.humans:
             h.step(span, self.human_rng, robots_xy)
         self._sync_humans()
@@ -325,7 +324,6 @@ class Simulation:
                 slot = self._slots.pop(h.id)
                 self.data.mocap_pos[slot] = human_park(slot)
                 self._free_slots.append(slot)
-                self._approach_targets.pop(h.id, None)
         self.humans = [h for h in self.humans if h.id in self._slots]
 
     def _sync_humans(self) -> None:
