@@ -81,7 +81,7 @@ class FleetNode(Node):
         for health_pub, vel_pub, joint_pub in self._task_pubs.values():
             health_pub.publish(
                 PolicyHealth(
-                    header=_header(now_msg),
+                    header=Header(stamp=now_msg),
                     source=PolicyHealth.SOURCE_EDGE_AI,
                     policy_id="demo-scripted-mission",
                     confidence=0.9,
@@ -91,9 +91,11 @@ class FleetNode(Node):
             if self._task_start is None:
                 continue
             t = time.monotonic() - self._task_start
-            vel_pub.publish(Twist(linear=_vec(self._shuttle.velocity(t))))
+            vel_pub.publish(Twist(linear=Vector3(x=self._shuttle.velocity(t))))
             targets = self._arms.targets(t)
-            joint_pub.publish(JointState(header=_header(now_msg), name=list(targets), position=list(targets.values())))
+            joint_pub.publish(
+                JointState(header=Header(stamp=now_msg), name=list(targets), position=list(targets.values()))
+            )
 
     # -- faults --------------------------------------------------------------------------------------
     def inject(
@@ -111,14 +113,6 @@ class FleetNode(Node):
                 raise TimeoutError(f"/{robot}/sim/inject_fault did not answer")
             time.sleep(0.01)
         return future.result()
-
-
-def _header(stamp: object) -> Header:
-    return Header(stamp=stamp)
-
-
-def _vec(x: float) -> Vector3:
-    return Vector3(x=x)
 
 
 class FleetGateway:
