@@ -20,7 +20,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 from cloud_common import Stack
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 
 async def poller(client: httpx.AsyncClient, robot_id: str, seed: str, arrivals: dict[str, float],

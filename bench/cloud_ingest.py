@@ -26,7 +26,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).parent))
 from cloud_common import Stack, encode_batch_fast, make_events
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 
 def copy_baseline(url: str, batch: int, threads: int, seconds: float) -> float:

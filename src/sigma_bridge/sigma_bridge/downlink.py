@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sigma_cloud.protocol import Decision
+from sigma_protocol import Decision
 
 VALID_SOURCES = (0, 1, 2)  # CognitionDecision.SOURCE_*
 

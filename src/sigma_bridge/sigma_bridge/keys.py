@@ -10,7 +10,7 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 
 def load_or_create_signing_key(path: str | Path) -> SigningKey:

@@ -27,6 +27,7 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
+import sigma_protocol as protocol
 from sigma_bridge import mapping, qos
 from sigma_bridge.blackbox import BlackBox, Record, write_mcap
 from sigma_bridge.downlink import DecisionFilter
@@ -37,7 +38,6 @@ from sigma_bridge.params import BridgeParams, declare
 from sigma_bridge.store import PRIORITY_ROUTINE, PRIORITY_SAFETY, EventStore, NewEvent
 from sigma_bridge.uplink import UplinkClient
 from sigma_bridge.workers import DownlinkPoller, Handoff, StoreWriter, Uploader
-from sigma_cloud import protocol
 from sigma_interfaces.msg import ActuatorHealth, CognitionDecision, DetectedHumans, SafetyEvent, SafetyStatus
 
 # topic (relative) -> (message class, type name, QoS, uplink channel or None)

@@ -14,8 +14,8 @@ import httpx
 import orjson
 from nacl.signing import SigningKey
 
+import sigma_protocol as protocol
 from sigma_bridge.store import StoredEvent
-from sigma_cloud import protocol
 
 
 def batch_body(robot_id: str, events: Sequence[StoredEvent]) -> bytes:

@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 import httpx
 
+import sigma_protocol as protocol
 from sigma_bridge.downlink import DecisionFilter, Verdict
 from sigma_bridge.store import PRIORITY_SAFETY, EventStore, NewEvent, StoreStats
 from sigma_bridge.uplink import Backoff, UplinkClient
-from sigma_cloud import protocol
 
 log = logging.getLogger("sigma_bridge")
 

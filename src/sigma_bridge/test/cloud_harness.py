@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 from sigma_cloud.core.bootstrap import prepare
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.embedded import EmbeddedPostgres

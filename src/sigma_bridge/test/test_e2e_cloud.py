@@ -19,9 +19,9 @@ from cloud_harness import Cloud, sent, store_counters, wait_until
 from sensor_msgs.msg import JointState
 from test_node_live import REPO
 
+import sigma_protocol as protocol
 from sigma_bridge import qos
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
-from sigma_cloud import protocol
 from sigma_interfaces.msg import CognitionDecision, SafetyEvent
 
 # The issue asks for a 60 s cloud outage; SIGMA_BRIDGE_E2E_OUTAGE_S shortens it for quick local iterations.

@@ -1,4 +1,4 @@
-"""Message -> protocol payload mapping, per-channel downsampling: payloads validate against sigma_cloud.protocol."""
+"""Message -> protocol payload mapping, per-channel downsampling: payloads validate against sigma_protocol."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from builtin_interfaces.msg import Time
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
+import sigma_protocol as protocol
 from sigma_bridge import mapping
 from sigma_bridge.downsample import Downsampler
-from sigma_cloud import protocol
 from sigma_interfaces.msg import ActuatorHealth, SafetyEvent, SafetyFault, SafetyStatus
 
 

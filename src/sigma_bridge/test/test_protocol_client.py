@@ -8,11 +8,11 @@ import random
 import orjson
 import pytest
 
+import sigma_protocol as protocol
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.store import StoredEvent
 from sigma_bridge.uplink import Backoff, batch_body, classify
-from sigma_cloud import protocol
 
 
 def test_batch_body_is_a_valid_protocol_batch():

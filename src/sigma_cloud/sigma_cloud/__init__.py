@@ -1,1 +1,1 @@
-"""SigmaPrompt cloud tier (no ROS). Keep this file import-free: the bridge imports sigma_cloud.protocol."""
+"""SigmaPrompt cloud tier (no ROS). The device protocol lives in sigma_protocol (shared with the robot bridge)."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import psycopg
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.security import HUMAN_ROLES, mint_token

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 from sigma_cloud.core import fastpath
 from sigma_cloud.core.analytics import AnomalyScorer, NormalizationError, normalize_payload
 from sigma_cloud.core.retention import downsample

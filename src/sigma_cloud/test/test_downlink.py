@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 
 def _decide(cloud, robot_id: str, ttl_s: float = 60, action: str = "dock") -> str:

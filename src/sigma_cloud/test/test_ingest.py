@@ -6,7 +6,7 @@ import time
 
 import psycopg
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 
 def _count(cloud, robot_id: str, table: str = "telemetry") -> int:

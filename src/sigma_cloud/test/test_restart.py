@@ -8,7 +8,7 @@ import time
 import httpx
 import psycopg
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 BATCHES = 40
 BATCH = 50

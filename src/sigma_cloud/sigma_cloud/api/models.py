@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; say so in the schema instead of failing at the database

@@ -1,6 +1,6 @@
 """Fast batch decoding with msgspec (C-speed typed validation) for the ingest hot path.
 
-It only ever accepts batches the reference validator (sigma_cloud.protocol.validate_batch) accepts: any doubt
+It only ever accepts batches the reference validator (sigma_protocol.validate_batch) accepts: any doubt
 (a msgspec validation error, a window, order or length check failing, a `units` map to convert) returns None and
 the caller takes the reference path, which also produces the precise per-event errors.
 """
@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 
 Finite = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
 Num = Finite | list[Finite] | msgspec.UnsetType  # explicit null is not a number: reference path

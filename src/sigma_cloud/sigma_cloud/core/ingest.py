@@ -11,7 +11,7 @@ import psycopg
 from nacl.signing import VerifyKey
 from psycopg_pool import AsyncConnectionPool
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 from sigma_cloud.core import fastpath, pgarray
 from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, features, normalize_payload
 from sigma_cloud.core.config import Settings
@@ -105,8 +105,10 @@ class IngestService:
                                              "AND stats IS NOT NULL", (robot_id,))).fetchall()
             hwm = await (await conn.execute("SELECT last_seq FROM robot_ingest_state WHERE robot_id = %s",
                                             (robot_id,))).fetchone()
-        for channel, stats in rows:
-            scorer.stats[channel] = ChannelStats.from_json(stats)
+        for channel, stored in rows:
+            stats = ChannelStats.from_json(stored)
+            if stats is not None:  # unreadable or non-finite statistics are dropped, never scored against
+                scorer.stats[channel] = stats
         entry = (scorer, hwm[0] if hwm else 0)
         self.scorers[robot_id] = entry
         while len(self.scorers) > self.max_robots:

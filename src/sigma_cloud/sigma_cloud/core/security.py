@@ -1,4 +1,4 @@
-"""OAuth2 bearer JWTs for people (role + sites); devices authenticate by Ed25519 signature (sigma_cloud.protocol)."""
+"""OAuth2 bearer JWTs for people (role + sites); devices authenticate by Ed25519 signature (sigma_protocol)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import psycopg
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 from sigma_cloud.api.deps import IngestDep, PoolDep
 from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses

@@ -8,7 +8,7 @@ import psycopg
 from fastapi import APIRouter, Query, status
 from psycopg.rows import dict_row
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 from sigma_cloud.api.audit import audit
 from sigma_cloud.api.deps import CurrentPrincipal, DbDep, PoolDep, require_role
 from sigma_cloud.api.models import ID_PATTERN, LatestChannel, RobotCreate, RobotLatest, RobotPublic, RobotsPublic, page

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from psycopg.rows import dict_row
 
-from sigma_cloud import protocol
+import sigma_protocol as protocol
 from sigma_cloud.api.deps import DbDep
 from sigma_cloud.api.models import TelemetryPoint, TelemetryPublic
 from sigma_cloud.api.problems import responses

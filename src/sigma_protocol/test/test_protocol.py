@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from sigma_cloud import protocol as p
+import sigma_protocol as p
 
 NOW = 1_800_000_000.0
 

@@ -1,0 +1,27 @@
+"""Protocol constants: version, endpoint paths, authentication headers, limits, identifier formats."""
+
+from __future__ import annotations
+
+import re
+
+PROTOCOL_VERSION = "sigma-v1"
+
+# Endpoints (paths are part of the signed string).
+INGEST_PATH = "/v1/ingest/batches"
+DECISIONS_PATH = "/v1/devices/{robot_id}/decisions"
+DECISION_ACK_PATH = "/v1/devices/{robot_id}/decisions/{decision_id}/ack"
+
+# Request headers carrying the device signature.
+HEADER_ROBOT = "X-Sigma-Robot"
+HEADER_TIMESTAMP = "X-Sigma-Timestamp"
+HEADER_NONCE = "X-Sigma-Nonce"
+HEADER_SIGNATURE = "X-Sigma-Signature"
+
+# Limits (the server may be configured stricter, never looser).
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_EVENTS_PER_BATCH = 10_000
+MAX_CLOCK_SKEW_S = 300.0
+MAX_LONG_POLL_S = 25.0
+
+ROBOT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+NONCE_RE = re.compile(r"^[0-9a-f]{32}$")
