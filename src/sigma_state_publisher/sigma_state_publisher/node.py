@@ -1,0 +1,125 @@
+"""state_publisher: the rclpy shell of :mod:`sigma_state_publisher.core`.
+
+Publishes, like robot_state_publisher: the URDF text on ``robot_description`` (std_msgs/String, latched), fixed
+joints on ``/tf_static`` (latched), moving joints from ``joint_states`` on ``/tf`` at most ``publish_frequency`` times
+a second, and (unlike robot_state_publisher, which leaves it to the odometry source) ``odom -> <id>/base_link`` from
+``odom`` in the same TFMessage. Incoming messages are only stored; one timer converts and publishes, so the cost is
+one wake-up per sample plus ``publish_frequency`` publications.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from geometry_msgs.msg import TransformStamped
+from nav_msgs.msg import Odometry
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from tf2_msgs.msg import TFMessage
+
+from sigma_bridge.kinematics import RobotModel, Transform
+from sigma_state_publisher.core import StateModel, frame_prefix
+from sigma_state_publisher.params import declare
+
+LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                    durability=DurabilityPolicy.VOLATILE)  # tf2_ros' DynamicBroadcasterQoS
+
+
+def _stamped(t: Transform, stamp) -> TransformStamped:
+    m = TransformStamped()
+    m.header.stamp = stamp
+    m.header.frame_id = t.parent
+    m.child_frame_id = t.child
+    m.transform.translation.x, m.transform.translation.y, m.transform.translation.z = t.translation
+    r = m.transform.rotation
+    r.x, r.y, r.z, r.w = t.rotation
+    return m
+
+
+class StatePublisher(Node):
+    """robot_description, /tf_static and /tf for one robot."""
+
+    def __init__(self) -> None:
+        super().__init__("state_publisher")
+        self.p = p = declare(self)
+        if not p.urdf_path.is_file():
+            raise ValueError(f"URDF {p.urdf_path} does not exist (parameter urdf_path)")
+        urdf = p.urdf_path.read_text()
+        self.state = StateModel(RobotModel(urdf, source=str(p.urdf_path)),
+                                frame_prefix(p.robot_id, self.get_namespace()))
+        self._joints: JointState | None = None
+        self._odom: Odometry | None = None
+        self._warned: set[str] = set()
+        self.description_pub = self.create_publisher(String, "robot_description", LATCHED)
+        self.static_pub = self.create_publisher(TFMessage, p.tf_static_topic, LATCHED)
+        self.tf_pub = self.create_publisher(TFMessage, p.tf_topic, TF_QOS)
+        self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
+        if p.publish_odom_tf:
+            self.create_subscription(Odometry, "odom", self._on_odom, qos_profile_sensor_data)
+        self.description_pub.publish(String(data=urdf))
+        stamp = self.get_clock().now().to_msg()
+        static = self.state.static_transforms()
+        self.static_pub.publish(TFMessage(transforms=[_stamped(t, stamp) for t in static]))
+        self.create_timer(1.0 / p.publish_frequency, self._publish)
+        self.get_logger().info(
+            f"state_publisher ready: {p.urdf_path.name}, {len(self.state.moving)} moving joints, {len(static)} fixed, "
+            f"frames '{self.state.prefix}<link>', {p.tf_topic} at <= {p.publish_frequency:g} Hz"
+            f"{', odom -> ' + self.state.root_frame if p.publish_odom_tf else ''}")
+
+    def _on_joints(self, msg: JointState) -> None:
+        self._joints = msg
+
+    def _on_odom(self, msg: Odometry) -> None:
+        self._odom = msg
+
+    def _publish(self) -> None:
+        joints, odom = self._joints, self._odom
+        self._joints = self._odom = None
+        out: list[TransformStamped] = []
+        if joints is not None:
+            update = self.state.joint_transforms(list(joints.name), list(joints.position))
+            out += [_stamped(t, joints.header.stamp) for t in update.transforms]
+            for kind, names in (("unknown joint", update.unknown), ("non-finite position of", update.nonfinite)):
+                fresh = [n for n in names if (kind, n) not in self._warned]
+                if fresh:  # once per joint: a driver repeats the same message at its full rate
+                    self._warned.update((kind, n) for n in fresh)
+                    self.get_logger().warning(f"joint_states: {kind} {', '.join(fresh)}: not published on tf")
+        if odom is not None:
+            pp = odom.pose.pose
+            base = self.state.base_transform(odom.header.frame_id, (pp.position.x, pp.position.y, pp.position.z),
+                                             (pp.orientation.x, pp.orientation.y, pp.orientation.z, pp.orientation.w))
+            if base is not None:
+                out.append(_stamped(base, odom.header.stamp))
+        if out and self.context.ok():  # Ctrl-C may invalidate the context between two ticks
+            self.tf_pub.publish(TFMessage(transforms=out))
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``state_publisher``."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = StatePublisher()
+        rclpy.spin(node)
+    except ValueError as exc:
+        print(f"state_publisher: cannot start: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:  # publishing raced Ctrl-C ("context is invalid"): a clean shutdown; anything else is real
+        if rclpy.ok():
+            raise
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
