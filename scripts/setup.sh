@@ -83,7 +83,10 @@ CURRENT_STEP="colcon build"
 step "colcon build"
 # shellcheck disable=SC1091
 source "$ROOT/scripts/env.sh" --no-install
-colcon build --base-paths src --metas "$ROOT/colcon.meta" \
+# src/tf2_msgs stands in for the tf2_msgs wheel that does not exist; a system ROS install brings the real one.
+SKIP=()
+[ -n "$SYSTEM_ROS" ] && SKIP=(--packages-skip tf2_msgs)
+colcon build --base-paths src --metas "$ROOT/colcon.meta" ${SKIP[@]+"${SKIP[@]}"} \
   --event-handlers console_cohesion- summary+ status- \
   --cmake-args "-DPython3_EXECUTABLE=$VPY" -DPython3_FIND_VIRTUALENV=ONLY \
   || fail "colcon build failed (logs in $ROOT/log/latest_build)"
