@@ -34,10 +34,13 @@ def test_fleet_file_resolves_one_world_and_three_namespaced_robots():
     assert [(n.namespace, n.executable) for n in nodes] == [
         ("/", "sim_node"),
         ("/r1", "safety_node"),
+        ("/r1", "state_publisher"),
         ("/r1", "bridge_node"),
         ("/r2", "safety_node"),
+        ("/r2", "state_publisher"),
         ("/r2", "bridge_node"),
         ("/r3", "safety_node"),
+        ("/r3", "state_publisher"),
         ("/r3", "bridge_node"),
     ]
     assert _params(nodes[0])["robots"] == ["r1", "r2", "r3"]
@@ -54,11 +57,12 @@ def test_robot_file_alone_starts_its_own_simulator():
     assert [(n.namespace, n.executable) for n in nodes] == [
         ("/", "sim_node"),
         ("/r9", "safety_node"),
+        ("/r9", "state_publisher"),
         ("/r9", "bridge_node"),
     ]
     assert _params(nodes[0])["robots"] == ["r9"]
     hardware = Loader(find_pkg_share).load(LAUNCH / "robot.launch.yaml", {"robot_id": "r9", "sim": "false"})
-    assert [n.executable for n in hardware] == ["safety_node", "bridge_node"]
+    assert [n.executable for n in hardware] == ["safety_node", "state_publisher", "bridge_node"]
 
 
 @pytest.mark.timeout(180)
