@@ -6,11 +6,13 @@ import datetime as dt
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 import sigma_protocol as protocol
+from sigma_cloud.core.payloads import as_object
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+StoredPayload = Annotated[dict[str, Any], BeforeValidator(as_object)]  # a stored non-object is wrapped, not a 500
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; say so in the schema instead of failing at the database
 
 
@@ -79,7 +81,7 @@ class LatestChannel(BaseModel):
     channel: str
     seq: int
     ts: dt.datetime
-    payload: dict[str, Any]
+    payload: StoredPayload
     score: float
 
 
@@ -94,7 +96,7 @@ class TelemetryPoint(BaseModel):
     seq: int = Field(description="seq of the (last) event in the point")
     count: int = Field(description="events in the bucket (1 when not downsampled)")
     score: float = Field(description="anomaly score (the bucket's maximum when downsampled)")
-    payload: dict[str, Any] = Field(description="the event's payload (the bucket's last when downsampled)")
+    payload: StoredPayload = Field(description="the event's payload (the bucket's last when downsampled)")
 
 
 class TelemetryPublic(BaseModel):
@@ -116,7 +118,7 @@ class SafetyEventPublic(BaseModel):
     authority: int | None
     previous_authority: int | None
     cause: str
-    payload: dict[str, Any]
+    payload: StoredPayload
 
 
 class SafetyEventsPublic(BaseModel):

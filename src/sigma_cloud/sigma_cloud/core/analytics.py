@@ -3,6 +3,12 @@
 Score: every numeric field of a channel's payload is a feature; per (robot, channel) an exponentially weighted mean
 and variance are kept. An event's score is its largest |z| against the statistics as they stood before its batch
 (vectorized per batch), 0 until `warmup` samples were seen. Statistics then absorb the batch in one closed-form step.
+
+The statistics can never become non-finite, and one wild value cannot blind them: features are clipped to
++/-FEATURE_LIMIT before they reach them (ingest already refuses out-of-range values per channel; this is the second
+line), after warm-up a sample enters the statistics winsorized to +/-ROBUST_SIGMAS deviations (it still gets its full
+score), and statistics reloaded from the database that are not finite numbers of the right shape are discarded (that
+channel warms up again) instead of poisoning every later score.
 """
 
 from __future__ import annotations
@@ -12,6 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+# |feature| bound before the statistics: squares and sums of a batch stay far inside float64 (1e12^2 * 1e4 << 1e308).
+FEATURE_LIMIT = 1e12
+ROBUST_SIGMAS = 10.0  # after warm-up, samples enter the statistics clipped to mean +/- this many deviations
 
 # unit -> (canonical unit, scale, offset): canonical = value * scale + offset
 UNIT_CONVERSIONS: dict[str, tuple[str, float, float]] = {
@@ -75,9 +85,20 @@ class ChannelStats:
     def to_json(self) -> dict[str, Any]:
         return {"mean": self.mean.tolist(), "var": self.var.tolist(), "count": self.count}
 
+    def finite(self) -> bool:
+        """True when mean and variance are finite, of one shape, and the variance is not negative."""
+        return (self.mean.shape == self.var.shape and self.mean.ndim == 1 and bool(np.all(np.isfinite(self.mean)))
+                and bool(np.all(np.isfinite(self.var))) and bool(np.all(self.var >= 0)) and self.count >= 0)
+
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ChannelStats:
-        return cls(np.asarray(data["mean"], dtype=float), np.asarray(data["var"], dtype=float), int(data["count"]))
+    def from_json(cls, data: Any) -> ChannelStats | None:
+        """Statistics as stored; None when they are unreadable or not finite (the channel then warms up again)."""
+        try:
+            stats = cls(np.asarray(data["mean"], dtype=float), np.asarray(data["var"], dtype=float),
+                        int(data["count"]))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+        return stats if stats.finite() else None
 
 
 class AnomalyScorer:
@@ -94,13 +115,18 @@ class AnomalyScorer:
         width = len(rows[0]) if rows else 0
         if not rows or width == 0 or any(len(r) != width for r in rows):
             return [0.0] * len(rows)
-        x = np.asarray(rows, dtype=float)
+        x = np.clip(np.nan_to_num(np.asarray(rows, dtype=float), nan=0.0, posinf=FEATURE_LIMIT,
+                                  neginf=-FEATURE_LIMIT), -FEATURE_LIMIT, FEATURE_LIMIT)
         stats = self.stats.get(channel)
-        if stats is None or stats.mean.shape[0] != width:
+        if stats is None or stats.mean.shape[0] != width or not stats.finite():
             stats = ChannelStats(x[0].copy(), np.zeros(width), 0)
         if stats.count >= self.warmup:
-            z = np.abs(x - stats.mean) / np.sqrt(stats.var + self.eps)
+            sd = np.sqrt(stats.var + self.eps)
+            z = np.abs(x - stats.mean) / sd
             scores = z.max(axis=1).tolist()
+            # Winsorized update: one wild sample moves the statistics by at most ROBUST_SIGMAS deviations, so it
+            # is scored (high) but cannot inflate the variance enough to hide the next outlier.
+            x = np.clip(x, stats.mean - ROBUST_SIGMAS * sd, stats.mean + ROBUST_SIGMAS * sd)
         else:
             scores = [0.0] * len(rows)
         # Closed-form EWMA over the batch: weights a*(1-a)^(n-1-i) for the samples, (1-a)^n for the old mean.

@@ -11,6 +11,8 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from sigma_cloud.core.payloads import install
+
 GROUP_ROLES = ("sigma_fleet_admin", "sigma_site_manager", "sigma_operator", "sigma_device")
 ROLE_OF = {"fleet_admin": "sigma_fleet_admin", "site_manager": "sigma_site_manager", "operator": "sigma_operator",
            "device": "sigma_device"}
@@ -78,8 +80,12 @@ def migrate(conn: psycopg.Connection) -> list[str]:
 
 def make_pool(url: str, *, min_size: int, max_size: int, timeout: float = 10.0) -> AsyncConnectionPool:
     """The API's pool (not yet open). Broken connections (e.g. after a database restart) are checked out."""
+    async def configure(conn: psycopg.AsyncConnection) -> None:
+        install(conn)  # reads never fail on a stored value (sigma_cloud.core.payloads)
+
     return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
-                               check=AsyncConnectionPool.check_connection, kwargs={"autocommit": True})
+                               check=AsyncConnectionPool.check_connection, kwargs={"autocommit": True},
+                               configure=configure)
 
 
 IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "

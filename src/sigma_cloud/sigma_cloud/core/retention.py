@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 from typing import Any
 
 import fsspec
@@ -16,55 +17,96 @@ from psycopg import sql
 
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.partitions import live_days, partition_name
+from sigma_cloud.core.payloads import safe_loads
 
 SCHEMA = pa.schema([("robot_id", pa.string()), ("site_id", pa.string()), ("seq", pa.int64()),
                     ("ts", pa.timestamp("us", tz="UTC")), ("channel", pa.int16()), ("payload", pa.string()),
                     ("score", pa.float32()), ("received_at", pa.timestamp("us", tz="UTC"))])
 
 
-def day_url(location: str, day: dt.date) -> str:
-    return f"{location.rstrip('/')}/telemetry/day={day.isoformat()}/part-0.parquet"
+def day_url(location: str, day: dt.date, stamp: str) -> str:
+    """A fresh file name for one archive of `day`: archives are immutable, a re-archive never reuses a name."""
+    return f"{location.rstrip('/')}/telemetry/day={day.isoformat()}/part-{stamp}.parquet"
 
 
-def export_day(conn: psycopg.Connection, location: str, day: dt.date, chunk: int = 50_000) -> tuple[str, int]:
-    """Write one day partition to Parquet (sorted by robot, seq); returns (url, rows)."""
-    url = day_url(location, day)
+def _new_stamp() -> str:
+    return f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
+
+
+def _arrays(rows: list[tuple]) -> pa.Table:
+    columns = list(zip(*rows, strict=True))
+    return pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, SCHEMA, strict=True)],
+                                schema=SCHEMA)
+
+
+def export_day(conn: psycopg.Connection, location: str, day: dt.date, previous_url: str | None = None,
+               chunk: int = 50_000) -> tuple[str, int]:
+    """Write one day partition to a NEW Parquet file (sorted by robot, seq), after the rows of `previous_url` (an
+    earlier archive of the same day) if given; returns (url, rows). Never opens an existing file for writing."""
+    url = day_url(location, day, _new_stamp())
     fs, path = fsspec.core.url_to_fs(url)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    if fs.exists(path):
+        raise RuntimeError(f"archive {url} already exists; refusing to overwrite it")
     rows = 0
-    with fs.open(path, "wb") as handle, pq.ParquetWriter(handle, SCHEMA, compression="zstd") as writer, \
-            conn.cursor(name="sigma_export") as cur:
-        cur.execute(sql.SQL("SELECT robot_id, site_id, seq, ts, channel, payload::text, score, received_at FROM {} "
-                            "ORDER BY robot_id, seq").format(sql.Identifier(partition_name(day))))
-        while batch := cur.fetchmany(chunk):
-            columns = list(zip(*batch, strict=True))
-            writer.write_table(pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, SCHEMA,
-                                                                                              strict=True)],
-                                                    schema=SCHEMA))
-            rows += len(batch)
+    with fs.open(path, "wb") as handle, pq.ParquetWriter(handle, SCHEMA, compression="zstd") as writer:
+        if previous_url is not None:
+            old_fs, old_path = fsspec.core.url_to_fs(previous_url)
+            table = pq.read_table(old_path, filesystem=old_fs, schema=SCHEMA)
+            writer.write_table(table)
+            rows += table.num_rows
+        with conn.cursor(name="sigma_export") as cur:
+            cur.execute(sql.SQL("SELECT robot_id, site_id, seq, ts, channel, payload::text, score, received_at "
+                                "FROM {} ORDER BY robot_id, seq").format(sql.Identifier(partition_name(day))))
+            while batch := cur.fetchmany(chunk):
+                writer.write_table(_arrays(batch))
+                rows += len(batch)
     return url, rows
 
 
+def verify_archive(url: str) -> int:
+    """Rows in an archive as read back from storage (footer and every row group)."""
+    fs, path = fsspec.core.url_to_fs(url)
+    with fs.open(path, "rb") as handle:
+        return pq.ParquetFile(handle).metadata.num_rows
+
+
 def archive_old_partitions(conn: psycopg.Connection, settings: Settings, today: dt.date) -> list[dt.date]:
-    """Archive every day partition older than retention_days. Owner connection (autocommit). Returns the days."""
+    """Archive every day partition older than retention_days. Owner connection (autocommit). Returns the days.
+
+    Write new, verify, then swap: the rows go to a new file (merged with the day's earlier archive, if any), the file
+    is read back and its row count checked, and only then does one transaction point the catalog at it and drop
+    the partition. An earlier archive is never overwritten or deleted.
+    """
     cutoff = today - dt.timedelta(days=settings.retention_days)
     archived = []
     for day in live_days(conn):
         if day >= cutoff:
             continue
         with conn.transaction():
-            url, rows = export_day(conn, settings.archive_location, day)
+            # Lock the partition so no row arrives between the export and the drop.
+            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(partition_name(day))))
             count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
                 sql.Identifier(partition_name(day)))).fetchone()[0]
-            if count != rows:
-                raise RuntimeError(f"archive of {day} wrote {rows} rows but the partition holds {count}; not dropped")
+            previous = conn.execute("SELECT url, row_count FROM archive_catalog WHERE day = %s", (day,)).fetchone()
+            previous_url, previous_rows = previous if previous else (None, 0)
+            if count == 0 and previous_url is not None:
+                url, rows = previous_url, previous_rows  # nothing new: keep the archive as it is
+            else:
+                url, rows = export_day(conn, settings.archive_location, day, previous_url)
+                expected = previous_rows + count
+                written = verify_archive(url)
+                if rows != expected or written != expected:
+                    raise RuntimeError(f"archive {url} of {day} holds {written} rows (wrote {rows}) but "
+                                       f"{expected} were expected; partition kept, catalog unchanged")
             conn.execute("INSERT INTO archive_catalog (partition_name, day, url, row_count) VALUES (%s, %s, %s, %s) "
                          "ON CONFLICT (partition_name) DO UPDATE SET url = excluded.url, "
                          "row_count = excluded.row_count, archived_at = now()", (partition_name(day), day, url, rows))
             conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(partition_name(day))))
             conn.execute("INSERT INTO audit_log (actor, action, target, detail, prev_hash, hash) "
                          "VALUES ('system:retention', 'retention.archive', %s, %s::jsonb, '', '')",
-                         (partition_name(day), orjson.dumps({"url": url, "rows": rows}).decode()))
+                         (partition_name(day), orjson.dumps({"url": url, "rows": rows,
+                                                             "previous_url": previous_url}).decode()))
         archived.append(day)
     return archived
 
@@ -78,7 +120,7 @@ def read_archived(url: str, robot_id: str, start: dt.datetime, end: dt.datetime,
         filters.append(("channel", "=", channel))
     table = pq.read_table(path, filesystem=fs, filters=filters,
                           columns=["seq", "ts", "channel", "payload", "score"])
-    return [{"seq": r["seq"], "ts": r["ts"], "channel": r["channel"], "payload": orjson.loads(r["payload"]),
+    return [{"seq": r["seq"], "ts": r["ts"], "channel": r["channel"], "payload": safe_loads(r["payload"]),
              "score": r["score"], "count": 1} for r in table.to_pylist()]
 
 
