@@ -78,6 +78,25 @@ else
   step "dependencies up to date"
 fi
 
+# --- test tools from Debian's archive (no root needed, nothing started) ----------------------------
+# promtool checks and unit-tests the Prometheus rules in deploy/prometheus. It is taken from Debian's prometheus
+# package without installing the package (that would also start a Prometheus server): download, extract promtool.
+CURRENT_STEP="promtool"
+if [ ! -x "$VENV/bin/promtool" ] && ! command -v promtool >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
+    step "fetching promtool from Debian's prometheus package"
+    tmp="$(mktemp -d)"
+    ( cd "$tmp" && { apt-get download prometheus >/dev/null 2>&1 \
+        || { apt-get update >/dev/null 2>&1 && apt-get download prometheus >/dev/null 2>&1; }; } ) \
+      || fail "apt-get download prometheus failed (needed for promtool; or put promtool on PATH)"
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x" && install -m 0755 "$tmp/x/usr/bin/promtool" "$VENV/bin/promtool" \
+      || fail "could not extract promtool from the prometheus package"
+    rm -rf "$tmp"
+  else
+    printf '[setup] WARNING: no apt-get: put promtool (Prometheus 2.x) on PATH, or the deploy rule tests fail\n' >&2
+  fi
+fi
+
 # --- build -------------------------------------------------------------------------------------
 CURRENT_STEP="colcon build"
 step "colcon build"

@@ -46,9 +46,23 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     archive_url: str | None = None  # any fsspec URL (s3://bucket/prefix); unset: data_dir/archive
     maintenance_interval_s: float = Field(default=300.0, gt=0)
+    robot_silent_after_s: float = Field(default=60.0, gt=0, description="a robot not heard for this long is "
+                                        "reported silent (metrics, alerts, incident response)")
 
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_retention_inside_ingest_window(self) -> Settings:
+        # Partitions exist for every day events may still arrive for (partitions.ensure_partitions); archiving and
+        # dropping such a day would only see it re-created empty next pass (and its late events split off).
+        window_days = int(self.max_event_age_s // 86400) + 1
+        if self.retention_days < window_days:
+            raise ValueError(f"retention_days ({self.retention_days}) is shorter than the ingest window: events up to "
+                             f"{self.max_event_age_s:.0f} s old are accepted, so partitions of the last {window_days} "
+                             f"days are live; set SIGMA_RETENTION_DAYS >= {window_days} or lower "
+                             "SIGMA_MAX_EVENT_AGE_S")
+        return self
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

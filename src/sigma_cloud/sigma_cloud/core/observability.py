@@ -24,6 +24,9 @@ class Metrics:
         self.batches = Counter("sigma_ingest_batches_total", "ingest batches by outcome", ["outcome"],
                                registry=self.registry)
         self.events = Counter("sigma_ingest_events_total", "telemetry events durably stored", registry=self.registry)
+        self.decision_ack = Histogram("sigma_decision_ack_seconds", "decision created -> acknowledged by the robot "
+                                      "(applied, rejected or expired there)", ["outcome"], registry=self.registry,
+                                      buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
 
 class JsonFormatter(logging.Formatter):

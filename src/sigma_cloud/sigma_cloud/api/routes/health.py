@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from sigma_cloud.api.problems import problem_response, responses
+from sigma_cloud.core.fleet_metrics import FleetGauges
 
 router = APIRouter(tags=["health"])
 
@@ -31,5 +32,9 @@ async def readyz(request: Request) -> Response:
 
 @router.get("/metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """Prometheus text exposition."""
+    """Prometheus text exposition (fleet-state gauges refreshed from the database first)."""
+    state = request.app.state
+    if getattr(state, "fleet_gauges", None) is None:
+        state.fleet_gauges = FleetGauges(state.metrics.registry, state.settings.robot_silent_after_s)
+    await state.fleet_gauges.refresh(state.pool)
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
