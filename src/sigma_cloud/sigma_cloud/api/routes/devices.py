@@ -157,4 +157,7 @@ async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: 
         elif row[0] != ack_status:
             raise ProblemError(409, "already-acknowledged", f"decision was already acknowledged as {row[0]!r}")
         out = await (await conn.execute(DECISION_SQL, (decision_id,))).fetchone()
-    return Response(orjson.dumps(decision_json(out)), media_type="application/json")
+    decision = decision_json(out)
+    if row[0] == "pending":
+        request.app.state.metrics.decision_ack.labels(ack_status).observe(max(0.0, time.time() - decision["created_at"]))
+    return Response(orjson.dumps(decision), media_type="application/json")
