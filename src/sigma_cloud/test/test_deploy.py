@@ -41,7 +41,7 @@ def pod_specs() -> list[tuple[str, dict[str, Any], dict[str, str]]]:
 
 def promtool() -> str:
     path = shutil.which("promtool")
-    assert path, "promtool not found: scripts/setup.sh installs Debian's prometheus package (apt-get install prometheus)"
+    assert path, "promtool not found: scripts/setup.sh extracts it from Debian's prometheus package"
     return path
 
 

@@ -159,5 +159,6 @@ async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: 
         out = await (await conn.execute(DECISION_SQL, (decision_id,))).fetchone()
     decision = decision_json(out)
     if row[0] == "pending":
-        request.app.state.metrics.decision_ack.labels(ack_status).observe(max(0.0, time.time() - decision["created_at"]))
+        latency = max(0.0, time.time() - decision["created_at"])
+        request.app.state.metrics.decision_ack.labels(ack_status).observe(latency)
     return Response(orjson.dumps(decision), media_type="application/json")
