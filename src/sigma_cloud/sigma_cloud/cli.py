@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     sub.add_parser("migrate", help="create roles, apply migrations, create partitions")
     sub.add_parser("maintenance", help="one maintenance pass (partitions ahead, nonce purge, retention)")
+    sub.add_parser("audit-verify", help="check the audit chain against its head and every signed checkpoint")
     token = sub.add_parser("token", help="mint a bearer JWT with the configured key (development)")
     token.add_argument("--role", choices=HUMAN_ROLES, default="fleet_admin")
     token.add_argument("--sites", default="", help="comma-separated site ids")
@@ -93,6 +94,14 @@ def _run_command(options: argparse.Namespace, settings: Settings, runtime: Runti
         from sigma_cloud.core.maintenance import run_once
 
         print(json.dumps(run_once(runtime.owner_url, settings)))
+    elif options.command == "audit-verify":
+        from sigma_cloud.core.audit_anchor import verify_checkpoints
+
+        with psycopg.connect(runtime.owner_url, autocommit=True) as conn:
+            problems = verify_checkpoints(conn, settings)
+        print(json.dumps({"intact": not problems, "problems": problems}))
+        if problems:
+            raise SystemExit(1)
     elif options.command == "token":
         sites = [s for s in options.sites.split(",") if s]
         print(mint_token(settings, runtime.jwt_secret, subject=options.subject, role=options.role, sites=sites,

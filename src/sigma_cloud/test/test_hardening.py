@@ -131,3 +131,48 @@ def test_finding7_short_retention_is_refused_and_archives_are_never_overwritten(
     params = {"start": base.isoformat(), "end": (base + dt.timedelta(hours=1)).isoformat(), "limit": 100}
     items = cloud.http.get("/v1/robots/ret-twice/telemetry", headers=cloud.token(), params=params).json()["items"]
     assert [p["seq"] for p in items] == list(range(1, 58))
+
+
+REWRITE_FROM = """
+DO $$
+DECLARE r record; prev bytea;
+BEGIN
+    SELECT coalesce((SELECT hash FROM audit_log WHERE id = {k} - 1), sha256(''::bytea)) INTO prev;
+    FOR r IN SELECT * FROM audit_log WHERE id >= {k} ORDER BY id LOOP
+        UPDATE audit_log SET prev_hash = prev,
+            hash = audit_row_hash(prev, r.id, r.at, r.actor, r.action, r.site_id, r.target, r.detail)
+        WHERE id = r.id RETURNING hash INTO prev;
+    END LOOP;
+    UPDATE audit_head SET last_hash = prev;
+END $$
+"""
+
+
+def test_finding8_audit_truncation_and_consistent_rewrite_are_detected(cloud) -> None:
+    """audit_verify() never compared with audit_head (truncating the newest rows passed) and a rewrite with
+    recomputed hashes by the schema owner passed; the head check and signed checkpoints outside the DB catch both."""
+    from sigma_cloud.core.audit_anchor import verify_checkpoints
+    from sigma_cloud.core.maintenance import run_once
+
+    cloud.robot("audit-anchor-1", "site-anchor")
+    result = run_once(cloud.runtime.owner_url, cloud.settings)
+    assert result["audit_checkpoint"], result
+    cloud.robot("audit-anchor-2", "site-anchor")  # the head moves past the checkpoint
+    with psycopg.connect(cloud.runtime.owner_url) as conn:
+        assert verify_checkpoints(conn, cloud.settings) == []
+        last = conn.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_log WHERE id >= %s", (last - 1,))  # truncate the newest two rows
+        assert conn.execute("SELECT audit_verify()").fetchone()[0] == last - 1
+        conn.rollback()
+        assert conn.execute("SELECT audit_verify()").fetchone()[0] is None
+        checkpointed = int(result["audit_checkpoint"][0].rsplit("-", 1)[1].split(".")[0])
+        conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        conn.execute("UPDATE audit_log SET actor = 'mallory' WHERE id = %s", (checkpointed - 1,))
+        conn.execute(REWRITE_FROM.format(k=int(checkpointed - 1)).encode())
+        assert conn.execute("SELECT audit_verify()").fetchone()[0] is None  # consistent inside the database...
+        problems = verify_checkpoints(conn, cloud.settings)
+        assert any("rewritten" in p for p in problems), problems  # ...but not with the anchored checkpoint
+        conn.rollback()
+        assert verify_checkpoints(conn, cloud.settings) == []
+    assert cloud.http.get("/v1/audit", headers=cloud.token()).json()["chain_intact"] is True

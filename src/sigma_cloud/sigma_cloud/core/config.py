@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     archive_url: str | None = None  # any fsspec URL (s3://bucket/prefix); unset: data_dir/archive
     maintenance_interval_s: float = Field(default=300.0, gt=0)
+    # Ed25519 seed (base64) signing the audit-head checkpoints exported with the archives; unset: a key file in
+    # data_dir. Keep it away from the database's owner (that is what makes a rewrite detectable).
+    audit_signing_key: str | None = None
     robot_silent_after_s: float = Field(default=60.0, gt=0, description="a robot not heard for this long is "
                                         "reported silent (metrics, alerts, incident response)")
 

@@ -1,4 +1,4 @@
-"""Periodic maintenance as the schema owner: partitions ahead, nonce purge, retention archive."""
+"""Periodic maintenance as the schema owner: partitions ahead, nonce purge, retention archive, audit checkpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 
 import psycopg
 
+from sigma_cloud.core.audit_anchor import export_checkpoint
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.partitions import ensure_partitions, purge_nonces
 from sigma_cloud.core.retention import archive_old_partitions
@@ -27,9 +28,11 @@ def run_once(owner_url: str, settings: Settings, today: dt.date | None = None) -
             created = ensure_partitions(conn, settings, today)
             purge_nonces(conn, 2 * settings.clock_skew_s)
             archived = archive_old_partitions(conn, settings, today)
+            checkpoint = export_checkpoint(conn, settings)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MAINTENANCE_LOCK,))
-    return {"created": created, "archived": [d.isoformat() for d in archived]}
+    return {"created": created, "archived": [d.isoformat() for d in archived],
+            "audit_checkpoint": [checkpoint] if checkpoint else []}
 
 
 async def loop(owner_url: str, settings: Settings) -> None:
