@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Generate urdf/sigma_humanoid.urdf: a 1.72 m, 68 kg humanoid built from primitives.
+"""Generate sigma_humanoid.urdf (package sigma_description): a 1.72 m, 68 kg humanoid built from primitives.
 
 Inertias are computed from each link's primitive shape and mass (solid box / cylinder / sphere), so the URDF
-carries plausible inertials rather than placeholders. Run: ``python urdf/generate_humanoid.py`` (writes the file
-next to this script); the generated file is committed so nothing needs to run at start-up.
+carries plausible inertials rather than placeholders. Run: ``python src/sigma_description/urdf/generate_humanoid.py``
+(writes the file next to this script); the generated file is committed so nothing needs to run at start-up.
 """
 
 from __future__ import annotations

@@ -1,0 +1,22 @@
+from setuptools import find_packages, setup
+
+package_name = "sigma_description"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    package_data={package_name: ["py.typed"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/urdf", ["urdf/sigma_humanoid.urdf", "urdf/generate_humanoid.py"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="SigmaPrompt Engineering",
+    maintainer_email="engineering@sigmaprompt.dev",
+    description="The SigmaPrompt humanoid: URDF, its generator, the URDF reader and forward kinematics.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+)
