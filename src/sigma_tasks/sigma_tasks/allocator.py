@@ -63,7 +63,8 @@ class BoardParams:
     retry_s: float = 5.0  # an infeasible task is retried after this
     max_queue: int = 2  # tasks a robot may hold (including the one it executes)
     max_rounds: int = 2  # allocation rounds per call (each gives a robot at most one more task)
-    k: int = solver.DEFAULT_K
+    k: int = solver.DEFAULT_K  # candidates per task and per robot in sparse mode
+    dense_limit: int = solver.DENSE_LIMIT  # tasks x robots solved densely and exactly
 
 
 @dataclass
@@ -175,7 +176,7 @@ class TaskBoard:
         robots = RobotArrays.build(fleet, self._docks, self.dist)
         n, m = len(pending), len(fleet)
         unassigned = self.params.unassigned_cost(tasks.priority)
-        kind = solver.choose(n, m, self.board.k)
+        kind = solver.choose(n, m, self.board.k, self.board.dense_limit)
         if kind == "dense":
             j = np.repeat(np.arange(n), m)
             i = np.tile(np.arange(m), n)

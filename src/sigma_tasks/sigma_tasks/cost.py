@@ -211,59 +211,68 @@ def bid(
     dist: PairDistance,
     params: CostParams,
 ) -> Bids:
-    """Bids of robots i[k] for tasks j[k] (vectorised)."""
+    """Bids of robots i[k] for tasks j[k] (vectorised; the charging alternative only where it is needed)."""
     p = params
     speed = robots.speed[i]
-    t0 = np.maximum(now, robots.busy_until[i])
+    t0 = np.maximum(now, robots.busy_until[i]) if robots.busy_until.any() else np.full(len(j), float(now))
     empty_m = dist(robots.pos[i], tasks.start[j])
     loaded_m = tasks.loaded_m[j]
     payload = tasks.payload[j]
-    after_m = tasks.home_m[j]
+    per_m_empty = p.joules_per_m(0.0)
 
-    def plan(start_time: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        begin = np.maximum(start_time + empty / speed, tasks.earliest[j])
-        finish = begin + loaded_m / speed + tasks.handling[j]
-        joules = p.idle_power_w * (finish - start_time) + p.joules_per_m(0.0) * empty
-        joules = joules + p.joules_per_m(payload) * loaded_m
+    def plan(s, start_time: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        js = j[s]
+        begin = np.maximum(start_time + empty / speed[s], tasks.earliest[js])
+        finish = begin + loaded_m[s] / speed[s] + tasks.handling[js]
+        joules = p.idle_power_w * (finish - start_time) + per_m_empty * empty + p.joules_per_m(payload[s]) * loaded_m[s]
         return finish, joules
 
     # Direct: go now (after the queue) and keep enough to reach a dock with the reserve left.
-    finish, used = plan(t0, empty_m)
-    home_j = p.joules_per_m(0.0) * after_m + p.idle_power_w * after_m / speed
-    reserve = p.reserve_fraction * robots.capacity_j[i]
+    everything = slice(None)
+    finish, used = plan(everything, t0, empty_m)
+    home_j = (per_m_empty + p.idle_power_w / speed) * tasks.home_m[j]
+    floor_j = p.reserve_fraction * robots.capacity_j[i] + home_j
     left = robots.battery_j[i] - used
-    direct_ok = left - home_j >= reserve
+    direct_ok = left >= floor_j
+    feasible_energy = direct_ok.copy()
+    charge_first = np.zeros(len(j), dtype=bool)
 
-    # With a charging stop at the robot's nearest dock first.
-    to_dock_m = robots.dock_m[i]
-    dock_pos = robots.dock_pos[i]
-    arrive = t0 + to_dock_m / speed
-    at_dock_j = robots.battery_j[i] - p.joules_per_m(0.0) * to_dock_m - p.idle_power_w * to_dock_m / speed
-    target = p.charge_to * robots.capacity_j[i]
-    charged = np.maximum(at_dock_j, target)
-    charge_s = np.maximum(target - at_dock_j, 0.0) / p.charge_power_w
-    from_dock_m = dist(np.where(np.isnan(dock_pos), robots.pos[i], dock_pos), tasks.start[j])
-    finish_c, used_c = plan(arrive + charge_s, from_dock_m)
-    left_c = charged - used_c
-    charge_ok = np.isfinite(to_dock_m) & (at_dock_j >= 0.0) & (left_c - home_j >= reserve)
-
-    charge_first = ~direct_ok & charge_ok
-    finish = np.where(charge_first, finish_c, finish)
-    left = np.where(charge_first, left_c, left)
+    # With a charging stop at the robot's nearest dock first (only pairs the direct plan cannot cover).
+    s = np.flatnonzero(~direct_ok)
+    if len(s):
+        rs = i[s]
+        to_dock_m = robots.dock_m[rs]
+        at_dock_j = robots.battery_j[rs] - (per_m_empty + p.idle_power_w / speed[s]) * to_dock_m
+        target = p.charge_to * robots.capacity_j[rs]
+        charge_s = np.maximum(target - at_dock_j, 0.0) / p.charge_power_w
+        dock = np.where(np.isnan(robots.dock_pos[rs]), robots.pos[rs], robots.dock_pos[rs])
+        finish_c, used_c = plan(s, t0[s] + to_dock_m / speed[s] + charge_s, dist(dock, tasks.start[j[s]]))
+        left_c = np.maximum(at_dock_j, target) - used_c
+        ok = np.isfinite(to_dock_m) & (at_dock_j >= 0.0) & (left_c >= floor_j[s])
+        feasible_energy[s] = ok
+        charge_first[s] = ok
+        finish[s] = np.where(ok, finish_c, finish[s])
+        left[s] = np.where(ok, left_c, left[s])
 
     reason = np.zeros(len(j), dtype=np.int8)
-    reason[~(direct_ok | charge_ok)] = Infeasible.BATTERY
+    reason[~feasible_energy] = Infeasible.BATTERY
     reason[~np.isfinite(empty_m) | ~np.isfinite(loaded_m)] = Infeasible.UNREACHABLE
-    reason[finish > robots.maintenance_at[i]] = Infeasible.MAINTENANCE
-    degraded = robots.degraded[i]
-    reason[degraded & (finish - t0 > p.long_s)] = Infeasible.RISK_LONG
-    reason[degraded & (payload > p.heavy_kg)] = Infeasible.RISK_HEAVY
+    if np.isfinite(robots.maintenance_at).any():
+        reason[finish > robots.maintenance_at[i]] = Infeasible.MAINTENANCE
+    if robots.degraded.any():
+        degraded = robots.degraded[i]
+        reason[degraded & (finish - t0 > p.long_s)] = Infeasible.RISK_LONG
+        reason[degraded & (payload > p.heavy_kg)] = Infeasible.RISK_HEAVY
     reason[payload > robots.max_payload[i]] = Infeasible.PAYLOAD
-    reason[~robots.available[i]] = Infeasible.UNAVAILABLE
+    if not robots.available.all():
+        reason[~robots.available[i]] = Infeasible.UNAVAILABLE
 
-    late = np.maximum(finish - tasks.deadline[j], 0.0)
-    cost = (finish - now) + p.lateness_weight * late + p.queue_weight_s * robots.queue_len[i]
-    cost = np.where(reason == Infeasible.OK, cost, np.inf)
+    cost = finish - now
+    if np.isfinite(tasks.deadline).any():
+        cost += p.lateness_weight * np.maximum(finish - tasks.deadline[j], 0.0)
+    if robots.queue_len.any():
+        cost += p.queue_weight_s * robots.queue_len[i]
+    cost[reason != Infeasible.OK] = np.inf
     return Bids(j=j, i=i, cost=cost, finish=finish, energy_j=left, charge_first=charge_first, reason=reason)
 
 

@@ -117,9 +117,9 @@ def repair(
     return out
 
 
-def choose(n: int, m: int, k: int = DEFAULT_K) -> str:
+def choose(n: int, m: int, k: int = DEFAULT_K, dense_limit: int = DENSE_LIMIT) -> str:
     """Which solver a batch of n tasks x m robots gets: 'dense', 'sparse' or 'greedy'."""
-    if n * m <= DENSE_LIMIT:
+    if n * m <= dense_limit:
         return "dense"
     if n * min(k, m) <= SPARSE_EDGE_LIMIT:
         return "sparse"
