@@ -29,7 +29,7 @@ from sensor_msgs.msg import BatteryState, Imu, JointState
 
 import sigma_protocol as protocol
 from sigma_bridge import mapping, qos
-from sigma_bridge.blackbox import BlackBox, Record, write_mcap
+from sigma_bridge.blackbox import BlackBox, QosSpec, Record, write_mcap
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
@@ -120,6 +120,9 @@ class BridgeNode(LifecycleNode):
                                  backlog=p.foxglove_backlog, geofences=fences)
         self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
+        # The black box records each topic with the QoS its publishers offer (docs/contracts.md).
+        self._offered_qos = {self.resolve_topic_name(t): QosSpec(q.reliability.name.lower(), q.durability.name.lower(),
+                                                                 q.depth) for t, (_, _, q, _) in TOPICS.items()}
         for topic, (cls, type_name, profile, channel) in TOPICS.items():
             full = self.resolve_topic_name(topic)
             self._subs.append(self.create_subscription(
@@ -215,8 +218,9 @@ class BridgeNode(LifecycleNode):
             self._last_safety_key = source_key
             priority = PRIORITY_SAFETY
             path = self.p.recordings_dir / f"{self.p.robot_id}_safety_{msg.sequence}_{t_ns}.mcap"
-            if self.blackbox.trigger(t_ns, str(path.resolve())) is not None:
-                recording = str(path.resolve())
+            rec = self.blackbox.trigger(t_ns, str(path.resolve()))
+            if rec is not None:  # events of one incident window share one recording
+                recording = rec.path
         elif channel == "safety_status":
             key = (msg.level, msg.authority, msg.sequence)
             force, self._last_status = key != self._last_status, key
@@ -262,7 +266,8 @@ class BridgeNode(LifecycleNode):
 
     def _write_recording(self, rec: Any) -> None:
         try:
-            n = write_mcap(rec.path, rec.records, {"robot_id": self.p.robot_id, "trigger_ns": str(rec.t_ns)})
+            n = write_mcap(rec.path, rec.records, {"robot_id": self.p.robot_id, "trigger_ns": str(rec.t_ns),
+                                                   "triggers": str(len(rec.triggers))}, qos=self._offered_qos)
             self.recordings_written += 1
             self.get_logger().info(f"black box: wrote {n} messages to {rec.path}")
         except Exception as exc:  # noqa: BLE001 - a failed recording is reported, never fatal

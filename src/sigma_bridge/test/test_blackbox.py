@@ -14,7 +14,10 @@ S = 1_000_000_000
 
 
 def js(i: int) -> bytes:
-    m = JointState(name=["left_knee"], position=[i * 0.01])
+    # Every sequence filled: rclpy's serialize_message over-sizes the buffer by the alignment of an empty double
+    # sequence (trailing garbage bytes), which a strict CDR reader refuses; what the bridge records comes off the
+    # wire (raw subscriptions) at its exact size.
+    m = JointState(name=["left_knee"], position=[i * 0.01], velocity=[0.0], effort=[1.0])
     m.header.stamp.sec = i
     return serialize_message(m)
 
@@ -53,3 +56,56 @@ def test_mcap_file_is_ros2_and_decodes(tmp_path):
     assert msgs[2][3].position == [0.02]
     last = msgs[-1][3]
     assert last.level == 3 and last.raised[0].source == "left_knee" and last.raised[0].limit == 90.0
+
+
+def test_events_within_one_window_make_one_recording():
+    bb = BlackBox(pre_s=2.0, post_s=1.0, max_bytes=10**6)
+    for i in range(3):
+        bb.add(Record("/r1/joint_states", "sensor_msgs/msg/JointState", i * S, js(i)))
+    # six safety events within 1.6 ms at start-up: one incident, one file
+    recs = [bb.trigger(2 * S + k * 320_000, f"ev{k}.mcap") for k in range(6)]
+    assert all(r is recs[0] for r in recs) and recs[0].path == "ev0.mcap" and len(recs[0].triggers) == 6
+    # a later event inside the post-window extends it; one past twice the post-window does not stretch it further
+    assert bb.trigger(int(2.8 * S), "late.mcap") is recs[0]
+    assert recs[0].due_ns == int(3.8 * S)
+    assert bb.trigger(int(3.7 * S), "later.mcap") is recs[0] and recs[0].due_ns == 4 * S
+    assert bb.due(int(3.9 * S)) == []
+    (done,) = bb.due(4 * S)
+    assert done is recs[0]
+    # after it is written, a new event starts a new recording
+    nxt = bb.trigger(int(4.5 * S), "next.mcap")
+    assert nxt is not None and nxt.path == "next.mcap" and nxt.triggers == [int(4.5 * S)]
+
+
+def test_mcap_follows_the_ros2_profile_for_an_independent_reader(tmp_path):
+    """rosbags (not the writer's own library) opens the file with its normal call and decodes every message."""
+    from rosbags.highlevel import AnyReader
+
+    from sigma_bridge.blackbox import QosSpec
+
+    ev = SafetyEvent(level=3, cause="e-stop")
+    ev.raised = [SafetyFault(code=1, rule="estop", source="button")]
+    ev.cleared = [SafetyFault(code=2, rule="thermal", source="left_knee")]
+    records = [Record("/r1/joint_states", "sensor_msgs/msg/JointState", i * S, js(i)) for i in range(4)]
+    records.append(Record("/r1/safety/events", "sigma_interfaces/msg/SafetyEvent", 5 * S, serialize_message(ev)))
+    path = tmp_path / "event.mcap"
+    qos = {"/r1/joint_states": QosSpec("best_effort", "volatile", 5),
+           "/r1/safety/events": QosSpec("reliable", "transient_local", 100)}
+    write_mcap(path, records, {"robot_id": "r1"}, qos=qos)
+    with open(path, "rb") as f:
+        reader = make_reader(f)
+        assert reader.get_header().profile == "ros2"
+        summary = reader.get_summary()
+    assert {s.name for s in summary.schemas.values()} == {"sensor_msgs/msg/JointState",
+                                                          "sigma_interfaces/msg/SafetyEvent"}
+    assert all("offered_qos_profiles" in c.metadata for c in summary.channels.values())
+    with AnyReader([path]) as reader:
+        conns = {c.topic: c for c in reader.connections}
+        assert conns["/r1/joint_states"].msgtype == "sensor_msgs/msg/JointState"
+        (offered,) = conns["/r1/safety/events"].ext.offered_qos_profiles
+        assert (offered.reliability.name, offered.durability.name, offered.depth) == ("RELIABLE", "TRANSIENT_LOCAL",
+                                                                                      100)
+        decoded = [(c.topic, reader.deserialize(raw, c.msgtype)) for c, _, raw in reader.messages()]
+    assert len(decoded) == 5
+    assert [m.position[0] for t, m in decoded if t == "/r1/joint_states"] == [0.0, 0.01, 0.02, 0.03]
+    assert decoded[-1][1].level == 3 and decoded[-1][1].cause == "e-stop"
