@@ -11,6 +11,8 @@ import datetime as dt
 import orjson
 import psycopg
 
+import sigma_protocol as protocol
+
 POISON_INT = "9" * 5000
 POISON_DEEP = "[" * 500 + "]" * 500
 
@@ -176,3 +178,32 @@ def test_finding8_audit_truncation_and_consistent_rewrite_are_detected(cloud) ->
         conn.rollback()
         assert verify_checkpoints(conn, cloud.settings) == []
     assert cloud.http.get("/v1/audit", headers=cloud.token()).json()["chain_intact"] is True
+
+
+def test_finding10_request_bodies_are_bounded_before_auth_and_decision_parameters_too(cloud) -> None:
+    """A 50 MB POST without a token was read whole before the 401; a 50 MB decision parameter was stored and served."""
+    big = b"x" * (cloud.settings.max_request_bytes + 1)
+    for path in ("/v1/sites", "/v1/robots", "/v1/decisions", "/v1/devices/r1/decisions/d1/ack"):
+        r = cloud.http.post(path, content=big, headers={"Content-Type": "application/json"})
+        assert r.status_code == 413 and _problem(r)["type"].endswith("/body-too-large"), (path, r.status_code)
+    sent = 0
+
+    def chunks():  # no Content-Length: counted as it streams, refused once past the bound
+        nonlocal sent
+        for _ in range(64):
+            sent += 64 * 1024
+            yield b"y" * (64 * 1024)
+
+    r = cloud.http.post("/v1/sites", content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413, r.text
+    too_big_batch = b"z" * (cloud.settings.max_body_bytes + 1)
+    r = cloud.http.post(protocol.INGEST_PATH, content=too_big_batch)
+    assert r.status_code == 413 and _problem(r)["status"] == 413
+
+    robot = cloud.robot("limits-1", "site-limits")
+    decision = {"robot_id": robot.robot_id, "action": "goto", "confidence": 0.5, "ttl_s": 60}
+    r = cloud.http.post("/v1/decisions", json={**decision, "parameters": {"target": "x" * 5000}},
+                        headers=cloud.token())
+    assert r.status_code == 422 and _problem(r)["errors"], r.text
+    ok = cloud.http.post("/v1/decisions", json={**decision, "parameters": {"target": "dock-3"}}, headers=cloud.token())
+    assert ok.status_code == 201, ok.text

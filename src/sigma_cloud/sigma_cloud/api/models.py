@@ -132,8 +132,10 @@ class DecisionCreate(BaseModel):
     action: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     source: int = Field(default=2, ge=0, le=2, description="CognitionDecision.SOURCE_*: 0 primary AI, 2 operator")
     confidence: float = Field(ge=0.0, le=1.0)
-    parameters: dict[Annotated[str, Field(pattern=NO_NUL)], Annotated[str, Field(pattern=NO_NUL)]] = Field(
-        default_factory=dict, max_length=64, json_schema_extra={"additionalProperties": False})
+    parameters: dict[Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)],
+                     Annotated[str, Field(max_length=1024, pattern=NO_NUL)]] = Field(
+        default_factory=dict, max_length=64, json_schema_extra={"additionalProperties": False},
+        description="at most 64 entries, keys up to 64 and values up to 1024 characters (served on every poll)")
     ttl_s: float = Field(gt=0, le=3600, description="seconds until the decision's deadline")
 
 

@@ -52,7 +52,8 @@ def install(app: FastAPI) -> None:
                                 instance=request.url.path, errors=errors)
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
-        kind = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}.get(exc.status_code, "http-error")
+        kind = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
+                413: "body-too-large"}.get(exc.status_code, "http-error")
         return problem_response(exc.status_code, kind, str(exc.detail), instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import psycopg
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+import sigma_protocol
 from sigma_cloud.api import problems
+from sigma_cloud.api.limits import BodyLimitMiddleware
 from sigma_cloud.api.routes import decisions, devices, health, robots, safety, sites, telemetry
 from sigma_cloud.core import maintenance
 from sigma_cloud.core.bootstrap import Runtime, prepare
@@ -21,6 +23,14 @@ from sigma_cloud.core.db import make_pool
 from sigma_cloud.core.ingest import IngestService
 from sigma_cloud.core.notifier import DecisionNotifier
 from sigma_cloud.core.observability import Metrics, RequestContextMiddleware, configure_logging, make_tracer
+
+
+def body_limits(settings: Settings) -> Callable[[str], int]:
+    """Per-route request-body bound: ingest batches up to max_body_bytes, everything else max_request_bytes."""
+    def limit_for(path: str) -> int:
+        return settings.max_body_bytes if path == sigma_protocol.INGEST_PATH else settings.max_request_bytes
+
+    return limit_for
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, *,
@@ -81,5 +91,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.include_router(module.router)
     problems.problem_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=make_tracer(settings.otel_exporter))
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings))  # outermost: before auth and parsing
     app.state.metrics = metrics
     return app

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     jwt_ttl_s: int = Field(default=3600, gt=0)
 
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    max_request_bytes: int = Field(default=256 * 1024, gt=0, description="body bound of every route but ingest")
     max_events_per_batch: int = Field(default=10_000, gt=0, le=10_000)
     max_event_age_s: float = Field(default=7 * 86400, gt=0)
     clock_skew_s: float = Field(default=300.0, gt=0, le=300.0)
