@@ -18,7 +18,16 @@ KINDS: dict[str, tuple[str, tuple[float, float], str]] = {
     "silent_topic": ("topic", (0.0, 0.0), "unused"),
     "human_approach": ("none", (0.1, 3.0), "walking speed [m/s]"),
     "push": ("none", (0.0, 1000.0), "impulse [N*s] along the base +x axis"),
+    # Slow degradation (sigma_sim.degradation): the level grows linearly from injection at `magnitude` per hour.
+    "cooling_loss": ("joint", (0.0, 100.0), "R_ha multiplier growth per hour"),
+    "winding_drift": ("joint", (0.0, 100.0), "winding resistance relative growth per hour"),
+    "friction_growth": ("joint", (0.0, 100.0), "bearing friction relative growth per hour"),
+    "capacity_fade": ("none", (0.0, 1.0), "battery capacity share lost per hour"),
+    "temp_bias_drift": ("joint", (-100.0, 100.0), "winding temperature sensor bias growth [K/h]"),
+    "spoofed_temperature": ("joint", (0.0, 0.0), "unused: the winding temperature reading freezes"),
 }
+DEGRADATION_KINDS = ("cooling_loss", "winding_drift", "friction_growth", "capacity_fade", "temp_bias_drift",
+                     "spoofed_temperature")
 SPOOFABLE = ("imu", "joint_states")
 
 

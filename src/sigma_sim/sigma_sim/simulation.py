@@ -11,7 +11,8 @@ import numpy as np
 
 from sigma_sim.battery import BatteryModel, motor_power
 from sigma_sim.builder import FOOT_CLEARANCE, RobotIndex, build_model, human_park, lowest_point
-from sigma_sim.faults import Fault, FaultBook, FaultError
+from sigma_sim.degradation import Spread, no_spread, sample_spread
+from sigma_sim.faults import DEGRADATION_KINDS, Fault, FaultBook, FaultError
 from sigma_sim.humans import Detection, Human, detect
 from sigma_sim.noise import ImuNoise, ImuNoiseConfig
 from sigma_sim.robot_model import ActuatorTable, RobotDescription
@@ -44,12 +45,17 @@ class SimConfig:
     human_sensor_fov: float = 2.4  # rad
     human_position_std: float = 0.05  # m
     imu_noise: ImuNoiseConfig = field(default_factory=ImuNoiseConfig)
+    #: hidden per-robot manufacturing spread: thermal constants, winding resistance, battery (sigma_sim.degradation)
+    manufacturing_spread: float = 0.10
 
 
 class Robot:
     """Per-robot state outside MuJoCo: targets, brake, battery, thermal, noise."""
 
-    def __init__(self, index: RobotIndex, robot: RobotDescription, act: ActuatorTable, cfg: SimConfig) -> None:
+    def __init__(self, index: RobotIndex, robot: RobotDescription, act: ActuatorTable, cfg: SimConfig,
+                 spread: Spread | None = None) -> None:
+        spread = spread or no_spread(len(robot.joints))
+        self.spread = spread  # how this unit differs from its datasheet: ground truth, never published
         self.index = index
         self.id = index.robot_id
         self.target = np.zeros(len(robot.joints))
@@ -57,11 +63,19 @@ class Robot:
         self.base_cmd = np.zeros(3)  # vx, vy [m/s] in the base frame, wz [rad/s]
         self.base_setpoint = np.zeros(3)  # base_cmd reached at a bounded acceleration (BASE_ACCEL)
         self.brake = False
-        self.battery = BatteryModel(cfg.battery_capacity_ah, cfg.battery_resistance)
+        self.battery = BatteryModel(cfg.battery_capacity_ah * spread.capacity,
+                                    cfg.battery_resistance * spread.internal_resistance)
+        self.capacity0 = self.battery.capacity_ah
         self.thermal = ThermalModel(
-            ThermalParams(act["c_winding"], act["c_housing"], act["r_winding_housing"], act["r_housing_ambient"]),
+            ThermalParams(act["c_winding"] * spread.c_winding, act["c_housing"] * spread.c_housing,
+                          act["r_winding_housing"] * spread.r_winding_housing,
+                          act["r_housing_ambient"] * spread.r_housing_ambient),
             cfg.ambient_temperature,
         )
+        n = len(robot.joints)
+        self.r0_scale = spread.winding_resistance.copy()  # x (1 + drift) under winding_drift
+        self.sensor_bias = np.zeros(n)  # K added to the winding temperature reading (temp_bias_drift)
+        self.frozen_winding = np.full(n, np.nan)  # a spoofed winding sensor repeats this value
         self.imu_noise = ImuNoise(cfg.imu_noise)
         self.current = np.zeros(len(robot.joints))
         self.extra_heat = np.zeros(len(robot.joints))
@@ -93,7 +107,13 @@ class Simulation:
                                           n_humans=len(world.humans) + SPARE_HUMANS)
         self.data = mujoco.MjData(self.model)
         self.dt = float(self.model.opt.timestep)
-        self.robots = {ix.robot_id: Robot(ix, robot, actuators, cfg) for ix in indices}
+        spread_rng = np.random.default_rng([cfg.seed, 2])
+        self.robots = {
+            ix.robot_id: Robot(ix, robot, actuators, cfg, sample_spread(spread_rng, len(robot.joints),
+                                                                     cfg.manufacturing_spread))
+            for ix in indices
+        }
+        self._friction0 = self.model.dof_frictionloss.copy()
         self.faults = FaultBook(self.joint_names)
         self.rng = np.random.default_rng(cfg.seed)
         self.human_rng = np.random.default_rng([cfg.seed, 1])
@@ -234,7 +254,9 @@ class Simulation:
         nr, nj = len(robots), len(self.joint_names)
         energy = np.zeros(nr)
         heat_sum = np.zeros((nr, nj))
-        r0 = np.stack([winding_resistance(self.r0, r.thermal.t_winding) for r in robots])
+        if self.faults.faults:
+            self._degrade(robots)
+        r0 = np.stack([winding_resistance(self.r0 * r.r0_scale, r.thermal.t_winding) for r in robots])
         targets = np.concatenate([r.target for r in robots])
         limits = np.concatenate([r.rate_limit for r in robots]) * self.dt
         for r in robots:  # base servo set-points and pushes change at most once per call
@@ -269,6 +291,46 @@ class Simulation:
         self._sync_humans()
         if self.faults.expire(self.time):
             self._apply_faults()
+
+    def _degrade(self, robots: list[Robot]) -> None:
+        """Slow degradation faults: levels grow linearly with the hours since injection (sigma_sim.degradation)."""
+        now = self.time
+        for r in robots:
+            faults = [f for f in self.faults.faults if f.robot == r.id and f.kind in DEGRADATION_KINDS
+                      and f.active(now)]
+            if not faults and not r.sensor_bias.any() and r.battery.capacity_ah == r.capacity0:
+                continue
+            cooling = np.ones(len(self.joint_names))
+            r0_scale = r.spread.winding_resistance.copy()
+            friction = np.ones(len(self.joint_names))
+            r.sensor_bias[:] = 0.0
+            capacity = r.capacity0
+            for f in faults:
+                level = f.magnitude * (now - f.start) / 3600.0
+                i = self.joint_names.index(f.target) if f.target in self.joint_names else -1
+                if f.kind == "cooling_loss":
+                    cooling[i] *= 1.0 + level
+                elif f.kind == "winding_drift":
+                    r0_scale[i] *= 1.0 + level
+                elif f.kind == "friction_growth":
+                    friction[i] *= 1.0 + level
+                elif f.kind == "temp_bias_drift":
+                    r.sensor_bias[i] += level
+                elif f.kind == "capacity_fade":
+                    capacity *= max(1.0 - level, 0.01)
+                elif f.kind == "spoofed_temperature" and math.isnan(r.frozen_winding[i]):
+                    r.frozen_winding[i] = r.thermal.t_winding[i]
+            spoofed = {self.joint_names.index(f.target) for f in faults if f.kind == "spoofed_temperature"}
+            for i in range(len(self.joint_names)):
+                if i not in spoofed:
+                    r.frozen_winding[i] = np.nan
+            r.thermal.cooling_factor = np.where(r.thermal.cooling_factor >= 10.0, r.thermal.cooling_factor, cooling)
+            r.r0_scale = r0_scale
+            dof = r.index.dof
+            # Bearing wear: Coulomb friction grows from the joint's own plus 2 % of its effort limit per unit level.
+            self.model.dof_frictionloss[dof] = (self._friction0[dof] * friction
+                                                + 0.02 * self.effort_limit * (friction - 1.0))
+            r.battery.capacity_ah = capacity
 
     def _protect(self, r: Robot) -> None:
         """Drive over-temperature protection: torque off above the winding limit, back on 10 K below it."""
@@ -388,7 +450,9 @@ class Simulation:
     def actuator_health(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """(winding temperature, housing temperature, current, bus voltage)."""
         r = self.robot(robot_id)
-        return r.thermal.t_winding.copy(), r.thermal.t_housing.copy(), r.current.copy(), r.battery.voltage
+        t_winding = r.thermal.t_winding + r.sensor_bias
+        t_winding = np.where(np.isnan(r.frozen_winding), t_winding, r.frozen_winding)  # spoofed_temperature
+        return t_winding, r.thermal.t_housing.copy(), r.current.copy(), r.battery.voltage
 
     def detections(self, robot_id: str) -> list[Detection]:
         r = self.robot(robot_id)

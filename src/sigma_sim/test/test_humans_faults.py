@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sigma_sim.faults import KINDS, FaultBook, FaultError
+from sigma_sim.faults import DEGRADATION_KINDS, KINDS, FaultBook, FaultError
 from sigma_sim.humans import APPROACH_STANDOFF, KEEP_CLEAR, Human, detect
 from sigma_sim.noise import ImuNoise, ImuNoiseConfig
 
@@ -97,4 +97,4 @@ def test_fault_book_validates_and_expires():
     assert book.active("r2", "encoder_bias", 11.0) == []
     assert book.expire(12.5) == [f] and book.faults == []
     assert set(KINDS) == {"overheat", "stuck_joint", "encoder_bias", "encoder_noise", "spoofed_sensor",
-                          "battery_sag", "silent_topic", "human_approach", "push"}
+                          "battery_sag", "silent_topic", "human_approach", "push", *DEGRADATION_KINDS}

@@ -65,7 +65,7 @@ def test_battery_energy_matches_integrated_electrical_power():
         if k % 100 == 0:
             sim.set_joint_targets("r1", ["left_shoulder_pitch", "right_knee"], [-1.5 if k % 200 else 0.0, 1.0])
             sim.set_base_velocity("r1", 0.4 if k % 200 else -0.4, 0.0, 0.0)
-        res = winding_resistance(sim.r0, r.thermal.t_winding)
+        res = winding_resistance(sim.r0 * r.r0_scale, r.thermal.t_winding)
         sim.step(1)
         tau, omega = sim.data.actuator_force[act], sim.data.qvel[dof]
         p = motor_power(tau, omega, np.abs(tau) / sim.kt_gear, res).sum()
