@@ -2,8 +2,6 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-# The node's defaults live at the repository root (config/sigma_state_publisher).
-ROOT = Path("..") / ".."
 package_name = "sigma_state_publisher"
 
 setup(
@@ -13,8 +11,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        ("share/" + package_name + "/config/sigma_state_publisher",
-         sorted(str(p) for p in (ROOT / "config" / "sigma_state_publisher").glob("*.yaml"))),
+        ("share/" + package_name + "/config", sorted(str(p) for p in Path("config").glob("*.yaml"))),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

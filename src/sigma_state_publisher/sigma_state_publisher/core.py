@@ -11,7 +11,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sigma_bridge.kinematics import MOVING, RobotModel, Transform
+from sigma_description.kinematics import Kinematics, Transform
+from sigma_description.urdf import RobotDescription
 
 
 def frame_prefix(robot_id: str, namespace: str = "/") -> str:
@@ -34,17 +35,17 @@ class JointUpdate:
 class StateModel:
     """The URDF's fixed and moving joints, with frames prefixed for one robot."""
 
-    def __init__(self, model: RobotModel, prefix: str) -> None:
-        self.model = model
+    def __init__(self, robot: RobotDescription, prefix: str) -> None:
+        self.robot = robot
+        self.kinematics = Kinematics(robot)
         self.prefix = prefix
-        self.moving = {j.name for j in model.joints if j.type in MOVING}
-        self.root_frame = prefix + model.root_link
+        self.moving = {j.name for j in robot.moving_joints}
+        self.root_frame = prefix + robot.root_link
 
     def static_transforms(self) -> list[Transform]:
         """Every fixed joint's parent -> child transform (constant: for ``/tf_static``)."""
-        fixed = {j.name for j in self.model.joints if j.type not in MOVING}
-        return [t for j, t in zip(self.model.joints, self.model.transforms({}, self.prefix), strict=True)
-                if j.name in fixed]
+        return [t for j, t in zip(self.robot.joints, self.kinematics.transforms({}, self.prefix), strict=True)
+                if not j.moving]
 
     def joint_transforms(self, names: Sequence[str], positions: Sequence[float]) -> JointUpdate:
         """Transforms of the moving joints named in a joint_states message (as robot_state_publisher: joints
@@ -58,7 +59,7 @@ class StateModel:
                 nonfinite.append(name)
             else:
                 given[name] = float(q)
-        out = [t for j, t in zip(self.model.joints, self.model.transforms(given, self.prefix), strict=True)
+        out = [t for j, t in zip(self.robot.joints, self.kinematics.transforms(given, self.prefix), strict=True)
                if j.name in given]
         return JointUpdate(out, unknown, nonfinite)
 

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 
-from sigma_bridge.kinematics import RobotModel, Transform
+from sigma_description.kinematics import Transform
+from sigma_description.urdf import load_urdf
+from sigma_ros_common import ros_params, spin
+from sigma_ros_common.qos import LATCHED, SENSOR
+from sigma_ros_common.share import resolve_file
 from sigma_state_publisher.core import StateModel, frame_prefix
-from sigma_state_publisher.params import declare
+from sigma_state_publisher.params import StatePublisherParams
 
-LATCHED = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
                     durability=DurabilityPolicy.VOLATILE)  # tf2_ros' DynamicBroadcasterQoS
 
@@ -47,28 +47,26 @@ class StatePublisher(Node):
 
     def __init__(self) -> None:
         super().__init__("state_publisher")
-        self.p = p = declare(self)
-        if not p.urdf_path.is_file():
-            raise ValueError(f"URDF {p.urdf_path} does not exist (parameter urdf_path)")
-        urdf = p.urdf_path.read_text()
-        self.state = StateModel(RobotModel(urdf, source=str(p.urdf_path)),
-                                frame_prefix(p.robot_id, self.get_namespace()))
+        self.p = p = ros_params.load(self, StatePublisherParams)
+        urdf_path = resolve_file(p.urdf_path, "sigma_state_publisher", "urdf_path")
+        robot = load_urdf(urdf_path)
+        self.state = StateModel(robot, frame_prefix(p.robot_id, self.get_namespace()))
         self._joints: JointState | None = None
         self._odom: Odometry | None = None
-        self._warned: set[str] = set()
+        self._warned: set[tuple[str, str]] = set()
         self.description_pub = self.create_publisher(String, "robot_description", LATCHED)
         self.static_pub = self.create_publisher(TFMessage, p.tf_static_topic, LATCHED)
         self.tf_pub = self.create_publisher(TFMessage, p.tf_topic, TF_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joints, qos_profile_sensor_data)
+        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR)
         if p.publish_odom_tf:
-            self.create_subscription(Odometry, "odom", self._on_odom, qos_profile_sensor_data)
-        self.description_pub.publish(String(data=urdf))
+            self.create_subscription(Odometry, "odom", self._on_odom, SENSOR)
+        self.description_pub.publish(String(data=robot.xml))
         stamp = self.get_clock().now().to_msg()
         static = self.state.static_transforms()
         self.static_pub.publish(TFMessage(transforms=[_stamped(t, stamp) for t in static]))
         self.create_timer(1.0 / p.publish_frequency, self._publish)
         self.get_logger().info(
-            f"state_publisher ready: {p.urdf_path.name}, {len(self.state.moving)} moving joints, {len(static)} fixed, "
+            f"state_publisher ready: {urdf_path.name}, {len(self.state.moving)} moving joints, {len(static)} fixed, "
             f"frames '{self.state.prefix}<link>', {p.tf_topic} at <= {p.publish_frequency:g} Hz"
             f"{', odom -> ' + self.state.root_frame if p.publish_odom_tf else ''}")
 
@@ -102,23 +100,7 @@ class StatePublisher(Node):
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``state_publisher``."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = StatePublisher()
-        rclpy.spin(node)
-    except ValueError as exc:
-        print(f"state_publisher: cannot start: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:  # publishing raced Ctrl-C ("context is invalid"): a clean shutdown; anything else is real
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    sys.exit(spin.run("state_publisher", lambda: [StatePublisher()], args))
 
 
 if __name__ == "__main__":

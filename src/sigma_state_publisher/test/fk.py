@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import yourdfpy
 from transforms3d.quaternions import quat2mat
 
-REPO = Path(__file__).resolve().parents[3]
-URDF = REPO / "urdf" / "sigma_humanoid.urdf"
+from sigma_description import humanoid_urdf
+
+URDF = humanoid_urdf()
 
 
 def load() -> yourdfpy.URDF:

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from fk import URDF, compose, load, matrix
 
-from sigma_bridge.kinematics import RobotModel
+from sigma_description.urdf import load_urdf
 from sigma_state_publisher.core import StateModel, frame_prefix
 
 
 @pytest.fixture(scope="module")
 def model() -> StateModel:
-    return StateModel(RobotModel.from_file(URDF), "r1/")
+    return StateModel(load_urdf(URDF), "r1/")
 
 
 def test_frame_prefix_follows_the_multi_robot_scheme():

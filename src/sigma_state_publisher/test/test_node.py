@@ -26,7 +26,7 @@ def _edges(messages: list[TFMessage]) -> dict[str, tuple[str, np.ndarray]]:
 
 def test_tf_and_robot_description_match_the_urdf_forward_kinematics(launch, ros_probe):
     proc = launch("sigma_state_publisher", "state_publisher", namespace="/r1",
-                  params={"urdf_path": str(URDF), "publish_frequency": 50.0})
+                  params={"publish_frequency": 50.0})  # the default URDF: package://sigma_description/...
     proc.wait_for_output("state_publisher ready", timeout=30)
     description = ros_probe.subscribe(String, "/r1/robot_description", LATCHED)
     static = ros_probe.subscribe(TFMessage, "/tf_static", LATCHED)
@@ -72,4 +72,4 @@ def test_tf_and_robot_description_match_the_urdf_forward_kinematics(launch, ros_
 def test_bad_urdf_path_is_refused_by_name(launch):
     proc = launch("sigma_state_publisher", "state_publisher", namespace="/r1", params={"urdf_path": "/nope.urdf"})
     assert proc.popen.wait(timeout=30) == 2
-    assert "/nope.urdf does not exist (parameter urdf_path)" in proc.output()
+    assert "refusing to start: parameter urdf_path: /nope.urdf does not exist" in proc.output()
