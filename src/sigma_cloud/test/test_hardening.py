@@ -7,6 +7,7 @@ HTTP against the real embedded PostgreSQL, and asserts the hardened answer.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import orjson
 import psycopg
@@ -207,3 +208,34 @@ def test_finding10_request_bodies_are_bounded_before_auth_and_decision_parameter
     assert r.status_code == 422 and _problem(r)["errors"], r.text
     ok = cloud.http.post("/v1/decisions", json={**decision, "parameters": {"target": "dock-3"}}, headers=cloud.token())
     assert ok.status_code == 201, ok.text
+
+
+def test_finding9_robot_ids_cannot_be_enumerated(cloud) -> None:
+    """Ingest answered unknown-robot vs bad-signature, and registration said "already registered" across sites."""
+    robot = cloud.robot("enum-target", "site-enum-a")
+    cloud.ensure_site("site-enum-b")
+    body = protocol.encode_batch(robot.robot_id, robot.events(1, time.time()))
+    stranger_seed, _ = protocol.generate_keypair()
+    answers = []
+    for robot_id in ("enum-target", "enum-nobody"):
+        batch = body.replace(b"enum-target", robot_id.encode())
+        headers = protocol.sign_request(stranger_seed, "POST", protocol.INGEST_PATH, robot_id, batch, time.time())
+        r = cloud.http.post(protocol.INGEST_PATH, content=batch, headers=headers)
+        problem = _problem(r)
+        answers.append((r.status_code, problem["type"], problem["detail"]))
+    assert answers[0] == answers[1] and answers[0][0] == 401, answers
+
+    _, public = protocol.generate_keypair()
+    manager_b = cloud.token("site_manager", ("site-enum-b",))
+    r = cloud.http.post("/v1/robots", headers=manager_b,
+                        json={"robot_id": "enum-target", "site_id": "site-enum-b", "public_key": public})
+    problem = _problem(r)
+    assert r.status_code == 409 and problem["type"].endswith("/id-unavailable")
+    assert "registered" not in problem["detail"] and "site-enum-a" not in r.text
+    with psycopg.connect(cloud.runtime.owner_url) as conn:
+        refused = conn.execute("SELECT actor FROM audit_log WHERE action = 'robot.register.refused' "
+                               "AND target = 'enum-target'").fetchall()
+    assert refused  # the attempt is visible to the fleet admin
+    admin = cloud.http.post("/v1/robots", headers=cloud.token(),
+                            json={"robot_id": "enum-target", "site_id": "site-enum-b", "public_key": public})
+    assert admin.status_code == 409 and "site-enum-a" in _problem(admin)["detail"]  # who may see it, sees it

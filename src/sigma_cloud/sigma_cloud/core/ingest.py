@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 from psycopg_pool import AsyncConnectionPool
 
 import sigma_protocol as protocol
@@ -20,6 +20,8 @@ from sigma_cloud.core.fastpath import FastBatch
 
 INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb, "
               "%s::integer[])")
+# The answer for an unknown robot and for a wrong key alike (sigma_protocol.verify_request's wording).
+BAD_SIGNATURE_DETAIL = "signature does not verify with the robot's registered key"
 IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
                 "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
 
@@ -68,9 +70,11 @@ class IngestService:
         self.keys: dict[str, DeviceKey] = {}
         self.scorers: OrderedDict[str, tuple[AnomalyScorer, int]] = OrderedDict()
         self.max_robots = max_robots
+        self._decoy_key = SigningKey.generate().verify_key  # its private half is discarded at once
 
     async def device_key(self, robot_id: str, now: float) -> DeviceKey:
-        """The robot's registered key (cached for key_cache_ttl_s); 401 when the robot is unknown."""
+        """The robot's registered key (cached for key_cache_ttl_s); for an unknown robot a decoy key that nothing
+        verifies against, so the caller gets the same 401 bad-signature as for a wrong key."""
         cached = self.keys.get(robot_id)
         if cached is not None and cached.expires > now:
             return cached
@@ -78,9 +82,10 @@ class IngestService:
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
             row = await (await conn.execute("SELECT public_key, site_id, status FROM robots WHERE robot_id = %s",
                                             (robot_id,))).fetchone()
-        if row is None:
-            raise IngestRejected(401, "unknown-robot", f"robot {robot_id!r} is not registered")
-        key = DeviceKey(protocol.load_verify_key(row[0]), row[1], row[2], now + self.settings.key_cache_ttl_s)
+        if row is None:  # answered exactly like a wrong key (no robot-id enumeration); cached like a known one
+            key = DeviceKey(self._decoy_key, "", "unknown", now + self.settings.key_cache_ttl_s)
+        else:
+            key = DeviceKey(protocol.load_verify_key(row[0]), row[1], row[2], now + self.settings.key_cache_ttl_s)
         self.keys[robot_id] = key
         return key
 
@@ -89,6 +94,8 @@ class IngestService:
         auth = protocol.parse_auth_headers(headers)
         key = await self.device_key(auth.robot_id, now)
         protocol.verify_request(key.verify_key, auth, method, path, body, now, self.settings.clock_skew_s)
+        if key.status == "unknown":  # unreachable: nobody holds the decoy's private key
+            raise IngestRejected(401, "bad-signature", BAD_SIGNATURE_DETAIL)
         if key.status != "active":
             raise IngestRejected(403, "decommissioned", f"robot {auth.robot_id!r} is {key.status}")
         return auth.robot_id
@@ -192,7 +199,7 @@ class IngestService:
             scorer.stats = snapshot
             state = getattr(exc, "sqlstate", None)
             if state == "SG401":
-                raise IngestRejected(401, "unknown-robot", f"robot {robot_id!r} is not registered") from exc
+                raise IngestRejected(401, "bad-signature", BAD_SIGNATURE_DETAIL) from exc
             if state == "SG403":
                 self.keys.pop(robot_id, None)
                 raise IngestRejected(403, "decommissioned", f"robot {robot_id!r} is decommissioned") from exc

@@ -48,11 +48,27 @@ async def register_robot(body: RobotCreate, pool: PoolDep, principal: CurrentPri
                         detail={"public_key": body.public_key, "model": body.model})
             return await fetch_robot(conn, body.robot_id)
     except psycopg.errors.UniqueViolation as exc:
-        raise ProblemError(409, "conflict", f"robot {body.robot_id!r} is already registered") from exc
+        raise await _id_conflict(pool, principal, body) from exc
     except psycopg.errors.ForeignKeyViolation as exc:
         raise ProblemError(404, "unknown-site", f"site {body.site_id!r} does not exist") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
         raise ProblemError(403, "forbidden", f"you may not register robots at site {body.site_id!r}") from exc
+
+
+async def _id_conflict(pool: PoolDep, principal: CurrentPrincipal, body: RobotCreate) -> ProblemError:
+    """The 409 for a robot id that is taken. Only a caller who may see that robot learns it is registered (and
+    where); anyone else gets a neutral answer that names no site, and the attempt is audited (enumeration shows)."""
+    async with transaction(pool, principal) as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        visible = await (await cur.execute("SELECT site_id FROM robots WHERE robot_id = %s",
+                                           (body.robot_id,))).fetchone()
+        if visible is not None:
+            return ProblemError(409, "conflict", f"robot {body.robot_id!r} is already registered at site "
+                                f"{visible['site_id']!r}")
+        await audit(conn, principal, "robot.register.refused", site_id=body.site_id, target=body.robot_id,
+                    detail={"reason": "id unavailable"})
+    return ProblemError(409, "id-unavailable", f"robot id {body.robot_id!r} cannot be used; choose another id "
+                        "(ids are unique across the whole fleet)")
 
 
 @router.get("", response_model=RobotsPublic, responses=responses(401))
