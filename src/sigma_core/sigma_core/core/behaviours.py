@@ -1,0 +1,256 @@
+"""Behaviour-tree leaves (py_trees) for the warehouse tasks, and the trees built from them.
+
+The clock is injected: every behaviour reads ``ctx.now`` (set by the executor before each tick), never the wall
+clock, so sim time and tests are deterministic. Behaviours write their intent into ``ctx.command``; nothing here
+publishes. Retries are bounded and each failed attempt runs a recovery (wait, then replan from where the robot is),
+like Nav2's navigator recoveries.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import py_trees
+from py_trees.common import Status
+
+from sigma_core.core.perception import WorldState
+from sigma_core.core.planner import NoPathError, Plan, plan_path
+from sigma_core.core.reasoning import Constraints
+from sigma_core.core.sitemap import Place, SiteMap
+from sigma_core.core.tracker import TrackerParams, track
+from sigma_ros_common.params import param
+
+ARM_POSES: dict[str, dict[str, float]] = {
+    # both arms together, like carrying a tote with two hands (rad; negative pitch = forward)
+    "neutral": {"left_shoulder_pitch": -0.2, "right_shoulder_pitch": -0.2, "left_elbow": -0.3, "right_elbow": -0.3},
+    "reach": {"left_shoulder_pitch": -0.9, "right_shoulder_pitch": -0.9, "left_elbow": -0.6, "right_elbow": -0.6},
+    "carry": {"left_shoulder_pitch": -0.3, "right_shoulder_pitch": -0.3, "left_elbow": -1.4, "right_elbow": -1.4},
+}
+
+
+@dataclass(frozen=True)
+class ExecutionParams:
+    """Bounds of the task behaviours."""
+
+    navigate_retries: int = param(2, unit="retries", low=0, high=10,
+                                  description="failed navigation attempts retried (after a recovery) before failing")
+    recovery_wait: float = param(1.0, unit="s", low=0.0, high=30.0,
+                                 description="recovery between attempts: hold still this long, then replan")
+    stall_timeout: float = param(15.0, unit="s", low=1.0, high=300.0,
+                                 description="navigation fails after this long without progress while allowed to move")
+    replan_distance: float = param(0.8, unit="m", low=0.1, high=5.0,
+                                   description="replan when the robot is this far off its path")
+    arm_timeout: float = param(8.0, unit="s", low=0.5, high=60.0,
+                               description="an arm motion fails if not within tolerance after this long")
+    arm_tolerance: float = param(0.15, unit="rad", low=0.01, high=1.0, description="arm motion done within this")
+    arm_retries: int = param(1, unit="retries", low=0, high=10, description="failed arm motions retried")
+    payload_timeout: float = param(5.0, unit="s", low=0.1, high=60.0,
+                                   description="a grasp/release not confirmed after this long fails")
+    charge_start_timeout: float = param(15.0, unit="s", low=1.0, high=300.0,
+                                        description="docking fails if charging has not started after this long")
+    charge_timeout: float = param(1800.0, unit="s", low=1.0, high=86400.0,
+                                  description="charging fails if charge_to is not reached after this long")
+    input_max_age: float = param(0.5, unit="s", low=0.01, high=10.0,
+                                 description="odometry/joint states older than this: hold still instead of acting")
+
+
+@dataclass
+class Command:
+    """The intent of one tick: base velocity (base frame) and optional joint targets."""
+
+    vx: float = 0.0
+    wz: float = 0.0
+    joints: dict[str, float] | None = None
+
+
+@dataclass
+class ExecContext:
+    """Shared state between the executor and the behaviours (one per robot)."""
+
+    site: SiteMap
+    tracker: TrackerParams
+    params: ExecutionParams
+    now: float = 0.0
+    world: WorldState | None = None
+    constraints: Constraints | None = None
+    speed_limit: float = 0.0
+    command: Command = field(default_factory=Command)
+    payload_request: float | None = None     # mass the hands should hold [kg] (the node relays it)
+    payload_held: float = 0.0                # mass confirmed held [kg]
+    step: str = ""
+    remaining: float = math.nan              # [m] along the current path
+    path_length: float = math.nan            # [m] of the current path when planned
+    cross_track: float = 0.0                 # [m]
+    moving_expected: bool = False            # the plan wants motion now (for self-evaluation)
+    last_failure: str = ""
+    needs_joints: bool = False
+
+    def fresh_pose(self) -> tuple[float, float, float] | None:
+        w = self.world
+        if w is None or w.pose is None or w.pose_age > self.params.input_max_age:
+            return None
+        return w.pose
+
+    def motion_allowed(self) -> bool:
+        s = self.world.safety if self.world else None
+        return s is not None and s.speed_scale > 0.0 and not s.brake
+
+
+class _Leaf(py_trees.behaviour.Behaviour):
+    def __init__(self, name: str, ctx: ExecContext) -> None:
+        super().__init__(name)
+        self.ctx = ctx
+        self.started = 0.0
+
+    def initialise(self) -> None:
+        self.started = self.ctx.now
+
+    def fail(self, why: str) -> Status:
+        self.ctx.last_failure = f"{self.name}: {why}"
+        return Status.FAILURE
+
+
+class Navigate(_Leaf):
+    """Plan on the site map (A*) and follow the path to ``goal``; fails on no path or no progress."""
+
+    def __init__(self, name: str, ctx: ExecContext, goal: Place) -> None:
+        super().__init__(name, ctx)
+        self.goal = goal
+        self.plan: Plan | None = None
+        self.index = 1
+        self.best = math.inf
+        self.stalled = 0.0
+        self.last_t = 0.0
+
+    def initialise(self) -> None:
+        super().initialise()
+        self.plan, self.index, self.best, self.stalled, self.last_t = None, 1, math.inf, 0.0, self.ctx.now
+
+    def update(self) -> Status:
+        ctx = self.ctx
+        ctx.step, ctx.moving_expected = self.name, False
+        dt, self.last_t = max(0.0, ctx.now - self.last_t), ctx.now
+        pose = ctx.fresh_pose()
+        if pose is None:
+            return Status.RUNNING             # hold still (zero command) until odometry is fresh again
+        if self.plan is None or ctx.cross_track > ctx.params.replan_distance:
+            try:
+                self.plan = plan_path(ctx.site, pose[:2], (self.goal.x, self.goal.y))
+            except NoPathError as exc:
+                return self.fail(f"no path to {self.goal.name}: {exc}")
+            self.index, ctx.path_length, ctx.cross_track = 1, self.plan.length, 0.0
+        out = track(ctx.tracker, pose, self.plan.waypoints, self.index, ctx.speed_limit, self.goal.yaw)
+        self.index, ctx.remaining, ctx.cross_track = out.index, out.remaining, out.cross_track
+        if out.arrived:
+            ctx.remaining = 0.0
+            return Status.SUCCESS
+        ctx.command.vx, ctx.command.wz = out.vx, out.wz
+        ctx.moving_expected = True
+        if out.remaining < self.best - 0.1 or out.remaining < ctx.tracker.goal_tolerance * 2:
+            self.best, self.stalled = out.remaining, 0.0
+        elif ctx.motion_allowed() and ctx.speed_limit > 0.0:
+            self.stalled += dt
+            if self.stalled > ctx.params.stall_timeout:
+                return self.fail(f"no progress for {self.stalled:.0f} s at ({pose[0]:.1f}, {pose[1]:.1f}), "
+                                 f"{out.remaining:.1f} m to {self.goal.name}")
+        return Status.RUNNING
+
+
+class ArmMove(_Leaf):
+    """Both arms to a named pose through joint targets; done within tolerance, fails after a timeout."""
+
+    def __init__(self, name: str, ctx: ExecContext, pose: str) -> None:
+        super().__init__(name, ctx)
+        self.targets = ARM_POSES[pose]
+
+    def update(self) -> Status:
+        ctx = self.ctx
+        ctx.step, ctx.needs_joints, ctx.moving_expected = self.name, True, False
+        ctx.command.joints = dict(self.targets)
+        w = ctx.world
+        if w is not None and w.joints_age <= ctx.params.input_max_age and all(n in w.joints for n in self.targets):
+            err = max(abs(w.joints[n] - t) for n, t in self.targets.items())
+            if err < ctx.params.arm_tolerance:
+                ctx.needs_joints = False
+                return Status.SUCCESS
+        if ctx.now - self.started > ctx.params.arm_timeout:
+            ctx.needs_joints = False
+            return self.fail(f"arms not at '{self.name}' within {ctx.params.arm_timeout} s")
+        return Status.RUNNING
+
+
+class SetPayload(_Leaf):
+    """Grasp (mass > 0) or release (0) the tote; succeeds when the hands confirm the mass."""
+
+    def __init__(self, name: str, ctx: ExecContext, mass: float) -> None:
+        super().__init__(name, ctx)
+        self.mass = mass
+
+    def update(self) -> Status:
+        ctx = self.ctx
+        ctx.step = self.name
+        ctx.command.joints = None
+        ctx.payload_request = self.mass
+        if abs(ctx.payload_held - self.mass) < 1e-6:
+            return Status.SUCCESS
+        if ctx.now - self.started > ctx.params.payload_timeout:
+            return self.fail(f"hands did not confirm {self.mass:.1f} kg within {ctx.params.payload_timeout} s")
+        return Status.RUNNING
+
+
+class Charge(_Leaf):
+    """Stay on the dock until the battery reaches ``charge_to`` (0: succeed once charging)."""
+
+    def __init__(self, name: str, ctx: ExecContext, charge_to: float) -> None:
+        super().__init__(name, ctx)
+        self.charge_to = charge_to
+
+    def update(self) -> Status:
+        ctx = self.ctx
+        ctx.step = self.name
+        w = ctx.world
+        elapsed = ctx.now - self.started
+        charging = w is not None and w.charging
+        if charging and (self.charge_to <= 0.0 or w.battery_soc >= self.charge_to):
+            return Status.SUCCESS
+        if w is not None and math.isfinite(w.battery_soc) and w.battery_soc >= self.charge_to > 0.0:
+            return Status.SUCCESS
+        if not charging and elapsed > ctx.params.charge_start_timeout:
+            return self.fail(f"not charging {elapsed:.0f} s after docking")
+        if elapsed > ctx.params.charge_timeout:
+            return self.fail(f"battery {w.battery_soc:.0%} below {self.charge_to:.0%} after {elapsed:.0f} s")
+        return Status.RUNNING
+
+
+class HoldFor(_Leaf):
+    """Stand still; succeeds after ``duration`` (0 = runs until replaced)."""
+
+    def __init__(self, name: str, ctx: ExecContext, duration: float) -> None:
+        super().__init__(name, ctx)
+        self.duration = duration
+
+    def update(self) -> Status:
+        self.ctx.step = self.name
+        if self.duration > 0.0 and self.ctx.now - self.started >= self.duration:
+            return Status.SUCCESS
+        return Status.RUNNING
+
+
+def with_recovery(name: str, child: py_trees.behaviour.Behaviour, ctx: ExecContext, retries: int,
+                  wait: float) -> py_trees.behaviour.Behaviour:
+    """``child``, and on failure a recovery (hold still ``wait`` s) then a fresh attempt, at most ``retries`` times."""
+    recovery = py_trees.composites.Sequence(f"{name}/recover", memory=True, children=[
+        HoldFor(f"{name}/recover", ctx, wait), py_trees.behaviours.Failure(f"{name}/retry")])
+    attempt = py_trees.composites.Selector(f"{name}/attempt", memory=True, children=[child, recovery])
+    return py_trees.decorators.Retry(name, attempt, num_failures=retries + 1)
+
+
+def navigate(name: str, ctx: ExecContext, goal: Place) -> py_trees.behaviour.Behaviour:
+    p = ctx.params
+    return with_recovery(name, Navigate(name, ctx, goal), ctx, p.navigate_retries, p.recovery_wait)
+
+
+def arm(name: str, ctx: ExecContext, pose: str) -> py_trees.behaviour.Behaviour:
+    p = ctx.params
+    return with_recovery(name, ArmMove(name, ctx, pose), ctx, p.arm_retries, p.recovery_wait)

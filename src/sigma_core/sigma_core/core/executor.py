@@ -1,0 +1,182 @@
+"""Task executor: acceptance (with reasons), one behaviour tree per task, progress and results.
+
+One task runs at a time. ``submit`` answers ACCEPTED or REFUSED at once (a preempted task is reported PREEMPTED
+first); ``tick`` runs the tree one step and reports progress and the final state; ``halt`` stops the running
+behaviour (the tree keeps its place, so the next commander resumes the task at the same step — a halted
+navigation replans from where the robot is).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import py_trees
+from py_trees.common import Status
+
+from sigma_core.core.behaviours import Charge, ExecContext, HoldFor, SetPayload, arm, navigate
+from sigma_core.core.planner import NoPathError, plan_path
+from sigma_core.core.sitemap import PlaceError
+from sigma_core.core.tasks import FINAL, Kind, State, StatusReport, TaskError, TaskSpec, validate
+
+PROGRESS_PERIOD = 0.5   # [s] ACTIVE reports while running, besides every step change
+KNOWN_TASKS = 512       # task ids remembered for duplicate detection
+
+
+class TaskExecutor:
+    """Runs tasks as py_trees behaviour trees on an :class:`ExecContext`."""
+
+    def __init__(self, ctx: ExecContext) -> None:
+        self.ctx = ctx
+        self.spec: TaskSpec | None = None
+        self.root: py_trees.behaviour.Behaviour | None = None
+        self.known: OrderedDict[str, StatusReport] = OrderedDict()
+        self._last_report = -math.inf
+        self._last_step = ""
+        self.commander = 2
+
+    # -- acceptance ---------------------------------------------------------------------------------
+    def submit(self, spec: TaskSpec, now: float) -> list[StatusReport]:
+        """Validate and accept or refuse ``spec``; returns the reports to publish (in order)."""
+        if spec.task_id in self.known:
+            return [self.known[spec.task_id]]            # a retry of a known task: same answer, never run twice
+        try:
+            spec = validate(spec)
+            if spec.kind == Kind.CANCEL:
+                return self._cancel(spec)
+            self._check(spec, now)
+            root = self._build(spec)
+        except (TaskError, PlaceError, NoPathError) as exc:
+            return [self._remember(self._report(spec, State.REFUSED, reason=str(exc)))]
+        out = []
+        if self.spec is not None:
+            out.append(self._finish(State.PREEMPTED, f"preempted by task {spec.task_id} ({spec.kind.name.lower()}, "
+                                                      f"priority {spec.priority}) from {spec.issuer or 'unknown'}"))
+        self.spec, self.root = spec, root
+        self._last_step, self._last_report = "", -math.inf
+        out.append(self._remember(self._report(spec, State.ACCEPTED, reason=self._constraint_text())))
+        return out
+
+    def _cancel(self, spec: TaskSpec) -> list[StatusReport]:
+        if self.spec is None or self.spec.task_id != spec.task_id:
+            running = self.spec.task_id if self.spec else "none"
+            return [self._report(spec, State.REFUSED, reason=f"cancel: task {spec.task_id} is not running "
+                                                              f"(running: {running})")]
+        self.halt()
+        return [self._finish(State.CANCELED, f"canceled by {spec.issuer or 'unknown'}")]
+
+    def _check(self, spec: TaskSpec, now: float) -> None:
+        ctx, c = self.ctx, self.ctx.constraints
+        if spec.deadline and now > spec.deadline:
+            raise TaskError(f"deadline passed {now - spec.deadline:.2f} s ago")
+        if self.spec is not None and spec.priority < self.spec.priority:
+            raise TaskError(f"busy with task {self.spec.task_id} of priority {self.spec.priority} > {spec.priority}")
+        if c is not None and c.refuse_new_work and spec.kind in (Kind.GO_TO, Kind.DELIVER):
+            raise TaskError(c.refuse_new_work)
+        if spec.kind == Kind.DELIVER and c is not None and spec.payload_mass > c.payload_limit:
+            raise TaskError(f"payload {spec.payload_mass:.1f} kg above the current limit {c.payload_limit:.1f} kg"
+                            f" ({'; '.join(c.reasons) or 'nominal'})")
+        pose = ctx.fresh_pose()
+        for label in ("place", "pickup", "dropoff"):
+            text = getattr(spec, label)
+            if text:
+                place = ctx.site.resolve(text)
+                if pose is not None and spec.kind != Kind.HOLD:
+                    plan_path(ctx.site, pose[:2], (place.x, place.y))   # reachable from here (else NoPathError)
+
+    def _build(self, spec: TaskSpec) -> py_trees.behaviour.Behaviour:
+        ctx, site = self.ctx, self.ctx.site
+        seq = py_trees.composites.Sequence(f"{spec.kind.name.lower()}:{spec.task_id}", memory=True)
+        if spec.kind == Kind.GO_TO:
+            seq.add_child(navigate("navigate:place", ctx, site.resolve(spec.place)))
+        elif spec.kind == Kind.DELIVER:
+            seq.add_children([
+                navigate("navigate:pickup", ctx, site.resolve(spec.pickup)),
+                arm("reach:pickup", ctx, "reach"),
+                SetPayload("grasp", ctx, spec.payload_mass),
+                arm("lift", ctx, "carry"),
+                navigate("navigate:dropoff", ctx, site.resolve(spec.dropoff)),
+                arm("reach:dropoff", ctx, "reach"),
+                SetPayload("release", ctx, 0.0),
+                arm("retract", ctx, "neutral"),
+            ])
+        elif spec.kind == Kind.DOCK:
+            pose = ctx.fresh_pose()
+            dock = site.resolve(spec.place) if spec.place else (
+                site.nearest_dock(*pose[:2]) if pose else site.resolve("dock_1"))
+            seq.add_children([navigate(f"navigate:{dock.name}", ctx, dock), Charge("charge", ctx, spec.charge_to)])
+        else:
+            seq.add_child(HoldFor("hold", ctx, spec.duration))
+        return seq
+
+    # -- running ------------------------------------------------------------------------------------
+    def tick(self, now: float, commander: int) -> list[StatusReport]:
+        """One step of the running task (the caller set ctx.now/world/constraints/speed_limit and reset command)."""
+        self.commander = commander
+        if self.root is None or self.spec is None:
+            self.ctx.step = "idle"
+            return []
+        self.root.tick_once()
+        status = self.root.status
+        if status == Status.SUCCESS:
+            return [self._finish(State.SUCCEEDED, "done")]
+        if status == Status.FAILURE:
+            return [self._finish(State.FAILED, self.ctx.last_failure or "a step failed")]
+        if self.ctx.step != self._last_step or now - self._last_report >= PROGRESS_PERIOD:
+            self._last_step, self._last_report = self.ctx.step, now
+            return [self._report(self.spec, State.ACTIVE, reason=self._constraint_text())]
+        return []
+
+    def halt(self) -> None:
+        """Stop the running behaviour (not the task): the tree resumes at the same step on the next tick."""
+        if self.root is not None and self.root.status == Status.RUNNING:
+            child = getattr(self.root, "current_child", None)
+            if child is not None and child.status == Status.RUNNING:
+                child.stop(Status.INVALID)
+        self.ctx.moving_expected = False
+        self._last_step = ""
+
+    # -- reports ------------------------------------------------------------------------------------
+    def _progress(self) -> float:
+        if self.root is None:
+            return 0.0
+        children = self.root.children
+        cur = getattr(self.root, "current_child", None)
+        if not children or cur is None:
+            return 0.0
+        k = children.index(cur)
+        frac = 0.0
+        ctx = self.ctx
+        if ctx.step.startswith("navigate") and ctx.path_length > 0 and math.isfinite(ctx.remaining):
+            frac = max(0.0, min(1.0, 1.0 - ctx.remaining / ctx.path_length))
+        return min(1.0, (k + frac) / len(children))
+
+    def _constraint_text(self) -> str:
+        c = self.ctx.constraints
+        return "; ".join(c.reasons) if c is not None else ""
+
+    def _report(self, spec: TaskSpec, state: State, reason: str = "") -> StatusReport:
+        ctx, c = self.ctx, self.ctx.constraints
+        navigating = state == State.ACTIVE and ctx.step.startswith("navigate")
+        return StatusReport(
+            task_id=spec.task_id, kind=int(spec.kind), state=state, step=ctx.step if state == State.ACTIVE else "",
+            progress=1.0 if state == State.SUCCEEDED else (self._progress() if state == State.ACTIVE else 0.0),
+            distance_remaining=ctx.remaining if navigating else math.nan,
+            speed_limit=ctx.speed_limit, payload_limit=c.payload_limit if c else math.nan,
+            commander=self.commander, reason=reason)
+
+    def _finish(self, state: State, reason: str) -> StatusReport:
+        assert state in FINAL and self.spec is not None
+        report = self._report(self.spec, state, reason)
+        if state == State.SUCCEEDED:
+            report = StatusReport(**{**report.__dict__, "progress": 1.0})
+        self.spec, self.root = None, None
+        self.ctx.step, self.ctx.remaining, self.ctx.moving_expected = "idle", math.nan, False
+        return self._remember(report)
+
+    def _remember(self, report: StatusReport) -> StatusReport:
+        self.known[report.task_id] = report
+        self.known.move_to_end(report.task_id)
+        while len(self.known) > KNOWN_TASKS:
+            self.known.popitem(last=False)
+        return report

@@ -1,0 +1,153 @@
+"""Perception: one world state per tick from the robot's inputs, each with its age.
+
+Inputs are plain values (the node converts messages). A non-finite or malformed input is rejected with a reason
+and never replaces the last good value; its age then keeps growing, which self-evaluation sees. Ages are measured
+on the caller's clock at receipt (like the safety supervisor), never from header stamps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class SafetyView:
+    """What the safety supervisor allows now (from ``safety/status``)."""
+
+    level: int
+    authority: int          # SafetyStatus.AUTHORITY_*: the highest authority allowed to command
+    speed_scale: float
+    brake: bool
+    fault_codes: frozenset[int]
+
+
+@dataclass(frozen=True)
+class WorldState:
+    """Everything the later stages use, with ages [s] (inf = never received)."""
+
+    now: float
+    pose: tuple[float, float, float] | None      # x, y [m], yaw [rad] in the map frame
+    pose_age: float
+    velocity: tuple[float, float]                # vx [m/s], wz [rad/s] in the base frame
+    joints: dict[str, float]
+    joints_age: float
+    humans: tuple[tuple[float, float], ...]      # positions in the base frame [m]
+    humans_age: float
+    battery_soc: float                           # [0, 1]; nan if unknown
+    charging: bool
+    battery_age: float
+    safety: SafetyView | None
+    safety_age: float
+    hottest_joint: str
+    hottest_winding: float                       # [degC]; nan if unknown
+    health_age: float
+    twin_risk: float                             # probability in [0, 1] from the twin; nan if none
+    twin_age: float
+    rejected: tuple[str, ...]                    # recent rejected inputs, newest last
+
+    @property
+    def nearest_human(self) -> float:
+        """Distance to the nearest detected person [m] (inf if none)."""
+        return min((math.hypot(x, y) for x, y in self.humans), default=INF)
+
+
+def _finite(*values: float) -> bool:
+    return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
+
+
+@dataclass
+class Perception:
+    """Holds the latest good value of every input and when it arrived."""
+
+    pose: tuple[float, float, float] | None = None
+    velocity: tuple[float, float] = (0.0, 0.0)
+    joints: dict[str, float] = field(default_factory=dict)
+    humans: tuple[tuple[float, float], ...] = ()
+    battery_soc: float = math.nan
+    charging: bool = False
+    safety: SafetyView | None = None
+    hottest_joint: str = ""
+    hottest_winding: float = math.nan
+    twin_risk: float = math.nan
+    received: dict[str, float] = field(default_factory=dict)
+    rejected: deque = field(default_factory=lambda: deque(maxlen=8))
+
+    def _reject(self, topic: str, why: str, now: float) -> bool:
+        self.rejected.append(f"{topic}: {why} (t={now:.2f})")
+        return False
+
+    def update_odom(self, x: float, y: float, yaw: float, vx: float, wz: float, now: float) -> bool:
+        """Pose in the map frame and base-frame velocity; False (and a reason recorded) if rejected."""
+        if not _finite(x, y, yaw, vx, wz):
+            return self._reject("odom", f"non-finite pose/velocity ({x}, {y}, {yaw}, {vx}, {wz})", now)
+        self.pose, self.velocity = (float(x), float(y), float(yaw)), (float(vx), float(wz))
+        self.received["odom"] = now
+        return True
+
+    def update_joints(self, names: list[str], positions: list[float], now: float) -> bool:
+        if len(names) != len(positions):
+            return self._reject("joint_states", f"{len(names)} names but {len(positions)} positions", now)
+        bad = [n for n, p in zip(names, positions, strict=False) if not _finite(p)]
+        if bad:
+            return self._reject("joint_states", f"non-finite position of {', '.join(bad[:3])}", now)
+        self.joints = dict(zip(names, (float(p) for p in positions), strict=False))
+        self.received["joint_states"] = now
+        return True
+
+    def update_humans(self, positions: list[tuple[float, float]], now: float) -> bool:
+        if not all(_finite(x, y) for x, y in positions):
+            return self._reject("humans", "non-finite person position", now)
+        self.humans = tuple((float(x), float(y)) for x, y in positions)
+        self.received["humans"] = now
+        return True
+
+    def update_battery(self, soc: float, charging: bool, now: float) -> bool:
+        if not _finite(soc) or not 0.0 <= soc <= 1.0:
+            return self._reject("battery_state", f"state of charge {soc} outside [0, 1]", now)
+        self.battery_soc, self.charging = float(soc), bool(charging)
+        self.received["battery_state"] = now
+        return True
+
+    def update_safety(self, view: SafetyView, now: float) -> bool:
+        if view.authority not in (0, 1, 2) or not _finite(view.speed_scale):
+            return self._reject("safety/status", f"authority {view.authority}, speed scale {view.speed_scale}", now)
+        self.safety = view
+        self.received["safety/status"] = now
+        return True
+
+    def update_health(self, names: list[str], winding: list[float], now: float) -> bool:
+        if len(names) != len(winding) or not names:
+            return self._reject("actuator_health", f"{len(names)} names, {len(winding)} temperatures", now)
+        pairs = [(t, n) for n, t in zip(names, winding, strict=False) if _finite(t)]
+        if not pairs:
+            return self._reject("actuator_health", "no finite winding temperature", now)
+        self.hottest_winding, self.hottest_joint = max(pairs)
+        self.received["actuator_health"] = now
+        return True
+
+    def update_twin_risk(self, risk: float, now: float) -> bool:
+        if not _finite(risk) or not 0.0 <= risk <= 1.0:
+            return self._reject("twin", f"risk {risk} outside [0, 1]", now)
+        self.twin_risk = float(risk)
+        self.received["twin"] = now
+        return True
+
+    def age(self, topic: str, now: float) -> float:
+        t = self.received.get(topic)
+        return INF if t is None else max(0.0, now - t)
+
+    def snapshot(self, now: float) -> WorldState:
+        """The world state at ``now`` (ages relative to it)."""
+        return WorldState(
+            now=now, pose=self.pose, pose_age=self.age("odom", now), velocity=self.velocity,
+            joints=dict(self.joints), joints_age=self.age("joint_states", now), humans=self.humans,
+            humans_age=self.age("humans", now), battery_soc=self.battery_soc, charging=self.charging,
+            battery_age=self.age("battery_state", now), safety=self.safety, safety_age=self.age("safety/status", now),
+            hottest_joint=self.hottest_joint, hottest_winding=self.hottest_winding,
+            health_age=self.age("actuator_health", now), twin_risk=self.twin_risk, twin_age=self.age("twin", now),
+            rejected=tuple(self.rejected),
+        )

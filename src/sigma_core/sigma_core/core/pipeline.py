@@ -1,0 +1,153 @@
+"""One tick of onboard cognition: perception → reasoning → self-evaluation → arbitration → planning/execution →
+action synthesis. Pure: the node feeds inputs into ``perception`` and calls ``tick(now)`` from one timer.
+
+Action synthesis writes only the commander's own channel (``cmd/primary_ai/*`` or ``cmd/edge_ai/*``), never
+``driver/*`` (the safety gate's). In mechanical fallback it holds (zero base velocity) on the channel safety still
+allows, or publishes nothing when safety itself is in fallback (the gate holds and brakes).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from sigma_core.core.arbiter import NAMES, Arbiter, ArbiterParams, Decision, Mode, Switch, Verdict
+from sigma_core.core.behaviours import Command, ExecContext, ExecutionParams
+from sigma_core.core.executor import TaskExecutor
+from sigma_core.core.perception import Perception
+from sigma_core.core.reasoning import ReasoningParams, constrain
+from sigma_core.core.selfeval import Assessment, SelfEvalParams, SelfEvaluation
+from sigma_core.core.sitemap import SiteMap
+from sigma_core.core.tasks import State, StatusReport, TaskError, TaskSpec, task_from_decision
+from sigma_core.core.tracker import TrackerParams
+
+CHANNELS = {Mode.PRIMARY: "primary_ai", Mode.EDGE: "edge_ai"}
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """All parameter groups of the pipeline."""
+
+    tracker: TrackerParams = field(default_factory=TrackerParams)
+    execution: ExecutionParams = field(default_factory=ExecutionParams)
+    reasoning: ReasoningParams = field(default_factory=ReasoningParams)
+    selfeval: SelfEvalParams = field(default_factory=SelfEvalParams)
+    arbiter: ArbiterParams = field(default_factory=ArbiterParams)
+
+
+@dataclass(frozen=True)
+class TickOutput:
+    """What the node publishes after one tick."""
+
+    now: float
+    commander: Mode
+    channel: str | None                    # "primary_ai", "edge_ai" or None (publish nothing)
+    command: Command | None
+    halted: Mode | None                    # commander halted on this tick, before ``commander`` started
+    switch: Switch | None
+    statuses: tuple[StatusReport, ...]
+    edge_health: Assessment
+    primary_confidence: float | None       # relayed as policy_health(SOURCE_PRIMARY_AI) while a lease is live
+    payload_request: float | None
+
+
+class Pipeline:
+    """The Edge AI pipeline and the arbiter for one robot."""
+
+    def __init__(self, site: SiteMap, config: CoreConfig | None = None) -> None:
+        self.config = config or CoreConfig()
+        self.perception = Perception()
+        self.ctx = ExecContext(site, self.config.tracker, self.config.execution)
+        self.executor = TaskExecutor(self.ctx)
+        self.arbiter = Arbiter(self.config.arbiter)
+        self.selfeval = SelfEvaluation(self.config.selfeval)
+        self.primary_speed_limit = math.inf
+        self.primary_task: str = ""
+        self._pending: list[StatusReport] = []
+        self._last_rejected_at: float | None = None
+        self._n_rejected = 0
+
+    # -- inputs that are not sensor data ------------------------------------------------------------
+    def refresh(self, now: float) -> None:
+        """Update world state and constraints for acceptance checks outside a tick."""
+        self.ctx.now, self.ctx.world = now, self.perception.snapshot(now)
+        self.ctx.constraints = constrain(self.config.reasoning, self.ctx.world, self.config.tracker.max_speed)
+
+    def submit_task(self, spec: TaskSpec, now: float) -> list[StatusReport]:
+        """A task from ``tasks/request``: accepted or refused at once (reports returned and published)."""
+        self.refresh(now)
+        self.executor.commander = int(self.arbiter.mode)
+        return self.executor.submit(spec, now)
+
+    def offer_decision(self, decision: Decision, action: str, parameters: dict[str, str],
+                       now: float) -> tuple[Verdict, list[StatusReport]]:
+        """A Primary AI decision: screened by the arbiter, then its task submitted (or its lease renewed)."""
+        try:
+            spec = task_from_decision(action, parameters, f"primary_ai:{decision.decision_id}", 0.0)
+        except TaskError as exc:
+            self.arbiter.screen(decision, now)       # remember the id: a repeat is a duplicate, not re-parsed
+            return Verdict(False, f"decision {decision.decision_id}: {exc}"), []
+        verdict = self.arbiter.screen(decision, now)
+        if not verdict.applied:
+            return verdict, []
+        running = self.executor.spec
+        if running is not None and running.task_id == spec.task_id:
+            self.primary_speed_limit = spec.speed_limit
+            return Verdict(True, f"lease renewed for task {spec.task_id}"), []
+        reports = self.submit_task(spec, now)
+        if reports and reports[-1].state == State.REFUSED:
+            self.arbiter.lease = None
+            return Verdict(False, f"decision {decision.decision_id}: task refused: {reports[-1].reason}"), reports
+        self.primary_speed_limit, self.primary_task = spec.speed_limit, spec.task_id
+        return verdict, reports
+
+    def confirm_payload(self, mass: float) -> None:
+        """The hands (or the simulator) confirmed holding ``mass`` [kg]."""
+        self.ctx.payload_held = mass
+        if self.ctx.payload_request is not None and abs(self.ctx.payload_request - mass) < 1e-9:
+            self.ctx.payload_request = None
+
+    # -- the tick -----------------------------------------------------------------------------------
+    def tick(self, now: float) -> TickOutput:
+        ctx, cfg = self.ctx, self.config
+        self.refresh(now)
+        world = ctx.world
+        if len(world.rejected) != self._n_rejected:
+            self._n_rejected, self._last_rejected_at = len(world.rejected), now
+        health = self.selfeval.assess(world, cross_track=ctx.cross_track, remaining=ctx.remaining,
+                                      moving_expected=ctx.moving_expected, needs_joints=ctx.needs_joints,
+                                      last_rejected_at=self._last_rejected_at)
+        allowed = world.safety.authority if world.safety is not None else None
+        switch = self.arbiter.step(now, allowed, world.safety_age, health.confidence, "; ".join(health.reasons))
+        halted = None
+        if switch is not None:
+            self.executor.halt()               # the old commander stops before the new one starts
+            halted = switch.previous
+        mode = self.arbiter.mode
+        ctx.command = Command()
+        statuses = list(self._pending)
+        self._pending.clear()
+        if mode in CHANNELS:
+            limit = ctx.constraints.speed_limit
+            if mode == Mode.PRIMARY and self.executor.spec is not None and \
+                    self.executor.spec.task_id == self.primary_task:
+                limit = min(limit, self.primary_speed_limit)
+            ctx.speed_limit = limit
+            statuses += self.executor.tick(now, int(mode))
+            channel, command = CHANNELS[mode], ctx.command
+        else:
+            ctx.speed_limit, ctx.moving_expected = 0.0, False
+            self.executor.commander = int(mode)
+            channel = CHANNELS.get(Mode(allowed)) if allowed in (0, 1) and \
+                world.safety_age <= cfg.arbiter.safety_max_age else None
+            command = Command() if channel else None
+        lease = self.arbiter.lease
+        primary = lease.confidence if lease is not None and now < lease.deadline else None
+        return TickOutput(now, mode, channel, command, halted, switch, tuple(statuses), health, primary,
+                          ctx.payload_request)
+
+    def mode_fractions(self) -> dict[str, float]:
+        return self.arbiter.mode_fractions()
+
+
+__all__ = ["NAMES", "CoreConfig", "Pipeline", "TickOutput"]
