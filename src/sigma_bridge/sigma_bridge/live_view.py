@@ -1,5 +1,9 @@
 """Foxglove live view: a foxglove-sdk WebSocket server with the robot, humans, geofences, safety and health.
 
+JSON channels carry JSON Schemas (:mod:`sigma_bridge.view_schemas`); the URDF is offered on
+``/<id>/robot_description`` (``std_msgs/msg/String``, CDR) with its links prefixed ``<id>/`` so a viewer's URDF layer
+draws the real model on the prefixed tf frames.
+
 Everything is logged through the SDK, whose server buffers at most ``backlog`` messages per client and drops the
 oldest data message when a client is slow (a client whose control queue fills is disconnected), so a slow
 client never blocks the caller. Each view has its own ``foxglove.Context``: several bridges (or tests) can run
@@ -8,6 +12,8 @@ servers side by side in one process. No rclpy here: the node hands plain values 
 
 from __future__ import annotations
 
+import struct
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
 import foxglove
@@ -30,6 +36,7 @@ from foxglove.messages import (
     Vector3,
 )
 
+from sigma_bridge import view_schemas
 from sigma_bridge.kinematics import RobotModel, Transform
 
 LEVEL_COLORS = {0: (0.55, 0.6, 0.65), 1: (0.95, 0.75, 0.1), 2: (1.0, 0.45, 0.0), 3: (0.9, 0.1, 0.1)}
@@ -53,6 +60,26 @@ def geofences_from_yaml(data: object, site: str, frame: str = "odom") -> list[di
     return fences
 
 
+def prefixed_urdf(urdf_xml: str, prefix: str) -> str:
+    """The URDF with every link (and each joint's parent/child) renamed ``prefix + name``: viewers' URDF layers add
+    no frame prefix, so this copy attaches to the robot's prefixed tf frames."""
+    root = ET.fromstring(urdf_xml)  # noqa: S314 - the robot's own description
+    for link in root.findall("link"):
+        link.set("name", prefix + link.get("name", ""))
+    for joint in root.findall("joint"):
+        for end in ("parent", "child"):
+            el = joint.find(end)
+            if el is not None:
+                el.set("link", prefix + el.get("link", ""))
+    return ET.tostring(root, encoding="unicode")
+
+
+def cdr_string(text: str) -> bytes:
+    """A ``std_msgs/msg/String`` in CDR (little endian): encapsulation header, length with NUL, bytes, NUL."""
+    data = text.encode()
+    return b"\x00\x01\x00\x00" + struct.pack("<I", len(data) + 1) + data + b"\x00"
+
+
 def _ts(t_ns: int) -> Timestamp:
     return Timestamp(t_ns // 1_000_000_000, t_ns % 1_000_000_000)
 
@@ -73,6 +100,7 @@ class LiveView:
         port: int = 8765,
         backlog: int = 256,
         geofences: Sequence[Mapping] = (),
+        urdf_xml: str = "",
     ) -> None:
         self.robot_id = robot_id
         self.model = model
@@ -84,9 +112,16 @@ class LiveView:
         self.tf = FrameTransformsChannel(f"{ns}/tf", context=self.context)
         self.robot = SceneUpdateChannel(f"{ns}/robot_model", context=self.context)
         self.scene = SceneUpdateChannel(f"{ns}/scene", context=self.context)
-        self.safety = foxglove.Channel(f"{ns}/safety/status", context=self.context)
-        self.health = foxglove.Channel(f"{ns}/actuator_health", context=self.context)
-        self.battery = foxglove.Channel(f"{ns}/battery", context=self.context)
+        self.safety = foxglove.Channel(f"{ns}/safety/status", schema=view_schemas.SAFETY_STATUS, context=self.context)
+        self.health = foxglove.Channel(f"{ns}/actuator_health", schema=view_schemas.ACTUATOR_HEALTH,
+                                       context=self.context)
+        self.battery = foxglove.Channel(f"{ns}/battery", schema=view_schemas.BATTERY, context=self.context)
+        urdf_xml = urdf_xml or getattr(model, "xml", "")
+        self._description = cdr_string(prefixed_urdf(urdf_xml, self.prefix)) if urdf_xml else b""
+        self.description = foxglove.Channel(
+            f"{ns}/robot_description", message_encoding="cdr", context=self.context,
+            schema=foxglove.Schema(name="std_msgs/msg/String", encoding="ros2msg", data=b"string data"),
+        ) if urdf_xml else None
         self.server = foxglove.start_server(
             name=f"sigma_bridge {robot_id}", host=host, port=port, context=self.context, message_backlog_size=backlog
         )
@@ -140,6 +175,8 @@ class LiveView:
             entities.append(SceneEntity(timestamp=_ts(t_ns), frame_id=self.prefix + v.link, id=f"{v.link}:{i}",
                                         frame_locked=True, **kw))
         self.robot.log(SceneUpdate(entities=entities), log_time=t_ns)
+        if self.description is not None:  # no latching in the protocol: repeated with the primitives (1 Hz)
+            self.description.log(self._description, log_time=t_ns)
 
     def humans(self, frame: str, people: Sequence[tuple[str, float, float, float]], t_ns: int) -> None:
         """Log detected humans as spheres: ``(id, x, y, z)`` in ``frame``; plus the geofences in ``odom``."""
