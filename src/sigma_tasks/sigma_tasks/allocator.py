@@ -52,6 +52,7 @@ class RobotReport:
     holding: str | None = None
     holding_term: int | None = None
     started: bool = False
+    queued: tuple[str, ...] = ()  # further tasks it holds, in order (their leases are renewed too)
     done: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()  # (task_id, reason)
 
@@ -280,6 +281,10 @@ class TaskBoard:
                         rec = transition(rec, TaskState.IN_PROGRESS, at=now, actor=rep.robot_id, reason="started")
                     self.records[rep.holding] = replace(rec, term=self.term)
                     self.lease_until[rep.holding] = now + self.board.lease_s
+        for tid in rep.queued:
+            rec = self.records.get(tid)
+            if rec is not None and rec.robot_id == rep.robot_id and not rec.state.terminal:
+                self.lease_until[tid] = now + self.board.lease_s
         # Tasks this board gave the robot that the robot no longer holds (dropped, lease ran out on its side).
         for tid, rec in list(self.records.items()):
             if (rec.robot_id == rep.robot_id and rec.state is TaskState.IN_PROGRESS and tid != rep.holding

@@ -1,0 +1,134 @@
+"""The leader's board: fencing by term, leases, re-allocation on failure, resume by a new leader."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sigma_tasks.allocator import Assignment, BoardParams, RobotReport, StaleTermError, TaskBoard
+from sigma_tasks.cost import RobotState
+from sigma_tasks.fence import AssignmentFence
+from sigma_tasks.model import TaskKind, TaskSpec
+from sigma_tasks.states import TaskState
+
+SHELVES = [f"shelf_{r}_{c}" for r in range(4) for c in range(3)]
+
+
+def deliver(tid, a="shelf_0_0", b="packing", kg=5.0):
+    return TaskSpec(tid, TaskKind.DELIVER, pickup=a, dropoff=b, payload_kg=kg)
+
+
+def fleet(n):
+    return [RobotState(f"r{k}", (-10.0 + 3 * k, 0.0)) for k in range(n)]
+
+
+def test_older_term_is_refused(site):
+    board = TaskBoard(site, leader="r1", term=4)
+    board.add(deliver("t"), at=0, actor="x")
+    with pytest.raises(StaleTermError):
+        board.allocate(fleet(1), now=0, term=3)
+    assert board.allocate(fleet(1), now=0, term=5).assignments[0].term == 5
+
+
+def test_robot_refuses_an_older_term_and_finished_tasks():
+    fence = AssignmentFence("r1")
+    new = Assignment("t1", "r1", term=5, leader="a", cost_s=1, finish_at=1, lease_until=10)
+    old = Assignment("t2", "r1", term=4, leader="b", cost_s=1, finish_at=1, lease_until=10)
+    assert fence.offer(new) == (True, "accepted")
+    assert fence.offer(old)[0] is False
+    fence.complete("t1")
+    assert fence.offer(Assignment("t1", "r1", term=6, leader="c", cost_s=1, finish_at=1, lease_until=20)) == (
+        False, "already finished")
+    assert fence.offer(Assignment("t3", "r2", term=6, leader="c", cost_s=1, finish_at=1, lease_until=20))[0] is False
+
+
+def test_robot_abandons_a_task_whose_lease_ran_out():
+    fence = AssignmentFence("r1")
+    fence.offer(Assignment("t1", "r1", term=1, leader="a", cost_s=1, finish_at=1, lease_until=10))
+    assert fence.renew("t1", 20, term=1)
+    assert fence.expire(15) == []
+    assert fence.expire(20) == ["t1"] and fence.current() is None
+
+
+def test_protective_stop_requeues_at_once_silent_failure_after_the_lease(site):
+    board = TaskBoard(site, leader="L", term=1, board=BoardParams(lease_s=10, skew_s=1))
+    board.add(deliver("a"), at=0, actor="x")
+    board.add(deliver("b", a="shelf_3_2"), at=0, actor="x")
+    res = board.allocate(fleet(2), now=0, term=1)
+    by_robot = {a.robot_id: a.task_id for a in res.assignments}
+    stopped, silent = "r0", "r1"
+    assert board.robot_lost(stopped, at=2, reason="protective stop", confirmed_stopped=True) == [by_robot[stopped]]
+    rec = board.records[by_robot[stopped]]
+    assert rec.state is TaskState.QUEUED and "protective stop" in rec.history[-1].reason
+    board.robot_lost(silent, at=2, reason="heartbeat lost", confirmed_stopped=False)
+    assert board.expire_leases(10.5) == []  # the robot may still be working until its lease ends (10 + skew)
+    assert board.expire_leases(11.0) == [by_robot[silent]]
+    # Re-allocation to the remaining robot in the next round.
+    res = board.allocate([RobotState("r9", (0.0, 0.0))], now=11.0, term=1)
+    assert {a.task_id for a in res.assignments} == set(by_robot.values())
+
+
+def test_overdue_queued_task_fails_with_its_reason(site):
+    board = TaskBoard(site, leader="L", term=1)
+    board.add(TaskSpec("t", TaskKind.DELIVER, pickup="shelf_0_0", dropoff="packing", payload_kg=90.0, deadline=60.0),
+              at=0, actor="x")
+    board.allocate(fleet(2), now=0, term=1)
+    assert board.fail_overdue(61.0) == ["t"]
+    rec = board.records["t"]
+    assert rec.state is TaskState.FAILED and "payload" in rec.history[-1].reason
+
+
+def test_new_leader_holds_unvouched_tasks_until_old_leases_ran_out(site):
+    old = TaskBoard(site, leader="r0", term=1, board=BoardParams(lease_s=10, skew_s=1))
+    old.add(deliver("a"), at=0, actor="x")
+    old.add(deliver("b", a="shelf_3_2"), at=0, actor="x")
+    cloud_record = dict(old.records)  # the cloud saw both tasks queued, not the assignments that follow
+    res = old.allocate(fleet(2), now=1, term=1)
+    held = {a.robot_id: a for a in res.assignments}
+    # Only r1 can reach the new leader; it reports the task it holds.
+    rep = RobotReport("r1", holding=held["r1"].task_id, holding_term=1, started=True)
+    new = TaskBoard.resume(site, cloud_record, [rep], leader="r1", term=2, now=3,
+                           board=BoardParams(lease_s=10, skew_s=1))
+    assert new.records[held["r1"].task_id].robot_id == "r1"
+    assert new.records[held["r1"].task_id].state is TaskState.IN_PROGRESS
+    other = held["r0"].task_id
+    assert new.allocate([RobotState("r1", (0, 0), queue_len=1)], now=5, term=2).assignments == []
+    res = new.allocate([RobotState("r1", (0, 0), queue_len=1)], now=14, term=2)
+    assert [a.task_id for a in res.assignments] == [other] and res.assignments[0].term == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(0, 12), st.lists(st.tuples(st.integers(0, 5), st.booleans()), max_size=6),
+       st.integers(0, 2**16))
+def test_no_task_is_held_by_two_robots_in_a_term(n_robots, n_tasks, failures, seed):
+    """Over rounds with failures in one term: every task has at most one live assignment at any time."""
+    from conftest import WAREHOUSE
+    from sigma_tasks.model import SiteMap
+
+    rng = np.random.default_rng(seed)
+    board = TaskBoard(SiteMap.from_places(WAREHOUSE), leader="L", term=7, board=BoardParams(lease_s=5, skew_s=1))
+    for k in range(n_tasks):
+        board.add(deliver(f"t{k}", a=SHELVES[rng.integers(12)], kg=float(rng.uniform(0, 30))), at=0, actor="x")
+    robots = fleet(n_robots)
+    live: dict[str, tuple[str, float]] = {}  # task -> (robot, lease_until)
+    now = 0.0
+    for step, (who, confirmed) in enumerate([*failures, (None, False)]):
+        now = step * 3.0
+        for tid in board.expire_leases(now):
+            assert live.pop(tid)[1] + 1 <= now
+        queued = {t for t, r in board.records.items() if r.robot_id}
+        robots_now = [RobotState(r.robot_id, r.position, queue_len=sum(1 for t in queued if
+                                 board.records[t].robot_id == r.robot_id)) for r in robots]
+        res = board.allocate(robots_now, now=now, term=7)
+        ids = [a.task_id for a in res.assignments]
+        assert len(ids) == len(set(ids))
+        for a in res.assignments:
+            assert a.term == 7
+            assert a.task_id not in live, f"{a.task_id} handed out while {live.get(a.task_id)} still holds it"
+            live[a.task_id] = (a.robot_id, a.lease_until)
+        if who is not None and who < n_robots:
+            rid = f"r{who}"
+            for tid in board.robot_lost(rid, at=now, reason="test", confirmed_stopped=confirmed):
+                live.pop(tid)
+    for tid, rec in board.records.items():
+        assert (rec.robot_id is not None) == (tid in live)
