@@ -1,0 +1,441 @@
+"""One member of a site's swarm: Raft-style election with pre-vote, leader lease, term fencing, failure detection.
+
+Sans-I/O: ``handle(message, now)`` and ``tick(now)`` take time from the caller and return what to send and which
+fenced leader commands were accepted; ``next_deadline()`` says when ``tick`` must run next. No sockets, no clock,
+no threads: the same object runs over Cyclone DDS (``sigma_swarm.runtime``) and inside the deterministic simulator
+(``sigma_swarm.dst``). See docs/swarm.md for the protocol and the proof sketch of each invariant.
+
+Durable state (``durable``: term, vote, roster version) must be written to stable storage by the shell before it
+sends the returned messages; everything else is volatile and safely lost in a crash.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+
+from sigma_swarm.core.messages import (
+    HeartbeatAck,
+    LeaderCommand,
+    LeaderHeartbeat,
+    MemberHeartbeat,
+    Message,
+    PreVoteRequest,
+    PreVoteResponse,
+    Send,
+    VoteRequest,
+    VoteResponse,
+)
+from sigma_swarm.core.params import ElectionParams
+
+NEVER = -math.inf
+
+
+class Role(str, Enum):
+    FOLLOWER = "follower"
+    PRE_CANDIDATE = "pre_candidate"
+    CANDIDATE = "candidate"
+    LEADER = "leader"
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The site's members (robot ids) at one roster version (signed by the cloud; see sigma_swarm.roster)."""
+
+    version: int
+    members: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Durable:
+    """What must survive a restart: Raft's currentTerm and votedFor ("" = none)."""
+
+    term: int = 0
+    voted_for: str = ""
+
+
+@dataclass
+class Output:
+    """Result of one step: messages to send and fenced leader commands accepted for the application."""
+
+    sends: list[Send] = field(default_factory=list)
+    commands: list[LeaderCommand] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SwarmStatus:
+    """What ``swarm/state`` publishes: own role, term, known leader ("" = none), live members, roster version."""
+
+    robot_id: str
+    role: Role
+    term: int
+    leader: str
+    lease_valid: bool
+    members: tuple[str, ...]
+    suspected: tuple[str, ...]
+    roster_version: int
+    roster_transition: bool
+
+
+def _majority(ids: set[str], of: frozenset[str]) -> bool:
+    return len(ids & of) > len(of) // 2
+
+
+class Member:
+    """The election and membership state machine of one robot."""
+
+    def __init__(self, robot_id: str, roster: Roster, params: ElectionParams, rng: random.Random, now: float,
+                 durable: Durable | None = None) -> None:
+        self.id = robot_id
+        self.params = params
+        self.rng = rng
+        self.roster = roster
+        self.prev_members: frozenset[str] | None = None  # joint quorum while a roster change is not committed
+        self.roster_adopted_at = now
+        durable = durable or Durable()
+        self.term = durable.term
+        self.voted_for = durable.voted_for
+        self.role = Role.FOLLOWER
+        self.leader = ""
+        self.counters: Counter[str] = Counter()
+        self.roster_stale = False  # a peer announced a newer roster: the shell should refresh it
+        self._last_leader_contact = NEVER
+        # A restarted member may have acknowledged a leader just before it crashed: it neither votes nor stands for
+        # election for one minimum election timeout, so that leader's lease stays exclusive.
+        self._quiet_until = now + params.election_timeout_min_s
+        self._election_deadline = now + self._random_timeout()
+        self._votes: set[str] = set()
+        self._leader_since = NEVER
+        self._lease_until = NEVER
+        self._hb_seq = 0
+        self._hb_sent: dict[int, float] = {}
+        self._hb_acks: dict[int, set[str]] = {}
+        self._next_hb = NEVER
+        self._next_member_hb = now + rng.uniform(0.0, params.member_heartbeat_interval_s)
+        self._last_heard: dict[str, float] = {}
+        self._peer_versions: dict[str, tuple[int, bool]] = {}
+        self._cmd_seq = 0
+        self._last_cmd: tuple[int, int] = (0, 0)  # (term, seq) of the last accepted command
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def durable(self) -> Durable:
+        return Durable(self.term, self.voted_for)
+
+    def lease_valid(self, now: float) -> bool:
+        """True while this member is leader and a majority acknowledged it within the lease."""
+        return self.role is Role.LEADER and now < self._lease_until
+
+    @property
+    def lease_until(self) -> float:
+        """End of the current lease on this member's clock (-inf when none)."""
+        return self._lease_until if self.role is Role.LEADER else NEVER
+
+    def eligible(self) -> bool:
+        """Only roster members vote and stand for election."""
+        return self.id in self.roster.members
+
+    def live_members(self, now: float) -> tuple[str, ...]:
+        limit = self.params.suspicion_timeout_s
+        live = {p for p, t in self._last_heard.items() if now - t <= limit and p in self.roster.members}
+        if self.eligible():
+            live.add(self.id)
+        return tuple(sorted(live))
+
+    def status(self, now: float) -> SwarmStatus:
+        live = self.live_members(now)
+        # A leader whose lease lapsed (e.g. on the minority side of a partition) says there is no leader.
+        leader = (self.id if self.lease_valid(now) else "") if self.role is Role.LEADER else self.leader
+        return SwarmStatus(self.id, self.role, self.term, leader, self.lease_valid(now), live,
+                           tuple(sorted(self.roster.members - set(live))), self.roster.version,
+                           self.prev_members is not None)
+
+    def next_deadline(self) -> float:
+        """The time ``tick`` must be called at, at the latest."""
+        deadlines = [self._next_member_hb]
+        if self.role is Role.LEADER:
+            deadlines.append(self._next_hb)
+            deadlines.append(max(self._lease_until, self._leader_since + self.params.election_timeout_min_s))
+        elif self.eligible():
+            deadlines.append(self._election_deadline)
+        return min(deadlines)
+
+    # ------------------------------------------------------------------ leader-only work
+
+    def leader_command(self, kind: str, payload: bytes, now: float) -> Send | None:
+        """A fenced command carrying the current term, or None unless this member leads with a valid lease."""
+        if not self.lease_valid(now):
+            return None
+        self._cmd_seq += 1
+        return Send(LeaderCommand(self.id, self.term, self.roster.version, self._cmd_seq, kind, payload))
+
+    # ------------------------------------------------------------------ roster
+
+    def set_roster(self, roster: Roster, now: float) -> bool:
+        """Adopt a newer roster (already verified by the caller). Returns False for an old or equal version.
+
+        Until a majority of the previous roster has announced the new version (settled), every quorum must be a
+        majority of both the old and the new roster, so two leaders cannot come from disjoint majorities.
+        """
+        if roster.version <= self.roster.version:
+            return False
+        self.prev_members = self.roster.members
+        self.roster = roster
+        self.roster_adopted_at = now
+        self.roster_stale = False
+        self._quiet_until = max(self._quiet_until, now + self.params.election_timeout_min_s)
+        if self.role is not Role.FOLLOWER:
+            self._become_follower(now)
+        self._last_heard = {p: t for p, t in self._last_heard.items() if p in roster.members}
+        return True
+
+    def _settled(self, now: float) -> bool:
+        return now >= self.roster_adopted_at + self.params.election_timeout_min_s
+
+    def _quorum(self, ids: set[str]) -> bool:
+        if not _majority(ids, self.roster.members):
+            return False
+        return self.prev_members is None or _majority(ids, self.prev_members)
+
+    def _check_roster_commit(self, now: float) -> None:
+        if self.prev_members is None or not self._settled(now):
+            return
+        version = self.roster.version
+        done = {p for p, (v, settled) in self._peer_versions.items() if v > version or (v == version and settled)}
+        done.add(self.id)
+        if _majority(done, self.prev_members):
+            self.prev_members = None
+
+    # ------------------------------------------------------------------ steps
+
+    def tick(self, now: float) -> Output:
+        """Run timers due at ``now``."""
+        out = Output()
+        self._check_roster_commit(now)
+        if self.role is Role.LEADER:
+            if now >= self._lease_until and now >= self._leader_since + self.params.election_timeout_min_s:
+                self.counters["lease_lost"] += 1
+                self._become_follower(now)
+            elif now >= self._next_hb:
+                self._send_heartbeat(now, out)
+        elif self.eligible() and now >= self._election_deadline:
+            self._start_pre_vote(now, out)
+        if now >= self._next_member_hb:
+            out.sends.append(Send(MemberHeartbeat(self.id, self.term, self.roster.version,
+                                                  self.status(now).leader, self._settled(now))))
+            self._next_member_hb = now + self.params.member_heartbeat_interval_s
+        return out
+
+    def handle(self, msg: Message, now: float) -> Output:
+        """Process one (already authenticated) message."""
+        out = Output()
+        sender = msg.sender
+        if sender == self.id:
+            return out
+        if sender not in self.roster.members:
+            self.counters["not_in_roster"] += 1
+            return out
+        self._last_heard[sender] = now
+        if msg.roster_version > self.roster.version:
+            self.roster_stale = True
+        handler = _HANDLERS[type(msg)]
+        handler(self, msg, now, out)
+        return out
+
+    # ------------------------------------------------------------------ handlers
+
+    def _on_member_heartbeat(self, msg: MemberHeartbeat, now: float, out: Output) -> None:
+        self._peer_versions[msg.sender] = (msg.roster_version, msg.settled)
+
+    def _sticky(self, now: float) -> bool:
+        """True while a leader was heard recently (or right after boot / a roster change): votes are refused."""
+        return now < self._last_leader_contact + self.params.election_timeout_min_s or now < self._quiet_until
+
+    def _refuse_old_roster(self, msg: Message) -> bool:
+        if msg.roster_version < self.roster.version:
+            self.counters["old_roster_version"] += 1
+            return True
+        return False
+
+    def _on_pre_vote_request(self, msg: PreVoteRequest, now: float, out: Output) -> None:
+        granted = (self.eligible() and not self._refuse_old_roster(msg) and msg.term > self.term
+                   and not self._sticky(now))
+        out.sends.append(Send(PreVoteResponse(self.id, msg.term if granted else self.term, self.roster.version,
+                                              msg.sender, granted), to=msg.sender))
+
+    def _on_pre_vote_response(self, msg: PreVoteResponse, now: float, out: Output) -> None:
+        if msg.to != self.id or self.role is not Role.PRE_CANDIDATE or not msg.granted or msg.term != self.term + 1:
+            return
+        self._votes.add(msg.sender)
+        if self._quorum(self._votes):
+            self._become_candidate(now, out)
+
+    def _on_vote_request(self, msg: VoteRequest, now: float, out: Output) -> None:
+        if not self.eligible() or self._refuse_old_roster(msg):
+            return
+        if self._sticky(now):
+            self.counters["vote_refused_leader_alive"] += 1
+            return
+        if msg.term < self.term:
+            out.sends.append(Send(VoteResponse(self.id, self.term, self.roster.version, msg.sender, False),
+                                  to=msg.sender))
+            return
+        if msg.term > self.term:
+            self._adopt_term(msg.term, now)
+        granted = self.voted_for in ("", msg.sender)
+        if granted:
+            self.voted_for = msg.sender
+            self._election_deadline = now + self._random_timeout()
+        out.sends.append(Send(VoteResponse(self.id, self.term, self.roster.version, msg.sender, granted),
+                              to=msg.sender))
+
+    def _on_vote_response(self, msg: VoteResponse, now: float, out: Output) -> None:
+        if msg.term > self.term:
+            self._adopt_term(msg.term, now)
+            return
+        if msg.to != self.id or self.role is not Role.CANDIDATE or msg.term != self.term or not msg.granted:
+            return
+        self._votes.add(msg.sender)
+        if self._quorum(self._votes):
+            self._become_leader(now, out)
+
+    def _accept_leader(self, msg: LeaderHeartbeat | LeaderCommand, now: float) -> bool:
+        """Common term/fencing rules for messages only a leader sends; True when ``msg`` comes from our leader."""
+        if self._refuse_old_roster(msg):
+            return False
+        if msg.term < self.term:
+            self.counters["stale_term"] += 1
+            return False
+        if msg.term > self.term:
+            self._adopt_term(msg.term, now)
+        if self.role is Role.LEADER:
+            self.counters["conflicting_leader"] += 1  # cannot happen with one vote per term; counted if it does
+            return False
+        if self.leader and self.leader != msg.sender:
+            self.counters["conflicting_leader"] += 1
+            return False
+        if self.role is not Role.FOLLOWER:
+            self.role = Role.FOLLOWER
+            self._votes = set()
+        self.leader = msg.sender
+        self._last_leader_contact = now
+        self._election_deadline = now + self._random_timeout()
+        return True
+
+    def _on_leader_heartbeat(self, msg: LeaderHeartbeat, now: float, out: Output) -> None:
+        if self._accept_leader(msg, now):
+            out.sends.append(Send(HeartbeatAck(self.id, self.term, self.roster.version, msg.sender, msg.seq),
+                                  to=msg.sender))
+
+    def _on_heartbeat_ack(self, msg: HeartbeatAck, now: float, out: Output) -> None:
+        if msg.term > self.term:
+            self._adopt_term(msg.term, now)
+            return
+        if msg.to != self.id or self.role is not Role.LEADER or msg.term != self.term:
+            return
+        sent = self._hb_sent.get(msg.seq)
+        if sent is None:
+            return
+        acks = self._hb_acks.setdefault(msg.seq, {self.id})
+        acks.add(msg.sender)
+        if self._quorum(acks):
+            self._lease_until = max(self._lease_until, sent + self.params.lease_s)
+            for seq in [s for s in self._hb_sent if s <= msg.seq]:
+                del self._hb_sent[seq]
+                self._hb_acks.pop(seq, None)
+
+    def _on_leader_command(self, msg: LeaderCommand, now: float, out: Output) -> None:
+        if not self._accept_leader(msg, now):
+            self.counters["command_rejected"] += 1
+            return
+        if (msg.term, msg.seq) <= self._last_cmd:
+            self.counters["command_duplicate"] += 1
+            return
+        self._last_cmd = (msg.term, msg.seq)
+        out.commands.append(msg)
+
+    # ------------------------------------------------------------------ transitions
+
+    def _random_timeout(self) -> float:
+        return self.rng.uniform(self.params.election_timeout_min_s, self.params.election_timeout_max_s)
+
+    def _adopt_term(self, term: int, now: float) -> None:
+        was_leading = self.role is not Role.FOLLOWER
+        self.term = term
+        self.voted_for = ""
+        self.leader = ""
+        if was_leading:
+            self._become_follower(now)
+
+    def _become_follower(self, now: float) -> None:
+        if self.role is Role.LEADER:
+            self._election_deadline = now + self._random_timeout()
+        self.role = Role.FOLLOWER
+        self.leader = ""
+        self._votes = set()
+        self._lease_until = NEVER
+        self._hb_sent.clear()
+        self._hb_acks.clear()
+
+    def _start_pre_vote(self, now: float, out: Output) -> None:
+        self.role = Role.PRE_CANDIDATE
+        self.leader = ""
+        self._votes = {self.id}
+        self._election_deadline = now + self._random_timeout()
+        self.counters["pre_votes"] += 1
+        if self._quorum(self._votes):
+            self._become_candidate(now, out)
+            return
+        out.sends.append(Send(PreVoteRequest(self.id, self.term + 1, self.roster.version)))
+
+    def _become_candidate(self, now: float, out: Output) -> None:
+        self.term += 1
+        self.voted_for = self.id
+        self.role = Role.CANDIDATE
+        self._votes = {self.id}
+        self._election_deadline = now + self._random_timeout()
+        self.counters["elections"] += 1
+        if self._quorum(self._votes):
+            self._become_leader(now, out)
+            return
+        out.sends.append(Send(VoteRequest(self.id, self.term, self.roster.version)))
+
+    def _become_leader(self, now: float, out: Output) -> None:
+        self.role = Role.LEADER
+        self.leader = self.id
+        self._leader_since = now
+        self._lease_until = NEVER
+        self._hb_sent.clear()
+        self._hb_acks.clear()
+        self.counters["became_leader"] += 1
+        self._send_heartbeat(now, out)
+
+    def _send_heartbeat(self, now: float, out: Output) -> None:
+        self._hb_seq += 1
+        self._hb_sent[self._hb_seq] = now
+        self._hb_acks[self._hb_seq] = {self.id}
+        horizon = now - 2 * self.params.election_timeout_max_s
+        for seq in [s for s, t in self._hb_sent.items() if t < horizon]:
+            del self._hb_sent[seq]
+            self._hb_acks.pop(seq, None)
+        self._last_leader_contact = now
+        self._next_hb = now + self.params.heartbeat_interval_s
+        out.sends.append(Send(LeaderHeartbeat(self.id, self.term, self.roster.version, self._hb_seq)))
+        if self._quorum({self.id}):  # a roster of one leads alone
+            self._lease_until = now + self.params.lease_s
+
+
+_HANDLERS = {
+    MemberHeartbeat: Member._on_member_heartbeat,
+    PreVoteRequest: Member._on_pre_vote_request,
+    PreVoteResponse: Member._on_pre_vote_response,
+    VoteRequest: Member._on_vote_request,
+    VoteResponse: Member._on_vote_response,
+    LeaderHeartbeat: Member._on_leader_heartbeat,
+    HeartbeatAck: Member._on_heartbeat_ack,
+    LeaderCommand: Member._on_leader_command,
+}

@@ -1,0 +1,291 @@
+"""The simulated site: seeded network (loss, delay, duplication, reordering, symmetric and one-way partitions),
+crash-restart with durable state, drifting clocks, a random fault schedule, then calm until a leader is back."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+from sigma_swarm.core import Durable, ElectionParams, Member, Message, Role, Roster, Send
+from sigma_swarm.dst.checker import Checker, InvariantError
+
+DELIVER, TIMER, FAULT = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Ranges a seed draws its scenario from."""
+
+    n_min: int = 3
+    n_max: int = 25
+    fault_s: tuple[float, float] = (1.0, 4.0)
+    liveness_bound_s: float = 3.0  # after faults stop, a leader acknowledged by every member within this
+    max_loss: float = 0.3
+    max_dup: float = 0.1
+    max_jitter_s: float = 0.03
+    fault_every_s: float = 0.25
+    max_long_delay_s: float = 0.8  # during faults some messages sit in a queue this long (stale-leader commands)
+    max_pause_s: float = 0.6  # a process frozen (GC pause, SIGSTOP) while its clock runs on
+    command_every_s: float = 0.1
+    max_events: int = 400_000
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    n: int
+    ok: bool
+    violation: str = ""
+    events: int = 0
+    leader_after_calm_s: float = float("nan")
+    terms: int = 0
+    commands: int = 0
+    faults: list[str] = field(default_factory=list)
+    trace: list[str] = field(default_factory=list)
+
+    def replay_hint(self) -> str:
+        return f"replay: python -m sigma_swarm.dst --seed {self.seed} --trace"
+
+
+class _Clock:
+    """A member's monotonic clock: local = offset + rate * true."""
+
+    def __init__(self, offset: float, rate: float) -> None:
+        self.offset, self.rate = offset, rate
+
+    def local(self, t: float) -> float:
+        return self.offset + self.rate * t
+
+    def true(self, local: float) -> float:
+        return (local - self.offset) / self.rate
+
+
+class Simulation:
+    """One seeded run."""
+
+    def __init__(self, seed: int, profile: Profile, params: ElectionParams, trace: bool = False) -> None:
+        self.seed, self.profile, self.params = seed, profile, params
+        self.rng = random.Random(seed)
+        rng = self.rng
+        self.n = rng.randint(profile.n_min, profile.n_max)
+        self.ids = [f"r{i}" for i in range(self.n)]
+        self.roster = Roster(1, frozenset(self.ids))
+        half_drift = params.max_clock_drift / 2
+        self.clocks = {i: _Clock(rng.uniform(0, 1000), 1 + rng.uniform(-half_drift, half_drift)) for i in self.ids}
+        self.durable: dict[str, Durable] = {i: Durable() for i in self.ids}
+        self.members: dict[str, Member] = {}
+        self.up: dict[str, bool] = {}
+        self.now = 0.0
+        self.queue: list[tuple[float, int, int, object]] = []
+        self.counter = itertools.count()
+        self.timer_token: dict[str, int] = dict.fromkeys(self.ids, 0)
+        self.timer_at: dict[str, float] = {}
+        self.next_command: dict[str, float] = dict.fromkeys(self.ids, 0.0)
+        self.blocked: set[tuple[str, str]] = set()
+        self.loss = rng.uniform(0, profile.max_loss)
+        self.dup = rng.uniform(0, profile.max_dup)
+        self.base_delay = rng.uniform(0.0005, 0.005)
+        self.jitter = rng.uniform(0.0, profile.max_jitter_s)
+        self.long_delay_p = rng.uniform(0.0, 0.05)
+        self.paused_until: dict[str, float] = dict.fromkeys(self.ids, 0.0)
+        self.fault_end = rng.uniform(*profile.fault_s)
+        self.calm = False
+        self.checker = Checker(to_true=lambda m, local: self.clocks[m].true(local))
+        self.result = SeedResult(seed, self.n, ok=True)
+        self.trace_all = trace
+        self.recent: deque[str] = deque(maxlen=60)
+        for i in self.ids:
+            self._start(i)
+        self._push(rng.uniform(0, profile.fault_every_s * 2), FAULT, "random")
+        self._push(self.fault_end, FAULT, "calm")
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _log(self, text: str) -> None:
+        line = f"{self.now:9.4f} {text}"
+        self.recent.append(line)
+        if self.trace_all:
+            self.result.trace.append(line)
+
+    def _push(self, t: float, kind: int, data: object) -> None:
+        heapq.heappush(self.queue, (t, next(self.counter), kind, data))
+
+    def _local(self, member_id: str) -> float:
+        return self.clocks[member_id].local(self.now)
+
+    def _start(self, member_id: str) -> None:
+        member_rng = random.Random(f"{self.seed}/{member_id}/{self.now}")
+        self.members[member_id] = Member(member_id, self.roster, self.params, member_rng, self._local(member_id),
+                                         self.durable[member_id])
+        self.up[member_id] = True
+        self._schedule_timer(member_id)
+
+    def _schedule_timer(self, member_id: str) -> None:
+        member = self.members[member_id]
+        local_deadline = member.next_deadline()
+        t = max(self.clocks[member_id].true(local_deadline), self.now + 1e-6)
+        if self.timer_at.get(member_id) == t:
+            return
+        self.timer_token[member_id] += 1
+        self.timer_at[member_id] = t
+        self._push(t, TIMER, (member_id, self.timer_token[member_id]))
+
+    def _send(self, sender: str, send: Send) -> None:
+        targets = [send.to] if send.to is not None else [i for i in self.ids if i != sender]
+        for to in targets:
+            if (sender, to) in self.blocked or self.rng.random() < self.loss:
+                continue
+            copies = 2 if self.rng.random() < self.dup else 1
+            for _ in range(copies):
+                delay = self.base_delay + (self.rng.expovariate(1 / self.jitter) if self.jitter > 0 else 0.0)
+                if self.rng.random() < self.long_delay_p:
+                    delay += self.rng.uniform(0.0, self.profile.max_long_delay_s)
+                self._push(self.now + delay, DELIVER, (to, send.message))
+
+    def _after(self, member_id: str, out_sends: list[Send], commands: list) -> None:
+        member = self.members[member_id]
+        self.durable[member_id] = member.durable  # written before anything is sent
+        if commands:
+            self.checker.accepted(member, commands, self.now)
+        for send in out_sends:
+            self._send(member_id, send)
+        local = self._local(member_id)
+        if member.lease_valid(local) and local >= self.next_command[member_id]:
+            cmd = member.leader_command("assign", b"task", local)
+            if cmd is not None:
+                self.result.commands += 1
+                self._send(member_id, cmd)
+            self.next_command[member_id] = local + self.profile.command_every_s
+        self._schedule_timer(member_id)
+        self.checker.after_step(self.members.values(), lambda i: self.up[i], self._local, self.now)
+
+    # ---------------------------------------------------------------- faults
+
+    def _fault(self) -> None:
+        rng = self.rng
+        live = [i for i in self.ids if self.up[i]]
+        leaders = [i for i in live if self.members[i].role is Role.LEADER]
+        choice = rng.random()
+        if choice < 0.18:
+            group = set(rng.sample(self.ids, rng.randint(1, self.n - 1)))
+            self.blocked = {(a, b) for a in self.ids for b in self.ids if (a in group) != (b in group)}
+            text = f"symmetric partition {sorted(group)} | rest"
+        elif choice < 0.30:
+            pairs = [(rng.choice(self.ids), rng.choice(self.ids)) for _ in range(rng.randint(1, 2 * self.n))]
+            self.blocked |= {(a, b) for a, b in pairs if a != b}
+            text = f"one-way partitions {sorted(pairs)[:6]}..."
+        elif choice < 0.40 and leaders:
+            target = rng.choice(leaders)
+            self.blocked |= {(a, b) for a in self.ids for b in self.ids if (a == target) != (b == target)}
+            text = f"isolate leader {target}"
+        elif choice < 0.55:
+            self.blocked = set()
+            text = "heal"
+        elif choice < 0.75 and live:
+            target = rng.choice(leaders) if leaders and rng.random() < 0.5 else rng.choice(live)
+            self.up[target] = False
+            self._push(self.now + rng.uniform(0.0, 1.0), FAULT, ("restart", target))
+            text = f"crash {target}"
+        elif choice < 0.81 and live:
+            target = rng.choice(leaders) if leaders and rng.random() < 0.7 else rng.choice(live)
+            self.paused_until[target] = self.now + rng.uniform(0.0, self.profile.max_pause_s)
+            text = f"pause {target} until t={self.paused_until[target]:.3f}"
+        elif choice < 0.87:
+            self.loss = rng.uniform(0, self.profile.max_loss)
+            self.dup = rng.uniform(0, self.profile.max_dup)
+            self.jitter = rng.uniform(0, self.profile.max_jitter_s)
+            text = f"network loss={self.loss:.2f} dup={self.dup:.2f} jitter={self.jitter * 1000:.1f}ms"
+        else:
+            text = "no fault"
+        self.result.faults.append(f"t={self.now:.3f} {text}")
+        self._log(f"FAULT {text}")
+
+    def _calm(self) -> None:
+        self.calm = True
+        self.blocked = set()
+        self.loss = self.dup = self.long_delay_p = 0.0
+        self.jitter = min(self.jitter, 0.002)
+        for i in self.ids:
+            if not self.up[i]:
+                self._start(i)
+        self._log("CALM: faults stop; every member up, network healed")
+
+    # ---------------------------------------------------------------- run
+
+    def _converged(self) -> bool:
+        leaders = {m.status(self._local(i)).leader for i, m in self.members.items()}
+        if len(leaders) != 1 or "" in leaders:
+            return False
+        leader = self.members[next(iter(leaders))]
+        terms = {m.term for m in self.members.values()}
+        return leader.lease_valid(self._local(leader.id)) and len(terms) == 1
+
+    def run(self) -> SeedResult:
+        deadline = self.fault_end + self.profile.liveness_bound_s
+        try:
+            while self.queue and self.result.events < self.profile.max_events:
+                t, _, kind, data = heapq.heappop(self.queue)
+                if t > deadline:
+                    break
+                self.now = t
+                self.result.events += 1
+                if kind != FAULT:
+                    target = data[0]  # type: ignore[index]
+                    if t < self.paused_until[target]:  # a frozen process handles nothing until it thaws
+                        self._push(self.paused_until[target], kind, data)
+                        continue
+                if kind == TIMER:
+                    member_id, token = data  # type: ignore[misc]
+                    if token != self.timer_token[member_id] or not self.up[member_id]:
+                        continue
+                    self.timer_at.pop(member_id, None)
+                    out = self.members[member_id].tick(self._local(member_id))
+                    self._after(member_id, out.sends, out.commands)
+                elif kind == DELIVER:
+                    to, message = data  # type: ignore[misc]
+                    if not self.up[to]:
+                        continue
+                    member = self.members[to]
+                    self.checker.delivered(member, message)
+                    self._log(f"{to} <- {_short(message)}")
+                    out = member.handle(message, self._local(to))  # type: ignore[arg-type]
+                    self._after(to, out.sends, out.commands)
+                elif data == "calm":
+                    self._calm()
+                elif data == "random":
+                    if not self.calm:
+                        self._fault()
+                        self._push(self.now + self.rng.expovariate(1 / self.profile.fault_every_s), FAULT, "random")
+                elif isinstance(data, tuple) and data[0] == "restart" and not self.calm and not self.up[data[1]]:
+                    self._start(data[1])
+                    self._log(f"restart {data[1]} with term {self.durable[data[1]].term}")
+                if self.calm and self._converged():
+                    self.result.leader_after_calm_s = self.now - self.fault_end
+                    break
+            else:
+                if self.result.events >= self.profile.max_events:
+                    raise InvariantError(f"event budget {self.profile.max_events} exhausted at t={self.now:.3f}")
+            if not self.calm or self.result.leader_after_calm_s != self.result.leader_after_calm_s:
+                raise InvariantError(f"no leader acknowledged by all {self.n} members within "
+                                f"{self.profile.liveness_bound_s} s after faults stopped at t={self.fault_end:.3f}")
+        except InvariantError as exc:
+            self.result.ok = False
+            self.result.violation = str(exc)
+            if not self.trace_all:
+                self.result.trace = list(self.recent)
+        self.result.terms = max(m.term for m in self.members.values())
+        return self.result
+
+
+def _short(message: Message) -> str:
+    fields = ", ".join(f"{k}={v}" for k, v in vars(message).items() if k not in ("roster_version", "payload"))
+    return f"{type(message).__name__}({fields})"
+
+
+def run_seed(seed: int, profile: Profile | None = None, params: ElectionParams | None = None,
+             trace: bool = False) -> SeedResult:
+    """Run one seed; the result says whether every invariant held and, if not, which and where."""
+    return Simulation(seed, profile or Profile(), params or ElectionParams(), trace).run()

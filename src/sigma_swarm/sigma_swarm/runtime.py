@@ -1,0 +1,196 @@
+"""A swarm member at run time: the sans-I/O core driven by a monotonic clock, signed frames over a transport,
+durable term/vote on disk, the site roster from a signed file that is re-read when it changes.
+
+No rclpy here: ``swarm_member`` (a plain process, used by the multi-process tests and the failover bench) and the
+ROS ``swarm_node`` both drive this class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from nacl.signing import SigningKey
+
+from sigma_protocol import b64decode, load_verify_key
+from sigma_swarm.auth import Signer, Verifier
+from sigma_swarm.core import Durable, ElectionParams, LeaderCommand, Member, Output, Roster, SwarmStatus
+from sigma_swarm.roster import RosterError, SiteRoster, verify_roster
+from sigma_swarm.transport import DdsTransport
+
+
+def load_signing_key(path: Path) -> SigningKey:
+    """The robot's Ed25519 key: a file with the base64 32-byte seed (the bridge's ``robot.key``, device protocol)."""
+    try:
+        seed = b64decode(path.read_text().strip())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"robot key {path} is missing or not a base64 Ed25519 seed") from exc
+    if len(seed) != 32:
+        raise ValueError(f"robot key {path} holds {len(seed)} bytes; an Ed25519 seed has 32")
+    return SigningKey(seed)
+
+
+class StateStore:
+    """Term, vote and boot count in one small JSON file, replaced atomically (write, fsync, rename)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {}
+        if path.exists():
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"swarm state file {path} is unreadable; remove it only if this robot has been "
+                                 "out of the mesh for longer than one election timeout") from exc
+        self.durable = Durable(int(data.get("term", 0)), str(data.get("voted_for", "")))
+        self.boot = int(data.get("boot", 0)) + 1
+        self.save(self.durable)
+
+    def save(self, durable: Durable) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump({"term": durable.term, "voted_for": durable.voted_for, "boot": self.boot}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self.durable = durable
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    site: str
+    robot_id: str
+    domain_id: int
+    roster_path: Path
+    cloud_roster_key_b64: str
+    state_path: Path
+    params: ElectionParams
+    localhost_only: bool = False
+    roster_poll_s: float = 1.0
+
+
+class SwarmRuntime:
+    """One member: call ``step()`` in a loop (it blocks at most ``max_wait_s``)."""
+
+    def __init__(self, config: RuntimeConfig, key: SigningKey,
+                 on_status: Callable[[SwarmStatus], None] | None = None,
+                 on_command: Callable[[LeaderCommand], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.clock = clock
+        self.on_status = on_status
+        self.on_command = on_command
+        self.cloud_key = load_verify_key(config.cloud_roster_key_b64)
+        self.roster = self._read_roster(0)
+        if config.robot_id not in self.roster.keys:
+            raise ValueError(f"robot {config.robot_id} is not in the roster of site {config.site} "
+                             f"(version {self.roster.version}); it cannot join the mesh")
+        self.store = StateStore(config.state_path)
+        self.signer = Signer(config.site, config.robot_id, key, self.store.boot)
+        self.verifier = Verifier(config.site, config.robot_id, self.roster)
+        self.transport = DdsTransport(config.domain_id, config.localhost_only)
+        now = clock()
+        self.member = Member(config.robot_id, Roster(self.roster.version, self.roster.members), config.params,
+                             random.Random(os.urandom(16)), now, self.store.durable)
+        self.roster_errors: Counter[str] = Counter()
+        self._roster_mtime = self._mtime()
+        self._next_roster_poll = now + config.roster_poll_s
+        self._last_status: tuple | None = None
+        self.status = self.member.status(now)
+
+    # ------------------------------------------------------------------ roster
+
+    def _mtime(self) -> float:
+        try:
+            return self.config.roster_path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _read_roster(self, min_version: int) -> SiteRoster:
+        try:
+            document = orjson.loads(self.config.roster_path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise RosterError(f"roster file {self.config.roster_path} is missing or not JSON") from exc
+        return verify_roster(document, self.cloud_key, self.config.site, min_version)
+
+    def refresh_roster(self) -> bool:
+        """Adopt the roster file if it holds a newer verified version; a bad file is counted and ignored."""
+        try:
+            roster = self._read_roster(self.roster.version + 1)
+        except RosterError as exc:
+            self.roster_errors["older" if "older" in str(exc) else "invalid"] += 1
+            return False
+        self.roster = roster
+        self.verifier.set_roster(roster)
+        self.member.set_roster(Roster(roster.version, roster.members), self.clock())
+        return True
+
+    # ------------------------------------------------------------------ loop
+
+    def step(self, max_wait_s: float = 0.1) -> None:
+        now = self.clock()
+        wait = min(max_wait_s, max(0.0, self.member.next_deadline() - now))
+        frames = self.transport.receive(wait)
+        me = self.config.robot_id
+        for frame in frames:
+            if frame.sender == me:
+                continue  # our own samples come back from the local reader
+            message = self.verifier.accept(frame, self.member.term)
+            if message is not None:
+                self._emit(self.member.handle(message, self.clock()))
+        now = self.clock()
+        if now >= self.member.next_deadline():
+            self._emit(self.member.tick(now))
+        if now >= self._next_roster_poll:
+            self._next_roster_poll = now + self.config.roster_poll_s
+            mtime = self._mtime()
+            if mtime != self._roster_mtime or self.member.roster_stale:
+                self._roster_mtime = mtime
+                self.refresh_roster()
+        self._publish_status(now)
+
+    def _emit(self, out: Output) -> None:
+        if self.member.durable != self.store.durable:
+            self.store.save(self.member.durable)  # durable before any message leaves
+        for send in out.sends:
+            self.transport.publish(self.signer.frame(send.message))
+        if self.on_command is not None:
+            for command in out.commands:
+                self.on_command(command)
+
+    def _publish_status(self, now: float) -> None:
+        status = self.member.status(now)
+        self.status = status
+        key = (status.role, status.term, status.leader, status.members, status.roster_version)
+        if key != self._last_status:
+            self._last_status = key
+            if self.on_status is not None:
+                self.on_status(status)
+
+    def leader_command(self, kind: str, payload: bytes) -> LeaderCommand | None:
+        """Broadcast a fenced leader command (current term) if this member leads with a valid lease."""
+        send = self.member.leader_command(kind, payload, self.clock())
+        if send is None:
+            return None
+        self.transport.publish(self.signer.frame(send.message))
+        return send.message  # type: ignore[return-value]
+
+    def counters(self) -> dict[str, int]:
+        """Drop reasons (auth layer), protocol counters (core) and roster refresh errors, by name."""
+        out: dict[str, int] = {f"drop_{k}": v for k, v in self.verifier.drops.items()}
+        out.update({f"core_{k}": v for k, v in self.member.counters.items()})
+        out.update({f"roster_{k}": v for k, v in self.roster_errors.items()})
+        out["accepted"] = self.verifier.accepted
+        out["blocked_by_test_hook"] = self.transport.blocked_count
+        return out
+
+    def close(self) -> None:
+        self.transport.close()

@@ -1,0 +1,157 @@
+"""Typed IDL messages of the mesh (Cyclone DDS CDR) and their mapping to the core's dataclasses.
+
+Every DDS sample is one ``Frame``: site, sender, per-sender counter, message kind, the message's own CDR encoding
+(one typed IDL struct per kind below) and the sender's Ed25519 signature over all of that. Keeping the body as
+bytes inside the signed frame lets a receiver check sizes, kind and signature before it decodes anything, and count
+malformed CDR, wrong sizes and unknown kinds instead of losing them inside the DDS stack.
+"""
+
+# No "from __future__ import annotations": cyclonedds resolves these IDL annotations at run time.
+
+from dataclasses import dataclass
+
+from cyclonedds.idl import IdlStruct
+from cyclonedds.idl.types import bounded_str, byte, int64, sequence, uint8, uint64
+
+from sigma_swarm.core import messages as m
+
+MAX_BODY_BYTES = 1024
+SIGNATURE_BYTES = 64
+MAX_ID_CHARS = 63
+FRAME_TOPIC = "sigma_swarm_frames"
+SIGNING_DOMAIN = b"sigma-swarm-v1\x00"
+
+
+@dataclass
+class Frame(IdlStruct, typename="sigma_swarm::Frame"):
+    """The signed envelope every mesh sample travels in."""
+
+    site: bounded_str[MAX_ID_CHARS]
+    sender: bounded_str[MAX_ID_CHARS]
+    counter: uint64
+    kind: uint8
+    body: sequence[byte, MAX_BODY_BYTES]
+    signature: sequence[byte, SIGNATURE_BYTES]
+
+
+def signed_bytes(site: str, sender: str, counter: int, kind: int, body: bytes) -> bytes:
+    """The exact bytes a frame's signature covers (domain-separated, length-delimited)."""
+    site_b, sender_b = site.encode(), sender.encode()
+    return b"".join((SIGNING_DOMAIN, len(site_b).to_bytes(1, "big"), site_b, len(sender_b).to_bytes(1, "big"),
+                     sender_b, counter.to_bytes(8, "big"), kind.to_bytes(1, "big"), body))
+
+
+@dataclass
+class MemberHeartbeatIdl(IdlStruct, typename="sigma_swarm::MemberHeartbeat"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    leader: bounded_str[MAX_ID_CHARS]
+    settled: bool
+
+
+@dataclass
+class PreVoteRequestIdl(IdlStruct, typename="sigma_swarm::PreVoteRequest"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+
+
+@dataclass
+class PreVoteResponseIdl(IdlStruct, typename="sigma_swarm::PreVoteResponse"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    to: bounded_str[MAX_ID_CHARS]
+    granted: bool
+
+
+@dataclass
+class VoteRequestIdl(IdlStruct, typename="sigma_swarm::VoteRequest"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+
+
+@dataclass
+class VoteResponseIdl(IdlStruct, typename="sigma_swarm::VoteResponse"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    to: bounded_str[MAX_ID_CHARS]
+    granted: bool
+
+
+@dataclass
+class LeaderHeartbeatIdl(IdlStruct, typename="sigma_swarm::LeaderHeartbeat"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    seq: int64
+
+
+@dataclass
+class HeartbeatAckIdl(IdlStruct, typename="sigma_swarm::HeartbeatAck"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    to: bounded_str[MAX_ID_CHARS]
+    seq: int64
+
+
+@dataclass
+class LeaderCommandIdl(IdlStruct, typename="sigma_swarm::LeaderCommand"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    seq: int64
+    kind: bounded_str[MAX_ID_CHARS]
+    payload: sequence[byte, 768]
+
+
+# kind id -> (core dataclass, IDL struct). Ids are part of the wire format: never renumber.
+KINDS: dict[int, tuple[type, type]] = {
+    1: (m.MemberHeartbeat, MemberHeartbeatIdl),
+    2: (m.PreVoteRequest, PreVoteRequestIdl),
+    3: (m.PreVoteResponse, PreVoteResponseIdl),
+    4: (m.VoteRequest, VoteRequestIdl),
+    5: (m.VoteResponse, VoteResponseIdl),
+    6: (m.LeaderHeartbeat, LeaderHeartbeatIdl),
+    7: (m.HeartbeatAck, HeartbeatAckIdl),
+    8: (m.LeaderCommand, LeaderCommandIdl),
+}
+KIND_OF: dict[type, int] = {core: kind for kind, (core, _) in KINDS.items()}
+
+
+class DecodeError(ValueError):
+    """A body that is not the CDR of its kind's IDL struct; ``reason`` is the counted drop reason."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+def encode_message(message: m.Message) -> tuple[int, bytes]:
+    """(kind id, CDR body) of a core message."""
+    kind = KIND_OF[type(message)]
+    idl_type = KINDS[kind][1]
+    fields = dict(vars(message))
+    if "payload" in fields:
+        fields["payload"] = bytes(fields["payload"])
+    return kind, idl_type(**fields).serialize()
+
+
+def decode_message(kind: int, body: bytes) -> m.Message:
+    """The core message in ``body``; DecodeError('unknown_kind' | 'malformed_cdr') otherwise."""
+    entry = KINDS.get(kind)
+    if entry is None:
+        raise DecodeError("unknown_kind", f"unknown message kind {kind}")
+    core_type, idl_type = entry
+    try:
+        sample = idl_type.deserialize(body)
+        fields = dict(vars(sample))
+    except Exception as exc:
+        raise DecodeError("malformed_cdr", f"kind {kind}: body is not valid CDR ({type(exc).__name__})") from exc
+    if "payload" in fields:
+        fields["payload"] = bytes(fields["payload"])
+    return core_type(**fields)
