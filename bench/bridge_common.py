@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sigma_description import humanoid_urdf
 from sigma_testing.domain import claim_domain
 from sigma_testing.fixtures import Launcher
 
@@ -36,7 +37,7 @@ class Session:
         return self
 
     def bridge(self, cloud_url: str, **params: object):
-        urdf = str(ROOT / "urdf" / "sigma_humanoid.urdf")
+        urdf = str(humanoid_urdf())
         base = {"cloud_url": cloud_url, "foxglove_enabled": False, "urdf_path": urdf,
                 "key_file": str(self.tmp / "var" / "robot.key"), "store_path": str(self.tmp / "var" / "uplink.db"),
                 "recordings_dir": str(self.tmp / "var" / "recordings"), "downlink_wait_s": 5.0}

@@ -18,8 +18,8 @@ import time
 from bridge_common import Cloud, Session, cpu_seconds, store_counters, wait_until
 from sensor_msgs.msg import JointState
 
-from sigma_bridge import qos
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
+from sigma_ros_common import qos
 from sigma_testing.probe import RosProbe
 
 PHASE_S = float(os.environ.get("SIGMA_BENCH_PHASE_S", "15"))

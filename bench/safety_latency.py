@@ -32,9 +32,11 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
+from sigma_description import humanoid_urdf
 from sigma_interfaces.msg import ActuatorHealth, DetectedHuman, DetectedHumans, PolicyHealth, SafetyStatus
 from sigma_interfaces.srv import ResetSafety
-from sigma_safety import qos
+from sigma_ros_common import qos
+from sigma_ros_common.share import package_share
 from sigma_safety.core.urdf import load_joint_limits
 from sigma_testing.domain import claim_domain, isolation_env
 from sigma_testing.process import NodeProcess, executable, ros_args
@@ -56,7 +58,7 @@ class Bench:
         self.ctx = Context()
         rclpy.init(context=self.ctx, domain_id=domain_id)
         self.node = rclpy.create_node("safety_bench", context=self.ctx)
-        self.names = list(load_joint_limits(ROOT / "urdf" / "sigma_humanoid.urdf"))
+        self.names = list(load_joint_limits(humanoid_urdf()))
         n = self.node
         self.pub = {
             "joint_states": n.create_publisher(JointState, "joint_states", qos.SENSOR),
@@ -261,7 +263,7 @@ def main() -> None:
         os.environ[k] = v
     env = dict(os.environ, SIGMA_SAFETY_RESET_TOKEN=TOKEN)
     logs = Path(tempfile.mkdtemp(prefix="safety-bench-"))
-    config = ROOT / "config" / "sigma_safety" / "safety.yaml"
+    config = package_share("sigma_safety") / "config" / "safety.yaml"
     safety = NodeProcess([executable("sigma_safety", "safety_node"),
                           *ros_args(params_files=[config], params={"human_proximity.resume_delay": 0.0})],
                          env=env, log_path=logs / "safety_node.log", label="safety_node")

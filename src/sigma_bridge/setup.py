@@ -1,16 +1,16 @@
-from pathlib import Path
+from glob import glob
 
 from setuptools import find_packages, setup
 
-# The bridge's configuration lives at the repository root (config/sigma_bridge, config/foxglove).
-ROOT = Path("..") / ".."
-
-
-def _files(folder: str, pattern: str) -> list[str]:
-    return sorted(str(p) for p in (ROOT / folder).glob(pattern))
-
-
 package_name = "sigma_bridge"
+
+
+def _files(pattern: str) -> list[str]:
+    """This package's own files; a pattern matching nothing is a packaging error, not an empty install."""
+    found = sorted(glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"{package_name}/setup.py: nothing matches {pattern}")
+    return found
 
 setup(
     name=package_name,
@@ -19,8 +19,8 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        ("share/" + package_name + "/config/sigma_bridge", _files("config/sigma_bridge", "*.yaml")),
-        ("share/" + package_name + "/config/foxglove", _files("config/foxglove", "*.json")),
+        ("share/" + package_name + "/config", _files("config/*.yaml")),
+        ("share/" + package_name + "/config/foxglove", _files("config/foxglove/*.json")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

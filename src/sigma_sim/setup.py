@@ -1,15 +1,16 @@
-from pathlib import Path
+from glob import glob
 
 from setuptools import find_packages, setup
 
 package_name = "sigma_sim"
-# The robot model, worlds and node configuration live at the repository root (shared with other packages);
-# they are installed into this package's share directory so installed nodes find them.
-ROOT = Path("..") / ".."
 
 
-def _files(folder: str, pattern: str) -> list[str]:
-    return sorted(str(p) for p in (ROOT / folder).glob(pattern))
+def _files(pattern: str) -> list[str]:
+    """This package's own files; a pattern matching nothing is a packaging error, not an empty install."""
+    found = sorted(glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"{package_name}/setup.py: nothing matches {pattern}")
+    return found
 
 
 setup(
@@ -19,15 +20,14 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        ("share/" + package_name + "/urdf", _files("urdf", "*.urdf")),
-        ("share/" + package_name + "/worlds", _files("worlds", "*.*")),
-        ("share/" + package_name + "/config/sigma_sim", _files("config/sigma_sim", "*.yaml")),
+        ("share/" + package_name + "/worlds", _files("worlds/*.*")),
+        ("share/" + package_name + "/config", _files("config/*.yaml")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,
     maintainer="SigmaPrompt Engineering",
     maintainer_email="engineering@sigmaprompt.dev",
-    description="MuJoCo hardware stand-in for SigmaPrompt humanoids: URDF model, worlds, driver topics, faults.",
+    description="MuJoCo hardware stand-in for SigmaPrompt humanoids: worlds, driver topics, faults.",
     license="Apache-2.0",
     tests_require=["pytest"],
     entry_points={

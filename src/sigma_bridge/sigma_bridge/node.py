@@ -8,27 +8,24 @@ the executor.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import orjson
-import rclpy
 import yaml
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
-from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
 import sigma_protocol as protocol
-from sigma_bridge import mapping, qos
+from sigma_bridge import mapping
 from sigma_bridge.blackbox import BlackBox, QosSpec, Record, write_mcap
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
@@ -39,6 +36,10 @@ from sigma_bridge.store import PRIORITY_ROUTINE, PRIORITY_SAFETY, EventStore, Ne
 from sigma_bridge.uplink import UplinkClient
 from sigma_bridge.workers import DownlinkPoller, Handoff, StoreWriter, Uploader
 from sigma_interfaces.msg import ActuatorHealth, CognitionDecision, DetectedHumans, SafetyEvent, SafetyStatus
+from sigma_ros_common import qos
+from sigma_ros_common.params import ConfigError
+from sigma_ros_common.share import resolve_file
+from sigma_ros_common.spin import run
 
 # topic (relative) -> (message class, type name, QoS, uplink channel or None)
 TOPICS: dict[str, tuple[type, str, Any, str | None]] = {
@@ -57,15 +58,6 @@ VIEW_CHANNELS = frozenset({"joint_states", "odom", "battery", "actuator_health",
 def _time(t: float) -> Time:
     sec = int(t)
     return Time(sec=sec, nanosec=int((t - sec) * 1e9))
-
-
-def _resolve(path: Path) -> Path:
-    import os
-
-    if path.is_absolute() or path.exists():
-        return path
-    root = os.environ.get("SIGMA_ROOT")
-    return Path(root) / path if root else path
 
 
 class BridgeNode(LifecycleNode):
@@ -92,7 +84,7 @@ class BridgeNode(LifecycleNode):
             # skips what an earlier incarnation already stored.
             self._last_safety_key = self.store.last_safety_key()
             self.key = load_or_create_signing_key(p.key_file)
-            model = RobotModel.from_file(_resolve(p.urdf_path))
+            model = RobotModel.from_file(resolve_file(p.urdf_path, "sigma_bridge", "urdf_path"))
             fences = self._geofences()
         except (OSError, ValueError, yaml.YAMLError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
@@ -139,7 +131,7 @@ class BridgeNode(LifecycleNode):
 
         if not self.p.geofences_file:
             return []
-        path = _resolve(Path(self.p.geofences_file))
+        path = resolve_file(self.p.geofences_file, "sigma_bridge", "geofences_file", must_exist=False)
         if not path.is_file():
             self.get_logger().warning(f"geofences_file {path} not found: no geofences in the live view")
             return []
@@ -305,22 +297,21 @@ class BridgeNode(LifecycleNode):
         self.diag_pub.publish(arr)
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    try:
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``bridge_node``: build, configure and activate the lifecycle node, spin until shutdown."""
+
+    def make() -> list[BridgeNode]:
         node = BridgeNode()
-    except (ValueError, ParameterException) as exc:
-        print(f"sigma_bridge: {exc}", file=sys.stderr)
-        rclpy.try_shutdown()
-        sys.exit(2)
-    try:
         if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
-            raise SystemExit(1)
+            node._release()
+            node.destroy_node()
+            raise ConfigError("configure failed (the reason is logged above)")
         node.trigger_activate()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node._release()
-        node.destroy_node()
-        rclpy.try_shutdown()
+        return [node]
+
+    def release(nodes: Sequence[Node]) -> None:
+        for n in nodes:
+            if isinstance(n, BridgeNode):
+                n._release()
+
+    return run("sigma_bridge", make, args, on_exit=release)

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 from cloud_harness import Cloud, sent, store_counters, wait_until
 from sensor_msgs.msg import JointState
-from test_node_live import REPO
 
 import sigma_protocol as protocol
-from sigma_bridge import qos
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
+from sigma_description import humanoid_urdf
 from sigma_interfaces.msg import CognitionDecision, SafetyEvent
+from sigma_ros_common import qos
 
 # The issue asks for a 60 s cloud outage; SIGMA_BRIDGE_E2E_OUTAGE_S shortens it for quick local iterations.
 OUTAGE_S = float(os.environ.get("SIGMA_BRIDGE_E2E_OUTAGE_S", "60"))
@@ -45,7 +45,7 @@ def cloud(launch):
 
 def bridge(launch, tmp_path: Path, cloud_url: str, **extra):
     params = {
-        "cloud_url": cloud_url, "foxglove_enabled": False, "urdf_path": str(REPO / "urdf" / "sigma_humanoid.urdf"),
+        "cloud_url": cloud_url, "foxglove_enabled": False, "urdf_path": str(humanoid_urdf()),
         "key_file": str(tmp_path / "var" / "robot.key"), "store_path": str(tmp_path / "var" / "uplink.db"),
         "recordings_dir": str(tmp_path / "var" / "recordings"), "downlink_wait_s": 2.0, "blackbox_post_s": 0.2,
         **RATES, **extra,

@@ -15,9 +15,10 @@ from cloud_harness import Cloud, wait_until
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 from test_e2e_cloud import bridge, register
-from test_node_live import REPO
 
+from sigma_description import humanoid_urdf
 from sigma_interfaces.srv import EmergencyStop
+from sigma_ros_common.share import package_share
 
 TOKEN = "bridge-e2e-reset-token-0123456789"
 
@@ -32,8 +33,8 @@ def test_emergency_stop_is_recorded_and_uplinked_with_its_recording(launch, ros_
         sim = launch("sigma_sim", "sim_node", params={"robots": ["r1"]})
         sim.wait_for_output("sigma_sim ready", timeout=60)
         launch("sigma_safety", "safety_node", namespace="/r1",
-               params_files=[REPO / "config" / "sigma_safety" / "safety.yaml"],
-               params={"urdf_path": str(REPO / "urdf" / "sigma_humanoid.urdf"),
+               params_files=[package_share("sigma_safety") / "config" / "safety.yaml"],
+               params={"urdf_path": str(humanoid_urdf()),
                        "latch_file": str(tmp_path / "safety" / "latched.json")},
                env={"SIGMA_SAFETY_RESET_TOKEN": TOKEN})
         bridge(launch, tmp_path, cloud.url, blackbox_pre_s=2.0, blackbox_post_s=0.5)

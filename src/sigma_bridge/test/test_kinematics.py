@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from transforms3d.quaternions import quat2mat
 
 from sigma_bridge.kinematics import RobotModel
+from sigma_description import humanoid_urdf
 
-URDF = Path(__file__).resolve().parents[3] / "urdf" / "sigma_humanoid.urdf"
 TWO_LINK = """<robot name="t">
   <link name="a"/><link name="b"><visual><geometry><box size="1 2 3"/></geometry></visual></link><link name="c"/>
   <joint name="j1" type="revolute"><parent link="a"/><child link="b"/><origin xyz="0 0 1" rpy="0 0 0"/>
-    <axis xyz="0 0 1"/></joint>
+    <axis xyz="0 0 1"/><limit lower="-2" upper="2" velocity="1" effort="1"/></joint>
   <joint name="j2" type="prismatic"><parent link="b"/><child link="c"/><origin xyz="1 0 0" rpy="0 0 1.5707963"/>
-    <axis xyz="1 0 0"/></joint>
+    <axis xyz="1 0 0"/><limit lower="0" upper="1" velocity="1" effort="1"/></joint>
 </robot>"""
 
 
@@ -38,9 +37,8 @@ def test_bad_urdf_is_refused_with_its_source():
         RobotModel("<robot", source="my.urdf")
 
 
-@pytest.mark.skipif(not URDF.is_file(), reason="urdf/sigma_humanoid.urdf not in this checkout")
 def test_project_humanoid_has_the_contract_joints():
-    m = RobotModel.from_file(URDF)
+    m = RobotModel.from_file(humanoid_urdf())
     contract = {f"{s}_{j}" for s in ("left", "right") for j in
                 ("hip_yaw", "hip_roll", "hip_pitch", "knee", "ankle_pitch", "ankle_roll",
                  "shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow")} | {"waist_yaw", "neck_yaw", "neck_pitch"}

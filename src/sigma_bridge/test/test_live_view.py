@@ -17,14 +17,14 @@ from websockets.sync.client import connect
 
 from sigma_bridge.kinematics import RobotModel
 from sigma_bridge.live_view import LiveView, geofences_from_yaml
+from sigma_description import humanoid_urdf
 
-URDF = Path(__file__).resolve().parents[3] / "urdf" / "sigma_humanoid.urdf"
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.skipif(not URDF.is_file(), reason="urdf/sigma_humanoid.urdf not in this checkout")
 def test_stalled_client_never_blocks_logging(tmp_path):
-    model = RobotModel.from_file(URDF)
+    model = RobotModel.from_file(humanoid_urdf())
     view = LiveView("r1", model, port=0, backlog=16, geofences=[{"name": "dock", "points": [[0, 0], [1, 0], [1, 1]]}])
     try:
         sock = socket.create_connection(("127.0.0.1", view.port))
@@ -69,7 +69,7 @@ def test_geofences_from_the_safety_file_format():
     assert geofences_from_yaml(None, "lab") == []
     with pytest.raises(ValueError, match="'warehouse' not in"):
         geofences_from_yaml(data, "warehouse")
-    repo_file = URDF.parents[1] / "config" / "sigma_safety" / "geofence.yaml"
+    repo_file = REPO / "config" / "sigma_safety" / "geofence.yaml"
     if repo_file.is_file():
         import yaml
 

@@ -155,7 +155,7 @@ def generate() -> str:
 
 
 def _gear(joint: str) -> float:
-    """Gear ratio per joint group; must match config/sigma_sim/actuators.yaml (a test checks it)."""
+    """Gear ratio per joint group; must match sigma_sim's config/actuators.yaml (a test checks it)."""
     if "neck" in joint:
         return 30.0
     if "knee" in joint or "hip" in joint:

@@ -9,6 +9,8 @@ from ament_index_python.packages import PackageNotFoundError, get_package_share_
 
 from sigma_ros_common.params import ConfigError
 
+PACKAGE_URI = "package://"
+
 
 def package_share(package: str) -> Path:
     """``share/<package>`` of an installed package; ConfigError when the ament index does not list it."""
@@ -27,17 +29,24 @@ def share_file(package: str, *parts: str) -> Path:
     return path
 
 
-def resolve_file(value: str, package: str, parameter: str) -> Path:
-    """A file parameter: an absolute path, else a path relative to ``share/<package>``; it must exist.
+def resolve_file(value: str, package: str, parameter: str, *, must_exist: bool = True) -> Path:
+    """A file parameter: ``package://<pkg>/<path>`` (installed file of any package), an absolute path, or a path
+    relative to ``share/<package>``. With ``must_exist`` it must exist.
 
     Relative paths are never looked up in the current directory (a node's behaviour must not depend on where
     it was started). ConfigError names the parameter and the path tried.
     """
     if not value:
         raise ConfigError(f"parameter {parameter}: empty path")
-    path = Path(value)
-    if not path.is_absolute():
-        path = package_share(package) / path
-    if not path.exists():
+    if value.startswith(PACKAGE_URI):
+        owner, _, rest = value[len(PACKAGE_URI):].partition("/")
+        if not owner or not rest:
+            raise ConfigError(f"parameter {parameter}: {value!r} is not package://<package>/<path>")
+        path = package_share(owner) / rest
+    else:
+        path = Path(value)
+        if not path.is_absolute():
+            path = package_share(package) / path
+    if must_exist and not path.exists():
         raise ConfigError(f"parameter {parameter}: {path} does not exist")
     return path

@@ -5,7 +5,8 @@
 - Ctrl-C / external shutdown returns 0. An exception while the context is already invalid (Ctrl-C racing a
   publish) is a clean shutdown; any other exception propagates, unless ``fail_safe`` is set (safety nodes must
   outlive a bug in one callback: it is logged, throttled, and spinning goes on).
-- ``step`` (optional) runs after every executor turn, e.g. an unpaced simulator's physics.
+- ``step_for`` (optional) returns, for the built nodes, a function run after every executor turn (then the executor
+  does not wait), e.g. an unpaced simulator's physics; or None to spin normally.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def events_executor() -> Executor:
 
 
 def run(name: str, make: Callable[[], Sequence[Node]], args: list[str] | None = None, *,
-        executor: Callable[[], Executor] = SingleThreadedExecutor, step: Callable[[], None] | None = None,
+        executor: Callable[[], Executor] = SingleThreadedExecutor,
+        step_for: Callable[[Sequence[Node]], Callable[[], None] | None] | None = None,
         fail_safe: bool = False, on_exit: Callable[[Sequence[Node]], None] | None = None) -> int:
     """Run the nodes ``make()`` builds until shutdown; returns the process exit code (0, or 2 on a refusal)."""
     rclpy.init(args=args)
@@ -50,6 +52,7 @@ def run(name: str, make: Callable[[], Sequence[Node]], args: list[str] | None = 
     ex = executor()
     for node in nodes:
         ex.add_node(node)
+    step = step_for(nodes) if step_for is not None else None
     timeout = 0.0 if step is not None else 0.1
     try:
         while rclpy.ok():

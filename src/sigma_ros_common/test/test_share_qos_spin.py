@@ -27,6 +27,10 @@ def test_share_lookup_goes_through_the_ament_index_and_names_what_is_missing():
     assert resolve_file("package.xml", "sigma_ros_common", "p") == share / "package.xml"
     with pytest.raises(ConfigError, match=r"parameter world: .*/share/sigma_ros_common/nowhere\.yaml does not exist"):
         resolve_file("nowhere.yaml", "sigma_ros_common", "world")
+    assert resolve_file("package://sigma_ros_common/package.xml", "other", "p") == share / "package.xml"
+    with pytest.raises(ConfigError, match="not package://<package>/<path>"):
+        resolve_file("package://sigma_ros_common", "other", "p")
+    assert not resolve_file("gone.yaml", "sigma_ros_common", "p", must_exist=False).exists()
     with pytest.raises(ConfigError, match="parameter world: empty path"):
         resolve_file("", "sigma_ros_common", "world")
 

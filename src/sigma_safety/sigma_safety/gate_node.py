@@ -14,7 +14,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import SafetyStatus
-from sigma_safety import convert, qos
+from sigma_ros_common import qos
+from sigma_safety import convert
 from sigma_safety.core.gate import CommandGate, GateParams, JointCommand, Verdict
 from sigma_safety.core.gate import Twist as CoreTwist
 from sigma_safety.core.model import Authority, SafetyState

@@ -13,78 +13,44 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
-from rclpy.exceptions import InvalidParameterValueException
+from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
+from sigma_description import humanoid_urdf
+from sigma_ros_common import ros_params
+from sigma_ros_common.share import share_file
 from sigma_safety.core.gate import GateParams
-from sigma_safety.core.params import ConfigError, ParamSpec, build, specs
+from sigma_safety.core.params import ConfigError, ParamSpec, build
 from sigma_safety.core.policy import SECTIONS, SafetyConfig, config_from_flat
 from sigma_safety.core.rules.geofence import Site, load_site
 from sigma_safety.core.urdf import JointLimit, load_joint_limits
 
-URDF_RELATIVE = Path("urdf") / "sigma_humanoid.urdf"
 TOKEN_ENV = "SIGMA_SAFETY_RESET_TOKEN"  # noqa: S105 - the variable name, not a secret
 
 
 def _descriptor(spec: ParamSpec, default: Any) -> ParameterDescriptor:
-    d = ParameterDescriptor(description=f"{spec.description} [{spec.unit}]", read_only=True)
-    if isinstance(default, float) and spec.low is not None and spec.high is not None:
-        d.floating_point_range = [FloatingPointRange(from_value=float(spec.low), to_value=float(spec.high))]
-    elif isinstance(default, int) and not isinstance(default, bool) and spec.low is not None and spec.high is not None:
-        d.integer_range = [IntegerRange(from_value=int(spec.low), to_value=int(spec.high), step=1)]
-    return d
+    return ros_params.descriptor(spec, default, read_only=True)
 
 
 def declare_section(node: Node, section: str, cls: type) -> dict[str, Any]:
     """Declare ``section.name`` for every parameter of ``cls``; return the values (without prefix)."""
-    values = {}
-    for name, default, spec in specs(cls):
-        # Dynamic typing: a wrong type on the command line reaches our validation instead of an rclpy exception.
-        desc = _descriptor(spec, default)
-        desc.dynamic_typing = True
-        values[name] = _declare(node, f"{section}.{name}", default, desc)
-    return values
+    return ros_params.declare_section(node, cls, section, read_only=True)
 
 
 def _declare(node: Node, name: str, default: Any, desc: ParameterDescriptor) -> Any:
-    try:
-        return node.declare_parameter(name, default, desc).value
-    except InvalidParameterValueException as exc:
-        raise ConfigError(f"parameter {name}: {exc}") from exc
-
-
-def share_dir() -> Path | None:
-    """The installed share directory of sigma_safety, if installed."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        return Path(get_package_share_directory("sigma_safety"))
-    except (ImportError, LookupError, ValueError):
-        return None
+    return ros_params.declare(node, name, default, desc)
 
 
 def default_urdf() -> Path:
-    """``urdf/sigma_humanoid.urdf`` of the repository: $SIGMA_ROOT, then the workspace holding our install."""
-    candidates = []
-    if os.environ.get("SIGMA_ROOT"):
-        candidates.append(Path(os.environ["SIGMA_ROOT"]) / URDF_RELATIVE)
-    share = share_dir()
-    if share is not None:
-        # <ws>/install/sigma_safety/share/sigma_safety -> <ws>
-        candidates.append(share.parents[3] / URDF_RELATIVE)
-    candidates.append(Path.cwd() / URDF_RELATIVE)
-    for c in candidates:
-        if c.is_file():
-            return c
-    raise ConfigError(f"urdf_path is empty and no default URDF exists (looked at {[str(c) for c in candidates]})")
+    """The humanoid URDF installed by sigma_description (ConfigError naming what is missing)."""
+    return humanoid_urdf()
 
 
 def load_geofence(file: str, site: str) -> Site | None:
     """The configured site's polygons (None when ``site`` is empty)."""
     if not site:
         return None
-    path = Path(file) if file else (share_dir() or Path()) / "config" / "geofence.yaml"
+    path = Path(file) if file else share_file("sigma_safety", "config", "geofence.yaml")
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -131,7 +97,7 @@ def _plain(node: Node, name: str, default: Any, description: str, low: float | N
 
 def urdf_limits(node: Node) -> dict[str, JointLimit]:
     """Declare ``urdf_path`` and load the joint limits."""
-    path = _plain(node, "urdf_path", "", "URDF with <limit> per joint; empty = urdf/sigma_humanoid.urdf of the repo")
+    path = _plain(node, "urdf_path", "", "URDF with <limit> per joint; empty = sigma_description's humanoid")
     if not isinstance(path, str):
         raise ConfigError(f"parameter urdf_path: expected a path string, got {path!r}")
     return load_joint_limits(path or default_urdf())

@@ -15,7 +15,8 @@ from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans, PolicyHealth, SafetyEvent, SafetyStatus
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
-from sigma_safety import convert, latch_file, qos
+from sigma_ros_common import qos
+from sigma_safety import convert, latch_file
 from sigma_safety.core.model import Fault, SafetyState, Severity
 from sigma_safety.core.policy import SafetyPolicy
 from sigma_safety.settings import SupervisorSettings
@@ -36,7 +37,7 @@ class SupervisorNode(Node):
         self._published: SafetyState | None = None
         self._last_diag = 0.0
         self._status_pub = self.create_publisher(SafetyStatus, "safety/status", qos.LATCHED)
-        self._event_pub = self.create_publisher(SafetyEvent, "safety/events", qos.EVENTS)
+        self._event_pub = self.create_publisher(SafetyEvent, "safety/events", qos.SAFETY_EVENTS)
         self._diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.reliable(10))
         sub = self.create_subscription
         sub(JointState, "joint_states", self._guard("joint_states", self._on_joints), qos.SENSOR)

@@ -12,9 +12,9 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHuman, DetectedHumans, PolicyHealth, SafetyStatus
-from sigma_safety import qos
+from sigma_ros_common import qos
 
-CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_safety" / "safety.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "safety.yaml"
 # Relaxed ages: the test machine is shared and slow; the watchdog logic itself is unit-tested with the defaults.
 RELAXED = {f"watchdog.{t}": 1.0 for t in ("joint_states", "imu", "actuator_health", "humans", "odom")}
 RELAXED |= {"gate.state_timeout": 1.0, "ai_self_suspension.max_report_age": 1.0}

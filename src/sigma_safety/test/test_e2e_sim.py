@@ -22,7 +22,7 @@ from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import SafetyStatus
 from sigma_interfaces.srv import EmergencyStop, InjectFault, ResetSafety
-from sigma_safety import qos
+from sigma_ros_common import qos
 
 NS = "/r1"
 L = SafetyStatus

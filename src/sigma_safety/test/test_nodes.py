@@ -12,7 +12,7 @@ from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import SafetyEvent, SafetyStatus
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
-from sigma_safety import qos
+from sigma_ros_common import qos
 
 NOMINAL = SafetyStatus.LEVEL_NOMINAL
 
@@ -58,7 +58,7 @@ def test_commands_pass_clamped_only_from_the_allowed_authority(launch, ros_probe
 
 def test_emergency_stop_brakes_and_reset_requires_the_token(launch, ros_probe, hardware):
     status, brake, _, vel = _outputs(ros_probe)
-    events = ros_probe.subscribe(SafetyEvent, "safety/events", qos.EVENTS)
+    events = ros_probe.subscribe(SafetyEvent, "safety/events", qos.SAFETY_EVENTS)
     start_safety(launch)
     wait_status(status, lambda m: m.level == NOMINAL)
     res = ros_probe.call(EmergencyStop, "safety/emergency_stop", EmergencyStop.Request(reason="test", requester="op1"))
@@ -166,7 +166,7 @@ def test_latched_emergency_stop_survives_a_restart_of_the_node(launch, ros_probe
 
 def test_degradation_chain_primary_to_edge_to_mechanical_fallback(launch, ros_probe, hardware):
     status, brake, _, vel = _outputs(ros_probe)
-    events = ros_probe.subscribe(SafetyEvent, "safety/events", qos.EVENTS)
+    events = ros_probe.subscribe(SafetyEvent, "safety/events", qos.SAFETY_EVENTS)
     start_safety(launch)
     wait_status(status, lambda m: m.level == NOMINAL and m.authority == SafetyStatus.AUTHORITY_PRIMARY_AI)
     primary = ros_probe.publisher(Twist, "cmd/primary_ai/cmd_vel", qos.COMMANDS)

@@ -15,7 +15,7 @@ from sigma_safety.core.policy import SECTIONS, config_from_flat
 from sigma_safety.core.rules.thermal import ThermalParams
 from sigma_safety.core.urdf import load_joint_limits, parse_joint_limits
 
-CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_safety"
+CONFIG = Path(__file__).resolve().parents[1] / "config"
 
 
 def test_fixture_limits_parsed_and_fixed_joints_skipped():

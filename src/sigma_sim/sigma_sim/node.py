@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Sequence
 
-import rclpy
 from geometry_msgs.msg import Twist
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
@@ -23,11 +22,12 @@ from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
 from sigma_interfaces.srv import InjectFault
+from sigma_ros_common import qos
+from sigma_ros_common.spin import run
 from sigma_sim import messages as conv
-from sigma_sim import qos
 from sigma_sim.faults import FaultError
 from sigma_sim.params import TOPIC_RATES, declare
-from sigma_sim.robot_model import ModelError, load_actuators, load_urdf
+from sigma_sim.robot_model import load_actuators, load_urdf
 from sigma_sim.simulation import CommandError, SimConfig, Simulation
 from sigma_sim.world import load_world
 
@@ -182,37 +182,21 @@ class SimNode(Node):
         return conv.fill_humans(msg, stamp, sim.detections(rid), sim.cfg.human_sensor_range, sim.cfg.human_sensor_fov)
 
 
-def main(args: list[str] | None = None) -> None:
-    """Entry point of ``sim_node``."""
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimNode()
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        if node.params.realtime:
-            executor.spin()
-        else:
-            while rclpy.ok():
-                executor.spin_once(timeout_sec=0.0)
-                node.advance_unpaced()
-    except (ModelError, ValueError) as exc:
-        print(f"sim_node: cannot start: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except Exception:  # re-raised unless it is the Ctrl-C race below
-        # Ctrl-C invalidates the context between two publishes of one tick ("publisher's context is invalid"):
-        # that is a clean shutdown, anything else is a real error.
-        if rclpy.ok():
-            raise
-    finally:
-        if node is not None:
-            print(node.summary(), file=sys.stderr, flush=True)
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``sim_node``: real-time mode spins the timer; unpaced mode steps physics between callbacks."""
+
+    def unpaced_step(nodes: Sequence[Node]) -> Callable[[], None] | None:
+        sim_node = nodes[0]
+        assert isinstance(sim_node, SimNode)
+        return None if sim_node.params.realtime else sim_node.advance_unpaced
+
+    def summary(nodes: Sequence[Node]) -> None:
+        for n in nodes:
+            if isinstance(n, SimNode):
+                print(n.summary(), file=sys.stderr, flush=True)
+
+    return run("sim_node", lambda: [SimNode()], args, step_for=unpaced_step, on_exit=summary)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,30 +1,70 @@
-"""The sim node's parameters: declared with descriptors and ranges, validated into one typed object."""
+"""The sim node's parameters: frozen dataclasses (sigma_ros_common's scheme) whose unit, range and description drive
+the ROS descriptors, validation and docs; defaults equal config/sim.yaml (a unit test checks it)."""
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.node import Node
 
+from sigma_ros_common.params import param, require
+from sigma_ros_common.ros_params import load
+from sigma_ros_common.share import resolve_file
+
 TOPIC_RATES = ("joint_states", "imu", "odom", "actuator_health", "battery_state", "humans")
+_NAMESPACE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def share_dir() -> Path:
-    """Where the package's model, world and config files are installed (falls back to the source tree)."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
+def _rate(default: float, topic: str) -> float:
+    return param(default, unit="Hz", low=0.1, high=1000.0, description=f"{topic} publishing rate (simulated time)")
 
-        return Path(get_package_share_directory("sigma_sim"))
-    except Exception:  # noqa: BLE001 - not installed: run from the source tree
-        return Path(os.environ.get("SIGMA_ROOT", Path(__file__).resolve().parents[3]))
+
+@dataclass(frozen=True)
+class SimRates:
+    """Publishing rates per topic, parameters ``rates.<topic>``."""
+
+    joint_states: float = _rate(100.0, "joint_states")
+    imu: float = _rate(100.0, "imu")
+    odom: float = _rate(50.0, "odom")
+    actuator_health: float = _rate(10.0, "actuator_health")
+    battery_state: float = _rate(1.0, "battery_state")
+    humans: float = _rate(10.0, "humans")
+
+
+@dataclass(frozen=True)
+class SimParams:
+    """Top-level parameters of sim_node. File parameters: package://<pkg>/<path>, absolute, or in share/sigma_sim."""
+
+    robots: tuple[str, ...] = param(("r1",), description="robot ids; each gets the namespace /<id>")
+    world: str = param("worlds/warehouse.yaml", unit="path", description="world YAML (zones, docks, spawns, people)")
+    urdf: str = param("package://sigma_description/urdf/sigma_humanoid.urdf", unit="path",
+                      description="robot URDF, copied once per robot")
+    actuators: str = param("config/actuators.yaml", unit="path", description="actuator parameter YAML")
+    physics_rate: float = param(500.0, unit="Hz", low=500.0, high=5000.0,
+                                description="physics steps per simulated second, at least 500")
+    realtime: bool = param(True, description="pace to the wall clock; false = as fast as possible + /clock")
+    seed: int = param(0, low=0, high=2**31 - 1, description="random seed (noise, walkers)")
+    base_mode: str = param("planar", description="planar (actuated base, legs hold posture) or free (can fall)",
+                           choices=("planar", "free"))
+    human_sensor_range: float = param(8.0, unit="m", low=0.5, high=50.0, description="human detector range")
+    human_sensor_fov: float = param(2.4, unit="rad", low=0.1, high=6.2832,
+                                    description="human detector horizontal field of view")
+    max_catch_up_steps: int = param(50, low=1, high=10000,
+                                    description="realtime: most physics steps per tick before dropping the backlog")
+
+    def __post_init__(self) -> None:
+        for rid in self.robots:
+            require(bool(_NAMESPACE.match(rid)), f"parameter robots: {rid!r} is not a valid ROS namespace name")
+        require(bool(self.robots) and len(set(self.robots)) == len(self.robots),
+                f"parameter robots: need unique, non-empty ids, got {list(self.robots)}")
 
 
 @dataclass(frozen=True)
 class NodeParams:
+    """The validated parameters with file parameters resolved to existing files."""
+
     robots: list[str]
     world: Path
     urdf: Path
@@ -39,97 +79,20 @@ class NodeParams:
     max_catch_up_steps: int
 
 
-def _float(lo: float, hi: float, text: str) -> ParameterDescriptor:
-    return ParameterDescriptor(
-        description=text, floating_point_range=[FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
-    )
-
-
-def load_defaults(path: Path) -> dict[str, object]:
-    """The ``sigma_sim.ros__parameters`` of a sim.yaml, nested keys flattened with dots (``rates.imu``)."""
-    try:
-        doc = yaml.safe_load(path.read_text())
-        params = doc["sigma_sim"]["ros__parameters"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: cannot read sigma_sim.ros__parameters: {exc}") from exc
-    flat: dict[str, object] = {}
-
-    def walk(prefix: str, value: object) -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(f"{prefix}{k}.", v)
-        else:
-            flat[prefix[:-1]] = value
-
-    walk("", params)
-    return flat
-
-
-def _resolve(raw: str, share: Path) -> Path:
-    """A file parameter: absolute, relative to the working directory, or relative to the installed share dir."""
-    path = Path(raw)
-    return path if path.is_absolute() or path.exists() else share / path
-
-
 def declare(node: Node) -> NodeParams:
-    """Declare all parameters with defaults from the installed config/sigma_sim/sim.yaml; return them validated."""
-    share = share_dir()
-    defaults = {
-        "world": "worlds/warehouse.yaml",
-        "urdf": "urdf/sigma_humanoid.urdf",
-        "actuators": "config/sigma_sim/actuators.yaml",
-        **load_defaults(share / "config" / "sigma_sim" / "sim.yaml"),
-    }
-
-    def d(name: str, descriptor: ParameterDescriptor) -> None:
-        if name not in defaults:
-            raise ValueError(f"{share}/config/sigma_sim/sim.yaml: no default for parameter {name!r}")
-        node.declare_parameter(name, defaults[name], descriptor)
-
-    d("robots", ParameterDescriptor(description="robot ids; each gets the namespace /<id>"))
-    d("world", ParameterDescriptor(description="world YAML file (absolute, or relative to cwd or share/sigma_sim)"))
-    d("urdf", ParameterDescriptor(description="robot URDF file"))
-    d("actuators", ParameterDescriptor(description="actuator parameter YAML file"))
-    d("physics_rate", _float(500.0, 5000.0, "physics steps per simulated second [Hz], at least 500"))
-    d("realtime", ParameterDescriptor(description="pace to the wall clock; false = as fast as possible + /clock"))
-    d("seed", ParameterDescriptor(description="random seed (noise, walkers)",
-                                  integer_range=[IntegerRange(from_value=0, to_value=2**31 - 1, step=1)]))
-    d("base_mode", ParameterDescriptor(description="planar (actuated base, legs hold posture) or free"))
-    for topic in TOPIC_RATES:
-        d(f"rates.{topic}", _float(0.1, 1000.0, f"{topic} publishing rate [Hz of simulated time]"))
-    d("human_sensor_range", _float(0.5, 50.0, "human detector range [m]"))
-    d("human_sensor_fov", _float(0.1, 6.2832, "human detector horizontal field of view [rad]"))
-    d("max_catch_up_steps", ParameterDescriptor(
-        description="realtime: most physics steps per tick before the sim gives up catching up",
-        integer_range=[IntegerRange(from_value=1, to_value=10000, step=1)]))
-
-    def get(name: str):
-        return node.get_parameter(name).value
-
-    robots = [str(r) for r in get("robots")]
-    for rid in robots:
-        if not rid or not rid.replace("_", "").isalnum() or rid[0].isdigit():
-            raise ValueError(f"parameter robots: {rid!r} is not a valid ROS namespace name")
-    if len(set(robots)) != len(robots) or not robots:
-        raise ValueError(f"parameter robots: need unique, non-empty ids, got {robots}")
-    mode = str(get("base_mode"))
-    if mode not in ("planar", "free"):
-        raise ValueError(f"parameter base_mode: {mode!r} is not planar or free")
-    rates = {t: float(get(f"rates.{t}")) for t in TOPIC_RATES}
+    """Declare every parameter with its descriptor; return them validated (ConfigError names the parameter)."""
+    p = load(node, SimParams, read_only=False)
+    rates = load(node, SimRates, "rates", read_only=False)
     return NodeParams(
-        robots=robots,
-        world=_resolve(get("world"), share),
-        urdf=_resolve(get("urdf"), share),
-        actuators=_resolve(get("actuators"), share),
-        physics_rate=float(get("physics_rate")),
-        realtime=bool(get("realtime")),
-        seed=int(get("seed")),
-        base_mode=mode,
-        rates=rates,
-        human_sensor_range=float(get("human_sensor_range")),
-        human_sensor_fov=float(get("human_sensor_fov")),
-        max_catch_up_steps=int(get("max_catch_up_steps")),
+        robots=list(p.robots),
+        world=resolve_file(p.world, "sigma_sim", "world"),
+        urdf=resolve_file(p.urdf, "sigma_sim", "urdf"),
+        actuators=resolve_file(p.actuators, "sigma_sim", "actuators"),
+        physics_rate=p.physics_rate, realtime=p.realtime, seed=p.seed, base_mode=p.base_mode,
+        rates={t: float(getattr(rates, t)) for t in TOPIC_RATES},
+        human_sensor_range=p.human_sensor_range, human_sensor_fov=p.human_sensor_fov,
+        max_catch_up_steps=p.max_catch_up_steps,
     )
 
 
-__all__ = ["TOPIC_RATES", "NodeParams", "declare", "load_defaults", "share_dir"]
+__all__ = ["TOPIC_RATES", "NodeParams", "SimParams", "SimRates", "declare"]

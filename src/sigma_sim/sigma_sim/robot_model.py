@@ -1,19 +1,19 @@
 """Robot description: the URDF's joints and limits, and per-actuator parameters, validated at load time.
 
-Errors name the file and the element (``urdf/x.urdf: <joint name="knee">: ...``) so a malformed model fails at
-start-up with a message that says where to look.
+The URDF is read by sigma_description's one reader; errors name the file and the element (``x.urdf: joint 'knee'
+<limit> lacks 'effort'``) so a malformed model fails at start-up with a message that says where to look.
 """
 
 from __future__ import annotations
 
-import math
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
+
+from sigma_description import urdf
 
 ACTUATOR_KEYS = (
     "torque_constant", "winding_resistance", "c_winding", "c_housing", "r_winding_housing", "r_housing_ambient",
@@ -53,86 +53,25 @@ class RobotDescription:
         return sum(self.link_masses.values())
 
 
-def _num(el: ET.Element, attr: str, where: str) -> float:
-    raw = el.get(attr)
-    if raw is None:
-        raise ModelError(f"{where}: missing attribute {attr!r}")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ModelError(f"{where}: attribute {attr}={raw!r} is not a number") from None
-    if not math.isfinite(value):
-        raise ModelError(f"{where}: attribute {attr}={raw!r} is not finite")
-    return value
-
-
 def load_urdf(path: str | Path) -> RobotDescription:
-    """Parse and validate a URDF: actuated joints with limits, masses, a single-rooted kinematic tree."""
+    """Read the URDF with sigma_description's reader; the simulator drives revolute and prismatic joints only."""
     path = Path(path)
     try:
-        text = path.read_text()
-        root = ET.fromstring(text)  # noqa: S314 - our own model files, chosen by the operator
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read: {exc}") from exc
-    except ET.ParseError as exc:
-        raise ModelError(f"{path}: not well-formed XML: {exc}") from exc
-    if root.tag != "robot":
-        raise ModelError(f"{path}: root element is <{root.tag}>, expected <robot>")
-    masses: dict[str, float] = {}
-    for link in root.findall("link"):
-        lname = link.get("name")
-        if not lname:
-            raise ModelError(f"{path}: <link> without a name")
-        mass_el = link.find("inertial/mass")
-        masses[lname] = _num(mass_el, "value", f'{path}: <link name="{lname}"> <mass>') if mass_el is not None else 0.0
-    gears: dict[str, float] = {}
-    for tr in root.findall("transmission"):
-        j = tr.find("joint")
-        red = tr.find("actuator/mechanicalReduction")
-        if j is not None and red is not None:
-            try:
-                gears[j.get("name", "")] = float(red.text or "")
-            except ValueError:
-                raise ModelError(f'{path}: <transmission name="{tr.get("name")}">: bad mechanicalReduction') from None
-    parent_of: dict[str, str] = {}
-    joints: list[JointSpec] = []
-    for j in root.findall("joint"):
-        jname = j.get("name", "")
-        where = f'{path}: <joint name="{jname}">'
-        parent, child = j.find("parent"), j.find("child")
-        if parent is None or child is None:
-            raise ModelError(f"{where}: needs <parent> and <child>")
-        p, c = parent.get("link", ""), child.get("link", "")
-        for link_name in (p, c):
-            if link_name not in masses:
-                raise ModelError(f"{where}: refers to unknown link {link_name!r}")
-        if c in parent_of:
-            raise ModelError(f"{where}: link {c!r} already has parent {parent_of[c]!r} (not a tree)")
-        parent_of[c] = p
-        jtype = j.get("type")
-        if jtype in ("revolute", "prismatic"):
-            lim = j.find("limit")
-            if lim is None:
-                raise ModelError(f"{where}: actuated joint without <limit>")
-            lo, hi = _num(lim, "lower", f"{where} <limit>"), _num(lim, "upper", f"{where} <limit>")
-            vel, eff = _num(lim, "velocity", f"{where} <limit>"), _num(lim, "effort", f"{where} <limit>")
-            if not lo < hi or vel <= 0 or eff <= 0:
-                raise ModelError(f"{where} <limit>: need lower < upper, velocity > 0, effort > 0")
-            joints.append(JointSpec(jname, lo, hi, vel, eff, gears.get(jname, 1.0)))
-        elif jtype not in ("fixed",):
-            raise ModelError(f"{where}: joint type {jtype!r} not supported (revolute, prismatic, fixed)")
-    roots = [name for name in masses if name not in parent_of]
-    if len(roots) != 1:
-        raise ModelError(f"{path}: kinematic tree must have exactly one root link, found {roots}")
-    # every link reaches the root without a cycle
-    for name in masses:
-        seen, cur = set(), name
-        while cur in parent_of:
-            if cur in seen:
-                raise ModelError(f'{path}: <link name="{name}"> is in a kinematic loop')
-            seen.add(cur)
-            cur = parent_of[cur]
-    return RobotDescription(path, root.get("name", path.stem), text, roots[0], tuple(joints), masses)
+        robot = urdf.load_urdf(path, parameter="urdf")
+        root_link = robot.root_link
+    except urdf.UrdfError as exc:
+        raise ModelError(str(exc)) from exc
+    joints = []
+    for j in robot.joints:
+        where = f"{path}: joint {j.name!r}"
+        if j.type in ("revolute", "prismatic") and j.limit is not None:
+            if not j.limit.lower < j.limit.upper:
+                raise ModelError(f"{where} <limit>: need lower < upper")
+            joints.append(JointSpec(j.name, j.limit.lower, j.limit.upper, j.limit.velocity, j.limit.effort,
+                                    robot.gear(j.name)))
+        elif j.type != "fixed":
+            raise ModelError(f"{where}: joint type {j.type!r} not supported (revolute, prismatic, fixed)")
+    return RobotDescription(path, robot.name, robot.xml, root_link, tuple(joints), dict(robot.link_masses))
 
 
 @dataclass(frozen=True)

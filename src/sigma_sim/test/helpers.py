@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sigma_sim.params import share_dir
+from sigma_description import humanoid_urdf
+from sigma_ros_common.share import package_share
 from sigma_sim.robot_model import load_actuators, load_urdf
 from sigma_sim.simulation import SimConfig, Simulation
 from sigma_sim.world import load_world
 
-SHARE = share_dir()
-URDF = SHARE / "urdf" / "sigma_humanoid.urdf"
+SHARE = package_share("sigma_sim")
+URDF = humanoid_urdf()
 WORLD = SHARE / "worlds" / "warehouse.yaml"
-ACTUATORS = SHARE / "config" / "sigma_sim" / "actuators.yaml"
+ACTUATORS = SHARE / "config" / "actuators.yaml"
 CONTRACT_JOINTS = [
     *(f"{s}_{j}" for s in ("left", "right") for j in ("hip_yaw", "hip_roll", "hip_pitch", "knee", "ankle_pitch",
                                                         "ankle_roll")),

@@ -13,7 +13,7 @@ from sensor_msgs.msg import BatteryState, Imu, JointState
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
 from sigma_interfaces.srv import InjectFault
-from sigma_sim.qos import RELIABLE_10, SENSOR
+from sigma_ros_common.qos import RELIABLE_10, SENSOR
 
 FAST = {"robots": ["r1"], "realtime": False, "rates.joint_states": 50.0, "rates.imu": 50.0,
         "rates.battery_state": 10.0}

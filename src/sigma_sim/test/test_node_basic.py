@@ -11,7 +11,7 @@ from rclpy.parameter import Parameter
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
-from sigma_sim.qos import LATCHED, RELIABLE_10, SENSOR
+from sigma_ros_common.qos import LATCHED, RELIABLE_10, SENSOR
 
 
 def test_two_robots_publish_and_track_joint_commands(launch, ros_probe):
