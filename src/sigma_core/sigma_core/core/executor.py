@@ -38,12 +38,12 @@ class TaskExecutor:
     # -- acceptance ---------------------------------------------------------------------------------
     def submit(self, spec: TaskSpec, now: float) -> list[StatusReport]:
         """Validate and accept or refuse ``spec``; returns the reports to publish (in order)."""
+        if spec.kind == Kind.CANCEL:
+            return self._cancel(spec)
         if spec.task_id in self.known:
             return [self.known[spec.task_id]]            # a retry of a known task: same answer, never run twice
         try:
             spec = validate(spec)
-            if spec.kind == Kind.CANCEL:
-                return self._cancel(spec)
             self._check(spec, now)
             root = self._build(spec)
         except (TaskError, PlaceError, NoPathError) as exc:
@@ -59,6 +59,8 @@ class TaskExecutor:
 
     def _cancel(self, spec: TaskSpec) -> list[StatusReport]:
         if self.spec is None or self.spec.task_id != spec.task_id:
+            if spec.task_id in self.known and self.known[spec.task_id].state in FINAL:
+                return [self.known[spec.task_id]]       # already over: its final state is the answer
             running = self.spec.task_id if self.spec else "none"
             return [self._report(spec, State.REFUSED, reason=f"cancel: task {spec.task_id} is not running "
                                                               f"(running: {running})")]

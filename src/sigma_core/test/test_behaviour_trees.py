@@ -1,0 +1,146 @@
+"""Task execution tick by tick (py_trees, injected clock) against the kinematic stand-in: acceptance, steps,
+bounded retries with recovery, preemption, cancel, duplicates, refusals with reasons."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from kinematic import KinematicRobot, run, warehouse
+
+from sigma_core.core.behaviours import ExecutionParams
+from sigma_core.core.pipeline import CoreConfig, Pipeline
+from sigma_core.core.tasks import Kind, State, TaskSpec
+
+SITE = warehouse()
+
+
+def ready(config: CoreConfig | None = None, **robot):
+    p, r = Pipeline(SITE, config), KinematicRobot(**robot)
+    t = run(p, r, 0.0, 1.5)
+    return p, r, t
+
+
+def finished(out):
+    return any(s.state in (State.SUCCEEDED, State.FAILED, State.CANCELED) for s in out.statuses)
+
+
+def statuses(robot, task_id=None):
+    return [s for o in robot.log for s in o.statuses if task_id is None or s.task_id == task_id]
+
+
+def test_delivery_runs_every_step_in_order_and_carries_the_payload():
+    p, r, t = ready()
+    [acc] = p.submit_task(TaskSpec("d1", Kind.DELIVER, pickup="shelf_1_0", dropoff="dock_1", payload_mass=4.0), t)
+    assert acc.state == State.ACCEPTED and acc.payload_limit == pytest.approx(12.0)
+    held = []
+    run(p, r, t, 200, until=lambda o: held.append(r.payload) or finished(o))
+    reports = statuses(r, "d1")
+    steps = [s.step for s in reports if s.state == State.ACTIVE]
+    order = ["navigate:pickup", "reach:pickup", "grasp", "lift", "navigate:dropoff", "reach:dropoff", "release",
+             "retract"]
+    assert [s for i, s in enumerate(steps) if i == 0 or steps[i - 1] != s] == order
+    assert reports[-1].state == State.SUCCEEDED and reports[-1].progress == 1.0
+    assert 4.0 in held and r.payload == 0.0
+    dock = SITE.places["dock_1"]
+    assert math.hypot(r.x - dock.x, r.y - dock.y) < 0.2
+    progress = [s.progress for s in reports if s.state == State.ACTIVE]
+    assert progress == sorted(progress)           # monotone
+    # only the edge AI's channel carried commands (safety allows edge here), and every tick had one commander
+    assert {o.channel for o in r.log} <= {"edge_ai", None}
+
+
+def test_refusals_name_the_reason_and_never_start_anything():
+    p, r, t = ready()
+    cases = [
+        (TaskSpec("a", Kind.GO_TO, place="nowhere"), "unknown place"),
+        (TaskSpec("b", Kind.GO_TO, place="0,-2"), "not free"),
+        (TaskSpec("c", Kind.DELIVER, pickup="shelf_1_0", dropoff="dock_1", payload_mass=30.0), "above the current"),
+        (TaskSpec("d", Kind.DELIVER, pickup="shelf_1_0", dropoff="dock_1", payload_mass=math.nan), "payload_mass"),
+        (TaskSpec("e", Kind.DOCK, charge_to=2.0), "charge_to"),
+        (TaskSpec("f", Kind.GO_TO, place="dock_2", deadline=0.5), "deadline passed"),
+        (TaskSpec("", Kind.HOLD), "task_id"),
+        (TaskSpec("g", 9), "kind 9"),
+    ]
+    for spec, words in cases:
+        [rep] = p.submit_task(spec, t)
+        assert rep.state == State.REFUSED and words in rep.reason, (spec, rep)
+    assert p.executor.spec is None
+
+
+def test_hot_motor_derates_payload_and_low_battery_means_charge_first():
+    p, r, t = ready()
+    p.perception.update_health(["left_knee"], [70.0], t)
+    [rep] = p.submit_task(TaskSpec("h", Kind.DELIVER, pickup="shelf_1_0", dropoff="dock_1", payload_mass=8.0), t)
+    assert rep.state == State.REFUSED and "left_knee winding 70 degC" in rep.reason
+    p2, r2, t2 = ready(soc=0.1)
+    [rep] = p2.submit_task(TaskSpec("g", Kind.GO_TO, place="shelf_1_0"), t2)
+    assert rep.state == State.REFUSED and "charge first" in rep.reason
+    [rep] = p2.submit_task(TaskSpec("c", Kind.DOCK, charge_to=0.12), t2)
+    assert rep.state == State.ACCEPTED
+    run(p2, r2, t2, 400, until=finished)
+    assert statuses(r2, "c")[-1].state == State.SUCCEEDED and r2.soc >= 0.12
+
+
+def test_duplicate_task_ids_are_answered_not_run_twice_and_preemption_and_cancel():
+    p, r, t = ready()
+    [a] = p.submit_task(TaskSpec("x", Kind.GO_TO, place="shelf_2_0"), t)
+    assert p.submit_task(TaskSpec("x", Kind.GO_TO, place="dock_2"), t) == [a]
+    t = run(p, r, t, 2.0)
+    pre, acc = p.submit_task(TaskSpec("z", Kind.GO_TO, place="dock_2", priority=5, issuer="swarm:r9"), t)
+    assert pre.task_id == "x" and pre.state == State.PREEMPTED and "preempted by task z" in pre.reason
+    assert acc.task_id == "z" and acc.state == State.ACCEPTED
+    [busy] = p.submit_task(TaskSpec("w", Kind.GO_TO, place="dock_1", priority=1), t)
+    assert busy.state == State.REFUSED and "priority 5 > 1" in busy.reason
+    [no] = p.submit_task(TaskSpec("x", Kind.CANCEL), t)
+    assert no.state == State.PREEMPTED                                # x is known: its final state is the answer
+    [c] = p.submit_task(TaskSpec("cz", Kind.CANCEL), t)
+    assert c.state == State.REFUSED and "not running" in c.reason
+    [c] = p.submit_task(TaskSpec("z", Kind.CANCEL, issuer="operator"), t)
+    assert c.state == State.CANCELED and "canceled by operator" in c.reason and p.executor.spec is None
+    assert p.submit_task(TaskSpec("z", Kind.CANCEL), t) == [c]
+
+
+def test_navigation_without_progress_fails_after_bounded_retries_with_recovery():
+    params = ExecutionParams(stall_timeout=2.0, navigate_retries=2, recovery_wait=0.5)
+    p, r, t = ready(CoreConfig(execution=params))
+    [acc] = p.submit_task(TaskSpec("s", Kind.GO_TO, place="shelf_2_0"), t)
+    r.speed_scale = 1e-9                       # the base does not move although allowed (stuck)
+    t_end = run(p, r, t, 60, until=finished)
+    final = statuses(r, "s")[-1]
+    assert final.state == State.FAILED and "no progress" in final.reason
+    recovers = [o for o in r.log if any(s.step.endswith("/recover") for s in o.statuses)]
+    assert recovers                                                # the recovery ran between attempts
+    # 3 attempts x 2 s stall + 2 recoveries x 0.5 s (+ tick granularity)
+    assert 6.5 <= t_end - t <= 9.0
+
+
+def test_grasp_fails_with_reason_when_the_hands_never_confirm():
+    params = ExecutionParams(payload_timeout=1.0)
+    p, r, t = ready(CoreConfig(execution=params), x=-8.0, y=-0.85, yaw=-math.pi / 2)
+    p.submit_task(TaskSpec("g", Kind.DELIVER, pickup="shelf_1_0", dropoff="dock_1", payload_mass=3.0), t)
+    while t < 40:
+        r.feed(p, t)
+        out = p.tick(t)                  # never confirm_payload: no gripper answer
+        r.apply(out, 0.05)
+        r.log.append(out)
+        t += 0.05
+        if finished(out):
+            break
+    final = statuses(r, "g")[-1]
+    assert final.state == State.FAILED and "grasp: hands did not confirm 3.0 kg" in final.reason
+
+
+def test_hold_runs_for_its_duration_and_stale_odometry_holds_still():
+    p, r, t = ready()
+    p.submit_task(TaskSpec("h", Kind.HOLD, duration=2.0), t)
+    t2 = run(p, r, t, 10, until=finished)
+    assert statuses(r, "h")[-1].state == State.SUCCEEDED and 1.9 <= t2 - t <= 2.2
+    p.submit_task(TaskSpec("m", Kind.GO_TO, place="shelf_2_0"), t2)
+    r.odom_alive = False
+    t3 = run(p, r, t2, 0.5)
+    x_half = r.x
+    run(p, r, t3, 3.0)
+    assert r.x == x_half                         # odometry stale: nothing but holds
+    switches = [o.switch for o in r.log if o.switch is not None]
+    assert switches[-1].current == 2 and "odometry stale" in switches[-1].reason
