@@ -31,9 +31,9 @@ garbage = st.fixed_dictionaries({
     "ttl": st.one_of(st.floats(-2.0, 5.0), st.just(1e6), st.just(math.nan), st.just(math.inf)),
     "confidence": st.one_of(st.floats(-0.5, 1.5), st.just(math.nan)),
     "source": st.sampled_from([0, 0, 1, 2, 7]),
-    "action": st.sampled_from(ACTIONS + ["fly", ""]),
+    "action": st.sampled_from([*ACTIONS, "fly", ""]),
     "task": st.integers(0, 3),
-    "place": st.sampled_from(PLACES + ["nowhere", "0,-2", "nan,1"]),
+    "place": st.sampled_from([*PLACES, "nowhere", "0,-2", "nan,1"]),
     "mass": st.sampled_from(["2.5", "-1", "nan", "1e9", "x", ""]),
 })
 plausible = st.fixed_dictionaries({                             # valid-looking, often renewing the same task

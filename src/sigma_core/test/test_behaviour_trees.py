@@ -51,7 +51,7 @@ def test_delivery_runs_every_step_in_order_and_carries_the_payload():
 
 
 def test_refusals_name_the_reason_and_never_start_anything():
-    p, r, t = ready()
+    p, _r, t = ready()
     cases = [
         (TaskSpec("a", Kind.GO_TO, place="nowhere"), "unknown place"),
         (TaskSpec("b", Kind.GO_TO, place="0,-2"), "not free"),
@@ -69,7 +69,7 @@ def test_refusals_name_the_reason_and_never_start_anything():
 
 
 def test_hot_motor_derates_payload_and_low_battery_means_charge_first():
-    p, r, t = ready()
+    p, _r, t = ready()
     p.perception.update_health(["left_knee"], [70.0], t)
     [rep] = p.submit_task(TaskSpec("h", Kind.DELIVER, pickup="shelf_1_0", dropoff="dock_1", payload_mass=8.0), t)
     assert rep.state == State.REFUSED and "left_knee winding 70 degC" in rep.reason
@@ -104,7 +104,7 @@ def test_duplicate_task_ids_are_answered_not_run_twice_and_preemption_and_cancel
 def test_navigation_without_progress_fails_after_bounded_retries_with_recovery():
     params = ExecutionParams(stall_timeout=2.0, navigate_retries=2, recovery_wait=0.5)
     p, r, t = ready(CoreConfig(execution=params))
-    [acc] = p.submit_task(TaskSpec("s", Kind.GO_TO, place="shelf_2_0"), t)
+    [_acc] = p.submit_task(TaskSpec("s", Kind.GO_TO, place="shelf_2_0"), t)
     r.speed_scale = 1e-9                       # the base does not move although allowed (stuck)
     t_end = run(p, r, t, 60, until=finished)
     final = statuses(r, "s")[-1]

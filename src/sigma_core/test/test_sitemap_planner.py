@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -48,7 +49,7 @@ def test_paths_avoid_obstacles_and_end_exactly_at_the_goal(site):
     start, goal = (-10.0, 0.0), (site.places["dock_3"].x, site.places["dock_3"].y)
     plan = plan_path(site, start, goal)
     assert plan.waypoints[0] == start and plan.waypoints[-1] == goal
-    for a, b in zip(plan.waypoints, plan.waypoints[1:]):
+    for a, b in zip(plan.waypoints, plan.waypoints[1:], strict=False):
         assert line_free(site, a, b)
     assert plan.length >= math.dist(start, goal)
     with pytest.raises(NoPathError):
@@ -93,7 +94,7 @@ def test_astar_cost_equals_exhaustive_search_on_small_maps(cells, s, g):
     assert cost == pytest.approx(expected)
     assert path[0] == start and path[-1] == goal
     # the returned path is a real path of that cost
-    total = sum(SQRT2 if a[0] != b[0] and a[1] != b[1] else 1.0 for a, b in zip(path, path[1:]))
+    total = sum(SQRT2 if a[0] != b[0] and a[1] != b[1] else 1.0 for a, b in itertools.pairwise(path))
     assert total == pytest.approx(cost)
     assert all(site.free(*c) for c in path)
 
