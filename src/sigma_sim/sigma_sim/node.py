@@ -27,6 +27,7 @@ from sigma_ros_common.spin import run
 from sigma_sim import messages as conv
 from sigma_sim.faults import FaultError
 from sigma_sim.params import TOPIC_RATES, declare
+from sigma_sim.refusals import RefusalLog
 from sigma_sim.robot_model import load_actuators, load_urdf
 from sigma_sim.simulation import CommandError, SimConfig, Simulation
 from sigma_sim.world import load_world
@@ -53,6 +54,7 @@ class SimNode(Node):
                         human_sensor_range=p.human_sensor_range, human_sensor_fov=p.human_sensor_fov)
         self.sim = Simulation(world, robot, actuators, p.robots, cfg)
         self.pubs: dict[tuple[str, str], object] = {}
+        self.refusals = RefusalLog(period_s=10.0)
         self.msgs: dict[tuple[str, str], object] = {}
         for rid in p.robots:
             for topic, mtype in TYPES.items():
@@ -85,12 +87,14 @@ class SimNode(Node):
     def _template(self, rid: str, topic: str):
         msg = TYPES[topic]()
         frame = {"joint_states": "", "imu": f"{rid}/imu_link", "odom": "odom", "humans": f"{rid}/base_link",
-                 "actuator_health": "", "battery_state": ""}[topic]
+                 "actuator_health": "", "battery_state": f"{rid}/base_link"}[topic]
         msg.header.frame_id = frame
         if topic in ("joint_states", "actuator_health"):
             msg.name = list(self.sim.joint_names)
         if topic == "odom":
             msg.child_frame_id = f"{rid}/base_link"
+            n = self.sim.cfg.odom_noise
+            conv.set_odometry_covariance(msg, n.pose_covariance(), n.twist_covariance())
         if topic == "imu":
             n = self.sim.cfg.imu_noise
             conv.set_imu_covariance(msg, n.gyro_std**2, n.accel_std**2)
@@ -105,16 +109,30 @@ class SimNode(Node):
         try:
             self.sim.set_joint_targets(rid, list(msg.name), list(msg.position), list(msg.velocity) or None)
         except CommandError as exc:
-            self.get_logger().warning(f"/{rid}/driver/joint_command rejected, not applied: {exc}")
+            self._refused(rid, "driver/joint_command", exc)
 
     def _on_cmd_vel(self, rid: str, msg: Twist) -> None:
         try:
             self.sim.set_base_velocity(rid, msg.linear.x, msg.linear.y, msg.angular.z)
         except CommandError as exc:
-            self.get_logger().warning(f"/{rid}/driver/cmd_vel rejected, not applied: {exc}")
+            self._refused(rid, "driver/cmd_vel", exc)
+
+    def _refused(self, rid: str, topic: str, exc: CommandError) -> None:
+        """Log a refused command once (while braked: once per brake engagement), not once per message."""
+        braked = self.sim.robot(rid).brake
+        log, suppressed = self.refusals.report(rid, topic, braked, time.monotonic(), str(exc))
+        if not log:
+            return
+        if braked:
+            self.get_logger().info(f"/{rid}/{topic}: ignored while the brake is engaged (reported once per engagement)")
+        else:
+            more = f" ({suppressed} more refused since the last report)" if suppressed else ""
+            self.get_logger().warning(f"/{rid}/{topic} rejected, not applied: {exc}{more}")
 
     def _on_brake(self, rid: str, msg: Bool) -> None:
         self.sim.set_brake(rid, bool(msg.data))
+        if not msg.data:  # the next engagement reports its ignored commands again
+            self.refusals.brake_released(rid)
         self.get_logger().info(f"/{rid}: brake {'engaged' if msg.data else 'released'}")
 
     def _on_fault(self, rid: str, req: InjectFault.Request, res: InjectFault.Response) -> InjectFault.Response:
@@ -174,7 +192,7 @@ class SimNode(Node):
         if topic == "imu":
             return conv.fill_imu(msg, stamp, *sim.imu(rid))
         if topic == "odom":
-            return conv.fill_odom(msg, stamp, *sim.odometry(rid))
+            return conv.fill_odom(msg, stamp, *sim.odometry_reading(rid))
         if topic == "actuator_health":
             return conv.fill_health(msg, stamp, *sim.actuator_health(rid))
         if topic == "battery_state":
