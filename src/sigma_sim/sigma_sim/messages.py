@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import math
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -37,6 +38,12 @@ def set_imu_covariance(msg: Imu, gyro_var: float, accel_var: float) -> None:
     msg.angular_velocity_covariance = _d(np.diag([gyro_var] * 3).ravel())
     msg.linear_acceleration_covariance = _d(np.diag([accel_var] * 3).ravel())
     msg.orientation_covariance = _d(np.diag([1e-4] * 3).ravel())
+
+
+def set_odometry_covariance(msg: Odometry, pose_cov: np.ndarray, twist_cov: np.ndarray) -> None:
+    """Row-major 6x6 pose and twist covariances of the odometry noise model (constant: set once)."""
+    msg.pose.covariance = _d(np.asarray(pose_cov, dtype=float))
+    msg.twist.covariance = _d(np.asarray(twist_cov, dtype=float))
 
 
 def fill_imu(msg: Imu, stamp: Time, quat_wxyz: np.ndarray, gyro: np.ndarray, accel: np.ndarray) -> Imu:
@@ -78,6 +85,9 @@ def fill_battery(msg: BatteryState, stamp: Time, b: BatteryModel) -> BatteryStat
         BatteryState.POWER_SUPPLY_HEALTH_GOOD if b.extra_resistance == 0.0 else BatteryState.POWER_SUPPLY_HEALTH_UNKNOWN
     )
     msg.power_supply_technology = BatteryState.POWER_SUPPLY_TECHNOLOGY_LION
+    # The pack temperature when the model simulates one, else NaN: BatteryState's "unmeasured" (0.0 would be a
+    # reading of 0 degC).
+    msg.temperature = float(getattr(b, "temperature", math.nan))
     msg.present = True
     return msg
 

@@ -14,7 +14,7 @@ from sigma_sim.builder import FOOT_CLEARANCE, RobotIndex, build_model, human_par
 from sigma_sim.degradation import Spread, no_spread, sample_spread
 from sigma_sim.faults import DEGRADATION_KINDS, Fault, FaultBook, FaultError
 from sigma_sim.humans import Detection, Human, detect
-from sigma_sim.noise import ImuNoise, ImuNoiseConfig
+from sigma_sim.noise import ImuNoise, ImuNoiseConfig, OdometryNoise, OdometryNoiseConfig
 from sigma_sim.robot_model import ActuatorTable, RobotDescription
 from sigma_sim.thermal import ThermalModel, ThermalParams, winding_resistance
 from sigma_sim.world import World
@@ -45,6 +45,7 @@ class SimConfig:
     human_sensor_fov: float = 2.4  # rad
     human_position_std: float = 0.05  # m
     imu_noise: ImuNoiseConfig = field(default_factory=ImuNoiseConfig)
+    odom_noise: OdometryNoiseConfig = field(default_factory=OdometryNoiseConfig)
     #: hidden per-robot manufacturing spread: thermal constants, winding resistance, battery (sigma_sim.degradation)
     manufacturing_spread: float = 0.10
 
@@ -77,6 +78,7 @@ class Robot:
         self.sensor_bias = np.zeros(n)  # K added to the winding temperature reading (temp_bias_drift)
         self.frozen_winding = np.full(n, np.nan)  # a spoofed winding sensor repeats this value
         self.imu_noise = ImuNoise(cfg.imu_noise)
+        self.odom_noise = OdometryNoise(cfg.odom_noise)
         self.current = np.zeros(len(robot.joints))
         self.extra_heat = np.zeros(len(robot.joints))
         self.tripped = np.zeros(len(robot.joints), dtype=bool)  # drive over-temperature cut-out
@@ -439,6 +441,11 @@ class Simulation:
                 gyro = np.array([0.0, 0.0, f.magnitude])
                 accel = np.zeros(3)
         return quat, gyro, accel
+
+    def odometry_reading(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the odometry sensor reports: :meth:`odometry` with the configured white noise (``cfg.odom_noise``,
+        whose variances the published covariances state)."""
+        return self.robot(robot_id).odom_noise.apply(self.rng, *self.odometry(robot_id))
 
     def odometry(self, robot_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Base (position, quaternion w,x,y,z) in the world and (linear, angular) velocity in the base frame."""

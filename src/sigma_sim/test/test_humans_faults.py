@@ -74,7 +74,7 @@ def test_detector_respects_range_and_field_of_view_in_base_frame():
 
 
 def test_imu_noise_has_configured_spread():
-    noise = ImuNoise(ImuNoiseConfig(gyro_std=0.01, gyro_bias_walk=0.0, accel_std=0.1, accel_bias_walk=0.0))
+    noise = ImuNoise(ImuNoiseConfig(gyro_std=0.01, gyro_bias_std=0.0, accel_std=0.1, accel_bias_std=0.0))
     rng = np.random.default_rng(1)
     samples = np.array([noise.apply(rng, np.zeros(3), np.zeros(3), 0.01)[0] for _ in range(4000)])
     assert samples.std() == pytest.approx(0.01, rel=0.1)

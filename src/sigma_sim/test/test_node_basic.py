@@ -70,9 +70,10 @@ def test_cmd_vel_moves_the_base_and_the_brake_stops_it(launch, ros_probe):
     sim.wait_for_output("/r1: brake engaged", timeout=10.0)
     vel.publish(Twist(linear=Vector3(x=0.5)))  # ignored while braked
     odom.clear()
-    stopped = odom.wait_for(lambda m: len(m) >= 20 and abs(m[-1].twist.twist.linear.x) < 0.01, timeout=10.0)
-    assert abs(stopped[-1].twist.twist.linear.x) < 0.01
+    # odometry carries white noise (std 0.01 m/s, see sigma_sim.noise): "stopped" is within 5 standard deviations
+    stopped = odom.wait_for(lambda m: len(m) >= 20 and abs(m[-1].twist.twist.linear.x) < 0.05, timeout=10.0)
+    assert abs(stopped[-1].twist.twist.linear.x) < 0.05
     cmd = ros_probe.publisher(JointState, "/r1/driver/joint_command", RELIABLE_10)
     ros_probe.wait_for_subscribers(cmd)
     cmd.publish(JointState(name=["left_elbow"], position=[-1.0]))
-    sim.wait_for_output("brake engaged: joint commands are not applied", timeout=10.0)
+    sim.wait_for_output("/r1/driver/joint_command: ignored while the brake is engaged", timeout=10.0)
