@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up (when needed), ruff, colcon test over every package, colcon test-result.
+# The whole test suite: set-up (when needed), ruff, mypy, colcon test over every package (including sigma_tooling's
+# dependency and import-boundary checks), colcon test-result.
 # Exits non-zero on any lint finding, test failure or error.
 #   scripts/test.sh                       everything
 #   scripts/test.sh --packages-select X   one package (any colcon test selection arguments)
@@ -13,6 +14,9 @@ source scripts/env.sh
 
 echo "[test] ruff check"
 ruff check .
+
+echo "[test] mypy (pure cores, sigma_protocol)"
+bash scripts/typecheck.sh
 
 echo "[test] colcon test"
 rm -rf build/*/test_results build/*/pytest.xml

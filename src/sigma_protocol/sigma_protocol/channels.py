@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 # Telemetry channels and the numeric fields each payload may carry, with their SI unit.
 # A value is either a number or (for the list fields) a list of numbers; names are lists of strings.
@@ -24,7 +24,7 @@ NAMED_CHANNELS = frozenset({"joint_states", "actuator_health"})
 CHANNEL_IDS: dict[str, int] = {name: i for i, name in enumerate(CHANNELS)}
 
 
-def number_ok(value: Any) -> bool:
+def number_ok(value: Any) -> TypeGuard[float]:
     """True for a finite int or float (bool excluded)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

@@ -29,6 +29,7 @@ from sigma_safety.core.model import (
     Transition,
 )
 from sigma_safety.core.params import ConfigError, build
+from sigma_safety.core.rule import Rule
 from sigma_safety.core.rules.authority import AuthorityParams, AuthorityRule
 from sigma_safety.core.rules.geofence import GeofenceParams, GeofenceRule, Site
 from sigma_safety.core.rules.motion import MotionParams, MotionRule
@@ -96,7 +97,7 @@ class SafetyPolicy:
         self.reset_secret = reset_secret or None
         self.snap = Snapshot()
         self.authority = AuthorityRule(config.ai_self_suspension)
-        self.rules: list[Any] = [
+        self.rules: list[Rule] = [
             OverloadRule(config.overload, limits),
             ThermalRule(config.thermal),
             ProximityRule(config.human_proximity),
