@@ -119,7 +119,7 @@ def test_unit_normalization_and_safety_events(cloud) -> None:
         {"seq": 1, "ts": now, "channel": "battery", "payload": {"voltage": 48100, "units": {"voltage": "mV"}}},
         {"seq": 2, "ts": now, "channel": "safety_event",
          "payload": {"sequence": 4, "previous_level": 0, "level": 2, "previous_authority": 0, "authority": 1,
-                     "cause": "human within 0.4 m", "raised": [{"code": "human_proximity", "value": 0.4}],
+                     "cause": "human within 0.4 m", "raised": [{"code": 3, "rule": "human_proximity", "value": 0.4}],
                      "cleared": [], "recording": ""}},
     ]
     assert cloud.post_batch(robot, events).status_code == 200

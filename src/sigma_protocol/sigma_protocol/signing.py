@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -82,6 +83,10 @@ def sign_request(private_seed_b64: str | SigningKey, method: str, path: str, rob
             HEADER_SIGNATURE: b64encode(signature)}
 
 
+TIMESTAMP_RE = re.compile(r"[0-9]{1,12}")
+SIGNATURE_BYTES = 64
+
+
 @dataclass(frozen=True)
 class DeviceAuth:
     """Parsed device authentication headers."""
@@ -102,16 +107,22 @@ def parse_auth_headers(headers: Mapping[str, str]) -> DeviceAuth:
             raise ProtocolError(401, "unauthenticated", f"missing header {name}")
         values[name] = value
     robot_id = values[HEADER_ROBOT]
-    if not ROBOT_ID_RE.match(robot_id):
+    if not ROBOT_ID_RE.fullmatch(robot_id):
         raise ProtocolError(401, "unauthenticated", f"{HEADER_ROBOT} is not a valid robot id")
-    if not values[HEADER_TIMESTAMP].isdigit():
-        raise ProtocolError(401, "unauthenticated", f"{HEADER_TIMESTAMP} must be integer UNIX seconds")
-    if not NONCE_RE.match(values[HEADER_NONCE]):
+    if not TIMESTAMP_RE.fullmatch(values[HEADER_TIMESTAMP]):  # ASCII digits only ("²".isdigit() is True)
+        raise ProtocolError(401, "unauthenticated", f"{HEADER_TIMESTAMP} must be integer UNIX seconds "
+                            "(at most 12 ASCII digits)")
+    if not NONCE_RE.fullmatch(values[HEADER_NONCE]):
         raise ProtocolError(401, "unauthenticated", f"{HEADER_NONCE} must be 32 lowercase hex digits")
+    if len(values[HEADER_SIGNATURE]) > 128:
+        raise ProtocolError(401, "unauthenticated", f"{HEADER_SIGNATURE} is too long for an Ed25519 signature")
     try:
         signature = b64decode(values[HEADER_SIGNATURE])
     except (ValueError, UnicodeEncodeError) as exc:
         raise ProtocolError(401, "unauthenticated", f"{HEADER_SIGNATURE} is not base64") from exc
+    if len(signature) != SIGNATURE_BYTES:
+        raise ProtocolError(401, "unauthenticated", f"{HEADER_SIGNATURE} must decode to {SIGNATURE_BYTES} bytes "
+                            f"(Ed25519), got {len(signature)}")
     return DeviceAuth(robot_id, int(values[HEADER_TIMESTAMP]), values[HEADER_NONCE], signature)
 
 

@@ -13,9 +13,9 @@ import msgspec
 import numpy as np
 
 import sigma_protocol as protocol
+from sigma_protocol import channels
 
 Finite = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
-Num = Finite | list[Finite] | msgspec.UnsetType  # explicit null is not a number: reference path
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 
 
@@ -31,65 +31,55 @@ class RawBatch(msgspec.Struct):
     events: list[RawEvent]
 
 
-class JointStates(msgspec.Struct):
-    name: list[str]
-    position: Num = msgspec.UNSET
-    velocity: Num = msgspec.UNSET
-    effort: Num = msgspec.UNSET
-    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+def _bounded(low: float, high: float) -> object:
+    return Annotated[float, msgspec.Meta(ge=low, le=high)]
 
 
-class ActuatorHealth(msgspec.Struct):
-    name: list[str]
-    temperature: Num = msgspec.UNSET
-    current: Num = msgspec.UNSET
-    voltage: Num = msgspec.UNSET
-    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+def _extra_type(spec: channels.Extra) -> object:
+    """The msgspec type accepting exactly what sigma_protocol.channels accepts for one extra field."""
+    if spec.kind == "bool":
+        kind: object = bool
+    elif spec.kind == "int":
+        kind = Annotated[int, msgspec.Meta(ge=int(spec.low), le=int(spec.high))]
+    elif spec.kind == "number":
+        kind = _bounded(spec.low, spec.high)
+    elif spec.kind == "text":
+        kind = Annotated[str, msgspec.Meta(max_length=spec.max_len)]
+    elif spec.kind == "names":
+        kind = Annotated[list[Annotated[str, msgspec.Meta(max_length=channels.MAX_NAME_CHARS)]],
+                         msgspec.Meta(max_length=spec.max_len)]
+    elif spec.kind == "numbers":
+        kind = Annotated[list[_bounded(spec.low, spec.high)], msgspec.Meta(max_length=spec.max_len)]
+    else:  # faults
+        kind = Annotated[list[Fault], msgspec.Meta(max_length=spec.max_len)]
+    return kind | None if spec.nullable else kind
 
 
-class Battery(msgspec.Struct):
-    voltage: Num = msgspec.UNSET
-    current: Num = msgspec.UNSET
-    charge: Num = msgspec.UNSET
-    capacity: Num = msgspec.UNSET
-    percentage: Num = msgspec.UNSET
-    temperature: Num = msgspec.UNSET
-    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+def _optional(kind: object) -> object:
+    return kind | msgspec.UnsetType  # explicit null is not a value: the reference path answers it
 
 
-class Imu(msgspec.Struct):
-    orientation: Num = msgspec.UNSET
-    angular_velocity: Num = msgspec.UNSET
-    linear_acceleration: Num = msgspec.UNSET
-    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+Fault = msgspec.defstruct("Fault", [(name, _optional(_extra_type(spec)), msgspec.UNSET)
+                                    for name, spec in channels.FAULT_FIELDS.items()], forbid_unknown_fields=True)
 
 
-class Odom(msgspec.Struct):
-    position: Num = msgspec.UNSET
-    orientation: Num = msgspec.UNSET
-    linear: Num = msgspec.UNSET
-    angular: Num = msgspec.UNSET
-    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+def _payload_struct(channel: str) -> type[msgspec.Struct]:
+    """A strict struct per channel: bounded numeric fields (scalar or list), name, units, known extras only."""
+    members: list[tuple] = []
+    if channel in protocol.NAMED_CHANNELS:
+        members.append(("name", Annotated[list[Annotated[str, msgspec.Meta(max_length=channels.MAX_NAME_CHARS)]],
+                                          msgspec.Meta(max_length=channels.MAX_LIST)]))
+    for field in protocol.CHANNELS[channel]:
+        low, high = channels.bounds(channel, field)
+        number = _bounded(low, high)
+        members.append((field, _optional(number | Annotated[list[number], msgspec.Meta(
+            max_length=channels.MAX_LIST)]), msgspec.UNSET))
+    members += [(name, _optional(_extra_type(spec)), msgspec.UNSET) for name, spec in channels.EXTRAS[channel].items()]
+    members.append(("units", _optional(dict[str, str]), msgspec.UNSET))
+    return msgspec.defstruct(channel.title().replace("_", ""), members, forbid_unknown_fields=True)
 
 
-class SafetyStatus(msgspec.Struct):
-    level: Num = msgspec.UNSET
-    authority: Num = msgspec.UNSET
-    sequence: Num = msgspec.UNSET
-    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
-
-
-class SafetyEvent(msgspec.Struct):
-    level: Num = msgspec.UNSET
-    previous_level: Num = msgspec.UNSET
-    authority: Num = msgspec.UNSET
-    previous_authority: Num = msgspec.UNSET
-    sequence: Num = msgspec.UNSET
-    units: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
-
-
-PAYLOAD_TYPES = {"joint_states": JointStates, "actuator_health": ActuatorHealth, "battery": Battery, "imu": Imu,
-                 "odom": Odom, "safety_status": SafetyStatus, "safety_event": SafetyEvent}
+PAYLOAD_TYPES = {name: _payload_struct(name) for name in protocol.CHANNELS}
 DECODERS = {name: msgspec.json.Decoder(kind) for name, kind in PAYLOAD_TYPES.items()}
 BATCH_DECODER = msgspec.json.Decoder(RawBatch)
 # The numeric fields in the reference order (protocol.CHANNELS), as struct attribute names.
@@ -111,7 +101,7 @@ def decode(body: bytes, robot_id: str, now: float, max_age_s: float, max_events:
     """Decode and validate a batch in one pass; None means: use the reference path."""
     try:
         batch = BATCH_DECODER.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeError):  # deep nesting, invalid UTF-8: reference path
         return None
     events = batch.events
     if batch.robot_id != robot_id or not events or len(events) > max_events:
@@ -148,6 +138,6 @@ def decode(body: bytes, robot_id: str, now: float, max_age_s: float, max_events:
             rows.append(row)
             channels.append(channel)
             texts.append(bytes(event.payload))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeError):
         return None
     return FastBatch(seqs, ts, channels, texts, rows)

@@ -167,14 +167,18 @@ class IngestService:
     async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float) -> protocol.IngestAck:
         """Decode, prepare and store one batch; returns the ack only after commit."""
         settings = self.settings
-        columns = fastpath.decode(body, robot_id, now, settings.max_event_age_s, settings.max_events_per_batch,
-                                  settings.clock_skew_s)
-        if columns is None:
-            try:
-                data = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise IngestRejected(400, "malformed-batch", f"body is not valid JSON: {exc}") from exc
-            columns = self.reference_columns(robot_id, data, now)
+        try:
+            columns = fastpath.decode(body, robot_id, now, settings.max_event_age_s, settings.max_events_per_batch,
+                                      settings.clock_skew_s)
+            if columns is None:
+                try:
+                    data = orjson.loads(body)
+                except orjson.JSONDecodeError as exc:
+                    raise IngestRejected(400, "malformed-batch", f"body is not valid JSON: {exc}") from exc
+                columns = self.reference_columns(robot_id, data, now)
+        except (ValueError, TypeError, RecursionError, UnicodeError) as exc:
+            # Never a 5xx for a malformed batch: a robot retries 5xx, so one bad batch would block its queue.
+            raise IngestRejected(400, "malformed-batch", f"batch cannot be read: {type(exc).__name__}") from exc
         total = len(columns.seqs)
         scorer, hwm = await self._scorer(robot_id)
         snapshot = dict(scorer.stats)

@@ -239,3 +239,83 @@ def test_finding9_robot_ids_cannot_be_enumerated(cloud) -> None:
     admin = cloud.http.post("/v1/robots", headers=cloud.token(),
                             json={"robot_id": "enum-target", "site_id": "site-enum-b", "public_key": public})
     assert admin.status_code == 409 and "site-enum-a" in _problem(admin)["detail"]  # who may see it, sees it
+
+
+def _signed_post(cloud, robot, body: bytes):
+    headers = protocol.sign_request(robot.seed, "POST", protocol.INGEST_PATH, robot.robot_id, body, time.time())
+    return cloud.http.post(protocol.INGEST_PATH, content=body, headers={**headers, "Content-Type": "application/json"})
+
+
+def test_finding2_poison_payloads_are_refused_at_ingest(cloud) -> None:
+    """A signed safety_event with a 5,000-digit extra integer (or 500-deep nesting) was accepted and broke reads."""
+    robot = cloud.robot("poison-ingest", "site-poison")
+    now = time.time()
+    event = {"seq": 1, "ts": now, "channel": "safety_event", "payload": {"level": 3, "sequence": 1}}
+    batch = protocol.encode_batch(robot.robot_id, [event])
+    poisons = {
+        "extra": batch.replace(b'"sequence":1}', b'"sequence":1,"extra":' + POISON_INT.encode() + b"}"),
+        "deep": batch.replace(b'"sequence":1}', b'"sequence":1,"cause":' + POISON_DEEP.encode() + b"}"),
+        "level": batch.replace(b'"level":3', b'"level":1e300'),
+        "huge-list": protocol.encode_batch(robot.robot_id, [{**event, "channel": "joint_states", "payload": {
+            "name": ["j"] * 5000, "position": [0.0] * 5000}}]),
+        "unknown": protocol.encode_batch(robot.robot_id, [{**event, "payload": {"level": 3, "blob": {"a": [1]}}}]),
+    }
+    for name, body in poisons.items():
+        r = _signed_post(cloud, robot, body)
+        assert r.status_code in (400, 422), (name, r.status_code, r.text[:300])
+        _problem(r)
+    with psycopg.connect(cloud.runtime.owner_url) as conn:
+        stored = conn.execute("SELECT count(*) FROM telemetry WHERE robot_id = %s", (robot.robot_id,)).fetchone()[0]
+    assert stored == 0
+    ok = _signed_post(cloud, robot, protocol.encode_batch(robot.robot_id, [
+        {**event, "payload": {"level": 3, "sequence": 1, "cause": "ok", "raised": [{"code": 3, "value": None}]}}]))
+    assert ok.status_code == 200, ok.text
+    assert cloud.http.get("/v1/safety-events", headers=cloud.token(),
+                          params={"robot_id": robot.robot_id}).status_code == 200
+
+
+def test_finding4_every_malformed_batch_is_a_4xx_problem(cloud) -> None:
+    """Nesting >= 1,000 levels (RecursionError in the fast decoder) and invalid UTF-8 in joint_states.name
+    (UnicodeDecodeError) answered 500, which a robot retries forever."""
+    robot = cloud.robot("malformed-4xx", "site-poison")
+    event = {"seq": 1, "ts": time.time(), "channel": "joint_states", "payload": {"name": ["NAME"], "position": [0.1]}}
+    good = protocol.encode_batch(robot.robot_id, [event])
+    bodies = {
+        "deep-1000": good.replace(b'"position":[0.1]', b'"position":' + b"[" * 1000 + b"]" * 1000),
+        "deep-5000": good.replace(b'"position":[0.1]', b'"position":' + b"[" * 5000 + b"]" * 5000),
+        "deep-batch": b'{"robot_id": "malformed-4xx", "events": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+        "utf8-name": good.replace(b"NAME", b"\xff\xfe"),
+        "utf8-robot": good.replace(b'"robot_id":"malformed-4xx"', b'"robot_id":"\xc3("'),
+        "surrogate": good.replace(b"NAME", b"\\ud800"),
+        "nan": good.replace(b"0.1", b"NaN"),
+        "not-json": b"\x00\x01\x02",
+    }
+    for name, body in bodies.items():
+        r = _signed_post(cloud, robot, body)
+        assert 400 <= r.status_code < 500, (name, r.status_code, r.text[:200])
+        _problem(r)
+    assert _signed_post(cloud, robot, good).status_code == 200
+
+
+def test_finding5_bad_signature_and_timestamp_headers_are_4xx_before_any_key_check(cloud) -> None:
+    """A signature decoding to other than 64 bytes, a timestamp of 5,000 nines or "²" answered 500."""
+    robot = cloud.robot("headers-4xx", "site-poison")
+    body = protocol.encode_batch(robot.robot_id, robot.events(1, time.time()))
+    good = protocol.sign_request(robot.seed, "POST", protocol.INGEST_PATH, robot.robot_id, body, time.time())
+    variants = {
+        "sig-32": {protocol.HEADER_SIGNATURE: protocol.b64encode(b"\x00" * 32)},
+        "sig-65": {protocol.HEADER_SIGNATURE: protocol.b64encode(b"\x00" * 65)},
+        "sig-huge": {protocol.HEADER_SIGNATURE: protocol.b64encode(b"\x00" * 6000)},
+        "ts-nines": {protocol.HEADER_TIMESTAMP: "9" * 5000},
+        "ts-superscript": {protocol.HEADER_TIMESTAMP: "²"},
+        "ts-arabic-indic": {protocol.HEADER_TIMESTAMP: "\u0661\u0667" + "\u0660" * 8},
+        "ts-negative": {protocol.HEADER_TIMESTAMP: "-5"},
+        "nonce-unicode": {protocol.HEADER_NONCE: "é" * 32},
+        "robot-unicode": {protocol.HEADER_ROBOT: "rób"},
+    }
+    for name, change in variants.items():
+        headers = {k: v.encode("utf-8") if not v.isascii() else v for k, v in {**good, **change}.items()}
+        for path, method in ((protocol.INGEST_PATH, "POST"), (f"/v1/devices/{robot.robot_id}/decisions", "GET")):
+            r = cloud.http.request(method, path, content=body if method == "POST" else None, headers=headers)
+            assert 400 <= r.status_code < 500, (name, path, r.status_code, r.text[:200])
+            assert _problem(r)["status"] == r.status_code
