@@ -21,7 +21,7 @@ from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
-from sigma_interfaces.srv import InjectFault
+from sigma_interfaces.srv import InjectFault, SetPayload
 from sigma_ros_common import qos
 from sigma_ros_common.spin import run
 from sigma_sim import messages as conv
@@ -71,6 +71,8 @@ class SimNode(Node):
                                      event_callbacks=NO_SUB_EVENTS)
             self.create_service(InjectFault, f"/{rid}/sim/inject_fault",
                                 lambda req, res, r=rid: self._on_fault(r, req, res))
+            self.create_service(SetPayload, f"/{rid}/sim/set_payload",
+                                lambda req, res, r=rid: self._on_payload(r, req, res))
         self.add_on_set_parameters_callback(self._refuse_changes)
         self.clock_pub = None if p.realtime else self.create_publisher(Clock, "/clock", qos.CLOCK)
         self.tick_rate = min(max(p.rates.values()), p.physics_rate)
@@ -145,6 +147,15 @@ class SimNode(Node):
         res.accepted, res.fault_id = True, fault.id
         res.message = f"{fault.kind} on {fault.target or rid} (magnitude {fault.magnitude:g}) from t={fault.start:.3f}s"
         self.get_logger().info(f"/{rid}: injected {res.message}")
+        return res
+
+    def _on_payload(self, rid: str, req: SetPayload.Request, res: SetPayload.Response) -> SetPayload.Response:
+        try:
+            res.message, res.accepted = self.sim.set_payload(rid, req.mass), True
+            self.get_logger().info(f"/{rid}: {res.message}")
+        except CommandError as exc:
+            res.accepted, res.message = False, str(exc)
+            self.get_logger().error(f"/{rid}/sim/set_payload refused: {exc}")
         return res
 
     # ----------------------------------------------------------------- stepping

@@ -20,6 +20,8 @@ from sigma_sim.thermal import ThermalModel, ThermalParams, winding_resistance
 from sigma_sim.world import World
 
 PUSH_DURATION = 0.1  # s over which a push impulse is applied
+MAX_PAYLOAD = 30.0  # kg: the most a tote held between the hands may weigh (sim/set_payload)
+HANDS = ("left_forearm", "right_forearm")  # links that carry a held tote, half of its mass each
 SPARE_HUMANS = 4  # person bodies kept for human_approach faults
 # Planar base acceleration limits [m/s², m/s², rad/s²]: stops from 1 m/s in 0.5 s, as sigma_safety assumes.
 BASE_ACCEL = np.array([2.0, 2.0, 4.0])
@@ -234,6 +236,26 @@ class Simulation:
             fault.target = human.id
         self._apply_faults()
         return fault
+
+    def set_payload(self, robot_id: str, mass: float) -> str:
+        """The tote held between the hands [kg] (0 releases): half its mass as a point mass at each forearm's tip.
+
+        Stands in for a real grasp: the arms' joint torques, currents and heat then carry it. Raises CommandError.
+        """
+        r = self.robot(robot_id)
+        if not (isinstance(mass, (int, float)) and math.isfinite(mass) and 0.0 <= mass <= MAX_PAYLOAD):
+            raise CommandError(f"payload {mass!r} kg outside [0, {MAX_PAYLOAD}]")
+        m = self.model
+        if not hasattr(r, "hand_bodies"):
+            r.hand_bodies = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{robot_id}/{h}") for h in HANDS]
+            r.hand_mass0 = [float(m.body_mass[b]) for b in r.hand_bodies]
+            r.hand_ipos0 = [m.body_ipos[b].copy() for b in r.hand_bodies]
+        for b, m0, ipos0 in zip(r.hand_bodies, r.hand_mass0, r.hand_ipos0, strict=True):
+            half = 0.5 * mass
+            m.body_mass[b] = m0 + half
+            m.body_ipos[b] = (m0 * ipos0 + half * 2.0 * ipos0) / (m0 + half)   # the tip: twice the link's centre
+        r.payload = float(mass)
+        return f"{robot_id} holds {mass:g} kg" if mass > 0 else f"{robot_id} released its payload"
 
     # ----------------------------------------------------------------- physics
     @property
