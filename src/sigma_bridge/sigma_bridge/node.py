@@ -281,7 +281,8 @@ class BridgeNode(LifecycleNode):
         st = self.writer.snapshot
         values = {f"{kind}.{ch}": n for kind in ("enqueued", "acked", "dropped", "rejected")
                   for ch, n in getattr(st, kind).items()} if st else {}
-        values.update(pending=st.pending if st else 0, handoff=len(self.handoff),
+        values.update(pending=st.pending if st else 0, dead_letter=st.dead_letter if st else 0,
+                      handoff=len(self.handoff),
                       recordings_written=self.recordings_written, foxglove_port=self.view.port if self.view else 0)
         level, message = DiagnosticStatus.OK, "ok"
         if self.uploader is not None:
@@ -289,6 +290,9 @@ class BridgeNode(LifecycleNode):
             values.update({f"decisions.{k}": n for k, n in self.downlink.counts.items()})  # type: ignore[union-attr]
             if not self.uploader.connected and (st and st.pending):
                 level, message = DiagnosticStatus.WARN, f"cloud unreachable, buffering: {self.uploader.last_error}"
+            elif st and st.dead_letter:
+                level, message = DiagnosticStatus.WARN, f"{st.dead_letter} event(s) refused by the cloud, in the " \
+                                                        "store's dead letters"
         status = DiagnosticStatus(level=level, name=f"sigma_bridge: {self.p.robot_id}", message=message,
                                   hardware_id=self.p.robot_id,
                                   values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])

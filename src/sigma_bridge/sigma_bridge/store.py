@@ -9,6 +9,10 @@ Drop policy when the store holds more than ``capacity`` events: the oldest *rout
 safety events are never dropped (the store may then exceed its capacity by the safety events alone).
 Every drop is counted per channel in the same transaction, so the counters are exact across crashes.
 
+Dead letters: events the cloud refuses for good (422 per event, or a whole batch it cannot read: 400) are moved, in
+one transaction, to the ``dead_letter`` table with the reason, counted per channel as ``rejected``, and kept
+(newest DEAD_LETTER_CAPACITY) for inspection, so one bad event never blocks the queue behind it.
+
 Batch order (:meth:`take_batch`): all pending safety events first, then live routine events (enqueued within
 ``live_window`` seconds of ``now``), then backlog routine events at most ``backlog_rate`` events/s (a token
 bucket on the time passed in), so after an outage the backlog drains at a bounded rate while live data flows.
@@ -51,7 +55,19 @@ CREATE TABLE IF NOT EXISTS counters (
     PRIMARY KEY (name, channel)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    wire_seq INTEGER,
+    ts REAL NOT NULL,
+    channel TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    created REAL NOT NULL,
+    payload BLOB NOT NULL,
+    refused_at REAL NOT NULL,
+    reason TEXT NOT NULL
+);
 """
+DEAD_LETTER_CAPACITY = 10_000  # oldest dead letters beyond this are deleted (counted as dropped)
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,7 @@ class StoreStats:
     rejected: dict[str, int] = field(default_factory=dict)
     pending: int = 0
     pending_safety: int = 0
+    dead_letter: int = 0  # events the cloud refused for good, kept aside for inspection (see dead_letters())
 
 
 class EventStore:
@@ -251,12 +268,50 @@ class EventStore:
         """The cloud durably holds every wire seq <= ``acked_through``: remove those events; return how many."""
         return self._remove("wire_seq IS NOT NULL AND wire_seq<=?", (acked_through,), "acked")
 
-    def reject(self, wire_seqs: Iterable[int]) -> int:
-        """Remove events the cloud refused as invalid (422), counted per channel as rejected; return how many."""
-        n = 0
-        for ws in wire_seqs:
-            n += self._remove("wire_seq=?", (ws,), "rejected")
-        return n
+    def reject(self, wire_seqs: Iterable[int], reason: str = "refused by the cloud as invalid",
+               now: float = 0.0) -> int:
+        """Move events the cloud refused as invalid (422) to the dead letters, counted per channel as rejected;
+        return how many."""
+        seqs = list(wire_seqs)
+        if not seqs:
+            return 0
+        marks = ",".join("?" * len(seqs))
+        return self._dead_letter(f"wire_seq IN ({marks})", tuple(seqs), reason, now)
+
+    def dead_letter_inflight(self, reason: str, now: float) -> int:
+        """Move the whole unacknowledged batch aside: the cloud refuses it for good (e.g. 400 malformed-batch), so
+        resending it would block the queue forever. Counted per channel as rejected; returns how many."""
+        return self._dead_letter("wire_seq IS NOT NULL", (), reason, now)
+
+    def dead_letters(self, limit: int = 100) -> list[tuple[int, str, str, bytes]]:
+        """The newest dead letters as (wire_seq, channel, reason, payload), newest first."""
+        return self._db.execute("SELECT wire_seq, channel, reason, payload FROM dead_letter ORDER BY id DESC "
+                                "LIMIT ?", (limit,)).fetchall()
+
+    def _dead_letter(self, where: str, args: tuple, reason: str, now: float) -> int:
+        cols = "wire_seq, ts, channel, priority, created, payload"
+        cur = self._db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute(f"INSERT INTO dead_letter ({cols}, refused_at, reason) "  # noqa: S608 - constant columns
+                        f"SELECT {cols}, ?, ? FROM events WHERE {where} ORDER BY wire_seq", (now, reason[:500], *args))
+            rows = cur.execute(f"DELETE FROM events WHERE {where} RETURNING channel", args).fetchall()  # noqa: S608
+            counts: dict[str, int] = {}
+            for (ch,) in rows:
+                counts[ch] = counts.get(ch, 0) + 1
+            self._bump(cur, "rejected", counts)
+            old = cur.execute("DELETE FROM dead_letter WHERE id <= (SELECT max(id) FROM dead_letter) - ? "
+                              "RETURNING channel", (DEAD_LETTER_CAPACITY,)).fetchall()
+            dropped: dict[str, int] = {}
+            for (ch,) in old:
+                dropped[ch] = dropped.get(ch, 0) + 1
+            self._bump(cur, "dropped", dropped)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        self._size -= len(rows)
+        return len(rows)
 
     def _remove(self, where: str, args: tuple, counter: str) -> int:
         cur = self._db.cursor()
@@ -283,6 +338,7 @@ class EventStore:
         s.pending_safety = self._db.execute(
             "SELECT COUNT(*) FROM events WHERE priority=?", (PRIORITY_SAFETY,)
         ).fetchone()[0]
+        s.dead_letter = self._db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
         return s
 
     def close(self) -> None:

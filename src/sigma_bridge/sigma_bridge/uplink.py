@@ -32,7 +32,8 @@ def batch_body(robot_id: str, events: Sequence[StoredEvent]) -> bytes:
 @dataclass(frozen=True)
 class Outcome:
     """What the uplink does next: ``acked`` (drop <= acked_through), ``retry`` (same events later),
-    ``reject`` (drop the listed wire seqs, resend the rest), ``split`` (batch too large) or ``fatal`` (stop)."""
+    ``reject`` (dead-letter the listed wire seqs, resend the rest), ``refused`` (dead-letter the whole batch: the
+    cloud can never accept it), ``split`` (batch too large) or ``fatal`` (keep the batch, retry with backoff)."""
 
     kind: str
     acked_through: int = 0
@@ -71,9 +72,24 @@ def classify(status: int, body: bytes, headers: dict[str, str] | None = None) ->
     if status == 413:
         return Outcome("split", detail=detail)
     if status == 422:
-        seqs = tuple(sorted({int(e["seq"]) for e in data.get("errors", []) if e.get("seq") is not None}))
-        return Outcome("reject", reject_seqs=seqs, detail=detail)
-    return Outcome("fatal", detail=detail)
+        seqs = _error_seqs(data)
+        if seqs:
+            return Outcome("reject", reject_seqs=seqs, detail=detail)
+        return Outcome("refused", detail=detail)  # invalid, but no event named: the batch as a whole
+    if status == 400:  # the cloud cannot read this batch (malformed-batch): resending it can never succeed
+        return Outcome("refused", detail=detail)
+    return Outcome("fatal", detail=detail)  # 401/403/404...: credentials or configuration; keep the data, retry
+
+
+def _error_seqs(data: dict) -> tuple[int, ...]:
+    seqs = set()
+    for error in data.get("errors") or []:
+        try:
+            if error.get("seq") is not None:
+                seqs.add(int(error["seq"]))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return tuple(sorted(seqs))
 
 
 class Backoff:

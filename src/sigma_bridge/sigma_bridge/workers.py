@@ -123,14 +123,17 @@ class Uploader(_Worker):
         self.backoff = Backoff()
         self.sent_batches = 0
         self.failures = 0
+        self.dead_lettered = 0
         self.last_error = ""
         self.connected = False
         self._clean = False  # an inherited unacknowledged batch may have been delivered before a restart
+        self._bisect: int | None = None  # batch-size limit while isolating a refused event (halved per refusal)
+        self._bisect_acks = 0  # acks left before the limit is lifted even if no single event was refused
 
     def step(self) -> bool:
         """Send one batch; True if there may be more to send right away."""
         with self.lock:
-            batch = self.store.take_batch(time.time(), self.max_events)
+            batch = self.store.take_batch(time.time(), min(self.max_events, self._bisect or self.max_events))
             fresh = self.store.last_batch_fresh
         if not batch:
             return False
@@ -140,6 +143,10 @@ class Uploader(_Worker):
         if out.ambiguous:
             self._clean = False
         if out.kind == "acked":
+            if self._bisect is not None:
+                self._bisect_acks -= 1
+                if self._bisect_acks <= 0:
+                    self._bisect = None
             with self.lock:
                 self.store.ack_through(out.acked_through)
             self.backoff.reset()
@@ -150,10 +157,25 @@ class Uploader(_Worker):
         self.last_error = out.detail
         if out.kind == "reject":
             with self.lock:
-                n = self.store.reject(out.reject_seqs)
-            log.error("cloud refused %d invalid event(s): %s", n, out.detail)
+                n = self.store.reject(out.reject_seqs, out.detail, time.time())
+            log.error("cloud refused %d invalid event(s), moved to the dead letters: %s", n, out.detail)
             if n:
                 return True
+        if out.kind == "refused" or (out.kind == "split" and len(batch) <= 1):
+            # Refused for good (unreadable, or one event larger than the cloud accepts): resending would block every
+            # later event forever. A refused batch was stored nowhere, so it is re-planned in halves until the
+            # event(s) at fault travel alone; only those are moved aside, counted and kept for inspection.
+            if len(batch) > 1:
+                with self.lock:
+                    self.store.release_inflight()
+                self._bisect, self._bisect_acks = max(1, len(batch) // 2), 2 * len(batch)
+                return True
+            with self.lock:
+                n = self.store.dead_letter_inflight(out.detail, time.time())
+            self.dead_lettered += n
+            self._bisect = None
+            log.error("cloud refused %d event(s) for good, moved to the store's dead letters: %s", n, out.detail)
+            return True
         if out.kind == "split" and self.max_events > 1:
             # Too large is refused whole, on every attempt: it was never stored, so it can be re-planned smaller.
             with self.lock:
