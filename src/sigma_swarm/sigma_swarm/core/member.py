@@ -327,6 +327,13 @@ class Member:
         return True
 
     def _on_leader_heartbeat(self, msg: LeaderHeartbeat, now: float, out: Output) -> None:
+        if msg.term < self.term and msg.roster_version >= self.roster.version:
+            # Tell a stale leader our term so it steps down (as etcd does with pre-vote + check-quorum); otherwise
+            # members that moved to a newer term in a failed election could never rejoin its followers.
+            self.counters["stale_term"] += 1
+            out.sends.append(Send(HeartbeatAck(self.id, self.term, self.roster.version, msg.sender, msg.seq),
+                                  to=msg.sender))
+            return
         if self._accept_leader(msg, now):
             out.sends.append(Send(HeartbeatAck(self.id, self.term, self.roster.version, msg.sender, msg.seq),
                                   to=msg.sender))

@@ -12,11 +12,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, help="one seed to replay")
     parser.add_argument("--seeds", type=int, nargs=2, metavar=("FIRST", "END"), help="a range of seeds")
+    parser.add_argument("--n-min", type=int, default=3)
     parser.add_argument("--n-max", type=int, default=25)
     parser.add_argument("--trace", action="store_true", help="print every event of the run")
     args = parser.parse_args(argv)
     seeds = [args.seed] if args.seed is not None else range(*(args.seeds or (0, 100)))
-    profile = Profile(n_max=args.n_max)
+    profile = Profile(n_min=args.n_min, n_max=args.n_max)
     failed = 0
     for seed in seeds:
         result = run_seed(seed, profile, trace=args.trace)

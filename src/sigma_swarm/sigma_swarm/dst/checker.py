@@ -21,6 +21,7 @@ class Checker:
     leader_of_term: dict[int, str] = field(default_factory=dict)
     last_term: dict[str, int] = field(default_factory=dict)
     max_leader_term_seen: dict[str, int] = field(default_factory=dict)
+    lease_holders: dict[str, tuple[int, float]] = field(default_factory=dict)  # id -> (term, lease end, true)
     commands_accepted: int = 0
     checks: int = 0
 
@@ -40,22 +41,28 @@ class Checker:
                 raise InvariantError(f"t={now:.4f}: {member.id} accepted a command of term {cmd.term} "
                                      f"from {cmd.sender} after it had seen term {seen}")
 
-    def after_step(self, members: Iterable[Member], up: Callable[[str], bool], local_now: Callable[[str], float],
-                   now: float) -> None:
-        """One leader per term; terms never go back; at most one valid lease at any true time."""
+    def after_step(self, member: Member, up: Callable[[str], bool], local_now: float, now: float) -> None:
+        """After ``member`` stepped: its term never goes back, one leader per term, one valid lease at a time.
+
+        Only the member that stepped can have changed, so only it is re-examined; leases of the others are kept
+        with their end in true time and expire on their own.
+        """
         self.checks += 1
-        holders = []
-        for m in members:
-            previous = self.last_term.get(m.id, 0)
-            if m.term < previous:
-                raise InvariantError(f"t={now:.4f}: {m.id}'s term went back from {previous} to {m.term}")
-            self.last_term[m.id] = m.term
-            if m.role is Role.LEADER:
-                owner = self.leader_of_term.setdefault(m.term, m.id)
-                if owner != m.id:
-                    raise InvariantError(f"t={now:.4f}: two leaders in term {m.term}: {owner} and {m.id}")
-            if up(m.id) and m.lease_until > NEVER and m.lease_valid(local_now(m.id)):
-                holders.append((m.id, m.term, self.to_true(m.id, m.lease_until)))
-        if len(holders) > 1:
-            desc = ", ".join(f"{i} (term {t}, lease to t={e:.4f})" for i, t, e in holders)
+        m = member
+        previous = self.last_term.get(m.id, 0)
+        if m.term < previous:
+            raise InvariantError(f"t={now:.4f}: {m.id}'s term went back from {previous} to {m.term}")
+        self.last_term[m.id] = m.term
+        if m.role is Role.LEADER:
+            owner = self.leader_of_term.setdefault(m.term, m.id)
+            if owner != m.id:
+                raise InvariantError(f"t={now:.4f}: two leaders in term {m.term}: {owner} and {m.id}")
+        if m.lease_until > NEVER and m.lease_valid(local_now):
+            self.lease_holders[m.id] = (m.term, self.to_true(m.id, m.lease_until))
+        else:
+            self.lease_holders.pop(m.id, None)
+        for other in [i for i, (_, end) in self.lease_holders.items() if end <= now or not up(i)]:
+            del self.lease_holders[other]
+        if len(self.lease_holders) > 1:
+            desc = ", ".join(f"{i} (term {t}, lease to t={e:.4f})" for i, (t, e) in self.lease_holders.items())
             raise InvariantError(f"t={now:.4f}: overlapping valid leader leases: {desc}")

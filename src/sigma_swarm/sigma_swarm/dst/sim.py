@@ -46,8 +46,11 @@ class SeedResult:
     faults: list[str] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
 
+    n_range: tuple[int, int] = (3, 25)
+
     def replay_hint(self) -> str:
-        return f"replay: python -m sigma_swarm.dst --seed {self.seed} --trace"
+        return (f"replay: python -m sigma_swarm.dst --seed {self.seed} --n-min {self.n_range[0]} "
+                f"--n-max {self.n_range[1]} --trace")
 
 
 class _Clock:
@@ -94,9 +97,9 @@ class Simulation:
         self.fault_end = rng.uniform(*profile.fault_s)
         self.calm = False
         self.checker = Checker(to_true=lambda m, local: self.clocks[m].true(local))
-        self.result = SeedResult(seed, self.n, ok=True)
+        self.result = SeedResult(seed, self.n, ok=True, n_range=(profile.n_min, profile.n_max))
         self.trace_all = trace
-        self.recent: deque[str] = deque(maxlen=60)
+        self.recent: deque[tuple[float, object]] = deque(maxlen=80)
         for i in self.ids:
             self._start(i)
         self._push(rng.uniform(0, profile.fault_every_s * 2), FAULT, "random")
@@ -104,14 +107,18 @@ class Simulation:
 
     # ---------------------------------------------------------------- plumbing
 
-    def _log(self, text: str) -> None:
-        line = f"{self.now:9.4f} {text}"
-        self.recent.append(line)
+    def _log(self, text: object) -> None:
+        """Keep the event for the failure trace; formatted only when printed (it is the hot path)."""
+        entry = (self.now, text)
+        self.recent.append(entry)
         if self.trace_all:
-            self.result.trace.append(line)
+            self.result.trace.append(_format(entry))
 
     def _push(self, t: float, kind: int, data: object) -> None:
         heapq.heappush(self.queue, (t, next(self.counter), kind, data))
+
+    def _is_up(self, member_id: str) -> bool:
+        return self.up[member_id]
 
     def _local(self, member_id: str) -> float:
         return self.clocks[member_id].local(self.now)
@@ -160,7 +167,7 @@ class Simulation:
                 self._send(member_id, cmd)
             self.next_command[member_id] = local + self.profile.command_every_s
         self._schedule_timer(member_id)
-        self.checker.after_step(self.members.values(), lambda i: self.up[i], self._local, self.now)
+        self.checker.after_step(member, self._is_up, local, self.now)
 
     # ---------------------------------------------------------------- faults
 
@@ -216,12 +223,12 @@ class Simulation:
     # ---------------------------------------------------------------- run
 
     def _converged(self) -> bool:
-        leaders = {m.status(self._local(i)).leader for i, m in self.members.items()}
-        if len(leaders) != 1 or "" in leaders:
+        leaders = [m for m in self.members.values() if m.role is Role.LEADER]
+        if len(leaders) != 1 or not leaders[0].lease_valid(self._local(leaders[0].id)):
             return False
-        leader = self.members[next(iter(leaders))]
-        terms = {m.term for m in self.members.values()}
-        return leader.lease_valid(self._local(leader.id)) and len(terms) == 1
+        leader = leaders[0]
+        return all(m is leader or (m.leader == leader.id and m.term == leader.term and m.role is Role.FOLLOWER)
+                   for m in self.members.values())
 
     def run(self) -> SeedResult:
         deadline = self.fault_end + self.profile.liveness_bound_s
@@ -250,7 +257,7 @@ class Simulation:
                         continue
                     member = self.members[to]
                     self.checker.delivered(member, message)
-                    self._log(f"{to} <- {_short(message)}")
+                    self._log((to, message))
                     out = member.handle(message, self._local(to))  # type: ignore[arg-type]
                     self._after(to, out.sends, out.commands)
                 elif data == "calm":
@@ -275,9 +282,16 @@ class Simulation:
             self.result.ok = False
             self.result.violation = str(exc)
             if not self.trace_all:
-                self.result.trace = list(self.recent)
+                self.result.trace = [_format(e) for e in self.recent]
         self.result.terms = max(m.term for m in self.members.values())
         return self.result
+
+
+def _format(entry: tuple[float, object]) -> str:
+    t, what = entry
+    if isinstance(what, tuple):
+        return f"{t:9.4f} {what[0]} <- {_short(what[1])}"
+    return f"{t:9.4f} {what}"
 
 
 def _short(message: Message) -> str:

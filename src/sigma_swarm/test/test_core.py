@@ -1,0 +1,186 @@
+"""The sans-I/O election core, driven by hand: no sockets, no clock, no ROS."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sigma_swarm.core import (
+    ConfigError,
+    Durable,
+    ElectionParams,
+    HeartbeatAck,
+    LeaderCommand,
+    LeaderHeartbeat,
+    Member,
+    Role,
+    Roster,
+    VoteRequest,
+    build_params,
+)
+
+P = ElectionParams()
+ROSTER = Roster(1, frozenset({"a", "b", "c", "d", "e"}))
+CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_swarm" / "swarm.yaml"
+
+
+def make(ids=("a", "b", "c", "d", "e"), roster=ROSTER, now=0.0):
+    return {i: Member(i, roster, P, random.Random(i), now) for i in ids}
+
+
+def run(members, until, start=0.0, blocked=frozenset(), step=0.001):
+    """Deliver every message instantly (except across ``blocked`` pairs) and tick each member every ``step``."""
+    t = start
+    while t < until:
+        queue = []
+        for m in members.values():
+            queue += [(m.id, s) for s in m.tick(t).sends]
+        while queue:
+            sender, send = queue.pop(0)
+            targets = [send.to] if send.to else [i for i in members if i != sender]
+            for to in targets:
+                if to in members and (sender, to) not in blocked:
+                    queue += [(to, s) for s in members[to].handle(send.message, t).sends]
+        t += step
+    return t
+
+
+def leaders(members, now):
+    return {m.id for m in members.values() if m.lease_valid(now)}
+
+
+def test_defaults_equal_config_file_and_lease_is_below_min_timeout():
+    assert build_params(yaml.safe_load(CONFIG.read_text())["election"]) == P
+    assert P.lease_s < P.election_timeout_min_s * (1 - P.max_clock_drift) / (1 + P.max_clock_drift)
+
+
+@pytest.mark.parametrize(("values", "needle"), [
+    ({"election_timeout_min_s": 0.3, "election_timeout_max_s": 0.2}, "greater than"),
+    ({"heartbeat_interval_s": 0.1}, "half of election_timeout_min_s"),
+    ({"suspicion_timeout_s": 0.5}, "twice member_heartbeat_interval_s"),
+    ({"max_clock_drift": 0.5}, "max_clock_drift"),
+    ({"bogus": 1.0}, "bogus"),
+])
+def test_bad_parameters_are_refused_with_their_name(values, needle):
+    with pytest.raises(ConfigError, match=needle):
+        build_params(values)
+
+
+def test_five_members_elect_exactly_one_leader_everyone_follows():
+    members = make()
+    t = run(members, 1.0)
+    (leader,) = leaders(members, t)
+    assert all(m.status(t).leader == leader for m in members.values())
+    assert len({m.term for m in members.values()}) == 1
+    assert all(m.status(t).members == ("a", "b", "c", "d", "e") for m in members.values())
+
+
+def test_minority_side_of_a_partition_says_it_has_no_leader_and_heals_cleanly():
+    members = make()
+    t = run(members, 1.0)
+    (old,) = leaders(members, t)
+    minority = {old, next(i for i in members if i != old)}
+    blocked = {(a, b) for a in members for b in members if (a in minority) != (b in minority)}
+    t = run(members, t + 2.5, start=t, blocked=blocked)
+    majority_leaders = {m.status(t).leader for i, m in members.items() if i not in minority}
+    assert len(majority_leaders) == 1 and "" not in majority_leaders and old not in majority_leaders
+    for i in minority:
+        assert members[i].status(t).leader == "", f"{i} on the minority side still names a leader"
+        assert not members[i].lease_valid(t)
+        assert len(members[i].status(t).members) == 2  # the others are suspected
+    t = run(members, t + 1.5, start=t)
+    assert len(leaders(members, t)) == 1
+    assert len({m.status(t).leader for m in members.values()}) == 1
+
+
+def test_leader_command_carries_the_term_and_an_older_term_is_fenced():
+    members = make()
+    t = run(members, 1.0)
+    (leader,) = leaders(members, t)
+    send = members[leader].leader_command("assign", b"job-1", t)
+    assert send is not None and send.message.term == members[leader].term
+    follower = members[next(i for i in members if i != leader)]
+    assert follower.handle(send.message, t).commands == [send.message]
+    assert follower.handle(send.message, t).commands == []  # a duplicate is not applied twice
+    stale = LeaderCommand(leader, send.message.term - 1, 1, 99, "assign", b"old")
+    assert follower.handle(stale, t).commands == []
+    assert follower.counters["stale_term"] == 1
+    assert members[next(i for i in members if i not in (leader, follower.id))].leader_command("x", b"", t) is None
+
+
+def test_a_newer_term_seen_from_a_leader_fences_the_old_leaders_commands():
+    m = Member("a", ROSTER, P, random.Random(1), 0.0, Durable(term=3))
+    assert m.handle(LeaderHeartbeat("b", 5, 1, 1), 1.0).sends  # acknowledged, term 5 adopted
+    assert m.term == 5 and m.leader == "b"
+    assert m.handle(LeaderCommand("c", 4, 1, 1, "assign", b""), 1.01).commands == []
+
+
+def test_votes_are_refused_while_a_leader_is_heard_and_right_after_boot():
+    m = Member("a", ROSTER, P, random.Random(1), 0.0)
+    assert m.handle(VoteRequest("b", 1, 1), 0.01).sends == []  # boot quiet period
+    assert m.counters["vote_refused_leader_alive"] == 1
+    m.handle(LeaderHeartbeat("c", 1, 1, 1), 0.5)
+    assert m.handle(VoteRequest("b", 2, 1), 0.55).sends == []
+    assert m.term == 1  # an ignored request does not move the term
+    (reply,) = m.handle(VoteRequest("b", 2, 1), 0.5 + P.election_timeout_min_s + 0.01).sends
+    assert reply.message.granted and m.term == 2 and m.voted_for == "b"
+
+
+def test_one_vote_per_term_survives_a_restart():
+    m = Member("a", ROSTER, P, random.Random(1), 0.0)
+    (reply,) = m.handle(VoteRequest("b", 1, 1), 1.0).sends
+    assert reply.message.granted
+    restarted = Member("a", ROSTER, P, random.Random(2), 2.0, m.durable)
+    (reply,) = restarted.handle(VoteRequest("c", 1, 1), 3.0).sends
+    assert not reply.message.granted
+
+
+def test_lease_needs_a_majority_of_acks_and_lapses_without_them():
+    members = make(("a", "b", "c"), Roster(1, frozenset({"a", "b", "c"})))
+    t = run(members, 1.0)
+    (leader,) = leaders(members, t)
+    lone = {leader: members[leader]}
+    t2 = run(lone, t + P.lease_s + 0.01, start=t)
+    assert not members[leader].lease_valid(t2)
+    run(lone, t2 + P.election_timeout_min_s, start=t2)
+    assert members[leader].role is Role.FOLLOWER
+
+
+def test_ack_from_a_stranger_or_for_an_unknown_round_does_not_extend_the_lease():
+    members = make()
+    t = run(members, 1.0)
+    (leader,) = leaders(members, t)
+    m = members[leader]
+    before = m.lease_until
+    m.handle(HeartbeatAck("zz", m.term, 1, leader, 10**6), t)
+    m.handle(HeartbeatAck("b" if leader != "b" else "c", m.term, 1, leader, 10**6), t)
+    assert m.lease_until == before
+    assert m.counters["not_in_roster"] == 1
+
+
+def test_roster_change_needs_both_majorities_until_the_old_roster_settles():
+    old = Roster(1, frozenset({"a", "b", "c"}))
+    new = Roster(2, frozenset({"a", "b", "c", "d", "e"}))
+    members = make(("a", "b", "c", "d", "e"), old)
+    for m in members.values():
+        m.set_roster(new, 0.0)
+        assert m.prev_members == old.members
+    assert not members["d"]._quorum({"c", "d", "e"})  # majority of new, not of old
+    assert members["d"]._quorum({"a", "b", "d"})
+    t = run(members, 2.0)
+    assert all(m.prev_members is None for m in members.values())  # committed after the old roster settled
+    assert len(leaders(members, t)) == 1
+
+
+def test_revoked_member_is_ignored_after_the_roster_drops_it():
+    members = make()
+    t = run(members, 1.0)
+    smaller = Roster(2, frozenset({"a", "b", "c", "d"}))
+    for i in "abcd":
+        members[i].set_roster(smaller, t)
+    assert members["a"].handle(LeaderHeartbeat("e", 99, 2, 1), t).sends == []
+    assert members["a"].counters["not_in_roster"] == 1
+    assert members["a"].term < 99
