@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yourdfpy
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+from tf2_msgs.msg import TFMessage
+from transforms3d.quaternions import quat2mat
 
+from sigma_description import humanoid_urdf
 from sigma_interfaces.msg import SafetyStatus
 from sigma_launch.cli import find_pkg_share
 from sigma_launch.loader import Loader
@@ -69,6 +76,9 @@ def test_robot_file_alone_starts_its_own_simulator():
 def test_robot_launch_brings_up_a_working_robot_and_ctrl_c_stops_it(launch, ros_probe, tmp_path):
     status = ros_probe.subscribe(SafetyStatus, "/r9/safety/status", LATCHED)
     joints = ros_probe.subscribe(JointState, "/r9/joint_states", qos_profile_sensor_data)
+    tf = ros_probe.subscribe(TFMessage, "/tf", 100)
+    tf_static = ros_probe.subscribe(TFMessage, "/tf_static", LATCHED)
+    description = ros_probe.subscribe(String, "/r9/robot_description", LATCHED)
     proc = launch.command(
         [
             executable("sigma_launch", "sigma"),
@@ -85,6 +95,50 @@ def test_robot_launch_brings_up_a_working_robot_and_ctrl_c_stops_it(launch, ros_
     msgs = status.wait_for_count(1, timeout=60)  # the supervisor evaluates the simulator's data
     assert msgs[-1].header.stamp.sec > 0
     assert len(joints.latest().name) >= 23
+
+    # tf as robot_state_publisher publishes it, read by plain subscribers, against an independent URDF FK (yourdfpy)
+    # at the joint positions of the joint_states message each /tf message was computed from (same stamp).
+    ref = yourdfpy.URDF.load(str(humanoid_urdf()), load_meshes=False)
+    assert description.wait_for_count(1, timeout=30)[0].data == humanoid_urdf().read_text()
+    moving = {j.name for j in ref.robot.joints if j.type != "fixed"}
+
+    def matched(tf_msgs: list[TFMessage]) -> tuple[TFMessage, JointState] | None:
+        by_stamp = {(m.header.stamp.sec, m.header.stamp.nanosec): m for m in list(joints.messages)}
+        for m in reversed(tf_msgs):
+            children = {t.child_frame_id for t in m.transforms}
+            if {f"r9/{ref.joint_map[n].child}" for n in moving} <= children:
+                js = by_stamp.get((m.transforms[0].header.stamp.sec, m.transforms[0].header.stamp.nanosec))
+                if js is not None:
+                    return m, js
+        return None
+
+    tf.wait_for(lambda msgs: matched(msgs) is not None, timeout=30)
+    tf_msg, js = matched(tf.messages)
+    edges = {}
+    for t in [*tf_static.wait_for_count(1, timeout=30)[0].transforms, *tf_msg.transforms]:
+        if t.header.frame_id.startswith("r9/"):
+            tr, r = t.transform.translation, t.transform.rotation
+            m = np.eye(4)
+            m[:3, :3] = quat2mat([r.w, r.x, r.y, r.z])
+            m[:3, 3] = (tr.x, tr.y, tr.z)
+            edges[t.child_frame_id] = (t.header.frame_id, m)
+    ref.update_cfg({n: q for n, q in zip(js.name, js.position, strict=True) if n in moving})
+    for link in ref.robot.links:
+        frame, got = f"r9/{link.name}", np.eye(4)
+        while frame != f"r9/{ref.base_link}":
+            parent, m = edges[frame]
+            got, frame = m @ got, parent
+        np.testing.assert_allclose(got, ref.get_transform(link.name, ref.base_link), atol=1e-9, err_msg=link.name)
+
+    # Ctrl-C: every process ends cleanly and the log is quiet — no ERROR/FATAL, no per-message WARN while the
+    # robot stands braked without an AI (the gate keeps sending hold commands the driver must ignore).
+    joints.clear()
+    joints.wait_for_count(300, timeout=30)  # a few seconds of the braked robot, as data (not a sleep)
     proc.signal(signal.SIGINT)
     proc.popen.wait(timeout=60)
-    assert proc.returncode == 0, proc.output()[-4000:]
+    out = proc.output()
+    assert proc.returncode == 0, out[-4000:]
+    bad = [line for line in out.splitlines() if re.search(r"\[(ERROR|FATAL)\]|Traceback", line)]
+    assert not bad, "\n".join(bad[:20])
+    assert out.count("rejected, not applied") == 0, out[-4000:]
+    assert out.count("ignored while the brake is engaged") <= 1, out[-4000:]
