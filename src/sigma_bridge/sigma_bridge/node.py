@@ -141,7 +141,8 @@ class BridgeNode(LifecycleNode):
         self.writer.start()
         if self.uploader:
             self.uploader.start()
-            self.downlink.start()  # type: ignore[union-attr]
+        if self.downlink is not None:
+            self.downlink.start()
         self._active = True
         port = self.view.port if self.view else 0
         self.get_logger().info(f"sigma_bridge ready robot={self.p.robot_id} cloud={self.p.cloud_url or '-'} "
@@ -287,7 +288,8 @@ class BridgeNode(LifecycleNode):
         level, message = DiagnosticStatus.OK, "ok"
         if self.uploader is not None:
             values.update(sent_batches=self.uploader.sent_batches, upload_failures=self.uploader.failures)
-            values.update({f"decisions.{k}": n for k, n in self.downlink.counts.items()})  # type: ignore[union-attr]
+            if self.downlink is not None:
+                values.update({f"decisions.{k}": n for k, n in self.downlink.counts.items()})
             if not self.uploader.connected and (st and st.pending):
                 level, message = DiagnosticStatus.WARN, f"cloud unreachable, buffering: {self.uploader.last_error}"
             elif st and st.dead_letter:

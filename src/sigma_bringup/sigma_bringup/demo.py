@@ -28,9 +28,12 @@ from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bringup.cloud import CloudApi, CloudProcess
 from sigma_bringup.fleet_node import FleetGateway
 from sigma_bringup.scenario import Check, CloudCount, cloud_checks, ordered, render
+from sigma_ros_common.share import package_share
 
 ROBOTS = ("r1", "r2", "r3")
 SITE = "warehouse"
+# What launch/fleet.launch.yaml runs per robot: checked before launching, so a missing one fails here by name.
+FLEET_PACKAGES = ("sigma_sim", "sigma_safety", "sigma_bridge")
 T = TypeVar("T")
 
 
@@ -64,6 +67,8 @@ def _repo_root() -> Path:
 
 
 def _launch_fleet(args: argparse.Namespace, cloud_url: str, log: Path) -> subprocess.Popen[bytes]:
+    for package in FLEET_PACKAGES:
+        package_share(package)
     ports = args.foxglove_ports.split(",")
     words = [
         f"cloud_url:={cloud_url}",
@@ -221,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\n  Fleet API   {cloud.url}/docs   (bearer token: {token})\n"
             f"  Safety reset token  in {args.data_dir / 'secrets' / 'safety_reset_token'}\n"
-            f"  Foxglove    {views}   (layout: config/foxglove/sigma_bridge_layout.json)\n",
+            f"  Foxglove    {views}   (layout: share/sigma_bridge/config/foxglove/sigma_bridge_layout.json)\n",
             flush=True,
         )
 

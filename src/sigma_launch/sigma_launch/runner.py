@@ -177,9 +177,11 @@ class Supervisor:
             if sig != signal.SIGINT:
                 self._say("sigma launch", f"{len(live)} node(s) still running: sending {signal.Signals(sig).name}")
             for p in live:
-                _killpg(p.popen, sig)  # type: ignore[arg-type]
+                if p.popen is not None:
+                    _killpg(p.popen, sig)
             deadline = time.monotonic() + wait
-            while time.monotonic() < deadline and any(p.popen.poll() is None for p in live):  # type: ignore[union-attr]
+            while time.monotonic() < deadline and any(p.popen is not None and p.popen.poll() is None
+                                                       for p in live):
                 time.sleep(0.02)
         for p in self._procs:
             p.respawn_at = None

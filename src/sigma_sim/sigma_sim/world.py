@@ -74,7 +74,7 @@ def load_world(path: str | Path) -> World:
         poly = tuple(_floats(p, 2, f"{where}.polygon") for p in z["polygon"])
         if len(poly) < 3:
             raise ModelError(f"{where}.polygon: needs at least 3 points")
-        zones.append(Zone(str(z["name"]), str(z.get("kind", "zone")), poly))  # type: ignore[arg-type]
+        zones.append(Zone(str(z["name"]), str(z.get("kind", "zone")), poly))  # type: ignore[arg-type]  # _floats: 2-tuples
     docks = {}
     for i, d in enumerate(doc.get("docks") or []):
         if not isinstance(d, dict) or "name" not in d:
@@ -96,5 +96,7 @@ def load_world(path: str | Path) -> World:
         if mode == "loop" and len(wps) < 2:
             raise ModelError(f"{where}.waypoints: a loop walker needs at least 2 waypoints")
         start = _floats(h["start"], 2, f"{where}.start")
-        humans.append(HumanSpec(str(h["id"]), mode, speed, start, wps))  # type: ignore[arg-type]
-    return World(path, str(doc.get("name", path.stem)), mjcf, bounds, tuple(zones), docks, spawns, tuple(humans))  # type: ignore[arg-type]
+        humans.append(HumanSpec(str(h["id"]), mode, speed, start, wps))  # type: ignore[arg-type]  # _floats: 2-tuples
+    # _floats returns tuples of the requested length, which the checker cannot see.
+    return World(path, str(doc.get("name", path.stem)), mjcf, bounds, tuple(zones), docks, spawns,  # type: ignore[arg-type]  # see above
+                 tuple(humans))

@@ -94,5 +94,5 @@ def launch(ros_domain: RosDomain, tmp_path: Path, request: pytest.FixtureRequest
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
     if report.when == "call":
-        item.rep_call = report  # type: ignore[attr-defined]
+        item.rep_call = report  # type: ignore[attr-defined]  # pytest documents this per-item attribute
     return report

@@ -1,0 +1,21 @@
+from setuptools import find_packages, setup
+
+package_name = "sigma_tooling"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    package_data={package_name: ["py.typed"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=False,
+    maintainer="SigmaPrompt Engineering",
+    maintainer_email="engineering@sigmaprompt.dev",
+    description="Workspace checks: declared dependencies are true, import boundaries hold.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+)

@@ -1,0 +1,1 @@
+"""Workspace checks (pure: ast and xml.etree): true package dependencies and import boundaries."""
