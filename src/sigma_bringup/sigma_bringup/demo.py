@@ -26,6 +26,7 @@ from typing import TypeVar
 
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bringup.cloud import CloudApi, CloudProcess
+from sigma_bringup.demo_state import clear_previous_latches, why_not_commandable
 from sigma_bringup.fleet_node import FleetGateway
 from sigma_bringup.scenario import Check, CloudCount, cloud_checks, ordered, render
 from sigma_ros_common.share import package_share
@@ -120,16 +121,22 @@ def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
         proc.wait()
 
 
-def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress: Progress) -> list[Check]:
+def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress: Progress,
+                 token_file: Path) -> list[Check]:
     """Task in progress → human approaches r2 → r3 overheats → the cloud has it all. Returns the checks."""
     node = gw.node
     t_task = time.monotonic()
     node.start_tasks()
-    progress.wait(
-        "robots take the scripted tasks (edge AI authority, brakes released)",
-        lambda: all(node.snapshot(r).commandable_at(t_task - 5.0) for r in ROBOTS),
-        30,
-    )
+    try:
+        progress.wait(
+            "robots take the scripted tasks (edge AI authority, brakes released)",
+            lambda: all(node.snapshot(r).commandable_at(t_task - 5.0) for r in ROBOTS),
+            30,
+        )
+    except TimeoutError as exc:  # say which fault blocks which robot and how to clear it, not only "timeout"
+        blocked = [r for r in ROBOTS if not node.snapshot(r).commandable_at(t_task - 5.0)]
+        raise TimeoutError("\n".join([str(exc), *(why_not_commandable(r, node.latest_status(r), token_file)
+                                                   for r in blocked)])) from None
     checks = [Check("task in progress on every robot", True, "edge AI holds authority, brakes released")]
 
     t_human = time.monotonic()
@@ -166,7 +173,8 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     )
 
     def cloud_state() -> list[Check]:
-        counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r)) for r in ROBOTS}
+        counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r, started))
+                  for r in ROBOTS}
         return cloud_checks([node.snapshot(r) for r in ROBOTS], counts)
 
     def cloud_caught_up() -> list[Check] | None:
@@ -190,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     args.data_dir.mkdir(parents=True, exist_ok=True)
     (args.data_dir / "logs").mkdir(exist_ok=True)
     progress = Progress()
+    for line in clear_previous_latches(args.data_dir, ROBOTS):  # the demo starts fresh robots every time
+        progress.say(line)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -230,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-        checks = run_scenario(gw, api, started, progress)
+        checks = run_scenario(gw, api, started, progress, args.data_dir / "secrets" / "safety_reset_token")
         print("\nScenario summary\n" + render(checks), flush=True)
         ok = all(c.ok for c in checks)
         if args.scenario:
