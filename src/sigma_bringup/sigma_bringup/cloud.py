@@ -127,10 +127,14 @@ class CloudApi:
         r.raise_for_status()
         return sum(int(item["count"]) for item in r.json()["items"])
 
-    def safety_event_count(self, robot_id: str) -> int:
+    def safety_event_count(self, robot_id: str, since: dt.datetime | None = None) -> int:
+        """Safety events the cloud holds for the robot (those stamped at or after ``since``, when given)."""
         total, offset = 0, 0
         while True:
-            r = self.client.get("/v1/safety-events", params={"robot_id": robot_id, "limit": 1000, "offset": offset})
+            params = {"robot_id": robot_id, "limit": 1000, "offset": offset}
+            if since is not None:
+                params["since"] = since.isoformat()
+            r = self.client.get("/v1/safety-events", params=params)
             r.raise_for_status()
             body = r.json()
             total += len(body["items"])

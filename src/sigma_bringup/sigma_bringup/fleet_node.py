@@ -18,6 +18,7 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Header
 
+from sigma_bringup.demo_state import FaultView, StatusView
 from sigma_bringup.mission import ArmSwing, Shuttle
 from sigma_bringup.scenario import RobotTimeline, StatusSample
 from sigma_interfaces.msg import PolicyHealth, SafetyEvent, SafetyStatus
@@ -34,6 +35,7 @@ class FleetNode(Node):
     def __init__(self, robots: Sequence[str], context: Context, task_rate: float = 10.0) -> None:
         super().__init__("sigma_demo", context=context)
         self.timelines = {r: RobotTimeline(r) for r in robots}
+        self._latest: dict[str, StatusView] = {}
         self._lock = threading.Lock()
         self._task_start: float | None = None
         self._shuttle, self._arms = Shuttle(), ArmSwing()
@@ -60,8 +62,16 @@ class FleetNode(Node):
             msg.brake_engaged,
             frozenset(f.code for f in msg.active_faults),
         )
+        view = StatusView(msg.level, msg.authority, msg.brake_engaged,
+                          tuple(FaultView(f.code, f.rule, f.source, f.cause, f.latched) for f in msg.active_faults))
         with self._lock:
             self.timelines[robot].add(sample)
+            self._latest[robot] = view
+
+    def latest_status(self, robot: str) -> StatusView | None:
+        """The robot's latest safety status with its faults (None before the first one)."""
+        with self._lock:
+            return self._latest.get(robot)
 
     def _on_event(self, robot: str) -> None:
         with self._lock:
