@@ -61,7 +61,8 @@ VPY="$VENV/bin/python"
 CURRENT_STEP="install dependencies"
 REQS=(requirements/python.txt)
 [ -z "$SYSTEM_ROS" ] && REQS+=(requirements/ros.txt)
-want="$(cat requirements/constraints.txt "${REQS[@]}" | sha256sum | cut -d' ' -f1)"
+# python.txt includes the cloud's own list (src/sigma_cloud/requirements.txt): a change there reinstalls too.
+want="$(cat requirements/constraints.txt "${REQS[@]}" src/sigma_cloud/requirements.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
   step "installing pinned dependencies (${REQS[*]})"
   args=()
