@@ -71,6 +71,6 @@ class StateModel:
         norm = math.sqrt(sum(v * v for v in q_xyzw))
         if norm < 1e-9:
             return None
-        q = tuple(float(v) / norm for v in q_xyzw)
+        qx, qy, qz, qw = (float(v) / norm for v in q_xyzw)
         return Transform(odom_frame or "odom", self.root_frame, (float(xyz[0]), float(xyz[1]), float(xyz[2])),
-                         q)  # type: ignore[arg-type]
+                         (qx, qy, qz, qw))
