@@ -103,8 +103,8 @@ class LocalCluster:
 
     def start(self, robot_id: str) -> MemberProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        popen = subprocess.Popen(self.command(robot_id),  # noqa: S603 - our own interpreter and module stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, env=env)
+        popen = subprocess.Popen(self.command(robot_id), stdin=subprocess.PIPE,  # noqa: S603 - our own module
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         proc = MemberProcess(robot_id, popen)
         threading.Thread(target=self._follow, args=(proc,), daemon=True).start()
         self.members[robot_id] = proc
