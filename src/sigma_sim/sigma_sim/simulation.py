@@ -21,6 +21,7 @@ from sigma_sim.world import World
 
 PUSH_DURATION = 0.1  # s over which a push impulse is applied
 MAX_PAYLOAD = 30.0  # kg: the most a tote held between the hands may weigh (sim/set_payload)
+PAYLOAD_RATE = 5.0  # kg/s: the tote's weight moves onto (or off) the hands gradually, as in a real lift
 HANDS = ("left_forearm", "right_forearm")  # links that carry a held tote, half of its mass each
 SPARE_HUMANS = 4  # person bodies kept for human_approach faults
 # Planar base acceleration limits [m/s², m/s², rad/s²]: stops from 1 m/s in 0.5 s, as sigma_safety assumes.
@@ -240,7 +241,8 @@ class Simulation:
     def set_payload(self, robot_id: str, mass: float) -> str:
         """The tote held between the hands [kg] (0 releases): half its mass as a point mass at each forearm's tip.
 
-        Stands in for a real grasp: the arms' joint torques, currents and heat then carry it. Raises CommandError.
+        Stands in for a real grasp: the arms' joint torques, currents and heat then carry it. The weight moves onto
+        the hands at PAYLOAD_RATE (a lift takes about a second), not in one step. Raises CommandError.
         """
         r = self.robot(robot_id)
         if not (isinstance(mass, (int, float)) and math.isfinite(mass) and 0.0 <= mass <= MAX_PAYLOAD):
@@ -250,12 +252,22 @@ class Simulation:
             r.hand_bodies = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f"{robot_id}/{h}") for h in HANDS]
             r.hand_mass0 = [float(m.body_mass[b]) for b in r.hand_bodies]
             r.hand_ipos0 = [m.body_ipos[b].copy() for b in r.hand_bodies]
-        for b, m0, ipos0 in zip(r.hand_bodies, r.hand_mass0, r.hand_ipos0, strict=True):
-            half = 0.5 * mass
-            m.body_mass[b] = m0 + half
-            m.body_ipos[b] = (m0 * ipos0 + half * 2.0 * ipos0) / (m0 + half)   # the tip: twice the link's centre
-        r.payload = float(mass)
+            r.payload = 0.0
+        r.payload_target = float(mass)
         return f"{robot_id} holds {mass:g} kg" if mass > 0 else f"{robot_id} released its payload"
+
+    def _ramp_payloads(self, span: float) -> None:
+        m = self.model
+        for r in self.robots.values():
+            target = getattr(r, "payload_target", None)
+            if target is None or target == r.payload:
+                continue
+            step = PAYLOAD_RATE * span
+            r.payload = min(target, r.payload + step) if target > r.payload else max(target, r.payload - step)
+            half = 0.5 * r.payload
+            for b, m0, ipos0 in zip(r.hand_bodies, r.hand_mass0, r.hand_ipos0, strict=True):
+                m.body_mass[b] = m0 + half
+                m.body_ipos[b] = (m0 * ipos0 + half * 2.0 * ipos0) / (m0 + half)   # the tip: twice the centre
 
     # ----------------------------------------------------------------- physics
     @property
@@ -285,6 +297,7 @@ class Simulation:
         limits = np.concatenate([r.rate_limit for r in robots]) * self.dt
         for r in robots:  # base servo set-points and pushes change at most once per call
             self._drive_base(r, n * self.dt)
+        self._ramp_payloads(n * self.dt)
         for _ in range(n):
             ctrl = d.ctrl[self._all_act]
             d.ctrl[self._all_act] = np.clip(targets, ctrl - limits, ctrl + limits)

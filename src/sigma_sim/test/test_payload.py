@@ -42,3 +42,23 @@ def test_bad_payloads_are_refused(mass):
     with pytest.raises(CommandError, match="unknown robot"):
         make_sim().set_payload("r9", 1.0)
     assert np.isfinite(sim.model.body_mass).all()
+
+
+def test_the_weight_moves_onto_the_hands_gradually_without_a_jerk():
+    sim = make_sim()
+    settled_effort(sim, "left_elbow")
+    hand = sim.robots["r1"].index.robot_id + "/left_forearm"
+    import mujoco
+
+    body = mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_BODY, hand)
+    m0 = float(sim.model.body_mass[body])
+    sim.set_payload("r1", 8.0)
+    _, v_prev, _ = sim.joint_state("r1")
+    peak = 0.0
+    for _ in range(200):                                  # 2 s in 10 ms steps
+        sim.step(5)
+        _, v, _ = sim.joint_state("r1")
+        peak = max(peak, float(np.max(np.abs(v - v_prev))) / 0.01)
+        v_prev = v
+    assert float(sim.model.body_mass[body]) == pytest.approx(m0 + 4.0)     # fully held after 8 kg / 5 kg/s
+    assert peak < 400.0        # below sigma_safety's joint acceleration limit (a jump in load would trip it)
