@@ -62,7 +62,7 @@ def test_finding4_permanently_refused_event_is_dead_lettered_not_retried_forever
     assert len(store) == 0, f"queue still blocked after {steps} attempts: {uploader.last_error}"
     stats = store.stats()
     assert stats.dead_letter == 1 and stats.rejected == {"joint_states": 1} and stats.acked == {"joint_states": 6}
-    [(wire_seq, channel, reason, payload)] = store.dead_letters()
+    [(_, channel, reason, payload)] = store.dead_letters()
     assert channel == "joint_states" and payload == corrupt and "malformed-batch" in reason
     assert uploader.dead_lettered == 1
     assert cloud.telemetry_counts("r-dead") == {"joint_states": (6, 6)}
