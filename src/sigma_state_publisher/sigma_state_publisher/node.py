@@ -3,18 +3,23 @@
 Publishes, like robot_state_publisher: the URDF text on ``robot_description`` (std_msgs/String, latched), fixed
 joints on ``/tf_static`` (latched), moving joints from ``joint_states`` on ``/tf`` at most ``publish_frequency`` times
 a second, and (unlike robot_state_publisher, which leaves it to the odometry source) ``odom -> <id>/base_link`` from
-``odom`` in the same TFMessage. Incoming messages are only stored; one timer converts and publishes, so the cost is
-one wake-up per sample plus ``publish_frequency`` publications.
+``odom`` in the same TFMessage.
+
+Cost: the node wakes only for its timer. The two subscriptions live on an inbox node that no executor spins (keep
+last 1); each tick takes the newest sample of each. Callbacks per sample would wake the process 150 times a second
+(joint_states 100 Hz + odom 50 Hz) only to keep the last one (bench/state_publisher_cpu.py measures both).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
@@ -29,6 +34,26 @@ from sigma_state_publisher.params import StatePublisherParams
 
 TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
                     durability=DurabilityPolicy.VOLATILE)  # tf2_ros' DynamicBroadcasterQoS
+
+
+# Sensor-data QoS (best effort, volatile) keeping only the newest sample: the timer wants the latest state.
+NEWEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=SENSOR.reliability,
+                    durability=SENSOR.durability)
+
+
+def _unused(_msg: object) -> None:
+    """Callback of the polled subscriptions (never called: no executor spins the inbox node)."""
+
+
+def _take_newest(sub: Subscription) -> Any:
+    """The newest message waiting on ``sub`` (older ones are dropped), or None."""
+    newest = None
+    while True:
+        with sub.handle:
+            taken = sub.handle.take_message(sub.msg_type, sub.raw)
+        if taken is None:
+            return newest
+        newest = taken[0]
 
 
 def _stamped(t: Transform, stamp) -> TransformStamped:
@@ -51,15 +76,16 @@ class StatePublisher(Node):
         urdf_path = resolve_file(p.urdf_path, "sigma_state_publisher", "urdf_path")
         robot = load_urdf(urdf_path)
         self.state = StateModel(robot, frame_prefix(p.robot_id, self.get_namespace()))
-        self._joints: JointState | None = None
-        self._odom: Odometry | None = None
         self._warned: set[tuple[str, str]] = set()
         self.description_pub = self.create_publisher(String, "robot_description", LATCHED)
         self.static_pub = self.create_publisher(TFMessage, p.tf_static_topic, LATCHED)
         self.tf_pub = self.create_publisher(TFMessage, p.tf_topic, TF_QOS)
-        self.create_subscription(JointState, "joint_states", self._on_joints, SENSOR)
-        if p.publish_odom_tf:
-            self.create_subscription(Odometry, "odom", self._on_odom, SENSOR)
+        # Not added to any executor: polled by the timer (see the module docstring).
+        self.inbox = Node("state_publisher_inbox", namespace=self.get_namespace(), context=self.context,
+                          start_parameter_services=False, enable_rosout=False)
+        self._joints_sub = self.inbox.create_subscription(JointState, "joint_states", _unused, NEWEST)
+        self._odom_sub = (self.inbox.create_subscription(Odometry, "odom", _unused, NEWEST)
+                          if p.publish_odom_tf else None)
         self.description_pub.publish(String(data=robot.xml))
         stamp = self.get_clock().now().to_msg()
         static = self.state.static_transforms()
@@ -70,15 +96,15 @@ class StatePublisher(Node):
             f"frames '{self.state.prefix}<link>', {p.tf_topic} at <= {p.publish_frequency:g} Hz"
             f"{', odom -> ' + self.state.root_frame if p.publish_odom_tf else ''}")
 
-    def _on_joints(self, msg: JointState) -> None:
-        self._joints = msg
-
-    def _on_odom(self, msg: Odometry) -> None:
-        self._odom = msg
+    def destroy_node(self) -> None:
+        inbox, self.inbox = getattr(self, "inbox", None), None
+        if inbox is not None:
+            inbox.destroy_node()
+        super().destroy_node()
 
     def _publish(self) -> None:
-        joints, odom = self._joints, self._odom
-        self._joints = self._odom = None
+        joints = _take_newest(self._joints_sub)
+        odom = _take_newest(self._odom_sub) if self._odom_sub is not None else None
         out: list[TransformStamped] = []
         if joints is not None:
             update = self.state.joint_transforms(list(joints.name), list(joints.position))
