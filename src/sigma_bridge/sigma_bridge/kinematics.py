@@ -32,6 +32,7 @@ class RobotModel:
 
     def _init(self, robot) -> None:
         self.name = robot.name
+        self.xml = robot.xml  # the URDF text, offered to viewers by the live view
         self.links = list(robot.links)
         self.root_link = robot.root_link
         self._kinematics = Kinematics(robot)
