@@ -18,12 +18,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from sigma_tasks import solver
 from sigma_tasks.cost import Bids, CostParams, PairDistance, RobotArrays, RobotState, TaskArrays, bid, euclidean_pairs
 from sigma_tasks.cost import summarize_reasons as _summarize
 from sigma_tasks.model import SiteMap, TaskKind, TaskSpec
 from sigma_tasks.states import TaskRecord, TaskState, transition
+
+REASON_NEIGHBOURS = 32  # in the cells solver, why a task stayed queued is read from its nearest robots' bids
 
 
 class StaleTermError(RuntimeError):
@@ -64,7 +67,6 @@ class BoardParams:
     retry_s: float = 5.0  # an infeasible task is retried after this
     max_queue: int = 2  # tasks a robot may hold (including the one it executes)
     max_rounds: int = 2  # allocation rounds per call (each gives a robot at most one more task)
-    k: int = solver.DEFAULT_K  # candidates per task and per robot in sparse mode
     dense_limit: int = solver.DENSE_LIMIT  # tasks x robots solved densely and exactly
 
 
@@ -177,30 +179,23 @@ class TaskBoard:
         robots = RobotArrays.build(fleet, self._docks, self.dist)
         n, m = len(pending), len(fleet)
         unassigned = self.params.unassigned_cost(tasks.priority)
-        kind = solver.choose(n, m, self.board.k, self.board.dense_limit)
+        kind = solver.choose(n, m, self.board.dense_limit)
+
+        def pair_bids(jj: np.ndarray, ii: np.ndarray) -> Bids:
+            return bid(tasks, robots, jj, ii, now=now, dist=self.dist, params=self.params)
+
         if kind == "dense":
-            j = np.repeat(np.arange(n), m)
-            i = np.tile(np.arange(m), n)
-        else:
-            j, i = solver.candidates(tasks.start, robots.pos, self.board.k)
-        bids = bid(tasks, robots, j, i, now=now, dist=self.dist, params=self.params)
-        if kind == "dense":
+            bids = pair_bids(np.repeat(np.arange(n), m), np.tile(np.arange(m), n))
             assign = solver.solve_dense(bids.cost.reshape(n, m), unassigned)
-        elif kind == "sparse":
-            assign = solver.solve_sparse(j, i, bids.cost, unassigned, n, m)
-
-            def pair_cost(jj: np.ndarray, ii: np.ndarray) -> np.ndarray:
-                return bid(tasks, robots, jj, ii, now=now, dist=self.dist, params=self.params).cost
-
-            repaired = solver.repair(assign, m, unassigned, pair_cost)
-            new = np.flatnonzero(repaired != assign)
-            if len(new):
-                extra = bid(tasks, robots, new, repaired[new], now=now, dist=self.dist, params=self.params)
-                bids = _merge(bids, extra)
-            assign = repaired
         else:
-            assign = solver.solve_greedy(j, i, bids.cost, unassigned, n, m)
-
+            assign = solver.solve_cells(tasks.start, robots.pos, lambda jj, ii: pair_bids(jj, ii).cost, unassigned)
+            chosen = np.flatnonzero(assign >= 0)
+            bids = pair_bids(chosen, assign[chosen])
+            left = np.flatnonzero(assign < 0)
+            if len(left):  # reasons for what stays queued: bids of the nearest robots
+                k = min(REASON_NEIGHBOURS, m)
+                _, near = cKDTree(robots.pos).query(tasks.start[left], k=k)
+                bids = _merge(bids, pair_bids(np.repeat(left, k), np.asarray(near).reshape(-1)))
         starts = np.searchsorted(bids.j, np.arange(n + 1))  # bids are grouped by task (j non-decreasing)
 
         def bids_of(task: int, robot: int | None = None):

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport, StaleTermError, TaskBoard
 from sigma_tasks.cost import RobotState
 from sigma_tasks.fence import AssignmentFence

@@ -49,44 +49,49 @@ def test_dense_equals_brute_force(inst):
     assert np.isclose(solver.objective(assign, cost, unassigned), brute_force(cost, unassigned))
 
 
-@settings(max_examples=300, deadline=None)
-@given(instances())
-def test_sparse_with_all_pairs_equals_brute_force(inst):
-    cost, unassigned = inst
-    n, m = cost.shape
-    j, i = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
-    assign = solver.solve_sparse(j, i, cost.ravel(), unassigned, n, m)
-    _valid(assign, cost)
-    assert np.isclose(solver.objective(assign, cost, unassigned), brute_force(cost, unassigned))
-
-
 @settings(max_examples=200, deadline=None)
-@given(instances())
-def test_greedy_is_valid_and_never_better_than_optimal(inst):
+@given(instances(), st.integers(1, 8), st.integers(0, 2), st.integers(0, 2**16))
+def test_cells_are_valid_never_better_than_optimal_and_exact_in_one_cell(inst, limit, passes, seed):
     cost, unassigned = inst
     n, m = cost.shape
-    j, i = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
-    assign = solver.solve_greedy(j, i, cost.ravel(), unassigned, n, m)
+    rng = np.random.default_rng(seed)
+    tasks, robots = rng.random((n, 2)), rng.random((m, 2))
+    pair_cost = lambda jj, ii: cost[jj, ii]  # noqa: E731
+    assign = solver.solve_cells(tasks, robots, pair_cost, unassigned, limit=limit, passes=passes)
     _valid(assign, cost)
-    assert solver.objective(assign, cost, unassigned) >= brute_force(cost, unassigned) - 1e-9
+    best = brute_force(cost, unassigned)
+    assert solver.objective(assign, cost, unassigned) >= best - 1e-9
+    one_cell = solver.solve_cells(tasks, robots, pair_cost, unassigned, limit=max(1, n * m), passes=passes)
+    assert np.isclose(solver.objective(one_cell, cost, unassigned), best)
 
 
-def test_sparse_candidates_close_to_exact_on_a_uniform_instance():
+def test_partition_keeps_every_task_and_robot_once_and_the_ratio():
+    rng = np.random.default_rng(3)
+    tasks, robots = rng.random((900, 2)) * 50, rng.random((600, 2)) * 50
+    cells = solver.partition(tasks, robots, limit=20_000)
+    assert len(cells) > 4
+    assert sorted(np.concatenate([t for t, _ in cells]).tolist()) == list(range(900))
+    assert sorted(np.concatenate([r for _, r in cells]).tolist()) == list(range(600))
+    for t, r in cells:
+        assert len(t) * len(r) <= 20_000
+        assert abs(len(r) / len(t) - 600 / 900) < 0.05
+
+
+def test_cells_within_two_percent_of_exact_on_a_uniform_instance():
     rng = np.random.default_rng(7)
-    n = m = 300
-    tasks, robots = rng.random((n, 2)) * 100, rng.random((m, 2)) * 100
-    cost = np.hypot(tasks[:, None, 0] - robots[None, :, 0], tasks[:, None, 1] - robots[None, :, 1])
-    unassigned = np.full(n, 1e4)
+    n = m = 600
+    tasks, robots = rng.random((n, 2)) * 245, rng.random((m, 2)) * 245
+    cost = np.hypot(tasks[:, None, 0] - robots[None, :, 0], tasks[:, None, 1] - robots[None, :, 1]) + 40.0
+    unassigned = np.full(n, 1e5)
     exact = solver.objective(solver.solve_dense(cost, unassigned), cost, unassigned)
-    j, i = solver.candidates(tasks, robots, k=12)
-    assign = solver.solve_sparse(j, i, cost[j, i], unassigned, n, m)
-    assign = solver.repair(assign, m, unassigned, lambda jj, ii: cost[jj, ii])
+    assign = solver.solve_cells(tasks, robots, lambda jj, ii: cost[jj, ii], unassigned, limit=12_000)
     assert (assign >= 0).all()
-    sparse = solver.objective(assign, cost, unassigned)
-    assert exact <= sparse <= exact * 1.02
+    one_pass = solver.solve_cells(tasks, robots, lambda jj, ii: cost[jj, ii], unassigned, limit=12_000, passes=0)
+    got, unrefined = solver.objective(assign, cost, unassigned), solver.objective(one_pass, cost, unassigned)
+    assert exact <= got <= unrefined and got <= exact * 1.02
 
 
 def test_choose_by_size():
     assert solver.choose(100, 100) == "dense"
-    assert solver.choose(10_000, 10_000) == "sparse"
-    assert solver.choose(10_000_000, 10_000) == "greedy"
+    assert solver.choose(2000, 2000) == "dense"
+    assert solver.choose(10_000, 10_000) == "cells"
