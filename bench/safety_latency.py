@@ -33,7 +33,14 @@ from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
 from sigma_description import humanoid_urdf
-from sigma_interfaces.msg import ActuatorHealth, DetectedHuman, DetectedHumans, PolicyHealth, SafetyStatus
+from sigma_interfaces.msg import (
+    ActuatorHealth,
+    CognitionDecision,
+    DetectedHuman,
+    DetectedHumans,
+    PolicyHealth,
+    SafetyStatus,
+)
 from sigma_interfaces.srv import ResetSafety
 from sigma_ros_common import qos
 from sigma_ros_common.share import package_share
@@ -165,7 +172,7 @@ class Bench:
         odom.pose.pose.position.x, odom.pose.pose.orientation.w = -10.0, 1.0
         self.pub["odom"].publish(odom)
         self.pub["battery_state"].publish(BatteryState(voltage=48.0, percentage=0.8))
-        for src in (PolicyHealth.SOURCE_PRIMARY_AI, PolicyHealth.SOURCE_EDGE_AI):
+        for src in (CognitionDecision.SOURCE_PRIMARY_AI, CognitionDecision.SOURCE_EDGE_AI):
             self.pub["policy_health"].publish(PolicyHealth(source=src, confidence=0.9))
         self.humans_pub.publish(self.humans_msg())
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from sigma_protocol import Decision
+from sigma_protocol import DECISION_SOURCES, Decision
 
-VALID_SOURCES = (0, 1, 2)  # CognitionDecision.SOURCE_*
+VALID_SOURCES = DECISION_SOURCES  # CognitionDecision.SOURCE_*
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from std_msgs.msg import Header
 from sigma_bringup.demo_state import FaultView, StatusView
 from sigma_bringup.mission import ArmSwing, Shuttle
 from sigma_bringup.scenario import RobotTimeline, StatusSample
-from sigma_interfaces.msg import PolicyHealth, SafetyEvent, SafetyStatus
-from sigma_interfaces.srv import InjectFault
+from sigma_interfaces.msg import CognitionDecision, PolicyHealth, SafetyEvent, SafetyStatus
+from sigma_sim_interfaces.srv import InjectFault
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Transient-local like the supervisor's publisher: the events published before this node matched count too.
@@ -92,7 +92,7 @@ class FleetNode(Node):
             health_pub.publish(
                 PolicyHealth(
                     header=Header(stamp=now_msg),
-                    source=PolicyHealth.SOURCE_EDGE_AI,
+                    source=CognitionDecision.SOURCE_EDGE_AI,
                     policy_id="demo-scripted-mission",
                     confidence=0.9,
                     input_age=0.05,

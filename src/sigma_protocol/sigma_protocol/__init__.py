@@ -12,6 +12,7 @@ signing string, sign/verify), `retry` (which statuses a device retries). Everyth
 from sigma_protocol.channels import CHANNEL_IDS, CHANNELS, NAMED_CHANNELS, validate_payload
 from sigma_protocol.constants import (
     DECISION_ACK_PATH,
+    DECISION_SOURCES,
     DECISIONS_PATH,
     HEADER_NONCE,
     HEADER_ROBOT,
@@ -25,6 +26,9 @@ from sigma_protocol.constants import (
     NONCE_RE,
     PROTOCOL_VERSION,
     ROBOT_ID_RE,
+    SOURCE_EDGE_AI,
+    SOURCE_OPERATOR,
+    SOURCE_PRIMARY_AI,
 )
 from sigma_protocol.encoding import decode_decisions, encode_batch, encode_decision_ack, validate_batch
 from sigma_protocol.models import ACK_STATUSES, Decision, Event, EventError, IngestAck, ProtocolError
@@ -44,11 +48,12 @@ from sigma_protocol.signing import (
 )
 
 __all__ = [
-    "ACK_STATUSES", "CHANNELS", "CHANNEL_IDS", "DECISIONS_PATH", "DECISION_ACK_PATH", "HEADER_NONCE", "HEADER_ROBOT",
-    "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "INGEST_PATH", "MAX_BODY_BYTES", "MAX_CLOCK_SKEW_S",
-    "MAX_EVENTS_PER_BATCH", "MAX_LONG_POLL_S", "NAMED_CHANNELS", "NONCE_RE", "PROTOCOL_VERSION", "RETRYABLE_STATUSES",
-    "ROBOT_ID_RE", "Decision", "DeviceAuth", "Event", "EventError", "IngestAck", "ProtocolError", "b64decode",
-    "b64encode", "decode_decisions", "encode_batch", "encode_decision_ack", "generate_keypair", "is_retryable",
-    "load_verify_key", "new_nonce", "parse_auth_headers", "public_key_of", "sign_request", "signing_string",
-    "validate_batch", "validate_payload", "verify_request",
+    "ACK_STATUSES", "CHANNELS", "CHANNEL_IDS", "DECISIONS_PATH", "DECISION_ACK_PATH", "DECISION_SOURCES",
+    "HEADER_NONCE", "HEADER_ROBOT", "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "INGEST_PATH", "MAX_BODY_BYTES",
+    "MAX_CLOCK_SKEW_S", "MAX_EVENTS_PER_BATCH", "MAX_LONG_POLL_S", "NAMED_CHANNELS", "NONCE_RE", "PROTOCOL_VERSION",
+    "RETRYABLE_STATUSES", "ROBOT_ID_RE", "SOURCE_EDGE_AI", "SOURCE_OPERATOR", "SOURCE_PRIMARY_AI", "Decision",
+    "DeviceAuth", "Event", "EventError", "IngestAck", "ProtocolError", "b64decode", "b64encode", "decode_decisions",
+    "encode_batch", "encode_decision_ack", "generate_keypair", "is_retryable", "load_verify_key", "new_nonce",
+    "parse_auth_headers", "public_key_of", "sign_request", "signing_string", "validate_batch", "validate_payload",
+    "verify_request",
 ]

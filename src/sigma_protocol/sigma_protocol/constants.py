@@ -23,5 +23,12 @@ MAX_EVENTS_PER_BATCH = 10_000
 MAX_CLOCK_SKEW_S = 300.0
 MAX_LONG_POLL_S = 25.0
 
+# Who made a decision: the wire values of Decision.source, equal to sigma_interfaces/CognitionDecision.SOURCE_*
+# (the cloud imports no ROS, so it cannot read the message; sigma_tooling's test_interfaces checks they agree).
+SOURCE_PRIMARY_AI = 0
+SOURCE_EDGE_AI = 1
+SOURCE_OPERATOR = 2
+DECISION_SOURCES = (SOURCE_PRIMARY_AI, SOURCE_EDGE_AI, SOURCE_OPERATOR)
+
 ROBOT_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 NONCE_RE = re.compile(r"^[0-9a-f]{32}$")

@@ -11,7 +11,14 @@ from helpers import SECRET, URDF, limits
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
-from sigma_interfaces.msg import ActuatorHealth, DetectedHuman, DetectedHumans, PolicyHealth, SafetyStatus
+from sigma_interfaces.msg import (
+    ActuatorHealth,
+    CognitionDecision,
+    DetectedHuman,
+    DetectedHumans,
+    PolicyHealth,
+    SafetyStatus,
+)
 from sigma_ros_common import qos
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "safety.yaml"
@@ -38,7 +45,7 @@ class Hardware:
         self.temperature = dict.fromkeys(self.limits, 40.0)
         self.humans: list[tuple[float, float]] = []
         self.silent: set[str] = set()
-        self.confidence = {PolicyHealth.SOURCE_PRIMARY_AI: 0.9, PolicyHealth.SOURCE_EDGE_AI: 0.9}
+        self.confidence = {CognitionDecision.SOURCE_PRIMARY_AI: 0.9, CognitionDecision.SOURCE_EDGE_AI: 0.9}
         self.joint_nan = False
         self.pubs = {
             "joint_states": probe.publisher(JointState, "joint_states", qos.SENSOR),
@@ -136,7 +143,7 @@ def report_health(probe, topic: str = "policy_health", confidence: float = 0.9) 
     pub = probe.publisher(PolicyHealth, topic, qos.reliable(10))
 
     def tick() -> None:
-        for source in (PolicyHealth.SOURCE_PRIMARY_AI, PolicyHealth.SOURCE_EDGE_AI):
+        for source in (CognitionDecision.SOURCE_PRIMARY_AI, CognitionDecision.SOURCE_EDGE_AI):
             pub.publish(PolicyHealth(source=source, confidence=confidence, policy_id="test"))
 
     return Streamer(tick, 20.0)

@@ -21,8 +21,9 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import SafetyStatus
-from sigma_interfaces.srv import EmergencyStop, InjectFault, ResetSafety
+from sigma_interfaces.srv import EmergencyStop, ResetSafety
 from sigma_ros_common import qos
+from sigma_sim_interfaces.srv import InjectFault
 
 NS = "/r1"
 L = SafetyStatus

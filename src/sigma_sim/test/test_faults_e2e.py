@@ -12,8 +12,8 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
-from sigma_interfaces.srv import InjectFault
 from sigma_ros_common.qos import RELIABLE_10, SENSOR
+from sigma_sim_interfaces.srv import InjectFault
 
 FAST = {"robots": ["r1"], "realtime": False, "rates.joint_states": 50.0, "rates.imu": 50.0,
         "rates.battery_state": 10.0}
