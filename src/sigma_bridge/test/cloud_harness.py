@@ -135,6 +135,19 @@ def store_counters(db: Path) -> dict[str, dict[str, int]]:
         conn.close()
 
 
+def store_inflight(db: Path) -> list[int]:
+    """Wire seqs of the bridge's unacknowledged batch (planned, maybe sent), read-only; [] when none."""
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
+    try:
+        return [r[0] for r in conn.execute("SELECT wire_seq FROM events WHERE wire_seq IS NOT NULL ORDER BY wire_seq")]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        conn.close()
+
+
 def sent(counters: dict[str, dict[str, int]]) -> dict[str, int]:
     """Per channel: events durably enqueued minus those dropped or refused (what must reach the database)."""
     out = {}

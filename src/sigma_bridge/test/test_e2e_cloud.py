@@ -14,8 +14,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
-from cloud_harness import Cloud, sent, store_counters, wait_until
+from cloud_harness import Cloud, sent, store_counters, store_inflight, wait_until
 from sensor_msgs.msg import JointState
 
 import sigma_protocol as protocol
@@ -126,8 +127,19 @@ def test_outage_and_kill_9_lose_nothing_duplicate_nothing_safety_first(launch, r
     b = bridge(launch, tmp_path, cloud.url)
     wait_until(lambda: cloud.telemetry_counts("r1").get("joint_states", (0, 0))[0] > 100, 60, "streaming")
     known = subscriber_gids(ros_probe, "/r1/safety/events")
-    b.signal(signal.SIGKILL)  # kill -9 mid-stream, batches in flight
-    b.popen.wait()
+    # A deterministic kill point: hold the robot's ingest row lock, so the next batch is surely in flight (sent, the
+    # cloud's write waiting on the lock) when the bridge is killed; released, the cloud commits a batch whose ack
+    # the bridge never saw. The restarted bridge must resend it unchanged and the cloud count it as duplicates.
+    with psycopg.connect(cloud.runtime.owner_url) as hold:
+        hold.execute("SELECT 1 FROM robot_ingest_state WHERE robot_id = 'r1' FOR UPDATE")
+        in_flight = wait_until(lambda: store_inflight(db) if cloud.query("SELECT count(*) FROM pg_locks WHERE NOT "
+                                                                         "granted")[0][0] else [], 30,
+                               "a batch in flight, its write waiting in the cloud")
+        b.signal(signal.SIGKILL)  # kill -9 with that batch in flight
+        b.popen.wait()
+    assert store_inflight(db) == in_flight  # inherited by the next run, unacknowledged
+    wait_until(lambda: cloud.query("SELECT count(*) FROM telemetry WHERE robot_id = 'r1' AND seq = ANY(%s)",
+                                   in_flight)[0][0] == len(in_flight), 30, "the in-flight batch committed")
     b = bridge(launch, tmp_path, cloud.url)
     cloud.stop()  # outage
     t_down = time.time()
@@ -147,6 +159,10 @@ def test_outage_and_kill_9_lose_nothing_duplicate_nothing_safety_first(launch, r
     assert s.stop() == 0  # quiesce, so that counts can be compared exactly
     expected = assert_exact(cloud, db, timeout=120)
     assert expected["safety_event"] == 3
+    # The batch in flight at the first kill was stored once and left the store only when a resend was acknowledged
+    # (as duplicates: the cloud already held every one of its seqs before the bridge restarted).
+    assert store_inflight(db) == [] and cloud.query("SELECT count(*) FROM telemetry WHERE robot_id = 'r1' AND "
+                                                    "seq = ANY(%s)", in_flight)[0][0] == len(in_flight)
     # Safety events raised during the outage went out before the outage's routine backlog.
     safety = protocol.CHANNEL_IDS["safety_event"]
     (safety_max,) = cloud.query("SELECT max(seq) FROM telemetry WHERE robot_id='r1' AND channel=%s", safety)[0]
