@@ -1,4 +1,4 @@
-"""URDF kinematics: the project's humanoid loads, and joint motion moves the child frames as the axis says."""
+"""The live view's robot model over sigma_description: humanoid, visual poses, errors naming the file."""
 
 from __future__ import annotations
 
@@ -11,25 +11,24 @@ from transforms3d.quaternions import quat2mat
 from sigma_bridge.kinematics import RobotModel
 from sigma_description import humanoid_urdf
 
-TWO_LINK = """<robot name="t">
-  <link name="a"/><link name="b"><visual><geometry><box size="1 2 3"/></geometry></visual></link><link name="c"/>
-  <joint name="j1" type="revolute"><parent link="a"/><child link="b"/><origin xyz="0 0 1" rpy="0 0 0"/>
-    <axis xyz="0 0 1"/><limit lower="-2" upper="2" velocity="1" effort="1"/></joint>
-  <joint name="j2" type="prismatic"><parent link="b"/><child link="c"/><origin xyz="1 0 0" rpy="0 0 1.5707963"/>
-    <axis xyz="1 0 0"/><limit lower="0" upper="1" velocity="1" effort="1"/></joint>
+# Forward kinematics itself is tested in sigma_description; here: what the live view adds on top of it.
+ROTATED_BOX = """<robot name="t">
+  <link name="a"/><link name="b"><visual><origin xyz="0 0 0.5" rpy="0 0 1.5707963"/>
+    <geometry><box size="1 2 3"/></geometry></visual></link>
+  <joint name="j1" type="revolute"><parent link="a"/><child link="b"/><axis xyz="0 0 1"/>
+    <limit lower="-2" upper="2" velocity="1" effort="1"/></joint>
 </robot>"""
 
 
-def test_revolute_and_prismatic_motion():
-    m = RobotModel(TWO_LINK)
-    assert m.root_link == "a" and m.moving_joints == ["j1", "j2"]
-    t1, t2 = m.transforms({"j1": math.pi / 2, "j2": 0.5}, prefix="r1/")
-    assert (t1.parent, t1.child) == ("r1/a", "r1/b")
-    x, y, z, w = t1.rotation
-    assert np.allclose(quat2mat([w, x, y, z]) @ [1, 0, 0], [0, 1, 0], atol=1e-6)  # +90 deg about z
-    # Prismatic along the joint axis expressed after the origin rotation (yaw 90 deg): +0.5 m along parent y.
-    assert np.allclose(t2.translation, [1.0, 0.5, 0.0], atol=1e-6)
-    assert m.visuals[0].kind == "box" and m.visuals[0].size == (1.0, 2.0, 3.0)
+def test_visuals_carry_their_pose_as_a_quaternion_and_frames_get_the_prefix():
+    m = RobotModel(ROTATED_BOX)
+    assert m.root_link == "a" and m.moving_joints == ["j1"]
+    (v,) = m.visuals
+    assert (v.link, v.kind, v.size, v.xyz) == ("b", "box", (1.0, 2.0, 3.0), (0.0, 0.0, 0.5))
+    x, y, z, w = v.quat_xyzw
+    assert np.allclose(quat2mat([w, x, y, z]) @ [1, 0, 0], [0, 1, 0], atol=1e-6)  # the rpy yaw of 90 deg
+    (t,) = m.transforms({"j1": math.pi}, prefix="r1/")
+    assert (t.parent, t.child) == ("r1/a", "r1/b") and np.allclose(np.abs(t.rotation), [0, 0, 1, 0], atol=1e-6)
 
 
 def test_bad_urdf_is_refused_with_its_source():
