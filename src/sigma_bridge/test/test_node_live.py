@@ -72,7 +72,8 @@ def test_foxglove_client_receives_transforms_and_safety_state(launch, ros_probe,
     status_pub = ros_probe.publisher(SafetyStatus, "/r1/safety/status", qos.LATCHED)
     client = FoxgloveClient(port)
     try:
-        client.wait_for_channels(["/r1/tf", "/r1/safety/status", "/r1/robot_model"])
+        client.wait_for_channels(["/r1/tf", "/r1/safety/status", "/r1/robot_model", "/r1/robot_description"])
+        assert client.channels["/r1/robot_description"]["schemaName"] == "std_msgs/msg/String"  # the URDF
         assert client.channels["/r1/tf"]["schemaName"] == "foxglove.FrameTransforms"
         client.subscribe(["/r1/tf", "/r1/safety/status"])
         with JointStreamer(ros_probe) as js:
