@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
     values = {}
     if args.params:
-        values = (yaml.safe_load(args.params.read_text()) or {}).get("election", {})
+        document = yaml.safe_load(args.params.read_text()) or {}
+        values = document.get("/**", {}).get("ros__parameters", document).get("election", {})
     config = RuntimeConfig(args.site, args.robot_id, args.domain, args.roster, args.cloud_key, args.state_file,
                            build_params(values), args.localhost_only, args.roster_poll)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sigma_ros_common.params import build
 from sigma_swarm.core import (
     ConfigError,
     Durable,
@@ -21,6 +22,7 @@ from sigma_swarm.core import (
     VoteRequest,
     build_params,
 )
+from sigma_swarm.settings import SwarmNodeSettings
 
 P = ElectionParams()
 ROSTER = Roster(1, frozenset({"a", "b", "c", "d", "e"}))
@@ -53,7 +55,10 @@ def leaders(members, now):
 
 
 def test_defaults_equal_config_file_and_lease_is_below_min_timeout():
-    assert build_params(yaml.safe_load(CONFIG.read_text())["election"]) == P
+    section = yaml.safe_load(CONFIG.read_text())["/**"]["ros__parameters"]
+    assert build_params(section["election"]) == P
+    node_values = {k: v for k, v in section.items() if k != "election"}
+    assert build(SwarmNodeSettings, node_values) == SwarmNodeSettings()
     assert P.lease_s < P.election_timeout_min_s * (1 - P.max_clock_drift) / (1 + P.max_clock_drift)
 
 

@@ -8,28 +8,15 @@ monotonic clock; ``max_clock_drift`` is the bound on how fast two members' clock
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sigma_ros_common.params import ConfigError, ParamSpec, build, check, coerce, require
+from sigma_ros_common.params import param as _param
+from sigma_ros_common.params import specs as _specs
 
-class ConfigError(ValueError):
-    """A parameter is missing, of the wrong type or out of range; the message names it."""
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """Unit, inclusive range and description of one parameter."""
-
-    unit: str
-    low: float
-    high: float
-    description: str
-
-
-def _param(default: float, *, unit: str, low: float, high: float, description: str) -> Any:
-    return dataclasses.field(default=default, metadata={"spec": ParamSpec(unit, low, high, description)})
+__all__ = ["ConfigError", "ElectionParams", "build_params", "specs"]
 
 
 @dataclass(frozen=True)
@@ -53,19 +40,15 @@ class ElectionParams:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
             spec: ParamSpec = f.metadata["spec"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ConfigError(f"parameter {f.name}: expected a finite number, got {value!r}")
-            if not spec.low <= value <= spec.high:
-                raise ConfigError(f"parameter {f.name}={value} out of range [{spec.low}, {spec.high}] {spec.unit}")
-        if self.election_timeout_max_s <= self.election_timeout_min_s:
-            raise ConfigError("election_timeout_max_s must be greater than election_timeout_min_s")
-        if self.heartbeat_interval_s * 2 > self.election_timeout_min_s:
-            raise ConfigError("heartbeat_interval_s must be at most half of election_timeout_min_s "
-                              "(otherwise a live leader is not heard before followers time out)")
-        if self.suspicion_timeout_s < 2 * self.member_heartbeat_interval_s:
-            raise ConfigError("suspicion_timeout_s must be at least twice member_heartbeat_interval_s")
+            check(f.name, spec, coerce(f.name, f.default, getattr(self, f.name)))
+        require(self.election_timeout_max_s > self.election_timeout_min_s,
+                "election_timeout_max_s must be greater than election_timeout_min_s")
+        require(self.heartbeat_interval_s * 2 <= self.election_timeout_min_s,
+                "heartbeat_interval_s must be at most half of election_timeout_min_s "
+                "(otherwise a live leader is not heard before followers time out)")
+        require(self.suspicion_timeout_s >= 2 * self.member_heartbeat_interval_s,
+                "suspicion_timeout_s must be at least twice member_heartbeat_interval_s")
 
     @property
     def lease_s(self) -> float:
@@ -78,16 +61,11 @@ class ElectionParams:
         return self.election_timeout_min_s * (1 - rho) / (1 + rho) * self.lease_safety_factor
 
 
-def specs() -> list[tuple[str, float, ParamSpec]]:
+def specs() -> list[tuple[str, Any, ParamSpec]]:
     """(name, default, spec) of every parameter."""
-    return [(f.name, f.default, f.metadata["spec"]) for f in dataclasses.fields(ElectionParams)]
+    return _specs(ElectionParams)
 
 
 def build_params(values: Mapping[str, Any]) -> ElectionParams:
-    """ElectionParams from a mapping; unknown names are refused with their name."""
-    known = {f.name for f in dataclasses.fields(ElectionParams)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"unknown election parameter(s): {', '.join(unknown)}")
-    return ElectionParams(**{k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
-                             for k, v in values.items()})
+    """ElectionParams from a mapping (the ``election`` section); unknown names, types and ranges are refused."""
+    return build(ElectionParams, values, "election")
