@@ -121,6 +121,27 @@ def supervisor_settings(node: Node) -> SupervisorSettings:
                               Path(latch) if latch else None)
 
 
+@dataclass(frozen=True)
+class ProcessSettings:
+    """How the safety process asks the OS to treat it (applied where allowed, else a logged warning)."""
+
+    realtime_priority: int
+    lock_memory: bool
+
+
+def process_settings(node: Node) -> ProcessSettings:
+    """Declare and validate ``realtime_priority`` and ``lock_memory`` (on one node of the process)."""
+    prio = _plain(node, "realtime_priority", 40, "SCHED_FIFO priority of every thread of the process; 0 = normal "
+                  "scheduling (refused by the OS without CAP_SYS_NICE: then a warning)", 0, 99)
+    lock = _plain(node, "lock_memory", True, "mlockall the process memory (refused without CAP_IPC_LOCK: then a "
+                  "warning)")
+    if isinstance(prio, bool) or not isinstance(prio, int) or not 0 <= prio <= 99:
+        raise ConfigError(f"parameter realtime_priority={prio!r} must be an integer in [0, 99]")
+    if not isinstance(lock, bool):
+        raise ConfigError(f"parameter lock_memory={lock!r} must be true or false")
+    return ProcessSettings(prio, lock)
+
+
 def gate_settings(node: Node) -> tuple[GateParams, dict[str, JointLimit]]:
     """Declare and validate the gate's parameters."""
     params = build(GateParams, declare_section(node, "gate", GateParams), "gate")

@@ -17,11 +17,15 @@ from sigma_interfaces.msg import ActuatorHealth, DetectedHumans, PolicyHealth, S
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
 from sigma_ros_common import qos
 from sigma_safety import convert, latch_file
+from sigma_safety.callbacks import quiet_on_shutdown, quiet_timer
+from sigma_safety.core.graph import Endpoint, foreign_publishers
 from sigma_safety.core.model import Fault, SafetyState, Severity
 from sigma_safety.core.policy import SafetyPolicy
 from sigma_safety.settings import SupervisorSettings
 
 INTERNAL_ERROR = 899
+GATE_NAME = "command_gate"  # the node that alone may publish driver/* (gate_node.GATE_NAME)
+DRIVER_TOPICS = ("driver/joint_command", "driver/cmd_vel", "driver/brake")
 
 
 class SupervisorNode(Node):
@@ -49,9 +53,15 @@ class SupervisorNode(Node):
         sub(PolicyHealth, "policy_health", self._guard("policy_health", self._on_policy), qos.reliable(10))
         sub(Bool, "safety/estop", self._guard("safety/estop", self._on_estop), qos.reliable(10))
         sub(JointState, "driver/joint_command", self._guard("driver/joint_command", self._on_command), qos.COMMANDS)
-        self.create_service(EmergencyStop, "safety/emergency_stop", self._on_emergency_stop)
-        self.create_service(ResetSafety, "safety/reset", self._on_reset)
-        self.create_timer(1.0 / s.status_rate, self._tick)
+        sub(Bool, "brake_state", self._guard("brake_state", self._on_brake_state), qos.LATCHED)
+        quiet = self._quiet
+        self.create_service(EmergencyStop, "safety/emergency_stop", quiet(self._on_emergency_stop, True))
+        self.create_service(ResetSafety, "safety/reset", quiet(self._on_reset, True))
+        self.create_timer(1.0 / s.status_rate, quiet_timer(self.context, self._tick))
+        ns = self.get_namespace().rstrip("/")
+        self.allowed_publishers = {t: f"{ns}/{GATE_NAME}" for t in DRIVER_TOPICS}
+        self.allowed_publishers["safety/status"] = f"{ns}/{self.get_name()}"
+        self._last_graph = -1e9
         if s.secret is None:
             self.get_logger().warning("no reset token configured: every reset request will be refused")
         self.get_logger().info(f"safety supervisor ready: {len(s.limits)} joints, site "
@@ -84,9 +94,13 @@ class SupervisorNode(Node):
     def _now() -> float:
         return time.monotonic()
 
+    def _quiet(self, fn: Callable[..., Any], service: bool = False) -> Callable[..., Any]:
+        return quiet_on_shutdown(self.context, fn, service=service)
+
     def _guard(self, topic: str, handler: Callable[[Any, float], None]) -> Callable[[Any], None]:
         """Wrap a callback: any unexpected error becomes a protective-stop fault, never a crash."""
 
+        @self._quiet
         def wrapped(msg: Any) -> None:
             now = self._now()
             try:
@@ -95,6 +109,8 @@ class SupervisorNode(Node):
                 if stale is not None and stale.code == INTERNAL_ERROR:  # this topic's messages work again
                     del self.policy.snap.input_faults[topic]
             except Exception as exc:  # noqa: BLE001 - a safety node must not die on one bad message
+                if not self.context.ok():
+                    return
                 self.policy.snap.input_faults[topic] = Fault(
                     INTERNAL_ERROR, "watchdog", topic, f"{topic}: message could not be processed ({exc!r})",
                     Severity.PROTECTIVE_STOP)
@@ -132,6 +148,9 @@ class SupervisorNode(Node):
 
     def _on_estop(self, m: Bool, now: float) -> None:
         self.policy.set_estop_button(m.data)
+
+    def _on_brake_state(self, m: Bool, now: float) -> None:
+        self.policy.update_brake_state(m.data, now)
 
     def _on_command(self, m: JointState, now: float) -> None:
         self.policy.update_command(dict(zip(m.name, m.position, strict=False)), now)
@@ -184,8 +203,23 @@ class SupervisorNode(Node):
         self._status_pub.publish(convert.status_msg(state, ros_now.to_msg(), ros_now.nanoseconds * 1e-9))
         self._published = state
 
+    def report_foreign_command(self, topic: str, what: str) -> None:
+        """From the in-process gate: a command on ``topic`` it did not send. Judged (and logged) at once."""
+        now = self._now()
+        self.policy.report_foreign_command(topic, what, now)
+        self.evaluate(now)
+
+    def check_graph(self, now: float) -> None:
+        """Who publishes driver/* and safety/status besides the gate and this supervisor (rule 9 decides)."""
+        self._last_graph = now
+        for topic, allowed in self.allowed_publishers.items():
+            pubs = [Endpoint(i.node_namespace, i.node_name) for i in self.get_publishers_info_by_topic(topic)]
+            self.policy.update_publishers(topic, foreign_publishers(pubs, allowed))
+
     def _tick(self) -> None:
         now = self._now()
+        if now - self._last_graph >= self.policy.config.driver_integrity.graph_period:
+            self.check_graph(now)
         if not self.evaluate(now):
             self._publish(self.policy.state)
         if now - self._last_diag >= 1.0:

@@ -62,7 +62,8 @@ def test_config_yaml_declares_exactly_the_dataclass_defaults():
     declared = {f"{s}.{n}": d for s, cls in [*SECTIONS.items(), ("gate", GateParams)] for n, d, _ in specs(cls)}
     rule_keys = {k: v for k, v in data.items() if "." in k}
     assert rule_keys == declared
-    assert {k for k in data if "." not in k} == {"urdf_path", "reset_token_file", "status_rate", "latch_file"}
+    assert {k for k in data if "." not in k} == {"urdf_path", "reset_token_file", "status_rate", "latch_file",
+                                                 "realtime_priority", "lock_memory"}
     assert data["reset_token_file"] == "", "no secret may be configured in the repository"
 
 
@@ -99,11 +100,11 @@ def test_every_parameter_and_fault_code_is_documented():
     for section, cls in [*SECTIONS.items(), ("gate", GateParams)]:
         for name, _, _ in specs(cls):
             assert f"`{section}.{name}`" in doc, f"{section}.{name} missing from docs/safety.md"
-    from sigma_safety.core.rules import authority, geofence, motion, overload, proximity, thermal, watchdog
+    from sigma_safety.core.rules import authority, driver, geofence, motion, overload, proximity, thermal, watchdog
 
-    for module in (overload, thermal, proximity, motion, geofence, watchdog):
+    for module in (overload, thermal, proximity, motion, geofence, watchdog, driver):
         for value in vars(module).values():
-            if isinstance(value, int) and not isinstance(value, bool) and 100 < value < 900:
+            if isinstance(value, int) and not isinstance(value, bool) and 100 < value < 1000:
                 assert f"| {value} |" in doc, f"fault code {value} ({module.__name__}) missing from docs/safety.md"
     assert "| 701 / 702 |" in doc and f"| {authority.NO_AUTHORITY} |" in doc
 

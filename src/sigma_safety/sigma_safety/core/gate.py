@@ -9,7 +9,8 @@ into the command, and scales and clamps base velocities.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from sigma_safety.core.model import Authority, SafetyState
@@ -28,8 +29,12 @@ class GateParams:
     max_linear_speed: float = param(1.0, unit="m/s", low=0.0, high=10.0, description="base linear speed at scale 1")
     max_angular_speed: float = param(1.5, unit="rad/s", low=0.0, high=20.0,
                                      description="base angular speed at scale 1")
-    hold_rate: float = param(10.0, unit="Hz", low=1.0, high=200.0,
-                             description="rate at which hold commands are repeated while stopped")
+    hold_rate: float = param(50.0, unit="Hz", low=1.0, high=200.0,
+                             description="rate at which brake, zero velocity and hold posture are re-sent while "
+                                         "stopped (at least the rate of any other command source)")
+
+
+SENT_MEMORY = 1.0  # [s] how long the gate remembers what it sent (its own messages come back within milliseconds)
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,27 @@ class CommandGate:
         self.state_at: float | None = None
         self.measured: dict[str, float] = {}
         self.hold: JointCommand | None = None
+        self.source_fault: str | None = None
+        self._sent: deque[tuple[float, str, Hashable]] = deque(maxlen=512)
+        self._last_sent: dict[str, Hashable] = {}
+
+    def note_sent(self, topic: str, value: Hashable, now: float) -> None:
+        """Remember an output (before publishing it), to tell it from someone else's on the same topic."""
+        self._sent.append((now, topic, value))
+        self._last_sent[topic] = value
+
+    def was_sent(self, topic: str, value: Hashable, now: float) -> bool:
+        """True when ``value`` is the gate's latest output on ``topic`` or one it sent within ``SENT_MEMORY``
+        seconds: anything else seen on a ``driver/*`` topic came from another publisher."""
+        while self._sent and now - self._sent[0][0] > SENT_MEMORY:
+            self._sent.popleft()
+        return self._last_sent.get(topic) == value or any(t == topic and v == value for _, t, v in self._sent)
+
+    def set_source_fault(self, reason: str | None) -> None:
+        """The safety state's source cannot be trusted (``reason``), or can again (None): fail safe meanwhile."""
+        if reason is not None and self.source_fault is None:
+            self.capture_hold()
+        self.source_fault = reason
 
     def set_state(self, state: SafetyState, now: float) -> bool:
         """Adopt a safety state; returns True when it switches the gate into a stop (hold must be sent)."""
@@ -100,6 +126,8 @@ class CommandGate:
 
     def blocked_reason(self, now: float) -> str | None:
         """Why no command may pass right now, or None."""
+        if self.source_fault is not None:
+            return f"safety state source not trusted: {self.source_fault}"
         if self.state is None or self.state_at is None:
             return "no safety state received yet"
         if now - self.state_at > self.params.state_timeout:
@@ -179,8 +207,25 @@ class CommandGate:
         assert self.hold is not None
         return (self.hold if self.hold.names else None), Twist()
 
+    def stop_outputs(self, now: float) -> tuple[JointCommand | None, Twist]:
+        """What to re-send while stopped: zero base velocity and the hold posture, the latter only without brakes
+        (a braked driver ignores joint targets; sending them anyway only makes it complain)."""
+        joints, twist = self.hold_outputs()
+        return (None if self.is_brake(now) else joints), twist
+
+    def counters_twist(self, vx: float, vy: float, wz: float, now: float) -> bool:
+        """True when a base velocity seen on ``driver/cmd_vel`` must be overridden at once: we are stopped (and only
+        ever send zero then), so a moving one came from someone else."""
+        return self.blocked_reason(now) is not None and (vx != 0.0 or vy != 0.0 or wz != 0.0)
+
+    def counters_brake(self, applied: bool, now: float) -> bool:
+        """True when a released brake (commanded on ``driver/brake`` or reported by the driver) must be re-engaged
+        at once because the brakes must be on."""
+        return not applied and self.is_brake(now)
+
     def is_brake(self, now: float) -> bool:
-        """Brakes on: commanded by the state, or no fresh state at all (fail safe)."""
-        if self.state is None or self.state_at is None or now - self.state_at > self.params.state_timeout:
+        """Brakes on: commanded by the state, or no fresh and trusted state at all (fail safe)."""
+        if self.source_fault is not None or self.state is None or self.state_at is None or \
+                now - self.state_at > self.params.state_timeout:
             return True
         return self.state.brake_engaged

@@ -199,6 +199,14 @@ class CommandSample:
     received: float
 
 
+@dataclass(frozen=True)
+class BrakeReport:
+    """``brake_state`` from the driver: whether it actually applies the brakes."""
+
+    applied: bool
+    received: float
+
+
 @dataclass
 class Snapshot:
     """Latest valid sample of every input, kept by the policy between evaluations."""
@@ -213,3 +221,8 @@ class Snapshot:
     command: CommandSample | None = None
     estop_pressed: bool = False
     input_faults: dict[str, Fault] = field(default_factory=dict)
+    brake_report: BrakeReport | None = None
+    foreign_publishers: dict[str, tuple[str, ...]] = field(default_factory=dict)  # topic -> other publishers
+    foreign_commands: dict[str, tuple[str, float]] = field(default_factory=dict)  # topic -> (what, when seen)
+    stop_since: float | None = None  # the decision has commanded standstill since (None = not stopped)
+    brake_since: float | None = None  # the decision has commanded the brakes since (None = released)

@@ -19,6 +19,7 @@ from sigma_safety.core import inputs
 from sigma_safety.core.model import (
     SEVERITY_LEVEL,
     Authority,
+    BrakeReport,
     CommandSample,
     Fault,
     Level,
@@ -31,6 +32,7 @@ from sigma_safety.core.model import (
 from sigma_safety.core.params import ConfigError, build
 from sigma_safety.core.rule import Rule
 from sigma_safety.core.rules.authority import AuthorityParams, AuthorityRule
+from sigma_safety.core.rules.driver import DriverParams, DriverRule
 from sigma_safety.core.rules.geofence import GeofenceParams, GeofenceRule, Site
 from sigma_safety.core.rules.motion import MotionParams, MotionRule
 from sigma_safety.core.rules.overload import OverloadParams, OverloadRule
@@ -51,6 +53,7 @@ SECTIONS: dict[str, type] = {
     "geofence": GeofenceParams,
     "ai_self_suspension": AuthorityParams,
     "watchdog": WatchdogParams,
+    "driver_integrity": DriverParams,
 }
 
 
@@ -65,6 +68,7 @@ class SafetyConfig:
     geofence: GeofenceParams = dataclasses.field(default_factory=GeofenceParams)
     ai_self_suspension: AuthorityParams = dataclasses.field(default_factory=AuthorityParams)
     watchdog: WatchdogParams = dataclasses.field(default_factory=WatchdogParams)
+    driver_integrity: DriverParams = dataclasses.field(default_factory=DriverParams)
 
 
 def config_from_flat(values: Mapping[str, Any]) -> SafetyConfig:
@@ -105,6 +109,7 @@ class SafetyPolicy:
             GeofenceRule(config.geofence, site),
             self.authority,
             WatchdogRule(config.watchdog, now),
+            DriverRule(config.driver_integrity),
         ]
         self.latched: dict[tuple[int, str], Fault] = {}
         self.active: dict[tuple[int, str], Fault] = {}
@@ -170,6 +175,18 @@ class SafetyPolicy:
     def update_command(self, targets: Mapping[str, float], now: float) -> None:
         """The gate's latest joint targets (for the tracking-error check)."""
         self.snap.command = CommandSample(dict(targets), now)
+
+    def update_brake_state(self, applied: bool, now: float) -> None:
+        """The driver's ``brake_state``: whether it actually applies the brakes."""
+        self.snap.brake_report = BrakeReport(bool(applied), now)
+
+    def update_publishers(self, topic: str, foreign: tuple[str, ...]) -> None:
+        """Publishers of ``topic`` other than the safety layer's own (see ``core.graph.foreign_publishers``)."""
+        self.snap.foreign_publishers[topic] = tuple(foreign)
+
+    def report_foreign_command(self, topic: str, what: str, now: float) -> None:
+        """The gate saw on ``topic`` a command it did not send (another publisher drives the robot)."""
+        self.snap.foreign_commands[topic] = (what, now)
 
     def set_estop_button(self, pressed: bool) -> None:
         """The hardware e-stop button state (``safety/estop``)."""
@@ -284,6 +301,9 @@ class SafetyPolicy:
                               + [f"cleared [{f.code}] {f.rule}:{f.source}" for f in cleared]) or "state change"
             self.transitions.append(Transition(prev, state, cause, raised, cleared))
         self.state = state
+        snap = self.snap  # what is commanded now, for the driver-integrity checks of the next evaluations
+        snap.stop_since = (snap.stop_since if snap.stop_since is not None else now) if state.stopped else None
+        snap.brake_since = (snap.brake_since if snap.brake_since is not None else now) if brake else None
         return state
 
     def take_transitions(self) -> list[Transition]:

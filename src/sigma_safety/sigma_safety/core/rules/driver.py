@@ -1,0 +1,107 @@
+"""Rule 9 — driver integrity: the drives do what the gate commands, and only the gate commands them.
+
+Defence in depth against anything that reaches the driver behind the gate's back (another process on the robot's
+graph publishing ``driver/*`` or ``safety/status``, a released brake):
+- a publisher of a command topic other than the expected node (graph introspection, fed by the node), or a
+  message on ``driver/*`` that the gate did not send (seen by the gate itself, within milliseconds) → 903;
+- the driver reports its brake released (``brake_state``) while the safety state commands it: at once when it had
+  reported it applied (released behind the gate), else after ``brake_report_time`` (the brake did not engage) → 902;
+- measured motion while the robot is commanded to stand still, after ``settle_time``: base speed from odometry in
+  any stop, or any joint speed while braked → 901.
+All three are latched emergency stops: something moves or commands the robot that the safety layer does not control,
+and a person has to look before it runs again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sigma_safety.core.model import Fault, RuleOutput, Severity, Snapshot
+from sigma_safety.core.params import param
+
+MOTION_WHILE_STOPPED = 901
+BRAKE_NOT_APPLIED = 902
+FOREIGN_PUBLISHER = 903
+FOREIGN_COMMAND_HOLD = 1.0  # [s] a command the gate did not send counts as active this long after it was seen
+
+
+@dataclass(frozen=True)
+class DriverParams:
+    """Bounds of the driver-integrity checks."""
+
+    settle_time: float = param(1.0, unit="s", low=0.0, high=10.0,
+                               description="after a stop is commanded, the robot may keep moving this long (braking)")
+    max_base_speed: float = param(0.1, unit="m/s", low=0.0, high=5.0,
+                                  description="odometry speed above this in a stop (after settle_time) is a fault")
+    max_joint_speed: float = param(0.5, unit="rad/s", low=0.0, high=50.0,
+                                   description="joint speed above this while braked (after settle_time) is a fault")
+    brake_report_time: float = param(1.0, unit="s", low=0.0, high=5.0,
+                                     description="the driver must report the brake applied within this time")
+    graph_period: float = param(0.5, unit="s", low=0.05, high=10.0,
+                                description="period of the check for foreign publishers of driver/* and safety/status")
+
+
+class DriverRule:
+    """Motion while stopped, brake not applied, foreign publishers of the gate's and supervisor's topics."""
+
+    name = "driver_integrity"
+
+    def __init__(self, params: DriverParams) -> None:
+        self.params = params
+        self._confirmed = False  # the driver has reported the brake applied since it was commanded
+
+    def _fault(self, code: int, source: str, cause: str, value: float, limit: float) -> Fault:
+        return Fault(code, self.name, source, cause, Severity.EMERGENCY_STOP, True, value, limit)
+
+    def evaluate(self, snap: Snapshot, now: float) -> RuleOutput:
+        """Check the latest odometry, joint and brake reports against what the safety state commands."""
+        faults: list[Fault] = []
+        for topic, names in sorted(snap.foreign_publishers.items()):
+            if names:
+                faults.append(self._fault(FOREIGN_PUBLISHER, topic, f"{topic} is also published by "
+                                          f"{', '.join(names)}: only the safety layer may publish it",
+                                          float(len(names)), 0.0))
+        for topic, (what, seen) in sorted(snap.foreign_commands.items()):
+            if now - seen <= FOREIGN_COMMAND_HOLD:  # the same fault key as a graph finding on that topic
+                faults.append(self._fault(FOREIGN_PUBLISHER, topic, f"{topic}: {what} that the gate did not send: "
+                                          "another publisher drives the robot", 1.0, 0.0))
+        self._motion(snap, faults)
+        self._brake(snap, now, faults)
+        return RuleOutput(tuple(faults), speed_scale=0.0 if faults else 1.0)
+
+    def _motion(self, snap: Snapshot, faults: list[Fault]) -> None:
+        p = self.params
+        if snap.stop_since is not None and snap.odom is not None and \
+                snap.odom.received >= snap.stop_since + p.settle_time:
+            speed = math.hypot(snap.odom.vx, snap.odom.vy)
+            if speed > p.max_base_speed:
+                faults.append(self._fault(MOTION_WHILE_STOPPED, "odom", f"base moving at {speed:.2f} m/s while "
+                                          f"stopped (max {p.max_base_speed} m/s): driven behind the gate",
+                                          speed, p.max_base_speed))
+        if snap.brake_since is not None and snap.joints is not None and \
+                snap.joints.received >= snap.brake_since + p.settle_time:
+            fastest, name = max(zip((abs(v) for v in snap.joints.velocity), snap.joints.names, strict=True),
+                                default=(0.0, ""))
+            if fastest > p.max_joint_speed:
+                faults.append(self._fault(MOTION_WHILE_STOPPED, name, f"{name} moving at {fastest:.2f} rad/s "
+                                          f"while braked (max {p.max_joint_speed} rad/s)", fastest,
+                                          p.max_joint_speed))
+
+    def _brake(self, snap: Snapshot, now: float, faults: list[Fault]) -> None:
+        report = snap.brake_report
+        if snap.brake_since is None or report is None:
+            self._confirmed = False  # no brake commanded, or a driver that does not report its brake
+            return
+        if report.applied:
+            self._confirmed = True
+            return
+        if self._confirmed:  # applied, then released while still commanded: not by the gate
+            faults.append(self._fault(BRAKE_NOT_APPLIED, "brake_state", "driver reports the brake released while "
+                                      "it is commanded on (released behind the gate)", 0.0, 1.0))
+            return
+        waited = now - max(snap.brake_since, report.received)  # from when the driver could have heard the command
+        if waited > self.params.brake_report_time:
+            faults.append(self._fault(BRAKE_NOT_APPLIED, "brake_state", f"driver has not applied the brake "
+                                      f"{waited:.2f} s after it was commanded", waited,
+                                      self.params.brake_report_time))

@@ -1,0 +1,180 @@
+"""Rule 9 (driver integrity), the graph checks and the gate's re-assertion, as pure logic (issue #18, finding 1/3)."""
+
+from __future__ import annotations
+
+from helpers import SECRET, limits, make_policy
+
+from sigma_safety.core.gate import CommandGate, GateParams, Twist
+from sigma_safety.core.graph import Endpoint, foreign_publishers, trusted_source
+from sigma_safety.core.model import Authority, Level, SafetyState
+from sigma_safety.core.rules.driver import BRAKE_NOT_APPLIED, FOREIGN_PUBLISHER, MOTION_WHILE_STOPPED
+
+
+def codes(policy) -> set[int]:
+    return {f.code for f in policy.state.faults}
+
+
+def estop(policy, now: float) -> float:
+    policy.emergency_stop("test", "op", now)
+    return now
+
+
+# ----- graph -----
+
+def test_only_the_allowed_node_may_publish_and_a_namesake_is_foreign_too():
+    gate = Endpoint("/r1", "command_gate", b"g")
+    assert foreign_publishers([gate], "/r1/command_gate") == ()
+    assert foreign_publishers([], "/r1/command_gate") == ()
+    assert foreign_publishers([gate, Endpoint("/", "test_probe")], "/r1/command_gate") == ("/test_probe",)
+    assert foreign_publishers([gate, Endpoint("/r1", "command_gate")], "/r1/command_gate") == (
+        "/r1/command_gate (duplicate)",)
+    assert foreign_publishers([Endpoint("/r2", "command_gate")], "/r1/command_gate") == ("/r2/command_gate",)
+
+
+def test_a_status_source_is_trusted_only_while_it_is_the_only_publisher():
+    sup = Endpoint("/r1", "safety_supervisor", b"\x01" * 16)
+    assert trusted_source([sup], "/r1/safety_supervisor").gid == b"\x01" * 16
+    assert trusted_source([], "/r1/safety_supervisor").gid is None
+    forged = trusted_source([sup, Endpoint("/", "attacker", b"\x02" * 16)], "/r1/safety_supervisor")
+    assert forged.gid is None and "/attacker" in forged.reason
+    assert trusted_source([Endpoint("/", "attacker", b"\x02")], "/r1/safety_supervisor").gid is None
+
+
+# ----- rule 9 in the policy -----
+
+def test_foreign_publisher_of_a_driver_topic_is_a_latched_emergency_stop():
+    policy, feeder, now = make_policy()
+    policy.update_publishers("driver/cmd_vel", ("/test_probe",))
+    s = policy.evaluate(now)
+    assert s.level == Level.EMERGENCY_STOP and s.brake_engaged and FOREIGN_PUBLISHER in codes(policy)
+    fault = next(f for f in s.faults if f.code == FOREIGN_PUBLISHER)
+    assert fault.source == "driver/cmd_vel" and "/test_probe" in fault.cause and fault.latched
+    policy.update_publishers("driver/cmd_vel", ())  # gone again: still latched until an authorized reset
+    now = feeder.run(now, 0.2)
+    assert policy.state.level == Level.EMERGENCY_STOP
+    assert policy.reset("op", SECRET, now).success
+    assert policy.evaluate(now).level == Level.NOMINAL
+
+
+def test_brake_released_behind_the_gate_is_an_emergency_stop_at_once():
+    policy, feeder, now = make_policy()
+    estop(policy, now)
+    now = feeder.run(now, 0.04)
+    policy.update_brake_state(True, now)  # the driver confirms
+    now = feeder.run(now, 0.04)
+    assert BRAKE_NOT_APPLIED not in codes(policy)
+    policy.update_brake_state(False, now)  # someone released it
+    s = policy.evaluate(now)
+    assert BRAKE_NOT_APPLIED in codes(policy) and s.level == Level.EMERGENCY_STOP
+    assert "released behind the gate" in next(f.cause for f in s.faults if f.code == BRAKE_NOT_APPLIED)
+
+
+def test_brake_never_applied_is_a_fault_after_the_report_time_only():
+    policy, feeder, now = make_policy()
+    policy.update_brake_state(False, now)  # released, as commanded in NOMINAL
+    estop(policy, now)
+    t = feeder.run(now, 0.8)
+    assert BRAKE_NOT_APPLIED not in codes(policy)  # the driver may take brake_report_time (1 s)
+    feeder.run(t, 0.4)
+    assert BRAKE_NOT_APPLIED in codes(policy)
+
+
+def test_driver_without_brake_reports_is_not_judged():
+    policy, feeder, now = make_policy()
+    estop(policy, now)
+    feeder.run(now, 2.0)
+    assert BRAKE_NOT_APPLIED not in codes(policy)
+
+
+def test_base_motion_in_a_stop_is_a_fault_after_the_settle_time():
+    policy, feeder, now = make_policy(with_site=False)
+    feeder.humans = [(0.3, 0.0, 0.0, 0.0, 1.0)]  # protective stop (no brakes): a person right in front
+    now = feeder.run(now, 0.1)
+    assert policy.state.level == Level.PROTECTIVE_STOP and not policy.state.brake_engaged
+    feeder.odom = (0.0, 0.0, 0.0, 0.5, 0.0)  # still rolling while it brakes: allowed for settle_time (1 s)
+    now = feeder.run(now, 0.8)
+    assert MOTION_WHILE_STOPPED not in codes(policy)
+    now = feeder.run(now, 0.4)  # driven on after the settle time
+    s = policy.state
+    assert MOTION_WHILE_STOPPED in codes(policy) and s.level == Level.EMERGENCY_STOP and s.brake_engaged
+    assert next(f for f in s.faults if f.code == MOTION_WHILE_STOPPED).source == "odom"
+
+
+def test_joint_motion_while_braked_is_a_fault_and_standing_still_is_not():
+    policy, feeder, now = make_policy()
+    estop(policy, now)
+    now = feeder.run(now, 1.5)
+    assert MOTION_WHILE_STOPPED not in codes(policy)  # braked and still: fine
+    feeder.velocity["left_knee"] = 2.0
+    feeder.run(now, 0.1)
+    fault = next(f for f in policy.state.faults if f.code == MOTION_WHILE_STOPPED)
+    assert fault.source == "left_knee" and fault.value == 2.0
+
+
+def test_moving_while_nominal_is_not_judged():
+    policy, feeder, now = make_policy(with_site=False)
+    feeder.odom = (0.0, 0.0, 0.0, 0.8, 0.0)
+    feeder.velocity["left_knee"] = 3.0
+    feeder.run(now, 2.0)
+    assert not codes(policy) & {MOTION_WHILE_STOPPED, BRAKE_NOT_APPLIED, FOREIGN_PUBLISHER}
+
+
+# ----- the gate's re-assertion and counters -----
+
+def _gate(level: Level, brake: bool) -> CommandGate:
+    g = CommandGate(GateParams(), limits())
+    g.set_measured(list(g.limits), [0.0] * len(g.limits))
+    g.set_state(SafetyState(level, Authority.PRIMARY_AI, 0.0, 0.0, brake, (), 1, 0.0), 0.0)
+    return g
+
+
+def test_while_braked_the_gate_resends_brake_and_zero_velocity_but_no_joint_targets():
+    g = _gate(Level.EMERGENCY_STOP, True)
+    joints, twist = g.stop_outputs(0.01)
+    assert joints is None and twist == Twist() and g.is_brake(0.01)
+    joints, twist = _gate(Level.PROTECTIVE_STOP, False).stop_outputs(0.01)
+    assert joints is not None and set(joints.names) == set(limits()) and twist == Twist()
+
+
+def test_while_stopped_the_gate_overrides_foreign_motion_and_a_released_brake():
+    g = _gate(Level.EMERGENCY_STOP, True)
+    assert g.counters_twist(0.5, 0.0, 0.0, 0.01) and not g.counters_twist(0.0, 0.0, 0.0, 0.01)
+    assert g.counters_twist(float("nan"), 0.0, 0.0, 0.01)
+    assert g.counters_brake(False, 0.01) and not g.counters_brake(True, 0.01)
+    moving = _gate(Level.NOMINAL, False)
+    moving.set_state(SafetyState(Level.NOMINAL, Authority.PRIMARY_AI, 1.0, 1.0, False, (), 2, 0.0), 0.0)
+    assert not moving.counters_twist(0.5, 0.0, 0.0, 0.01) and not moving.counters_brake(False, 0.01)
+
+
+def test_an_untrusted_state_source_blocks_and_brakes_until_cleared():
+    g = _gate(Level.NOMINAL, False)
+    g.set_state(SafetyState(Level.NOMINAL, Authority.PRIMARY_AI, 1.0, 1.0, False, (), 2, 0.0), 0.0)
+    assert g.cmd_vel(Authority.PRIMARY_AI, 0.3, 0.0, 0.0, 0.01).passed
+    g.set_source_fault("safety/status published by /attacker")
+    v = g.cmd_vel(Authority.PRIMARY_AI, 0.3, 0.0, 0.0, 0.01)
+    assert not v.passed and "/attacker" in v.reason and g.is_brake(0.01)
+    g.set_source_fault(None)
+    assert g.cmd_vel(Authority.PRIMARY_AI, 0.3, 0.0, 0.0, 0.01).passed
+
+
+def test_the_gate_tells_its_own_outputs_from_someone_elses():
+    g = _gate(Level.NOMINAL, False)
+    g.note_sent("driver/cmd_vel", (0.3, 0.0, 0.0, 0.0, 0.0, 0.0), 0.0)
+    g.note_sent("driver/brake", True, 0.0)
+    assert g.was_sent("driver/cmd_vel", (0.3, 0.0, 0.0, 0.0, 0.0, 0.0), 0.5)
+    assert not g.was_sent("driver/cmd_vel", (0.5, 0.0, 0.0, 0.0, 0.0, 0.0), 0.5)
+    assert not g.was_sent("driver/brake", False, 0.5)
+    g.note_sent("driver/cmd_vel", (0.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.6)
+    assert not g.was_sent("driver/cmd_vel", (0.3, 0.0, 0.0, 0.0, 0.0, 0.0), 5.0)  # forgotten after SENT_MEMORY
+    assert g.was_sent("driver/brake", True, 60.0)  # the latest output is never forgotten (latched re-delivery)
+
+
+def test_a_command_the_gate_did_not_send_is_a_latched_emergency_stop_that_can_be_reset():
+    policy, feeder, now = make_policy()
+    policy.report_foreign_command("driver/cmd_vel", "base velocity (0.5, 0, 0)", now)
+    s = policy.evaluate(now)
+    assert s.level == Level.EMERGENCY_STOP and FOREIGN_PUBLISHER in codes(policy)
+    assert not policy.reset("op", SECRET, now).success  # still active
+    now = feeder.run(now, 1.2)
+    assert policy.reset("op", SECRET, now).success
+    assert policy.evaluate(now).level == Level.NOMINAL
