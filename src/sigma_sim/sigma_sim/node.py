@@ -57,6 +57,7 @@ class SimNode(Node):
         self.pubs: dict[tuple[str, str], object] = {}
         self.refusals = RefusalLog(period_s=10.0)
         self.msgs: dict[tuple[str, str], object] = {}
+        self.brake_state_pubs: dict[str, object] = {}
         for rid in p.robots:
             for topic, mtype in TYPES.items():
                 self.pubs[rid, topic] = self.create_publisher(
@@ -70,6 +71,11 @@ class SimNode(Node):
                                      event_callbacks=NO_SUB_EVENTS)
             self.create_subscription(Bool, f"/{rid}/driver/brake", lambda m, r=rid: self._on_brake(r, m), qos.LATCHED,
                                      event_callbacks=NO_SUB_EVENTS)
+            # What a drive reports back: the brake state it actually applies (latched, on change), so a brake
+            # released behind the safety gate's back is visible to the supervisor.
+            self.brake_state_pubs[rid] = self.create_publisher(Bool, f"/{rid}/brake_state", qos.LATCHED,
+                                                               event_callbacks=NO_PUB_EVENTS)
+            self.brake_state_pubs[rid].publish(Bool(data=self.sim.robot(rid).brake))
             self.create_service(InjectFault, f"/{rid}/sim/inject_fault",
                                 lambda req, res, r=rid: self._on_fault(r, req, res))
             self.create_service(SetPayload, f"/{rid}/sim/set_payload",
@@ -133,9 +139,12 @@ class SimNode(Node):
             self.get_logger().warning(f"/{rid}/{topic} rejected, not applied: {exc}{more}")
 
     def _on_brake(self, rid: str, msg: Bool) -> None:
+        if self.sim.robot(rid).brake == bool(msg.data):
+            return  # the safety gate re-asserts the brake while stopped: nothing changes
         self.sim.set_brake(rid, bool(msg.data))
         if not msg.data:  # the next engagement reports its ignored commands again
             self.refusals.brake_released(rid)
+        self.brake_state_pubs[rid].publish(Bool(data=self.sim.robot(rid).brake))
         self.get_logger().info(f"/{rid}: brake {'engaged' if msg.data else 'released'}")
 
     def _on_fault(self, rid: str, req: InjectFault.Request, res: InjectFault.Response) -> InjectFault.Response:
