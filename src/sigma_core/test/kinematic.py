@@ -59,7 +59,8 @@ class KinematicRobot:
         self.y += v * math.sin(self.yaw) * dt
         for n, t in (out.command.joints or {}).items():
             cur = self.joints.get(n, 0.0)
-            self.joints[n] = cur + max(-ARM_RATE * dt, min(ARM_RATE * dt, t - cur))
+            rate = min(ARM_RATE, out.command.joint_speed)
+            self.joints[n] = cur + max(-rate * dt, min(rate * dt, t - cur))
         docked = any(math.hypot(self.x - d[0], self.y - d[1]) < 0.5 for d in ((-13.5, -8.5), (-13.5, 8.5)))
         self.charging = docked and abs(out.command.vx) < 0.05
         if self.charging:

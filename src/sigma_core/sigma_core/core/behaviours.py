@@ -45,6 +45,8 @@ class ExecutionParams:
                                description="an arm motion fails if not within tolerance after this long")
     arm_tolerance: float = param(0.15, unit="rad", low=0.01, high=1.0, description="arm motion done within this")
     arm_retries: int = param(1, unit="retries", low=0, high=10, description="failed arm motions retried")
+    arm_speed: float = param(3.0, unit="rad/s", low=0.05, high=6.0,
+                             description="joint speed limit sent with every arm target (smooth, carrying a tote)")
     payload_timeout: float = param(5.0, unit="s", low=0.1, high=60.0,
                                    description="a grasp/release not confirmed after this long fails")
     charge_start_timeout: float = param(15.0, unit="s", low=1.0, high=300.0,
@@ -62,6 +64,7 @@ class Command:
     vx: float = 0.0
     wz: float = 0.0
     joints: dict[str, float] | None = None
+    joint_speed: float = math.inf            # [rad/s] limit for every joint target (inf = the driver's own)
 
 
 @dataclass
@@ -167,8 +170,9 @@ class ArmMove(_Leaf):
     def update(self) -> Status:
         ctx = self.ctx
         ctx.step, ctx.needs_joints, ctx.moving_expected = self.name, True, False
-        ctx.command.joints = dict(self.targets)
+        ctx.command.joints, ctx.command.joint_speed = dict(self.targets), ctx.params.arm_speed
         w = ctx.world
+        err = math.nan
         if w is not None and w.joints_age <= ctx.params.input_max_age and all(n in w.joints for n in self.targets):
             err = max(abs(w.joints[n] - t) for n, t in self.targets.items())
             if err < ctx.params.arm_tolerance:
@@ -176,7 +180,8 @@ class ArmMove(_Leaf):
                 return Status.SUCCESS
         if ctx.now - self.started > ctx.params.arm_timeout:
             ctx.needs_joints = False
-            return self.fail(f"arms not at '{self.name}' within {ctx.params.arm_timeout} s")
+            seen = "no fresh joint states" if math.isnan(err) else f"largest error {err:.2f} rad"
+            return self.fail(f"arms not at '{self.name}' within {ctx.params.arm_timeout} s ({seen})")
         return Status.RUNNING
 
 
@@ -191,9 +196,10 @@ class SetPayload(_Leaf):
         ctx = self.ctx
         ctx.step = self.name
         ctx.command.joints = None
-        ctx.payload_request = self.mass
         if abs(ctx.payload_held - self.mass) < 1e-6:
+            ctx.payload_request = None
             return Status.SUCCESS
+        ctx.payload_request = self.mass
         if ctx.now - self.started > ctx.params.payload_timeout:
             return self.fail(f"hands did not confirm {self.mass:.1f} kg within {ctx.params.payload_timeout} s")
         return Status.RUNNING
@@ -210,11 +216,13 @@ class Charge(_Leaf):
         ctx = self.ctx
         ctx.step = self.name
         w = ctx.world
+        if w is None:
+            return Status.RUNNING
         elapsed = ctx.now - self.started
-        charging = w is not None and w.charging
+        charging = w.charging
         if charging and (self.charge_to <= 0.0 or w.battery_soc >= self.charge_to):
             return Status.SUCCESS
-        if w is not None and math.isfinite(w.battery_soc) and w.battery_soc >= self.charge_to > 0.0:
+        if math.isfinite(w.battery_soc) and w.battery_soc >= self.charge_to > 0.0:
             return Status.SUCCESS
         if not charging and elapsed > ctx.params.charge_start_timeout:
             return self.fail(f"not charging {elapsed:.0f} s after docking")

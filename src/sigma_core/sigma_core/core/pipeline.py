@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from sigma_core.core.arbiter import NAMES, Arbiter, ArbiterParams, Decision, Mode, Switch, Verdict
 from sigma_core.core.behaviours import Command, ExecContext, ExecutionParams
 from sigma_core.core.executor import TaskExecutor
-from sigma_core.core.perception import Perception
-from sigma_core.core.reasoning import ReasoningParams, constrain
+from sigma_core.core.perception import Perception, WorldState
+from sigma_core.core.reasoning import Constraints, ReasoningParams, constrain
 from sigma_core.core.selfeval import Assessment, SelfEvalParams, SelfEvaluation
 from sigma_core.core.sitemap import SiteMap
 from sigma_core.core.tasks import State, StatusReport, TaskError, TaskSpec, task_from_decision
@@ -68,10 +68,12 @@ class Pipeline:
         self._n_rejected = 0
 
     # -- inputs that are not sensor data ------------------------------------------------------------
-    def refresh(self, now: float) -> None:
-        """Update world state and constraints for acceptance checks outside a tick."""
-        self.ctx.now, self.ctx.world = now, self.perception.snapshot(now)
-        self.ctx.constraints = constrain(self.config.reasoning, self.ctx.world, self.config.tracker.max_speed)
+    def refresh(self, now: float) -> tuple[WorldState, Constraints]:
+        """Update world state and constraints (perception and reasoning stages); also before acceptance checks."""
+        world = self.perception.snapshot(now)
+        constraints = constrain(self.config.reasoning, world, self.config.tracker.max_speed)
+        self.ctx.now, self.ctx.world, self.ctx.constraints = now, world, constraints
+        return world, constraints
 
     def submit_task(self, spec: TaskSpec, now: float) -> list[StatusReport]:
         """A task from ``tasks/request``: accepted or refused at once (reports returned and published)."""
@@ -110,8 +112,7 @@ class Pipeline:
     # -- the tick -----------------------------------------------------------------------------------
     def tick(self, now: float) -> TickOutput:
         ctx, cfg = self.ctx, self.config
-        self.refresh(now)
-        world = ctx.world
+        world, constraints = self.refresh(now)
         if len(world.rejected) != self._n_rejected:
             self._n_rejected, self._last_rejected_at = len(world.rejected), now
         health = self.selfeval.assess(world, cross_track=ctx.cross_track, remaining=ctx.remaining,
@@ -127,8 +128,10 @@ class Pipeline:
         ctx.command = Command()
         statuses = list(self._pending)
         self._pending.clear()
+        channel: str | None
+        command: Command | None
         if mode in CHANNELS:
-            limit = ctx.constraints.speed_limit
+            limit = constraints.speed_limit
             if mode == Mode.PRIMARY and self.executor.spec is not None and \
                     self.executor.spec.task_id == self.primary_task:
                 limit = min(limit, self.primary_speed_limit)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sigma_core.core.sitemap import SiteMap
@@ -36,7 +37,7 @@ def octile(a: tuple[int, int], b: tuple[int, int]) -> float:
     return (dx + dy) + (SQRT2 - 2.0) * min(dx, dy)
 
 
-def neighbours(site: SiteMap, i: int, j: int):
+def neighbours(site: SiteMap, i: int, j: int) -> Iterator[tuple[int, int, float]]:
     """Free 8-neighbours of (i, j); a diagonal step needs both side cells free (no corner cutting)."""
     for di, dj, cost in _MOVES:
         ni, nj = i + di, j + dj

@@ -19,7 +19,7 @@ from sigma_ros_common.params import param
 class SelfEvalParams:
     """Limits of the confidence factors."""
 
-    odom_max_age: float = param(0.3, unit="s", low=0.01, high=10.0,
+    odom_max_age: float = param(0.5, unit="s", low=0.01, high=10.0,
                                 description="odometry older than this: no confidence (cannot see where it is)")
     safety_max_age: float = param(0.5, unit="s", low=0.01, high=10.0,
                                   description="safety status older than this: confidence capped at 0.4")

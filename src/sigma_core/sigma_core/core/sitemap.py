@@ -185,7 +185,7 @@ def _boxes_from_mjcf(path: Path) -> list[Box]:
                 walk(child, ox + bx, oy + by)
             elif child.tag == "geom" and child.get("type") == "box" and child.get("contype", "1") != "0":
                 gx, gy, *_ = (float(v) for v in child.get("pos", "0 0 0").split())
-                sx, sy, *_ = (float(v) for v in child.get("size").split())
+                sx, sy, *_ = (float(v) for v in child.get("size", "0 0 0").split())
                 cx, cy = ox + gx, oy + gy
                 boxes.append(Box(child.get("name", "box"), cx - sx, cy - sy, cx + sx, cy + sy))
 

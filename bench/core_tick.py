@@ -1,0 +1,189 @@
+"""sigma_core: pipeline tick time, and the CPU of the whole onboard stack of one robot measured together.
+
+Run: source scripts/env.sh && python bench/core_tick.py [--seconds S] [--ticks N]
+
+1. In process: N ticks of the pure pipeline at 20 Hz simulated time, driving a delivery on the warehouse map against
+   a kinematic stand-in (perception → reasoning → self-evaluation → arbitration → behaviour tree → synthesis):
+   tick p50/p99/max, including the ticks that plan a path (A*).
+2. Across processes, in a private ROS domain: sim_node (one robot, real time — the hardware stand-in, not counted)
+   and the robot's onboard nodes as robot.launch.yaml starts them — safety_node, state_publisher, bridge_node
+   (cloud disabled: the uplink queue and Foxglove still run), core_node — while core_node executes deliveries.
+   CPU share of one core per process = (utime + stime) / wall over S seconds from /proc, after a warm-up; the
+   sum is the onboard stack. core_node's own tick p50/p99 (whole timer callback incl. publishing) comes from its
+   exit summary. sigma_twin and sigma_swarm have no per-robot node to start yet and are listed as absent.
+The last line is the headline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sigma_core.core.perception import SafetyView
+from sigma_core.core.pipeline import Pipeline
+from sigma_core.core.sitemap import load_site
+from sigma_core.core.tasks import Kind, TaskSpec
+from sigma_ros_common.share import package_share, share_file
+from sigma_testing.domain import claim_domain
+from sigma_testing.process import NodeProcess, executable, ros_args
+
+TASKS = [("shelf_1_0", "shelf_0_0"), ("shelf_0_0", "shelf_2_0"), ("shelf_2_0", "shelf_3_0"), ("shelf_3_0", "shelf_1_0")]
+
+
+def pure_ticks(n: int) -> list[float]:
+    """Durations [s] of ``n`` pipeline ticks in closed loop with a kinematic base (deliveries back to back)."""
+    site = load_site(share_file("sigma_sim", "worlds", "warehouse.yaml"))
+    p = Pipeline(site)
+    x, y, yaw, k = -10.0, 0.0, 0.0, 0
+    joints = dict.fromkeys(("left_shoulder_pitch", "right_shoulder_pitch", "left_elbow", "right_elbow"), 0.0)
+    durations, dt = [], 0.05
+    for i in range(n):
+        t = i * dt
+        per = p.perception
+        per.update_odom(x, y, yaw, 0.0, 0.0, t)
+        per.update_joints(list(joints), list(joints.values()), t)
+        per.update_humans([], t)
+        per.update_battery(0.9, False, t)
+        per.update_safety(SafetyView(0, 1, 1.0, False, frozenset()), t)
+        if p.executor.spec is None:
+            pick, drop = TASKS[k % len(TASKS)]
+            p.submit_task(TaskSpec(f"b{k}", Kind.DELIVER, pickup=pick, dropoff=drop, payload_mass=3.0), t)
+            k += 1
+        t0 = time.perf_counter()
+        out = p.tick(t)
+        durations.append(time.perf_counter() - t0)
+        if out.payload_request is not None:
+            p.confirm_payload(out.payload_request)
+        if out.command is not None and out.channel:
+            yaw += out.command.wz * dt
+            x += out.command.vx * math.cos(yaw) * dt
+            y += out.command.vx * math.sin(yaw) * dt
+            for name, target in (out.command.joints or {}).items():
+                joints[name] += max(-0.1, min(0.1, target - joints[name]))
+    print(f"in-process deliveries completed: {k - 1}")
+    return durations
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(q * len(s)))]
+
+
+def world_file(tmp: Path) -> Path:
+    import yaml
+
+    share = package_share("sigma_sim") / "worlds"
+    w = yaml.safe_load((share / "warehouse.yaml").read_text())
+    w.update(mjcf=str(share / w["mjcf"]), spawns=[[-10.0, 0.0, 0.0]])
+    path = tmp / "world.yaml"
+    path.write_text(yaml.safe_dump(w))
+    return path
+
+
+def stack(seconds: float) -> tuple[dict[str, float], str]:
+    """CPU share of one core per onboard process while core_node runs deliveries; core_node's summary line."""
+    import rclpy
+    from rclpy.node import Node
+
+    from sigma_interfaces.msg import Task, TaskStatus
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-core-"))
+    with claim_domain() as domain:
+        env = {**domain.env, "SIGMA_SAFETY_RESET_TOKEN": "bench-token-not-secret"}
+        ns = "/r1"
+
+        def start(pkg: str, exe: str, label: str, **kw) -> NodeProcess:
+            return NodeProcess([executable(pkg, exe), *ros_args(**kw)], env=env, log_path=tmp / f"{label}.log",
+                               label=label)
+
+        sim = start("sigma_sim", "sim_node", "sim", params={"robots": ["r1"], "world": str(world_file(tmp))})
+        sim.wait_for_output("sigma_sim ready", timeout=90)
+        onboard = [
+            start("sigma_safety", "safety_node", "safety_node", namespace=ns,
+                  params_files=[share_file("sigma_safety", "config", "safety.yaml")]),
+            start("sigma_state_publisher", "state_publisher", "state_publisher", namespace=ns,
+                  params_files=[share_file("sigma_state_publisher", "config", "state_publisher.yaml")],
+                  params={"robot_id": "r1"}),
+            start("sigma_bridge", "bridge_node", "bridge_node", namespace=ns,
+                  params_files=[share_file("sigma_bridge", "config", "bridge.yaml")],
+                  params={"robot_id": "r1", "cloud_url": "", "foxglove_port": 0,
+                          "key_file": str(tmp / "robot.key"), "store_path": str(tmp / "uplink.db"),
+                          "recordings_dir": str(tmp / "rec")}),
+            start("sigma_core", "core_node", "core_node", namespace=ns,
+                  params_files=[share_file("sigma_core", "config", "core.yaml")]),
+        ]
+        rclpy.init(args=[], domain_id=int(env["ROS_DOMAIN_ID"]))
+        node = Node("bench_core")
+        pub = node.create_publisher(Task, f"{ns}/tasks/request", 20)
+        done: list[str] = []
+        node.create_subscription(TaskStatus, f"{ns}/tasks/status",
+                                 lambda m: done.append(m.task_id) if m.state >= TaskStatus.STATE_SUCCEEDED else None,
+                                 50)
+        k = 0
+        try:
+            onboard[-1].wait_for_output("commander: mechanical_fallback -> edge_ai", timeout=90)
+
+            def feed() -> None:
+                nonlocal k
+                if k == 0 or f"s{k - 1}" in done:
+                    pick, drop = TASKS[k % len(TASKS)]
+                    pub.publish(Task(task_id=f"s{k}", issuer="bench", kind=Task.KIND_DELIVER, pickup=pick,
+                                     dropoff=drop, payload_mass=3.0))
+                    k += 1
+
+            end = time.monotonic() + 5.0            # warm-up: discovery, first task under way
+            while time.monotonic() < end:
+                rclpy.spin_once(node, timeout_sec=0.1)
+                feed()
+            c0 = {p.label: cpu_seconds(p.popen.pid) for p in onboard}
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                rclpy.spin_once(node, timeout_sec=0.1)
+                feed()
+            wall = time.monotonic() - t0
+            share = {p.label: (cpu_seconds(p.popen.pid) - c0[p.label]) / wall for p in onboard}
+        finally:
+            node.destroy_node()
+            rclpy.shutdown()
+            for p in reversed(onboard):
+                p.stop()
+            sim.stop()
+        summary = next((ln for ln in onboard[-1].output().splitlines() if "sigma_core summary" in ln), "")
+        print(f"tasks issued during the run: {k}, finished: {len(set(done))}; logs in {tmp}")
+        return share, summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=30.0, help="CPU measurement window of the process stack")
+    ap.add_argument("--ticks", type=int, default=20000, help="in-process pipeline ticks")
+    args = ap.parse_args()
+    d = pure_ticks(args.ticks)
+    ms = [1e3 * v for v in d]
+    print(f"pure pipeline tick ({len(d)} ticks): p50 {pct(ms, 0.5):.3f} ms, p99 {pct(ms, 0.99):.3f} ms, "
+          f"max {max(ms):.1f} ms, mean {statistics.fmean(ms):.3f} ms")
+    share, summary = stack(args.seconds)
+    for label, s in share.items():
+        print(f"  {label:16s} {100 * s:5.1f}% of one core")
+    print("  sigma_twin, sigma_swarm: no per-robot node yet (not measured)")
+    print(summary or "core_node printed no summary")
+    m = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms", summary)
+    total = 100 * sum(share.values())
+    print(f"command: python bench/core_tick.py --seconds {args.seconds:g} --ticks {args.ticks}")
+    print(f"core_node tick p50 {m.group(1) if m else '?'} ms, p99 {m.group(2) if m else '?'} ms (goal p99 <= 10 ms); "
+          f"onboard stack {total:.1f}% of one core per robot (goal <= 50%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""core_node: the thin shell around the onboard cognition pipeline (one timer; callbacks only convert and store).
+
+Subscribes the robot's inputs, ``tasks/request`` and the bridge's ``cognition/decisions``; on each tick publishes
+the commander's commands (``cmd/primary_ai/*`` or ``cmd/edge_ai/*``), ``policy_health`` (the Edge AI's own
+confidence, and the Primary AI's relayed while its lease is live), ``tasks/status`` and ``cognition/arbiter``.
+``joint_states`` (100 Hz) is subscribed only while an arm motion needs it, to keep the onboard CPU budget.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import BatteryState, JointState
+from std_msgs.msg import Header
+
+from sigma_core import convert
+from sigma_core.core.arbiter import NAMES, Decision
+from sigma_core.core.pipeline import Pipeline, TickOutput
+from sigma_core.settings import load_settings
+from sigma_interfaces.msg import (
+    ActuatorHealth,
+    CognitionDecision,
+    CommanderSwitch,
+    DetectedHumans,
+    PolicyHealth,
+    SafetyStatus,
+    Task,
+    TaskStatus,
+)
+from sigma_interfaces.srv import SetPayload
+from sigma_ros_common import qos
+from sigma_ros_common.spin import events_executor, run
+
+PRIMARY_AI, EDGE_AI = CognitionDecision.SOURCE_PRIMARY_AI, CognitionDecision.SOURCE_EDGE_AI
+HISTORY = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+class CoreNode(Node):
+    """Edge AI pipeline + arbiter for one robot (run it in the robot's namespace)."""
+
+    def __init__(self) -> None:
+        super().__init__("core")
+        s = load_settings(self)
+        self.params = s.node
+        self.pipeline = Pipeline(s.site, s.config)
+        p = self.pipeline.perception
+        sub = self.create_subscription
+        sub(Odometry, "odom", lambda m: p.update_odom(*convert.odom_values(m), self._now()), qos.SENSOR)
+        sub(DetectedHumans, "humans", lambda m: p.update_humans(
+            [(h.position.x, h.position.y) for h in m.humans], self._now()), qos.SENSOR)
+        sub(BatteryState, "battery_state", lambda m: p.update_battery(*convert.battery_values(m), self._now()),
+            qos.RELIABLE_10)
+        sub(SafetyStatus, "safety/status", lambda m: p.update_safety(convert.safety_view(m), self._now()),
+            qos.LATCHED)
+        sub(ActuatorHealth, "actuator_health", lambda m: p.update_health(
+            list(m.name), list(m.winding_temperature), self._now()), qos.RELIABLE_10)
+        sub(Task, "tasks/request", self._on_task, qos.reliable(20))
+        sub(CognitionDecision, "cognition/decisions", self._on_decision, qos.DECISIONS)
+        self._joints_sub = None
+        self._joints_last_needed = 0.0
+        pub = self.create_publisher
+        self.cmd = {ch: (pub(JointState, f"cmd/{ch}/joint_command", qos.COMMANDS),
+                         pub(type(convert.twist(0, 0)), f"cmd/{ch}/cmd_vel", qos.COMMANDS))
+                    for ch in ("primary_ai", "edge_ai")}
+        self.health_pub = pub(PolicyHealth, "policy_health", qos.RELIABLE_10)
+        self.status_pub = pub(TaskStatus, "tasks/status", HISTORY)
+        self.switch_pub = pub(CommanderSwitch, "cognition/arbiter", HISTORY)
+        self.payload_client = self.create_client(SetPayload, self.params.payload_service) \
+            if self.params.payload_service else None
+        self._payload_pending: float | None = None
+        self.tick_durations: deque[float] = deque(maxlen=100_000)   # [s] of whole ticks, for the exit summary
+        self.create_timer(1.0 / self.params.rate, self._tick)
+        self.get_logger().info(f"core ready: site {s.site.name} ({len(s.site.places)} places), "
+                               f"{self.params.rate:.0f} Hz")
+
+    # -- clock: ROS time (sim time when use_sim_time), injected into the pure core ------------------
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _to_local(self) -> float:
+        """Offset that maps a wall-clock (UNIX) time onto the pipeline clock."""
+        return self._now() - time.time()
+
+    # -- inputs that are requests -----------------------------------------------------------------
+    def _on_task(self, m: Task) -> None:
+        reports = self.pipeline.submit_task(convert.task_spec(m, self._to_local()), self._now())
+        self._publish_statuses(reports)
+
+    def _on_decision(self, m: CognitionDecision) -> None:
+        offset = self._to_local()
+        d = Decision(m.decision_id, convert.seconds(m.header.stamp) + offset, convert.seconds(m.deadline) + offset,
+                     float(m.confidence), m.source)
+        params = {kv.key: kv.value for kv in m.parameters}
+        verdict, reports = self.pipeline.offer_decision(d, m.action, params, self._now())
+        log = self.get_logger().info if verdict.applied else self.get_logger().warning
+        log(f"decision {m.decision_id} ({m.action}): {verdict.reason}")
+        self._publish_statuses(reports)
+
+    # -- the tick -----------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        t0 = time.perf_counter()
+        self._tick_once()
+        self.tick_durations.append(time.perf_counter() - t0)
+
+    def _tick_once(self) -> None:
+        now = self._now()
+        out = self.pipeline.tick(now)
+        stamp = self.get_clock().now().to_msg()
+        if out.switch is not None:
+            self.switch_pub.publish(convert.switch_msg(out.switch, stamp))
+            self.get_logger().info(f"commander: {out.switch.reason} (delay {out.switch.trigger_delay * 1e3:.0f} ms)")
+        if out.channel is not None and out.command is not None:
+            joints_pub, vel_pub = self.cmd[out.channel]
+            vel_pub.publish(convert.twist(out.command.vx, out.command.wz))
+            if out.command.joints:
+                joints_pub.publish(convert.joint_command(out.command.joints, out.command.joint_speed, stamp))
+        self._publish_health(out, stamp)
+        self._publish_statuses(out.statuses)
+        self._manage_joint_states(now)
+        self._request_payload(out)
+
+    def _publish_health(self, out: TickOutput, stamp) -> None:
+        h = out.edge_health
+        self.health_pub.publish(PolicyHealth(header=Header(stamp=stamp), source=EDGE_AI,
+                                             policy_id=self.params.policy_id, confidence=float(h.confidence),
+                                             input_age=float(min(h.input_age, 1e9))))
+        if out.primary_confidence is not None:
+            self.health_pub.publish(PolicyHealth(header=Header(stamp=stamp), source=PRIMARY_AI,
+                                                 policy_id="cloud-primary-ai (relayed)",
+                                                 confidence=float(out.primary_confidence), input_age=0.0))
+
+    def _publish_statuses(self, reports) -> None:
+        stamp = self.get_clock().now().to_msg()
+        for r in reports:
+            self.status_pub.publish(convert.status_msg(r, stamp))
+            if r.state.name != "ACTIVE":
+                self.get_logger().info(f"task {r.task_id}: {r.state.name} {r.reason} "
+                                       f"(commander {NAMES.get(r.commander, r.commander)})")
+
+    def _manage_joint_states(self, now: float) -> None:
+        ctx = self.pipeline.ctx
+        if ctx.needs_joints:
+            self._joints_last_needed = now
+            if self._joints_sub is None:
+                p = self.pipeline.perception
+                self._joints_sub = self.create_subscription(
+                    JointState, "joint_states",
+                    lambda m: p.update_joints(list(m.name), list(m.position), self._now()), qos.SENSOR)
+        elif self._joints_sub is not None and now - self._joints_last_needed > self.params.joint_states_linger:
+            self.destroy_subscription(self._joints_sub)
+            self._joints_sub = None
+
+    def _request_payload(self, out: TickOutput) -> None:
+        mass = out.payload_request
+        if mass is None or self._payload_pending == mass:
+            return
+        if self.payload_client is None:
+            self.pipeline.confirm_payload(mass)
+            return
+        if not self.payload_client.service_is_ready():
+            self.get_logger().warning(f"{self.params.payload_service} not available: cannot grasp/release",
+                                      throttle_duration_sec=2.0)
+            return
+        self._payload_pending = mass
+        future = self.payload_client.call_async(SetPayload.Request(mass=float(mass)))
+        future.add_done_callback(lambda f, m=mass: self._payload_done(f, m))
+
+    def _payload_done(self, future, mass: float) -> None:
+        self._payload_pending = None
+        try:
+            res = future.result()
+        except Exception as exc:  # noqa: BLE001 - a failed call fails the grasp by timeout, with the reason logged
+            self.get_logger().error(f"{self.params.payload_service} failed: {exc!r}")
+            return
+        if res.accepted:
+            self.pipeline.confirm_payload(mass)
+        else:
+            self.get_logger().warning(f"{self.params.payload_service} refused {mass} kg: {res.message}")
+
+    def summary(self) -> str:
+        """One line for the exit log (and bench/core_tick.py): time per commander, tick duration percentiles."""
+        fr = self.pipeline.mode_fractions()
+        ticks = sorted(self.tick_durations)
+        pct = (lambda q: 1e3 * ticks[min(len(ticks) - 1, int(q * len(ticks)))]) if ticks else (lambda q: float("nan"))
+        return ("sigma_core summary: time per commander " + ", ".join(f"{k} {v:.1%}" for k, v in fr.items())
+                + f"; ticks {len(ticks)} p50 {pct(0.5):.3f} ms p99 {pct(0.99):.3f} ms max {pct(1.0):.3f} ms")
+
+
+def main(args: list[str] | None = None) -> int:
+    return run("core_node", lambda: [CoreNode()], args, executor=events_executor, fail_safe=True,
+               on_exit=lambda nodes: [print(n.summary(), flush=True) for n in nodes])
+
+
+__all__ = ["CoreNode", "main"]

@@ -1,0 +1,83 @@
+"""Across processes with the simulator (real MuJoCo physics, the real safety node, core_node): a delivery from a
+shelf to a dock, a person stepping into the path, a confidence collapse, and the cloud disappearing mid-task."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+
+from stack import NS, Stack, Streamer
+
+from sigma_interfaces.msg import CognitionDecision, SafetyStatus, Task, TaskStatus
+from sigma_sim_interfaces.srv import InjectFault
+
+EDGE, PRIMARY, MECH = 1, 0, 2
+S = TaskStatus
+
+
+def _inject(probe, kind: str, target: str = "", magnitude: float = 0.0, duration: float = 0.0) -> None:
+    req = InjectFault.Request(kind=kind, target=target, magnitude=float(magnitude), duration=float(duration))
+    res = probe.call(InjectFault, f"{NS}/sim/inject_fault", req, timeout=15.0)
+    assert res.accepted, res.message
+
+
+def test_delivery_person_in_the_path_and_confidence_collapse(launch, ros_probe, tmp_path):
+    st = Stack(launch, ros_probe, tmp_path)
+    st.wait_commander(EDGE)                         # safety qualified the edge AI, the arbiter took it after the dwell
+    st.send(Task(task_id="d1", issuer="test", kind=Task.KIND_DELIVER, pickup="shelf_1_0", dropoff="shelf_0_0",
+                 payload_mass=3.0))
+    st.tasks.wait_for(lambda ms: any(m.task_id == "d1" and m.step == "navigate:dropoff" and m.progress > 0.56
+                                     for m in ms), timeout=120)      # carrying the tote, on its way to the dock
+    # a person walks at the robot while it carries the tote: safety slows and stops it; it resumes afterwards
+    t_person = time.monotonic()
+    _inject(ros_probe, "human_approach", magnitude=1.2, duration=6.0)
+    st.status.wait_for(lambda ms: any(302 in [f.code for f in m.active_faults] for m in ms), timeout=60)
+    # then a confidence collapse: odometry goes silent → the edge AI suspends itself → mechanical hold, brakes
+    st.status.wait_for(lambda ms: not any(f.code == 302 for f in ms[-1].active_faults), timeout=60)
+    last = st.switches.latest().sequence
+    _inject(ros_probe, "silent_topic", target="odom", duration=3.0)
+    hold = st.wait_commander(MECH, since=last, timeout=20)
+    assert "odometry stale" in hold.reason
+    st.status.wait_for(lambda ms: any(m.authority == SafetyStatus.AUTHORITY_MECHANICAL_FALLBACK and m.brake_engaged
+                                      for m in ms), timeout=20)
+    back = st.wait_commander(EDGE, since=hold.sequence, timeout=60)
+    assert "dwell" in back.reason
+    final = st.final("d1", timeout=180)
+    assert final.state == S.STATE_SUCCEEDED, final.reason
+    assert st.steps("d1")[:2] == ["navigate:pickup", "reach:pickup"]
+    assert {"grasp", "lift", "navigate:dropoff", "release", "retract"} <= set(st.steps("d1"))
+    x, y = st.odom.latest().pose.pose.position.x, st.odom.latest().pose.pose.position.y
+    assert math.hypot(x + 8.0, y + 4.85) < 0.3, (x, y)        # at shelf_0_0's pick face
+    assert "holds 3 kg" in st.sim.output() and "released its payload" in st.sim.output()
+    assert time.monotonic() - t_person < 240
+
+
+def test_cloud_disappears_mid_task_and_the_edge_ai_finishes_it(launch, ros_probe, tmp_path):
+    st = Stack(launch, ros_probe, tmp_path)
+    st.wait_commander(EDGE)
+    pub = ros_probe.publisher(CognitionDecision, f"{NS}/cognition/decisions", 50)
+    ros_probe.wait_for_subscribers(pub, 1, timeout=30.0)
+    clock = ros_probe.node.get_clock()
+
+    def decide() -> None:       # the Primary AI: the same task, a fresh 0.5 s lease every 0.2 s
+        now = clock.now()
+        m = CognitionDecision(decision_id=str(uuid.uuid4()), source=0, confidence=0.9, action="go_to")
+        m.header.stamp = now.to_msg()
+        m.deadline = (now + __import__("rclpy").duration.Duration(seconds=0.5)).to_msg()
+        m.parameters = [__import__("diagnostic_msgs.msg", fromlist=["KeyValue"]).KeyValue(key=k, value=v)
+                        for k, v in {"task_id": "c1", "place": "dock_2", "speed_limit": "0.5"}.items()]
+        pub.publish(m)
+
+    cloud = Streamer(decide, 5.0)
+    try:
+        st.wait_commander(PRIMARY, timeout=30)
+        st.tasks.wait_for(lambda ms: any(m.task_id == "c1" and m.state == S.STATE_ACTIVE and m.progress > 0.2
+                                         and m.commander == PRIMARY for m in ms), timeout=90)
+    finally:
+        cloud.stop()
+    handover = st.wait_commander(EDGE, since=st.switches.latest().sequence - 1 if st.switches.latest().current
+                                 == EDGE else st.switches.latest().sequence, timeout=10)
+    assert "past its deadline" in handover.reason and handover.trigger_delay <= 0.1
+    final = st.final("c1", timeout=120)
+    assert final.state == S.STATE_SUCCEEDED and final.commander == EDGE, final
