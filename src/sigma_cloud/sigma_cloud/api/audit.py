@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import psycopg
 
 from sigma_cloud.core.db import Principal
+from sigma_cloud.repositories import audit as audit_log
 
 
 async def audit(conn: psycopg.AsyncConnection, principal: Principal, action: str, *, site_id: str | None,
                 target: str, detail: dict[str, Any] | None = None) -> None:
-    await conn.execute("INSERT INTO audit_log (actor, action, site_id, target, detail, prev_hash, hash) "
-                       "VALUES (%s, %s, %s, %s, %s::jsonb, '', '')",
-                       (principal.subject, action, site_id, target, orjson.dumps(detail or {}).decode()))
+    """Record that ``principal`` did ``action`` (in its own transaction, so it commits or rolls back with it)."""
+    await audit_log.append(conn, actor=principal.subject, action=action, site_id=site_id, target=target,
+                           detail=detail)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
+from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.problems import ProblemError
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, transaction
@@ -19,7 +20,8 @@ from sigma_cloud.core.security import AuthError, principal_from_token
 bearer = HTTPBearer(auto_error=False, description="OAuth2 bearer JWT with `role` and `sites` claims")
 
 
-def get_settings(request: Request) -> Settings:
+def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (``core.config.get_settings()`` is the one place they are read)."""
     return request.app.state.settings
 
 
@@ -31,7 +33,7 @@ def get_ingest(request: Request) -> IngestService:
     return request.app.state.ingest
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
 IngestDep = Annotated[IngestService, Depends(get_ingest)]
 
@@ -55,11 +57,8 @@ async def db_transaction(pool: PoolDep, principal: CurrentPrincipal) -> AsyncIte
     try:
         async with transaction(pool, principal) as conn:
             yield conn
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise ProblemError(403, "forbidden", f"role {principal.role} may not do this") from exc
-    except psycopg.OperationalError as exc:
-        raise ProblemError(503, "unavailable", "the database is unavailable; retry later",
-                      headers={"Retry-After": "1"}) from exc
+    except psycopg.Error as exc:
+        raise problem_for(exc, where="transaction", forbidden=f"role {principal.role} may not do this") from exc
 
 
 DbDep = Annotated[psycopg.AsyncConnection, Depends(db_transaction)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -14,6 +13,7 @@ from starlette.responses import Response
 
 import sigma_protocol
 from sigma_cloud.api import problems
+from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.limits import BodyLimitMiddleware
 from sigma_cloud.api.routes import decisions, devices, health, robots, safety, sites, telemetry
 from sigma_cloud.core import maintenance
@@ -74,17 +74,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     problems.install(app)
 
     async def on_db_error(request: Request, exc: psycopg.Error) -> Response:
-        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            return problems.problem_response(403, "forbidden", "not permitted for your role or sites",
-                                             instance=request.url.path)
-        if isinstance(exc, psycopg.DataError):
-            return problems.problem_response(422, "invalid-value", f"the database refused a value: {exc}",
-                                             instance=request.url.path)
-        if isinstance(exc, psycopg.OperationalError):
-            return problems.problem_response(503, "unavailable", "the database is unavailable; retry later",
-                                             instance=request.url.path, headers={"Retry-After": "1"})
-        logging.getLogger("sigma_cloud").error("database error: %s", exc)
-        return problems.problem_response(500, "internal", "internal database error", instance=request.url.path)
+        problem = problem_for(exc, where=request.url.path)
+        return problems.problem_response(problem.status, problem.kind, problem.detail, instance=request.url.path,
+                                         headers=problem.headers or None)
 
     app.add_exception_handler(psycopg.Error, on_db_error)
     for module in (health, devices, robots, telemetry, sites, decisions, safety):

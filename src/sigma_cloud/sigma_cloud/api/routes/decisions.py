@@ -5,9 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Query, status
-from psycopg.rows import dict_row
 
 from sigma_cloud.api.audit import audit
 from sigma_cloud.api.deps import CurrentPrincipal, DbDep, PoolDep, require_role
@@ -15,6 +13,7 @@ from sigma_cloud.api.models import ID_PATTERN, DecisionCreate, DecisionPublic, D
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.api.routes.robots import fetch_robot
 from sigma_cloud.core.db import transaction
+from sigma_cloud.repositories import decisions
 
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
@@ -28,15 +27,10 @@ async def create_decision(body: DecisionCreate, pool: PoolDep, principal: Curren
         robot = await fetch_robot(conn, body.robot_id)
         if robot.status != "active":
             raise ProblemError(409, "decommissioned", f"robot {body.robot_id!r} is decommissioned")
-        decision_id = uuid.uuid4()
-        cur = conn.cursor(row_factory=dict_row)
-        row = await (await cur.execute(
-            "INSERT INTO decisions (decision_id, robot_id, site_id, source, confidence, action, parameters, deadline, "
-            "created_by) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, now() + make_interval(secs => %s), %s) "
-            "RETURNING *",
-            (decision_id, body.robot_id, robot.site_id, body.source, body.confidence, body.action,
-             orjson.dumps(body.parameters).decode(), body.ttl_s, principal.subject))).fetchone()
-        await audit(conn, principal, "decision.create", site_id=robot.site_id, target=str(decision_id),
+        row = await decisions.insert(conn, robot_id=body.robot_id, site_id=robot.site_id, source=body.source,
+                                     confidence=body.confidence, action=body.action, parameters=body.parameters,
+                                     ttl_s=body.ttl_s, created_by=principal.subject)
+        await audit(conn, principal, "decision.create", site_id=robot.site_id, target=str(row["decision_id"]),
                     detail={"robot_id": body.robot_id, "action": body.action})
     return DecisionPublic(**row)
 
@@ -48,12 +42,7 @@ async def list_decisions(conn: DbDep, robot_id: Annotated[str | None, Query(patt
                          limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                          offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> DecisionsPublic:
     """Decisions visible to the caller, newest first."""
-    cur = conn.cursor(row_factory=dict_row)
-    rows = await (await cur.execute(
-        "SELECT * FROM decisions WHERE (%(robot)s::text IS NULL OR robot_id = %(robot)s) "
-        "AND (%(status)s::text IS NULL OR status = %(status)s) ORDER BY created_at DESC, decision_id "
-        "LIMIT %(limit)s OFFSET %(offset)s",
-        {"robot": robot_id, "status": status_filter, "limit": limit + 1, "offset": offset})).fetchall()
+    rows = await decisions.list_decisions(conn, robot_id=robot_id, status=status_filter, limit=limit, offset=offset)
     items, next_offset = page([DecisionPublic(**r) for r in rows], limit, offset)
     return DecisionsPublic(items=items, next_offset=next_offset)
 
@@ -61,8 +50,7 @@ async def list_decisions(conn: DbDep, robot_id: Annotated[str | None, Query(patt
 @router.get("/{decision_id}", response_model=DecisionPublic, responses=responses(401, 404))
 async def get_decision(decision_id: uuid.UUID, conn: DbDep) -> DecisionPublic:
     """One decision with its acknowledgement status."""
-    cur = conn.cursor(row_factory=dict_row)
-    row = await (await cur.execute("SELECT * FROM decisions WHERE decision_id = %s", (decision_id,))).fetchone()
+    row = await decisions.get(conn, decision_id=decision_id)
     if row is None:
         raise ProblemError(404, "not-found", f"decision {decision_id} not found (or not in your sites)")
     return DecisionPublic(**row)

@@ -11,23 +11,17 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 import sigma_protocol as protocol
+from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.deps import IngestDep, PoolDep
 from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses
-from sigma_cloud.core.db import identity_params
-from sigma_cloud.core.ingest import IDENTITY_SQL, IngestRejected, device_principal
+from sigma_cloud.core.ingest import IngestRejected
+from sigma_cloud.repositories import decisions, devices
 
 router = APIRouter(tags=["devices"])
 DEVICE_HEADERS = {"parameters": [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}} for h in
                                  (protocol.HEADER_ROBOT, protocol.HEADER_TIMESTAMP, protocol.HEADER_NONCE,
                                   protocol.HEADER_SIGNATURE)]}
-PENDING_SQL = ("SELECT decision_id, robot_id, source, confidence, action, parameters, extract(epoch FROM created_at), "
-               "extract(epoch FROM deadline), status FROM decisions WHERE robot_id = %s AND status = 'pending' "
-               "AND deadline > now() ORDER BY created_at LIMIT 100")
-DECISION_SQL = ("SELECT decision_id, robot_id, source, confidence, action, parameters, extract(epoch FROM created_at), "
-                "extract(epoch FROM deadline), status FROM decisions WHERE decision_id::text = %s")
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) anything over `limit` bytes before reading it all."""
     declared = request.headers.get("content-length")
@@ -70,9 +64,8 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
     except protocol.ProtocolError as exc:
         request.app.state.metrics.batches.labels(exc.kind).inc()
         raise as_problem(exc) from exc
-    except psycopg.OperationalError as exc:
-        raise ProblemError(503, "unavailable", "the database is unavailable; retry with backoff",
-                      headers={"Retry-After": "1"}) from exc
+    except psycopg.Error as exc:
+        raise problem_for(exc, where=protocol.INGEST_PATH) from exc
     request.app.state.metrics.batches.labels("ok").inc()
     request.app.state.metrics.events.inc(ack.accepted)
     return Response(orjson.dumps(ack.__dict__), media_type="application/json")
@@ -90,24 +83,10 @@ async def _authenticated(request: Request, ingest: Any, robot_id: str, body: byt
 
 async def _pending(pool: Any, robot_id: str, nonce: str | None) -> list[dict[str, Any]]:
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-        if nonce is not None:
-            try:
-                await conn.execute("INSERT INTO ingest_nonces (robot_id, nonce) VALUES (%s, %s)", (robot_id, nonce))
-            except psycopg.errors.UniqueViolation as exc:
-                raise ProblemError(409, "replay", "this request (nonce) was already processed") from exc
-        rows = await (await conn.execute(PENDING_SQL, (robot_id,))).fetchall()
-    return [decision_json(r) for r in rows]
-
-
-def decision_json(row: tuple) -> dict[str, Any]:
-    keys = ("decision_id", "robot_id", "source", "confidence", "action", "parameters", "created_at", "deadline",
-            "status")
-    item = dict(zip(keys, row, strict=True))
-    item["decision_id"] = str(item["decision_id"])
-    item["created_at"] = float(item["created_at"])
-    item["deadline"] = float(item["deadline"])
-    return item
+        await devices.act_as(conn, robot_id=robot_id)
+        if nonce is not None and not await devices.claim_nonce(conn, robot_id=robot_id, nonce=nonce):
+            raise ProblemError(409, "replay", "this request (nonce) was already processed")
+        return await decisions.pending_for(conn, robot_id=robot_id)
 
 
 @router.get("/v1/devices/{robot_id}/decisions", openapi_extra=DEVICE_HEADERS, response_model=DeviceDecisions,
@@ -139,26 +118,20 @@ async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: 
     if ack_status not in protocol.ACK_STATUSES:
         raise ProblemError(400, "malformed-ack", f"status must be one of {sorted(protocol.ACK_STATUSES)}")
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-        try:
-            await conn.execute("INSERT INTO ingest_nonces (robot_id, nonce) VALUES (%s, %s)",
-                               (robot_id, request.headers[protocol.HEADER_NONCE]))
-        except psycopg.errors.UniqueViolation as exc:
-            raise ProblemError(409, "replay", "this request (nonce) was already processed") from exc
-        row = await (await conn.execute(
-            "SELECT status FROM decisions WHERE robot_id = %s AND decision_id::text = %s FOR UPDATE",
-            (robot_id, decision_id))).fetchone()
-        if row is None:
+        await devices.act_as(conn, robot_id=robot_id)
+        if not await devices.claim_nonce(conn, robot_id=robot_id, nonce=request.headers[protocol.HEADER_NONCE]):
+            raise ProblemError(409, "replay", "this request (nonce) was already processed")
+        previous = await decisions.lock_status(conn, robot_id=robot_id, decision_id=decision_id)
+        if previous is None:
             raise ProblemError(404, "not-found", f"decision {decision_id!r} is not addressed to {robot_id!r}")
-        if row[0] == "pending":
-            await conn.execute("UPDATE decisions SET status = %s, acked_at = now(), ack_detail = %s "
-                               "WHERE robot_id = %s AND decision_id::text = %s",
-                               (ack_status, detail, robot_id, decision_id))
-        elif row[0] != ack_status:
-            raise ProblemError(409, "already-acknowledged", f"decision was already acknowledged as {row[0]!r}")
-        out = await (await conn.execute(DECISION_SQL, (decision_id,))).fetchone()
-    decision = decision_json(out)
-    if row[0] == "pending":
+        if previous == "pending":
+            await decisions.acknowledge(conn, robot_id=robot_id, decision_id=decision_id, status=ack_status,
+                                        detail=detail)
+        elif previous != ack_status:
+            raise ProblemError(409, "already-acknowledged", f"decision was already acknowledged as {previous!r}")
+        decision = await decisions.device_decision(conn, decision_id=decision_id)
+    assert decision is not None  # locked above in the same transaction
+    if previous == "pending":
         latency = max(0.0, time.time() - decision["created_at"])
         request.app.state.metrics.decision_ack.labels(ack_status).observe(latency)
     return Response(orjson.dumps(decision), media_type="application/json")

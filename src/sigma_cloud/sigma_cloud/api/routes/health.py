@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from sigma_cloud.api.problems import problem_response, responses
 from sigma_cloud.core.fleet_metrics import FleetGauges
+from sigma_cloud.repositories import health
 
 router = APIRouter(tags=["health"])
 
@@ -23,9 +24,9 @@ async def readyz(request: Request) -> Response:
     """Ready when the database answers within 2 s."""
     try:
         async with request.app.state.pool.connection(timeout=2.0) as conn:
-            await conn.execute("SELECT 1")
+            await health.ping(conn)
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return problem_response(503, "not-ready", f"database not reachable: {type(exc).__name__}",
+        return problem_response(503, "not-ready", f"database not reachable ({type(exc).__name__}); retry later",
                                 headers={"Retry-After": "1"})
     return Response(b'{"status":"ready"}', media_type="application/json")
 

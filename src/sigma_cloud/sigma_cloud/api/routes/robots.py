@@ -6,28 +6,25 @@ from typing import Annotated, Literal
 
 import psycopg
 from fastapi import APIRouter, Query, status
-from psycopg.rows import dict_row
 
 import sigma_protocol as protocol
 from sigma_cloud.api.audit import audit
+from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.deps import CurrentPrincipal, DbDep, PoolDep, require_role
 from sigma_cloud.api.models import ID_PATTERN, LatestChannel, RobotCreate, RobotLatest, RobotPublic, RobotsPublic, page
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.core.db import transaction
+from sigma_cloud.repositories import robots
 
 router = APIRouter(prefix="/v1/robots", tags=["robots"])
 CHANNEL_NAMES = {i: name for name, i in protocol.CHANNEL_IDS.items()}
 
-ROBOT_SELECT = ("SELECT r.robot_id, r.site_id, r.model, r.public_key, r.status, r.registered_at, r.decommissioned_at, "
-                "coalesce(s.last_seq, 0) AS last_seq, s.last_seen, coalesce(s.events_total, 0) AS events_total "
-                "FROM robots r LEFT JOIN robot_ingest_state s USING (robot_id)")
 RobotId = Annotated[str, Query(pattern=ID_PATTERN)]
 
 
 async def fetch_robot(conn: psycopg.AsyncConnection, robot_id: str) -> RobotPublic:
     """The robot as the caller may see it; 404 when it does not exist or is outside the caller's sites."""
-    cur = conn.cursor(row_factory=dict_row)
-    row = await (await cur.execute(ROBOT_SELECT + " WHERE r.robot_id = %s", (robot_id,))).fetchone()
+    row = await robots.get(conn, robot_id=robot_id)
     if row is None:
         raise ProblemError(404, "not-found", f"robot {robot_id!r} not found (or not in your sites)")
     return RobotPublic(**row)
@@ -40,10 +37,8 @@ async def register_robot(body: RobotCreate, pool: PoolDep, principal: CurrentPri
     require_role(principal, "fleet_admin", "site_manager")
     try:
         async with transaction(pool, principal) as conn:
-            await conn.execute("INSERT INTO robots (robot_id, site_id, model, public_key) VALUES (%s, %s, %s, %s)",
-                               (body.robot_id, body.site_id, body.model, body.public_key))
-            await conn.execute("INSERT INTO robot_ingest_state (robot_id, site_id) VALUES (%s, %s)",
-                               (body.robot_id, body.site_id))
+            await robots.insert(conn, robot_id=body.robot_id, site_id=body.site_id, model=body.model,
+                                public_key=body.public_key)
             await audit(conn, principal, "robot.register", site_id=body.site_id, target=body.robot_id,
                         detail={"public_key": body.public_key, "model": body.model})
             return await fetch_robot(conn, body.robot_id)
@@ -52,19 +47,17 @@ async def register_robot(body: RobotCreate, pool: PoolDep, principal: CurrentPri
     except psycopg.errors.ForeignKeyViolation as exc:
         raise ProblemError(404, "unknown-site", f"site {body.site_id!r} does not exist") from exc
     except psycopg.errors.InsufficientPrivilege as exc:
-        raise ProblemError(403, "forbidden", f"you may not register robots at site {body.site_id!r}") from exc
+        raise problem_for(exc, forbidden=f"you may not register robots at site {body.site_id!r}") from exc
 
 
 async def _id_conflict(pool: PoolDep, principal: CurrentPrincipal, body: RobotCreate) -> ProblemError:
     """The 409 for a robot id that is taken. Only a caller who may see that robot learns it is registered (and
     where); anyone else gets a neutral answer that names no site, and the attempt is audited (enumeration shows)."""
     async with transaction(pool, principal) as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        visible = await (await cur.execute("SELECT site_id FROM robots WHERE robot_id = %s",
-                                           (body.robot_id,))).fetchone()
-        if visible is not None:
+        visible_site = await robots.site_of(conn, robot_id=body.robot_id)
+        if visible_site is not None:
             return ProblemError(409, "conflict", f"robot {body.robot_id!r} is already registered at site "
-                                f"{visible['site_id']!r}")
+                                f"{visible_site!r}")
         await audit(conn, principal, "robot.register.refused", site_id=body.site_id, target=body.robot_id,
                     detail={"reason": "id unavailable"})
     return ProblemError(409, "id-unavailable", f"robot id {body.robot_id!r} cannot be used; choose another id "
@@ -78,12 +71,8 @@ async def list_robots(conn: DbDep, site_id: Annotated[str | None, Query(pattern=
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                       offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> RobotsPublic:
     """Robots visible to the caller, filtered by site and status, ordered by id."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(ROBOT_SELECT + " WHERE (%(site)s::text IS NULL OR r.site_id = %(site)s) "
-                      "AND (%(status)s::text IS NULL OR r.status = %(status)s) ORDER BY r.robot_id "
-                      "LIMIT %(limit)s OFFSET %(offset)s",
-                      {"site": site_id, "status": status_filter, "limit": limit + 1, "offset": offset})
-    items, next_offset = page([RobotPublic(**r) for r in await cur.fetchall()], limit, offset)
+    rows = await robots.list_robots(conn, site_id=site_id, status=status_filter, limit=limit, offset=offset)
+    items, next_offset = page([RobotPublic(**r) for r in rows], limit, offset)
     return RobotsPublic(items=items, next_offset=next_offset)
 
 
@@ -99,8 +88,7 @@ async def decommission_robot(robot_id: str, pool: PoolDep, principal: CurrentPri
     require_role(principal, "fleet_admin", "site_manager")
     async with transaction(pool, principal) as conn:
         robot = await fetch_robot(conn, robot_id)
-        await conn.execute("UPDATE robots SET status = 'decommissioned', decommissioned_at = coalesce("
-                           "decommissioned_at, now()) WHERE robot_id = %s", (robot_id,))
+        await robots.decommission(conn, robot_id=robot_id)
         await audit(conn, principal, "robot.decommission", site_id=robot.site_id, target=robot_id)
         return await fetch_robot(conn, robot_id)
 
@@ -109,7 +97,6 @@ async def decommission_robot(robot_id: str, pool: PoolDep, principal: CurrentPri
 async def latest_state(robot_id: str, conn: DbDep) -> RobotLatest:
     """The latest event of every channel of one robot, with its anomaly score."""
     await fetch_robot(conn, robot_id)
-    rows = await (await conn.execute("SELECT channel, seq, ts, payload, score FROM robot_latest WHERE robot_id = %s "
-                                     "ORDER BY channel", (robot_id,))).fetchall()
+    rows = await robots.latest(conn, robot_id=robot_id)
     return RobotLatest(robot_id=robot_id, channels=[
         LatestChannel(channel=CHANNEL_NAMES[c], seq=s, ts=t, payload=p, score=sc) for c, s, t, p, sc in rows])

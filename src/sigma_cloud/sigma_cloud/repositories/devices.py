@@ -1,0 +1,23 @@
+"""Device-authenticated access: act as the robot (RLS identity) and claim a request nonce (replay protection)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from sigma_cloud.core.db import identity_params
+from sigma_cloud.core.ingest import IDENTITY_SQL, device_principal
+
+
+async def act_as(conn: psycopg.AsyncConnection, *, robot_id: str) -> None:
+    """Scope the transaction to the robot's own rows (row-level security)."""
+    await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+
+
+async def claim_nonce(conn: psycopg.AsyncConnection, *, robot_id: str, nonce: str) -> bool:
+    """Record the request nonce; False when it was already used (a replay)."""
+    try:
+        async with conn.transaction():
+            await conn.execute("INSERT INTO ingest_nonces (robot_id, nonce) VALUES (%s, %s)", (robot_id, nonce))
+    except psycopg.errors.UniqueViolation:
+        return False
+    return True
