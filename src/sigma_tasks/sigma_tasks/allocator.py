@@ -99,6 +99,7 @@ class TaskBoard:
         self.records: dict[str, TaskRecord] = {}
         self.lease_until: dict[str, float] = {}
         self.hold_until: dict[str, float] = {}
+        self.resume_hold = -np.inf  # a resumed board holds every task it learns of before this time
         self._docks = [d.point for d in site.docks()]
 
     # ---- tasks in -------------------------------------------------------------------------------------------------
@@ -112,6 +113,8 @@ class TaskBoard:
         spec.validate(self.site)
         record = TaskRecord.create(spec, at=at, actor=actor)
         self.records[spec.task_id] = record
+        if at < self.resume_hold:  # an older leader may have handed it out before this board knew of it
+            self.hold_until[spec.task_id] = self.resume_hold
         return record
 
     def cancel(self, task_id: str, *, at: float, actor: str, reason: str) -> TaskRecord:
@@ -343,6 +346,7 @@ class TaskBoard:
         board = cls(site, leader=leader, term=term, **kwargs)
         board.records = dict(records)
         safe_after = now + board.board.lease_s + board.board.skew_s
+        board.resume_hold = safe_after
         for tid, rec in board.records.items():
             if not rec.state.terminal:
                 board.hold_until[tid] = safe_after

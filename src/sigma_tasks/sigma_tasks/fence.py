@@ -21,14 +21,16 @@ class AssignmentFence:
     queue: list[Assignment] = field(default_factory=list)
     finished: set[str] = field(default_factory=set)
 
-    def offer(self, a: Assignment) -> tuple[bool, str]:
-        """Accept or refuse an assignment; returns (accepted, why)."""
+    def offer(self, a: Assignment, *, now: float) -> tuple[bool, str]:
+        """Accept or refuse an assignment arriving at `now`; returns (accepted, why)."""
         if a.robot_id != self.robot_id:
             return False, f"addressed to {a.robot_id}"
         if a.term < self.highest_term:
             return False, f"term {a.term} is older than {self.highest_term}"
         if a.task_id in self.finished:
             return False, "already finished"
+        if now >= a.lease_until:
+            return False, "lease already expired"
         if a.term > self.highest_term:
             self.highest_term = a.term
         if any(q.task_id == a.task_id for q in self.queue):

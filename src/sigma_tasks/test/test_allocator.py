@@ -33,17 +33,20 @@ def test_robot_refuses_an_older_term_and_finished_tasks():
     fence = AssignmentFence("r1")
     new = Assignment("t1", "r1", term=5, leader="a", cost_s=1, finish_at=1, lease_until=10)
     old = Assignment("t2", "r1", term=4, leader="b", cost_s=1, finish_at=1, lease_until=10)
-    assert fence.offer(new) == (True, "accepted")
-    assert fence.offer(old)[0] is False
+    assert fence.offer(new, now=0) == (True, "accepted")
+    assert fence.offer(old, now=0)[0] is False
     fence.complete("t1")
-    assert fence.offer(Assignment("t1", "r1", term=6, leader="c", cost_s=1, finish_at=1, lease_until=20)) == (
+    assert fence.offer(Assignment("t1", "r1", term=6, leader="c", cost_s=1, finish_at=1, lease_until=20), now=1) == (
         False, "already finished")
-    assert fence.offer(Assignment("t3", "r2", term=6, leader="c", cost_s=1, finish_at=1, lease_until=20))[0] is False
+    other = Assignment("t3", "r2", term=6, leader="c", cost_s=1, finish_at=1, lease_until=20)
+    assert fence.offer(other, now=1)[0] is False
+    late = Assignment("t4", "r1", term=6, leader="c", cost_s=1, finish_at=1, lease_until=20)
+    assert fence.offer(late, now=20) == (False, "lease already expired")
 
 
 def test_robot_abandons_a_task_whose_lease_ran_out():
     fence = AssignmentFence("r1")
-    fence.offer(Assignment("t1", "r1", term=1, leader="a", cost_s=1, finish_at=1, lease_until=10))
+    fence.offer(Assignment("t1", "r1", term=1, leader="a", cost_s=1, finish_at=1, lease_until=10), now=0)
     assert fence.renew("t1", 20, term=1)
     assert fence.expire(15) == []
     assert fence.expire(20) == ["t1"] and fence.current() is None
