@@ -21,11 +21,11 @@ import math
 import time
 
 import numpy as np
+
+from sigma_tasks import solver
 from sigma_tasks.allocator import BoardParams, TaskBoard
 from sigma_tasks.cost import CostParams, RobotArrays, RobotState, TaskArrays, bid, euclidean_pairs
 from sigma_tasks.model import Place, PlaceKind, SiteMap, TaskKind, TaskSpec
-
-from sigma_tasks import solver
 
 
 def instance(n: int, seed: int) -> tuple[SiteMap, list[TaskSpec], list[RobotState]]:

@@ -24,6 +24,8 @@ CHANNELS: dict[str, dict[str, str]] = {
     "safety_status": {"level": "1", "authority": "1", "sequence": "1"},
     "safety_event": {"level": "1", "previous_level": "1", "authority": "1", "previous_authority": "1",
                      "sequence": "1"},
+    # sigma_interfaces/TaskStatus (tasks/status): a robot's progress on a fleet task (docs/tasks.md)
+    "task_status": {"state": "1", "progress": "1", "distance_remaining": "m", "kind": "1"},
 }
 # Channels whose payload must carry a "name" list matching the lengths of its list fields.
 NAMED_CHANNELS = frozenset({"joint_states", "actuator_health"})
@@ -49,6 +51,7 @@ FIELD_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
     ("safety_status", "sequence"): _SEQUENCE, ("safety_event", "level"): _LEVEL,
     ("safety_event", "previous_level"): _LEVEL, ("safety_event", "authority"): _LEVEL,
     ("safety_event", "previous_authority"): _LEVEL, ("safety_event", "sequence"): _SEQUENCE,
+    ("task_status", "state"): (0.0, 6.0), ("task_status", "progress"): (0.0, 1.0), ("task_status", "kind"): _LEVEL,
 }
 
 
@@ -74,6 +77,7 @@ EXTRAS: dict[str, dict[str, Extra]] = {
     "safety_status": {"brake_engaged": Extra("bool"), "active_faults": _FAULTS, "speed_scale": Extra("number"),
                       "torque_scale": Extra("number")},
     "safety_event": {"cause": Extra("text"), "raised": _FAULTS, "cleared": _FAULTS, "recording": Extra("text")},
+    "task_status": {"task_id": _TEXT_SHORT, "step": _TEXT_SHORT, "reason": Extra("text")},
 }
 # Every channel may say which of its list fields were left empty because a value was not finite (JSON has no NaN).
 for _extras in EXTRAS.values():

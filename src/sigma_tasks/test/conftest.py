@@ -1,6 +1,7 @@
 """Shared fixtures: the warehouse's places (docks from worlds/warehouse.yaml, shelves from warehouse.xml)."""
 
 import pytest
+
 from sigma_tasks.model import Place, PlaceKind, SiteMap
 
 WAREHOUSE = [

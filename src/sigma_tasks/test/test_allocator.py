@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport, StaleTermError, TaskBoard
 from sigma_tasks.cost import RobotState
 from sigma_tasks.fence import AssignmentFence
@@ -105,6 +106,7 @@ def test_new_leader_holds_unvouched_tasks_until_old_leases_ran_out(site):
 def test_no_task_is_held_by_two_robots_in_a_term(n_robots, n_tasks, failures, seed):
     """Over rounds with failures in one term: every task has at most one live assignment at any time."""
     from conftest import WAREHOUSE
+
     from sigma_tasks.model import SiteMap
 
     rng = np.random.default_rng(seed)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from sigma_tasks.allocator import TaskBoard
 from sigma_tasks.cost import CostParams, RobotState, pairwise
 from sigma_tasks.model import TaskKind, TaskSpec

@@ -3,6 +3,7 @@ twice, and a failed robot's tasks are queued again within the stated bound."""
 
 import pytest
 from fleet_sim import FleetSim
+
 from sigma_tasks.states import TERMINAL, TaskState
 
 SEEDS = list(range(8))

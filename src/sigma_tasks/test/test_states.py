@@ -3,6 +3,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from sigma_tasks.model import TaskKind, TaskSpec
 from sigma_tasks.states import ALLOWED, TERMINAL, InvalidTransitionError, TaskRecord, TaskState, transition
 

@@ -1,0 +1,101 @@
+"""Request/response models of the task API (docs/tasks.md), named by role like api/models.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+TaskState = Literal["queued", "assigned", "in_progress", "done", "failed", "cancelled"]
+
+
+class Place(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=PLACE_PATTERN)
+    kind: Literal["dock", "shelf", "zone", "waypoint"]
+    x: float = Field(ge=-1e6, le=1e6, description="map frame [m]")
+    y: float = Field(ge=-1e6, le=1e6, description="map frame [m]")
+
+
+class PlacesPut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    places: list[Place] = Field(min_length=1, max_length=10_000)
+
+
+class PlacesPublic(BaseModel):
+    site_id: str
+    items: list[Place]
+
+
+class TaskCreate(BaseModel):
+    """deliver: pickup + dropoff (+ payload_kg); go_to: place; charge: place (a dock)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["deliver", "go_to", "charge"]
+    pickup: str | None = Field(default=None, pattern=PLACE_PATTERN)
+    dropoff: str | None = Field(default=None, pattern=PLACE_PATTERN)
+    place: str | None = Field(default=None, pattern=PLACE_PATTERN)
+    payload_kg: float = Field(default=0.0, ge=0.0, le=1000.0)
+    priority: int = Field(default=0, ge=0, le=10, description="0 lowest ... 10 highest")
+    earliest_start: dt.datetime | None = Field(default=None, description="default: now")
+    deadline: dt.datetime | None = None
+
+
+class TaskTransitionPublic(BaseModel):
+    from_state: TaskState | None
+    to_state: TaskState
+    at: dt.datetime
+    actor: str
+    reason: str
+    robot_id: str | None
+    term: int | None
+
+
+class TaskPublic(BaseModel):
+    task_id: uuid.UUID
+    site_id: str
+    kind: Literal["deliver", "go_to", "charge"]
+    pickup: str | None
+    dropoff: str | None
+    place: str | None
+    payload_kg: float
+    priority: int
+    earliest_start: dt.datetime
+    deadline: dt.datetime | None
+    state: TaskState
+    robot_id: str | None = Field(description="the robot holding the task (assigned / in progress / done)")
+    term: int | None = Field(description="the swarm leader's term of that assignment, when known")
+    reason: str = Field(description="why the last transition happened")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: str
+
+
+class TaskDetail(TaskPublic):
+    history: list[TaskTransitionPublic]
+    sent_to_leader: str | None = Field(default=None, description="robot the task was sent to (create only)")
+
+
+class TasksPublic(BaseModel):
+    items: list[TaskPublic]
+    next_offset: int | None
+
+
+class TaskCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\x00]*$")
+
+
+class LeadershipClaim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    term: int = Field(ge=0, le=2**62)
+
+
+class LeadershipPublic(BaseModel):
+    robot_id: str
+    term: int
+    leader: bool = Field(description="false when a newer term already leads the site")
+    open_tasks: list[TaskPublic]

@@ -1,0 +1,232 @@
+"""Fleet tasks against the real server and embedded PostgreSQL: map, create/list/detail/cancel, idempotency, RLS,
+the leader's claim (fencing), the downlink to the leader, and robots' progress through the task_status channel."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import psycopg
+import pytest
+
+from sigma_cloud.core.db import IDENTITY_SQL, Principal, identity_params
+from sigma_tasks.model import TaskKind, TaskSpec
+from sigma_tasks.states import TaskRecord, TaskState, transition
+
+PLACES = [
+    {"name": "dock_1", "kind": "dock", "x": -13.5, "y": -8.5},
+    {"name": "shelf_0_0", "kind": "shelf", "x": -8.0, "y": -6.0},
+    {"name": "shelf_3_2", "kind": "shelf", "x": 8.0, "y": 6.0},
+    {"name": "packing", "kind": "zone", "x": 13.0, "y": 0.0},
+]
+DELIVER = {"kind": "deliver", "pickup": "shelf_0_0", "dropoff": "packing", "payload_kg": 4.0, "priority": 3}
+
+
+@pytest.fixture(scope="module")
+def site(cloud) -> str:
+    for s in ("tasks-a", "tasks-b", "tasks-nomap"):
+        cloud.ensure_site(s)
+    for s in ("tasks-a", "tasks-b"):
+        r = cloud.http.put(f"/v1/sites/{s}/places", json={"places": PLACES}, headers=cloud.token())
+        assert r.status_code == 200, r.text
+    return "tasks-a"
+
+
+def manager(cloud, site="tasks-a"):
+    return cloud.token("site_manager", (site,), subject=f"manager-{site}")
+
+
+def create(cloud, site="tasks-a", body=None, headers=None):
+    return cloud.http.post(f"/v1/sites/{site}/tasks", json=body or DELIVER, headers=headers or manager(cloud, site))
+
+
+def report(cloud, robot, task_id: str, state: int, reason: str = "", progress: float = 0.0):
+    event = {"seq": robot.next_seq, "ts": time.time(), "channel": "task_status",
+             "payload": {"task_id": task_id, "state": state, "progress": progress, "kind": 1, "step": "test",
+                         "reason": reason}}
+    robot.next_seq += 1
+    r = cloud.post_batch(robot, [event])
+    assert r.status_code == 200, r.text
+
+
+def replay_with_sigma_tasks(detail: dict) -> TaskRecord:
+    """The stored history must be a path the sigma_tasks state machine allows."""
+    spec = TaskSpec("t", TaskKind(detail["kind"]), pickup=detail["pickup"], dropoff=detail["dropoff"],
+                    place=detail["place"], payload_kg=detail["payload_kg"])
+    first, *rest = detail["history"]
+    assert first["from_state"] is None and first["to_state"] == "queued"
+    rec = TaskRecord.create(spec, at=0.0, actor=first["actor"])
+    for k, h in enumerate(rest, 1):
+        assert h["from_state"] == rec.state.value, detail["history"]
+        assert h["actor"] and h["reason"]
+        rec = transition(rec, TaskState(h["to_state"]), at=float(k), actor=h["actor"], reason=h["reason"],
+                         robot_id=h["robot_id"] or "unknown", term=h["term"] if h["term"] is not None else -1)
+    assert rec.state.value == detail["state"]
+    return rec
+
+
+def test_places_are_validated_and_read_back(cloud, site):
+    r = cloud.http.get(f"/v1/sites/{site}/places", headers=cloud.token("operator", (site,)))
+    assert r.status_code == 200 and {p["name"] for p in r.json()["items"]} == {p["name"] for p in PLACES}
+    dup = cloud.http.put(f"/v1/sites/{site}/places", json={"places": [PLACES[0], PLACES[0]]}, headers=cloud.token())
+    assert dup.status_code == 422 and "dock_1" in dup.json()["detail"]
+    r = cloud.http.put(f"/v1/sites/{site}/places", json={"places": PLACES}, headers=cloud.token("operator", (site,)))
+    assert r.status_code == 403
+
+
+def test_create_list_detail_with_history(cloud, site):
+    r = create(cloud)
+    assert r.status_code == 201, r.text
+    task = r.json()
+    assert task["state"] == "queued" and task["created_by"] == "manager-tasks-a"
+    assert [(h["from_state"], h["to_state"], h["actor"], h["reason"]) for h in task["history"]] == [
+        (None, "queued", "manager-tasks-a", "created")]
+    listed = cloud.http.get(f"/v1/sites/{site}/tasks", params={"state": "queued"}, headers=manager(cloud)).json()
+    assert task["task_id"] in {t["task_id"] for t in listed["items"]}
+    detail = cloud.http.get(f"/v1/sites/{site}/tasks/{task['task_id']}", headers=cloud.token("operator", (site,)))
+    assert detail.status_code == 200 and detail.json()["history"] == task["history"]
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ({**DELIVER, "dropoff": "shelf_9_9"}, "shelf_9_9"),
+    ({"kind": "go_to", "place": "mezzanine"}, "mezzanine"),
+    ({"kind": "charge", "place": "shelf_0_0"}, "not a dock"),
+    ({"kind": "deliver", "pickup": "shelf_0_0"}, "dropoff"),
+])
+def test_bad_tasks_are_422_naming_what(cloud, site, body, named):
+    r = create(cloud, body=body)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert named in r.json()["detail"]
+
+
+def test_unknown_field_and_site_without_map(cloud, site):
+    assert create(cloud, body={**DELIVER, "colour": "red"}).status_code == 422
+    r = create(cloud, site="tasks-nomap", headers=cloud.token())
+    assert r.status_code == 409 and "places" in r.json()["detail"]
+
+
+def test_idempotency_key(cloud, site):
+    key = {"Idempotency-Key": f"order-{uuid.uuid4()}"}
+    first = create(cloud, headers={**manager(cloud), **key})
+    again = create(cloud, headers={**manager(cloud), **key})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["task_id"] == first.json()["task_id"]
+    other = create(cloud, body={**DELIVER, "payload_kg": 9.0}, headers={**manager(cloud), **key})
+    assert other.status_code == 409 and other.json()["type"].endswith("idempotency-key-reused")
+    listed = cloud.http.get(f"/v1/sites/{site}/tasks", params={"limit": 1000}, headers=manager(cloud)).json()
+    assert sum(t["task_id"] == first.json()["task_id"] for t in listed["items"]) == 1
+
+
+def test_cancel_records_who_and_why_and_only_once(cloud, site):
+    task = create(cloud).json()
+    url = f"/v1/sites/{site}/tasks/{task['task_id']}/cancel"
+    assert cloud.http.post(url, json={"reason": "x"}, headers=cloud.token("operator", (site,))).status_code == 403
+    r = cloud.http.post(url, json={"reason": "order withdrawn"}, headers=manager(cloud))
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "cancelled"
+    last = r.json()["history"][-1]
+    assert (last["from_state"], last["to_state"], last["actor"], last["reason"]) == (
+        "queued", "cancelled", "manager-tasks-a", "order withdrawn")
+    again = cloud.http.post(url, json={"reason": "twice"}, headers=manager(cloud))
+    assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+    replay_with_sigma_tasks(r.json())
+
+
+def test_site_scoping(cloud, site):
+    task = create(cloud).json()
+    other = manager(cloud, "tasks-b")
+    assert cloud.http.get(f"/v1/sites/{site}/tasks/{task['task_id']}", headers=other).status_code == 404
+    assert cloud.http.get(f"/v1/sites/{site}/tasks", headers=other).status_code == 404
+    assert create(cloud, site=site, headers=other).status_code == 404
+    assert create(cloud, site=site, headers=cloud.token("operator", (site,))).status_code == 403
+
+
+def test_rls_on_task_tables(cloud, site):
+    create(cloud, site="tasks-b", headers=manager(cloud, "tasks-b"))
+    create(cloud)
+    conn = psycopg.connect(cloud.runtime.api_url, autocommit=True)
+
+    def run(principal: Principal, sql: str) -> list[tuple]:
+        with conn.transaction():
+            conn.execute(IDENTITY_SQL, identity_params(principal))
+            return conn.execute(sql).fetchall()
+
+    try:
+        mgr_a = Principal("m", "site_manager", ("tasks-a",))
+        for table in ("tasks", "task_transitions", "site_places"):
+            assert {r[0] for r in run(mgr_a, f"SELECT DISTINCT site_id FROM {table}")} == {"tasks-a"}
+            seen = {r[0] for r in run(Principal("a", "fleet_admin"), f"SELECT DISTINCT site_id FROM {table}")}
+            assert {"tasks-a", "tasks-b"} <= seen
+        assert run(mgr_a, "UPDATE tasks SET reason = 'x' WHERE site_id = 'tasks-b' RETURNING 1") == []
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run(Principal("o", "operator", ("tasks-a",)), "UPDATE tasks SET reason = 'x' RETURNING 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run(Principal("device:x", "device", robot_id="x"), "SELECT count(*) FROM tasks")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # history is append-only
+            run(Principal("a", "fleet_admin"), "DELETE FROM task_transitions RETURNING 1")
+    finally:
+        conn.close()
+
+
+def test_leader_claim_is_fenced_and_new_tasks_reach_the_leader(cloud, site):
+    r1, r2 = cloud.robot("tasks-r1", "tasks-b"), cloud.robot("tasks-r2", "tasks-b")
+    open_task = create(cloud, site="tasks-b", headers=manager(cloud, "tasks-b")).json()
+    claim = cloud.device_post(r1, "/v1/devices/tasks-r1/leadership", b'{"term": 5}')
+    assert claim.status_code == 200, claim.text
+    assert claim.json()["leader"] is True
+    assert open_task["task_id"] in {t["task_id"] for t in claim.json()["open_tasks"]}
+    stale = cloud.device_post(r2, "/v1/devices/tasks-r2/leadership", b'{"term": 4}')
+    assert stale.status_code == 200 and stale.json() == {"robot_id": "tasks-r2", "term": 4, "leader": False,
+                                                         "open_tasks": []}
+    spoof = cloud.device_post(r2, "/v1/devices/tasks-r1/leadership", b'{"term": 9}')
+    assert spoof.status_code == 403
+    bad = cloud.device_post(r2, "/v1/devices/tasks-r2/leadership", b'{"term": -1}')
+    assert bad.status_code == 400
+    task = create(cloud, site="tasks-b", body={"kind": "go_to", "place": "shelf_3_2"},
+                  headers=manager(cloud, "tasks-b")).json()
+    assert task["sent_to_leader"] == "tasks-r1"
+    sent = cloud.device_get(r1, "/v1/devices/tasks-r1/decisions").json()["decisions"]
+    mine = [d for d in sent if d["parameters"].get("task_id") == task["task_id"]]
+    assert len(mine) == 1 and mine[0]["action"] == "fleet_task"
+    assert mine[0]["parameters"]["place"] == "shelf_3_2" and mine[0]["parameters"]["kind"] == "go_to"
+    newer = cloud.device_post(r2, "/v1/devices/tasks-r2/leadership", b'{"term": 6}')
+    assert newer.json()["leader"] is True
+    assert create(cloud, site="tasks-b", body={"kind": "go_to", "place": "dock_1"},
+                  headers=manager(cloud, "tasks-b")).json()["sent_to_leader"] == "tasks-r2"
+
+
+def test_robot_reports_move_the_task_through_its_states(cloud, site):
+    robot, other = cloud.robot("tasks-ra", site), cloud.robot("tasks-rb", site)
+    task = create(cloud).json()
+    tid = task["task_id"]
+    url = f"/v1/sites/{site}/tasks/{tid}"
+    report(cloud, robot, tid, 0)  # ACCEPTED: the leader gave it to this robot
+    assert cloud.http.get(url, headers=manager(cloud)).json()["state"] == "assigned"
+    report(cloud, other, tid, 3)  # another robot's report about a task it does not hold changes nothing
+    report(cloud, robot, tid, 2, progress=0.4)  # ACTIVE
+    report(cloud, robot, tid, 2, progress=0.6)  # more progress: no new transition
+    detail = cloud.http.get(url, headers=manager(cloud)).json()
+    assert detail["state"] == "in_progress" and detail["robot_id"] == "tasks-ra"
+    report(cloud, robot, tid, 4, reason="no path to shelf_0_0")  # FAILED -> back to the queue for re-allocation
+    detail = cloud.http.get(url, headers=manager(cloud)).json()
+    assert detail["state"] == "queued" and "no path to shelf_0_0" in detail["reason"]
+    report(cloud, other, tid, 3, reason="delivered")  # a new leader's robot finished it
+    detail = cloud.http.get(url, headers=manager(cloud)).json()
+    assert detail["state"] == "done" and detail["robot_id"] == "tasks-rb"
+    assert [h["to_state"] for h in detail["history"]] == [
+        "queued", "assigned", "in_progress", "queued", "assigned", "in_progress", "done"]
+    assert {h["actor"] for h in detail["history"][1:]} == {"robot:tasks-ra", "robot:tasks-rb"}
+    replay_with_sigma_tasks(detail)
+    report(cloud, robot, tid, 2)  # reports after the end change nothing: exactly one terminal state
+    final = cloud.http.get(url, headers=manager(cloud)).json()
+    assert final["history"] == detail["history"]
+    report(cloud, robot, "local-task-7", 3)  # a robot-local task id (not a cloud task) is ignored
+
+
+def test_reports_cannot_touch_another_sites_tasks(cloud, site):
+    task = create(cloud, site="tasks-b", headers=manager(cloud, "tasks-b")).json()
+    intruder = cloud.robot("tasks-rc", site)
+    report(cloud, intruder, task["task_id"], 3)
+    detail = cloud.http.get(f"/v1/sites/tasks-b/tasks/{task['task_id']}", headers=cloud.token()).json()
+    assert detail["state"] == "queued"
