@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     _print("READY", {"id": args.robot_id, "boot": runtime.store.boot})
     try:
         while not stop.is_set():
-            runtime.step(0.05)
+            runtime.step(0.2)
             while not hooks.empty():
                 words = hooks.get().split()
                 if not words:

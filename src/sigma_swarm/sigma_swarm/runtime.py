@@ -96,7 +96,8 @@ class SwarmRuntime:
         self.store = StateStore(config.state_path)
         self.signer = Signer(config.site, config.robot_id, key, self.store.boot)
         self.verifier = Verifier(config.site, config.robot_id, self.roster)
-        self.transport = DdsTransport(config.domain_id, config.localhost_only)
+        self.transport = DdsTransport(config.domain_id, config.localhost_only, config.robot_id)
+        self.transport.prepare(m for m in self.roster.keys if m != config.robot_id)
         now = clock()
         self.member = Member(config.robot_id, Roster(self.roster.version, self.roster.members), config.params,
                              random.Random(os.urandom(16)), now, self.store.durable)
@@ -131,6 +132,7 @@ class SwarmRuntime:
         self.roster = roster
         self.verifier.set_roster(roster)
         self.member.set_roster(Roster(roster.version, roster.members), self.clock())
+        self.transport.prepare(m for m in roster.keys if m != self.config.robot_id)
         return True
 
     # ------------------------------------------------------------------ loop
@@ -161,7 +163,7 @@ class SwarmRuntime:
         if self.member.durable != self.store.durable:
             self.store.save(self.member.durable)  # durable before any message leaves
         for send in out.sends:
-            self.transport.publish(self.signer.frame(send.message))
+            self.transport.publish(self.signer.frame(send.message), send.to)
         if self.on_command is not None:
             for command in out.commands:
                 self.on_command(command)

@@ -87,7 +87,7 @@ class SwarmNode(Node):
                                f"{self.s.swarm_domain_id}, roster version {runtime.roster.version}")
         try:
             while not self._stop.is_set():
-                runtime.step(0.05)
+                runtime.step(0.2)
                 while not self._outbox.empty():
                     self._send_leader_command(runtime, self._outbox.get_nowait())
                 self._counters = runtime.counters()

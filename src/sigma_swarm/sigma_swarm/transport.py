@@ -1,5 +1,10 @@
 """Cyclone DDS binding of the mesh: one DDS domain per site (never the robot's ROS graph), one topic of signed
-frames, reliable and volatile. Optional test hook: drop frames from chosen senders (a partition on this member)."""
+frames, reliable and volatile. Optional test hook: drop frames from chosen senders (a partition on this member).
+
+Addressing uses DDS partitions: broadcasts go to partition ``_all``, a message for one member (votes, heartbeat
+acknowledgements) to the partition named after it, and each member subscribes to ``_all`` and its own id only. So a
+follower's reader never even sees the other followers' acknowledgements: no wake-up, no decoding, no signature check
+(the at-rest CPU cost per member then grows with the leader's heartbeat rate, not with the site's size)."""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ from collections.abc import Iterable
 
 from cyclonedds.core import InstanceState, Policy, Qos, ReadCondition, SampleState, ViewState, WaitSet
 from cyclonedds.domain import Domain, DomainParticipant
-from cyclonedds.pub import DataWriter
-from cyclonedds.sub import DataReader
+from cyclonedds.pub import DataWriter, Publisher
+from cyclonedds.sub import DataReader, Subscriber
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
@@ -22,6 +27,7 @@ LOCALHOST_CONFIG = """<CycloneDDS><Domain id="any">
 
 
 _CONFIGURED: dict[int, Domain] = {}
+BROADCAST_PARTITION = "_all"  # robot ids never start with "_"; "*" and "?" would be DDS wildcards
 
 
 def frame_qos(depth: int = 256) -> Qos:
@@ -33,22 +39,42 @@ def frame_qos(depth: int = 256) -> Qos:
 class DdsTransport:
     """Publish and receive ``Frame`` samples on the site's swarm domain."""
 
-    def __init__(self, domain_id: int, localhost_only: bool = False) -> None:
+    def __init__(self, domain_id: int, localhost_only: bool = False, own_id: str = "") -> None:
         if localhost_only and domain_id not in _CONFIGURED:
             # The Domain object must outlive the participants (it carries the configuration); one per process.
             _CONFIGURED[domain_id] = Domain(domain_id, LOCALHOST_CONFIG)
         self.participant = DomainParticipant(domain_id)
-        topic = Topic(self.participant, FRAME_TOPIC, Frame)
-        self.writer = DataWriter(self.participant, topic, frame_qos())
-        self.reader = DataReader(self.participant, topic, frame_qos())
+        self.topic = Topic(self.participant, FRAME_TOPIC, Frame)
+        self.writer = self._writer(BROADCAST_PARTITION)
+        self._direct: dict[str, DataWriter] = {}
+        partitions = [BROADCAST_PARTITION, own_id] if own_id else [BROADCAST_PARTITION]
+        subscriber = Subscriber(self.participant, Qos(Policy.Partition(partitions)))
+        self.reader = DataReader(subscriber, self.topic, frame_qos())
         self._condition = ReadCondition(self.reader, ViewState.Any | SampleState.Any | InstanceState.Any)
         self._waitset = WaitSet(self.participant)
         self._waitset.attach(self._condition)
         self.blocked: set[str] = set()
         self.blocked_count = 0
 
-    def publish(self, frame: Frame) -> None:
-        self.writer.write(frame)
+    def _writer(self, partition: str) -> DataWriter:
+        publisher = Publisher(self.participant, Qos(Policy.Partition([partition])))
+        return DataWriter(publisher, self.topic, frame_qos())
+
+    def prepare(self, peers: Iterable[str]) -> None:
+        """Create the direct writers to ``peers`` ahead of time, so they are matched before the first vote."""
+        for peer in peers:
+            if peer not in self._direct:
+                self._direct[peer] = self._writer(peer)
+
+    def publish(self, frame: Frame, to: str | None = None) -> None:
+        """Broadcast ``frame``, or send it to member ``to`` only."""
+        if to is None:
+            self.writer.write(frame)
+            return
+        writer = self._direct.get(to)
+        if writer is None:
+            writer = self._direct[to] = self._writer(to)
+        writer.write(frame)
 
     def receive(self, timeout_s: float) -> list[Frame]:
         """Frames that arrived, waiting up to ``timeout_s`` for the first one."""

@@ -120,14 +120,16 @@ def test_partition_minority_has_no_leader_majority_elects_and_heal_rejoins(clust
         cluster.members[i].send("block " + " ".join(majority))
     for i in majority:
         cluster.members[i].send("block " + " ".join(minority))
-    new_leader, new_term = cluster.wait_for(
+    _, new_term = cluster.wait_for(
         lambda: (lambda a: a if a and a[0] in majority else None)(cluster.agreed_leader(majority)), 15,
         "a leader on the majority side")
     cluster.wait_for(lambda: all(cluster.members[i].status.get("leader") == "" for i in minority), 15,
                      "the minority saying it has no leader")
     time.sleep(1.0)  # and it stays leaderless (it cannot win an election without a majority)
     assert all(cluster.members[i].status.get("leader") == "" for i in minority)
-    assert cluster.agreed_leader(majority)[0] == new_leader
+    # The majority keeps a leader of its own (on a loaded box it may have re-elected in the meantime).
+    cluster.wait_for(lambda: (lambda a: a and a[0] in majority)(cluster.agreed_leader(majority)), 15,
+                     "a leader on the majority side still")
     for i in cluster.ids:
         cluster.members[i].send("heal")
     healed = cluster.wait_for(cluster.agreed_leader, 15, "one leader for all 5 after healing")
