@@ -47,6 +47,11 @@ class ExecutionParams:
     arm_retries: int = param(1, unit="retries", low=0, high=10, description="failed arm motions retried")
     arm_speed: float = param(3.0, unit="rad/s", low=0.05, high=6.0,
                              description="joint speed limit sent with every arm target (smooth, carrying a tote)")
+    arm_min_speed_scale: float = param(0.6, unit="1", low=0.0, high=1.0,
+                                       description="arm motions wait while safety scales speed below this (a person "
+                                                   "near, a wall near)")
+    arm_wait_timeout: float = param(60.0, unit="s", low=1.0, high=3600.0,
+                                    description="an arm motion fails after waiting this long for that speed scale")
     payload_timeout: float = param(5.0, unit="s", low=0.1, high=60.0,
                                    description="a grasp/release not confirmed after this long fails")
     charge_start_timeout: float = param(15.0, unit="s", low=1.0, high=300.0,
@@ -161,15 +166,37 @@ class Navigate(_Leaf):
 
 
 class ArmMove(_Leaf):
-    """Both arms to a named pose through joint targets; done within tolerance, fails after a timeout."""
+    """Both arms to a named pose through joint targets; done within tolerance, fails after a timeout.
+
+    It waits (arms held where they are) while safety scales speed below ``arm_min_speed_scale``: moving a load slowly
+    near a person is what the speed scale asks, but the gate's target lead then falls below the servo's sag under the
+    load and the arm cannot lift; waiting for the person to pass is the safer plan anyway.
+    """
 
     def __init__(self, name: str, ctx: ExecContext, pose: str) -> None:
         super().__init__(name, ctx)
         self.targets = ARM_POSES[pose]
+        self.waiting_since: float | None = None
+
+    def initialise(self) -> None:
+        super().initialise()
+        self.waiting_since = None
 
     def update(self) -> Status:
         ctx = self.ctx
         ctx.step, ctx.needs_joints, ctx.moving_expected = self.name, True, False
+        s = ctx.world.safety if ctx.world is not None else None
+        if s is None or s.speed_scale < ctx.params.arm_min_speed_scale:
+            if self.waiting_since is None:
+                self.waiting_since = ctx.now
+            waited = ctx.now - self.waiting_since
+            if waited > ctx.params.arm_wait_timeout:
+                scale = s.speed_scale if s is not None else math.nan
+                return self.fail(f"waited {waited:.0f} s for safety speed scale >= "
+                                 f"{ctx.params.arm_min_speed_scale} (now {scale:.2f})")
+            self.started = ctx.now          # the motion's own timeout starts when it may move
+            return Status.RUNNING
+        self.waiting_since = None
         ctx.command.joints, ctx.command.joint_speed = dict(self.targets), ctx.params.arm_speed
         w = ctx.world
         err = math.nan
