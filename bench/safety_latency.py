@@ -9,13 +9,23 @@ Baseline in the same run: the same message type bounced through a plain echo pro
 on the same EventsExecutor as safety_node: one cross-process hop each way, like the hazard path), so the ratio is
 the cost of the safety logic.
 
-    source scripts/env.sh && python bench/safety_latency.py [--trials 1000] [--estop-trials 300]
-The last line is the headline: p99 of human-hazard -> blocked, and its ratio to the baseline p99.
+--loaded (issue #18): after the quiet trials, the same trials again while the machine also runs 10 simulated robots
+(sim_node, real time, every topic) and the cloud tier ingesting signed telemetry (embedded PostgreSQL + uvicorn,
+a separate load process posting --ingest-rate events/s). safety_node runs with its configured real-time treatment
+(SCHED_FIFO 40 + mlockall where the OS allows; its log says what it got); the echo and this process (the robot's
+driver stand-in) get the same, so the baseline sees the same scheduling. --no-rt turns all of it off.
+
+    source scripts/env.sh && python bench/safety_latency.py [--trials 1000] [--estop-trials 300] [--loaded]
+The last line is the headline: p99 of human-hazard -> blocked (quiet, and loaded with --loaded), and its ratio to
+the plain echo's p99 under the same load.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import json
 import os
 import statistics
 import sys
@@ -44,6 +54,7 @@ from sigma_interfaces.msg import (
 from sigma_interfaces.srv import ResetSafety
 from sigma_ros_common import qos
 from sigma_ros_common.share import package_share
+from sigma_safety import realtime
 from sigma_safety.core.urdf import load_joint_limits
 from sigma_testing.domain import claim_domain, isolation_env
 from sigma_testing.process import NodeProcess, executable, ros_args
@@ -236,7 +247,7 @@ def summary(name: str, xs: list[float]) -> str:
             f"p99={pct(ms, 99):6.2f} ms  max={max(ms):6.2f} ms")
 
 
-def echo_main() -> None:
+def echo_main(rt_priority: int) -> None:
     """The baseline's other end: republish ``in/DetectedHumans`` on ``out/DetectedHumans``."""
     from rclpy.experimental import EventsExecutor
 
@@ -246,6 +257,8 @@ def echo_main() -> None:
     node.create_subscription(DetectedHumans, "in/DetectedHumans", lambda m: pub.publish(m), 10)
     executor = EventsExecutor()
     executor.add_node(node)
+    for warning in realtime.apply(rt_priority, rt_priority > 0):
+        print(f"echo: {warning}", flush=True)
     try:
         while rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
@@ -255,15 +268,114 @@ def echo_main() -> None:
         rclpy.try_shutdown()
 
 
+class Load:
+    """10 simulated robots in real time and the cloud tier ingesting telemetry, for as long as the block runs."""
+
+    def __init__(self, robots: int, ingest_rate: float, env: dict[str, str], logs: Path) -> None:
+        self.robots, self.ingest_rate, self.env, self.logs = robots, ingest_rate, env, logs
+        self.procs: list[NodeProcess] = []
+        self.stack = None
+
+    def __enter__(self) -> Load:
+        from cloud_common import Stack  # bench/: the cloud benchmarks' embedded PostgreSQL + uvicorn
+
+        names = "[" + ",".join(f"load{i}" for i in range(self.robots)) + "]"
+        sim = NodeProcess([executable("sigma_sim", "sim_node"), "--ros-args", "-p", f"robots:={names}"],
+                          env=self.env, log_path=self.logs / "load_sim.log", label="load sim")
+        self.procs.append(sim)
+        sim.wait_for_output("sigma_sim ready", timeout=120.0)
+        self.stack = Stack().__enter__()
+        robots = self.stack.register(10)
+        (self.logs / "robots.json").write_text(json.dumps(robots))
+        ingest = NodeProcess([sys.executable, __file__, "--ingest", self.stack.url, str(self.logs / "robots.json"),
+                              str(self.ingest_rate)], env=self.env, log_path=self.logs / "load_ingest.log",
+                             label="load ingest")
+        self.procs.append(ingest)
+        ingest.wait_for_output("acked", timeout=60.0)
+        return self
+
+    def describe(self) -> str:
+        """What ran, from the load processes' own reports."""
+        acked = [line for line in self.procs[1].output().splitlines() if line.startswith("acked")]
+        return f"{self.robots} simulated robots + cloud ingest ({acked[-1] if acked else 'no ack'})"
+
+    def __exit__(self, *exc: object) -> None:
+        for p in reversed(self.procs):
+            p.stop()
+        if self.stack is not None:
+            self.stack.__exit__()
+
+
+def ingest_main(url: str, robots_file: str, rate: float) -> None:
+    """The load's cloud client: every robot posts signed batches of 50 events, together ``rate`` events/s."""
+    import httpx
+    from cloud_common import encode_batch_fast
+
+    import sigma_protocol as protocol
+
+    robots = json.loads(Path(robots_file).read_text())
+    batch = 50
+    period = batch * len(robots) / rate
+    acked = [0]
+
+    async def robot(client: httpx.AsyncClient, rid: str, seed: str) -> None:
+        seq, next_at = 1, time.monotonic()
+        while True:
+            body = encode_batch_fast(rid, seq, batch, time.time())
+            headers = protocol.sign_request(seed, "POST", protocol.INGEST_PATH, rid, body, time.time())
+            headers["Content-Type"] = "application/json"
+            r = await client.post(protocol.INGEST_PATH, content=body, headers=headers)
+            if r.status_code == 200:
+                acked[0] += r.json()["accepted"]
+                seq += batch
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+    async def report(start: float) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            print(f"acked {acked[0]} events in {time.monotonic() - start:.0f} s "
+                  f"({acked[0] / (time.monotonic() - start):.0f}/s)", flush=True)
+
+    async def run() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            await asyncio.gather(report(time.monotonic()), *(robot(client, rid, seed) for rid, seed in robots))
+
+    with contextlib.suppress(KeyboardInterrupt):  # stopped by the bench (SIGINT)
+        asyncio.run(run())
+
+
+def trials(bench: Bench, n: int, n_estop: int) -> tuple[list[float], list[float], list[float]]:
+    """Interleaved human-hazard, echo and e-stop trials (all three see the same machine load)."""
+    for _ in range(20):  # warm-up (discovery, first-message allocations)
+        bench.human_trial()
+        bench.echo_trial()
+    human, estop, base = [], [], []
+    for i in range(n):
+        human.append(bench.human_trial())
+        base.append(bench.echo_trial())
+        if i % max(1, n // max(1, n_estop)) == 0 and len(estop) < n_estop:
+            estop.append(bench.estop_trial())
+    return human, estop, base
+
+
 def main() -> None:
     """Run the benchmark and print the headline last."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--trials", type=int, default=1000, help="human-hazard trials (and baseline trials)")
-    ap.add_argument("--estop-trials", type=int, default=300, help="e-stop button trials")
-    ap.add_argument("--echo", action="store_true", help="internal: run as the baseline's echo process")
+    ap.add_argument("--trials", type=int, default=1000, help="human-hazard trials (and baseline trials) per phase")
+    ap.add_argument("--estop-trials", type=int, default=300, help="e-stop button trials per phase")
+    ap.add_argument("--loaded", action="store_true", help="also measure under load (10 sim robots + cloud ingest)")
+    ap.add_argument("--robots", type=int, default=10, help="simulated robots of the load")
+    ap.add_argument("--ingest-rate", type=float, default=2000.0, help="cloud ingest load [events/s]")
+    ap.add_argument("--no-rt", action="store_true", help="no SCHED_FIFO / mlockall anywhere (normal scheduling)")
+    ap.add_argument("--echo", type=int, metavar="PRIO", help="internal: run as the baseline's echo process")
+    ap.add_argument("--ingest", nargs=3, metavar=("URL", "ROBOTS", "RATE"), help="internal: the ingest load")
     a = ap.parse_args()
-    if a.echo:
-        echo_main()
+    if a.echo is not None:
+        echo_main(a.echo)
+        return
+    if a.ingest:
+        ingest_main(a.ingest[0], a.ingest[1], float(a.ingest[2]))
         return
     domain = claim_domain()
     for k, v in isolation_env(domain.domain_id).items():
@@ -271,11 +383,18 @@ def main() -> None:
     env = dict(os.environ, SIGMA_SAFETY_RESET_TOKEN=TOKEN)
     logs = Path(tempfile.mkdtemp(prefix="safety-bench-"))
     config = package_share("sigma_safety") / "config" / "safety.yaml"
+    prio = 0 if a.no_rt else 40
+    rt = {"realtime_priority": 0, "lock_memory": False} if a.no_rt else {}
     safety = NodeProcess([executable("sigma_safety", "safety_node"),
-                          *ros_args(params_files=[config], params={"human_proximity.resume_delay": 0.0})],
+                          *ros_args(params_files=[config], params={"human_proximity.resume_delay": 0.0, **rt})],
                          env=env, log_path=logs / "safety_node.log", label="safety_node")
-    echo = NodeProcess([sys.executable, __file__, "--echo"], env=env, log_path=logs / "echo.log", label="echo")
+    echo = NodeProcess([sys.executable, __file__, "--echo", str(prio)], env=env, log_path=logs / "echo.log",
+                       label="echo")
     bench = Bench(domain.domain_id)
+    for warning in realtime.apply(prio, prio > 0):  # the driver stand-in, like a robot's driver
+        print(f"bench: {warning}", flush=True)
+    results: dict[str, tuple[list[float], list[float], list[float]]] = {}
+    load_text = ""
     try:
         bench.wait(lambda: bench.level == SafetyStatus.LEVEL_NOMINAL, timeout=30.0)
         deadline = time.monotonic() + 30.0
@@ -283,26 +402,27 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("bench: the echo process never appeared (see its log)")
             time.sleep(0.05)
-        for _ in range(20):  # warm-up (discovery, first-message allocations)
-            bench.human_trial()
-            bench.echo_trial()
-        human, estop, base = [], [], []
-        for i in range(a.trials):  # interleaved, so that all three see the same machine load
-            human.append(bench.human_trial())
-            base.append(bench.echo_trial())
-            if i % max(1, a.trials // max(1, a.estop_trials)) == 0 and len(estop) < a.estop_trials:
-                estop.append(bench.estop_trial())
+        results["quiet"] = trials(bench, a.trials, a.estop_trials)
+        if a.loaded:
+            with Load(a.robots, a.ingest_rate, env, logs) as load:
+                results["loaded"] = trials(bench, a.trials, a.estop_trials)
+                load_text = load.describe()
     finally:
         bench.close()
         codes = (safety.stop(), echo.stop())
         domain.release()
-    print(summary("baseline echo round trip", base))
-    print(summary("human -> gate zero cmd_vel", human))
-    print(summary("e-stop -> driver/brake", estop))
-    print(f"(logs in {logs}; exit codes safety_node={codes[0]} echo={codes[1]})")
-    print(f"hazard->blocked p99 {pct(human, 99) * 1e3:.2f} ms (p50 {statistics.median(human) * 1e3:.2f} ms, "
-          f"e-stop p99 {pct(estop, 99) * 1e3:.2f} ms) over {len(human)} trials across processes; "
-          f"{pct(human, 99) / pct(base, 99):.2f}x the plain echo round trip p99 {pct(base, 99) * 1e3:.2f} ms")
+    sched = [line.split("process scheduling: ")[1] for line in safety.output().splitlines()
+             if "process scheduling: " in line]
+    for phase, (human, estop, base) in results.items():
+        print(f"--- {phase}{': ' + load_text if phase == 'loaded' else ''}")
+        print(summary("baseline echo round trip", base))
+        print(summary("human -> gate zero cmd_vel", human))
+        print(summary("e-stop -> driver/brake", estop))
+    print(f"(logs in {logs}; safety_node {sched[0] if sched else 'scheduling unknown'}; exit codes "
+          f"safety_node={codes[0]} echo={codes[1]})")
+    parts = [f"{phase} p99 {pct(h, 99) * 1e3:.2f} ms ({pct(h, 99) / pct(b, 99):.2f}x the echo's "
+             f"{pct(b, 99) * 1e3:.2f} ms)" for phase, (h, _, b) in results.items()]
+    print(f"hazard->blocked across processes, {a.trials} trials per phase: " + "; ".join(parts))
 
 
 if __name__ == "__main__":

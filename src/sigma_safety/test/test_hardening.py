@@ -74,7 +74,7 @@ def _names_attacker(m: SafetyStatus) -> bool:
     return any(f.code == FOREIGN_PUBLISHER and "/test_probe" in f.cause for f in m.active_faults)
 
 
-def test_brakes_cannot_be_released_and_the_robot_driven_during_an_emergency_stop(launch, ros_probe, tmp_path):
+def test_finding1_brakes_cannot_be_released_and_the_robot_driven_during_an_emergency_stop(launch, ros_probe, tmp_path):
     brake_state = ros_probe.subscribe(Bool, f"{NS}/brake_state", qos.LATCHED)
     track = Track(ros_probe)
     _, status, health = _start(launch, ros_probe, tmp_path)
@@ -97,7 +97,7 @@ def test_brakes_cannot_be_released_and_the_robot_driven_during_an_emergency_stop
         health.stop()
 
 
-def test_robot_cannot_be_driven_behind_the_gate_in_a_protective_stop(launch, ros_probe, tmp_path):
+def test_finding1_robot_cannot_be_driven_behind_the_gate_in_a_protective_stop(launch, ros_probe, tmp_path):
     track = Track(ros_probe)
     _, status, health = _start(launch, ros_probe, tmp_path)
     try:
@@ -119,7 +119,7 @@ def test_robot_cannot_be_driven_behind_the_gate_in_a_protective_stop(launch, ros
         health.stop()
 
 
-def test_gate_node_on_its_own_does_not_follow_a_forged_safety_status(launch, ros_probe):
+def test_finding3_gate_node_on_its_own_does_not_follow_a_forged_safety_status(launch, ros_probe):
     hardware = Hardware(ros_probe).start()  # joint_states for the gate's measured posture
     brake = ros_probe.subscribe(Bool, "driver/brake", qos.LATCHED)
     vel = ros_probe.subscribe(Twist, "driver/cmd_vel", qos.COMMANDS)
