@@ -76,6 +76,9 @@ class SwarmNode(Node):
         while not self._stop.is_set() and runtime is None:
             runtime = self._make_runtime()
             if runtime is None:
+                if not self.s.cloud_roster_key:  # read-only parameter: this will not change while we run
+                    self.get_logger().warning(f"swarm mesh not started: {self._problem}")
+                    return
                 if self._problem != logged:
                     self.get_logger().warning(f"swarm mesh not started: {self._problem} (retrying)")
                     logged = self._problem
