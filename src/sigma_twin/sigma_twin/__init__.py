@@ -1,0 +1,1 @@
+"""Digital twin and predictive maintenance of SigmaPrompt humanoids."""

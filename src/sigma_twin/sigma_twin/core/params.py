@@ -1,0 +1,99 @@
+"""The twin's declared parameters: unit, range and text drive the ROS descriptors, validation and docs.
+
+Defaults live in ``src/sigma_twin/config/twin.yaml`` and equal these dataclass defaults (a unit test checks it).
+Only datasheet values and operating limits are parameters; every unit's own constants are estimated online.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sigma_ros_common.params import param, require
+
+
+@dataclass(frozen=True)
+class EstimatorParams:
+    """How the online estimators window, forget and trust measurements."""
+
+    window: float = param(10.0, unit="s", low=1.0, high=120.0,
+                          description="thermal estimator window: samples are averaged over it before one update")
+    housing_windows: int = param(6, low=1, high=60,
+                                 description="housing node updates once per this many windows (its dynamics are slow)")
+    thermal_memory: float = param(7200.0, unit="s", low=600.0, high=86400.0,
+                                  description="effective memory of the thermal RLS (forgetting factor from it)")
+    friction_memory: float = param(3600.0, unit="s", low=300.0, high=86400.0,
+                                   description="effective memory of the friction RLS")
+    rest_current: float = param(0.3, unit="A", low=0.0, high=5.0,
+                                description="a motor drawing less than this is at rest (sensor-bias check)")
+    rest_settle: float = param(300.0, unit="s", low=30.0, high=3600.0,
+                               description="rest this long before winding and housing must agree")
+    peak_decay: float = param(2.0, unit="K/h", low=0.0, high=100.0,
+                              description="the remembered peak winding rise decays this fast (the recent duty)")
+    ambient: float = param(25.0, unit="degC", low=-30.0, high=60.0, description="ambient temperature of the site")
+    battery_voltage_std: float = param(0.05, unit="V", low=1e-4, high=5.0,
+                                       description="battery voltage measurement noise assumed by the EKF")
+    max_gap: float = param(30.0, unit="s", low=0.5, high=3600.0,
+                           description="a longer gap between samples restarts the window instead of bridging it")
+
+
+@dataclass(frozen=True)
+class LimitParams:
+    """Datasheet limits: the failure criteria the forecasts predict."""
+
+    max_winding_temperature: float = param(120.0, unit="degC", low=40.0, high=250.0,
+                                           description="winding temperature at which the drive trips")
+    friction_limit: float = param(6.0, unit="N*m", low=0.1, high=100.0,
+                                  description="Coulomb friction at which a bearing counts as worn out")
+    rated_capacity: float = param(15.0, unit="Ah", low=0.1, high=1000.0, description="rated battery capacity")
+    capacity_eol_share: float = param(0.8, low=0.5, high=0.99,
+                                      description="battery end of life below this share of rated capacity")
+    bias_tolerance: float = param(5.0, unit="K", low=0.1, high=50.0,
+                                  description="a winding temperature sensor off by more needs recalibration")
+
+
+@dataclass(frozen=True)
+class PrognosisParams:
+    """Trend fitting, Monte Carlo and the maintenance decision."""
+
+    epoch: float = param(600.0, unit="s", low=10.0, high=86400.0,
+                         description="a health-feature point is recorded for the trend once per epoch")
+    trend_window: float = param(10.0, unit="h", low=1.0, high=500.0,
+                                description="the trend is fitted over this much recent history")
+    min_history: float = param(2.0, unit="h", low=0.1, high=100.0, description="no forecast with less history")
+    samples: int = param(400, low=50, high=20000, description="Monte Carlo samples per forecast")
+    horizon: float = param(200.0, unit="h", low=1.0, high=10000.0,
+                           description="forecasts look this far ahead; later failures count as beyond it")
+    risk_horizon: float = param(8.0, unit="h", low=0.1, high=1000.0,
+                                description="risk = P(limit crossed within this time)")
+    risk_threshold: float = param(0.2, low=0.0, high=1.0,
+                                  description="a maintenance window is planned when the risk reaches this")
+    lead_time: float = param(2.0, unit="h", low=0.0, high=1000.0,
+                             description="time needed to schedule maintenance before the predicted limit")
+    variance_inflation: float = param(1.0, low=0.1, high=1000.0,
+                                      description="trend noise variance x this, on top of the estimator's memory "
+                                                  "over the epoch (consecutive filter outputs share their noise)")
+    noise_floor: float = param(0.02, low=0.0, high=1.0,
+                               description="least trend noise, as a share of the feature's scale")
+    slope_prior: float = param(0.2, unit="1/h", low=1e-6, high=1e6,
+                               description="prior std of the trend slope, in units of the feature's scale per hour")
+    curvature_prior: float = param(0.004, unit="1/h^2", low=1e-9, high=1e6,
+                                   description="prior std of the trend curvature, feature scale per hour^2")
+    seed: int = param(0, low=0, high=2**31 - 1, description="seed of the Monte Carlo draws (reproducible forecasts)")
+
+    def __post_init__(self) -> None:
+        require(self.min_history < self.trend_window, "min_history must be shorter than trend_window")
+        require(self.risk_horizon <= self.horizon, "risk_horizon must not exceed horizon")
+
+
+@dataclass(frozen=True)
+class SpoofParams:
+    """Physics-consistency check of the winding temperature sensor against the twin's prediction."""
+
+    correlation_floor: float = param(0.3, low=0.0, high=1.0,
+                                     description="alarm when measured and predicted winding slopes correlate less")
+    memory_windows: float = param(120.0, low=2.0, high=10000.0,
+                                  description="EWMA memory of the consistency test, in estimator windows")
+    min_excitation: float = param(0.05, unit="K/s", low=1e-6, high=10.0,
+                                  description="RMS predicted winding slope needed before the test may alarm")
+    learn_time: float = param(3600.0, unit="s", low=60.0, high=86400.0,
+                              description="the model is learnt for this long before alarms are raised")

@@ -1,0 +1,198 @@
+"""The twin of a set of actuators and of a set of batteries: estimators + trends + forecasts, vectorised over rows.
+
+A robot's twin holds one ``ActuatorTwin`` over its joints and one ``BatteryTwin`` over its pack(s); the fleet batch
+forecast and the prognostics bench hold many robots' rows in the same classes (rows never interact). Time is passed
+in (seconds); forecasts are in hours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sigma_twin.core.battery import BatteryEKF
+from sigma_twin.core.friction import FrictionEstimator
+from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams, SpoofParams
+from sigma_twin.core.sensors import RestBias
+from sigma_twin.core.thermal import ThermalEstimator, critical_gain, effective_load
+from sigma_twin.core.trend import FeatureTrend, Forecast
+from sigma_twin.core.whatif import WhatIf, time_to_limit
+
+MODES = ("thermal", "friction", "sensor_bias")
+
+
+@dataclass
+class ModeForecast:
+    """Per row: time to the limit [h] as 5/50/95 % quantiles, risk within the risk horizon, health index."""
+
+    q05: np.ndarray
+    q50: np.ndarray
+    q95: np.ndarray
+    risk: np.ndarray
+    health: np.ndarray  # [0, 1]: 1 = as commissioned, 0 = at the limit
+    samples: np.ndarray  # (n, S) [h]
+    dominant: np.ndarray  # per row: index into the modes combined (0 for a single mode)
+
+
+def combine(forecasts: list[Forecast], health: list[np.ndarray], risk_horizon: float) -> ModeForecast:
+    """The earliest of several failure modes, draw by draw (modes treated as independent)."""
+    s = np.stack([f.samples for f in forecasts])  # (modes, n, S)
+    filled = np.where(np.isnan(s), np.inf, s)
+    ttf = filled.min(axis=0)
+    which = filled.argmin(axis=0)
+    none_ready = ~np.any(np.stack([f.ready for f in forecasts]), axis=0)
+    ttf = np.where(none_ready[:, None], np.nan, ttf)
+    srt = np.sort(ttf, axis=1)
+    n_s = ttf.shape[1]
+    q = [srt[:, min(int(f * n_s), n_s - 1)] for f in (0.05, 0.5, 0.95)]
+    risk = np.where(none_ready, np.nan, (ttf <= risk_horizon).mean(axis=1))
+    dom = np.array([np.bincount(w, minlength=len(forecasts)).argmax() for w in which]) if len(which) else which
+    hi = np.nanmin(np.stack(health), axis=0) if len(health) > 1 else health[0]
+    return ModeForecast(q[0], q[1], q[2], risk, np.clip(np.nan_to_num(hi, nan=1.0), 0.0, 1.0), ttf, dom)
+
+
+def _health(value: np.ndarray, baseline: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.clip(1.0 - (value - baseline) / (limit - baseline), 0.0, 1.0)
+
+
+class ActuatorTwin:
+    """Thermal, friction and sensor-bias health of ``n`` actuators."""
+
+    def __init__(self, n: int, est: EstimatorParams | None = None, limits: LimitParams | None = None,
+                 prog: PrognosisParams | None = None, spoof: SpoofParams | None = None) -> None:
+        self.n = n
+        self.est, self.limits = est or EstimatorParams(), limits or LimitParams()
+        self.prog, self.spoof = prog or PrognosisParams(), spoof or SpoofParams()
+        self.thermal = ThermalEstimator(n, self.est, self.spoof)
+        self.friction = FrictionEstimator(n, self.est.friction_memory)
+        self.bias = RestBias(n, self.est)
+        self.gain_trend = FeatureTrend(n, self.prog, rising=True, scale=0.5, correlation_time=self.est.thermal_memory)
+        self.friction_trend = FeatureTrend(n, self.prog, rising=True, scale=0.75 * self.limits.friction_limit,
+                                           correlation_time=self.est.friction_memory)
+        self.bias_trend = FeatureTrend(n, self.prog, rising=True, scale=self.limits.bias_tolerance, min_points=3)
+        self.next_epoch = np.nan
+        self._seen = {"gain": np.zeros(n), "friction": np.zeros(n), "bias": np.zeros(n)}
+
+    def add(self, t: float, current: np.ndarray, t_winding: np.ndarray, t_housing: np.ndarray,
+            position: np.ndarray, velocity: np.ndarray, effort: np.ndarray, valid_health: np.ndarray,
+            valid_joint: np.ndarray) -> None:
+        """One sample of every actuator (rows failing their channel checks carry ``valid_* = False``)."""
+        self.add_joint(t, position, velocity, effort, valid_joint)
+        self.add_health(t, current, t_winding, t_housing, valid_health)
+
+    def add_joint(self, t: float, position: np.ndarray, velocity: np.ndarray, effort: np.ndarray,
+                  valid: np.ndarray) -> None:
+        """One joint-state sample (position [rad], velocity [rad/s], effort [N*m])."""
+        self.friction.add(t, position, velocity, effort, valid)
+
+    def add_health(self, t: float, current: np.ndarray, t_winding: np.ndarray, t_housing: np.ndarray,
+                   valid: np.ndarray) -> None:
+        """One actuator-health sample (current [A], winding and housing temperature [degC]); records epochs."""
+        self.bias.add(t, current, t_winding, t_housing, valid)
+        self.thermal.add(t, current, t_winding - self.bias.bias, t_housing, valid)
+        if np.isnan(self.next_epoch):
+            self.next_epoch = t + self.prog.epoch
+        elif t >= self.next_epoch:
+            self.record(t)
+            self.next_epoch += self.prog.epoch * max(1.0, np.floor((t - self.next_epoch) / self.prog.epoch) + 1)
+
+    def record(self, t: float) -> None:
+        """One trend point per feature (thermal gain, friction, bias) from the estimators' current state."""
+        th = t / 3600.0
+        gain, gain_var = self.thermal.gain()
+        # the estimators' start-up transient is not wear: trends begin after two memories of data
+        run = t - self.thermal.t_first
+        settled = np.isfinite(self.thermal.baseline_a1) & (run >= 2.0 * self.est.thermal_memory)
+        counts = {"gain": self.thermal.winding.count.astype(float), "friction": self.friction.rls.count.astype(float),
+                  "bias": self.bias.rests.copy()}
+        fresh = {f: counts[f] > self._seen[f] + (0 if f == "bias" else 10) for f in counts}
+        for f in counts:
+            self._seen[f] = np.where(fresh[f], counts[f], self._seen[f])
+        self.gain_trend.record(th, np.where(settled & ~self.thermal.spoofed, gain, np.nan), gain_var, fresh["gain"])
+        self.friction_trend.record(th, np.where(run >= 2.0 * self.est.friction_memory, self.friction.coulomb, np.nan),
+                                   self.friction.coulomb_var, fresh["friction"])
+        # one point per finished rest: a new rest is the only new evidence about the bias
+        self.bias_trend.record(th, np.abs(self.bias.bias), self.bias.var, fresh["bias"])
+
+    def forecast(self, t: float, rng: np.random.Generator, mean_sq_current: np.ndarray | None = None,
+                 ambient: float | None = None) -> dict[str, ModeForecast]:
+        """Per mode and combined (``"actuator"``): time to each limit. ``mean_sq_current`` and ``ambient`` replace
+        the recent workload for a what-if."""
+        th = t / 3600.0
+        amb = self.est.ambient if ambient is None else ambient
+        k_now, _ = self.gain_trend.current(th)
+        if mean_sq_current is None:  # the robot's observed duty: what load explains its recent peaks
+            i2 = effective_load(self.thermal.peak_rise, np.where(np.isfinite(k_now), k_now, self.thermal.gain()[0]),
+                                self.est.ambient)
+        else:  # a what-if: this mean squared current continuously (steady state)
+            i2 = np.broadcast_to(np.asarray(mean_sq_current, dtype=float), (self.n,))
+        rise_limit = self.limits.max_winding_temperature - amb
+        k_crit = critical_gain(rise_limit, np.nan_to_num(i2, nan=0.0), amb)
+        lim = self.limits
+        f_gain = self.gain_trend.forecast(th, k_crit, rng)
+        f_fric = self.friction_trend.forecast(th, np.full(self.n, lim.friction_limit), rng)
+        f_bias = self.bias_trend.forecast(th, np.full(self.n, lim.bias_tolerance), rng)
+        h_gain = _health(k_now, self.gain_trend.baseline, k_crit)
+        h_fric = _health(self.friction_trend.current(th)[0], self.friction_trend.baseline, lim.friction_limit)
+        h_bias = _health(np.abs(self.bias.bias), 0.0, lim.bias_tolerance)
+        out = {}
+        for name, f, h in (("thermal", f_gain, h_gain), ("friction", f_fric, h_fric), ("sensor_bias", f_bias, h_bias)):
+            out[name] = combine([f], [h], self.prog.risk_horizon)
+        out["actuator"] = combine([f_gain, f_fric, f_bias], [h_gain, h_fric, h_bias], self.prog.risk_horizon)
+        return out
+
+
+    def what_if(self, rng: np.random.Generator, mean_sq_current: np.ndarray, ambient: float | None = None,
+                cooling_factor: float = 1.0, horizon: float = 3600.0, samples: int = 200) -> WhatIf:
+        """Time to the winding limit [s] per motor if it ran at ``mean_sq_current`` [A^2] from now on."""
+        th = self.thermal
+        return time_to_limit(th.winding.theta, th.winding.covariance(), th.housing.theta, th.housing.covariance(),
+                             th.last_winding - self.bias.bias, th.last_housing,
+                             np.broadcast_to(np.asarray(mean_sq_current, dtype=float), (self.n,)),
+                             self.est.ambient if ambient is None else ambient, self.limits.max_winding_temperature,
+                             horizon, rng, samples, cooling_factor)
+
+
+class BatteryTwin:
+    """Capacity fade and internal resistance of ``n`` battery packs."""
+
+    def __init__(self, n: int, est: EstimatorParams | None = None, limits: LimitParams | None = None,
+                 prog: PrognosisParams | None = None) -> None:
+        self.n = n
+        self.est, self.limits, self.prog = est or EstimatorParams(), limits or LimitParams(), prog or PrognosisParams()
+        self.ekf = BatteryEKF(n, self.limits.rated_capacity, self.est.battery_voltage_std)
+        self.trend = FeatureTrend(n, self.prog, rising=False, scale=0.2 * self.limits.rated_capacity,
+                                  correlation_time=3600.0)
+        self.next_epoch = np.nan
+
+    def add(self, t: float, voltage: np.ndarray, current: np.ndarray, valid: np.ndarray) -> None:
+        """One sample per pack: terminal voltage [V], current [A, positive = discharging]."""
+        self.ekf.add(t, voltage, current, valid)
+        if np.isnan(self.next_epoch):
+            self.next_epoch = t + self.prog.epoch
+        elif t >= self.next_epoch:
+            self.record(t)
+            self.next_epoch += self.prog.epoch * max(1.0, np.floor((t - self.next_epoch) / self.prog.epoch) + 1)
+
+    def record(self, t: float) -> None:
+        converged = t - self.ekf.t_start >= 3600.0  # an hour of samples before the capacity means anything
+        self.trend.record(t / 3600.0, np.where(converged, self.ekf.capacity, np.nan), self.ekf.capacity_var)
+
+    def forecast(self, t: float, rng: np.random.Generator) -> ModeForecast:
+        th = t / 3600.0
+        limit = np.full(self.n, self.limits.capacity_eol_share * self.limits.rated_capacity)
+        f = self.trend.forecast(th, limit, rng)
+        h = _health(self.trend.current(th)[0], self.trend.baseline, limit)
+        return combine([f], [h], self.prog.risk_horizon)
+
+
+def maintenance_window(t: float, fc: ModeForecast, prog: PrognosisParams) -> tuple[np.ndarray, np.ndarray]:
+    """Earliest maintenance window per row [s]: planned when the risk reaches the threshold; it opens ``lead_time``
+    before the 5 % quantile of the failure time (now, if that has passed) and closes at that quantile. NaN = none."""
+    due = np.nan_to_num(fc.risk, nan=0.0) >= prog.risk_threshold
+    q05 = np.where(np.isfinite(fc.q05), fc.q05, prog.risk_horizon)
+    end = t + 3600.0 * q05
+    start = np.maximum(t, end - 3600.0 * prog.lead_time)
+    return np.where(due, start, np.nan), np.where(due, end, np.nan)
