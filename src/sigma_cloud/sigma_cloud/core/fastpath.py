@@ -22,7 +22,7 @@ Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 class RawEvent(msgspec.Struct):
     seq: Seq
     ts: Finite
-    channel: Literal["joint_states", "actuator_health", "battery", "imu", "odom", "safety_status", "safety_event"]
+    channel: Literal[tuple(protocol.CHANNELS)]  # type: ignore[valid-type]  # every protocol channel
     payload: msgspec.Raw
 
 
