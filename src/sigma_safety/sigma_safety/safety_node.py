@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import rclpy
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
@@ -87,9 +88,19 @@ def _spin(executor: Executor, node: Node) -> None:
         except (KeyboardInterrupt, ExternalShutdownException):
             raise
         except Exception as exc:  # noqa: BLE001 - a safety node must outlive a bug in one callback
-            if not rclpy.ok():
-                return  # shutting down (Ctrl-C): not an error
+            if _shutting_down():
+                return  # Ctrl-C: the executor fails while the context goes down; not an error
             node.get_logger().error(f"callback failed, continuing: {exc!r}", throttle_duration_sec=1.0)
+
+
+def _shutting_down(grace: float = 0.2) -> bool:
+    """True when the context is, or within ``grace`` seconds goes, down: an executor error raced a Ctrl-C."""
+    deadline = time.monotonic() + grace
+    while rclpy.ok():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def main(args: list[str] | None = None) -> int:

@@ -165,7 +165,7 @@ def test_the_gate_tells_its_own_outputs_from_someone_elses():
     assert not g.was_sent("driver/cmd_vel", (0.5, 0.0, 0.0, 0.0, 0.0, 0.0), 0.5)
     assert not g.was_sent("driver/brake", False, 0.5)
     g.note_sent("driver/cmd_vel", (0.0, 0.0, 0.0, 0.0, 0.0, 0.0), 0.6)
-    assert not g.was_sent("driver/cmd_vel", (0.3, 0.0, 0.0, 0.0, 0.0, 0.0), 5.0)  # forgotten after SENT_MEMORY
+    assert not g.was_sent("driver/cmd_vel", (0.3, 0.0, 0.0, 0.0, 0.0, 0.0), 6.0)  # forgotten after SENT_MEMORY
     assert g.was_sent("driver/brake", True, 60.0)  # the latest output is never forgotten (latched re-delivery)
 
 

@@ -34,7 +34,9 @@ class GateParams:
                                          "stopped (at least the rate of any other command source)")
 
 
-SENT_MEMORY = 1.0  # [s] how long the gate remembers what it sent (its own messages come back within milliseconds)
+# [s] how long the gate remembers what it sent: its own messages come back within milliseconds, but a starved process
+# (no real-time priority on an overloaded machine) was seen to take over a second, which must not read as an attack.
+SENT_MEMORY = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class CommandGate:
         self.measured: dict[str, float] = {}
         self.hold: JointCommand | None = None
         self.source_fault: str | None = None
-        self._sent: deque[tuple[float, str, Hashable]] = deque(maxlen=512)
+        self._sent: deque[tuple[float, str, Hashable]] = deque(maxlen=1024)
         self._last_sent: dict[str, Hashable] = {}
 
     def note_sent(self, topic: str, value: Hashable, now: float) -> None:
