@@ -148,12 +148,14 @@ class CoreNode(Node):
             self._joints_last_needed = now
             if self._joints_sub is None:
                 p = self.pipeline.perception
+                p.joints_requested_at = now     # self-evaluation gives the new stream time to start
                 self._joints_sub = self.create_subscription(
                     JointState, "joint_states",
                     lambda m: p.update_joints(list(m.name), list(m.position), self._now()), qos.SENSOR)
         elif self._joints_sub is not None and now - self._joints_last_needed > self.params.joint_states_linger:
             self.destroy_subscription(self._joints_sub)
             self._joints_sub = None
+            self.pipeline.perception.joints_requested_at = None
 
     def _request_payload(self, out: TickOutput) -> None:
         mass = out.payload_request

@@ -122,3 +122,15 @@ def test_self_evaluation_tracking_error_stall_and_twin_risk_lower_confidence():
     p.update_odom(0.0, 0.0, 0.0, 0.0, 0.0, 10.0)
     p.update_humans([], 10.0)
     assert assess(ev, p.snapshot(10.0), remaining=5.0, moving_expected=True).confidence == 1.0
+
+
+def test_self_evaluation_is_graded_late_odometry_holds_before_lost_odometry_collapses():
+    ev, p = SelfEvaluation(SelfEvalParams()), Perception()
+    p.update_odom(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    p.update_safety(SafetyView(0, 1, 1.0, False, frozenset()), 0.7)
+    p.update_humans([], 0.7)
+    late = assess(ev, p.snapshot(0.7))
+    assert late.confidence == 0.5 and "odometry late" in late.reasons[0]
+    p.update_safety(SafetyView(0, 1, 1.0, False, frozenset()), 1.2)
+    p.update_humans([], 1.2)
+    assert assess(ev, p.snapshot(1.2)).confidence == 0.0

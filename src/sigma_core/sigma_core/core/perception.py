@@ -35,6 +35,7 @@ class WorldState:
     velocity: tuple[float, float]                # vx [m/s], wz [rad/s] in the base frame
     joints: dict[str, float]
     joints_age: float
+    joints_stream_age: float                     # since joint states were (re)requested; inf = always on
     humans: tuple[tuple[float, float], ...]      # positions in the base frame [m]
     humans_age: float
     battery_soc: float                           # [0, 1]; nan if unknown
@@ -73,6 +74,7 @@ class Perception:
     hottest_joint: str = ""
     hottest_winding: float = math.nan
     twin_risk: float = math.nan
+    joints_requested_at: float | None = None     # set by a shell that subscribes joint states only on demand
     received: dict[str, float] = field(default_factory=dict)
     rejected: deque = field(default_factory=lambda: deque(maxlen=8))
 
@@ -144,7 +146,9 @@ class Perception:
         """The world state at ``now`` (ages relative to it)."""
         return WorldState(
             now=now, pose=self.pose, pose_age=self.age("odom", now), velocity=self.velocity,
-            joints=dict(self.joints), joints_age=self.age("joint_states", now), humans=self.humans,
+            joints=dict(self.joints), joints_age=self.age("joint_states", now),
+            joints_stream_age=INF if self.joints_requested_at is None else max(0.0, now - self.joints_requested_at),
+            humans=self.humans,
             humans_age=self.age("humans", now), battery_soc=self.battery_soc, charging=self.charging,
             battery_age=self.age("battery_state", now), safety=self.safety, safety_age=self.age("safety/status", now),
             hottest_joint=self.hottest_joint, hottest_winding=self.hottest_winding,

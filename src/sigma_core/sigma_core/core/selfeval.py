@@ -20,13 +20,13 @@ class SelfEvalParams:
     """Limits of the confidence factors."""
 
     odom_max_age: float = param(0.5, unit="s", low=0.01, high=10.0,
-                                description="odometry older than this: no confidence (cannot see where it is)")
+                                description="odometry older than this: confidence 0.5 (holding); twice this: none")
     safety_max_age: float = param(0.5, unit="s", low=0.01, high=10.0,
                                   description="safety status older than this: confidence capped at 0.4")
     humans_max_age: float = param(1.0, unit="s", low=0.01, high=10.0,
                                   description="person detections older than this: confidence capped at 0.6")
     joints_max_age: float = param(0.5, unit="s", low=0.01, high=10.0,
-                                  description="joint states older than this during an arm motion: capped at 0.3")
+                                  description="joint states older than this during an arm motion: 0.5; twice this: 0.3")
     tracking_error_limit: float = param(1.0, unit="m", low=0.05, high=10.0,
                                         description="cross-track error at which confidence reaches 0.3")
     stall_expectation: float = param(6.0, unit="s", low=0.5, high=120.0,
@@ -54,14 +54,19 @@ class SelfEvaluation:
                needs_joints: bool, last_rejected_at: float | None) -> Assessment:
         p, now = self.params, world.now
         factors: list[tuple[float, str]] = []
-        if world.pose is None or world.pose_age > p.odom_max_age:
-            factors.append((0.0, f"odometry stale ({world.pose_age:.2f} s > {p.odom_max_age} s)"))
+        # Graded: late (the executor holds still, the policy still commands a hold) before lost (no confidence).
+        if world.pose is None or world.pose_age > 2.0 * p.odom_max_age:
+            factors.append((0.0, f"odometry stale ({world.pose_age:.2f} s > {2.0 * p.odom_max_age:g} s)"))
+        elif world.pose_age > p.odom_max_age:
+            factors.append((0.5, f"odometry late ({world.pose_age:.2f} s > {p.odom_max_age} s): holding"))
         if world.safety is None or world.safety_age > p.safety_max_age:
             factors.append((0.4, f"safety status stale ({world.safety_age:.2f} s)"))
         if world.humans_age > p.humans_max_age:
             factors.append((0.6, f"person detections stale ({world.humans_age:.2f} s)"))
-        if needs_joints and world.joints_age > p.joints_max_age:
-            factors.append((0.3, f"joint states stale ({world.joints_age:.2f} s) during an arm motion"))
+        if needs_joints and world.joints_age > p.joints_max_age and world.joints_stream_age > p.joints_max_age:
+            lost = world.joints_age > 2.0 * p.joints_max_age
+            factors.append((0.3 if lost else 0.5, f"joint states {'stale' if lost else 'late'} "
+                                                  f"({world.joints_age:.2f} s) during an arm motion"))
         if last_rejected_at is not None and now - last_rejected_at <= p.rejected_window:
             factors.append((0.4, f"input rejected: {world.rejected[-1] if world.rejected else '?'}"))
         if math.isfinite(cross_track) and cross_track > 0.3 * p.tracking_error_limit:
