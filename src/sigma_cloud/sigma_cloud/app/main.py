@@ -15,7 +15,7 @@ import sigma_protocol
 from sigma_cloud.api import problems
 from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.limits import BodyLimitMiddleware
-from sigma_cloud.api.routes import decisions, devices, health, robots, safety, sites, tasks, telemetry
+from sigma_cloud.api.routes import decisions, devices, health, robots, safety, sites, swarm, tasks, telemetry
 from sigma_cloud.core import maintenance
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings, get_settings
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                                          headers=problem.headers or None)
 
     app.add_exception_handler(psycopg.Error, on_db_error)
-    for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks):
+    for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm):
         app.include_router(module.router)
     problems.problem_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=make_tracer(settings.otel_exporter))

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # Ed25519 seed (base64) signing the audit-head checkpoints exported with the archives; unset: a key file in
     # data_dir. Keep it away from the database's owner (that is what makes a rewrite detectable).
     audit_signing_key: str | None = None
+    # Ed25519 seed (base64) signing swarm site rosters (docs/swarm.md); unset: a key file in data_dir.
+    roster_signing_key: str | None = None
     robot_silent_after_s: float = Field(default=60.0, gt=0, description="a robot not heard for this long is "
                                         "reported silent (metrics, alerts, incident response)")
 

@@ -1,0 +1,43 @@
+"""The key the cloud signs site rosters with, and the signed roster document (format: docs/swarm.md).
+
+Robots verify the document with this key's public half (provisioned as ``cloud_roster_key``), so the mesh trusts a
+membership list only if the cloud issued it. The signature covers the exact JSON bytes carried, so neither side needs
+canonical JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import orjson
+from nacl.signing import SigningKey
+
+import sigma_protocol as protocol
+from sigma_cloud.core.config import Settings
+
+
+def roster_key(settings: Settings) -> SigningKey:
+    """SIGMA_ROSTER_SIGNING_KEY (base64 seed), else a key file in data_dir created 0600 on first use."""
+    if settings.roster_signing_key:
+        return SigningKey(protocol.b64decode(settings.roster_signing_key))
+    path = Path(settings.data_dir) / "roster-signing.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another worker created it first
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(protocol.b64encode(bytes(SigningKey.generate())))
+    return SigningKey(protocol.b64decode(path.read_text().strip()))
+
+
+def signed_roster(key: SigningKey, site: str, version: int, robots: Iterable[tuple[str, str]],
+                  issued_at: float) -> dict[str, str]:
+    """``{"roster": base64(JSON), "signature": base64(Ed25519)}`` for (robot_id, public_key) pairs."""
+    body = orjson.dumps({"site": site, "version": int(version), "issued_at": float(issued_at),
+                         "robots": [{"robot_id": r, "public_key": k} for r, k in sorted(robots)]})
+    return {"roster": protocol.b64encode(body), "signature": protocol.b64encode(key.sign(body).signature)}
