@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 import sigma_protocol as protocol
-from sigma_cloud.core.payloads import as_object
+from sigma_cloud.core.payloads import as_object, as_text_map
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 StoredPayload = Annotated[dict[str, Any], BeforeValidator(as_object)]  # a stored non-object is wrapped, not a 500
+StoredParameters = Annotated[dict[str, str], BeforeValidator(as_text_map)]  # stored non-strings shown as JSON text
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL; say so in the schema instead of failing at the database
 
 
@@ -146,7 +147,7 @@ class DecisionPublic(BaseModel):
     source: int
     confidence: float
     action: str
-    parameters: dict[str, str]
+    parameters: StoredParameters
     created_at: dt.datetime
     deadline: dt.datetime
     created_by: str
@@ -185,7 +186,7 @@ class DeviceDecision(BaseModel):
     source: int
     confidence: float
     action: str
-    parameters: dict[str, str]
+    parameters: StoredParameters
     created_at: float
     deadline: float
     status: Literal["pending", "applied", "rejected", "expired"]
@@ -207,3 +208,20 @@ def page(rows: list[Any], limit: int, offset: int) -> tuple[list[Any], int | Non
     if len(rows) > limit:
         return rows[:limit], offset + limit
     return rows, None
+
+
+class NotificationPublic(BaseModel):
+    """One notification for a site's managers and operators (automated incident response)."""
+
+    id: int
+    site_id: str
+    robot_id: str | None
+    kind: Literal["robot_silent", "robot_back"]
+    message: str
+    details: StoredPayload
+    created_at: dt.datetime
+
+
+class NotificationsPublic(BaseModel):
+    items: list[NotificationPublic]
+

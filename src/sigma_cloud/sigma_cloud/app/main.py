@@ -15,8 +15,19 @@ import sigma_protocol
 from sigma_cloud.api import problems
 from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.limits import BodyLimitMiddleware
-from sigma_cloud.api.routes import decisions, devices, health, robots, safety, sites, swarm, tasks, telemetry
-from sigma_cloud.core import maintenance
+from sigma_cloud.api.routes import (
+    decisions,
+    devices,
+    health,
+    notifications,
+    robots,
+    safety,
+    sites,
+    swarm,
+    tasks,
+    telemetry,
+)
+from sigma_cloud.core import incident_response, maintenance
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings, get_settings
 from sigma_cloud.core.db import make_pool
@@ -58,14 +69,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             app.state.notifier = notifier
             app.state.metrics = metrics
             if run_maintenance:
-                task = asyncio.create_task(maintenance.loop(rt.owner_url, settings), name="maintenance")
+                for job in (asyncio.create_task(maintenance.loop(rt.owner_url, settings), name="maintenance"),
+                            asyncio.create_task(incident_response.loop(pool, settings), name="incident-response")):
 
-                async def _cancel() -> None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                    async def _cancel(task: asyncio.Task = job) -> None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
 
-                stack.push_async_callback(_cancel)
+                    stack.push_async_callback(_cancel)
             yield
 
     configure_logging(settings.log_level)
@@ -79,7 +91,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                                          headers=problem.headers or None)
 
     app.add_exception_handler(psycopg.Error, on_db_error)
-    for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm):
+    for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm, notifications):
         app.include_router(module.router)
     problems.problem_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=make_tracer(settings.otel_exporter))

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     roster_signing_key: str | None = None
     robot_silent_after_s: float = Field(default=60.0, gt=0, description="a robot not heard for this long is "
                                         "reported silent (metrics, alerts, incident response)")
+    incident_check_interval_s: float = Field(default=10.0, gt=0, description="how often the automated incident "
+                                             "response looks for silent robots")
 
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"

@@ -125,3 +125,14 @@ async def open_tasks_for_device(conn: psycopg.AsyncConnection, *, robot_id: str)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("SELECT * FROM open_site_tasks(%s)", (robot_id,))
     return await cur.fetchall()
+
+
+def decision_parameters(row: dict[str, Any]) -> dict[str, str]:
+    """A task as decision parameters (strings, as the downlink carries them; TASK_CONTRACT names)."""
+    params = {"task_id": str(row["task_id"]), "kind": row["kind"], "priority": str(row["priority"]),
+              "payload_mass": f"{row['payload_kg']:g}", "earliest_start": f"{row['earliest_start'].timestamp():.3f}",
+              "deadline": f"{row['deadline'].timestamp():.3f}" if row["deadline"] else ""}
+    for key in ("pickup", "dropoff", "place"):
+        if row[key]:
+            params[key] = row[key]
+    return params

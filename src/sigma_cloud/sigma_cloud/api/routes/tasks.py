@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 
 import sigma_protocol as protocol
 from sigma_cloud.api.audit import audit
@@ -76,26 +76,21 @@ async def get_places(site_id: str, conn: DbDep) -> PlacesPublic:
     return PlacesPublic(site_id=site_id, items=await repo.places(conn, site_id=site_id))
 
 
-def _spec(body: TaskCreate, now: float) -> TaskSpec:
-    start = body.earliest_start.timestamp() if body.earliest_start else now
-    return TaskSpec(task_id="new", kind=TaskKind(body.kind), pickup=body.pickup, dropoff=body.dropoff,
-                    place=body.place, payload_kg=body.payload_kg, priority=body.priority, earliest_start=start,
-                    deadline=body.deadline.timestamp() if body.deadline else None)
+def _fields(body: TaskCreate) -> dict[str, Any]:
+    """The create body as the tasks table's columns (absent places and payload as None / 0)."""
+    data = body.model_dump()
+    return {"pickup": None, "dropoff": None, "place": None, "payload_kg": 0.0, **data}
+
+
+def _spec(fields: dict[str, Any], now: float) -> TaskSpec:
+    start = fields["earliest_start"].timestamp() if fields["earliest_start"] else now
+    return TaskSpec(task_id="new", kind=TaskKind(fields["kind"]), pickup=fields["pickup"], dropoff=fields["dropoff"],
+                    place=fields["place"], payload_kg=fields["payload_kg"], priority=fields["priority"],
+                    earliest_start=start, deadline=fields["deadline"].timestamp() if fields["deadline"] else None)
 
 
 def _detail(row: dict[str, Any], history: list[dict[str, Any]], sent_to: str | None = None) -> TaskDetail:
     return TaskDetail(**row, history=[TaskTransitionPublic(**h) for h in history], sent_to_leader=sent_to)
-
-
-def _task_parameters(row: dict[str, Any]) -> dict[str, str]:
-    """A task as decision parameters (strings, as the downlink carries them; TASK_CONTRACT names)."""
-    params = {"task_id": str(row["task_id"]), "kind": row["kind"], "priority": str(row["priority"]),
-              "payload_mass": f"{row['payload_kg']:g}", "earliest_start": f"{row['earliest_start'].timestamp():.3f}",
-              "deadline": f"{row['deadline'].timestamp():.3f}" if row["deadline"] else ""}
-    for key in ("pickup", "dropoff", "place"):
-        if row[key]:
-            params[key] = row[key]
-    return params
 
 
 async def _send(conn: Any, principal: Principal, *, robot_id: str, site_id: str, action: str,
@@ -106,11 +101,12 @@ async def _send(conn: Any, principal: Principal, *, robot_id: str, site_id: str,
 
 @router.post(SITE + "/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskDetail,
              responses=responses(401, 403, 404, 409, 422))
-async def create_task(site_id: str, body: TaskCreate, pool: PoolDep, principal: CurrentPrincipal, response: Response,
-                      idempotency_key: IDEMPOTENCY = None) -> TaskDetail:
+async def create_task(site_id: str, body: Annotated[TaskCreate, Body()], pool: PoolDep, principal: CurrentPrincipal,
+                      response: Response, idempotency_key: IDEMPOTENCY = None) -> TaskDetail:
     """Create a task at a site (fleet admin or site manager). Its places must be on the site's map. It is queued and
     sent to the site's swarm leader when one is known; a repeat with the same Idempotency-Key answers the same task."""
     require_role(principal, "fleet_admin", "site_manager")
+    fields = _fields(body)
     request_hash = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     async with transaction(pool, principal) as conn:
         await _site(conn, site_id)
@@ -124,12 +120,11 @@ async def create_task(site_id: str, body: TaskCreate, pool: PoolDep, principal: 
                                f"PUT /v1/sites/{site_id}/places first")
         site_map = SiteMap.from_places(Place(p["name"], PlaceKind(p["kind"]), p["x"], p["y"]) for p in place_rows)
         try:
-            _spec(body, time.time()).validate(site_map)
+            _spec(fields, time.time()).validate(site_map)
         except TaskError as exc:
             raise ProblemError(422, "invalid-task", str(exc),
                                errors=[{"field": exc.field, "message": str(exc)}]) from exc
-        spec = body.model_dump()
-        row = await repo.insert(conn, site_id=site_id, spec=spec, created_by=principal.subject,
+        row = await repo.insert(conn, site_id=site_id, spec=fields, created_by=principal.subject,
                                 idempotency_key=idempotency_key, request_hash=request_hash)
         if row is None:  # the same key won a race a moment ago
             earlier = await repo.by_idempotency_key(conn, site_id=site_id, key=str(idempotency_key))
@@ -138,7 +133,7 @@ async def create_task(site_id: str, body: TaskCreate, pool: PoolDep, principal: 
         lead = await repo.leader(conn, site_id=site_id)
         if lead is not None:
             await _send(conn, principal, robot_id=lead["robot_id"], site_id=site_id, action="fleet_task",
-                        parameters=_task_parameters(row))
+                        parameters=repo.decision_parameters(row))
         await audit(conn, principal, "task.create", site_id=site_id, target=str(row["task_id"]),
                     detail={"kind": row["kind"], "leader": lead["robot_id"] if lead else None})
         history = await repo.history(conn, task_id=row["task_id"])
@@ -187,7 +182,7 @@ async def cancel_task(site_id: str, task_id: uuid.UUID, body: TaskCancel, pool: 
         if CoreState.CANCELLED not in ALLOWED[CoreState(row["state"])]:
             raise ProblemError(409, "task-ended", f"task {task_id} is already {row['state']}; it cannot be cancelled")
         moved = await repo.move(conn, task=row, to_state="cancelled", actor=principal.subject, reason=body.reason)
-        assert moved is not None  # the row is locked FOR UPDATE in this transaction
+        assert moved is not None  # the row is locked (repo.get for_update) in this transaction
         told = {r for r in (row["robot_id"],) if r}
         if row["robot_id"]:
             await _send(conn, principal, robot_id=row["robot_id"], site_id=site_id, action="cancel",
