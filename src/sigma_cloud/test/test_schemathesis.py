@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+
+def semantic_422(case: schemathesis.Case) -> list:
+    """A task's places are checked against the site's registered map, and its deadline against its start: a request
+    the schema allows can still be a 422 naming the unknown place (docs/tasks.md). Every other check still runs."""
+    if case.operation.method.upper() == "POST" and case.operation.path == "/v1/sites/{site_id}/tasks":
+        return [positive_data_acceptance]
+    return []
 
 
 def test_api_conforms_to_its_openapi_spec(cloud) -> None:
@@ -17,6 +26,6 @@ def test_api_conforms_to_its_openapi_spec(cloud) -> None:
         @given(case=operation.as_strategy())
         @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case: schemathesis.Case) -> None:
-            case.call_and_validate(headers=headers)
+            case.call_and_validate(headers=headers, excluded_checks=semantic_422(case))
 
         run()

@@ -96,7 +96,7 @@ def test_create_list_detail_with_history(cloud, site):
 def test_bad_tasks_are_422_naming_what(cloud, site, body, named):
     r = create(cloud, body=body)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    assert named in r.json()["detail"]
+    assert named in r.text  # in the detail, or in `errors` for what the schema itself refuses
 
 
 def test_unknown_field_and_site_without_map(cloud, site):

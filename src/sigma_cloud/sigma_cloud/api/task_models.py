@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,18 +30,37 @@ class PlacesPublic(BaseModel):
     items: list[Place]
 
 
-class TaskCreate(BaseModel):
-    """deliver: pickup + dropoff (+ payload_kg); go_to: place; charge: place (a dock)."""
-
+class _TaskCreateBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["deliver", "go_to", "charge"]
-    pickup: str | None = Field(default=None, pattern=PLACE_PATTERN)
-    dropoff: str | None = Field(default=None, pattern=PLACE_PATTERN)
-    place: str | None = Field(default=None, pattern=PLACE_PATTERN)
-    payload_kg: float = Field(default=0.0, ge=0.0, le=1000.0)
     priority: int = Field(default=0, ge=0, le=10, description="0 lowest ... 10 highest")
     earliest_start: dt.datetime | None = Field(default=None, description="default: now")
-    deadline: dt.datetime | None = None
+    deadline: dt.datetime | None = Field(default=None, description="after earliest_start; none = no deadline")
+
+
+class DeliverCreate(_TaskCreateBase):
+    """Carry a tote of `payload_kg` from `pickup` to `dropoff`."""
+
+    kind: Literal["deliver"]
+    pickup: str = Field(pattern=PLACE_PATTERN)
+    dropoff: str = Field(pattern=PLACE_PATTERN)
+    payload_kg: float = Field(default=0.0, ge=0.0, le=1000.0)
+
+
+class GoToCreate(_TaskCreateBase):
+    """Drive to `place`."""
+
+    kind: Literal["go_to"]
+    place: str = Field(pattern=PLACE_PATTERN)
+
+
+class ChargeCreate(_TaskCreateBase):
+    """Dock at `place` (one of the site's docks) and charge."""
+
+    kind: Literal["charge"]
+    place: str = Field(pattern=PLACE_PATTERN)
+
+
+TaskCreate = Annotated[DeliverCreate | GoToCreate | ChargeCreate, Field(discriminator="kind")]
 
 
 class TaskTransitionPublic(BaseModel):
