@@ -194,6 +194,13 @@ def test_leader_claim_is_fenced_and_new_tasks_reach_the_leader(cloud, site):
     assert newer.json()["leader"] is True
     assert create(cloud, site="tasks-b", body={"kind": "go_to", "place": "dock_1"},
                   headers=manager(cloud, "tasks-b")).json()["sent_to_leader"] == "tasks-r2"
+    # The swarm's own leader reports (a follower's bridge, migration 0030) count too: term 7 names r1 again.
+    reported = cloud.device_post(r2, "/v1/sites/tasks-b/swarm/leader", b'{"term": 7, "leader": "tasks-r1"}')
+    assert reported.status_code == 200, reported.text
+    assert create(cloud, site="tasks-b", body={"kind": "go_to", "place": "dock_1"},
+                  headers=manager(cloud, "tasks-b")).json()["sent_to_leader"] == "tasks-r1"
+    late = cloud.device_post(r2, "/v1/devices/tasks-r2/leadership", b'{"term": 6}')
+    assert late.json()["leader"] is False  # older than the reported term 7
 
 
 def test_robot_reports_move_the_task_through_its_states(cloud, site):

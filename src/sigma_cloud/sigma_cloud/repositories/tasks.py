@@ -107,10 +107,13 @@ async def list_tasks(conn: psycopg.AsyncConnection, *, site_id: str, state: str 
 
 
 async def leader(conn: psycopg.AsyncConnection, *, site_id: str) -> dict[str, Any] | None:
-    """The site's current swarm leader (robot_id, term), if one has claimed it."""
+    """The site's current swarm leader (robot_id, term): the highest term a leader claimed (site_leaders) or its
+    robots reported through their bridges (swarm_leaders); None when no active robot leads."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT l.robot_id, l.term FROM site_leaders l JOIN robots r USING (robot_id) "
-                      "WHERE l.site_id = %s AND r.status = 'active'", (site_id,))
+    await cur.execute(
+        "SELECT l.robot_id, l.term FROM (SELECT robot_id, term FROM site_leaders WHERE site_id = %(site)s "
+        "UNION ALL SELECT leader, term FROM swarm_leaders WHERE site_id = %(site)s) AS l "
+        "JOIN robots r USING (robot_id) WHERE r.status = 'active' ORDER BY l.term DESC LIMIT 1", {"site": site_id})
     return await cur.fetchone()
 
 
