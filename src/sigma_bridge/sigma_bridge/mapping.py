@@ -18,6 +18,7 @@ CHANNELS = (
     "odom",
     "safety_status",
     "safety_event",
+    "task_status",
 )
 SAFETY_CHANNELS = frozenset({"safety_event"})
 
@@ -161,6 +162,16 @@ def safety_event(msg: Any, recording: str = "") -> dict:
     }
 
 
+def task_status(msg: Any) -> dict:
+    """sigma_interfaces/TaskStatus (tasks/status) -> ``task_status`` payload; the cloud moves its task record with
+    it (docs/tasks.md). ``distance_remaining`` is NaN when not navigating and then left out."""
+    out = {"task_id": msg.task_id[:128], "kind": int(msg.kind), "state": int(msg.state), "step": msg.step[:128],
+           "progress": min(max(float(msg.progress), 0.0), 1.0) if math.isfinite(msg.progress) else 0.0,
+           "reason": msg.reason[:1024]}
+    _scalar(out, "distance_remaining", msg.distance_remaining)
+    return out
+
+
 MAPPERS = {
     "joint_states": joint_states,
     "actuator_health": actuator_health,
@@ -169,4 +180,5 @@ MAPPERS = {
     "odom": odom,
     "safety_status": safety_status,
     "safety_event": safety_event,
+    "task_status": task_status,
 }
