@@ -25,7 +25,7 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
 import sigma_protocol as protocol
-from sigma_bridge import mapping
+from sigma_bridge import mapping, swarm_link
 from sigma_bridge.blackbox import BlackBox, QosSpec, Record, write_mcap
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
@@ -73,6 +73,7 @@ class BridgeNode(LifecycleNode):
         self._last_safety_key: tuple[int, int] = (0, -1)
         self.uploader: Uploader | None = None
         self.downlink: DownlinkPoller | None = None
+        self.swarm: swarm_link.SwarmLink | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -105,6 +106,9 @@ class BridgeNode(LifecycleNode):
                                      p.request_timeout_s), p.batch_max_events, self.wake)
             self.downlink = DownlinkPoller(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
                                            self.filter, self._relay_decision, p.downlink_wait_s)
+        # Swarm mesh: the signed site roster for swarm_node, leader changes to the cloud (docs/swarm.md).
+        self.swarm = swarm_link.attach(self, p.robot_id, p.cloud_url, UplinkClient(
+            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None)
         if p.foxglove_enabled:
             from sigma_bridge.live_view import LiveView
 
@@ -131,11 +135,7 @@ class BridgeNode(LifecycleNode):
 
         if not self.p.geofences_file:
             return []
-        try:  # the default names sigma_safety's file: a robot without sigma_safety installed just draws none
-            path = resolve_file(self.p.geofences_file, "sigma_bridge", "geofences_file", must_exist=False)
-        except ConfigError as exc:
-            self.get_logger().warning(f"{exc}: no geofences in the live view")
-            return []
+        path = resolve_file(self.p.geofences_file, "sigma_bridge", "geofences_file", must_exist=False)
         if not path.is_file():
             self.get_logger().warning(f"geofences_file {path} not found: no geofences in the live view")
             return []
@@ -147,6 +147,8 @@ class BridgeNode(LifecycleNode):
             self.uploader.start()
         if self.downlink is not None:
             self.downlink.start()
+        if self.swarm is not None:
+            self.swarm.start()
         self._active = True
         port = self.view.port if self.view else 0
         self.get_logger().info(f"sigma_bridge ready robot={self.p.robot_id} cloud={self.p.cloud_url or '-'} "
@@ -172,7 +174,7 @@ class BridgeNode(LifecycleNode):
         for t in self._timers:
             self.destroy_timer(t)
         self._subs, self._timers = [], []
-        for w in (self.downlink, self.uploader, getattr(self, "writer", None)):
+        for w in (self.swarm, self.downlink, self.uploader, getattr(self, "writer", None)):
             if w is not None and w.is_alive():
                 w.stop(timeout=3.0)
         if hasattr(self, "recorder"):
@@ -181,7 +183,7 @@ class BridgeNode(LifecycleNode):
             self.view.close()
             self.view = None
         if hasattr(self, "store"):
-            with getattr(self, "lock", threading.Lock()):  # no lock yet when configure failed early
+            with self.lock:
                 self.store.close()
             del self.store
 

@@ -1,0 +1,116 @@
+"""The bridge's part of the swarm mesh (docs/swarm.md): fetch the cloud-signed site roster for the swarm node, and
+report leader changes seen on ``swarm/state`` to the cloud. Both over the device protocol (signed requests).
+
+The bridge does not verify the roster: ``swarm_node`` does, with the cloud's roster key, before using it; the bridge
+only writes what the cloud sent to ``roster_file`` (atomically, only when it changed).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+from rclpy.node import Node
+
+from sigma_bridge.uplink import Backoff, UplinkClient
+from sigma_bridge.workers import _Worker
+from sigma_ros_common.params import param
+from sigma_ros_common.qos import LATCHED
+from sigma_ros_common.ros_params import load
+
+ROSTER_PATH = "/v1/sites/{site}/roster"
+LEADER_PATH = "/v1/sites/{site}/swarm/leader"
+
+
+@dataclass(frozen=True)
+class SwarmLinkSettings:
+    """Parameters ``swarm.*`` of the bridge."""
+
+    site: str = param("", description="site whose roster is fetched and whose leader changes are reported; "
+                      "empty = off")
+    roster_file: str = param("var/sigma_bridge/{robot_id}/roster.json", unit="path",
+                             description="where the signed roster is written for swarm_node")
+    roster_refresh_s: float = param(30.0, unit="s", low=1.0, high=86_400.0,
+                                    description="roster fetch period (a revoked robot is out after at most this)")
+
+
+class SwarmLink(_Worker):
+    """Fetches the roster every ``refresh_s`` and posts queued leader reports."""
+
+    def __init__(self, client: UplinkClient, site: str, roster_path: Path, refresh_s: float) -> None:
+        super().__init__("bridge-swarm")
+        self.client, self.site, self.roster_path, self.refresh_s = client, site, roster_path, refresh_s
+        self.reports: queue.Queue[tuple[int, str]] = queue.Queue(maxsize=100)
+        self.backoff = Backoff()
+        self.counts = {"roster_fetched": 0, "roster_changed": 0, "leaders_reported": 0, "errors": 0}
+        self._last_leader: tuple[int, str] = (-1, "")
+
+    def on_state(self, term: int, leader: str) -> None:
+        """Called from the ROS callback: queue a report when the (term, leader) pair changes."""
+        if leader and (term, leader) != self._last_leader:
+            self._last_leader = (term, leader)
+            try:
+                self.reports.put_nowait((term, leader))
+            except queue.Full:
+                self.counts["errors"] += 1
+
+    def fetch_roster(self) -> bool:
+        """GET the signed roster; write it if it differs from the file. True when the file changed."""
+        r = self.client.request("GET", ROSTER_PATH.format(site=self.site), b"", time.time())
+        if r.status_code != 200:
+            raise RuntimeError(f"roster: HTTP {r.status_code} {r.text[:200]}")
+        self.counts["roster_fetched"] += 1
+        body = r.content
+        if self.roster_path.exists() and self.roster_path.read_bytes() == body:
+            return False
+        self.roster_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.roster_path.with_suffix(".tmp")
+        tmp.write_bytes(body)
+        os.replace(tmp, self.roster_path)
+        self.counts["roster_changed"] += 1
+        return True
+
+    def report(self, term: int, leader: str) -> None:
+        body = orjson.dumps({"term": term, "leader": leader})
+        r = self.client.request("POST", LEADER_PATH.format(site=self.site), body, time.time())
+        if r.status_code != 200:
+            raise RuntimeError(f"leader report: HTTP {r.status_code} {r.text[:200]}")
+        self.counts["leaders_reported"] += 1
+
+    def run(self) -> None:
+        next_fetch = 0.0
+        pending: tuple[int, str] | None = None
+        while not self.stop_event.is_set():
+            try:
+                if time.monotonic() >= next_fetch:
+                    self.fetch_roster()
+                    next_fetch = time.monotonic() + self.refresh_s
+                if pending is None:
+                    pending = self.reports.get(timeout=0.5)
+                self.report(*pending)
+                pending = None
+                self.backoff.reset()
+            except queue.Empty:
+                continue
+            except (httpx.HTTPError, RuntimeError, OSError) as exc:
+                self.error = exc
+                self.counts["errors"] += 1
+                self.stop_event.wait(self.backoff.next_delay())
+
+
+def attach(node: Node, robot_id: str, cloud_url: str, client: UplinkClient | None) -> SwarmLink | None:
+    """Declare ``swarm.*``; with a site and a cloud, subscribe to ``swarm/state`` and return the (unstarted) link."""
+    s = load(node, SwarmLinkSettings, "swarm")
+    if not s.site or not cloud_url or client is None:
+        return None
+    link = SwarmLink(client, s.site, Path(s.roster_file.replace("{robot_id}", robot_id)), s.roster_refresh_s)
+    from sigma_interfaces.msg import SwarmState
+
+    node._subs.append(node.create_subscription(  # type: ignore[attr-defined]
+        SwarmState, "swarm/state", lambda m: link.on_state(int(m.term), m.leader), LATCHED))
+    return link
