@@ -135,7 +135,11 @@ class BridgeNode(LifecycleNode):
 
         if not self.p.geofences_file:
             return []
-        path = resolve_file(self.p.geofences_file, "sigma_bridge", "geofences_file", must_exist=False)
+        try:  # the default names sigma_safety's file: a robot without sigma_safety installed just draws none
+            path = resolve_file(self.p.geofences_file, "sigma_bridge", "geofences_file", must_exist=False)
+        except ConfigError as exc:
+            self.get_logger().warning(f"{exc}: no geofences in the live view")
+            return []
         if not path.is_file():
             self.get_logger().warning(f"geofences_file {path} not found: no geofences in the live view")
             return []
@@ -183,7 +187,7 @@ class BridgeNode(LifecycleNode):
             self.view.close()
             self.view = None
         if hasattr(self, "store"):
-            with self.lock:
+            with getattr(self, "lock", threading.Lock()):  # no lock yet when configure failed early
                 self.store.close()
             del self.store
 
