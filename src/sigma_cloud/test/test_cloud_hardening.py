@@ -36,6 +36,9 @@ def test_finding2_poison_rows_already_stored_do_not_break_fleet_reads(cloud) -> 
                          "VALUES (%s, 'site-poison', %s, %s, %s, %s, 0)", (robot.robot_id, i, ts, i % 2 + 5, text))
             conn.execute("INSERT INTO safety_events (robot_id, site_id, seq, ts, level, payload) "
                          "VALUES (%s, 'site-poison', %s, %s, 3, %s)", (robot.robot_id, i, ts, text))
+        conn.execute("INSERT INTO decisions (decision_id, robot_id, site_id, source, confidence, action, parameters, "
+                     "deadline, created_by) VALUES (gen_random_uuid(), %s, 'site-poison', 2, 0.5, 'goto', "
+                     "%s::jsonb, now() + interval '1 hour', 'hand')", (robot.robot_id, '{"n": 5, "deep": [[1]]}'))
         conn.execute("INSERT INTO robot_latest (robot_id, site_id, channel, seq, ts, payload, score) VALUES "
                      "(%s, 'site-poison', 6, 1, %s, %s, 0), (%s, 'site-poison', 5, 2, %s, %s, 0)",
                      (robot.robot_id, now, poisons[0], robot.robot_id, now, poisons[1]))
@@ -48,6 +51,9 @@ def test_finding2_poison_rows_already_stored_do_not_break_fleet_reads(cloud) -> 
         assert by_seq[1]["extra"] == "<integer with 5000 digits>"
         assert "nested deeper" in orjson.dumps(by_seq[2]).decode()
         assert by_seq[3] == {"value": [1, 2]} and by_seq[4]["cause"] == "ok"
+        decisions = cloud.http.get("/v1/decisions", headers=headers, params={"robot_id": robot.robot_id})
+        assert decisions.status_code == 200, decisions.text
+        assert decisions.json()["items"][0]["parameters"] == {"n": "5", "deep": "[[1]]"}
         latest = cloud.http.get(f"/v1/robots/{robot.robot_id}/latest", headers=headers)
         assert latest.status_code == 200, latest.text
         assert len(latest.json()["channels"]) == 2

@@ -96,6 +96,13 @@ def as_object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
+def as_text_map(value: Any) -> dict[str, str]:
+    """Stored decision parameters as the API's string map: non-string values are shown as JSON text, not a 500."""
+    if not isinstance(value, dict):
+        return {"value": value if isinstance(value, str) else orjson.dumps(value, default=str).decode()}
+    return {str(k): v if isinstance(v, str) else orjson.dumps(v, default=str).decode() for k, v in value.items()}
+
+
 def install(conn: psycopg.Connection | psycopg.AsyncConnection) -> None:
     """Use `safe_loads` for json/jsonb columns read on `conn`."""
     set_json_loads(safe_loads, conn)
