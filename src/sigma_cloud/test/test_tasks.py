@@ -40,8 +40,8 @@ def create(cloud, site="tasks-a", body=None, headers=None):
     return cloud.http.post(f"/v1/sites/{site}/tasks", json=body or DELIVER, headers=headers or manager(cloud, site))
 
 
-def report(cloud, robot, task_id: str, state: int, reason: str = "", progress: float = 0.0):
-    event = {"seq": robot.next_seq, "ts": time.time(), "channel": "task_status",
+def report(cloud, robot, task_id: str, state: int, reason: str = "", progress: float = 0.0, ts: float | None = None):
+    event = {"seq": robot.next_seq, "ts": ts or time.time(), "channel": "task_status",
              "payload": {"task_id": task_id, "state": state, "progress": progress, "kind": 1, "step": "test",
                          "reason": reason}}
     robot.next_seq += 1
@@ -237,3 +237,21 @@ def test_reports_cannot_touch_another_sites_tasks(cloud, site):
     report(cloud, intruder, task["task_id"], 3)
     detail = cloud.http.get(f"/v1/sites/tasks-b/tasks/{task['task_id']}", headers=cloud.token()).json()
     assert detail["state"] == "queued"
+
+
+def test_a_replayed_older_report_changes_nothing(cloud, site):
+    robot = cloud.robot("tasks-rd", site)
+    tid = create(cloud).json()["task_id"]
+    t0 = time.time()
+    report(cloud, robot, tid, 0, ts=t0)
+    report(cloud, robot, tid, 2, ts=t0 + 1)
+    report(cloud, robot, tid, 4, reason="blocked", ts=t0 + 2)
+    report(cloud, robot, tid, 0, ts=t0 + 3)
+    report(cloud, robot, tid, 2, ts=t0 + 4)
+    before = cloud.http.get(f"/v1/sites/{site}/tasks/{tid}", headers=manager(cloud)).json()
+    assert before["state"] == "in_progress"
+    # A restarted bridge re-uploads the robot's history (new sequence numbers, the old stamps).
+    for k, state in enumerate((0, 2, 4, 0, 2)):
+        report(cloud, robot, tid, state, reason="blocked" if state == 4 else "", ts=t0 + k)
+    after = cloud.http.get(f"/v1/sites/{site}/tasks/{tid}", headers=manager(cloud)).json()
+    assert after["history"] == before["history"]
