@@ -8,3 +8,5 @@ for pkg in ("sigma_twin", "sigma_sim", "sigma_ros_common"):
     path = str(_SRC / pkg)
     if path not in sys.path:
         sys.path.append(path)
+
+pytest_plugins = ["sigma_testing.fixtures"]  # a ROS domain per test, real processes, teardown

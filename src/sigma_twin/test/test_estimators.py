@@ -77,7 +77,7 @@ def test_sensor_bias_is_found_at_rest(run):
 
 
 def test_spoofed_winding_sensor_is_flagged_and_healthy_ones_are_not(run):
-    sim, act, _ = run
+    _, act, _ = run
     assert act.thermal.spoofed[3] and act.thermal.spoof_since[3] >= 4 * 3600.0
     assert not act.thermal.spoofed[:3].any()
     assert act.thermal.consistency()[3] < 0.3 and np.all(act.thermal.consistency()[:2] > 0.6)

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 
 from sigma_ros_common.params import ConfigError, build, defaults, read_ros_parameters
-from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams, SpoofParams
+from sigma_twin.core.params import EstimatorParams, LimitParams, NodeParams, PrognosisParams, SpoofParams
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "twin.yaml"
 SECTIONS = {"estimator": EstimatorParams, "limits": LimitParams, "prognosis": PrognosisParams, "spoof": SpoofParams}
 
 
 def test_config_file_equals_the_declared_defaults():
-    expected = {}
+    expected = defaults(NodeParams)
     for prefix, cls in SECTIONS.items():
         expected.update(defaults(cls, prefix))
     assert read_ros_parameters(CONFIG) == expected

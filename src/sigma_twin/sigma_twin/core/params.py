@@ -97,3 +97,12 @@ class SpoofParams:
                                   description="RMS predicted winding slope needed before the test may alarm")
     learn_time: float = param(3600.0, unit="s", low=60.0, high=86400.0,
                               description="the model is learnt for this long before alarms are raised")
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Rates of the node shell (joints are a plain string-array parameter: empty = every joint of the URDF)."""
+
+    publish_rate: float = param(1.0, unit="Hz", low=0.1, high=50.0, description="twin/health and diagnostics rate")
+    joint_states_rate: float = param(10.0, unit="Hz", low=0.1, high=1000.0,
+                                     description="joint_states are used at most this often (friction needs no more)")

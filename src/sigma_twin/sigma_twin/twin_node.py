@@ -1,0 +1,157 @@
+"""twin_node: the thin ROS shell of one robot's digital twin.
+
+Subscribes to ``joint_states``, ``actuator_health`` and ``battery_state`` (each message converted and handed to
+``sigma_twin.core.robot.RobotTwin``); one timer publishes ``twin/health`` (``sigma_interfaces/TwinHealth``) and a
+``diagnostics`` entry at ``publish_rate``; the service ``twin/forecast`` runs the what-if Monte Carlo. Parameters come
+from ``config/twin.yaml`` (declared with descriptors from the core's dataclasses).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.node import Node
+from sensor_msgs.msg import BatteryState, JointState
+
+from sigma_interfaces.msg import ActuatorHealth, ComponentHealth, TwinHealth
+from sigma_interfaces.srv import Forecast
+from sigma_ros_common import qos
+from sigma_ros_common.ros_params import declare_plain, load
+from sigma_ros_common.spin import run
+from sigma_twin.core.params import EstimatorParams, LimitParams, NodeParams, PrognosisParams, SpoofParams
+from sigma_twin.core.robot import ComponentHealth as CoreHealth
+from sigma_twin.core.robot import RobotTwin
+
+
+def _stamp_s(stamp) -> float:
+    return float(stamp.sec) + 1e-9 * float(stamp.nanosec)
+
+
+def _time(seconds: float) -> Time:
+    if not math.isfinite(seconds) or seconds < 0:
+        return Time()
+    return Time(sec=int(seconds), nanosec=int((seconds % 1.0) * 1e9))
+
+
+def _component(c: CoreHealth) -> ComponentHealth:
+    msg = ComponentHealth()
+    msg.name, msg.health, msg.confidence = c.name, float(c.health), float(c.confidence)
+    msg.rul_q05, msg.rul_q50, msg.rul_q95, msg.risk = (float(c.rul_q05), float(c.rul_q50), float(c.rul_q95),
+                                                       float(c.risk))
+    msg.dominant_mode = c.dominant
+    msg.state_names = list(c.states)
+    msg.state_values = [float(v) for v in c.states.values()]
+    msg.state_std = [float(c.state_std.get(k, math.nan)) for k in c.states]
+    msg.window_start, msg.window_end = _time(c.window_start), _time(c.window_end)
+    msg.reasons = list(c.reasons)
+    return msg
+
+
+class TwinNode(Node):
+    """One robot's twin: callbacks convert and hand over; one timer reports."""
+
+    def __init__(self) -> None:
+        super().__init__("twin")
+        est = load(self, EstimatorParams, "estimator")
+        limits = load(self, LimitParams, "limits")
+        prog = load(self, PrognosisParams, "prognosis")
+        spoof = load(self, SpoofParams, "spoof")
+        node = load(self, NodeParams)
+        rate, self.joint_rate = node.publish_rate, node.joint_states_rate
+        joints = declare_plain(self, "joints", [""], "joint names (empty: every moving joint of the humanoid URDF)")
+        joints = [j for j in joints if j]
+        if not joints:
+            from sigma_description import humanoid_urdf
+            from sigma_description.urdf import load_urdf
+
+            joints = [j.name for j in load_urdf(humanoid_urdf()).moving_joints]
+        self.twin = RobotTwin(joints, est, limits, prog, spoof)
+        self.prog = prog
+        self.last_joint = -math.inf
+        self.pub = self.create_publisher(TwinHealth, "twin/health", qos.LATCHED)
+        self.diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
+        self.create_subscription(JointState, "joint_states", self.on_joints, qos.SENSOR)
+        self.create_subscription(ActuatorHealth, "actuator_health", self.on_health, qos.RELIABLE_10)
+        self.create_subscription(BatteryState, "battery_state", self.on_battery, qos.RELIABLE_10)
+        self.create_service(Forecast, "twin/forecast", self.on_forecast)
+        self.create_timer(1.0 / rate, self.publish)
+        self.mc = np.random.default_rng(prog.seed + 1)
+
+    def on_joints(self, msg: JointState) -> None:
+        t = _stamp_s(msg.header.stamp)
+        if t - self.last_joint < 1.0 / self.joint_rate:
+            return
+        self.last_joint = t
+        self.twin.on_joint_states(t, list(msg.name), msg.position, msg.velocity, msg.effort)
+
+    def on_health(self, msg: ActuatorHealth) -> None:
+        self.twin.on_actuator_health(_stamp_s(msg.header.stamp), list(msg.name), msg.winding_temperature,
+                                     msg.housing_temperature, msg.current)
+
+    def on_battery(self, msg: BatteryState) -> None:
+        # sensor_msgs/BatteryState: current negative while discharging; the core wants discharge positive
+        self.twin.on_battery(_stamp_s(msg.header.stamp), float(msg.voltage), -float(msg.current))
+
+    def publish(self) -> None:
+        now = self.get_clock().now()
+        t = max(self.twin.guard.last_stamp.values(), default=now.nanoseconds * 1e-9)
+        rep = self.twin.report(t)
+        msg = TwinHealth()
+        msg.header.stamp = now.to_msg()
+        msg.risk_horizon = float(self.prog.risk_horizon)
+        msg.actuators = [_component(c) for c in rep.actuators]
+        msg.battery = _component(rep.battery)
+        msg.spoofed_sensors = rep.spoofed
+        msg.window_start, msg.window_end = _time(rep.window_start), _time(rep.window_end)
+        self.pub.publish(msg)
+        worst = min([*rep.actuators, rep.battery], key=lambda c: c.health)
+        status = DiagnosticStatus(name=f"{self.get_namespace().strip('/') or 'robot'}: digital twin",
+                                  hardware_id="sigma_twin")
+        if rep.spoofed:
+            status.level, status.message = DiagnosticStatus.ERROR, f"sensor contradicts physics: {rep.spoofed}"
+        elif math.isfinite(rep.window_start):
+            status.level, status.message = DiagnosticStatus.WARN, f"maintenance due: {worst.name} ({worst.dominant})"
+        else:
+            status.level, status.message = DiagnosticStatus.OK, "no maintenance within the risk horizon"
+        status.values = [KeyValue(key="lowest_health", value=f"{worst.name}={worst.health:.2f}"),
+                         KeyValue(key="reasons", value="; ".join(rep.reasons)[:500])]
+        self.diag.publish(DiagnosticArray(header=msg.header, status=[status]))
+
+    def on_forecast(self, req: Forecast.Request, res: Forecast.Response) -> Forecast.Response:
+        joints = list(req.joints) or self.twin.joints
+        unknown = [j for j in joints if j not in self.twin.joints]
+        rms = list(req.rms_current)
+        horizon = float(req.horizon)
+        why = (f"unknown joints {unknown}" if unknown
+               else f"{len(rms)} rms_current values for {len(joints)} joints (give one or one per joint)"
+               if len(rms) not in (1, len(joints))
+               else "rms_current must be finite and >= 0" if not all(math.isfinite(r) and r >= 0 for r in rms)
+               else "horizon must be in (0, 1e6] s" if not 0 < horizon <= 1e6
+               else "cooling_factor must be >= 1" if not (math.isfinite(req.cooling_factor)
+                                                          and req.cooling_factor >= 1.0) else "")
+        if why:
+            res.success, res.message = False, why
+            return res
+        i2 = np.zeros(len(self.twin.joints))
+        for k, j in enumerate(joints):
+            i2[self.twin.joints.index(j)] = (rms[0] if len(rms) == 1 else rms[k]) ** 2
+        amb = None if math.isnan(req.ambient_temperature) else float(req.ambient_temperature)
+        w = self.twin.actuators.what_if(self.mc, i2, amb, float(req.cooling_factor), horizon)
+        idx = [self.twin.joints.index(j) for j in joints]
+        res.success, res.message, res.joints = True, "", joints
+        res.time_to_limit_q05 = [float(w.q05[i]) for i in idx]
+        res.time_to_limit_q50 = [float(w.q50[i]) for i in idx]
+        res.time_to_limit_q95 = [float(w.q95[i]) for i in idx]
+        res.risk = [float(w.risk[i]) for i in idx]
+        return res
+
+
+def main(args: list[str] | None = None) -> int:
+    return run("sigma_twin", lambda: [TwinNode()], args, fail_safe=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
