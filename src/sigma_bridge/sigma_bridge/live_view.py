@@ -116,6 +116,7 @@ class LiveView:
         self.health = foxglove.Channel(f"{ns}/actuator_health", schema=view_schemas.ACTUATOR_HEALTH,
                                        context=self.context)
         self.battery = foxglove.Channel(f"{ns}/battery", schema=view_schemas.BATTERY, context=self.context)
+        self.swarm = foxglove.Channel(f"{ns}/swarm/state", schema=view_schemas.SWARM_STATE, context=self.context)
         urdf_xml = urdf_xml or getattr(model, "xml", "")
         self._description = cdr_string(prefixed_urdf(urdf_xml, self.prefix)) if urdf_xml else b""
         self.description = foxglove.Channel(
@@ -208,6 +209,10 @@ class LiveView:
     def battery_state(self, values: Mapping, t_ns: int) -> None:
         """Log the battery payload for plots."""
         self.battery.log(dict(values), log_time=t_ns)
+
+    def swarm_state(self, values: Mapping, t_ns: int) -> None:
+        """Log the swarm mesh state (role, term, leader, members) as JSON."""
+        self.swarm.log(dict(values), log_time=t_ns)
 
     def close(self) -> None:
         self.server.stop()

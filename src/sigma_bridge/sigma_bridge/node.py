@@ -106,14 +106,15 @@ class BridgeNode(LifecycleNode):
                                      p.request_timeout_s), p.batch_max_events, self.wake)
             self.downlink = DownlinkPoller(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
                                            self.filter, self._relay_decision, p.downlink_wait_s)
-        # Swarm mesh: the signed site roster for swarm_node, leader changes to the cloud (docs/swarm.md).
-        self.swarm = swarm_link.attach(self, p.robot_id, p.cloud_url, UplinkClient(
-            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None)
         if p.foxglove_enabled:
             from sigma_bridge.live_view import LiveView
 
             self.view = LiveView(p.robot_id, model, host=p.foxglove_host, port=p.foxglove_port,
                                  backlog=p.foxglove_backlog, geofences=fences)
+        # Swarm mesh: the signed site roster for swarm_node, leader changes to the cloud, swarm/state in the live
+        # view (docs/swarm.md).
+        self.swarm = swarm_link.attach(self, p.robot_id, p.cloud_url, UplinkClient(
+            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None, view=self.view)
         self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
         # The black box records each topic with the QoS its publishers offer (docs/contracts.md).

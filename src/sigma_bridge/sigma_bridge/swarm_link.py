@@ -12,6 +12,7 @@ import queue
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -103,14 +104,34 @@ class SwarmLink(_Worker):
                 self.stop_event.wait(self.backoff.next_delay())
 
 
-def attach(node: Node, robot_id: str, cloud_url: str, client: UplinkClient | None) -> SwarmLink | None:
-    """Declare ``swarm.*``; with a site and a cloud, subscribe to ``swarm/state`` and return the (unstarted) link."""
+ROLES = ("follower", "pre_candidate", "candidate", "leader")  # SwarmState.ROLE_* in order
+
+
+def view_values(msg: Any) -> dict[str, Any]:
+    """The Foxglove JSON of a SwarmState (schema ``view_schemas.SWARM_STATE``)."""
+    return {"role": ROLES[msg.role] if msg.role < len(ROLES) else "follower", "term": int(msg.term),
+            "leader": msg.leader, "lease_valid": bool(msg.lease_valid), "members": list(msg.members),
+            "suspected": list(msg.suspected), "roster_version": int(msg.roster_version),
+            "frames_dropped": int(msg.frames_dropped)}
+
+
+def attach(node: Node, robot_id: str, cloud_url: str, client: UplinkClient | None,
+           view: Any = None) -> SwarmLink | None:
+    """Declare ``swarm.*`` and subscribe to ``swarm/state`` (shown in the live view when there is one); with a site
+    and a cloud, return the (unstarted) link that fetches the roster and reports leader changes."""
     s = load(node, SwarmLinkSettings, "swarm")
-    if not s.site or not cloud_url or client is None:
+    link = None
+    if s.site and cloud_url and client is not None:
+        link = SwarmLink(client, s.site, Path(s.roster_file.replace("{robot_id}", robot_id)), s.roster_refresh_s)
+    if link is None and view is None:
         return None
-    link = SwarmLink(client, s.site, Path(s.roster_file.replace("{robot_id}", robot_id)), s.roster_refresh_s)
     from sigma_interfaces.msg import SwarmState
 
-    node._subs.append(node.create_subscription(  # type: ignore[attr-defined]
-        SwarmState, "swarm/state", lambda m: link.on_state(int(m.term), m.leader), LATCHED))
+    def on_state(msg: SwarmState) -> None:
+        if link is not None:
+            link.on_state(int(msg.term), msg.leader)
+        if view is not None:
+            view.swarm_state(view_values(msg), time.time_ns())
+
+    node._subs.append(node.create_subscription(SwarmState, "swarm/state", on_state, LATCHED))  # type: ignore
     return link

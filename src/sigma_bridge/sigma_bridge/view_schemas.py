@@ -79,3 +79,21 @@ BATTERY: dict[str, Any] = {
     },
     "required": ["power_supply_status", "present"],
 }
+
+SWARM_STATE: dict[str, Any] = {
+    "$schema": DRAFT,
+    "title": "sigma_swarm state",
+    "description": "sigma_interfaces/SwarmState (swarm/state) as the bridge maps it (docs/swarm.md).",
+    "type": "object",
+    "properties": {
+        "role": {"type": "string", "enum": ["follower", "pre_candidate", "candidate", "leader"]},
+        "term": {"type": "integer", "minimum": 0, "description": "election term (fencing token)"},
+        "leader": {"type": "string", "description": "acknowledged leader; empty = no leader"},
+        "lease_valid": {"type": "boolean", "description": "this robot leads with a valid lease"},
+        "members": {"type": "array", "items": {"type": "string"}, "description": "live roster members"},
+        "suspected": {"type": "array", "items": {"type": "string"}, "description": "silent roster members"},
+        "roster_version": {"type": "integer", "minimum": 0},
+        "frames_dropped": {"type": "integer", "minimum": 0, "description": "mesh frames dropped (bad signature, ...)"},
+    },
+    "required": ["role", "term", "leader", "lease_valid", "members", "roster_version"],
+}

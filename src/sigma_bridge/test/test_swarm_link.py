@@ -83,3 +83,18 @@ def test_roster_through_bridge_mesh_forms_and_cloud_learns_the_leader(launch, ro
         state.wait_for(lambda msgs: any(m.roster_version >= 2 and "r3" not in m.members for m in msgs), timeout=30)
     finally:
         mesh.release()
+
+
+def test_live_view_swarm_state_matches_its_schema():
+    from jsonschema import Draft202012Validator
+
+    from sigma_bridge import view_schemas
+    from sigma_bridge.swarm_link import view_values
+
+    msg = SwarmState(role=SwarmState.ROLE_LEADER, term=7, leader="r2", lease_valid=True, members=["r1", "r2"],
+                     suspected=["r3"], roster_version=4, frames_dropped=2)
+    Draft202012Validator.check_schema(view_schemas.SWARM_STATE)
+    validator = Draft202012Validator(view_schemas.SWARM_STATE)
+    assert not list(validator.iter_errors(view_values(msg)))
+    assert view_values(msg)["role"] == "leader"
+    assert list(validator.iter_errors({**view_values(msg), "term": -1}))  # the schema can fail
