@@ -19,10 +19,10 @@ def test_malformed_urdf_fails_at_startup_naming_file_and_element(launch, tmp_pat
     sim = launch("sigma_sim", "sim_node", params={"urdf": str(bad)})
     assert _wait_exit(sim) == 2
     out = sim.output()
-    assert f'{bad}: <joint name="left_knee"> <limit>: attribute effort=' in out
+    assert f"{bad}: joint 'left_knee' <limit effort>='x' is not a number" in out
 
 
 def test_unknown_world_file_fails_at_startup(launch, tmp_path):
     sim = launch("sigma_sim", "sim_node", params={"world": str(tmp_path / "nowhere.yaml")})
     assert _wait_exit(sim) == 2
-    assert "nowhere.yaml: cannot load" in sim.output()
+    assert f"parameter world: {tmp_path / 'nowhere.yaml'} does not exist" in sim.output()
