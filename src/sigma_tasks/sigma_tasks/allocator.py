@@ -58,6 +58,7 @@ class RobotReport:
     queued: tuple[str, ...] = ()  # further tasks it holds, in order (their leases are renewed too)
     done: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()  # (task_id, reason)
+    snapshot: bool = True  # lists everything the robot holds (False: one task's event, e.g. a TaskStatus)
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ class TaskBoard:
             if rec is not None and rec.robot_id == rep.robot_id and not rec.state.terminal:
                 self.lease_until[tid] = now + self.board.lease_s
         # Tasks this board gave the robot that the robot no longer holds (dropped, lease ran out on its side).
-        for tid, rec in list(self.records.items()):
+        for tid, rec in list(self.records.items()) if rep.snapshot else ():
             if (rec.robot_id == rep.robot_id and rec.state is TaskState.IN_PROGRESS and tid != rep.holding
                     and tid not in rep.done):
                 self._requeue(tid, at=now, actor=self.leader, reason="robot no longer holds it")
