@@ -35,7 +35,14 @@ from sigma_bridge.params import BridgeParams, declare
 from sigma_bridge.store import PRIORITY_ROUTINE, PRIORITY_SAFETY, EventStore, NewEvent
 from sigma_bridge.uplink import UplinkClient
 from sigma_bridge.workers import DownlinkPoller, Handoff, StoreWriter, Uploader
-from sigma_interfaces.msg import ActuatorHealth, CognitionDecision, DetectedHumans, SafetyEvent, SafetyStatus
+from sigma_interfaces.msg import (
+    ActuatorHealth,
+    CognitionDecision,
+    DetectedHumans,
+    SafetyEvent,
+    SafetyStatus,
+    TaskStatus,
+)
 from sigma_ros_common import qos
 from sigma_ros_common.params import ConfigError
 from sigma_ros_common.share import resolve_file
@@ -51,6 +58,8 @@ TOPICS: dict[str, tuple[type, str, Any, str | None]] = {
     "humans": (DetectedHumans, "sigma_interfaces/msg/DetectedHumans", qos.SENSOR, None),
     "safety/status": (SafetyStatus, "sigma_interfaces/msg/SafetyStatus", qos.LATCHED, "safety_status"),
     "safety/events": (SafetyEvent, "sigma_interfaces/msg/SafetyEvent", qos.SAFETY_EVENTS, "safety_event"),
+    # transient-local like its publisher (sigma_core); the cloud drops replays by the robot's stamp (docs/tasks.md)
+    "tasks/status": (TaskStatus, "sigma_interfaces/msg/TaskStatus", qos.SAFETY_EVENTS, "task_status"),
 }
 VIEW_CHANNELS = frozenset({"joint_states", "odom", "battery", "actuator_health", None})
 
@@ -93,7 +102,7 @@ class BridgeNode(LifecycleNode):
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.handoff = Handoff(p.handoff_capacity)
-        self.downsampler = Downsampler(p.rates | {"safety_event": 0.0})
+        self.downsampler = Downsampler(p.rates | {"safety_event": 0.0, "task_status": 0.0})
         self.viz = Downsampler({"tf": p.viz_rate, "scene": min(p.viz_rate, 5.0), "health": 5.0, "model": 1.0})
         self.blackbox = BlackBox(pre_s=p.blackbox_pre_s, post_s=p.blackbox_post_s, max_bytes=p.blackbox_max_bytes)
         self.recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bridge-recorder")
@@ -239,7 +248,7 @@ class BridgeNode(LifecycleNode):
 
     def _wanted(self, channel: str | None, now: float) -> tuple[bool, bool]:
         """(deserialize it?, uplink it?): the uplink decision is the downsampler's; the live view wants some too."""
-        if channel in ("safety_status", "safety_event"):
+        if channel in ("safety_status", "safety_event", "task_status"):
             return True, True
         uplink = channel is not None and self.downsampler.accept(channel, now)
         return uplink or (self.view is not None and channel in VIEW_CHANNELS), uplink

@@ -29,3 +29,31 @@ def test_nan_distance_is_left_out_and_final_states_carry_the_reason():
     assert "distance_remaining" not in payload and payload["progress"] == 0.0
     assert payload["reason"] == "no path to shelf_0_0" and payload["state"] == 4
     assert channels.validate_payload("task_status", payload) == []
+
+
+def test_bridge_node_queues_task_status_durably(launch, ros_probe, tmp_path):
+    """The real bridge process subscribes to tasks/status (transient-local, like sigma_core's publisher) and queues
+    every report for the cloud, none downsampled away."""
+    import json
+    import sqlite3
+    import time
+
+    from test_node_live import start_bridge
+
+    from sigma_ros_common import qos
+
+    proc, _ = start_bridge(launch, tmp_path)
+    pub = ros_probe.publisher(TaskStatus, "/r1/tasks/status", qos.SAFETY_EVENTS)
+    ros_probe.wait_for_subscribers(pub)
+    for state in (TaskStatus.STATE_ACCEPTED, TaskStatus.STATE_ACTIVE, TaskStatus.STATE_SUCCEEDED):
+        pub.publish(status(state=state))
+    db_path = tmp_path / "var" / "uplink.db"
+    deadline = time.monotonic() + 20.0
+    rows: list = []
+    while time.monotonic() < deadline and len(rows) < 3:
+        if db_path.exists():
+            with sqlite3.connect(db_path) as db:
+                rows = db.execute("SELECT payload FROM events WHERE channel='task_status' ORDER BY seq").fetchall()
+        time.sleep(0.2)
+    assert [json.loads(r[0])["state"] for r in rows] == [0, 2, 3]
+    assert proc.stop() == 0
