@@ -194,7 +194,7 @@ class CoreNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run("core_node", lambda: [CoreNode()], args, executor=events_executor, fail_safe=True,
+    return run("core_node", lambda: [CoreNode()], args, executor_for=lambda _nodes: events_executor(), fail_safe=True,
                on_exit=lambda nodes: [print(n.summary(), flush=True) for n in nodes])
 
 
