@@ -86,7 +86,7 @@ class ActuatorTable:
 
 
 def load_actuators(path: str | Path, joints: list[str]) -> ActuatorTable:
-    """Read config/sigma_sim/actuators.yaml: actuator classes and a first-match joint-name rule list."""
+    """Read sigma_sim's config/actuators.yaml: actuator classes and a first-match joint-name rule list."""
     path = Path(path)
     try:
         doc = yaml.safe_load(path.read_text())
