@@ -104,8 +104,16 @@ def key_of(module: str, ros_packages: Iterable[str]) -> str | None:
 def _local_names(package_dir: Path) -> set[str]:
     """Top-level names that are the package's own modules (its Python packages, test helpers, conftest)."""
     names = {p.name for p in package_dir.iterdir() if (p / "__init__.py").is_file()}
-    names |= {p.stem for p in (package_dir / "test").rglob("*.py")} if (package_dir / "test").is_dir() else set()
+    test = package_dir / "test"
+    if test.is_dir():
+        names |= {p.stem for p in test.rglob("*.py")} | {p.parent.name for p in test.rglob("*.py")}
     return names
+
+
+def is_system_key(key: str, ros: set[str]) -> bool:
+    """A system package (a compiler, a -dev library): neither a ROS package nor a Python distribution we map.
+    Nothing imports it, so whether it is used cannot be read from the code; it is not checked."""
+    return key not in ros and key not in PYTHON_KEYS.values()
 
 
 def _mentioned(key: str, strings: set[str]) -> bool:
@@ -158,12 +166,16 @@ def check_package(package_dir: Path, ros_packages: Iterable[str]) -> list[str]:
                 problems.append(f"{site.file}:{site.line}: test imports {site.module} but package.xml does not "
                                 f"declare <test_depend>{key}</test_depend>")
     for key in sorted(manifest.exec_deps):
+        if is_system_key(key, ros):
+            continue
         if key not in used_code and not _mentioned(key, strings_code):
             where = "only the tests use it: make it a <test_depend>" if key in used_tests else "nothing uses it"
             problems.append(f"{manifest.path}: declares <exec_depend>{key}</exec_depend> but {where}")
     if src.tests:
         used_tests.add("python3-pytest")  # the runner of every test file, imported or not
     for key in sorted(manifest.test_deps - manifest.exec_deps):
+        if is_system_key(key, ros):
+            continue
         if key not in used_tests and not _mentioned(key, strings_tests):
             problems.append(f"{manifest.path}: declares <test_depend>{key}</test_depend> but no test uses it")
     return problems

@@ -60,3 +60,12 @@ def test_transitive_rclpy_through_a_shared_module_is_found(tmp_path):
     assert chains and chains[0].startswith("demo_pkg.core.policy -> demo_pkg.node -> rclpy")
     (root / "demo_pkg" / "core" / "policy.py").write_text("import math\n")
     assert violations(["demo_pkg.core.policy"], module_index(tmp_path), ("rclpy",)) == []
+
+
+def test_system_dependencies_and_test_helper_packages_are_understood(tmp_path):
+    root = _package(tmp_path, "<test_depend>python3-pytest</test_depend><test_depend>libsqlite3-dev</test_depend>",
+                    "x = 1\n", "import pytest\nfrom rig.harness import build\n")
+    (root / "test" / "rig").mkdir()
+    (root / "test" / "rig" / "__init__.py").write_text("")
+    (root / "test" / "rig" / "harness.py").write_text("def build():\n    return 1\n")
+    assert check_package(root, set()) == []
