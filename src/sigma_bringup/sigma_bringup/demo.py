@@ -1,11 +1,13 @@
-"""The README's main command: cloud tier + simulated fleet + Foxglove, a scripted scenario, and its summary.
+"""The README's main command: cloud tier + simulated fleet + Foxglove, a scenario of real tasks, and its summary.
 
     demo [--scenario] [--data-dir var] [--cloud-port 8000] [--foxglove-ports 8765,8766,8767]
 
 Brings up the cloud (embedded PostgreSQL), registers the robots' keys, launches ``launch/fleet.launch.yaml`` with
-``sigma launch``, then runs the scenario: every robot on a scripted task; a human walks at r2 (it slows, then
-stops, then resumes when the human has left); r3's left knee motor overheats (it derates, then shuts down); the
-cloud receives all of it. Prints where to look and a summary; ``--scenario`` exits after it (0 when every check
+``sigma launch``, then runs the scenario: every robot gets a task through the task contract (``tasks/request``)
+and its onboard cognition (sigma_core) executes it — r1 carries a tote between shelves, r2 drives down the cross
+aisle, r3 carries a tote; a human walks at r2 (it slows, then stops, then resumes when the human has left and
+reaches its place); r3's left knee motor overheats (it derates, then shuts down mid-task); the cloud receives all
+of it. Prints where to look and a summary; ``--scenario`` exits after it (0 when every check
 passed), otherwise it keeps running until Ctrl-C.
 """
 
@@ -29,6 +31,7 @@ from sigma_bringup.cloud import CloudApi, CloudProcess
 from sigma_bringup.demo_state import clear_previous_latches, why_not_commandable
 from sigma_bringup.fleet_node import FleetGateway
 from sigma_bringup.scenario import Check, CloudCount, cloud_checks, ordered, render
+from sigma_bringup.work import ORDERS, task_checks
 from sigma_ros_common.share import package_share
 
 ROBOTS = ("r1", "r2", "r3")
@@ -126,10 +129,22 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     """Task in progress → human approaches r2 → r3 overheats → the cloud has it all. Returns the checks."""
     node = gw.node
     t_task = time.monotonic()
-    node.start_tasks()
+    run_id = f"{int(time.time())}"
+    progress.wait("every robot's cognition (core_node) listens on tasks/request",
+                  lambda: all(node.task_matched(r) for r in ROBOTS), 90)
+
+    def accepted() -> bool:
+        for order in ORDERS:
+            if node.task_report(order.robot) is None:
+                node.send_task(order, run_id)  # idempotent: a repeated task id is answered, never run twice
+        return all(node.task_report(r) is not None for r in ROBOTS)
+
+    progress.wait("every robot's executor answered its task on tasks/status", accepted, 60)
+    for order in ORDERS:
+        progress.say(f"{order.robot}: {order.what}")
     try:
         progress.wait(
-            "robots take the scripted tasks (edge AI authority, brakes released)",
+            "robots take their tasks (edge AI authority, brakes released)",
             lambda: all(node.snapshot(r).commandable_at(t_task - 5.0) for r in ROBOTS),
             30,
         )
@@ -171,6 +186,17 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
             ("shut down", r3.shut_down_at(t_heat)),
         )
     )
+
+    finishing = [o.robot for o in ORDERS if o.must_finish]
+
+    def tasks_done() -> bool:
+        return all((rep := node.task_report(r)) is not None and rep.state >= 3 for r in finishing)
+
+    try:
+        progress.wait(f"{', '.join(finishing)} finish their tasks", tasks_done, 180)
+    except TimeoutError as exc:
+        progress.say(f"✘ {exc}")
+    checks += task_checks(ORDERS, {r: node.task_report(r) for r in ROBOTS})
 
     def cloud_state() -> list[Check]:
         counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r, started))

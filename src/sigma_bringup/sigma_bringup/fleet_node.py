@@ -1,4 +1,5 @@
-"""The demo's one ROS gateway: watches every robot's safety, runs the scripted tasks, injects the scenario's faults.
+"""The demo's one ROS gateway: watches every robot's safety, sends real tasks to each robot's sigma_core executor
+through the task contract (``tasks/request`` → ``tasks/status``), injects the scenario's faults.
 
 All rclpy code of the demo lives here; the orchestrator only calls these methods from its own thread.
 """
@@ -10,47 +11,41 @@ import time
 from collections.abc import Sequence
 
 import rclpy
-from geometry_msgs.msg import Twist, Vector3
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import JointState
-from std_msgs.msg import Header
 
 from sigma_bringup.demo_state import FaultView, StatusView
-from sigma_bringup.mission import ArmSwing, Shuttle
 from sigma_bringup.scenario import RobotTimeline, StatusSample
-from sigma_interfaces.msg import CognitionDecision, PolicyHealth, SafetyEvent, SafetyStatus
+from sigma_bringup.work import TaskReport, WorkOrder
+from sigma_interfaces.msg import SafetyEvent, SafetyStatus, Task, TaskStatus
 from sigma_sim_interfaces.srv import InjectFault
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Transient-local like the supervisor's publisher: the events published before this node matched count too.
 EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+TASKS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class FleetNode(Node):
-    """Subscribes ``/<id>/safety/status`` and ``safety/events``; publishes edge-AI tasks and confidence."""
+    """Subscribes ``/<id>/safety/status``, ``safety/events`` and ``tasks/status``; publishes ``tasks/request``."""
 
-    def __init__(self, robots: Sequence[str], context: Context, task_rate: float = 10.0) -> None:
+    def __init__(self, robots: Sequence[str], context: Context) -> None:
         super().__init__("sigma_demo", context=context)
         self.timelines = {r: RobotTimeline(r) for r in robots}
         self._latest: dict[str, StatusView] = {}
         self._lock = threading.Lock()
-        self._task_start: float | None = None
-        self._shuttle, self._arms = Shuttle(), ArmSwing()
         self._task_pubs = {}
+        self._task_ids: dict[str, str] = {}
+        self._reports: dict[str, TaskReport] = {}
         self._fault_clients = {}
         for r in robots:
             self.create_subscription(SafetyStatus, f"/{r}/safety/status", lambda m, r=r: self._on_status(r, m), LATCHED)
             self.create_subscription(SafetyEvent, f"/{r}/safety/events", lambda m, r=r: self._on_event(r), EVENTS)
-            self._task_pubs[r] = (
-                self.create_publisher(PolicyHealth, f"/{r}/policy_health", 10),
-                self.create_publisher(Twist, f"/{r}/cmd/edge_ai/cmd_vel", 10),
-                self.create_publisher(JointState, f"/{r}/cmd/edge_ai/joint_command", 10),
-            )
+            self._task_pubs[r] = self.create_publisher(Task, f"/{r}/tasks/request", 20)
+            self.create_subscription(TaskStatus, f"/{r}/tasks/status", lambda m, r=r: self._on_task(r, m), TASKS)
             self._fault_clients[r] = self.create_client(InjectFault, f"/{r}/sim/inject_fault")
-        self.create_timer(1.0 / task_rate, self._tick)
 
     # -- observation ---------------------------------------------------------------------------------
     def _on_status(self, robot: str, msg: SafetyStatus) -> None:
@@ -82,30 +77,28 @@ class FleetNode(Node):
             tl = self.timelines[robot]
             return RobotTimeline(tl.robot, list(tl.samples), tl.events_seen)
 
-    # -- the edge AI stand-in ------------------------------------------------------------------------
-    def start_tasks(self) -> None:
-        self._task_start = time.monotonic()
+    # -- work through the task contract (sigma_core executes; safety keeps the last word) --------------
+    def send_task(self, order: WorkOrder, run_id: str) -> str:
+        """Publish ``order`` as a Task; returns its task id (a repeat of the same id is answered, never rerun)."""
+        task_id = self._task_ids.setdefault(order.robot, f"demo-{run_id}-{order.robot}")
+        self._task_pubs[order.robot].publish(Task(task_id=task_id, issuer="operator:demo", kind=order.kind,
+                                                  place=order.place, pickup=order.pickup, dropoff=order.dropoff,
+                                                  payload_mass=order.payload_mass))
+        return task_id
 
-    def _tick(self) -> None:
-        now_msg = self.get_clock().now().to_msg()
-        for health_pub, vel_pub, joint_pub in self._task_pubs.values():
-            health_pub.publish(
-                PolicyHealth(
-                    header=Header(stamp=now_msg),
-                    source=CognitionDecision.SOURCE_EDGE_AI,
-                    policy_id="demo-scripted-mission",
-                    confidence=0.9,
-                    input_age=0.05,
-                )
-            )
-            if self._task_start is None:
-                continue
-            t = time.monotonic() - self._task_start
-            vel_pub.publish(Twist(linear=Vector3(x=self._shuttle.velocity(t))))
-            targets = self._arms.targets(t)
-            joint_pub.publish(
-                JointState(header=Header(stamp=now_msg), name=list(targets), position=list(targets.values()))
-            )
+    def task_matched(self, robot: str) -> bool:
+        """The robot's core_node subscribes tasks/request (a task published before that would be lost)."""
+        return self._task_pubs[robot].get_subscription_count() > 0
+
+    def _on_task(self, robot: str, msg: TaskStatus) -> None:
+        with self._lock:
+            if msg.task_id == self._task_ids.get(robot):
+                self._reports[robot] = TaskReport(msg.state, msg.step, msg.progress, msg.reason, msg.commander)
+
+    def task_report(self, robot: str) -> TaskReport | None:
+        """The latest report on the demo's task of ``robot`` (None before the first)."""
+        with self._lock:
+            return self._reports.get(robot)
 
     # -- faults --------------------------------------------------------------------------------------
     def inject(
