@@ -138,7 +138,8 @@ class TaskSpec:
             missing = site.unknown(self.places())
             if missing:
                 raise TaskError(f"unknown place(s) on this site: {', '.join(missing)}", field="places")
-            if self.kind is TaskKind.CHARGE and site.places[self.place].kind is not PlaceKind.DOCK:  # type: ignore[index]
+            dock = site.places[self.place] if self.kind is TaskKind.CHARGE and self.place is not None else None
+            if dock is not None and dock.kind is not PlaceKind.DOCK:
                 raise TaskError(f"place {self.place!r} is not a dock", field="place")
 
 
