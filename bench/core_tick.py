@@ -7,10 +7,11 @@ Run: source scripts/env.sh && python bench/core_tick.py [--seconds S] [--ticks N
    tick p50/p99/max, including the ticks that plan a path (A*).
 2. Across processes, in a private ROS domain: sim_node (one robot, real time — the hardware stand-in, not counted)
    and the robot's onboard nodes as robot.launch.yaml starts them — safety_node, state_publisher, bridge_node
-   (cloud disabled: the uplink queue and Foxglove still run), core_node — while core_node executes deliveries.
+   (cloud disabled: the uplink queue and Foxglove still run), twin_node, swarm_node (mesh off without a roster
+   key) when installed, core_node — while core_node executes deliveries.
    CPU share of one core per process = (utime + stime) / wall over S seconds from /proc, after a warm-up; the
    sum is the onboard stack. core_node's own tick p50/p99 (whole timer callback incl. publishing) comes from its
-   exit summary. sigma_twin and sigma_swarm have no per-robot node to start yet and are listed as absent.
+   exit summary.
 The last line is the headline.
 """
 
@@ -120,9 +121,21 @@ def stack(seconds: float) -> tuple[dict[str, float], str]:
                   params={"robot_id": "r1", "cloud_url": "", "foxglove_port": 0,
                           "key_file": str(tmp / "robot.key"), "store_path": str(tmp / "uplink.db"),
                           "recordings_dir": str(tmp / "rec")}),
-            start("sigma_core", "core_node", "core_node", namespace=ns,
-                  params_files=[share_file("sigma_core", "config", "core.yaml")]),
         ]
+        absent = []
+        for pkg, exe, cfg, extra in (
+            ("sigma_twin", "twin_node", "twin.yaml", {}),
+            ("sigma_swarm", "swarm_node", "swarm.yaml",
+             {"robot_id": "r1", "site": "warehouse", "key_file": str(tmp / "robot.key"),
+              "roster_file": str(tmp / "roster.json"), "state_file": str(tmp / "swarm_state.json")}),
+        ):
+            try:
+                onboard.append(start(pkg, exe, exe, namespace=ns, params_files=[share_file(pkg, "config", cfg)],
+                                     params=extra))
+            except (LookupError, ValueError, FileNotFoundError) as exc:
+                absent.append(f"{pkg} ({exc})")
+        onboard.append(start("sigma_core", "core_node", "core_node", namespace=ns,
+                             params_files=[share_file("sigma_core", "config", "core.yaml")]))
         rclpy.init(args=[], domain_id=int(env["ROS_DOMAIN_ID"]))
         node = Node("bench_core")
         pub = node.create_publisher(Task, f"{ns}/tasks/request", 20)
@@ -161,6 +174,8 @@ def stack(seconds: float) -> tuple[dict[str, float], str]:
             sim.stop()
         summary = next((ln for ln in onboard[-1].output().splitlines() if "sigma_core summary" in ln), "")
         print(f"tasks issued during the run: {k}, finished: {len(set(done))}; logs in {tmp}")
+        for a in absent:
+            print(f"  not measured: {a}")
         return share, summary
 
 
@@ -176,7 +191,6 @@ def main() -> None:
     share, summary = stack(args.seconds)
     for label, s in share.items():
         print(f"  {label:16s} {100 * s:5.1f}% of one core")
-    print("  sigma_twin, sigma_swarm: no per-robot node yet (not measured)")
     print(summary or "core_node printed no summary")
     m = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms", summary)
     total = 100 * sum(share.values())
