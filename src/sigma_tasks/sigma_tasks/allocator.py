@@ -14,8 +14,9 @@ TaskRecords. Rules that keep tasks from being lost or executed twice:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -139,19 +140,19 @@ class TaskBoard:
                 break
             fleet = [states[r] for r in ids]
             fleet = [replace(r, available=r.available and r.queue_len < self.board.max_queue) for r in fleet]
-            assign, bids_of, used = self._round(pending, fleet, now)
+            assign, why_unassigned, bid_of, used = self._round(pending, fleet, now)
             result.solver = used
             placed = 0
             for j, rec in enumerate(pending):
                 tid = rec.spec.task_id
                 if assign[j] < 0:
-                    reason = bids_of(j)
+                    reason = why_unassigned(j)
                     if tid not in result.infeasible or reason:
                         result.infeasible[tid] = reason
                     continue
                 result.infeasible.pop(tid, None)
                 robot = fleet[assign[j]]
-                b = bids_of(j, int(assign[j]))
+                b = bid_of(j, int(assign[j]))
                 a = Assignment(
                     task_id=tid, robot_id=robot.robot_id, term=term, leader=self.leader, cost_s=float(b.cost[0]),
                     finish_at=float(b.finish[0]), lease_until=now + self.board.lease_s,
@@ -178,7 +179,8 @@ class TaskBoard:
                 self.records[tid] = replace(rec, last_infeasible=reason, retry_at=now + self.board.retry_s)
         return result
 
-    def _round(self, pending: list[TaskRecord], fleet: list[RobotState], now: float):
+    def _round(self, pending: list[TaskRecord], fleet: list[RobotState], now: float
+               ) -> tuple[np.ndarray, Callable[[int], str], Callable[[int, int], Bids], str]:
         tasks = self._task_arrays(pending)
         robots = RobotArrays.build(fleet, self._docks, self.dist)
         n, m = len(pending), len(fleet)
@@ -202,16 +204,18 @@ class TaskBoard:
                 bids = _merge(bids, pair_bids(np.repeat(left, k), np.asarray(near).reshape(-1)))
         starts = np.searchsorted(bids.j, np.arange(n + 1))  # bids are grouped by task (j non-decreasing)
 
-        def bids_of(task: int, robot: int | None = None):
+        def why_unassigned(task: int) -> str:
             sel = slice(starts[task], starts[task + 1])
-            if robot is None:
-                if np.isfinite(bids.cost[sel]).any():
-                    return "outbid: every feasible robot went to a cheaper or more urgent task this round"
-                return "no feasible robot: " + _summarize(bids.reason[sel])
+            if np.isfinite(bids.cost[sel]).any():
+                return "outbid: every feasible robot went to a cheaper or more urgent task this round"
+            return "no feasible robot: " + _summarize(bids.reason[sel])
+
+        def bid_of(task: int, robot: int) -> Bids:
+            sel = slice(starts[task], starts[task + 1])
             k = starts[task] + int(np.flatnonzero(bids.i[sel] == robot)[0])
             return _select(bids, slice(k, k + 1))
 
-        return assign, bids_of, kind
+        return assign, why_unassigned, bid_of, kind
 
     def _insert_charge(self, robot: RobotState, before: str, *, now: float, term: int) -> Assignment:
         """A charging task at the robot's nearest dock, assigned ahead of `before` (as rmf_task inserts one)."""
@@ -340,7 +344,7 @@ class TaskBoard:
         leader: str,
         term: int,
         now: float,
-        **kwargs,
+        **kwargs: Any,
     ) -> TaskBoard:
         """A new leader's board: the cloud's record, corrected by the robots' reports; tasks no robot vouched for
         wait until every lease an older leader could have granted has run out."""

@@ -220,7 +220,7 @@ def bid(
     payload = tasks.payload[j]
     per_m_empty = p.joules_per_m(0.0)
 
-    def plan(s, start_time: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def plan(s: np.ndarray | slice, start_time: np.ndarray, empty: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         js = j[s]
         begin = np.maximum(start_time + empty / speed[s], tasks.earliest[js])
         finish = begin + loaded_m[s] / speed[s] + tasks.handling[js]

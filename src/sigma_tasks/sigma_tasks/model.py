@@ -135,9 +135,9 @@ class TaskSpec:
         if self.deadline is not None and not (math.isfinite(self.deadline) and self.deadline > self.earliest_start):
             raise TaskError("deadline must be after earliest_start", field="deadline")
         if site is not None:
-            missing = site.unknown(self.places())
-            if missing:
-                raise TaskError(f"unknown place(s) on this site: {', '.join(missing)}", field="places")
+            unknown = site.unknown(self.places())
+            if unknown:
+                raise TaskError(f"unknown place(s) on this site: {', '.join(unknown)}", field="places")
             dock = site.places[self.place] if self.kind is TaskKind.CHARGE and self.place is not None else None
             if dock is not None and dock.kind is not PlaceKind.DOCK:
                 raise TaskError(f"place {self.place!r} is not a dock", field="place")

@@ -61,7 +61,9 @@ def _solve_block(tidx: np.ndarray, ridx: np.ndarray, pair_cost: PairCost, unassi
     return np.where(local >= 0, ridx[np.maximum(local, 0)], -1)
 
 
-def partition(task_pts: np.ndarray, robot_pts: np.ndarray, limit: int = CELL_PAIRS) -> list[tuple[np.ndarray, ...]]:
+def partition(
+    task_pts: np.ndarray, robot_pts: np.ndarray, limit: int = CELL_PAIRS
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Cut tasks and robots into cells of at most `limit` pairs: median cuts along the longer side, robots split in
     the same proportion as tasks so every cell keeps the fleet's robot/task ratio."""
     out: list[tuple[np.ndarray, np.ndarray]] = []
