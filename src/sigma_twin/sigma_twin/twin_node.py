@@ -20,7 +20,7 @@ from sigma_interfaces.msg import ActuatorHealth, ComponentHealth, TwinHealth
 from sigma_interfaces.srv import Forecast
 from sigma_ros_common import qos
 from sigma_ros_common.ros_params import declare_plain, load
-from sigma_ros_common.spin import run
+from sigma_ros_common.spin import events_executor, run
 from sigma_twin.core.params import EstimatorParams, LimitParams, NodeParams, PrognosisParams, SpoofParams
 from sigma_twin.core.robot import ComponentHealth as CoreHealth
 from sigma_twin.core.robot import RobotTwin
@@ -60,7 +60,9 @@ class TwinNode(Node):
         prog = load(self, PrognosisParams, "prognosis")
         spoof = load(self, SpoofParams, "spoof")
         node = load(self, NodeParams)
-        rate, self.joint_rate = node.publish_rate, node.joint_states_rate
+        rate, self.joint_rate, self.forecast_period = node.publish_rate, node.joint_states_rate, node.forecast_period
+        self.cached: TwinHealth | None = None
+        self.cached_at = -math.inf
         joints = declare_plain(self, "joints", [""], "joint names (empty: every moving joint of the humanoid URDF)")
         joints = [j for j in joints if j]
         if not joints:
@@ -97,7 +99,13 @@ class TwinNode(Node):
 
     def publish(self) -> None:
         now = self.get_clock().now()
-        t = max(self.twin.guard.last_stamp.values(), default=now.nanoseconds * 1e-9)
+        wall = now.nanoseconds * 1e-9
+        if self.cached is not None and wall - self.cached_at < self.forecast_period:
+            self.cached.header.stamp = now.to_msg()  # between forecasts: the last one, restamped
+            self.pub.publish(self.cached)
+            return
+        self.cached_at = wall
+        t = max(self.twin.guard.last_stamp.values(), default=wall)
         rep = self.twin.report(t)
         msg = TwinHealth()
         msg.header.stamp = now.to_msg()
@@ -107,6 +115,7 @@ class TwinNode(Node):
         msg.spoofed_sensors = rep.spoofed
         msg.window_start, msg.window_end = _time(rep.window_start), _time(rep.window_end)
         self.pub.publish(msg)
+        self.cached = msg
         worst = min([*rep.actuators, rep.battery], key=lambda c: c.health)
         status = DiagnosticStatus(name=f"{self.get_namespace().strip('/') or 'robot'}: digital twin",
                                   hardware_id="sigma_twin")
@@ -150,7 +159,9 @@ class TwinNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run("sigma_twin", lambda: [TwinNode()], args, fail_safe=True)
+    # the EventsExecutor: far less per-callback overhead on the 100 Hz joint_states stream
+    return run("sigma_twin", lambda: [TwinNode()], args, executor_for=lambda _nodes: events_executor(),
+               fail_safe=True)
 
 
 if __name__ == "__main__":

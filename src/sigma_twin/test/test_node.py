@@ -17,7 +17,8 @@ JOINTS = ["left_knee", "right_knee"]
 
 
 def test_twin_node_reports_health_and_forecasts(launch, ros_probe):
-    node = launch("sigma_twin", "twin_node", namespace="/r7", params={"joints": JOINTS, "publish_rate": 2.0})
+    node = launch("sigma_twin", "twin_node", namespace="/r7", params={"joints": JOINTS, "publish_rate": 2.0,
+                                                                          "forecast_period": 0.5})
     health = ros_probe.subscribe(TwinHealth, "/r7/twin/health", qos.LATCHED)
     diags = ros_probe.subscribe(DiagnosticArray, "/r7/diagnostics", qos.RELIABLE_10)
     pub_h = ros_probe.publisher(ActuatorHealth, "/r7/actuator_health", qos.RELIABLE_10)

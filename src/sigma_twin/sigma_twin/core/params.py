@@ -106,3 +106,6 @@ class NodeParams:
     publish_rate: float = param(1.0, unit="Hz", low=0.1, high=50.0, description="twin/health and diagnostics rate")
     joint_states_rate: float = param(10.0, unit="Hz", low=0.1, high=1000.0,
                                      description="joint_states are used at most this often (friction needs no more)")
+    forecast_period: float = param(10.0, unit="s", low=0.1, high=3600.0,
+                                   description="the Monte Carlo forecast is refreshed this often; reports in between "
+                                               "repeat it")
