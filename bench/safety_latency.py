@@ -10,10 +10,11 @@ on the same EventsExecutor as safety_node: one cross-process hop each way, like 
 the cost of the safety logic.
 
 --loaded (issue #18): after the quiet trials, the same trials again while the machine also runs 10 simulated robots
-(sim_node, real time, every topic) and the cloud tier ingesting signed telemetry (embedded PostgreSQL + uvicorn,
-a separate load process posting --ingest-rate events/s). safety_node runs with its configured real-time treatment
-(SCHED_FIFO 40 + mlockall where the OS allows; its log says what it got); the echo and this process (the robot's
-driver stand-in) get the same, so the baseline sees the same scheduling. --no-rt turns all of it off.
+(sim_node, real time, every topic, on their own ROS domain: one graph per robot) and the cloud tier ingesting
+signed telemetry (embedded PostgreSQL + uvicorn, a separate load process posting --ingest-rate events/s).
+safety_node runs with its configured real-time treatment (SCHED_FIFO 40 + mlockall where the OS allows; its log
+says what it got); the echo and this process (the robot's driver stand-in) get the same, so the baseline sees the
+same scheduling. --no-rt turns all of it off.
 
     source scripts/env.sh && python bench/safety_latency.py [--trials 1000] [--estop-trials 300] [--loaded]
 The last line is the headline: p99 of human-hazard -> blocked (quiet, and loaded with --loaded), and its ratio to
@@ -275,13 +276,18 @@ class Load:
         self.robots, self.ingest_rate, self.env, self.logs = robots, ingest_rate, env, logs
         self.procs: list[NodeProcess] = []
         self.stack = None
+        self.domain = None
 
     def __enter__(self) -> Load:
         from cloud_common import Stack  # bench/: the cloud benchmarks' embedded PostgreSQL + uvicorn
 
         names = "[" + ",".join(f"load{i}" for i in range(self.robots)) + "]"
+        # One ROS graph per robot (docs/architecture.md): the other robots run on their own DDS domain, so they
+        # share this machine's cores, not the measured robot's DDS participants.
+        self.domain = claim_domain()
+        sim_env = {**self.env, **isolation_env(self.domain.domain_id)}
         sim = NodeProcess([executable("sigma_sim", "sim_node"), "--ros-args", "-p", f"robots:={names}"],
-                          env=self.env, log_path=self.logs / "load_sim.log", label="load sim")
+                          env=sim_env, log_path=self.logs / "load_sim.log", label="load sim")
         self.procs.append(sim)
         sim.wait_for_output("sigma_sim ready", timeout=120.0)
         self.stack = Stack().__enter__()
@@ -304,6 +310,8 @@ class Load:
             p.stop()
         if self.stack is not None:
             self.stack.__exit__()
+        if self.domain is not None:
+            self.domain.release()
 
 
 def ingest_main(url: str, robots_file: str, rate: float) -> None:

@@ -115,7 +115,7 @@ class SupervisorNode(Node):
                     INTERNAL_ERROR, "watchdog", topic, f"{topic}: message could not be processed ({exc!r})",
                     Severity.PROTECTIVE_STOP)
                 self.get_logger().error(f"{topic}: {exc!r}", throttle_duration_sec=1.0)
-            self.evaluate(now)
+            self.evaluate(now, topic)
 
         return wrapped
 
@@ -179,9 +179,10 @@ class SupervisorNode(Node):
 
     # ----- evaluation and output -----
 
-    def evaluate(self, now: float) -> bool:
-        """Evaluate, hand the state to in-process listeners, publish on change and every transition."""
-        state = self.policy.evaluate(now)
+    def evaluate(self, now: float, changed: str | None = None) -> bool:
+        """Evaluate (only the rules reading ``changed``, when given), hand the state to in-process listeners first,
+        then publish on change and every transition."""
+        state = self.policy.evaluate(now, changed)
         transitions = self.policy.take_transitions()
         if transitions:
             self._save_latches()

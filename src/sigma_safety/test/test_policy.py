@@ -162,3 +162,19 @@ def test_latched_faults_survive_a_restart_and_bad_records_latch_an_emergency_sto
     broken.restore_latched([{"code": "x"}], now)
     now = feeder.run(now, 0.1)
     assert broken.state.level == Level.EMERGENCY_STOP and RESTORE_FAILED in codes(broken)
+
+
+def test_an_input_reruns_only_the_rules_that_read_it_and_a_full_evaluation_catches_up():
+    policy, feeder, now = make_policy(with_site=False)
+    policy.update_humans([(0.3, 0.0, 0.0, 0.0, 1.0)], now)  # a person right in front: the hazard path
+    assert policy.evaluate(now, "humans").level == Level.PROTECTIVE_STOP
+    feeder.temperature["neck_yaw"] = 95.0
+    policy.update_actuators(list(feeder.lim), [feeder.temperature[n] for n in feeder.lim],
+                            [1.0] * len(feeder.lim), now)
+    policy.evaluate(now, "battery_state")  # thermal does not read battery_state: not yet seen
+    assert SHUTDOWN not in codes(policy)
+    policy.evaluate(now, "actuator_health")  # but an actuator_health message re-runs it
+    assert SHUTDOWN in codes(policy) and policy.state.level == Level.EMERGENCY_STOP
+    feeder.humans = []  # the person leaves: cleared by the next full evaluations (after the resume delay)
+    feeder.run(now, 1.5)
+    assert 302 not in codes(policy) and SHUTDOWN in codes(policy)

@@ -111,6 +111,20 @@ class SafetyPolicy:
             WatchdogRule(config.watchdog, now),
             DriverRule(config.driver_integrity),
         ]
+        # The inputs each rule reads (None: all, and time). A message re-runs only the rules that read it; the others
+        # keep their last output until the next full evaluation (every status tick, every service call). This keeps
+        # the hazard path (one message -> the gate) short: a person on ``humans`` runs 2 rules, not 8.
+        self._reads: list[frozenset[str] | None] = [
+            frozenset({"joint_states"}),
+            frozenset({"actuator_health"}),
+            frozenset({"humans", "odom"}),
+            frozenset({"joint_states", "imu", "driver/joint_command"}),
+            frozenset({"odom"}),
+            frozenset({"policy_health"}),
+            None,
+            frozenset({"joint_states", "odom", "brake_state"}),
+        ]
+        self._outputs: list[RuleOutput | None] = [None] * len(self.rules)
         self.latched: dict[tuple[int, str], Fault] = {}
         self.active: dict[tuple[int, str], Fault] = {}
         self.state = SafetyState(stamp=now)
@@ -254,9 +268,18 @@ class SafetyPolicy:
 
     # ----- evaluation -----
 
-    def evaluate(self, now: float) -> SafetyState:
-        """Run every rule on the latest inputs and combine; records a ``Transition`` when the decision changes."""
-        outputs: list[RuleOutput] = [rule.evaluate(self.snap, now) for rule in self.rules]
+    def evaluate(self, now: float, topic: str | None = None) -> SafetyState:
+        """Run the rules on the latest inputs and combine; records a ``Transition`` when the decision changes.
+
+        ``topic``: the input that just arrived; only the rules reading it (and the watchdog) run, the others
+        contribute their last output. None (the default, and every timer tick) runs every rule.
+        """
+        outputs: list[RuleOutput] = []
+        for i, rule in enumerate(self.rules):
+            reads, last = self._reads[i], self._outputs[i]
+            if last is None or topic is None or reads is None or topic in reads:
+                last = self._outputs[i] = rule.evaluate(self.snap, now)
+            outputs.append(last)
         active: dict[tuple[int, str], Fault] = {}
         for out in outputs:
             for f in out.faults:
