@@ -30,7 +30,7 @@ def test_delivery_person_in_the_path_and_confidence_collapse(launch, ros_probe, 
     st.send(Task(task_id="d1", issuer="test", kind=Task.KIND_DELIVER, pickup="shelf_1_0", dropoff="shelf_0_0",
                  payload_mass=3.0))
     st.tasks.wait_for(lambda ms: any(m.task_id == "d1" and m.step == "navigate:dropoff" and m.progress > 0.56
-                                     for m in ms), timeout=120)      # carrying the tote, on its way to the dock
+                                     for m in ms), timeout=240)      # carrying the tote, on its way to the dock
     # a person walks at the robot while it carries the tote: safety slows and stops it; it resumes afterwards
     t_person = time.monotonic()
     _inject(ros_probe, "human_approach", magnitude=1.2, duration=6.0)
@@ -45,7 +45,7 @@ def test_delivery_person_in_the_path_and_confidence_collapse(launch, ros_probe, 
                                       for m in ms), timeout=20)
     back = st.wait_commander(EDGE, since=hold.sequence, timeout=60)
     assert "dwell" in back.reason
-    final = st.final("d1", timeout=180)
+    final = st.final("d1", timeout=300)
     assert final.state == S.STATE_SUCCEEDED, final.reason
     assert st.steps("d1")[:2] == ["navigate:pickup", "reach:pickup"]
     assert {"grasp", "lift", "navigate:dropoff", "release", "retract"} <= set(st.steps("d1"))

@@ -103,3 +103,19 @@ def test_no_corner_cutting_between_two_blocked_cells():
     site = grid_from_strings([".#", "#."])
     with pytest.raises(NoPathError):
         astar_cells(site, (0, 0), (1, 1))
+
+
+def test_search_in_slices_finds_the_same_path_and_reachability_uses_components():
+    from sigma_core.core.planner import PathSearch, reachable
+
+    site = warehouse()
+    start, goal = (-10.0, 0.0), (site.places["dock_3"].x, site.places["dock_3"].y)
+    search, slices, plan = PathSearch(site, start, goal), 0, None
+    while plan is None:
+        plan = search.advance(200)
+        slices += 1
+    assert slices > 3 and plan == plan_path(site, start, goal)
+    reachable(site, start, goal)
+    walled = grid_from_strings(["..#..", "..#..", "..#.."])
+    with pytest.raises(NoPathError, match="separated"):
+        reachable(walled, (0.5, 0.5), (4.5, 0.5))

@@ -15,7 +15,7 @@ import py_trees
 from py_trees.common import Status
 
 from sigma_core.core.perception import WorldState
-from sigma_core.core.planner import NoPathError, Plan, plan_path
+from sigma_core.core.planner import NoPathError, PathSearch, Plan
 from sigma_core.core.reasoning import Constraints
 from sigma_core.core.sitemap import Place, SiteMap
 from sigma_core.core.tracker import TrackerParams, track
@@ -41,6 +41,8 @@ class ExecutionParams:
                                  description="navigation fails after this long without progress while allowed to move")
     replan_distance: float = param(0.8, unit="m", low=0.1, high=5.0,
                                    description="replan when the robot is this far off its path")
+    planning_budget: int = param(1500, unit="cells", low=50, high=1000000,
+                                 description="A* expansions per tick: a longer search continues on the next ticks")
     arm_timeout: float = param(8.0, unit="s", low=0.5, high=60.0,
                                description="an arm motion fails if not within tolerance after this long")
     arm_tolerance: float = param(0.15, unit="rad", low=0.01, high=1.0, description="arm motion done within this")
@@ -126,6 +128,7 @@ class Navigate(_Leaf):
         super().__init__(name, ctx)
         self.goal = goal
         self.plan: Plan | None = None
+        self.search: PathSearch | None = None
         self.index = 1
         self.best = math.inf
         self.stalled = 0.0
@@ -133,7 +136,8 @@ class Navigate(_Leaf):
 
     def initialise(self) -> None:
         super().initialise()
-        self.plan, self.index, self.best, self.stalled, self.last_t = None, 1, math.inf, 0.0, self.ctx.now
+        self.plan, self.search, self.index, self.best, self.stalled, self.last_t = (None, None, 1, math.inf, 0.0,
+                                                                                    self.ctx.now)
 
     def update(self) -> Status:
         ctx = self.ctx
@@ -142,11 +146,18 @@ class Navigate(_Leaf):
         pose = ctx.fresh_pose()
         if pose is None:
             return Status.RUNNING             # hold still (zero command) until odometry is fresh again
-        if self.plan is None or ctx.cross_track > ctx.params.replan_distance:
+        if self.plan is not None and ctx.cross_track > ctx.params.replan_distance:
+            self.plan = None                    # off the path: plan again from here
+        if self.plan is None:
             try:
-                self.plan = plan_path(ctx.site, pose[:2], (self.goal.x, self.goal.y))
+                if self.search is None:
+                    self.search = PathSearch(ctx.site, pose[:2], (self.goal.x, self.goal.y))
+                plan = self.search.advance(ctx.params.planning_budget)
             except NoPathError as exc:
                 return self.fail(f"no path to {self.goal.name}: {exc}")
+            if plan is None:
+                return Status.RUNNING           # still searching: hold still this tick
+            self.plan, self.search = plan, None
             self.index, ctx.path_length, ctx.cross_track = 1, self.plan.length, 0.0
         out = track(ctx.tracker, pose, self.plan.waypoints, self.index, ctx.speed_limit, self.goal.yaw)
         self.index, ctx.remaining, ctx.cross_track = out.index, out.remaining, out.cross_track

@@ -15,7 +15,7 @@ import py_trees
 from py_trees.common import Status
 
 from sigma_core.core.behaviours import Charge, ExecContext, HoldFor, SetPayload, arm, navigate
-from sigma_core.core.planner import NoPathError, plan_path
+from sigma_core.core.planner import NoPathError, reachable
 from sigma_core.core.sitemap import PlaceError
 from sigma_core.core.tasks import FINAL, Kind, State, StatusReport, TaskError, TaskSpec, validate
 
@@ -84,7 +84,7 @@ class TaskExecutor:
             if text:
                 place = ctx.site.resolve(text)
                 if pose is not None and spec.kind != Kind.HOLD:
-                    plan_path(ctx.site, pose[:2], (place.x, place.y))   # reachable from here (else NoPathError)
+                    reachable(ctx.site, pose[:2], (place.x, place.y))   # else NoPathError
 
     def _build(self, spec: TaskSpec) -> py_trees.behaviour.Behaviour:
         ctx, site = self.ctx, self.ctx.site

@@ -48,35 +48,87 @@ def neighbours(site: SiteMap, i: int, j: int) -> Iterator[tuple[int, int, float]
         yield ni, nj, cost
 
 
+def components(site: SiteMap) -> list[list[int]]:
+    """Connected-component label of every free cell (8-connected as the planner moves; -1 = blocked), cached."""
+    if site.component_cache is not None:
+        return site.component_cache
+    label = [[-1] * site.width for _ in range(site.height)]
+    n = 0
+    for j0 in range(site.height):
+        for i0 in range(site.width):
+            if label[j0][i0] != -1 or not site.free(i0, j0):
+                continue
+            label[j0][i0], stack = n, [(i0, j0)]
+            while stack:
+                i, j = stack.pop()
+                for ni, nj, _ in neighbours(site, i, j):
+                    if label[nj][ni] == -1:
+                        label[nj][ni] = n
+                        stack.append((ni, nj))
+            n += 1
+    site.component_cache = label
+    return label
+
+
+def reachable(site: SiteMap, start: tuple[float, float], goal: tuple[float, float]) -> None:
+    """Raise NoPathError unless a path exists (same connected component; no search needed)."""
+    search = PathSearch(site, start, goal)       # validates the points and snaps a blocked start
+    label = components(site)
+    a, b = search.cells.start, search.cells.goal
+    if label[a[1]][a[0]] != label[b[1]][b[0]]:
+        raise NoPathError(f"no path from cell {a} to cell {b}: separated by obstacles")
+
+
+class CellSearch:
+    """A* from ``start`` to ``goal`` that can run in slices (``advance(budget)``), so a long search is spread over
+    several control ticks instead of stalling one (the tick stays short; the robot holds still meanwhile)."""
+
+    def __init__(self, site: SiteMap, start: tuple[int, int], goal: tuple[int, int]) -> None:
+        if not site.free(*start):
+            raise NoPathError(f"start cell {start} is blocked or outside the map")
+        if not site.free(*goal):
+            raise NoPathError(f"goal cell {goal} is blocked or outside the map")
+        self.site, self.start, self.goal = site, start, goal
+        self.g = {start: 0.0}
+        self.parent: dict[tuple[int, int], tuple[int, int]] = {}
+        self.heap = [(octile(start, goal), 0.0, start)]
+        self.closed: set[tuple[int, int]] = set()
+        self.expanded = 0
+
+    def advance(self, budget: int) -> tuple[list[tuple[int, int]], float] | None:
+        """Expand at most ``budget`` cells; the path and its cost when found, None if not yet; raises NoPathError."""
+        heap, goal, g, parent, closed = self.heap, self.goal, self.g, self.parent, self.closed
+        for _ in range(max(1, budget)):
+            if not heap:
+                raise NoPathError(f"no path from cell {self.start} to cell {goal}: separated by obstacles")
+            _, cost, cur = heapq.heappop(heap)
+            if cur in closed:
+                continue
+            if cur == goal:
+                path = [cur]
+                while cur in parent:
+                    cur = parent[cur]
+                    path.append(cur)
+                return path[::-1], cost
+            closed.add(cur)
+            self.expanded += 1
+            for ni, nj, step in neighbours(self.site, *cur):
+                nxt = (ni, nj)
+                c = cost + step
+                if c < g.get(nxt, math.inf):
+                    g[nxt] = c
+                    parent[nxt] = cur
+                    heapq.heappush(heap, (c + octile(nxt, goal), c, nxt))
+        return None
+
+
 def astar_cells(site: SiteMap, start: tuple[int, int], goal: tuple[int, int]) -> tuple[list[tuple[int, int]], float]:
     """Shortest 8-connected cell path and its cost [cells]; raises NoPathError."""
-    if not site.free(*start):
-        raise NoPathError(f"start cell {start} is blocked or outside the map")
-    if not site.free(*goal):
-        raise NoPathError(f"goal cell {goal} is blocked or outside the map")
-    g = {start: 0.0}
-    parent: dict[tuple[int, int], tuple[int, int]] = {}
-    heap = [(octile(start, goal), 0.0, start)]
-    closed = set()
-    while heap:
-        _, cost, cur = heapq.heappop(heap)
-        if cur in closed:
-            continue
-        if cur == goal:
-            path = [cur]
-            while cur in parent:
-                cur = parent[cur]
-                path.append(cur)
-            return path[::-1], cost
-        closed.add(cur)
-        for ni, nj, step in neighbours(site, *cur):
-            nxt = (ni, nj)
-            c = cost + step
-            if c < g.get(nxt, math.inf):
-                g[nxt] = c
-                parent[nxt] = cur
-                heapq.heappush(heap, (c + octile(nxt, goal), c, nxt))
-    raise NoPathError(f"no path from cell {start} to cell {goal}: separated by obstacles")
+    search = CellSearch(site, start, goal)
+    while True:
+        found = search.advance(1 << 30)
+        if found is not None:
+            return found
 
 
 def line_free(site: SiteMap, a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -90,15 +142,35 @@ def line_free(site: SiteMap, a: tuple[float, float], b: tuple[float, float]) -> 
     return True
 
 
+class PathSearch:
+    """Plan from a map point to a map point in slices; ``advance`` returns the Plan once found."""
+
+    def __init__(self, site: SiteMap, start: tuple[float, float], goal: tuple[float, float]) -> None:
+        for label, (x, y) in (("start", start), ("goal", goal)):
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise NoPathError(f"{label} ({x}, {y}) is not a finite point")
+        s_cell, g_cell = site.cell(*start), site.cell(*goal)
+        if not site.free(*s_cell):
+            s_cell = _nearest_free(site, s_cell)   # e.g. pushed slightly into the inflation band by a person
+        self.site, self.start, self.goal = site, start, goal
+        self.cells = CellSearch(site, s_cell, g_cell)
+
+    def advance(self, budget: int) -> Plan | None:
+        found = self.cells.advance(budget)
+        return None if found is None else _shortcut(self.site, self.start, self.goal, found[0])
+
+
 def plan_path(site: SiteMap, start: tuple[float, float], goal: tuple[float, float]) -> Plan:
     """Plan from a map point to a map point; waypoints start at ``start`` and end exactly at ``goal``."""
-    for label, (x, y) in (("start", start), ("goal", goal)):
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise NoPathError(f"{label} ({x}, {y}) is not a finite point")
-    s_cell, g_cell = site.cell(*start), site.cell(*goal)
-    if not site.free(*s_cell):
-        s_cell = _nearest_free(site, s_cell)   # e.g. pushed slightly into the inflation band by a person
-    cells, _ = astar_cells(site, s_cell, g_cell)
+    search = PathSearch(site, start, goal)
+    while True:
+        plan = search.advance(1 << 30)
+        if plan is not None:
+            return plan
+
+
+def _shortcut(site: SiteMap, start: tuple[float, float], goal: tuple[float, float],
+              cells: list[tuple[int, int]]) -> Plan:
     points = [start] + [site.center(i, j) for i, j in cells[1:-1]] + [goal]
     waypoints = [points[0]]
     k = 0

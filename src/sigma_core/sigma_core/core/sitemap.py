@@ -72,6 +72,7 @@ class SiteMap:
     blocked: list[list[bool]]           # [row j][col i]
     places: dict[str, Place] = field(default_factory=dict)
     keep_out: list[list[tuple[float, float]]] = field(default_factory=list)
+    component_cache: list[list[int]] | None = field(default=None, repr=False)   # planner.components() fills it
 
     # -- coordinates --------------------------------------------------------------------------------
     def cell(self, x: float, y: float) -> tuple[int, int]:
