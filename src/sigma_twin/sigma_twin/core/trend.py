@@ -113,15 +113,16 @@ class FeatureTrend:
 
 def first_crossing(c0: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Smallest tau >= 0 with c0 + c1 tau + c2 tau^2 >= 0 (0 if already there, inf if never), elementwise."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        disc = c1 * c1 - 4.0 * c2 * c0
-        sq = np.sqrt(np.maximum(disc, 0.0))
-        r1 = (-c1 - sq) / (2.0 * c2)
-        r2 = (-c1 + sq) / (2.0 * c2)
-        lin = -c0 / c1
     quad = np.abs(c2) > 1e-12
+    c2q = np.where(quad, c2, 1.0)  # no division by (near-)zero: no inf/NaN or subnormal slow paths
+    c1l = np.where(quad | (c1 <= 0), 1.0, c1)
+    disc = c1 * c1 - 4.0 * c2q * c0
+    sq = np.sqrt(np.maximum(disc, 0.0))
+    r1 = (-c1 - sq) / (2.0 * c2q)
+    r2 = (-c1 + sq) / (2.0 * c2q)
     big = np.inf
-    cand = np.where(quad & (disc >= 0),
-                    np.minimum(np.where(r1 >= 0, r1, big), np.where(r2 >= 0, r2, big)),
-                    np.where(~quad & (c1 > 0), np.where(lin >= 0, lin, big), big))
+    quad_root = np.minimum(np.where(r1 >= 0, r1, big), np.where(r2 >= 0, r2, big))
+    lin = -c0 / c1l
+    lin_root = np.where((c1 > 0) & (lin >= 0), lin, big)
+    cand = np.where(quad, np.where(disc >= 0, quad_root, big), lin_root)
     return np.where(c0 >= 0, 0.0, cand)
