@@ -18,6 +18,7 @@ The last line is the headline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import re
@@ -69,6 +70,41 @@ def pure_ticks(n: int) -> list[float]:
                 joints[name] += max(-0.1, min(0.1, target - joints[name]))
     print(f"in-process deliveries completed: {k - 1}")
     return durations
+
+
+def baseline_node() -> None:
+    """The baseline: a 20 Hz timer that publishes what core_node publishes per tick (Twist, PolicyHealth,
+    TaskStatus) without the pipeline, timing its callbacks the same way; prints the same summary on exit."""
+    import signal
+    import sys
+
+    import rclpy
+    from geometry_msgs.msg import Twist
+    from rclpy.executors import ExternalShutdownException
+
+    from sigma_interfaces.msg import PolicyHealth, TaskStatus
+
+    rclpy.init()
+    node = rclpy.create_node("baseline_tick", namespace="/r1")
+    pubs = (node.create_publisher(Twist, "cmd/edge_ai/cmd_vel", 10), node.create_publisher(PolicyHealth,
+            "baseline/policy_health", 10), node.create_publisher(TaskStatus, "baseline/tasks/status", 10))
+    durations: list[float] = []
+
+    def tick() -> None:
+        t0 = time.perf_counter()
+        pubs[0].publish(Twist())
+        pubs[1].publish(PolicyHealth(confidence=1.0))
+        pubs[2].publish(TaskStatus(task_id="baseline"))
+        durations.append(time.perf_counter() - t0)
+
+    node.create_timer(0.05, tick)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print("baseline ready", flush=True)
+    with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException, SystemExit):
+        rclpy.spin(node)
+    ms = sorted(1e3 * d for d in durations) or [float("nan")]
+    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
+    print(f"baseline summary: ticks {len(ms)} p50 {ms[len(ms) // 2]:.3f} ms p99 {p99:.3f} ms", flush=True)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -136,6 +172,10 @@ def stack(seconds: float) -> tuple[dict[str, float], str]:
                 absent.append(f"{pkg} ({exc})")
         onboard.append(start("sigma_core", "core_node", "core_node", namespace=ns,
                              params_files=[share_file("sigma_core", "config", "core.yaml")]))
+        import sys
+
+        base = NodeProcess([sys.executable, __file__, "--baseline"], env=env, log_path=tmp / "baseline.log",
+                           label="baseline")
         rclpy.init(args=[], domain_id=int(env["ROS_DOMAIN_ID"]))
         node = Node("bench_core")
         pub = node.create_publisher(Task, f"{ns}/tasks/request", 20)
@@ -169,10 +209,13 @@ def stack(seconds: float) -> tuple[dict[str, float], str]:
         finally:
             node.destroy_node()
             rclpy.shutdown()
+            base.stop()
             for p in reversed(onboard):
                 p.stop()
             sim.stop()
         summary = next((ln for ln in onboard[-1].output().splitlines() if "sigma_core summary" in ln), "")
+        summary += "\n" + next((ln for ln in base.output().splitlines() if "baseline summary" in ln),
+                               "baseline printed no summary")
         print(f"tasks issued during the run: {k}, finished: {len(set(done))}; logs in {tmp}")
         for a in absent:
             print(f"  not measured: {a}")
@@ -183,7 +226,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=30.0, help="CPU measurement window of the process stack")
     ap.add_argument("--ticks", type=int, default=20000, help="in-process pipeline ticks")
+    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.baseline:
+        baseline_node()
+        return
+    print(f"load average before the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     d = pure_ticks(args.ticks)
     ms = [1e3 * v for v in d]
     print(f"pure pipeline tick ({len(d)} ticks): p50 {pct(ms, 0.5):.3f} ms, p99 {pct(ms, 0.99):.3f} ms, "
@@ -192,10 +240,14 @@ def main() -> None:
     for label, s in share.items():
         print(f"  {label:16s} {100 * s:5.1f}% of one core")
     print(summary or "core_node printed no summary")
-    m = re.search(r"p50 ([\d.]+) ms p99 ([\d.]+) ms", summary)
+    m = re.search(r"sigma_core summary.*p50 ([\d.]+) ms p99 ([\d.]+) ms", summary)
+    b = re.search(r"baseline summary.*p50 ([\d.]+) ms p99 ([\d.]+) ms", summary)
     total = 100 * sum(share.values())
+    print(f"load average after the run: {os.getloadavg()[0]:.1f}")
     print(f"command: python bench/core_tick.py --seconds {args.seconds:g} --ticks {args.ticks}")
-    print(f"core_node tick p50 {m.group(1) if m else '?'} ms, p99 {m.group(2) if m else '?'} ms (goal p99 <= 10 ms); "
+    ratio = f"{float(m.group(2)) / float(b.group(2)):.2f}x" if m and b and float(b.group(2)) > 0 else "?"
+    print(f"core_node tick p50 {m.group(1) if m else '?'} ms, p99 {m.group(2) if m else '?'} ms (goal p99 <= 10 ms; "
+          f"{ratio} the publish-only baseline's p99 {b.group(2) if b else '?'} ms); "
           f"onboard stack {total:.1f}% of one core per robot (goal <= 50%)")
 
 
