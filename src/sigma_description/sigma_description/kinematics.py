@@ -48,12 +48,13 @@ class Kinematics:
     def __init__(self, robot: RobotDescription) -> None:
         self.robot = robot
         self._origins = [(j, np.asarray(j.xyz, dtype=float), rpy_matrix(j.rpy)) for j in robot.joints]
-        self._fast = []
+        self._fast: list[tuple[str, str, str, str, Vec3, tuple[float, float, float, float], Vec3]] = []
         for j, _xyz, rot in self._origins:
             x, y, z, w = quat_xyzw(rot)
             n = math.sqrt(sum(a * a for a in j.axis)) or 1.0
-            self._fast.append((j.name, j.type, j.parent, j.child, tuple(float(v) for v in j.xyz), (w, x, y, z),
-                               tuple(a / n for a in j.axis)))
+            origin: Vec3 = (float(j.xyz[0]), float(j.xyz[1]), float(j.xyz[2]))
+            axis: Vec3 = (j.axis[0] / n, j.axis[1] / n, j.axis[2] / n)
+            self._fast.append((j.name, j.type, j.parent, j.child, origin, (w, x, y, z), axis))
 
     def transforms(self, positions: Mapping[str, float], prefix: str = "") -> list[Transform]:
         """Each joint's parent -> child transform at ``positions`` (missing or non-finite: 0); frames get ``prefix``."""
