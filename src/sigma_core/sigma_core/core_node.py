@@ -1,6 +1,7 @@
 """core_node: the thin shell around the onboard cognition pipeline (one timer; callbacks only convert and store).
 
-Subscribes the robot's inputs, ``tasks/request`` and the bridge's ``cognition/decisions``; on each tick publishes
+Subscribes the robot's inputs (and the twin's ``twin/health`` when a twin runs), ``tasks/request`` and the bridge's
+``cognition/decisions``; on each tick publishes
 the commander's commands (``cmd/primary_ai/*`` or ``cmd/edge_ai/*``), ``policy_health`` (the Edge AI's own
 confidence, and the Primary AI's relayed while its lease is live), ``tasks/status`` and ``cognition/arbiter``.
 ``joint_states`` (100 Hz) is subscribed only while an arm motion needs it, to keep the onboard CPU budget.
@@ -8,6 +9,7 @@ confidence, and the Primary AI's relayed while its lease is live), ``tasks/statu
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 
@@ -30,6 +32,7 @@ from sigma_interfaces.msg import (
     SafetyStatus,
     Task,
     TaskStatus,
+    TwinHealth,
 )
 from sigma_interfaces.srv import SetPayload
 from sigma_ros_common import qos
@@ -59,6 +62,7 @@ class CoreNode(Node):
             qos.LATCHED)
         sub(ActuatorHealth, "actuator_health", lambda m: p.update_health(
             list(m.name), list(m.winding_temperature), self._now()), qos.RELIABLE_10)
+        sub(TwinHealth, "twin/health", self._on_twin, qos.LATCHED)
         sub(Task, "tasks/request", self._on_task, qos.reliable(20))
         sub(CognitionDecision, "cognition/decisions", self._on_decision, qos.DECISIONS)
         self._joints_sub = None
@@ -85,6 +89,12 @@ class CoreNode(Node):
     def _to_local(self) -> float:
         """Offset that maps a wall-clock (UNIX) time onto the pipeline clock."""
         return self._now() - time.time()
+
+    def _on_twin(self, m: TwinHealth) -> None:
+        """The twin's highest component risk (NaN = not enough history yet: ignored, not an input error)."""
+        risks = [float(c.risk) for c in (*m.actuators, m.battery) if math.isfinite(c.risk)]
+        if risks:
+            self.pipeline.perception.update_twin_risk(max(0.0, min(1.0, max(risks))), self._now())
 
     # -- inputs that are requests -----------------------------------------------------------------
     def _on_task(self, m: Task) -> None:

@@ -108,7 +108,8 @@ def test_self_evaluation_nominal_stale_odometry_and_reasons():
 def test_self_evaluation_tracking_error_stall_and_twin_risk_lower_confidence():
     ev = SelfEvaluation(SelfEvalParams())
     assert assess(ev, world(), cross_track=0.9).confidence < 0.5
-    assert assess(ev, world(risk=0.3)).confidence == pytest.approx(0.7)
+    assert assess(ev, world(risk=0.3)).confidence == pytest.approx(0.85)
+    assert assess(ev, world(risk=1.0)).confidence == pytest.approx(0.5)
     # progress against expectation: remaining distance does not shrink for longer than stall_expectation
     p = Perception()
     for t in range(0, 10):

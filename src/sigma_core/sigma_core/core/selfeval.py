@@ -81,7 +81,9 @@ class SelfEvaluation:
         else:
             self.best_remaining, self.since_progress = math.inf, None
         if math.isfinite(world.twin_risk):
-            factors.append((1.0 - world.twin_risk, f"twin failure risk {world.twin_risk:.2f}"))
+            # The twin's risk is over its horizon (hours): it lowers confidence, never below 0.5 on its own —
+            # refusing new work is the reasoning stage's answer to it, not a fallback now.
+            factors.append((1.0 - 0.5 * world.twin_risk, f"twin failure risk {world.twin_risk:.2f}"))
         confidence = min((c for c, _ in factors), default=1.0)
         reasons = tuple(r for c, r in sorted(factors) if c < 1.0) or ("nominal",)
         ages = [a for a in (world.pose_age, world.safety_age, world.humans_age) if math.isfinite(a)]
