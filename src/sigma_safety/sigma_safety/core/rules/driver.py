@@ -6,8 +6,10 @@ graph publishing ``driver/*`` or ``safety/status``, a released brake):
   message on ``driver/*`` that the gate did not send (seen by the gate itself, within milliseconds) → 903;
 - the driver reports its brake released (``brake_state``) while the safety state commands it: at once when it had
   reported it applied (released behind the gate), else after ``brake_report_time`` (the brake did not engage) → 902;
-- measured motion while the robot is commanded to stand still, after ``settle_time``: base speed from odometry in
-  any stop, or any joint speed while braked → 901.
+- measured motion picking up while the robot is commanded to stand still: in any stop the base speed (odometry)
+  rising ``max_base_speed`` above the lowest it has been since the stop began, while braked the fastest joint rising
+  ``max_joint_speed`` above its lowest → 901. Judged by the rise, not by a deadline: a robot still braking from speed
+  only slows down, however long the (possibly lagging) driver takes, while one driven behind the gate speeds up.
 All three are latched emergency stops: something moves or commands the robot that the safety layer does not control,
 and a person has to look before it runs again.
 """
@@ -30,12 +32,12 @@ FOREIGN_COMMAND_HOLD = 1.0  # [s] a command the gate did not send counts as acti
 class DriverParams:
     """Bounds of the driver-integrity checks."""
 
-    settle_time: float = param(1.0, unit="s", low=0.0, high=10.0,
-                               description="after a stop is commanded, the robot may keep moving this long (braking)")
-    max_base_speed: float = param(0.1, unit="m/s", low=0.0, high=5.0,
-                                  description="odometry speed above this in a stop (after settle_time) is a fault")
-    max_joint_speed: float = param(0.5, unit="rad/s", low=0.0, high=50.0,
-                                   description="joint speed above this while braked (after settle_time) is a fault")
+    max_base_speed: float = param(0.2, unit="m/s", low=0.01, high=5.0,
+                                  description="in a stop, odometry speed rising this far above its lowest value "
+                                              "since the stop began is a fault")
+    max_joint_speed: float = param(0.5, unit="rad/s", low=0.01, high=50.0,
+                                   description="while braked, a joint speed rising this far above the lowest since "
+                                               "the brake was commanded is a fault")
     brake_report_time: float = param(1.0, unit="s", low=0.0, high=5.0,
                                      description="the driver must report the brake applied within this time")
     graph_period: float = param(0.5, unit="s", low=0.05, high=10.0,
@@ -50,6 +52,8 @@ class DriverRule:
     def __init__(self, params: DriverParams) -> None:
         self.params = params
         self._confirmed = False  # the driver has reported the brake applied since it was commanded
+        self._base_low: float | None = None  # lowest base speed since the stop began
+        self._joint_low: float | None = None  # lowest fastest-joint speed since the brake was commanded
 
     def _fault(self, code: int, source: str, cause: str, value: float, limit: float) -> Fault:
         return Fault(code, self.name, source, cause, Severity.EMERGENCY_STOP, True, value, limit)
@@ -72,21 +76,25 @@ class DriverRule:
 
     def _motion(self, snap: Snapshot, faults: list[Fault]) -> None:
         p = self.params
-        if snap.stop_since is not None and snap.odom is not None and \
-                snap.odom.received >= snap.stop_since + p.settle_time:
+        if snap.stop_since is None or snap.odom is None or snap.odom.received < snap.stop_since:
+            self._base_low = None
+        else:
             speed = math.hypot(snap.odom.vx, snap.odom.vy)
-            if speed > p.max_base_speed:
-                faults.append(self._fault(MOTION_WHILE_STOPPED, "odom", f"base moving at {speed:.2f} m/s while "
-                                          f"stopped (max {p.max_base_speed} m/s): driven behind the gate",
-                                          speed, p.max_base_speed))
-        if snap.brake_since is not None and snap.joints is not None and \
-                snap.joints.received >= snap.brake_since + p.settle_time:
-            fastest, name = max(zip((abs(v) for v in snap.joints.velocity), snap.joints.names, strict=True),
-                                default=(0.0, ""))
-            if fastest > p.max_joint_speed:
-                faults.append(self._fault(MOTION_WHILE_STOPPED, name, f"{name} moving at {fastest:.2f} rad/s "
-                                          f"while braked (max {p.max_joint_speed} rad/s)", fastest,
-                                          p.max_joint_speed))
+            self._base_low = speed if self._base_low is None else min(self._base_low, speed)
+            if speed > self._base_low + p.max_base_speed:
+                faults.append(self._fault(MOTION_WHILE_STOPPED, "odom", f"base speeding up to {speed:.2f} m/s while "
+                                          f"stopped (from {self._base_low:.2f} m/s): driven behind the gate",
+                                          speed, self._base_low + p.max_base_speed))
+        if snap.brake_since is None or snap.joints is None or snap.joints.received < snap.brake_since:
+            self._joint_low = None
+            return
+        fastest, name = max(zip((abs(v) for v in snap.joints.velocity), snap.joints.names, strict=True),
+                            default=(0.0, ""))
+        self._joint_low = fastest if self._joint_low is None else min(self._joint_low, fastest)
+        if fastest > self._joint_low + p.max_joint_speed:
+            faults.append(self._fault(MOTION_WHILE_STOPPED, name, f"{name} speeding up to {fastest:.2f} rad/s while "
+                                      f"braked (from {self._joint_low:.2f} rad/s)", fastest,
+                                      self._joint_low + p.max_joint_speed))
 
     def _brake(self, snap: Snapshot, now: float, faults: list[Fault]) -> None:
         report = snap.brake_report
