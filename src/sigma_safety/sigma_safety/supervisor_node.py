@@ -13,7 +13,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
-from sigma_interfaces.msg import ActuatorHealth, DetectedHumans, PolicyHealth, SafetyEvent, SafetyStatus
+from sigma_interfaces.msg import ActuatorHealth, DetectedHumans, PolicyHealth, SafetyEvent, SafetyStatus, TwinHealth
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
 from sigma_ros_common import qos
 from sigma_safety import convert, latch_file
@@ -54,6 +54,7 @@ class SupervisorNode(Node):
         sub(Bool, "safety/estop", self._guard("safety/estop", self._on_estop), qos.reliable(10))
         sub(JointState, "driver/joint_command", self._guard("driver/joint_command", self._on_command), qos.COMMANDS)
         sub(Bool, "brake_state", self._guard("brake_state", self._on_brake_state), qos.LATCHED)
+        sub(TwinHealth, "twin/health", self._guard("twin/health", self._on_twin), qos.LATCHED)
         quiet = self._quiet
         self.create_service(EmergencyStop, "safety/emergency_stop", quiet(self._on_emergency_stop, True))
         self.create_service(ResetSafety, "safety/reset", quiet(self._on_reset, True))
@@ -142,6 +143,9 @@ class SupervisorNode(Node):
 
     def _on_battery(self, m: BatteryState, now: float) -> None:
         self.policy.update_battery(now)
+
+    def _on_twin(self, m: TwinHealth, now: float) -> None:
+        self.policy.update_sensor_consistency(list(m.spoofed_sensors), now)
 
     def _on_policy(self, m: PolicyHealth, now: float) -> None:
         self.policy.update_policy_health(m.source, m.confidence, now)

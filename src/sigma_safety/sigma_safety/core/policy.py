@@ -38,7 +38,7 @@ from sigma_safety.core.rules.motion import MotionParams, MotionRule
 from sigma_safety.core.rules.overload import OverloadParams, OverloadRule
 from sigma_safety.core.rules.proximity import ProximityParams, ProximityRule
 from sigma_safety.core.rules.thermal import ThermalParams, ThermalRule
-from sigma_safety.core.rules.watchdog import WatchdogParams, WatchdogRule
+from sigma_safety.core.rules.watchdog import SENSOR_CONTRADICTS_PHYSICS, WatchdogParams, WatchdogRule
 from sigma_safety.core.urdf import JointLimit
 
 ESTOP_REQUESTED = 601
@@ -150,6 +150,17 @@ class SafetyPolicy:
                                                                       self.limits, now, stamp))
         if s is not None:
             self.snap.previous_joints, self.snap.joints = self.snap.joints, s
+
+    def update_sensor_consistency(self, spoofed: list[str], now: float) -> None:
+        """sigma_twin's ``twin/health``: joints whose winding temperature sensor contradicts physics. Thermal
+        protection cannot trust them, so they are an input fault (watchdog) until the twin clears them."""
+        if spoofed:
+            self.snap.input_faults["twin/health"] = Fault(
+                SENSOR_CONTRADICTS_PHYSICS, "watchdog", "actuator_health",
+                f"actuator_health: winding temperature of {', '.join(spoofed)} contradicts I^2R heating "
+                "(sigma_twin consistency check)", Severity.PROTECTIVE_STOP, False, float(len(spoofed)), 0.0, now)
+        else:
+            self.snap.input_faults.pop("twin/health", None)
 
     def update_imu(self, orientation: Any, linear_acceleration: Any, now: float) -> None:
         """An ``imu`` message."""

@@ -13,6 +13,7 @@ STALE = 801
 NON_FINITE = 802
 MALFORMED = 803
 UNKNOWN_JOINT = 804
+SENSOR_CONTRADICTS_PHYSICS = 805  # sigma_twin's consistency check flagged a sensor (whitepaper §9, spoofing)
 
 
 @dataclass(frozen=True)
