@@ -69,13 +69,16 @@ def test_brake_released_behind_the_gate_is_an_emergency_stop_at_once():
     assert "released behind the gate" in next(f.cause for f in s.faults if f.code == BRAKE_NOT_APPLIED)
 
 
-def test_brake_never_applied_is_a_fault_after_the_report_time_only():
+def test_a_driver_slow_to_apply_the_brake_is_not_a_fault_until_it_releases_it():
     policy, feeder, now = make_policy()
     policy.update_brake_state(False, now)  # released, as commanded in NOMINAL
     estop(policy, now)
-    t = feeder.run(now, 0.8)
-    assert BRAKE_NOT_APPLIED not in codes(policy)  # the driver may take brake_report_time (1 s)
-    feeder.run(t, 0.4)
+    now = feeder.run(now, 3.0)  # a slow (or just starting) driver: no deadline
+    assert BRAKE_NOT_APPLIED not in codes(policy)
+    policy.update_brake_state(True, now)
+    now = feeder.run(now, 0.1)
+    policy.update_brake_state(False, now)
+    policy.evaluate(now, "brake_state")
     assert BRAKE_NOT_APPLIED in codes(policy)
 
 

@@ -4,8 +4,9 @@ Defence in depth against anything that reaches the driver behind the gate's back
 graph publishing ``driver/*`` or ``safety/status``, a released brake):
 - a publisher of a command topic other than the expected node (graph introspection, fed by the node), or a
   message on ``driver/*`` that the gate did not send (seen by the gate itself, within milliseconds) → 903;
-- the driver reports its brake released (``brake_state``) while the safety state commands it: at once when it had
-  reported it applied (released behind the gate), else after ``brake_report_time`` (the brake did not engage) → 902;
+- the driver reports its brake released (``brake_state``) after it had reported it applied while the safety state
+  still commands it (released behind the gate) → 902. A driver slow to apply the brake is not judged by a deadline:
+  a loaded simulator took over a second just to start listening, and a brake that never engages shows as motion.
 - measured motion picking up while the robot is commanded to stand still: in any stop the base speed (odometry)
   rising ``max_base_speed`` above the lowest it has been since the stop began, while braked the fastest joint rising
   ``max_joint_speed`` above its lowest → 901. Judged by the rise, not by a deadline: a robot still braking from speed
@@ -38,8 +39,6 @@ class DriverParams:
     max_joint_speed: float = param(0.5, unit="rad/s", low=0.01, high=50.0,
                                    description="while braked, a joint speed rising this far above the lowest since "
                                                "the brake was commanded is a fault")
-    brake_report_time: float = param(1.0, unit="s", low=0.0, high=5.0,
-                                     description="the driver must report the brake applied within this time")
     graph_period: float = param(0.5, unit="s", low=0.05, high=10.0,
                                 description="period of the check for foreign publishers of driver/* and safety/status")
 
@@ -71,7 +70,7 @@ class DriverRule:
                 faults.append(self._fault(FOREIGN_PUBLISHER, topic, f"{topic}: {what} that the gate did not send: "
                                           "another publisher drives the robot", 1.0, 0.0))
         self._motion(snap, faults)
-        self._brake(snap, now, faults)
+        self._brake(snap, faults)
         return RuleOutput(tuple(faults), speed_scale=0.0 if faults else 1.0)
 
     def _motion(self, snap: Snapshot, faults: list[Fault]) -> None:
@@ -96,7 +95,7 @@ class DriverRule:
                                       f"braked (from {self._joint_low:.2f} rad/s)", fastest,
                                       self._joint_low + p.max_joint_speed))
 
-    def _brake(self, snap: Snapshot, now: float, faults: list[Fault]) -> None:
+    def _brake(self, snap: Snapshot, faults: list[Fault]) -> None:
         report = snap.brake_report
         if snap.brake_since is None or report is None:
             self._confirmed = False  # no brake commanded, or a driver that does not report its brake
@@ -107,9 +106,3 @@ class DriverRule:
         if self._confirmed:  # applied, then released while still commanded: not by the gate
             faults.append(self._fault(BRAKE_NOT_APPLIED, "brake_state", "driver reports the brake released while "
                                       "it is commanded on (released behind the gate)", 0.0, 1.0))
-            return
-        waited = now - max(snap.brake_since, report.received)  # from when the driver could have heard the command
-        if waited > self.params.brake_report_time:
-            faults.append(self._fault(BRAKE_NOT_APPLIED, "brake_state", f"driver has not applied the brake "
-                                      f"{waited:.2f} s after it was commanded", waited,
-                                      self.params.brake_report_time))
