@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--robots", type=int, default=10000)
     ap.add_argument("--components", type=int, default=24)
     ap.add_argument("--samples", type=int, default=200)
-    ap.add_argument("--chunk", type=int, default=8000, help="rows per vectorised batch (bounds memory)")
+    ap.add_argument("--chunk", type=int, default=1000, help="rows per vectorised batch (cache-sized)")
     ap.add_argument("--loop-robots", type=int, default=50)
     args = ap.parse_args()
     prog = PrognosisParams(samples=args.samples)
