@@ -1,4 +1,4 @@
-"""`sigma-cloud` command line: serve, migrate, token, site create, robot register/keygen, maintenance."""
+"""`sigma-cloud` command line: serve, migrate, cognition, token, site create, robot register/keygen, maintenance."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
     sub.add_parser("migrate", help="create roles, apply migrations, create partitions")
+    cognition = sub.add_parser("cognition", help="run a fleet-cognition worker (the Primary AI; several may run)")
+    cognition.add_argument("--poll-s", type=float, default=0.02, help="pause between passes [s]")
+    cognition.add_argument("--once", action="store_true", help="one pass, print what was done, exit")
     sub.add_parser("maintenance", help="one maintenance pass (partitions ahead, nonce purge, retention)")
     sub.add_parser("audit-verify", help="check the audit chain against its head and every signed checkpoint")
     token = sub.add_parser("token", help="mint a bearer JWT with the configured key (development)")
@@ -90,6 +93,12 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def _run_command(options: argparse.Namespace, settings: Settings, runtime: Runtime) -> None:
     if options.command == "migrate":
         print("database ready")
+    elif options.command == "cognition":
+        import asyncio
+
+        from sigma_cloud.cognition.main import run_worker
+
+        asyncio.run(run_worker(runtime.api_url, poll_s=options.poll_s, once=options.once))
     elif options.command == "maintenance":
         from sigma_cloud.core.maintenance import run_once
 

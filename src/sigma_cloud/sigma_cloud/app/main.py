@@ -16,6 +16,7 @@ from sigma_cloud.api import problems
 from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.limits import BodyLimitMiddleware
 from sigma_cloud.api.routes import (
+    cognition,
     decisions,
     devices,
     health,
@@ -91,7 +92,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                                          headers=problem.headers or None)
 
     app.add_exception_handler(psycopg.Error, on_db_error)
-    for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm, notifications):
+    for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm, notifications,
+                   cognition):
         app.include_router(module.router)
     problems.problem_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=make_tracer(settings.otel_exporter))

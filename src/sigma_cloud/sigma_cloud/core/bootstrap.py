@@ -63,6 +63,8 @@ def _embedded_owner_url(server: EmbeddedPostgres, owner_password: str) -> str:
             conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(DATABASE), sql.Identifier(OWNER)))
     with psycopg.connect(server.url(database=DATABASE), autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(OWNER)))
+        # pgvector is not a trusted extension: created here as superuser for migration 0040 (docs/cognition.md)
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     return server.url(user=OWNER, password=owner_password, database=DATABASE)
 
 

@@ -1,0 +1,41 @@
+"""Process entry of the fleet-cognition worker (`sigma-cloud cognition`): a pool as the API's login role, then
+passes until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+
+from sigma_cloud.cognition import rules, worker
+from sigma_cloud.core.db import make_pool
+
+
+async def run_worker(api_url: str, *, poll_s: float = 0.02, once: bool = False,
+                     params: rules.CognitionParams | None = None) -> None:
+    """Serve until signalled (or one pass with `once`, printing a JSON line per act)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    params = params or rules.CognitionParams()
+    pool = worker_pool(api_url)
+    await pool.open(wait=True)
+    try:
+        if once:
+            async with worker.transaction(pool, worker.ACTOR) as conn:
+                await worker.repo.ensure_cursors(conn)
+            for p in await worker.run_once(pool, params):
+                print(json.dumps({"robot_id": p.robot_id, "rule": p.rule, "action": p.action,
+                                  "confidence": round(p.confidence, 3), "explanation": p.explanation}))
+            return
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.serve(pool, params, poll_s=poll_s, stop=stop)
+    finally:
+        await pool.close()
+
+
+def worker_pool(api_url: str):
+    """A small pool: the worker runs one transaction at a time."""
+    return make_pool(api_url, min_size=1, max_size=2)

@@ -1,0 +1,214 @@
+"""The fleet-cognition worker (`sigma-cloud cognition`): its own process, no ROS, as many as needed.
+
+Each pass claims robots with unconsumed telemetry one at a time (SKIP LOCKED on cognition_cursor, so workers share
+the fleet), reads the evidence (new telemetry summarised per channel in PostgreSQL, new safety events, latest state,
+held tasks, similar past incidents), runs the pure rules (cognition/rules.py) and, in the same transaction, sends
+their decisions through the existing downlink (decisions table -> NOTIFY -> robots' long polls), records every act
+with its explanation and evidence, stores incident signatures, and moves the cursor with the session memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from sigma_cloud.cognition import rules
+from sigma_cloud.cognition.memory import SessionMemory, Window
+from sigma_cloud.cognition.signature import signature
+from sigma_cloud.core.db import Principal, transaction
+from sigma_cloud.repositories import cognition as repo
+from sigma_cloud.repositories import decisions, incidents, notifications
+from sigma_cloud.repositories import tasks as task_repo
+
+log = logging.getLogger("sigma_cloud.cognition")
+ACTOR = Principal(subject="system:cognition", role="fleet_admin")
+SIGNATURE_BEFORE_S = 5.0  # telemetry this long before an incident goes into its signature
+LEADER_DECISION_TTL_S = 600.0  # as incident response: the leader re-allocates a requeued task
+
+
+def _window(rows: list[tuple[str, int, int, float, float, float]]) -> Window | None:
+    if not rows:
+        return None
+    return Window(t_start=min(r[4] for r in rows), t_end=max(r[5] for r in rows), events=sum(r[1] for r in rows),
+                  peak={r[0]: r[3] for r in rows}, high_share={r[0]: r[2] / r[1] for r in rows if r[1]})
+
+
+def _raised(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(f.get("rule", "")) for f in value if isinstance(f, dict))
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, list):
+        return [float(v) for v in value if isinstance(v, int | float)]
+    return [float(value)] if isinstance(value, int | float) else []
+
+
+def snapshot_from(robot: dict[str, Any], rows: list, events: list[dict[str, Any]], latest: dict[str, Any],
+                  tasks: list[dict[str, Any]], now: float) -> rules.Snapshot:
+    """Translate the rows read for one robot into the rules' snapshot."""
+    window = _window(rows)
+    temps: dict[str, float] = {}
+    temps_ts = None
+    if "actuator_health" in latest:
+        temps_ts, payload = latest["actuator_health"]
+        names = payload.get("name") if isinstance(payload, dict) else None
+        values = _floats(payload.get("temperature")) if isinstance(payload, dict) else []
+        if isinstance(names, list) and len(names) == len(values):
+            temps = {str(n): v for n, v in zip(names, values, strict=True)}
+    battery = None
+    if "battery" in latest and isinstance(latest["battery"][1], dict):
+        share = _floats(latest["battery"][1].get("percentage"))
+        battery = share[0] if share else None
+    position = None
+    if "odom" in latest and isinstance(latest["odom"][1], dict):
+        xyz = _floats(latest["odom"][1].get("position"))
+        position = (xyz[0], xyz[1]) if len(xyz) >= 2 else None
+    last_ts = max((ts for ts, _ in latest.values()), default=None)
+    return rules.Snapshot(
+        robot_id=robot["robot_id"], site_id=robot["site_id"], now=now, window=window, last_event_ts=last_ts,
+        safety_events=tuple(rules.SafetyEvent(int(e["seq"]), float(e["ts"]), int(e["level"]), e["cause"] or "",
+                                              _raised(e["raised"])) for e in events),
+        temperatures=temps, temperatures_ts=temps_ts, battery=battery, position=position,
+        tasks=tuple(rules.HeldTask(str(t["task_id"]), t["kind"], t["state"], task_repo.decision_parameters(t))
+                    for t in tasks))
+
+
+async def _apply(conn: psycopg.AsyncConnection, proposal: rules.Proposal, site_id: str) -> uuid.UUID | None:
+    """Carry out one proposal (a downlink decision, or tasks back to the queue) and record it; returns the decision."""
+    decision_id = None
+    if proposal.action == "requeue_tasks":
+        held = await notifications.open_tasks_of(conn, robot_id=proposal.robot_id)
+        requeued = [row for task in held if (row := await notifications.requeue(
+            conn, task=task, actor=ACTOR.subject, reason=proposal.explanation[:500])) is not None]
+        lead = await task_repo.leader(conn, site_id=site_id)
+        for row in requeued if lead is not None and lead["robot_id"] != proposal.robot_id else ():
+            await decisions.insert(conn, robot_id=lead["robot_id"], site_id=site_id, source=2, confidence=1.0,
+                                   action="fleet_task", parameters=task_repo.decision_parameters(row),
+                                   ttl_s=LEADER_DECISION_TTL_S, created_by=ACTOR.subject)
+    else:
+        row = await decisions.insert(conn, robot_id=proposal.robot_id, site_id=site_id, source=0,
+                                     confidence=proposal.confidence, action=proposal.action,
+                                     parameters=proposal.parameters, ttl_s=proposal.ttl_s, created_by=ACTOR.subject)
+        decision_id = row["decision_id"]
+    await repo.record_action(conn, robot_id=proposal.robot_id, site_id=site_id, rule=proposal.rule,
+                             action=proposal.action, decision_id=decision_id, confidence=proposal.confidence,
+                             explanation=proposal.explanation, evidence=proposal.evidence)
+    return decision_id
+
+
+async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], params: rules.CognitionParams,
+                        now: float) -> list[rules.Proposal]:
+    """Consume one claimed robot's new data: rules, decisions, incidents, cursor."""
+    memory = SessionMemory.from_json(robot["memory"])
+    robot_id, site_id, head = robot["robot_id"], robot["site_id"], int(robot["head"])
+    since = robot["last_ts"] if robot["last_ts"] > 0 else now - 300.0
+    rows = await repo.window(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]), head=head, since_ts=since,
+                             threshold=params.anomaly_threshold)
+    events = await repo.safety_events(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]), head=head)
+    latest = await repo.latest(conn, robot_id=robot_id)
+    held = await notifications.open_tasks_of(conn, robot_id=robot_id)
+    snap = snapshot_from(robot, rows, events, latest, held, now)
+    anomaly_sig = None
+    if rules.window_anomalous(snap.window, params) and snap.window is not None and \
+            memory.fired.get(rules.HOLD_STREAK) != (memory.anomaly_since or snap.window.t_start):
+        start = memory.anomaly_since if memory.anomaly_since is not None else snap.window.t_start
+        anomaly_sig = signature(await repo.scores_between(conn, robot_id=robot_id, start=start - SIGNATURE_BEFORE_S,
+                                                          end=snap.window.t_end))
+        near = await incidents.nearest(conn, signature=anomaly_sig, k=5)
+        snap = rules.Snapshot(**{**snap.__dict__, "similar": tuple((n["distance"], n["outcome"]) for n in near)})
+    proposals, memory = rules.decide(snap, memory, params)
+    for proposal in proposals:
+        await _apply(conn, proposal, site_id)
+        if proposal.rule == rules.HOLD and not proposal.renewal and anomaly_sig is not None:
+            await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="anomaly",
+                                   at=float(proposal.evidence["anomaly_since"]), summary=proposal.explanation,
+                                   signature=anomaly_sig)
+    for event in snap.safety_events:
+        if event.raised:
+            sig = signature(await repo.scores_between(conn, robot_id=robot_id, start=event.ts - SIGNATURE_BEFORE_S,
+                                                      end=event.ts + 1.0))
+            await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="safety", at=event.ts,
+                                   summary=f"safety level {event.level}: {event.cause or ', '.join(event.raised)}",
+                                   signature=sig)
+    last_ts = max(robot["last_ts"], snap.window.t_end if snap.window else 0.0)
+    await repo.advance(conn, robot_id=robot_id, last_seq=head, last_ts=last_ts, memory=memory.to_json())
+    return proposals
+
+
+async def zone_pass(pool: AsyncConnectionPool, params: rules.CognitionParams, now: float) -> list[rules.Proposal]:
+    """The site-level rule: slow robots around zones where people cluster."""
+    out: list[rules.Proposal] = []
+    async with transaction(pool, ACTOR) as conn:
+        sites = await repo.sites_with_human_events(conn, since=now - params.human_window_s)
+    for site_id in sites:
+        async with transaction(pool, ACTOR) as conn:
+            memories = {r["robot_id"]: SessionMemory.from_json(r["memory"])
+                        for r in await repo.site_memories(conn, site_id=site_id)}
+            running = {t["robot_id"]: t for t in await repo.running_tasks(conn, site_id=site_id)}
+            site_robots = []
+            for robot_id, memory in memories.items():
+                latest = await repo.latest(conn, robot_id=robot_id)
+                odom = latest.get("odom", (0.0, {}))[1]
+                xyz = _floats(odom.get("position")) if isinstance(odom, dict) else []
+                task = running.get(robot_id)
+                site_robots.append(rules.SiteRobot(
+                    robot_id, (xyz[0], xyz[1]) if len(xyz) >= 2 else None,
+                    None if task is None else rules.HeldTask(str(task["task_id"]), task["kind"], task["state"],
+                                                             task_repo.decision_parameters(task)),
+                    memory.human_events))
+            fired = {r: m.fired.get(rules.HUMAN_ZONE, float("-inf")) for r, m in memories.items()}
+            for proposal in rules.human_cluster(site_robots, params, now, fired):
+                await _apply(conn, proposal, site_id)
+                await repo.set_memory(conn, robot_id=proposal.robot_id,
+                                      memory=memories[proposal.robot_id].fire(rules.HUMAN_ZONE, now).to_json())
+                out.append(proposal)
+    return out
+
+
+async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, now: float | None = None,
+                   max_robots: int = 1000, zones: bool = True) -> list[rules.Proposal]:
+    """Consume every robot with new data (one transaction each), then the site-level rule; returns what was done."""
+    done: list[rules.Proposal] = []
+    for _ in range(max_robots):
+        async with transaction(pool, ACTOR) as conn:
+            robot = await repo.claim(conn)
+            if robot is None:
+                break
+            done += await process_robot(conn, robot, params, time.time() if now is None else now)
+    if zones:
+        done += await zone_pass(pool, params, time.time() if now is None else now)
+    return done
+
+
+async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, poll_s: float = 0.02,
+                cursor_every_s: float = 1.0, stop: asyncio.Event | None = None) -> None:
+    """Run passes until `stop` is set: new robots get cursors and the site-level zone rule runs every
+    `cursor_every_s`; between passes the
+    worker sleeps `poll_s`. Database errors are logged and retried (the worker never dies of one)."""
+    stop = stop or asyncio.Event()
+    next_cursor = 0.0
+    while not stop.is_set():
+        try:
+            slow_duties = time.monotonic() >= next_cursor
+            if slow_duties:
+                async with transaction(pool, ACTOR) as conn:
+                    await repo.ensure_cursors(conn)
+                next_cursor = time.monotonic() + cursor_every_s
+            done = await run_once(pool, params, zones=slow_duties)
+            for proposal in done:
+                log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
+                         proposal.action, proposal.confidence)
+        except (psycopg.Error, OSError) as exc:
+            log.warning("cognition pass failed: %s", exc)
+            await asyncio.sleep(1.0)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=poll_s)

@@ -1,0 +1,176 @@
+"""The fleet-cognition worker against the real service and database: scored telemetry in through the signed ingest
+-> the worker's pass -> a Primary AI decision on the robot's downlink, its explanation and evidence through the API,
+an incident with its signature and similar-incident lookup under RLS, several workers sharing robots without
+doing anything twice, and the replay of a recorded stream giving the same decisions every time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import sigma_protocol as protocol
+from sigma_cloud.cognition import rules, worker
+from sigma_cloud.core.db import make_pool
+from sigma_cloud.repositories import cognition as repo
+
+SITE = "cog-a"
+OTHER = "cog-b"
+P = rules.CognitionParams()
+
+
+def battery(seq: int, ts: float, voltage: float) -> dict:
+    return {"seq": seq, "ts": ts, "channel": "battery",
+            "payload": {"voltage": voltage, "current": 3.2, "percentage": 0.8}}
+
+
+def post(cloud, robot, events: list[dict]) -> None:
+    r = cloud.post_batch(robot, events)
+    assert r.status_code == 200, r.text
+    robot.next_seq = max(e["seq"] for e in events) + 1
+
+
+def normal(robot, t0: float, n: int = 40) -> list[dict]:
+    return [battery(robot.next_seq + i, t0 + i * 0.05, 48.0 + 0.01 * (i % 7)) for i in range(n)]
+
+
+def anomalous(robot, t0: float, n: int = 30, span: float = 3.0) -> list[dict]:
+    return [battery(robot.next_seq + i, t0 + span * i / (n - 1), 20.0) for i in range(n)]
+
+
+async def _passes(cloud, count: int = 1, now: float | None = None, workers: int = 1) -> list[rules.Proposal]:
+    pools = [make_pool(cloud.runtime.api_url, min_size=1, max_size=2) for _ in range(workers)]
+    for pool in pools:
+        await pool.open(wait=True, timeout=30)
+    try:
+        async with worker.transaction(pools[0], worker.ACTOR) as conn:
+            await repo.ensure_cursors(conn)
+        done: list[rules.Proposal] = []
+        for _ in range(count):
+            for result in await asyncio.gather(*(worker.run_once(pool, P, now=now) for pool in pools)):
+                done += result
+        return done
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+def passes(cloud, **kw) -> list[rules.Proposal]:
+    return asyncio.run(_passes(cloud, **kw))
+
+
+def test_persistent_anomaly_becomes_an_explained_decision_the_robot_receives(cloud) -> None:
+    robot = cloud.robot("cog-r1", SITE)
+    cloud.robot("cog-other", OTHER)
+    now = time.time()
+    post(cloud, robot, normal(robot, now - 20))
+    passes(cloud)  # the cursor starts at the robot's head; nothing new
+    post(cloud, robot, normal(robot, now - 15))
+    assert [p for p in passes(cloud) if p.robot_id == robot.robot_id] == []  # normal telemetry: no decision
+    post(cloud, robot, anomalous(robot, now - 4))
+    done = [p for p in passes(cloud) if p.robot_id == robot.robot_id]
+    assert [p.rule for p in done] == [rules.HOLD]
+
+    admin = cloud.token()
+    listed = cloud.http.get("/v1/decisions", params={"robot_id": robot.robot_id}, headers=admin).json()["items"]
+    assert [(d["action"], d["source"], d["created_by"]) for d in listed] == [("hold", 0, "system:cognition")]
+    decision = listed[0]
+    assert decision["confidence"] == done[0].confidence or abs(decision["confidence"] - done[0].confidence) < 1e-6
+
+    why = cloud.http.get(f"/v1/decisions/{decision['decision_id']}/explanation", headers=admin)
+    assert why.status_code == 200, why.text
+    body = why.json()
+    assert body["rule"] == rules.HOLD and "battery" in body["explanation"] and "hold the robot" in body["explanation"]
+    assert body["evidence"]["channels"] == ["battery"] and body["evidence"]["peak_score"] >= P.anomaly_threshold
+    assert body["evidence"]["lasted_s"] >= P.persist_s
+
+    # the robot's signed long poll gets it (the downlink the bridge relays to cognition/decisions)
+    polled = cloud.device_get(robot, protocol.DECISIONS_PATH.format(robot_id=robot.robot_id))
+    assert polled.status_code == 200
+    assert [d.decision_id for d in protocol.decode_decisions(polled.content)] == [decision["decision_id"]]
+
+    # RLS: another site's manager sees neither the explanation nor the incident
+    other = cloud.token("site_manager", (OTHER,))
+    assert cloud.http.get(f"/v1/decisions/{decision['decision_id']}/explanation", headers=other).status_code == 404
+    incidents = cloud.http.get("/v1/incidents", params={"robot_id": robot.robot_id}, headers=admin).json()["items"]
+    assert [i["kind"] for i in incidents] == ["anomaly"]
+    assert cloud.http.get("/v1/incidents", params={"robot_id": robot.robot_id}, headers=other).json()["items"] == []
+    memory = cloud.http.get(f"/v1/cognition/robots/{robot.robot_id}/memory", headers=admin).json()
+    assert memory["memory"]["anomaly_since"] is not None and memory["memory"]["windows"]
+
+
+def test_the_incident_memory_finds_similar_incidents_and_past_false_alarms_lower_confidence(cloud) -> None:
+    manager = cloud.token("site_manager", (SITE,))
+    first = cloud.robot("cog-r2", SITE)
+    second = cloud.robot("cog-r3", SITE)
+    now = time.time()
+    for robot in (first, second):
+        post(cloud, robot, normal(robot, now - 30))
+    passes(cloud)
+    post(cloud, first, anomalous(first, time.time() - 3.2))  # fresh: no staleness in the confidence
+    confident = next(p for p in passes(cloud) if p.robot_id == first.robot_id)
+    incident = cloud.http.get("/v1/incidents", params={"robot_id": first.robot_id}, headers=manager).json()["items"][0]
+    resolved = cloud.http.post(f"/v1/incidents/{incident['incident_id']}/resolution", headers=manager,
+                               json={"outcome": "false_alarm", "resolution": "sensor cable loose, no fault"})
+    assert resolved.status_code == 200 and resolved.json()["outcome"] == "false_alarm"
+    bad = cloud.http.post(f"/v1/incidents/{incident['incident_id']}/resolution", headers=manager,
+                          json={"outcome": "deleted", "resolution": ""})
+    assert bad.status_code == 422
+    operator = cloud.token("operator", (SITE,))
+    assert cloud.http.post(f"/v1/incidents/{incident['incident_id']}/resolution", headers=operator,
+                           json={"outcome": "resolved", "resolution": "x"}).status_code == 403
+
+    post(cloud, second, anomalous(second, time.time() - 3.2))  # the same kind of anomaly on another robot
+    doubted = next(p for p in passes(cloud) if p.robot_id == second.robot_id)
+    assert doubted.confidence < confident.confidence
+    assert "similar past incidents were false alarms" in doubted.explanation
+    latest = cloud.http.get("/v1/incidents", params={"robot_id": second.robot_id}, headers=manager).json()["items"][0]
+    similar = cloud.http.get(f"/v1/incidents/{latest['incident_id']}/similar", headers=manager)
+    assert similar.status_code == 200, similar.text
+    items = similar.json()["items"]
+    assert items[0]["incident_id"] == incident["incident_id"] and items[0]["distance"] < P.similar_distance
+    assert [i["distance"] for i in items] == sorted(i["distance"] for i in items)
+    assert all(i["site_id"] == SITE for i in items)
+    other = cloud.token("site_manager", (OTHER,))
+    assert cloud.http.get(f"/v1/incidents/{latest['incident_id']}/similar", headers=other).status_code == 404
+
+
+def test_two_workers_share_the_fleet_without_acting_twice(cloud) -> None:
+    robots = [cloud.robot(f"cog-w{i}", SITE) for i in range(4)]
+    now = time.time()
+    for robot in robots:
+        post(cloud, robot, normal(robot, now - 30))
+    passes(cloud)
+    for robot in robots:
+        post(cloud, robot, anomalous(robot, now - 5))
+    done = [p for p in passes(cloud, workers=2) if p.robot_id.startswith("cog-w")]
+    assert sorted(p.robot_id for p in done) == [r.robot_id for r in robots]  # each exactly once
+    admin = cloud.token()
+    for robot in robots:
+        items = cloud.http.get("/v1/decisions", params={"robot_id": robot.robot_id}, headers=admin).json()["items"]
+        assert len(items) == 1
+
+
+def test_replaying_a_recorded_stream_gives_the_same_decisions(cloud) -> None:
+    """The same recorded telemetry (stamps relative to a base, `now` passed in) into two fresh robots -> the same
+    decisions; the second replay also finds the first one's incidents in the incident memory ("seen before")."""
+    outcomes = []
+    for name in ("cog-replay-a", "cog-replay-b"):
+        base = time.time() - 30
+        robot = cloud.robot(name, SITE)
+        post(cloud, robot, normal(robot, base))
+        passes(cloud, now=base + 5)
+        stream = [normal(robot, base + 5, 20), anomalous(robot, base + 6, 20, 1.0), anomalous(robot, base + 7, 20, 1.5),
+                  normal(robot, base + 9, 20), anomalous(robot, base + 12, 20, 2.5)]
+        seen = []
+        for i, batch in enumerate(stream):
+            for j, event in enumerate(batch):
+                event["seq"] = robot.next_seq + j
+            post(cloud, robot, batch)
+            seen += [(i, p.rule, p.action, p.renewal, p.parameters["duration"], p.explanation)
+                     for p in passes(cloud, now=base + 10 + 2 * i) if p.robot_id == name]
+        outcomes.append(seen)
+    assert [o[:5] for o in outcomes[0]] == [o[:5] for o in outcomes[1]]
+    # batches 1+2: anomalous for 2.5 s -> hold; batch 3 ends the streak; batch 4 alone lasts 2.5 s -> a new hold
+    assert [(i, rule, renewal) for i, rule, _, renewal, _, _ in outcomes[0]] == [(2, rules.HOLD, False),
+                                                                                (4, rules.HOLD, False)]
+    assert all("similar past incident" in o[5] for o in outcomes[1])
