@@ -50,14 +50,21 @@ class StateStore:
             except (OSError, ValueError) as exc:
                 raise ValueError(f"swarm state file {path} is unreadable; remove it only if this robot has been "
                                  "out of the mesh for longer than one election timeout") from exc
-        self.durable = Durable(int(data.get("term", 0)), str(data.get("voted_for", "")))
+        self.durable = Durable(int(data.get("term", 0)), str(data.get("voted_for", "")),
+                               int(data.get("transition_version", 0)), frozenset(data.get("prev_members", ())))
         self.boot = int(data.get("boot", 0)) + 1
+        # The roster this member last worked with: a restart onto a newer roster file starts a joint quorum with it.
+        self.roster_version = int(data.get("roster_version", 0))
+        self.roster_members: frozenset[str] = frozenset(data.get("roster_members", ()))
         self.save(self.durable)
 
     def save(self, durable: Durable) -> None:
         tmp = self.path.with_suffix(".tmp")
         with open(tmp, "w") as f:
-            json.dump({"term": durable.term, "voted_for": durable.voted_for, "boot": self.boot}, f)
+            json.dump({"term": durable.term, "voted_for": durable.voted_for, "boot": self.boot,
+                       "transition_version": durable.transition_version,
+                       "prev_members": sorted(durable.prev_members), "roster_version": self.roster_version,
+                       "roster_members": sorted(self.roster_members)}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
@@ -99,8 +106,13 @@ class SwarmRuntime:
         self.transport = DdsTransport(config.domain_id, config.localhost_only, config.robot_id)
         self.transport.prepare(m for m in self.roster.keys if m != config.robot_id)
         now = clock()
+        durable = self.store.durable
+        if self.store.roster_members and self.store.roster_version < self.roster.version:
+            # The roster changed while we were down: we may not know what the others use yet.
+            durable = Durable(durable.term, durable.voted_for, self.roster.version, self.store.roster_members)
         self.member = Member(config.robot_id, Roster(self.roster.version, self.roster.members), config.params,
-                             random.Random(os.urandom(16)), now, self.store.durable)
+                             random.Random(os.urandom(16)), now, durable)
+        self._remember_roster()
         self.roster_errors: Counter[str] = Counter()
         self._roster_mtime = self._mtime()
         self._next_roster_poll = now + config.roster_poll_s
@@ -133,7 +145,12 @@ class SwarmRuntime:
         self.verifier.set_roster(roster)
         self.member.set_roster(Roster(roster.version, roster.members), self.clock())
         self.transport.prepare(m for m in roster.keys if m != self.config.robot_id)
+        self._remember_roster()
         return True
+
+    def _remember_roster(self) -> None:
+        self.store.roster_version, self.store.roster_members = self.roster.version, self.roster.members
+        self.store.save(self.member.durable)
 
     # ------------------------------------------------------------------ loop
 

@@ -31,7 +31,7 @@ def _sweep(seeds, profile):
 
 
 @pytest.mark.parametrize(("first", "end", "profile"), [
-    (0, 500, SMALL), (500, 1000, SMALL), (100_000, 100_100, LARGE),
+    (0, 500, SMALL), (500, 1000, SMALL), (100_000, 100_050, LARGE),
 ])
 def test_invariants_hold_for_every_seed(first, end, profile):
     failures, leader_times, commands = _sweep(range(first, end), profile)
@@ -47,7 +47,8 @@ def test_same_seed_same_run():
 
 def test_faults_really_happen():
     faults = [f for s in range(50) for f in run_seed(s, SMALL).faults]
-    for kind in ("symmetric partition", "one-way", "crash", "pause", "isolate leader", "heal", "network loss"):
+    for kind in ("symmetric partition", "one-way", "crash", "pause", "isolate leader", "heal", "network loss",
+                 "roster v2: add", "roster v2: revoke"):
         assert any(kind in f for f in faults), kind
 
 
@@ -75,6 +76,13 @@ def test_checker_catches_a_follower_that_ignores_fencing(monkeypatch):
     monkeypatch.setattr(member_module.Member, "_accept_leader", accept_stale)
     result = _first_failure(range(300))
     assert result is not None and "accepted a command of term" in result.violation
+
+
+def test_checker_catches_a_roster_change_without_the_joint_quorum(monkeypatch):
+    monkeypatch.setattr(member_module.Member, "_quorum",
+                        lambda self, ids: member_module._majority(ids, self.roster.members))
+    result = _first_failure(range(400), Profile(n_min=3, n_max=8, roster_change_p=1.0))
+    assert result is not None and "two leaders in term" in result.violation
 
 
 def test_checker_catches_terms_going_back(monkeypatch):

@@ -51,10 +51,13 @@ class Roster:
 
 @dataclass(frozen=True)
 class Durable:
-    """What must survive a restart: Raft's currentTerm and votedFor ("" = none)."""
+    """What must survive a restart: Raft's currentTerm and votedFor ("" = none), and an uncommitted roster change
+    (the previous roster's members, for the joint quorum, with the version they were replaced at)."""
 
     term: int = 0
     voted_for: str = ""
+    transition_version: int = 0
+    prev_members: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -93,9 +96,11 @@ class Member:
         self.params = params
         self.rng = rng
         self.roster = roster
-        self.prev_members: frozenset[str] | None = None  # joint quorum while a roster change is not committed
-        self.roster_adopted_at = now
         durable = durable or Durable()
+        # Joint quorum while a roster change is not committed; a restart in the middle of one keeps it.
+        self.prev_members: frozenset[str] | None = (
+            durable.prev_members if durable.transition_version == roster.version and durable.prev_members else None)
+        self.roster_adopted_at = now
         self.term = durable.term
         self.voted_for = durable.voted_for
         self.role = Role.FOLLOWER
@@ -116,7 +121,7 @@ class Member:
         self._next_hb = NEVER
         self._next_member_hb = now + rng.uniform(0.0, params.member_heartbeat_interval_s)
         self._last_heard: dict[str, float] = {}
-        self._peer_versions: dict[str, tuple[int, bool]] = {}
+        self._peer_versions: dict[str, tuple[int, bool, int]] = {}  # roster version, settled, term
         self._cmd_seq = 0
         self._last_cmd: tuple[int, int] = (0, 0)  # (term, seq) of the last accepted command
 
@@ -124,7 +129,9 @@ class Member:
 
     @property
     def durable(self) -> Durable:
-        return Durable(self.term, self.voted_for)
+        if self.prev_members is None:
+            return Durable(self.term, self.voted_for)
+        return Durable(self.term, self.voted_for, self.roster.version, self.prev_members)
 
     def lease_valid(self, now: float) -> bool:
         """True while this member is leader and a majority acknowledged it within the lease."""
@@ -205,9 +212,15 @@ class Member:
         if self.prev_members is None or not self._settled(now):
             return
         version = self.roster.version
-        done = {p for p, (v, settled) in self._peer_versions.items() if v > version or (v == version and settled)}
+        done = {p for p, (v, settled, _) in self._peer_versions.items() if v > version or (v == version and settled)}
         done.add(self.id)
         if _majority(done, self.prev_members):
+            # Any leader the old roster elected was voted for by a majority of it, which meets `done`: adopting their
+            # highest term makes every election we take part in from now on use a newer term (found by the DST: a
+            # new-roster-only majority could otherwise re-elect in a term an old-roster leader already had).
+            newest = max(self._peer_versions[p][2] for p in done if p in self._peer_versions) if len(done) > 1 else 0
+            if newest > self.term:
+                self._adopt_term(newest, now)
             self.prev_members = None
 
     # ------------------------------------------------------------------ steps
@@ -249,7 +262,7 @@ class Member:
     # ------------------------------------------------------------------ handlers
 
     def _on_member_heartbeat(self, msg: MemberHeartbeat, now: float, out: Output) -> None:
-        self._peer_versions[msg.sender] = (msg.roster_version, msg.settled)
+        self._peer_versions[msg.sender] = (msg.roster_version, msg.settled, msg.term)
 
     def _sticky(self, now: float) -> bool:
         """True while a leader was heard recently (or right after boot / a roster change): votes are refused."""

@@ -30,6 +30,7 @@ class Profile:
     max_long_delay_s: float = 0.8  # during faults some messages sit in a queue this long (stale-leader commands)
     max_pause_s: float = 0.6  # a process frozen (GC pause, SIGSTOP) while its clock runs on
     command_every_s: float = 0.1
+    roster_change_p: float = 0.4  # share of seeds in which the cloud adds or revokes a member mid-run
     max_events: int = 400_000
 
 
@@ -76,6 +77,23 @@ class Simulation:
         self.n = rng.randint(profile.n_min, profile.n_max)
         self.ids = [f"r{i}" for i in range(self.n)]
         self.roster = Roster(1, frozenset(self.ids))
+        self.final_roster = self.roster
+        self.roster_change = ""
+        if rng.random() < profile.roster_change_p:
+            # Several members at once, so old and new majorities can be disjoint (a single change cannot do that).
+            k = rng.randint(1, max(1, self.n // 2 + 1))
+            if rng.random() < 0.5:
+                extra = [f"r{self.n + j}" for j in range(k)]
+                self.ids += extra  # they run from the start, but only roster version 2 lists them
+                self.final_roster = Roster(2, self.roster.members | set(extra))
+                self.roster_change = f"add {', '.join(extra)}"
+            else:
+                # Fewer than half of the old roster: a larger revocation cannot commit (docs/swarm.md, limits).
+                victims = rng.sample(self.ids, min(k, (self.n - 1) // 2))
+                self.final_roster = Roster(2, self.roster.members - set(victims))
+                self.roster_change = f"revoke {', '.join(victims) or 'nobody'}"
+        self.member_roster = dict.fromkeys(self.ids, self.roster)  # the roster file each member has
+        self.adopted_roster = dict.fromkeys(self.ids, self.roster)  # the roster each member last worked with
         half_drift = params.max_clock_drift / 2
         self.clocks = {i: _Clock(rng.uniform(0, 1000), 1 + rng.uniform(-half_drift, half_drift)) for i in self.ids}
         self.durable: dict[str, Durable] = {i: Durable() for i in self.ids}
@@ -85,6 +103,7 @@ class Simulation:
         self.queue: list[tuple[float, int, int, object]] = []
         self.counter = itertools.count()
         self.timer_token: dict[str, int] = dict.fromkeys(self.ids, 0)
+        self.durable.update({i: Durable() for i in self.ids if i not in self.durable})
         self.timer_at: dict[str, float] = {}
         self.next_command: dict[str, float] = dict.fromkeys(self.ids, 0.0)
         self.blocked: set[tuple[str, str]] = set()
@@ -104,6 +123,11 @@ class Simulation:
             self._start(i)
         self._push(rng.uniform(0, profile.fault_every_s * 2), FAULT, "random")
         self._push(self.fault_end, FAULT, "calm")
+        if self.roster_change:
+            change_at = rng.uniform(0.0, self.fault_end)
+            self.result.faults.append(f"t={change_at:.3f} cloud issues roster v2: {self.roster_change}")
+            for i in self.ids:  # each member's bridge fetches the new roster at its own time (maybe only after calm)
+                self._push(change_at + rng.uniform(0.0, 2.0), FAULT, ("roster", i))
 
     # ---------------------------------------------------------------- plumbing
 
@@ -125,8 +149,12 @@ class Simulation:
 
     def _start(self, member_id: str) -> None:
         member_rng = random.Random(f"{self.seed}/{member_id}/{self.now}")
-        self.members[member_id] = Member(member_id, self.roster, self.params, member_rng, self._local(member_id),
-                                         self.durable[member_id])
+        roster, durable = self.member_roster[member_id], self.durable[member_id]
+        adopted = self.adopted_roster[member_id]
+        if adopted.version < roster.version:  # the roster file changed while it was down (runtime does the same)
+            durable = Durable(durable.term, durable.voted_for, roster.version, adopted.members)
+        self.adopted_roster[member_id] = roster
+        self.members[member_id] = Member(member_id, roster, self.params, member_rng, self._local(member_id), durable)
         self.up[member_id] = True
         self._schedule_timer(member_id)
 
@@ -210,8 +238,20 @@ class Simulation:
         self.result.faults.append(f"t={self.now:.3f} {text}")
         self._log(f"FAULT {text}")
 
+    def _deliver_roster(self, member_id: str) -> None:
+        if self.member_roster[member_id].version >= self.final_roster.version:
+            return
+        self.member_roster[member_id] = self.final_roster
+        self._log(f"roster v{self.final_roster.version} ({self.roster_change}) reaches {member_id}")
+        if self.up[member_id]:
+            self.members[member_id].set_roster(self.final_roster, self._local(member_id))
+            self.adopted_roster[member_id] = self.final_roster
+            self._after(member_id, [], [])
+
     def _calm(self) -> None:
         self.calm = True
+        for i in self.ids:
+            self._deliver_roster(i)
         self.blocked = set()
         self.loss = self.dup = self.long_delay_p = 0.0
         self.jitter = min(self.jitter, 0.002)
@@ -223,12 +263,13 @@ class Simulation:
     # ---------------------------------------------------------------- run
 
     def _converged(self) -> bool:
-        leaders = [m for m in self.members.values() if m.role is Role.LEADER]
+        voters = [self.members[i] for i in self.ids if i in self.final_roster.members]
+        leaders = [m for m in voters if m.role is Role.LEADER]
         if len(leaders) != 1 or not leaders[0].lease_valid(self._local(leaders[0].id)):
             return False
         leader = leaders[0]
         return all(m is leader or (m.leader == leader.id and m.term == leader.term and m.role is Role.FOLLOWER)
-                   for m in self.members.values())
+                   for m in voters)
 
     def run(self) -> SeedResult:
         deadline = self.fault_end + self.profile.liveness_bound_s
@@ -260,6 +301,8 @@ class Simulation:
                     self._log((to, message))
                     out = member.handle(message, self._local(to))  # type: ignore[arg-type]
                     self._after(to, out.sends, out.commands)
+                elif isinstance(data, tuple) and data[0] == "roster":
+                    self._deliver_roster(data[1])
                 elif data == "calm":
                     self._calm()
                 elif data == "random":
