@@ -89,29 +89,43 @@ def test_driver_without_brake_reports_is_not_judged():
     assert BRAKE_NOT_APPLIED not in codes(policy)
 
 
-def test_base_speeding_up_in_a_stop_is_a_fault_and_braking_from_speed_is_not():
+def test_base_speeding_up_while_braked_is_a_fault_and_braking_from_speed_is_not():
     policy, feeder, now = make_policy(with_site=False)
     feeder.odom = (0.0, 0.0, 0.0, 0.8, 0.0)  # driving at 0.8 m/s
     now = feeder.run(now, 0.1)
-    feeder.humans = [(0.3, 0.0, 0.0, 0.0, 1.0)]  # protective stop (no brakes): a person right in front
+    estop(policy, now)
     now = feeder.run(now, 0.04)
-    assert policy.state.level == Level.PROTECTIVE_STOP and not policy.state.brake_engaged
-    for k in range(40):  # a slow (lagging) brake: 0.8 m/s down to 0.4 m/s over 3 s
+    policy.update_brake_state(True, now)
+    for k in range(40):  # a slow (lagging) stop: 0.8 m/s down to 0.4 m/s over 3 s
         feeder.odom = (0.0, 0.0, 0.0, 0.8 - 0.01 * k, 0.0)
         now = feeder.run(now, 0.08)
     assert MOTION_WHILE_STOPPED not in codes(policy)
-    feeder.odom = (0.0, 0.0, 0.0, 0.65, 0.0)  # then it picks up speed again: driven behind the gate
+    feeder.odom = (0.0, 0.0, 0.0, 0.75, 0.0)  # then it picks up speed again: driven behind the gate
     now = feeder.run(now, 0.04)
     s = policy.state
     assert MOTION_WHILE_STOPPED in codes(policy) and s.level == Level.EMERGENCY_STOP and s.brake_engaged
     fault = next(f for f in s.faults if f.code == MOTION_WHILE_STOPPED)
-    assert fault.source == "odom" and fault.value == 0.65
+    assert fault.source == "odom" and fault.value == 0.75
+
+
+def test_motion_in_a_stop_without_brakes_is_left_to_the_gate():
+    policy, feeder, now = make_policy(with_site=False)
+    feeder.humans = [(0.3, 0.0, 0.0, 0.0, 1.0)]  # protective stop, no brakes
+    now = feeder.run(now, 0.1)
+    feeder.odom = (0.0, 0.0, 0.0, 0.7, 0.0)  # a starved simulator still executing a pre-stop command
+    feeder.run(now, 0.5)
+    assert policy.state.level == Level.PROTECTIVE_STOP and MOTION_WHILE_STOPPED not in codes(policy)
 
 
 def test_joint_speeding_up_while_braked_is_a_fault_and_standing_still_is_not():
     policy, feeder, now = make_policy()
     estop(policy, now)
-    now = feeder.run(now, 1.5)
+    feeder.velocity["left_knee"] = 2.0  # still settling on its last target before the driver applies the brake
+    now = feeder.run(now, 0.5)
+    assert MOTION_WHILE_STOPPED not in codes(policy)
+    policy.update_brake_state(True, now)  # the driver holds the joints now
+    feeder.velocity["left_knee"] = 0.0
+    now = feeder.run(now, 1.0)
     assert MOTION_WHILE_STOPPED not in codes(policy)  # braked and still: fine
     feeder.velocity["left_knee"] = 2.0
     feeder.run(now, 0.1)
