@@ -98,6 +98,20 @@ if [ ! -x "$VENV/bin/promtool" ] && ! command -v promtool >/dev/null 2>&1; then
   fi
 fi
 
+# The fleet console's browser tests drive Debian's chromium through Playwright (docs/console.md); Playwright's own
+# browser download is never used.
+CURRENT_STEP="chromium"
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step "installing Debian's chromium (fleet console browser tests)"
+    { apt-get install -y -q chromium >/dev/null 2>&1 \
+        || { apt-get update >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }; } \
+      || fail "apt-get install chromium failed (the fleet console tests need /usr/bin/chromium)"
+  else
+    fail "/usr/bin/chromium is missing: install Debian's chromium package as root (apt-get install chromium)"
+  fi
+fi
+
 # --- build -------------------------------------------------------------------------------------
 CURRENT_STEP="colcon build"
 step "colcon build"

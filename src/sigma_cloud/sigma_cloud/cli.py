@@ -13,6 +13,7 @@ import orjson
 import psycopg
 
 import sigma_protocol as protocol
+from sigma_cloud.console import cli as console_cli
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.security import HUMAN_ROLES, mint_token
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     register.add_argument("robot_id")
     register.add_argument("--site", required=True)
     register.add_argument("--public-key", required=True)
+    console_cli.add_parsers(sub)
     return parser
 
 
@@ -91,6 +93,8 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 
 def _run_command(options: argparse.Namespace, settings: Settings, runtime: Runtime) -> None:
+    if console_cli.run(options, runtime.owner_url):  # user add|list|remove, console map (docs/console.md)
+        return
     if options.command == "migrate":
         print("database ready")
     elif options.command == "cognition":

@@ -28,6 +28,7 @@ from sigma_cloud.api.routes import (
     tasks,
     telemetry,
 )
+from sigma_cloud.console.routes import router as console_router
 from sigma_cloud.core import incident_response, maintenance
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings, get_settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm, notifications,
                    cognition):
         app.include_router(module.router)
+    app.include_router(console_router)  # the fleet console page (docs/console.md), outside the OpenAPI document
     problems.problem_openapi(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics, tracer=make_tracer(settings.otel_exporter))
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limits(settings))  # outermost: before auth and parsing

@@ -1,0 +1,1 @@
+"""Fleet console: a web page for fleet managers and operators served by the API itself (docs/console.md)."""

@@ -1,0 +1,125 @@
+"""One polling loop per watched site, shared by every browser watching it (server-sent events fan-out).
+
+The loop reads the site's latest robot channels, changed tasks and leader as a read-only, site-scoped principal
+(RLS still applies), feeds them through `SiteState`, and puts each delta on every subscriber's queue. A browser
+that falls behind (full queue) is told to resynchronise instead of slowing the others. The loop stops when the last
+browser of the site leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+import sigma_protocol as protocol
+from sigma_cloud.console.feed import FEED_CHANNELS, TASK_FIELDS, SiteState
+from sigma_cloud.core.db import Principal, transaction
+
+log = logging.getLogger(__name__)
+CHANNEL_OF = {protocol.CHANNEL_IDS[name]: name for name in FEED_CHANNELS}
+LATEST_SQL = ("SELECT robot_id, channel, seq, payload::text FROM robot_latest "
+              "WHERE site_id = %s AND channel = ANY(%s)")
+TASKS_SQL = ("SELECT " + ", ".join(TASK_FIELDS)  # noqa: S608 - a constant column list
+             + " FROM tasks WHERE site_id = %s AND updated_at > %s ORDER BY updated_at LIMIT 5000")
+LEADER_SQL = "SELECT robot_id, term FROM site_leaders WHERE site_id = %s"
+TASK_OVERLAP = dt.timedelta(seconds=5)  # re-read recently updated tasks: commits may land out of updated_at order
+QUEUE_DEPTH = 64
+
+
+@dataclass
+class SiteFeed:
+    """The polling loop of one site and the queues of the browsers watching it."""
+
+    site_id: str
+    pool: AsyncConnectionPool
+    poll_s: float
+    state: SiteState = field(default_factory=SiteState)
+    subscribers: set[asyncio.Queue] = field(default_factory=set)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+    tasks_since: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+    async def poll_once(self) -> dict[str, Any]:
+        """Read the site once; the delta (robots, tasks, leader) of what changed."""
+        principal = Principal(subject=f"console-feed:{self.site_id}", role="operator", sites=(self.site_id,))
+        async with transaction(self.pool, principal) as conn:
+            cur = await conn.execute(LATEST_SQL, (self.site_id, list(CHANNEL_OF)))
+            latest = [(r, CHANNEL_OF[c], s, p) for r, c, s, p in await cur.fetchall()]
+            tcur = conn.cursor(row_factory=dict_row)
+            await tcur.execute(TASKS_SQL, (self.site_id, self.tasks_since - TASK_OVERLAP))
+            tasks = await tcur.fetchall()
+            lcur = await conn.execute(LEADER_SQL, (self.site_id,))
+            leader = await lcur.fetchone()
+        if tasks:
+            self.tasks_since = max(self.tasks_since, max(t["updated_at"] for t in tasks))
+        delta: dict[str, Any] = {}
+        robots = self.state.apply_latest(latest)
+        if robots:
+            delta["robots"] = list(robots.values())
+        changed_tasks = self.state.apply_tasks(tasks)
+        if changed_tasks:
+            delta["tasks"] = changed_tasks
+        new_leader = self.state.apply_leader(leader)
+        if new_leader is not None:
+            delta["leader"] = new_leader
+        return delta
+
+    def publish(self, delta: dict[str, Any]) -> None:
+        for queue in list(self.subscribers):
+            try:
+                queue.put_nowait(delta)
+            except asyncio.QueueFull:  # a slow browser: drop its backlog, make it start again from a snapshot
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait({"resync": True})
+
+    async def run(self) -> None:
+        while self.subscribers:
+            try:
+                delta = await self.poll_once()
+                self.ready.set()
+                if delta:
+                    self.publish(delta)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - database away (restart, failover): keep the browsers, try again
+                log.warning("console feed of site %s: %s", self.site_id, exc)
+                await asyncio.sleep(max(self.poll_s, 1.0))
+            await asyncio.sleep(self.poll_s)
+
+
+class ConsoleHub:
+    """The site feeds of one API process."""
+
+    def __init__(self, pool: AsyncConnectionPool, poll_s: float = 0.1) -> None:
+        self.pool = pool
+        self.poll_s = poll_s
+        self.feeds: dict[str, SiteFeed] = {}
+
+    async def subscribe(self, site_id: str) -> tuple[SiteFeed, asyncio.Queue]:
+        """Join (or start) the site's feed; returns it once it has read the site at least once."""
+        feed = self.feeds.get(site_id)
+        if feed is None or feed.task is None or feed.task.done():
+            feed = SiteFeed(site_id, self.pool, self.poll_s)
+            self.feeds[site_id] = feed
+        queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_DEPTH)
+        feed.subscribers.add(queue)
+        if feed.task is None:
+            feed.task = asyncio.create_task(feed.run(), name=f"console-feed-{site_id}")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.ready.wait(), timeout=10)
+        return feed, queue
+
+    def unsubscribe(self, feed: SiteFeed, queue: asyncio.Queue) -> None:
+        feed.subscribers.discard(queue)
+        if not feed.subscribers and feed.task is not None:
+            feed.task.cancel()
+            if self.feeds.get(feed.site_id) is feed:
+                del self.feeds[feed.site_id]

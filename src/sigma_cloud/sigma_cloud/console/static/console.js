@@ -1,0 +1,399 @@
+// SigmaPrompt fleet console (docs/console.md). Vanilla JS, no build step. The bearer token lives in sessionStorage
+// and goes out as an Authorization header only (no cookies: nothing for a cross-site request to ride on).
+"use strict";
+
+const LEVELS = ["nominal", "degraded", "protective stop", "emergency stop"];
+const AUTHORITIES = ["Primary AI", "Edge AI", "mechanical fallback"];
+const TASK_STATES = ["accepted", "refused", "active", "succeeded", "failed", "canceled", "preempted"];
+const SVG = "http://www.w3.org/2000/svg";
+const $ = (id) => document.getElementById(id);
+const S = {
+  session: JSON.parse(sessionStorage.getItem("sigma.session") || "null"),
+  site: sessionStorage.getItem("sigma.site"),
+  robots: new Map(), robotEls: new Map(), tasks: new Map(), leader: null, map: null, places: [],
+  stream: null, picking: null, detail: null, renderQueued: false,
+};
+
+function el(tag, attrs = {}, text) {
+  const e = tag === "svg" || attrs.svg ? document.createElementNS(SVG, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) if (k !== "svg") e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function svg(tag, attrs = {}, text) { return el(tag, { ...attrs, svg: true }, text); }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (S.session) headers.Authorization = "Bearer " + S.session.token;
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const r = await fetch(path, { ...options, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  if (r.status === 401 && S.session) { signOut("Your session has expired: sign in again."); throw new Error("unauthenticated"); }
+  const data = (r.headers.get("content-type") || "").includes("json") ? await r.json() : null;
+  if (!r.ok) { const err = new Error((data && (data.detail || data.title)) || r.statusText); err.status = r.status; throw err; }
+  return data;
+}
+
+// ---- sign-in ----
+async function signIn(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    const s = await api("/console/api/login", { method: "POST", body: { username: $("login-user").value, password: $("login-password").value } });
+    S.session = s;
+    sessionStorage.setItem("sigma.session", JSON.stringify(s));
+    $("login-password").value = "";
+    await start();
+  } catch (e) { $("login-error").textContent = e.status === 401 ? "Unknown user or wrong password." : "Sign-in failed: " + e.message; }
+}
+function signOut(message) {
+  if (S.stream) S.stream.abort();
+  S.session = null;
+  sessionStorage.removeItem("sigma.session");
+  $("app-view").hidden = true; $("login-view").hidden = false;
+  $("login-error").textContent = message || "";
+}
+const canWrite = () => S.session && ["fleet_admin", "site_manager"].includes(S.session.role);
+
+// ---- start and site choice ----
+async function start() {
+  $("login-view").hidden = true; $("app-view").hidden = false;
+  $("whoami").textContent = `${S.session.subject} (${S.session.role.replace("_", " ")})`;
+  $("task-form").hidden = !canWrite();
+  let sites = [];
+  for (let i = 0; ; i++) {
+    try { sites = (await api("/v1/sites?limit=1000")).items; break; }
+    catch (e) { if (!S.session) return; $("conn").textContent = "API unreachable"; await sleep(Math.min(5000, 500 * (i + 1))); }
+  }
+  const sel = $("site-select"); sel.replaceChildren();
+  for (const s of sites) sel.append(el("option", { value: s.site_id }, s.name ? `${s.site_id} — ${s.name}` : s.site_id));
+  if (!sites.some((s) => s.site_id === S.site)) S.site = sites.length ? sites[0].site_id : null;
+  sel.value = S.site || "";
+  await openSite();
+  route();
+}
+
+async function openSite() {
+  if (S.stream) S.stream.abort();
+  S.robots.clear(); S.robotEls.clear(); S.tasks.clear(); S.leader = null;
+  if (!S.site) { $("map-note").textContent = "No site is visible to you."; return; }
+  sessionStorage.setItem("sigma.site", S.site);
+  try { S.map = (await api(`/console/api/sites/${S.site}/map`)).map; } catch { S.map = null; }
+  try { S.places = (await api(`/v1/sites/${S.site}/places`)).items; } catch { S.places = []; }
+  drawMap();
+  fillPlaces();
+  stream(S.site);
+}
+
+// ---- live stream: one fetch-based server-sent-events connection per site ----
+function setConn(live, text) { const c = $("conn"); c.className = "conn " + (live ? "live" : "down"); c.textContent = text; }
+
+async function stream(site) {
+  const ctrl = new AbortController();
+  S.stream = ctrl;
+  let failures = 0;
+  while (!ctrl.signal.aborted) {
+    try {
+      const r = await fetch(`/console/api/sites/${site}/events`, { headers: { Authorization: "Bearer " + S.session.token }, signal: ctrl.signal });
+      if (r.status === 401) { signOut("Your session has expired: sign in again."); return; }
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      const reader = r.body.getReader(), decoder = new TextDecoder();
+      let buf = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += decoder.decode(value, { stream: true });
+        let i;
+        while ((i = buf.indexOf("\n\n")) >= 0) { onBlock(buf.slice(0, i)); buf = buf.slice(i + 2); }
+        failures = 0;
+      }
+    } catch (e) {
+      if (ctrl.signal.aborted) return;
+      failures++;
+      setConn(false, "reconnecting…");
+      await sleep(Math.min(5000, 300 * failures));
+    }
+  }
+}
+
+function onBlock(block) {
+  let kind = "message", data = "";
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event: ")) kind = line.slice(7);
+    else if (line.startsWith("data: ")) data += line.slice(6);
+  }
+  if (!data) return;
+  const msg = JSON.parse(data);
+  if (kind === "snapshot") {
+    S.robots.clear(); S.tasks.clear();
+    for (const id of [...S.robotEls.keys()]) { S.robotEls.get(id).remove(); S.robotEls.delete(id); }
+    applyDelta({ robots: msg.robots, tasks: msg.tasks, leader: msg.leader || { robot_id: null } });
+    setConn(true, "live");
+  } else if (kind === "delta") {
+    applyDelta(msg);
+  }
+}
+
+function applyDelta(d) {
+  if (d.leader !== undefined) {
+    const old = S.leader && S.robotEls.get(S.leader.robot_id);
+    if (old) old.classList.remove("leader");
+    S.leader = d.leader && d.leader.robot_id ? d.leader : null;
+  }
+  for (const r of d.robots || []) {
+    const robot = Object.assign(S.robots.get(r.robot_id) || {}, r);
+    S.robots.set(r.robot_id, robot);
+    drawRobot(robot);
+    if (S.detail && S.detail.id === r.robot_id) liveDetail(robot);
+  }
+  if (S.leader) { const l = S.robotEls.get(S.leader.robot_id); if (l) l.classList.add("leader"); }
+  for (const t of d.tasks || []) S.tasks.set(t.task_id, t);
+  if (d.tasks && d.tasks.length) queueRender();
+  $("robot-count").textContent = `${S.robots.size} robots`;
+  if (S.detail) facts(S.robots.get(S.detail.id));
+}
+
+// ---- map ----
+function drawMap() {
+  const m = $("map"); m.replaceChildren();
+  const b = S.map ? S.map.bounds : [-15, -10, 15, 10];
+  m.setAttribute("viewBox", `${b[0] - 0.5} ${-b[3] - 0.5} ${b[2] - b[0] + 1} ${b[3] - b[1] + 1}`);
+  $("map-note").textContent = S.map ? "" : "No floor plan uploaded for this site (sigma-cloud console map SITE WORLD.yaml).";
+  const pt = (p) => `${p[0]},${-p[1]}`;
+  if (S.map) {
+    for (const z of S.map.zones) {
+      const poly = svg("polygon", { class: `zone zone-${z.kind}`, points: z.polygon.map(pt).join(" ") });
+      poly.append(svg("title", {}, `${z.name} (${z.kind.replace("_", " ")})`));
+      m.append(poly);
+    }
+    for (const s of S.map.shelves) {
+      m.append(svg("rect", { class: "shelf", x: s.center[0] - s.half_size[0], y: -s.center[1] - s.half_size[1],
+        width: 2 * s.half_size[0], height: 2 * s.half_size[1] }));
+    }
+    for (const d of S.map.docks) m.append(svg("circle", { class: "dock", cx: d.x, cy: -d.y, r: 0.35, "data-place": d.name }));
+  }
+  for (const p of S.places) {
+    const g = svg("rect", { class: "place", x: p.x - 0.2, y: -p.y - 0.2, width: 0.4, height: 0.4, "data-place": p.name });
+    g.append(svg("title", {}, `${p.name} (${p.kind})`));
+    m.append(g, svg("text", { class: "label", x: p.x + 0.3, y: -p.y - 0.3 }, p.name));
+  }
+  m.append(svg("g", { id: "robots" }));
+}
+
+function drawRobot(r) {
+  let g = S.robotEls.get(r.robot_id);
+  if (r.x === undefined) return;
+  if (!g) {
+    g = svg("g", { class: "robot", id: "robot-" + r.robot_id, "data-robot": r.robot_id });
+    g.append(svg("path", { d: "M0.6,0 L-0.4,0.35 L-0.4,-0.35 Z" }),
+      svg("polygon", { class: "leader-mark", points: "0,-0.95 0.15,-0.65 0.45,-0.65 0.2,-0.45 0.3,-0.15 0,-0.33 -0.3,-0.15 -0.2,-0.45 -0.45,-0.65 -0.15,-0.65" }),
+      svg("text", { x: 0.5, y: 0.7 }, r.robot_id));
+    g.addEventListener("click", () => { location.hash = "#/robot/" + encodeURIComponent(r.robot_id); });
+    $("robots").append(g);
+    S.robotEls.set(r.robot_id, g);
+  }
+  const lvl = Number.isInteger(r.level) && r.level <= 3 ? r.level : "x";
+  g.setAttribute("class", `robot lvl-${lvl}` + (S.leader && S.leader.robot_id === r.robot_id ? " leader" : ""));
+  g.setAttribute("transform", `translate(${r.x},${-r.y})`);
+  g.firstChild.setAttribute("transform", `rotate(${(-r.yaw * 180) / Math.PI})`);
+  g.dataset.x = r.x; g.dataset.y = r.y; g.dataset.level = lvl;
+}
+
+$("map") && $("map").addEventListener("click", (ev) => {
+  const name = ev.target.getAttribute && ev.target.getAttribute("data-place");
+  if (!S.picking || !name) return;
+  const target = $(S.picking.shift());
+  if (target && [...target.options].some((o) => o.value === name)) target.value = name;
+  if (!S.picking.length) { S.picking = null; $("map").classList.remove("picking"); location.hash = "#/tasks"; }
+});
+
+// ---- tasks ----
+function fillPlaces() {
+  for (const sel of document.querySelectorAll(".place-select")) {
+    sel.replaceChildren(...S.places.map((p) => el("option", { value: p.name }, `${p.name} (${p.kind})`)));
+  }
+}
+function kindChanged() {
+  const k = $("task-kind").value;
+  $("lbl-place").hidden = k === "deliver"; $("lbl-pickup").hidden = $("lbl-dropoff").hidden = k !== "deliver";
+}
+async function createTask(ev) {
+  ev.preventDefault();
+  $("task-error").textContent = "";
+  const k = $("task-kind").value;
+  const body = { kind: k, priority: Number($("task-priority").value || 0) };
+  if (k === "deliver") { body.pickup = $("task-pickup").value; body.dropoff = $("task-dropoff").value; } else body.place = $("task-place").value;
+  try {
+    const t = await api(`/v1/sites/${S.site}/tasks`, { method: "POST", body, headers: { "Idempotency-Key": crypto.randomUUID() } });
+    S.tasks.set(t.task_id, { ...t, task_id: String(t.task_id) });
+    queueRender();
+  } catch (e) { $("task-error").textContent = "Not created: " + e.message; }
+}
+async function cancelTask(id) {
+  try { await api(`/v1/sites/${S.site}/tasks/${id}/cancel`, { method: "POST", body: { reason: "cancelled in the console" } }); }
+  catch (e) { $("task-error").textContent = "Not cancelled: " + e.message; }
+}
+function queueRender() {
+  if (S.renderQueued) return;
+  S.renderQueued = true;
+  requestAnimationFrame(() => { S.renderQueued = false; renderTasks(); });
+}
+function renderTasks() {
+  const rows = [...S.tasks.values()].sort((a, b) => String(b.created_at).localeCompare(String(a.created_at))).slice(0, 300);
+  const body = $("task-list").tBodies[0];
+  body.replaceChildren(...rows.map((t) => {
+    const tr = el("tr", { "data-task": t.task_id });
+    const where = t.kind === "deliver" ? `${t.pickup} → ${t.dropoff}` : t.place;
+    tr.append(el("td", {}, new Date(t.created_at).toLocaleTimeString()), el("td", {}, t.kind), el("td", {}, where || ""),
+      el("td", { class: "state state-" + t.state }, t.state), el("td", {}, t.robot_id || ""), el("td", {}, t.reason || ""));
+    const td = el("td");
+    if (canWrite() && ["queued", "assigned", "in_progress"].includes(t.state)) {
+      const b = el("button", { class: "cancel" }, "Cancel");
+      b.addEventListener("click", () => cancelTask(t.task_id));
+      td.append(b);
+    }
+    tr.append(td);
+    return tr;
+  }));
+}
+
+// ---- robot detail ----
+function facts(r) {
+  if (!r) return;
+  const task = [...S.tasks.values()].find((t) => t.robot_id === r.robot_id && ["assigned", "in_progress"].includes(t.state));
+  const rows = [
+    ["safety", Number.isInteger(r.level) ? LEVELS[r.level] || r.level : "no status"],
+    ["authority", Number.isInteger(r.authority) ? AUTHORITIES[r.authority] || r.authority : "unknown"],
+    ["active faults", (r.faults || []).join(", ") || "none"],
+    ["position", r.x === undefined ? "unknown" : `${r.x.toFixed(2)}, ${r.y.toFixed(2)} m, heading ${(r.yaw * 57.2958).toFixed(0)}°`],
+    ["speed", r.speed == null ? "unknown" : r.speed.toFixed(2) + " m/s"],
+    ["battery", r.battery == null ? "unknown" : (r.battery * 100).toFixed(0) + " %"],
+    ["task", task ? `${task.kind} ${task.place || task.pickup + " → " + task.dropoff} (${task.state})` : "none"],
+    ["robot reports", r.task_state == null ? "no task status" : `${TASK_STATES[r.task_state] || r.task_state} ${r.task_progress != null ? (r.task_progress * 100).toFixed(0) + " %" : ""}`],
+    ["swarm leader", S.leader && S.leader.robot_id === r.robot_id ? `yes (term ${S.leader.term})` : "no"],
+  ];
+  $("robot-facts").replaceChildren(...rows.map(([k, v]) => { const tr = el("tr"); tr.append(el("th", {}, k), el("td", { "data-fact": k }, String(v))); return tr; }));
+}
+
+function plot(id, points) {
+  const s = $(id); s.replaceChildren();
+  const W = 320, H = 120;
+  if (!points.length) { s.append(svg("text", { x: 10, y: 60 }, "no data")); return; }
+  const t0 = points[0][0], t1 = Math.max(points[points.length - 1][0], t0 + 1);
+  let lo = Math.min(...points.map((p) => p[1])), hi = Math.max(...points.map((p) => p[1]));
+  if (hi - lo < 1e-6) { lo -= 1; hi += 1; }
+  const xy = points.map(([t, v]) => `${(30 + ((t - t0) / (t1 - t0)) * (W - 40)).toFixed(1)},${(H - 15 - ((v - lo) / (hi - lo)) * (H - 25)).toFixed(1)}`);
+  s.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  s.append(svg("polyline", { points: xy.join(" ") }), svg("text", { x: 0, y: 12 }, hi.toFixed(1)), svg("text", { x: 0, y: H - 15 }, lo.toFixed(1)),
+    svg("text", { x: W - 60, y: H - 2 }, `${((t1 - t0) / 60).toFixed(1)} min`));
+  s.dataset.points = points.length;
+}
+const speedOf = (p) => (Array.isArray(p.linear) ? Math.hypot(p.linear[0] || 0, p.linear[1] || 0) : null);
+const hottest = (p) => (Array.isArray(p.temperature) && p.temperature.length ? Math.max(...p.temperature) : null);
+const SERIES = { battery: ["plot-battery", (p) => (p.percentage == null ? null : p.percentage * 100)],
+  actuator_health: ["plot-temp", hottest], odom: ["plot-speed", speedOf] };
+
+async function openRobot(id) {
+  S.detail = { id, series: { battery: [], actuator_health: [], odom: [] }, seqs: {} };
+  $("robot-title").textContent = id;
+  facts(S.robots.get(id) || { robot_id: id });
+  const fox = S.map && S.map.foxglove ? S.map.foxglove[id] || (S.map.foxglove["*"] || "").replace("{robot_id}", id) : "";
+  const link = $("foxglove-link");
+  link.hidden = !fox;
+  if (fox) link.href = "https://app.foxglove.dev/view?ds=foxglove-websocket&ds.url=" + encodeURIComponent(fox);
+  const end = new Date(), start = new Date(end - 15 * 60 * 1000);
+  await Promise.all(Object.entries(SERIES).map(async ([ch, [plotId, f]]) => {
+    try {
+      const q = `start=${start.toISOString()}&end=${end.toISOString()}&channel=${ch}&bucket_s=5&limit=1000`;
+      const items = (await api(`/v1/robots/${encodeURIComponent(id)}/telemetry?${q}`)).items;
+      S.detail.series[ch] = items.map((i) => [Date.parse(i.ts) / 1000, f(i.payload)]).filter((p) => p[1] != null);
+    } catch { S.detail.series[ch] = []; }
+    plot(plotId, S.detail.series[ch]);
+  }));
+  try {
+    const ev = (await api(`/v1/safety-events?robot_id=${encodeURIComponent(id)}&limit=50`)).items;
+    $("robot-events").tBodies[0].replaceChildren(...ev.map((e) => {
+      const tr = el("tr");
+      tr.append(el("td", {}, new Date(e.ts).toLocaleString()), el("td", {}, LEVELS[e.level] || e.level),
+        el("td", {}, AUTHORITIES[e.authority] || e.authority), el("td", {}, e.cause || ""));
+      return tr;
+    }));
+  } catch { /* shown empty */ }
+  try {
+    const h = await api(`/v1/robots/${encodeURIComponent(id)}/health`);
+    $("robot-health").textContent = JSON.stringify(h);
+  } catch (e) { $("robot-health").textContent = e.status === 404 ? "This cloud does not serve twin health (no /v1/robots/{id}/health)." : "Unavailable: " + e.message; }
+  pollDetail(id);
+}
+
+// One robot's channels while its page is open (the map itself never polls).
+async function pollDetail(id) {
+  while (S.detail && S.detail.id === id && location.hash.startsWith("#/robot/")) {
+    try {
+      const latest = await api(`/v1/robots/${encodeURIComponent(id)}/latest`);
+      for (const c of latest.channels) {
+        if (!SERIES[c.channel] || S.detail.seqs[c.channel] === c.seq) continue;
+        S.detail.seqs[c.channel] = c.seq;
+        const v = SERIES[c.channel][1](c.payload);
+        if (v == null) continue;
+        const series = S.detail.series[c.channel];
+        series.push([Date.parse(c.ts) / 1000, v]);
+        if (series.length > 2000) series.shift();
+        plot(SERIES[c.channel][0], series);
+      }
+    } catch { /* the stream shows the connection state */ }
+    await sleep(2000);
+  }
+}
+function liveDetail(r) { facts(r); }
+
+// ---- maintenance and incidents ----
+async function openOps() {
+  try {
+    const m = await api(`/v1/sites/${S.site}/maintenance`);
+    $("maintenance").textContent = JSON.stringify(m);
+  } catch (e) { $("maintenance").textContent = e.status === 404 ? "This cloud does not serve a maintenance plan (no /v1/sites/{site}/maintenance)." : "Unavailable: " + e.message; }
+  try {
+    const items = (await api("/v1/incidents?limit=100")).items.filter((i) => i.site_id === S.site);
+    $("incidents").tBodies[0].replaceChildren(...items.map((i) => {
+      const tr = el("tr", { "data-incident": i.incident_id });
+      tr.append(el("td", {}, new Date(i.at * 1000).toLocaleString()), el("td", {}, i.robot_id), el("td", {}, i.kind),
+        el("td", {}, i.summary), el("td", {}, i.outcome));
+      tr.addEventListener("click", () => similar(i.incident_id));
+      return tr;
+    }));
+  } catch (e) { $("similar").textContent = "Incidents unavailable: " + e.message; }
+}
+async function similar(id) {
+  try {
+    const s = await api(`/v1/incidents/${id}/similar`);
+    $("similar").textContent = "Similar past incidents: " + (s.items || []).map((x) => `${x.robot_id} ${x.kind}: ${x.summary}`).join("; ");
+  } catch (e) { $("similar").textContent = "Similar incidents unavailable: " + e.message; }
+}
+
+// ---- routing ----
+function route() {
+  if (!S.session) return;
+  const h = location.hash || "#/map";
+  for (const v of document.querySelectorAll(".view")) v.hidden = true;
+  if (h.startsWith("#/robot/")) { $("robot-view").hidden = false; openRobot(decodeURIComponent(h.slice(8))); return; }
+  S.detail = null;
+  if (h === "#/tasks") { $("tasks-view").hidden = false; renderTasks(); }
+  else if (h === "#/ops") { $("ops-view").hidden = false; openOps(); }
+  else $("map-view").hidden = false;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", signIn);
+  $("logout").addEventListener("click", () => signOut());
+  $("site-select").addEventListener("change", async (e) => { S.site = e.target.value; await openSite(); route(); });
+  $("task-kind").addEventListener("change", kindChanged);
+  $("task-form").addEventListener("submit", createTask);
+  $("task-pick").addEventListener("click", () => {
+    S.picking = $("task-kind").value === "deliver" ? ["task-pickup", "task-dropoff"] : ["task-place"];
+    location.hash = "#/map";
+    $("map").classList.add("picking");
+  });
+  window.addEventListener("hashchange", route);
+  if (S.session) start(); else $("login-view").hidden = false;
+});
