@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 
 from sigma_cloud.cognition import rules, worker
@@ -15,7 +16,8 @@ from sigma_cloud.core.db import make_pool
 async def run_worker(api_url: str, *, poll_s: float = 0.02, once: bool = False,
                      params: rules.CognitionParams | None = None) -> None:
     """Serve until signalled (or one pass with `once`, printing a JSON line per act)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=os.environ.get("SIGMA_LOG_LEVEL", "INFO").upper(),
+                        format="%(asctime)s %(name)s %(message)s")
     params = params or rules.CognitionParams()
     pool = worker_pool(api_url)
     await pool.open(wait=True)

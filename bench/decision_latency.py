@@ -1,0 +1,172 @@
+"""Primary AI reaction time: a telemetry event at the ingest -> the fleet-cognition worker's decision applied at the
+robot, while the cloud ingests a heavy background stream.
+
+Each trial uses a fresh, warmed-up probe robot (its anomaly statistics are clean): a signed robot emulator keeps a
+long poll open (the bridge's downlink loop), then one signed batch arrives whose events show an anomaly that has
+persisted for 2.5 s (event time); the clock runs from sending that batch to the emulator's "applied" ack being
+accepted. The worker (`sigma-cloud cognition`, its own process) must notice the new data, summarise it, decide, and
+send the decision down the same downlink an operator's decision takes.
+
+Baseline in the same run, same load: an operator's POST /v1/decisions -> the same emulator's "applied" ack (no
+cognition: pure downlink). Both are measured idle and while background robots ingest as fast as the host allows
+(closed loop, 1000-event signed batches: bench/cloud_ingest.py's generator), its achieved rate printed.
+
+    source scripts/env.sh && python bench/decision_latency.py [--trials 100] [--load-robots 16] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from cloud_common import Stack
+from cloud_ingest import load
+
+import sigma_protocol as protocol
+
+
+def battery(seq: int, ts: float, voltage: float) -> dict:
+    return {"seq": seq, "ts": ts, "channel": "battery", "payload": {"voltage": voltage, "current": 3.2,
+                                                                   "percentage": 0.8}}
+
+
+async def post_events(client: httpx.AsyncClient, robot_id: str, seed: str, events: list[dict]) -> None:
+    body = protocol.encode_batch(robot_id, events)
+    headers = protocol.sign_request(seed, "POST", protocol.INGEST_PATH, robot_id, body, time.time())
+    headers["Content-Type"] = "application/json"
+    r = await client.post(protocol.INGEST_PATH, content=body, headers=headers)
+    r.raise_for_status()
+
+
+async def await_applied(client: httpx.AsyncClient, robot_id: str, seed: str, deadline: float) -> float:
+    """The robot emulator: long-poll until a decision arrives, ack it 'applied'; returns when the ack was accepted."""
+    path = protocol.DECISIONS_PATH.format(robot_id=robot_id) + "?wait=5"
+    while time.monotonic() < deadline:
+        headers = protocol.sign_request(seed, "GET", path, robot_id, b"", time.time())
+        r = await client.get(path, headers=headers)
+        r.raise_for_status()
+        decisions = protocol.decode_decisions(r.content)
+        if decisions:
+            decision = decisions[0]
+            ack = protocol.DECISION_ACK_PATH.format(robot_id=robot_id, decision_id=decision.decision_id)
+            body = protocol.encode_decision_ack("applied", f"emulator applied {decision.action}", time.time())
+            signed = protocol.sign_request(seed, "POST", ack, robot_id, body, time.time())
+            (await client.post(ack, content=body, headers=signed)).raise_for_status()
+            return time.perf_counter()
+    raise TimeoutError(f"{robot_id}: no decision within the deadline")
+
+
+async def trial_cognition(client: httpx.AsyncClient, robot_id: str, seed: str) -> float:
+    waiter = asyncio.create_task(await_applied(client, robot_id, seed, time.monotonic() + 30))
+    await asyncio.sleep(0.05)  # the long poll is parked
+    now = time.time()
+    events = [battery(100 + i, now - 2.5 + 2.5 * i / 29, 20.0) for i in range(30)]
+    start = time.perf_counter()
+    await post_events(client, robot_id, seed, events)
+    return await waiter - start
+
+
+async def trial_operator(client: httpx.AsyncClient, admin: dict, robot_id: str, seed: str) -> float:
+    waiter = asyncio.create_task(await_applied(client, robot_id, seed, time.monotonic() + 30))
+    await asyncio.sleep(0.05)
+    start = time.perf_counter()
+    r = await client.post("/v1/decisions", headers=admin, json={
+        "robot_id": robot_id, "action": "hold", "confidence": 0.9, "ttl_s": 10,
+        "parameters": {"task_id": "operator-hold", "duration": "30"}})
+    r.raise_for_status()
+    return await waiter - start
+
+
+async def phase(url: str, admin: dict, probes: list[tuple[str, str]], trials: int) -> tuple[list[float], list[float]]:
+    cognition, operator = [], []
+    limits = httpx.Limits(max_connections=8)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        for i in range(trials):
+            rid, seed = probes[2 * i]
+            cognition.append(await trial_cognition(client, rid, seed))
+            rid, seed = probes[2 * i + 1]
+            operator.append(await trial_operator(client, admin, rid, seed))
+    return cognition, operator
+
+
+async def warm(url: str, probes: list[tuple[str, str]]) -> None:
+    now = time.time()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        for rid, seed in probes:
+            await post_events(client, rid, seed, [battery(1 + i, now - 10 + i * 0.1, 48.0 + 0.01 * (i % 7))
+                                                  for i in range(40)])
+
+
+def background(url: str, robots: list[tuple[str, str]], seconds: float, out: multiprocessing.Queue) -> None:
+    _, stats = asyncio.run(load(url, robots, 1000, seconds))
+    out.put(stats["acked"] / seconds)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))] * 1e3
+
+
+def line(name: str, values: list[float]) -> str:
+    return f"{name}: p50 {pct(values, 0.5):.1f} ms, p99 {pct(values, 0.99):.1f} ms, max {max(values) * 1e3:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=100, help="trials per path and phase")
+    parser.add_argument("--load-robots", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    args = parser.parse_args()
+    with Stack(workers=args.workers) as stack:
+        robots = stack.register(4 * args.trials + args.load_robots)
+        probes, load_robots = robots[:4 * args.trials], robots[4 * args.trials:]
+        admin = stack.admin_headers()
+        secrets = json.loads((stack.tmp / "secrets.json").read_text())
+        env = {**os.environ, "DATABASE_URL": stack.runtime.owner_url, "SIGMA_DATA_DIR": str(stack.tmp),
+               "SIGMA_JWT_SECRET": secrets["jwt_secret"], "SIGMA_API_DB_PASSWORD": secrets["api_db_password"],
+               "SIGMA_LOG_LEVEL": "WARNING"}
+        asyncio.run(warm(stack.url, probes))
+        worker = subprocess.Popen([sys.executable, "-m", "sigma_cloud.cli", "cognition"], env=env,
+                                  stdout=subprocess.DEVNULL)
+        try:
+            time.sleep(3.0)  # the worker creates cursors for every robot (at their current head)
+            idle_cog, idle_op = asyncio.run(phase(stack.url, admin, probes[:2 * args.trials], args.trials))
+            print(line("idle   cognition (ingest -> decision applied)", idle_cog), flush=True)
+            print(line("idle   operator decision (baseline)         ", idle_op), flush=True)
+            queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
+            seconds = max(20.0, args.trials * 0.6)
+            bg = multiprocessing.get_context("spawn").Process(target=background,
+                                                              args=(stack.url, load_robots, seconds, queue))
+            bg.start()
+            time.sleep(3.0)  # load reaches steady state
+            started = time.monotonic()
+            load_cog, load_op = asyncio.run(phase(stack.url, admin, probes[2 * args.trials:], args.trials))
+            measured = time.monotonic() - started
+            rate = queue.get(timeout=seconds + 120)
+            bg.join()
+            if measured + 3.0 > seconds:
+                print(f"warning: the measurement ({measured:.0f} s) outlasted the background load ({seconds:.0f} s)")
+            print(line("loaded cognition (ingest -> decision applied)", load_cog), flush=True)
+            print(line("loaded operator decision (baseline)         ", load_op), flush=True)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=20)
+    print(f"trials={args.trials} per path and phase, uvicorn workers={args.workers}, one cognition worker, "
+          f"background {args.load_robots} robots x 1000-event batches at {rate:,.0f} events/s")
+    print(f"decision_latency: ingest -> applied p50 {pct(load_cog, 0.5):.0f} ms p99 {pct(load_cog, 0.99):.0f} ms "
+          f"under {rate:,.0f} events/s background (idle p99 {pct(idle_cog, 0.99):.0f} ms; operator-decision "
+          f"baseline p99 {pct(load_op, 0.99):.0f} ms loaded, {pct(idle_op, 0.99):.0f} ms idle)")
+
+
+if __name__ == "__main__":
+    main()
