@@ -1,0 +1,446 @@
+"""Fleet-scale emulator: N robot identities against one cloud deployment; prints a cost-growth table.
+
+Every robot has its own Ed25519 key (registered with the cloud), sends signed telemetry batches over the real device
+protocol at the bridge's default per-channel rates (config/bridge.yaml: joint_states 10, imu 10, odom 10,
+actuator_health 2, battery 1, safety_status 1 Hz = 34 events/s) and long-polls its decisions (downlink_wait_s 10)
+on its own keep-alive HTTP/1.1 connections, as sigma_bridge's Uploader/DownlinkPoller threads do. Like the bridge,
+a robot has one batch in flight; events that pile up while it waits travel in the next batch (at most
+batch_max_events 2000). The batch period is a parameter (--period, default 1 s; the bridge itself sends as soon
+as its store has events, i.e. up to ~20 small requests/s per robot, which is latency-optimal for one robot but not
+what a 10,000-robot fleet should be configured with: see docs/cloud.md "Fleet scale").
+
+A decision feeder addresses decisions (POST /v1/decisions, a fleet admin) to random robots; the round trip is
+creation -> the robot's long-poll returns it -> the robot's signed ack is stored.
+
+It is not MuJoCo: the payloads are pre-encoded realistic templates (cheap per robot), signing is per batch with the
+robot's own key, and the HTTP client is a minimal asyncio keep-alive HTTP/1.1 client (httpx costs several times
+more CPU per request, and the emulator shares the machine's cores with the cloud it measures).
+
+    source scripts/env.sh && python bench/fleet_scale.py [--robots 1000,2000,5000,10000] [--seconds 30]
+        [--period 1.0] [--workers 2] [--procs 2]
+
+Zero loss is checked at the end of every step: each robot's acknowledged seqs are in PostgreSQL exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+import sigma_protocol as protocol
+
+RATES = {"joint_states": 10.0, "imu": 10.0, "odom": 10.0, "actuator_health": 2.0, "battery": 1.0,
+         "safety_status": 1.0}  # sigma_bridge config/bridge.yaml defaults [Hz]
+BATCH_MAX_EVENTS = 2000  # sigma_bridge batch_max_events
+DOWNLINK_WAIT_S = 10  # sigma_bridge downlink_wait_s
+JOINTS = ["left_hip_pitch", "left_knee", "left_ankle_pitch", "right_hip_pitch", "right_knee", "right_ankle_pitch"]
+TEMPLATES = {  # realistic payloads (SI units), pre-encoded once
+    "imu": {"orientation": [0.0, 0.0, 0.05, 0.998], "angular_velocity": [0.01, -0.02, 0.1],
+            "linear_acceleration": [0.1, 0.0, 9.81]},
+    "odom": {"position": [1.5, 2.0, 0.0], "orientation": [0.0, 0.0, 0.0, 1.0], "linear": [0.5, 0.0, 0.0],
+             "angular": [0.0, 0.0, 0.1]},
+    "joint_states": {"name": JOINTS, "position": [0.1] * 6, "velocity": [0.1] * 6, "effort": [12.0] * 6},
+    "actuator_health": {"name": JOINTS[:4], "temperature": [41.0] * 4, "current": [2.1] * 4, "voltage": [48.0] * 4},
+    "battery": {"voltage": 48.0, "current": 3.0, "percentage": 0.8, "temperature": 30.0},
+    "safety_status": {"level": 0, "authority": 0, "sequence": 1},
+}
+EVENT_PARTS = {c: (b'{"seq":', b',"ts":', b',"channel":"' + c.encode() + b'","payload":' + orjson.dumps(p) + b"}")
+               for c, p in TEMPLATES.items()}
+
+
+def channel_cycle(period: float) -> list[str]:
+    """The channels of one batch period's events at the default rates, interleaved."""
+    slots = []
+    for channel, rate in RATES.items():
+        n = max(1, round(rate * period))
+        slots += [(k / n, channel) for k in range(n)]
+    return [c for _, c in sorted(slots)]
+
+
+def encode_events(robot_id: bytes, seq: int, channels: list[str], t0: float, dt: float) -> bytes:
+    """The batch body (sigma_protocol.encode_batch's JSON) for events seq, seq+1, ... from the templates."""
+    parts = []
+    for i, channel in enumerate(channels):
+        a, b, c = EVENT_PARTS[channel]
+        parts.append(b"%s%d%s%.3f%s" % (a, seq + i, b, t0 + i * dt, c))
+    return b'{"robot_id":"' + robot_id + b'","events":[' + b",".join(parts) + b"]}"
+
+
+class HttpConnection:
+    """One keep-alive HTTP/1.1 connection (Content-Length bodies only: what the cloud sends)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
+                      timeout: float = 60.0) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        try:
+            self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+            return await asyncio.wait_for(self._response(), timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    async def _response(self) -> tuple[int, bytes]:
+        assert self.reader is not None
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        length = 0
+        for line in lines[1:]:
+            if line[:15].lower() == "content-length:":
+                length = int(line[15:])
+        return status, await self.reader.readexactly(length) if length else b""
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+@dataclass
+class Totals:
+    """What one emulator process measured."""
+
+    acked_events: int = 0
+    window_events: int = 0  # acked in the measurement window (after the warm-up)
+    window_s: float = 0.0
+    batches: int = 0
+    retries: int = 0
+    errors: list[str] = field(default_factory=list)
+    ack_latencies: list[float] = field(default_factory=list)
+    decision_rtts: list[float] = field(default_factory=list)
+    decisions_sent: int = 0
+    last_seq: dict[str, int] = field(default_factory=dict)  # robot -> last acknowledged seq
+    cpu_s: float = 0.0
+    max_rss_mb: float = 0.0
+    connections: int = 0
+
+
+class Robot:
+    """One emulated robot: an uplink loop and a downlink long-poll loop, each on its own connection."""
+
+    def __init__(self, robot_id: str, seed: str, host: str, port: int, first_seq: int, period: float) -> None:
+        from nacl.signing import SigningKey
+
+        self.robot_id, self.rid = robot_id, robot_id.encode()
+        self.key = SigningKey(protocol.b64decode(seed))
+        self.up, self.down = HttpConnection(host, port), HttpConnection(host, port)
+        self.first_seq, self.seq, self.period = first_seq, first_seq, period
+        self.cycle = channel_cycle(period)
+        self.decisions_path = protocol.DECISIONS_PATH.format(robot_id=robot_id) + f"?wait={DOWNLINK_WAIT_S}"
+
+    async def send(self, path: str, conn: HttpConnection, body: bytes, totals: Totals,
+                   method: str = "POST", timeout: float = 60.0) -> tuple[int, bytes]:
+        """Sign (fresh nonce each try) and send until a non-retryable answer, as the bridge does."""
+        while True:
+            headers = protocol.sign_request(self.key, method, path, self.robot_id, body, time.time())
+            if body:
+                headers["Content-Type"] = "application/json"
+            try:
+                status, reply = await conn.request(method, path, headers, body, timeout)
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
+                totals.retries += 1
+                await asyncio.sleep(0.2 + random.random() * 0.3)
+                continue
+            if not protocol.is_retryable(status):
+                return status, reply
+            totals.retries += 1
+            await asyncio.sleep(0.2 + random.random() * 0.3)
+
+    async def uplink(self, stop: float, measure_from: float, totals: Totals) -> None:
+        """Batches every `period` s with the events produced since the last one (one batch in flight)."""
+        await asyncio.sleep(random.random() * self.period)  # robots are not synchronized
+        last = time.time() - self.period
+        while time.monotonic() < stop:
+            now = time.time()
+            periods = max(1, min(int((now - last) / self.period + 1e-9), BATCH_MAX_EVENTS // len(self.cycle)))
+            channels = self.cycle * periods
+            body = encode_events(self.rid, self.seq, channels, last, (now - last) / len(channels))
+            last = now
+            sent = time.perf_counter()
+            status, reply = await self.send(protocol.INGEST_PATH, self.up, body, totals)
+            if status != 200:
+                totals.errors.append(f"{self.robot_id}: ingest {status} {reply[:200]!r}")
+                return
+            ack = orjson.loads(reply)
+            if measure_from <= time.monotonic() <= stop:
+                totals.ack_latencies.append(time.perf_counter() - sent)
+                totals.window_events += ack["accepted"]
+            totals.acked_events += ack["accepted"]
+            totals.batches += 1
+            self.seq += len(channels)
+            totals.last_seq[self.robot_id] = ack["acked_through"]
+            await asyncio.sleep(max(0.0, last + self.period - time.time()))
+
+    async def downlink(self, stop: float, totals: Totals) -> None:
+        """Long-poll decisions; ack each (applied) with a signed POST; record creation -> receipt time."""
+        await asyncio.sleep(random.random() * 2.0)
+        while time.monotonic() < stop:
+            status, reply = await self.send(self.decisions_path, self.down, b"", totals, "GET",
+                                            timeout=DOWNLINK_WAIT_S + 30)
+            if status != 200:
+                totals.errors.append(f"{self.robot_id}: decisions {status} {reply[:200]!r}")
+                return
+            for item in orjson.loads(reply)["decisions"]:
+                sent_at = float(item.get("parameters", {}).get("bench_sent_at", "nan"))
+                path = protocol.DECISION_ACK_PATH.format(robot_id=self.robot_id, decision_id=item["decision_id"])
+                body = protocol.encode_decision_ack("applied", "fleet_scale", time.time())
+                status, reply = await self.send(path, self.down, body, totals)
+                if status not in (200, 409):
+                    totals.errors.append(f"{self.robot_id}: decision ack {status} {reply[:200]!r}")
+                if sent_at == sent_at:
+                    totals.decision_rtts.append(time.time() - sent_at)
+
+
+async def feed_decisions(host: str, port: int, token: str, robot_ids: list[str], rate: float, stop: float,
+                         totals: Totals) -> None:
+    """Address `rate` decisions/s to random robots of this process (a fleet admin via the public API)."""
+    conn = HttpConnection(host, port)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    rng = random.Random(len(robot_ids))
+    await asyncio.sleep(2.0)
+    while time.monotonic() < stop - 2.0 and rate > 0:
+        body = orjson.dumps({"robot_id": rng.choice(robot_ids), "action": "bench_ping", "confidence": 0.9,
+                             "ttl_s": 60, "parameters": {"bench_sent_at": repr(time.time())}})
+        try:
+            status, reply = await conn.request("POST", "/v1/decisions", headers, body)
+            if status == 201:
+                totals.decisions_sent += 1
+            else:
+                totals.errors.append(f"decision create {status} {reply[:200]!r}")
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            pass
+        await asyncio.sleep(rng.expovariate(rate))
+    conn.close()
+
+
+async def emulate(url: str, robots: list[tuple[str, str]], seconds: float, period: float, first_seq: int,
+                  token: str = "", decision_rate: float = 0.0) -> Totals:
+    """Run the robots for `seconds`; then every robot finishes its batch in flight (acked or failed)."""
+    host, port = url.removeprefix("http://").split(":")
+    totals = Totals()
+    fleet = [Robot(rid, seed, host, int(port), first_seq, period) for rid, seed in robots]
+    start = time.monotonic()
+    stop = start + seconds
+    measure_from = start + min(seconds * 0.3, 10.0)  # warm-up: key cache, scorer state, connection set-up
+    totals.window_s = stop - measure_from
+    tasks = [asyncio.ensure_future(r.uplink(stop, measure_from, totals)) for r in fleet]
+    polls = [asyncio.ensure_future(r.downlink(stop, totals)) for r in fleet]
+    feeder = asyncio.ensure_future(  # noqa: RUF006 - awaited below
+        feed_decisions(host, int(port), token, [r for r, _ in robots], decision_rate, stop, totals))
+    await asyncio.sleep(seconds * 0.8)
+    totals.connections = sum((r.up.writer is not None) + (r.down.writer is not None) for r in fleet)
+    await asyncio.gather(*tasks, feeder)
+    for p in polls:  # the uplink is drained; long-polls are cut (nothing to lose: decisions stay pending)
+        p.cancel()
+    await asyncio.gather(*polls, return_exceptions=True)
+    for r in fleet:
+        r.up.close()
+        r.down.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    totals.cpu_s = usage.ru_utime + usage.ru_stime
+    totals.max_rss_mb = usage.ru_maxrss / 1024
+    return totals
+
+
+def _emulator_process(args: tuple, out: mp.Queue) -> None:
+    out.put("started")
+    with contextlib.suppress(ImportError):  # uvloop: the cheaper event loop, as uvicorn uses
+        import uvloop
+        uvloop.install()
+    out.put(asyncio.run(emulate(*args)))
+
+
+def check_exactly_once(owner_url: str, first_seq: int, last_seq: dict[str, int]) -> tuple[int, list[str]]:
+    """Every acknowledged seq (first_seq..last_seq per robot) is stored exactly once; returns (rows, problems)."""
+    import psycopg
+
+    with psycopg.connect(owner_url) as conn:
+        rows = conn.execute("SELECT robot_id, count(*), count(DISTINCT seq), min(seq), max(seq) FROM telemetry "
+                            "WHERE seq >= %s AND seq < %s GROUP BY robot_id",
+                            (first_seq, first_seq + 10**9)).fetchall()
+    stored = {r[0]: r[1:] for r in rows}
+    problems = []
+    for robot_id, last in last_seq.items():
+        expected = last - first_seq + 1
+        count, distinct, low, high = stored.get(robot_id, (0, 0, None, None))
+        if not (count == distinct == expected and low == first_seq and high == last):
+            problems.append(f"{robot_id}: acked {first_seq}..{last} but stored count={count} distinct={distinct} "
+                            f"range={low}..{high}")
+    return sum(count for robot_id, (count, *_) in stored.items() if robot_id in last_seq), problems
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def cloud_processes(stack: object) -> list:
+    import psutil
+
+    procs = []
+    postmaster = int((stack.pg.pgdata / "postmaster.pid").read_text().split()[0])  # type: ignore[attr-defined]
+    for root in (stack.proc.pid, postmaster):  # type: ignore[attr-defined]
+        parent = psutil.Process(root)
+        procs += [parent, *parent.children(recursive=True)]
+    return procs
+
+
+def cpu_of(procs: list) -> float:
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except Exception:  # noqa: BLE001 - a process that ended counts as 0 from now on
+            pass
+    return total
+
+
+def rss_mb(procs: list) -> float:
+    total = 0
+    for p in procs:
+        with contextlib.suppress(Exception):  # a process that ended counts as 0
+            total += p.memory_full_info().uss
+    return total / 2**20
+
+
+def register_bulk(stack: object, site: str, start: int, n: int) -> list[tuple[str, str]]:
+    """Register robots start..start+n-1 with their own keys (the rows POST /v1/robots writes, in one COPY as the
+    database superuser: the registration path is not what is measured, and 10,000 API calls would take minutes)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    robots = [(f"fleet{i:05d}", *protocol.generate_keypair()) for i in range(start, start + n)]
+    database = conninfo_to_dict(stack.runtime.owner_url)["dbname"]  # type: ignore[attr-defined]
+    with psycopg.connect(stack.pg.url(database=database)) as conn:  # type: ignore[attr-defined]
+        conn.execute("INSERT INTO sites (site_id, name) VALUES (%s, %s) ON CONFLICT DO NOTHING", (site, site))
+        with conn.cursor().copy("COPY robots (robot_id, site_id, public_key) FROM STDIN") as copy:
+            for rid, _, public in robots:
+                copy.write_row((rid, site, public))
+        with conn.cursor().copy("COPY robot_ingest_state (robot_id, site_id) FROM STDIN") as copy:
+            for rid, _, _ in robots:
+                copy.write_row((rid, site))
+    return [(rid, seed) for rid, seed, _ in robots]
+
+
+def run_step(stack: object, robots: list[tuple[str, str]], args: argparse.Namespace, first_seq: int) -> dict:
+    """One fleet size: emulator processes against the running stack; returns the table row."""
+    token = stack.admin_headers()["Authorization"].removeprefix("Bearer ")  # type: ignore[attr-defined]
+    procs = cloud_processes(stack)
+    ctx = mp.get_context("spawn")
+    queue: mp.Queue = ctx.Queue()
+    shares = [robots[i::args.procs] for i in range(args.procs)]
+    workers = [ctx.Process(target=_emulator_process, args=((stack.url, share, args.seconds, args.period,  # type: ignore
+                                                            first_seq, token, args.decisions / args.procs), queue))
+               for share in shares]
+    for w in workers:
+        w.start()
+    for _ in workers:
+        assert queue.get(timeout=300) == "started"
+    time.sleep(min(args.seconds * 0.3, 10.0) + 1.0)  # the emulators' warm-up (+ their imports)
+    cpu0, t0 = cpu_of(procs), time.monotonic()
+    time.sleep(args.seconds - min(args.seconds * 0.3, 10.0) - 2.0)
+    cloud_cpu, elapsed = cpu_of(procs) - cpu0, time.monotonic() - t0  # the cloud, in the measurement window
+    memory = rss_mb(cloud_processes(stack))
+    results = [queue.get(timeout=args.seconds + 600) for _ in workers]
+    for w in workers:
+        w.join()
+    totals = Totals()
+    for r in results:
+        totals.acked_events += r.acked_events
+        totals.window_events += r.window_events
+        totals.batches += r.batches
+        totals.retries += r.retries
+        totals.errors += r.errors
+        totals.ack_latencies += r.ack_latencies
+        totals.decision_rtts += r.decision_rtts
+        totals.decisions_sent += r.decisions_sent
+        totals.last_seq.update(r.last_seq)
+        totals.cpu_s += r.cpu_s
+        totals.max_rss_mb += r.max_rss_mb
+        totals.connections += r.connections
+    stored, problems = check_exactly_once(stack.runtime.owner_url, first_seq, totals.last_seq)  # type: ignore
+    n = len(robots)
+    window = results[0].window_s
+    return {"robots": n, "offered": n * sum(RATES.values()), "durable": totals.window_events / window,
+            "ack_p50": percentile(totals.ack_latencies, 0.5) * 1e3,
+            "ack_p99": percentile(totals.ack_latencies, 0.99) * 1e3,
+            "rtt_p99": percentile(totals.decision_rtts, 0.99) * 1e3, "decisions": len(totals.decision_rtts),
+            "decisions_sent": totals.decisions_sent,
+            "cloud_mb": memory, "emu_mb": totals.max_rss_mb, "connections": totals.connections,
+            "lost": len(problems), "stored": stored, "acked": totals.acked_events, "retries": totals.retries,
+            "errors": totals.errors[:3], "problems": problems[:3], "cloud_cpu_pct": cloud_cpu / elapsed * 100,
+            "emu_cpu_pct": totals.cpu_s / (args.seconds + 2.0) * 100}  # its whole run (incl. imports)
+
+
+HEADER = ("robots | offered ev/s | durable ev/s | ack p50 / p99 ms | decision rtt p99 ms (n) | cloud CPU % | "
+          "cloud MB | emulator CPU % | emulator MB | connections | lost")
+
+
+def row_text(r: dict) -> str:
+    return (f"{r['robots']:,} | {r['offered']:,.0f} | {r['durable']:,.0f} | {r['ack_p50']:.0f} / {r['ack_p99']:.0f} | "
+            f"{r['rtt_p99']:.0f} ({r['decisions']}) | {r['cloud_cpu_pct']:.0f} | {r['cloud_mb']:.0f} | "
+            f"{r['emu_cpu_pct']:.0f} | {r['emu_mb']:.0f} | {r['connections']:,} | {r['lost']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robots", default="1000,2000,5000,10000", help="fleet sizes, ascending")
+    parser.add_argument("--seconds", type=float, default=30.0, help="load time per fleet size")
+    parser.add_argument("--period", type=float, default=1.0, help="batch period per robot [s]")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes of the cloud")
+    parser.add_argument("--procs", type=int, default=2, help="emulator processes (asyncio each)")
+    parser.add_argument("--decisions", type=float, default=5.0, help="decisions addressed per second (fleet)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    from cloud_common import Stack
+
+    sizes = [int(s) for s in args.robots.split(",")]
+    rows = []
+    with Stack(workers=args.workers) as stack:
+        robots: list[tuple[str, str]] = []
+        for step, n in enumerate(sizes):
+            robots += register_bulk(stack, "fleet", len(robots), n - len(robots))
+            row = run_step(stack, robots[:n], args, first_seq=1 + step * 10**9)
+            rows.append(row)
+            print(f"step {n}: acked {row['acked']:,} stored {row['stored']:,} retries {row['retries']} "
+                  f"decisions {row['decisions']}/{row['decisions_sent']} cloud CPU {row['cloud_cpu_pct']:.0f}% "
+                  f"emulator CPU {row['emu_cpu_pct']:.0f}% errors {row['errors']} problems {row['problems']}",
+                  flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f}; batch period {args.period} s; cloud workers {args.workers}; "
+          f"{args.seconds:.0f} s per size; CPU % is of one core")
+    print(HEADER)
+    for row in rows:
+        print(row_text(row))
+    best = max(rows, key=lambda r: r["durable"])
+    sustained = [r for r in rows if r["durable"] >= 0.95 * r["offered"] and r["lost"] == 0]
+    held = max((r["robots"] for r in sustained), default=0)
+    per_robot = best["cloud_cpu_pct"] / max(best["durable"] / sum(RATES.values()), 1e-9)
+    print(f"fleet_scale: largest fleet held at default rates {held:,} robots; peak {best['durable']:,.0f} events/s "
+          f"durable at {best['robots']:,}; robots with a lost or duplicated event: {sum(r['lost'] for r in rows)}; "
+          f"cloud CPU {per_robot * 1000:.0f} % of a core per 1,000 robots served at 34 events/s")
+
+
+if __name__ == "__main__":
+    main()
