@@ -64,7 +64,7 @@ def validate(raw: Any) -> dict[str, Any]:
                 out[key].append({"name": name, "kind": kind,
                                  "polygon": [_point(p, f"{where}.polygon[{j}]") for j, p in enumerate(poly)]})
             elif key == "docks":
-                x, y = _point(item.get("pose"), f"{where}.pose")
+                x, y = _point(item.get("pose", [item.get("x"), item.get("y")]), f"{where}.pose")  # world or stored
                 out[key].append({"name": name, "x": x, "y": y})
             else:
                 x, y = _point(item.get("center"), f"{where}.center")

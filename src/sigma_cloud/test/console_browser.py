@@ -1,0 +1,62 @@
+"""Shared helpers of the console's browser tests: Debian's chromium through Playwright, telemetry from test robots."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+WAIT_MS = 30_000  # generous: the shared machine is loaded; conditions are awaited, never slept for
+REPO = Path(__file__).resolve().parents[3]
+SCREENSHOTS = REPO / "docs" / "console"
+
+
+def launch(playwright):
+    """Debian's chromium (Playwright's browser download is never used)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def pose(robot, x: float, y: float, yaw: float, speed: float = 0.5) -> dict:
+    """One odom event of a test robot (the bridge's odom channel)."""
+    event = {"seq": robot.next_seq, "ts": time.time(), "channel": "odom",
+             "payload": {"position": [x, y, 0.0], "orientation": [0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)],
+                         "linear": [speed, 0.0, 0.0], "angular": [0.0, 0.0, 0.1]}}
+    robot.next_seq += 1
+    return event
+
+
+def event(robot, channel: str, payload: dict, ts: float | None = None) -> dict:
+    out = {"seq": robot.next_seq, "ts": ts or time.time(), "channel": channel, "payload": payload}
+    robot.next_seq += 1
+    return out
+
+
+def send(cloud, robot, events: list[dict]) -> None:
+    """Signed batch through the real ingest."""
+    r = cloud.post_batch(robot, events)
+    assert r.status_code == 200, r.text
+
+
+def sign_in(page, url: str, username: str, password: str) -> None:
+    page.goto(url + "/console")
+    page.fill("#login-user", username)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
+    page.wait_for_selector("#conn.live", timeout=WAIT_MS)
+
+
+def wait_robot_at(page, robot_id: str, x: float, y: float) -> None:
+    page.wait_for_function(
+        "([id, x, y]) => { const g = document.getElementById('robot-' + id);"
+        " return g && Math.abs(g.dataset.x - x) < 1e-3 && Math.abs(g.dataset.y - y) < 1e-3; }",
+        arg=[robot_id, x, y], timeout=WAIT_MS)
+
+
+def screenshot(page, name: str) -> None:
+    """docs/console/<name>.png when run from the source tree (docs/console.md shows them)."""
+    if SCREENSHOTS.parent.is_dir():
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -1,0 +1,213 @@
+"""The fleet console in real headless Chromium against the real server and embedded PostgreSQL: sign in, robots move
+on the map as signed telemetry arrives, robot detail, a task created in the page finishes as its robot reports, an
+operator cannot create tasks, a site manager never sees another site's robots, and the page survives an API restart."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from console_browser import WAIT_MS, event, launch, pose, screenshot, send, sign_in, wait_robot_at
+
+from sigma_cloud.console import sitemap, users
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
+                                reason="Debian's chromium is missing (scripts/setup.sh installs it)")
+
+SITE, OTHER = "console-a", "console-b"
+ROBOTS = ("con-r1", "con-r2", "con-r3")
+PASSWORD = "correct horse battery"
+PLACES = [{"name": "dock_1", "kind": "dock", "x": -13.5, "y": -8.5},
+          {"name": "shelf_0_0", "kind": "shelf", "x": -8.0, "y": -6.0},
+          {"name": "packing", "kind": "zone", "x": 13.0, "y": 0.0}]
+WORLD = Path(__file__).resolve().parents[2] / "sigma_sim" / "worlds" / "warehouse.yaml"
+
+
+@pytest.fixture(scope="module")
+def world(cloud):
+    """Two sites with robots, the warehouse floor plan and places, and one console user per role."""
+    import psycopg
+
+    robots = {rid: cloud.robot(rid, SITE) for rid in ROBOTS}
+    robots["con-x1"] = cloud.robot("con-x1", OTHER)
+    admin = cloud.token()
+    r = cloud.http.put(f"/console/api/sites/{SITE}/map", headers=admin,
+                       json={**sitemap.from_world(WORLD), "foxglove": {"*": "ws://{robot_id}.local:8765"}})
+    assert r.status_code == 200, r.text
+    assert cloud.http.put(f"/v1/sites/{SITE}/places", json={"places": PLACES}, headers=admin).status_code == 200
+    with psycopg.connect(cloud.runtime.owner_url, autocommit=True) as conn:
+        users.add_user(conn, username="manager", password=PASSWORD, role="site_manager", sites=[SITE])
+        users.add_user(conn, username="viewer", password=PASSWORD, role="operator", sites=[SITE])
+        users.add_user(conn, username="admin", password=PASSWORD, role="fleet_admin", sites=[])
+    for i, rid in enumerate(ROBOTS):
+        robot = robots[rid]
+        send(cloud, robot, [pose(robot, -10.0 + 3 * i, 0.0, 0.0),
+                            event(robot, "safety_status", {"level": 0, "authority": 0, "sequence": 1}),
+                            event(robot, "battery", {"voltage": 48.0, "current": 3.0, "percentage": 0.9 - 0.1 * i})])
+    send(cloud, robots["con-x1"], [pose(robots["con-x1"], 1.0, 1.0, 0.0)])
+    return robots
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def test_sign_in_and_robots_move_on_the_map(cloud, world, page):
+    page.goto(cloud.url + "/console")
+    page.fill("#login-user", "manager")
+    page.fill("#login-password", "wrong password!")
+    page.click("#login-submit")
+    page.wait_for_function("document.getElementById('login-error').textContent.includes('wrong password')",
+                           timeout=WAIT_MS)
+    sign_in(page, cloud.url, "manager", PASSWORD)
+    for i, rid in enumerate(ROBOTS):
+        wait_robot_at(page, rid, -10.0 + 3 * i, 0.0)
+    assert page.locator("#map .shelf").count() == 12 and page.locator("#map .zone-keep_out").count() == 1
+    # The robots move: new poses through the real ingest reach the open page without a reload.
+    r1 = world["con-r1"]
+    for step in range(1, 4):
+        send(cloud, r1, [pose(r1, -10.0 + step, 0.5 * step, 0.3 * step)])
+        wait_robot_at(page, "con-r1", -10.0 + step, 0.5 * step)
+    # Safety state colours the robot; the swarm leader is marked.
+    send(cloud, world["con-r2"], [event(world["con-r2"], "safety_status", {"level": 2, "authority": 1,
+                                                                           "sequence": 2})])
+    page.wait_for_selector("#robot-con-r2.lvl-2", timeout=WAIT_MS)
+    r3 = world["con-r3"]
+    assert cloud.device_post(r3, "/v1/devices/con-r3/leadership", b'{"term": 3}').json()["leader"] is True
+    page.wait_for_selector("#robot-con-r3.leader", timeout=WAIT_MS)
+    screenshot(page, "map")
+
+
+def test_robot_detail(cloud, world, page):
+    r2 = world["con-r2"]
+    now = time.time()
+    send(cloud, r2, [event(r2, "actuator_health", {"name": ["hip", "knee"], "temperature": [41.0 + i, 39.0],
+                                                   "current": [1.0, 1.0], "voltage": [48.0, 48.0]}, now - 60 + i * 10)
+                     for i in range(5)]
+         + [event(r2, "safety_event", {"level": 2, "previous_level": 0, "authority": 1, "previous_authority": 0,
+                                       "sequence": 2, "cause": "obstacle inside the protective field"})])
+    sign_in(page, cloud.url, "manager", PASSWORD)
+    page.click("#robot-con-r2")
+    page.wait_for_selector("#robot-view:not([hidden])", timeout=WAIT_MS)
+    page.wait_for_function("document.querySelector('[data-fact=\"safety\"]')?.textContent === 'protective stop'",
+                           timeout=WAIT_MS)
+    assert page.inner_text('[data-fact="authority"]') == "Edge AI"
+    page.wait_for_function("Number(document.getElementById('plot-temp').dataset.points) >= 5", timeout=WAIT_MS)
+    page.wait_for_selector("#robot-events td:has-text('obstacle inside the protective field')", timeout=WAIT_MS)
+    assert "con-r2.local" in page.get_attribute("#foxglove-link", "href")
+    screenshot(page, "robot")
+
+
+def test_create_a_task_and_watch_it_finish(cloud, world, page):
+    sign_in(page, cloud.url, "manager", PASSWORD)
+    page.click("#nav-tasks")
+    page.select_option("#task-kind", "go_to")
+    page.click("#task-pick")  # choose the place on the map
+    page.click("#map [data-place='packing']", force=True)
+    page.wait_for_selector("#tasks-view:not([hidden])", timeout=WAIT_MS)
+    assert page.input_value("#task-place") == "packing"
+    page.click("#task-create")
+    row = page.locator("#task-list tbody tr", has_text="packing").first
+    row.wait_for(timeout=WAIT_MS)
+    task_id = row.get_attribute("data-task")
+    robot = world["con-r1"]
+    for state, shown in ((0, "assigned"), (2, "in_progress"), (3, "done")):  # ACCEPTED, ACTIVE, SUCCEEDED
+        send(cloud, robot, [event(robot, "task_status", {"task_id": task_id, "state": state, "progress": 0.5,
+                                                         "kind": 1, "step": "test", "reason": ""})])
+        page.wait_for_selector(f"#task-list tr[data-task='{task_id}'] td.state-{shown}", timeout=WAIT_MS)
+    screenshot(page, "tasks")
+    # Cancel from the page.
+    page.select_option("#task-place", "dock_1")
+    page.click("#task-create")
+    queued = page.locator("#task-list tbody tr", has_text="dock_1").first
+    queued.wait_for(timeout=WAIT_MS)
+    queued.locator("button.cancel").click()
+    page.wait_for_selector(f"#task-list tr[data-task='{queued.get_attribute('data-task')}'] td.state-cancelled",
+                           timeout=WAIT_MS)
+
+
+def test_an_operator_cannot_create_tasks(cloud, world, page):
+    sign_in(page, cloud.url, "viewer", PASSWORD)
+    page.click("#nav-tasks")
+    assert page.locator("#task-form").is_hidden()
+    status = page.evaluate("""async (site) => {
+        const s = JSON.parse(sessionStorage.getItem('sigma.session'));
+        const r = await fetch(`/v1/sites/${site}/tasks`, {method: 'POST', headers: {
+            Authorization: 'Bearer ' + s.token, 'Content-Type': 'application/json'},
+            body: JSON.stringify({kind: 'go_to', place: 'dock_1'})});
+        return r.status; }""", SITE)
+    assert status == 403
+    assert page.locator("#task-list button.cancel").count() == 0
+
+
+def test_a_site_manager_never_sees_another_site(cloud, world, page):
+    sign_in(page, cloud.url, "manager", PASSWORD)
+    wait_robot_at(page, "con-r3", -4.0, 0.0)
+    assert page.eval_on_selector_all("#site-select option", "os => os.map(o => o.value)") == [SITE]
+    x1 = world["con-x1"]
+    send(cloud, x1, [pose(x1, 2.0, 2.0, 0.0)])
+    r3 = world["con-r3"]
+    send(cloud, r3, [pose(r3, -4.0, 1.0, 0.0)])  # a later pose of their own site arrives...
+    wait_robot_at(page, "con-r3", -4.0, 1.0)
+    assert page.locator("#robot-con-x1").count() == 0  # ...but the other site's robot never does
+    status = page.evaluate("""async (site) => {
+        const s = JSON.parse(sessionStorage.getItem('sigma.session'));
+        const r = await fetch(`/console/api/sites/${site}/events`, {headers: {Authorization: 'Bearer ' + s.token}});
+        return r.status; }""", OTHER)
+    assert status == 404
+    # A fleet admin sees both sites.
+    page.click("#logout")
+    sign_in(page, cloud.url, "admin", PASSWORD)
+    page.select_option("#site-select", OTHER)
+    wait_robot_at(page, "con-x1", 2.0, 2.0)
+
+
+def test_operations_view(cloud, world, page):
+    sign_in(page, cloud.url, "manager", PASSWORD)
+    page.click("#nav-ops")
+    page.wait_for_function("document.getElementById('maintenance').textContent.length > 0", timeout=WAIT_MS)
+    screenshot(page, "operations")
+
+
+def test_the_page_recovers_after_the_api_restarts(settings, runtime, world, cloud, browser):
+    from conftest import ServerThread
+
+    from sigma_cloud.app.main import create_app
+    from sigma_cloud.core.embedded import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def server() -> ServerThread:
+        s = ServerThread(create_app(settings, runtime, run_maintenance=False), port)
+        s.server.config.timeout_graceful_shutdown = 1  # open event streams must not hold the shutdown
+        return s
+
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        with server():
+            sign_in(page, url, "manager", PASSWORD)
+            wait_robot_at(page, "con-r3", -4.0, 1.0)
+        page.wait_for_selector("#conn.down", timeout=WAIT_MS)  # the API is gone: the page says so
+        r3 = world["con-r3"]
+        send(cloud, r3, [pose(r3, -3.0, 1.5, 0.0)])  # reported (to the other server) while this one is down
+        with server():
+            page.wait_for_selector("#conn.live", timeout=WAIT_MS)
+            wait_robot_at(page, "con-r3", -3.0, 1.5)
+    finally:
+        context.close()
