@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sigma_protocol.channels import MAX_LIST, NO_WINDOW, RUL_BEYOND_H, RUL_UNKNOWN
+
 # Channel names of the uplink (also the names the cloud stores per event).
 CHANNELS = (
     "joint_states",
@@ -19,6 +21,7 @@ CHANNELS = (
     "safety_status",
     "safety_event",
     "task_status",
+    "twin_health",
 )
 SAFETY_CHANNELS = frozenset({"safety_event"})
 
@@ -172,6 +175,55 @@ def task_status(msg: Any) -> dict:
     return out
 
 
+MAX_ENTRIES = MAX_LIST
+
+
+def _rul(hours: float) -> float:
+    if math.isnan(hours):
+        return RUL_UNKNOWN
+    return min(max(float(hours), 0.0), RUL_BEYOND_H)
+
+
+def _window(t: Any, ref_s: float) -> float:
+    """A window time as hours after the report (zero time = none); one already open counts as 0."""
+    s = stamp_seconds(t)
+    if s <= 0.0:
+        return NO_WINDOW
+    return min(max((s - ref_s) / 3600.0, 0.0), RUL_BEYOND_H)
+
+
+def _unit(value: float) -> float:
+    return min(max(float(value), 0.0), 1.0) if math.isfinite(value) else 0.0
+
+
+def twin_health(msg: Any) -> dict:
+    """sigma_interfaces/TwinHealth (twin/health) -> ``twin_health`` payload: one entry per component (actuators,
+    then the battery); remaining life and window times in hours after the report's stamp (so a simulator on sim time
+    still yields meaningful windows); estimated states flattened as ``component/state`` (at most 256)."""
+    comps = [*msg.actuators, msg.battery][:MAX_ENTRIES]
+    ref = stamp_seconds(msg.header.stamp)
+    out: dict = {"name": [c.name[:128] for c in comps],
+                 "health": [_unit(c.health) for c in comps], "confidence": [_unit(c.confidence) for c in comps],
+                 "risk": [_unit(c.risk) for c in comps],
+                 "rul_q05": [_rul(c.rul_q05) for c in comps], "rul_q50": [_rul(c.rul_q50) for c in comps],
+                 "rul_q95": [_rul(c.rul_q95) for c in comps],
+                 "window_opens": [_window(c.window_start, ref) for c in comps],
+                 "window_closes": [_window(c.window_end, ref) for c in comps],
+                 "dominant_mode": [c.dominant_mode[:128] for c in comps],
+                 "spoofed_sensors": [s[:128] for s in msg.spoofed_sensors][:MAX_ENTRIES]}
+    _scalar(out, "risk_horizon", msg.risk_horizon)
+    names, values, std = [], [], []
+    for c in comps:
+        for n, v, d in zip(c.state_names, c.state_values, c.state_std, strict=False):
+            if math.isfinite(v) and abs(v) <= 1e12 and len(names) < MAX_ENTRIES:
+                names.append(f"{c.name}/{n}"[:128])
+                values.append(float(v))
+                std.append(float(d) if math.isfinite(d) and 0.0 <= d <= 1e12 else -1.0)
+    out.update(state_names=names, state_values=values, state_std=std)
+    out["reasons"] = [f"{c.name}: {r}"[:128] for c in comps for r in c.reasons][:64]
+    return out
+
+
 MAPPERS = {
     "joint_states": joint_states,
     "actuator_health": actuator_health,
@@ -181,4 +233,5 @@ MAPPERS = {
     "safety_status": safety_status,
     "safety_event": safety_event,
     "task_status": task_status,
+    "twin_health": twin_health,
 }

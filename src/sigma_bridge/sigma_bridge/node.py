@@ -42,6 +42,7 @@ from sigma_interfaces.msg import (
     SafetyEvent,
     SafetyStatus,
     TaskStatus,
+    TwinHealth,
 )
 from sigma_ros_common import qos
 from sigma_ros_common.params import ConfigError
@@ -60,6 +61,7 @@ TOPICS: dict[str, tuple[type, str, Any, str | None]] = {
     "safety/events": (SafetyEvent, "sigma_interfaces/msg/SafetyEvent", qos.SAFETY_EVENTS, "safety_event"),
     # transient-local like its publisher (sigma_core); the cloud drops replays by the robot's stamp (docs/tasks.md)
     "tasks/status": (TaskStatus, "sigma_interfaces/msg/TaskStatus", qos.SAFETY_EVENTS, "task_status"),
+    "twin/health": (TwinHealth, "sigma_interfaces/msg/TwinHealth", qos.LATCHED, "twin_health"),
 }
 VIEW_CHANNELS = frozenset({"joint_states", "odom", "battery", "actuator_health", None})
 

@@ -13,7 +13,7 @@ from sigma_bridge.store import SYNCHRONOUS_POLICIES
 from sigma_ros_common.params import ConfigError, param
 from sigma_ros_common.ros_params import load
 
-RATE_CHANNELS = ("joint_states", "actuator_health", "battery", "imu", "odom", "safety_status")
+RATE_CHANNELS = ("joint_states", "actuator_health", "battery", "imu", "odom", "safety_status", "twin_health")
 
 
 def _rate(default: float, channel: str) -> float:
@@ -30,6 +30,9 @@ class BridgeRates:
     imu: float = _rate(10.0, "imu")
     odom: float = _rate(10.0, "odom")
     safety_status: float = _rate(1.0, "safety_status (plus every change)")
+    twin_health: float = param(0.2, unit="Hz", low=0.0, high=1.0,
+                               description="uplink rate of twin_health (twin/health; the twin's forecasts change "
+                                           "every few minutes); at most 1 Hz, 0 = every message")
 
 
 @dataclass(frozen=True)

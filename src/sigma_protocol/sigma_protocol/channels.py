@@ -26,9 +26,17 @@ CHANNELS: dict[str, dict[str, str]] = {
                      "sequence": "1"},
     # sigma_interfaces/TaskStatus (tasks/status): a robot's progress on a fleet task (docs/tasks.md)
     "task_status": {"state": "1", "progress": "1", "distance_remaining": "m", "kind": "1"},
+    # sigma_interfaces/TwinHealth (twin/health): one entry per component (actuators, then "battery"); remaining life
+    # and maintenance windows in hours from the event's ts; RUL_UNKNOWN / RUL_BEYOND_H / NO_WINDOW (docs/twin.md)
+    "twin_health": {"health": "1", "confidence": "1", "risk": "1", "rul_q05": "h", "rul_q50": "h", "rul_q95": "h",
+                    "window_opens": "h", "window_closes": "h", "risk_horizon": "h"},
 }
+# twin_health sentinels (JSON has no inf/NaN): not enough history to forecast yet; beyond the forecast horizon; none.
+RUL_UNKNOWN = -1.0
+RUL_BEYOND_H = 1e6
+NO_WINDOW = -1.0
 # Channels whose payload must carry a "name" list matching the lengths of its list fields.
-NAMED_CHANNELS = frozenset({"joint_states", "actuator_health"})
+NAMED_CHANNELS = frozenset({"joint_states", "actuator_health", "twin_health"})
 # Stable numeric id per channel (the order of CHANNELS is part of the protocol: append, never reorder).
 CHANNEL_IDS: dict[str, int] = {name: i for i, name in enumerate(CHANNELS)}
 
@@ -42,7 +50,7 @@ UNIT_SCALE_ALLOWANCE = 1e3  # a field sent in a declared unit (mV, mm, mA...) ma
 UNIT_BOUNDS: dict[str, tuple[float, float]] = {
     "rad": (-1e6, 1e6), "rad/s": (-1e6, 1e6), "N*m": (-1e7, 1e7), "degC": (-273.15, 1e5), "A": (-1e6, 1e6),
     "V": (-1e6, 1e6), "Ah": (-1e7, 1e7), "1": (-1e6, 1e6), "m": (-1e8, 1e8), "m/s": (-1e5, 1e5),
-    "m/s^2": (-1e6, 1e6),
+    "m/s^2": (-1e6, 1e6), "h": (-1e7, 1e7),
 }
 _LEVEL = (0.0, 255.0)
 _SEQUENCE = (0.0, float(2**53))
@@ -52,6 +60,11 @@ FIELD_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
     ("safety_event", "previous_level"): _LEVEL, ("safety_event", "authority"): _LEVEL,
     ("safety_event", "previous_authority"): _LEVEL, ("safety_event", "sequence"): _SEQUENCE,
     ("task_status", "state"): (0.0, 6.0), ("task_status", "progress"): (0.0, 1.0), ("task_status", "kind"): _LEVEL,
+    ("twin_health", "health"): (0.0, 1.0), ("twin_health", "confidence"): (0.0, 1.0),
+    ("twin_health", "risk"): (0.0, 1.0),
+    ("twin_health", "rul_q05"): (-1.0, 1e6), ("twin_health", "rul_q50"): (-1.0, 1e6),
+    ("twin_health", "rul_q95"): (-1.0, 1e6), ("twin_health", "window_opens"): (-1.0, 1e6),
+    ("twin_health", "window_closes"): (-1.0, 1e6), ("twin_health", "risk_horizon"): (0.0, 1e6),
 }
 
 
@@ -78,6 +91,11 @@ EXTRAS: dict[str, dict[str, Extra]] = {
                       "torque_scale": Extra("number")},
     "safety_event": {"cause": Extra("text"), "raised": _FAULTS, "cleared": _FAULTS, "recording": Extra("text")},
     "task_status": {"task_id": _TEXT_SHORT, "step": _TEXT_SHORT, "reason": Extra("text")},
+    "twin_health": {"dominant_mode": Extra("names", max_len=MAX_LIST),
+                    "spoofed_sensors": Extra("names", max_len=MAX_LIST),
+                    "state_names": Extra("names", max_len=MAX_LIST),
+                    "state_values": Extra("numbers", -1e12, 1e12, MAX_LIST),
+                    "state_std": Extra("numbers", -1.0, 1e12, MAX_LIST), "reasons": Extra("names", max_len=64)},
 }
 # Every channel may say which of its list fields were left empty because a value was not finite (JSON has no NaN).
 for _extras in EXTRAS.values():
