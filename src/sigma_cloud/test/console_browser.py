@@ -40,6 +40,14 @@ def send(cloud, robot, events: list[dict]) -> None:
     assert r.status_code == 200, r.text
 
 
+def wait_true(page, expression: str, arg: object = None, timeout_ms: int = WAIT_MS) -> None:
+    """Poll a JS function until it returns true (Playwright's wait_for_function needs eval, which the CSP forbids)."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression, arg):
+        assert time.monotonic() < deadline, f"not true within {timeout_ms} ms: {expression}"
+        time.sleep(0.02)
+
+
 def sign_in(page, url: str, username: str, password: str) -> None:
     page.goto(url + "/console")
     page.fill("#login-user", username)
@@ -49,10 +57,9 @@ def sign_in(page, url: str, username: str, password: str) -> None:
 
 
 def wait_robot_at(page, robot_id: str, x: float, y: float) -> None:
-    page.wait_for_function(
-        "([id, x, y]) => { const g = document.getElementById('robot-' + id);"
-        " return g && Math.abs(g.dataset.x - x) < 1e-3 && Math.abs(g.dataset.y - y) < 1e-3; }",
-        arg=[robot_id, x, y], timeout=WAIT_MS)
+    wait_true(page, "([id, x, y]) => { const g = document.getElementById('robot-' + id);"
+              " return !!g && Math.abs(g.dataset.x - x) < 1e-3 && Math.abs(g.dataset.y - y) < 1e-3; }",
+              [robot_id, x, y])
 
 
 def screenshot(page, name: str) -> None:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from console_browser import WAIT_MS, event, launch, pose, screenshot, send, sign_in, wait_robot_at
+from console_browser import WAIT_MS, event, launch, pose, screenshot, send, sign_in, wait_robot_at, wait_true
 
 from sigma_cloud.console import sitemap, users
 
@@ -71,8 +71,7 @@ def test_sign_in_and_robots_move_on_the_map(cloud, world, page):
     page.fill("#login-user", "manager")
     page.fill("#login-password", "wrong password!")
     page.click("#login-submit")
-    page.wait_for_function("document.getElementById('login-error').textContent.includes('wrong password')",
-                           timeout=WAIT_MS)
+    wait_true(page, "() => document.getElementById('login-error').textContent.includes('wrong password')")
     sign_in(page, cloud.url, "manager", PASSWORD)
     for i, rid in enumerate(ROBOTS):
         wait_robot_at(page, rid, -10.0 + 3 * i, 0.0)
@@ -103,10 +102,9 @@ def test_robot_detail(cloud, world, page):
     sign_in(page, cloud.url, "manager", PASSWORD)
     page.click("#robot-con-r2")
     page.wait_for_selector("#robot-view:not([hidden])", timeout=WAIT_MS)
-    page.wait_for_function("document.querySelector('[data-fact=\"safety\"]')?.textContent === 'protective stop'",
-                           timeout=WAIT_MS)
+    wait_true(page, "() => document.querySelector('[data-fact=\"safety\"]')?.textContent === 'protective stop'")
     assert page.inner_text('[data-fact="authority"]') == "Edge AI"
-    page.wait_for_function("Number(document.getElementById('plot-temp').dataset.points) >= 5", timeout=WAIT_MS)
+    wait_true(page, "() => Number(document.getElementById('plot-temp').dataset.points) >= 5")
     page.wait_for_selector("#robot-events td:has-text('obstacle inside the protective field')", timeout=WAIT_MS)
     assert "con-r2.local" in page.get_attribute("#foxglove-link", "href")
     screenshot(page, "robot")
@@ -179,7 +177,7 @@ def test_a_site_manager_never_sees_another_site(cloud, world, page):
 def test_operations_view(cloud, world, page):
     sign_in(page, cloud.url, "manager", PASSWORD)
     page.click("#nav-ops")
-    page.wait_for_function("document.getElementById('maintenance').textContent.length > 0", timeout=WAIT_MS)
+    wait_true(page, "() => document.getElementById('maintenance').textContent.length > 0")
     screenshot(page, "operations")
 
 
