@@ -113,6 +113,28 @@ def _reset_token(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _console_setup(cloud: CloudProcess, data_dir: Path, foxglove_ports: str) -> str:
+    """The fleet console (docs/console.md): a fleet-admin user `demo` whose password is generated once into
+    <data-dir>/secrets/console_password (0600), and the site's floor plan with the robots' Foxglove links."""
+    path = data_dir / "secrets" / "console_password"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(18))
+    from sigma_bringup.cloud import cloud_executable
+
+    fox = ",".join(f"{r}=ws://127.0.0.1:{p}" for r, p in zip(ROBOTS, foxglove_ports.split(","), strict=True))
+    world = package_share("sigma_sim") / "worlds" / "warehouse.yaml"
+    for argv, stdin in ((["user", "add", "demo", "--role", "fleet_admin", "--password-stdin"], path.read_text()),
+                        (["console", "map", SITE, str(world), "--foxglove", fox], "")):
+        out = subprocess.run([cloud_executable(), *argv], env=cloud.env, input=stdin, capture_output=True,  # noqa: S603
+                             text=True, timeout=120, check=False)
+        if out.returncode != 0:
+            return f"(console set-up failed: {out.stderr.strip()[-300:]})"
+    return f"(user demo, password in {path})"
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -247,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             key = load_or_create_signing_key(args.data_dir / "sigma_bridge" / r / "robot.key")
             api.ensure_robot(r, SITE, public_key_b64(key))
         progress.say(f"✔ robots {', '.join(ROBOTS)} registered at site {SITE!r} with their Ed25519 keys")
+        console_login = _console_setup(cloud, args.data_dir, args.foxglove_ports)
 
         gw = FleetGateway(ROBOTS)
         fleet = _launch_fleet(args, cloud.url, args.data_dir / "logs" / "fleet.log")
@@ -261,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"\n  Fleet API   {cloud.url}/docs   (bearer token: {token})\n"
+            f"  Console     {cloud.url}/console   {console_login}\n"
             f"  Safety reset token  in {args.data_dir / 'secrets' / 'safety_reset_token'}\n"
             f"  Foxglove    {views}   (layout: share/sigma_bridge/config/foxglove/sigma_bridge_layout.json)\n",
             flush=True,
