@@ -21,7 +21,16 @@ from nacl.signing import SigningKey
 
 from sigma_protocol import b64decode, load_verify_key
 from sigma_swarm.auth import Signer, Verifier
-from sigma_swarm.core import Durable, ElectionParams, LeaderCommand, Member, Output, Roster, SwarmStatus
+from sigma_swarm.core import (
+    Durable,
+    ElectionParams,
+    LeaderCommand,
+    Member,
+    MemberReport,
+    Output,
+    Roster,
+    SwarmStatus,
+)
 from sigma_swarm.roster import RosterError, SiteRoster, verify_roster
 from sigma_swarm.transport import DdsTransport
 
@@ -90,11 +99,13 @@ class SwarmRuntime:
     def __init__(self, config: RuntimeConfig, key: SigningKey,
                  on_status: Callable[[SwarmStatus], None] | None = None,
                  on_command: Callable[[LeaderCommand], None] | None = None,
+                 on_report: Callable[[MemberReport], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.clock = clock
         self.on_status = on_status
         self.on_command = on_command
+        self.on_report = on_report
         self.cloud_key = load_verify_key(config.cloud_roster_key_b64)
         self.roster = self._read_roster(0)
         if config.robot_id not in self.roster.keys:
@@ -184,6 +195,9 @@ class SwarmRuntime:
         if self.on_command is not None:
             for command in out.commands:
                 self.on_command(command)
+        if self.on_report is not None:
+            for report in out.reports:
+                self.on_report(report)
 
     def _publish_status(self, now: float) -> None:
         status = self.member.status(now)
@@ -200,6 +214,14 @@ class SwarmRuntime:
         if send is None:
             return None
         self.transport.publish(self.signer.frame(send.message))
+        return send.message  # type: ignore[return-value]
+
+    def member_report(self, kind: str, payload: bytes) -> MemberReport | None:
+        """Send a report to the leader this member follows; None when it knows no leader (or leads itself)."""
+        send = self.member.member_report(kind, payload, self.clock())
+        if send is None:
+            return None
+        self.transport.publish(self.signer.frame(send.message), send.to)
         return send.message  # type: ignore[return-value]
 
     def counters(self) -> dict[str, int]:

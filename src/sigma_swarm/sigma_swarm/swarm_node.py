@@ -3,7 +3,9 @@
 Publishes ``swarm/state`` (SwarmState, latched), ``swarm/commands`` (accepted fenced leader commands) and
 ``diagnostics`` (drop rates: a rising rate of forged/replayed/unknown frames is safety-relevant). Takes
 ``swarm/leader_command``: leader-only work (e.g. task allocation) with the term it was computed for; it is broadcast
-only if this robot still leads that very term with a valid lease. The mesh runs in one thread of its own (it blocks
+only if this robot still leads that very term with a valid lease. Takes ``swarm/member_report``: a report (e.g. task
+status) sent to the leader this robot follows; the leader's node publishes the members' reports on ``swarm/reports``
+(kind, payload, sender; ``term`` = the sender's term). The mesh runs in one thread of its own (it blocks
 on the DDS wait set); ROS callbacks only hand messages over through a queue.
 """
 
@@ -22,7 +24,7 @@ from rclpy.node import Node
 from sigma_interfaces.msg import SwarmCommand, SwarmState
 from sigma_ros_common.qos import LATCHED, reliable
 from sigma_ros_common.ros_params import load
-from sigma_swarm.core import ElectionParams, LeaderCommand, Role, SwarmStatus
+from sigma_swarm.core import ElectionParams, LeaderCommand, MemberReport, Role, SwarmStatus
 from sigma_swarm.runtime import RuntimeConfig, SwarmRuntime, load_signing_key
 from sigma_swarm.settings import SwarmNodeSettings
 
@@ -40,6 +42,9 @@ class SwarmNode(Node):
         self.command_pub = self.create_publisher(SwarmCommand, "swarm/commands", reliable(50))
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", reliable(10))
         self.create_subscription(SwarmCommand, "swarm/leader_command", self._on_leader_command, reliable(10))
+        self.report_pub = self.create_publisher(SwarmCommand, "swarm/reports", reliable(50))
+        self.create_subscription(SwarmCommand, "swarm/member_report", self._on_member_report, reliable(10))
+        self._report_outbox: queue.Queue[SwarmCommand] = queue.Queue(maxsize=100)
         self._outbox: queue.Queue[SwarmCommand] = queue.Queue(maxsize=100)
         self._status: SwarmStatus | None = None
         self._counters: dict[str, int] = {}
@@ -65,7 +70,8 @@ class SwarmNode(Node):
                                    self._path(self.s.roster_file), self.s.cloud_roster_key,
                                    self._path(self.s.state_file), self.election, self.s.localhost_only,
                                    self.s.roster_poll_s)
-            return SwarmRuntime(config, key, on_status=self._on_status, on_command=self._on_command)
+            return SwarmRuntime(config, key, on_status=self._on_status, on_command=self._on_command,
+                                on_report=self._on_report)
         except (ValueError, OSError) as exc:  # RosterError is a ValueError; retried until it works
             self._problem = str(exc)
             return None
@@ -93,6 +99,10 @@ class SwarmNode(Node):
                 runtime.step(0.2)
                 while not self._outbox.empty():
                     self._send_leader_command(runtime, self._outbox.get_nowait())
+                while not self._report_outbox.empty():
+                    msg = self._report_outbox.get_nowait()
+                    if runtime.member_report(msg.kind, bytes(msg.payload)) is None:
+                        self.get_logger().debug(f"report {msg.kind!r} dropped: no leader to send it to")
                 self._counters = runtime.counters()
         finally:
             runtime.close()
@@ -115,7 +125,19 @@ class SwarmNode(Node):
         out.header.stamp = self.get_clock().now().to_msg()
         self.command_pub.publish(out)
 
+    def _on_report(self, report: MemberReport) -> None:
+        out = SwarmCommand(sender=report.sender, term=report.term, seq=report.seq, kind=report.kind,
+                           payload=list(report.payload))
+        out.header.stamp = self.get_clock().now().to_msg()
+        self.report_pub.publish(out)
+
     # ------------------------------------------------------------------ ROS side
+
+    def _on_member_report(self, msg: SwarmCommand) -> None:
+        try:
+            self._report_outbox.put_nowait(msg)
+        except queue.Full:
+            self.get_logger().warning("member report queue full; report dropped")
 
     def _on_leader_command(self, msg: SwarmCommand) -> None:
         try:

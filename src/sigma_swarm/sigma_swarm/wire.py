@@ -109,6 +109,17 @@ class LeaderCommandIdl(IdlStruct, typename="sigma_swarm::LeaderCommand"):
     payload: sequence[byte, 768]
 
 
+@dataclass
+class MemberReportIdl(IdlStruct, typename="sigma_swarm::MemberReport"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    to: bounded_str[MAX_ID_CHARS]
+    seq: int64
+    kind: bounded_str[MAX_ID_CHARS]
+    payload: sequence[byte, 768]
+
+
 # kind id -> (core dataclass, IDL struct). Ids are part of the wire format: never renumber.
 KINDS: dict[int, tuple[type, type]] = {
     1: (m.MemberHeartbeat, MemberHeartbeatIdl),
@@ -119,6 +130,7 @@ KINDS: dict[int, tuple[type, type]] = {
     6: (m.LeaderHeartbeat, LeaderHeartbeatIdl),
     7: (m.HeartbeatAck, HeartbeatAckIdl),
     8: (m.LeaderCommand, LeaderCommandIdl),
+    9: (m.MemberReport, MemberReportIdl),
 }
 KIND_OF: dict[type, int] = {core: kind for kind, (core, _) in KINDS.items()}
 

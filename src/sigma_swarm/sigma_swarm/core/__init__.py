@@ -10,6 +10,7 @@ from sigma_swarm.core.messages import (
     LeaderCommand,
     LeaderHeartbeat,
     MemberHeartbeat,
+    MemberReport,
     Message,
     PreVoteRequest,
     PreVoteResponse,
@@ -21,6 +22,6 @@ from sigma_swarm.core.params import ConfigError, ElectionParams, build_params
 
 __all__ = [
     "MESSAGE_TYPES", "NEVER", "ConfigError", "Durable", "ElectionParams", "HeartbeatAck", "LeaderCommand",
-    "LeaderHeartbeat", "Member", "MemberHeartbeat", "Message", "Output", "PreVoteRequest", "PreVoteResponse", "Role",
-    "Roster", "Send", "SwarmStatus", "VoteRequest", "VoteResponse", "build_params",
+    "LeaderHeartbeat", "Member", "MemberHeartbeat", "MemberReport", "Message", "Output", "PreVoteRequest",
+    "PreVoteResponse", "Role", "Roster", "Send", "SwarmStatus", "VoteRequest", "VoteResponse", "build_params",
 ]

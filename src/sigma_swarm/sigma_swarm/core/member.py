@@ -22,6 +22,7 @@ from sigma_swarm.core.messages import (
     LeaderCommand,
     LeaderHeartbeat,
     MemberHeartbeat,
+    MemberReport,
     Message,
     PreVoteRequest,
     PreVoteResponse,
@@ -66,6 +67,7 @@ class Output:
 
     sends: list[Send] = field(default_factory=list)
     commands: list[LeaderCommand] = field(default_factory=list)
+    reports: list[MemberReport] = field(default_factory=list)  # members' reports to this member while it leads
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ class Member:
         self._last_heard: dict[str, float] = {}
         self._peer_versions: dict[str, tuple[int, bool, int]] = {}  # roster version, settled, term
         self._cmd_seq = 0
+        self._report_seq = 0
         self._last_cmd: tuple[int, int] = (0, 0)  # (term, seq) of the last accepted command
 
     # ------------------------------------------------------------------ queries
@@ -179,6 +182,15 @@ class Member:
             return None
         self._cmd_seq += 1
         return Send(LeaderCommand(self.id, self.term, self.roster.version, self._cmd_seq, kind, payload))
+
+    def member_report(self, kind: str, payload: bytes, now: float) -> Send | None:
+        """A report addressed to the leader this member follows, or None when it knows none (or leads itself)."""
+        leader = self.status(now).leader
+        if not leader or leader == self.id:
+            return None
+        self._report_seq += 1
+        return Send(MemberReport(self.id, self.term, self.roster.version, leader, self._report_seq, kind, payload),
+                    to=leader)
 
     # ------------------------------------------------------------------ roster
 
@@ -368,6 +380,12 @@ class Member:
                 del self._hb_sent[seq]
                 self._hb_acks.pop(seq, None)
 
+    def _on_member_report(self, msg: MemberReport, now: float, out: Output) -> None:
+        if msg.to != self.id or not self.lease_valid(now):
+            self.counters["report_not_leader"] += 1  # the member re-sends to whoever leads next
+            return
+        out.reports.append(msg)
+
     def _on_leader_command(self, msg: LeaderCommand, now: float, out: Output) -> None:
         if not self._accept_leader(msg, now):
             self.counters["command_rejected"] += 1
@@ -458,4 +476,5 @@ _HANDLERS = {
     LeaderHeartbeat: Member._on_leader_heartbeat,
     HeartbeatAck: Member._on_heartbeat_ack,
     LeaderCommand: Member._on_leader_command,
+    MemberReport: Member._on_member_report,
 }

@@ -85,11 +85,26 @@ class LeaderCommand:
     payload: bytes
 
 
+@dataclass(frozen=True)
+class MemberReport:
+    """A member's application report to the leader it follows (e.g. its task status; sigma_fleet_tasks). The
+    leader passes it on only while it leads: a report to a deposed leader is dropped, the member re-sends to the new
+    one. Authenticated like every frame; not fenced (it is the member's own news, not an order)."""
+
+    sender: str
+    term: int
+    roster_version: int
+    to: str
+    seq: int
+    kind: str
+    payload: bytes
+
+
 Message = (MemberHeartbeat | PreVoteRequest | PreVoteResponse | VoteRequest | VoteResponse | LeaderHeartbeat
-           | HeartbeatAck | LeaderCommand)
+           | HeartbeatAck | LeaderCommand | MemberReport)
 
 MESSAGE_TYPES: tuple[type, ...] = (MemberHeartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                                   LeaderHeartbeat, HeartbeatAck, LeaderCommand)
+                                   LeaderHeartbeat, HeartbeatAck, LeaderCommand, MemberReport)
 
 
 @dataclass(frozen=True)
