@@ -21,7 +21,7 @@ DIST_KEYS: dict[str, tuple[str, ...]] = {
     "pyjwt[crypto]": ("python3-jwt",), "orjson": ("python3-orjson",), "msgspec": ("python3-msgspec",),
     "numpy": ("python3-numpy",), "prometheus-client": ("python3-prometheus-client",), "pyarrow": ("python3-pyarrow",),
     "fsspec": ("python3-fsspec",), "opentelemetry-api": ("python3-opentelemetry-api",),
-    "opentelemetry-sdk": ("python3-opentelemetry-sdk",),
+    "opentelemetry-sdk": ("python3-opentelemetry-sdk",), "pyyaml": ("python3-yaml",),
 }
 
 
