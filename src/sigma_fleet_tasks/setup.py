@@ -1,0 +1,24 @@
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "sigma_fleet_tasks"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/config", glob("../../config/sigma_fleet_tasks/*.yaml")),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="SigmaPrompt Engineering",
+    maintainer_email="engineering@sigmaprompt.dev",
+    description="Fleet tasks over the swarm mesh: allocation at the leader, fenced assignments to the robots.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={"console_scripts": ["fleet_tasks_node = sigma_fleet_tasks.node:main"]},
+)

@@ -1,0 +1,224 @@
+"""Fleet tasks on one robot, without ROS: the robot's side (term fence, what to hand its executor, what to tell the
+leader) and the leader's side (sigma_tasks' LeaderTasks fed with the members' reports). ``fleet_tasks_node`` only
+translates messages to these calls. Time is passed in (wall-clock seconds: leases cross robots).
+
+Mesh payloads are compact JSON (at most 768 bytes, sigma_swarm's limit):
+- leader command ``task_assignment``: {"robot", "task", "kind", "place", "pickup", "dropoff", "mass", "prio",
+  "deadline", "lease"} (the term is the command's fencing token);
+- leader command ``task_renew``: {"robot", "leases": {task: lease_until}};
+- member report ``task_snapshot``: {"at": place, "holding": [task, term, state] | null, "done": [...],
+  "failed": [[task, reason], ...]} - what the robot holds and finished; sent on every status change, on a leader
+  change and every report period (it renews the leases).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sigma_tasks.allocator import Assignment, BoardParams, RobotReport
+from sigma_tasks.cost import RobotState
+from sigma_tasks.fence import AssignmentFence
+from sigma_tasks.leader import ACTIVE, CANCELED, FAILED, PREEMPTED, REFUSED, SUCCEEDED, LeaderTasks, TaskRequest
+from sigma_tasks.model import Place, PlaceKind, SiteMap
+
+ASSIGN, RENEW, SNAPSHOT = "task_assignment", "task_renew", "task_snapshot"
+FINAL = {SUCCEEDED, FAILED, CANCELED, PREEMPTED, REFUSED}
+KEEP_DONE = 32  # finished task ids a robot keeps re-reporting (a new leader may not know yet)
+
+
+def site_from_places(places: Iterable[tuple[str, str, float, float]]) -> SiteMap:
+    """(name, kind, x, y) of sigma_core's site map as sigma_tasks' SiteMap ("point" places are waypoints)."""
+    kinds = {k.value: k for k in PlaceKind}
+    return SiteMap.from_places(Place(n, kinds.get(k, PlaceKind.WAYPOINT), x, y) for n, k, x, y in places)
+
+
+def encode(payload: dict) -> bytes:
+    data = json.dumps(payload, separators=(",", ":")).encode()
+    if len(data) > 768:
+        raise ValueError(f"mesh payload of {len(data)} bytes exceeds 768")
+    return data
+
+
+def decode(data: bytes) -> dict:
+    """JSON object of a mesh payload; ValueError for anything else."""
+    value = json.loads(bytes(data))
+    if not isinstance(value, dict):
+        raise ValueError("mesh payload is not a JSON object")
+    return value
+
+
+def assignment_payload(req: TaskRequest) -> bytes:
+    return encode({"robot": req.robot_id, "task": req.task_id, "kind": req.kind, "place": req.place,
+                   "pickup": req.pickup, "dropoff": req.dropoff, "mass": req.payload_mass, "prio": req.priority,
+                   "deadline": req.deadline, "lease": req.lease_until, "issuer": req.issuer})
+
+
+@dataclass
+class RobotDuty:
+    """The robot's side: fenced acceptance, one task at a time to its executor, snapshots for the leader."""
+
+    robot_id: str
+    at: str = ""
+    fence: AssignmentFence = field(init=False)
+    specs: dict[str, dict] = field(default_factory=dict)
+    sent: str | None = None  # task handed to the executor and not finished
+    state: int | None = None  # its last reported state
+    done: deque = field(default_factory=lambda: deque(maxlen=KEEP_DONE))
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.fence = AssignmentFence(self.robot_id)
+
+    def on_command(self, kind: str, term: int, payload: dict, *, now: float) -> str:
+        """A fenced leader command (already accepted by the swarm node); returns what happened, for the log."""
+        if payload.get("robot") != self.robot_id:
+            return "not for this robot"
+        if kind == ASSIGN:
+            a = Assignment(task_id=str(payload["task"]), robot_id=self.robot_id, term=term, leader="",
+                           cost_s=0.0, finish_at=0.0, lease_until=float(payload["lease"]))
+            ok, why = self.fence.offer(a, now=now)
+            if ok:
+                self.specs.setdefault(a.task_id, payload)
+            return why
+        if kind == RENEW:
+            renewed = [t for t, until in dict(payload.get("leases", {})).items()
+                       if self.fence.renew(str(t), float(until), term)]
+            return f"renewed {len(renewed)}"
+        return f"unknown kind {kind!r}"
+
+    def next_request(self) -> dict | None:
+        """The task to hand the executor now (the fence's current one, once), else None."""
+        cur = self.fence.current()
+        if cur is None or cur.task_id == self.sent:
+            return None
+        if self.sent is not None:
+            return None  # the executor still runs one: a second would preempt it
+        self.sent, self.state = cur.task_id, None
+        return self.specs[cur.task_id]
+
+    def on_status(self, task_id: str, state: int, reason: str) -> bool:
+        """The executor's TaskStatus; True when it changes what the leader should hear."""
+        if task_id != self.sent:
+            return False
+        changed = state != self.state
+        self.state = state
+        if state in FINAL:
+            spec = self.specs.pop(task_id, {})
+            if state == SUCCEEDED:
+                self.fence.complete(task_id)
+                self.done.append(task_id)
+                self.at = spec.get("dropoff") or spec.get("place") or self.at
+            else:
+                self.fence.queue = [q for q in self.fence.queue if q.task_id != task_id]
+                self.failed.append((task_id, reason or "no reason"))
+            self.sent = self.state = None
+        return changed
+
+    def expire(self, now: float) -> str | None:
+        """Drop assignments whose lease ran out; returns the running task to cancel at the executor, if any."""
+        gone = self.fence.expire(now)
+        for t in gone:
+            self.specs.pop(t, None)
+        if self.sent in gone:
+            running, self.sent, self.state = self.sent, None, None
+            return running
+        return None
+
+    def snapshot(self) -> dict:
+        cur = self.fence.current()
+        holding = [cur.task_id, cur.term, self.state if cur.task_id == self.sent else None] if cur else None
+        out = {"at": self.at, "holding": holding, "done": list(self.done), "failed": list(self.failed)}
+        return out
+
+    def snapshot_sent(self) -> None:
+        """Failures are reported once a snapshot carrying them was handed to the mesh (the leader re-queues)."""
+        self.failed.clear()
+
+
+class LeaderDuty:
+    """The leader's side for one term: LeaderTasks plus who is there, where, and who failed lately."""
+
+    def __init__(self, site: SiteMap, *, leader: str, term: int, now: float, board: BoardParams,
+                 cooldown_s: float, snapshots: dict[str, dict]) -> None:
+        self.tasks = LeaderTasks(site, leader=leader, term=term, board=board, now=now)
+        self.site = site
+        self.cooldown_s = cooldown_s
+        self.positions: dict[str, str] = {}
+        self.cooldown: dict[str, float] = {}
+        self.heard: set[str] = set()
+        self.lost: set[str] = set()
+        # reports about tasks this leader does not know yet (the cloud re-sends them to a new leader): task -> robot
+        self.later: dict[str, dict[str, dict]] = {}
+        xs = [p.x for p in site.places.values()] or [0.0]
+        ys = [p.y for p in site.places.values()] or [0.0]
+        self.centre = (sum(xs) / len(xs), sum(ys) / len(ys))
+        for robot, snap in snapshots.items():
+            self.on_snapshot(robot, snap, now=now)
+
+    @property
+    def term(self) -> int:
+        return self.tasks.term
+
+    def on_decision(self, action: str, parameters: dict[str, str], *, now: float) -> str | None:
+        why = self.tasks.on_decision(action, parameters, now=now)
+        for robot, snap in self.later.pop(parameters.get("task_id", ""), {}).items():
+            self.on_snapshot(robot, snap, now=now)
+        return why
+
+    def on_snapshot(self, robot: str, snap: dict, *, now: float) -> None:
+        """A member's snapshot (its own or over the mesh): position, held task, finished and failed tasks."""
+        board = self.tasks.board
+        self.heard.add(robot)
+        self.lost.discard(robot)
+        if snap.get("at"):
+            self.positions[robot] = str(snap["at"])
+        for tid in snap.get("done", []):
+            if tid not in board.records:
+                self.later.setdefault(tid, {})[robot] = {"done": [tid]}
+        done = tuple(t for t in snap.get("done", []) if t in board.records)
+        failed = tuple((str(t), str(why)) for t, why in snap.get("failed", []) if t in board.records)
+        if failed:
+            self.cooldown[robot] = now + self.cooldown_s
+        holding = snap.get("holding")
+        hold_id = hold_term = None
+        started = False
+        if holding:
+            hold_id, hold_term, state = str(holding[0]), int(holding[1]), holding[2]
+            started = state == ACTIVE
+            if hold_id not in board.records:
+                self.later.setdefault(hold_id, {})[robot] = {"holding": holding}
+                hold_id = hold_term = None
+        board.report(RobotReport(robot, holding=hold_id, holding_term=hold_term, started=started, done=done,
+                                 failed=failed, snapshot=False), now=now)
+
+    def robots(self, members: Iterable[str], *, now: float) -> list[RobotState]:
+        """Live members that reported to this leader and are not cooling down after a failure."""
+        out = []
+        held: dict[str, int] = {}
+        for rec in self.tasks.board.records.values():
+            if rec.robot_id and not rec.state.terminal:
+                held[rec.robot_id] = held.get(rec.robot_id, 0) + 1
+        for robot in sorted(set(members) & self.heard):
+            if self.cooldown.get(robot, -1.0) > now:
+                continue
+            place = self.positions.get(robot)
+            point = self.site.point(place) if place in self.site.places else self.centre
+            out.append(RobotState(robot, point, queue_len=held.get(robot, 0)))
+        return out
+
+    def tick(self, members: Iterable[str], suspected: Iterable[str], *, now: float) -> list[TaskRequest]:
+        lost = [(r, "left the mesh (suspected)", False) for r in suspected if r in self.heard and r not in self.lost]
+        self.lost |= {r for r, _, _ in lost}
+        return self.tasks.tick(self.robots(members, now=now), now=now, lost=lost)
+
+    def renewals(self) -> dict[str, dict[str, float]]:
+        """{robot: {task: lease_until}} for every robot holding a task of this board."""
+        out: dict[str, dict[str, float]] = {}
+        board = self.tasks.board
+        for tid, rec in board.records.items():
+            if rec.robot_id and not rec.state.terminal and tid in board.lease_until:
+                out.setdefault(rec.robot_id, {})[tid] = board.lease_until[tid]
+        return out

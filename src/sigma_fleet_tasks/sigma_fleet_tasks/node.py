@@ -1,0 +1,215 @@
+"""``fleet_tasks_node``: fleet tasks on every robot, between its ROS graph and the swarm node.
+
+While ``swarm/state`` says this robot leads (term T, lease valid) it runs the site's allocation (``LeaderDuty``):
+the cloud's ``fleet_task`` decisions from ``cognition/decisions`` and the members' snapshots from ``swarm/reports``
+in, assignments and lease renewals out as fenced leader commands on ``swarm/leader_command`` (term T). On every
+robot it turns a command addressed to itself from ``swarm/commands`` into a ``Task`` on its own ``tasks/request``
+once ``AssignmentFence`` accepts the term, and forwards its executor's ``tasks/status`` as a snapshot to the leader
+(``swarm/member_report``). One timer (``tick_period_s``); everything else is event-driven.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import rclpy
+from builtin_interfaces.msg import Time
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from sigma_core.core.sitemap import load_site
+from sigma_fleet_tasks.duty import (
+    ASSIGN,
+    RENEW,
+    SNAPSHOT,
+    LeaderDuty,
+    RobotDuty,
+    assignment_payload,
+    decode,
+    encode,
+    site_from_places,
+)
+from sigma_fleet_tasks.settings import FleetTasksSettings
+from sigma_interfaces.msg import CognitionDecision, SwarmCommand, SwarmState, Task, TaskStatus
+from sigma_ros_common.qos import LATCHED, reliable
+from sigma_ros_common.ros_params import load
+from sigma_ros_common.share import resolve_file
+from sigma_tasks.allocator import BoardParams
+
+TASK_ACTIONS = ("fleet_task", "fleet_task_cancel")
+
+
+class FleetTasksNode(Node):
+    def __init__(self) -> None:
+        super().__init__("fleet_tasks")
+        self.s: FleetTasksSettings = load(self, FleetTasksSettings)
+        self.robot_id = self.s.robot_id or self.get_namespace().strip("/") or "robot"
+        world = load_site(Path(resolve_file(self.s.world_file, "sigma_fleet_tasks", "world_file")))
+        self.site = site_from_places((p.name, p.kind, p.x, p.y) for p in world.places.values())
+        if self.s.start_place and self.s.start_place not in self.site.places:
+            raise ValueError(f"parameter start_place: {self.s.start_place!r} is not a place of {self.s.world_file}")
+        self.board = BoardParams(lease_s=self.s.lease_s, skew_s=self.s.skew_s)
+        self.robot = RobotDuty(self.robot_id, at=self.s.start_place)
+        self.leader: LeaderDuty | None = None
+        self.swarm: SwarmState | None = None
+        self.snapshots: dict[str, dict] = {}  # latest snapshot per member, kept for the next leader term
+        self.pending: dict[str, tuple[str, dict[str, str]]] = {}  # task decisions that arrived before office
+        self._next_report = 0.0
+        self.request_pub = self.create_publisher(Task, "tasks/request", reliable(10))
+        self.command_pub = self.create_publisher(SwarmCommand, "swarm/leader_command", reliable(10))
+        self.report_pub = self.create_publisher(SwarmCommand, "swarm/member_report", reliable(10))
+        self.create_subscription(SwarmState, "swarm/state", self._on_swarm_state, LATCHED)
+        self.create_subscription(SwarmCommand, "swarm/commands", self._on_command, reliable(50))
+        self.create_subscription(SwarmCommand, "swarm/reports", self._on_report, reliable(50))
+        self.create_subscription(TaskStatus, "tasks/status", self._on_status, reliable(50))
+        self.create_subscription(CognitionDecision, "cognition/decisions", self._on_decision, reliable(10))
+        self.create_timer(self.s.tick_period_s, self._tick)
+        self.get_logger().info(f"fleet tasks ready on {self.robot_id}: {len(self.site.places)} places")
+
+    # ------------------------------------------------------------------ swarm
+
+    def _leads(self) -> bool:
+        st = self.swarm
+        return st is not None and st.role == SwarmState.ROLE_LEADER and st.lease_valid and st.leader == self.robot_id
+
+    def _on_swarm_state(self, msg: SwarmState) -> None:
+        before = self.swarm.leader if self.swarm else ""
+        self.swarm = msg
+        now = time.time()
+        if self._leads() and (self.leader is None or self.leader.term != msg.term):
+            self.snapshots[self.robot_id] = self.robot.snapshot()
+            self.leader = LeaderDuty(self.site, leader=self.robot_id, term=msg.term, now=now, board=self.board,
+                                     cooldown_s=self.s.failed_cooldown_s, snapshots=self.snapshots)
+            for action, params in list(self.pending.values()):
+                self._decide(action, params, now)
+            self.pending.clear()
+            self.get_logger().info(f"leading term {msg.term}: task allocation on")
+        elif not self._leads() and self.leader is not None and msg.term != self.leader.term:
+            self.get_logger().info(f"term {self.leader.term} over: task allocation off")
+            self.leader = None
+        if msg.leader and msg.leader != before:
+            self._send_snapshot(now)  # a new leader learns what this robot holds and finished
+
+    def _on_command(self, msg: SwarmCommand) -> None:
+        if msg.kind not in (ASSIGN, RENEW):
+            return
+        try:
+            payload = decode(bytes(msg.payload))
+            self._apply_command(msg.kind, int(msg.term), payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.get_logger().warning(f"leader command {msg.kind!r} from {msg.sender} ignored: {exc}")
+
+    def _apply_command(self, kind: str, term: int, payload: dict) -> None:
+        why = self.robot.on_command(kind, term, payload, now=time.time())
+        if kind == ASSIGN and payload.get("robot") == self.robot_id:
+            self.get_logger().info(f"assignment {payload.get('task')} (term {term}): {why}")
+        self._feed_executor()
+
+    def _on_report(self, msg: SwarmCommand) -> None:
+        if msg.kind != SNAPSHOT:
+            return
+        try:
+            snap = decode(bytes(msg.payload))
+        except ValueError as exc:
+            self.get_logger().warning(f"report from {msg.sender} ignored: {exc}")
+            return
+        self.snapshots[msg.sender] = snap
+        if self.leader is not None:
+            self.leader.on_snapshot(msg.sender, snap, now=time.time())
+
+    def _send_snapshot(self, now: float) -> None:
+        snap = self.robot.snapshot()
+        self._next_report = now + self.s.report_period_s
+        self.snapshots[self.robot_id] = snap
+        if self.leader is not None:
+            self.leader.on_snapshot(self.robot_id, snap, now=now)
+        elif self.swarm is not None and self.swarm.leader:
+            self.report_pub.publish(SwarmCommand(term=self.swarm.term, kind=SNAPSHOT, payload=list(encode(snap))))
+        else:
+            return  # nobody to tell: failures stay to be reported to the next leader
+        self.robot.snapshot_sent()
+
+    # ------------------------------------------------------------------ cloud decisions
+
+    def _on_decision(self, msg: CognitionDecision) -> None:
+        if msg.action not in TASK_ACTIONS:
+            return  # sigma_core's actions
+        params = {kv.key: kv.value for kv in msg.parameters}
+        if self.leader is None:
+            if len(self.pending) < 1000:
+                self.pending[params.get("task_id", "")] = (msg.action, params)
+            return
+        self._decide(msg.action, params, time.time())
+
+    def _decide(self, action: str, params: dict[str, str], now: float) -> None:
+        why = self.leader.on_decision(action, params, now=now) if self.leader else "not leading"
+        if why:
+            self.get_logger().warning(f"decision {action} {params.get('task_id', '?')} refused: {why}")
+
+    # ------------------------------------------------------------------ executor
+
+    def _feed_executor(self) -> None:
+        spec = self.robot.next_request()
+        if spec is None:
+            return
+        msg = Task(task_id=spec["task"], issuer=spec.get("issuer", "swarm"), kind=int(spec["kind"]),
+                   place=spec.get("place", ""), pickup=spec.get("pickup", ""), dropoff=spec.get("dropoff", ""),
+                   payload_mass=float(spec.get("mass", 0.0)), priority=int(spec.get("prio", 0)))
+        deadline = float(spec.get("deadline") or 0.0)
+        if deadline > 0:
+            msg.deadline = Time(sec=int(deadline), nanosec=int((deadline % 1) * 1e9))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.request_pub.publish(msg)
+
+    def _on_status(self, msg: TaskStatus) -> None:
+        if self.robot.on_status(msg.task_id, msg.state, msg.reason):
+            self._send_snapshot(time.time())
+            self._feed_executor()
+
+    # ------------------------------------------------------------------ the one timer
+
+    def _tick(self) -> None:
+        now = time.time()
+        expired = self.robot.expire(now)
+        if expired is not None:
+            self.get_logger().warning(f"lease of {expired} ran out without renewal: cancelling it")
+            self.request_pub.publish(Task(task_id=expired, issuer=f"swarm:{self.robot_id}", kind=Task.KIND_CANCEL))
+        if now >= self._next_report:
+            self._send_snapshot(now)
+        if self.leader is not None and self._leads():
+            self._lead(now)
+        self._feed_executor()
+
+    def _lead(self, now: float) -> None:
+        leader, st = self.leader, self.swarm
+        for req in leader.tick(st.members, st.suspected, now=now):
+            payload = assignment_payload(req)
+            self.get_logger().info(f"assign {req.task_id} to {req.robot_id} (term {req.term})")
+            if req.robot_id == self.robot_id:
+                self._apply_command(ASSIGN, req.term, decode(payload))
+            else:
+                self.command_pub.publish(SwarmCommand(term=req.term, kind=ASSIGN, payload=list(payload)))
+        for robot, leases in leader.renewals().items():
+            payload = {"robot": robot, "leases": leases}
+            if robot == self.robot_id:
+                self.robot.on_command(RENEW, leader.term, payload, now=now)
+            else:
+                self.command_pub.publish(SwarmCommand(term=leader.term, kind=RENEW, payload=list(encode(payload))))
+
+
+def main(args: list[str] | None = None) -> None:
+    rclpy.init(args=args)
+    node = FleetTasksNode()
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == "__main__":
+    main()

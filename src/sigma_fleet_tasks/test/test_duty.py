@@ -1,0 +1,95 @@
+"""The robot's and the leader's fleet-task duty without ROS: fencing by term, one task at a time to the executor,
+a new leader adopting what a robot reports it holds, a failed task handed to another robot, config defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sigma_fleet_tasks.duty import ASSIGN, RENEW, LeaderDuty, RobotDuty, assignment_payload, decode, site_from_places
+from sigma_fleet_tasks.settings import FleetTasksSettings
+
+from sigma_ros_common.params import defaults, read_ros_parameters
+from sigma_tasks.allocator import BoardParams
+from sigma_tasks.leader import ACCEPTED, ACTIVE, FAILED, SUCCEEDED
+from sigma_tasks.states import TaskState
+
+CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_fleet_tasks" / "fleet_tasks.yaml"
+SITE = site_from_places([("dock_1", "dock", -13.5, -8.5), ("dock_3", "dock", 13.5, -8.5),
+                         ("shelf_0_0", "shelf", -8.0, -4.8), ("shelf_0_2", "shelf", 8.0, -4.8)])
+BOARD = BoardParams(lease_s=6.0, skew_s=1.0)
+TASK = {"task_id": "t1", "kind": "deliver", "pickup": "shelf_0_2", "dropoff": "dock_3", "payload_mass": "3"}
+
+
+def assignment(robot="r1", task="t1", lease=100.0):
+    return {"robot": robot, "task": task, "kind": 1, "pickup": "shelf_0_2", "dropoff": "dock_3", "mass": 3.0,
+            "prio": 0, "deadline": 0.0, "lease": lease}
+
+
+def test_config_file_equals_the_defaults():
+    assert read_ros_parameters(CONFIG) == defaults(FleetTasksSettings)
+
+
+def test_robot_refuses_an_older_term_and_hands_one_task_at_a_time():
+    robot = RobotDuty("r1")
+    assert robot.on_command(ASSIGN, 5, assignment(), now=0.0) == "accepted"
+    assert robot.on_command(ASSIGN, 4, assignment(task="old"), now=0.0).startswith("term 4 is older")
+    assert robot.on_command(ASSIGN, 5, assignment(robot="r2", task="x"), now=0.0) == "not for this robot"
+    assert robot.on_command(ASSIGN, 5, assignment(task="t2"), now=0.0) == "accepted"
+    assert robot.next_request()["task"] == "t1"
+    assert robot.next_request() is None  # t2 would preempt t1 at the executor: it waits
+    robot.on_status("t1", ACTIVE, "")
+    assert robot.on_status("t1", SUCCEEDED, "")
+    assert robot.next_request()["task"] == "t2" and robot.at == "dock_3"
+    assert robot.snapshot()["done"] == ["t1"]
+
+
+def test_lease_runs_out_without_renewal_and_the_running_task_is_cancelled():
+    robot = RobotDuty("r1")
+    robot.on_command(ASSIGN, 1, assignment(lease=10.0), now=0.0)
+    robot.next_request()
+    assert robot.on_command(RENEW, 1, {"robot": "r1", "leases": {"t1": 20.0}}, now=5.0) == "renewed 1"
+    assert robot.expire(15.0) is None
+    assert robot.expire(20.0) == "t1"
+    assert robot.snapshot()["holding"] is None
+
+
+def test_leader_assigns_to_the_nearest_robot_that_reported():
+    leader = LeaderDuty(SITE, leader="r1", term=2, now=-30.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_1"}, "r2": {"at": "dock_3"}})
+    assert leader.on_decision("fleet_task", TASK, now=0.0) is None
+    [req] = leader.tick(["r1", "r2", "r3"], [], now=0.0)  # r3 never reported: not offered work
+    assert (req.robot_id, req.term) == ("r2", 2)
+    assert decode(assignment_payload(req))["robot"] == "r2"
+    assert leader.renewals() == {"r2": {"t1": req.lease_until}}
+
+
+def test_a_new_leader_adopts_the_task_a_robot_holds_and_does_not_hand_it_out_again():
+    """The robot's snapshot arrives before the cloud re-sends the task: it is kept and applied when it does."""
+    leader = LeaderDuty(SITE, leader="r3", term=7, now=0.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r2": {"at": "dock_3", "holding": ["t1", 6, ACTIVE]}, "r3": {"at": "dock_3"}})
+    leader.on_decision("fleet_task", TASK, now=0.5)
+    rec = leader.tasks.board.records["t1"]
+    assert rec.robot_id == "r2" and rec.state is TaskState.IN_PROGRESS
+    for t in range(1, 30):
+        assert leader.tick(["r2", "r3"], [], now=float(t)) == []
+        leader.on_snapshot("r2", {"at": "dock_3", "holding": ["t1", 7, ACTIVE]}, now=float(t))
+    leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "done": ["t1"]}, now=30.0)
+    assert leader.tasks.board.records["t1"].state is TaskState.DONE
+
+
+def test_a_robot_that_reports_failed_hands_its_task_to_another_and_cools_down():
+    leader = LeaderDuty(SITE, leader="r1", term=1, now=-30.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_1"}, "r2": {"at": "dock_3"}})
+    leader.on_decision("fleet_task", TASK, now=0.0)
+    [req] = leader.tick(["r1", "r2"], [], now=0.0)
+    leader.on_snapshot("r2", {"at": "dock_3", "holding": ["t1", 1, ACCEPTED]}, now=1.0)
+    leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "failed": [["t1", "knee motor overheating"]]},
+                       now=2.0)
+    [again] = leader.tick(["r1", "r2"], [], now=2.5)
+    assert (req.robot_id, again.robot_id, again.task_id) == ("r2", "r1", "t1")
+    assert any("overheating" in h.reason for h in leader.tasks.board.records["t1"].history)
+    robot = RobotDuty("r2")
+    robot.on_command(ASSIGN, 1, assignment(robot="r2"), now=0.0)
+    robot.next_request()
+    robot.on_status("t1", FAILED, "knee motor overheating")
+    assert robot.snapshot()["failed"] == [("t1", "knee motor overheating")]
