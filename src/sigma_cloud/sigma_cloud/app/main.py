@@ -27,6 +27,7 @@ from sigma_cloud.api.routes import (
     swarm,
     tasks,
     telemetry,
+    twin,
 )
 from sigma_cloud.console.routes import router as console_router
 from sigma_cloud.core import incident_response, maintenance
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     app.add_exception_handler(psycopg.Error, on_db_error)
     for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm, notifications,
-                   cognition):
+                   cognition, twin):
         app.include_router(module.router)
     app.include_router(console_router)  # the fleet console page (docs/console.md), outside the OpenAPI document
     problems.problem_openapi(app)
