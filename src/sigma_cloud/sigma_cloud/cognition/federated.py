@@ -25,6 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 
 NORMAL = "normal"
+FLEET_DIM = 64  # the fleet model classifies incident signatures (cognition/signature.py)
 MAX_MAGNITUDE = 1e6
 MIN_VARIANCE = 1e-6
 
@@ -145,3 +146,35 @@ def shadow_check(local: Model, candidate: Model, recent: list[tuple[list[float],
     if theirs + margin < mine:
         return False, f"candidate accuracy {theirs:.3f} < local {mine:.3f} - margin {margin:g} on {len(recent)} samples"
     return True, f"candidate accuracy {theirs:.3f} vs local {mine:.3f} on {len(recent)} samples (margin {margin:g})"
+
+
+def to_json(model: Model) -> dict:
+    """The wire/storage form: {"dim", "version", "classes": {name: {"count", "mean", "var"}}, "robust"}."""
+    return {"dim": model.dim, "version": model.version, "robust": model.robust,
+            "classes": {n: {"count": s.count, "mean": list(s.mean), "var": list(s.var)}
+                        for n, s in model.classes.items()}}
+
+
+def from_json(data: object, dim: int) -> Model:
+    """Parse an uploaded model; anything malformed raises UpdateRefusedError naming the field."""
+    if not isinstance(data, dict):
+        raise UpdateRefusedError("model must be a JSON object")
+    classes = data.get("classes")
+    if not isinstance(classes, dict) or not 0 < len(classes) <= 32:
+        raise UpdateRefusedError("classes must be an object of 1..32 classes")
+    parsed = {}
+    for name, stats in classes.items():
+        if not (isinstance(name, str) and 0 < len(name) <= 64):
+            raise UpdateRefusedError("class names are 1..64 characters")
+        if not isinstance(stats, dict):
+            raise UpdateRefusedError(f"class {name!r} must be an object with count, mean, var")
+        mean, var, count = stats.get("mean"), stats.get("var"), stats.get("count")
+        if not (isinstance(mean, list) and isinstance(var, list)) or isinstance(count, bool):
+            raise UpdateRefusedError(f"class {name!r}: mean and var must be lists, count an integer")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (*mean, *var)):
+            raise UpdateRefusedError(f"class {name!r}: mean and var must hold numbers")
+        parsed[name] = ClassStats(count if isinstance(count, int) else -1, tuple(float(v) for v in mean),
+                                  tuple(float(v) for v in var))
+    model = Model(int(data.get("dim", -1)) if isinstance(data.get("dim"), int) else -1, parsed)
+    validate(model, dim)
+    return model
