@@ -215,7 +215,7 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         return all((rep := node.task_report(r)) is not None and rep.state >= 3 for r in finishing)
 
     try:
-        progress.wait(f"{', '.join(finishing)} finish their tasks", tasks_done, 180)
+        progress.wait(f"{', '.join(finishing)} finish their tasks", tasks_done, 300)
     except TimeoutError as exc:
         progress.say(f"✘ {exc}")
     checks += task_checks(ORDERS, {r: node.task_report(r) for r in ROBOTS})

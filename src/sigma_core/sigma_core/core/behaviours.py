@@ -52,7 +52,7 @@ class ExecutionParams:
     arm_min_speed_scale: float = param(0.6, unit="1", low=0.0, high=1.0,
                                        description="arm motions wait while safety scales speed below this (a person "
                                                    "near, a wall near)")
-    arm_wait_timeout: float = param(60.0, unit="s", low=1.0, high=3600.0,
+    arm_wait_timeout: float = param(180.0, unit="s", low=1.0, high=3600.0,
                                     description="an arm motion fails after waiting this long for that speed scale")
     payload_timeout: float = param(5.0, unit="s", low=0.1, high=60.0,
                                    description="a grasp/release not confirmed after this long fails")
