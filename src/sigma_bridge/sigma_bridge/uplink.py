@@ -122,9 +122,13 @@ class UplinkClient:
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         )
 
-    def request(self, method: str, path: str, body: bytes, now: float, timeout: float | None = None) -> httpx.Response:
-        """Send one signed request (fresh nonce per attempt); network errors propagate as httpx errors."""
+    def request(self, method: str, path: str, body: bytes, now: float, timeout: float | None = None,
+                traceparent: str = "") -> httpx.Response:
+        """Send one signed request (fresh nonce per attempt); network errors propagate as httpx errors.
+        `traceparent` (W3C, protocol revision 1.1) travels outside the signature (docs/device-protocol.md)."""
         headers = protocol.sign_request(self._key, method, path, self.robot_id, body, now)
+        if traceparent:
+            headers[protocol.HEADER_TRACEPARENT] = traceparent
         if body:
             headers["Content-Type"] = "application/json"
         kw = {} if timeout is None else {"timeout": timeout}
@@ -133,7 +137,8 @@ class UplinkClient:
     def send_batch(self, events: Sequence[StoredEvent], now: float) -> Outcome:
         """POST one batch; network failures become a ``retry`` outcome."""
         try:
-            r = self.request("POST", protocol.INGEST_PATH, batch_body(self.robot_id, events), now)
+            r = self.request("POST", protocol.INGEST_PATH, batch_body(self.robot_id, events), now,
+                             traceparent=protocol.new_traceparent().header())  # each batch starts a trace
         except httpx.ConnectError as exc:
             return Outcome("retry", detail=f"cannot connect: {exc}", not_sent=True)
         except httpx.HTTPError as exc:  # timeouts, resets: the batch may have been stored, resend it unchanged

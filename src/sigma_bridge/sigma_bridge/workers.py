@@ -232,7 +232,9 @@ class DownlinkPoller(_Worker):
             self.counts[status] = self.counts.get(status, 0) + 1
             ack_path = protocol.DECISION_ACK_PATH.format(robot_id=self.client.robot_id, decision_id=d.decision_id)
             body = protocol.encode_decision_ack(status, detail, time.time())
-            a = self.client.request("POST", ack_path, body, time.time())
+            parent = protocol.parse_traceparent(d.traceparent)  # continue the decision's trace in the ack
+            a = self.client.request("POST", ack_path, body, time.time(),
+                                    traceparent=protocol.child_traceparent(parent).header() if parent else "")
             if a.status_code not in (200, 409):
                 raise RuntimeError(f"decision ack {d.decision_id}: HTTP {a.status_code} {a.text[:200]}")
         return len(decisions)

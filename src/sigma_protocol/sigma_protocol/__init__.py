@@ -46,14 +46,23 @@ from sigma_protocol.signing import (
     signing_string,
     verify_request,
 )
+from sigma_protocol.tracecontext import (
+    HEADER_TRACEPARENT,
+    PROTOCOL_REVISION,
+    TraceParent,
+    child_traceparent,
+    new_traceparent,
+    parse_traceparent,
+)
 
 __all__ = [
     "ACK_STATUSES", "CHANNELS", "CHANNEL_IDS", "DECISIONS_PATH", "DECISION_ACK_PATH", "DECISION_SOURCES",
-    "HEADER_NONCE", "HEADER_ROBOT", "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "INGEST_PATH", "MAX_BODY_BYTES",
-    "MAX_CLOCK_SKEW_S", "MAX_EVENTS_PER_BATCH", "MAX_LONG_POLL_S", "NAMED_CHANNELS", "NONCE_RE", "PROTOCOL_VERSION",
-    "RETRYABLE_STATUSES", "ROBOT_ID_RE", "SOURCE_EDGE_AI", "SOURCE_OPERATOR", "SOURCE_PRIMARY_AI", "Decision",
-    "DeviceAuth", "Event", "EventError", "IngestAck", "ProtocolError", "b64decode", "b64encode", "decode_decisions",
-    "encode_batch", "encode_decision_ack", "generate_keypair", "is_retryable", "load_verify_key", "new_nonce",
-    "parse_auth_headers", "public_key_of", "sign_request", "signing_string", "validate_batch", "validate_payload",
+    "HEADER_NONCE", "HEADER_ROBOT", "HEADER_SIGNATURE", "HEADER_TIMESTAMP", "HEADER_TRACEPARENT", "INGEST_PATH",
+    "MAX_BODY_BYTES", "MAX_CLOCK_SKEW_S", "MAX_EVENTS_PER_BATCH", "MAX_LONG_POLL_S", "NAMED_CHANNELS", "NONCE_RE",
+    "PROTOCOL_REVISION", "PROTOCOL_VERSION", "RETRYABLE_STATUSES", "ROBOT_ID_RE", "SOURCE_EDGE_AI", "SOURCE_OPERATOR",
+    "SOURCE_PRIMARY_AI", "Decision", "DeviceAuth", "Event", "EventError", "IngestAck", "ProtocolError", "TraceParent",
+    "b64decode", "b64encode", "child_traceparent", "decode_decisions", "encode_batch", "encode_decision_ack",
+    "generate_keypair", "is_retryable", "load_verify_key", "new_nonce", "new_traceparent", "parse_auth_headers",
+    "parse_traceparent", "public_key_of", "sign_request", "signing_string", "validate_batch", "validate_payload",
     "verify_request",
 ]

@@ -74,6 +74,7 @@ class Decision:
     deadline: float
     status: str = "pending"
     extra: dict[str, Any] = field(default_factory=dict)
+    traceparent: str = ""  # W3C trace context of the decision (protocol revision 1.1; "" when none or malformed)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Decision:
@@ -84,6 +85,7 @@ class Decision:
             parameters={str(k): str(v) for k, v in dict(data.get("parameters") or {}).items()},
             created_at=float(data["created_at"]), deadline=float(data["deadline"]),
             status=str(data.get("status", "pending")),
+            traceparent=_valid_traceparent(data.get("traceparent")),
         )
 
     def expired(self, now: float) -> bool:
@@ -92,3 +94,10 @@ class Decision:
 
 
 ACK_STATUSES = frozenset({"applied", "rejected", "expired"})
+
+
+def _valid_traceparent(value: Any) -> str:
+    from sigma_protocol.tracecontext import parse_traceparent
+
+    parsed = parse_traceparent(value) if isinstance(value, str) else None
+    return parsed.header() if parsed else ""

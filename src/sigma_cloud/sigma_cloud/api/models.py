@@ -190,6 +190,8 @@ class DeviceDecision(BaseModel):
     created_at: float
     deadline: float
     status: Literal["pending", "applied", "rejected", "expired"]
+    traceparent: str | None = Field(default=None, description="W3C trace context of the decision (protocol "
+                                    "revision 1.1): continue it in the acknowledgement's traceparent header")
 
 
 class DeviceDecisions(BaseModel):

@@ -17,11 +17,13 @@ from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, Normalizatio
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, identity_params
 from sigma_cloud.core.fastpath import FastBatch
+from sigma_cloud.core.observability import robot_id_var
 
 INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb, "
               "%s::integer[])")
 # The answer for an unknown robot and for a wrong key alike (sigma_protocol.verify_request's wording).
 BAD_SIGNATURE_DETAIL = "signature does not verify with the robot's registered key"
+TRACE_SQL = "UPDATE robot_ingest_state SET last_traceparent = %s WHERE robot_id = %s"
 IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
                 "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
 
@@ -92,6 +94,7 @@ class IngestService:
     async def authenticate(self, headers: Any, method: str, path: str, body: bytes, now: float) -> str:
         """Verify the device signature; returns the robot id. Raises ProtocolError (401/403)."""
         auth = protocol.parse_auth_headers(headers)
+        robot_id_var.set(auth.robot_id)  # the request's JSON log records name the robot (observability)
         key = await self.device_key(auth.robot_id, now)
         protocol.verify_request(key.verify_key, auth, method, path, body, now, self.settings.clock_skew_s)
         if key.status == "unknown":  # unreachable: nobody holds the decoy's private key
@@ -164,8 +167,10 @@ class IngestService:
         latest = [positions[-1] + 1 for positions in groups.values()]  # seqs increase within a batch
         return PreparedBatch(columns.seqs, columns.ts, channel_ids, columns.payload_texts, scores, stats, latest)
 
-    async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float) -> protocol.IngestAck:
-        """Decode, prepare and store one batch; returns the ack only after commit."""
+    async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float,
+                     traceparent: str = "") -> protocol.IngestAck:
+        """Decode, prepare and store one batch; returns the ack only after commit. A valid W3C `traceparent` is
+        kept as the robot's latest trace (decisions made on this telemetry join it; migration 0070)."""
         settings = self.settings
         try:
             columns = fastpath.decode(body, robot_id, now, settings.max_event_age_s, settings.max_events_per_batch,
@@ -191,6 +196,8 @@ class IngestService:
                     pgarray.int2_array(batch.channels), pgarray.text_array(batch.payloads),
                     pgarray.float4_array(batch.scores), orjson.dumps(batch.stats).decode(), batch.latest))
                 accepted, _, acked_through = await cur.fetchone()
+                if traceparent and accepted:
+                    await conn.execute(TRACE_SQL, (traceparent, robot_id))
         except psycopg.errors.UniqueViolation as exc:
             scorer.stats = snapshot
             raise IngestRejected(409, "replay", "this request (nonce) was already processed; re-sign with a new "

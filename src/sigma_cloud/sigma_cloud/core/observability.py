@@ -1,7 +1,12 @@
-"""Prometheus metrics, JSON logs with request ids, optional OpenTelemetry tracing (off by default)."""
+"""Prometheus metrics, JSON logs (request, robot and trace ids), optional OpenTelemetry tracing (off by default).
+
+Tracing continues the W3C `traceparent` a robot sends (device protocol revision 1.1) in the HTTP server span, the
+ingest span and the decision delivered to it (docs/device-protocol.md "Trace context", docs/cloud.md).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import time
@@ -12,6 +17,8 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+robot_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("robot_id", default="")
+tracer_var: contextvars.ContextVar[Any] = contextvars.ContextVar("tracer", default=None)
 
 
 class Metrics:
@@ -33,6 +40,12 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {"ts": record.created, "level": record.levelname, "logger": record.name,
                                  "msg": record.getMessage(), "request_id": request_id_var.get()}
+        robot_id = getattr(record, "robot_id", None) or robot_id_var.get()
+        if robot_id:
+            entry["robot_id"] = robot_id
+        trace_id, span_id = current_ids()
+        if trace_id:
+            entry["trace_id"], entry["span_id"] = trace_id, span_id
         for key in ("method", "path", "status", "duration_ms"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
@@ -71,6 +84,48 @@ def make_tracer(exporter: str) -> Any:
     return provider.get_tracer("sigma_cloud")
 
 
+def current_ids() -> tuple[str, str]:
+    """(trace id, span id) of the active span as hex, or ("", "") when there is none or tracing is off."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return "", ""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return "", ""
+    return f"{context.trace_id:032x}", f"{context.span_id:016x}"
+
+
+def current_traceparent() -> str:
+    """The active span as a W3C traceparent header value ("" when none)."""
+    trace_id, span_id = current_ids()
+    if not trace_id:
+        return ""
+    from opentelemetry import trace
+
+    return f"00-{trace_id}-{span_id}-{int(trace.get_current_span().get_span_context().trace_flags):02x}"
+
+
+def _context_of(traceparent: str | None) -> Any:
+    """An OpenTelemetry context whose parent is `traceparent` (None when absent or malformed: a new trace)."""
+    if not traceparent:
+        return None
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator().extract({"traceparent": traceparent})
+
+
+@contextlib.contextmanager
+def span(name: str, parent: str | None = None, **attributes: Any) -> Any:
+    """A span of the request's tracer (a no-op when tracing is off), child of the current span or of `parent`."""
+    tracer = tracer_var.get()
+    if tracer is None:
+        yield None
+        return
+    with tracer.start_as_current_span(name, context=_context_of(parent), attributes=attributes) as current:
+        yield current
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: request id (X-Request-ID in and out), latency metric, access log, tracing span."""
 
@@ -96,14 +151,22 @@ class RequestContextMiddleware:
                 message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
-        span = self.tracer.start_as_current_span(f"{scope['method']} {scope['path']}") if self.tracer else None
+        server_span = context_token = None
+        if self.tracer is not None:  # continue the caller's W3C trace context (device protocol revision 1.1)
+            from opentelemetry import context as otel_context
+            from opentelemetry import trace
+
+            parent = dict(scope.get("headers") or []).get(b"traceparent", b"").decode("latin-1")
+            server_span = self.tracer.start_span(
+                f"{scope['method']} {scope['path']}", context=_context_of(parent if len(parent) <= 55 else ""),
+                kind=trace.SpanKind.SERVER, attributes={"http.request.method": scope["method"],
+                                                        "url.path": scope["path"]})
+            context_token = otel_context.attach(trace.set_span_in_context(server_span))
+        tracer_token = tracer_var.set(self.tracer)
         try:
-            if span is not None:
-                with span:
-                    await self.app(scope, receive, send_wrapper)
-            else:
-                await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, send_wrapper)
         finally:
+            tracer_var.reset(tracer_token)
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")
@@ -112,3 +175,12 @@ class RequestContextMiddleware:
                 self.log.info("request", extra={"method": scope["method"], "path": scope["path"],
                                                 "status": status["code"], "duration_ms": round(elapsed * 1e3, 2)})
             request_id_var.reset(token)
+            if server_span is not None:  # ended after the access log, so the log record carries its ids
+                from opentelemetry import context as otel_context
+                from opentelemetry.trace import StatusCode
+
+                server_span.set_attribute("http.response.status_code", status["code"])
+                if status["code"] >= 500:
+                    server_span.set_status(StatusCode.ERROR)
+                otel_context.detach(context_token)
+                server_span.end()

@@ -10,12 +10,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 DEVICE_KEYS = ("decision_id", "robot_id", "source", "confidence", "action", "parameters", "created_at", "deadline",
-               "status")
+               "status", "traceparent")
 PENDING_SQL = ("SELECT decision_id, robot_id, source, confidence, action, parameters, extract(epoch FROM created_at), "
-               "extract(epoch FROM deadline), status FROM decisions WHERE robot_id = %s AND status = 'pending' "
-               "AND deadline > now() ORDER BY created_at LIMIT 100")
+               "extract(epoch FROM deadline), status, traceparent FROM decisions WHERE robot_id = %s "
+               "AND status = 'pending' AND deadline > now() ORDER BY created_at LIMIT 100")
 DECISION_SQL = ("SELECT decision_id, robot_id, source, confidence, action, parameters, extract(epoch FROM created_at), "
-                "extract(epoch FROM deadline), status FROM decisions WHERE decision_id::text = %s")
+                "extract(epoch FROM deadline), status, traceparent FROM decisions WHERE decision_id::text = %s")
 
 
 async def insert(conn: psycopg.AsyncConnection, *, robot_id: str, site_id: str, source: int, confidence: float,

@@ -16,6 +16,7 @@ from sigma_cloud.api.deps import IngestDep, PoolDep
 from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.core.ingest import IngestRejected
+from sigma_cloud.core.observability import current_traceparent, span
 from sigma_cloud.repositories import decisions, devices
 
 router = APIRouter(tags=["devices"])
@@ -59,8 +60,13 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
     body = await read_body(request, ingest.settings.max_body_bytes)
     now = time.time()
     try:
-        robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
-        ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now)
+        with span("sigma.ingest.batch", **{"sigma.batch.bytes": len(body)}) as ingest_span:
+            robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
+            trace = current_traceparent() or _robot_trace(request)  # the cloud's span, else the robot's own
+            ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now, trace)
+            if ingest_span is not None:
+                ingest_span.set_attributes({"sigma.robot_id": robot_id, "sigma.batch.accepted": ack.accepted,
+                                            "sigma.batch.acked_through": ack.acked_through})
     except protocol.ProtocolError as exc:
         request.app.state.metrics.batches.labels(exc.kind).inc()
         raise as_problem(exc) from exc
@@ -69,6 +75,22 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
     request.app.state.metrics.batches.labels("ok").inc()
     request.app.state.metrics.events.inc(ack.accepted)
     return Response(orjson.dumps(ack.__dict__), media_type="application/json")
+
+
+def _robot_trace(request: Request) -> str:
+    """The robot's valid traceparent header as sent ("" when absent or malformed: never refused for it)."""
+    parsed = protocol.parse_traceparent(request.headers.get(protocol.HEADER_TRACEPARENT))
+    return parsed.header() if parsed else ""
+
+
+def _continue_traces(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each delivered decision gets a delivery span in its own trace; the robot continues that span in its ack."""
+    for item in items:
+        if item.get("traceparent"):
+            with span("sigma.decision.deliver", parent=item["traceparent"], **{"sigma.robot_id": item["robot_id"],
+                      "sigma.decision_id": item["decision_id"], "sigma.decision.action": item["action"]}):
+                item["traceparent"] = current_traceparent() or item["traceparent"]
+    return items
 
 
 async def _authenticated(request: Request, ingest: Any, robot_id: str, body: bytes) -> str:
@@ -100,7 +122,7 @@ async def device_decisions(request: Request, robot_id: str, ingest: IngestDep, p
     while not items and time.monotonic() < deadline:
         await request.app.state.notifier.wait(robot_id, deadline - time.monotonic())
         items = await _pending(pool, robot_id, None)
-    return Response(orjson.dumps({"decisions": items}), media_type="application/json")
+    return Response(orjson.dumps({"decisions": _continue_traces(items)}), media_type="application/json")
 
 
 @router.post("/v1/devices/{robot_id}/decisions/{decision_id}/ack", openapi_extra=DEVICE_HEADERS,
