@@ -1,0 +1,1 @@
+pytest_plugins = ["sigma_testing.fixtures"]

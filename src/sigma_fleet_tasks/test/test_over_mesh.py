@@ -1,0 +1,130 @@
+"""Fleet tasks across real processes: three robots, each with the real swarm_node (signed Cyclone DDS mesh on its own
+domain) and fleet_tasks_node; the test plays the cloud (a `fleet_task` decision on the leader's
+`cognition/decisions`, where the bridge relays it) and a STAND-IN executor per robot that answers `tasks/request`
+on `tasks/status` per TASK_CONTRACT (ACCEPTED, ACTIVE, then SUCCEEDED or FAILED) - sigma_core's executor needs the
+simulator and is not started here.
+
+Shown: the task reaches exactly one robot; kill -9 of the leader mid-task -> a new leader adopts the task from the
+robot's report (no second robot gets it, the robot's lease is renewed, no cancel); a robot reporting FAILED hands
+its task to another robot."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from diagnostic_msgs.msg import KeyValue
+
+from sigma_interfaces.msg import CognitionDecision, SwarmState, Task, TaskStatus
+from sigma_protocol import b64encode
+from sigma_ros_common.qos import LATCHED, reliable
+from sigma_swarm.cluster import LocalCluster
+from sigma_testing import claim_domain
+
+ROOT = Path(__file__).resolve().parents[3]
+SWARM_CONFIG = ROOT / "config" / "sigma_swarm" / "swarm.yaml"
+TASKS_CONFIG = ROOT / "config" / "sigma_fleet_tasks" / "fleet_tasks.yaml"
+START = {"r1": "dock_1", "r2": "dock_2", "r3": "dock_3"}
+LEASE_S = 8.0
+
+
+def decision(task_id: str, place: str) -> CognitionDecision:
+    params = {"task_id": task_id, "kind": "go_to", "place": place, "priority": "3"}
+    return CognitionDecision(decision_id=f"d-{task_id}", action="fleet_task", confidence=1.0,
+                             parameters=[KeyValue(key=k, value=v) for k, v in params.items()])
+
+
+def status(task_id: str, state: int, reason: str = "") -> TaskStatus:
+    return TaskStatus(task_id=task_id, kind=Task.KIND_GO_TO, state=state, reason=reason, step="stand-in")
+
+
+def test_allocation_over_the_mesh_survives_leader_kill_and_hands_over_failed_tasks(launch, ros_probe, tmp_path):
+    mesh = claim_domain()  # the swarm's own DDS domain, separate from the test's ROS domain
+    try:
+        site = LocalCluster(3, tmp_path, mesh.domain_id, site="warehouse")
+        procs: dict[str, list] = {}
+        for rid in site.ids:
+            procs[rid] = [
+                launch("sigma_swarm", "swarm_node", name="swarm", namespace=rid, params_files=[SWARM_CONFIG],
+                       params={"swarm_domain_id": mesh.domain_id, "localhost_only": True,
+                               "key_file": str(tmp_path / "{robot_id}.key"), "roster_file": str(site.roster_path),
+                               "cloud_roster_key": b64encode(bytes(site.cloud_key.verify_key)),
+                               "state_file": str(tmp_path / "{robot_id}.state.json")}),
+                launch("sigma_fleet_tasks", "fleet_tasks_node", name="fleet_tasks", namespace=rid,
+                       params_files=[TASKS_CONFIG],
+                       params={"start_place": START[rid], "lease_s": LEASE_S, "skew_s": 1.0, "tick_period_s": 0.5,
+                               "report_period_s": 1.5}),
+            ]
+        states = {i: ros_probe.subscribe(SwarmState, f"/{i}/swarm/state", LATCHED) for i in site.ids}
+        requests = {i: ros_probe.subscribe(Task, f"/{i}/tasks/request", reliable(10)) for i in site.ids}
+        executor = {i: ros_probe.publisher(TaskStatus, f"/{i}/tasks/status", reliable(50)) for i in site.ids}
+        decisions = {i: ros_probe.publisher(CognitionDecision, f"/{i}/cognition/decisions", reliable(10))
+                     for i in site.ids}
+        for i in site.ids:
+            ros_probe.wait_for_subscribers(executor[i], timeout=60)
+            ros_probe.wait_for_subscribers(decisions[i], timeout=60)
+
+        def agreed(among):
+            latest = [states[i].latest() for i in among]
+            if any(s is None for s in latest):
+                return None
+            views = {(s.leader, s.term) for s in latest}
+            return next(iter(views)) if len(views) == 1 and latest[0].leader else None
+
+        def holders(task_id):
+            return {i: [m for m in requests[i].wait_for(lambda _: True, timeout=0) if m.task_id == task_id]
+                    for i in site.ids}
+
+        def wait_request(task_id, timeout):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                got = [i for i, msgs in holders(task_id).items() if any(m.kind != Task.KIND_CANCEL for m in msgs)]
+                if got:
+                    return got
+                time.sleep(0.2)
+            raise AssertionError(f"no robot got {task_id} within {timeout} s")
+
+        states["r1"].wait_for(lambda _: agreed(site.ids) is not None, timeout=60)
+        leader, term = agreed(site.ids)
+        target = next(i for i in site.ids if i != leader)  # the task is at this follower's dock
+
+        # 1. a cloud task reaches exactly one robot: the one standing at the place
+        decisions[leader].publish(decision("t1", START[target]))
+        assert wait_request("t1", timeout=40) == [target]
+        executor[target].publish(status("t1", TaskStatus.STATE_ACCEPTED))
+        executor[target].publish(status("t1", TaskStatus.STATE_ACTIVE))
+        time.sleep(3.0)  # the leader hears the robot's report (it renews the lease)
+
+        # 2. kill -9 the leader mid-task: a new leader adopts the task from the robot's report
+        for proc in procs[leader]:
+            proc.signal(signal.SIGKILL)
+        survivors = [i for i in site.ids if i != leader]
+        states[survivors[0]].wait_for(
+            lambda _: (a := agreed(survivors)) is not None and a[0] != leader and a[1] > term, timeout=30)
+        new_leader, _ = agreed(survivors)
+        decisions[new_leader].publish(decision("t1", START[target]))  # the cloud answers the leadership claim
+        time.sleep(LEASE_S + 1.0 + 4.0)  # past any lease the old leader granted and the new leader's hold-back
+        got = holders("t1")
+        assert [i for i, msgs in got.items() if msgs] == [target], got  # nobody else got it, before or after
+        assert [m.kind for m in got[target]] == [Task.KIND_GO_TO]  # once, and never cancelled: lease renewed
+        assert f"assign t1 to {target}" in procs[leader][1].output()
+        assert "assign t1" not in procs[new_leader][1].output()  # adopted from the report, not handed out again
+        executor[target].publish(status("t1", TaskStatus.STATE_SUCCEEDED))
+        time.sleep(2.0)
+        decisions[new_leader].publish(decision("t1", START[target]))  # a late re-send does not run it again
+
+        # 3. a robot that reports FAILED hands its task to the other robot
+        decisions[new_leader].publish(decision("t2", START[survivors[0]]))
+        [first] = wait_request("t2", timeout=30)
+        executor[first].publish(status("t2", TaskStatus.STATE_ACCEPTED))
+        executor[first].publish(status("t2", TaskStatus.STATE_FAILED, "left knee motor shut down (overheating)"))
+        other = next(i for i in survivors if i != first)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not holders("t2")[other]:
+            time.sleep(0.2)
+        got2 = holders("t2")
+        assert len(got2[other]) == 1 and len(got2[first]) == 1 and not got2[leader], got2
+        assert len(holders("t1")[target]) == 1  # t1 still ran exactly once
+    finally:
+        mesh.release()
