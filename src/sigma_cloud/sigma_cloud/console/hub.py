@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ TASKS_SQL = ("SELECT " + ", ".join(TASK_FIELDS)  # noqa: S608 - a constant colum
 LEADER_SQL = "SELECT robot_id, term FROM site_leaders WHERE site_id = %s"
 TASK_OVERLAP = dt.timedelta(seconds=5)  # re-read recently updated tasks: commits may land out of updated_at order
 QUEUE_DEPTH = 64
+IDLE_GRACE_S = 30.0  # a feed keeps polling this long after its last browser left (reloads, stream reconnects)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class SiteFeed:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task | None = None
     tasks_since: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    idle_until: float = 0.0
 
     async def poll_once(self) -> dict[str, Any]:
         """Read the site once; the delta (robots, tasks, leader) of what changed."""
@@ -81,7 +84,8 @@ class SiteFeed:
                 queue.put_nowait({"resync": True})
 
     async def run(self) -> None:
-        while self.subscribers:
+        # The condition is checked with no await before the loop ends, so a browser that joined in between is seen.
+        while self.subscribers or time.monotonic() < self.idle_until:
             try:
                 delta = await self.poll_once()
                 self.ready.set()
@@ -106,20 +110,19 @@ class ConsoleHub:
     async def subscribe(self, site_id: str) -> tuple[SiteFeed, asyncio.Queue]:
         """Join (or start) the site's feed; returns it once it has read the site at least once."""
         feed = self.feeds.get(site_id)
-        if feed is None or feed.task is None or feed.task.done():
-            feed = SiteFeed(site_id, self.pool, self.poll_s)
-            self.feeds[site_id] = feed
+        if feed is None:
+            feed = self.feeds[site_id] = SiteFeed(site_id, self.pool, self.poll_s)
         queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_DEPTH)
         feed.subscribers.add(queue)
-        if feed.task is None:
+        if feed.task is None or feed.task.done():  # new, or stopped after its idle grace: (re)start polling
+            feed.ready.clear()  # the snapshot waits for a fresh read
             feed.task = asyncio.create_task(feed.run(), name=f"console-feed-{site_id}")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(feed.ready.wait(), timeout=10)
         return feed, queue
 
     def unsubscribe(self, feed: SiteFeed, queue: asyncio.Queue) -> None:
+        """Leave the feed; it keeps polling for IDLE_GRACE_S after its last browser, then stops by itself."""
         feed.subscribers.discard(queue)
-        if not feed.subscribers and feed.task is not None:
-            feed.task.cancel()
-            if self.feeds.get(feed.site_id) is feed:
-                del self.feeds[feed.site_id]
+        if not feed.subscribers:
+            feed.idle_until = time.monotonic() + IDLE_GRACE_S

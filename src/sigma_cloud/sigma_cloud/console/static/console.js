@@ -78,11 +78,17 @@ async function openSite() {
   S.robots.clear(); S.robotEls.clear(); S.tasks.clear(); S.leader = null;
   if (!S.site) { $("map-note").textContent = "No site is visible to you."; return; }
   sessionStorage.setItem("sigma.site", S.site);
-  try { S.map = (await api(`/console/api/sites/${S.site}/map`)).map; } catch { S.map = null; }
-  try { S.places = (await api(`/v1/sites/${S.site}/places`)).items; } catch { S.places = []; }
+  const m = $("map"); m.replaceChildren(svg("g", { id: "map-bg" }), svg("g", { id: "robots" }));
+  m.setAttribute("viewBox", "-15.5 -10.5 31 21");  // until the site's floor plan has arrived
+  stream(S.site);  // robots are drawn as soon as the snapshot arrives; the floor plan fills in underneath
+  const site = S.site;
+  const [map, places] = await Promise.all([
+    api(`/console/api/sites/${site}/map`).then((r) => r.map, () => null),
+    api(`/v1/sites/${site}/places`).then((r) => r.items, () => [])]);
+  if (site !== S.site) return;
+  S.map = map; S.places = places;
   drawMap();
   fillPlaces();
-  stream(S.site);
 }
 
 // ---- live stream: one fetch-based server-sent-events connection per site ----
@@ -155,9 +161,9 @@ function applyDelta(d) {
 
 // ---- map ----
 function drawMap() {
-  const m = $("map"); m.replaceChildren();
+  const m = $("map-bg"); m.replaceChildren();
   const b = S.map ? S.map.bounds : [-15, -10, 15, 10];
-  m.setAttribute("viewBox", `${b[0] - 0.5} ${-b[3] - 0.5} ${b[2] - b[0] + 1} ${b[3] - b[1] + 1}`);
+  $("map").setAttribute("viewBox", `${b[0] - 0.5} ${-b[3] - 0.5} ${b[2] - b[0] + 1} ${b[3] - b[1] + 1}`);
   $("map-note").textContent = S.map ? "" : "No floor plan uploaded for this site (sigma-cloud console map SITE WORLD.yaml).";
   const pt = (p) => `${p[0]},${-p[1]}`;
   if (S.map) {
@@ -177,7 +183,6 @@ function drawMap() {
     g.append(svg("title", {}, `${p.name} (${p.kind})`));
     m.append(g, svg("text", { class: "label", x: p.x + 0.3, y: -p.y - 0.3 }, p.name));
   }
-  m.append(svg("g", { id: "robots" }));
 }
 
 function drawRobot(r) {
