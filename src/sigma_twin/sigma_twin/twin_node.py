@@ -100,15 +100,17 @@ class TwinNode(Node):
     def publish(self) -> None:
         now = self.get_clock().now()
         wall = now.nanoseconds * 1e-9
+        # The report is stamped with the time of the data it describes (the newest input stamp): its windows are
+        # in that time base too, so "hours until the window" holds even when the drivers stamp in sim time.
+        t = max(self.twin.guard.last_stamp.values(), default=wall)
         if self.cached is not None and wall - self.cached_at < self.forecast_period:
-            self.cached.header.stamp = now.to_msg()  # between forecasts: the last one, restamped
+            self.cached.header.stamp = _time(t)  # between forecasts: the last one, restamped
             self.pub.publish(self.cached)
             return
         self.cached_at = wall
-        t = max(self.twin.guard.last_stamp.values(), default=wall)
         rep = self.twin.report(t)
         msg = TwinHealth()
-        msg.header.stamp = now.to_msg()
+        msg.header.stamp = _time(t)
         msg.risk_horizon = float(self.prog.risk_horizon)
         msg.actuators = [_component(c) for c in rep.actuators]
         msg.battery = _component(rep.battery)
