@@ -46,18 +46,21 @@ def test_fleet_file_resolves_one_world_and_three_namespaced_robots():
         ("/r1", "state_publisher"),
         ("/r1", "bridge_node"),
         ("/r1", "swarm_node"),
+        ("/r1", "fleet_tasks_node"),
         ("/r2", "safety_node"),
         ("/r2", "twin_node"),
         ("/r2", "core_node"),
         ("/r2", "state_publisher"),
         ("/r2", "bridge_node"),
         ("/r2", "swarm_node"),
+        ("/r2", "fleet_tasks_node"),
         ("/r3", "safety_node"),
         ("/r3", "twin_node"),
         ("/r3", "core_node"),
         ("/r3", "state_publisher"),
         ("/r3", "bridge_node"),
         ("/r3", "swarm_node"),
+        ("/r3", "fleet_tasks_node"),
     ]
     assert _params(nodes[0])["robots"] == ["r1", "r2", "r3"]
     bridges = {n.namespace: _params(n) for n in nodes if n.executable == "bridge_node"}
@@ -78,11 +81,12 @@ def test_robot_file_alone_starts_its_own_simulator():
         ("/r9", "state_publisher"),
         ("/r9", "bridge_node"),
         ("/r9", "swarm_node"),
+        ("/r9", "fleet_tasks_node"),
     ]
     assert _params(nodes[0])["robots"] == ["r9"]
     hardware = Loader(find_pkg_share).load(LAUNCH / "robot.launch.yaml", {"robot_id": "r9", "sim": "false"})
     assert [n.executable for n in hardware] == ["safety_node", "twin_node", "core_node", "state_publisher",
-                                                "bridge_node", "swarm_node"]
+                                                "bridge_node", "swarm_node", "fleet_tasks_node"]
 
 
 @pytest.mark.timeout(180)
