@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cloud-key", required=True, help="base64 Ed25519 public key the cloud signs rosters with")
     parser.add_argument("--domain", type=int, required=True, help="Cyclone DDS domain id of the site's mesh")
     parser.add_argument("--state-file", type=Path, required=True)
-    parser.add_argument("--params", type=Path, help="YAML with election parameters (config/sigma_swarm/swarm.yaml)")
+    parser.add_argument("--params", type=Path, help="YAML with election parameters (config/swarm.yaml)")
     parser.add_argument("--localhost-only", action="store_true")
     parser.add_argument("--roster-poll", type=float, default=1.0)
     parser.add_argument("--test-hooks", action="store_true")

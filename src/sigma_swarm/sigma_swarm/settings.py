@@ -1,5 +1,5 @@
 """Parameters of ``swarm_node`` (the election timing is ``sigma_swarm.core.params.ElectionParams``, prefix
-``election``). Defaults equal config/sigma_swarm/swarm.yaml (a unit test checks it). ``{robot_id}`` in a path is
+``election``). Defaults equal config/swarm.yaml (src/sigma_swarm) (a unit test checks it). ``{robot_id}`` in a path is
 replaced by the robot id."""
 
 from __future__ import annotations

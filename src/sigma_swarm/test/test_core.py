@@ -26,7 +26,7 @@ from sigma_swarm.settings import SwarmNodeSettings
 
 P = ElectionParams()
 ROSTER = Roster(1, frozenset({"a", "b", "c", "d", "e"}))
-CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_swarm" / "swarm.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "swarm.yaml"
 
 
 def make(ids=("a", "b", "c", "d", "e"), roster=ROSTER, now=0.0):

@@ -13,7 +13,7 @@ from sigma_ros_common.qos import LATCHED, reliable
 from sigma_swarm.cluster import LocalCluster
 from sigma_testing import claim_domain
 
-CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_swarm" / "swarm.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "swarm.yaml"
 
 
 def test_three_nodes_publish_state_and_carry_fenced_commands(launch, ros_probe, tmp_path):

@@ -1,6 +1,6 @@
 """Election and membership parameters: one frozen dataclass, validated, with the derived leader lease.
 
-Defaults equal ``config/sigma_swarm/swarm.yaml`` (a unit test checks it). Times are seconds of the member's own
+Defaults equal ``config/swarm.yaml (src/sigma_swarm)`` (a unit test checks it). Times are seconds of the member's own
 monotonic clock; ``max_clock_drift`` is the bound on how fast two members' clocks may run apart (rate, e.g. 0.01 =
 1 %), which the lease is shortened by so that it stays safe under that drift.
 """
