@@ -56,8 +56,12 @@ def run(options: argparse.Namespace, owner_url: str) -> bool:
             if options.action == "add":
                 sites = [s for s in options.sites.split(",") if s]
                 try:
+                    if options.role != "fleet_admin" and not sites:  # before asking for a password
+                        raise ValueError(f"role {options.role} needs --sites (the sites they may see)")
                     users.add_user(conn, username=options.username, password=_password(options), role=options.role,
                                    sites=sites)
+                except EOFError as exc:
+                    raise SystemExit("sigma-cloud user add: no password given") from exc
                 except ValueError as exc:
                     raise SystemExit(f"sigma-cloud user add: {exc}") from exc
                 print(json.dumps({"username": options.username, "role": options.role, "sites": sites}))

@@ -22,7 +22,7 @@ def add_user(conn: psycopg.Connection, *, username: str, password: str, role: st
     if bad:
         raise ValueError(f"invalid site ids: {bad}")
     if role != "fleet_admin" and not sites:
-        raise ValueError(f"a {role} needs --sites (the sites they may see)")
+        raise ValueError(f"role {role} needs --sites (the sites they may see)")
     conn.execute("INSERT INTO console_users (username, password_hash, role, sites) VALUES (%s, %s, %s, %s) "
                  "ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, "
                  "role = EXCLUDED.role, sites = EXCLUDED.sites",

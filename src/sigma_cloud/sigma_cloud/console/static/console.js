@@ -229,11 +229,13 @@ async function createTask(ev) {
   const body = { kind: k, priority: Number($("task-priority").value || 0) };
   if (k === "deliver") { body.pickup = $("task-pickup").value; body.dropoff = $("task-dropoff").value; } else body.place = $("task-place").value;
   try {
-    const t = await api(`/v1/sites/${S.site}/tasks`, { method: "POST", body, headers: { "Idempotency-Key": crypto.randomUUID() } });
+    const t = await api(`/v1/sites/${S.site}/tasks`, { method: "POST", body, headers: idempotencyKey() });
     S.tasks.set(t.task_id, { ...t, task_id: String(t.task_id) });
     queueRender();
   } catch (e) { $("task-error").textContent = "Not created: " + e.message; }
 }
+// A retried click creates one task (crypto.randomUUID exists in secure contexts: https or localhost).
+const idempotencyKey = () => (globalThis.crypto && crypto.randomUUID ? { "Idempotency-Key": crypto.randomUUID() } : {});
 async function cancelTask(id) {
   try { await api(`/v1/sites/${S.site}/tasks/${id}/cancel`, { method: "POST", body: { reason: "cancelled in the console" } }); }
   catch (e) { $("task-error").textContent = "Not cancelled: " + e.message; }
