@@ -133,5 +133,6 @@ def attach(node: Node, robot_id: str, cloud_url: str, client: UplinkClient | Non
         if view is not None:
             view.swarm_state(view_values(msg), time.time_ns())
 
-    node._subs.append(node.create_subscription(SwarmState, "swarm/state", on_state, LATCHED))  # type: ignore
+    # the bridge node keeps its subscriptions in _subs, which this helper extends on its behalf
+    node._subs.append(node.create_subscription(SwarmState, "swarm/state", on_state, LATCHED))  # type: ignore[attr-defined]  # see above
     return link

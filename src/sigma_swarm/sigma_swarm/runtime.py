@@ -214,7 +214,7 @@ class SwarmRuntime:
         if send is None:
             return None
         self.transport.publish(self.signer.frame(send.message))
-        return send.message  # type: ignore[return-value]
+        return send.message  # type: ignore[return-value]  # Send.message is the union of message types
 
     def member_report(self, kind: str, payload: bytes) -> MemberReport | None:
         """Send a report to the leader this member follows; None when it knows no leader (or leads itself)."""
@@ -222,7 +222,7 @@ class SwarmRuntime:
         if send is None:
             return None
         self.transport.publish(self.signer.frame(send.message), send.to)
-        return send.message  # type: ignore[return-value]
+        return send.message  # type: ignore[return-value]  # Send.message is the union of message types
 
     def counters(self) -> dict[str, int]:
         """Drop reasons (auth layer), protocol counters (core) and roster refresh errors, by name."""

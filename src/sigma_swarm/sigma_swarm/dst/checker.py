@@ -28,8 +28,8 @@ class Checker:
     def delivered(self, member: Member, message: object) -> None:
         """Record a message handed to ``member``: a leader's message of a newer term counts as seen."""
         if isinstance(message, LeaderCommand) or type(message).__name__ == "LeaderHeartbeat":
-            term = message.term  # type: ignore[attr-defined]
-            if message.roster_version >= member.roster.version:  # type: ignore[attr-defined]
+            term = message.term  # type: ignore[attr-defined]  # narrowed by the check above
+            if message.roster_version >= member.roster.version:  # type: ignore[attr-defined]  # as above
                 self.max_leader_term_seen[member.id] = max(self.max_leader_term_seen.get(member.id, 0), term)
 
     def accepted(self, member: Member, commands: Iterable[LeaderCommand], now: float) -> None:

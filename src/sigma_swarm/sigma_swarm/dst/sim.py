@@ -281,25 +281,25 @@ class Simulation:
                 self.now = t
                 self.result.events += 1
                 if kind != FAULT:
-                    target = data[0]  # type: ignore[index]
+                    target = data[0]  # type: ignore[index]  # every non-fault event's data is a tuple
                     if t < self.paused_until[target]:  # a frozen process handles nothing until it thaws
                         self._push(self.paused_until[target], kind, data)
                         continue
                 if kind == TIMER:
-                    member_id, token = data  # type: ignore[misc]
+                    member_id, token = data  # type: ignore[misc]  # a TIMER carries (member, token)
                     if token != self.timer_token[member_id] or not self.up[member_id]:
                         continue
                     self.timer_at.pop(member_id, None)
                     out = self.members[member_id].tick(self._local(member_id))
                     self._after(member_id, out.sends, out.commands)
                 elif kind == DELIVER:
-                    to, message = data  # type: ignore[misc]
+                    to, message = data  # type: ignore[misc]  # a DELIVER carries (to, message)
                     if not self.up[to]:
                         continue
                     member = self.members[to]
                     self.checker.delivered(member, message)
                     self._log((to, message))
-                    out = member.handle(message, self._local(to))  # type: ignore[arg-type]
+                    out = member.handle(message, self._local(to))  # type: ignore[arg-type]  # queued as object
                     self._after(to, out.sends, out.commands)
                 elif isinstance(data, tuple) and data[0] == "roster":
                     self._deliver_roster(data[1])
