@@ -110,6 +110,15 @@ def _local_names(package_dir: Path) -> set[str]:
     return names
 
 
+def _foreign_test_helpers(package_dir: Path) -> dict[str, Path]:
+    """Test helper modules (not ``test_*``) of the other packages of the workspace, by module name."""
+    out: dict[str, Path] = {}
+    for f in sorted(package_dir.parent.glob("*/test/*.py")):
+        if f.parents[1] != package_dir and not f.stem.startswith(("test_", "conftest")):
+            out.setdefault(f.stem, f)
+    return out
+
+
 def is_system_key(key: str, ros: set[str]) -> bool:
     """A system package (a compiler, a -dev library): neither a ROS package nor a Python distribution we map.
     Nothing imports it, so whether it is used cannot be read from the code; it is not checked."""
@@ -155,7 +164,14 @@ def check_package(package_dir: Path, ros_packages: Iterable[str]) -> list[str]:
     for f in src.data:
         strings_code.add(f.read_text(errors="replace"))
     strings_tests: set[str] = set()
-    for f in src.tests:
+    test_files = list(src.tests)
+    helpers = _foreign_test_helpers(package_dir)
+    for f in src.tests:  # a helper borrowed from another package's tests: its imports are these tests' imports
+        for site in imports_of(f):
+            if site.top in helpers and site.top not in local and helpers[site.top] not in test_files:
+                test_files.append(helpers[site.top])
+                local.add(site.top)
+    for f in test_files:
         strings_tests |= string_constants(f)
         for site in imports_of(f):
             key = resolve(site)
