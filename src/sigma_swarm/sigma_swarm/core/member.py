@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from sigma_swarm.core.messages import (
     HeartbeatAck,
@@ -467,7 +469,8 @@ class Member:
             self._lease_until = now + self.params.lease_s
 
 
-_HANDLERS = {
+# Each handler takes exactly the message type it is keyed by (hence Any for the message argument).
+_HANDLERS: dict[type, Callable[[Member, Any, float, Output], None]] = {
     MemberHeartbeat: Member._on_member_heartbeat,
     PreVoteRequest: Member._on_pre_vote_request,
     PreVoteResponse: Member._on_pre_vote_response,
