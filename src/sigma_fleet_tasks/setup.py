@@ -4,6 +4,15 @@ from setuptools import find_packages, setup
 
 package_name = "sigma_fleet_tasks"
 
+
+def _files(pattern: str) -> list[str]:
+    """This package's own files; a pattern matching nothing is a packaging error, not an empty install."""
+    found = sorted(glob(pattern))
+    if not found:
+        raise FileNotFoundError(f"{package_name}/setup.py: nothing matches {pattern}")
+    return found
+
+
 setup(
     name=package_name,
     version="0.1.0",
@@ -11,7 +20,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
         ("share/" + package_name, ["package.xml"]),
-        ("share/" + package_name + "/config", glob("../../config/sigma_fleet_tasks/*.yaml")),
+        ("share/" + package_name + "/config", _files("config/*.yaml")),
     ],
     install_requires=["setuptools"],
     zip_safe=True,

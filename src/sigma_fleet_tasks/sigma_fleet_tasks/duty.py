@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport
@@ -23,6 +23,7 @@ from sigma_tasks.cost import RobotState
 from sigma_tasks.fence import AssignmentFence
 from sigma_tasks.leader import ACTIVE, CANCELED, FAILED, PREEMPTED, REFUSED, SUCCEEDED, LeaderTasks, TaskRequest
 from sigma_tasks.model import Place, PlaceKind, SiteMap
+from sigma_tasks.states import TaskRecord
 
 ASSIGN, RENEW, SNAPSHOT = "task_assignment", "task_renew", "task_snapshot"
 FINAL = {SUCCEEDED, FAILED, CANCELED, PREEMPTED, REFUSED}
@@ -142,8 +143,10 @@ class LeaderDuty:
     """The leader's side for one term: LeaderTasks plus who is there, where, and who failed lately."""
 
     def __init__(self, site: SiteMap, *, leader: str, term: int, now: float, board: BoardParams,
-                 cooldown_s: float, snapshots: dict[str, dict]) -> None:
-        self.tasks = LeaderTasks(site, leader=leader, term=term, board=board, now=now)
+                 cooldown_s: float, snapshots: dict[str, dict], records: Mapping[str, TaskRecord] | None = None
+                 ) -> None:
+        """``records``: what this robot's board of an older term knew (it led the term before, too)."""
+        self.tasks = LeaderTasks(site, leader=leader, term=term, board=board, now=now, records=records)
         self.site = site
         self.cooldown_s = cooldown_s
         self.positions: dict[str, str] = {}

@@ -74,13 +74,15 @@ class FleetTasksNode(Node):
         return st is not None and st.role == SwarmState.ROLE_LEADER and st.lease_valid and st.leader == self.robot_id
 
     def _on_swarm_state(self, msg: SwarmState) -> None:
-        before = self.swarm.leader if self.swarm else ""
+        before = (self.swarm.leader, self.swarm.term) if self.swarm else ("", 0)
         self.swarm = msg
         now = time.time()
         if self._leads() and (self.leader is None or self.leader.term != msg.term):
             self.snapshots[self.robot_id] = self.robot.snapshot()
+            # Leading the next term too: this board's records carry over (else they would wait for a cloud re-send).
+            records = self.leader.tasks.board.records if self.leader is not None else None
             self.leader = LeaderDuty(self.site, leader=self.robot_id, term=msg.term, now=now, board=self.board,
-                                     cooldown_s=self.s.failed_cooldown_s, snapshots=self.snapshots)
+                                     cooldown_s=self.s.failed_cooldown_s, snapshots=self.snapshots, records=records)
             for action, params in list(self.pending.values()):
                 self._decide(action, params, now)
             self.pending.clear()
@@ -88,8 +90,8 @@ class FleetTasksNode(Node):
         elif not self._leads() and self.leader is not None and msg.term != self.leader.term:
             self.get_logger().info(f"term {self.leader.term} over: task allocation off")
             self.leader = None
-        if msg.leader and msg.leader != before:
-            self._send_snapshot(now)  # a new leader learns what this robot holds and finished
+        if msg.leader and (msg.leader, msg.term) != before:
+            self._send_snapshot(now)  # a new leader (or term) learns what this robot holds and finished
 
     def _on_command(self, msg: SwarmCommand) -> None:
         if msg.kind not in (ASSIGN, RENEW):
@@ -114,9 +116,13 @@ class FleetTasksNode(Node):
         except ValueError as exc:
             self.get_logger().warning(f"report from {msg.sender} ignored: {exc}")
             return
-        self.snapshots[msg.sender] = snap
         if self.leader is not None:
-            self.leader.on_snapshot(msg.sender, snap, now=time.time())
+            try:
+                self.leader.on_snapshot(msg.sender, snap, now=time.time())
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                self.get_logger().warning(f"malformed task snapshot from {msg.sender} ignored: {exc!r}")
+                return
+        self.snapshots[msg.sender] = snap
 
     def _send_snapshot(self, now: float) -> None:
         snap = self.robot.snapshot()

@@ -1,4 +1,4 @@
-"""Parameters of ``fleet_tasks_node``; defaults equal config/sigma_fleet_tasks/fleet_tasks.yaml (a test checks it)."""
+"""Parameters of ``fleet_tasks_node``; defaults equal config/fleet_tasks.yaml (a test checks it)."""
 
 from __future__ import annotations
 

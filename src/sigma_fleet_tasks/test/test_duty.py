@@ -13,7 +13,7 @@ from sigma_tasks.allocator import BoardParams
 from sigma_tasks.leader import ACCEPTED, ACTIVE, FAILED, SUCCEEDED
 from sigma_tasks.states import TaskState
 
-CONFIG = Path(__file__).resolve().parents[3] / "config" / "sigma_fleet_tasks" / "fleet_tasks.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "fleet_tasks.yaml"
 SITE = site_from_places([("dock_1", "dock", -13.5, -8.5), ("dock_3", "dock", 13.5, -8.5),
                          ("shelf_0_0", "shelf", -8.0, -4.8), ("shelf_0_2", "shelf", 8.0, -4.8)])
 BOARD = BoardParams(lease_s=6.0, skew_s=1.0)
@@ -93,3 +93,26 @@ def test_a_robot_that_reports_failed_hands_its_task_to_another_and_cools_down():
     robot.next_request()
     robot.on_status("t1", FAILED, "knee motor overheating")
     assert robot.snapshot()["failed"] == [("t1", "knee motor overheating")]
+
+
+def test_a_malformed_snapshot_raises_a_plain_error_the_node_can_log():
+    leader = LeaderDuty(SITE, leader="r1", term=1, now=0.0, board=BOARD, cooldown_s=60.0, snapshots={})
+    for bad in ({"holding": "t1"}, {"holding": ["t1"]}, {"failed": [1]}, {"holding": ["t1", "x", 2]}):
+        try:
+            leader.on_snapshot("r2", bad, now=1.0)
+        except (ValueError, TypeError, KeyError, IndexError):
+            continue
+    leader.on_snapshot("r2", {"at": "dock_3"}, now=2.0)  # the board still works
+    assert leader.robots(["r2"], now=2.0)[0].robot_id == "r2"
+
+
+def test_a_robot_leading_the_next_term_keeps_what_its_board_knew():
+    """Found across processes: a leader re-elected at once (term 2 -> 3) lost the task the cloud sent in term 2."""
+    first = LeaderDuty(SITE, leader="r3", term=2, now=0.0, board=BOARD, cooldown_s=60.0, snapshots={})
+    first.on_decision("fleet_task", TASK, now=0.1)
+    second = LeaderDuty(SITE, leader="r3", term=3, now=0.5, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_3", "holding": ["t1", 1, ACTIVE]}},
+                        records=first.tasks.board.records)
+    rec = second.tasks.board.records["t1"]
+    assert rec.robot_id == "r1" and rec.state is TaskState.IN_PROGRESS
+    assert second.renewals() == {"r1": {"t1": 0.5 + BOARD.lease_s}}

@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import KeyValue
 
 from sigma_interfaces.msg import CognitionDecision, SwarmState, Task, TaskStatus
@@ -22,9 +23,8 @@ from sigma_ros_common.qos import LATCHED, reliable
 from sigma_swarm.cluster import LocalCluster
 from sigma_testing import claim_domain
 
-ROOT = Path(__file__).resolve().parents[3]
-SWARM_CONFIG = ROOT / "config" / "sigma_swarm" / "swarm.yaml"
-TASKS_CONFIG = ROOT / "config" / "sigma_fleet_tasks" / "fleet_tasks.yaml"
+SWARM_CONFIG = Path(get_package_share_directory("sigma_swarm")) / "config" / "swarm.yaml"  # as installed
+TASKS_CONFIG = Path(__file__).resolve().parents[1] / "config" / "fleet_tasks.yaml"
 START = {"r1": "dock_1", "r2": "dock_2", "r3": "dock_3"}
 LEASE_S = 8.0
 
