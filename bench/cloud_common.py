@@ -66,13 +66,14 @@ def make_events(start_seq: int, n: int, now: float) -> list[dict]:
 class Stack:
     """Embedded PostgreSQL (fsync on: acks are durable) + the service in a uvicorn subprocess."""
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, uvicorn_args: tuple[str, ...] = ()) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="sigma-bench-"))
         self.settings = Settings(environment="development", data_dir=self.tmp, maintenance_interval_s=3600,
                                  pool_max_size=12)
         self.pg = EmbeddedPostgres(self.tmp / "pg", settings={"fsync": "on", "synchronous_commit": "on",
                                                               "max_connections": "100"})
         self.workers = workers
+        self.uvicorn_args = uvicorn_args
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Stack:
@@ -93,7 +94,7 @@ class Stack:
                "SIGMA_POOL_MAX_SIZE": str(max(4, 12 // self.workers))}
         self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "sigma_cloud.app.asgi:app", "--host",
                                       "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
-                                      "--log-level", "warning", "--no-access-log"], env=env)
+                                      "--log-level", "warning", "--no-access-log", *self.uvicorn_args], env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 60
         while True:

@@ -233,8 +233,8 @@ async def feed_decisions(host: str, port: int, token: str, robot_ids: list[str],
 
 
 async def emulate(url: str, robots: list[tuple[str, str]], seconds: float, period: float, first_seq: int,
-                  token: str = "", decision_rate: float = 0.0) -> Totals:
-    """Run the robots for `seconds`; then every robot finishes its batch in flight (acked or failed)."""
+                  token: str = "", decision_rate: float = 0.0, drain_s: float = 30.0) -> Totals:
+    """Run the robots for `seconds`; then each robot's batch in flight has `drain_s` to be acknowledged."""
     host, port = url.removeprefix("http://").split(":")
     totals = Totals()
     fleet = [Robot(rid, seed, host, int(port), first_seq, period) for rid, seed in robots]
@@ -248,7 +248,10 @@ async def emulate(url: str, robots: list[tuple[str, str]], seconds: float, perio
         feed_decisions(host, int(port), token, [r for r, _ in robots], decision_rate, stop, totals))
     await asyncio.sleep(seconds * 0.8)
     totals.connections = sum((r.up.writer is not None) + (r.down.writer is not None) for r in fleet)
-    await asyncio.gather(*tasks, feeder)
+    await asyncio.wait([*tasks, feeder], timeout=stop - time.monotonic() + drain_s)
+    for t in [*tasks, feeder]:  # past the drain limit: a batch in flight is abandoned unacknowledged (may be stored)
+        t.cancel()
+    await asyncio.gather(*tasks, feeder, return_exceptions=True)
     for p in polls:  # the uplink is drained; long-polls are cut (nothing to lose: decisions stay pending)
         p.cancel()
     await asyncio.gather(*polls, return_exceptions=True)
@@ -270,13 +273,16 @@ def _emulator_process(args: tuple, out: mp.Queue) -> None:
 
 
 def check_exactly_once(owner_url: str, first_seq: int, last_seq: dict[str, int]) -> tuple[int, list[str]]:
-    """Every acknowledged seq (first_seq..last_seq per robot) is stored exactly once; returns (rows, problems)."""
+    """Every acknowledged seq (first_seq..last_seq per robot) is stored exactly once; returns (rows, problems).
+    Rows above a robot's last acknowledged seq (a batch abandoned in flight at the end) are not counted."""
     import psycopg
 
+    robot_ids = list(last_seq)
     with psycopg.connect(owner_url) as conn:
-        rows = conn.execute("SELECT robot_id, count(*), count(DISTINCT seq), min(seq), max(seq) FROM telemetry "
-                            "WHERE seq >= %s AND seq < %s GROUP BY robot_id",
-                            (first_seq, first_seq + 10**9)).fetchall()
+        rows = conn.execute("SELECT t.robot_id, count(*), count(DISTINCT t.seq), min(t.seq), max(t.seq) "
+                            "FROM telemetry t JOIN unnest(%s::text[], %s::bigint[]) AS a(robot_id, last) "
+                            "ON t.robot_id = a.robot_id WHERE t.seq >= %s AND t.seq <= a.last GROUP BY t.robot_id",
+                            (robot_ids, [last_seq[r] for r in robot_ids], first_seq)).fetchall()
     stored = {r[0]: r[1:] for r in rows}
     problems = []
     for robot_id, last in last_seq.items():
@@ -418,7 +424,10 @@ def main() -> None:
 
     sizes = [int(s) for s in args.robots.split(",")]
     rows = []
-    with Stack(workers=args.workers) as stack:
+    # uvicorn's supervisor kills a worker that misses a 5 s health check; a saturated worker on this shared host
+    # does, and the restarts then dominate what is measured: the check is relaxed to 60 s (docs/cloud.md).
+    with Stack(workers=args.workers, uvicorn_args=("--timeout-worker-healthcheck", "60", "--backlog", "8192")) \
+            as stack:
         robots: list[tuple[str, str]] = []
         for step, n in enumerate(sizes):
             robots += register_bulk(stack, "fleet", len(robots), n - len(robots))
