@@ -11,6 +11,7 @@ import pytest
 from console_browser import WAIT_MS, event, launch, pose, screenshot, send, sign_in, wait_robot_at, wait_true
 
 from sigma_cloud.console import sitemap, users
+from sigma_protocol.channels import NO_WINDOW, RUL_UNKNOWN
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/chromium").exists(),
@@ -22,6 +23,13 @@ PASSWORD = "correct horse battery"
 PLACES = [{"name": "dock_1", "kind": "dock", "x": -13.5, "y": -8.5},
           {"name": "shelf_0_0", "kind": "shelf", "x": -8.0, "y": -6.0},
           {"name": "packing", "kind": "zone", "x": 13.0, "y": 0.0}]
+# A twin health report (sigma_protocol twin_health): knee_l degrading, service window 2..6 h ahead, RUL q05 10 h.
+TWIN_HEALTH = {"name": ["knee_l", "battery"], "health": [0.7, 1.0], "confidence": [0.9, 1.0], "risk": [0.6, 0.0],
+               "rul_q05": [10.0, RUL_UNKNOWN], "rul_q50": [20.0, RUL_UNKNOWN], "rul_q95": [40.0, RUL_UNKNOWN],
+               "window_opens": [2.0, NO_WINDOW], "window_closes": [6.0, NO_WINDOW],
+               "dominant_mode": ["thermal", "capacity_fade"], "spoofed_sensors": [],
+               "state_names": ["knee_l/thermal_gain"], "state_values": [0.9], "state_std": [0.05],
+               "reasons": ["knee_l: cooling efficiency 0.7"], "risk_horizon": 24.0}
 WORLD = Path(__file__).resolve().parents[2] / "sigma_sim" / "worlds" / "warehouse.yaml"
 
 
@@ -98,7 +106,8 @@ def test_robot_detail(cloud, world, page):
                                                    "current": [1.0, 1.0], "voltage": [48.0, 48.0]}, now - 60 + i * 10)
                      for i in range(5)]
          + [event(r2, "safety_event", {"level": 2, "previous_level": 0, "authority": 1, "previous_authority": 0,
-                                       "sequence": 2, "cause": "obstacle inside the protective field"})])
+                                       "sequence": 2, "cause": "obstacle inside the protective field"}),
+            event(r2, "twin_health", TWIN_HEALTH)])
     sign_in(page, cloud.url, "manager", PASSWORD)
     page.click("#robot-con-r2")
     page.wait_for_selector("#robot-view:not([hidden])", timeout=WAIT_MS)
@@ -107,6 +116,8 @@ def test_robot_detail(cloud, world, page):
     wait_true(page, "() => Number(document.getElementById('plot-temp').dataset.points) >= 5")
     page.wait_for_selector("#robot-events td:has-text('obstacle inside the protective field')", timeout=WAIT_MS)
     assert "con-r2.local" in page.get_attribute("#foxglove-link", "href")
+    page.wait_for_selector("#robot-health td:has-text('knee_l')", timeout=WAIT_MS)  # twin health with RUL bands
+    assert page.locator("#robot-health svg.rul rect.band").count() == 1  # knee_l's band; the battery's is unknown
     screenshot(page, "robot")
 
 
@@ -177,7 +188,7 @@ def test_a_site_manager_never_sees_another_site(cloud, world, page):
 def test_operations_view(cloud, world, page):
     sign_in(page, cloud.url, "manager", PASSWORD)
     page.click("#nav-ops")
-    wait_true(page, "() => document.getElementById('maintenance').textContent.length > 0")
+    page.wait_for_selector("#maintenance td:has-text('con-r2')", timeout=WAIT_MS)  # the knee's service window
     screenshot(page, "operations")
 
 

@@ -286,6 +286,7 @@ function plot(id, points) {
   const s = $(id); s.replaceChildren();
   const W = 320, H = 120;
   if (!points.length) { s.append(svg("text", { x: 10, y: 60 }, "no data")); return; }
+  if (points.length === 1) points = [points[0], [points[0][0] + 1, points[0][1]]];  // one value: a flat line
   const t0 = points[0][0], t1 = Math.max(points[points.length - 1][0], t0 + 1);
   let lo = Math.min(...points.map((p) => p[1])), hi = Math.max(...points.map((p) => p[1]));
   if (hi - lo < 1e-6) { lo -= 1; hi += 1; }
@@ -326,10 +327,8 @@ async function openRobot(id) {
       return tr;
     }));
   } catch { /* shown empty */ }
-  try {
-    const h = await api(`/v1/robots/${encodeURIComponent(id)}/health`);
-    $("robot-health").textContent = JSON.stringify(h);
-  } catch (e) { $("robot-health").textContent = e.status === 404 ? "This cloud does not serve twin health (no /v1/robots/{id}/health)." : "Unavailable: " + e.message; }
+  try { health((await api(`/v1/robots/${encodeURIComponent(id)}/health?limit=1`)).latest); }
+  catch (e) { $("robot-health").textContent = e.status === 404 ? "No twin health for this robot." : "Unavailable: " + e.message; }
   pollDetail(id);
 }
 
@@ -354,12 +353,47 @@ async function pollDetail(id) {
 }
 function liveDetail(r) { facts(r); }
 
+const fmt = (v, d = 1) => (v == null ? "—" : Number(v).toFixed(d));
+const when = (t) => new Date(t * 1000).toLocaleString();
+function table(head, rows) {
+  const t = el("table", { class: "list" }), hr = el("tr");
+  for (const h of head) hr.append(el("th", {}, h));
+  t.append(el("thead"), el("tbody")); t.tHead.append(hr);
+  for (const r of rows) { const tr = el("tr"); for (const c of r) tr.append(c instanceof Node ? wrap(c) : el("td", {}, String(c))); t.tBodies[0].append(tr); }
+  return t;
+}
+function wrap(node) { const td = el("td"); td.append(node); return td; }
+// Remaining useful life band: q05..q95 as a bar, q50 as a tick, on a scale shared by the robot's components.
+function rulBand(rul, scale) {
+  const s = svg("svg", { class: "rul", viewBox: "0 0 200 14" });
+  if (!rul || rul.q50 == null) { s.append(svg("text", { x: 2, y: 11 }, "beyond the forecast horizon")); return s; }
+  const x = (v) => (Math.min(v ?? scale, scale) / scale) * 196 + 2;
+  s.append(svg("rect", { x: x(rul.q05), y: 3, width: Math.max(1, x(rul.q95) - x(rul.q05)), height: 8, class: "band" }),
+    svg("rect", { x: x(rul.q50) - 1, y: 0, width: 2, height: 14, class: "median" }));
+  return s;
+}
+function health(report) {
+  const box = $("robot-health"); box.replaceChildren();
+  if (!report) { box.textContent = "No health report from this robot's twin yet."; return; }
+  const scale = Math.max(1, ...report.components.map((c) => (c.rul_h && c.rul_h.q95) || 0));
+  box.append(el("p", {}, `Report ${when(report.ts)}` + (report.spoofed_sensors.length ? ` — sensors contradicting physics: ${report.spoofed_sensors.join(", ")}` : "")),
+    table(["component", "health", "risk", `RUL q05–q95 (scale ${fmt(scale, 0)} h)`, "RUL q50 [h]", "mode", "window"],
+      report.components.map((c) => [c.name, c.health == null ? "—" : fmt(c.health * 100, 0) + " %", fmt(c.risk, 2), rulBand(c.rul_h, scale),
+        fmt(c.rul_h && c.rul_h.q50), c.dominant_mode, c.window ? `${when(c.window.opens_at)} – ${when(c.window.closes_at)}` : "—"])));
+}
+
 // ---- maintenance and incidents ----
 async function openOps() {
   try {
-    const m = await api(`/v1/sites/${S.site}/maintenance`);
-    $("maintenance").textContent = JSON.stringify(m);
-  } catch (e) { $("maintenance").textContent = e.status === 404 ? "This cloud does not serve a maintenance plan (no /v1/sites/{site}/maintenance)." : "Unavailable: " + e.message; }
+    const m = await api(`/v1/sites/${S.site}/maintenance`), box = $("maintenance"), p = m.policy;
+    box.replaceChildren(el("p", {}, `${m.robots_reporting} robots report health. Policy${m.policy_configured ? "" : " (defaults)"}: ` +
+      `windows of ${p.duration_h} h ending ${p.lead_time_h} h before the predicted limit, off-peak ${p.off_peak_start_hour}:00–${p.off_peak_end_hour}:00 UTC, at most ${p.max_out} robot(s) out at once.`),
+      m.windows.length ? table(["robot", "component", "mode", "start", "end", "limit (RUL q05)", "off-peak"],
+        m.windows.map((w) => [w.robot_id, w.component, w.mode, when(w.start), when(w.end), when(w.deadline), w.off_peak ? "yes" : "no"]))
+        : el("p", {}, "No maintenance window is needed."),
+      ...(m.infeasible.length ? [el("p", { class: "error" }, "Cannot be placed before the limit:"),
+        table(["robot", "component", "mode", "limit", "why"], m.infeasible.map((u) => [u.robot_id, u.component, u.mode, when(u.deadline), u.reason]))] : []));
+  } catch (e) { $("maintenance").textContent = e.status === 404 ? "This cloud does not serve a maintenance plan." : "Unavailable: " + e.message; }
   try {
     const items = (await api("/v1/incidents?limit=100")).items.filter((i) => i.site_id === S.site);
     $("incidents").tBodies[0].replaceChildren(...items.map((i) => {
