@@ -31,11 +31,11 @@ class VectorRLS:
                forgetting: float | None = None) -> np.ndarray:
         """One step for the rows in ``mask`` (all when None), optionally with this step's own forgetting factor
         (irregular sample spacing); returns the a-priori residual (0 where masked out)."""
-        lam = self.lam if forgetting is None else float(forgetting)
+        lam0 = self.lam if forgetting is None else float(forgetting)
         # growing memory until the forgetting memory is filled: plain least squares at start-up, so the early
         # estimates do not wander from the initial guess (a wandering start looks like a trend)
         mask = np.ones(self.n, dtype=bool) if mask is None else mask & np.isfinite(y) & np.isfinite(x).all(axis=1)
-        lam = np.where(self.count[mask] < 1.0 / max(1.0 - lam, 1e-12), 1.0, lam)
+        lam = np.where(self.count[mask] < 1.0 / max(1.0 - lam0, 1e-12), 1.0, lam0)
         err = np.where(mask, y - self.predict(np.where(mask[:, None], x, 0.0)), 0.0)
         if not mask.any():
             return err

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams, SpoofParams
-from sigma_twin.core.sensors import ChannelGuard
+from sigma_twin.core.sensors import ChannelGuard, Values
 from sigma_twin.core.twin import MODES, ActuatorTwin, BatteryTwin, maintenance_window
 
 
@@ -62,7 +62,8 @@ class RobotTwin:
                                    "battery_state", "joint_states", "actuator_health"])
         self.rng = np.random.default_rng(self.prog.seed)
 
-    def on_joint_states(self, t: float, names: list[str], position, velocity, effort) -> None:
+    def on_joint_states(self, t: float, names: list[str], position: Values, velocity: Values,
+                        effort: Values) -> None:
         if not self.guard.stamp_ok("joint_states", t):
             return
         valid, v = self.guard.values("joint_states", list(names), self.joints,
@@ -73,7 +74,8 @@ class RobotTwin:
         self.guard.accept(valid, [f"joint_states:{j}" for j in self.joints])
         self.actuators.add_joint(t, v["position"], v["velocity"], v["effort"], valid)
 
-    def on_actuator_health(self, t: float, names: list[str], t_winding, t_housing, current) -> None:
+    def on_actuator_health(self, t: float, names: list[str], t_winding: Values, t_housing: Values,
+                           current: Values) -> None:
         if not self.guard.stamp_ok("actuator_health", t):
             return
         valid, v = self.guard.values("actuator_health", list(names), self.joints,

@@ -11,10 +11,14 @@ only exchanges heat with the housing), so the measured difference is the winding
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from sigma_twin.core.params import EstimatorParams
+
+#: One value per name, as a message field carries them (a list, an array.array or a numpy array).
+Values = Sequence[float] | np.ndarray
 
 
 class ChannelGuard:
@@ -62,7 +66,7 @@ class ChannelGuard:
                 if self.confidence[k] > 0.99:
                     self.reason.pop(c, None)
 
-    def values(self, source: str, names: list[str], known: list[str], arrays: dict[str, object],
+    def values(self, source: str, names: list[str], known: list[str], arrays: Mapping[str, Values | None],
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Map named arrays onto the ``known`` order. Returns (valid mask per known name, arrays in that order).
         Unknown names, size mismatches and non-finite entries are rejected with a reason; never raises."""

@@ -221,7 +221,7 @@ def effective_load(peak_rise: np.ndarray, gain: np.ndarray, ambient: float) -> n
         return peak_rise / (gain * (1.0 + COPPER_ALPHA * (ambient - 25.0)) + COPPER_ALPHA * gain * peak_rise)
 
 
-def critical_gain(rise_limit: np.ndarray, mean_sq_current: np.ndarray, ambient: float) -> np.ndarray:
+def critical_gain(rise_limit: np.ndarray | float, mean_sq_current: np.ndarray, ambient: float) -> np.ndarray:
     """Thermal gain at which the steady winding rise reaches ``rise_limit`` [K] (inverse of ``steady_rise``)."""
     i2 = np.maximum(mean_sq_current, 1e-9)
     return rise_limit / (i2 * (1.0 + COPPER_ALPHA * (ambient - 25.0) + COPPER_ALPHA * rise_limit))

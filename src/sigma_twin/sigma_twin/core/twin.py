@@ -52,7 +52,7 @@ def combine(forecasts: list[Forecast], health: list[np.ndarray], risk_horizon: f
     return ModeForecast(q[0], q[1], q[2], risk, np.clip(np.nan_to_num(hi, nan=1.0), 0.0, 1.0), ttf, dom)
 
 
-def _health(value: np.ndarray, baseline: np.ndarray, limit: np.ndarray) -> np.ndarray:
+def _health(value: np.ndarray, baseline: np.ndarray | float, limit: np.ndarray | float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.clip(1.0 - (value - baseline) / (limit - baseline), 0.0, 1.0)
 
