@@ -52,6 +52,7 @@ class FleetTasksNode(Node):
         self.board = BoardParams(lease_s=self.s.lease_s, skew_s=self.s.skew_s)
         self.robot = RobotDuty(self.robot_id, at=self.s.start_place)
         self.leader: LeaderDuty | None = None
+        self.last_records: dict | None = None  # the records of this robot's last board (a later term resumes them)
         self.swarm: SwarmState | None = None
         self.snapshots: dict[str, dict] = {}  # latest snapshot per member, kept for the next leader term
         self.pending: dict[str, tuple[str, dict[str, str]]] = {}  # task decisions that arrived before office
@@ -79,8 +80,9 @@ class FleetTasksNode(Node):
         now = time.time()
         if self._leads() and (self.leader is None or self.leader.term != msg.term):
             self.snapshots[self.robot_id] = self.robot.snapshot()
-            # Leading the next term too: this board's records carry over (else they would wait for a cloud re-send).
-            records = self.leader.tasks.board.records if self.leader is not None else None
+            # What this robot's last board knew carries over (resumed like the cloud's record: corrected by the
+            # robots' reports, unvouched tasks held until older leases ran out); else it waits for a cloud re-send.
+            records = self.leader.tasks.board.records if self.leader is not None else self.last_records
             self.leader = LeaderDuty(self.site, leader=self.robot_id, term=msg.term, now=now, board=self.board,
                                      cooldown_s=self.s.failed_cooldown_s, snapshots=self.snapshots, records=records)
             for action, params in list(self.pending.values()):
@@ -89,6 +91,7 @@ class FleetTasksNode(Node):
             self.get_logger().info(f"leading term {msg.term}: task allocation on")
         elif not self._leads() and self.leader is not None and msg.term != self.leader.term:
             self.get_logger().info(f"term {self.leader.term} over: task allocation off")
+            self.last_records = self.leader.tasks.board.records
             self.leader = None
         if msg.leader and (msg.leader, msg.term) != before:
             self._send_snapshot(now)  # a new leader (or term) learns what this robot holds and finished
