@@ -21,6 +21,7 @@ from nacl.signing import SigningKey, VerifyKey
 
 import sigma_protocol as protocol
 from sigma_cloud.core.config import Settings
+from sigma_cloud.core.rows import one_row
 
 CHECKPOINT_DIR = "audit"
 
@@ -44,7 +45,8 @@ def _canonical(body: dict) -> bytes:
 
 def export_checkpoint(conn: psycopg.Connection, settings: Settings, now: dt.datetime | None = None) -> str | None:
     """Write a signed checkpoint of audit_head as a new file (owner connection); None when the head has not moved."""
-    last_id, last_hash = conn.execute("SELECT last_id, encode(last_hash, 'hex') FROM audit_head").fetchone()
+    last_id, last_hash = one_row(conn.execute("SELECT last_id, encode(last_hash, 'hex') FROM audit_head").fetchone(),
+                                 "audit_head")
     fs, root = fsspec.core.url_to_fs(f"{settings.archive_location.rstrip('/')}/{CHECKPOINT_DIR}")
     fs.makedirs(root, exist_ok=True)
     path = f"{root}/checkpoint-{last_id:012d}.json"
@@ -66,7 +68,7 @@ def verify_checkpoints(conn: psycopg.Connection, settings: Settings) -> list[str
     expected_key = bytes(checkpoint_key(settings).verify_key)
     fs, root = fsspec.core.url_to_fs(f"{settings.archive_location.rstrip('/')}/{CHECKPOINT_DIR}")
     paths = sorted(fs.glob(f"{root}/checkpoint-*.json")) if fs.exists(root) else []
-    broken = conn.execute("SELECT audit_verify()").fetchone()[0]
+    broken = one_row(conn.execute("SELECT audit_verify()").fetchone(), "audit_verify()")[0]
     if broken is not None:
         problems.append(f"audit chain broken at id {broken}")
     for path in paths:

@@ -48,7 +48,7 @@ def _with_user(url: str, user: str, password: str, dbname: str | None = None) ->
     params.update(user=user, password=password)
     if dbname:
         params["dbname"] = dbname
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def _embedded_owner_url(server: EmbeddedPostgres, owner_password: str) -> str:

@@ -7,7 +7,7 @@ the caller takes the reference path, which also produces the precise per-event e
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import numpy as np
@@ -31,14 +31,20 @@ class RawBatch(msgspec.Struct):
     events: list[RawEvent]
 
 
-def _bounded(low: float, high: float) -> object:
+# The payload types below are built at run time from sigma_protocol's tables, so to the type checker they are Any.
+def _bounded(low: float, high: float) -> Any:
     return Annotated[float, msgspec.Meta(ge=low, le=high)]
 
 
-def _extra_type(spec: channels.Extra) -> object:
+def _list_of(item: Any, max_len: int) -> Any:
+    """A list of at most ``max_len`` items of the run-time-built type ``item``."""
+    return Annotated[list[item], msgspec.Meta(max_length=max_len)]
+
+
+def _extra_type(spec: channels.Extra) -> Any:
     """The msgspec type accepting exactly what sigma_protocol.channels accepts for one extra field."""
     if spec.kind == "bool":
-        kind: object = bool
+        kind: Any = bool
     elif spec.kind == "int":
         kind = Annotated[int, msgspec.Meta(ge=int(spec.low), le=int(spec.high))]
     elif spec.kind == "number":
@@ -49,13 +55,13 @@ def _extra_type(spec: channels.Extra) -> object:
         kind = Annotated[list[Annotated[str, msgspec.Meta(max_length=channels.MAX_NAME_CHARS)]],
                          msgspec.Meta(max_length=spec.max_len)]
     elif spec.kind == "numbers":
-        kind = Annotated[list[_bounded(spec.low, spec.high)], msgspec.Meta(max_length=spec.max_len)]
+        kind = _list_of(_bounded(spec.low, spec.high), spec.max_len)
     else:  # faults
-        kind = Annotated[list[Fault], msgspec.Meta(max_length=spec.max_len)]
+        kind = _list_of(Fault, spec.max_len)
     return kind | None if spec.nullable else kind
 
 
-def _optional(kind: object) -> object:
+def _optional(kind: Any) -> Any:
     return kind | msgspec.UnsetType  # explicit null is not a value: the reference path answers it
 
 
@@ -72,15 +78,15 @@ def _payload_struct(channel: str) -> type[msgspec.Struct]:
     for field in protocol.CHANNELS[channel]:
         low, high = channels.bounds(channel, field)
         number = _bounded(low, high)
-        members.append((field, _optional(number | Annotated[list[number], msgspec.Meta(
-            max_length=channels.MAX_LIST)]), msgspec.UNSET))
+        members.append((field, _optional(number | _list_of(number, channels.MAX_LIST)), msgspec.UNSET))
     members += [(name, _optional(_extra_type(spec)), msgspec.UNSET) for name, spec in channels.EXTRAS[channel].items()]
     members.append(("units", _optional(dict[str, str]), msgspec.UNSET))
     return msgspec.defstruct(channel.title().replace("_", ""), members, forbid_unknown_fields=True)
 
 
 PAYLOAD_TYPES = {name: _payload_struct(name) for name in protocol.CHANNELS}
-DECODERS = {name: msgspec.json.Decoder(kind) for name, kind in PAYLOAD_TYPES.items()}
+DECODERS: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(kind)
+                                                  for name, kind in PAYLOAD_TYPES.items()}
 BATCH_DECODER = msgspec.json.Decoder(RawBatch)
 # The numeric fields in the reference order (protocol.CHANNELS), as struct attribute names.
 FIELDS = {name: tuple(fields) for name, fields in protocol.CHANNELS.items()}

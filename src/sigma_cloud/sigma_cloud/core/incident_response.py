@@ -45,13 +45,15 @@ async def run_once(pool: AsyncConnectionPool, settings: Settings, now: float | N
                 if row is not None:
                     requeued.append(row)
             lead = await task_repo.leader(conn, site_id=robot.site_id)
-            leader_told = bool(requeued) and lead is not None and lead["robot_id"] != robot.robot_id
-            for row in requeued if leader_told else ():
-                # the same decision a new task sends: the leader allocates it again (docs/tasks.md)
-                await decisions.insert(conn, robot_id=lead["robot_id"], site_id=robot.site_id, source=2,
-                                       confidence=1.0, action="fleet_task",
-                                       parameters=task_repo.decision_parameters(row),
-                                       ttl_s=LEADER_DECISION_TTL_S, created_by=ACTOR.subject)
+            leader_id = lead["robot_id"] if lead is not None and lead["robot_id"] != robot.robot_id else None
+            leader_told = bool(requeued) and leader_id is not None
+            if leader_id is not None:
+                for row in requeued:
+                    # the same decision a new task sends: the leader allocates it again (docs/tasks.md)
+                    await decisions.insert(conn, robot_id=leader_id, site_id=robot.site_id, source=2,
+                                           confidence=1.0, action="fleet_task",
+                                           parameters=task_repo.decision_parameters(row),
+                                           ttl_s=LEADER_DECISION_TTL_S, created_by=ACTOR.subject)
             await notifications.notify(conn, site_id=robot.site_id, robot_id=robot.robot_id, kind="robot_silent",
                                        message=silent_message(robot, now, len(requeued)),
                                        details={"last_seen": robot.last_seen, "leader_told": leader_told,

@@ -18,6 +18,7 @@ from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, identity_params
 from sigma_cloud.core.fastpath import FastBatch
 from sigma_cloud.core.observability import robot_id_var
+from sigma_cloud.core.rows import one_row
 
 INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb, "
               "%s::integer[])")
@@ -195,7 +196,7 @@ class IngestService:
                     robot_id, nonce, pgarray.int8_array(batch.seqs), pgarray.float8_array(batch.ts),
                     pgarray.int2_array(batch.channels), pgarray.text_array(batch.payloads),
                     pgarray.float4_array(batch.scores), orjson.dumps(batch.stats).decode(), batch.latest))
-                accepted, _, acked_through = await cur.fetchone()
+                accepted, _, acked_through = one_row(await cur.fetchone(), "ingest_batch")
                 if traceparent and accepted:
                     await conn.execute(TRACE_SQL, (traceparent, robot_id))
         except psycopg.errors.UniqueViolation as exc:

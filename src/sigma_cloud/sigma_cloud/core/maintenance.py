@@ -12,6 +12,7 @@ from sigma_cloud.core.audit_anchor import export_checkpoint
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.partitions import ensure_partitions, purge_nonces
 from sigma_cloud.core.retention import archive_old_partitions
+from sigma_cloud.core.rows import one_row
 
 log = logging.getLogger("sigma_cloud.maintenance")
 MAINTENANCE_LOCK = 7_281_002
@@ -22,7 +23,8 @@ def run_once(owner_url: str, settings: Settings, today: dt.date | None = None) -
     today = today or dt.datetime.now(dt.timezone.utc).date()
     with psycopg.connect(owner_url, autocommit=True) as conn:
         # Every replica runs this loop; one pass at a time across the deployment.
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (MAINTENANCE_LOCK,)).fetchone()[0]:
+        if not one_row(conn.execute("SELECT pg_try_advisory_lock(%s)", (MAINTENANCE_LOCK,)).fetchone(),
+                       "pg_try_advisory_lock")[0]:
             return {"created": [], "archived": [], "skipped": ["another replica holds the maintenance lock"]}
         try:
             created = ensure_partitions(conn, settings, today)

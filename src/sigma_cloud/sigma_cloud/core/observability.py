@@ -182,5 +182,6 @@ class RequestContextMiddleware:
                 server_span.set_attribute("http.response.status_code", status["code"])
                 if status["code"] >= 500:
                     server_span.set_status(StatusCode.ERROR)
-                otel_context.detach(context_token)
+                if context_token is not None:  # set together with server_span
+                    otel_context.detach(context_token)
                 server_span.end()

@@ -8,6 +8,7 @@ import psycopg
 from psycopg import sql
 
 from sigma_cloud.core.config import Settings
+from sigma_cloud.core.rows import one_row
 
 
 def partition_name(day: dt.date) -> str:
@@ -17,7 +18,7 @@ def partition_name(day: dt.date) -> str:
 def create_day(conn: psycopg.Connection, day: dt.date, hash_partitions: int) -> bool:
     """Create the partition for one UTC day (and its hash sub-partitions). Returns False if it already existed."""
     name = partition_name(day)
-    if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone()[0] is not None:
+    if one_row(conn.execute("SELECT to_regclass(%s)", (name,)).fetchone(), "to_regclass")[0] is not None:
         return False
     start = dt.datetime.combine(day, dt.time(), dt.timezone.utc)
     end = start + dt.timedelta(days=1)

@@ -18,6 +18,7 @@ from psycopg import sql
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.partitions import live_days, partition_name
 from sigma_cloud.core.payloads import safe_loads
+from sigma_cloud.core.rows import one_row
 
 SCHEMA = pa.schema([("robot_id", pa.string()), ("site_id", pa.string()), ("seq", pa.int64()),
                     ("ts", pa.timestamp("us", tz="UTC")), ("channel", pa.int16()), ("payload", pa.string()),
@@ -86,8 +87,8 @@ def archive_old_partitions(conn: psycopg.Connection, settings: Settings, today: 
         with conn.transaction():
             # Lock the partition so no row arrives between the export and the drop.
             conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(sql.Identifier(partition_name(day))))
-            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(partition_name(day)))).fetchone()[0]
+            count = one_row(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                sql.Identifier(partition_name(day)))).fetchone(), "count(*)")[0]
             previous = conn.execute("SELECT url, row_count FROM archive_catalog WHERE day = %s", (day,)).fetchone()
             previous_url, previous_rows = previous if previous else (None, 0)
             if count == 0 and previous_url is not None:

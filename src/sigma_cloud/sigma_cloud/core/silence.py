@@ -46,7 +46,7 @@ def plan(robots: list[RobotSeen], open_episodes: dict[str, Episode], now: float,
     went = tuple(r for r in robots if now - r.heard > silent_after_s and r.robot_id not in open_episodes)
     back = tuple(e for e in open_episodes.values()
                  if e.robot_id not in active  # decommissioned (or gone): nothing left to watch
-                 or (active[e.robot_id].last_seen is not None and active[e.robot_id].last_seen > e.since))
+                 or ((seen := active[e.robot_id].last_seen) is not None and seen > e.since))
     return Plan(went, back)
 
 

@@ -21,7 +21,8 @@ def _rul(hours: Any) -> float | None:
 
 def components(ts: float, payload: dict) -> list[dict[str, Any]]:
     """One dict per component: health, confidence, risk, RUL quantiles, window (absolute UNIX s), states, reasons."""
-    names = payload.get("name") if isinstance(payload.get("name"), list) else []
+    name_field = payload.get("name")
+    names = name_field if isinstance(name_field, list) else []
     states: dict[str, list[dict]] = {}
     for j, full in enumerate(payload.get("state_names") or []):
         comp, _, state = str(full).partition("/")
