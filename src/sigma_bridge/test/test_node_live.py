@@ -16,9 +16,9 @@ from mcap_ros2.decoder import DecoderFactory
 from rosbags.highlevel import AnyReader
 from sensor_msgs.msg import JointState
 
-from sigma_bridge import qos
 from sigma_description import humanoid_urdf
 from sigma_interfaces.msg import SafetyEvent, SafetyFault, SafetyStatus
+from sigma_ros_common import qos
 
 
 def bridge_params(tmp_path: Path, **extra) -> dict:

@@ -20,7 +20,7 @@ from sigma_description import humanoid_urdf
 from sigma_interfaces.msg import SafetyStatus
 from sigma_launch.cli import find_pkg_share
 from sigma_launch.loader import Loader
-from sigma_safety.qos import LATCHED
+from sigma_ros_common.qos import LATCHED
 from sigma_testing import executable
 
 LAUNCH = Path(os.environ.get("SIGMA_ROOT", Path(__file__).resolve().parents[3])) / "launch"
