@@ -148,7 +148,7 @@ def simulate(args) -> dict:
     sim = WearSimulator(degs, seed=args.seed + 1, cfg=cfg)
     n = sim.n
     est = EstimatorParams(window=args.window)
-    prog = PrognosisParams(seed=args.seed)
+    prog = PrognosisParams(seed=args.seed, evidence_z=args.evidence_z)
     limits = LimitParams(max_winding_temperature=cfg.max_winding_temperature, friction_limit=cfg.friction_limit,
                          rated_capacity=cfg.rated_capacity_ah, capacity_eol_share=cfg.capacity_eol_share,
                          bias_tolerance=cfg.bias_tolerance)
@@ -241,6 +241,13 @@ def score(res: dict, args) -> dict[str, dict]:
     detected = flagged[spoof_rows] & (since[spoof_rows] >= sim.onset[spoof_rows] / 3600.0)
     others = np.flatnonzero(sim.kinds != "spoofed_temperature")
     out["healthy"] = {"runs": len(healthy), "false_windows": float(windows[:, healthy].any(axis=0).mean())}
+    # degraded runs (not spoofed) whose failure falls inside the run: was a window planned between onset and it?
+    fail_h = sim.failure_time / 3600.0
+    wear_rows = np.flatnonzero((sim.kinds != "") & (sim.kinds != "spoofed_temperature") & np.isfinite(fail_h))
+    before = (times[:, None] >= sim.onset[None, wear_rows] / 3600.0) & (times[:, None] < fail_h[None, wear_rows])
+    out["healthy"]["degraded_with_window"] = float((windows[:, wear_rows] & before).any(axis=0).mean()) \
+        if len(wear_rows) else math.nan
+    out["healthy"]["degraded_runs"] = len(wear_rows)
     out["spoofed_temperature"] = {
         "runs": len(spoof_rows), "detection_rate": float(detected.mean()),
         "delay_median_min": float(np.median((since[spoof_rows] - sim.onset[spoof_rows] / 3600.0)[detected]) * 60)
@@ -290,6 +297,8 @@ def main() -> None:
     ap.add_argument("--dt", type=float, default=4.0, help="sample period of the simulated drivers [s]")
     ap.add_argument("--window", type=float, default=16.0, help="twin estimator window [s]")
     ap.add_argument("--every", type=float, default=0.5, help="forecast every this many hours")
+    ap.add_argument("--evidence-z", type=float, default=PrognosisParams().evidence_z,
+                    help="risk only with a trend slope this many std toward the limit (0 = off: the former twin)")
     args = ap.parse_args()
     res = simulate(args)
     out = score(res, args)
@@ -307,6 +316,8 @@ def main() -> None:
           f"{s['delay_median_min']:.0f} min; false alarms: healthy {s['false_alarms_healthy']:.2f}, "
           f"other degraded {s['false_alarms_other_degraded']:.2f}")
     print(f"healthy robots with a maintenance window (false windows): {h['false_windows']:.3f} of {h['runs']}")
+    print(f"degraded robots with a window between onset and failure: {h['degraded_with_window']:.3f} of "
+          f"{h['degraded_runs']}")
     print(progpy_check(res))
     kinds = KINDS[:-1]
     al = np.mean([out[k]["alpha_lambda"] for k in kinds])

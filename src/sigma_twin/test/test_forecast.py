@@ -89,3 +89,32 @@ def test_flat_feature_gives_no_window_and_a_rising_one_does():
 
     start, end = maintenance_window(3600.0 * 79 / 6.0, combine([f], [np.ones(2)], p.risk_horizon), p)
     assert np.isnan(start[0]) and np.isfinite(start[1]) and start[1] <= end[1]
+
+
+def test_no_risk_without_evidence_of_degradation():
+    """A healthy unit whose estimates wander (correlated filter noise: AR(1) with a 1 h correlation time) gets
+    (almost) no risk once the evidence test is on; without it, the quadratic extrapolation of the wander gives many
+    rows a risk. The RUL quantiles are the same either way; a unit that does degrade keeps its risk and forecast."""
+    n = 400
+    rng = np.random.default_rng(7)
+    phi = math.exp(-1.0 / 6.0)
+    walk = np.zeros((80, n))
+    for k in range(1, 80):
+        walk[k] = phi * walk[k - 1] + rng.normal(0, 0.1 * math.sqrt(1 - phi * phi), n)
+    trends = {z: FeatureTrend(n, PrognosisParams(evidence_z=z), rising=True, scale=1.0, correlation_time=3600.0)
+              for z in (0.0, 3.0)}
+    for k in range(80):
+        value = 1.5 + walk[k] + rng.normal(0, 0.02, n)
+        for trend in trends.values():
+            trend.record(k / 6.0, value, np.full(n, 1e-4))
+    limits = np.full(n, 2.0)  # 5 standard deviations of the wander above its mean
+    plain = trends[0.0].forecast(79 / 6.0, limits, np.random.default_rng(0))
+    gated = trends[3.0].forecast(79 / 6.0, limits, np.random.default_rng(0))
+    assert np.mean(plain.risk > 0.2) > 0.2  # measured 0.35 (seed 7)
+    assert np.mean(gated.risk > 0.2) <= 0.02  # measured 0.005
+    assert np.array_equal(gated.q50, plain.q50, equal_nan=True)
+    wearing = FeatureTrend(1, PrognosisParams(), rising=True, scale=1.0)
+    for k in range(80):
+        wearing.record(k / 6.0, np.array([1.5 + 0.1 * k / 6.0]) + rng.normal(0, 0.02, 1), np.full(1, 1e-4))
+    f = wearing.forecast(79 / 6.0, np.full(1, 3.0), np.random.default_rng(0))
+    assert f.q50[0] == pytest.approx((3.0 - 1.5) / 0.1 - 79 / 6.0, abs=1.5) and f.risk[0] == 1.0

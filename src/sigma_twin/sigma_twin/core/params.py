@@ -78,6 +78,10 @@ class PrognosisParams:
                                description="prior std of the trend slope, in units of the feature's scale per hour")
     curvature_prior: float = param(0.004, unit="1/h^2", low=1e-9, high=1e6,
                                    description="prior std of the trend curvature, feature scale per hour^2")
+    evidence_z: float = param(3.0, low=0.0, high=50.0,
+                              description="risk (and a maintenance window) only with evidence of degradation: "
+                                          "the trend's slope toward the limit this many standard deviations above "
+                                          "zero, or the level at the limit (0 = no such test)")
     seed: int = param(0, low=0, high=2**31 - 1, description="seed of the Monte Carlo draws (reproducible forecasts)")
 
     def __post_init__(self) -> None:

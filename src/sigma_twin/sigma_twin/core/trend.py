@@ -26,6 +26,7 @@ class Forecast:
     risk: np.ndarray  # P(limit within the risk horizon)
     ready: np.ndarray  # enough history to forecast
     samples: np.ndarray  # (n, S) draws of the time to the limit [h]
+    evidence: np.ndarray | None = None  # (n,) evidence of degradation (risk counts only then); None = every row
 
 
 class FeatureTrend:
@@ -104,11 +105,16 @@ class FeatureTrend:
         ttf = first_crossing(sign * c[..., 0] - sign * np.asarray(limit)[:, None], sign * c[..., 1],
                              sign * c[..., 2])
         ttf = np.where(ttf > p.horizon, np.inf, ttf)
+        # The risk (hence a maintenance window) needs evidence of degradation: the slope toward the limit must stand
+        # out of its own uncertainty (the scatter of the estimates: a healthy unit's spread), or the level must be at
+        # the limit. The RUL quantiles stay the trend's extrapolation (an estimate, not a decision).
+        slope_z = sign * mean[:, 1] / np.sqrt(np.maximum(cov[:, 1, 1], 1e-300))
+        evidence = (slope_z >= p.evidence_z) | (sign * (mean[:, 0] - np.asarray(limit)) >= 0.0) | (p.evidence_z <= 0)
         ttf = np.where(ready[:, None], ttf, np.nan)
         srt = np.sort(ttf, axis=1)
         q = [srt[:, min(int(f * p.samples), p.samples - 1)] for f in (0.05, 0.5, 0.95)]
-        risk = np.where(ready, (ttf <= p.risk_horizon).mean(axis=1), np.nan)
-        return Forecast(q[0], q[1], q[2], risk, ready, ttf)
+        risk = np.where(ready, np.where(evidence, (ttf <= p.risk_horizon).mean(axis=1), 0.0), np.nan)
+        return Forecast(q[0], q[1], q[2], risk, ready, ttf, evidence)
 
 
 def first_crossing(c0: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:

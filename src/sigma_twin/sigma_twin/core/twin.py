@@ -46,7 +46,10 @@ def combine(forecasts: list[Forecast], health: list[np.ndarray], risk_horizon: f
     srt = np.sort(ttf, axis=1)
     n_s = ttf.shape[1]
     q = [srt[:, min(int(f * n_s), n_s - 1)] for f in (0.05, 0.5, 0.95)]
-    risk = np.where(none_ready, np.nan, (ttf <= risk_horizon).mean(axis=1))
+    # the risk counts only the modes with evidence of degradation (trend.Forecast.evidence)
+    ev = np.stack([np.ones(ttf.shape[0], dtype=bool) if f.evidence is None else f.evidence for f in forecasts])
+    evidenced = np.where(ev[:, :, None], filled, np.inf).min(axis=0)
+    risk = np.where(none_ready, np.nan, (evidenced <= risk_horizon).mean(axis=1))
     dom = np.array([np.bincount(w, minlength=len(forecasts)).argmax() for w in which]) if len(which) else which
     hi = np.nanmin(np.stack(health), axis=0) if len(health) > 1 else health[0]
     return ModeForecast(q[0], q[1], q[2], risk, np.clip(np.nan_to_num(hi, nan=1.0), 0.0, 1.0), ttf, dom)
