@@ -144,7 +144,7 @@ def main() -> None:
             print(line("idle   cognition (ingest -> decision applied)", idle_cog), flush=True)
             print(line("idle   operator decision (baseline)         ", idle_op), flush=True)
             queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
-            seconds = max(20.0, args.trials * 0.6)
+            seconds = max(60.0, args.trials * 3.0)  # outlasts the loaded phase (slow trials under load)
             bg = multiprocessing.get_context("spawn").Process(target=background,
                                                               args=(stack.url, load_robots, seconds, queue))
             bg.start()
