@@ -34,9 +34,9 @@ from sigma_interfaces.msg import (
     TaskStatus,
     TwinHealth,
 )
-from sigma_interfaces.srv import SetPayload
 from sigma_ros_common import qos
 from sigma_ros_common.spin import events_executor, run
+from sigma_sim_interfaces.srv import SetPayload
 
 PRIMARY_AI, EDGE_AI = CognitionDecision.SOURCE_PRIMARY_AI, CognitionDecision.SOURCE_EDGE_AI
 HISTORY = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,

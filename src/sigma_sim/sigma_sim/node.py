@@ -21,7 +21,6 @@ from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
-from sigma_interfaces.srv import SetPayload
 from sigma_ros_common import qos
 from sigma_ros_common.spin import run
 from sigma_sim import messages as conv
@@ -31,7 +30,7 @@ from sigma_sim.refusals import RefusalLog
 from sigma_sim.robot_model import load_actuators, load_urdf
 from sigma_sim.simulation import CommandError, SimConfig, Simulation
 from sigma_sim.world import load_world
-from sigma_sim_interfaces.srv import InjectFault
+from sigma_sim_interfaces.srv import InjectFault, SetPayload
 
 TYPES = {"joint_states": JointState, "imu": Imu, "odom": Odometry, "actuator_health": ActuatorHealth,
          "battery_state": BatteryState, "humans": DetectedHumans}
