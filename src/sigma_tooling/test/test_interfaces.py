@@ -52,8 +52,10 @@ def test_each_constant_is_defined_once():
 
 
 def test_simulation_only_types_are_not_in_sigma_interfaces():
-    assert not (SRC / "sigma_interfaces" / "srv" / "InjectFault.srv").exists()
-    assert "InjectFault" not in (SRC / "sigma_interfaces" / "CMakeLists.txt").read_text()
+    for name in ("InjectFault", "SetPayload"):
+        assert not (SRC / "sigma_interfaces" / "srv" / f"{name}.srv").exists()
+        assert name not in (SRC / "sigma_interfaces" / "CMakeLists.txt").read_text()
+        assert (SRC / "sigma_sim_interfaces" / "srv" / f"{name}.srv").exists()
 
 
 def test_the_protocol_decision_sources_equal_the_message_constants():
