@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sigma_cloud.api.models import StoredPayload
+from sigma_cloud.api.models import NO_NUL, StoredPayload
 
 Outcome = Literal["open", "resolved", "false_alarm", "hardware_fault", "operator_intervention"]
 
@@ -75,4 +75,4 @@ class IncidentResolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Literal["resolved", "false_alarm", "hardware_fault", "operator_intervention"]
-    resolution: str = Field(max_length=2000)
+    resolution: str = Field(max_length=2000, pattern=NO_NUL)
