@@ -148,7 +148,7 @@ def simulate(args) -> dict:
     sim = WearSimulator(degs, seed=args.seed + 1, cfg=cfg)
     n = sim.n
     est = EstimatorParams(window=args.window)
-    prog = PrognosisParams(seed=args.seed, evidence_z=args.evidence_z)
+    prog = PrognosisParams(seed=args.seed, evidence_z=getattr(args, "evidence_z", PrognosisParams().evidence_z))
     limits = LimitParams(max_winding_temperature=cfg.max_winding_temperature, friction_limit=cfg.friction_limit,
                          rated_capacity=cfg.rated_capacity_ah, capacity_eol_share=cfg.capacity_eol_share,
                          bias_tolerance=cfg.bias_tolerance)
