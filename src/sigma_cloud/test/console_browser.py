@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -63,7 +65,10 @@ def wait_robot_at(page, robot_id: str, x: float, y: float) -> None:
 
 
 def screenshot(page, name: str) -> None:
-    """docs/console/<name>.png when run from the source tree (docs/console.md shows them)."""
-    if SCREENSHOTS.parent.is_dir():
-        SCREENSHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+    """Every view is rendered to a PNG; it replaces docs/console/<name>.png (shown by docs/console.md) only when
+    SIGMA_UPDATE_SCREENSHOTS=1, so a test run never edits tracked files."""
+    target = SCREENSHOTS if os.environ.get("SIGMA_UPDATE_SCREENSHOTS") == "1" and SCREENSHOTS.parent.is_dir() \
+        else Path(tempfile.gettempdir()) / "sigma-console-screenshots"
+    target.mkdir(exist_ok=True)
+    page.screenshot(path=str(target / f"{name}.png"))
+    assert (target / f"{name}.png").stat().st_size > 0
