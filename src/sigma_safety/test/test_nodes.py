@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
@@ -205,8 +207,13 @@ def test_only_the_gate_publishes_driver_topics_and_status_is_periodic(launch, ro
     wait_status(status, lambda m: m.level == NOMINAL)
     for topic in ("driver/joint_command", "driver/cmd_vel", "driver/brake"):
         ros_probe.wait_for_publishers(f"/{topic}")
-        infos = ros_probe.node.get_publishers_info_by_topic(f"/{topic}")
-        assert [i.node_name for i in infos] == ["command_gate"], topic
+        deadline = time.monotonic() + 20.0  # DDS announces an endpoint before its node's name: wait for the name
+        while True:
+            names = [i.node_name for i in ros_probe.node.get_publishers_info_by_topic(f"/{topic}")]
+            if "_NODE_NAME_UNKNOWN_" not in names or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert names == ["command_gate"], topic
     status.clear()
     periodic = status.wait_for_count(10, timeout=10.0)  # unchanged state is still republished (>= 10 Hz)
     assert len({m.sequence for m in periodic}) == 1
