@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import yaml
@@ -12,6 +10,7 @@ from nav_msgs.msg import Odometry
 from sigma_interfaces.msg import CommanderSwitch, SafetyStatus, Task, TaskStatus
 from sigma_ros_common import qos
 from sigma_ros_common.share import package_share, share_file
+from sigma_testing.streamer import Streamer  # noqa: F401 - the tests import it from here
 
 NS = "/r1"
 CORE_CONFIG = Path(__file__).resolve().parents[1] / "config" / "core.yaml"
@@ -81,26 +80,3 @@ class Stack:
             if m.task_id == task_id and m.state == TaskStatus.STATE_ACTIVE and (not out or out[-1] != m.step):
                 out.append(m.step)
         return out
-
-
-class Streamer:
-    """Calls ``fn()`` at ``rate`` Hz on a thread until stopped (the Primary AI's decisions)."""
-
-    def __init__(self, fn, rate: float) -> None:
-        self._fn, self._period = fn, 1.0 / rate
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._period):
-            try:
-                self._fn()
-            except Exception:  # noqa: BLE001 - the probe's context is shutting down
-                return
-
-    def stop(self) -> float:
-        """Stop calling; returns the monotonic time it stopped."""
-        self._stop.set()
-        self._thread.join(timeout=2.0)
-        return time.monotonic()

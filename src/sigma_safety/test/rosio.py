@@ -20,6 +20,7 @@ from sigma_interfaces.msg import (
     SafetyStatus,
 )
 from sigma_ros_common import qos
+from sigma_testing.streamer import Streamer
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "safety.yaml"
 # Relaxed ages: the test machine is shared and slow; the watchdog logic itself is unit-tested with the defaults.
@@ -114,28 +115,6 @@ def wait_status(collector, predicate, timeout: float = 15.0) -> SafetyStatus:
         faults = [(f.code, f.source, f.cause) for f in last.active_faults] if last is not None else None
         raise TimeoutError(f"{exc}; last status: level {getattr(last, 'level', None)}, faults {faults}") from exc
     return next(m for m in reversed(msgs) if predicate(m))
-
-
-class Streamer:
-    """Calls ``fn()`` at ``rate`` Hz on a thread until stopped (an AI streaming commands, a policy reporting)."""
-
-    def __init__(self, fn, rate: float) -> None:
-        self._fn, self._period = fn, 1.0 / rate
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._period):
-            try:
-                self._fn()
-            except Exception:  # noqa: BLE001 - the probe's context is shutting down
-                return
-
-    def stop(self) -> None:
-        """Stop calling."""
-        self._stop.set()
-        self._thread.join(timeout=2.0)
 
 
 def report_health(probe, topic: str = "policy_health", confidence: float = 0.9) -> Streamer:
