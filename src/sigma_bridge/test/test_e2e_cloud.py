@@ -106,7 +106,10 @@ def test_sim_to_cloud_exact_counts_and_decisions(launch, ros_probe, cloud, tmp_p
     wait_until(lambda: sum(cloud.telemetry_counts("r1").get(ch, (0, 0))[0] for ch in ("joint_states", "imu")) > 200,
                60, "telemetry in the database")
     fresh = cloud.decide("r1", "dock", ttl_s=60, station="d3")
-    got = decisions.wait_for(lambda ms: any(m.decision_id == fresh for m in ms), timeout=30)
+    try:
+        got = decisions.wait_for(lambda ms: any(m.decision_id == fresh for m in ms), timeout=30)
+    except TimeoutError as exc:  # say which side lost it: the cloud's record shows whether the bridge fetched it
+        raise AssertionError(f"decision never reached the graph; cloud record: {cloud.decision(fresh)}") from exc
     d = next(m for m in got if m.decision_id == fresh)
     assert d.action == "dock" and [(kv.key, kv.value) for kv in d.parameters] == [("station", "d3")]
     assert d.deadline.sec > time.time()

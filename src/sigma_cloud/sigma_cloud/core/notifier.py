@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 
 import psycopg
 
@@ -48,18 +49,32 @@ class DecisionNotifier:
             for event in events:
                 event.set()
 
-    async def wait(self, robot_id: str, timeout: float) -> bool:
-        """Wait until a decision for robot_id may have arrived (True) or the timeout passed (False)."""
+    @contextlib.contextmanager
+    def listening(self, robot_id: str) -> Iterator[asyncio.Event]:
+        """Register interest in robot_id *before* reading the database, so a NOTIFY between the read and the wait
+        is never lost; the event is set by every notification for robot_id while the block runs."""
         event = asyncio.Event()
         self.waiters.setdefault(robot_id, set()).add(event)
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+            yield event
         finally:
             waiting = self.waiters.get(robot_id)
             if waiting is not None:
                 waiting.discard(event)
                 if not waiting:
                     del self.waiters[robot_id]
+
+    async def wait(self, robot_id: str, timeout: float) -> bool:
+        """Wait until a decision for robot_id may have arrived (True) or the timeout passed (False)."""
+        with self.listening(robot_id) as event:
+            return await wait_event(event, timeout)
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait for event up to timeout seconds; True when it was set, and clear it for the next wait."""
+    try:
+        await asyncio.wait_for(event.wait(), max(timeout, 0.0))
+    except TimeoutError:
+        return False
+    event.clear()
+    return True

@@ -16,6 +16,7 @@ from sigma_cloud.api.deps import IngestDep, PoolDep
 from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.core.ingest import IngestRejected
+from sigma_cloud.core.notifier import wait_event
 from sigma_cloud.core.observability import current_traceparent, span
 from sigma_cloud.repositories import decisions, devices
 
@@ -118,10 +119,11 @@ async def device_decisions(request: Request, robot_id: str, ingest: IngestDep, p
     """Pending, unexpired decisions for the signing robot; long-polls up to `wait` seconds when there are none."""
     await _authenticated(request, ingest, robot_id, b"")
     deadline = time.monotonic() + wait
-    items = await _pending(pool, robot_id, request.headers[protocol.HEADER_NONCE])
-    while not items and time.monotonic() < deadline:
-        await request.app.state.notifier.wait(robot_id, deadline - time.monotonic())
-        items = await _pending(pool, robot_id, None)
+    with request.app.state.notifier.listening(robot_id) as woken:  # before the first read: no lost NOTIFY
+        items = await _pending(pool, robot_id, request.headers[protocol.HEADER_NONCE])
+        while not items and time.monotonic() < deadline:
+            if await wait_event(woken, deadline - time.monotonic()):
+                items = await _pending(pool, robot_id, None)
     return Response(orjson.dumps({"decisions": _continue_traces(items)}), media_type="application/json")
 
 
