@@ -22,6 +22,7 @@ CHANNELS = (
     "safety_event",
     "task_status",
     "twin_health",
+    "humans",
 )
 SAFETY_CHANNELS = frozenset({"safety_event"})
 
@@ -224,6 +225,26 @@ def twin_health(msg: Any) -> dict:
     return out
 
 
+HUMAN_MAX_RANGE_M = 1e3  # the protocol's bound on a person's offset from the robot
+
+
+def humans(msg: Any) -> dict:
+    """sigma_interfaces/DetectedHumans -> ``humans`` payload: one entry per person (``name`` = tracker id), positions
+    and velocities in the message's (robot base) frame. People with a non-finite or absurd (> 1 km) position are left
+    out; confidence is clamped to [0, 1]; at most 256 people. An empty list still says "looked and saw nobody"."""
+    people = [h for h in msg.humans if math.isfinite(h.position.x) and math.isfinite(h.position.y)
+              and abs(h.position.x) <= HUMAN_MAX_RANGE_M and abs(h.position.y) <= HUMAN_MAX_RANGE_M][:MAX_ENTRIES]
+    out: dict = {"frame_id": msg.header.frame_id[:128], "name": [h.id[:128] for h in people]}
+    _checked(out, x=[h.position.x for h in people], y=[h.position.y for h in people],
+             vx=[h.velocity.x for h in people], vy=[h.velocity.y for h in people],
+             confidence=[_unit(h.confidence) for h in people])
+    if math.isfinite(msg.sensor_range) and 0.0 <= msg.sensor_range <= HUMAN_MAX_RANGE_M:
+        out["sensor_range"] = float(msg.sensor_range)
+    if math.isfinite(msg.field_of_view) and 0.0 <= msg.field_of_view <= 2 * math.pi:
+        out["field_of_view"] = float(msg.field_of_view)
+    return out
+
+
 MAPPERS = {
     "joint_states": joint_states,
     "actuator_health": actuator_health,
@@ -234,4 +255,5 @@ MAPPERS = {
     "safety_event": safety_event,
     "task_status": task_status,
     "twin_health": twin_health,
+    "humans": humans,
 }

@@ -56,14 +56,14 @@ TOPICS: dict[str, tuple[type, str, Any, str | None]] = {
     "odom": (Odometry, "nav_msgs/msg/Odometry", qos.SENSOR, "odom"),
     "battery_state": (BatteryState, "sensor_msgs/msg/BatteryState", qos.RELIABLE_10, "battery"),
     "actuator_health": (ActuatorHealth, "sigma_interfaces/msg/ActuatorHealth", qos.RELIABLE_10, "actuator_health"),
-    "humans": (DetectedHumans, "sigma_interfaces/msg/DetectedHumans", qos.SENSOR, None),
+    "humans": (DetectedHumans, "sigma_interfaces/msg/DetectedHumans", qos.SENSOR, "humans"),
     "safety/status": (SafetyStatus, "sigma_interfaces/msg/SafetyStatus", qos.LATCHED, "safety_status"),
     "safety/events": (SafetyEvent, "sigma_interfaces/msg/SafetyEvent", qos.SAFETY_EVENTS, "safety_event"),
     # transient-local like its publisher (sigma_core); the cloud drops replays by the robot's stamp (docs/tasks.md)
     "tasks/status": (TaskStatus, "sigma_interfaces/msg/TaskStatus", qos.SAFETY_EVENTS, "task_status"),
     "twin/health": (TwinHealth, "sigma_interfaces/msg/TwinHealth", qos.LATCHED, "twin_health"),
 }
-VIEW_CHANNELS = frozenset({"joint_states", "odom", "battery", "actuator_health", None})
+VIEW_CHANNELS = frozenset({"joint_states", "odom", "battery", "actuator_health", "humans"})
 
 
 def _time(t: float) -> Time:
@@ -218,10 +218,10 @@ class BridgeNode(LifecycleNode):
         except Exception as exc:  # noqa: BLE001 - a malformed sample must not stop the bridge
             self.get_logger().error(f"{topic}: cannot deserialize {type_name}: {exc}", throttle_duration_sec=5.0)
             return
-        if self.view is not None:
-            self._to_view(channel or "humans", msg, now, t_ns)
         if channel is None:
             return
+        if self.view is not None:
+            self._to_view(channel, msg, now, t_ns)
         recording = ""
         source_key: tuple[int, int] | None = None
         priority = PRIORITY_ROUTINE

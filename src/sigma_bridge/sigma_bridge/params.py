@@ -13,7 +13,8 @@ from sigma_bridge.store import SYNCHRONOUS_POLICIES
 from sigma_ros_common.params import ConfigError, param
 from sigma_ros_common.ros_params import load
 
-RATE_CHANNELS = ("joint_states", "actuator_health", "battery", "imu", "odom", "safety_status", "twin_health")
+RATE_CHANNELS = ("joint_states", "actuator_health", "battery", "imu", "odom", "safety_status", "twin_health",
+                 "humans")
 
 
 def _rate(default: float, channel: str) -> float:
@@ -33,6 +34,8 @@ class BridgeRates:
     twin_health: float = param(0.2, unit="Hz", low=0.0, high=1.0,
                                description="uplink rate of twin_health (twin/health; the twin's forecasts change "
                                            "every few minutes); at most 1 Hz, 0 = every message")
+    humans: float = param(2.0, unit="Hz", low=0.1, high=10.0,
+                          description="uplink rate of humans (detected people, drawn on the console's map); 0.1..10 Hz")
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,18 @@ CHANNELS: dict[str, dict[str, str]] = {
     # and maintenance windows in hours from the event's ts; RUL_UNKNOWN / RUL_BEYOND_H / NO_WINDOW (docs/twin.md)
     "twin_health": {"health": "1", "confidence": "1", "risk": "1", "rul_q05": "h", "rul_q50": "h", "rul_q95": "h",
                     "window_opens": "h", "window_closes": "h", "risk_horizon": "h"},
+    # sigma_interfaces/DetectedHumans (humans): the people the robot's perception sees, one entry per person (`name` =
+    # tracker id, "" when untracked), positions and velocities in the robot base frame (x forward, y left); the
+    # console draws them on the site map with the robot's pose (docs/console.md)
+    "humans": {"x": "m", "y": "m", "vx": "m/s", "vy": "m/s", "confidence": "1", "sensor_range": "m",
+               "field_of_view": "rad"},
 }
 # twin_health sentinels (JSON has no inf/NaN): not enough history to forecast yet; beyond the forecast horizon; none.
 RUL_UNKNOWN = -1.0
 RUL_BEYOND_H = 1e6
 NO_WINDOW = -1.0
 # Channels whose payload must carry a "name" list matching the lengths of its list fields.
-NAMED_CHANNELS = frozenset({"joint_states", "actuator_health", "twin_health"})
+NAMED_CHANNELS = frozenset({"joint_states", "actuator_health", "twin_health", "humans"})
 # Stable numeric id per channel (the order of CHANNELS is part of the protocol: append, never reorder).
 CHANNEL_IDS: dict[str, int] = {name: i for i, name in enumerate(CHANNELS)}
 
@@ -65,6 +70,8 @@ FIELD_BOUNDS: dict[tuple[str, str], tuple[float, float]] = {
     ("twin_health", "rul_q05"): (-1.0, 1e6), ("twin_health", "rul_q50"): (-1.0, 1e6),
     ("twin_health", "rul_q95"): (-1.0, 1e6), ("twin_health", "window_opens"): (-1.0, 1e6),
     ("twin_health", "window_closes"): (-1.0, 1e6), ("twin_health", "risk_horizon"): (0.0, 1e6),
+    ("humans", "x"): (-1e3, 1e3), ("humans", "y"): (-1e3, 1e3), ("humans", "confidence"): (0.0, 1.0),
+    ("humans", "sensor_range"): (0.0, 1e3), ("humans", "field_of_view"): (0.0, 2 * math.pi),
 }
 
 
@@ -96,6 +103,7 @@ EXTRAS: dict[str, dict[str, Extra]] = {
                     "state_names": Extra("names", max_len=MAX_LIST),
                     "state_values": Extra("numbers", -1e12, 1e12, MAX_LIST),
                     "state_std": Extra("numbers", -1.0, 1e12, MAX_LIST), "reasons": Extra("names", max_len=64)},
+    "humans": {"frame_id": _TEXT_SHORT},
 }
 # Every channel may say which of its list fields were left empty because a value was not finite (JSON has no NaN).
 for _extras in EXTRAS.values():
