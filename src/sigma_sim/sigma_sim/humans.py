@@ -15,11 +15,24 @@ KEEP_CLEAR = 1.5
 # m: a person walking straight at a robot (human_approach) stops this far from its centre, face to face, instead
 # of walking into it; the kinematic capsule would otherwise fling the robot's arms, which no real person does.
 APPROACH_STANDOFF = 1.0
+# Yielding. A walker that waits for a robot while the robot stops for the walker is a deadlock (the robot's safety
+# supervisor stops it closer than ~1.7 m to a person, and a walker waits 1.5 m away). People resolve it: after a
+# bounded wait they step aside out of the robot's line of travel, let it pass, and go on — or turn back.
+PATIENCE = 3.0  # s a walker waits for a robot in its way (or a robot stopped next to it) before it yields
+# m: where a yielding walker stands, measured across the robot's line of travel: beyond the distance at which the
+# robot's speed-and-separation monitoring allows full speed (~2.0 m with sigma_safety's defaults), so it passes.
+YIELD_CLEARANCE = 2.5
+# m: a standing walker with a robot closer than this is in the robot's way (it slows or stops the robot)
+IN_THE_WAY = 2.0
+HOLD_LIMIT = 20.0  # s a walker stands aside for a robot that does not pass; then it turns back (next goal)
 
 
 @dataclass
 class Human:
-    """One walker: follows its waypoints in a loop, picks random ones inside ``bounds``, or heads for a point."""
+    """One walker: follows its waypoints in a loop, picks random ones inside ``bounds``, or heads for a point.
+
+    Ordinary walkers (loop, random) keep ``KEEP_CLEAR`` from robots and yield to a robot they have waited for
+    ``PATIENCE`` seconds (they step aside, hold until their way is clear, and turn back after ``HOLD_LIMIT``)."""
 
     id: str
     position: np.ndarray  # (x, y) world [m]
@@ -30,6 +43,10 @@ class Human:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))
     _next: int = 0
     goal: np.ndarray | None = None
+    waited: float = 0.0  # s waited for a robot so far
+    aside: np.ndarray | None = None  # where the walker is stepping to, out of a robot's way
+    held: float | None = None  # s standing aside so far (None: not standing aside)
+    yields: int = 0  # times this walker stepped aside for a robot
 
     def __post_init__(self) -> None:
         self.position = np.asarray(self.position, dtype=float)
@@ -46,40 +63,136 @@ class Human:
         self._next += 1
         return goal
 
-    def step(self, dt: float, rng: np.random.Generator, robots: np.ndarray | None = None) -> None:
+    def step(self, dt: float, rng: np.random.Generator, robots: np.ndarray | None = None,
+             headings: np.ndarray | None = None) -> None:
         """Walk for ``dt`` seconds towards the current goal, choosing the next one on arrival.
 
-        Ordinary walkers wait rather than step closer than ``KEEP_CLEAR`` to a robot (``robots``: (n, 2) positions);
-        a walker in ``approach`` mode (the human_approach fault) does not."""
+        ``robots``: (n, 2) robot positions, ``headings``: their yaws [rad] (the line a yielding walker steps out of;
+        without them, the line from the robot to the walker). A walker in ``approach`` mode (the human_approach
+        fault) ignores robots; the others keep clear, wait, and yield."""
         if self.goal is None:
             self.goal = self._pick_goal(rng)
-        delta = self.goal - self.position
-        if self.mode != "approach" and robots is not None and len(robots) and dt > 0:
-            dist = float(np.hypot(*delta))
-            nxt = self.position + (delta / dist * min(self.speed * dt, dist) if dist > 0 else 0.0)
-            now_d = np.hypot(*(robots - self.position).T)
-            new_d = np.hypot(*(robots - nxt).T)
-            if np.any((new_d < KEEP_CLEAR) & (new_d < now_d)):
-                self.velocity = np.zeros(2)
-                return
-        dist = float(np.hypot(*delta))
         if self.mode == "approach":
-            if dist <= APPROACH_STANDOFF:
-                self.velocity = np.zeros(2)
-                return
-            dist -= APPROACH_STANDOFF
-            delta = delta / (dist + APPROACH_STANDOFF) * dist
-        travel = self.speed * dt
-        if dist <= travel:
+            self._approach(dt)
+            return
+        robots = np.zeros((0, 2)) if robots is None else np.asarray(robots, dtype=float).reshape(-1, 2)
+        if self.aside is not None:
+            self._step_aside(dt, robots, headings)
+        elif self.held is not None:
+            self._hold(dt, rng, robots, headings)
+        else:
+            self._walk(dt, rng, robots, headings)
+
+    # ---------------------------------------------------------------- behaviours
+    def _approach(self, dt: float) -> None:
+        """Straight at the goal (a robot), stopping ``APPROACH_STANDOFF`` from it."""
+        assert self.goal is not None
+        delta = self.goal - self.position
+        dist = float(np.hypot(*delta))
+        if dist <= APPROACH_STANDOFF:
+            self.velocity = np.zeros(2)
+            return
+        if self._move(delta / dist * (dist - APPROACH_STANDOFF), dt):
+            self.velocity = np.zeros(2)
+
+    def _walk(self, dt: float, rng: np.random.Generator, robots: np.ndarray, headings: np.ndarray | None) -> None:
+        assert self.goal is not None
+        blocker = self._blocked(self.goal, dt, robots)
+        if blocker is not None:
+            self._wait(dt, robots, headings, blocker)
+            return
+        self.waited = 0.0
+        if self._move(self.goal - self.position, dt):
+            self.goal = self._pick_goal(rng)
+
+    def _step_aside(self, dt: float, robots: np.ndarray, headings: np.ndarray | None) -> None:
+        assert self.aside is not None
+        blocker = self._blocked(self.aside, dt, robots)
+        if blocker is not None:  # another robot is in the way out: wait for it, then yield to it instead
+            self._wait(dt, robots, headings, blocker)
+            return
+        if self._move(self.aside - self.position, dt):
+            self.aside, self.held, self.waited = None, 0.0, 0.0
+
+    def _hold(self, dt: float, rng: np.random.Generator, robots: np.ndarray, headings: np.ndarray | None) -> None:
+        """Stand aside until the way to the goal is clear of robots; turn back after ``HOLD_LIMIT``."""
+        assert self.held is not None and self.goal is not None
+        self.held += dt
+        if self._way_clear(self.goal, robots):
+            self.held = None
+            self._walk(dt, rng, robots, headings)
+            return
+        if self.held >= HOLD_LIMIT:
+            self.held, self.waited = None, 0.0
+            self.goal = self._pick_goal(rng)  # the robot does not pass: go elsewhere
+            self._walk(dt, rng, robots, headings)
+            return
+        self.velocity = np.zeros(2)
+        near = np.hypot(*(robots - self.position).T) if len(robots) else np.zeros(0)
+        if len(near) and near.min() < IN_THE_WAY:  # a robot came this way and stands by: yield to it as well
+            self._wait(dt, robots, headings, int(np.argmin(near)))
+        else:
+            self.waited = 0.0
+
+    # ---------------------------------------------------------------- helpers
+    def _move(self, delta: np.ndarray, dt: float) -> bool:
+        """Walk along ``delta`` at most ``speed * dt``; True when its end was reached."""
+        dist = float(np.hypot(*delta))
+        if dist <= self.speed * dt:
             self.position = self.position + delta
             self.velocity = delta / dt if dt > 0 else np.zeros(2)
-            if self.mode != "approach":
-                self.goal = self._pick_goal(rng)
-            else:
-                self.velocity = np.zeros(2)
-        else:
-            self.velocity = delta / dist * self.speed
-            self.position = self.position + self.velocity * dt
+            return True
+        self.velocity = delta / dist * self.speed
+        self.position = self.position + self.velocity * dt
+        return False
+
+    def _blocked(self, target: np.ndarray, dt: float, robots: np.ndarray) -> int | None:
+        """The robot that the next step towards ``target`` would bring closer than ``KEEP_CLEAR`` (None if none)."""
+        if not len(robots) or dt <= 0:
+            return None
+        delta = target - self.position
+        dist = float(np.hypot(*delta))
+        nxt = self.position + (delta / dist * min(self.speed * dt, dist) if dist > 0 else 0.0)
+        now_d = np.hypot(*(robots - self.position).T)
+        new_d = np.hypot(*(robots - nxt).T)
+        closing = (new_d < KEEP_CLEAR) & (new_d < now_d)
+        return int(np.argmin(np.where(closing, now_d, np.inf))) if closing.any() else None
+
+    def _wait(self, dt: float, robots: np.ndarray, headings: np.ndarray | None, robot: int) -> None:
+        """Stand still for robot ``robot``; after ``PATIENCE`` seconds, step out of its line of travel."""
+        self.velocity = np.zeros(2)
+        self.waited += dt
+        if self.waited < PATIENCE:
+            return
+        self.waited, self.held = 0.0, None
+        self.aside = self._aside_point(robots[robot], None if headings is None else float(headings[robot]))
+        self.yields += 1
+
+    def _aside_point(self, robot: np.ndarray, heading: float | None) -> np.ndarray:
+        """``YIELD_CLEARANCE`` across the robot's line of travel, on the walker's side of it, inside the bounds."""
+        rel = self.position - robot
+        if heading is None:
+            heading = math.atan2(rel[1], rel[0]) if np.hypot(*rel) > 1e-9 else 0.0
+        along_axis = np.array([math.cos(heading), math.sin(heading)])
+        across_axis = np.array([-along_axis[1], along_axis[0]])
+        along, across = float(rel @ along_axis), float(rel @ across_axis)
+        x0, y0, x1, y1 = self.bounds
+        sides = [1.0, -1.0] if across >= 0 else [-1.0, 1.0]
+        for side in sides:  # the walker's own side first; the other one if that leaves the walkable area
+            point = robot + along * along_axis + side * max(abs(across), YIELD_CLEARANCE) * across_axis
+            if x0 <= point[0] <= x1 and y0 <= point[1] <= y1:
+                return point
+        return np.clip(point, (x0, y0), (x1, y1))
+
+    def _way_clear(self, target: np.ndarray, robots: np.ndarray) -> bool:
+        """No robot within ``IN_THE_WAY`` of the straight way from here to ``target`` (it has passed)."""
+        if not len(robots):
+            return True
+        seg = target - self.position
+        length2 = float(seg @ seg)
+        t = np.clip(((robots - self.position) @ seg) / length2, 0.0, 1.0) if length2 > 0 else np.zeros(len(robots))
+        closest = self.position + t[:, None] * seg
+        return bool(np.all(np.hypot(*(robots - closest).T) >= IN_THE_WAY))
 
 
 @dataclass(frozen=True)

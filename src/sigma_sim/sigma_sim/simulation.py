@@ -323,8 +323,9 @@ class Simulation:
             if f.kind == "human_approach" and f.target in self._slots:
                 goal = d.xpos[self.robots[f.robot].index.base_body, :2]
                 next(h for h in self.humans if h.id == f.target).goal = goal.copy()
+        headings = np.array([self.base_yaw(r) for r in robots])  # the line a yielding walker steps out of
         for h in self.humans:
-            h.step(span, self.human_rng, robots_xy)
+            h.step(span, self.human_rng, robots_xy, headings)
         self._sync_humans()
         if self.faults.expire(self.time):
             self._apply_faults()

@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
+from sigma_sim import humans as walkers
 from sigma_sim.faults import DEGRADATION_KINDS, KINDS, FaultBook, FaultError
-from sigma_sim.humans import APPROACH_STANDOFF, KEEP_CLEAR, Human, detect
+from sigma_sim.humans import APPROACH_STANDOFF, HOLD_LIMIT, KEEP_CLEAR, PATIENCE, YIELD_CLEARANCE, Human, detect
 from sigma_sim.noise import ImuNoise, ImuNoiseConfig
 
 
@@ -55,6 +56,78 @@ def test_walkers_wait_for_robots_but_an_approaching_human_does_not():
     for _ in range(100):
         hazard.step(0.01, rng, robot)
     assert hazard.position[0] == pytest.approx(4.0 - APPROACH_STANDOFF) and not hazard.velocity.any()  # ... and stops
+
+
+
+class StopsForPeople:
+    """A stand-in robot driving along +x the way sigma_core + sigma_safety do near people: 0.3 m/s with a person
+    within 3 m, a protective stop below ~1.7 m (sigma_safety's separation at rest), resuming at >= 1.75 m."""
+
+    def __init__(self, x: float, goal_x: float) -> None:
+        self.xy, self.goal_x = np.array([x, 0.0]), goal_x
+
+    def step(self, dt: float, people: list[Human]) -> None:
+        d = min(float(np.hypot(*(h.position - self.xy))) for h in people)
+        speed = 0.0 if d < 1.75 else 0.3 if d < 3.0 else 1.0
+        self.xy[0] = min(self.goal_x, self.xy[0] + speed * dt)
+
+
+def _cross(dt: float = 0.05, seconds: float = 90.0) -> tuple[StopsForPeople, Human, float]:
+    """The CI deadlock: r2 drives the cross aisle (y = 0) east while worker_1 walks north across it at x = -4."""
+    rng = np.random.default_rng(0)
+    robot = StopsForPeople(-7.0, 6.0)
+    walker = Human("worker_1", np.array([-4.0, -4.0]), 1.2, [(-4.0, 4.0), (-4.0, -4.0)], bounds=(-14, -9, 14, 9))
+    crossed = -1.0
+    for k in range(int(seconds / dt)):
+        walker.step(dt, rng, robot.xy[None, :], np.array([0.0]))
+        robot.step(dt, [walker])
+        if crossed < 0 and walker.position[1] > 3.9:
+            crossed = k * dt
+    return robot, walker, crossed
+
+
+def test_a_walker_waiting_for_a_stopped_robot_yields_so_both_go_on():
+    robot, walker, crossed = _cross()
+    assert walker.yields >= 1
+    assert robot.xy[0] == pytest.approx(6.0)  # the robot got through ...
+    assert crossed > 0  # ... and the walker reached the far side of the aisle
+
+
+def test_without_yielding_the_same_crossing_deadlocks(monkeypatch):
+    monkeypatch.setattr(walkers, "PATIENCE", math.inf)  # walkers that wait for ever: what CI saw
+    robot, walker, crossed = _cross()
+    assert walker.yields == 0 and robot.xy[0] < -4.0 and crossed < 0
+
+
+def test_a_walker_steps_out_of_an_oncoming_robots_line_then_walks_on():
+    rng = np.random.default_rng(0)
+    robot = StopsForPeople(0.0, 12.0)
+    walker = Human("w", np.array([6.0, 0.1]), 1.0, [(0.0, 0.1), (6.0, 0.1)], bounds=(-14, -9, 14, 9))
+    walker.goal = np.array([0.0, 0.1])  # head-on, in the robot's lane
+    stood = []
+    for _ in range(int(60 / 0.05)):
+        walker.step(0.05, rng, robot.xy[None, :], np.array([0.0]))
+        robot.step(0.05, [walker])
+        if walker.held is not None:
+            stood.append(abs(walker.position[1]))
+    assert walker.yields >= 1 and stood and min(stood) >= YIELD_CLEARANCE - 1e-9  # stood out of the robot's line
+    assert robot.xy[0] == pytest.approx(12.0)
+    assert walker.held is None and walker.aside is None  # walks on after the robot passed
+
+
+def test_a_walker_blocked_by_a_robot_that_never_moves_turns_back_within_a_bound():
+    rng = np.random.default_rng(0)
+    parked = np.array([[0.0, 0.0]])  # e.g. a robot whose motor was shut down
+    walker = Human("w", np.array([-4.0, 0.0]), 1.0, [(4.0, 0.0), (-4.0, 3.0)], bounds=(-14, -9, 14, 9))
+    bound = 4.0 / 1.0 + PATIENCE + YIELD_CLEARANCE / 1.0 + HOLD_LIMIT + 5.0
+    t, turned = 0.0, None
+    while t < bound and turned is None:
+        walker.step(0.05, rng, parked, np.array([0.0]))
+        t += 0.05
+        if walker.goal is not None and walker.goal[1] == 3.0:
+            turned = t
+    assert walker.yields >= 1 and turned is not None, (walker, t)
+    assert float(np.hypot(*(walker.position - parked[0]))) >= KEEP_CLEAR - 1e-9
 
 
 def test_detector_respects_range_and_field_of_view_in_base_frame():
