@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -24,7 +25,7 @@ from sigma_cloud.cognition.memory import SessionMemory, Window
 from sigma_cloud.cognition.signature import signature
 from sigma_cloud.core.db import Principal, transaction
 from sigma_cloud.repositories import cognition as repo
-from sigma_cloud.repositories import decisions, incidents, notifications
+from sigma_cloud.repositories import decisions, incidents, notifications, recordings
 from sigma_cloud.repositories import tasks as task_repo
 
 log = logging.getLogger("sigma_cloud.cognition")
@@ -38,6 +39,15 @@ def _window(rows: list[tuple[str, int, int, float, float, float]]) -> Window | N
         return None
     return Window(t_start=min(r[4] for r in rows), t_end=max(r[5] for r in rows), events=sum(r[1] for r in rows),
                   peak={r[0]: r[3] for r in rows}, high_share={r[0]: r[2] / r[1] for r in rows if r[1]})
+
+
+def recording_name(path: Any) -> str | None:
+    """The black-box file's name from the robot's path in a safety event (the robot uploads it under that name);
+    None when there is none or it is not a valid recording name."""
+    if not isinstance(path, str) or not path:
+        return None
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return name if re.fullmatch(recordings.NAME_PATTERN, name) else None
 
 
 def _raised(value: Any) -> tuple[str, ...]:
@@ -132,13 +142,14 @@ async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], pa
             await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="anomaly",
                                    at=float(proposal.evidence["anomaly_since"]), summary=proposal.explanation,
                                    signature=anomaly_sig)
+    recordings = {int(e["seq"]): recording_name(e.get("recording")) for e in events}
     for event in snap.safety_events:
         if event.raised:
             sig = signature(await repo.scores_between(conn, robot_id=robot_id, start=event.ts - SIGNATURE_BEFORE_S,
                                                       end=event.ts + 1.0))
             await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="safety", at=event.ts,
                                    summary=f"safety level {event.level}: {event.cause or ', '.join(event.raised)}",
-                                   signature=sig)
+                                   signature=sig, recording=recordings.get(event.seq))
     last_ts = max(robot["last_ts"], snap.window.t_end if snap.window else 0.0)
     await repo.advance(conn, robot_id=robot_id, last_seq=head, last_ts=last_ts, memory=memory.to_json())
     return proposals

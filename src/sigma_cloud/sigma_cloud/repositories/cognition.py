@@ -57,7 +57,8 @@ async def safety_events(conn: psycopg.AsyncConnection, *, robot_id: str, after_s
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT seq, extract(epoch FROM ts)::float8 AS ts, coalesce(level, 0) AS level, cause, "
-        "payload -> 'raised' AS raised FROM safety_events WHERE robot_id = %s AND seq > %s AND seq <= %s "
+        "payload -> 'raised' AS raised, payload ->> 'recording' AS recording "
+        "FROM safety_events WHERE robot_id = %s AND seq > %s AND seq <= %s "
         "ORDER BY seq LIMIT 1000", (robot_id, after_seq, head))
     return await cur.fetchall()
 

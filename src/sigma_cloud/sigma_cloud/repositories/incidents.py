@@ -12,27 +12,34 @@ from sigma_cloud.cognition.signature import to_pgvector
 
 NEAREST_SQL = (
     "SELECT * FROM (SELECT incident_id, robot_id, site_id, kind, extract(epoch FROM at)::float8 AS at, summary, "
-    "outcome, resolution, recording IS NOT NULL AS has_recording, created_at, "
+    "outcome, resolution, EXISTS (SELECT 1 FROM incident_recordings r WHERE r.robot_id = incidents.robot_id "
+    "AND r.name = incidents.recording AND r.completed_at IS NOT NULL) AS has_recording, created_at, "
     "(signature <=> %(v)s::vector)::float8 AS distance FROM incidents WHERE incident_id IS DISTINCT FROM %(ex)s "
     "ORDER BY signature <=> %(v)s::vector LIMIT %(k)s) n ORDER BY distance")
 GET_SQL = ("SELECT incident_id, robot_id, site_id, kind, extract(epoch FROM at)::float8 AS at, summary, outcome, "
-           "resolution, recording IS NOT NULL AS has_recording, created_at FROM incidents WHERE incident_id = %s")
+           "resolution, EXISTS (SELECT 1 FROM incident_recordings r WHERE r.robot_id = incidents.robot_id "
+           "AND r.name = incidents.recording AND r.completed_at IS NOT NULL) AS has_recording, created_at "
+           "FROM incidents WHERE incident_id = %s")
 LIST_SQL = ("SELECT incident_id, robot_id, site_id, kind, extract(epoch FROM at)::float8 AS at, summary, outcome, "
-            "resolution, recording IS NOT NULL AS has_recording, created_at FROM incidents "
+            "resolution, EXISTS (SELECT 1 FROM incident_recordings r WHERE r.robot_id = incidents.robot_id "
+            "AND r.name = incidents.recording AND r.completed_at IS NOT NULL) AS has_recording, created_at "
+            "FROM incidents "
             "WHERE (%(r)s::text IS NULL OR robot_id = %(r)s) ORDER BY at DESC, incident_id "
             "LIMIT %(limit)s OFFSET %(offset)s")
 RESOLVE_SQL = ("UPDATE incidents SET outcome = %s, resolution = %s WHERE incident_id = %s RETURNING incident_id, "
                "robot_id, site_id, kind, extract(epoch FROM at)::float8 AS at, summary, outcome, resolution, "
-               "recording IS NOT NULL AS has_recording, created_at")
+               "EXISTS (SELECT 1 FROM incident_recordings r WHERE r.robot_id = incidents.robot_id "
+               "AND r.name = incidents.recording AND r.completed_at IS NOT NULL) AS has_recording, created_at")
 
 
 async def insert(conn: psycopg.AsyncConnection, *, robot_id: str, site_id: str, kind: str, at: float, summary: str,
-                 signature: list[float]) -> uuid.UUID:
-    """Store one incident with its signature; returns its id."""
+                 signature: list[float], recording: str | None = None) -> uuid.UUID:
+    """Store one incident with its signature and the name of its black-box recording (uploaded separately by the
+    robot); returns its id."""
     incident_id = uuid.uuid4()
-    await conn.execute("INSERT INTO incidents (incident_id, robot_id, site_id, kind, at, summary, signature) "
-                       "VALUES (%s, %s, %s, %s, to_timestamp(%s), %s, %s::vector)",
-                       (incident_id, robot_id, site_id, kind, at, summary[:2000], to_pgvector(signature)))
+    await conn.execute("INSERT INTO incidents (incident_id, robot_id, site_id, kind, at, summary, signature, "
+                       "recording) VALUES (%s, %s, %s, %s, to_timestamp(%s), %s, %s::vector, %s)",
+                       (incident_id, robot_id, site_id, kind, at, summary[:2000], to_pgvector(signature), recording))
     return incident_id
 
 

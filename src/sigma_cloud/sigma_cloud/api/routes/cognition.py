@@ -22,6 +22,7 @@ from sigma_cloud.api.cognition_models import (
 from sigma_cloud.api.deps import CurrentPrincipal, DbDep, PoolDep, require_role
 from sigma_cloud.api.models import ID_PATTERN, page
 from sigma_cloud.api.problems import ProblemError, responses
+from sigma_cloud.api.routes import recordings
 from sigma_cloud.core.db import transaction
 from sigma_cloud.repositories import cognition, incidents
 
@@ -105,3 +106,6 @@ async def resolve_incident(incident_id: uuid.UUID, body: IncidentResolution, poo
         await audit(conn, principal, "incident.resolve", site_id=row["site_id"], target=str(incident_id),
                     detail={"outcome": body.outcome})
     return IncidentPublic(**row)
+
+
+router.include_router(recordings.router)  # the incident recordings (upload by robots, download by people)
