@@ -50,7 +50,7 @@ def task_spec(m: Task, to_local: float) -> TaskSpec:
         kind = m.kind          # refused by validation with the reason
     return TaskSpec(task_id=m.task_id, kind=kind, issuer=m.issuer, place=m.place, pickup=m.pickup,
                     dropoff=m.dropoff, payload_mass=m.payload_mass, charge_to=m.charge_to, duration=m.duration,
-                    priority=m.priority, deadline=(deadline + to_local) if deadline > 0 else 0.0)
+                    priority=m.priority, deadline=(deadline + to_local) if deadline > 0 else 0.0, term=int(m.term))
 
 
 def status_msg(r: StatusReport, now: Time) -> TaskStatus:

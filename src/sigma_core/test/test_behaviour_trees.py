@@ -144,3 +144,34 @@ def test_hold_runs_for_its_duration_and_stale_odometry_holds_still():
     assert r.x == x_half                         # odometry stale: nothing but holds
     switches = [o.switch for o in r.log if o.switch is not None]
     assert switches[-1].current == 2 and "odometry stale" in switches[-1].reason
+
+
+def test_a_task_from_an_older_leader_term_is_refused_fenced():
+    p, r, t = ready()
+    [a] = p.submit_task(TaskSpec("t5", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r1", term=5), t)
+    assert a.state == State.ACCEPTED
+    t = run(p, r, t, 1.0)
+    # the deposed leader (or any swarm issuer) with an older term: refused, the running task untouched
+    [old] = p.submit_task(TaskSpec("t4", Kind.GO_TO, place="dock_2", priority=9, issuer="swarm:r2", term=4), t)
+    assert old.state == State.REFUSED and "fenced: term 4" in old.reason and "older than term 5" in old.reason
+    [c] = p.submit_task(TaskSpec("t5", Kind.CANCEL, issuer="swarm:r2", term=3), t)
+    assert c.state == State.REFUSED and "fenced" in c.reason and p.executor.spec.task_id == "t5"
+    # the same term (a lease renewal / next task of this leader) and unfenced issuers (term 0) are accepted
+    pre, same = p.submit_task(TaskSpec("t5b", Kind.GO_TO, place="dock_2", issuer="swarm:r1", term=5), t)
+    assert pre.state == State.PREEMPTED and same.state == State.ACCEPTED
+    pre, op = p.submit_task(TaskSpec("op", Kind.GO_TO, place="dock_1", issuer="operator"), t)
+    assert op.state == State.ACCEPTED
+    # a newer term raises the fence for the whole "swarm" family
+    pre, new = p.submit_task(TaskSpec("t7", Kind.GO_TO, place="dock_2", issuer="swarm:r3", term=7), t)
+    assert new.state == State.ACCEPTED
+    [stale] = p.submit_task(TaskSpec("t6", Kind.GO_TO, place="dock_1", issuer="swarm:r1", term=6), t)
+    assert stale.state == State.REFUSED and "older than term 7" in stale.reason
+    [bad] = p.submit_task(TaskSpec("tb", Kind.GO_TO, place="dock_1", issuer="swarm:r1", term=-1), t)
+    assert bad.state == State.REFUSED and "term must be" in bad.reason
+
+
+def test_the_task_message_term_reaches_the_fence():
+    from sigma_core import convert
+    from sigma_interfaces.msg import Task
+    spec = convert.task_spec(Task(task_id="m", issuer="swarm:r2", kind=Task.KIND_HOLD, term=12), 0.0)
+    assert spec.term == 12 and spec.issuer == "swarm:r2"

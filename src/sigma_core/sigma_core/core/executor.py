@@ -17,7 +17,7 @@ from py_trees.common import Status
 from sigma_core.core.behaviours import Charge, ExecContext, HoldFor, SetPayload, arm, navigate
 from sigma_core.core.planner import NoPathError, reachable
 from sigma_core.core.sitemap import PlaceError
-from sigma_core.core.tasks import FINAL, Kind, State, StatusReport, TaskError, TaskSpec, validate
+from sigma_core.core.tasks import FINAL, Kind, State, StatusReport, TaskError, TaskSpec, fence_key, validate
 
 PROGRESS_PERIOD = 0.5   # [s] ACTIVE reports while running, besides every step change
 KNOWN_TASKS = 512       # task ids remembered for duplicate detection
@@ -34,14 +34,19 @@ class TaskExecutor:
         self._last_report = -math.inf
         self._last_step = ""
         self.commander = 2
+        self.newest_term: dict[str, int] = {}           # fencing: newest term seen per issuer family
 
     # -- acceptance ---------------------------------------------------------------------------------
     def submit(self, spec: TaskSpec, now: float) -> list[StatusReport]:
         """Validate and accept or refuse ``spec``; returns the reports to publish (in order)."""
+        if spec.task_id in self.known and spec.kind != Kind.CANCEL:
+            return [self.known[spec.task_id]]            # a retry of a known task: same answer, never run twice
+        stale = self._fence(spec)
+        if stale:
+            report = self._report(spec, State.REFUSED, reason=stale)
+            return [report if spec.kind == Kind.CANCEL else self._remember(report)]
         if spec.kind == Kind.CANCEL:
             return self._cancel(spec)
-        if spec.task_id in self.known:
-            return [self.known[spec.task_id]]            # a retry of a known task: same answer, never run twice
         try:
             spec = validate(spec)
             self._check(spec, now)
@@ -56,6 +61,18 @@ class TaskExecutor:
         self._last_step, self._last_report = "", -math.inf
         out.append(self._remember(self._report(spec, State.ACCEPTED, reason=self._constraint_text())))
         return out
+
+    def _fence(self, spec: TaskSpec) -> str:
+        """Why ``spec`` is fenced off (a term older than the newest seen from its issuer family), or ""."""
+        if not isinstance(spec.term, int) or spec.term <= 0:
+            return ""                                    # not fenced (term 0); malformed terms fail validation
+        key = fence_key(spec.issuer)
+        newest = self.newest_term.get(key, 0)
+        if spec.term < newest:
+            return (f"fenced: term {spec.term} from {spec.issuer or 'unknown'} is older than term {newest} already "
+                    f"seen from {key!r} issuers (a deposed leader)")
+        self.newest_term[key] = spec.term
+        return ""
 
     def _cancel(self, spec: TaskSpec) -> list[StatusReport]:
         if self.spec is None or self.spec.task_id != spec.task_id:

@@ -60,6 +60,7 @@ class TaskSpec:
     priority: int = 0
     deadline: float = 0.0          # [s] on the caller's clock; 0 = none
     speed_limit: float = math.inf  # [m/s] from a Primary AI decision; inf = none
+    term: int = 0                  # fencing token (the swarm leader's election term); 0 = not fenced
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def validate(spec: TaskSpec) -> TaskSpec:
             raise TaskError(f"{name} must be a finite number >= 0, got {v!r}")
     if not (isinstance(spec.speed_limit, (int, float)) and spec.speed_limit > 0) or math.isnan(spec.speed_limit):
         raise TaskError(f"speed_limit must be > 0, got {spec.speed_limit!r}")
+    if not isinstance(spec.term, int) or spec.term < 0:
+        raise TaskError(f"term must be an integer >= 0, got {spec.term!r}")
     if not 0 <= spec.priority <= 255:
         raise TaskError(f"priority must be 0..255, got {spec.priority}")
     if kind == Kind.GO_TO and not spec.place:
@@ -104,6 +107,12 @@ def validate(spec: TaskSpec) -> TaskSpec:
     if kind == Kind.DOCK and spec.charge_to > 1.0:
         raise TaskError(f"charge_to must be in [0, 1], got {spec.charge_to}")
     return spec if kind is spec.kind else TaskSpec(**{**spec.__dict__, "kind": kind})
+
+
+def fence_key(issuer: str) -> str:
+    """The issuer family whose terms form one sequence: ``swarm:<leader>`` → ``swarm`` (every leader of the site's
+    mesh draws from the same election terms, so a deposed leader's older term is refused whoever sends it)."""
+    return issuer.split(":", 1)[0]
 
 
 def _number(params: dict[str, str], key: str, default: float) -> float:
