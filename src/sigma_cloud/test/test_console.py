@@ -55,18 +55,19 @@ def odom(x: float, y: float) -> str:
 
 def test_feed_sends_only_what_changed() -> None:
     state = feed.SiteState()
-    first = state.apply_latest([("r1", "odom", 1, odom(1, 2)), ("r1", "safety_status", 1, '{"level": 2}')])
+    first = state.apply_latest([("r1", "odom", 1, odom(1, 2), 10.0), ("r1", "safety_status", 1, '{"level": 2}', 10.0)])
     assert first == {"r1": {"robot_id": "r1", "x": 1.0, "y": 2.0, "yaw": 0.0, "speed": 0.5, "level": 2, "faults": []}}
-    assert state.apply_latest([("r1", "odom", 1, odom(5, 5))]) == {}  # same seq: already seen
-    assert state.apply_latest([("r1", "odom", 2, odom(1, 3))]) == {"r1": {"robot_id": "r1", "y": 3.0}}
-    assert state.apply_latest([("r1", "odom", 3, "not json")]) == {}
+    assert state.apply_latest([("r1", "odom", 1, odom(5, 5), 11.0)]) == {}  # same seq: already seen
+    assert state.apply_latest([("r1", "odom", 2, odom(1, 3), 12.0)]) == {"r1": {"robot_id": "r1", "y": 3.0}}
+    assert state.apply_latest([("r1", "odom", 3, "not json", 13.0)]) == {}
     task = {"task_id": "t1", "kind": "go_to", "state": "queued", "robot_id": None, "created_at": "x"}
     assert state.apply_tasks([task]) == [task] and state.apply_tasks([task]) == []
     assert state.apply_tasks([{**task, "state": "done"}])[0]["state"] == "done"
     assert state.apply_leader(("r1", 3)) == {"robot_id": "r1", "term": 3}
     assert state.apply_leader(("r1", 3)) is None
-    snap = state.snapshot()
-    assert snap["leader"] == {"robot_id": "r1", "term": 3} and snap["tasks"][0]["state"] == "done"
+    snap = state.snapshot(100.0)
+    assert snap["server_time"] == 100.0 and snap["leader"] == {"robot_id": "r1", "term": 3}
+    assert snap["tasks"][0]["state"] == "done"
 
 
 def test_yaw_of_a_quaternion() -> None:

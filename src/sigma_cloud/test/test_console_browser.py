@@ -96,7 +96,21 @@ def test_sign_in_and_robots_move_on_the_map(cloud, world, page):
     r3 = world["con-r3"]
     assert cloud.device_post(r3, "/v1/devices/con-r3/leadership", b'{"term": 3}').json()["leader"] is True
     page.wait_for_selector("#robot-con-r3.leader", timeout=WAIT_MS)
+    # People r1 saw 5 s ago (channel humans, robot base frame) are drawn where they stood, with their age.
+    send(cloud, r1, [pose(r1, -7.0, 1.5, 0.0),
+                     event(r1, "humans", {"name": ["t4", ""], "x": [2.0, 1.0], "y": [1.0, -2.0], "vx": [0.0, 0.0],
+                                          "vy": [0.0, 0.0], "confidence": [0.9, 0.6], "sensor_range": 8.0},
+                           ts=time.time() - 5.0)])
+    wait_true(page, "() => document.querySelectorAll('#humans-con-r1 .human').length === 2")
+    people = page.eval_on_selector_all("#humans-con-r1 .human", "hs => hs.map(h => [Number(h.dataset.x), "
+                                       "Number(h.dataset.y), h.dataset.name, h.querySelector('text.age').textContent])")
+    assert [p[:3] for p in people] == [[-5.0, 2.5, "t4"], [-6.0, -0.5, ""]]
+    age = float(page.get_attribute("#humans-con-r1", "data-age"))
+    assert 4.0 <= age < 60.0 and people[0][3].endswith(" s")
     screenshot(page, "map")
+    # Nobody seen any more: the people are no longer drawn.
+    send(cloud, r1, [event(r1, "humans", {"name": [], "x": [], "y": []})])
+    wait_true(page, "() => document.querySelectorAll('#humans-con-r1 .human').length === 0")
 
 
 def test_robot_detail(cloud, world, page):

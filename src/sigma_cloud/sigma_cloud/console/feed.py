@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 # Channels the map needs (sigma_protocol.channels.CHANNEL_IDS order is part of the protocol).
-FEED_CHANNELS = ("battery", "odom", "safety_status", "task_status")
+FEED_CHANNELS = ("battery", "odom", "safety_status", "task_status", "humans")
+MAX_HUMANS = 64  # people drawn per robot (the protocol allows 256 per report)
 TASK_FIELDS = ("task_id", "kind", "state", "robot_id", "pickup", "dropoff", "place", "priority", "reason",
                "created_by", "created_at", "updated_at")
 
@@ -24,6 +25,21 @@ def yaw_of(quaternion: Any) -> float | None:
         return None
     x, y, z, w = quaternion
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def humans_in_map(payload: dict[str, Any], pose: dict[str, Any]) -> list[list[Any]] | None:
+    """The people of a `humans` report as [x, y, tracker id] in the site map's frame, placed with the robot's pose
+    (`x`, `y`, `yaw`: its odometry, which coincides with the map frame in the simulated sites); None when the report
+    is malformed."""
+    xs, ys, names = payload.get("x"), payload.get("y"), payload.get("name")
+    if not (isinstance(xs, list) and isinstance(ys, list) and isinstance(names, list)) or len(xs) != len(ys):
+        return None
+    c, s = math.cos(pose["yaw"]), math.sin(pose["yaw"])
+    out = []
+    for i, (dx, dy) in enumerate(zip(xs[:MAX_HUMANS], ys[:MAX_HUMANS], strict=False)):
+        name = names[i] if i < len(names) and isinstance(names[i], str) else ""
+        out.append([round(pose["x"] + c * dx - s * dy, 2), round(pose["y"] + s * dx + c * dy, 2), name])
+    return out
 
 
 def robot_fields(channel: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -57,18 +73,36 @@ class SiteState:
     seqs: dict[tuple[str, str], int] = field(default_factory=dict)
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     leader: dict[str, Any] | None = None
+    unplaced: dict[str, tuple[str, str, int, str, float]] = field(default_factory=dict)  # humans of robots without pose
 
-    def apply_latest(self, rows: list[tuple[str, str, int, str]]) -> dict[str, dict[str, Any]]:
-        """Rows (robot_id, channel name, seq, payload JSON text): the robots whose shown values changed."""
+    def apply_latest(self, rows: list[tuple[str, str, int, str, float]]) -> dict[str, dict[str, Any]]:
+        """Rows (robot_id, channel name, seq, payload JSON text, ts [UNIX s]): the robots whose shown values changed.
+
+        People (`humans`) are placed on the map with the robot's pose when their report arrives (they do not move
+        with the robot afterwards) and carry the report's time (`humans_ts`), so the page can show their age."""
         changed: dict[str, dict[str, Any]] = {}
-        for robot_id, channel, seq, payload_text in rows:
+        rows = [*rows, *self.unplaced.values()]
+        self.unplaced = {}
+        # Poses first: a humans report read in the same poll is placed with the robot's newest pose.
+        for robot_id, channel, seq, payload_text, ts in sorted(rows, key=lambda r: r[1] == "humans"):
             key = (robot_id, channel)
             if self.seqs.get(key) == seq:
                 continue
-            self.seqs[key] = seq
             try:
-                fields = robot_fields(channel, orjson.loads(payload_text))
+                payload = orjson.loads(payload_text)
+                if channel == "humans":
+                    pose = self.robots.get(robot_id, {})
+                    if pose.get("x") is None:  # no pose yet: kept until the robot's odometry has been read
+                        self.unplaced[robot_id] = (robot_id, channel, seq, payload_text, ts)
+                        continue
+                    people = humans_in_map(payload, pose)
+                    fields: dict[str, Any] = {} if people is None else {"humans": people, "humans_ts": round(ts, 3)}
+                else:
+                    fields = robot_fields(channel, payload)
             except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
+                fields = {}
+            self.seqs[key] = seq
+            if not fields:
                 continue
             robot = self.robots.setdefault(robot_id, {"robot_id": robot_id})
             delta = {k: v for k, v in fields.items() if robot.get(k) != v}
@@ -96,7 +130,8 @@ class SiteState:
         self.leader = leader
         return leader or {"robot_id": None, "term": None}
 
-    def snapshot(self, max_tasks: int = 500) -> dict[str, Any]:
-        """The whole picture for a browser that just connected (the newest `max_tasks` tasks)."""
+    def snapshot(self, now: float, max_tasks: int = 500) -> dict[str, Any]:
+        """The whole picture for a browser that just connected (the newest `max_tasks` tasks); `now` [UNIX s] lets
+        the page show ages (of people seen) against the server's clock."""
         tasks = sorted(self.tasks.values(), key=lambda t: t.get("created_at") or "", reverse=True)[:max_tasks]
-        return {"robots": list(self.robots.values()), "tasks": tasks, "leader": self.leader}
+        return {"robots": list(self.robots.values()), "tasks": tasks, "leader": self.leader, "server_time": now}

@@ -25,13 +25,20 @@ from sigma_cloud.core.db import Principal, transaction
 
 log = logging.getLogger(__name__)
 CHANNEL_OF = {protocol.CHANNEL_IDS[name]: name for name in FEED_CHANNELS}
-LATEST_SQL = ("SELECT robot_id, channel, seq, payload::text FROM robot_latest "
-              "WHERE site_id = %s AND channel = ANY(%s)")
+# Only rows written since the previous read: a row's version carries the id of the transaction that wrote it
+# (xmin); every transaction older than the previous read's snapshot xmin had finished before that read, so it was
+# seen then. Compared modulo 2^32 (xmin is a 32-bit xid); a row re-read by mistake is dropped by its seq anyway.
+SNAPSHOT_SQL = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+WRITTEN_SINCE = "(xmin::text::bigint - %(since)s::bigint + 4294967296) %% 4294967296 < 2147483648"
+LATEST_SQL = ("SELECT robot_id, channel, seq, payload::text, extract(epoch FROM ts)::float8 FROM robot_latest "  # noqa: S608 - constants
+              "WHERE site_id = %(site)s AND channel = ANY(%(channels)s) AND (%(since)s::bigint IS NULL OR "
+              + WRITTEN_SINCE + ")")
 TASKS_SQL = ("SELECT " + ", ".join(TASK_FIELDS)  # noqa: S608 - a constant column list
              + " FROM tasks WHERE site_id = %s AND updated_at > %s ORDER BY updated_at LIMIT 5000")
 LEADER_SQL = "SELECT robot_id, term FROM site_leaders WHERE site_id = %s"
 TASK_OVERLAP = dt.timedelta(seconds=5)  # re-read recently updated tasks: commits may land out of updated_at order
 QUEUE_DEPTH = 64
+POLL_S = 0.05  # each watched site is read 20 times a second (only the rows written since the previous read)
 IDLE_GRACE_S = 30.0  # a feed keeps polling this long after its last browser left (reloads, stream reconnects)
 
 
@@ -48,18 +55,24 @@ class SiteFeed:
     task: asyncio.Task | None = None
     tasks_since: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     idle_until: float = 0.0
+    xmin_since: int | None = None  # the previous read's snapshot xmin (mod 2^32); None: read every row
+    rows_read: int = 0  # robot_latest rows read so far (docs/console.md, bench/console_render.py)
 
     async def poll_once(self) -> dict[str, Any]:
         """Read the site once; the delta (robots, tasks, leader) of what changed."""
         principal = Principal(subject=f"console-feed:{self.site_id}", role="operator", sites=(self.site_id,))
         async with transaction(self.pool, principal) as conn:
-            cur = await conn.execute(LATEST_SQL, (self.site_id, list(CHANNEL_OF)))
-            latest = [(r, CHANNEL_OF[c], s, p) for r, c, s, p in await cur.fetchall()]
+            snap = await (await conn.execute(SNAPSHOT_SQL)).fetchone()
+            cur = await conn.execute(LATEST_SQL, {"site": self.site_id, "channels": list(CHANNEL_OF),
+                                                  "since": self.xmin_since})
+            latest = [(r, CHANNEL_OF[c], s, p, t) for r, c, s, p, t in await cur.fetchall()]
             tcur = conn.cursor(row_factory=dict_row)
             await tcur.execute(TASKS_SQL, (self.site_id, self.tasks_since - TASK_OVERLAP))
             tasks = await tcur.fetchall()
             lcur = await conn.execute(LEADER_SQL, (self.site_id,))
             leader = await lcur.fetchone()
+        self.xmin_since = None if snap is None else snap[0] % 2**32
+        self.rows_read += len(latest)
         if tasks:
             self.tasks_since = max(self.tasks_since, max(t["updated_at"] for t in tasks))
         delta: dict[str, Any] = {}
@@ -85,6 +98,7 @@ class SiteFeed:
 
     async def run(self) -> None:
         # The condition is checked with no await before the loop ends, so a browser that joined in between is seen.
+        next_poll = time.monotonic()
         while self.subscribers or time.monotonic() < self.idle_until:
             try:
                 delta = await self.poll_once()
@@ -96,13 +110,15 @@ class SiteFeed:
             except Exception as exc:  # noqa: BLE001 - database away (restart, failover): keep the browsers, try again
                 log.warning("console feed of site %s: %s", self.site_id, exc)
                 await asyncio.sleep(max(self.poll_s, 1.0))
-            await asyncio.sleep(self.poll_s)
+            # A fixed rate (not a pause after each read): a slow read does not stretch the period.
+            next_poll = max(next_poll + self.poll_s, time.monotonic())
+            await asyncio.sleep(next_poll - time.monotonic())
 
 
 class ConsoleHub:
     """The site feeds of one API process."""
 
-    def __init__(self, pool: AsyncConnectionPool, poll_s: float = 0.1) -> None:
+    def __init__(self, pool: AsyncConnectionPool, poll_s: float = POLL_S) -> None:
         self.pool = pool
         self.poll_s = poll_s
         self.feeds: dict[str, SiteFeed] = {}

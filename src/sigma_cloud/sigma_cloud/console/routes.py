@@ -131,7 +131,7 @@ async def events(request: Request, site_id: SiteId, principal: CurrentPrincipal,
     async def stream() -> AsyncIterator[bytes]:
         feed, queue = await hub.subscribe(site_id)
         try:
-            yield _event("snapshot", feed.state.snapshot())
+            yield _event("snapshot", feed.state.snapshot(time.time()))
             ends = time.monotonic() + STREAM_LIFETIME_S
             while time.monotonic() < ends:
                 try:
@@ -140,7 +140,7 @@ async def events(request: Request, site_id: SiteId, principal: CurrentPrincipal,
                     yield b": heartbeat\n\n"
                     continue
                 if delta.get("resync"):
-                    yield _event("snapshot", feed.state.snapshot())
+                    yield _event("snapshot", feed.state.snapshot(time.time()))
                 else:
                     yield _event("delta", delta)
             yield _event("reconnect", {})

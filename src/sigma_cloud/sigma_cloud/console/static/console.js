@@ -6,11 +6,13 @@ const LEVELS = ["nominal", "degraded", "protective stop", "emergency stop"];
 const AUTHORITIES = ["Primary AI", "Edge AI", "mechanical fallback"];
 const TASK_STATES = ["accepted", "refused", "active", "succeeded", "failed", "canceled", "preempted"];
 const SVG = "http://www.w3.org/2000/svg";
+const HUMAN_FADE_S = 30, HUMAN_HIDE_S = 120;  // people seen: faded over 30 s, not drawn once 2 min old
 const $ = (id) => document.getElementById(id);
 const S = {
   session: JSON.parse(sessionStorage.getItem("sigma.session") || "null"),
   site: sessionStorage.getItem("sigma.site"),
-  robots: new Map(), robotEls: new Map(), tasks: new Map(), leader: null, map: null, places: [],
+  robots: new Map(), robotEls: new Map(), humanEls: new Map(), tasks: new Map(), leader: null, map: null, places: [],
+  clockOffset: 0,  // server clock - page clock [s], from each snapshot (ages of people seen use the server's clock)
   stream: null, picking: null, detail: null, renderQueued: false,
 };
 
@@ -75,10 +77,10 @@ async function start() {
 
 async function openSite() {
   if (S.stream) S.stream.abort();
-  S.robots.clear(); S.robotEls.clear(); S.tasks.clear(); S.leader = null;
+  S.robots.clear(); S.robotEls.clear(); S.humanEls.clear(); S.tasks.clear(); S.leader = null;
   if (!S.site) { $("map-note").textContent = "No site is visible to you."; return; }
   sessionStorage.setItem("sigma.site", S.site);
-  const m = $("map"); m.replaceChildren(svg("g", { id: "map-bg" }), svg("g", { id: "robots" }));
+  const m = $("map"); m.replaceChildren(svg("g", { id: "map-bg" }), svg("g", { id: "humans" }), svg("g", { id: "robots" }));
   m.setAttribute("viewBox", "-15.5 -10.5 31 21");  // until the site's floor plan has arrived
   stream(S.site);  // robots are drawn as soon as the snapshot arrives; the floor plan fills in underneath
   const site = S.site;
@@ -133,6 +135,8 @@ function onBlock(block) {
   if (kind === "snapshot") {
     S.robots.clear(); S.tasks.clear();
     for (const id of [...S.robotEls.keys()]) { S.robotEls.get(id).remove(); S.robotEls.delete(id); }
+    for (const id of [...S.humanEls.keys()]) { S.humanEls.get(id).remove(); S.humanEls.delete(id); }
+    if (typeof msg.server_time === "number") S.clockOffset = msg.server_time - Date.now() / 1000;
     applyDelta({ robots: msg.robots, tasks: msg.tasks, leader: msg.leader || { robot_id: null } });
     setConn(true, "live");
   } else if (kind === "delta") {
@@ -150,6 +154,7 @@ function applyDelta(d) {
     const robot = Object.assign(S.robots.get(r.robot_id) || {}, r);
     S.robots.set(r.robot_id, robot);
     drawRobot(robot);
+    if (r.humans !== undefined) drawHumans(robot);
     if (S.detail && S.detail.id === r.robot_id) liveDetail(robot);
   }
   if (S.leader) { const l = S.robotEls.get(S.leader.robot_id); if (l) l.classList.add("leader"); }
@@ -203,6 +208,35 @@ function drawRobot(r) {
   g.firstChild.setAttribute("transform", `rotate(${(-r.yaw * 180) / Math.PI})`);
   g.dataset.x = r.x; g.dataset.y = r.y; g.dataset.level = lvl;
 }
+
+// People the robot's perception saw (channel `humans`), placed on the map by the cloud with the robot's pose when the
+// report arrived; drawn with their age, faded as they get older.
+function drawHumans(r) {
+  let g = S.humanEls.get(r.robot_id);
+  if (!r.humans || !r.humans.length) { if (g) { g.remove(); S.humanEls.delete(r.robot_id); } return; }
+  if (!g) {
+    g = svg("g", { class: "humans", id: "humans-" + r.robot_id, "data-robot": r.robot_id });
+    $("humans").append(g);
+    S.humanEls.set(r.robot_id, g);
+  }
+  g.replaceChildren(...r.humans.map(([x, y, name]) => {
+    const h = svg("g", { class: "human", transform: `translate(${x},${-y})`, "data-x": x, "data-y": y, "data-name": name });
+    h.append(svg("circle", { r: 0.3 }), svg("text", { class: "age", x: 0.35, y: -0.3 }),
+      svg("title", {}, `person ${name || "(untracked)"} seen by ${r.robot_id}`));
+    return h;
+  }));
+  g.dataset.ts = r.humans_ts;
+  ageHumans(g);
+}
+function ageHumans(g) {
+  const age = Math.max(0, Date.now() / 1000 + S.clockOffset - Number(g.dataset.ts));
+  g.dataset.age = age.toFixed(1);
+  g.setAttribute("opacity", Math.max(0.3, 1 - age / HUMAN_FADE_S).toFixed(2));
+  g.classList.toggle("stale", age > HUMAN_HIDE_S);
+  const label = age < 10 ? age.toFixed(1) + " s" : age < 120 ? Math.round(age) + " s" : Math.round(age / 60) + " min";
+  for (const t of g.querySelectorAll("text.age")) t.textContent = label;
+}
+setInterval(() => { for (const g of S.humanEls.values()) ageHumans(g); }, 1000);
 
 $("map") && $("map").addEventListener("click", (ev) => {
   const name = ev.target.getAttribute && ev.target.getAttribute("data-place");
@@ -278,6 +312,7 @@ function facts(r) {
     ["task", task ? `${task.kind} ${task.place || task.pickup + " → " + task.dropoff} (${task.state})` : "none"],
     ["robot reports", r.task_state == null ? "no task status" : `${TASK_STATES[r.task_state] || r.task_state} ${r.task_progress != null ? (r.task_progress * 100).toFixed(0) + " %" : ""}`],
     ["swarm leader", S.leader && S.leader.robot_id === r.robot_id ? `yes (term ${S.leader.term})` : "no"],
+    ["people seen", r.humans === undefined ? "no report" : `${r.humans.length} (${Math.max(0, Date.now() / 1000 + S.clockOffset - r.humans_ts).toFixed(0)} s ago)`],
   ];
   $("robot-facts").replaceChildren(...rows.map(([k, v]) => { const tr = el("tr"); tr.append(el("th", {}, k), el("td", { "data-fact": k }, String(v))); return tr; }));
 }
