@@ -4,11 +4,13 @@ translates messages to these calls. Time is passed in (wall-clock seconds: lease
 
 Mesh payloads are compact JSON (at most 768 bytes, sigma_swarm's limit):
 - leader command ``task_assignment``: {"robot", "task", "kind", "place", "pickup", "dropoff", "mass", "prio",
-  "deadline", "lease"} (the term is the command's fencing token);
+  "deadline", "lease", "charge_to"} (the term is the command's fencing token; the robot passes it on as
+  ``Task.term`` so its executor can refuse an older term too);
 - leader command ``task_renew``: {"robot", "leases": {task: lease_until}};
 - member report ``task_snapshot``: {"at": place, "holding": [task, term, state] | null, "done": [...],
-  "failed": [[task, reason], ...]} - what the robot holds and finished; sent on every status change, on a leader
-  change and every report period (it renews the leases).
+  "failed": [[task, reason], ...], "cap": Capability.to_wire()} - what the robot holds and finished and what it can
+  take on (battery, payload limit, the twin's risk, safety stop); sent on every status change, on a leader change
+  and every report period (it renews the leases). The oldest "done" entries are left out if it would not fit.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from sigma_fleet_tasks.capability import Capability, CapabilityParams, CapabilityTracker, robot_state
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport
 from sigma_tasks.cost import RobotState
 from sigma_tasks.fence import AssignmentFence
@@ -36,11 +39,31 @@ def site_from_places(places: Iterable[tuple[str, str, float, float]]) -> SiteMap
     return SiteMap.from_places(Place(n, kinds.get(k, PlaceKind.WAYPOINT), x, y) for n, k, x, y in places)
 
 
+MESH_LIMIT = 768  # bytes of a mesh payload (sigma_swarm)
+
+
 def encode(payload: dict) -> bytes:
     data = json.dumps(payload, separators=(",", ":")).encode()
-    if len(data) > 768:
-        raise ValueError(f"mesh payload of {len(data)} bytes exceeds 768")
+    if len(data) > MESH_LIMIT:
+        raise ValueError(f"mesh payload of {len(data)} bytes exceeds {MESH_LIMIT}")
     return data
+
+
+def encode_snapshot(snap: dict) -> bytes:
+    """A snapshot within the mesh limit: the oldest finished tasks are left out first (a leader that needs them
+    learns them from the cloud's record), then the failure reasons are shortened."""
+    snap = dict(snap)
+    done = list(snap.get("done", []))
+    while True:
+        data = json.dumps({**snap, "done": done}, separators=(",", ":")).encode()
+        if len(data) <= MESH_LIMIT:
+            return data
+        if done:
+            done.pop(0)
+        elif any(len(str(why)) > 40 for _, why in snap.get("failed", [])):
+            snap["failed"] = [[t, str(why)[:40]] for t, why in snap["failed"]]
+        else:
+            raise ValueError(f"task snapshot of {len(data)} bytes exceeds {MESH_LIMIT} even without finished tasks")
 
 
 def decode(data: bytes) -> dict:
@@ -54,7 +77,8 @@ def decode(data: bytes) -> dict:
 def assignment_payload(req: TaskRequest) -> bytes:
     return encode({"robot": req.robot_id, "task": req.task_id, "kind": req.kind, "place": req.place,
                    "pickup": req.pickup, "dropoff": req.dropoff, "mass": req.payload_mass, "prio": req.priority,
-                   "deadline": req.deadline, "lease": req.lease_until, "issuer": req.issuer})
+                   "deadline": req.deadline, "lease": req.lease_until, "issuer": req.issuer,
+                   "charge_to": req.charge_to})
 
 
 @dataclass
@@ -69,6 +93,9 @@ class RobotDuty:
     state: int | None = None  # its last reported state
     done: deque = field(default_factory=lambda: deque(maxlen=KEEP_DONE))
     failed: list[tuple[str, str]] = field(default_factory=list)
+    cap: CapabilityTracker = field(default_factory=CapabilityTracker)
+    stop_grace_s: float = 20.0  # a protective stop longer than this lets the robot's tasks go (emergency: at once)
+    stopped_since: float | None = None
 
     def __post_init__(self) -> None:
         self.fence = AssignmentFence(self.robot_id)
@@ -91,14 +118,35 @@ class RobotDuty:
         return f"unknown kind {kind!r}"
 
     def next_request(self) -> dict | None:
-        """The task to hand the executor now (the fence's current one, once), else None."""
+        """The task to hand the executor now (the fence's current one, once, with the term it holds it under as
+        "term"), else None. Nothing while the robot is stopped."""
         cur = self.fence.current()
         if cur is None or cur.task_id == self.sent:
             return None
-        if self.sent is not None:
-            return None  # the executor still runs one: a second would preempt it
+        if self.sent is not None or self.cap.stopped:
+            return None  # the executor still runs one (a second would preempt it), or safety stopped the robot
         self.sent, self.state = cur.task_id, None
-        return self.specs[cur.task_id]
+        return {**self.specs[cur.task_id], "term": cur.term}
+
+    def on_safety(self, level: int, *, now: float) -> str | None:
+        """The safety supervisor's level. An emergency stop, or a protective stop lasting `stop_grace_s`, lets every
+        task go (reported failed, so the leader re-queues them at once); returns the running task to cancel at the
+        executor, if any."""
+        self.cap.on_safety(level)
+        if not self.cap.stopped:
+            self.stopped_since = None
+            return None
+        if self.stopped_since is None:
+            self.stopped_since = now
+        if not self.cap.emergency and now - self.stopped_since < self.stop_grace_s:
+            return None
+        why = "emergency stop" if self.cap.emergency else f"protective stop for {now - self.stopped_since:.0f} s"
+        running = self.sent
+        for tid in self.fence.drop_all():
+            self.specs.pop(tid, None)
+            self.failed.append((tid, why))
+        self.sent = self.state = None
+        return running
 
     def on_status(self, task_id: str, state: int, reason: str) -> bool:
         """The executor's TaskStatus; True when it changes what the leader should hear."""
@@ -132,6 +180,9 @@ class RobotDuty:
         cur = self.fence.current()
         holding = [cur.task_id, cur.term, self.state if cur.task_id == self.sent else None] if cur else None
         out = {"at": self.at, "holding": holding, "done": list(self.done), "failed": list(self.failed)}
+        cap = self.cap.current().to_wire()
+        if cap:
+            out["cap"] = cap
         return out
 
     def snapshot_sent(self) -> None:
@@ -143,12 +194,14 @@ class LeaderDuty:
     """The leader's side for one term: LeaderTasks plus who is there, where, and who failed lately."""
 
     def __init__(self, site: SiteMap, *, leader: str, term: int, now: float, board: BoardParams,
-                 cooldown_s: float, snapshots: dict[str, dict], records: Mapping[str, TaskRecord] | None = None
-                 ) -> None:
+                 cooldown_s: float, snapshots: dict[str, dict], records: Mapping[str, TaskRecord] | None = None,
+                 capability: CapabilityParams | None = None) -> None:
         """``records``: what this robot's board of an older term knew (it led the term before, too)."""
         self.tasks = LeaderTasks(site, leader=leader, term=term, board=board, now=now, records=records)
         self.site = site
         self.cooldown_s = cooldown_s
+        self.capability = capability or CapabilityParams()
+        self.caps: dict[str, Capability] = {}
         self.positions: dict[str, str] = {}
         self.cooldown: dict[str, float] = {}
         self.heard: set[str] = set()
@@ -178,6 +231,7 @@ class LeaderDuty:
         self.lost.discard(robot)
         if snap.get("at"):
             self.positions[robot] = str(snap["at"])
+        self.caps[robot] = Capability.from_wire(snap.get("cap"))
         for tid in snap.get("done", []):
             if tid not in board.records:
                 self.later.setdefault(tid, {})[robot] = {"done": [tid]}
@@ -209,7 +263,8 @@ class LeaderDuty:
                 continue
             place = self.positions.get(robot)
             point = self.site.point(place) if place in self.site.places else self.centre
-            out.append(RobotState(robot, point, queue_len=held.get(robot, 0)))
+            out.append(robot_state(robot, point, self.caps.get(robot, Capability()), queue_len=held.get(robot, 0),
+                                   params=self.capability))
         return out
 
     def tick(self, members: Iterable[str], suspected: Iterable[str], *, now: float) -> list[TaskRequest]:

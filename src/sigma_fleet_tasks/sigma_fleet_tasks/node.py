@@ -5,20 +5,30 @@ the cloud's ``fleet_task`` decisions from ``cognition/decisions`` and the member
 in, assignments and lease renewals out as fenced leader commands on ``swarm/leader_command`` (term T). On every
 robot it turns a command addressed to itself from ``swarm/commands`` into a ``Task`` on its own ``tasks/request``
 once ``AssignmentFence`` accepts the term, and forwards its executor's ``tasks/status`` as a snapshot to the leader
-(``swarm/member_report``). One timer (``tick_period_s``); everything else is event-driven.
+(``swarm/member_report``) together with what it can take on: its battery (``battery_state``), its executor's
+payload limit (``tasks/status``), the twin's view (``twin/health``: a degraded motor, a maintenance window) and its
+safety level (``safety/status``). On taking office it claims the site's leadership at the cloud (a worker thread:
+``POST /v1/devices/<robot>/leadership``), so the cloud's tasks reach it through the decision downlink, and resumes
+the open tasks the cloud answers with. One timer (``tick_period_s``); everything else is event-driven.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from pathlib import Path
 
 import rclpy
 from builtin_interfaces.msg import Time
+from httpx import HTTPError
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from sensor_msgs.msg import BatteryState
 
 from sigma_core.core.sitemap import load_site
+from sigma_fleet_tasks import cloud_claim
+from sigma_fleet_tasks.capability import CapabilityParams, CapabilityTracker
 from sigma_fleet_tasks.duty import (
     ASSIGN,
     RENEW,
@@ -28,11 +38,12 @@ from sigma_fleet_tasks.duty import (
     assignment_payload,
     decode,
     encode,
+    encode_snapshot,
     site_from_places,
 )
 from sigma_fleet_tasks.settings import FleetTasksSettings
-from sigma_interfaces.msg import CognitionDecision, SwarmCommand, SwarmState, Task, TaskStatus
-from sigma_ros_common.qos import LATCHED, reliable
+from sigma_interfaces.msg import CognitionDecision, SafetyStatus, SwarmCommand, SwarmState, Task, TaskStatus, TwinHealth
+from sigma_ros_common.qos import LATCHED, RELIABLE_10, reliable
 from sigma_ros_common.ros_params import load
 from sigma_ros_common.share import resolve_file
 from sigma_tasks.allocator import BoardParams
@@ -50,7 +61,14 @@ class FleetTasksNode(Node):
         if self.s.start_place and self.s.start_place not in self.site.places:
             raise ValueError(f"parameter start_place: {self.s.start_place!r} is not a place of {self.s.world_file}")
         self.board = BoardParams(lease_s=self.s.lease_s, skew_s=self.s.skew_s)
-        self.robot = RobotDuty(self.robot_id, at=self.s.start_place)
+        self.capability = CapabilityParams(nominal_voltage_v=self.s.nominal_voltage_v,
+                                           default_payload_kg=self.s.default_payload_kg,
+                                           degraded_health=self.s.degraded_health,
+                                           degraded_risk=self.s.degraded_risk)
+        self.robot = RobotDuty(self.robot_id, at=self.s.start_place, cap=CapabilityTracker(self.capability),
+                               stop_grace_s=self.s.stop_grace_s)
+        self.claims: queue.SimpleQueue[tuple[int, cloud_claim.ClaimResult]] = queue.SimpleQueue()
+        self._claiming: int | None = None  # the term a claim thread works for
         self.leader: LeaderDuty | None = None
         self.last_records: dict | None = None  # the records of this robot's last board (a later term resumes them)
         self.swarm: SwarmState | None = None
@@ -65,6 +83,9 @@ class FleetTasksNode(Node):
         self.create_subscription(SwarmCommand, "swarm/reports", self._on_report, reliable(50))
         self.create_subscription(TaskStatus, "tasks/status", self._on_status, reliable(50))
         self.create_subscription(CognitionDecision, "cognition/decisions", self._on_decision, reliable(10))
+        self.create_subscription(BatteryState, "battery_state", self._on_battery, RELIABLE_10)
+        self.create_subscription(TwinHealth, "twin/health", self._on_twin, LATCHED)
+        self.create_subscription(SafetyStatus, "safety/status", self._on_safety, LATCHED)
         self.create_timer(self.s.tick_period_s, self._tick)
         self.get_logger().info(f"fleet tasks ready on {self.robot_id}: {len(self.site.places)} places")
 
@@ -84,17 +105,82 @@ class FleetTasksNode(Node):
             # robots' reports, unvouched tasks held until older leases ran out); else it waits for a cloud re-send.
             records = self.leader.tasks.board.records if self.leader is not None else self.last_records
             self.leader = LeaderDuty(self.site, leader=self.robot_id, term=msg.term, now=now, board=self.board,
-                                     cooldown_s=self.s.failed_cooldown_s, snapshots=self.snapshots, records=records)
+                                     cooldown_s=self.s.failed_cooldown_s, snapshots=self.snapshots, records=records,
+                                     capability=self.capability)
             for action, params in list(self.pending.values()):
                 self._decide(action, params, now)
             self.pending.clear()
             self.get_logger().info(f"leading term {msg.term}: task allocation on")
+            self._claim(int(msg.term))
         elif not self._leads() and self.leader is not None and msg.term != self.leader.term:
             self.get_logger().info(f"term {self.leader.term} over: task allocation off")
             self.last_records = self.leader.tasks.board.records
             self.leader = None
         if msg.leader and (msg.leader, msg.term) != before:
             self._send_snapshot(now)  # a new leader (or term) learns what this robot holds and finished
+
+    # ------------------------------------------------------------------ the cloud's record
+
+    def _claim(self, term: int) -> None:
+        """Claim the site's leadership for `term` at the cloud on a worker thread, retried while this robot leads
+        that term; the answer is applied on the node's thread (`_tick`)."""
+        if not self.s.cloud_url or self._claiming == term:
+            return
+        self._claiming = term
+        key_file = self.s.key_file.replace("{robot_id}", self.robot_id)
+        threading.Thread(target=self._claim_worker, args=(term, key_file), name=f"claim-{term}", daemon=True).start()
+
+    def _claim_worker(self, term: int, key_file: str) -> None:
+        while rclpy.ok() and self.leader is not None and self.leader.term == term:
+            try:
+                result = cloud_claim.claim(self.s.cloud_url, self.robot_id, term, cloud_claim.read_seed(key_file),
+                                           now=time.time(), timeout_s=10.0)
+                self.claims.put((term, result))
+                return
+            except (OSError, ValueError, HTTPError) as exc:
+                self.get_logger().warning(f"leadership claim for term {term} failed ({exc!r}); retrying in "
+                                          f"{self.s.claim_retry_s:.1f} s")
+            time.sleep(self.s.claim_retry_s)
+
+    def _apply_claims(self, now: float) -> None:
+        while not self.claims.empty():
+            term, result = self.claims.get()
+            if self.leader is None or self.leader.term != term:
+                continue
+            if not result.leader:
+                self.get_logger().warning(f"the cloud records a newer leader than term {term}: not resuming its tasks")
+                continue
+            self.get_logger().info(f"claimed term {term} at the cloud: resuming {len(result.open_tasks)} open tasks")
+            for params in result.open_tasks:
+                self._decide("fleet_task", params, now)
+
+    # ------------------------------------------------------------------ robot inputs
+
+    def _on_battery(self, msg: BatteryState) -> None:
+        self.robot.cap.on_battery(float(msg.percentage), float(msg.charge), float(msg.capacity))
+
+    def _on_twin(self, msg: TwinHealth) -> None:
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        start = msg.window_start.sec + msg.window_start.nanosec * 1e-9
+        window = start - stamp if start > 0.0 else None
+        self.robot.cap.on_twin([(c.name, float(c.health), float(c.risk)) for c in msg.actuators], window,
+                               now=time.time())
+
+    def _on_safety(self, msg: SafetyStatus) -> None:
+        was = self.robot.cap.stopped
+        self._let_go(self.robot.on_safety(int(msg.level), now=time.time()))
+        if self.robot.cap.stopped != was:
+            self._send_snapshot(time.time())  # the leader stops offering this robot work at once
+
+    def _let_go(self, running: str | None) -> None:
+        """The robot let its tasks go (stopped): cancel the running one at the executor, tell the leader."""
+        if running is None and not self.robot.failed:
+            return
+        if running is not None:
+            self.get_logger().warning(f"safety stop: letting {running} go")
+            self.request_pub.publish(Task(task_id=running, issuer=f"swarm:{self.robot_id}", kind=Task.KIND_CANCEL,
+                                          term=max(self.robot.fence.highest_term, 0)))
+        self._send_snapshot(time.time())
 
     def _on_command(self, msg: SwarmCommand) -> None:
         if msg.kind not in (ASSIGN, RENEW):
@@ -134,7 +220,8 @@ class FleetTasksNode(Node):
         if self.leader is not None:
             self.leader.on_snapshot(self.robot_id, snap, now=now)
         elif self.swarm is not None and self.swarm.leader:
-            self.report_pub.publish(SwarmCommand(term=self.swarm.term, kind=SNAPSHOT, payload=list(encode(snap))))
+            self.report_pub.publish(SwarmCommand(term=self.swarm.term, kind=SNAPSHOT,
+                                                 payload=list(encode_snapshot(snap))))
         else:
             return  # nobody to tell: failures stay to be reported to the next leader
         self.robot.snapshot_sent()
@@ -164,7 +251,8 @@ class FleetTasksNode(Node):
             return
         msg = Task(task_id=spec["task"], issuer=spec.get("issuer", "swarm"), kind=int(spec["kind"]),
                    place=spec.get("place", ""), pickup=spec.get("pickup", ""), dropoff=spec.get("dropoff", ""),
-                   payload_mass=float(spec.get("mass", 0.0)), priority=int(spec.get("prio", 0)))
+                   payload_mass=float(spec.get("mass", 0.0)), priority=int(spec.get("prio", 0)),
+                   charge_to=float(spec.get("charge_to") or 0.0), term=int(spec["term"]))
         deadline = float(spec.get("deadline") or 0.0)
         if deadline > 0:
             msg.deadline = Time(sec=int(deadline), nanosec=int((deadline % 1) * 1e9))
@@ -172,6 +260,7 @@ class FleetTasksNode(Node):
         self.request_pub.publish(msg)
 
     def _on_status(self, msg: TaskStatus) -> None:
+        self.robot.cap.on_payload_limit(float(msg.payload_limit))
         if self.robot.on_status(msg.task_id, msg.state, msg.reason):
             self._send_snapshot(time.time())
             self._feed_executor()
@@ -183,7 +272,11 @@ class FleetTasksNode(Node):
         expired = self.robot.expire(now)
         if expired is not None:
             self.get_logger().warning(f"lease of {expired} ran out without renewal: cancelling it")
-            self.request_pub.publish(Task(task_id=expired, issuer=f"swarm:{self.robot_id}", kind=Task.KIND_CANCEL))
+            self.request_pub.publish(Task(task_id=expired, issuer=f"swarm:{self.robot_id}", kind=Task.KIND_CANCEL,
+                                          term=max(self.robot.fence.highest_term, 0)))
+        if self.robot.cap.stopped:
+            self._let_go(self.robot.on_safety(self.robot.cap.safety_level, now=now))
+        self._apply_claims(now)
         if now >= self._next_report:
             self._send_snapshot(now)
         if self.leader is not None and self._leads():

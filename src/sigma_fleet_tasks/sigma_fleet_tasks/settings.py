@@ -26,3 +26,23 @@ class FleetTasksSettings:
                                    "tasks) to the leader this often; must be well below lease_s")
     failed_cooldown_s: float = param(60.0, unit="s", low=0.0, high=3600.0,
                                      description="a robot that reported a task FAILED gets no new task this long")
+    stop_grace_s: float = param(20.0, unit="s", low=0.0, high=3600.0,
+                                description="a protective stop lasting this long lets the robot's tasks go (reported "
+                                "failed, re-allocated by the leader); an emergency stop does at once")
+    nominal_voltage_v: float = param(51.8, unit="V", low=1.0, high=1000.0,
+                                     description="battery pack nominal voltage: BatteryState's Ah as Wh for the "
+                                     "leader's energy model")
+    default_payload_kg: float = param(20.0, unit="kg", low=0.0, high=1000.0,
+                                      description="payload limit assumed until the executor reports its own "
+                                      "(TaskStatus.payload_limit)")
+    degraded_health: float = param(0.5, low=0.0, high=1.0,
+                                   description="an actuator below this twin health index is a degraded motor: no "
+                                   "long or heavy task")
+    degraded_risk: float = param(0.5, low=0.0, high=1.0,
+                                 description="an actuator at or above this twin risk is a degraded motor")
+    cloud_url: str = param("", unit="URL", description="cloud tier base URL for the leader's claim "
+                           "(POST /v1/devices/<robot>/leadership); empty = no claim")
+    key_file: str = param("var/sigma_bridge/{robot_id}/robot.key", unit="path",
+                          description="the robot's device key (the bridge's; read only) that signs the claim")
+    claim_retry_s: float = param(2.0, unit="s", low=0.1, high=600.0,
+                                 description="a failed claim is retried this often while the robot leads the term")

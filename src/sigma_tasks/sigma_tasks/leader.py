@@ -34,6 +34,7 @@ class TaskRequest:
     payload_mass: float = 0.0
     priority: int = 0  # 0..255 on the wire; ours 0..10 scaled by 25
     deadline: float = 0.0  # 0 = none
+    charge_to: float = 0.0  # KIND_DOCK: state of charge to reach (an inserted charging stop); 0 = once docked
     term: int = 0
     lease_until: float = 0.0
 
@@ -105,7 +106,8 @@ class LeaderTasks:
             robot_id=a.robot_id, task_id=a.task_id, issuer=f"swarm:{self.leader}", kind=TASK_KIND[spec.kind],
             place=spec.place or "", pickup=spec.pickup or "", dropoff=spec.dropoff or "",
             payload_mass=spec.payload_kg, priority=min(255, spec.priority * 25),
-            deadline=spec.deadline or 0.0, term=a.term, lease_until=a.lease_until)
+            deadline=spec.deadline or 0.0, term=a.term, lease_until=a.lease_until,
+            charge_to=self.board.params.charge_to if spec.kind is TaskKind.CHARGE else 0.0)
 
 
 def spec_from_parameters(p: Mapping[str, str]) -> TaskSpec:

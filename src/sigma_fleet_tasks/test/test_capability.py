@@ -1,0 +1,148 @@
+"""What a robot can take on reaches the leader's cost: battery (a charging stop inserted when it does not suffice),
+the executor's payload limit, the twin's risk (degraded motor, maintenance window) and safety stops; the term
+travels to the executor; snapshots stay within the mesh limit; the cloud claim is signed and its answer parsed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+from sigma_fleet_tasks.capability import Capability, CapabilityParams, CapabilityTracker, battery_energy, motor_risk
+from sigma_fleet_tasks.duty import ASSIGN, MESH_LIMIT, LeaderDuty, RobotDuty, encode_snapshot
+from test_duty import BOARD, SITE, TASK
+
+import sigma_protocol as protocol
+from sigma_fleet_tasks import cloud_claim
+from sigma_tasks.leader import ACTIVE, TASK_KIND
+from sigma_tasks.model import TaskKind
+from sigma_tasks.states import TaskState
+
+HEAVY = {**TASK, "payload_mass": "8"}  # above the 5 kg a degraded motor may carry
+P = CapabilityParams()
+
+
+def leader_with(cap_r2: dict, *, now: float = 0.0) -> LeaderDuty:
+    """r2 stands at the task's dropoff (nearest by far), r1 across the site; r2 reports `cap_r2`."""
+    return LeaderDuty(SITE, leader="r1", term=3, now=now - 30.0, board=BOARD, cooldown_s=60.0,
+                      snapshots={"r1": {"at": "dock_1"}, "r2": {"at": "dock_3", "cap": cap_r2}})
+
+
+def test_a_healthy_robot_nearby_gets_the_task():
+    leader = leader_with({"wh": [700.0, 777.0], "kg": 20.0})
+    leader.on_decision("fleet_task", HEAVY, now=0.0)
+    [req] = leader.tick(["r1", "r2"], [], now=0.0)
+    assert req.robot_id == "r2"
+
+
+@pytest.mark.parametrize(("cap", "why"), [
+    ({"deg": "left_knee health 0.30"}, "degraded motor: no heavy task"),
+    ({"kg": 4.0}, "payload above the robot's capability"),
+    ({"mw": 20.0}, "maintenance window"),
+    ({"stop": 1}, "robot unavailable"),
+])
+def test_the_nearest_robot_is_passed_over_for_its_reported_risk(cap, why):
+    leader = leader_with(cap)
+    leader.on_decision("fleet_task", HEAVY, now=0.0)
+    [req] = leader.tick(["r1", "r2"], [], now=0.0)
+    assert req.robot_id == "r1"
+    alone = leader_with(cap)  # with r2 alone, the task stays queued with the reason in words
+    alone.on_decision("fleet_task", HEAVY, now=0.0)
+    assert alone.tick(["r2"], [], now=0.0) == []
+    assert why in alone.tasks.board.records["t1"].last_infeasible
+
+
+def test_a_battery_that_does_not_suffice_gets_a_charging_stop_first():
+    leader = leader_with({"wh": [118.0, 777.0]})  # just above the 15 % reserve: not enough for the walk
+    leader.on_decision("fleet_task", TASK, now=0.0)
+    charge, task = leader.tick(["r2"], [], now=0.0)
+    assert (charge.robot_id, charge.kind, charge.place) == ("r2", TASK_KIND[TaskKind.CHARGE], "dock_3")
+    assert charge.charge_to == pytest.approx(0.95) and task.task_id == "t1" and task.robot_id == "r2"
+    assert "after a charging stop" in leader.tasks.board.records["t1"].history[-1].reason
+    assert leader_with({"wh": [118.0, 777.0]}).tick(["r2"], [], now=0.0) == []  # nothing to do, nothing sent
+    full = leader_with({"wh": [700.0, 777.0]})
+    full.on_decision("fleet_task", TASK, now=0.0)
+    assert [r.task_id for r in full.tick(["r2"], [], now=0.0)] == ["t1"]
+
+
+def test_the_robot_measures_its_capability_from_its_topics():
+    cap = CapabilityTracker(P)
+    assert cap.current().to_wire() == {}  # nothing measured: the leader uses its defaults
+    cap.on_battery(0.5, math.nan, 15.0)
+    cap.on_payload_limit(12.5)
+    cap.on_twin([("left_knee", math.nan, math.nan), ("right_knee", 0.9, 0.6)], 3600.0, now=1000.0)
+    wire = cap.current().to_wire()
+    assert wire == {"wh": [388.5, 777.0], "kg": 12.5, "deg": "right_knee risk 0.60", "mw": 4600.0}
+    back = Capability.from_wire(json.loads(json.dumps(wire)))
+    assert back.degraded and back.maintenance_at == 4600.0 and back.payload_kg == 12.5
+    cap.on_twin([("right_knee", 0.95, 0.01)], None, now=1001.0)  # healed by maintenance: no window, no risk
+    assert "deg" not in cap.current().to_wire() and "mw" not in cap.current().to_wire()
+    assert battery_energy(math.nan, math.nan, math.nan, P) is None
+    assert battery_energy(0.25, math.nan, math.nan, P) == pytest.approx((0.25 * 777.0, 777.0))
+    assert motor_risk([("hip", 0.2, 0.0)], P) == "hip health 0.20"
+
+
+@pytest.mark.parametrize(("bad", "field"), [({"wh": [1.0]}, "cap.wh"), ({"wh": [1.0, 0.0]}, "cap.wh[1]"),
+                                            ({"kg": "x"}, "cap.kg"), ({"mw": float("nan")}, "cap.mw"), ([], "cap")])
+def test_a_malformed_capability_is_a_plain_error_naming_the_field(bad, field):
+    with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        Capability.from_wire(bad)
+
+
+def test_a_protective_stop_lets_the_tasks_go_after_the_grace_an_emergency_stop_at_once():
+    robot = RobotDuty("r2", stop_grace_s=20.0)
+    robot.on_command(ASSIGN, 4, {"robot": "r2", "task": "t1", "kind": 1, "lease": 100.0}, now=0.0)
+    assert robot.next_request()["term"] == 4  # Task.term: the executor can fence too
+    robot.on_status("t1", ACTIVE, "")
+    assert robot.on_safety(2, now=1.0) is None  # a person crossing: the task waits
+    assert robot.snapshot()["cap"] == {"stop": 1} and robot.snapshot()["holding"][0] == "t1"
+    assert robot.on_safety(2, now=22.0) == "t1"  # 21 s: let it go, reported failed
+    assert robot.snapshot()["holding"] is None and robot.failed == [("t1", "protective stop for 21 s")]
+    robot.on_safety(0, now=23.0)
+    robot.on_command(ASSIGN, 5, {"robot": "r2", "task": "t2", "kind": 0, "lease": 100.0}, now=23.0)
+    robot.on_safety(3, now=24.0)
+    assert robot.next_request() is None and ("t2", "emergency stop") in robot.failed
+    leader = leader_with({})
+    leader.on_decision("fleet_task", TASK, now=0.0)
+    [req] = leader.tick(["r1", "r2"], [], now=0.0)
+    leader.on_snapshot("r2", {"at": "dock_3", "cap": {"stop": 1}, "failed": [["t1", "emergency stop"]]}, now=1.0)
+    [again] = leader.tick(["r1", "r2"], [], now=1.0)  # bound: the next leader tick after the report
+    assert (req.robot_id, again.robot_id) == ("r2", "r1")
+    assert leader.tasks.board.records["t1"].state is TaskState.ASSIGNED
+
+
+def test_a_snapshot_fits_the_mesh_limit_keeping_the_newest_finished_tasks():
+    ids = [f"{k:08d}-0000-4000-8000-000000000000" for k in range(32)]
+    snap = {"at": "dock_3", "holding": [ids[-1], 9, 2], "done": ids, "failed": [[ids[0], "x" * 200]],
+            "cap": {"wh": [388.5, 777.0], "kg": 12.5, "deg": "right_knee risk 0.60", "mw": 1.8e9}}
+    data = encode_snapshot(snap)
+    assert len(data) <= MESH_LIMIT
+    back = json.loads(data)
+    assert back["done"] and back["done"][-1] == ids[-1] and back["cap"] == snap["cap"]
+
+
+def test_the_claim_is_signed_with_the_robot_key_and_its_answer_becomes_decisions(tmp_path):
+    private, public = protocol.generate_keypair()
+    key = tmp_path / "robot.key"
+    key.write_text(private + "\n")
+    os.chmod(key, 0o644)
+    with pytest.raises(PermissionError):
+        cloud_claim.read_seed(key)
+    os.chmod(key, 0o600)
+    path, body, headers = cloud_claim.claim_request("r2", 7, cloud_claim.read_seed(key), now=1.8e9)
+    assert path == "/v1/devices/r2/leadership" and json.loads(body) == {"term": 7}
+    signed = protocol.signing_string("POST", path, "r2", headers[protocol.HEADER_TIMESTAMP],
+                                     headers[protocol.HEADER_NONCE], body)
+    protocol.load_verify_key(public).verify(signed, protocol.b64decode(headers[protocol.HEADER_SIGNATURE]))
+    answer = {"robot_id": "r2", "term": 7, "leader": True, "open_tasks": [
+        {"task_id": "3f2b", "kind": "deliver", "pickup": "shelf_0_2", "dropoff": "dock_3", "place": None,
+         "payload_kg": 3.0, "priority": 2, "earliest_start": "2027-01-15T08:00:00+00:00", "deadline": None}]}
+    result = cloud_claim.parse_answer(answer)
+    assert result.leader and result.open_tasks == [
+        {"task_id": "3f2b", "kind": "deliver", "priority": "2", "payload_mass": "3", "earliest_start": "1800000000.000",
+         "deadline": "", "pickup": "shelf_0_2", "dropoff": "dock_3"}]
+    leader = leader_with({})
+    assert leader.on_decision("fleet_task", result.open_tasks[0], now=0.0) is None
+    with pytest.raises(ValueError, match="open task"):
+        cloud_claim.parse_answer({"term": 1, "leader": True, "open_tasks": [{"kind": "deliver"}]})
