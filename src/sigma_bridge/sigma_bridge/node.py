@@ -32,6 +32,7 @@ from sigma_bridge.downsample import Downsampler
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.kinematics import RobotModel
 from sigma_bridge.params import BridgeParams, declare
+from sigma_bridge.recording_upload import RecordingUploader
 from sigma_bridge.store import PRIORITY_ROUTINE, PRIORITY_SAFETY, EventStore, NewEvent
 from sigma_bridge.uplink import UplinkClient
 from sigma_bridge.workers import DownlinkPoller, Handoff, StoreWriter, Uploader
@@ -85,6 +86,7 @@ class BridgeNode(LifecycleNode):
         self.uploader: Uploader | None = None
         self.downlink: DownlinkPoller | None = None
         self.swarm: swarm_link.SwarmLink | None = None
+        self.recording_uploader: RecordingUploader | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -117,6 +119,10 @@ class BridgeNode(LifecycleNode):
                                      p.request_timeout_s), p.batch_max_events, self.wake)
             self.downlink = DownlinkPoller(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
                                            self.filter, self._relay_decision, p.downlink_wait_s)
+            if p.recording_upload_rate > 0:  # black-box MCAPs go up after the live telemetry (docs/cognition.md)
+                self.recording_uploader = RecordingUploader(
+                    UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s), p.recordings_dir,
+                    self._telemetry_waiting, rate=p.recording_upload_rate)
         if p.foxglove_enabled:
             from sigma_bridge.live_view import LiveView
 
@@ -163,6 +169,8 @@ class BridgeNode(LifecycleNode):
             self.uploader.start()
         if self.downlink is not None:
             self.downlink.start()
+        if self.recording_uploader is not None:
+            self.recording_uploader.start()
         if self.swarm is not None:
             self.swarm.start()
         self._active = True
@@ -190,7 +198,7 @@ class BridgeNode(LifecycleNode):
         for t in self._timers:
             self.destroy_timer(t)
         self._subs, self._timers = [], []
-        for w in (self.swarm, self.downlink, self.uploader, getattr(self, "writer", None)):
+        for w in (self.recording_uploader, self.swarm, self.downlink, self.uploader, getattr(self, "writer", None)):
             if w is not None and w.is_alive():
                 w.stop(timeout=3.0)
         if hasattr(self, "recorder"):
@@ -284,9 +292,16 @@ class BridgeNode(LifecycleNode):
             n = write_mcap(rec.path, rec.records, {"robot_id": self.p.robot_id, "trigger_ns": str(rec.t_ns),
                                                    "triggers": str(len(rec.triggers))}, qos=self._offered_qos)
             self.recordings_written += 1
+            if self.recording_uploader is not None:
+                self.recording_uploader.enqueue(rec.path)
             self.get_logger().info(f"black box: wrote {n} messages to {rec.path}")
         except Exception as exc:  # noqa: BLE001 - a failed recording is reported, never fatal
             self.get_logger().error(f"black box: writing {rec.path} failed: {exc}")
+
+    def _telemetry_waiting(self) -> bool:
+        """More than one batch of telemetry waits in the store: recordings wait for it."""
+        st = self.writer.snapshot
+        return bool(st and st.pending > self.p.batch_max_events) or len(self.handoff) > self.p.batch_max_events
 
     def _relay_decision(self, d: protocol.Decision) -> None:
         """Publish a checked cloud decision for the arbiter and the safety gate (called from the downlink thread)."""
@@ -312,6 +327,10 @@ class BridgeNode(LifecycleNode):
             values.update(sent_batches=self.uploader.sent_batches, upload_failures=self.uploader.failures)
             if self.downlink is not None:
                 values.update({f"decisions.{k}": n for k, n in self.downlink.counts.items()})
+            if self.recording_uploader is not None:
+                ru = self.recording_uploader
+                values.update(recordings_uploaded=ru.uploaded, recordings_refused=ru.refused,
+                              recordings_queued=len(ru.queue))
             if not self.uploader.connected and (st and st.pending):
                 level, message = DiagnosticStatus.WARN, f"cloud unreachable, buffering: {self.uploader.last_error}"
             elif st and st.dead_letter:

@@ -80,6 +80,9 @@ class BridgeSettings:
                                     description="memory bound of the black box window")
     recordings_dir: str = param("var/sigma_bridge/{robot_id}/recordings", unit="path",
                                 description="black box MCAP directory")
+    recording_upload_rate: float = param(1_048_576.0, unit="bytes/s", low=0.0, high=1e9,
+                                         description="black-box recordings uploaded to the cloud at most this fast, "
+                                                     "only while live telemetry is not waiting; 0 = no upload")
     stats_period_s: float = param(1.0, unit="s", low=0.05, high=60.0, description="diagnostics period")
 
 
@@ -114,6 +117,7 @@ class BridgeParams:
     blackbox_max_bytes: int
     recordings_dir: Path
     stats_period_s: float
+    recording_upload_rate: float = 1_048_576.0
 
 
 def declare(node: Node) -> BridgeParams:
@@ -138,4 +142,5 @@ def declare(node: Node) -> BridgeParams:
         geofences_file=s.geofences_file, geofence_site=s.geofence_site,
         blackbox_pre_s=s.blackbox_pre_s, blackbox_post_s=s.blackbox_post_s, blackbox_max_bytes=s.blackbox_max_bytes,
         recordings_dir=path(s.recordings_dir), stats_period_s=s.stats_period_s,
+        recording_upload_rate=s.recording_upload_rate,
     )

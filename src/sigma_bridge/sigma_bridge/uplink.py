@@ -123,14 +123,14 @@ class UplinkClient:
         )
 
     def request(self, method: str, path: str, body: bytes, now: float, timeout: float | None = None,
-                traceparent: str = "") -> httpx.Response:
+                traceparent: str = "", content_type: str = "application/json") -> httpx.Response:
         """Send one signed request (fresh nonce per attempt); network errors propagate as httpx errors.
         `traceparent` (W3C, protocol revision 1.1) travels outside the signature (docs/device-protocol.md)."""
         headers = protocol.sign_request(self._key, method, path, self.robot_id, body, now)
         if traceparent:
             headers[protocol.HEADER_TRACEPARENT] = traceparent
         if body:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         kw = {} if timeout is None else {"timeout": timeout}
         return self._http.request(method, path, content=body or None, headers=headers, **kw)
 
