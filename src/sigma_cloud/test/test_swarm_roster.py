@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import orjson
+from nacl.signing import SigningKey
 
 import sigma_protocol as protocol
 from sigma_swarm.roster import verify_roster
@@ -59,3 +60,21 @@ def test_leader_reports_first_per_term_and_listed_robots_only(cloud) -> None:
     assert cloud.device_post(a, path, b"{").status_code == 400
     leaders = cloud.http.get("/v1/sites/swarm-4/swarm/leaders", headers=cloud.token()).json()["items"]
     assert [(x["term"], x["leader"]) for x in leaders] == [(4, "sw-f"), (3, "sw-g")]
+
+
+def test_roster_carries_the_mesh_key_sealed_to_each_robot_new_with_each_version(cloud) -> None:
+    """Payload encryption on the mesh (docs/swarm.md, format in sigma_protocol.roster): every listed robot opens the
+    same key of a version with its own key; the next version (a membership change) has another."""
+    a, b = cloud.robot("sw-k1", "swarm-4"), cloud.robot("sw-k2", "swarm-4")
+    cloud_key = protocol.load_verify_key(
+        cloud.http.get("/v1/sites/swarm-4/roster/key", headers=cloud.token()).json()["public_key"])
+
+    def opened(robot, min_version=0):
+        return verify_roster(_roster(cloud, robot, "swarm-4").json(), cloud_key, "swarm-4", min_version,
+                             own_id=robot.robot_id, own_key=SigningKey(protocol.b64decode(robot.seed)))
+
+    first_a, first_b = opened(a), opened(b)
+    assert first_a.mesh_key is not None and first_a.mesh_key == first_b.mesh_key
+    cloud.robot("sw-k3", "swarm-4")
+    second = opened(a, first_a.version + 1)
+    assert second.mesh_key is not None and second.mesh_key != first_a.mesh_key

@@ -11,7 +11,6 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-import orjson
 from nacl.signing import SigningKey
 
 import sigma_protocol as protocol
@@ -37,7 +36,7 @@ def roster_key(settings: Settings) -> SigningKey:
 
 def signed_roster(key: SigningKey, site: str, version: int, robots: Iterable[tuple[str, str]],
                   issued_at: float) -> dict[str, str]:
-    """``{"roster": base64(JSON), "signature": base64(Ed25519)}`` for (robot_id, public_key) pairs."""
-    body = orjson.dumps({"site": site, "version": int(version), "issued_at": float(issued_at),
-                         "robots": [{"robot_id": r, "public_key": k} for r, k in sorted(robots)]})
-    return {"roster": protocol.b64encode(body), "signature": protocol.b64encode(key.sign(body).signature)}
+    """``{"roster": base64(JSON), "signature": base64(Ed25519)}`` for (robot_id, public_key) pairs, each robot's
+    entry carrying the site's mesh payload key of this version sealed to it (format: ``sigma_protocol.roster``)."""
+    return protocol.sign_roster(key, site, version, robots, issued_at,
+                                mesh_key=protocol.derive_mesh_key(key, site, version))
