@@ -1,8 +1,12 @@
-"""Message authenticity on the mesh: Ed25519 signing of frames, verification against the signed site roster,
-a replay window per sender, and a counted reason for every frame dropped.
+"""Message authenticity and confidentiality on the mesh: Ed25519 signing of frames, verification against the
+signed site roster, a replay window per sender, payload encryption with the roster's mesh key, and a counted reason
+for every frame dropped.
 
 Pure (no I/O, no clock). Key material comes from ``sigma_protocol`` (the same base64 Ed25519 seeds and public keys
-the cloud registered for the device protocol); signatures are PyNaCl's Ed25519.
+the cloud registered for the device protocol); signatures are PyNaCl's Ed25519. When the roster carries a mesh key
+(the cloud always sends one, sealed to each listed robot), the message body is encrypted with PyNaCl's SecretBox
+(XSalsa20-Poly1305, random 24-byte nonce) before it is signed: encrypt-then-sign, so a receiver checks the sender's
+signature before it spends anything on decryption, and only robots listed in that roster version can read it.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from nacl.exceptions import BadSignatureError
+from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.secret import SecretBox
 from nacl.signing import SigningKey
 
 from sigma_swarm.core import Message
@@ -31,18 +36,28 @@ MAX_TERM_JUMP = 1_000_000  # a term this far ahead of ours is absurd (or an atta
 MAX_TERM = 2**62
 
 DROP_REASONS = ("wrong_site", "unknown_sender", "revoked_sender", "bad_size", "unknown_kind", "bad_signature",
-                "replay", "malformed_cdr", "sender_mismatch", "absurd_term")
+                "replay", "undecryptable", "malformed_cdr", "sender_mismatch", "absurd_term")
+MESH_KEYS_KEPT = 2  # the current roster's mesh key and the one before (members adopt a new roster at their own time)
 
 
 class Signer:
-    """Signs this robot's frames. ``boot`` (persisted, +1 per start) keeps counters rising across restarts."""
+    """Signs (and, with a mesh key, first encrypts) this robot's frames. ``boot`` (persisted, +1 per start) keeps
+    counters rising across restarts."""
 
-    def __init__(self, site: str, robot_id: str, key: SigningKey, boot: int) -> None:
+    def __init__(self, site: str, robot_id: str, key: SigningKey, boot: int, mesh_key: bytes | None = None) -> None:
         self.site, self.robot_id, self.key = site, robot_id, key
         self._counter = (boot & 0xFFFFFFFF) << 32
+        self._box: SecretBox | None = None
+        self.set_mesh_key(mesh_key)
+
+    def set_mesh_key(self, mesh_key: bytes | None) -> None:
+        """Encrypt from now on with ``mesh_key`` (the adopted roster's); None = plaintext (roster without one)."""
+        self._box = SecretBox(mesh_key) if mesh_key is not None else None
 
     def frame(self, message: Message) -> Frame:
         kind, body = encode_message(message)
+        if self._box is not None:
+            body = bytes(self._box.encrypt(body))  # nonce | ciphertext | MAC
         self._counter += 1
         signature = self.key.sign(signed_bytes(self.site, self.robot_id, self._counter, kind, body)).signature
         return Frame(self.site, self.robot_id, self._counter, kind, body, signature)
@@ -64,12 +79,24 @@ class Verifier:
         self.drops: Counter[str] = Counter()
         self.accepted = 0
         self._windows: dict[str, _Window] = {}
+        self._boxes: list[SecretBox] = [SecretBox(roster.mesh_key)] if roster.mesh_key is not None else []
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether frames must be encrypted (the roster in use carries a mesh key for this robot)."""
+        return bool(self._boxes)
 
     def set_roster(self, roster: SiteRoster) -> None:
-        """Switch to a newer verified roster: robots no longer listed are revoked at once."""
+        """Switch to a newer verified roster: robots no longer listed are revoked at once. Its mesh key is tried
+        first; the previous one stays readable while members move over (a revoked robot's frames are already
+        dropped by sender, and it never gets the new key)."""
         self.revoked |= set(self.roster.keys) - set(roster.keys)
         self.revoked -= set(roster.keys)
         self.roster = roster
+        if roster.mesh_key is None:
+            self._boxes = []
+        else:
+            self._boxes = [SecretBox(roster.mesh_key), *self._boxes][:MESH_KEYS_KEPT]
         for gone in [s for s in self._windows if s not in roster.keys]:
             del self._windows[gone]
 
@@ -100,6 +127,12 @@ class Verifier:
         if not self._fresh(frame.sender, frame.counter):
             self._drop("replay")
             return None
+        if self._boxes:
+            plain = self._decrypt(body)
+            if plain is None:
+                self._drop("undecryptable")
+                return None
+            body = plain
         try:
             message = decode_message(frame.kind, body)
         except DecodeError as exc:
@@ -114,6 +147,16 @@ class Verifier:
             return None
         self.accepted += 1
         return message
+
+    def _decrypt(self, body: bytes) -> bytes | None:
+        """The plaintext under the current mesh key or the previous one; None if neither opens it (plaintext,
+        another key, or altered: Poly1305 refuses it)."""
+        for box in self._boxes:
+            try:
+                return box.decrypt(body)
+            except (CryptoError, ValueError):
+                continue
+        return None
 
     def _fresh(self, sender: str, counter: int) -> bool:
         """Sliding replay window (as IPsec/WireGuard): newer than all, or unseen and within the last 128."""

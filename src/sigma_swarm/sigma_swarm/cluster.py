@@ -1,7 +1,8 @@
 """A local site of ``swarm_member`` processes over Cyclone DDS on localhost, for tests and benches.
 
-Creates each robot's Ed25519 key and a cloud roster key, writes the signed roster, starts real processes (one per
-member), follows their ``SWARM`` status lines and offers waits on conditions (never fixed sleeps).
+Creates each robot's Ed25519 key (0600) and a cloud roster key, writes the signed roster (with the mesh key sealed to
+each member, as the cloud does), starts real processes (one per member), follows their ``SWARM`` status lines and
+offers waits on conditions (never fixed sleeps).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import orjson
 from nacl.signing import SigningKey
 
 from sigma_protocol import b64encode
-from sigma_swarm.roster import sign_roster
+from sigma_swarm.roster import derive_mesh_key, sign_roster
 
 
 @dataclass
@@ -85,7 +86,8 @@ class LocalCluster:
         """Sign and write a new roster version listing ``ids`` (atomic replace); returns the version."""
         self.roster_version += 1
         doc = sign_roster(self.cloud_key, self.site, self.roster_version,
-                          [(i, b64encode(bytes(self.keys[i].verify_key))) for i in ids], issued_at=time.time())
+                          [(i, b64encode(bytes(self.keys[i].verify_key))) for i in ids], issued_at=time.time(),
+                          mesh_key=derive_mesh_key(self.cloud_key, self.site, self.roster_version))  # as the cloud
         tmp = self.roster_path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps(doc))
         os.replace(tmp, self.roster_path)

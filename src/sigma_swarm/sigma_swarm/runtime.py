@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -36,7 +37,17 @@ from sigma_swarm.transport import DdsTransport
 
 
 def load_signing_key(path: Path) -> SigningKey:
-    """The robot's Ed25519 key: a file with the base64 32-byte seed (the bridge's ``robot.key``, device protocol)."""
+    """The robot's Ed25519 key: a file with the base64 32-byte seed (the bridge's ``robot.key``, device protocol).
+
+    Refuses a key file that group or other users may access (anything but 0600 or stricter), as ssh does, rather
+    than join the mesh with a key that may have leaked."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        raise ValueError(f"robot key {path} is missing or unreadable ({exc.strerror})") from exc
+    if mode & 0o077:
+        raise PermissionError(f"robot key {path} has mode {mode:04o}: group or other users may access it; it must be "
+                              f"0600 (owner only): chmod 600 {path}")
     try:
         seed = b64decode(path.read_text().strip())
     except (OSError, ValueError) as exc:
@@ -107,12 +118,13 @@ class SwarmRuntime:
         self.on_command = on_command
         self.on_report = on_report
         self.cloud_key = load_verify_key(config.cloud_roster_key_b64)
+        self.key = key
         self.roster = self._read_roster(0)
         if config.robot_id not in self.roster.keys:
             raise ValueError(f"robot {config.robot_id} is not in the roster of site {config.site} "
                              f"(version {self.roster.version}); it cannot join the mesh")
         self.store = StateStore(config.state_path)
-        self.signer = Signer(config.site, config.robot_id, key, self.store.boot)
+        self.signer = Signer(config.site, config.robot_id, key, self.store.boot, self.roster.mesh_key)
         self.verifier = Verifier(config.site, config.robot_id, self.roster)
         self.transport = DdsTransport(config.domain_id, config.localhost_only, config.robot_id)
         self.transport.prepare(m for m in self.roster.keys if m != config.robot_id)
@@ -143,7 +155,8 @@ class SwarmRuntime:
             document = orjson.loads(self.config.roster_path.read_bytes())
         except (OSError, orjson.JSONDecodeError) as exc:
             raise RosterError(f"roster file {self.config.roster_path} is missing or not JSON") from exc
-        return verify_roster(document, self.cloud_key, self.config.site, min_version)
+        return verify_roster(document, self.cloud_key, self.config.site, min_version, own_id=self.config.robot_id,
+                             own_key=self.key)
 
     def refresh_roster(self) -> bool:
         """Adopt the roster file if it holds a newer verified version; a bad file is counted and ignored."""
@@ -154,6 +167,7 @@ class SwarmRuntime:
             return False
         self.roster = roster
         self.verifier.set_roster(roster)
+        self.signer.set_mesh_key(roster.mesh_key)
         self.member.set_roster(Roster(roster.version, roster.members), self.clock())
         self.transport.prepare(m for m in roster.keys if m != self.config.robot_id)
         self._remember_roster()
@@ -230,6 +244,7 @@ class SwarmRuntime:
         out.update({f"core_{k}": v for k, v in self.member.counters.items()})
         out.update({f"roster_{k}": v for k, v in self.roster_errors.items()})
         out["accepted"] = self.verifier.accepted
+        out["payload_encrypted"] = int(self.verifier.encrypted)
         out["blocked_by_test_hook"] = self.transport.blocked_count
         return out
 

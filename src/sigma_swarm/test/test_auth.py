@@ -1,23 +1,38 @@
-"""Signed frames and the cloud-signed roster, without DDS: every kind of bad input is dropped with its reason."""
+"""Signed (and encrypted) frames and the cloud-signed roster, without DDS: every kind of bad input is dropped with
+its reason; a robot outside the roster cannot read the mesh, a tampered message is refused."""
 
 from __future__ import annotations
 
 import pytest
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
 from nacl.signing import SigningKey
 
 from sigma_protocol import b64encode
 from sigma_swarm.auth import MAX_TERM_JUMP, REPLAY_WINDOW, Signer, Verifier
 from sigma_swarm.core import HeartbeatAck, LeaderCommand, LeaderHeartbeat, MemberHeartbeat
-from sigma_swarm.roster import RosterError, sign_roster, verify_roster
+from sigma_swarm.roster import RosterError, derive_mesh_key, sign_roster, verify_roster
+from sigma_swarm.runtime import load_signing_key
 from sigma_swarm.wire import Frame, decode_message, encode_message, signed_bytes
 
 CLOUD = SigningKey.generate()
 KEYS = {i: SigningKey.generate() for i in ("r1", "r2", "r3", "intruder")}
 
 
-def roster(version=1, ids=("r1", "r2", "r3"), site="s1", cloud=CLOUD):
-    doc = sign_roster(cloud, site, version, [(i, b64encode(bytes(KEYS[i].verify_key))) for i in ids], 1.0)
-    return verify_roster(doc, CLOUD.verify_key, "s1")
+def roster(version=1, ids=("r1", "r2", "r3"), site="s1", cloud=CLOUD, own="r2"):
+    """The roster as robot ``own`` verifies it (opening the mesh key sealed to it), as the cloud signs it."""
+    doc = sign_roster(cloud, site, version, [(i, b64encode(bytes(KEYS[i].verify_key))) for i in ids], 1.0,
+                      mesh_key=derive_mesh_key(cloud, site, version))
+    return verify_roster(doc, CLOUD.verify_key, "s1", own_id=own, own_key=KEYS[own])
+
+
+def signer(robot_id="r1", boot=1, version=1):
+    return Signer("s1", robot_id, KEYS[robot_id], boot=boot, mesh_key=derive_mesh_key(CLOUD, "s1", version))
+
+
+def enc(body: bytes, version=1) -> bytes:
+    """A body encrypted with the site's mesh key of ``version`` (what an insider could produce)."""
+    return bytes(SecretBox(derive_mesh_key(CLOUD, "s1", version)).encrypt(body))
 
 
 def hb(sender="r1", term=1):
@@ -37,15 +52,15 @@ def test_every_message_kind_round_trips_through_cdr():
 
 
 def test_signed_frame_is_accepted_once(verifier):
-    frame = Signer("s1", "r1", KEYS["r1"], boot=1).frame(hb())
+    frame = signer("r1").frame(hb())
     assert verifier.accept(frame, own_term=0) == hb()
     assert verifier.accept(frame, own_term=0) is None
     assert verifier.drops == {"replay": 1}
 
 
 def test_reordered_frames_inside_the_window_are_fine_and_old_ones_are_replays(verifier):
-    signer = Signer("s1", "r1", KEYS["r1"], boot=1)
-    frames = [signer.frame(hb(term=t)) for t in range(1, REPLAY_WINDOW + 3)]
+    r1 = signer("r1")
+    frames = [r1.frame(hb(term=t)) for t in range(1, REPLAY_WINDOW + 3)]
     assert verifier.accept(frames[5], 0) is not None
     assert verifier.accept(frames[3], 0) is not None  # late but unseen
     assert verifier.accept(frames[-1], 0) is not None
@@ -54,8 +69,8 @@ def test_reordered_frames_inside_the_window_are_fine_and_old_ones_are_replays(ve
 
 
 def test_restart_with_next_boot_counter_is_accepted(verifier):
-    assert verifier.accept(Signer("s1", "r1", KEYS["r1"], boot=1).frame(hb()), 0)
-    assert verifier.accept(Signer("s1", "r1", KEYS["r1"], boot=2).frame(hb()), 0)
+    assert verifier.accept(signer("r1").frame(hb()), 0)
+    assert verifier.accept(signer("r1", boot=2).frame(hb()), 0)
 
 
 def _resign(frame: Frame, key: SigningKey, **changes) -> Frame:
@@ -74,29 +89,30 @@ def _resign(frame: Frame, key: SigningKey, **changes) -> Frame:
     (lambda f: _resign(f, KEYS["r1"], signature=b"\x01" * 63), "bad_size"),
     (lambda f: _resign(f, KEYS["r1"], body=b""), "bad_size"),
     (lambda f: _resign(f, KEYS["r1"], kind=42), "unknown_kind"),
-    (lambda f: _resign(f, KEYS["r1"], body=b"\x00\x01\x00\x00\xff\xff\xff\x7f"), "malformed_cdr"),
-    (lambda f: _resign(f, KEYS["r1"], body=encode_message(hb(sender="r3"))[1]), "sender_mismatch"),
-    (lambda f: _resign(f, KEYS["r1"], body=encode_message(hb(term=MAX_TERM_JUMP + 10))[1]), "absurd_term"),
-    (lambda f: _resign(f, KEYS["r1"], body=encode_message(hb(term=-5))[1]), "absurd_term"),
+    (lambda f: _resign(f, KEYS["r1"], body=enc(b"\x00\x01\x00\x00\xff\xff\xff\x7f")), "malformed_cdr"),
+    (lambda f: _resign(f, KEYS["r1"], body=enc(encode_message(hb(sender="r3"))[1])), "sender_mismatch"),
+    (lambda f: _resign(f, KEYS["r1"], body=enc(encode_message(hb(term=MAX_TERM_JUMP + 10))[1])), "absurd_term"),
+    (lambda f: _resign(f, KEYS["r1"], body=enc(encode_message(hb(term=-5))[1])), "absurd_term"),
+    (lambda f: _resign(f, KEYS["r1"], body=encode_message(hb())[1]), "undecryptable"),  # plaintext body
 ])
 def test_bad_frames_are_dropped_with_a_counted_reason(verifier, make, reason):
-    frame = make(Signer("s1", "r1", KEYS["r1"], boot=1).frame(hb()))
+    frame = make(signer("r1").frame(hb()))
     assert verifier.accept(frame, own_term=3) is None
     assert verifier.drops == {reason: 1}
     assert verifier.accepted == 0
 
 
 def test_tampered_body_breaks_the_signature(verifier):
-    frame = Signer("s1", "r1", KEYS["r1"], boot=1).frame(hb(term=1))
+    frame = signer("r1").frame(hb(term=1))
     tampered = _resign(frame, KEYS["r1"], body=encode_message(hb(term=9))[1], signature=bytes(frame.signature))
     assert verifier.accept(tampered, 0) is None and verifier.drops == {"bad_signature": 1}
 
 
 def test_revoked_robot_is_out_after_one_roster_refresh(verifier):
-    signer = Signer("s1", "r3", KEYS["r3"], boot=1)
-    assert verifier.accept(signer.frame(hb("r3")), 0) is not None
+    r3 = signer("r3")
+    assert verifier.accept(r3.frame(hb("r3")), 0) is not None
     verifier.set_roster(roster(version=2, ids=("r1", "r2")))
-    assert verifier.accept(signer.frame(hb("r3")), 0) is None
+    assert verifier.accept(r3.frame(hb("r3")), 0) is None
     assert verifier.drops == {"revoked_sender": 1}
 
 
@@ -115,3 +131,67 @@ def test_roster_refuses_wrong_key_site_rollback_and_garbage():
     bad_key = sign_roster(CLOUD, "s1", 7, [("r1", "bm90LWEta2V5")], 1.0)
     with pytest.raises(RosterError, match="32 bytes"):
         verify_roster(bad_key, CLOUD.verify_key, "s1")
+
+
+def test_payload_is_encrypted_and_readable_by_listed_members_only(verifier):
+    command = LeaderCommand("r1", 4, 1, 3, "assign", b"tote 17 to dock B")
+    frame = signer("r1").frame(command)
+    body = bytes(frame.body)
+    assert b"tote 17" not in body and b"assign" not in body and encode_message(command)[1] not in body
+    assert verifier.encrypted and verifier.accept(frame, 0) == command
+    # A robot outside the roster can fetch and verify the signed document, but gets no mesh key from it, so it has
+    # no key to read with; any other key fails authentication.
+    unlisted = verify_roster(sign_roster(CLOUD, "s1", 1, [(i, b64encode(bytes(KEYS[i].verify_key)))
+                                                          for i in ("r1", "r2", "r3")], 1.0,
+                                         mesh_key=derive_mesh_key(CLOUD, "s1", 1)),
+                             CLOUD.verify_key, "s1", own_id="intruder", own_key=KEYS["intruder"])
+    assert unlisted.mesh_key is None
+    with pytest.raises(CryptoError):
+        SecretBox(derive_mesh_key(SigningKey.generate(), "s1", 1)).decrypt(body)
+
+
+def test_tampered_ciphertext_is_refused_even_when_re_signed_by_a_member(verifier):
+    frame = signer("r1").frame(LeaderCommand("r1", 4, 1, 3, "assign", b"tote 17"))
+    flipped = bytearray(frame.body)
+    flipped[-1] ^= 0x01
+    # Not re-signed: the signature fails first.
+    assert verifier.accept(_resign(frame, KEYS["r1"], body=bytes(flipped), signature=bytes(frame.signature)), 0) \
+        is None
+    # Re-signed by a listed member (an insider with its own key): the Poly1305 tag still refuses the altered text.
+    assert verifier.accept(_resign(frame, KEYS["r1"], body=bytes(flipped)), 0) is None
+    assert verifier.drops == {"bad_signature": 1, "undecryptable": 1} and verifier.accepted == 0
+
+
+def test_a_revoked_robot_cannot_read_the_next_roster_versions_traffic():
+    old = Verifier("s1", "r3", roster(version=1, own="r3"))  # r3 still on version 1, revoked in version 2
+    frame = signer("r1", version=2).frame(hb())
+    assert old.accept(frame, 0) is None and old.drops == {"undecryptable": 1}
+
+
+def test_previous_mesh_key_is_read_while_members_move_to_a_new_roster(verifier):
+    verifier.set_roster(roster(version=2))
+    assert verifier.accept(signer("r1", version=2).frame(hb(term=2)), 0) is not None
+    assert verifier.accept(signer("r3", version=1).frame(hb("r3", term=2)), 0) is not None  # not moved yet
+    verifier.set_roster(roster(version=3))
+    assert verifier.accept(signer("r3", boot=2, version=1).frame(hb("r3", term=3)), 0) is None  # two versions old
+    assert verifier.drops == {"undecryptable": 1}
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_key_file_others_may_read_is_refused_naming_path_and_mode(tmp_path, mode):
+    path = tmp_path / "robot.key"
+    path.write_text(b64encode(bytes(KEYS["r1"])))
+    path.chmod(mode)
+    with pytest.raises(PermissionError) as caught:
+        load_signing_key(path)
+    assert str(path) in str(caught.value) and f"{mode:04o}" in str(caught.value) and "0600" in str(caught.value)
+
+
+def test_a_key_file_of_mode_0600_or_0400_is_loaded(tmp_path):
+    path = tmp_path / "robot.key"
+    path.write_text(b64encode(bytes(KEYS["r1"])))
+    for mode in (0o600, 0o400):
+        path.chmod(mode)
+        assert bytes(load_signing_key(path).verify_key) == bytes(KEYS["r1"].verify_key)
+    with pytest.raises(ValueError, match="missing"):
+        load_signing_key(tmp_path / "absent.key")

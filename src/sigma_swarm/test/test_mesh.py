@@ -1,5 +1,6 @@
-"""Real processes over Cyclone DDS on localhost: election, kill -9 failover, forged/replayed/unlisted/malformed frames,
-partition with a minority that says it has no leader, revocation by roster refresh.
+"""Real processes over Cyclone DDS on localhost: election, kill -9 failover, forged/replayed/unlisted/malformed/
+plaintext/tampered frames, payloads unreadable without the roster's mesh key, partition with a minority that says it
+has no leader, revocation by roster refresh.
 
 Each test claims its own DDS domain id (sigma_testing) so parallel tests never hear each other; every wait is on a
 condition with a generous deadline.
@@ -10,11 +11,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from nacl.exceptions import CryptoError
+from nacl.secret import SecretBox
 from nacl.signing import SigningKey
 
 from sigma_swarm.auth import Signer
 from sigma_swarm.cluster import LocalCluster
 from sigma_swarm.core import LeaderHeartbeat, MemberHeartbeat
+from sigma_swarm.roster import derive_mesh_key
 from sigma_swarm.transport import DdsTransport
 from sigma_swarm.wire import Frame, encode_message, signed_bytes
 from sigma_testing import claim_domain
@@ -62,7 +66,11 @@ def test_five_robots_elect_one_leader_and_a_new_one_after_kill_9(cluster_factory
 
 def _publish_bad_frames(transport, cluster, captured: Frame):
     intruder = SigningKey.generate()
-    good = Signer(cluster.site, "r1", cluster.keys["r1"], boot=999)
+    mesh_key = derive_mesh_key(cluster.cloud_key, cluster.site, cluster.roster_version)  # an insider's view
+    good = Signer(cluster.site, "r1", cluster.keys["r1"], boot=999, mesh_key=mesh_key)
+    box = SecretBox(mesh_key)
+    tampered = bytearray(box.encrypt(encode_message(MemberHeartbeat("r1", 1, 1, "", True))[1]))
+    tampered[-1] ^= 1
 
     def raw(sender, key, kind, body, counter=1, signature=None):
         sig = signature if signature is not None else key.sign(
@@ -75,11 +83,14 @@ def _publish_bad_frames(transport, cluster, captured: Frame):
         Frame(captured.site, captured.sender, captured.counter, captured.kind,  # replayed: a real frame again
               bytes(captured.body), bytes(captured.signature)),
         raw("outsider", intruder, kind, encode_message(MemberHeartbeat("outsider", 1, 1, "", True))[1]),  # unlisted
-        raw("r1", cluster.keys["r1"], kind, b"\x00\x01\x00\x00\xff\xff\xff\x7f", counter=2 * 10**12),  # bad CDR
+        raw("r1", cluster.keys["r1"], kind, bytes(box.encrypt(b"\x00\x01\x00\x00\xff\xff\xff\x7f")),
+            counter=2 * 10**12),                                                 # bad CDR (encrypted, signed)
+        raw("r1", cluster.keys["r1"], kind, body, counter=4 * 10**12 + 1),      # plaintext body, validly signed
+        raw("r1", cluster.keys["r1"], kind, bytes(tampered), counter=4 * 10**12 + 2),  # altered ciphertext, re-signed
         raw("r1", cluster.keys["r1"], 77, body, counter=3 * 10**12),           # unknown kind
         raw("r1", cluster.keys["r1"], kind, body, counter=4 * 10**12, signature=b"\x00" * 12),  # wrong size
         good.frame(LeaderHeartbeat("r1", 10**15, 1, 1)),                        # absurd term, validly signed
-    ]
+    ]  # counters rise along the list (boot 999 is above them all): only the replayed frame is a replay
     for frame in frames:
         transport.publish(frame)
 
@@ -93,8 +104,13 @@ def test_forged_replayed_unlisted_and_malformed_frames_are_dropped_and_counted(c
         captured = cluster.wait_for(
             lambda: next((f for f in transport.receive(0.2) if f.sender == "r1"), None), 10, "a frame from r1")
         _publish_bad_frames(transport, cluster, captured)
+        # A listener outside the roster (this test's own participant) sees frames but cannot read them: the body
+        # holds no plaintext CDR and no key it could have opens it.
+        assert captured.kind and bytes(captured.body)[:4] != b"\x00\x01\x00\x00"  # no XCDR header in clear
+        with pytest.raises(CryptoError):
+            SecretBox(derive_mesh_key(SigningKey.generate(), cluster.site, 1)).decrypt(bytes(captured.body))
         expected = {"drop_bad_signature", "drop_replay", "drop_unknown_sender", "drop_malformed_cdr",
-                    "drop_unknown_kind", "drop_bad_size", "drop_absurd_term"}
+                    "drop_unknown_kind", "drop_bad_size", "drop_absurd_term", "drop_undecryptable"}
         for robot_id in ("r2", "r3"):
             member = cluster.members[robot_id]
 
@@ -103,7 +119,8 @@ def test_forged_replayed_unlisted_and_malformed_frames_are_dropped_and_counted(c
                 return counters if all(counters.get(k, 0) >= 1 for k in expected) else None
 
             counters = cluster.wait_for(counted, 15, f"{robot_id} counting every bad frame", poll=0.3)
-            assert counters["accepted"] > 0
+            assert counters["accepted"] > 0 and counters["payload_encrypted"] == 1
+            assert counters["drop_undecryptable"] >= 2  # the plaintext one and the altered one
     finally:
         transport.close()
     # Nothing of it crashed a member or moved the term towards the absurd one (on a loaded box a re-election may
