@@ -31,6 +31,7 @@ from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.kinematics import RobotModel
+from sigma_bridge.model_adoption import ModelAdopter
 from sigma_bridge.params import BridgeParams, declare
 from sigma_bridge.recording_upload import RecordingUploader
 from sigma_bridge.store import PRIORITY_ROUTINE, PRIORITY_SAFETY, EventStore, NewEvent
@@ -87,6 +88,7 @@ class BridgeNode(LifecycleNode):
         self.downlink: DownlinkPoller | None = None
         self.swarm: swarm_link.SwarmLink | None = None
         self.recording_uploader: RecordingUploader | None = None
+        self.model_adopter: ModelAdopter | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -123,6 +125,9 @@ class BridgeNode(LifecycleNode):
                 self.recording_uploader = RecordingUploader(
                     UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s), p.recordings_dir,
                     self._telemetry_waiting, rate=p.recording_upload_rate)
+            if p.model_check_period_s > 0:  # fleet model: fetch, shadow check, adopt or not, report
+                self.model_adopter = ModelAdopter(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
+                                                  p.model_dir, period=p.model_check_period_s)
         if p.foxglove_enabled:
             from sigma_bridge.live_view import LiveView
 
@@ -171,6 +176,8 @@ class BridgeNode(LifecycleNode):
             self.downlink.start()
         if self.recording_uploader is not None:
             self.recording_uploader.start()
+        if self.model_adopter is not None:
+            self.model_adopter.start()
         if self.swarm is not None:
             self.swarm.start()
         self._active = True
@@ -198,7 +205,8 @@ class BridgeNode(LifecycleNode):
         for t in self._timers:
             self.destroy_timer(t)
         self._subs, self._timers = [], []
-        for w in (self.recording_uploader, self.swarm, self.downlink, self.uploader, getattr(self, "writer", None)):
+        for w in (self.model_adopter, self.recording_uploader, self.swarm, self.downlink, self.uploader,
+                  getattr(self, "writer", None)):
             if w is not None and w.is_alive():
                 w.stop(timeout=3.0)
         if hasattr(self, "recorder"):
@@ -331,6 +339,8 @@ class BridgeNode(LifecycleNode):
                 ru = self.recording_uploader
                 values.update(recordings_uploaded=ru.uploaded, recordings_refused=ru.refused,
                               recordings_queued=len(ru.queue))
+            if self.model_adopter is not None:
+                values.update(model_version=self.model_adopter.in_use, model_checked=self.model_adopter.checked_version)
             if not self.uploader.connected and (st and st.pending):
                 level, message = DiagnosticStatus.WARN, f"cloud unreachable, buffering: {self.uploader.last_error}"
             elif st and st.dead_letter:

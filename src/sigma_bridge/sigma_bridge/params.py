@@ -83,6 +83,12 @@ class BridgeSettings:
     recording_upload_rate: float = param(1_048_576.0, unit="bytes/s", low=0.0, high=1e9,
                                          description="black-box recordings uploaded to the cloud at most this fast, "
                                                      "only while live telemetry is not waiting; 0 = no upload")
+    model_dir: str = param("var/sigma_bridge/{robot_id}/model", unit="path",
+                           description="fleet anomaly model in use (current.json) and the robot's recent labelled "
+                                       "data for its shadow check (recent.jsonl)")
+    model_check_period_s: float = param(60.0, unit="s", low=0.0, high=86_400.0,
+                                        description="period of fetching and shadow-checking a new fleet model; "
+                                                    "0 = never")
     stats_period_s: float = param(1.0, unit="s", low=0.05, high=60.0, description="diagnostics period")
 
 
@@ -118,6 +124,8 @@ class BridgeParams:
     recordings_dir: Path
     stats_period_s: float
     recording_upload_rate: float = 1_048_576.0
+    model_dir: Path = Path("var/sigma_bridge/model")
+    model_check_period_s: float = 60.0
 
 
 def declare(node: Node) -> BridgeParams:
@@ -142,5 +150,6 @@ def declare(node: Node) -> BridgeParams:
         geofences_file=s.geofences_file, geofence_site=s.geofence_site,
         blackbox_pre_s=s.blackbox_pre_s, blackbox_post_s=s.blackbox_post_s, blackbox_max_bytes=s.blackbox_max_bytes,
         recordings_dir=path(s.recordings_dir), stats_period_s=s.stats_period_s,
-        recording_upload_rate=s.recording_upload_rate,
+        recording_upload_rate=s.recording_upload_rate, model_dir=path(s.model_dir),
+        model_check_period_s=s.model_check_period_s,
     )

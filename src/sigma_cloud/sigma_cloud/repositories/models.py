@@ -47,3 +47,36 @@ async def add_version(conn: psycopg.AsyncConnection, *, version: int, model: dic
     row = await cur.fetchone()
     assert row is not None
     return row
+
+
+async def add_adoption(conn: psycopg.AsyncConnection, *, robot_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """Store a robot's adoption verdict for a fleet model version (as that robot: RLS checks it is its own)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "INSERT INTO model_adoptions (robot_id, site_id, version, previous_version, adopted, reason, local_accuracy, "
+        "candidate_accuracy, samples) SELECT robot_id, site_id, %(version)s, %(previous_version)s, %(adopted)s, "
+        "%(reason)s, %(local_accuracy)s, %(candidate_accuracy)s, %(samples)s FROM robots WHERE robot_id = %(r)s "
+        "RETURNING adoption_id, robot_id, site_id, version, previous_version, adopted, reason, local_accuracy, "
+        "candidate_accuracy, samples, reported_at", {**report, "r": robot_id})
+    row = await cur.fetchone()
+    assert row is not None
+    return row
+
+
+async def list_adoptions(conn: psycopg.AsyncConnection, *, version: int | None, robot_id: str | None, limit: int,
+                         offset: int) -> list[dict[str, Any]]:
+    """Adoption reports visible to the caller, newest first (one more than `limit`)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT adoption_id, robot_id, site_id, version, previous_version, adopted, reason, local_accuracy, "
+        "candidate_accuracy, samples, reported_at FROM model_adoptions "
+        "WHERE (%(v)s::int IS NULL OR version = %(v)s) AND (%(r)s::text IS NULL OR robot_id = %(r)s) "
+        "ORDER BY adoption_id DESC LIMIT %(limit)s OFFSET %(offset)s",
+        {"v": version, "r": robot_id, "limit": limit + 1, "offset": offset})
+    return await cur.fetchall()
+
+
+async def version_exists(conn: psycopg.AsyncConnection, *, version: int) -> bool:
+    """Whether a fleet model version was published."""
+    return await (await conn.execute("SELECT 1 FROM model_versions WHERE version = %s", (version,))).fetchone() \
+        is not None

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 import sigma_protocol as protocol
 from sigma_cloud.api.audit import audit
 from sigma_cloud.api.deps import CurrentPrincipal, DbDep, IngestDep, PoolDep, require_role
+from sigma_cloud.api.models import ID_PATTERN, page
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.api.routes.devices import DEVICE_HEADERS, as_problem, read_body, signed_path
 from sigma_cloud.cognition import federated
@@ -32,6 +33,32 @@ class ModelVersionPublic(BaseModel):
     created_by: str
     created_at: dt.datetime
     model: dict[str, Any]
+
+
+class AdoptionReport(BaseModel):
+    """A robot's verdict on a fleet model version after its shadow check (sigma_bridge.model_adoption)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    version: int = Field(ge=1, le=2**31 - 1)
+    previous_version: int = Field(ge=0, le=2**31 - 1)
+    adopted: bool
+    reason: str = Field(max_length=1000, pattern=r"^[^\x00]*$")
+    local_accuracy: float = Field(ge=0, le=1)
+    candidate_accuracy: float = Field(ge=0, le=1)
+    samples: int = Field(ge=0, le=10_000_000)
+
+
+class AdoptionPublic(AdoptionReport):
+    model_config = ConfigDict(extra="forbid")
+    adoption_id: int
+    robot_id: str
+    site_id: str
+    reported_at: dt.datetime
+
+
+class AdoptionsPublic(BaseModel):
+    items: list[AdoptionPublic]
+    next_offset: int | None = None
 
 
 async def _device(request: Request, ingest: Any, robot_id: str, body: bytes) -> None:
@@ -114,3 +141,36 @@ async def current_model(conn: DbDep) -> ModelVersionPublic:
     if row is None:
         raise ProblemError(404, "not-found", "no fleet model yet (no aggregation round has run)")
     return ModelVersionPublic(**row)
+
+
+@router.post("/v1/devices/{robot_id}/model-adoption", openapi_extra=DEVICE_HEADERS, response_model=AdoptionPublic,
+             status_code=201, responses=responses(400, 401, 403, 409, 413, 422))
+async def report_adoption(request: Request, robot_id: str, ingest: IngestDep, pool: PoolDep) -> AdoptionPublic:
+    """The robot's shadow-check verdict on a fleet model version (adopted or not, why, the figures); append-only."""
+    body = await read_body(request, 16 * 1024)
+    await _device(request, ingest, robot_id, body)
+    try:
+        report = AdoptionReport.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ProblemError(422, "adoption-refused", f"{where}: {first['msg']}") from exc
+    async with pool.connection() as conn, conn.transaction():
+        await devices.act_as(conn, robot_id=robot_id)
+        if not await devices.claim_nonce(conn, robot_id=robot_id, nonce=request.headers[protocol.HEADER_NONCE]):
+            raise ProblemError(409, "replay", "this request (nonce) was already processed")
+        if not await models.version_exists(conn, version=report.version):
+            raise ProblemError(422, "adoption-refused", f"version: fleet model v{report.version} was never published")
+        row = await models.add_adoption(conn, robot_id=robot_id, report=report.model_dump())
+    return AdoptionPublic(**row)
+
+
+@router.get("/v1/models/adoptions", response_model=AdoptionsPublic, responses=responses(401))
+async def list_adoptions(conn: DbDep, version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                         robot_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> AdoptionsPublic:
+    """Which robots adopted or refused which fleet model version, with their shadow-check figures (RLS per site)."""
+    rows = await models.list_adoptions(conn, version=version, robot_id=robot_id, limit=limit, offset=offset)
+    items, next_offset = page([AdoptionPublic(**r) for r in rows], limit, offset)
+    return AdoptionsPublic(items=items, next_offset=next_offset)
