@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Twist
-from nav_msgs.msg import Odometry
+from geometry_msgs.msg import PoseStamped, Twist
+from nav_msgs.msg import Odometry, Path
 from sensor_msgs.msg import BatteryState, JointState
 from std_msgs.msg import Header
 
@@ -77,3 +77,14 @@ def joint_command(targets: dict[str, float], speed: float, now: Time) -> JointSt
     velocity = [float(speed)] * len(targets) if math.isfinite(speed) else []
     return JointState(header=Header(stamp=now), name=list(targets), position=[float(v) for v in targets.values()],
                       velocity=velocity)
+
+
+def route_path(route: tuple[tuple[float, float], ...], now: Time) -> Path:
+    """A traffic route (position first, then the path ahead) as a ``nav_msgs/Path`` in the map frame."""
+    path = Path(header=Header(stamp=now, frame_id="map"))
+    for x, y in route:
+        q = PoseStamped(header=path.header)
+        q.pose.position.x, q.pose.position.y = float(x), float(y)
+        q.pose.orientation.w = 1.0
+        path.poses.append(q)
+    return path

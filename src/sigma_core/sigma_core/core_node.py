@@ -10,14 +10,15 @@ confidence, and the Primary AI's relayed while its lease is live), ``tasks/statu
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import deque
 
-from nav_msgs.msg import Odometry
+from nav_msgs.msg import Odometry, Path
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState, JointState
-from std_msgs.msg import Header
+from std_msgs.msg import Float64, Header
 
 from sigma_core import convert
 from sigma_core.core.arbiter import NAMES, Decision
@@ -39,6 +40,9 @@ from sigma_ros_common.spin import events_executor, run
 from sigma_sim_interfaces.srv import SetPayload
 
 PRIMARY_AI, EDGE_AI = CognitionDecision.SOURCE_PRIMARY_AI, CognitionDecision.SOURCE_EDGE_AI
+ROUTE_TOPIC = re.compile(r"^/([^/]+)/traffic/route$")
+ROUTE_EVERY = 4          # ticks between traffic routes (5 Hz at the default 20 Hz)
+PEER_SCAN_PERIOD = 2.0   # [s] between looks at the graph for other robots' routes
 HISTORY = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -50,12 +54,13 @@ class CoreNode(Node):
         super().__init__("core")
         s = load_settings(self)
         self.params = s.node
-        self.pipeline = Pipeline(s.site, s.config)
+        self.robot_id = self.get_namespace().strip("/")
+        self.pipeline = Pipeline(s.site, s.config, self.robot_id)
         p = self.pipeline.perception
         sub = self.create_subscription
         sub(Odometry, "odom", lambda m: p.update_odom(*convert.odom_values(m), self._now()), qos.SENSOR)
         sub(DetectedHumans, "humans", lambda m: p.update_humans(
-            [(h.position.x, h.position.y) for h in m.humans], self._now()), qos.SENSOR)
+            [(h.position.x, h.position.y, h.velocity.x, h.velocity.y) for h in m.humans], self._now()), qos.SENSOR)
         sub(BatteryState, "battery_state", lambda m: p.update_battery(*convert.battery_values(m), self._now()),
             qos.RELIABLE_10)
         sub(SafetyStatus, "safety/status", lambda m: p.update_safety(convert.safety_view(m), self._now()),
@@ -74,6 +79,12 @@ class CoreNode(Node):
         self.health_pub = pub(PolicyHealth, "policy_health", qos.RELIABLE_10)
         self.status_pub = pub(TaskStatus, "tasks/status", HISTORY)
         self.switch_pub = pub(CommanderSwitch, "cognition/arbiter", HISTORY)
+        self.route_pub = pub(Path, "traffic/route", qos.SENSOR)
+        self.separation_pub = pub(Float64, "traffic/min_separation", qos.LATCHED)
+        self._peer_subs: dict[str, object] = {}
+        self._ticks = 0
+        self._published_min = math.inf
+        self.create_timer(PEER_SCAN_PERIOD, self._scan_peers)
         self.payload_client = self.create_client(SetPayload, self.params.payload_service) \
             if self.params.payload_service else None
         self._payload_pending: float | None = None
@@ -133,6 +144,32 @@ class CoreNode(Node):
         self._publish_statuses(out.statuses)
         self._manage_joint_states(now)
         self._request_payload(out)
+        self._publish_traffic(out, stamp)
+
+    # -- traffic among robots (core.traffic): this robot's route out, peers' routes in -----------------
+    def _publish_traffic(self, out: TickOutput, stamp) -> None:
+        self._ticks += 1
+        if out.route and self._ticks % ROUTE_EVERY == 0:
+            self.route_pub.publish(convert.route_path(out.route, stamp))
+        low = self.pipeline.min_robot_distance
+        if low < self._published_min - 0.005:
+            self._published_min = low
+            self.separation_pub.publish(Float64(data=float(low)))
+
+    def _scan_peers(self) -> None:
+        """Subscribe to every other robot's ``traffic/route`` found on the graph (robots come and go)."""
+        for name, _types in self.get_topic_names_and_types():
+            m = ROUTE_TOPIC.match(name)
+            if m is None or m.group(1) == self.robot_id or m.group(1) in self._peer_subs:
+                continue
+            rid = m.group(1)
+            self._peer_subs[rid] = self.create_subscription(Path, name, lambda msg, r=rid: self._on_route(r, msg),
+                                                            qos.SENSOR)
+            self.get_logger().info(f"traffic: following robot {rid}'s route")
+
+    def _on_route(self, robot_id: str, m: Path) -> None:
+        self.pipeline.perception.update_peer(robot_id, [(q.pose.position.x, q.pose.position.y) for q in m.poses],
+                                             self._now())
 
     def _publish_health(self, out: TickOutput, stamp) -> None:
         h = out.edge_health
@@ -200,7 +237,8 @@ class CoreNode(Node):
         ticks = sorted(self.tick_durations)
         pct = (lambda q: 1e3 * ticks[min(len(ticks) - 1, int(q * len(ticks)))]) if ticks else (lambda q: float("nan"))
         return ("sigma_core summary: time per commander " + ", ".join(f"{k} {v:.1%}" for k, v in fr.items())
-                + f"; ticks {len(ticks)} p50 {pct(0.5):.3f} ms p99 {pct(0.99):.3f} ms max {pct(1.0):.3f} ms")
+                + f"; ticks {len(ticks)} p50 {pct(0.5):.3f} ms p99 {pct(0.99):.3f} ms max {pct(1.0):.3f} ms"
+                + f"; nearest robot {self.pipeline.min_robot_distance:.2f} m")
 
 
 def main(args: list[str] | None = None) -> int:

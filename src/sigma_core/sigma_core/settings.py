@@ -13,12 +13,13 @@ from sigma_core.core.reasoning import ReasoningParams
 from sigma_core.core.selfeval import SelfEvalParams
 from sigma_core.core.sitemap import MapParams, SiteMap, load_site
 from sigma_core.core.tracker import TrackerParams
+from sigma_core.core.traffic import TrafficParams
 from sigma_ros_common.params import param, require
 from sigma_ros_common.ros_params import load
 from sigma_ros_common.share import resolve_file
 
 SECTIONS = {"map": MapParams, "tracker": TrackerParams, "execution": ExecutionParams, "reasoning": ReasoningParams,
-            "selfeval": SelfEvalParams, "arbiter": ArbiterParams}
+            "selfeval": SelfEvalParams, "arbiter": ArbiterParams, "traffic": TrafficParams}
 
 
 @dataclass(frozen=True)

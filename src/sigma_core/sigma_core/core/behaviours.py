@@ -19,6 +19,7 @@ from sigma_core.core.planner import NoPathError, PathSearch, Plan
 from sigma_core.core.reasoning import Constraints
 from sigma_core.core.sitemap import Place, SiteMap
 from sigma_core.core.tracker import TrackerParams, track
+from sigma_core.core.traffic import TrafficParams, advise, claim_along, refuge
 from sigma_ros_common.params import param
 
 ARM_POSES: dict[str, dict[str, float]] = {
@@ -95,6 +96,11 @@ class ExecContext:
     moving_expected: bool = False            # the plan wants motion now (for self-evaluation)
     last_failure: str = ""
     needs_joints: bool = False
+    traffic: TrafficParams = field(default_factory=TrafficParams)
+    robot_id: str = ""                       # this robot (right of way among robots is ordered by id)
+    route: tuple[tuple[float, float], ...] | None = None   # this tick's route (position, then the path ahead)
+    nearest_robot: float = math.inf          # [m] centre distance to the nearest live peer, this tick
+    traffic_note: str = ""                   # why the robot holds for traffic ("" = it does not)
 
     def fresh_pose(self) -> tuple[float, float, float] | None:
         w = self.world
@@ -122,7 +128,11 @@ class _Leaf(py_trees.behaviour.Behaviour):
 
 
 class Navigate(_Leaf):
-    """Plan on the site map (A*) and follow the path to ``goal``; fails on no path or no progress."""
+    """Plan on the site map (A*) and follow the path to ``goal``; fails on no path or no progress.
+
+    Traffic (``core.traffic``): holds while a person is in the path or a robot with right of way claims it; after
+    ``yield_timeout`` replans around standing people and robots; clears out of a right-of-way robot's claim to the
+    nearest refuge first when it stands in it; fails after holding ``yield_limit`` in a row."""
 
     def __init__(self, name: str, ctx: ExecContext, goal: Place) -> None:
         super().__init__(name, ctx)
@@ -133,11 +143,24 @@ class Navigate(_Leaf):
         self.best = math.inf
         self.stalled = 0.0
         self.last_t = 0.0
+        self.refuge: tuple[float, float] | None = None        # clearing out of another robot's way
+        self.avoid: tuple[tuple[float, float, float], ...] = ()
+        self.yield_since: float | None = None
+        self.replanned_at = -math.inf
 
     def initialise(self) -> None:
         super().initialise()
         self.plan, self.search, self.index, self.best, self.stalled, self.last_t = (None, None, 1, math.inf, 0.0,
                                                                                     self.ctx.now)
+        self.refuge, self.avoid, self.yield_since, self.replanned_at = None, (), None, -math.inf
+
+    def _site(self, pose: tuple[float, float, float]) -> SiteMap:
+        """The site map with what to route around, each disc shrunk to leave the robot's own cell outside it."""
+        ctx = self.ctx
+        if not self.avoid:
+            return ctx.site
+        discs = tuple((x, y, min(r, math.dist(pose[:2], (x, y)) - ctx.site.resolution)) for x, y, r in self.avoid)
+        return ctx.site.with_obstacles(tuple(d for d in discs if d[2] > 0))
 
     def update(self) -> Status:
         ctx = self.ctx
@@ -146,33 +169,79 @@ class Navigate(_Leaf):
         pose = ctx.fresh_pose()
         if pose is None:
             return Status.RUNNING             # hold still (zero command) until odometry is fresh again
+        ctx.route = (pose[:2],)
         if self.plan is not None and ctx.cross_track > ctx.params.replan_distance:
             self.plan = None                    # off the path: plan again from here
+        target = self.refuge or (self.goal.x, self.goal.y)
         if self.plan is None:
             try:
                 if self.search is None:
-                    self.search = PathSearch(ctx.site, pose[:2], (self.goal.x, self.goal.y))
+                    self.search = PathSearch(self._site(pose), pose[:2], target)
                 plan = self.search.advance(ctx.params.planning_budget)
             except NoPathError as exc:
+                if self.avoid or self.refuge:    # blocked by the people/robots routed around: wait, then retry
+                    self.avoid, self.refuge, self.search = (), None, None
+                    return Status.RUNNING
                 return self.fail(f"no path to {self.goal.name}: {exc}")
             if plan is None:
                 return Status.RUNNING           # still searching: hold still this tick
             self.plan, self.search = plan, None
             self.index, ctx.path_length, ctx.cross_track = 1, self.plan.length, 0.0
-        out = track(ctx.tracker, pose, self.plan.waypoints, self.index, ctx.speed_limit, self.goal.yaw)
+            self.best, self.stalled = math.inf, 0.0       # progress is judged along the new path
+        out = track(ctx.tracker, pose, self.plan.waypoints, self.index, ctx.speed_limit,
+                    None if self.refuge else self.goal.yaw)
         self.index, ctx.remaining, ctx.cross_track = out.index, out.remaining, out.cross_track
         if out.arrived:
-            ctx.remaining = 0.0
-            return Status.SUCCESS
+            if self.refuge is None:
+                ctx.remaining = 0.0
+                return Status.SUCCESS
+            self.refuge, self.plan = None, None    # cleared out: plan to the goal again, giving way as needed
+            return Status.RUNNING
+        held = self._traffic(pose, out.index)
+        if held is not None:
+            return held
         ctx.command.vx, ctx.command.wz = out.vx, out.wz
         ctx.moving_expected = True
         if out.remaining < self.best - 0.1 or out.remaining < ctx.tracker.goal_tolerance * 2:
             self.best, self.stalled = out.remaining, 0.0
-        elif ctx.motion_allowed() and ctx.speed_limit > 0.0:
+        elif ctx.motion_allowed() and ctx.speed_limit > 0.0 and self.refuge is None:
             self.stalled += dt
             if self.stalled > ctx.params.stall_timeout:
                 return self.fail(f"no progress for {self.stalled:.0f} s at ({pose[0]:.1f}, {pose[1]:.1f}), "
                                  f"{out.remaining:.1f} m to {self.goal.name}")
+        return Status.RUNNING
+
+    def _traffic(self, pose: tuple[float, float, float], index: int) -> Status | None:
+        """Advice of ``core.traffic`` for the path ahead: None = drive; RUNNING = hold this tick (or start clearing
+        out); FAILURE = held longer than ``yield_limit``."""
+        ctx, tp = self.ctx, self.ctx.traffic
+        assert self.plan is not None
+        claim = claim_along(pose[:2], self.plan.waypoints, index, tp.lookahead)
+        w = ctx.world
+        adv = advise(ctx.robot_id, claim, list(w.peers) if w else [], list(w.people) if w else [], ctx.now, tp,
+                     clearing=self.refuge is not None)
+        ctx.nearest_robot = adv.nearest_robot
+        if adv.clear_of and self.refuge is None:
+            site = ctx.site
+            others = [p.position for p in (w.peers if w else ()) if ctx.now - p.received <= tp.peer_max_age]
+            spot = refuge(site.free, site.center, site.cell(*pose[:2]), adv.clear_of,
+                          [o for o in others if math.dist(o, pose[:2]) > 1e-6], tp.separation + site.resolution)
+            if spot is not None:
+                self.refuge, self.plan, self.search = spot, None, None
+                ctx.traffic_note = f"clearing out to ({spot[0]:.1f}, {spot[1]:.1f}): {adv.reason}"
+                return Status.RUNNING
+        if adv.go:
+            self.yield_since, ctx.traffic_note = None, ""
+            ctx.route = (pose[:2], *self.plan.waypoints[index:])
+            return None
+        ctx.traffic_note = adv.reason
+        if self.yield_since is None:
+            self.yield_since = ctx.now
+        held = ctx.now - self.yield_since
+        if held > tp.yield_limit:
+            return self.fail(f"held {held:.0f} s for traffic: {adv.reason}")
+        if adv.obstacles and held >= tp.yield_timeout and ctx.now - self.replanned_at >= tp.yield_timeout:
+            self.avoid, self.plan, self.search, self.replanned_at = adv.obstacles, None, None, ctx.now
         return Status.RUNNING
 
 

@@ -11,6 +11,8 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
+from sigma_core.core.traffic import Peer, Person
+
 INF = math.inf
 
 
@@ -38,6 +40,8 @@ class WorldState:
     joints_stream_age: float                     # since joint states were (re)requested; inf = always on
     humans: tuple[tuple[float, float], ...]      # positions in the base frame [m]
     humans_age: float
+    people: tuple[Person, ...]                   # the same people in the map frame, with map-frame velocities
+    peers: tuple[Peer, ...]                      # other robots' latest routes (position first), any age
     battery_soc: float                           # [0, 1]; nan if unknown
     charging: bool
     battery_age: float
@@ -68,6 +72,8 @@ class Perception:
     velocity: tuple[float, float] = (0.0, 0.0)
     joints: dict[str, float] = field(default_factory=dict)
     humans: tuple[tuple[float, float], ...] = ()
+    people: tuple[Person, ...] = ()
+    peers: dict[str, Peer] = field(default_factory=dict)
     battery_soc: float = math.nan
     charging: bool = False
     safety: SafetyView | None = None
@@ -100,11 +106,30 @@ class Perception:
         self.received["joint_states"] = now
         return True
 
-    def update_humans(self, positions: list[tuple[float, float]], now: float) -> bool:
-        if not all(_finite(x, y) for x, y in positions):
-            return self._reject("humans", "non-finite person position", now)
-        self.humans = tuple((float(x), float(y)) for x, y in positions)
+    def update_humans(self, detections: list[tuple[float, ...]], now: float) -> bool:
+        """People as (x, y) or (x, y, vx, vy) in the base frame (velocity relative to the robot, as the detector
+        reports it); also kept in the map frame with map-frame velocities, using the latest pose."""
+        if not all(len(h) in (2, 4) and _finite(*h) for h in detections):
+            return self._reject("humans", "non-finite or malformed person detection", now)
+        self.humans = tuple((float(h[0]), float(h[1])) for h in detections)
+        if self.pose is not None:
+            x0, y0, yaw = self.pose
+            c, s = math.cos(yaw), math.sin(yaw)
+            v = self.velocity[0]
+            people = []
+            for h in detections:
+                rvx, rvy = (h[2], h[3]) if len(h) == 4 else (-v, 0.0)   # unknown velocity: assume standing
+                people.append(Person(x0 + c * h[0] - s * h[1], y0 + s * h[0] + c * h[1],
+                                     c * rvx - s * rvy + v * c, s * rvx + c * rvy + v * s))
+            self.people = tuple(people)
         self.received["humans"] = now
+        return True
+
+    def update_peer(self, robot_id: str, route: list[tuple[float, float]], now: float) -> bool:
+        """Another robot's route (its position, then its intended path) in the map frame."""
+        if not robot_id or not route or not all(_finite(x, y) for x, y in route):
+            return self._reject("traffic", f"robot {robot_id!r}: empty or non-finite route", now)
+        self.peers[robot_id] = Peer(robot_id, tuple((float(x), float(y)) for x, y in route), now)
         return True
 
     def update_battery(self, soc: float, charging: bool, now: float) -> bool:
@@ -149,7 +174,8 @@ class Perception:
             joints=dict(self.joints), joints_age=self.age("joint_states", now),
             joints_stream_age=INF if self.joints_requested_at is None else max(0.0, now - self.joints_requested_at),
             humans=self.humans,
-            humans_age=self.age("humans", now), battery_soc=self.battery_soc, charging=self.charging,
+            humans_age=self.age("humans", now), people=self.people, peers=tuple(self.peers.values()),
+            battery_soc=self.battery_soc, charging=self.charging,
             battery_age=self.age("battery_state", now), safety=self.safety, safety_age=self.age("safety/status", now),
             hottest_joint=self.hottest_joint, hottest_winding=self.hottest_winding,
             health_age=self.age("actuator_health", now), twin_risk=self.twin_risk, twin_age=self.age("twin", now),

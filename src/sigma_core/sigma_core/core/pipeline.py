@@ -20,6 +20,7 @@ from sigma_core.core.selfeval import Assessment, SelfEvalParams, SelfEvaluation
 from sigma_core.core.sitemap import SiteMap
 from sigma_core.core.tasks import State, StatusReport, TaskError, TaskSpec, task_from_decision
 from sigma_core.core.tracker import TrackerParams
+from sigma_core.core.traffic import TrafficParams
 
 CHANNELS = {Mode.PRIMARY: "primary_ai", Mode.EDGE: "edge_ai"}
 
@@ -33,6 +34,7 @@ class CoreConfig:
     reasoning: ReasoningParams = field(default_factory=ReasoningParams)
     selfeval: SelfEvalParams = field(default_factory=SelfEvalParams)
     arbiter: ArbiterParams = field(default_factory=ArbiterParams)
+    traffic: TrafficParams = field(default_factory=TrafficParams)
 
 
 @dataclass(frozen=True)
@@ -49,15 +51,20 @@ class TickOutput:
     edge_health: Assessment
     primary_confidence: float | None       # relayed as policy_health(SOURCE_PRIMARY_AI) while a lease is live
     payload_request: float | None
+    route: tuple[tuple[float, float], ...]  # this robot's position, then the path it will drive (empty: no pose yet)
+    nearest_robot: float                    # [m] centre distance to the nearest live peer now (inf: none)
+    traffic_note: str                       # why the robot holds for traffic ("" = it does not)
 
 
 class Pipeline:
     """The Edge AI pipeline and the arbiter for one robot."""
 
-    def __init__(self, site: SiteMap, config: CoreConfig | None = None) -> None:
+    def __init__(self, site: SiteMap, config: CoreConfig | None = None, robot_id: str = "") -> None:
         self.config = config or CoreConfig()
         self.perception = Perception()
-        self.ctx = ExecContext(site, self.config.tracker, self.config.execution)
+        self.ctx = ExecContext(site, self.config.tracker, self.config.execution, traffic=self.config.traffic,
+                               robot_id=robot_id)
+        self.min_robot_distance = math.inf      # [m] smallest centre distance to another robot seen so far
         self.executor = TaskExecutor(self.ctx)
         self.arbiter = Arbiter(self.config.arbiter)
         self.selfeval = SelfEvaluation(self.config.selfeval)
@@ -125,7 +132,7 @@ class Pipeline:
             self.executor.halt()               # the old commander stops before the new one starts
             halted = switch.previous
         mode = self.arbiter.mode
-        ctx.command = Command()
+        ctx.command, ctx.route, ctx.traffic_note = Command(), None, ""
         statuses = list(self._pending)
         self._pending.clear()
         channel: str | None
@@ -146,8 +153,20 @@ class Pipeline:
             command = Command() if channel else None
         lease = self.arbiter.lease
         primary = lease.confidence if lease is not None and now < lease.deadline else None
+        route = ctx.route if ctx.route is not None and mode in CHANNELS else (
+            (world.pose[:2],) if world.pose is not None else ())
+        nearest = self._nearest_robot(world)
         return TickOutput(now, mode, channel, command, halted, switch, tuple(statuses), health, primary,
-                          ctx.payload_request)
+                          ctx.payload_request, route, nearest, ctx.traffic_note)
+
+    def _nearest_robot(self, world: WorldState) -> float:
+        """Centre distance to the nearest live peer (and the running minimum, for the fleet's separation figure)."""
+        if world.pose is None:
+            return math.inf
+        live = [p.position for p in world.peers if world.now - p.received <= self.config.traffic.peer_max_age]
+        nearest = min((math.dist(world.pose[:2], q) for q in live), default=math.inf)
+        self.min_robot_distance = min(self.min_robot_distance, nearest)
+        return nearest
 
     def mode_fractions(self) -> dict[str, float]:
         return self.arbiter.mode_fractions()

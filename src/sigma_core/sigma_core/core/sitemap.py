@@ -94,6 +94,21 @@ class SiteMap:
     def free_point(self, x: float, y: float) -> bool:
         return math.isfinite(x) and math.isfinite(y) and self.free(*self.cell(x, y))
 
+    def with_obstacles(self, discs: tuple[tuple[float, float, float], ...]) -> SiteMap:
+        """A copy with every cell whose centre lies within a disc (x, y, radius) [m] blocked too (people and other
+        robots the executor routes around); places and bounds are shared."""
+        blocked = [row[:] for row in self.blocked]
+        res = self.resolution
+        for x, y, r in discs:
+            i0, j0 = self.cell(x - r, y - r)
+            i1, j1 = self.cell(x + r, y + r)
+            for j in range(max(0, j0), min(self.height, j1 + 1)):
+                cy = self.bounds[1] + (j + 0.5) * res
+                for i in range(max(0, i0), min(self.width, i1 + 1)):
+                    if math.hypot(self.bounds[0] + (i + 0.5) * res - x, cy - y) < r:
+                        blocked[j][i] = True
+        return SiteMap(self.name, self.bounds, res, self.width, self.height, blocked, self.places, self.keep_out)
+
     # -- places -------------------------------------------------------------------------------------
     def resolve(self, text: str) -> Place:
         """A place name or ``"x,y"``; raises PlaceError naming what is wrong."""
