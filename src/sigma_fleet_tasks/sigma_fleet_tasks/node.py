@@ -206,6 +206,9 @@ class FleetTasksNode(Node):
             self.get_logger().warning(f"report from {msg.sender} ignored: {exc}")
             return
         if self.leader is not None:
+            if self.snapshots.get(msg.sender, {}).get("cap") != snap.get("cap") or msg.sender not in self.leader.heard:
+                self.get_logger().info(f"{msg.sender} reports to term {self.leader.term}: at "
+                                       f"{snap.get('at') or '?'}, capability {snap.get('cap', {})}")
             try:
                 self.leader.on_snapshot(msg.sender, snap, now=time.time())
             except (ValueError, TypeError, KeyError, IndexError) as exc:
