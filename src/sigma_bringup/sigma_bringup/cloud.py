@@ -98,6 +98,39 @@ class CloudProcess:
             return ""
 
 
+class CognitionWorker:
+    """``sigma-cloud cognition``: the Primary AI worker (docs/cognition.md), on the running cloud's database."""
+
+    def __init__(self, cloud: CloudProcess, log_path: Path) -> None:
+        self.cloud, self.log_path = cloud, log_path
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child process
+        self.popen = subprocess.Popen(  # noqa: S603 - argument list
+            [cloud_executable(), "cognition", "--poll-s", "0.25"], env=self.cloud.env, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self) -> None:
+        """SIGINT, then SIGKILL after 10 s (before the cloud's database stops)."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        for sig in (signal.SIGINT, signal.SIGKILL):
+            try:
+                os.killpg(self.popen.pid, sig)
+                self.popen.wait(10.0)
+                return
+            except ProcessLookupError:
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+
 class CloudApi:
     """The fleet REST API calls of the demo, as a fleet admin."""
 
@@ -141,6 +174,43 @@ class CloudApi:
             if body.get("next_offset") is None:
                 return total
             offset = body["next_offset"]
+
+    def roster_key(self, site_id: str) -> str:
+        """The public key (base64) the cloud signs the site's swarm roster with (swarm nodes' ``cloud_roster_key``)."""
+        r = self.client.get(f"/v1/sites/{site_id}/roster/key")
+        if r.status_code != 200:
+            raise RuntimeError(f"roster key of site {site_id}: {r.status_code} {r.text[:200]}")
+        return str(r.json()["public_key"])
+
+    def swarm_leaders(self, site_id: str) -> dict[int, str]:
+        """Leader of each recent term of the site, as its robots reported them to the cloud."""
+        r = self.client.get(f"/v1/sites/{site_id}/swarm/leaders")
+        r.raise_for_status()
+        return {int(item["term"]): str(item["leader"]) for item in r.json()["items"]}
+
+    def cognition_actions(self, robot_id: str, since: dt.datetime) -> list[dict]:
+        """What the Primary AI did about ``robot_id`` since ``since`` (rule, action, confidence, explanation)."""
+        r = self.client.get("/v1/cognition/actions", params={"robot_id": robot_id, "limit": 100})
+        r.raise_for_status()
+        return [a for a in r.json()["items"] if dt.datetime.fromisoformat(a["created_at"]) >= since]
+
+    def put_places(self, site_id: str, places: list[dict]) -> None:
+        """Register the site's named places (the task API validates task places against them)."""
+        r = self.client.put(f"/v1/sites/{site_id}/places", json={"places": places})
+        if r.status_code != 200:
+            raise RuntimeError(f"places of site {site_id}: {r.status_code} {r.text[:300]}")
+
+    def create_task(self, site_id: str, body: dict, key: str) -> dict:
+        """POST a fleet task (idempotent under ``key``); returns its detail (``task_id``, ``sent_to_leader``)."""
+        r = self.client.post(f"/v1/sites/{site_id}/tasks", json=body, headers={"Idempotency-Key": key})
+        if r.status_code not in (200, 201):
+            raise RuntimeError(f"creating task {body}: {r.status_code} {r.text[:300]}")
+        return r.json()
+
+    def task(self, site_id: str, task_id: str) -> dict:
+        r = self.client.get(f"/v1/sites/{site_id}/tasks/{task_id}")
+        r.raise_for_status()
+        return r.json()
 
     def close(self) -> None:
         self.client.close()

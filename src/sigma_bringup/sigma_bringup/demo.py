@@ -14,6 +14,7 @@ passed), otherwise it keeps running until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -27,14 +28,17 @@ from pathlib import Path
 from typing import TypeVar
 
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
-from sigma_bringup.cloud import CloudApi, CloudProcess
+from sigma_bringup.cloud import CloudApi, CloudProcess, CognitionWorker
+from sigma_bringup.cloud_tasks import run_stage, site_places
 from sigma_bringup.demo_state import clear_previous_latches, why_not_commandable
 from sigma_bringup.fleet_node import FleetGateway
-from sigma_bringup.scenario import Check, CloudCount, cloud_checks, ordered, render
+from sigma_bringup.mesh import Leadership, agreed_leader, describe
+from sigma_bringup.scenario import Check, CloudCount, cloud_checks, ordered, render, separation_check
 from sigma_bringup.work import ORDERS, task_checks
 from sigma_ros_common.share import package_share
 
 ROBOTS = ("r1", "r2", "r3")
+CROSS_AISLE_HALF_WIDTH = 1.5  # m: worlds/warehouse.yaml zone cross_aisle spans y in [-1.5, 1.5]
 SITE = "warehouse"
 # What launch/fleet.launch.yaml runs per robot: checked before launching, so a missing one fails here by name.
 FLEET_PACKAGES = ("sigma_sim", "sigma_safety", "sigma_bridge")
@@ -70,7 +74,7 @@ def _repo_root() -> Path:
     return Path(root)
 
 
-def _launch_fleet(args: argparse.Namespace, cloud_url: str, log: Path) -> subprocess.Popen[bytes]:
+def _launch_fleet(args: argparse.Namespace, cloud_url: str, roster_key: str, log: Path) -> subprocess.Popen[bytes]:
     for package in FLEET_PACKAGES:
         package_share(package)
     ports = args.foxglove_ports.split(",")
@@ -78,6 +82,7 @@ def _launch_fleet(args: argparse.Namespace, cloud_url: str, log: Path) -> subpro
         f"cloud_url:={cloud_url}",
         f"data_dir:={args.data_dir.resolve()}",
         f"site:={SITE}",
+        f"cloud_roster_key:={roster_key}",  # the swarm mesh verifies the cloud-signed roster with it: mesh on
         *(f"{r}_foxglove_port:={p}" for r, p in zip(ROBOTS, ports, strict=True)),
     ]
     sigma = _repo_root() / "install" / "sigma_launch" / "lib" / "sigma_launch" / "sigma"
@@ -135,6 +140,33 @@ def _console_setup(cloud: CloudProcess, data_dir: Path, foxglove_ports: str) -> 
     return f"(user demo, password in {path})"
 
 
+def _leader_killer(fleet: subprocess.Popen[bytes]) -> Callable[[str], list[int]]:
+    """``kill -9`` of a robot's leader processes (its swarm_node and fleet_tasks_node), found among the children of
+    this demo's own ``sigma launch`` only; the launch respawns them, as a robot restarts a process."""
+
+    def kill(robot: str) -> list[int]:
+        killed = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent != fleet.pid:
+                    continue
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except (OSError, ValueError, IndexError):
+                continue
+            programs = {Path(a.decode(errors="replace")).name for a in argv[:2]}  # python <script> or <script>
+            if programs & {"swarm_node", "fleet_tasks_node"} and f"__ns:=/{robot}".encode() in argv:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+        return killed
+
+    return kill
+
+
 def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -146,8 +178,60 @@ def _stop(proc: subprocess.Popen[bytes] | None, timeout: float = 20.0) -> None:
         proc.wait()
 
 
+def swarm_check(gw: FleetGateway, api: CloudApi, progress: Progress, timeout: float = 90.0) -> Check:
+    """The signed swarm mesh is on: every robot follows one leader with a valid lease in one term, over the
+    cloud-signed roster, and the cloud recorded that leader for that term (reported through the bridges)."""
+    name = "swarm mesh: one leader for the site, known to the cloud"
+
+    def agreed() -> Leadership | None:
+        lead = agreed_leader(gw.node.swarm_views(), ROBOTS)
+        return lead if lead is not None and api.swarm_leaders(SITE).get(lead.term) == lead.leader else None
+
+    try:
+        lead = progress.wait("the swarm mesh elects one leader and the cloud records it", agreed, timeout)
+    except TimeoutError as exc:
+        return Check(name, False, f"{exc}: {describe(gw.node.swarm_views(), ROBOTS)}")
+    views = gw.node.swarm_views()
+    accepted = sum(v.frames_accepted for v in views.values())
+    dropped = sum(v.frames_dropped for v in views.values())
+    return Check(name, True, f"{lead.leader} leads term {lead.term} over {len(ROBOTS)} members; "
+                             f"{accepted} signed frames accepted, {dropped} dropped")
+
+
+def cognition_check(api: CloudApi, worker: CognitionWorker, started: dt.datetime, progress: Progress,
+                    timeout: float = 60.0) -> Check:
+    """The cloud's Primary AI (``sigma-cloud cognition``) acted on r3's overheating motor from its telemetry alone:
+    a stored action with its rule, confidence and explanation."""
+    name = "cloud Primary AI acts on r3's hot motor"
+
+    def acted() -> dict | None:
+        return next((a for a in api.cognition_actions("r3", started) if a["rule"] == "predicted_limit_maintenance"),
+                    None)
+
+    try:
+        act = progress.wait("the cloud's Primary AI decides about r3's hot motor", acted, timeout)
+    except TimeoutError as exc:
+        seen = sorted({a["rule"] for a in api.cognition_actions("r3", started)}) or ["none"]
+        alive = "running" if worker.running() else "NOT running (see logs/cognition.log)"
+        return Check(name, False, f"{exc}; r3 actions: {', '.join(seen)}; worker {alive}")
+    return Check(name, True, f"{act['action']} (confidence {act['confidence']:.2f}): {act['explanation'][:140]}")
+
+
+def _configured_separation() -> float | None:
+    """sigma_core's ``traffic.separation`` [m] as installed (None where this sigma_core has no traffic rules)."""
+    from sigma_ros_common.params import ConfigError, read_ros_parameters
+
+    try:
+        params = read_ros_parameters(package_share("sigma_core") / "config" / "core.yaml")
+    except ConfigError:
+        return None
+    value = next((v for k, v in params.items() if k == "traffic.separation" or k.endswith(".traffic.separation")),
+                 None)
+    return float(value) if isinstance(value, int | float) else None
+
+
 def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress: Progress,
-                 token_file: Path) -> list[Check]:
+                 token_file: Path, worker: CognitionWorker, kill_leader: Callable[[str], list[int]]) -> list[Check]:
     """Task in progress → human approaches r2 → r3 overheats → the cloud has it all. Returns the checks."""
     node = gw.node
     t_task = time.monotonic()
@@ -176,6 +260,16 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
                                                    for r in blocked)])) from None
     checks = [Check("task in progress on every robot", True, "edge AI holds authority, brakes released")]
 
+    # The person walks along the cross aisle at r2 from 6.4 m ahead; r3 (spawned in that aisle) first turns off it
+    # towards its shelf, so the person stops r2 and not r3 on the way.
+    def r3_left_the_cross_aisle() -> bool:
+        xy = node.position("r3")
+        return xy is not None and abs(xy[1]) >= CROSS_AISLE_HALF_WIDTH
+
+    try:
+        progress.wait("r3 turns off the cross aisle towards its shelf", r3_left_the_cross_aisle, 60)
+    except TimeoutError as exc:
+        progress.say(f"(r3 is still in the cross aisle: {exc}; the person may pass it)")
     t_human = time.monotonic()
     # The person starts 6.4 m ahead, walks straight at the robot, stops face to face 1 m away and leaves the scene
     # when the fault ends 10 s later.
@@ -209,6 +303,8 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         )
     )
 
+    checks.append(cognition_check(api, worker, started, progress))
+    checks.append(swarm_check(gw, api, progress))
     finishing = [o.robot for o in ORDERS if o.must_finish]
 
     def tasks_done() -> bool:
@@ -219,6 +315,8 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     except TimeoutError as exc:
         progress.say(f"✘ {exc}")
     checks += task_checks(ORDERS, {r: node.task_report(r) for r in ROBOTS})
+    checks += run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
+    checks.append(separation_check(node.closest_approach(), _configured_separation()))
 
     def cloud_state() -> list[Check]:
         counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r, started))
@@ -249,12 +347,22 @@ def main(argv: list[str] | None = None) -> int:
     for line in clear_previous_latches(args.data_dir, ROBOTS):  # the demo starts fresh robots every time
         progress.say(line)
     stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def interrupt(*_: object) -> None:
+        """Ctrl-C / SIGTERM: stop now, also mid-scenario — the `finally` below stops the fleet, worker and cloud
+        (their processes run in sessions of their own, so nothing else would)."""
+        stop.set()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # once: the clean-up must not be interrupted
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
     cloud = CloudProcess(args.data_dir.resolve() / "cloud", args.cloud_port, args.data_dir / "logs" / "cloud.log")
     fleet: subprocess.Popen[bytes] | None = None
     gw: FleetGateway | None = None
+    worker = CognitionWorker(cloud, args.data_dir / "logs" / "cognition.log")
     api: CloudApi | None = None
     try:
         started = dt.datetime.now(dt.timezone.utc)
@@ -265,16 +373,22 @@ def main(argv: list[str] | None = None) -> int:
         token = cloud.token()
         api = CloudApi(cloud.url, token)
         api.ensure_site(SITE)
+        api.put_places(SITE, site_places(package_share("sigma_sim") / "worlds" / "warehouse.yaml"))
         for r in ROBOTS:
             key = load_or_create_signing_key(args.data_dir / "sigma_bridge" / r / "robot.key")
             api.ensure_robot(r, SITE, public_key_b64(key))
         progress.say(f"✔ robots {', '.join(ROBOTS)} registered at site {SITE!r} with their Ed25519 keys")
         console_login = _console_setup(cloud, args.data_dir, args.foxglove_ports)
+        worker.start()
+        progress.say(f"started the cloud's Primary AI worker (sigma-cloud cognition; log "
+                     f"{args.data_dir / 'logs' / 'cognition.log'})")
 
         gw = FleetGateway(ROBOTS)
-        fleet = _launch_fleet(args, cloud.url, args.data_dir / "logs" / "fleet.log")
+        roster_key = api.roster_key(SITE)
+        fleet = _launch_fleet(args, cloud.url, roster_key, args.data_dir / "logs" / "fleet.log")
         progress.say(
-            f"launching launch/fleet.launch.yaml (simulator, safety, bridge per robot; log "
+            f"launching launch/fleet.launch.yaml (simulator, safety, bridge, swarm member per robot; roster key "
+            f"{roster_key[:12]}…; log "
             f"{args.data_dir / 'logs' / 'fleet.log'})"
         )
         for r in ROBOTS:
@@ -290,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-        checks = run_scenario(gw, api, started, progress, args.data_dir / "secrets" / "safety_reset_token")
+        checks = run_scenario(gw, api, started, progress, args.data_dir / "secrets" / "safety_reset_token", worker,
+                              _leader_killer(fleet))
         print("\nScenario summary\n" + render(checks), flush=True)
         ok = all(c.ok for c in checks)
         if args.scenario:
@@ -299,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.is_set() and fleet.poll() is None:
             stop.wait(0.5)
         return 0
+    except KeyboardInterrupt:
+        progress.say("interrupted")
+        return 0 if stop.is_set() and not args.scenario else 130
     except (TimeoutError, RuntimeError) as exc:
         progress.say(f"✘ {exc}")
         if fleet is not None and fleet.poll() is not None:
@@ -311,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         _stop(fleet)
         if gw is not None:
             gw.close()
+        worker.stop()
         cloud.stop()
 
 

@@ -11,15 +11,17 @@ import time
 from collections.abc import Sequence
 
 import rclpy
+from nav_msgs.msg import Odometry
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 from sigma_bringup.demo_state import FaultView, StatusView
+from sigma_bringup.mesh import SwarmView
 from sigma_bringup.scenario import RobotTimeline, StatusSample
 from sigma_bringup.work import TaskReport, WorkOrder
-from sigma_interfaces.msg import SafetyEvent, SafetyStatus, Task, TaskStatus
+from sigma_interfaces.msg import SafetyEvent, SafetyStatus, SwarmState, Task, TaskStatus
 from sigma_sim_interfaces.srv import InjectFault
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -29,7 +31,8 @@ TASKS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=
 
 
 class FleetNode(Node):
-    """Subscribes ``/<id>/safety/status``, ``safety/events`` and ``tasks/status``; publishes ``tasks/request``."""
+    """Subscribes ``/<id>/safety/status``, ``safety/events``, ``tasks/status``, ``swarm/state`` and the swarm's
+    ``tasks/request``; publishes the demo's own ``tasks/request``."""
 
     def __init__(self, robots: Sequence[str], context: Context) -> None:
         super().__init__("sigma_demo", context=context)
@@ -40,7 +43,15 @@ class FleetNode(Node):
         self._task_ids: dict[str, str] = {}
         self._reports: dict[str, TaskReport] = {}
         self._fault_clients = {}
+        self._swarm: dict[str, SwarmView] = {}
+        self._swarm_tasks: dict[str, dict[str, tuple[str, int]]] = {}  # task id -> robot -> (issuer, term)
+        self._poses: dict[str, tuple[float, float, float]] = {}  # robot -> (receive time, x, y) in the world frame
+        self._closest: tuple[float, str, str] | None = None  # (distance, robot, robot) since the last reset
         for r in robots:
+            self.create_subscription(Task, f"/{r}/tasks/request", lambda m, r=r: self._on_request(r, m), 50)
+            self.create_subscription(Odometry, f"/{r}/odom", lambda m, r=r: self._on_odom(r, m),
+                                     qos_profile_sensor_data)
+            self.create_subscription(SwarmState, f"/{r}/swarm/state", lambda m, r=r: self._on_swarm(r, m), LATCHED)
             self.create_subscription(SafetyStatus, f"/{r}/safety/status", lambda m, r=r: self._on_status(r, m), LATCHED)
             self.create_subscription(SafetyEvent, f"/{r}/safety/events", lambda m, r=r: self._on_event(r), EVENTS)
             self._task_pubs[r] = self.create_publisher(Task, f"/{r}/tasks/request", 20)
@@ -67,6 +78,50 @@ class FleetNode(Node):
         """The robot's latest safety status with its faults (None before the first one)."""
         with self._lock:
             return self._latest.get(robot)
+
+    def _on_swarm(self, robot: str, msg: SwarmState) -> None:
+        view = SwarmView(msg.role, msg.term, msg.leader, msg.lease_valid, tuple(msg.members), msg.roster_version,
+                         msg.frames_accepted, msg.frames_dropped)
+        with self._lock:
+            self._swarm[robot] = view
+
+    def _on_odom(self, robot: str, msg: Odometry) -> None:
+        """Closest approach of two robots' centres (odometry is in the shared world frame of the simulator)."""
+        now, p = time.monotonic(), msg.pose.pose.position
+        with self._lock:
+            self._poses[robot] = (now, p.x, p.y)
+            for other, (t, x, y) in self._poses.items():
+                if other == robot or now - t > 0.25:  # only poses of about the same moment
+                    continue
+                d = ((p.x - x) ** 2 + (p.y - y) ** 2) ** 0.5
+                if self._closest is None or d < self._closest[0]:
+                    self._closest = (d, *sorted((robot, other)))
+
+    def position(self, robot: str) -> tuple[float, float] | None:
+        """The robot's latest (x, y) from its odometry (world frame), None before the first."""
+        with self._lock:
+            pose = self._poses.get(robot)
+        return None if pose is None else (pose[1], pose[2])
+
+    def closest_approach(self) -> tuple[float, str, str] | None:
+        """(distance [m], robot, robot): the smallest distance between two robots' centres seen so far."""
+        with self._lock:
+            return self._closest
+
+    def _on_request(self, robot: str, msg: Task) -> None:
+        if msg.issuer.startswith("swarm:") and msg.kind != Task.KIND_CANCEL:
+            with self._lock:
+                self._swarm_tasks.setdefault(msg.task_id, {}).setdefault(robot, (msg.issuer, msg.term))
+
+    def swarm_task(self, task_id: str) -> dict[str, tuple[str, int]]:
+        """Per robot, (issuer, term) of the first swarm Task on its ``tasks/request`` for ``task_id``."""
+        with self._lock:
+            return dict(self._swarm_tasks.get(task_id, {}))
+
+    def swarm_views(self) -> dict[str, SwarmView]:
+        """Every robot's latest ``swarm/state``, as plain values."""
+        with self._lock:
+            return dict(self._swarm)
 
     def _on_event(self, robot: str) -> None:
         with self._lock:

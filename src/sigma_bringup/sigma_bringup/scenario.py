@@ -121,6 +121,22 @@ def cloud_checks(timelines: Iterable[RobotTimeline], counts: dict[str, CloudCoun
     return checks
 
 
+# m: two robots' envelopes touch below this centre distance (sigma_safety's robot_radius 0.35 m, twice)
+ENVELOPES_TOUCH = 0.7
+
+
+def separation_check(closest: tuple[float, str, str] | None, separation: float | None) -> Check:
+    """The closest approach of two robots' centres during the run against the separation the robots' traffic
+    coordination keeps (sigma_core ``traffic.separation``), or, where none is configured, against their envelopes
+    touching."""
+    name = "robots keep their separation (closest approach)"
+    if closest is None:
+        return Check(name, False, "no two robots' odometry seen at the same time")
+    d, a, b = closest
+    need, what = (separation, "traffic.separation") if separation else (ENVELOPES_TOUCH, "envelopes touching")
+    return Check(name, d >= need, f"{a} and {b}: {d:.2f} m (needs ≥ {need:.2f} m, {what})")
+
+
 def render(checks: list[Check]) -> str:
     """A plain-text summary table, one check per line."""
     width = max((len(c.name) for c in checks), default=10)

@@ -28,7 +28,9 @@ class WorkOrder:
 
 # Spawns (worlds/warehouse.yaml): r1 (-10, 0), r2 (-7, 0), r3 (-4, 0), all facing +x along the cross aisle.
 ORDERS = (
-    WorkOrder("r1", KIND_DELIVER, "tote shelf_2_0 → shelf_3_0 (3 kg)", pickup="shelf_2_0", dropoff="shelf_3_0",
+    # r1 picks in the aisle north of the cross aisle first: shelf_2_0's pick point (-8, 0.9) is within the robots'
+    # separation of r2's spawn, where r2 stands while the scripted person stops it; r1 drops there later.
+    WorkOrder("r1", KIND_DELIVER, "tote shelf_3_0 → shelf_2_0 (3 kg)", pickup="shelf_3_0", dropoff="shelf_2_0",
               payload_mass=3.0),
     WorkOrder("r2", KIND_GO_TO, "drive along the cross aisle to (6, 0)", place="6,0"),
     WorkOrder("r3", KIND_DELIVER, "tote shelf_0_1 → shelf_0_2 (3 kg)", pickup="shelf_0_1", dropoff="shelf_0_2",

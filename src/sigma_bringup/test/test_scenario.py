@@ -81,3 +81,14 @@ def test_render_counts_passes_and_failures():
     text = render([*cloud_checks([RobotTimeline("r1", events_seen=1)], {"r1": CloudCount("r1", 1, 0)})])
     assert text.splitlines()[-1] == "scenario: 1 passed, 1 failed"
     assert "FAIL" in text and "PASS" in text
+
+
+def test_separation_is_judged_against_the_configured_separation_or_touching_envelopes():
+    from sigma_bringup.scenario import ENVELOPES_TOUCH, separation_check
+
+    assert separation_check((1.8, "r1", "r2"), 1.5).ok
+    bad = separation_check((1.2, "r1", "r2"), 1.5)
+    assert not bad.ok and "r1 and r2: 1.20 m" in bad.detail and "traffic.separation" in bad.detail
+    assert separation_check((1.2, "r1", "r2"), None).ok and not separation_check((ENVELOPES_TOUCH - 0.1, "a", "b"),
+                                                                                 None).ok
+    assert not separation_check(None, 1.5).ok
