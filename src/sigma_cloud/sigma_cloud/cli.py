@@ -30,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     cognition = sub.add_parser("cognition", help="run a fleet-cognition worker (the Primary AI; several may run)")
     cognition.add_argument("--poll-s", type=float, default=0.02, help="pause between passes [s]")
     cognition.add_argument("--once", action="store_true", help="one pass, print what was done, exit")
+    cognition.add_argument("--concurrency", type=int, default=2,
+                           help="claim loops side by side in this process (robots are shared, none twice)")
     sub.add_parser("maintenance", help="one maintenance pass (partitions ahead, nonce purge, retention)")
     sub.add_parser("audit-verify", help="check the audit chain against its head and every signed checkpoint")
     token = sub.add_parser("token", help="mint a bearer JWT with the configured key (development)")
@@ -102,7 +104,8 @@ def _run_command(options: argparse.Namespace, settings: Settings, runtime: Runti
 
         from sigma_cloud.cognition.main import run_worker
 
-        asyncio.run(run_worker(runtime.api_url, poll_s=options.poll_s, once=options.once))
+        asyncio.run(run_worker(runtime.api_url, poll_s=options.poll_s, once=options.once,
+                               concurrency=max(1, options.concurrency)))
     elif options.command == "maintenance":
         from sigma_cloud.core.maintenance import run_once
 

@@ -194,3 +194,37 @@ def test_replay_recorded_windows_gives_the_expected_decisions_deterministically(
     first, second = replay(), replay()
     assert first == second
     assert [(now, rule, action, renewal) for now, rule, action, renewal, _, _ in first] == EXPECTED
+
+
+def twin(ts: float, *, rul05: float = 1.5, risk: float = 0.2, confidence: float = 0.8,
+         spoofed: tuple[str, ...] = ()) -> rules.TwinReport:
+    return rules.TwinReport(ts, (rules.TwinComponent("knee_l", 0.35, risk, confidence, rul05, 2 * rul05, "thermal"),
+                                 rules.TwinComponent("battery", 1.0, 0.0, 1.0, -1.0, -1.0)), spoofed)
+
+
+def test_twin_forecast_sends_the_robot_to_maintenance_with_the_twins_figures() -> None:
+    out, _ = rules.decide(snap(T0, twin=twin(T0 - 60)), SessionMemory(), P)
+    (dock,) = out
+    assert dock.rule == rules.MAINTENANCE and dock.action == "dock"
+    assert "digital twin: knee_l health 0.35, remaining life q05 1.50 h (q50 3.00 h)" in dock.explanation
+    assert dock.evidence["twin_component"] == "knee_l" and dock.evidence["rul_q05_h"] == 1.5
+    assert dock.confidence == pytest.approx(0.6 + 0.3 * 0.8)
+    risky, _ = rules.decide(snap(T0, twin=twin(T0, rul05=-1.0, risk=0.7)), SessionMemory(), P)
+    assert "remaining life unknown, failure risk 0.70" in risky[0].explanation
+    # not acted on: a healthy forecast, an unsure twin, a stale report
+    for quiet in (twin(T0, rul05=30.0), twin(T0, confidence=0.3), twin(T0 - P.twin_stale_s - 1)):
+        assert rules.decide(snap(T0, twin=quiet), SessionMemory(), P)[0] == []
+
+
+def test_twin_inconsistent_sensors_lower_the_confidence_of_every_decision() -> None:
+    plain, _ = rules.decide(snap(T0, twin=twin(T0)), SessionMemory(), P)
+    doubtful, _ = rules.decide(snap(T0, twin=twin(T0, spoofed=("imu",))), SessionMemory(), P)
+    assert doubtful[0].confidence == pytest.approx(plain[0].confidence * 0.7)
+    assert "the twin finds sensor(s) imu inconsistent (x0.70)" in doubtful[0].explanation
+
+
+def test_twin_parameters_are_validated() -> None:
+    with pytest.raises(ValueError, match="twin_risk"):
+        rules.CognitionParams(twin_risk=1.5)
+    with pytest.raises(ValueError, match="twin_rul_h"):
+        rules.CognitionParams(twin_rul_h=-1.0)

@@ -174,3 +174,22 @@ def test_replaying_a_recorded_stream_gives_the_same_decisions(cloud) -> None:
     assert [(i, rule, renewal) for i, rule, _, renewal, _, _ in outcomes[0]] == [(2, rules.HOLD, False),
                                                                                 (4, rules.HOLD, False)]
     assert all("similar past incident" in o[5] for o in outcomes[1])
+
+
+def test_twin_health_report_through_the_ingest_leads_to_an_explained_maintenance_decision(cloud) -> None:
+    robot = cloud.robot("cog-twin1", SITE)
+    now = time.time()
+    post(cloud, robot, normal(robot, now - 20))
+    passes(cloud)  # cursor at the head
+    payload = {"name": ["hip_r", "battery"], "health": [0.3, 1.0], "confidence": [0.9, 1.0], "risk": [0.4, 0.0],
+               "rul_q05": [0.8, -1.0], "rul_q50": [1.6, -1.0], "rul_q95": [5.0, -1.0], "window_opens": [0.0, -1.0],
+               "window_closes": [0.5, -1.0], "dominant_mode": ["bearing_wear", "capacity_fade"],
+               "spoofed_sensors": [], "state_names": [], "state_values": [], "state_std": [], "reasons": [],
+               "risk_horizon": 24.0}
+    post(cloud, robot, [{"seq": robot.next_seq, "ts": now - 1.0, "channel": "twin_health", "payload": payload}])
+    done = [p for p in passes(cloud) if p.robot_id == robot.robot_id]
+    assert [(p.rule, p.action) for p in done] == [(rules.MAINTENANCE, "dock")]
+    assert "digital twin: hip_r health 0.30, remaining life q05 0.80 h" in done[0].explanation
+    actions = cloud.http.get("/v1/cognition/actions", params={"robot_id": robot.robot_id},
+                             headers=cloud.token()).json()["items"]
+    assert actions[0]["evidence"]["twin_component"] == "hip_r" and actions[0]["decision_id"]

@@ -14,12 +14,12 @@ from sigma_cloud.core.db import make_pool
 
 
 async def run_worker(api_url: str, *, poll_s: float = 0.02, once: bool = False,
-                     params: rules.CognitionParams | None = None) -> None:
+                     params: rules.CognitionParams | None = None, concurrency: int = 2) -> None:
     """Serve until signalled (or one pass with `once`, printing a JSON line per act)."""
     logging.basicConfig(level=os.environ.get("SIGMA_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(name)s %(message)s")
     params = params or rules.CognitionParams()
-    pool = worker_pool(api_url)
+    pool = worker_pool(api_url, concurrency)
     await pool.open(wait=True)
     try:
         if once:
@@ -33,11 +33,11 @@ async def run_worker(api_url: str, *, poll_s: float = 0.02, once: bool = False,
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await worker.serve(pool, params, poll_s=poll_s, stop=stop)
+        await worker.serve(pool, params, poll_s=poll_s, stop=stop, concurrency=concurrency)
     finally:
         await pool.close()
 
 
-def worker_pool(api_url: str):
-    """A small pool: the worker runs one transaction at a time."""
-    return make_pool(api_url, min_size=1, max_size=2)
+def worker_pool(api_url: str, concurrency: int = 1):
+    """A small pool: one connection per claim loop plus one for the site-level pass."""
+    return make_pool(api_url, min_size=1, max_size=concurrency + 1)

@@ -49,6 +49,10 @@ class CognitionParams:
     slow_speed: float = 0.3         # [m/s] speed limit inside a human zone
     zone_margin: float = 2.0        # [m] robots this far outside a zone's radius are slowed too
     similar_distance: float = 0.15  # cosine distance under which a past incident counts as "seen before"
+    twin_rul_h: float = 2.0         # the twin's pessimistic remaining life (q05) [h] at or below which -> maintenance
+    twin_risk: float = 0.5          # ... or its failure risk within its horizon at or above which -> maintenance
+    twin_min_confidence: float = 0.5  # twin forecasts less confident than this are not acted on
+    twin_stale_s: float = 900.0     # a twin report older than this is not acted on (the twin reports every few min)
 
     def __post_init__(self) -> None:
         for name in ("anomaly_threshold", "persist_s", "hold_s", "decision_ttl_s", "renew_s", "temp_limit",
@@ -56,6 +60,11 @@ class CognitionParams:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"cognition parameter {name} must be a positive finite number, got {value!r}")
+        for name in ("twin_risk", "twin_min_confidence"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"cognition parameter {name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not (math.isfinite(self.twin_rul_h) and self.twin_rul_h >= 0 and self.twin_stale_s > 0):
+            raise ValueError("cognition parameters twin_rul_h must be >= 0 and twin_stale_s > 0")
         if not 0 < self.high_share <= 1:
             raise ValueError(f"cognition parameter high_share must be in (0, 1], got {self.high_share!r}")
         if self.decision_ttl_s > 60:
@@ -77,6 +86,28 @@ class SafetyEvent:
         """True when a person caused it (the safety supervisor's human proximity rule, or the cause says so)."""
         text = " ".join((self.cause, *self.raised)).lower()
         return any(word in text for word in ("human", "person", "people"))
+
+
+@dataclass(frozen=True)
+class TwinComponent:
+    """One component of the digital twin's health report (sigma_twin `twin/health`, channel twin_health)."""
+
+    name: str
+    health: float
+    risk: float
+    confidence: float
+    rul_q05_h: float  # pessimistic remaining useful life [h]; < 0 unknown (not enough history)
+    rul_q50_h: float
+    dominant_mode: str = ""
+
+
+@dataclass(frozen=True)
+class TwinReport:
+    """The robot's latest twin health report: when, its components, sensors the twin found inconsistent."""
+
+    ts: float
+    components: tuple[TwinComponent, ...]
+    spoofed_sensors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +136,7 @@ class Snapshot:
     position: tuple[float, float] | None = None
     tasks: tuple[HeldTask, ...] = ()
     similar: tuple[tuple[float, str], ...] = ()  # (cosine distance, outcome) of past incidents like the current one
+    twin: TwinReport | None = None  # the digital twin's latest health report
 
 
 @dataclass(frozen=True)
@@ -146,7 +178,33 @@ def self_evaluate(base: float, snapshot: Snapshot, params: CognitionParams) -> t
             reasons.append(f"{false_alarms} of {len(near)} similar past incidents were false alarms (x{factor:.2f})")
         else:
             reasons.append(f"{len(near)} similar past incident(s), none a false alarm")
+    if snapshot.twin is not None and snapshot.twin.spoofed_sensors:
+        confidence *= 0.7
+        reasons.append(f"the twin finds sensor(s) {', '.join(snapshot.twin.spoofed_sensors[:4])} inconsistent "
+                       "(x0.70)")
     return max(0.0, min(1.0, confidence)), reasons
+
+
+def twin_limit(twin: TwinReport | None, now: float, params: CognitionParams
+               ) -> tuple[str, float, dict[str, Any]] | None:
+    """The twin's forecast as a maintenance reason: the most urgent confident component whose pessimistic remaining
+    life is within `twin_rul_h` or whose risk reaches `twin_risk`; (reason, strength, evidence) or None."""
+    if twin is None or now - twin.ts > params.twin_stale_s:
+        return None
+    urgent = [c for c in twin.components if c.confidence >= params.twin_min_confidence
+              and ((0 <= c.rul_q05_h <= params.twin_rul_h) or c.risk >= params.twin_risk)]
+    if not urgent:
+        return None
+    c = min(urgent, key=lambda c: (c.rul_q05_h if c.rul_q05_h >= 0 else math.inf, -c.risk))
+    life = f"remaining life q05 {c.rul_q05_h:.2f} h (q50 {c.rul_q50_h:.2f} h)" if c.rul_q05_h >= 0 else \
+        "remaining life unknown"
+    reason = (f"digital twin: {c.name} health {c.health:.2f}, {life}, failure risk {c.risk:.2f} "
+              f"(confidence {c.confidence:.2f}{', mode ' + c.dominant_mode if c.dominant_mode else ''}; "
+              f"act at q05 <= {params.twin_rul_h:g} h or risk >= {params.twin_risk:g})")
+    strength = 0.6 + 0.3 * c.confidence + (0.1 if c.risk >= params.twin_risk else 0.0)
+    evidence = {"twin_component": c.name, "health": c.health, "risk": c.risk, "confidence": c.confidence,
+                "rul_q05_h": c.rul_q05_h, "rul_q50_h": c.rul_q50_h, "twin_report_age_s": round(now - twin.ts, 1)}
+    return reason, min(1.0, strength), evidence
 
 
 def _due(memory: SessionMemory, rule: str, now: float, interval: float) -> bool:
@@ -204,7 +262,8 @@ def temperature_eta(samples: tuple[tuple[float, float], ...], limit: float) -> t
 
 def predicted_limit(snapshot: Snapshot, memory: SessionMemory, params: CognitionParams) -> Proposal | None:
     """Send a robot to a dock (maintenance) when an actuator is predicted to reach its temperature limit within the
-    horizon, or its battery is nearly empty."""
+    horizon, the digital twin forecasts a component's end of life or a high failure risk, or its battery is nearly
+    empty."""
     if not _due(memory, MAINTENANCE, snapshot.now, params.cooldown_s):
         return None
     evidence: dict[str, Any] = {}
@@ -221,6 +280,9 @@ def predicted_limit(snapshot: Snapshot, memory: SessionMemory, params: Cognition
             strength = 0.7 + 0.3 * (1.0 - eta / params.temp_horizon_s)
             evidence = {"actuator": hottest, "temperature": snapshot.temperatures[hottest], "slope_per_s": slope,
                         "eta_s": eta, "samples": [list(s) for s in memory.temperatures]}
+    twin = twin_limit(snapshot.twin, snapshot.now, params) if not reason else None
+    if twin is not None:
+        reason, strength, evidence = twin
     if not reason and snapshot.battery is not None and snapshot.battery < params.battery_low:
         reason = f"battery at {snapshot.battery:.0%} (below {params.battery_low:.0%})"
         strength = 0.9

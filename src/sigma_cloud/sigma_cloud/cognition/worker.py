@@ -62,6 +62,24 @@ def _floats(value: Any) -> list[float]:
     return [float(value)] if isinstance(value, int | float) else []
 
 
+def twin_from(latest: dict[str, Any]) -> rules.TwinReport | None:
+    """The robot's latest twin_health payload (sigma_bridge mapping.twin_health) as the rules' report; None when
+    absent or malformed (lists of unequal length are cut to the shortest)."""
+    if "twin_health" not in latest or not isinstance(latest["twin_health"][1], dict):
+        return None
+    ts, p = latest["twin_health"]
+    names = p.get("name")
+    if not isinstance(names, list):
+        return None
+    cols = [_floats(p.get(k)) for k in ("health", "risk", "confidence", "rul_q05", "rul_q50")]
+    modes = p.get("dominant_mode") if isinstance(p.get("dominant_mode"), list) else []
+    n = min([len(names), *(len(c) for c in cols)])
+    comps = tuple(rules.TwinComponent(str(names[i]), cols[0][i], cols[1][i], cols[2][i], cols[3][i], cols[4][i],
+                                      str(modes[i]) if i < len(modes) else "") for i in range(n))
+    spoofed = p.get("spoofed_sensors") if isinstance(p.get("spoofed_sensors"), list) else []
+    return rules.TwinReport(float(ts), comps, tuple(str(s) for s in spoofed))
+
+
 def snapshot_from(robot: dict[str, Any], rows: list, events: list[dict[str, Any]], latest: dict[str, Any],
                   tasks: list[dict[str, Any]], now: float) -> rules.Snapshot:
     """Translate the rows read for one robot into the rules' snapshot."""
@@ -87,7 +105,7 @@ def snapshot_from(robot: dict[str, Any], rows: list, events: list[dict[str, Any]
         robot_id=robot["robot_id"], site_id=robot["site_id"], now=now, window=window, last_event_ts=last_ts,
         safety_events=tuple(rules.SafetyEvent(int(e["seq"]), float(e["ts"]), int(e["level"]), e["cause"] or "",
                                               _raised(e["raised"])) for e in events),
-        temperatures=temps, temperatures_ts=temps_ts, battery=battery, position=position,
+        temperatures=temps, temperatures_ts=temps_ts, battery=battery, position=position, twin=twin_from(latest),
         tasks=tuple(rules.HeldTask(str(t["task_id"]), t["kind"], t["state"], task_repo.decision_parameters(t))
                     for t in tasks))
 
@@ -200,26 +218,46 @@ async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, 
     return done
 
 
-async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, poll_s: float = 0.02,
-                cursor_every_s: float = 1.0, stop: asyncio.Event | None = None) -> None:
-    """Run passes until `stop` is set: new robots get cursors and the site-level zone rule runs every
-    `cursor_every_s`; between passes the
-    worker sleeps `poll_s`. Database errors are logged and retried (the worker never dies of one)."""
-    stop = stop or asyncio.Event()
-    next_cursor = 0.0
+async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, poll_s: float, stop: asyncio.Event
+                   ) -> None:
+    """One claim loop: consume robots with new data until none is left, then wait `poll_s`. Several run side by side
+    (SKIP LOCKED shares the robots), so one robot's slow pass does not hold up the others'."""
     while not stop.is_set():
+        done: list[rules.Proposal] = []
         try:
-            slow_duties = time.monotonic() >= next_cursor
-            if slow_duties:
-                async with transaction(pool, ACTOR) as conn:
-                    await repo.ensure_cursors(conn)
-                next_cursor = time.monotonic() + cursor_every_s
-            done = await run_once(pool, params, zones=slow_duties)
+            done = await run_once(pool, params, zones=False)
             for proposal in done:
                 log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
                          proposal.action, proposal.confidence)
         except (psycopg.Error, OSError) as exc:
             log.warning("cognition pass failed: %s", exc)
             await asyncio.sleep(1.0)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=poll_s)
+        if not done:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_s)
+
+
+async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, poll_s: float = 0.02,
+                cursor_every_s: float = 1.0, stop: asyncio.Event | None = None, concurrency: int = 2) -> None:
+    """Run until `stop` is set: `concurrency` claim loops consume robots with new data (each pausing `poll_s` when
+    there is none); every `cursor_every_s` new robots get cursors and the site-level zone rule runs. Database errors
+    are logged and retried (the worker never dies of one)."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    stop = stop or asyncio.Event()
+    claimers = [asyncio.create_task(_claimer(pool, params, poll_s, stop)) for _ in range(concurrency)]
+    try:
+        while not stop.is_set():
+            try:
+                async with transaction(pool, ACTOR) as conn:
+                    await repo.ensure_cursors(conn)
+                for proposal in await zone_pass(pool, params, time.time()):
+                    log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
+                             proposal.action, proposal.confidence)
+            except (psycopg.Error, OSError) as exc:
+                log.warning("cognition site pass failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=cursor_every_s)
+    finally:
+        stop.set()
+        await asyncio.gather(*claimers, return_exceptions=True)
