@@ -1,7 +1,10 @@
 """Cloud ingest throughput: simulated robots post signed batches over HTTP; events counted durable in PostgreSQL.
 
 Same run, same database: a raw psycopg COPY baseline (pre-encoded rows, same batch size and concurrency, each batch
-committed) gives what PostgreSQL alone takes on this machine, so the ingest figure is also a ratio to it.
+committed) into the same table (telemetry: its partitions, indexes and trigger) gives what PostgreSQL alone takes on
+this machine, so the ingest figure is also a ratio to it (the last number of the last line). A COPY into a
+`LIKE telemetry` table without the partial index and trigger is printed too (the earlier baseline). CPU per 1000 rows
+is reported per part (service, PostgreSQL, load generator) for both.
 
     source scripts/env.sh && python bench/cloud_ingest.py [--robots 16] [--batch 1000] [--seconds 8] [--rounds 3]
         [--workers 2]
@@ -13,49 +16,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
+import resource
 import statistics
 import sys
 import threading
 import time
 from pathlib import Path
 
-import httpx
 import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cloud_common import Stack, encode_batch_fast, make_events
+from fleet_scale import HttpConnection
 
 import sigma_protocol as protocol
+from sigma_cloud.core.partitions import partition_name
 
 
-def copy_baseline(url: str, batch: int, threads: int, seconds: float) -> float:
-    """Rows/s PostgreSQL takes via COPY (owner role, same table, one commit per batch of `batch` rows)."""
-    now = time.time()
-    events = make_events(1, batch, now)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(now)).encode()
-    block = b"".join(
-        b"base\tbench\t%d\t%s\t%d\t%s\t0\n" % (e["seq"], stamp,
-                                               protocol.CHANNEL_IDS[e["channel"]],
-                                               orjson.dumps(e["payload"]).replace(b"\\", b"\\\\"))
-        for e in events)
-    day = time.strftime("%Y-%m-%d", time.gmtime(now))
-    with psycopg.connect(url, autocommit=True) as conn:  # same shape as telemetry (partitions, index), no RLS
-        conn.execute("DROP TABLE IF EXISTS copy_baseline")
-        conn.execute("CREATE TABLE copy_baseline (LIKE telemetry INCLUDING DEFAULTS) PARTITION BY RANGE (ts)")
-        conn.execute("CREATE INDEX ON copy_baseline (robot_id, ts)")
-        conn.execute(f"CREATE TABLE copy_baseline_d PARTITION OF copy_baseline FOR VALUES FROM ('{day}') "
-                     f"TO ('{day}'::date + 1) PARTITION BY HASH (robot_id)")
-        for r in range(4):
-            conn.execute(f"CREATE TABLE copy_baseline_h{r} PARTITION OF copy_baseline_d "
-                         f"FOR VALUES WITH (MODULUS 4, REMAINDER {r})")
+def _copy_rows(url: str, target: str, block_of: object, batch: int, threads: int,
+               seconds: float) -> tuple[int, float]:
+    """(rows, seconds) of `threads` connections each COPYing `batch`-row blocks into `target`, one commit per block."""
     counts = [0] * threads
     stop = time.monotonic() + seconds
 
     def worker(index: int) -> None:
+        block = block_of(index)  # type: ignore[operator]
         with psycopg.connect(url) as conn:
             while time.monotonic() < stop:
-                with conn.cursor() as cur, cur.copy("COPY copy_baseline (robot_id, site_id, seq, ts, channel, payload, "
+                with conn.cursor() as cur, cur.copy(f"COPY {target} (robot_id, site_id, seq, ts, channel, payload, "
                                                     "score) FROM STDIN") as copy:
                     copy.write(block)
                 conn.commit()
@@ -67,15 +57,53 @@ def copy_baseline(url: str, batch: int, threads: int, seconds: float) -> float:
         t.start()
     for t in pool:
         t.join()
-    rate = sum(counts) / (time.monotonic() - start)
+    return sum(counts), time.monotonic() - start
+
+
+def _text_block(robot_id: str, events: list[dict], stamp: bytes) -> bytes:
+    return b"".join(b"%s\tbench\t%d\t%s\t%d\t%s\t0\n" % (
+        robot_id.encode(), e["seq"], stamp, protocol.CHANNEL_IDS[e["channel"]],
+        orjson.dumps(e["payload"]).replace(b"\\", b"\\\\")) for e in events)
+
+
+def copy_baseline(url: str, batch: int, threads: int, seconds: float, same_table: bool = True) -> float:
+    """Rows/s PostgreSQL takes via COPY as the schema owner, one commit per batch of `batch` rows.
+
+    same_table: into telemetry itself, the day partition 7 days back (empty in the bench: same columns, indexes,
+    hash sub-partitions and triggers as today's; TRUNCATEd after) -- "raw COPY into the same table". Else into a
+    `LIKE telemetry` copy partitioned the same way but without telemetry's partial index and trigger (the figure
+    issue 16's first rounds used)."""
+    now = time.time()
+    events = make_events(1, batch, now)
+    if same_table:
+        day = datetime.datetime.fromtimestamp(now, datetime.timezone.utc).date() - datetime.timedelta(days=7)
+        target = partition_name(day)
+        stamp = (day.isoformat() + " 12:00:00+00").encode()
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == 0, f"{target} is not empty"
+    else:
+        target = "copy_baseline"
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S+00", time.gmtime(now)).encode()
+        today = time.strftime("%Y-%m-%d", time.gmtime(now))
+        with psycopg.connect(url, autocommit=True) as conn:  # same shape as telemetry (partitions, index), no RLS
+            conn.execute("DROP TABLE IF EXISTS copy_baseline")
+            conn.execute("CREATE TABLE copy_baseline (LIKE telemetry INCLUDING DEFAULTS) PARTITION BY RANGE (ts)")
+            conn.execute("CREATE INDEX ON copy_baseline (robot_id, ts)")
+            conn.execute(f"CREATE TABLE copy_baseline_d PARTITION OF copy_baseline FOR VALUES FROM ('{today}') "
+                         f"TO ('{today}'::date + 1) PARTITION BY HASH (robot_id)")
+            for r in range(4):
+                conn.execute(f"CREATE TABLE copy_baseline_h{r} PARTITION OF copy_baseline_d "
+                             f"FOR VALUES WITH (MODULUS 4, REMAINDER {r})")
+    rows, elapsed = _copy_rows(url, target, lambda i: _text_block(f"copy-{i:02d}", events, stamp), batch, threads,
+                               seconds)
     with psycopg.connect(url, autocommit=True) as conn:
-        stored = conn.execute("SELECT count(*) FROM copy_baseline").fetchone()[0]
-        conn.execute("DROP TABLE copy_baseline")
-    assert stored == sum(counts), (stored, sum(counts))
-    return rate
+        stored = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        conn.execute(f"TRUNCATE {target}" if same_table else "DROP TABLE copy_baseline")
+    assert stored == rows, (stored, rows)
+    return rows / elapsed
 
 
-async def robot_loop(client: httpx.AsyncClient, robot_id: str, seed: str, batch: int, stop: float,
+async def robot_loop(conn: HttpConnection, robot_id: str, seed: str, batch: int, stop: float,
                      latencies: list[float], stats: dict[str, int], seq: int) -> None:
     while time.monotonic() < stop:
         body = encode_batch_fast(robot_id, seq, batch, time.time())
@@ -84,17 +112,17 @@ async def robot_loop(client: httpx.AsyncClient, robot_id: str, seed: str, batch:
             headers["Content-Type"] = "application/json"
             sent = time.perf_counter()
             try:
-                r = await client.post(protocol.INGEST_PATH, content=body, headers=headers)
-            except httpx.HTTPError:
+                status, answer = await conn.request("POST", protocol.INGEST_PATH, headers, body)
+            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
                 stats["retries"] += 1
                 await asyncio.sleep(0.05)
                 continue
-            if r.status_code == 200:
+            if status == 200:
                 latencies.append(time.perf_counter() - sent)
-                stats["acked"] += r.json()["accepted"]
+                stats["acked"] += orjson.loads(answer)["accepted"]
                 break
-            if not protocol.is_retryable(r.status_code):
-                raise RuntimeError(f"{robot_id}: {r.status_code} {r.text[:300]}")
+            if not protocol.is_retryable(status):
+                raise RuntimeError(f"{robot_id}: {status} {answer[:300]!r}")
             stats["retries"] += 1
             await asyncio.sleep(0.05)
         seq += batch
@@ -102,14 +130,41 @@ async def robot_loop(client: httpx.AsyncClient, robot_id: str, seed: str, batch:
 
 async def load(url: str, robots: list[tuple[str, str]], batch: int, seconds: float,
                first_seq: int = 1) -> tuple[list[float], dict]:
+    """Each robot posts signed batches back to back on its own keep-alive connection (a minimal HTTP/1.1 client:
+    the load generator shares the cores with what it measures, and httpx costs several times more per request)."""
     latencies: list[float] = []
     stats = {"acked": 0, "retries": 0}
-    limits = httpx.Limits(max_connections=len(robots), max_keepalive_connections=len(robots))
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        stop = time.monotonic() + seconds
-        await asyncio.gather(*(robot_loop(client, rid, seed, batch, stop, latencies, stats, first_seq)
-                               for rid, seed in robots))
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    conns = [HttpConnection(host, int(port)) for _ in robots]
+    stop = time.monotonic() + seconds
+    try:
+        await asyncio.gather(*(robot_loop(conn, rid, seed, batch, stop, latencies, stats, first_seq)
+                               for conn, (rid, seed) in zip(conns, robots, strict=True)))
+    finally:
+        for conn in conns:
+            conn.close()
     return latencies, stats
+
+
+class CpuMeter:
+    """CPU seconds spent by the service, PostgreSQL and this process (the load generator) over one phase."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {**self.stack.cpu_seconds(), "load": usage.ru_utime + usage.ru_stime}
+
+    def per_1000(self, rows: float) -> dict[str, float]:
+        """CPU milliseconds per 1000 rows since construction, by part."""
+        end = self._now()
+        return {part: (end[part] - self.start[part]) * 1e6 / max(rows, 1) for part in end}
+
+
+def _cpu_text(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{part} {value:.1f}" for part, value in cpu.items()) + f" (total {sum(cpu.values()):.1f})"
 
 
 def main() -> None:
@@ -120,25 +175,36 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/ingest rounds (noisy hosts)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     args = parser.parse_args()
-    baselines, rates, latencies = [], [], []
+    baselines, like_baselines, rates, latencies = [], [], [], []
+    cpu_ingest: dict[str, float] = {}
+    cpu_copy: dict[str, float] = {}
     retries = 0
     with Stack(workers=args.workers) as stack:
         robots = stack.register(args.robots)
+        threads = min(args.robots, 8)
         for round_index in range(args.rounds):
-            baselines.append(copy_baseline(stack.runtime.owner_url, args.batch, threads=min(args.robots, 8),
-                                           seconds=args.seconds / 2))
+            like_baselines.append(copy_baseline(stack.runtime.owner_url, args.batch, threads, args.seconds / 4,
+                                                same_table=False))
+            meter = CpuMeter(stack)
+            baselines.append(copy_baseline(stack.runtime.owner_url, args.batch, threads, args.seconds / 2))
+            for part, value in meter.per_1000(baselines[-1] * args.seconds / 2).items():
+                cpu_copy[part] = cpu_copy.get(part, 0.0) + value / args.rounds
             before = stack.count()
+            meter = CpuMeter(stack)
             start = time.monotonic()
             round_latencies, stats = asyncio.run(load(stack.url, robots, args.batch, args.seconds,
                                                       first_seq=1 + round_index * 10**9))
             elapsed = time.monotonic() - start
             durable = stack.count() - before
             assert durable == stats["acked"], f"acked {stats['acked']} but {durable} rows are durable"
+            for part, value in meter.per_1000(durable).items():
+                cpu_ingest[part] = cpu_ingest.get(part, 0.0) + value / args.rounds
             rates.append(durable / elapsed)
             latencies += round_latencies
             retries += stats["retries"]
-            print(f"round {round_index + 1}: COPY {baselines[-1]:,.0f} rows/s, ingest {rates[-1]:,.0f} events/s "
-                  f"({durable} rows in {elapsed:.1f} s, {len(round_latencies)} batches)", flush=True)
+            print(f"round {round_index + 1}: COPY {baselines[-1]:,.0f} rows/s (LIKE-table COPY "
+                  f"{like_baselines[-1]:,.0f}), ingest {rates[-1]:,.0f} events/s ({durable} rows in {elapsed:.1f} s, "
+                  f"{len(round_latencies)} batches)", flush=True)
         # Acknowledgement latency below saturation: 4 robots, 250-event batches (the saturated rounds above
         # measure queueing as much as service time).
         light, light_stats = asyncio.run(load(stack.url, robots[:4], 250, args.seconds / 2,
@@ -148,13 +214,16 @@ def main() -> None:
     light_p99 = light[int(0.99 * (len(light) - 1))] * 1e3
     print(f"light load (4 robots x 250 events): {light_stats['acked'] / (args.seconds / 2):,.0f} events/s, "
           f"ack p50 {light_p50:.0f} ms p99 {light_p99:.0f} ms")
+    print(f"CPU ms per 1000 rows, ingest: {_cpu_text(cpu_ingest)}")
+    print(f"CPU ms per 1000 rows, COPY:   {_cpu_text(cpu_copy)}")
     latencies.sort()
     p50 = statistics.median(latencies) * 1e3
     p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1e3
-    rate, baseline = statistics.median(rates), statistics.median(baselines)
+    rate, baseline, like = statistics.median(rates), statistics.median(baselines), statistics.median(like_baselines)
     print(f"robots={args.robots} batch={args.batch} workers={args.workers} rounds={args.rounds} retries={retries}")
     print(f"cloud_ingest: {rate:,.0f} events/s durable (median of {args.rounds} rounds), saturated ack p50 "
-          f"{p50:.0f} ms p99 {p99:.0f} ms, light-load ack p99 {light_p99:.0f} ms, {rate / baseline:.2f}x of raw COPY "
+          f"{p50:.0f} ms p99 {p99:.0f} ms, light-load ack p99 {light_p99:.0f} ms; {rate / like:.2f}x of a COPY into "
+          f"a LIKE-telemetry table ({like:,.0f} rows/s); {rate / baseline:.2f}x of raw COPY into telemetry "
           f"({baseline:,.0f} rows/s, same run)")
 
 

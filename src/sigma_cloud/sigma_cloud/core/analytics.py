@@ -110,11 +110,17 @@ class AnomalyScorer:
         self.eps = eps
         self.stats: dict[int, ChannelStats] = {}
 
-    def score_batch(self, channel: int, rows: list[list[float]]) -> list[float]:
-        """Score consecutive samples of one channel and absorb them into the statistics."""
-        width = len(rows[0]) if rows else 0
-        if not rows or width == 0 or any(len(r) != width for r in rows):
-            return [0.0] * len(rows)
+    def score_batch(self, channel: int, rows: list[list[float]] | np.ndarray) -> list[float]:
+        """Score consecutive samples of one channel (rows, or a float matrix one row per sample) and absorb them
+        into the statistics."""
+        if isinstance(rows, np.ndarray):
+            width = rows.shape[1] if rows.ndim == 2 else 0
+            if rows.shape[0] == 0 or width == 0:
+                return [0.0] * rows.shape[0]
+        else:
+            width = len(rows[0]) if rows else 0
+            if not rows or width == 0 or any(len(r) != width for r in rows):
+                return [0.0] * len(rows)
         x = np.clip(np.nan_to_num(np.asarray(rows, dtype=float), nan=0.0, posinf=FEATURE_LIMIT,
                                   neginf=-FEATURE_LIMIT), -FEATURE_LIMIT, FEATURE_LIMIT)
         stats = self.stats.get(channel)

@@ -7,6 +7,7 @@ the caller takes the reference path, which also produces the precise per-event e
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -19,14 +20,16 @@ Finite = Annotated[float, msgspec.Meta(ge=-1e300, le=1e300)]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
 
 
-class RawEvent(msgspec.Struct):
+# gc=False: decoded values hold no reference cycles, and untracked structs keep a 1000-event batch from triggering
+# the cyclic garbage collector (measured: a third of the decode time).
+class RawEvent(msgspec.Struct, gc=False):
     seq: Seq
     ts: Finite
     channel: Literal[tuple(protocol.CHANNELS)]  # type: ignore[valid-type]  # every protocol channel
     payload: msgspec.Raw
 
 
-class RawBatch(msgspec.Struct):
+class RawBatch(msgspec.Struct, gc=False):
     robot_id: str
     events: list[RawEvent]
 
@@ -66,7 +69,8 @@ def _optional(kind: Any) -> Any:
 
 
 Fault = msgspec.defstruct("Fault", [(name, _optional(_extra_type(spec)), msgspec.UNSET)
-                                    for name, spec in channels.FAULT_FIELDS.items()], forbid_unknown_fields=True)
+                                    for name, spec in channels.FAULT_FIELDS.items()], forbid_unknown_fields=True,
+                          gc=False)
 
 
 def _payload_struct(channel: str) -> type[msgspec.Struct]:
@@ -81,30 +85,89 @@ def _payload_struct(channel: str) -> type[msgspec.Struct]:
         members.append((field, _optional(number | _list_of(number, channels.MAX_LIST)), msgspec.UNSET))
     members += [(name, _optional(_extra_type(spec)), msgspec.UNSET) for name, spec in channels.EXTRAS[channel].items()]
     members.append(("units", _optional(dict[str, str]), msgspec.UNSET))
-    return msgspec.defstruct(channel.title().replace("_", ""), members, forbid_unknown_fields=True)
+    return msgspec.defstruct(channel.title().replace("_", ""), members, forbid_unknown_fields=True, gc=False)
 
 
 PAYLOAD_TYPES = {name: _payload_struct(name) for name in protocol.CHANNELS}
 DECODERS: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(kind)
                                                   for name, kind in PAYLOAD_TYPES.items()}
+# One C call decodes and validates all of a batch's payloads of one channel (a JSON array of them).
+LIST_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(list[kind])  # type: ignore[valid-type]
+                                                       for name, kind in PAYLOAD_TYPES.items()}
 BATCH_DECODER = msgspec.json.Decoder(RawBatch)
 # The numeric fields in the reference order (protocol.CHANNELS), as struct attribute names.
 FIELDS = {name: tuple(fields) for name, fields in protocol.CHANNELS.items()}
+_GETTERS = {name: tuple(attrgetter(f) for f in fields) for name, fields in FIELDS.items()}
+_NAME = attrgetter("name")
+_UNITS_KEY = b'"units"'
 
 
 class FastBatch(msgspec.Struct):
-    """Decoded columns of a valid batch."""
+    """Decoded columns of a valid batch. `groups` maps each channel present to (the positions of its events in the
+    batch, their numeric features: a float64 matrix, one row per event, or a list of rows when widths differ)."""
 
     seqs: list[int]
     ts: list[float]
     channels: list[str]
     payload_texts: list[bytes]
-    rows: list[list[float]]
+    groups: dict[str, tuple[list[int], Any]]
+
+
+def _rows(channel: str, payloads: list[Any]) -> list[list[float]] | None:
+    """Per-event features (the general case: optional fields, ragged lists); None when a named channel's list
+    lengths disagree with its names (the reference path then reports it)."""
+    rows: list[list[float]] = []
+    named = channel in protocol.NAMED_CHANNELS
+    for payload in payloads:
+        row: list[float] = []
+        for key in FIELDS[channel]:
+            value = getattr(payload, key)
+            if value.__class__ is list:
+                if named and len(value) not in (0, len(payload.name)):
+                    return None
+                row.extend(value)
+            elif value is not msgspec.UNSET:
+                row.append(value)
+        rows.append(row)
+    return rows
+
+
+def _matrix(channel: str, payloads: list[Any]) -> Any:
+    """The channel's features as one float64 matrix, column block by field (numpy, no per-value Python), or the
+    per-event rows when the payloads are not uniform (a field present in some events only, lists of varying
+    length); None when invalid."""
+    blocks = []
+    list_widths = set()
+    for getter in _GETTERS[channel]:
+        column = list(map(getter, payloads))
+        absent = column.count(msgspec.UNSET)
+        if absent:
+            if absent == len(column):  # a field no event of this batch carries contributes nothing
+                continue
+            return _rows(channel, payloads)
+        try:
+            block = np.array(column, dtype=np.float64)
+        except ValueError:  # lists of varying length, or numbers mixed with lists
+            return _rows(channel, payloads)
+        if block.ndim == 2 and block.shape[1]:
+            list_widths.add(block.shape[1])
+        blocks.append(block.reshape(len(payloads), -1))
+    matrix = np.hstack(blocks) if blocks else np.zeros((len(payloads), 0))
+    # Named channels: every list field has len(name) entries or none (a uniform block has one width for all).
+    if list_widths and channel in protocol.NAMED_CHANNELS and (
+            len(list_widths) > 1 or {len(n) for n in map(_NAME, payloads)} != list_widths):
+        return _rows(channel, payloads)
+    return matrix
 
 
 def decode(body: bytes, robot_id: str, now: float, max_age_s: float, max_events: int,
            max_future_s: float) -> FastBatch | None:
-    """Decode and validate a batch in one pass; None means: use the reference path."""
+    """Decode and validate a batch; None means: use the reference path.
+
+    The envelope is decoded once (payloads kept as raw JSON, stored as sent); each channel's payloads are then
+    validated by one typed msgspec call over a JSON array of them, and their features taken column-wise."""
+    if _UNITS_KEY in body:  # unit conversion is the reference path's job (rare: robots send SI units)
+        return None
     try:
         batch = BATCH_DECODER.decode(body)
     except (msgspec.DecodeError, RecursionError, UnicodeError):  # deep nesting, invalid UTF-8: reference path
@@ -119,31 +182,19 @@ def decode(body: bytes, robot_id: str, now: float, max_age_s: float, max_events:
     if (len(seqs) > 1 and not bool(np.all(np.diff(seq_array) > 0))) or ts_array.max() > now + max_future_s \
             or ts_array.min() < now - max_age_s:
         return None
-    texts: list[bytes] = []
-    rows: list[list[float]] = []
-    channels: list[str] = []
+    channels = [e.channel for e in events]
+    raws = [e.payload for e in events]
+    positions: dict[str, list[int]] = {}
+    for index, channel in enumerate(channels):
+        positions.setdefault(channel, []).append(index)
+    groups: dict[str, tuple[list[int], Any]] = {}
     try:
-        for event in events:
-            channel = event.channel
-            payload = DECODERS[channel].decode(event.payload)
-            if payload.units is not msgspec.UNSET:
+        for channel, where in positions.items():
+            payloads = LIST_DECODERS[channel].decode(b"[" + b",".join([raws[i] for i in where]) + b"]")
+            features = _matrix(channel, payloads)
+            if features is None:
                 return None
-            row: list[float] = []
-            for key in FIELDS[channel]:
-                value = getattr(payload, key)
-                if value.__class__ is list:
-                    row.extend(value)
-                elif value is not msgspec.UNSET:
-                    row.append(value)
-            if channel in protocol.NAMED_CHANNELS:
-                width = len(payload.name)
-                for key in FIELDS[channel]:
-                    value = getattr(payload, key)
-                    if value.__class__ is list and len(value) not in (0, width):
-                        return None
-            rows.append(row)
-            channels.append(channel)
-            texts.append(bytes(event.payload))
+            groups[channel] = (where, features)
     except (msgspec.DecodeError, RecursionError, UnicodeError):
         return None
-    return FastBatch(seqs, ts, channels, texts, rows)
+    return FastBatch(seqs, ts, channels, [bytes(raw) for raw in raws], groups)

@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import orjson
 import psycopg
 from nacl.signing import SigningKey, VerifyKey
+from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 import sigma_protocol as protocol
-from sigma_cloud.core import fastpath, pgarray
+from sigma_cloud.core import fastpath, ingest_copy, pgarray
 from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, features, normalize_payload
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, identity_params
 from sigma_cloud.core.fastpath import FastBatch
 from sigma_cloud.core.observability import robot_id_var
+from sigma_cloud.core.partitions import partition_name
 from sigma_cloud.core.rows import one_row
 
-INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb, "
-              "%s::integer[])")
+# The fast path (migration 0071, core/ingest_copy.py): begin as the device, COPY as sigma_ingest, finish as the device.
+BEGIN_SQL = "SELECT hwm FROM ingest_begin(%s, %s)"
+COPY_SQL = "COPY {} " + ingest_copy.COLUMNS + " FROM STDIN (FORMAT BINARY)"
+FINISH_SQL = ("SELECT ingest_finish(%s, %s, %s, %b, %b, %b, %b, %b, %s::jsonb, %b, %b, %b, %s)")
+ROLE_SQL = "SELECT set_config('role', %s, true)"
+INGEST_ROLE = "sigma_ingest"
+SAFETY_EVENT = protocol.CHANNEL_IDS["safety_event"]
 # The answer for an unknown robot and for a wrong key alike (sigma_protocol.verify_request's wording).
 BAD_SIGNATURE_DETAIL = "signature does not verify with the robot's registered key"
-TRACE_SQL = "UPDATE robot_ingest_state SET last_traceparent = %s WHERE robot_id = %s"
 IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
                 "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
 
@@ -53,9 +63,9 @@ class PreparedBatch:
 
     seqs: list[int]
     ts: list[float]
-    channels: list[int]
+    channels: np.ndarray  # int16 channel ids
     payloads: list[bytes]
-    scores: list[float]
+    scores: np.ndarray  # float32
     stats: dict[str, Any]
     latest: list[int]  # 1-based index of each channel's newest event
 
@@ -141,32 +151,39 @@ class IngestService:
             raise IngestRejected(422, "invalid-events", f"{len(errors)} invalid event(s); nothing was stored",
                                  [e.to_json() for e in errors])
         channels = [e["channel"] for e in events]
+        groups: dict[str, tuple[list[int], Any]] = {}
+        for index, (channel, payload) in enumerate(zip(channels, normalized, strict=True)):
+            where, rows = groups.setdefault(channel, ([], []))
+            where.append(index)
+            rows.append(features(protocol.CHANNELS[channel], payload))
         return FastBatch([e["seq"] for e in events], [float(e["ts"]) for e in events], channels,
-                         [orjson.dumps(p) for p in normalized],
-                         [features(protocol.CHANNELS[c], p) for c, p in zip(channels, normalized, strict=True)])
+                         [orjson.dumps(p) for p in normalized], groups)
 
     @staticmethod
     def score(columns: FastBatch, scorer: AnomalyScorer, hwm: int) -> PreparedBatch:
-        """Drop events already durable (seq <= hwm), score the rest per channel (vectorized)."""
-        keep = [i for i, seq in enumerate(columns.seqs) if seq > hwm]
-        if len(keep) < len(columns.seqs):
-            columns = FastBatch([columns.seqs[i] for i in keep], [columns.ts[i] for i in keep],
-                                [columns.channels[i] for i in keep], [columns.payload_texts[i] for i in keep],
-                                [columns.rows[i] for i in keep])
-        channel_ids = [protocol.CHANNEL_IDS[c] for c in columns.channels]
-        scores = [0.0] * len(channel_ids)
-        groups: dict[int, list[int]] = {}
-        for position, channel in enumerate(channel_ids):
-            groups.setdefault(channel, []).append(position)
+        """Drop events already durable (seq <= hwm: a prefix, seqs strictly increase within a batch), score the
+        rest per channel (vectorized)."""
+        cut = bisect.bisect_right(columns.seqs, hwm)
+        n = len(columns.seqs) - cut
+        channel_ids = np.empty(n, dtype=np.int16)
+        scores = np.zeros(n, dtype=np.float32)
         stats: dict[str, Any] = {}
-        for channel, positions in groups.items():
-            for position, value in zip(positions, scorer.score_batch(channel, [columns.rows[i] for i in positions]),
-                                       strict=True):
-                scores[position] = value
-            if channel in scorer.stats:
-                stats[str(channel)] = scorer.stats[channel].to_json()
-        latest = [positions[-1] + 1 for positions in groups.values()]  # seqs increase within a batch
-        return PreparedBatch(columns.seqs, columns.ts, channel_ids, columns.payload_texts, scores, stats, latest)
+        latest: list[int] = []
+        for channel, (positions, matrix) in columns.groups.items():
+            if cut:
+                first = bisect.bisect_left(positions, cut)
+                positions, matrix = [p - cut for p in positions[first:]], matrix[first:]
+                if not positions:
+                    continue
+            channel_id = protocol.CHANNEL_IDS[channel]
+            where = np.asarray(positions)
+            channel_ids[where] = channel_id
+            scores[where] = scorer.score_batch(channel_id, matrix)
+            if channel_id in scorer.stats:
+                stats[str(channel_id)] = scorer.stats[channel_id].to_json()
+            latest.append(positions[-1] + 1)
+        return PreparedBatch(columns.seqs[cut:], columns.ts[cut:], channel_ids, columns.payload_texts[cut:], scores,
+                             stats, latest)
 
     async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float,
                      traceparent: str = "") -> protocol.IngestAck:
@@ -188,17 +205,8 @@ class IngestService:
         total = len(columns.seqs)
         scorer, hwm = await self._scorer(robot_id)
         snapshot = dict(scorer.stats)
-        batch = self.score(columns, scorer, hwm)
         try:
-            async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
-                await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-                cur = await conn.execute(INGEST_SQL, (
-                    robot_id, nonce, pgarray.int8_array(batch.seqs), pgarray.float8_array(batch.ts),
-                    pgarray.int2_array(batch.channels), pgarray.text_array(batch.payloads),
-                    pgarray.float4_array(batch.scores), orjson.dumps(batch.stats).decode(), batch.latest))
-                accepted, _, acked_through = one_row(await cur.fetchone(), "ingest_batch")
-                if traceparent and accepted:
-                    await conn.execute(TRACE_SQL, (traceparent, robot_id))
+            accepted, acked_through = await self._store(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent)
         except psycopg.errors.UniqueViolation as exc:
             scorer.stats = snapshot
             raise IngestRejected(409, "replay", "this request (nonce) was already processed; re-sign with a new "
@@ -221,3 +229,51 @@ class IngestService:
         self.scorers[robot_id] = (scorer, acked_through)
         return protocol.IngestAck(robot_id, accepted, total - accepted, acked_through)
 
+    async def _store(self, robot_id: str, nonce: str, columns: FastBatch, scorer: AnomalyScorer, hwm: int,
+                     snapshot: dict[int, ChannelStats], traceparent: str) -> tuple[int, int]:
+        """One transaction, three round trips: as the device, lock the high-water mark and record the nonce
+        (ingest_begin); as sigma_ingest, binary-COPY the events newer than the mark into the day partition; as the
+        device, record the newest event per channel, safety events and the new mark (ingest_finish); commit.
+        Returns (events stored, acknowledged-through seq)."""
+        batch = self.score(columns, scorer, hwm)
+        async with self.pool.connection() as conn:
+            try:
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+                    cur = await conn.execute(BEGIN_SQL, (robot_id, nonce))
+                    await conn.execute(ROLE_SQL, (INGEST_ROLE,))
+                db_hwm = one_row(await cur.fetchone(), "ingest_begin")[0]
+                if bisect.bisect_right(columns.seqs, db_hwm) != bisect.bisect_right(columns.seqs, hwm):
+                    scorer.stats = dict(snapshot)  # part of the batch was stored meanwhile (a retry after a lost ack)
+                    batch = self.score(columns, scorer, db_hwm)
+                if not batch.seqs:
+                    await conn.execute("COMMIT")
+                    return 0, db_hwm
+                for day, data in ingest_copy.by_day(batch.seqs, batch.ts, batch.channels, batch.scores,
+                                                    batch.payloads):
+                    async with conn.cursor().copy(sql.SQL(COPY_SQL).format(sql.Identifier(partition_name(day)))) \
+                            as copy:
+                        await copy.write(data)
+                async with conn.pipeline():
+                    await conn.execute(ROLE_SQL, ("sigma_device",))
+                    cur = await conn.execute(FINISH_SQL, finish_params(robot_id, batch, traceparent))
+                    await conn.execute("COMMIT")
+                return len(batch.seqs), one_row(await cur.fetchone(), "ingest_finish")[0]
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
+                    with contextlib.suppress(psycopg.Error):
+                        await conn.execute("ROLLBACK")
+                raise
+
+
+def finish_params(robot_id: str, batch: PreparedBatch, traceparent: str) -> tuple[Any, ...]:
+    """ingest_finish()'s arguments: the newest event per channel, the safety events, the new high-water mark."""
+    latest = [i - 1 for i in batch.latest]
+    safety = np.nonzero(batch.channels == SAFETY_EVENT)[0].tolist()
+    return (robot_id, len(batch.seqs), batch.seqs[-1],
+            pgarray.int8_array([batch.seqs[i] for i in latest]), pgarray.float8_array([batch.ts[i] for i in latest]),
+            pgarray.int2_array(batch.channels[latest]), pgarray.text_array([batch.payloads[i] for i in latest]),
+            pgarray.float4_array(batch.scores[latest]), orjson.dumps(batch.stats).decode(),
+            pgarray.int8_array([batch.seqs[i] for i in safety]), pgarray.float8_array([batch.ts[i] for i in safety]),
+            pgarray.text_array([batch.payloads[i] for i in safety]), traceparent or None)

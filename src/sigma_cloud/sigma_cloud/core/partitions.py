@@ -30,6 +30,8 @@ def create_day(conn: psycopg.Connection, day: dt.date, hash_partitions: int) -> 
             conn.execute(sql.SQL("CREATE TABLE {} PARTITION OF {} FOR VALUES WITH (MODULUS {}, REMAINDER {})").format(
                 sql.Identifier(f"{name}_h{remainder}"), sql.Identifier(name), sql.Literal(hash_partitions),
                 sql.Literal(remainder)))
+        # robot_id/site_id defaults from the device identity + sigma_ingest's COPY grant (migration 0071)
+        conn.execute("SELECT telemetry_partition_for_ingest(%s::regclass)", (name,))
     return True
 
 
