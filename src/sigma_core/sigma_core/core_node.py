@@ -84,6 +84,7 @@ class CoreNode(Node):
         self._peer_subs: dict[str, object] = {}
         self._ticks = 0
         self._published_min = math.inf
+        self._traffic_note = ""
         self.create_timer(PEER_SCAN_PERIOD, self._scan_peers)
         self.payload_client = self.create_client(SetPayload, self.params.payload_service) \
             if self.params.payload_service else None
@@ -149,6 +150,9 @@ class CoreNode(Node):
     # -- traffic among robots (core.traffic): this robot's route out, peers' routes in -----------------
     def _publish_traffic(self, out: TickOutput, stamp) -> None:
         self._ticks += 1
+        if out.traffic_note != self._traffic_note:
+            self._traffic_note = out.traffic_note
+            self.get_logger().info(f"traffic: {out.traffic_note or 'clear'}")
         if out.route and self._ticks % ROUTE_EVERY == 0:
             self.route_pub.publish(convert.route_path(out.route, stamp))
         low = self.pipeline.min_robot_distance
