@@ -2,8 +2,9 @@
 
 A robot folds its battery (``sensor_msgs/BatteryState``), its executor's payload limit (``TaskStatus.payload_limit``,
 derated by motor health), the digital twin's report (``TwinHealth``: a degraded motor, a maintenance window coming)
-and its safety level (``SafetyStatus``) into a `Capability`, sends it in its task snapshot over the mesh (compact
-keys, see `Capability.to_wire`), and the leader turns it into the ``RobotState`` of sigma_tasks' cost model.
+and its safety level (``SafetyEvent.level`` on ``safety/events``) into a `Capability`, sends it in its task snapshot
+over the mesh (compact keys, see `Capability.to_wire`), and the leader turns it into the ``RobotState`` of
+sigma_tasks' cost model.
 Times are passed in (wall-clock seconds, as leases are).
 """
 

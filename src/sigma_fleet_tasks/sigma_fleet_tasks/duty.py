@@ -19,6 +19,7 @@ import json
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from sigma_fleet_tasks.capability import Capability, CapabilityParams, CapabilityTracker, robot_state
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport
@@ -179,7 +180,7 @@ class RobotDuty:
     def snapshot(self) -> dict:
         cur = self.fence.current()
         holding = [cur.task_id, cur.term, self.state if cur.task_id == self.sent else None] if cur else None
-        out = {"at": self.at, "holding": holding, "done": list(self.done), "failed": list(self.failed)}
+        out: dict[str, Any] = {"at": self.at, "holding": holding, "done": list(self.done), "failed": list(self.failed)}
         cap = self.cap.current().to_wire()
         if cap:
             out["cap"] = cap
@@ -261,7 +262,7 @@ class LeaderDuty:
         for robot in sorted(set(members) & self.heard):
             if self.cooldown.get(robot, -1.0) > now:
                 continue
-            place = self.positions.get(robot)
+            place = self.positions.get(robot, "")
             point = self.site.point(place) if place in self.site.places else self.centre
             out.append(robot_state(robot, point, self.caps.get(robot, Capability()), queue_len=held.get(robot, 0),
                                    params=self.capability))

@@ -7,7 +7,7 @@ robot it turns a command addressed to itself from ``swarm/commands`` into a ``Ta
 once ``AssignmentFence`` accepts the term, and forwards its executor's ``tasks/status`` as a snapshot to the leader
 (``swarm/member_report``) together with what it can take on: its battery (``battery_state``), its executor's
 payload limit (``tasks/status``), the twin's view (``twin/health``: a degraded motor, a maintenance window) and its
-safety level (``safety/status``). On taking office it claims the site's leadership at the cloud (a worker thread:
+safety level (``safety/events``). On taking office it claims the site's leadership at the cloud (a worker thread:
 ``POST /v1/devices/<robot>/leadership``), so the cloud's tasks reach it through the decision downlink, and resumes
 the open tasks the cloud answers with. One timer (``tick_period_s``); everything else is event-driven.
 """
@@ -42,8 +42,8 @@ from sigma_fleet_tasks.duty import (
     site_from_places,
 )
 from sigma_fleet_tasks.settings import FleetTasksSettings
-from sigma_interfaces.msg import CognitionDecision, SafetyStatus, SwarmCommand, SwarmState, Task, TaskStatus, TwinHealth
-from sigma_ros_common.qos import LATCHED, RELIABLE_10, reliable
+from sigma_interfaces.msg import CognitionDecision, SafetyEvent, SwarmCommand, SwarmState, Task, TaskStatus, TwinHealth
+from sigma_ros_common.qos import LATCHED, RELIABLE_10, SAFETY_EVENTS, reliable
 from sigma_ros_common.ros_params import load
 from sigma_ros_common.share import resolve_file
 from sigma_tasks.allocator import BoardParams
@@ -85,7 +85,9 @@ class FleetTasksNode(Node):
         self.create_subscription(CognitionDecision, "cognition/decisions", self._on_decision, reliable(10))
         self.create_subscription(BatteryState, "battery_state", self._on_battery, RELIABLE_10)
         self.create_subscription(TwinHealth, "twin/health", self._on_twin, LATCHED)
-        self.create_subscription(SafetyStatus, "safety/status", self._on_safety, LATCHED)
+        # safety/events, not the 20 Hz safety/status: one message per level change (transient local: the latest
+        # transition reaches a restarted node), a fraction of the receive cost
+        self.create_subscription(SafetyEvent, "safety/events", self._on_safety, SAFETY_EVENTS)
         self.create_timer(self.s.tick_period_s, self._tick)
         self.get_logger().info(f"fleet tasks ready on {self.robot_id}: {len(self.site.places)} places")
 
@@ -166,7 +168,7 @@ class FleetTasksNode(Node):
         self.robot.cap.on_twin([(c.name, float(c.health), float(c.risk)) for c in msg.actuators], window,
                                now=time.time())
 
-    def _on_safety(self, msg: SafetyStatus) -> None:
+    def _on_safety(self, msg: SafetyEvent) -> None:
         was = self.robot.cap.stopped
         self._let_go(self.robot.on_safety(int(msg.level), now=time.time()))
         if self.robot.cap.stopped != was:
