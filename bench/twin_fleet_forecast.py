@@ -24,7 +24,7 @@ for pkg in ("sigma_twin", "sigma_ros_common"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 
 from sigma_twin.core.params import PrognosisParams  # noqa: E402
-from sigma_twin.core.trend import FeatureTrend  # noqa: E402
+from sigma_twin.core.twin import make_trend  # noqa: E402
 
 EPOCHS = 60
 
@@ -40,7 +40,7 @@ def history(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def forecast_rows(y: np.ndarray, limit: np.ndarray, prog: PrognosisParams, rng: np.random.Generator):
     n = y.shape[0]
-    trend = FeatureTrend(n, prog, rising=True, scale=0.5, correlation_time=7200.0, capacity=EPOCHS)
+    trend = make_trend(n, prog, rising=True, scale=0.5, correlation_time=7200.0, capacity=EPOCHS)
     var = np.full(n, 1e-5)
     for k in range(EPOCHS):
         trend.record(k / 6.0, y[:, k], var)
@@ -54,8 +54,10 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--chunk", type=int, default=1000, help="rows per vectorised batch (cache-sized)")
     ap.add_argument("--loop-robots", type=int, default=50)
+    ap.add_argument("--model", default=PrognosisParams().model, choices=("growth", "quadratic"),
+                    help="trend model (the twin's default; quadratic = the former one)")
     args = ap.parse_args()
-    prog = PrognosisParams(samples=args.samples)
+    prog = PrognosisParams(samples=args.samples, model=args.model)
     rng = np.random.default_rng(0)
     rows = args.robots * args.components
     y, limit = history(rng, rows)

@@ -148,7 +148,9 @@ def simulate(args) -> dict:
     sim = WearSimulator(degs, seed=args.seed + 1, cfg=cfg)
     n = sim.n
     est = EstimatorParams(window=args.window)
-    prog = PrognosisParams(seed=args.seed, evidence_z=getattr(args, "evidence_z", PrognosisParams().evidence_z))
+    prog = PrognosisParams(seed=args.seed, evidence_z=getattr(args, "evidence_z", PrognosisParams().evidence_z),
+                           model=getattr(args, "model", PrognosisParams().model),
+                           noise_floor=getattr(args, "noise_floor", PrognosisParams().noise_floor))
     limits = LimitParams(max_winding_temperature=cfg.max_winding_temperature, friction_limit=cfg.friction_limit,
                          rated_capacity=cfg.rated_capacity_ah, capacity_eol_share=cfg.capacity_eol_share,
                          bias_tolerance=cfg.bias_tolerance)
@@ -299,11 +301,16 @@ def main() -> None:
     ap.add_argument("--every", type=float, default=0.5, help="forecast every this many hours")
     ap.add_argument("--evidence-z", type=float, default=PrognosisParams().evidence_z,
                     help="risk only with a trend slope this many std toward the limit (0 = off: the former twin)")
+    ap.add_argument("--model", default=PrognosisParams().model, choices=("growth", "quadratic"),
+                    help="trend model (growth: onset + monotone growth, the default; quadratic: the former twin)")
+    ap.add_argument("--noise-floor", type=float, default=PrognosisParams().noise_floor,
+                    help="least trend noise as a share of the feature's scale (the former twin used 0.02)")
     args = ap.parse_args()
     res = simulate(args)
     out = score(res, args)
     print(f"{res['n']} robots x {args.hours:g} h simulated in {res['wall']:.0f} s wall "
-          f"(forecasts {res['forecast_wall']:.1f} s); seed {args.seed}")
+          f"(forecasts {res['forecast_wall']:.1f} s); seed {args.seed}; trend model {args.model}, "
+          f"noise floor {args.noise_floor:g}")
     print(f"{'kind':18s} {'runs':>4s} {'cens':>4s} {'a-l':>6s} {'cov90':>6s} {'PH h':>6s} {'PH>=lead':>8s} "
           f"{'RMSE h':>7s} {'base h':>7s} {'ratio':>6s}")
     for kind in KINDS[:-1]:

@@ -80,6 +80,7 @@ class Robot:
         self.r0_scale = spread.winding_resistance.copy()  # x (1 + drift) under winding_drift
         self.sensor_bias = np.zeros(n)  # K added to the winding temperature reading (temp_bias_drift)
         self.frozen_winding = np.full(n, np.nan)  # a spoofed winding sensor repeats this value
+        self.degraded = False  # a degradation fault changed this robot's state (restored once none is active)
         self.imu_noise = ImuNoise(cfg.imu_noise)
         self.odom_noise = OdometryNoise(cfg.odom_noise)
         self.current = np.zeros(len(robot.joints))
@@ -290,7 +291,7 @@ class Simulation:
         nr, nj = len(robots), len(self.joint_names)
         energy = np.zeros(nr)
         heat_sum = np.zeros((nr, nj))
-        if self.faults.faults:
+        if self.faults.faults or any(r.degraded for r in robots):
             self._degrade(robots)
         r0 = np.stack([winding_resistance(self.r0 * r.r0_scale, r.thermal.t_winding) for r in robots])
         targets = np.concatenate([r.target for r in robots])
@@ -336,8 +337,9 @@ class Simulation:
         for r in robots:
             faults = [f for f in self.faults.faults if f.robot == r.id and f.kind in DEGRADATION_KINDS
                       and f.active(now)]
-            if not faults and not r.sensor_bias.any() and r.battery.capacity_ah == r.capacity0:
+            if not faults and not r.degraded:
                 continue
+            r.degraded = bool(faults)  # no active one left: this pass restores the unit's own state
             cooling = np.ones(len(self.joint_names))
             r0_scale = r.spread.winding_resistance.copy()
             friction = np.ones(len(self.joint_names))

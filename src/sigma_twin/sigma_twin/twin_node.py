@@ -1,9 +1,10 @@
 """twin_node: the thin ROS shell of one robot's digital twin.
 
-Subscribes to ``joint_states``, ``actuator_health`` and ``battery_state`` (each message converted and handed to
-``sigma_twin.core.robot.RobotTwin``); one timer publishes ``twin/health`` (``sigma_interfaces/TwinHealth``) and a
-``diagnostics`` entry at ``publish_rate``; the service ``twin/forecast`` runs the what-if Monte Carlo. Parameters come
-from ``config/twin.yaml`` (declared with descriptors from the core's dataclasses).
+Subscribes to ``joint_states``, ``actuator_health``, ``battery_state``, ``imu`` and ``odom`` (each message
+converted and handed to ``sigma_twin.core.robot.RobotTwin``); one timer publishes ``twin/health``
+(``sigma_interfaces/TwinHealth``) and two ``diagnostics`` entries (the twin; sensor consistency) at
+``publish_rate``; the service ``twin/forecast`` runs the what-if Monte Carlo. Parameters come from
+``config/twin.yaml`` (declared with descriptors from the core's dataclasses).
 """
 
 from __future__ import annotations
@@ -13,15 +14,23 @@ import math
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from sensor_msgs.msg import BatteryState, JointState
+from sensor_msgs.msg import BatteryState, Imu, JointState
 
 from sigma_interfaces.msg import ActuatorHealth, ComponentHealth, TwinHealth
 from sigma_interfaces.srv import Forecast
 from sigma_ros_common import qos
 from sigma_ros_common.ros_params import declare_plain, load
 from sigma_ros_common.spin import events_executor, run
-from sigma_twin.core.params import EstimatorParams, LimitParams, NodeParams, PrognosisParams, SpoofParams
+from sigma_twin.core.params import (
+    ConsistencyParams,
+    EstimatorParams,
+    LimitParams,
+    NodeParams,
+    PrognosisParams,
+    SpoofParams,
+)
 from sigma_twin.core.robot import ComponentHealth as CoreHealth
 from sigma_twin.core.robot import RobotTwin
 
@@ -59,6 +68,7 @@ class TwinNode(Node):
         limits = load(self, LimitParams, "limits")
         prog = load(self, PrognosisParams, "prognosis")
         spoof = load(self, SpoofParams, "spoof")
+        consistency = load(self, ConsistencyParams, "consistency")
         node = load(self, NodeParams)
         rate, self.joint_rate, self.forecast_period = node.publish_rate, node.joint_states_rate, node.forecast_period
         self.cached: TwinHealth | None = None
@@ -70,7 +80,7 @@ class TwinNode(Node):
             from sigma_description.urdf import load_urdf
 
             joints = [j.name for j in load_urdf(humanoid_urdf()).moving_joints]
-        self.twin = RobotTwin(joints, est, limits, prog, spoof)
+        self.twin = RobotTwin(joints, est, limits, prog, spoof, consistency)
         self.prog = prog
         self.last_joint = -math.inf
         self.pub = self.create_publisher(TwinHealth, "twin/health", qos.LATCHED)
@@ -78,6 +88,8 @@ class TwinNode(Node):
         self.create_subscription(JointState, "joint_states", self.on_joints, qos.SENSOR)
         self.create_subscription(ActuatorHealth, "actuator_health", self.on_health, qos.RELIABLE_10)
         self.create_subscription(BatteryState, "battery_state", self.on_battery, qos.RELIABLE_10)
+        self.create_subscription(Imu, "imu", self.on_imu, qos.SENSOR)
+        self.create_subscription(Odometry, "odom", self.on_odom, qos.SENSOR)
         self.create_service(Forecast, "twin/forecast", self.on_forecast)
         self.create_timer(1.0 / rate, self.publish)
         self.mc = np.random.default_rng(prog.seed + 1)
@@ -96,6 +108,14 @@ class TwinNode(Node):
     def on_battery(self, msg: BatteryState) -> None:
         # sensor_msgs/BatteryState: current negative while discharging; the core wants discharge positive
         self.twin.on_battery(_stamp_s(msg.header.stamp), float(msg.voltage), -float(msg.current))
+
+    def on_imu(self, msg: Imu) -> None:
+        w, a = msg.angular_velocity, msg.linear_acceleration
+        self.twin.on_imu(_stamp_s(msg.header.stamp), (w.x, w.y, w.z), (a.x, a.y, a.z))
+
+    def on_odom(self, msg: Odometry) -> None:
+        tw = msg.twist.twist
+        self.twin.on_odom(_stamp_s(msg.header.stamp), float(tw.linear.x), float(tw.angular.z))
 
     def publish(self) -> None:
         now = self.get_clock().now()
@@ -129,7 +149,21 @@ class TwinNode(Node):
             status.level, status.message = DiagnosticStatus.OK, "no maintenance within the risk horizon"
         status.values = [KeyValue(key="lowest_health", value=f"{worst.name}={worst.health:.2f}"),
                          KeyValue(key="reasons", value="; ".join(rep.reasons)[:500])]
-        self.diag.publish(DiagnosticArray(header=msg.header, status=[status]))
+        self.diag.publish(DiagnosticArray(header=msg.header, status=[status, self._consistency_status(rep)]))
+
+    def _consistency_status(self, rep) -> DiagnosticStatus:
+        """IMU vs odometry, battery voltage vs current, IMU vibration: WARN with the reason when one disagrees."""
+        status = DiagnosticStatus(name=f"{self.get_namespace().strip('/') or 'robot'}: sensor consistency",
+                                  hardware_id="sigma_twin")
+        vib = self.twin.vibration.flag
+        if rep.inconsistent or vib:
+            status.level = DiagnosticStatus.WARN
+            status.message = ("inconsistent: " + ", ".join(rep.inconsistent) if rep.inconsistent else "") + \
+                ("; " if rep.inconsistent and vib else "") + ("vibration above its learnt level" if vib else "")
+        else:
+            status.level, status.message = DiagnosticStatus.OK, "IMU, odometry and battery agree with physics"
+        status.values = [KeyValue(key=k, value=f"{v:.4g}") for k, v in rep.consistency.items()]
+        return status
 
     def on_forecast(self, req: Forecast.Request, res: Forecast.Response) -> Forecast.Response:
         joints = list(req.joints) or self.twin.joints

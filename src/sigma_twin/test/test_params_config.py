@@ -7,10 +7,18 @@ from pathlib import Path
 import pytest
 
 from sigma_ros_common.params import ConfigError, build, defaults, read_ros_parameters
-from sigma_twin.core.params import EstimatorParams, LimitParams, NodeParams, PrognosisParams, SpoofParams
+from sigma_twin.core.params import (
+    ConsistencyParams,
+    EstimatorParams,
+    LimitParams,
+    NodeParams,
+    PrognosisParams,
+    SpoofParams,
+)
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "twin.yaml"
-SECTIONS = {"estimator": EstimatorParams, "limits": LimitParams, "prognosis": PrognosisParams, "spoof": SpoofParams}
+SECTIONS = {"estimator": EstimatorParams, "limits": LimitParams, "prognosis": PrognosisParams, "spoof": SpoofParams,
+            "consistency": ConsistencyParams}
 
 
 def test_config_file_equals_the_declared_defaults():

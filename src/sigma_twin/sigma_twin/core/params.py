@@ -72,7 +72,7 @@ class PrognosisParams:
     variance_inflation: float = param(1.0, low=0.1, high=1000.0,
                                       description="trend noise variance x this, on top of the estimator's memory "
                                                   "over the epoch (consecutive filter outputs share their noise)")
-    noise_floor: float = param(0.02, low=0.0, high=1.0,
+    noise_floor: float = param(0.01, low=0.0, high=1.0,
                                description="least trend noise, as a share of the feature's scale")
     slope_prior: float = param(0.2, unit="1/h", low=1e-6, high=1e6,
                                description="prior std of the trend slope, in units of the feature's scale per hour")
@@ -83,6 +83,16 @@ class PrognosisParams:
                                           "the trend's slope toward the limit this many standard deviations above "
                                           "zero, or the level at the limit (0 = no such test)")
     seed: int = param(0, low=0, high=2**31 - 1, description="seed of the Monte Carlo draws (reproducible forecasts)")
+    model: str = param("growth", choices=("growth", "quadratic"),
+                       description="trend model: growth = constant until an estimated onset, then monotone growth "
+                                   "(core/growth.py); quadratic = the generic Bayesian quadratic over trend_window")
+    growth_window: float = param(36.0, unit="h", low=1.0, high=1000.0,
+                                 description="growth model: history searched for the onset and fitted")
+    onset_prior: float = param(0.5, low=0.001, high=0.999,
+                               description="growth model: prior probability that a fault has started in the window")
+    lag_share: float = param(1.0, low=0.0, high=3.0,
+                             description="growth model: the estimators' output lags wear by this share of their "
+                                         "memory; points are placed that much earlier")
 
     def __post_init__(self) -> None:
         require(self.min_history < self.trend_window, "min_history must be shorter than trend_window")
@@ -101,6 +111,50 @@ class SpoofParams:
                                   description="RMS predicted winding slope needed before the test may alarm")
     learn_time: float = param(3600.0, unit="s", low=60.0, high=86400.0,
                               description="the model is learnt for this long before alarms are raised")
+
+
+@dataclass(frozen=True)
+class ConsistencyParams:
+    """IMU against odometry, battery voltage against current, and the IMU vibration signature (core/consistency)."""
+
+    imu_window: float = param(1.0, unit="s", low=0.05, high=60.0,
+                              description="IMU and odometry are averaged over this window before they are compared")
+    memory_windows: float = param(10.0, low=1.0, high=10000.0,
+                                  description="EWMA memory of the squared residuals, in windows")
+    min_windows: int = param(5, low=1, high=100000,
+                             description="windows (battery: sample pairs) before a check may flag")
+    yaw_rate_tolerance: float = param(0.15, unit="rad/s", low=0.001, high=10.0,
+                                      description="RMS yaw-rate disagreement of IMU and odometry that flags")
+    acceleration_tolerance: float = param(1.5, unit="m/s^2", low=0.01, high=100.0,
+                                          description="RMS disagreement of IMU forward specific force and the "
+                                                      "odometry's change of speed that flags")
+    gravity_tolerance: float = param(2.0, unit="m/s^2", low=0.01, high=100.0,
+                                     description="RMS deviation of the IMU specific-force magnitude from gravity "
+                                                 "that flags")
+    r_min: float = param(0.005, unit="ohm", low=0.0, high=10.0,
+                         description="least plausible battery internal resistance (voltage must sag under load)")
+    r_max: float = param(0.5, unit="ohm", low=0.001, high=100.0,
+                         description="largest plausible battery internal resistance")
+    min_current_step: float = param(1.0, unit="A", low=0.01, high=1000.0,
+                                    description="RMS change of current between battery samples needed to judge")
+    battery_memory: float = param(120.0, low=2.0, high=100000.0,
+                                  description="EWMA memory of the voltage/current differences, in samples")
+    battery_max_gap: float = param(10.0, unit="s", low=0.01, high=3600.0,
+                                   description="battery samples further apart are not differenced")
+    vibration_samples: int = param(128, low=8, high=65536, description="IMU samples per vibration window")
+    vibration_band_low: float = param(20.0, unit="Hz", low=0.0, high=10000.0,
+                                      description="lower edge of the vibration band")
+    vibration_band_high: float = param(45.0, unit="Hz", low=0.1, high=10000.0,
+                                       description="upper edge of the vibration band (capped below Nyquist)")
+    vibration_learn_time: float = param(600.0, unit="s", low=1.0, high=864000.0,
+                                        description="the healthy vibration level is learnt for this long")
+    vibration_z: float = param(6.0, low=0.5, high=100.0,
+                               description="alarm when the log band energy is this many learnt spreads above")
+    vibration_persist: int = param(3, low=1, high=1000, description="windows in a row above before the alarm")
+
+    def __post_init__(self) -> None:
+        require(self.r_min < self.r_max, "r_min must be below r_max")
+        require(self.vibration_band_low < self.vibration_band_high, "vibration band: low must be below high")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams, SpoofParams
+from sigma_twin.core.consistency import BatteryConsistency, ImuOdometryCheck, VibrationMonitor
+from sigma_twin.core.params import ConsistencyParams, EstimatorParams, LimitParams, PrognosisParams, SpoofParams
 from sigma_twin.core.sensors import ChannelGuard, Values
 from sigma_twin.core.twin import MODES, ActuatorTwin, BatteryTwin, maintenance_window
 
@@ -44,13 +45,16 @@ class RobotReport:
     window_start: float
     window_end: float
     reasons: list[str]
+    inconsistent: list[str] = field(default_factory=list)  # sensors contradicting physics or each other (§9)
+    consistency: dict[str, float] = field(default_factory=dict)  # residuals and signatures behind them
 
 
 class RobotTwin:
     """The twin of one robot with joints ``joints`` and one battery pack."""
 
     def __init__(self, joints: list[str], est: EstimatorParams | None = None, limits: LimitParams | None = None,
-                 prog: PrognosisParams | None = None, spoof: SpoofParams | None = None) -> None:
+                 prog: PrognosisParams | None = None, spoof: SpoofParams | None = None,
+                 consistency: ConsistencyParams | None = None) -> None:
         if len(set(joints)) != len(joints) or not joints:
             raise ValueError(f"joint names must be unique and non-empty, got {joints}")
         self.joints = list(joints)
@@ -59,7 +63,11 @@ class RobotTwin:
         self.actuators = ActuatorTwin(len(joints), self.est, self.limits, self.prog, self.spoof)
         self.battery = BatteryTwin(1, self.est, self.limits, self.prog)
         self.guard = ChannelGuard([*(f"joint_states:{j}" for j in joints), *(f"actuator_health:{j}" for j in joints),
-                                   "battery_state", "joint_states", "actuator_health"])
+                                   "battery_state", "joint_states", "actuator_health", "imu", "odom"])
+        self.consistency = consistency or ConsistencyParams()
+        self.imu_odom = ImuOdometryCheck(self.consistency)
+        self.battery_check = BatteryConsistency(self.consistency)
+        self.vibration = VibrationMonitor(self.consistency)
         self.rng = np.random.default_rng(self.prog.seed)
 
     def on_joint_states(self, t: float, names: list[str], position: Values, velocity: Values,
@@ -92,6 +100,48 @@ class RobotTwin:
             return
         self.guard.accept(np.array([True]), ["battery_state"])
         self.battery.add(t, np.array([voltage]), np.array([current]), np.array([True]))
+        self.battery_check.add(t, voltage, current)
+
+    def on_imu(self, t: float, gyro: Values, accel: Values) -> None:
+        """One IMU sample: angular velocity [rad/s] and specific force [m/s^2], body frame."""
+        if not self.guard.stamp_ok("imu", t):
+            return
+        g, a = np.asarray(gyro, dtype=float), np.asarray(accel, dtype=float)
+        if g.shape != (3,) or a.shape != (3,) or not (np.all(np.isfinite(g)) and np.all(np.isfinite(a))):
+            self.guard.reject("imu", "imu: angular velocity / linear acceleration not 3 finite values")
+            return
+        self.guard.accept(np.array([True]), ["imu"])
+        self.imu_odom.add_imu(t, g, a)
+        self.vibration.add(t, a)
+
+    def on_odom(self, t: float, speed: float, yaw_rate: float) -> None:
+        """One odometry sample: forward speed [m/s] and yaw rate [rad/s], body frame."""
+        if not self.guard.stamp_ok("odom", t):
+            return
+        if not (math.isfinite(speed) and math.isfinite(yaw_rate)):
+            self.guard.reject("odom", f"odom: speed {speed} / yaw rate {yaw_rate} not finite")
+            return
+        self.guard.accept(np.array([True]), ["odom"])
+        self.imu_odom.add_odom(t, speed, yaw_rate)
+
+    def check_consistency(self) -> tuple[list[str], list[str], dict[str, float]]:
+        """(inconsistent sensors, reasons, residuals and signatures) of the cross-sensor checks."""
+        bad, why = [], []
+        flagged = self.imu_odom.flagged()
+        rms = self.imu_odom.rms()
+        if flagged:
+            bad.append("imu")
+            why.append("IMU disagrees with odometry: " + ", ".join(f"{c} RMS residual {rms[c]:.2f}" for c in flagged))
+        if self.battery_check.flag:
+            bad.append("battery_voltage")
+            why.append(self.battery_check.reason())
+        if self.vibration.flag:
+            why.append(self.vibration.reason())
+        values = {f"imu_odom_{c}_rms": v for c, v in rms.items()}
+        values.update({"battery_dv_di_resistance": self.battery_check.resistance,
+                       "imu_band_energy": self.vibration.energy, "imu_kurtosis": self.vibration.kurt,
+                       "imu_vibration_z": self.vibration.z})
+        return bad, why, values
 
     def report(self, t: float) -> RobotReport:
         """Health of every actuator and the battery now (one vectorised forecast)."""
@@ -133,7 +183,8 @@ class RobotTwin:
             confidence=float(conf[self.guard.index["battery_state"]]), window_start=float(bws[0]),
             window_end=float(bwe[0]),
             reasons=list(self.guard.reason.get("battery_state", [])))
+        bad, why, values = self.check_consistency()
         starts = [c.window_start for c in [*out, battery] if math.isfinite(c.window_start)]
         ends = [c.window_end for c in [*out, battery] if math.isfinite(c.window_start)]
         return RobotReport(t, out, battery, spoofed, min(starts, default=math.nan), min(ends, default=math.nan),
-                           sorted({r for rs in self.guard.reason.values() for r in rs}))
+                           sorted({r for rs in self.guard.reason.values() for r in rs}) + why, bad, values)

@@ -13,6 +13,7 @@ import numpy as np
 
 from sigma_twin.core.battery import BatteryEKF
 from sigma_twin.core.friction import FrictionEstimator
+from sigma_twin.core.growth import GrowthTrend
 from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams, SpoofParams
 from sigma_twin.core.sensors import RestBias
 from sigma_twin.core.thermal import ThermalEstimator, critical_gain, effective_load
@@ -55,6 +56,13 @@ def combine(forecasts: list[Forecast], health: list[np.ndarray], risk_horizon: f
     return ModeForecast(q[0], q[1], q[2], risk, np.clip(np.nan_to_num(hi, nan=1.0), 0.0, 1.0), ttf, dom)
 
 
+def make_trend(n: int, prog: PrognosisParams, rising: bool, scale: float, correlation_time: float = 0.0,
+               min_points: int = 6, capacity: int = 512) -> FeatureTrend:
+    """The trend model ``prog.model`` names: the onset-and-growth mixture or the generic quadratic."""
+    cls = GrowthTrend if prog.model == "growth" else FeatureTrend
+    return cls(n, prog, rising, scale, correlation_time, min_points, capacity)
+
+
 def _health(value: np.ndarray, baseline: np.ndarray | float, limit: np.ndarray | float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.clip(1.0 - (value - baseline) / (limit - baseline), 0.0, 1.0)
@@ -71,10 +79,10 @@ class ActuatorTwin:
         self.thermal = ThermalEstimator(n, self.est, self.spoof)
         self.friction = FrictionEstimator(n, self.est.friction_memory)
         self.bias = RestBias(n, self.est)
-        self.gain_trend = FeatureTrend(n, self.prog, rising=True, scale=0.5, correlation_time=self.est.thermal_memory)
-        self.friction_trend = FeatureTrend(n, self.prog, rising=True, scale=0.75 * self.limits.friction_limit,
-                                           correlation_time=self.est.friction_memory)
-        self.bias_trend = FeatureTrend(n, self.prog, rising=True, scale=self.limits.bias_tolerance, min_points=3)
+        self.gain_trend = make_trend(n, self.prog, rising=True, scale=0.5, correlation_time=self.est.thermal_memory)
+        self.friction_trend = make_trend(n, self.prog, rising=True, scale=0.75 * self.limits.friction_limit,
+                                         correlation_time=self.est.friction_memory)
+        self.bias_trend = make_trend(n, self.prog, rising=True, scale=self.limits.bias_tolerance, min_points=3)
         self.next_epoch = np.nan
         self._seen = {"gain": np.zeros(n), "friction": np.zeros(n), "bias": np.zeros(n)}
 
@@ -166,8 +174,8 @@ class BatteryTwin:
         self.n = n
         self.est, self.limits, self.prog = est or EstimatorParams(), limits or LimitParams(), prog or PrognosisParams()
         self.ekf = BatteryEKF(n, self.limits.rated_capacity, self.est.battery_voltage_std)
-        self.trend = FeatureTrend(n, self.prog, rising=False, scale=0.2 * self.limits.rated_capacity,
-                                  correlation_time=3600.0)
+        self.trend = make_trend(n, self.prog, rising=False, scale=0.2 * self.limits.rated_capacity,
+                                correlation_time=3600.0)
         self.next_epoch = np.nan
 
     def add(self, t: float, voltage: np.ndarray, current: np.ndarray, valid: np.ndarray) -> None:

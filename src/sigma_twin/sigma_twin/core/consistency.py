@@ -1,0 +1,237 @@
+"""Physics-consistency checks between sensors (§9 spoofing) and a vibration signature, pure and time passed in.
+
+- ``ImuOdometryCheck``: the IMU's yaw rate must agree with the odometry's, its forward specific force with the rate of
+  change of the odometry's forward speed, and its specific force must carry gravity (a robot on the ground is not in
+  free fall). Samples are averaged over ``imu_window`` (walking sway and vibration average out); each window's
+  residuals feed exponentially weighted mean squares over ``memory_windows``; a check flags when its RMS residual
+  exceeds its tolerance. A disagreement says that one of the two sensors lies, not which one.
+- ``BatteryConsistency``: the terminal voltage must follow the current draw as an internal resistance does,
+  ``dV = -R dI`` between successive samples (the open-circuit voltage moves far slower than a load step). The
+  resistance seen by the differences, ``R = -cov(dV, dI) / var(dI)``, must lie in ``[r_min, r_max]`` once the current
+  has varied enough (``min_current_step``). A frozen or replayed voltage reads R = 0; a voltage that ignores load reads
+  R = 0; a pack whose resistance rose past ``r_max`` is flagged too (a real fault, named as such).
+- ``VibrationMonitor``: per window of IMU acceleration, the energy in a frequency band (Hann-windowed FFT) and the
+  kurtosis; the log band energy's healthy mean and spread are learnt for ``learn_time``, afterwards a window more than
+  ``vibration_z`` spreads above for ``persist`` windows in a row flags a vibration (a bearing or gear defect rings in
+  that band; impacts raise the kurtosis).
+
+Functions ``band_energy`` and ``kurtosis`` are the signal features, usable on their own.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sigma_twin.core.params import ConsistencyParams
+
+GRAVITY = 9.80665
+
+
+def band_energy(x: np.ndarray, rate: float, low: float, high: float) -> float:
+    """Mean-square value of ``x`` in the band [low, high] Hz (Hann window, one-sided spectrum, Parseval scaled).
+
+    The window's mean is removed first. A sinusoid of amplitude A inside the band gives ~A^2/2."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    if n < 4 or not rate > 0:
+        return math.nan
+    w = np.hanning(n)
+    spec = np.fft.rfft((x - x.mean()) * w)
+    freq = np.fft.rfftfreq(n, 1.0 / rate)
+    power = np.abs(spec) ** 2 / (w * w).sum() / n  # per bin, sums to the mean square
+    power[1:-1 if n % 2 == 0 else None] *= 2.0  # one-sided
+    band = (freq >= low) & (freq <= high)
+    return float(power[band].sum())
+
+
+def kurtosis(x: np.ndarray) -> float:
+    """Pearson kurtosis (3 for Gaussian noise, higher for impacts); NaN for a flat or too short signal."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 4:
+        return math.nan
+    d = x - x.mean()
+    m2 = float(np.mean(d * d))
+    return float(np.mean(d ** 4) / (m2 * m2)) if m2 > 0 else math.nan
+
+
+def internal_resistance(dv: np.ndarray, di: np.ndarray) -> float:
+    """Least-squares resistance ``-sum(dv di) / sum(di^2)`` of voltage and current differences [ohm]."""
+    dv, di = np.asarray(dv, dtype=float), np.asarray(di, dtype=float)
+    den = float(np.sum(di * di))
+    return -float(np.sum(dv * di)) / den if den > 0 else math.nan
+
+
+class _Window:
+    """Sums of samples over a fixed time window (stamps passed in)."""
+
+    def __init__(self, width: int) -> None:
+        self.sum = np.zeros(width)
+        self.n = 0
+
+    def add(self, values: np.ndarray) -> None:
+        self.sum += values
+        self.n += 1
+
+    def take(self) -> np.ndarray | None:
+        out = self.sum / self.n if self.n else None
+        self.sum[:] = 0.0
+        self.n = 0
+        return out
+
+
+class ImuOdometryCheck:
+    """IMU against odometry: yaw rate, forward acceleration, gravity. Flags when an RMS residual is too large."""
+
+    CHECKS = ("yaw_rate", "forward_acceleration", "gravity")
+
+    def __init__(self, params: ConsistencyParams | None = None) -> None:
+        self.p = params or ConsistencyParams()
+        self.imu = _Window(4)  # gyro z, acc x, |acc|, count marker
+        self.odom = _Window(2)  # v x, w z
+        self.t_window = math.nan
+        self.prev_speed = math.nan
+        self.ms = dict.fromkeys(self.CHECKS, 0.0)  # exponentially weighted mean squares of the residuals
+        self.windows = 0
+        self.flags: dict[str, bool] = dict.fromkeys(self.CHECKS, False)
+
+    def add_imu(self, t: float, gyro: np.ndarray, accel: np.ndarray) -> None:
+        """One IMU sample: angular velocity [rad/s] and specific force [m/s^2] in the body frame."""
+        self._roll(t)
+        a = np.asarray(accel, dtype=float)
+        self.imu.add(np.array([float(gyro[2]), float(a[0]), float(np.linalg.norm(a)), 1.0]))
+
+    def add_odom(self, t: float, speed: float, yaw_rate: float) -> None:
+        """One odometry sample: forward speed [m/s] and yaw rate [rad/s] in the body frame."""
+        self._roll(t)
+        self.odom.add(np.array([speed, yaw_rate]))
+
+    def _roll(self, t: float) -> None:
+        if math.isnan(self.t_window):
+            self.t_window = t
+        if t - self.t_window < self.p.imu_window:
+            return
+        dt = t - self.t_window
+        self.t_window = t
+        imu, odom = self.imu.take(), self.odom.take()
+        if imu is None or odom is None:  # one stream silent: nothing to compare (the watchdogs see silence)
+            self.prev_speed = math.nan
+            return
+        gyro_z, acc_x, acc_norm = imu[0], imu[1], imu[2]
+        speed, yaw = odom
+        accel_pred = (speed - self.prev_speed) / dt if math.isfinite(self.prev_speed) and dt < 3 * self.p.imu_window \
+            else acc_x
+        self.prev_speed = speed
+        res = {"yaw_rate": gyro_z - yaw, "forward_acceleration": acc_x - accel_pred,
+               "gravity": acc_norm - GRAVITY}
+        k = 1.0 / min(self.windows + 1.0, self.p.memory_windows)
+        for c in self.CHECKS:
+            self.ms[c] += k * (res[c] ** 2 - self.ms[c])
+        self.windows += 1
+        tol = {"yaw_rate": self.p.yaw_rate_tolerance, "forward_acceleration": self.p.acceleration_tolerance,
+               "gravity": self.p.gravity_tolerance}
+        ready = self.windows >= self.p.min_windows
+        self.flags = {c: ready and math.sqrt(self.ms[c]) > tol[c] for c in self.CHECKS}
+
+    def rms(self) -> dict[str, float]:
+        """Current RMS residual per check."""
+        return {c: math.sqrt(v) for c, v in self.ms.items()}
+
+    def flagged(self) -> list[str]:
+        """The checks that disagree now."""
+        return [c for c, f in self.flags.items() if f]
+
+
+class BatteryConsistency:
+    """Voltage against current draw through an internal resistance in a plausible range."""
+
+    def __init__(self, params: ConsistencyParams | None = None) -> None:
+        self.p = params or ConsistencyParams()
+        self.prev: tuple[float, float, float] | None = None
+        self.s_vi = 0.0
+        self.s_ii = 0.0
+        self.n = 0
+        self.flag = False
+        self.resistance = math.nan
+
+    def add(self, t: float, voltage: float, current: float) -> None:
+        """One sample: terminal voltage [V], current [A, positive = discharging]."""
+        if self.prev is not None and 0.0 < t - self.prev[0] <= self.p.battery_max_gap:
+            dv, di = voltage - self.prev[1], current - self.prev[2]
+            k = 1.0 / min(self.n + 1.0, self.p.battery_memory)
+            self.s_vi += k * (dv * di - self.s_vi)
+            self.s_ii += k * (di * di - self.s_ii)
+            self.n += 1
+        self.prev = (t, voltage, current)
+        excited = self.n >= self.p.min_windows and self.s_ii >= self.p.min_current_step ** 2
+        self.resistance = -self.s_vi / self.s_ii if self.s_ii > 0 else math.nan
+        self.flag = bool(excited and not (self.p.r_min <= self.resistance <= self.p.r_max))
+
+    def reason(self) -> str:
+        if not self.flag:
+            return ""
+        if self.resistance < self.p.r_min:
+            return (f"battery voltage does not follow the current draw (apparent internal resistance "
+                    f"{self.resistance * 1000:.1f} mohm < {self.p.r_min * 1000:.1f})")
+        return (f"battery internal resistance {self.resistance * 1000:.0f} mohm above {self.p.r_max * 1000:.0f} "
+                f"(sagging pack or wrong current sensor)")
+
+
+class VibrationMonitor:
+    """Band energy and kurtosis of the IMU acceleration per window; alarm on a sustained rise over the learnt level."""
+
+    def __init__(self, params: ConsistencyParams | None = None) -> None:
+        self.p = params or ConsistencyParams()
+        self.buf: list[float] = []
+        self.t_first = math.nan
+        self.t_last = math.nan
+        self.mean = 0.0
+        self.var = 0.0
+        self.learnt = 0
+        self.t_start = math.nan
+        self.above = 0
+        self.flag = False
+        self.energy = math.nan
+        self.kurt = math.nan
+        self.z = math.nan
+
+    def add(self, t: float, accel: np.ndarray) -> None:
+        """One IMU specific-force sample [m/s^2]; the vertical axis (z) is analysed."""
+        if math.isnan(self.t_start):
+            self.t_start = t
+        if not self.buf:
+            self.t_first = t
+        self.buf.append(float(accel[2]))
+        self.t_last = t
+        if len(self.buf) >= self.p.vibration_samples:
+            self._window()
+
+    def _window(self) -> None:
+        x = np.asarray(self.buf)
+        span = self.t_last - self.t_first
+        self.buf = []
+        if span <= 0:
+            return
+        rate = (x.size - 1) / span
+        e = band_energy(x, rate, self.p.vibration_band_low, min(self.p.vibration_band_high, 0.49 * rate))
+        self.kurt = kurtosis(x)
+        if not (math.isfinite(e) and e >= 0):
+            return
+        self.energy = e
+        le = math.log(e + 1e-12)
+        learning = self.t_last - self.t_start < self.p.vibration_learn_time
+        if learning:
+            self.learnt += 1
+            d = le - self.mean
+            self.mean += d / self.learnt
+            self.var += (d * (le - self.mean) - self.var) / self.learnt
+            return
+        self.z = (le - self.mean) / math.sqrt(max(self.var, 1e-4))
+        self.above = self.above + 1 if self.z >= self.p.vibration_z else 0
+        self.flag = self.above >= self.p.vibration_persist
+
+    def reason(self) -> str:
+        return (f"IMU vibration in {self.p.vibration_band_low:g}-{self.p.vibration_band_high:g} Hz "
+                f"{self.z:.1f} spreads above its learnt level (kurtosis {self.kurt:.1f}): bearing/joint wear?"
+                if self.flag else "")

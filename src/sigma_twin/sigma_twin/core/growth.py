@@ -1,0 +1,216 @@
+"""Onset-and-growth model of a health feature: constant until an unknown onset, then monotone wear growth.
+
+Every slow fault the twin forecasts (cooling loss, winding drift, bearing friction, capacity fade, sensor bias drift)
+moves its health feature the same way physically: nothing until the fault starts, then a growth that never reverses
+and may accelerate. The model per row is therefore
+
+    y(tau) = c0 + a u + b u^2,   u = max(tau - tau_on, 0),   a >= 0     (tau in hours from now)
+
+with the onset ``tau_on`` unknown: every recorded point is a candidate onset, plus "no onset yet" (a constant). For
+each candidate the model is linear in (c0, a, b) with Gaussian priors, so its posterior and marginal likelihood are
+closed-form; the candidates' posterior weights (onset prior x marginal likelihood) make a mixture. The pre-onset
+points pin the level c0, which the generic quadratic (``trend.FeatureTrend``) had to extrapolate from its window;
+the growth coefficients are learnt from the points after the onset only. All sums over candidates come from suffix
+sums of powers of tau, so one forecast is O(rows x points); 3x3 solves are written out (Cholesky) elementwise.
+
+The estimators feeding a trend remember ``correlation_time`` (exponential forgetting): their output follows a ramp
+``lag_share x memory`` late, so points are placed that much earlier when fitted (the truth's timeline) and the
+forecast extrapolates from now. Monte Carlo draws pick a candidate by weight, then (c0, a, b) from its Gaussian
+(the slope clipped at zero: wear does not heal; a negative curvature levels the path off); the first crossing of
+the limit is a closed-form root.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sigma_twin.core.params import PrognosisParams
+from sigma_twin.core.trend import FeatureTrend, Forecast
+
+
+def _chol3(a00, a01, a02, a11, a12, a22):
+    """Elementwise Cholesky factor of symmetric positive definite 3x3 matrices (lower triangle entries)."""
+    l00 = np.sqrt(np.maximum(a00, 1e-300))
+    l10 = a01 / l00
+    l20 = a02 / l00
+    l11 = np.sqrt(np.maximum(a11 - l10 * l10, 1e-300))
+    l21 = (a12 - l20 * l10) / l11
+    l22 = np.sqrt(np.maximum(a22 - l20 * l20 - l21 * l21, 1e-300))
+    return l00, l10, l20, l11, l21, l22
+
+
+def _forward(chol, b0, b1, b2):
+    """Solve L z = b (elementwise)."""
+    l00, l10, l20, l11, l21, l22 = chol
+    z0 = b0 / l00
+    z1 = (b1 - l10 * z0) / l11
+    z2 = (b2 - l20 * z0 - l21 * z1) / l22
+    return z0, z1, z2
+
+
+def _backward(chol, z0, z1, z2):
+    """Solve L^T x = z (elementwise)."""
+    l00, l10, l20, l11, l21, l22 = chol
+    x2 = z2 / l22
+    x1 = (z1 - l21 * x2) / l11
+    x0 = (z0 - l10 * x1 - l20 * x2) / l00
+    return x0, x1, x2
+
+
+class GrowthTrend(FeatureTrend):
+    """``FeatureTrend`` whose forecast is the onset-and-growth mixture (same history, same ``Forecast``)."""
+
+    def __init__(self, n: int, params: PrognosisParams, rising: bool, scale: float, correlation_time: float = 0.0,
+                 min_points: int = 6, capacity: int = 512) -> None:
+        super().__init__(n, params, rising, scale, correlation_time, min_points, capacity)
+        self.lag_h = params.lag_share * correlation_time / 3600.0
+
+    # --- the mixture over onsets -------------------------------------------------------------------------------
+    def _ordered(self, t_h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Points in time order: tau [h, shifted by the lag, <= 0], y in scale units (sign: rising), weight, var."""
+        p = self.params
+        if self.head > self.cap:
+            order = (np.arange(self.cap) + self.head) % self.cap
+            t, y, v = self.t[:, order], self.y[:, order], self.v[:, order]
+        else:
+            t, y, v = self.t[:, :self.head], self.y[:, :self.head], self.v[:, :self.head]
+        age = t_h - t
+        w = np.isfinite(y) & (age >= -1e-9) & (age <= p.growth_window)
+        sign = 1.0 if self.rising else -1.0
+        tau = np.where(w, -age - self.lag_h, 0.0)
+        ys = np.where(w, sign * np.nan_to_num(y) / self.scale, 0.0)
+        return tau, ys, w.astype(float), np.where(w, np.nan_to_num(v), 0.0) / self.scale ** 2
+
+    def mixture(self, t_h: float) -> dict[str, np.ndarray]:
+        """Per row and candidate onset: posterior weight, mean and Cholesky factor of (c0, a, b), the onset's tau.
+        Candidate index m (the last) is "no onset": a constant level. Units: feature scale, hours."""
+        p = self.params
+        tau, y, w, _var = self._ordered(t_h)
+        n, m = tau.shape
+        count = w.sum(axis=1)
+        ybar = (w * y).sum(axis=1) / np.maximum(count, 1.0)
+        yc = (y - ybar[:, None]) * w
+        # suffix sums over points after each candidate (strictly later in time)
+        pw = [w * tau ** k for k in range(5)]
+        py = [yc * tau ** k for k in range(3)]  # uy[k] = sum over later points of yc u^k
+
+        def suffix(x: np.ndarray) -> np.ndarray:
+            c = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
+            return np.concatenate([c[:, 1:], np.zeros((n, 1))], axis=1)
+
+        sw = [suffix(x) for x in pw]
+        sy = [suffix(x) for x in py]
+        nt = -tau  # (-tau_j)
+        binom = ((1,), (1, 1), (1, 2, 1), (1, 3, 3, 1), (1, 4, 6, 4, 1))
+        u = [sum(binom[k][q] * nt ** (k - q) * sw[q] for q in range(k + 1)) for k in range(5)]
+        uy = [sum(binom[k][q] * nt ** (k - q) * sy[q] for q in range(k + 1)) for k in range(3)]
+        nn = count[:, None] * np.ones((1, m))
+        yy = (yc * yc).sum(axis=1)
+        # first pass: noise from the residual scatter of the best candidate (lightly regularised least squares)
+        reg = 1e-6 * (nn + 1.0)
+        ch = _chol3(nn + reg, u[1], u[2], u[2] + reg, u[3], u[4] + reg)
+        beta = _backward(ch, *_forward(ch, np.zeros_like(nn), uy[1], uy[2]))
+        fit = beta[1] * uy[1] + beta[2] * uy[2]  # c0 = 0 after centering (ybar); beta^T X^T y
+        rss = np.maximum(yy[:, None] - fit, 0.0)
+        valid_c = w > 0
+        rss_best = np.min(np.where(valid_c, rss, yy[:, None]), axis=1, initial=np.inf)
+        rss_best = np.minimum(rss_best, yy)
+        dof = np.maximum(count - 3.0, 1.0)
+        s2 = rss_best / dof
+        sigma2 = np.maximum(s2 * dof / np.maximum(dof - 2.0, 1.0), p.noise_floor ** 2) * self.inflation
+        # Bayesian pass: prior c0 ~ N(0, 100^2), a ~ N(0, slope_prior^2), b ~ N(0, curvature_prior^2)
+        s2c = sigma2[:, None]
+        pc0, pa, pb = 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
+        ch = _chol3(nn / s2c + pc0, u[1] / s2c, u[2] / s2c, u[2] / s2c + pa, u[3] / s2c, u[4] / s2c + pb)
+        z = _forward(ch, np.zeros_like(nn), uy[1] / s2c, uy[2] / s2c)
+        mean = _backward(ch, *z)
+        log_ml = 0.5 * (z[0] ** 2 + z[1] ** 2 + z[2] ** 2) - (np.log(ch[0]) + np.log(ch[3]) + np.log(ch[5]))
+        # "no onset": only c0 (the growth terms' prior cancels against their own |A| contribution)
+        a0 = count / sigma2 + pc0
+        log_ml_none = -0.5 * np.log(a0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
+        # onset prior: p_onset spread evenly over the candidate points, the rest on "no onset"
+        n_cand = np.maximum(valid_c.sum(axis=1), 1.0)
+        lp = np.where(valid_c, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
+        lp_none = np.log1p(-p.onset_prior) + log_ml_none
+        top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
+        wts = np.exp(lp - top[:, None])
+        w_none = np.exp(lp_none - top)
+        total = wts.sum(axis=1) + w_none
+        return {"weight": wts / total[:, None], "weight_none": w_none / total, "mean": np.stack(mean, axis=2),
+                "chol": ch, "tau_on": tau, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
+                "first": np.where(count > 0, np.min(np.where(w > 0, tau, np.inf), axis=1, initial=np.inf), 0.0)}
+
+    def _ready(self, mix: dict[str, np.ndarray]) -> np.ndarray:
+        span = np.where(mix["count"] > 0, -mix["first"] - self.lag_h, 0.0)
+        return (mix["count"] >= self.min_points) & (span >= self.params.min_history)
+
+    def current(self, t_h: float) -> tuple[np.ndarray, np.ndarray]:
+        """The feature's level now (mixture mean over onsets, in the feature's units) and its variance."""
+        mix = self.mixture(t_h)
+        un = np.maximum(-mix["tau_on"], 0.0)
+        mu = mix["mean"]
+        lvl = mu[..., 0] + np.maximum(mu[..., 1], 0.0) * un + mu[..., 2] * un * un
+        wt = mix["weight"]
+        mean = (wt * lvl).sum(axis=1)  # "no onset" level: c0 = 0 after centering
+        second = (wt * lvl * lvl).sum(axis=1)
+        var_mix = np.maximum(second - mean * mean, 0.0) + mix["sigma2"] / np.maximum(mix["count"], 1.0)
+        sign = 1.0 if self.rising else -1.0
+        value = sign * (mean + mix["ybar"]) * self.scale
+        ready = self._ready(mix)
+        return np.where(ready, value, np.nan), np.where(ready, var_mix * self.scale ** 2, np.nan)
+
+    def forecast(self, t_h: float, limit: np.ndarray, rng: np.random.Generator) -> Forecast:
+        """Distribution of the time until the feature reaches ``limit`` (per row), from ``t_h`` on."""
+        p = self.params
+        mix = self.mixture(t_h)
+        n, m = mix["tau_on"].shape
+        s_n = p.samples
+        sign = 1.0 if self.rising else -1.0
+        lim = (sign * np.asarray(limit, dtype=float) / self.scale - mix["ybar"])[:, None]
+        # candidate per draw by inverse CDF, all rows in one 1-D search (row offsets keep the rows apart)
+        cdf = np.cumsum(np.concatenate([mix["weight"], mix["weight_none"][:, None]], axis=1), axis=1)
+        cdf = np.minimum(cdf / cdf[:, -1:], 1.0)
+        cdf[:, -1] = 1.0
+        offs = 2.0 * np.arange(n)[:, None]
+        pick = np.searchsorted((cdf + offs).ravel(), (rng.random((n, s_n)) + offs).ravel(), side="right")
+        pick = np.minimum(pick.reshape(n, s_n) - (m + 1) * np.arange(n)[:, None], m)
+        none = pick == m
+        j = np.minimum(pick, max(m - 1, 0))
+        if m == 0:  # no points at all
+            ttf = np.full((n, s_n), np.inf)
+            mean_c = np.zeros((n, s_n, 3))
+        else:
+            g = [np.take_along_axis(c, j, axis=1) for c in mix["chol"]]
+            mu = [np.take_along_axis(mix["mean"][..., k], j, axis=1) for k in range(3)]
+            e = rng.standard_normal((3, n, s_n))
+            d = _backward(g, e[0], e[1], e[2])
+            c0 = mu[0] + d[0]
+            a = np.where(none, 0.0, np.maximum(mu[1] + d[1], 0.0))
+            b = np.where(none, 0.0, mu[2] + d[2])  # a decelerating draw (b < 0) saturates: maybe never there
+            c0 = np.where(none, np.sqrt(mix["sigma2"] / np.maximum(mix["count"], 1.0))[:, None] * e[0], c0)
+            u_now = np.where(none, 0.0, np.maximum(-np.take_along_axis(mix["tau_on"], j, axis=1), 0.0))
+            level = c0 + a * u_now + b * u_now * u_now
+            gap = lim - level
+            slope = a + 2.0 * b * u_now
+            # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
+            # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)
+            disc = slope * slope + 4.0 * b * np.maximum(gap, 0.0)
+            den = slope + np.sqrt(np.maximum(disc, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ttf = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
+            ttf = np.where(np.isfinite(ttf) & (ttf >= 0.0), ttf, np.inf)
+            mean_c = slope
+        ttf = np.where(ttf > p.horizon, np.inf, ttf)
+        ready = self._ready(mix)
+        if m:
+            sl = mean_c
+            slope_z = sl.mean(axis=1) / np.maximum(sl.std(axis=1), 1e-12)
+            at_limit = np.mean(ttf == 0.0, axis=1) >= 0.5
+            evidence = (slope_z >= p.evidence_z) | at_limit | (p.evidence_z <= 0)
+        else:
+            evidence = np.zeros(n, dtype=bool)
+        ttf = np.where(ready[:, None], ttf, np.nan)
+        srt = np.sort(ttf, axis=1)
+        q = [srt[:, min(int(f * s_n), s_n - 1)] for f in (0.05, 0.5, 0.95)]
+        risk = np.where(ready, np.where(evidence, (ttf <= p.risk_horizon).mean(axis=1), 0.0), np.nan)
+        return Forecast(q[0], q[1], q[2], risk, ready, ttf, evidence)
