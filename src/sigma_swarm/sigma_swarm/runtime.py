@@ -21,10 +21,11 @@ import orjson
 from nacl.signing import SigningKey
 
 from sigma_protocol import b64decode, load_verify_key
-from sigma_swarm.auth import Signer, Verifier
+from sigma_swarm.auth import RedundantAckFilter, Signer, Verifier
 from sigma_swarm.core import (
     Durable,
     ElectionParams,
+    HeartbeatAck,
     LeaderCommand,
     Member,
     MemberReport,
@@ -34,6 +35,9 @@ from sigma_swarm.core import (
 )
 from sigma_swarm.roster import RosterError, SiteRoster, verify_roster
 from sigma_swarm.transport import DdsTransport
+from sigma_swarm.wire import KIND_OF
+
+ACK_KIND = KIND_OF[HeartbeatAck]
 
 
 def load_signing_key(path: Path) -> SigningKey:
@@ -141,6 +145,7 @@ class SwarmRuntime:
         self._next_roster_poll = now + config.roster_poll_s
         self._last_status: tuple | None = None
         self.status = self.member.status(now)
+        self.ack_filter = RedundantAckFilter()
 
     # ------------------------------------------------------------------ roster
 
@@ -186,7 +191,9 @@ class SwarmRuntime:
         me = self.config.robot_id
         for frame in frames:
             if frame.sender == me:
-                continue  # our own samples come back from the local reader
+                continue  # not expected (ignore-local), but never handle our own frames
+            if frame.kind == ACK_KIND and self.ack_filter.skip(frame.sender, not self.member.awaiting_acks):
+                continue
             message = self.verifier.accept(frame, self.member.term)
             if message is not None:
                 self._emit(self.member.handle(message, self.clock()))
@@ -245,6 +252,7 @@ class SwarmRuntime:
         out.update({f"roster_{k}": v for k, v in self.roster_errors.items()})
         out["accepted"] = self.verifier.accepted
         out["payload_encrypted"] = int(self.verifier.encrypted)
+        out["acks_unverified"] = self.ack_filter.dropped
         out["blocked_by_test_hook"] = self.transport.blocked_count
         return out
 

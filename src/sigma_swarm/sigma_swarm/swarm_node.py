@@ -94,6 +94,7 @@ class SwarmNode(Node):
         self._problem = ""
         self.get_logger().info(f"swarm member {self.robot_id} of site {self.s.site} on Cyclone DDS domain "
                                f"{self.s.swarm_domain_id}, roster version {runtime.roster.version}")
+        next_counters = 0.0
         try:
             while not self._stop.is_set():
                 runtime.step(0.2)
@@ -103,7 +104,10 @@ class SwarmNode(Node):
                     msg = self._report_outbox.get_nowait()
                     if runtime.member_report(msg.kind, bytes(msg.payload)) is None:
                         self.get_logger().debug(f"report {msg.kind!r} dropped: no leader to send it to")
-                self._counters = runtime.counters()
+                now = time.monotonic()
+                if now >= next_counters:  # read by the diagnostics timer (state_period_s): no need per frame
+                    self._counters = runtime.counters()
+                    next_counters = now + min(0.5, self.s.state_period_s / 2)
         finally:
             runtime.close()
 

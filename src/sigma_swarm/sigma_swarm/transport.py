@@ -31,9 +31,10 @@ BROADCAST_PARTITION = "_all"  # robot ids never start with "_"; "*" and "?" woul
 
 
 def frame_qos(depth: int = 256) -> Qos:
-    """Reliable, volatile, keep-last: a late joiner needs no history; a slow reader never blocks the writer long."""
+    """Reliable, volatile, keep-last: a late joiner needs no history; a slow reader never blocks the writer long.
+    Ignore-local: a member's own frames never come back to its own reader (no wake-up, no decoding to skip them)."""
     return Qos(Policy.Reliability.Reliable(duration(milliseconds=100)), Policy.Durability.Volatile,
-               Policy.History.KeepLast(depth))
+               Policy.History.KeepLast(depth), Policy.IgnoreLocal.Participant)
 
 
 class DdsTransport:

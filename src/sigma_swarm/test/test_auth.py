@@ -9,7 +9,7 @@ from nacl.secret import SecretBox
 from nacl.signing import SigningKey
 
 from sigma_protocol import b64encode
-from sigma_swarm.auth import MAX_TERM_JUMP, REPLAY_WINDOW, Signer, Verifier
+from sigma_swarm.auth import MAX_TERM_JUMP, REPLAY_WINDOW, RedundantAckFilter, Signer, Verifier
 from sigma_swarm.core import HeartbeatAck, LeaderCommand, LeaderHeartbeat, MemberHeartbeat
 from sigma_swarm.roster import RosterError, derive_mesh_key, sign_roster, verify_roster
 from sigma_swarm.runtime import load_signing_key
@@ -195,3 +195,12 @@ def test_a_key_file_of_mode_0600_or_0400_is_loaded(tmp_path):
         assert bytes(load_signing_key(path).verify_key) == bytes(KEYS["r1"].verify_key)
     with pytest.raises(ValueError, match="missing"):
         load_signing_key(tmp_path / "absent.key")
+
+
+def test_redundant_acks_are_dropped_unverified_only_after_the_majority_and_never_all_from_one_sender():
+    acks = RedundantAckFilter(verify_every=4)
+    assert not any(acks.skip("r1", round_settled=False) for _ in range(10))  # an open round: verify every one
+    pattern = [acks.skip("r1", round_settled=True) for _ in range(8)]
+    assert pattern == [True, True, True, False, True, True, True, False]  # every 4th is verified anyway
+    assert acks.skip("r2", round_settled=True)  # counted per sender
+    assert acks.dropped == 7

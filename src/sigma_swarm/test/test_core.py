@@ -189,3 +189,21 @@ def test_revoked_member_is_ignored_after_the_roster_drops_it():
     assert members["a"].handle(LeaderHeartbeat("e", 99, 2, 1), t).sends == []
     assert members["a"].counters["not_in_roster"] == 1
     assert members["a"].term < 99
+
+
+def test_leader_awaits_acks_until_its_newest_round_has_a_majority():
+    members = make()
+    t = run(members, 1.0)
+    (leader,) = leaders(members, t)
+    m = members[leader]
+    assert all(x.awaiting_acks for x in members.values() if x.id != leader)  # only a leader ever stops awaiting
+    assert not m.awaiting_acks  # instant delivery: the newest round already has its majority
+    t += P.heartbeat_interval_s
+    out = m.tick(t)  # the next round goes out
+    assert any(isinstance(s.message, LeaderHeartbeat) for s in out.sends) and m.awaiting_acks
+    seq = next(s.message.seq for s in out.sends if isinstance(s.message, LeaderHeartbeat))
+    others = sorted(i for i in members if i != leader)
+    m.handle(HeartbeatAck(others[0], m.term, 1, leader, seq), t)
+    assert m.awaiting_acks  # 2 of 5
+    m.handle(HeartbeatAck(others[1], m.term, 1, leader, seq), t)
+    assert not m.awaiting_acks  # 3 of 5: the round has its majority

@@ -143,6 +143,13 @@ class Member:
         return self.role is Role.LEADER and now < self._lease_until
 
     @property
+    def awaiting_acks(self) -> bool:
+        """False only while this member leads and its newest heartbeat round already has a majority of
+        acknowledgements: until the next round, further acknowledgements renew nothing (a shell may then skip their
+        signature checks; dropping a message is always safe)."""
+        return not (self.role is Role.LEADER and self._hb_seq not in self._hb_sent)
+
+    @property
     def lease_until(self) -> float:
         """End of the current lease on this member's clock (-inf when none)."""
         return self._lease_until if self.role is Role.LEADER else NEVER
