@@ -210,7 +210,7 @@ def test_robot_reports_move_the_task_through_its_states(cloud, site):
     url = f"/v1/sites/{site}/tasks/{tid}"
     report(cloud, robot, tid, 0)  # ACCEPTED: the leader gave it to this robot
     assert cloud.http.get(url, headers=manager(cloud)).json()["state"] == "assigned"
-    report(cloud, other, tid, 3)  # another robot's report about a task it does not hold changes nothing
+    report(cloud, other, tid, 2)  # another robot's progress on a task it does not hold changes nothing
     report(cloud, robot, tid, 2, progress=0.4)  # ACTIVE
     report(cloud, robot, tid, 2, progress=0.6)  # more progress: no new transition
     detail = cloud.http.get(url, headers=manager(cloud)).json()
@@ -229,6 +229,35 @@ def test_robot_reports_move_the_task_through_its_states(cloud, site):
     final = cloud.http.get(url, headers=manager(cloud)).json()
     assert final["history"] == detail["history"]
     report(cloud, robot, "local-task-7", 3)  # a robot-local task id (not a cloud task) is ignored
+
+
+def test_a_task_the_leader_reassigned_follows_the_robots_reports(cloud, site):
+    """The leader moved the task (the first robot let it go on a safety stop / lease expiry, or fell silent): the new
+    robot's ACCEPTED and SUCCEEDED move the record to it; the old robot's late reports cannot take it back."""
+    first, second = cloud.robot("tasks-re", site), cloud.robot("tasks-rf", site)
+    url = f"/v1/sites/{site}/tasks/{create(cloud).json()['task_id']}"
+    tid = url.rsplit("/", 1)[1]
+    report(cloud, first, tid, 0)
+    report(cloud, first, tid, 2, progress=0.3)
+    report(cloud, first, tid, 5, reason="canceled by swarm:tasks-re")  # it let the task go (safety stop)
+    detail = cloud.http.get(url, headers=manager(cloud)).json()
+    assert detail["state"] == "queued" and "let it go" in detail["reason"]
+    report(cloud, second, tid, 0)
+    report(cloud, first, tid, 2, progress=0.4)  # a late progress report of the old holder changes nothing
+    assert cloud.http.get(url, headers=manager(cloud)).json()["robot_id"] == "tasks-rf"
+    silent = create(cloud).json()["task_id"]  # a robot that fell silent: the new robot's report takes it over
+    report(cloud, first, silent, 0)
+    report(cloud, second, silent, 3, reason="delivered")
+    moved = cloud.http.get(f"/v1/sites/{site}/tasks/{silent}", headers=manager(cloud)).json()
+    assert moved["state"] == "done" and moved["robot_id"] == "tasks-rf"
+    assert [h["to_state"] for h in moved["history"]] == ["queued", "assigned", "queued", "assigned", "in_progress",
+                                                        "done"]
+    assert "re-assigned by the swarm leader" in moved["history"][2]["reason"]
+    replay_with_sigma_tasks(moved)
+    report(cloud, second, tid, 3)
+    done = cloud.http.get(url, headers=manager(cloud)).json()
+    assert done["state"] == "done" and [h["to_state"] for h in done["history"]].count("done") == 1
+    replay_with_sigma_tasks(done)
 
 
 def test_reports_cannot_touch_another_sites_tasks(cloud, site):
