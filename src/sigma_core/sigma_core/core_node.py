@@ -22,7 +22,9 @@ from std_msgs.msg import Float64, Header
 
 from sigma_core import convert
 from sigma_core.core.arbiter import NAMES, Decision
+from sigma_core.core.forecast import Judgement, TaskLoad, judge
 from sigma_core.core.pipeline import Pipeline, TickOutput
+from sigma_core.core.tasks import TaskSpec
 from sigma_core.settings import load_settings
 from sigma_interfaces.msg import (
     ActuatorHealth,
@@ -35,6 +37,7 @@ from sigma_interfaces.msg import (
     TaskStatus,
     TwinHealth,
 )
+from sigma_interfaces.srv import Forecast
 from sigma_ros_common import qos
 from sigma_ros_common.spin import events_executor, run
 from sigma_sim_interfaces.srv import SetPayload
@@ -66,7 +69,7 @@ class CoreNode(Node):
         sub(SafetyStatus, "safety/status", lambda m: p.update_safety(convert.safety_view(m), self._now()),
             qos.LATCHED)
         sub(ActuatorHealth, "actuator_health", lambda m: p.update_health(
-            list(m.name), list(m.winding_temperature), self._now()), qos.RELIABLE_10)
+            list(m.name), list(m.winding_temperature), self._now(), list(m.current)), qos.RELIABLE_10)
         sub(TwinHealth, "twin/health", self._on_twin, qos.LATCHED)
         sub(Task, "tasks/request", self._on_task, qos.reliable(20))
         sub(CognitionDecision, "cognition/decisions", self._on_decision, qos.DECISIONS)
@@ -86,6 +89,8 @@ class CoreNode(Node):
         self._published_min = math.inf
         self._traffic_note = ""
         self.create_timer(PEER_SCAN_PERIOD, self._scan_peers)
+        self.forecast_client = self.create_client(Forecast, "twin/forecast")
+        self._asking: dict[str, tuple[TaskSpec, TaskLoad, float]] = {}     # tasks awaiting the twin's forecast
         self.payload_client = self.create_client(SetPayload, self.params.payload_service) \
             if self.params.payload_service else None
         self._payload_pending: float | None = None
@@ -103,15 +108,51 @@ class CoreNode(Node):
         return self._now() - time.time()
 
     def _on_twin(self, m: TwinHealth) -> None:
-        """The twin's highest component risk (NaN = not enough history yet: ignored, not an input error)."""
+        """The twin's highest component risk (NaN = not enough history yet: ignored, not an input error) and its
+        earliest maintenance window (stamped in the drivers' time base, which is this node's clock)."""
+        self.pipeline.perception.update_twin_window(convert.seconds(m.window_start))
         risks = [float(c.risk) for c in (*m.actuators, m.battery) if math.isfinite(c.risk)]
         if risks:
             self.pipeline.perception.update_twin_risk(max(0.0, min(1.0, max(risks))), self._now())
 
     # -- inputs that are requests -----------------------------------------------------------------
     def _on_task(self, m: Task) -> None:
-        reports = self.pipeline.submit_task(convert.task_spec(m, self._to_local()), self._now())
-        self._publish_statuses(reports)
+        spec = convert.task_spec(m, self._to_local())
+        if spec.task_id in self._asking:
+            return                                   # a retry while the twin is asked: answered when it answers
+        load = self.pipeline.wants_forecast(spec)
+        if load is not None and self.forecast_client.service_is_ready():
+            self._ask_twin(spec, load)
+            return
+        self._publish_statuses(self.pipeline.submit_task(spec, self._now()))
+
+    def _ask_twin(self, spec: TaskSpec, load: TaskLoad) -> None:
+        """The twin's what-if for a long or heavy task; the task is accepted or refused when it answers."""
+        self._asking[spec.task_id] = (spec, load, self._now())
+        req = Forecast.Request(joints=list(load.joints), rms_current=list(load.rms_current),
+                               ambient_temperature=math.nan, cooling_factor=1.0, horizon=max(load.duration, 1.0))
+        self.forecast_client.call_async(req).add_done_callback(lambda f, tid=spec.task_id: self._twin_said(tid, f))
+
+    def _twin_said(self, task_id: str, future) -> None:
+        asked = self._asking.pop(task_id, None)
+        if asked is None:
+            return                                   # already judged without it (timeout)
+        spec, load, _ = asked
+        try:
+            res = future.result()
+            verdict = judge(load, list(res.joints), list(res.risk), list(res.time_to_limit_q05),
+                            self.pipeline.config.forecast) if res.success else \
+                Judgement(note=f"twin forecast refused the question: {res.message}")
+        except Exception as exc:  # noqa: BLE001 - the twin failing must not take the executor down
+            verdict = Judgement(note=f"twin forecast failed: {exc!r}")
+        self._publish_statuses(self.pipeline.submit_task(spec, self._now(), verdict))
+
+    def _twin_overdue(self, now: float) -> None:
+        for task_id, (spec, _load, asked_at) in list(self._asking.items()):
+            if now - asked_at > self.pipeline.config.forecast.timeout:
+                del self._asking[task_id]
+                note = f"twin forecast did not answer within {self.pipeline.config.forecast.timeout} s"
+                self._publish_statuses(self.pipeline.submit_task(spec, now, Judgement(note=note)))
 
     def _on_decision(self, m: CognitionDecision) -> None:
         offset = self._to_local()
@@ -131,6 +172,8 @@ class CoreNode(Node):
 
     def _tick_once(self) -> None:
         now = self._now()
+        if self._asking:
+            self._twin_overdue(now)
         out = self.pipeline.tick(now)
         stamp = self.get_clock().now().to_msg()
         if out.switch is not None:

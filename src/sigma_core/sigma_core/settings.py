@@ -8,6 +8,7 @@ from rclpy.node import Node
 
 from sigma_core.core.arbiter import ArbiterParams
 from sigma_core.core.behaviours import ExecutionParams
+from sigma_core.core.forecast import ForecastParams
 from sigma_core.core.pipeline import CoreConfig
 from sigma_core.core.reasoning import ReasoningParams
 from sigma_core.core.selfeval import SelfEvalParams
@@ -19,7 +20,8 @@ from sigma_ros_common.ros_params import load
 from sigma_ros_common.share import resolve_file
 
 SECTIONS = {"map": MapParams, "tracker": TrackerParams, "execution": ExecutionParams, "reasoning": ReasoningParams,
-            "selfeval": SelfEvalParams, "arbiter": ArbiterParams, "traffic": TrafficParams}
+            "selfeval": SelfEvalParams, "arbiter": ArbiterParams, "traffic": TrafficParams,
+            "forecast": ForecastParams}
 
 
 @dataclass(frozen=True)

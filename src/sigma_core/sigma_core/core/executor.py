@@ -15,6 +15,7 @@ import py_trees
 from py_trees.common import Status
 
 from sigma_core.core.behaviours import Charge, ExecContext, HoldFor, SetPayload, arm, navigate
+from sigma_core.core.forecast import Judgement
 from sigma_core.core.planner import NoPathError, reachable
 from sigma_core.core.sitemap import PlaceError
 from sigma_core.core.tasks import FINAL, Kind, State, StatusReport, TaskError, TaskSpec, fence_key, validate
@@ -35,10 +36,12 @@ class TaskExecutor:
         self._last_step = ""
         self.commander = 2
         self.newest_term: dict[str, int] = {}           # fencing: newest term seen per issuer family
+        self.payload_cap = (math.inf, "")                # the twin's derating: (kg, why)
 
     # -- acceptance ---------------------------------------------------------------------------------
-    def submit(self, spec: TaskSpec, now: float) -> list[StatusReport]:
-        """Validate and accept or refuse ``spec``; returns the reports to publish (in order)."""
+    def submit(self, spec: TaskSpec, now: float, twin: Judgement | None = None) -> list[StatusReport]:
+        """Validate and accept or refuse ``spec``; returns the reports to publish (in order). ``twin``: the twin's
+        judgement of this task (None: not asked), a refusal, or a derating of later payloads."""
         if spec.task_id in self.known and spec.kind != Kind.CANCEL:
             return [self.known[spec.task_id]]            # a retry of a known task: same answer, never run twice
         stale = self._fence(spec)
@@ -50,6 +53,8 @@ class TaskExecutor:
         try:
             spec = validate(spec)
             self._check(spec, now)
+            if twin is not None and twin.refuse:
+                raise TaskError(twin.refuse)
             root = self._build(spec)
         except (TaskError, PlaceError, NoPathError) as exc:
             return [self._remember(self._report(spec, State.REFUSED, reason=str(exc)))]
@@ -59,7 +64,10 @@ class TaskExecutor:
                                                       f"priority {spec.priority}) from {spec.issuer or 'unknown'}"))
         self.spec, self.root = spec, root
         self._last_step, self._last_report = "", -math.inf
-        out.append(self._remember(self._report(spec, State.ACCEPTED, reason=self._constraint_text())))
+        if twin is not None and not twin.refuse:
+            self.payload_cap = (twin.payload_cap, twin.note) if math.isfinite(twin.payload_cap) else (math.inf, "")
+        note = "; ".join(t for t in (self._constraint_text(), twin.note if twin else "") if t)
+        out.append(self._remember(self._report(spec, State.ACCEPTED, reason=note)))
         return out
 
     def _fence(self, spec: TaskSpec) -> str:
@@ -92,6 +100,9 @@ class TaskExecutor:
             raise TaskError(f"busy with task {self.spec.task_id} of priority {self.spec.priority} > {spec.priority}")
         if c is not None and c.refuse_new_work and spec.kind in (Kind.GO_TO, Kind.DELIVER):
             raise TaskError(c.refuse_new_work)
+        if spec.kind == Kind.DELIVER and spec.payload_mass > self.payload_cap[0]:
+            raise TaskError(f"payload {spec.payload_mass:.1f} kg above {self.payload_cap[0]:.1f} kg: "
+                            f"{self.payload_cap[1]}")
         if spec.kind == Kind.DELIVER and c is not None and spec.payload_mass > c.payload_limit:
             raise TaskError(f"payload {spec.payload_mass:.1f} kg above the current limit {c.payload_limit:.1f} kg"
                             f" ({'; '.join(c.reasons) or 'nominal'})")
@@ -181,7 +192,8 @@ class TaskExecutor:
             task_id=spec.task_id, kind=int(spec.kind), state=state, step=ctx.step if state == State.ACTIVE else "",
             progress=1.0 if state == State.SUCCEEDED else (self._progress() if state == State.ACTIVE else 0.0),
             distance_remaining=ctx.remaining if navigating else math.nan,
-            speed_limit=ctx.speed_limit, payload_limit=c.payload_limit if c else math.nan,
+            speed_limit=ctx.speed_limit,
+            payload_limit=min(c.payload_limit, self.payload_cap[0]) if c else math.nan,
             commander=self.commander, reason=reason)
 
     def _finish(self, state: State, reason: str) -> StatusReport:

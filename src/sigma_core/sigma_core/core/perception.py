@@ -52,6 +52,8 @@ class WorldState:
     health_age: float
     twin_risk: float                             # probability in [0, 1] from the twin; nan if none
     twin_age: float
+    twin_window_start: float                     # the twin's earliest maintenance window [s, this clock]; nan: none
+    currents: dict[str, float]                   # latest motor current per joint [A]
     rejected: tuple[str, ...]                    # recent rejected inputs, newest last
 
     @property
@@ -80,6 +82,8 @@ class Perception:
     hottest_joint: str = ""
     hottest_winding: float = math.nan
     twin_risk: float = math.nan
+    twin_window_start: float = math.nan
+    currents: dict[str, float] = field(default_factory=dict)
     joints_requested_at: float | None = None     # set by a shell that subscribes joint states only on demand
     received: dict[str, float] = field(default_factory=dict)
     rejected: deque = field(default_factory=lambda: deque(maxlen=8))
@@ -146,15 +150,22 @@ class Perception:
         self.received["safety/status"] = now
         return True
 
-    def update_health(self, names: list[str], winding: list[float], now: float) -> bool:
+    def update_health(self, names: list[str], winding: list[float], now: float,
+                      current: list[float] | None = None) -> bool:
         if len(names) != len(winding) or not names:
             return self._reject("actuator_health", f"{len(names)} names, {len(winding)} temperatures", now)
+        if current is not None and len(current) == len(names):
+            self.currents = {n: float(c) for n, c in zip(names, current, strict=False) if _finite(c)}
         pairs = [(t, n) for n, t in zip(names, winding, strict=False) if _finite(t)]
         if not pairs:
             return self._reject("actuator_health", "no finite winding temperature", now)
         self.hottest_winding, self.hottest_joint = max(pairs)
         self.received["actuator_health"] = now
         return True
+
+    def update_twin_window(self, start: float) -> None:
+        """The twin's earliest maintenance window start on this clock (nan or <= 0: none planned)."""
+        self.twin_window_start = float(start) if _finite(start) and start > 0 else math.nan
 
     def update_twin_risk(self, risk: float, now: float) -> bool:
         if not _finite(risk) or not 0.0 <= risk <= 1.0:
@@ -179,5 +190,6 @@ class Perception:
             battery_age=self.age("battery_state", now), safety=self.safety, safety_age=self.age("safety/status", now),
             hottest_joint=self.hottest_joint, hottest_winding=self.hottest_winding,
             health_age=self.age("actuator_health", now), twin_risk=self.twin_risk, twin_age=self.age("twin", now),
+            twin_window_start=self.twin_window_start, currents=self.currents,
             rejected=tuple(self.rejected),
         )

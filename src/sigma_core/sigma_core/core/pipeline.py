@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sigma_core.core.arbiter import NAMES, Arbiter, ArbiterParams, Decision, Mode, Switch, Verdict
 from sigma_core.core.behaviours import Command, ExecContext, ExecutionParams
 from sigma_core.core.executor import TaskExecutor
+from sigma_core.core.forecast import ForecastParams, Judgement, TaskLoad, estimate, window_conflict, worth_asking
 from sigma_core.core.perception import Perception, WorldState
 from sigma_core.core.reasoning import Constraints, ReasoningParams, constrain
 from sigma_core.core.selfeval import Assessment, SelfEvalParams, SelfEvaluation
@@ -35,6 +36,7 @@ class CoreConfig:
     selfeval: SelfEvalParams = field(default_factory=SelfEvalParams)
     arbiter: ArbiterParams = field(default_factory=ArbiterParams)
     traffic: TrafficParams = field(default_factory=TrafficParams)
+    forecast: ForecastParams = field(default_factory=ForecastParams)
 
 
 @dataclass(frozen=True)
@@ -82,11 +84,33 @@ class Pipeline:
         self.ctx.now, self.ctx.world, self.ctx.constraints = now, world, constraints
         return world, constraints
 
-    def submit_task(self, spec: TaskSpec, now: float) -> list[StatusReport]:
-        """A task from ``tasks/request``: accepted or refused at once (reports returned and published)."""
-        self.refresh(now)
+    def submit_task(self, spec: TaskSpec, now: float, twin: Judgement | None = None) -> list[StatusReport]:
+        """A task from ``tasks/request``: accepted or refused at once (reports returned and published). ``twin``:
+        the twin's forecast judgement when the node asked for one (see ``task_load``)."""
+        world, _ = self.refresh(now)
         self.executor.commander = int(self.arbiter.mode)
-        return self.executor.submit(spec, now)
+        load = self.task_load(spec)
+        window = window_conflict(load, world.twin_window_start, now, self.config.forecast) if load else ""
+        if window and spec.task_id not in self.executor.known:
+            twin = Judgement(refuse=window)
+        return self.executor.submit(spec, now, twin)
+
+    def task_load(self, spec: TaskSpec) -> TaskLoad | None:
+        """The workload of ``spec`` for the twin (None: places unknown, the executor refuses it anyway)."""
+        pose = self.perception.pose
+        try:
+            places = [self.ctx.site.resolve(t) for t in (spec.pickup, spec.dropoff, spec.place) if t]
+        except ValueError:
+            return None
+        route = ([pose[:2]] if pose is not None else []) + [(p.x, p.y) for p in places]
+        return estimate(spec, route, self.perception.currents, self.config.forecast)
+
+    def wants_forecast(self, spec: TaskSpec) -> TaskLoad | None:
+        """The load to ask the twin about when ``spec`` is long or heavy (and new), else None."""
+        if spec.task_id in self.executor.known:
+            return None
+        load = self.task_load(spec)
+        return load if load is not None and worth_asking(spec, load, self.config.forecast) else None
 
     def offer_decision(self, decision: Decision, action: str, parameters: dict[str, str],
                        now: float) -> tuple[Verdict, list[StatusReport]]:
