@@ -24,6 +24,10 @@ PATIENCE = 3.0  # s a walker waits for a robot in its way (or a robot stopped ne
 YIELD_CLEARANCE = 2.5
 # m: a standing walker with a robot closer than this is in the robot's way (it slows or stops the robot)
 IN_THE_WAY = 2.0
+# m: a standing walker this far ahead of a robot and this close to its line of travel stands in its path (a robot
+# that holds for people in its path stops a few metres before them, farther than IN_THE_WAY)
+PATH_AHEAD = 4.0
+PATH_HALF_WIDTH = 1.5
 HOLD_LIMIT = 20.0  # s a walker stands aside for a robot that does not pass; then it turns back (next goal)
 
 
@@ -128,9 +132,9 @@ class Human:
             self._walk(dt, rng, robots, headings)
             return
         self.velocity = np.zeros(2)
-        near = np.hypot(*(robots - self.position).T) if len(robots) else np.zeros(0)
-        if len(near) and near.min() < IN_THE_WAY:  # a robot came this way and stands by: yield to it as well
-            self._wait(dt, robots, headings, int(np.argmin(near)))
+        robot = self._in_the_way_of(robots, headings)
+        if robot is not None:  # a robot came this way, or waits for this walker to leave its path: yield to it too
+            self._wait(dt, robots, headings, robot)
         else:
             self.waited = 0.0
 
@@ -167,6 +171,21 @@ class Human:
         self.waited, self.held = 0.0, None
         self.aside = self._aside_point(robots[robot], None if headings is None else float(headings[robot]))
         self.yields += 1
+
+    def _in_the_way_of(self, robots: np.ndarray, headings: np.ndarray | None) -> int | None:
+        """A robot this standing walker is in the way of: closer than ``IN_THE_WAY``, or ahead of it within
+        ``PATH_AHEAD`` and ``PATH_HALF_WIDTH`` of its line of travel (the nearest such robot; None if none)."""
+        if not len(robots):
+            return None
+        rel = self.position - robots
+        dist = np.hypot(*rel.T)
+        blocking = dist < IN_THE_WAY
+        if headings is not None:
+            h = np.stack([np.cos(headings), np.sin(headings)], axis=1)
+            along = np.sum(rel * h, axis=1)
+            across = rel[:, 0] * h[:, 1] - rel[:, 1] * h[:, 0]
+            blocking |= (along > 0) & (along < PATH_AHEAD) & (np.abs(across) < PATH_HALF_WIDTH)
+        return int(np.argmin(np.where(blocking, dist, np.inf))) if blocking.any() else None
 
     def _aside_point(self, robot: np.ndarray, heading: float | None) -> np.ndarray:
         """``YIELD_CLEARANCE`` across the robot's line of travel, on the walker's side of it, inside the bounds."""

@@ -130,6 +130,21 @@ def test_a_walker_blocked_by_a_robot_that_never_moves_turns_back_within_a_bound(
     assert float(np.hypot(*(walker.position - parked[0]))) >= KEEP_CLEAR - 1e-9
 
 
+
+def test_a_standing_walker_leaves_the_path_of_a_robot_that_waits_for_it_a_few_metres_away():
+    rng = np.random.default_rng(0)
+    robot = np.array([[0.0, 0.0]])  # holds 3 m before a person in its path (as sigma_core's traffic rules do)
+    walker = Human("w", np.array([3.0, 0.3]), 1.0, [(3.0, 8.0)], bounds=(-14, -9, 14, 9))
+    walker.goal = np.array([-6.0, 0.3])  # its way runs through the robot: it holds
+    walker.held = 0.0
+    t = 0.0
+    while t < PATIENCE + 5.0 and abs(walker.position[1]) < YIELD_CLEARANCE - 1e-9:
+        walker.step(0.05, rng, robot, np.array([0.0]))
+        t += 0.05
+    assert walker.yields == 1 and abs(walker.position[1]) >= YIELD_CLEARANCE - 1e-9, (walker, t)
+    assert t >= PATIENCE  # it waited first
+
+
 def test_detector_respects_range_and_field_of_view_in_base_frame():
     humans = [
         Human("front", np.array([3.0, 0.0]), 1.0, [(3.0, 0.0), (3.0, 1.0)]),
