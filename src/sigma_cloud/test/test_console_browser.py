@@ -5,6 +5,7 @@ operator cannot create tasks, a site manager never sees another site's robots, a
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -199,10 +200,69 @@ def test_a_site_manager_never_sees_another_site(cloud, world, page):
     wait_robot_at(page, "con-x1", 2.0, 2.0)
 
 
-def test_operations_view(cloud, world, page):
+def cognition_pass(cloud) -> None:
+    """One pass of the cloud's cognition worker (the same code the service runs): incidents from safety events."""
+    import asyncio
+
+    from sigma_cloud.cognition import rules, worker
+    from sigma_cloud.core.db import make_pool
+    from sigma_cloud.repositories import cognition
+
+    async def run() -> None:
+        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=2)
+        await pool.open(wait=True, timeout=30)
+        try:
+            async with worker.transaction(pool, worker.ACTOR) as conn:
+                await cognition.ensure_cursors(conn)  # robots not seen before start at their current head
+            await worker.run_once(pool, rules.CognitionParams(), zones=False)
+        finally:
+            await pool.close()
+
+    with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+        thread.submit(asyncio.run, run()).result()
+
+
+def safety_incident(cloud, robot, cause: str) -> dict:
+    """A protective stop with a raised fault, sent as the robot's signed telemetry and turned into an incident."""
+    fault = {"code": 301, "rule": "person_in_path", "source": "sigma_safety", "cause": cause, "severity": 2,
+             "latched": False}
+    send(cloud, robot, [event(robot, "battery", {"voltage": 47.0 + 0.1 * i, "current": 3.0, "percentage": 0.7},
+                              ts=time.time() - 3 + 0.5 * i) for i in range(5)]
+         + [event(robot, "safety_event", {"level": 2, "previous_level": 0, "authority": 0, "previous_authority": 0,
+                                          "sequence": 7, "cause": cause, "raised": [fault], "cleared": []})])
+    cognition_pass(cloud)
+    items = cloud.http.get("/v1/incidents", params={"robot_id": robot.robot_id}, headers=cloud.token()).json()["items"]
+    assert len(items) == 1 and items[0]["kind"] == "safety", items
+    return items[0]
+
+
+def test_operations_view_with_incidents_and_their_similar_past_one(cloud, world, page):
+    # Two robots stop for a person in the aisle: the first incident is resolved by the site manager through the
+    # API; the second, opened in the console, finds the first as its nearest past incident with that resolution.
+    past, latest = cloud.robot("con-i1", SITE), cloud.robot("con-i2", SITE)
+    cognition_pass(cloud)
+    first = safety_incident(cloud, past, "person 0.8 m ahead in aisle 2")
+    manager = cloud.token("site_manager", (SITE,))
+    r = cloud.http.post(f"/v1/incidents/{first['incident_id']}/resolution", headers=manager,
+                        json={"outcome": "operator_intervention", "resolution": "pallet moved out of the aisle"})
+    assert r.status_code == 200, r.text
+    second = safety_incident(cloud, latest, "person 0.7 m ahead in aisle 2")
     sign_in(page, cloud.url, "manager", PASSWORD)
     page.click("#nav-ops")
     page.wait_for_selector("#maintenance td:has-text('con-r2')", timeout=WAIT_MS)  # the knee's service window
+    row = f"#incidents tr[data-incident='{second['incident_id']}']"
+    page.wait_for_selector(row, timeout=WAIT_MS)
+    cells = page.eval_on_selector_all(row + " td", "tds => tds.map(td => td.textContent)")
+    assert cells[1:5] == ["con-i2", "safety", "safety level 2: person 0.7 m ahead in aisle 2", "open"], cells
+    resolved = page.eval_on_selector_all(f"#incidents tr[data-incident='{first['incident_id']}'] td",
+                                         "tds => tds.map(td => td.textContent)")
+    assert resolved[4:6] == ["operator intervention", "pallet moved out of the aisle"], resolved
+    page.click(row)
+    page.wait_for_selector(f"#similar[data-incident='{second['incident_id']}'] td:has-text('con-i1')",
+                           timeout=WAIT_MS)
+    nearest = page.eval_on_selector_all("#similar tbody tr:first-child td", "tds => tds.map(td => td.textContent)")
+    assert nearest[1] == "con-i1" and nearest[4:6] == ["operator intervention", "pallet moved out of the aisle"]
+    assert float(nearest[6]) < 0.1  # the same kind of stop: nearly the same signature
     screenshot(page, "operations")
 
 

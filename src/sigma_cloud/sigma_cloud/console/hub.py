@@ -104,6 +104,7 @@ class SiteFeed:
                 delta = await self.poll_once()
                 self.ready.set()
                 if delta:
+                    delta["t"] = round(time.time(), 4)  # when it left the poll [UNIX s] (bench: server vs page share)
                     self.publish(delta)
             except asyncio.CancelledError:
                 raise

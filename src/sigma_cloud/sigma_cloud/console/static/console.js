@@ -133,9 +133,13 @@ function onBlock(block) {
   if (!data) return;
   const msg = JSON.parse(data);
   if (kind === "snapshot") {
+    // Every stream starts with one (and reconnects every 25 s): the drawn robots are kept and updated in place,
+    // only those no longer in the site are removed.
+    const present = new Set(msg.robots.map((r) => r.robot_id));
     S.robots.clear(); S.tasks.clear();
-    for (const id of [...S.robotEls.keys()]) { S.robotEls.get(id).remove(); S.robotEls.delete(id); }
-    for (const id of [...S.humanEls.keys()]) { S.humanEls.get(id).remove(); S.humanEls.delete(id); }
+    for (const els of [S.robotEls, S.humanEls]) {
+      for (const [id, g] of [...els]) if (!present.has(id)) { g.remove(); els.delete(id); }
+    }
     if (typeof msg.server_time === "number") S.clockOffset = msg.server_time - Date.now() / 1000;
     applyDelta({ robots: msg.robots, tasks: msg.tasks, leader: msg.leader || { robot_id: null } });
     setConn(true, "live");
@@ -157,7 +161,7 @@ function applyDelta(d) {
     if (r.humans !== undefined) drawHumans(robot);
     if (S.detail && S.detail.id === r.robot_id) liveDetail(robot);
   }
-  if (S.leader) { const l = S.robotEls.get(S.leader.robot_id); if (l) l.classList.add("leader"); }
+  if (S.leader) { const l = S.robotEls.get(S.leader.robot_id); if (l) { l.classList.add("leader"); l.append(leaderMark()); } }
   for (const t of d.tasks || []) S.tasks.set(t.task_id, t);
   if (d.tasks && d.tasks.length) queueRender();
   $("robot-count").textContent = `${S.robots.size} robots`;
@@ -190,15 +194,19 @@ function drawMap() {
   }
 }
 
+// One star, moved into the leader's group (drawn only there).
+function leaderMark() {
+  if (!S.leaderMark) S.leaderMark = svg("polygon", { class: "leader-mark", points: "0,-0.95 0.15,-0.65 0.45,-0.65 0.2,-0.45 0.3,-0.15 0,-0.33 -0.3,-0.15 -0.2,-0.45 -0.45,-0.65 -0.15,-0.65" });
+  return S.leaderMark;
+}
+
 function drawRobot(r) {
   let g = S.robotEls.get(r.robot_id);
   if (r.x === undefined) return;
   if (!g) {
     g = svg("g", { class: "robot", id: "robot-" + r.robot_id, "data-robot": r.robot_id });
-    g.append(svg("path", { d: "M0.6,0 L-0.4,0.35 L-0.4,-0.35 Z" }),
-      svg("polygon", { class: "leader-mark", points: "0,-0.95 0.15,-0.65 0.45,-0.65 0.2,-0.45 0.3,-0.15 0,-0.33 -0.3,-0.15 -0.2,-0.45 -0.45,-0.65 -0.15,-0.65" }),
-      svg("text", { x: 0.5, y: 0.7 }, r.robot_id));
-    g.addEventListener("click", () => { location.hash = "#/robot/" + encodeURIComponent(r.robot_id); });
+    // Two children per robot, no listener of its own (a click on the map finds the robot): 1,000 robots stay light.
+    g.append(svg("path", { d: "M0.6,0 L-0.4,0.35 L-0.4,-0.35 Z" }), svg("text", { x: 0.5, y: 0.7 }, r.robot_id));
     $("robots").append(g);
     S.robotEls.set(r.robot_id, g);
   }
@@ -239,6 +247,8 @@ function ageHumans(g) {
 setInterval(() => { for (const g of S.humanEls.values()) ageHumans(g); }, 1000);
 
 $("map") && $("map").addEventListener("click", (ev) => {
+  const robot = !S.picking && ev.target.closest && ev.target.closest(".robot");
+  if (robot) { location.hash = "#/robot/" + encodeURIComponent(robot.dataset.robot); return; }
   const name = ev.target.getAttribute && ev.target.getAttribute("data-place");
   if (!S.picking || !name) return;
   const target = $(S.picking.shift());
@@ -434,17 +444,24 @@ async function openOps() {
     $("incidents").tBodies[0].replaceChildren(...items.map((i) => {
       const tr = el("tr", { "data-incident": i.incident_id });
       tr.append(el("td", {}, new Date(i.at * 1000).toLocaleString()), el("td", {}, i.robot_id), el("td", {}, i.kind),
-        el("td", {}, i.summary), el("td", {}, i.outcome));
+        el("td", {}, i.summary), el("td", { class: "outcome" }, (i.outcome || "open").replace("_", " ")),
+        el("td", {}, i.resolution || ""));
       tr.addEventListener("click", () => similar(i.incident_id));
       return tr;
     }));
   } catch (e) { $("similar").textContent = "Incidents unavailable: " + e.message; }
 }
 async function similar(id) {
+  const box = $("similar");
   try {
-    const s = await api(`/v1/incidents/${id}/similar`);
-    $("similar").textContent = "Similar past incidents: " + (s.items || []).map((x) => `${x.robot_id} ${x.kind}: ${x.summary}`).join("; ");
-  } catch (e) { $("similar").textContent = "Similar incidents unavailable: " + e.message; }
+    const s = await api(`/v1/incidents/${id}/similar?k=5`);
+    for (const tr of $("incidents").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.incident === id);
+    box.replaceChildren(el("p", {}, s.items.length ? "Similar past incidents (nearest first):" : "No similar past incident."),
+      ...(s.items.length ? [table(["time", "robot", "kind", "summary", "outcome", "resolution", "distance"],
+        s.items.map((x) => [when(x.at), x.robot_id, x.kind, x.summary, (x.outcome || "open").replace("_", " "),
+          x.resolution || "", fmt(x.distance, 3)]))] : []));
+    box.dataset.incident = id;
+  } catch (e) { box.textContent = "Similar incidents unavailable: " + e.message; }
 }
 
 // ---- routing ----
