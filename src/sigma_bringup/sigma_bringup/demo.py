@@ -239,13 +239,27 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     progress.wait("every robot's cognition (core_node) listens on tasks/request",
                   lambda: all(node.task_matched(r) for r in ROBOTS), 90)
 
-    def accepted() -> bool:
+    def accepted(robots: tuple[str, ...]) -> bool:
         for order in ORDERS:
-            if node.task_report(order.robot) is None:
+            if order.robot in robots and node.task_report(order.robot) is None:
                 node.send_task(order, run_id)  # idempotent: a repeated task id is answered, never run twice
-        return all(node.task_report(r) is not None for r in ROBOTS)
+        return all(node.task_report(r) is not None for r in robots)
 
-    progress.wait("every robot's executor answered its task on tasks/status", accepted, 60)
+    # r2 drives the cross aisle where r3 was spawned: r3 leaves it (south, to its shelf) before r2 sets off behind
+    # it, and the person who walks at r2 along that aisle finds r3 gone.
+    first = tuple(o.robot for o in ORDERS if o.robot != "r2")
+    progress.wait(f"{', '.join(first)}: the executors answered their tasks on tasks/status",
+                  lambda: accepted(first), 60)
+
+    def r3_left_the_cross_aisle() -> bool:
+        xy = node.position("r3")
+        return xy is not None and abs(xy[1]) >= CROSS_AISLE_HALF_WIDTH
+
+    try:
+        progress.wait("r3 turns off the cross aisle towards its shelf", r3_left_the_cross_aisle, 45)
+    except TimeoutError as exc:
+        progress.say(f"(r3 is still in the cross aisle: {exc}; r2 sets off anyway)")
+    progress.wait("r2: the executor answered its task on tasks/status", lambda: accepted(ROBOTS), 60)
     for order in ORDERS:
         progress.say(f"{order.robot}: {order.what}")
     try:
@@ -260,16 +274,6 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
                                                    for r in blocked)])) from None
     checks = [Check("task in progress on every robot", True, "edge AI holds authority, brakes released")]
 
-    # The person walks along the cross aisle at r2 from 6.4 m ahead; r3 (spawned in that aisle) first turns off it
-    # towards its shelf, so the person stops r2 and not r3 on the way.
-    def r3_left_the_cross_aisle() -> bool:
-        xy = node.position("r3")
-        return xy is not None and abs(xy[1]) >= CROSS_AISLE_HALF_WIDTH
-
-    try:
-        progress.wait("r3 turns off the cross aisle towards its shelf", r3_left_the_cross_aisle, 60)
-    except TimeoutError as exc:
-        progress.say(f"(r3 is still in the cross aisle: {exc}; the person may pass it)")
     t_human = time.monotonic()
     # The person starts 6.4 m ahead, walks straight at the robot, stops face to face 1 m away and leaves the scene
     # when the fault ends 10 s later.
@@ -303,7 +307,6 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         )
     )
 
-    checks.append(cognition_check(api, worker, started, progress))
     checks.append(swarm_check(gw, api, progress))
     finishing = [o.robot for o in ORDERS if o.must_finish]
 
@@ -315,8 +318,14 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     except TimeoutError as exc:
         progress.say(f"✘ {exc}")
     checks += task_checks(ORDERS, {r: node.task_report(r) for r in ROBOTS})
-    checks += run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
+    busy = [r for r in finishing if (rep := node.task_report(r)) is None or rep.state < 3]
+    if busy:  # a fleet task would preempt a robot's running scripted task at its executor
+        checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False,
+                            f"not started: {', '.join(busy)} still busy with the scripted task"))
+    else:
+        checks += run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
     checks.append(separation_check(node.closest_approach(), _configured_separation()))
+    checks.append(cognition_check(api, worker, started, progress))  # by now it has had time to act
 
     def cloud_state() -> list[Check]:
         counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r, started))
