@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from cloud_common import Stack
@@ -112,6 +113,16 @@ def background(url: str, robots: list[tuple[str, str]], seconds: float, out: mul
     out.put(stats["acked"] / seconds)
 
 
+def wait_for_cursors(owner_url: str, count: int, timeout: float = 120.0) -> None:
+    """Until the worker has given every warmed-up robot its cursor (else a trial's batch could be taken as history)."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        while (n := conn.execute("SELECT count(*) FROM cognition_cursor").fetchone()[0]) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the cognition worker made {n} of {count} cursors in {timeout:.0f} s")
+            time.sleep(0.2)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))] * 1e3
@@ -126,6 +137,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100, help="trials per path and phase")
     parser.add_argument("--load-robots", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="claim loops of the cognition worker")
     args = parser.parse_args()
     with Stack(workers=args.workers) as stack:
         robots = stack.register(4 * args.trials + args.load_robots)
@@ -136,10 +148,10 @@ def main() -> None:
                "SIGMA_JWT_SECRET": secrets["jwt_secret"], "SIGMA_API_DB_PASSWORD": secrets["api_db_password"],
                "SIGMA_LOG_LEVEL": "WARNING"}
         asyncio.run(warm(stack.url, probes))
-        worker = subprocess.Popen([sys.executable, "-m", "sigma_cloud.cli", "cognition"], env=env,
-                                  stdout=subprocess.DEVNULL)
+        worker = subprocess.Popen([sys.executable, "-m", "sigma_cloud.cli", "cognition", "--concurrency",
+                                   str(args.concurrency)], env=env, stdout=subprocess.DEVNULL)
         try:
-            time.sleep(3.0)  # the worker creates cursors for every robot (at their current head)
+            wait_for_cursors(stack.runtime.owner_url, len(probes))  # each probe's cursor sits at its head first
             idle_cog, idle_op = asyncio.run(phase(stack.url, admin, probes[:2 * args.trials], args.trials))
             print(line("idle   cognition (ingest -> decision applied)", idle_cog), flush=True)
             print(line("idle   operator decision (baseline)         ", idle_op), flush=True)
@@ -161,7 +173,8 @@ def main() -> None:
         finally:
             worker.terminate()
             worker.wait(timeout=20)
-    print(f"trials={args.trials} per path and phase, uvicorn workers={args.workers}, one cognition worker, "
+    print(f"trials={args.trials} per path and phase, uvicorn workers={args.workers}, one cognition worker "
+          f"({args.concurrency} claim loops), "
           f"background {args.load_robots} robots x 1000-event batches at {rate:,.0f} events/s")
     print(f"decision_latency: ingest -> applied p50 {pct(load_cog, 0.5):.0f} ms p99 {pct(load_cog, 0.99):.0f} ms "
           f"under {rate:,.0f} events/s background (idle p99 {pct(idle_cog, 0.99):.0f} ms; operator-decision "

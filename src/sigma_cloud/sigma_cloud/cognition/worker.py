@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from sigma_cloud.cognition import rules
+from sigma_cloud.cognition import drift, gate_pass, rules
 from sigma_cloud.cognition.memory import SessionMemory, Window
 from sigma_cloud.cognition.signature import signature
 from sigma_cloud.core.db import Principal, transaction
@@ -238,10 +238,11 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
 
 
 async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, poll_s: float = 0.02,
-                cursor_every_s: float = 1.0, stop: asyncio.Event | None = None, concurrency: int = 2) -> None:
+                cursor_every_s: float = 1.0, stop: asyncio.Event | None = None, concurrency: int = 2,
+                gate: drift.GateParams | None = None) -> None:
     """Run until `stop` is set: `concurrency` claim loops consume robots with new data (each pausing `poll_s` when
-    there is none); every `cursor_every_s` new robots get cursors and the site-level zone rule runs. Database errors
-    are logged and retried (the worker never dies of one)."""
+    there is none); every `cursor_every_s` new robots get cursors, the site-level zone rule runs and the drift gate
+    scores the newly resolved incidents. Database errors are logged and retried (the worker never dies of one)."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     stop = stop or asyncio.Event()
@@ -254,6 +255,10 @@ async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, pol
                 for proposal in await zone_pass(pool, params, time.time()):
                     log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
                              proposal.action, proposal.confidence)
+                async with transaction(pool, ACTOR) as conn:
+                    for record in await gate_pass.drift_pass(conn, gate or drift.GateParams(), ACTOR.subject):
+                        log.info("drift gate: %s %s -> %s: %s", record["action"], record["from"], record["to"],
+                                 record["why"])
             except (psycopg.Error, OSError) as exc:
                 log.warning("cognition site pass failed: %s", exc)
             with contextlib.suppress(TimeoutError):

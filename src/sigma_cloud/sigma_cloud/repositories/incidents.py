@@ -26,7 +26,8 @@ LIST_SQL = ("SELECT incident_id, robot_id, site_id, kind, extract(epoch FROM at)
             "FROM incidents "
             "WHERE (%(r)s::text IS NULL OR robot_id = %(r)s) ORDER BY at DESC, incident_id "
             "LIMIT %(limit)s OFFSET %(offset)s")
-RESOLVE_SQL = ("UPDATE incidents SET outcome = %s, resolution = %s WHERE incident_id = %s RETURNING incident_id, "
+RESOLVE_SQL = ("UPDATE incidents SET outcome = %s, resolution = %s, resolved_at = clock_timestamp() "
+               "WHERE incident_id = %s RETURNING incident_id, "
                "robot_id, site_id, kind, extract(epoch FROM at)::float8 AS at, summary, outcome, resolution, "
                "EXISTS (SELECT 1 FROM incident_recordings r WHERE r.robot_id = incidents.robot_id "
                "AND r.name = incidents.recording AND r.completed_at IS NOT NULL) AS has_recording, created_at")

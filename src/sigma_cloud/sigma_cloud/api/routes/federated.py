@@ -21,6 +21,7 @@ from sigma_cloud.api.routes.devices import DEVICE_HEADERS, as_problem, read_body
 from sigma_cloud.cognition import federated
 from sigma_cloud.core.db import transaction
 from sigma_cloud.repositories import devices, models
+from sigma_cloud.repositories import gate as gate_repo
 
 router = APIRouter(tags=["federated"])
 MAX_UPDATE_BYTES = 256 * 1024
@@ -174,3 +175,28 @@ async def list_adoptions(conn: DbDep, version: Annotated[int | None, Query(ge=1,
     rows = await models.list_adoptions(conn, version=version, robot_id=robot_id, limit=limit, offset=offset)
     items, next_offset = page([AdoptionPublic(**r) for r in rows], limit, offset)
     return AdoptionsPublic(items=items, next_offset=next_offset)
+
+
+class GatePublic(BaseModel):
+    live: str
+    candidate: str | None
+    samples: int = Field(description="resolved incidents both models scored since the candidate was proposed")
+    live_correct: int
+    candidate_correct: int
+    previous: str | None
+    previous_quality: float | None
+    considered: int = Field(description="newest fleet model version the gate has taken up")
+    updated_at: dt.datetime
+
+
+@router.get("/v1/models/gate", response_model=GatePublic, responses=responses(401, 404))
+async def model_gate(conn: DbDep) -> GatePublic:
+    """The drift gate on live traffic: the fleet model in use, the candidate in shadow and their scores so far."""
+    row = await gate_repo.read_state(conn)
+    if row is None:
+        raise ProblemError(404, "not-found", "the drift gate has not run yet (the cognition worker runs it)")
+    gate = row["state"].get("gate", {})
+    return GatePublic(live=gate.get("live", "v0"), candidate=gate.get("candidate"), samples=gate.get("samples", 0),
+                      live_correct=gate.get("live_correct", 0), candidate_correct=gate.get("candidate_correct", 0),
+                      previous=gate.get("previous"), previous_quality=gate.get("previous_quality"),
+                      considered=row["state"].get("considered", 0), updated_at=row["updated_at"])
