@@ -23,8 +23,17 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 from sensor_msgs.msg import BatteryState
 
 from sigma_core.core.sitemap import load_site
-from sigma_interfaces.msg import ComponentHealth, SwarmCommand, SwarmState, Task, TaskStatus, TwinHealth
-from sigma_ros_common.qos import LATCHED, RELIABLE_10, reliable
+from sigma_interfaces.msg import (
+    ComponentHealth,
+    SafetyEvent,
+    SafetyStatus,
+    SwarmCommand,
+    SwarmState,
+    Task,
+    TaskStatus,
+    TwinHealth,
+)
+from sigma_ros_common.qos import LATCHED, RELIABLE_10, SAFETY_EVENTS, reliable
 from sigma_ros_common.share import resolve_file
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
@@ -98,6 +107,9 @@ class Stand:
                                                                           payload=m.payload))
             self.relayed[("cmd", r)] = len(msgs)
             for t in self.got(r):
+                if t.kind == Task.KIND_CANCEL and (r, f"cancel {t.task_id}") not in self.answered:
+                    self.answered.add((r, f"cancel {t.task_id}"))  # as sigma_core's executor: the task ends
+                    self.send(r, t.task_id, TaskStatus.STATE_CANCELED, f"canceled by {t.issuer}")
                 if (r, t.task_id) in self.answered or t.kind == Task.KIND_CANCEL:
                     continue
                 self.answered.add((r, t.task_id))
@@ -226,8 +238,24 @@ def test_cloud_tasks_reach_the_leader_and_survive_failure_and_a_leader_change(la
     [(robot, req3)] = stand.until(lambda: [(r, m) for r in ROBOTS for m in stand.got(r, t3["task_id"])], 30,
                                   "t3 assigned")
     assert req3.term == 6 and req3.issuer == "swarm:r2"
-    stand.send(robot, t3["task_id"], TaskStatus.STATE_SUCCEEDED)
+
+    # 6. the robot running t3 goes into emergency stop: it cancels t3 at its executor and lets it go; the leader
+    #    hands t3 to the other robot within the bound; the cloud's record follows (CANCELED, then the other's reports)
+    other = next(r for r in ROBOTS if r != robot)
+    safety = ros_probe.publisher(SafetyEvent, f"/{robot}/safety/events", SAFETY_EVENTS)
+    ros_probe.wait_for_subscribers(safety, timeout=30)
+    safety.publish(SafetyEvent(previous_level=SafetyStatus.LEVEL_NOMINAL, level=SafetyStatus.LEVEL_EMERGENCY_STOP,
+                               cause="test: emergency stop button"))
+    stopped_at = time.monotonic()
+    stand.until(lambda: any(m.kind == Task.KIND_CANCEL for m in stand.got(robot, t3["task_id"])), 30, "t3 cancelled")
+    stand.until(lambda: stand.got(other, t3["task_id"]), 30, f"t3 handed over to {other}")
+    stop_handover_s = time.monotonic() - stopped_at
+    print(f"handover after an emergency stop: {stop_handover_s:.2f} s (bound {HANDOVER_BOUND_S} s)")
+    assert stop_handover_s <= HANDOVER_BOUND_S
+    stand.send(other, t3["task_id"], TaskStatus.STATE_SUCCEEDED)
     stand.until(lambda: cloud_state(t3["task_id"]) == "done", 30, "t3 done in the cloud")
+    detail = api.get(f"/v1/sites/{SITE}/tasks/{t3['task_id']}").json()
+    assert detail["robot_id"] == other and any("let it go" in h["reason"] for h in detail["history"])
     for t in (t1, t2, t3):  # one terminal transition each
         history = api.get(f"/v1/sites/{SITE}/tasks/{t['task_id']}").json()["history"]
         assert [h["to_state"] for h in history].count("done") == 1, history
