@@ -49,6 +49,7 @@ from sigma_ros_common.share import resolve_file
 from sigma_tasks.allocator import BoardParams
 
 TASK_ACTIONS = ("fleet_task", "fleet_task_cancel")
+CLAIM_BACKOFF_MAX_S = 60.0  # a failing claim (cloud down, robot not registered) is retried at most this far apart
 
 
 class FleetTasksNode(Node):
@@ -133,6 +134,7 @@ class FleetTasksNode(Node):
         threading.Thread(target=self._claim_worker, args=(term, key_file), name=f"claim-{term}", daemon=True).start()
 
     def _claim_worker(self, term: int, key_file: str) -> None:
+        wait = self.s.claim_retry_s
         while rclpy.ok() and self.leader is not None and self.leader.term == term:
             try:
                 result = cloud_claim.claim(self.s.cloud_url, self.robot_id, term, cloud_claim.read_seed(key_file),
@@ -141,8 +143,9 @@ class FleetTasksNode(Node):
                 return
             except (OSError, ValueError, HTTPError) as exc:
                 self.get_logger().warning(f"leadership claim for term {term} failed ({exc!r}); retrying in "
-                                          f"{self.s.claim_retry_s:.1f} s")
-            time.sleep(self.s.claim_retry_s)
+                                          f"{wait:.1f} s")
+            time.sleep(wait)
+            wait = min(2.0 * wait, CLAIM_BACKOFF_MAX_S)
 
     def _apply_claims(self, now: float) -> None:
         while not self.claims.empty():

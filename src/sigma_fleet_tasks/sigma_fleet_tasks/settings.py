@@ -45,4 +45,5 @@ class FleetTasksSettings:
     key_file: str = param("var/sigma_bridge/{robot_id}/robot.key", unit="path",
                           description="the robot's device key (the bridge's; read only) that signs the claim")
     claim_retry_s: float = param(2.0, unit="s", low=0.1, high=600.0,
-                                 description="a failed claim is retried this often while the robot leads the term")
+                                 description="a failed claim is first retried after this, then twice as long each "
+                                 "time (at most 60 s) while the robot leads the term")
