@@ -193,3 +193,36 @@ def test_twin_health_report_through_the_ingest_leads_to_an_explained_maintenance
     actions = cloud.http.get("/v1/cognition/actions", params={"robot_id": robot.robot_id},
                              headers=cloud.token()).json()["items"]
     assert actions[0]["evidence"]["twin_component"] == "hip_r" and actions[0]["decision_id"]
+
+
+def test_the_serving_worker_decides_with_several_claim_loops_and_stops_on_request(cloud) -> None:
+    robot = cloud.robot("cog-serve1", SITE)
+    now = time.time()
+    post(cloud, robot, normal(robot, now - 20))
+
+    async def scenario() -> list[dict]:
+        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=3)
+        await pool.open(wait=True, timeout=30)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.serve(pool, P, poll_s=0.05, stop=stop, concurrency=2))
+        try:
+            deadline = time.monotonic() + 60
+            while not await asyncio.to_thread(lambda: cloud.http.get(
+                    f"/v1/cognition/robots/{robot.robot_id}/memory", headers=cloud.token()).status_code == 200):
+                assert time.monotonic() < deadline, "the worker gave the robot no cursor"
+                await asyncio.sleep(0.1)
+            await asyncio.to_thread(post, cloud, robot, anomalous(robot, time.time() - 3.5))
+            while not (acts := await asyncio.to_thread(lambda: cloud.http.get(
+                    "/v1/cognition/actions", params={"robot_id": robot.robot_id},
+                    headers=cloud.token()).json()["items"])):
+                assert time.monotonic() < deadline, "no decision from the serving worker"
+                await asyncio.sleep(0.1)
+            assert not task.done(), task
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)  # stops between robots, even with data still coming
+            await pool.close()
+        return acts
+
+    acts = asyncio.run(scenario())
+    assert [a["rule"] for a in acts] == [rules.HOLD]

@@ -204,10 +204,13 @@ async def zone_pass(pool: AsyncConnectionPool, params: rules.CognitionParams, no
 
 
 async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, now: float | None = None,
-                   max_robots: int = 1000, zones: bool = True) -> list[rules.Proposal]:
+                   max_robots: int = 1000, zones: bool = True, stop: asyncio.Event | None = None
+                   ) -> list[rules.Proposal]:
     """Consume every robot with new data (one transaction each), then the site-level rule; returns what was done."""
     done: list[rules.Proposal] = []
     for _ in range(max_robots):
+        if stop is not None and stop.is_set():  # a busy fleet always has new data: stop between robots
+            break
         async with transaction(pool, ACTOR) as conn:
             robot = await repo.claim(conn)
             if robot is None:
@@ -225,7 +228,7 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
     while not stop.is_set():
         done: list[rules.Proposal] = []
         try:
-            done = await run_once(pool, params, zones=False)
+            done = await run_once(pool, params, zones=False, stop=stop)
             for proposal in done:
                 log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
                          proposal.action, proposal.confidence)
