@@ -4,10 +4,12 @@ reports bad input with reasons instead of crashing, and answers twin/forecast (r
 from __future__ import annotations
 
 import math
+import time
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
-from sensor_msgs.msg import BatteryState, JointState
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import BatteryState, Imu, JointState
 
 from sigma_interfaces.msg import ActuatorHealth, TwinHealth
 from sigma_interfaces.srv import Forecast
@@ -61,4 +63,25 @@ def test_twin_node_reports_health_and_forecasts(launch, ros_probe):
     refused = ros_probe.call(Forecast, "/r7/twin/forecast", Forecast.Request(
         joints=["tail"], rms_current=[1.0], ambient_temperature=25.0, cooling_factor=1.0, horizon=60.0))
     assert not refused.success and "unknown joints" in refused.message
+    # a spoofed IMU (spinning, in free fall) beside an odometry that says the robot stands still: the consistency
+    # entry of the diagnostics says the IMU contradicts the odometry
+    pub_i = ros_probe.publisher(Imu, "/r7/imu", qos.SENSOR)
+    pub_o = ros_probe.publisher(Odometry, "/r7/odom", qos.SENSOR)
+    for p in (pub_i, pub_o):
+        ros_probe.wait_for_subscribers(p, timeout=30.0)
+    for k in range(400):
+        stamp = Time(sec=140 + k // 20, nanosec=(k % 20) * 50_000_000)
+        imu = Imu()
+        imu.header.stamp = stamp
+        imu.angular_velocity.z = 1.0
+        pub_i.publish(imu)
+        odom = Odometry()
+        odom.header.stamp = stamp
+        pub_o.publish(odom)
+        if k % 20 == 19:
+            time.sleep(0.02)  # pacing only (best-effort sensor QoS drops bursts); the assertion waits on a condition
+    consistency = diags.wait_for(lambda ms: any("sensor consistency" in s.name and "imu" in s.message
+                                                for m in ms for s in m.status), timeout=30.0)[-1]
+    entry = next(s for s in consistency.status if "sensor consistency" in s.name)
+    assert entry.level == entry.WARN and any(kv.key == "imu_odom_yaw_rate_rms" for kv in entry.values)
     assert node.alive

@@ -91,8 +91,11 @@ class GrowthTrend(FeatureTrend):
         ybar = (w * y).sum(axis=1) / np.maximum(count, 1.0)
         yc = (y - ybar[:, None]) * w
         # suffix sums over points after each candidate (strictly later in time)
-        pw = [w * tau ** k for k in range(5)]
-        py = [yc * tau ** k for k in range(3)]  # uy[k] = sum over later points of yc u^k
+        pw, py = [w], [yc]  # powers of tau by products (uy[k] = sum over later points of yc u^k)
+        for k in range(1, 5):
+            pw.append(pw[-1] * tau)
+            if k < 3:
+                py.append(py[-1] * tau)
 
         def suffix(x: np.ndarray) -> np.ndarray:
             c = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
@@ -174,36 +177,39 @@ class GrowthTrend(FeatureTrend):
         offs = 2.0 * np.arange(n)[:, None]
         pick = np.searchsorted((cdf + offs).ravel(), (rng.random((n, s_n)) + offs).ravel(), side="right")
         pick = np.minimum(pick.reshape(n, s_n) - (m + 1) * np.arange(n)[:, None], m)
-        none = pick == m
-        j = np.minimum(pick, max(m - 1, 0))
-        if m == 0:  # no points at all
-            ttf = np.full((n, s_n), np.inf)
-            mean_c = np.zeros((n, s_n, 3))
-        else:
-            g = [np.take_along_axis(c, j, axis=1) for c in mix["chol"]]
-            mu = [np.take_along_axis(mix["mean"][..., k], j, axis=1) for k in range(3)]
-            e = rng.standard_normal((3, n, s_n))
-            d = _backward(g, e[0], e[1], e[2])
-            c0 = mu[0] + d[0]
-            a = np.where(none, 0.0, np.maximum(mu[1] + d[1], 0.0))
-            b = np.where(none, 0.0, mu[2] + d[2])  # a decelerating draw (b < 0) saturates: maybe never there
-            c0 = np.where(none, np.sqrt(mix["sigma2"] / np.maximum(mix["count"], 1.0))[:, None] * e[0], c0)
-            u_now = np.where(none, 0.0, np.maximum(-np.take_along_axis(mix["tau_on"], j, axis=1), 0.0))
-            level = c0 + a * u_now + b * u_now * u_now
-            gap = lim - level
-            slope = a + 2.0 * b * u_now
-            # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
-            # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)
-            disc = slope * slope + 4.0 * b * np.maximum(gap, 0.0)
-            den = slope + np.sqrt(np.maximum(disc, 0.0))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ttf = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
-            ttf = np.where(np.isfinite(ttf) & (ttf >= 0.0), ttf, np.inf)
-            mean_c = slope
+        # one gather per draw from a table of every candidate's (mean, Cholesky factor, time since onset); the last
+        # entry per row is "no onset": c0 about the mean level, no growth (infinite precision on a and b)
+        sd0 = np.sqrt(mix["sigma2"] / np.maximum(mix["count"], 1.0))
+        table = np.empty((n, m + 1, 10))
+        if m:
+            table[:, :m, 0:3] = mix["mean"]
+            for k, c in enumerate(mix["chol"]):
+                table[:, :m, 3 + k] = c
+            table[:, :m, 9] = np.maximum(-mix["tau_on"], 0.0)
+        table[:, m, :] = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, np.inf, 0.0, np.inf, 0.0)
+        table[:, m, 3] = 1.0 / np.maximum(sd0, 1e-300)
+        rows = table.reshape(n * (m + 1), 10)[(pick + (m + 1) * np.arange(n)[:, None]).ravel()]
+        mu0, mu1, mu2, l00, l10, l20, l11, l21, l22, u_now = (rows[:, k].reshape(n, s_n) for k in range(10))
+        e = rng.standard_normal((3, n, s_n))
+        with np.errstate(invalid="ignore"):
+            d = _backward((l00, l10, l20, l11, l21, l22), e[0], e[1], e[2])
+        c0 = mu0 + d[0]
+        a = np.maximum(mu1 + d[1], 0.0)
+        b = mu2 + d[2]  # a decelerating draw (b < 0) saturates: maybe never there
+        level = c0 + (a + b * u_now) * u_now
+        gap = lim - level
+        slope = a + 2.0 * b * u_now
+        # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
+        # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)
+        disc = slope * slope + 4.0 * b * np.maximum(gap, 0.0)
+        den = slope + np.sqrt(np.maximum(disc, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ttf = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
+        mean_c = slope
         ttf = np.where(ttf > p.horizon, np.inf, ttf)
         ready = self._ready(mix)
         if m:
-            sl = mean_c
+            sl = np.where(np.isfinite(mean_c), mean_c, 0.0)
             slope_z = sl.mean(axis=1) / np.maximum(sl.std(axis=1), 1e-12)
             at_limit = np.mean(ttf == 0.0, axis=1) >= 0.5
             evidence = (slope_z >= p.evidence_z) | at_limit | (p.evidence_z <= 0)
