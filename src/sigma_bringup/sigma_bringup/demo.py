@@ -292,6 +292,10 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         )
     )
 
+    # The cloud's Primary AI starts now, past the robots' start-up: it reads telemetry from its start on (history is
+    # not re-decided), and start-up transients made it hold robots for 30 s with their scripted tasks preempted.
+    worker.start()
+    progress.say("started the cloud's Primary AI worker (sigma-cloud cognition; log logs/cognition.log)")
     t_heat = time.monotonic()
     reply = node.inject("r3", "overheat", "left_knee", 400.0, 0.0)
     progress.say(f"r3 left_knee motor loses its cooling ({reply.message})")
@@ -388,9 +392,6 @@ def main(argv: list[str] | None = None) -> int:
             api.ensure_robot(r, SITE, public_key_b64(key))
         progress.say(f"✔ robots {', '.join(ROBOTS)} registered at site {SITE!r} with their Ed25519 keys")
         console_login = _console_setup(cloud, args.data_dir, args.foxglove_ports)
-        worker.start()
-        progress.say(f"started the cloud's Primary AI worker (sigma-cloud cognition; log "
-                     f"{args.data_dir / 'logs' / 'cognition.log'})")
 
         gw = FleetGateway(ROBOTS)
         roster_key = api.roster_key(SITE)
