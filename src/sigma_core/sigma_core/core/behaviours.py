@@ -42,7 +42,7 @@ class ExecutionParams:
                                  description="navigation fails after this long without progress while allowed to move")
     replan_distance: float = param(0.8, unit="m", low=0.1, high=5.0,
                                    description="replan when the robot is this far off its path")
-    planning_budget: int = param(1500, unit="cells", low=50, high=1000000,
+    planning_budget: int = param(600, unit="cells", low=50, high=1000000,
                                  description="A* expansions per tick: a longer search continues on the next ticks")
     arm_timeout: float = param(8.0, unit="s", low=0.5, high=60.0,
                                description="an arm motion fails if not within tolerance after this long")

@@ -16,6 +16,7 @@ from sigma_core.core.behaviours import Command, ExecContext, ExecutionParams
 from sigma_core.core.executor import TaskExecutor
 from sigma_core.core.forecast import ForecastParams, Judgement, TaskLoad, estimate, window_conflict, worth_asking
 from sigma_core.core.perception import Perception, WorldState
+from sigma_core.core.planner import components, neighbour_table
 from sigma_core.core.reasoning import Constraints, ReasoningParams, constrain
 from sigma_core.core.selfeval import Assessment, SelfEvalParams, SelfEvaluation
 from sigma_core.core.sitemap import SiteMap
@@ -67,6 +68,7 @@ class Pipeline:
         self.ctx = ExecContext(site, self.config.tracker, self.config.execution, traffic=self.config.traffic,
                                robot_id=robot_id)
         self.min_robot_distance = math.inf      # [m] smallest centre distance to another robot seen so far
+        components(site), neighbour_table(site)  # once, at start: never in a tick or a task's acceptance
         self.executor = TaskExecutor(self.ctx)
         self.arbiter = Arbiter(self.config.arbiter)
         self.selfeval = SelfEvaluation(self.config.selfeval)

@@ -79,9 +79,29 @@ def reachable(site: SiteMap, start: tuple[float, float], goal: tuple[float, floa
         raise NoPathError(f"no path from cell {a} to cell {b}: separated by obstacles")
 
 
+def neighbour_table(site: SiteMap) -> list[tuple[tuple[int, float, int, int], ...]]:
+    """Per flat cell index (j * width + i): its 8-neighbours as (index, cost, side, side) on the grid's own blocked
+    cells, corner rule applied; the sides are the two cells a diagonal passes (-1 for straight moves). Computed once
+    per grid and shared with overlays (``SiteMap.with_obstacles``), which check their extra blocked cells."""
+    if site.neighbour_cache is not None:
+        return site.neighbour_cache
+    w = site.width
+    table: list[tuple[tuple[int, float, int, int], ...]] = []
+    for j in range(site.height):
+        for i in range(w):
+            table.append(tuple(
+                (nj * w + ni, cost, (j * w + ni) if di and dj else -1, (nj * w + i) if di and dj else -1)
+                for ni, nj, cost in neighbours(site, i, j) for di, dj in ((ni - i, nj - j),)))
+    site.neighbour_cache = table
+    return table
+
+
 class CellSearch:
     """A* from ``start`` to ``goal`` that can run in slices (``advance(budget)``), so a long search is spread over
-    several control ticks instead of stalling one (the tick stays short; the robot holds still meanwhile)."""
+    several control ticks instead of stalling one (the tick stays short; the robot holds still meanwhile).
+
+    Flat cell indices, a precomputed neighbour table and list-based g/closed sets: several times fewer Python operations
+    per expansion than tuples and dicts, which is what keeps a planning tick short (bench/core_tick.py)."""
 
     def __init__(self, site: SiteMap, start: tuple[int, int], goal: tuple[int, int]) -> None:
         if not site.free(*start):
@@ -89,36 +109,47 @@ class CellSearch:
         if not site.free(*goal):
             raise NoPathError(f"goal cell {goal} is blocked or outside the map")
         self.site, self.start, self.goal = site, start, goal
-        self.g = {start: 0.0}
-        self.parent: dict[tuple[int, int], tuple[int, int]] = {}
-        self.heap = [(octile(start, goal), 0.0, start)]
-        self.closed: set[tuple[int, int]] = set()
+        w, n = site.width, site.width * site.height
+        self.table = neighbour_table(site)
+        self.blocked = site.blocked_flat()
+        s, g = start[1] * w + start[0], goal[1] * w + goal[0]
+        self.s, self.g_index = s, g
+        self.g = [math.inf] * n
+        self.g[s] = 0.0
+        self.parent = [-1] * n
+        self.closed = bytearray(n)
+        self.heap = [(octile(start, goal), 0.0, s)]
         self.expanded = 0
 
     def advance(self, budget: int) -> tuple[list[tuple[int, int]], float] | None:
         """Expand at most ``budget`` cells; the path and its cost when found, None if not yet; raises NoPathError."""
-        heap, goal, g, parent, closed = self.heap, self.goal, self.g, self.parent, self.closed
+        heap, goal, g, parent, closed = self.heap, self.g_index, self.g, self.parent, self.closed
+        table, blocked, w = self.table, self.blocked, self.site.width
+        gi, gj = self.goal
+        pop, push, diag = heapq.heappop, heapq.heappush, SQRT2 - 2.0
         for _ in range(max(1, budget)):
             if not heap:
-                raise NoPathError(f"no path from cell {self.start} to cell {goal}: separated by obstacles")
-            _, cost, cur = heapq.heappop(heap)
-            if cur in closed:
+                raise NoPathError(f"no path from cell {self.start} to cell {self.goal}: separated by obstacles")
+            _, cost, cur = pop(heap)
+            if closed[cur]:
                 continue
             if cur == goal:
                 path = [cur]
-                while cur in parent:
+                while parent[cur] != -1:
                     cur = parent[cur]
                     path.append(cur)
-                return path[::-1], cost
-            closed.add(cur)
+                return [(c % w, c // w) for c in reversed(path)], cost
+            closed[cur] = 1
             self.expanded += 1
-            for ni, nj, step in neighbours(self.site, *cur):
-                nxt = (ni, nj)
+            for nxt, step, a, b in table[cur]:
+                if blocked[nxt] or (a >= 0 and (blocked[a] or blocked[b])):
+                    continue
                 c = cost + step
-                if c < g.get(nxt, math.inf):
+                if c < g[nxt]:
                     g[nxt] = c
                     parent[nxt] = cur
-                    heapq.heappush(heap, (c + octile(nxt, goal), c, nxt))
+                    dx, dy = abs(nxt % w - gi), abs(nxt // w - gj)
+                    push(heap, (c + dx + dy + diag * (dx if dx < dy else dy), c, nxt))
         return None
 
 

@@ -73,6 +73,14 @@ class SiteMap:
     places: dict[str, Place] = field(default_factory=dict)
     keep_out: list[list[tuple[float, float]]] = field(default_factory=list)
     component_cache: list[list[int]] | None = field(default=None, repr=False)   # planner.components() fills it
+    neighbour_cache: list | None = field(default=None, repr=False)       # planner.neighbour_table() fills it
+    flat_cache: bytearray | None = field(default=None, repr=False)
+
+    def blocked_flat(self) -> bytearray:
+        """Blocked cells by flat index (j * width + i), 1 = blocked; cached."""
+        if self.flat_cache is None:
+            self.flat_cache = bytearray(b for row in self.blocked for b in row)
+        return self.flat_cache
 
     # -- coordinates --------------------------------------------------------------------------------
     def cell(self, x: float, y: float) -> tuple[int, int]:
@@ -107,7 +115,9 @@ class SiteMap:
                 for i in range(max(0, i0), min(self.width, i1 + 1)):
                     if math.hypot(self.bounds[0] + (i + 0.5) * res - x, cy - y) < r:
                         blocked[j][i] = True
-        return SiteMap(self.name, self.bounds, res, self.width, self.height, blocked, self.places, self.keep_out)
+        # the base grid's neighbour table stays valid for the overlay: the search also checks the overlay's blocks
+        return SiteMap(self.name, self.bounds, res, self.width, self.height, blocked, self.places, self.keep_out,
+                       neighbour_cache=self.neighbour_cache)
 
     # -- places -------------------------------------------------------------------------------------
     def resolve(self, text: str) -> Place:
