@@ -91,14 +91,18 @@ async def server(api_url: str, owner_url: str, ids: list[str], reads: int) -> tu
     try:
         feed = SiteFeed(SITE, pool, 0.05)
         await feed.poll_once()
-        full, idle, moved = [], [], []
+        full, idle, idle_plain, moved = [], [], [], []
         for i in range(reads):
-            feed.xmin_since = None  # read every row, as before
+            feed.xmin_since, feed.pipeline = None, False  # read every row, one statement at a time: as before
             t = time.perf_counter()
             await feed.poll_once()
             full.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            await feed.poll_once()  # only rows written since: none
+            await feed.poll_once()  # only rows written since (none), one statement at a time
+            idle_plain.append((time.perf_counter() - t) * 1000)
+            feed.pipeline = True
+            t = time.perf_counter()
+            await feed.poll_once()  # only rows written since (none), the statements pipelined
             idle.append((time.perf_counter() - t) * 1000)
             await asyncio.to_thread(move, owner_url, random.sample(ids, 5), 100 + i)
             before = feed.rows_read
@@ -106,8 +110,10 @@ async def server(api_url: str, owner_url: str, ids: list[str], reads: int) -> tu
             delta = await feed.poll_once()  # only rows written since: the 5 moved robots
             moved.append((time.perf_counter() - t) * 1000)
             assert len(delta["robots"]) == 5 and feed.rows_read - before <= 10, (delta, feed.rows_read - before)
-        print(f"server, one site read of {len(ids)} robots: every row {stats(full)}; only rows written since the "
-              f"last read: nothing written {stats(idle)}, 5 robots moved {stats(moved)}", flush=True)
+        print(f"server, one site read of {len(ids)} robots (reads interleaved): every row, statement by statement "
+              f"(before) {stats(full)}; only rows written since the last read, nothing written: statement by "
+              f"statement {stats(idle_plain)}, pipelined {stats(idle)}; pipelined with 5 robots moved "
+              f"{stats(moved)}", flush=True)
         snapshot = feed.state.snapshot(time.time())
         one = {"robots": [{"robot_id": ids[0], "x": 1.25, "y": -2.5, "yaw": 0.3}], "t": time.time()}
         print(f"payload: snapshot {len(orjson.dumps(snapshot)) / 1000:.0f} kB, one-robot delta "

@@ -56,20 +56,25 @@ class SiteFeed:
     tasks_since: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     idle_until: float = 0.0
     xmin_since: int | None = None  # the previous read's snapshot xmin (mod 2^32); None: read every row
-    rows_read: int = 0  # robot_latest rows read so far (docs/console.md, bench/console_render.py)
+    rows_read: int = 0  # robot_latest rows read so far (docs/console.md, bench/console_profile.py)
+    pipeline: bool = True  # the read's statements in one round trip (off only to compare, bench/console_profile.py)
 
     async def poll_once(self) -> dict[str, Any]:
         """Read the site once; the delta (robots, tasks, leader) of what changed."""
         principal = Principal(subject=f"console-feed:{self.site_id}", role="operator", sites=(self.site_id,))
         async with transaction(self.pool, principal) as conn:
-            snap = await (await conn.execute(SNAPSHOT_SQL)).fetchone()
-            cur = await conn.execute(LATEST_SQL, {"site": self.site_id, "channels": list(CHANNEL_OF),
-                                                  "since": self.xmin_since})
+            # One round trip for the four statements (pipeline mode; the server still runs them in this order, so
+            # the snapshot xmin is taken before the rows are read).
+            async with conn.pipeline() if self.pipeline else contextlib.nullcontext():
+                scur = await conn.execute(SNAPSHOT_SQL)
+                cur = await conn.execute(LATEST_SQL, {"site": self.site_id, "channels": list(CHANNEL_OF),
+                                                      "since": self.xmin_since})
+                tcur = conn.cursor(row_factory=dict_row)
+                await tcur.execute(TASKS_SQL, (self.site_id, self.tasks_since - TASK_OVERLAP))
+                lcur = await conn.execute(LEADER_SQL, (self.site_id,))
+            snap = await scur.fetchone()
             latest = [(r, CHANNEL_OF[c], s, p, t) for r, c, s, p, t in await cur.fetchall()]
-            tcur = conn.cursor(row_factory=dict_row)
-            await tcur.execute(TASKS_SQL, (self.site_id, self.tasks_since - TASK_OVERLAP))
             tasks = await tcur.fetchall()
-            lcur = await conn.execute(LEADER_SQL, (self.site_id,))
             leader = await lcur.fetchone()
         self.xmin_since = None if snap is None else snap[0] % 2**32
         self.rows_read += len(latest)
