@@ -245,7 +245,7 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
                 node.send_task(order, run_id)  # idempotent: a repeated task id is answered, never run twice
         return all(node.task_report(r) is not None for r in robots)
 
-    # r2 drives the cross aisle where r3 was spawned: r3 leaves it (south, to its shelf) before r2 sets off behind
+    # r2 drives the cross aisle where r3 was spawned: r3 leaves it (south, ≤ 90 s) before r2 sets off behind
     # it, and the person who walks at r2 along that aisle finds r3 gone.
     first = tuple(o.robot for o in ORDERS if o.robot != "r2")
     progress.wait(f"{', '.join(first)}: the executors answered their tasks on tasks/status",
@@ -256,7 +256,7 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         return xy is not None and abs(xy[1]) >= CROSS_AISLE_HALF_WIDTH
 
     try:
-        progress.wait("r3 turns off the cross aisle towards its shelf", r3_left_the_cross_aisle, 45)
+        progress.wait("r3 turns off the cross aisle towards its shelf", r3_left_the_cross_aisle, 90)
     except TimeoutError as exc:
         progress.say(f"(r3 is still in the cross aisle: {exc}; r2 sets off anyway)")
     progress.wait("r2: the executor answered its task on tasks/status", lambda: accepted(ROBOTS), 60)
