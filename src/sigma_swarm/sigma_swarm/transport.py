@@ -81,7 +81,9 @@ class DdsTransport:
         """Frames that arrived, waiting up to ``timeout_s`` for the first one."""
         if timeout_s > 0:
             self._waitset.wait(duration(seconds=timeout_s))
-        frames = self.reader.take(N=256)
+        # take() also hands out InvalidSample for instance state changes (the last writer of the keyless topic in a
+        # partition gone, a dispose): not frames (reported by helper C: one crashed a member's mesh thread)
+        frames = [f for f in self.reader.take(N=256) if isinstance(f, Frame)]
         if self.blocked:
             kept = [f for f in frames if f.sender not in self.blocked]
             self.blocked_count += len(frames) - len(kept)
