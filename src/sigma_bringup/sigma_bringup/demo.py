@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
+
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bringup.cloud import CloudApi, CloudProcess, CognitionWorker
 from sigma_bringup.cloud_tasks import run_stage, site_places
@@ -57,14 +59,17 @@ class Progress:
     def wait(self, what: str, probe: Callable[[], T | None], timeout: float) -> T:
         """Wait until ``probe()`` returns something truthy; report it as healthy, or raise after ``timeout``."""
         self.say(f"… {what}")
-        start = time.monotonic()
+        start, failure = time.monotonic(), ""
         while time.monotonic() - start < timeout:
-            value = probe()
+            try:
+                value = probe()
+            except httpx.HTTPError as exc:  # a cloud busy past its client timeout: not yet, try again
+                value, failure = None, f" (last cloud error: {type(exc).__name__} {exc})"
             if value:
                 self.say(f"✔ {what} ({time.monotonic() - start:.1f} s)")
                 return value
             time.sleep(0.1)
-        raise TimeoutError(f"{what}: not within {timeout:.0f} s")
+        raise TimeoutError(f"{what}: not within {timeout:.0f} s{failure}")
 
 
 def _repo_root() -> Path:
@@ -211,7 +216,10 @@ def cognition_check(api: CloudApi, worker: CognitionWorker, started: dt.datetime
     try:
         act = progress.wait("the cloud's Primary AI decides about r3's hot motor", acted, timeout)
     except TimeoutError as exc:
-        seen = sorted({a["rule"] for a in api.cognition_actions("r3", started)}) or ["none"]
+        try:
+            seen = sorted({a["rule"] for a in api.cognition_actions("r3", started)}) or ["none"]
+        except httpx.HTTPError as err:
+            seen = [f"unknown ({err})"]
         alive = "running" if worker.running() else "NOT running (see logs/cognition.log)"
         return Check(name, False, f"{exc}; r3 actions: {', '.join(seen)}; worker {alive}")
     return Check(name, True, f"{act['action']} (confidence {act['confidence']:.2f}): {act['explanation'][:140]}")
@@ -327,7 +335,10 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False,
                             f"not started: {', '.join(busy)} still busy with the scripted task"))
     else:
-        checks += run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
+        try:
+            checks += run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
+        except httpx.HTTPError as exc:
+            checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False, f"cloud error: {exc}"))
     checks.append(separation_check(node.closest_approach(), _configured_separation()))
     checks.append(cognition_check(api, worker, started, progress))  # by now it has had time to act
 
@@ -342,8 +353,11 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
 
     try:
         checks += progress.wait("the cloud holds every robot's telemetry and safety events", cloud_caught_up, 60)
-    except TimeoutError:
-        checks += cloud_state()  # report what the cloud holds, as failed checks
+    except TimeoutError as exc:
+        try:
+            checks += cloud_state()  # report what the cloud holds, as failed checks
+        except httpx.HTTPError:
+            checks.append(Check("the cloud holds every robot's telemetry and safety events", False, str(exc)))
     return checks
 
 
@@ -427,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress.say("interrupted")
         return 0 if stop.is_set() and not args.scenario else 130
-    except (TimeoutError, RuntimeError) as exc:
+    except (TimeoutError, RuntimeError, httpx.HTTPError) as exc:
         progress.say(f"✘ {exc}")
         if fleet is not None and fleet.poll() is not None:
             progress.say(f"sigma launch exited with {fleet.returncode}; see {args.data_dir / 'logs' / 'fleet.log'}")
