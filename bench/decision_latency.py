@@ -123,6 +123,26 @@ def wait_for_cursors(owner_url: str, count: int, timeout: float = 120.0) -> None
             time.sleep(0.2)
 
 
+def breakdown(owner_url: str, robot_ids: list[str]) -> tuple[list[float], list[float]]:
+    """Where the time goes, from the database's own clocks, per cognition trial: (the trial batch's ingest
+    transaction start -> the worker's pass transaction start [claim], that -> the robot's ack stored) in seconds."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT extract(epoch FROM d.created_at - t.received_at), extract(epoch FROM d.acked_at - d.created_at) "
+            "FROM decisions d JOIN LATERAL (SELECT min(received_at) AS received_at FROM telemetry "
+            "WHERE robot_id = d.robot_id AND seq >= 100) t ON true "
+            "WHERE d.robot_id = ANY(%s) AND d.source = 0 AND d.acked_at IS NOT NULL", (robot_ids,)).fetchall()
+    return [float(a) for a, _ in rows], [float(b) for _, b in rows]
+
+
+def print_breakdown(owner_url: str, phases: tuple[tuple[str, list[tuple[str, str]]], ...]) -> None:
+    for name, chosen in phases:
+        to_claim, to_ack = breakdown(owner_url, [rid for rid, _ in chosen])
+        if to_claim:
+            print(line(f"{name} cognition: ingest tx -> worker pass starts ", to_claim))
+            print(line(f"{name} cognition: pass starts -> robot's ack stored", to_ack), flush=True)
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))] * 1e3
@@ -138,6 +158,7 @@ def main() -> None:
     parser.add_argument("--load-robots", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--concurrency", type=int, default=2, help="claim loops of the cognition worker")
+    parser.add_argument("--idle-only", action="store_true", help="skip the loaded phase (a saturated host)")
     args = parser.parse_args()
     with Stack(workers=args.workers) as stack:
         robots = stack.register(4 * args.trials + args.load_robots)
@@ -155,6 +176,12 @@ def main() -> None:
             idle_cog, idle_op = asyncio.run(phase(stack.url, admin, probes[:2 * args.trials], args.trials))
             print(line("idle   cognition (ingest -> decision applied)", idle_cog), flush=True)
             print(line("idle   operator decision (baseline)         ", idle_op), flush=True)
+            if args.idle_only:
+                print_breakdown(stack.runtime.owner_url, (("idle  ", probes[:2 * args.trials:2]),))
+                print(f"decision_latency (idle only): ingest -> applied p50 {pct(idle_cog, 0.5):.0f} ms p99 "
+                      f"{pct(idle_cog, 0.99):.0f} ms; operator-decision baseline p50 {pct(idle_op, 0.5):.0f} ms "
+                      f"p99 {pct(idle_op, 0.99):.0f} ms ({args.trials} trials, {args.concurrency} claim loops)")
+                return
             queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
             seconds = max(60.0, args.trials * 3.0)  # outlasts the loaded phase (slow trials under load)
             bg = multiprocessing.get_context("spawn").Process(target=background,
@@ -170,6 +197,8 @@ def main() -> None:
                 print(f"warning: the measurement ({measured:.0f} s) outlasted the background load ({seconds:.0f} s)")
             print(line("loaded cognition (ingest -> decision applied)", load_cog), flush=True)
             print(line("loaded operator decision (baseline)         ", load_op), flush=True)
+            print_breakdown(stack.runtime.owner_url, (("idle  ", probes[:2 * args.trials:2]),
+                                                      ("loaded", probes[2 * args.trials::2])))
         finally:
             worker.terminate()
             worker.wait(timeout=20)

@@ -68,8 +68,6 @@ async def upload_chunk(request: Request, robot_id: str, name: str, ingest: Inges
                        size: Annotated[int, Query(ge=1, le=MAX_RECORDING_BYTES)],
                        sha256: Annotated[str, Query(pattern="^[0-9a-f]{64}$")]) -> Response:
     """Store one chunk of the robot's recording `name` (signed); the last chunk completes and checks the file."""
-    if not re.fullmatch(repo.NAME_PATTERN, name):
-        raise ProblemError(400, "malformed-recording", f"recording name {name!r} must match {repo.NAME_PATTERN}")
     body = await read_body(request, settings.max_request_bytes)
     try:
         signer = await ingest.authenticate(request.headers, "PUT", signed_path(request), body, time.time())
@@ -77,6 +75,8 @@ async def upload_chunk(request: Request, robot_id: str, name: str, ingest: Inges
         raise as_problem(exc) from exc
     if signer != robot_id:
         raise ProblemError(403, "robot-mismatch", f"signed by {signer!r} but addressed to {robot_id!r}")
+    if not re.fullmatch(repo.NAME_PATTERN, name):
+        raise ProblemError(400, "malformed-recording", f"recording name {name!r} must match {repo.NAME_PATTERN}")
     if not body:
         raise ProblemError(400, "malformed-recording", "empty chunk: the body carries the bytes at `offset`")
     async with pool.connection() as conn, conn.transaction():
