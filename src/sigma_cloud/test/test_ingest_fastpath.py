@@ -40,7 +40,7 @@ events = st.lists(st.sampled_from(sorted(payloads)).flatmap(
     lambda c: st.tuples(st.just(c), payloads[c])), min_size=1, max_size=12)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(events)
 def test_fast_features_equal_the_reference_features(batch: list[tuple[str, dict]]) -> None:
     body = orjson.dumps({"robot_id": "r1", "events": [{"seq": i + 1, "ts": NOW, "channel": c, "payload": p}
@@ -81,8 +81,17 @@ def test_copy_stream_layout() -> None:
     assert [d for d, _ in days] == [dt.date(2024, 10, 3), dt.date(2024, 10, 4)]
 
 
-def test_stored_rows_are_what_the_robot_sent(cloud) -> None:
-    robot = cloud.robot("fast-1", site_id="site-f")
+@pytest.fixture(params=["copy", "function"])
+def path(request, cloud):
+    """Both storage paths: binary COPY (large batches) and one ingest_batch() call (small batches)."""
+    saved = cloud.settings.ingest_copy_min_events
+    cloud.settings.ingest_copy_min_events = 1 if request.param == "copy" else 10**9
+    yield request.param
+    cloud.settings.ingest_copy_min_events = saved
+
+
+def test_stored_rows_are_what_the_robot_sent(cloud, path) -> None:
+    robot = cloud.robot(f"fast-1-{path}", site_id="site-f")
     ts = time.time() - 10.123456789
     sent = [{"seq": 1, "ts": ts, "channel": "battery", "payload": {"voltage": 48.5, "current": 3.0}},
             {"seq": 2, "ts": ts, "channel": "safety_event",
@@ -92,15 +101,18 @@ def test_stored_rows_are_what_the_robot_sent(cloud) -> None:
     assert r.status_code == 200, r.text
     with psycopg.connect(cloud.runtime.owner_url) as conn:
         rows = conn.execute("SELECT robot_id, site_id, seq, ts = to_timestamp(%s), channel, payload FROM telemetry "
-                            "WHERE robot_id = 'fast-1' ORDER BY seq", (ts,)).fetchall()
-        cause = conn.execute("SELECT cause FROM safety_events WHERE robot_id = 'fast-1'").fetchone()[0]
-    assert rows == [("fast-1", "site-f", 1, True, protocol.CHANNEL_IDS["battery"], sent[0]["payload"]),
-                    ("fast-1", "site-f", 2, True, protocol.CHANNEL_IDS["safety_event"], sent[1]["payload"])]
+                            "WHERE robot_id = %s ORDER BY seq", (ts, robot.robot_id)).fetchall()
+        cause = conn.execute("SELECT cause FROM safety_events WHERE robot_id = %s", (robot.robot_id,)).fetchone()[0]
+        latest = conn.execute("SELECT channel, seq FROM robot_latest WHERE robot_id = %s ORDER BY channel",
+                              (robot.robot_id,)).fetchall()
+    assert rows == [(robot.robot_id, "site-f", 1, True, protocol.CHANNEL_IDS["battery"], sent[0]["payload"]),
+                    (robot.robot_id, "site-f", 2, True, protocol.CHANNEL_IDS["safety_event"], sent[1]["payload"])]
+    assert latest == [(protocol.CHANNEL_IDS["battery"], 1), (protocol.CHANNEL_IDS["safety_event"], 2)]
     assert cause == sent[1]["payload"]["cause"]
 
 
-def test_concurrent_overlapping_batches_are_stored_exactly_once(cloud) -> None:
-    robot = cloud.robot("fast-race")
+def test_concurrent_overlapping_batches_are_stored_exactly_once(cloud, path) -> None:
+    robot = cloud.robot(f"fast-race-{path}")
     now = time.time()
     events = robot.events(60, now)
     # Eight requests race with overlapping windows of the same seqs (fresh nonces: retries after lost acks).
@@ -110,10 +122,10 @@ def test_concurrent_overlapping_batches_are_stored_exactly_once(cloud) -> None:
     assert all(r.status_code == 200 for r in answers), [r.text for r in answers]
     assert sum(r.json()["accepted"] for r in answers) == 60
     with psycopg.connect(cloud.runtime.owner_url) as conn:
-        count, distinct = conn.execute("SELECT count(*), count(DISTINCT seq) FROM telemetry "
-                                       "WHERE robot_id = 'fast-race'").fetchone()
-        hwm = conn.execute("SELECT last_seq, events_total FROM robot_ingest_state WHERE robot_id = 'fast-race'"
-                           ).fetchone()
+        count, distinct = conn.execute("SELECT count(*), count(DISTINCT seq) FROM telemetry WHERE robot_id = %s",
+                                       (robot.robot_id,)).fetchone()
+        hwm = conn.execute("SELECT last_seq, events_total FROM robot_ingest_state WHERE robot_id = %s",
+                           (robot.robot_id,)).fetchone()
     assert (count, distinct) == (60, 60) and hwm == (60, 60)
 
 

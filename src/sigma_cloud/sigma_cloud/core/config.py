@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     max_request_bytes: int = Field(default=256 * 1024, gt=0, description="body bound of every route but ingest")
     max_events_per_batch: int = Field(default=10_000, gt=0, le=10_000)
+    # Batches of at least this many events are stored by binary COPY (three round trips), smaller ones by one
+    # ingest_batch() call (one round trip): docs/cloud.md "Ingest hot path".
+    ingest_copy_min_events: int = Field(default=200, ge=1)
     max_event_age_s: float = Field(default=7 * 86400, gt=0)
     clock_skew_s: float = Field(default=300.0, gt=0, le=300.0)
     key_cache_ttl_s: float = Field(default=10.0, ge=0)

@@ -31,6 +31,10 @@ BEGIN_SQL = "SELECT hwm FROM ingest_begin(%s, %s)"
 COPY_SQL = "COPY {} " + ingest_copy.COLUMNS + " FROM STDIN (FORMAT BINARY)"
 FINISH_SQL = ("SELECT ingest_finish(%s, %s, %s, %b, %b, %b, %b, %b, %s::jsonb, %b, %b, %b, %s)")
 ROLE_SQL = "SELECT set_config('role', %s, true)"
+# Small batches: one round trip through ingest_batch() (migration 0005; RLS-checked INSERT ... SELECT FROM unnest).
+INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb, "
+              "%s::integer[])")
+TRACE_SQL = "UPDATE robot_ingest_state SET last_traceparent = %s WHERE robot_id = %s"
 INGEST_ROLE = "sigma_ingest"
 SAFETY_EVENT = protocol.CHANNEL_IDS["safety_event"]
 # The answer for an unknown robot and for a wrong key alike (sigma_protocol.verify_request's wording).
@@ -231,6 +235,24 @@ class IngestService:
 
     async def _store(self, robot_id: str, nonce: str, columns: FastBatch, scorer: AnomalyScorer, hwm: int,
                      snapshot: dict[int, ChannelStats], traceparent: str) -> tuple[int, int]:
+        """Store a batch: by binary COPY from settings.ingest_copy_min_events events on, else in one round trip
+        (small batches: per-request cost dominates there, and the COPY path takes three round trips)."""
+        if len(columns.seqs) >= self.settings.ingest_copy_min_events:
+            return await self._store_copy(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent)
+        batch = self.score(columns, scorer, hwm)
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+            await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+            cur = await conn.execute(INGEST_SQL, (
+                robot_id, nonce, pgarray.int8_array(batch.seqs), pgarray.float8_array(batch.ts),
+                pgarray.int2_array(batch.channels), pgarray.text_array(batch.payloads),
+                pgarray.float4_array(batch.scores), orjson.dumps(batch.stats).decode(), batch.latest))
+            accepted, _, acked_through = one_row(await cur.fetchone(), "ingest_batch")
+            if traceparent and accepted:
+                await conn.execute(TRACE_SQL, (traceparent, robot_id))
+        return accepted, acked_through
+
+    async def _store_copy(self, robot_id: str, nonce: str, columns: FastBatch, scorer: AnomalyScorer, hwm: int,
+                          snapshot: dict[int, ChannelStats], traceparent: str) -> tuple[int, int]:
         """One transaction, three round trips: as the device, lock the high-water mark and record the nonce
         (ingest_begin); as sigma_ingest, binary-COPY the events newer than the mark into the day partition; as the
         device, record the newest event per channel, safety events and the new mark (ingest_finish); commit.
