@@ -94,7 +94,7 @@ def main() -> None:
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda r: fleet.report(r[0], *spot(), full=True), robots))
         print(f"setup: {args.robots} robots registered and reporting in {time.perf_counter() - t:.1f} s", flush=True)
-        with httpx.Client(base_url=stack.url, headers=stack.admin_headers()) as admin:
+        with httpx.Client(base_url=stack.url, headers=stack.admin_headers(), timeout=60) as admin:
             admin.put("/console/api/sites/bench/map", json=sitemap.from_world(WORLD)).raise_for_status()
         with psycopg.connect(stack.runtime.owner_url, autocommit=True) as conn:
             users.add_user(conn, username="bench", password=PASSWORD, role="site_manager", sites=["bench"])
