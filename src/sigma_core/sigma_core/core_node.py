@@ -9,6 +9,7 @@ confidence, and the Primary AI's relayed while its lease is live), ``tasks/statu
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 import time
@@ -95,7 +96,10 @@ class CoreNode(Node):
             if self.params.payload_service else None
         self._payload_pending: float | None = None
         self.tick_durations: deque[float] = deque(maxlen=100_000)   # [s] of whole ticks, for the exit summary
+        self.tick_cpu: deque[float] = deque(maxlen=100_000)         # [s] CPU of this thread per tick (the work alone)
         self.create_timer(1.0 / self.params.rate, self._tick)
+        gc.collect()
+        gc.freeze()     # the site map and its planner tables: never walked by a collection during a tick
         self.get_logger().info(f"core ready: site {s.site.name} ({len(s.site.places)} places), "
                                f"{self.params.rate:.0f} Hz")
 
@@ -160,15 +164,19 @@ class CoreNode(Node):
                      float(m.confidence), m.source)
         params = {kv.key: kv.value for kv in m.parameters}
         verdict, reports = self.pipeline.offer_decision(d, m.action, params, self._now())
-        log = self.get_logger().info if verdict.applied else self.get_logger().warning
-        log(f"decision {m.decision_id} ({m.action}): {verdict.reason}")
+        # one call site per severity: rclpy refuses a call site whose severity changes between calls
+        if verdict.applied:
+            self.get_logger().info(f"decision {m.decision_id} ({m.action}): {verdict.reason}")
+        else:
+            self.get_logger().warning(f"decision {m.decision_id} ({m.action}): {verdict.reason}")
         self._publish_statuses(reports)
 
     # -- the tick -----------------------------------------------------------------------------------
     def _tick(self) -> None:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         self._tick_once()
         self.tick_durations.append(time.perf_counter() - t0)
+        self.tick_cpu.append(time.thread_time() - c0)
 
     def _tick_once(self) -> None:
         now = self._now()
@@ -281,10 +289,14 @@ class CoreNode(Node):
     def summary(self) -> str:
         """One line for the exit log (and bench/core_tick.py): time per commander, tick duration percentiles."""
         fr = self.pipeline.mode_fractions()
-        ticks = sorted(self.tick_durations)
-        pct = (lambda q: 1e3 * ticks[min(len(ticks) - 1, int(q * len(ticks)))]) if ticks else (lambda q: float("nan"))
+        ticks, cpu = sorted(self.tick_durations), sorted(self.tick_cpu)
+
+        def pct(values: list[float], q: float) -> float:
+            return 1e3 * values[min(len(values) - 1, int(q * len(values)))] if values else math.nan
+
         return ("sigma_core summary: time per commander " + ", ".join(f"{k} {v:.1%}" for k, v in fr.items())
-                + f"; ticks {len(ticks)} p50 {pct(0.5):.3f} ms p99 {pct(0.99):.3f} ms max {pct(1.0):.3f} ms"
+                + f"; ticks {len(ticks)} p50 {pct(ticks, 0.5):.3f} ms p99 {pct(ticks, 0.99):.3f} ms max "
+                f"{pct(ticks, 1.0):.3f} ms; tick CPU p50 {pct(cpu, 0.5):.3f} ms p99 {pct(cpu, 0.99):.3f} ms"
                 + f"; nearest robot {self.pipeline.min_robot_distance:.2f} m")
 
 

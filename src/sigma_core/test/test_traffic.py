@@ -77,6 +77,9 @@ def test_the_robot_without_right_of_way_yields_and_clears_out_the_other_goes():
     # moving away from a robot already too near is allowed; a stale peer is ignored
     assert advise("r1", ((0.0, 0.0), (-3.0, 0.0)), [Peer("r2", ((1.0, 0.0),), 0.0)], [], 0.0, p).go
     assert advise("r2", r2, [Peer("r1", r1, 0.0)], [], 5.0, p).go
+    # leading a right-of-way robot the same way (it is behind, inside nothing of mine): no giving way, no clearing
+    lead = advise("r3", ((2.0, 0.0), (5.0, 0.0)), [Peer("r2", ((0.5, 0.0), (6.0, 0.0)), 0.0)], [], 0.0, p)
+    assert lead.go and lead.clear_of == ()
 
 
 def test_a_person_in_the_path_makes_the_robot_yield_and_a_standing_one_is_routed_around():
@@ -182,3 +185,24 @@ def test_a_person_standing_in_the_path_is_yielded_to_then_routed_around():
     held = [n for n in notes if "yielding to a person" in n[1]]
     assert held and held[-1][0] - held[0][0] >= params.yield_timeout - 0.1      # waited, then went round
     assert closest >= params.path_corridor, closest
+
+
+def test_a_robot_that_stopped_for_good_in_the_aisle_is_routed_around():
+    params = TrafficParams(yield_timeout=2.0)
+    p = Pipeline(warehouse(), CoreConfig(traffic=params), "r1")     # r1 has right of way, yet r2 will not move
+    r = KinematicRobot(x=-10.0, y=0.0)
+    t, low, out = 0.0, math.inf, None
+    while t < 150:
+        r.feed(p, t)
+        p.perception.update_peer("r2", [(-6.0, 0.2)], t)             # shut down in the cross aisle
+        if t >= 1.5 and p.executor.spec is None and low == math.inf:
+            p.submit_task(TaskSpec("past", Kind.GO_TO, place="-2,0"), t)
+        out = p.tick(t)
+        r.apply(out, 0.05)
+        if p.executor.spec is not None:
+            low = min(low, math.hypot(r.x + 6.0, r.y - 0.2))
+        if any(s.state in (State.SUCCEEDED, State.FAILED) for s in out.statuses):
+            break
+        t += 0.05
+    assert any(s.state == State.SUCCEEDED for s in out.statuses), (t, r.x, r.y, out.traffic_note)
+    assert low >= params.separation - 0.1, low

@@ -155,12 +155,12 @@ class Navigate(_Leaf):
         self.refuge, self.avoid, self.yield_since, self.replanned_at = None, (), None, -math.inf
 
     def _site(self, pose: tuple[float, float, float]) -> SiteMap:
-        """The site map with what to route around, each disc shrunk to leave the robot's own cell outside it."""
+        """The site map with what to route around, at full radius (a path that only grazes a disc would be held
+        by the same rule again); a start inside a disc is snapped out by the planner (up to 1 m)."""
         ctx = self.ctx
         if not self.avoid:
             return ctx.site
-        discs = tuple((x, y, min(r, math.dist(pose[:2], (x, y)) - ctx.site.resolution)) for x, y, r in self.avoid)
-        return ctx.site.with_obstacles(tuple(d for d in discs if d[2] > 0))
+        return ctx.site.with_obstacles(self.avoid)
 
     def update(self) -> Status:
         ctx = self.ctx

@@ -54,7 +54,7 @@ class TrafficParams:
                                    description="centre distance kept from a standing person when routing around")
     yield_timeout: float = param(4.0, unit="s", low=0.1, high=300.0,
                                  description="after holding this long for a person or robot, replan around it")
-    yield_limit: float = param(120.0, unit="s", low=1.0, high=3600.0,
+    yield_limit: float = param(600.0, unit="s", low=1.0, high=3600.0,
                                description="navigation fails after holding this long in a row for traffic")
 
     def __post_init__(self) -> None:
@@ -101,7 +101,8 @@ class Advice:
 
 def natural_key(robot_id: str) -> tuple:
     """Sort key in natural order ("r2" before "r10")."""
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", robot_id))
+    parts = tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", robot_id))
+    return (parts, robot_id)           # the text itself breaks ties ("r1" / "r01"): a strict total order
 
 
 def has_right_of_way(me: str, other: str) -> bool:
@@ -180,6 +181,11 @@ def first_approach(claim: tuple[Point, ...], target: Point, radius: float, step:
     return math.inf
 
 
+def _approaches(claim: tuple[Point, ...], target: Point, margin: float = 0.2) -> bool:
+    """True if driving along ``claim`` brings the robot at least ``margin`` closer to ``target`` than it is now."""
+    return len(claim) > 1 and point_polyline(target, claim) < math.dist(claim[0], target) - margin
+
+
 def advise(me: str, claim: tuple[Point, ...], peers: list[Peer], people: list[Person], now: float,
            params: TrafficParams, clearing: bool = False) -> Advice:
     """Whether the robot ``me`` may drive along ``claim`` now (claim[0] = its position), and what to avoid.
@@ -200,13 +206,13 @@ def advise(me: str, claim: tuple[Point, ...], peers: list[Peer], people: list[Pe
         ahead = first_approach(claim, peer.position, p.separation)
         if ahead < 0.3:
             reasons.append(f"robot {peer.robot_id} at {dist:.1f} m: keeping {p.separation} m separation")
-        if clearing or has_right_of_way(me, peer.robot_id):
-            continue
+        if clearing or has_right_of_way(me, peer.robot_id) or not _approaches(claim, peer.position):
+            continue                  # right of way, or driving away from it (leading it the same way): no conflict
         theirs = peer.claim(p.lookahead)
         if len(claim) > 1 and polyline_distance(claim, theirs) < p.separation:
             reasons.append(f"giving way to robot {peer.robot_id} (its path is within {p.separation} m of mine)")
-        if len(theirs) > 1 and point_polyline(here, theirs) < p.separation:
-            clear_of.append(peer.route)
+            if len(theirs) > 1 and point_polyline(here, theirs) < p.separation:
+                clear_of.append(peer.route)
     for person in people:
         ahead = first_approach(claim, (person.x, person.y), p.path_corridor)
         if ahead < p.human_yield_distance:
