@@ -136,7 +136,8 @@ class CapabilityTracker:
             self.battery = energy
 
     def on_payload_limit(self, kg: float) -> None:
-        if math.isfinite(kg) and kg >= 0.0:
+        """The executor's limit; NaN (unknown) and 0 (a TaskStatus left at its default) are not a report."""
+        if math.isfinite(kg) and kg > 0.0:
             self.payload_kg = kg
 
     def on_twin(self, actuators: Iterable[tuple[str, float, float]], window_in_s: float | None, *, now: float

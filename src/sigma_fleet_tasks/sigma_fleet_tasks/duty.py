@@ -16,6 +16,7 @@ Mesh payloads are compact JSON (at most 768 bytes, sigma_swarm's limit):
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,6 +98,8 @@ class RobotDuty:
     cap: CapabilityTracker = field(default_factory=CapabilityTracker)
     stop_grace_s: float = 20.0  # a protective stop longer than this lets the robot's tasks go (emergency: at once)
     stopped_since: float | None = None
+    cooldown_s: float = 60.0  # after a FAILED task the robot asks every leader for no new task this long
+    cool_until: float | None = None
 
     def __post_init__(self) -> None:
         self.fence = AssignmentFence(self.robot_id)
@@ -149,8 +152,9 @@ class RobotDuty:
         self.sent = self.state = None
         return running
 
-    def on_status(self, task_id: str, state: int, reason: str) -> bool:
-        """The executor's TaskStatus; True when it changes what the leader should hear."""
+    def on_status(self, task_id: str, state: int, reason: str, *, now: float | None = None) -> bool:
+        """The executor's TaskStatus; True when it changes what the leader should hear. A FAILED task at `now`
+        starts the robot's cooldown, which its snapshots carry ("cool"), so it survives a leader change."""
         if task_id != self.sent:
             return False
         changed = state != self.state
@@ -164,6 +168,8 @@ class RobotDuty:
             else:
                 self.fence.queue = [q for q in self.fence.queue if q.task_id != task_id]
                 self.failed.append((task_id, reason or "no reason"))
+                if state == FAILED and now is not None:
+                    self.cool_until = now + self.cooldown_s
             self.sent = self.state = None
         return changed
 
@@ -184,6 +190,8 @@ class RobotDuty:
         cap = self.cap.current().to_wire()
         if cap:
             out["cap"] = cap
+        if self.cool_until is not None:
+            out["cool"] = round(self.cool_until, 1)
         return out
 
     def snapshot_sent(self) -> None:
@@ -233,6 +241,9 @@ class LeaderDuty:
         if snap.get("at"):
             self.positions[robot] = str(snap["at"])
         self.caps[robot] = Capability.from_wire(snap.get("cap"))
+        cool = snap.get("cool")
+        if isinstance(cool, int | float) and not isinstance(cool, bool) and math.isfinite(cool):
+            self.cooldown[robot] = max(self.cooldown.get(robot, -math.inf), float(cool))
         for tid in snap.get("done", []):
             if tid not in board.records:
                 self.later.setdefault(tid, {})[robot] = {"done": [tid]}

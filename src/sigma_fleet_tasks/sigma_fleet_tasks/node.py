@@ -67,7 +67,7 @@ class FleetTasksNode(Node):
                                            degraded_health=self.s.degraded_health,
                                            degraded_risk=self.s.degraded_risk)
         self.robot = RobotDuty(self.robot_id, at=self.s.start_place, cap=CapabilityTracker(self.capability),
-                               stop_grace_s=self.s.stop_grace_s)
+                               stop_grace_s=self.s.stop_grace_s, cooldown_s=self.s.failed_cooldown_s)
         self.claims: queue.SimpleQueue[tuple[int, cloud_claim.ClaimResult]] = queue.SimpleQueue()
         self._claiming: int | None = None  # the term a claim thread works for
         self.leader: LeaderDuty | None = None
@@ -269,7 +269,7 @@ class FleetTasksNode(Node):
 
     def _on_status(self, msg: TaskStatus) -> None:
         self.robot.cap.on_payload_limit(float(msg.payload_limit))
-        if self.robot.on_status(msg.task_id, msg.state, msg.reason):
+        if self.robot.on_status(msg.task_id, msg.state, msg.reason, now=time.time()):
             self._send_snapshot(time.time())
             self._feed_executor()
 

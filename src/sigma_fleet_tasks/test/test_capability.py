@@ -15,7 +15,7 @@ from test_duty import BOARD, SITE, TASK
 
 import sigma_protocol as protocol
 from sigma_fleet_tasks import cloud_claim
-from sigma_tasks.leader import ACTIVE, TASK_KIND
+from sigma_tasks.leader import ACTIVE, FAILED, TASK_KIND
 from sigma_tasks.model import TaskKind
 from sigma_tasks.states import TaskState
 
@@ -146,3 +146,21 @@ def test_the_claim_is_signed_with_the_robot_key_and_its_answer_becomes_decisions
     assert leader.on_decision("fleet_task", result.open_tasks[0], now=0.0) is None
     with pytest.raises(ValueError, match="open task"):
         cloud_claim.parse_answer({"term": 1, "leader": True, "open_tasks": [{"kind": "deliver"}]})
+
+
+def test_a_failed_robots_cooldown_survives_a_leader_change():
+    """Found across processes under load: a new leader (fresh board) handed a task straight back to the robot that
+    had just failed it. The robot now carries its cooldown in its snapshots."""
+    robot = RobotDuty("r2", cooldown_s=60.0)
+    robot.on_command(ASSIGN, 4, {"robot": "r2", "task": "t1", "kind": 1, "lease": 100.0}, now=0.0)
+    robot.next_request()
+    robot.on_status("t1", FAILED, "left knee motor shut down (overheating)", now=10.0)
+    snap = robot.snapshot()
+    assert snap["cool"] == 70.0
+    new_leader = LeaderDuty(SITE, leader="r1", term=5, now=-30.0, board=BOARD, cooldown_s=60.0,
+                            snapshots={"r1": {"at": "dock_1"}, "r2": {**snap, "at": "dock_3"}})
+    assert [r.robot_id for r in new_leader.robots(["r1", "r2"], now=20.0)] == ["r1"]
+    assert [r.robot_id for r in new_leader.robots(["r1", "r2"], now=71.0)] == ["r1", "r2"]
+    cap = CapabilityTracker(P)
+    cap.on_payload_limit(0.0)  # a TaskStatus left at its default is no report
+    assert cap.current().payload_kg is None
