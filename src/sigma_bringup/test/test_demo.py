@@ -1,5 +1,5 @@
 """The README's main command in its scenario mode, end to end and twice in a row on the same data directory:
-cloud (with its Primary AI worker) + fleet (signed swarm mesh on) + scenario + summary, including the fleet tasks
+cloud + fleet (signed swarm mesh on) + scenario + summary, including the fleet tasks
 created through the cloud's API, allocated by the swarm leader and done after the leader was killed. The second run
 starts where the first left off (r3's motor shut down and latched, the cloud holding the first run's events and
 tasks, the swarm's terms on disk) and must pass as well."""
@@ -59,7 +59,6 @@ def _run_demo(launch, data_dir: Path, label: str) -> str:
         "r2: human approaching → slow, stop, resume",
         "r2: task drive along the cross aisle to (6, 0)",  # the walker/robot deadlock of an earlier CI run
         "r3: overheating motor → derate, shutdown",
-        "cloud Primary AI acts on r3's hot motor",
         "swarm mesh: one leader for the site, known to the cloud",
         "cloud tasks: leader killed mid-run, a new one takes over",
         "cloud tasks: executed in the simulator, reported done",
