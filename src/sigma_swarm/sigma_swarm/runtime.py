@@ -194,9 +194,12 @@ class SwarmRuntime:
                 continue  # not expected (ignore-local), but never handle our own frames
             if frame.kind == ACK_KIND and self.ack_filter.skip(frame.sender, not self.member.awaiting_acks):
                 continue
-            message = self.verifier.accept(frame, self.member.term)
-            if message is not None:
-                self._emit(self.member.handle(message, self.clock()))
+            try:
+                message = self.verifier.accept(frame, self.member.term)
+                if message is not None:
+                    self._emit(self.member.handle(message, self.clock()))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:  # never let one frame stop the member
+                self.verifier.drops[f"internal_{type(exc).__name__}"] += 1
         now = self.clock()
         if now >= self.member.next_deadline():
             self._emit(self.member.tick(now))

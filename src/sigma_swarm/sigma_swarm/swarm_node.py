@@ -97,7 +97,14 @@ class SwarmNode(Node):
         next_counters = 0.0
         try:
             while not self._stop.is_set():
-                runtime.step(0.2)
+                try:
+                    runtime.step(0.2)
+                except Exception as exc:  # noqa: BLE001 - the mesh thread must outlive any one bad step
+                    self._problem = f"swarm mesh step failed: {type(exc).__name__}: {exc}"
+                    self.get_logger().error(self._problem, throttle_duration_sec=10.0)
+                    self._stop.wait(0.05)
+                    continue
+                self._problem = ""
                 while not self._outbox.empty():
                     self._send_leader_command(runtime, self._outbox.get_nowait())
                 while not self._report_outbox.empty():

@@ -168,3 +168,34 @@ def test_revoked_robot_is_out_within_one_roster_refresh(cluster_factory):
     cluster.wait_for(lambda: cluster.members["r2"].ask("counters", "COUNTERS").get("drop_revoked_sender", 0) > 0,
                      10, "r4's frames dropped as revoked", poll=0.3)
     cluster.wait_for(lambda: cluster.agreed_leader(["r1", "r2", "r3"]), 15, "a leader among the remaining three")
+
+
+def test_receive_skips_invalid_samples_a_dispose_or_a_vanished_writer_produces():
+    """Cyclone hands out InvalidSample objects for instance state changes (helper C saw one stop a mesh thread)."""
+    domain = claim_domain()
+    receiver = DdsTransport(domain.domain_id, localhost_only=True, own_id="r2")
+    sender = DdsTransport(domain.domain_id, localhost_only=True, own_id="r1")
+    try:
+        frame = Frame("s", "r1", 1, 1, b"\x00" * 8, b"\x00" * 64)
+        deadline = time.monotonic() + 60
+        while not receiver.matched_writers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sender.writer.write(frame)
+        got: list = []
+        while not got and time.monotonic() < deadline:
+            got = receiver.receive(0.2)
+        assert [f.sender for f in got] == ["r1"]
+        # With no data sample left in the reader, a state change arrives as an InvalidSample (no .sender).
+        sender.writer.dispose(frame)
+        while time.monotonic() < deadline:  # read() leaves it in the reader for receive()
+            pending = receiver.reader.read(N=16)
+            if pending and not any(isinstance(p, Frame) for p in pending):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the dispose never reached the reader")
+        assert receiver.receive(0.0) == []
+    finally:
+        sender.close()
+        receiver.close()
+        domain.release()
