@@ -63,7 +63,8 @@ def by_day(seqs: Sequence[int], ts: Sequence[float], channels: np.ndarray, score
         yield epoch + dt.timedelta(days=first), copy_data(seqs, ts_us, channels, scores, payloads)
         return
     for day in range(first, last + 1):
-        (where,) = np.nonzero(days == day)
+        where = np.nonzero(days == day)[0]
         if where.size:
+            rows = where.tolist()
             yield epoch + dt.timedelta(days=day), copy_data(
-                [seqs[i] for i in where], ts_us[where], channels[where], scores[where], [payloads[i] for i in where])
+                [seqs[i] for i in rows], ts_us[where], channels[where], scores[where], [payloads[i] for i in rows])
