@@ -224,6 +224,8 @@ async def feed_decisions(host: str, port: int, token: str, robot_ids: list[str],
             status, reply = await conn.request("POST", "/v1/decisions", headers, body)
             if status == 201:
                 totals.decisions_sent += 1
+            elif protocol.is_retryable(status):  # shed under overload (503 + Retry-After): nothing was created
+                totals.retries += 1
             else:
                 totals.errors.append(f"decision create {status} {reply[:200]!r}")
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
