@@ -27,8 +27,11 @@ import numpy as np
 from sigma_twin.core.params import PrognosisParams
 from sigma_twin.core.trend import FeatureTrend, Forecast
 
+Arr = np.ndarray
+Chol = tuple[Arr, Arr, Arr, Arr, Arr, Arr]
 
-def _chol3(a00, a01, a02, a11, a12, a22):
+
+def _chol3(a00: Arr, a01: Arr, a02: Arr, a11: Arr, a12: Arr, a22: Arr) -> Chol:
     """Elementwise Cholesky factor of symmetric positive definite 3x3 matrices (lower triangle entries)."""
     l00 = np.sqrt(np.maximum(a00, 1e-300))
     l10 = a01 / l00
@@ -39,7 +42,7 @@ def _chol3(a00, a01, a02, a11, a12, a22):
     return l00, l10, l20, l11, l21, l22
 
 
-def _forward(chol, b0, b1, b2):
+def _forward(chol: Chol, b0: Arr, b1: Arr, b2: Arr) -> tuple[Arr, Arr, Arr]:
     """Solve L z = b (elementwise)."""
     l00, l10, l20, l11, l21, l22 = chol
     z0 = b0 / l00
@@ -48,7 +51,7 @@ def _forward(chol, b0, b1, b2):
     return z0, z1, z2
 
 
-def _backward(chol, z0, z1, z2):
+def _backward(chol: Chol, z0: Arr, z1: Arr, z2: Arr) -> tuple[Arr, Arr, Arr]:
     """Solve L^T x = z (elementwise)."""
     l00, l10, l20, l11, l21, l22 = chol
     x2 = z2 / l22
