@@ -38,6 +38,7 @@ PYTHON_KEYS: dict[str, str] = {
     "opentelemetry": "python3-opentelemetry-api",
     "opentelemetry.sdk": "python3-opentelemetry-sdk",
     "orjson": "python3-orjson",
+    "playwright": "python3-playwright-pip",
     "progpy": "python3-progpy-pip",
     "prometheus_client": "python3-prometheus-client",
     "psycopg": "python3-psycopg",

@@ -92,7 +92,7 @@ PAYLOAD_TYPES = {name: _payload_struct(name) for name in protocol.CHANNELS}
 DECODERS: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(kind)
                                                   for name, kind in PAYLOAD_TYPES.items()}
 # One C call decodes and validates all of a batch's payloads of one channel (a JSON array of them).
-LIST_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(list[kind])  # type: ignore[valid-type]
+LIST_DECODERS: dict[str, msgspec.json.Decoder[Any]] = {name: msgspec.json.Decoder(list[kind])  # type: ignore[valid-type]  # a runtime type
                                                        for name, kind in PAYLOAD_TYPES.items()}
 BATCH_DECODER = msgspec.json.Decoder(RawBatch)
 # The numeric fields in the reference order (protocol.CHANNELS), as struct attribute names.
