@@ -38,7 +38,7 @@ def test_share_lookup_goes_through_the_ament_index_and_names_what_is_missing():
 def test_qos_profiles_are_the_contract():
     assert qos.LATCHED.depth == 1 and qos.LATCHED.durability == DurabilityPolicy.TRANSIENT_LOCAL
     assert qos.LATCHED.reliability == ReliabilityPolicy.RELIABLE
-    assert qos.SAFETY_EVENTS.depth == 100 and qos.SAFETY_EVENTS.durability == DurabilityPolicy.TRANSIENT_LOCAL
+    assert qos.SAFETY_EVENTS.depth == 1000 and qos.SAFETY_EVENTS.durability == DurabilityPolicy.TRANSIENT_LOCAL
     assert qos.SENSOR.reliability == ReliabilityPolicy.BEST_EFFORT
     assert qos.reliable(7).depth == 7 and qos.reliable(7).durability == DurabilityPolicy.VOLATILE
     assert qos.COMMANDS.depth == 10 and qos.DECISIONS.depth == 50
