@@ -33,7 +33,8 @@ def imports_of(file: Path) -> list[ImportSite]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             sites.append(ImportSite(node.module, tuple(a.name for a in node.names), file, node.lineno))
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr in ("import_module", "importorskip") and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+              and node.func.attr in ("import_module", "importorskip")
+              and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             sites.append(ImportSite(node.args[0].value, (), file, node.lineno))
     return sites
 
