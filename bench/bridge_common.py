@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import tempfile
@@ -11,6 +10,7 @@ from pathlib import Path
 from sigma_description import humanoid_urdf
 from sigma_testing.domain import claim_domain
 from sigma_testing.fixtures import Launcher
+from sigma_testing.process import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src" / "sigma_bridge" / "test"))  # the end-to-end harness (Cloud, store_counters)
@@ -18,13 +18,8 @@ sys.path.insert(0, str(ROOT / "src" / "sigma_bridge" / "test"))  # the end-to-en
 from cloud_harness import Cloud, sent, store_counters, wait_until  # noqa: E402
 
 __all__ = ["ROOT", "Cloud", "Session", "cpu_seconds", "sent", "store_counters", "wait_until"]
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process [s] (from /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 class Session:

@@ -33,7 +33,7 @@ from sigma_core.core.sitemap import load_site
 from sigma_core.core.tasks import Kind, TaskSpec
 from sigma_ros_common.share import package_share, share_file
 from sigma_testing.domain import claim_domain
-from sigma_testing.process import NodeProcess, executable, ros_args
+from sigma_testing.process import NodeProcess, cpu_seconds, executable, ros_args
 
 TASKS = [("shelf_1_0", "shelf_0_0"), ("shelf_0_0", "shelf_2_0"), ("shelf_2_0", "shelf_3_0"), ("shelf_3_0", "shelf_1_0")]
 
@@ -110,9 +110,6 @@ def baseline_node() -> None:
     print(f"baseline summary: ticks {len(ms)} p50 {ms[len(ms) // 2]:.3f} ms p99 {p99:.3f} ms", flush=True)
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pct(values: list[float], q: float) -> float:

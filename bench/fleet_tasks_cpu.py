@@ -21,9 +21,8 @@ import time
 from pathlib import Path
 
 from sigma_testing.domain import claim_domain
-from sigma_testing.process import NodeProcess, executable, ros_args
+from sigma_testing.process import NodeProcess, cpu_seconds, executable, ros_args
 
-CLK = os.sysconf("SC_CLK_TCK")
 SUBSCRIBE = """
 from sensor_msgs.msg import BatteryState
 from sigma_interfaces.msg import SafetyEvent, SwarmState, TwinHealth
@@ -66,10 +65,6 @@ except KeyboardInterrupt:
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process and its threads [s]."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
 
 
 def main() -> int:

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sigma_testing.domain import claim_domain
-from sigma_testing.process import NodeProcess, executable, ros_args
+from sigma_testing.process import NodeProcess, cpu_seconds, executable, ros_args
 
 
 def baseline() -> None:
@@ -41,9 +40,6 @@ def baseline() -> None:
         rclpy.spin(node)
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

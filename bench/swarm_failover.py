@@ -22,13 +22,7 @@ import time
 from pathlib import Path
 
 from sigma_swarm.cluster import LocalCluster
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+from sigma_testing.process import cpu_seconds
 
 
 def pct(values: list[float], q: float) -> float:

@@ -13,6 +13,12 @@ from pathlib import Path
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its threads so far [s], from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def executable(package: str, name: str) -> str:
     """Path of a workspace executable ``lib/<package>/<name>`` (what ``ros2 run package name`` runs)."""
     try:
