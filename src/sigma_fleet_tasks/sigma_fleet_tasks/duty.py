@@ -19,7 +19,7 @@ import json
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sigma_fleet_tasks.capability import Capability, CapabilityParams, CapabilityTracker, robot_state
@@ -97,6 +97,7 @@ class RobotDuty:
     failed: list[tuple[str, str]] = field(default_factory=list)
     cap: CapabilityTracker = field(default_factory=CapabilityTracker)
     stop_grace_s: float = 20.0  # a protective stop longer than this lets the robot's tasks go (emergency: at once)
+    offer_grace_s: float = 2.0  # a protective stop this long takes the robot out of allocation (emergency: at once)
     stopped_since: float | None = None
     cooldown_s: float = 60.0  # after a FAILED task the robot asks every leader for no new task this long
     cool_until: float | None = None
@@ -183,11 +184,23 @@ class RobotDuty:
             return running
         return None
 
-    def snapshot(self) -> dict:
+    def offered_stopped(self, now: float | None) -> bool:
+        """Whether the leader should see this robot as stopped: an emergency stop at once, a protective stop once it
+        lasted `offer_grace_s` (a person crossing, or watchdogs flapping on a starved host, stops the robot for a
+        moment; offering and withdrawing it twice a second kept the leader from allocating at all). ``now=None``:
+        the level as it stands."""
+        if not self.cap.stopped:
+            return False
+        if now is None or self.cap.emergency or self.stopped_since is None:
+            return True
+        return now - self.stopped_since >= self.offer_grace_s
+
+    def snapshot(self, now: float | None = None) -> dict:
+        """What the leader hears from this robot (``now``: for the protective-stop debounce, see offered_stopped)."""
         cur = self.fence.current()
         holding = [cur.task_id, cur.term, self.state if cur.task_id == self.sent else None] if cur else None
         out: dict[str, Any] = {"at": self.at, "holding": holding, "done": list(self.done), "failed": list(self.failed)}
-        cap = self.cap.current().to_wire()
+        cap = replace(self.cap.current(), stopped=self.offered_stopped(now)).to_wire()
         if cap:
             out["cap"] = cap
         if self.cool_until is not None:

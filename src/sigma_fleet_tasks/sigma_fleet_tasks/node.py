@@ -67,7 +67,8 @@ class FleetTasksNode(Node):
                                            degraded_health=self.s.degraded_health,
                                            degraded_risk=self.s.degraded_risk)
         self.robot = RobotDuty(self.robot_id, at=self.s.start_place, cap=CapabilityTracker(self.capability),
-                               stop_grace_s=self.s.stop_grace_s, cooldown_s=self.s.failed_cooldown_s)
+                               stop_grace_s=self.s.stop_grace_s, offer_grace_s=self.s.offer_grace_s,
+                               cooldown_s=self.s.failed_cooldown_s)
         self.claims: queue.SimpleQueue[tuple[int, cloud_claim.ClaimResult]] = queue.SimpleQueue()
         self._claiming: int | None = None  # the term a claim thread works for
         self.leader: LeaderDuty | None = None
@@ -103,7 +104,7 @@ class FleetTasksNode(Node):
         self.swarm = msg
         now = time.time()
         if self._leads() and (self.leader is None or self.leader.term != msg.term):
-            self.snapshots[self.robot_id] = self.robot.snapshot()
+            self.snapshots[self.robot_id] = self.robot.snapshot(now)
             # What this robot's last board knew carries over (resumed like the cloud's record: corrected by the
             # robots' reports, unvouched tasks held until older leases ran out); else it waits for a cloud re-send.
             records = self.leader.tasks.board.records if self.leader is not None else self.last_records
@@ -222,7 +223,7 @@ class FleetTasksNode(Node):
         self.snapshots[msg.sender] = snap
 
     def _send_snapshot(self, now: float) -> None:
-        snap = self.robot.snapshot()
+        snap = self.robot.snapshot(now)
         self._next_report = now + self.s.report_period_s
         self.snapshots[self.robot_id] = snap
         if self.leader is not None:

@@ -29,6 +29,9 @@ class FleetTasksSettings:
     stop_grace_s: float = param(20.0, unit="s", low=0.0, high=3600.0,
                                 description="a protective stop lasting this long lets the robot's tasks go (reported "
                                 "failed, re-allocated by the leader); an emergency stop does at once")
+    offer_grace_s: float = param(2.0, unit="s", low=0.0, high=60.0,
+                                 description="a protective stop lasting this long takes the robot out of allocation "
+                                 "(a shorter one, e.g. a person crossing, does not); an emergency stop does at once")
     nominal_voltage_v: float = param(51.8, unit="V", low=1.0, high=1000.0,
                                      description="battery pack nominal voltage: BatteryState's Ah as Wh for the "
                                      "leader's energy model")

@@ -96,7 +96,8 @@ def test_a_protective_stop_lets_the_tasks_go_after_the_grace_an_emergency_stop_a
     assert robot.next_request()["term"] == 4  # Task.term: the executor can fence too
     robot.on_status("t1", ACTIVE, "")
     assert robot.on_safety(2, now=1.0) is None  # a person crossing: the task waits
-    assert robot.snapshot()["cap"] == {"stop": 1} and robot.snapshot()["holding"][0] == "t1"
+    assert "cap" not in robot.snapshot(now=2.0)  # a moment's stop: still offered (offer_grace_s 2 s)
+    assert robot.snapshot(now=3.0)["cap"] == {"stop": 1} and robot.snapshot(now=3.0)["holding"][0] == "t1"
     assert robot.on_safety(2, now=22.0) == "t1"  # 21 s: let it go, reported failed
     assert robot.snapshot()["holding"] is None and robot.failed == [("t1", "protective stop for 21 s")]
     robot.on_safety(0, now=23.0)
@@ -164,3 +165,18 @@ def test_a_failed_robots_cooldown_survives_a_leader_change():
     cap = CapabilityTracker(P)
     cap.on_payload_limit(0.0)  # a TaskStatus left at its default is no report
     assert cap.current().payload_kg is None
+
+
+def test_a_flapping_protective_stop_never_takes_the_robot_out_of_allocation():
+    """Found in the main command under load: watchdogs flapping twice a second made every member's snapshot flip
+    between stopped and not, and the leader allocated nothing for ~140 s. A stop counts once it lasted 2 s; an
+    emergency stop at once."""
+    robot = RobotDuty("r2", offer_grace_s=2.0)
+    for k in range(20):  # 10 s of a stop every other 0.5 s
+        robot.on_safety(2 if k % 2 == 0 else 0, now=k * 0.5)
+        assert "cap" not in robot.snapshot(now=k * 0.5 + 0.25)
+    robot.on_safety(2, now=20.0)
+    assert "cap" not in robot.snapshot(now=21.9) and robot.snapshot(now=22.0)["cap"] == {"stop": 1}
+    robot.on_safety(0, now=23.0)
+    robot.on_safety(3, now=24.0)
+    assert robot.snapshot(now=24.0)["cap"] == {"stop": 1}
