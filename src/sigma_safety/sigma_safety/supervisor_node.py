@@ -18,7 +18,7 @@ from sigma_interfaces.srv import EmergencyStop, ResetSafety
 from sigma_ros_common import qos
 from sigma_safety import convert, latch_file
 from sigma_safety.callbacks import quiet_on_shutdown, quiet_timer
-from sigma_safety.core.graph import Endpoint, foreign_publishers
+from sigma_safety.core.graph import Endpoint, ForeignPublisherWatch
 from sigma_safety.core.model import Fault, SafetyState, Severity
 from sigma_safety.core.policy import SafetyPolicy
 from sigma_safety.settings import SupervisorSettings
@@ -63,6 +63,7 @@ class SupervisorNode(Node):
         self.allowed_publishers = {t: f"{ns}/{GATE_NAME}" for t in DRIVER_TOPICS}
         self.allowed_publishers["safety/status"] = f"{ns}/{self.get_name()}"
         self._last_graph = -1e9
+        self._publisher_watch = ForeignPublisherWatch()
         if s.secret is None:
             self.get_logger().warning("no reset token configured: every reset request will be refused")
         self.get_logger().info(f"safety supervisor ready: {len(s.limits)} joints, site "
@@ -218,8 +219,9 @@ class SupervisorNode(Node):
         """Who publishes driver/* and safety/status besides the gate and this supervisor (rule 9 decides)."""
         self._last_graph = now
         for topic, allowed in self.allowed_publishers.items():
-            pubs = [Endpoint(i.node_namespace, i.node_name) for i in self.get_publishers_info_by_topic(topic)]
-            self.policy.update_publishers(topic, foreign_publishers(pubs, allowed))
+            pubs = [Endpoint(i.node_namespace, i.node_name, bytes(i.endpoint_gid))
+                    for i in self.get_publishers_info_by_topic(topic)]
+            self.policy.update_publishers(topic, self._publisher_watch.check(topic, pubs, allowed, now))
 
     def _tick(self) -> None:
         now = self._now()

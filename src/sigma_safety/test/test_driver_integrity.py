@@ -5,7 +5,14 @@ from __future__ import annotations
 from helpers import SECRET, limits, make_policy
 
 from sigma_safety.core.gate import CommandGate, GateParams, Twist
-from sigma_safety.core.graph import Endpoint, foreign_publishers, trusted_source
+from sigma_safety.core.graph import (
+    UNKNOWN_NAMESPACE,
+    UNKNOWN_NODE,
+    Endpoint,
+    ForeignPublisherWatch,
+    foreign_publishers,
+    trusted_source,
+)
 from sigma_safety.core.model import Authority, Level, SafetyState
 from sigma_safety.core.rules.driver import BRAKE_NOT_APPLIED, FOREIGN_PUBLISHER, MOTION_WHILE_STOPPED
 
@@ -200,3 +207,20 @@ def test_a_command_the_gate_did_not_send_is_a_latched_emergency_stop_that_can_be
     now = feeder.run(now, 1.2)
     assert policy.reset("op", SECRET, now).success
     assert policy.evaluate(now).level == Level.NOMINAL
+
+
+def test_a_publisher_whose_node_is_not_named_yet_is_foreign_only_after_the_grace():
+    """DDS announces endpoints before node names: the gate in another process is briefly '_NODE_NAME_UNKNOWN_' on
+    the supervisor's graph (an emergency stop on a healthy robot in CI). A named stranger is reported at once; an
+    unnamed endpoint once it stayed unnamed for the grace; one that gets its name is judged by it."""
+    watch = ForeignPublisherWatch(grace=3.0)
+    allowed = "/r1/command_gate"
+    pending = Endpoint(UNKNOWN_NAMESPACE, UNKNOWN_NODE, b"g1")
+    assert watch.check("driver/cmd_vel", [pending], allowed, now=0.0) == ()
+    assert watch.check("driver/cmd_vel", [pending], allowed, now=2.9) == ()
+    assert watch.check("driver/cmd_vel", [Endpoint("/r1", "command_gate", b"g1")], allowed, now=3.5) == ()
+    # the placeholder cannot hide an impostor for longer than the grace
+    assert watch.check("driver/cmd_vel", [pending], allowed, now=10.0) == ()
+    assert watch.check("driver/cmd_vel", [pending], allowed, now=13.0) == ("an unidentified node (for 3.0 s)",)
+    stranger = Endpoint("/", "test_probe", b"g2")
+    assert watch.check("driver/brake", [stranger], allowed, now=0.0) == ("/test_probe",)
