@@ -92,6 +92,7 @@ class CoreNode(Node):
         self.create_timer(PEER_SCAN_PERIOD, self._scan_peers)
         self.forecast_client = self.create_client(Forecast, "twin/forecast")
         self._asking: dict[str, tuple[TaskSpec, TaskLoad, float]] = {}     # tasks awaiting the twin's forecast
+        self._unasked: set[str] = set()  # ... of which the twin's service was not discovered yet (asked when it is)
         self.payload_client = self.create_client(SetPayload, self.params.payload_service) \
             if self.params.payload_service else None
         self._payload_pending: float | None = None
@@ -125,14 +126,24 @@ class CoreNode(Node):
         if spec.task_id in self._asking:
             return                                   # a retry while the twin is asked: answered when it answers
         load = self.pipeline.wants_forecast(spec)
-        if load is not None and self.forecast_client.service_is_ready():
-            self._ask_twin(spec, load)
+        if load is None:
+            self._publish_statuses(self.pipeline.submit_task(spec, self._now()))
             return
-        self._publish_statuses(self.pipeline.submit_task(spec, self._now()))
+        # A long or heavy task waits for the twin's what-if (up to forecast.timeout); a twin not discovered yet (both
+        # just started) is asked as soon as it is, instead of the task being judged without it.
+        self._asking[spec.task_id] = (spec, load, self._now())
+        self._unasked.add(spec.task_id)
+        self._ask_twin_when_ready()
+
+    def _ask_twin_when_ready(self) -> None:
+        if not self.forecast_client.service_is_ready():
+            return
+        for task_id in sorted(self._unasked):
+            self._ask_twin(*self._asking[task_id][:2])
+        self._unasked.clear()
 
     def _ask_twin(self, spec: TaskSpec, load: TaskLoad) -> None:
         """The twin's what-if for a long or heavy task; the task is accepted or refused when it answers."""
-        self._asking[spec.task_id] = (spec, load, self._now())
         req = Forecast.Request(joints=list(load.joints), rms_current=list(load.rms_current),
                                ambient_temperature=math.nan, cooling_factor=1.0, horizon=max(load.duration, 1.0))
         self.forecast_client.call_async(req).add_done_callback(lambda f, tid=spec.task_id: self._twin_said(tid, f))
@@ -152,10 +163,14 @@ class CoreNode(Node):
         self._publish_statuses(self.pipeline.submit_task(spec, self._now(), verdict))
 
     def _twin_overdue(self, now: float) -> None:
+        self._ask_twin_when_ready()
         for task_id, (spec, _load, asked_at) in list(self._asking.items()):
             if now - asked_at > self.pipeline.config.forecast.timeout:
                 del self._asking[task_id]
-                note = f"twin forecast did not answer within {self.pipeline.config.forecast.timeout} s"
+                timeout = self.pipeline.config.forecast.timeout
+                note = (f"twin forecast service not available within {timeout} s" if task_id in self._unasked
+                        else f"twin forecast did not answer within {timeout} s")
+                self._unasked.discard(task_id)
                 self._publish_statuses(self.pipeline.submit_task(spec, now, Judgement(note=note)))
 
     def _on_decision(self, m: CognitionDecision) -> None:
