@@ -8,7 +8,7 @@ Run: source scripts/env.sh && python bench/core_tick.py [--seconds S] [--ticks N
 2. Across processes, in a private ROS domain: sim_node (one robot, real time — the hardware stand-in, not counted)
    and the robot's onboard nodes as robot.launch.yaml starts them — safety_node, state_publisher, bridge_node
    (cloud disabled: the uplink queue and Foxglove still run), twin_node, swarm_node (mesh off without a roster
-   key) when installed, core_node — while core_node executes deliveries.
+   key) and fleet_tasks_node when installed, core_node — while core_node executes deliveries.
    CPU share of one core per process = (utime + stime) / wall over S seconds from /proc, after a warm-up; the
    sum is the onboard stack. core_node's own tick p50/p99 (whole timer callback incl. publishing) comes from its
    exit summary.
@@ -164,6 +164,7 @@ def stack(seconds: float) -> tuple[dict[str, float], str]:
             ("sigma_swarm", "swarm_node", "swarm.yaml",
              {"robot_id": "r1", "site": "warehouse", "key_file": str(tmp / "robot.key"),
               "roster_file": str(tmp / "roster.json"), "state_file": str(tmp / "swarm_state.json")}),
+            ("sigma_fleet_tasks", "fleet_tasks_node", "fleet_tasks.yaml", {"robot_id": "r1"}),
         ):
             try:
                 onboard.append(start(pkg, exe, exe, namespace=ns, params_files=[share_file(pkg, "config", cfg)],
