@@ -45,6 +45,7 @@ from sigma_sim_interfaces.srv import SetPayload
 
 PRIMARY_AI, EDGE_AI = CognitionDecision.SOURCE_PRIMARY_AI, CognitionDecision.SOURCE_EDGE_AI
 ROUTE_TOPIC = re.compile(r"^/([^/]+)/traffic/route$")
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
 ROUTE_EVERY = 4          # ticks between traffic routes (5 Hz at the default 20 Hz)
 PEER_SCAN_PERIOD = 2.0   # [s] between looks at the graph for other robots' routes
 HISTORY = QoSProfile(depth=50, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.RELIABLE,
@@ -216,8 +217,9 @@ class CoreNode(Node):
     # -- traffic among robots (core.traffic): this robot's route out, peers' routes in -----------------
     def _publish_traffic(self, out: TickOutput, stamp) -> None:
         self._ticks += 1
-        if out.traffic_note != self._traffic_note:
-            self._traffic_note = out.traffic_note
+        note_kind = NUMBER.sub("#", out.traffic_note)  # log a change of situation, not every new distance
+        if note_kind != self._traffic_note:
+            self._traffic_note = note_kind
             self.get_logger().info(f"traffic: {out.traffic_note or 'clear'}")
         if out.route and self._ticks % ROUTE_EVERY == 0:
             self.route_pub.publish(convert.route_path(out.route, stamp))
