@@ -64,11 +64,6 @@ class DecisionNotifier:
                 if not waiting:
                     del self.waiters[robot_id]
 
-    async def wait(self, robot_id: str, timeout: float) -> bool:
-        """Wait until a decision for robot_id may have arrived (True) or the timeout passed (False)."""
-        with self.listening(robot_id) as event:
-            return await wait_event(event, timeout)
-
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     """Wait for event up to timeout seconds; True when it was set, and clear it for the next wait."""
