@@ -17,6 +17,9 @@ says what it got); the echo and this process (the robot's driver stand-in) get t
 same scheduling. --no-rt turns all of it off.
 
     source scripts/env.sh && python bench/safety_latency.py [--trials 1000] [--estop-trials 300] [--loaded]
+A cyclictest-style probe (a SCHED_FIFO thread on a 1 ms timer) runs through each phase: the lateness of its
+wake-ups is the floor the kernel and hypervisor put under any wake-up on the hazard path (printed with the
+kernel's preemption model).
 The last line is the headline: p99 of human-hazard -> blocked (quiet, and loaded with --loaded), and its ratio to
 the plain echo's p99 under the same load.
 """
@@ -353,6 +356,50 @@ def ingest_main(url: str, robots_file: str, rate: float) -> None:
         asyncio.run(run())
 
 
+def floor_main(rt_priority: int) -> None:
+    """The OS's own floor (cyclictest-style): a SCHED_FIFO thread wakes every 1 ms on an absolute deadline and
+    records how late it ran, until SIGTERM; then prints the lateness [s] as JSON. No ROS, no Python work between
+    wake-ups: what it sees is what the kernel and the hypervisor add to any wake-up on the hazard path."""
+    import signal
+
+    if rt_priority > 0:
+        for warning in realtime.apply(rt_priority, True):
+            print(f"floor: {warning}", file=sys.stderr, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    late: list[float] = []
+    period = 1_000_000
+    deadline = time.monotonic_ns()
+    while not stop.is_set():
+        deadline += period
+        delay = deadline - time.monotonic_ns()
+        if delay > 0:
+            time.sleep(delay / 1e9)
+        late.append(max(0, time.monotonic_ns() - deadline) / 1e9)
+        if late[-1] > 0.1:  # a missed stretch (suspended): start again from now, do not count the catch-up
+            deadline = time.monotonic_ns()
+    print(json.dumps(late), flush=True)
+
+
+class Floor:
+    """A floor probe process for the duration of one phase (context manager); ``late`` after exit."""
+
+    def __init__(self, rt_priority: int) -> None:
+        import subprocess
+
+        self._proc = subprocess.Popen([sys.executable, __file__, "--floor", str(rt_priority)],
+                                      stdout=subprocess.PIPE, text=True)
+        self.late: list[float] = []
+
+    def __enter__(self) -> Floor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._proc.terminate()
+        out, _ = self._proc.communicate(timeout=60)
+        self.late = json.loads(out) if out.strip() else []
+
+
 def trials(bench: Bench, n: int, n_estop: int) -> tuple[list[float], list[float], list[float]]:
     """Interleaved human-hazard, echo and e-stop trials (all three see the same machine load)."""
     for _ in range(20):  # warm-up (discovery, first-message allocations)
@@ -377,10 +424,14 @@ def main() -> None:
     ap.add_argument("--ingest-rate", type=float, default=2000.0, help="cloud ingest load [events/s]")
     ap.add_argument("--no-rt", action="store_true", help="no SCHED_FIFO / mlockall anywhere (normal scheduling)")
     ap.add_argument("--echo", type=int, metavar="PRIO", help="internal: run as the baseline's echo process")
+    ap.add_argument("--floor", type=int, metavar="PRIO", help="internal: run as the OS wake-up floor probe")
     ap.add_argument("--ingest", nargs=3, metavar=("URL", "ROBOTS", "RATE"), help="internal: the ingest load")
     a = ap.parse_args()
     if a.echo is not None:
         echo_main(a.echo)
+        return
+    if a.floor is not None:
+        floor_main(a.floor)
         return
     if a.ingest:
         ingest_main(a.ingest[0], a.ingest[1], float(a.ingest[2]))
@@ -404,6 +455,7 @@ def main() -> None:
         print(f"bench: {warning}", flush=True)
     results: dict[str, tuple[list[float], list[float], list[float]]] = {}
     load_text = ""
+    floors: dict[str, list[float]] = {}
     try:
         bench.wait(lambda: bench.level == SafetyStatus.LEVEL_NOMINAL, timeout=30.0)
         deadline = time.monotonic() + 30.0
@@ -411,10 +463,14 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError("bench: the echo process never appeared (see its log)")
             time.sleep(0.05)
-        results["quiet"] = trials(bench, a.trials, a.estop_trials)
+        with Floor(prio) as floor:
+            results["quiet"] = trials(bench, a.trials, a.estop_trials)
+        floors["quiet"] = floor.late
         if a.loaded:
             with Load(a.robots, a.ingest_rate, env, logs) as load:
-                results["loaded"] = trials(bench, a.trials, a.estop_trials)
+                with Floor(prio) as floor:
+                    results["loaded"] = trials(bench, a.trials, a.estop_trials)
+                floors["loaded"] = floor.late
                 load_text = load.describe()
     finally:
         bench.close()
@@ -427,10 +483,16 @@ def main() -> None:
         print(summary("baseline echo round trip", base))
         print(summary("human -> gate zero cmd_vel", human))
         print(summary("e-stop -> driver/brake", estop))
-    print(f"(logs in {logs}; safety_node {sched[0] if sched else 'scheduling unknown'}; exit codes "
+        if floors.get(phase):
+            late = floors[phase]
+            print(summary("OS floor: 1 ms timer lateness", late) + f"  p99.9={pct(late, 99.9) * 1e3:6.2f} ms")
+    print(f"(kernel preemption model: {realtime.kernel_preemption()}; logs in {logs}; safety_node "
+          f"{sched[0] if sched else 'scheduling unknown'}; exit codes "
           f"safety_node={codes[0]} echo={codes[1]})")
     parts = [f"{phase} p99 {pct(h, 99) * 1e3:.2f} ms ({pct(h, 99) / pct(b, 99):.2f}x the echo's "
-             f"{pct(b, 99) * 1e3:.2f} ms)" for phase, (h, _, b) in results.items()]
+             f"{pct(b, 99) * 1e3:.2f} ms; OS wake-up floor p99/p99.9 "
+             f"{pct(floors[phase], 99) * 1e3:.2f}/{pct(floors[phase], 99.9) * 1e3:.2f} ms)"
+             for phase, (h, _, b) in results.items()]
     print(f"hazard->blocked across processes, {a.trials} trials per phase: " + "; ".join(parts))
 
 

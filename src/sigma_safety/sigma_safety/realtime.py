@@ -7,10 +7,13 @@ skipped and reported, so the caller can log one warning; the node runs either wa
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import gc
+import gzip
 import os
+import platform
 from pathlib import Path
 
 MCL_CURRENT, MCL_FUTURE = 1, 2
@@ -83,6 +86,46 @@ def describe() -> str:
                                                                                                          str(policy))
     locked = "memory locked" if _vmlck_kb() > 0 else "memory not locked"
     return f"{name} {prio}, {locked}"
+
+
+_PREEMPT_OPTIONS = (("CONFIG_PREEMPT_RT", "rt"), ("CONFIG_PREEMPT_LAZY", "lazy"), ("CONFIG_PREEMPT", "full"),
+                    ("CONFIG_PREEMPT_VOLUNTARY", "voluntary"), ("CONFIG_PREEMPT_NONE", "none"))
+
+
+def parse_preemption(config_text: str, dynamic_mode: str | None = None) -> str:
+    """The kernel's preemption model from its build configuration (``/proc/config.gz`` text) and, for a
+    PREEMPT_DYNAMIC kernel, the mode chosen at boot (``/sys/kernel/debug/sched/preempt``, e.g. ``none (voluntary)
+    full``, the active one in parentheses) when it can be read; ``unknown`` when neither says."""
+    if dynamic_mode:
+        active = [w.strip("()") for w in dynamic_mode.split() if w.startswith("(")]
+        if active:
+            return active[0] + " (dynamic)"
+    enabled = {line.split("=")[0] for line in config_text.splitlines() if line.endswith("=y")}
+    for option, name in _PREEMPT_OPTIONS:
+        if option in enabled:
+            return name + (" (dynamic: boot default)" if "CONFIG_PREEMPT_DYNAMIC" in enabled else "")
+    return "unknown"
+
+
+def kernel_preemption() -> str:
+    """This kernel's preemption model (``none``/``voluntary``/``full``/``lazy``/``rt``), read where the OS lets us.
+
+    Under ``none`` or ``voluntary`` a SCHED_FIFO thread that wakes while another task runs kernel code waits until
+    that code yields: milliseconds under I/O or network load, whatever our priority. A robot's safety computer runs
+    a PREEMPT_RT (or at least ``full``) kernel."""
+    dynamic = None
+    with contextlib.suppress(OSError):
+        dynamic = Path("/sys/kernel/debug/sched/preempt").read_text()
+    config = ""
+    try:
+        with gzip.open("/proc/config.gz", "rt") as fh:
+            config = fh.read()
+    except OSError:
+        pass
+    model = parse_preemption(config, dynamic)
+    if model == "unknown" and "PREEMPT_RT" in platform.version():
+        model = "rt"
+    return model
 
 
 def _vmlck_kb() -> int:

@@ -48,6 +48,11 @@ def _run(make: list[type[Node]], args: list[str] | None) -> int:
         for warning in realtime.apply(settings[0].realtime_priority, settings[0].lock_memory):
             nodes[0].get_logger().warning(f"{warning}: running without it")
         nodes[0].get_logger().info(f"process scheduling: {realtime.describe()}")
+        preemption = realtime.kernel_preemption()
+        if settings[0].realtime_priority > 0 and not preemption.startswith(("rt", "full", "lazy")):
+            nodes[0].get_logger().warning(
+                f"kernel preemption model: {preemption}: a real-time thread can wait for other tasks' kernel code "
+                "(milliseconds under load); run the safety computer on a PREEMPT_RT kernel")
 
     settings: list[ProcessSettings] = []
     return run("sigma_safety", build, args, executor_for=executor_for, on_start=start, fail_safe=True)

@@ -109,3 +109,15 @@ def test_tests_named_in_docs_exist():
         if (here / f"{token}.py").exists():
             continue
         assert re.search(rf"def {token}", sources), f"docs/safety.md names {token}, which no test defines"
+
+
+def test_kernel_preemption_model_is_read_from_the_build_config_and_the_boot_mode():
+    from sigma_safety.realtime import kernel_preemption, parse_preemption
+
+    none_dynamic = "CONFIG_PREEMPT_NONE=y\n# CONFIG_PREEMPT is not set\nCONFIG_PREEMPT_DYNAMIC=y\nCONFIG_PREEMPTION=y"
+    assert parse_preemption(none_dynamic) == "none (dynamic: boot default)"
+    assert parse_preemption(none_dynamic, "none voluntary (full) lazy\n") == "full (dynamic)"
+    assert parse_preemption("CONFIG_PREEMPT_RT=y\nCONFIG_PREEMPT=y") == "rt"
+    assert parse_preemption("CONFIG_PREEMPT_VOLUNTARY=y") == "voluntary"
+    assert parse_preemption("") == "unknown"
+    assert kernel_preemption().split()[0] in {"none", "voluntary", "full", "lazy", "rt", "unknown"}
