@@ -284,3 +284,74 @@ def test_a_replayed_older_report_changes_nothing(cloud, site):
         report(cloud, robot, tid, state, reason="blocked" if state == 4 else "", ts=t0 + k)
     after = cloud.http.get(f"/v1/sites/{site}/tasks/{tid}", headers=manager(cloud)).json()
     assert after["history"] == before["history"]
+
+
+def test_a_late_report_of_the_old_holder_is_refused_and_logged(cloud, site):
+    """The record is monotonic under the fencing (migration 0014): the old holder's reports that were uploaded late
+    (a partition healing, a restarted bridge) come from an assignment older than the new holder's and are refused,
+    each logged with the reason; the old holder's reports after a genuine later re-assignment still count."""
+    old, new = cloud.robot("tasks-rg", site), cloud.robot("tasks-rh", site)
+    tid = create(cloud).json()["task_id"]
+    url = f"/v1/sites/{site}/tasks/{tid}"
+    t0 = time.time() - 60.0
+    report(cloud, old, tid, 0, ts=t0)  # the old holder accepted; its further reports wait in its uplink
+    report(cloud, new, tid, 0, ts=t0 + 20)  # lease ran out, the leader handed the task over: the new holder
+    report(cloud, new, tid, 2, progress=0.2, ts=t0 + 21)
+    before = cloud.http.get(url, headers=manager(cloud)).json()
+    assert before["state"] == "in_progress" and before["robot_id"] == "tasks-rh"
+    report(cloud, old, tid, 2, progress=0.5, ts=t0 + 5)  # the old holder's uplink comes back: progress ...
+    report(cloud, old, tid, 0, ts=t0 + 6)  # ... an ACCEPTED (e.g. a re-sent history) ...
+    report(cloud, old, tid, 3, reason="delivered", ts=t0 + 8)  # ... and a completion under the old assignment
+    after = cloud.http.get(url, headers=manager(cloud)).json()
+    assert after["state"] == "in_progress" and after["robot_id"] == "tasks-rh"
+    assert after["history"] == before["history"]
+    refused = after["refused_reports"]
+    assert [(r["robot_id"], r["state"]) for r in refused] == [("tasks-rg", 2), ("tasks-rg", 0), ("tasks-rg", 3)]
+    assert all("older than the current assignment" in r["reason"] and "tasks-rh" in r["reason"] for r in refused)
+    assert cloud.http.get(url, headers=cloud.token("operator", (site,))).json()["refused_reports"] == refused
+    # the new holder gives it up; the leader gives it back to the old robot later: its new reports count
+    report(cloud, new, tid, 4, reason="left knee motor shut down (overheating)", ts=t0 + 30)
+    report(cloud, old, tid, 0, ts=t0 + 31)
+    report(cloud, new, tid, 0, ts=t0 + 25)  # the hot robot's stale ACCEPTED (before its FAILED): a replay, ignored
+    report(cloud, old, tid, 3, reason="delivered", ts=t0 + 40)
+    done = cloud.http.get(url, headers=manager(cloud)).json()
+    assert done["state"] == "done" and done["robot_id"] == "tasks-rg"
+    assert len(done["refused_reports"]) == 3
+    replay_with_sigma_tasks(done)
+
+
+def test_progress_from_a_robot_that_does_not_hold_the_task_is_refused_and_logged(cloud, site):
+    holder, stranger = cloud.robot("tasks-ri", site), cloud.robot("tasks-rj", site)
+    tid = create(cloud).json()["task_id"]
+    report(cloud, holder, tid, 0)
+    report(cloud, stranger, tid, 2, progress=0.9)
+    detail = cloud.http.get(f"/v1/sites/{site}/tasks/{tid}", headers=manager(cloud)).json()
+    assert detail["state"] == "assigned" and detail["robot_id"] == "tasks-ri"
+    [refusal] = detail["refused_reports"]
+    assert refusal["robot_id"] == "tasks-rj" and "does not hold the task" in refusal["reason"]
+
+
+def test_refusals_are_site_scoped_and_read_only(cloud, site):
+    holder, stranger = cloud.robot("tasks-rk", site), cloud.robot("tasks-rl", site)
+    tid = create(cloud).json()["task_id"]
+    report(cloud, holder, tid, 0)
+    report(cloud, stranger, tid, 2)
+    conn = psycopg.connect(cloud.runtime.api_url, autocommit=True)
+
+    def run(principal: Principal, sql: str) -> list[tuple]:
+        with conn.transaction():
+            conn.execute(IDENTITY_SQL, identity_params(principal))
+            return conn.execute(sql).fetchall()
+
+    try:
+        other = Principal("m", "site_manager", ("tasks-b",))
+        mine = f"SELECT count(*) FROM task_report_refusals WHERE task_id = '{tid}'"
+        assert run(other, mine) == [(0,)]
+        assert run(Principal("m", "site_manager", ("tasks-a",)), mine) == [(1,)]
+        assert run(Principal("a", "fleet_admin"), mine) == [(1,)]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run(Principal("a", "fleet_admin"), "DELETE FROM task_report_refusals RETURNING 1")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            run(Principal("device:x", "device", robot_id="x"), "SELECT count(*) FROM task_report_refusals")
+    finally:
+        conn.close()

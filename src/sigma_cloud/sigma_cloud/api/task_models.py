@@ -93,8 +93,19 @@ class TaskPublic(BaseModel):
     created_by: str
 
 
+class TaskReportRefusalPublic(BaseModel):
+    robot_id: str
+    state: int = Field(description="the report's sigma_interfaces/TaskStatus state")
+    report_ts: dt.datetime = Field(description="the report's stamp (the robot's clock)")
+    at: dt.datetime = Field(description="when the cloud refused it")
+    reason: str
+
+
 class TaskDetail(TaskPublic):
     history: list[TaskTransitionPublic]
+    refused_reports: list[TaskReportRefusalPublic] = Field(
+        default_factory=list, description="robots' reports refused because they came from an older assignment than "
+                                          "the current one (the latest 100)")
     sent_to_leader: str | None = Field(default=None, description="robot the task was sent to (create only)")
 
 

@@ -94,6 +94,16 @@ async def history(conn: psycopg.AsyncConnection, *, task_id: uuid.UUID) -> list[
     return await cur.fetchall()
 
 
+async def refused_reports(conn: psycopg.AsyncConnection, *, task_id: uuid.UUID, limit: int = 100
+                         ) -> list[dict[str, Any]]:
+    """Robots' reports the record refused (an older assignment than the current one, migration 0014), newest
+    last; at most the latest `limit`."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute("SELECT robot_id, state, report_ts, at, reason FROM (SELECT * FROM task_report_refusals "
+                      "WHERE task_id = %s ORDER BY id DESC LIMIT %s) r ORDER BY id", (task_id, limit))
+    return await cur.fetchall()
+
+
 async def list_tasks(conn: psycopg.AsyncConnection, *, site_id: str, state: str | None, robot_id: str | None,
                      limit: int, offset: int) -> list[dict[str, Any]]:
     """A site's tasks, newest first (one more than `limit`, for paging)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
@@ -29,6 +30,7 @@ from sigma_cloud.api.task_models import (
     TaskCreate,
     TaskDetail,
     TaskPublic,
+    TaskReportRefusalPublic,
     TasksPublic,
     TaskState,
     TaskTransitionPublic,
@@ -89,8 +91,10 @@ def _spec(fields: dict[str, Any], now: float) -> TaskSpec:
                     earliest_start=start, deadline=fields["deadline"].timestamp() if fields["deadline"] else None)
 
 
-def _detail(row: dict[str, Any], history: list[dict[str, Any]], sent_to: str | None = None) -> TaskDetail:
-    return TaskDetail(**row, history=[TaskTransitionPublic(**h) for h in history], sent_to_leader=sent_to)
+def _detail(row: dict[str, Any], history: list[dict[str, Any]], sent_to: str | None = None,
+            refused: Sequence[dict[str, Any]] = ()) -> TaskDetail:
+    return TaskDetail(**row, history=[TaskTransitionPublic(**h) for h in history], sent_to_leader=sent_to,
+                      refused_reports=[TaskReportRefusalPublic(**r) for r in refused])
 
 
 async def _send(conn: Any, principal: Principal, *, robot_id: str, site_id: str, action: str,
@@ -167,7 +171,8 @@ async def get_task(site_id: str, task_id: uuid.UUID, conn: DbDep) -> TaskDetail:
     row = await repo.get(conn, site_id=site_id, task_id=task_id)
     if row is None:
         raise ProblemError(404, "not-found", f"task {task_id} not found at site {site_id!r} (or not one of yours)")
-    return _detail(row, await repo.history(conn, task_id=task_id))
+    return _detail(row, await repo.history(conn, task_id=task_id),
+                   refused=await repo.refused_reports(conn, task_id=task_id))
 
 
 @router.post(SITE + "/tasks/{task_id}/cancel", response_model=TaskDetail, responses=responses(401, 403, 404, 409))
