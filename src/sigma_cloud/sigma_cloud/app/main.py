@@ -22,6 +22,7 @@ from sigma_cloud.api.routes import (
     devices,
     federated,
     health,
+    logs,
     notifications,
     robots,
     safety,
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     app.add_exception_handler(psycopg.Error, on_db_error)
     for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm, notifications,
-                   cognition, federated, twin):
+                   cognition, federated, twin, logs):
         app.include_router(module.router)
     app.include_router(console_router)  # the fleet console page (docs/console.md), outside the OpenAPI document
     problems.problem_openapi(app)
