@@ -25,7 +25,7 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
 import sigma_protocol as protocol
-from sigma_bridge import mapping, swarm_link
+from sigma_bridge import log_uplink, mapping, swarm_link
 from sigma_bridge.blackbox import BlackBox, QosSpec, Record, write_mcap
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
@@ -89,6 +89,7 @@ class BridgeNode(LifecycleNode):
         self.swarm: swarm_link.SwarmLink | None = None
         self.recording_uploader: RecordingUploader | None = None
         self.model_adopter: ModelAdopter | None = None
+        self.logs: log_uplink.LogUplink | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -137,6 +138,11 @@ class BridgeNode(LifecycleNode):
         # view (docs/swarm.md).
         self.swarm = swarm_link.attach(self, p.robot_id, p.cloud_url, UplinkClient(
             p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None, view=self.view)
+        # The robot's /rosout records, structured, rate-limited and shipped to the cloud (docs/logs.md).
+        self.logs = log_uplink.attach(self, p.robot_id, UplinkClient(
+            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None)
+        if self.logs is not None:
+            self._subs.append(self.logs.subscription)
         self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
         # The black box records each topic with the QoS its publishers offer (docs/contracts.md).
@@ -180,6 +186,8 @@ class BridgeNode(LifecycleNode):
             self.model_adopter.start()
         if self.swarm is not None:
             self.swarm.start()
+        if self.logs is not None:
+            self.logs.start()
         self._active = True
         port = self.view.port if self.view else 0
         self.get_logger().info(f"sigma_bridge ready robot={self.p.robot_id} cloud={self.p.cloud_url or '-'} "
@@ -205,7 +213,7 @@ class BridgeNode(LifecycleNode):
         for t in self._timers:
             self.destroy_timer(t)
         self._subs, self._timers = [], []
-        for w in (self.model_adopter, self.recording_uploader, self.swarm, self.downlink, self.uploader,
+        for w in (self.logs, self.model_adopter, self.recording_uploader, self.swarm, self.downlink, self.uploader,
                   getattr(self, "writer", None)):
             if w is not None and w.is_alive():
                 w.stop(timeout=3.0)
@@ -339,6 +347,8 @@ class BridgeNode(LifecycleNode):
                 ru = self.recording_uploader
                 values.update(recordings_uploaded=ru.uploaded, recordings_refused=ru.refused,
                               recordings_queued=len(ru.queue))
+            if self.logs is not None:
+                values.update(self.logs.stats())
             if self.model_adopter is not None:
                 values.update(model_version=self.model_adopter.in_use, model_checked=self.model_adopter.checked_version)
             if not self.uploader.connected and (st and st.pending):
