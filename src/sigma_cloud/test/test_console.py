@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import re
 from pathlib import Path
 
 import orjson
@@ -80,7 +82,17 @@ def test_page_headers_and_schema(cloud) -> None:
     assert r.status_code == 200 and "text/html" in r.headers["content-type"]
     csp = r.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
-    assert cloud.http.get("/console/static/console.js").status_code == 200
+    assert r.headers["cache-control"] == "no-store"
+    # The page links its files by content hash: that URL is cached for good, any other is revalidated.
+    linked = re.findall(r'"(/console/static/console\.(?:js|css)\?v=[0-9a-f]{16})"', r.text)
+    assert len(linked) == 2, r.text
+    for url in linked:
+        got = cloud.http.get(url)
+        assert got.status_code == 200 and "immutable" in got.headers["cache-control"]
+        assert hashlib.sha256(got.content).hexdigest()[:16] == url.rsplit("=", 1)[1]
+    plain = cloud.http.get("/console/static/console.js")
+    assert plain.status_code == 200 and plain.headers["cache-control"] == "no-cache"
+    assert cloud.http.get("/console/static/console.js?v=0000000000000000").headers["cache-control"] == "no-cache"
     assert cloud.http.get("/console/static/../app/main.py").status_code == 404
     assert not [p for p in cloud.http.get("/openapi.json").json()["paths"] if p.startswith("/console")]
 

@@ -108,3 +108,49 @@ def test_the_row_version_test_wraps_around(cloud, since) -> None:
         assert conn.execute(sql, {"xmin": newer, "since": since}).fetchone()[0] is True
         assert conn.execute(sql, {"xmin": since, "since": since}).fetchone()[0] is True
         assert conn.execute(sql, {"xmin": older, "since": since}).fetchone()[0] is False
+
+
+def test_an_ingest_wakes_the_feed_of_its_site_at_once(cloud, settings, runtime, monkeypatch) -> None:
+    """With a 30 s poll period, a pose stored by the real ingest route of the same process still reaches an open
+    event stream within seconds: the route wakes the site's feed after its commit (ConsoleHub.wake)."""
+    import httpx
+    from conftest import ServerThread
+
+    import sigma_protocol as protocol
+    from sigma_cloud.app.main import create_app
+    from sigma_cloud.console import hub
+    from sigma_cloud.core.embedded import free_port
+
+    monkeypatch.setattr(hub, "POLL_S", 30.0)  # the period alone would take 30 s; the test allows 15
+    site = "console-wake"
+    robot = cloud.robot("wake-r1", site)
+    port = free_port()
+
+    def pose(x: float) -> bytes:
+        event = {"seq": robot.next_seq, "ts": time.time(), "channel": "odom",
+                 "payload": {"position": [x, 2.0, 0.0], "orientation": [0.0, 0.0, 0.0, 1.0]}}
+        robot.next_seq += 1
+        return protocol.encode_batch(robot.robot_id, [event])
+
+    def post(client: httpx.Client, body: bytes) -> None:
+        signed = protocol.sign_request(robot.seed, "POST", protocol.INGEST_PATH, robot.robot_id, body, time.time())
+        r = client.post(protocol.INGEST_PATH, content=body, headers={**signed, "Content-Type": "application/json"})
+        assert r.status_code == 200, r.text
+
+    with ServerThread(create_app(settings, runtime, run_maintenance=False), port) as server, \
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=20) as client:
+        post(client, pose(1.0))
+        with client.stream("GET", f"/console/api/sites/{site}/events", headers=cloud.token()) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "event: snapshot"
+            assert orjson.loads(next(lines).removeprefix("data: "))["robots"][0]["x"] == 1.0
+            feed_of_site = server.server.config.app.state.console_hub.feeds[site]
+            reads = feed_of_site.reads
+            post(client, pose(3.0))
+            posted = time.monotonic()
+            while (line := next(lines)) != "event: delta":
+                assert line.startswith(":") or not line, line  # heartbeats only
+            delta = orjson.loads(next(lines).removeprefix("data: "))
+            assert time.monotonic() - posted < 15.0, "the delta waited for the poll period"
+            assert delta["robots"] == [{"robot_id": "wake-r1", "x": 3.0}]
+            assert feed_of_site.reads - reads <= 3  # one woken read (plus a period's at most), no busy loop

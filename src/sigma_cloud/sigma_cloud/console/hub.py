@@ -1,9 +1,11 @@
 """One polling loop per watched site, shared by every browser watching it (server-sent events fan-out).
 
 The loop reads the site's latest robot channels, changed tasks and leader as a read-only, site-scoped principal
-(RLS still applies), feeds them through `SiteState`, and puts each delta on every subscriber's queue. A browser
-that falls behind (full queue) is told to resynchronise instead of slowing the others. The loop stops when the last
-browser of the site leaves.
+(RLS still applies), feeds them through `SiteState`, and puts each delta, serialized once as a server-sent event, on
+every subscriber's queue. It reads every `poll_s`, and at once when an ingest in this process has stored a batch of
+one of the site's robots (`ConsoleHub.wake`, called by the ingest route after its commit): an update then waits for
+one read, not for half a poll period. A browser that falls behind (full queue) is told to resynchronise instead of
+slowing the others. The loop stops when the last browser of the site leaves.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -39,6 +42,13 @@ LEADER_SQL = "SELECT robot_id, term FROM site_leaders WHERE site_id = %s"
 TASK_OVERLAP = dt.timedelta(seconds=5)  # re-read recently updated tasks: commits may land out of updated_at order
 QUEUE_DEPTH = 64
 POLL_S = 0.05  # each watched site is read 20 times a second (only the rows written since the previous read)
+MIN_INTERVAL_S = 0.02  # woken reads start at least this far apart: a burst of ingests coalesces into one read
+RESYNC = b""  # queued instead of a delta: the browser fell behind and gets a fresh snapshot
+
+
+def sse(kind: str, data: Any) -> bytes:
+    """One server-sent event (`event:` and one `data:` line of JSON)."""
+    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 IDLE_GRACE_S = 30.0  # a feed keeps polling this long after its last browser left (reloads, stream reconnects)
 
 
@@ -58,6 +68,8 @@ class SiteFeed:
     xmin_since: int | None = None  # the previous read's snapshot xmin (mod 2^32); None: read every row
     rows_read: int = 0  # robot_latest rows read so far (docs/console.md, bench/console_profile.py)
     pipeline: bool = True  # the read's statements in one round trip (off only to compare, bench/console_profile.py)
+    woken: asyncio.Event = field(default_factory=asyncio.Event)  # set by ConsoleHub.wake: read now
+    reads: int = 0  # reads so far (bench/console_profile.py, tests)
 
     async def poll_once(self) -> dict[str, Any]:
         """Read the site once; the delta (robots, tasks, leader) of what changed."""
@@ -93,40 +105,52 @@ class SiteFeed:
         return delta
 
     def publish(self, delta: dict[str, Any]) -> None:
+        """Put the delta, serialized once for every browser, on each subscriber's queue."""
+        message = sse("delta", delta)
         for queue in list(self.subscribers):
             try:
-                queue.put_nowait(delta)
+                queue.put_nowait(message)
             except asyncio.QueueFull:  # a slow browser: drop its backlog, make it start again from a snapshot
                 while not queue.empty():
                     queue.get_nowait()
-                queue.put_nowait({"resync": True})
+                queue.put_nowait(RESYNC)
 
     async def run(self) -> None:
         # The condition is checked with no await before the loop ends, so a browser that joined in between is seen.
         next_poll = time.monotonic()
+        first = True  # what the first read finds goes out in each browser's snapshot (they wait for `ready`)
         while self.subscribers or time.monotonic() < self.idle_until:
+            started = time.monotonic()
+            self.woken.clear()  # a wake from now on (a commit this read may miss) makes another read
             try:
                 delta = await self.poll_once()
+                self.reads += 1
                 self.ready.set()
-                if delta:
+                if delta and not first:
                     delta["t"] = round(time.time(), 4)  # when it left the poll [UNIX s] (bench: server vs page share)
                     self.publish(delta)
+                first = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - database away (restart, failover): keep the browsers, try again
                 log.warning("console feed of site %s: %s", self.site_id, exc)
+                first = False  # browsers may get a snapshot before a read succeeds (10 s): publish from now on
                 await asyncio.sleep(max(self.poll_s, 1.0))
-            # A fixed rate (not a pause after each read): a slow read does not stretch the period.
+            # A fixed rate (a slow read does not stretch the period), or sooner when an ingest wakes the feed.
             next_poll = max(next_poll + self.poll_s, time.monotonic())
-            await asyncio.sleep(next_poll - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.woken.wait(), timeout=max(0.0, next_poll - time.monotonic()))
+            if self.woken.is_set():
+                await asyncio.sleep(max(0.0, started + MIN_INTERVAL_S - time.monotonic()))
+                next_poll = time.monotonic()
 
 
 class ConsoleHub:
     """The site feeds of one API process."""
 
-    def __init__(self, pool: AsyncConnectionPool, poll_s: float = POLL_S) -> None:
+    def __init__(self, pool: AsyncConnectionPool, poll_s: float | None = None) -> None:
         self.pool = pool
-        self.poll_s = poll_s
+        self.poll_s = POLL_S if poll_s is None else poll_s
         self.feeds: dict[str, SiteFeed] = {}
 
     async def subscribe(self, site_id: str) -> tuple[SiteFeed, asyncio.Queue]:
@@ -142,6 +166,14 @@ class ConsoleHub:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(feed.ready.wait(), timeout=10)
         return feed, queue
+
+    def wake(self, robot_id: str) -> None:
+        """A batch of `robot_id` was just committed: the feeds of its site read now instead of at their next period
+        (every running feed when no feed has seen the robot yet). Called by the ingest route; costs no I/O."""
+        running = [f for f in self.feeds.values() if f.task is not None and not f.task.done()]
+        knowing = [f for f in running if robot_id in f.state.robots]
+        for feed in knowing or running:
+            feed.woken.set()
 
     def unsubscribe(self, feed: SiteFeed, queue: asyncio.Queue) -> None:
         """Leave the feed; it keeps polling for IDLE_GRACE_S after its last browser, then stops by itself."""

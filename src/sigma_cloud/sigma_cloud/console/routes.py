@@ -7,6 +7,8 @@ Same origin, same bearer JWT and RLS as /v1: the page keeps its token in session
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -20,7 +22,7 @@ from pydantic import BaseModel, Field
 from sigma_cloud.api.deps import CurrentPrincipal, DbDep, PoolDep, require_role
 from sigma_cloud.api.problems import ProblemError
 from sigma_cloud.console import sitemap
-from sigma_cloud.console.hub import ConsoleHub
+from sigma_cloud.console.hub import RESYNC, ConsoleHub, sse
 from sigma_cloud.console.passwords import DUMMY_HASH, verify_password
 from sigma_cloud.core.db import Principal, transaction
 from sigma_cloud.core.security import mint_token
@@ -32,6 +34,10 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
                     "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+# The page links its files by content hash (`console.js?v=<hash>`): that URL never changes meaning, so the browser
+# keeps it for a year and a reload fetches only the page; any other URL of a file is revalidated each time.
+IMMUTABLE = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
+REVALIDATE = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
 STREAM_LIFETIME_S = 25.0  # a stream ends after this; the page reconnects (lets a server shut down promptly)
 HEARTBEAT_S = 5.0
 
@@ -41,21 +47,40 @@ class Login(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+@functools.cache
 def _asset(name: str) -> bytes:
+    """A file of the page, read once from the package."""
     return resources.files("sigma_cloud.console").joinpath("static", name).read_bytes()
+
+
+@functools.cache
+def asset_version(name: str) -> str:
+    """The first 16 hex digits of the file's SHA-256 (the `v` of its URL in the page)."""
+    return hashlib.sha256(_asset(name)).hexdigest()[:16]
+
+
+@functools.cache
+def _page_html() -> bytes:
+    html = _asset("index.html")
+    for name in STATIC:
+        url = f"/console/static/{name}"
+        html = html.replace(f'"{url}"'.encode(), f'"{url}?v={asset_version(name)}"'.encode())
+    return html
 
 
 @router.get("/console")
 async def page() -> Response:
-    """The console page (one HTML document; views are drawn by console.js)."""
-    return Response(_asset("index.html"), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
+    """The console page (one HTML document; views are drawn by console.js, linked by content hash)."""
+    return Response(_page_html(), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS)
 
 
 @router.get("/console/static/{name}")
-async def static(name: str) -> Response:
+async def static(name: str, v: str | None = None) -> Response:
+    """console.js / console.css: cached for good under the URL the page links (its hash), revalidated otherwise."""
     if name not in STATIC:
         raise ProblemError(404, "not-found", f"no console file {name}")
-    return Response(_asset(name), media_type=STATIC[name], headers=SECURITY_HEADERS)
+    headers = IMMUTABLE if v == asset_version(name) else REVALIDATE
+    return Response(_asset(name), media_type=STATIC[name], headers=headers)
 
 
 @router.post("/console/api/login")
@@ -115,10 +140,6 @@ def hub_of(request: Request) -> ConsoleHub:
     return hub
 
 
-def _event(kind: str, data: Any) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
 @router.get("/console/api/sites/{site_id}/events")
 async def events(request: Request, site_id: SiteId, principal: CurrentPrincipal, pool: PoolDep) -> StreamingResponse:
     """Server-sent events: a snapshot of the site, then deltas as robots report (one shared poll per site)."""
@@ -131,19 +152,17 @@ async def events(request: Request, site_id: SiteId, principal: CurrentPrincipal,
     async def stream() -> AsyncIterator[bytes]:
         feed, queue = await hub.subscribe(site_id)
         try:
-            yield _event("snapshot", feed.state.snapshot(time.time()))
+            yield sse("snapshot", feed.state.snapshot(time.time()))
             ends = time.monotonic() + STREAM_LIFETIME_S
             while time.monotonic() < ends:
                 try:
-                    delta = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                    message = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
                 except TimeoutError:
                     yield b": heartbeat\n\n"
                     continue
-                if delta.get("resync"):
-                    yield _event("snapshot", feed.state.snapshot(time.time()))
-                else:
-                    yield _event("delta", delta)
-            yield _event("reconnect", {})
+                # Deltas come serialized once for every browser of the site (hub.SiteFeed.publish).
+                yield sse("snapshot", feed.state.snapshot(time.time())) if message == RESYNC else message
+            yield sse("reconnect", {})
         finally:
             hub.unsubscribe(feed, queue)
 

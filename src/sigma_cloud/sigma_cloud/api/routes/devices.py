@@ -58,16 +58,17 @@ def signed_path(request: Request) -> str:
              responses=responses(400, 401, 403, 409, 413, 422, 503))
 async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
     """Store a signed telemetry batch; 200 only once durable (docs/device-protocol.md)."""
-    body = await read_body(request, ingest.settings.max_body_bytes)
-    now = time.time()
     try:
-        with span("sigma.ingest.batch", **{"sigma.batch.bytes": len(body)}) as ingest_span:
-            robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
-            trace = current_traceparent() or _robot_trace(request)  # the cloud's span, else the robot's own
-            ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now, trace)
-            if ingest_span is not None:
-                ingest_span.set_attributes({"sigma.robot_id": robot_id, "sigma.batch.accepted": ack.accepted,
-                                            "sigma.batch.acked_through": ack.acked_through})
+        async with ingest.admission():  # bounded work per process; a long wait is a 503 before the body is read
+            body = await read_body(request, ingest.settings.max_body_bytes)
+            now = time.time()
+            with span("sigma.ingest.batch", **{"sigma.batch.bytes": len(body)}) as ingest_span:
+                robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
+                trace = current_traceparent() or _robot_trace(request)  # the cloud's span, else the robot's own
+                ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now, trace)
+                if ingest_span is not None:
+                    ingest_span.set_attributes({"sigma.robot_id": robot_id, "sigma.batch.accepted": ack.accepted,
+                                                "sigma.batch.acked_through": ack.acked_through})
     except protocol.ProtocolError as exc:
         request.app.state.metrics.batches.labels(exc.kind).inc()
         raise as_problem(exc) from exc
@@ -75,6 +76,8 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
         raise problem_for(exc, where=protocol.INGEST_PATH) from exc
     request.app.state.metrics.batches.labels("ok").inc()
     request.app.state.metrics.events.inc(ack.accepted)
+    if ack.accepted and (console := getattr(request.app.state, "console_hub", None)) is not None:
+        console.wake(robot_id)  # committed: the console's live map reads it now (console/hub.py), no I/O here
     return Response(orjson.dumps(ack.__dict__), media_type="application/json")
 
 

@@ -62,6 +62,10 @@ async function start() {
   $("login-view").hidden = true; $("app-view").hidden = false;
   $("whoami").textContent = `${S.session.subject} (${S.session.role.replace("_", " ")})`;
   $("task-form").hidden = !canWrite();
+  // First render: the site this tab showed last (or the user's first site) starts streaming at once, while the list
+  // of sites loads, instead of after it (one round trip less before the robots are drawn).
+  S.site = S.site || (S.session.sites || [])[0] || null;
+  const early = S.site ? openSite() : null;
   let sites = [];
   for (let i = 0; ; i++) {
     try { sites = (await api("/v1/sites?limit=1000")).items; break; }
@@ -69,9 +73,8 @@ async function start() {
   }
   const sel = $("site-select"); sel.replaceChildren();
   for (const s of sites) sel.append(el("option", { value: s.site_id }, s.name ? `${s.site_id} — ${s.name}` : s.site_id));
-  if (!sites.some((s) => s.site_id === S.site)) S.site = sites.length ? sites[0].site_id : null;
-  sel.value = S.site || "";
-  await openSite();
+  if (!sites.some((s) => s.site_id === S.site)) { S.site = sites.length ? sites[0].site_id : null; sel.value = S.site || ""; await openSite(); }
+  else { sel.value = S.site; await early; }
   route();
 }
 
@@ -154,13 +157,15 @@ function applyDelta(d) {
     if (old) old.classList.remove("leader");
     S.leader = d.leader && d.leader.robot_id ? d.leader : null;
   }
+  const fresh = (d.robots || []).length > 20 ? document.createDocumentFragment() : null;  // a snapshot: insert once
   for (const r of d.robots || []) {
     const robot = Object.assign(S.robots.get(r.robot_id) || {}, r);
     S.robots.set(r.robot_id, robot);
-    drawRobot(robot);
+    drawRobot(robot, fresh);
     if (r.humans !== undefined) drawHumans(robot);
     if (S.detail && S.detail.id === r.robot_id) liveDetail(robot);
   }
+  if (fresh && fresh.firstChild) $("robots").append(fresh);
   if (S.leader) { const l = S.robotEls.get(S.leader.robot_id); if (l) { l.classList.add("leader"); l.append(leaderMark()); } }
   for (const t of d.tasks || []) S.tasks.set(t.task_id, t);
   if (d.tasks && d.tasks.length) queueRender();
@@ -200,14 +205,20 @@ function leaderMark() {
   return S.leaderMark;
 }
 
-function drawRobot(r) {
+// Two children per robot, no listener of its own (a click on the map finds the robot): 1,000 robots stay light.
+// New robots are cloned from one template into `into` (a fragment for a snapshot: one insertion for all of them).
+let robotTemplate = null;
+function drawRobot(r, into) {
   let g = S.robotEls.get(r.robot_id);
   if (r.x === undefined) return;
   if (!g) {
-    g = svg("g", { class: "robot", id: "robot-" + r.robot_id, "data-robot": r.robot_id });
-    // Two children per robot, no listener of its own (a click on the map finds the robot): 1,000 robots stay light.
-    g.append(svg("path", { d: "M0.6,0 L-0.4,0.35 L-0.4,-0.35 Z" }), svg("text", { x: 0.5, y: 0.7 }, r.robot_id));
-    $("robots").append(g);
+    if (!robotTemplate) {
+      robotTemplate = svg("g", { class: "robot" });
+      robotTemplate.append(svg("path", { d: "M0.6,0 L-0.4,0.35 L-0.4,-0.35 Z" }), svg("text", { x: 0.5, y: 0.7 }));
+    }
+    g = robotTemplate.cloneNode(true);
+    g.id = "robot-" + r.robot_id; g.dataset.robot = r.robot_id; g.lastChild.textContent = r.robot_id;
+    (into || $("robots")).append(g);
     S.robotEls.set(r.robot_id, g);
   }
   const lvl = Number.isInteger(r.level) && r.level <= 3 ? r.level : "x";
