@@ -9,6 +9,11 @@ batch_max_events 2000). The batch period is a parameter (--period, default 1 s; 
 as its store has events, i.e. up to ~20 small requests/s per robot, which is latency-optimal for one robot but not
 what a 10,000-robot fleet should be configured with: see docs/cloud.md "Fleet scale").
 
+Overload is answered as the bridge answers it: a request times out after the bridge's request_timeout_s (10 s),
+a retryable answer (503 + Retry-After from the cloud's admission control) or a lost connection is retried after the
+bridge's own jittered exponential backoff (sigma_bridge.uplink.Backoff, at least Retry-After), and the retry carries
+every event not yet acknowledged, including those produced meanwhile (the bridge's store), up to batch_max_events.
+
 A decision feeder addresses decisions (POST /v1/decisions, a fleet admin) to random robots; the round trip is
 creation -> the robot's long-poll returns it -> the robot's signed ack is stored.
 
@@ -44,6 +49,8 @@ RATES = {"joint_states": 10.0, "imu": 10.0, "odom": 10.0, "actuator_health": 2.0
          "safety_status": 1.0}  # sigma_bridge config/bridge.yaml defaults [Hz]
 BATCH_MAX_EVENTS = 2000  # sigma_bridge batch_max_events
 DOWNLINK_WAIT_S = 10  # sigma_bridge downlink_wait_s
+REQUEST_TIMEOUT_S = 10.0  # sigma_bridge request_timeout_s
+SOURCE_ADDRESSES = 64  # robots connect from 127.0.0.2..65: 20,000 connections would exhaust one address's ports
 JOINTS = ["left_hip_pitch", "left_knee", "left_ankle_pitch", "right_hip_pitch", "right_knee", "right_ankle_pitch"]
 TEMPLATES = {  # realistic payloads (SI units), pre-encoded once
     "imu": {"orientation": [0.0, 0.0, 0.05, 0.998], "angular_velocity": [0.01, -0.02, 0.1],
@@ -68,27 +75,40 @@ def channel_cycle(period: float) -> list[str]:
     return [c for _, c in sorted(slots)]
 
 
-def encode_events(robot_id: bytes, seq: int, channels: list[str], t0: float, dt: float) -> bytes:
-    """The batch body (sigma_protocol.encode_batch's JSON) for events seq, seq+1, ... from the templates."""
+def event_parts(seq: int, channels: list[str], t0: float, dt: float) -> list[bytes]:
+    """The JSON of events seq, seq+1, ... (one per channel, at t0, t0 + dt, ...) from the templates."""
     parts = []
     for i, channel in enumerate(channels):
         a, b, c = EVENT_PARTS[channel]
         parts.append(b"%s%d%s%.3f%s" % (a, seq + i, b, t0 + i * dt, c))
+    return parts
+
+
+def encode_events(robot_id: bytes, seq: int, channels: list[str], t0: float, dt: float) -> bytes:
+    """The batch body (sigma_protocol.encode_batch's JSON) for events seq, seq+1, ... from the templates."""
+    return batch_body(robot_id, event_parts(seq, channels, t0, dt))
+
+
+def batch_body(robot_id: bytes, parts: list[bytes]) -> bytes:
     return b'{"robot_id":"' + robot_id + b'","events":[' + b",".join(parts) + b"]}"
 
 
 class HttpConnection:
-    """One keep-alive HTTP/1.1 connection (Content-Length bodies only: what the cloud sends)."""
+    """One keep-alive HTTP/1.1 connection (Content-Length bodies only: what the cloud sends). `retry_after` is the
+    last response's Retry-After in seconds (None when absent)."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, local_host: str | None = None) -> None:
         self.host, self.port = host, port
+        self.local = (local_host, 0) if local_host else None
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.retry_after: float | None = None
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
                       timeout: float = 60.0) -> tuple[int, bytes]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.reader, self.writer = await asyncio.wait_for(
+                asyncio.open_connection(self.host, self.port, local_addr=self.local), timeout)
         head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
         head += [f"{k}: {v}" for k, v in headers.items()]
         try:
@@ -104,9 +124,14 @@ class HttpConnection:
         lines = raw.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         length = 0
+        self.retry_after = None
         for line in lines[1:]:
-            if line[:15].lower() == "content-length:":
+            key = line[:15].lower()
+            if key == "content-length:":
                 length = int(line[15:])
+            elif key.startswith("retry-after:"):
+                with contextlib.suppress(ValueError):
+                    self.retry_after = float(line[12:])
         return status, await self.reader.readexactly(length) if length else b""
 
     def close(self) -> None:
@@ -137,49 +162,77 @@ class Totals:
 class Robot:
     """One emulated robot: an uplink loop and a downlink long-poll loop, each on its own connection."""
 
-    def __init__(self, robot_id: str, seed: str, host: str, port: int, first_seq: int, period: float) -> None:
+    def __init__(self, robot_id: str, seed: str, host: str, port: int, first_seq: int, period: float,
+                 local_host: str | None = None) -> None:
         from nacl.signing import SigningKey
+
+        from sigma_bridge.uplink import Backoff
 
         self.robot_id, self.rid = robot_id, robot_id.encode()
         self.key = SigningKey(protocol.b64decode(seed))
-        self.up, self.down = HttpConnection(host, port), HttpConnection(host, port)
+        self.up, self.down = HttpConnection(host, port, local_host), HttpConnection(host, port, local_host)
         self.first_seq, self.seq, self.period = first_seq, first_seq, period
         self.cycle = channel_cycle(period)
         self.decisions_path = protocol.DECISIONS_PATH.format(robot_id=robot_id) + f"?wait={DOWNLINK_WAIT_S}"
+        self.up_backoff, self.down_backoff = Backoff(), Backoff()  # the bridge's (base 0.1 s, cap 2 s, jitter)
+
+    async def attempt(self, path: str, conn: HttpConnection, body: bytes, totals: Totals, method: str = "POST",
+                      timeout: float = REQUEST_TIMEOUT_S) -> tuple[int, bytes] | None:
+        """One signed try (fresh nonce); None after a transport failure or timeout."""
+        headers = protocol.sign_request(self.key, method, path, self.robot_id, body, time.time())
+        if body:
+            headers["Content-Type"] = "application/json"
+        try:
+            return await conn.request(method, path, headers, body, timeout)
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
+            totals.retries += 1
+            return None
 
     async def send(self, path: str, conn: HttpConnection, body: bytes, totals: Totals,
-                   method: str = "POST", timeout: float = 60.0) -> tuple[int, bytes]:
-        """Sign (fresh nonce each try) and send until a non-retryable answer, as the bridge does."""
+                   method: str = "POST", timeout: float = REQUEST_TIMEOUT_S) -> tuple[int, bytes]:
+        """Sign (fresh nonce each try) and send until a non-retryable answer, with the bridge's backoff."""
         while True:
-            headers = protocol.sign_request(self.key, method, path, self.robot_id, body, time.time())
-            if body:
-                headers["Content-Type"] = "application/json"
-            try:
-                status, reply = await conn.request(method, path, headers, body, timeout)
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
+            answer = await self.attempt(path, conn, body, totals, method, timeout)
+            if answer is not None and not protocol.is_retryable(answer[0]):
+                self.down_backoff.reset()
+                return answer
+            if answer is not None:
                 totals.retries += 1
-                await asyncio.sleep(0.2 + random.random() * 0.3)
-                continue
-            if not protocol.is_retryable(status):
-                return status, reply
-            totals.retries += 1
-            await asyncio.sleep(0.2 + random.random() * 0.3)
+            await asyncio.sleep(self.down_backoff.next_delay(conn.retry_after if answer else None))
 
     async def uplink(self, stop: float, measure_from: float, totals: Totals) -> None:
-        """Batches every `period` s with the events produced since the last one (one batch in flight)."""
-        await asyncio.sleep(random.random() * self.period)  # robots are not synchronized
-        last = time.time() - self.period
+        """One batch per `period` with every event not yet acknowledged (one batch in flight, at most
+        BATCH_MAX_EVENTS); after a failure the next try also carries what was produced meanwhile."""
+        per_batch = max(1, BATCH_MAX_EVENTS // len(self.cycle))
+        produced = time.time() - self.period * random.random()  # robots are not synchronized
+        pending: list[float] = []  # start times of the periods not yet acknowledged
         while time.monotonic() < stop:
             now = time.time()
-            periods = max(1, min(int((now - last) / self.period + 1e-9), BATCH_MAX_EVENTS // len(self.cycle)))
-            channels = self.cycle * periods
-            body = encode_events(self.rid, self.seq, channels, last, (now - last) / len(channels))
-            last = now
+            while produced + self.period <= now:
+                pending.append(produced)
+                produced += self.period
+            if not pending:
+                await asyncio.sleep(produced + self.period - now)
+                continue
+            take = pending[:per_batch]
+            channels = self.cycle * len(take)
+            dt = self.period / len(self.cycle)
+            parts: list[bytes] = []
+            for j, t0 in enumerate(take):
+                parts += event_parts(self.seq + j * len(self.cycle), self.cycle, t0, dt)
+            body = batch_body(self.rid, parts)
             sent = time.perf_counter()
-            status, reply = await self.send(protocol.INGEST_PATH, self.up, body, totals)
+            answer = await self.attempt(protocol.INGEST_PATH, self.up, body, totals)
+            if answer is None or protocol.is_retryable(answer[0]):
+                if answer is not None:
+                    totals.retries += 1
+                await asyncio.sleep(self.up_backoff.next_delay(self.up.retry_after if answer else None))
+                continue
+            status, reply = answer
             if status != 200:
                 totals.errors.append(f"{self.robot_id}: ingest {status} {reply[:200]!r}")
                 return
+            self.up_backoff.reset()
             ack = orjson.loads(reply)
             if measure_from <= time.monotonic() <= stop:
                 totals.ack_latencies.append(time.perf_counter() - sent)
@@ -187,15 +240,16 @@ class Robot:
             totals.acked_events += ack["accepted"]
             totals.batches += 1
             self.seq += len(channels)
+            del pending[:len(take)]
             totals.last_seq[self.robot_id] = ack["acked_through"]
-            await asyncio.sleep(max(0.0, last + self.period - time.time()))
+            await asyncio.sleep(max(0.0, produced + self.period - time.time()))
 
     async def downlink(self, stop: float, totals: Totals) -> None:
         """Long-poll decisions; ack each (applied) with a signed POST; record creation -> receipt time."""
         await asyncio.sleep(random.random() * 2.0)
         while time.monotonic() < stop:
             status, reply = await self.send(self.decisions_path, self.down, b"", totals, "GET",
-                                            timeout=DOWNLINK_WAIT_S + 30)
+                                            timeout=DOWNLINK_WAIT_S + REQUEST_TIMEOUT_S)
             if status != 200:
                 totals.errors.append(f"{self.robot_id}: decisions {status} {reply[:200]!r}")
                 return
@@ -239,7 +293,9 @@ async def emulate(url: str, robots: list[tuple[str, str]], seconds: float, perio
     """Run the robots for `seconds`; then each robot's batch in flight has `drain_s` to be acknowledged."""
     host, port = url.removeprefix("http://").split(":")
     totals = Totals()
-    fleet = [Robot(rid, seed, host, int(port), first_seq, period) for rid, seed in robots]
+    loopback = host.startswith("127.")
+    fleet = [Robot(rid, seed, host, int(port), first_seq, period,
+                   f"127.0.0.{2 + i % SOURCE_ADDRESSES}" if loopback else None) for i, (rid, seed) in enumerate(robots)]
     start = time.monotonic()
     stop = start + seconds
     measure_from = start + min(seconds * 0.3, 10.0)  # warm-up: key cache, scorer state, connection set-up

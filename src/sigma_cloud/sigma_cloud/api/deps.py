@@ -20,16 +20,18 @@ from sigma_cloud.core.security import AuthError, principal_from_token
 bearer = HTTPBearer(auto_error=False, description="OAuth2 bearer JWT with `role` and `sites` claims")
 
 
-def app_settings(request: Request) -> Settings:
+# The request-state dependencies are `async def`: FastAPI runs a plain `def` dependency in its thread pool, a thread
+# hop per request that cost ~10 % of an ingest worker's CPU (bench/cloud_ingest_profile.py, docs/cloud.md).
+async def app_settings(request: Request) -> Settings:
     """The settings the app was built with (``core.config.get_settings()`` is the one place they are read)."""
     return request.app.state.settings
 
 
-def get_pool(request: Request) -> AsyncConnectionPool:
+async def get_pool(request: Request) -> AsyncConnectionPool:
     return request.app.state.pool
 
 
-def get_ingest(request: Request) -> IngestService:
+async def get_ingest(request: Request) -> IngestService:
     return request.app.state.ingest
 
 

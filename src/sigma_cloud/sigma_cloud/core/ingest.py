@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +90,29 @@ class IngestService:
         self.scorers: OrderedDict[str, tuple[AnomalyScorer, int]] = OrderedDict()
         self.max_robots = max_robots
         self._decoy_key = SigningKey.generate().verify_key  # its private half is discarded at once
+        self.concurrency = max(1, min(settings.ingest_concurrency, settings.pool_max_size - 2))
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self.waiting = 0  # batches waiting for a slot (a gauge for tests and metrics)
+
+    @contextlib.asynccontextmanager
+    async def admission(self) -> AsyncIterator[None]:
+        """A slot for one batch: at most `concurrency` in work in this process. A batch that waited
+        settings.ingest_queue_wait_s is refused (503 overloaded, Retry-After) before its body was read or
+        verified: under overload robots keep their events and send them later in larger batches (cheaper per
+        event), instead of every request waiting out the pool and timing out at the robot (docs/cloud.md)."""
+        self.waiting += 1
+        try:
+            async with asyncio.timeout(self.settings.ingest_queue_wait_s):
+                await self._slots.acquire()
+        except TimeoutError as exc:
+            raise IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay "
+                                 "with the same events (and any newer ones)", retry_after=1) from exc
+        finally:
+            self.waiting -= 1
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     async def device_key(self, robot_id: str, now: float) -> DeviceKey:
         """The robot's registered key (cached for key_cache_ttl_s); for an unknown robot a decoy key that nothing
@@ -95,10 +120,11 @@ class IngestService:
         cached = self.keys.get(robot_id)
         if cached is not None and cached.expires > now:
             return cached
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-            row = await (await conn.execute("SELECT public_key, site_id, status FROM robots WHERE robot_id = %s",
-                                            (robot_id,))).fetchone()
+            cur = await conn.execute("SELECT public_key, site_id, status FROM robots WHERE robot_id = %s",
+                                     (robot_id,))
+        row = await cur.fetchone()
         if row is None:  # answered exactly like a wrong key (no robot-id enumeration); cached like a known one
             key = DeviceKey(self._decoy_key, "", "unknown", now + self.settings.key_cache_ttl_s)
         else:
@@ -124,12 +150,13 @@ class IngestService:
             self.scorers.move_to_end(robot_id)
             return entry
         scorer = AnomalyScorer()
-        async with self.pool.connection() as conn, conn.transaction():
+        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-            rows = await (await conn.execute("SELECT channel, stats FROM robot_latest WHERE robot_id = %s "
-                                             "AND stats IS NOT NULL", (robot_id,))).fetchall()
-            hwm = await (await conn.execute("SELECT last_seq FROM robot_ingest_state WHERE robot_id = %s",
-                                            (robot_id,))).fetchone()
+            stats_cur = await conn.execute("SELECT channel, stats FROM robot_latest WHERE robot_id = %s "
+                                           "AND stats IS NOT NULL", (robot_id,))
+            hwm_cur = await conn.execute("SELECT last_seq FROM robot_ingest_state WHERE robot_id = %s", (robot_id,))
+        rows = await stats_cur.fetchall()
+        hwm = await hwm_cur.fetchone()
         for channel, stored in rows:
             stats = ChannelStats.from_json(stored)
             if stats is not None:  # unreadable or non-finite statistics are dropped, never scored against
