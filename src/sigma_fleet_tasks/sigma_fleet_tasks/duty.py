@@ -246,9 +246,11 @@ class LeaderDuty:
             self.on_snapshot(robot, snap, now=now)
         return why
 
-    def on_snapshot(self, robot: str, snap: dict, *, now: float) -> None:
-        """A member's snapshot (its own or over the mesh): position, held task, finished and failed tasks."""
+    def on_snapshot(self, robot: str, snap: dict, *, now: float) -> list[tuple[str, str, str]]:
+        """A member's snapshot (its own or over the mesh): position, held task, finished and failed tasks. Returns
+        the changes it made to the board, (task, from state, to state), for the leader's log."""
         board = self.tasks.board
+        before = {tid: rec.state.value for tid, rec in board.records.items() if not rec.state.terminal}
         self.heard.add(robot)
         self.lost.discard(robot)
         if snap.get("at"):
@@ -275,6 +277,8 @@ class LeaderDuty:
                 hold_id = hold_term = None
         board.report(RobotReport(robot, holding=hold_id, holding_term=hold_term, started=started, done=done,
                                  failed=failed, snapshot=False), now=now)
+        return [(tid, was, board.records[tid].state.value) for tid, was in before.items()
+                if board.records[tid].state.value != was]
 
     def robots(self, members: Iterable[str], *, now: float) -> list[RobotState]:
         """Live members that reported to this leader and are not cooling down after a failure."""

@@ -216,18 +216,24 @@ class FleetTasksNode(Node):
                 self.get_logger().info(f"{msg.sender} reports to term {self.leader.term}: at "
                                        f"{snap.get('at') or '?'}, capability {snap.get('cap', {})}")
             try:
-                self.leader.on_snapshot(msg.sender, snap, now=time.time())
+                changes = self.leader.on_snapshot(msg.sender, snap, now=time.time())
             except (ValueError, TypeError, KeyError, IndexError) as exc:
                 self.get_logger().warning(f"malformed task snapshot from {msg.sender} ignored: {exc!r}")
                 return
+            self._log_changes(msg.sender, changes)
         self.snapshots[msg.sender] = snap
+
+    def _log_changes(self, robot: str, changes: list[tuple[str, str, str]]) -> None:
+        for task_id, was, now_state in changes:  # once per change of a task's state: the leader's record
+            self.get_logger().info(f"task {task_id}: {was} -> {now_state} ({robot}'s report, term "
+                                   f"{self.leader.term if self.leader else '?'})")
 
     def _send_snapshot(self, now: float) -> None:
         snap = self.robot.snapshot(now)
         self._next_report = now + self.s.report_period_s
         self.snapshots[self.robot_id] = snap
         if self.leader is not None:
-            self.leader.on_snapshot(self.robot_id, snap, now=now)
+            self._log_changes(self.robot_id, self.leader.on_snapshot(self.robot_id, snap, now=now))
         elif self.swarm is not None and self.swarm.leader:
             self.report_pub.publish(SwarmCommand(term=self.swarm.term, kind=SNAPSHOT,
                                                  payload=list(encode_snapshot(snap))))

@@ -73,8 +73,10 @@ def test_a_new_leader_adopts_the_task_a_robot_holds_and_does_not_hand_it_out_aga
     for t in range(1, 30):
         assert leader.tick(["r2", "r3"], [], now=float(t)) == []
         leader.on_snapshot("r2", {"at": "dock_3", "holding": ["t1", 7, ACTIVE]}, now=float(t))
-    leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "done": ["t1"]}, now=30.0)
+    assert leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "done": ["t1"]}, now=30.0) == [
+        ("t1", "in_progress", "done")]  # what the leader logs
     assert leader.tasks.board.records["t1"].state is TaskState.DONE
+    assert leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "done": ["t1"]}, now=31.0) == []
 
 
 def test_a_robot_that_reports_failed_hands_its_task_to_another_and_cools_down():
@@ -83,8 +85,8 @@ def test_a_robot_that_reports_failed_hands_its_task_to_another_and_cools_down():
     leader.on_decision("fleet_task", TASK, now=0.0)
     [req] = leader.tick(["r1", "r2"], [], now=0.0)
     leader.on_snapshot("r2", {"at": "dock_3", "holding": ["t1", 1, ACCEPTED]}, now=1.0)
-    leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "failed": [["t1", "knee motor overheating"]]},
-                       now=2.0)
+    assert leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "failed": [["t1", "knee motor overheating"]]},
+                              now=2.0) == [("t1", "assigned", "queued")]
     [again] = leader.tick(["r1", "r2"], [], now=2.5)
     assert (req.robot_id, again.robot_id, again.task_id) == ("r2", "r1", "t1")
     assert any("overheating" in h.reason for h in leader.tasks.board.records["t1"].history)
