@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from cyclonedds.idl import IdlStruct
 from cyclonedds.idl.types import bounded_str, byte, int64, sequence, uint8, uint64
 
+from sigma_swarm import cdr
 from sigma_swarm.core import messages as m
 
 MAX_BODY_BYTES = 1024
+PAYLOAD_BYTES = cdr.MAX_PAYLOAD  # 768: a leader command's or report's payload
 SIGNATURE_BYTES = 64
 MAX_ID_CHARS = 63
 FRAME_TOPIC = "sigma_swarm_frames"
@@ -106,7 +108,7 @@ class LeaderCommandIdl(IdlStruct, typename="sigma_swarm::LeaderCommand"):
     roster_version: int64
     seq: int64
     kind: bounded_str[MAX_ID_CHARS]
-    payload: sequence[byte, 768]
+    payload: sequence[byte, PAYLOAD_BYTES]
 
 
 @dataclass
@@ -117,7 +119,7 @@ class MemberReportIdl(IdlStruct, typename="sigma_swarm::MemberReport"):
     to: bounded_str[MAX_ID_CHARS]
     seq: int64
     kind: bounded_str[MAX_ID_CHARS]
-    payload: sequence[byte, 768]
+    payload: sequence[byte, PAYLOAD_BYTES]
 
 
 # kind id -> (core dataclass, IDL struct). Ids are part of the wire format: never renumber.
@@ -143,27 +145,35 @@ class DecodeError(ValueError):
         self.reason = reason
 
 
+def _layout(idl_type: type) -> str:
+    """The ``sigma_swarm.cdr`` layout (one letter per field) of an IDL struct, read from its annotations."""
+    codes = {bounded_str[MAX_ID_CHARS]: "s", int64: "q", bool: "?", sequence[byte, PAYLOAD_BYTES]: "y"}
+    return "".join(codes[annotation] for annotation in idl_type.__annotations__.values())
+
+
+# kind id -> (core dataclass, its field names, cdr layout), for the direct codec
+_CODEC: dict[int, tuple[type, tuple[str, ...], str]] = {
+    kind: (core, tuple(idl.__annotations__), _layout(idl)) for kind, (core, idl) in KINDS.items()}
+
+
 def encode_message(message: m.Message) -> tuple[int, bytes]:
-    """(kind id, CDR body) of a core message."""
+    """(kind id, CDR body) of a core message: the bytes cyclonedds would write for its IDL struct (see cdr.py)."""
     kind = KIND_OF[type(message)]
-    idl_type = KINDS[kind][1]
-    fields = dict(vars(message))
-    if "payload" in fields:
-        fields["payload"] = bytes(fields["payload"])
-    return kind, idl_type(**fields).serialize()
+    _, names, layout = _CODEC[kind]
+    try:
+        return kind, cdr.encode(layout, tuple(getattr(message, name) for name in names))
+    except (cdr.CdrError, AttributeError, TypeError) as exc:
+        raise ValueError(f"cannot encode {type(message).__name__}: {exc}") from exc
 
 
 def decode_message(kind: int, body: bytes) -> m.Message:
     """The core message in ``body``; DecodeError('unknown_kind' | 'malformed_cdr') otherwise."""
-    entry = KINDS.get(kind)
+    entry = _CODEC.get(kind)
     if entry is None:
         raise DecodeError("unknown_kind", f"unknown message kind {kind}")
-    core_type, idl_type = entry
+    core_type, names, layout = entry
     try:
-        sample = idl_type.deserialize(body)
-        fields = dict(vars(sample))
-    except Exception as exc:
-        raise DecodeError("malformed_cdr", f"kind {kind}: body is not valid CDR ({type(exc).__name__})") from exc
-    if "payload" in fields:
-        fields["payload"] = bytes(fields["payload"])
-    return core_type(**fields)
+        values = cdr.decode(layout, body)
+    except cdr.CdrError as exc:
+        raise DecodeError("malformed_cdr", f"kind {kind}: body is not valid CDR ({exc})") from exc
+    return core_type(**dict(zip(names, values, strict=True)))

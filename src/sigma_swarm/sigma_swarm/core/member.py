@@ -35,6 +35,7 @@ from sigma_swarm.core.messages import (
 from sigma_swarm.core.params import ElectionParams
 
 NEVER = -math.inf
+SCHED_DELAY_DECAY = 0.05  # s of remembered timer lateness forgotten per s
 
 
 class Role(str, Enum):
@@ -115,10 +116,17 @@ class Member:
         # A restarted member may have acknowledged a leader just before it crashed: it neither votes nor stands for
         # election for one minimum election timeout, so that leader's lease stays exclusive.
         self._quiet_until = now + params.election_timeout_min_s
+        self._backoff = 1.0  # grows x2 per election round that ended without a leader (bounded), 1 once one is heard
+        self._round_open = False  # we started a (pre-)vote round and have heard no leader since
+        # How late our own timers ran recently (a starved process): added to the election timeout and to the time
+        # votes are refused after hearing a leader, so a host that starves everyone does not look like a dead leader.
+        self._sched_delay = 0.0
+        self._last_tick = now
         self._election_deadline = now + self._random_timeout()
         self._votes: set[str] = set()
         self._leader_since = NEVER
         self._lease_until = NEVER
+        self._quorum_at = NEVER  # send time of the newest heartbeat round a majority acknowledged (leader only)
         self._hb_seq = 0
         self._hb_sent: dict[int, float] = {}
         self._hb_acks: dict[int, set[str]] = {}
@@ -178,7 +186,7 @@ class Member:
         deadlines = [self._next_member_hb]
         if self.role is Role.LEADER:
             deadlines.append(self._next_hb)
-            deadlines.append(max(self._lease_until, self._leader_since + self.params.election_timeout_min_s))
+            deadlines.append(self._step_down_at())
         elif self.eligible():
             deadlines.append(self._election_deadline)
         return min(deadlines)
@@ -249,9 +257,10 @@ class Member:
     def tick(self, now: float) -> Output:
         """Run timers due at ``now``."""
         out = Output()
+        self._note_lateness(now)
         self._check_roster_commit(now)
         if self.role is Role.LEADER:
-            if now >= self._lease_until and now >= self._leader_since + self.params.election_timeout_min_s:
+            if now >= self._step_down_at():
                 self.counters["lease_lost"] += 1
                 self._become_follower(now)
             elif now >= self._next_hb:
@@ -287,7 +296,8 @@ class Member:
 
     def _sticky(self, now: float) -> bool:
         """True while a leader was heard recently (or right after boot / a roster change): votes are refused."""
-        return now < self._last_leader_contact + self.params.election_timeout_min_s or now < self._quiet_until
+        return (now < self._last_leader_contact + self.params.election_timeout_min_s + self._sched_delay
+                or now < self._quiet_until)
 
     def _refuse_old_roster(self, msg: Message) -> bool:
         if msg.roster_version < self.roster.version:
@@ -357,6 +367,7 @@ class Member:
             self._votes = set()
         self.leader = msg.sender
         self._last_leader_contact = now
+        self._backoff, self._round_open = 1.0, False
         self._election_deadline = now + self._random_timeout()
         return True
 
@@ -385,6 +396,7 @@ class Member:
         acks.add(msg.sender)
         if self._quorum(acks):
             self._lease_until = max(self._lease_until, sent + self.params.lease_s)
+            self._quorum_at = max(self._quorum_at, sent)
             for seq in [s for s in self._hb_sent if s <= msg.seq]:
                 del self._hb_sent[seq]
                 self._hb_acks.pop(seq, None)
@@ -408,7 +420,27 @@ class Member:
     # ------------------------------------------------------------------ transitions
 
     def _random_timeout(self) -> float:
-        return self.rng.uniform(self.params.election_timeout_min_s, self.params.election_timeout_max_s)
+        """Raft's randomized election timeout, its range scaled by the current backoff factor."""
+        p = self.params
+        return self._backoff * self.rng.uniform(p.election_timeout_min_s, p.election_timeout_max_s) \
+            + 2 * self._sched_delay
+
+    def _note_lateness(self, now: float) -> None:
+        """Track how late this tick runs after its deadline (decaying by ``SCHED_DELAY_DECAY`` s per s), bounded."""
+        late = max(0.0, now - self.next_deadline())
+        decayed = self._sched_delay - (now - self._last_tick) * SCHED_DELAY_DECAY
+        self._sched_delay = min(max(late, decayed, 0.0), self.params.election_timeout_max_s * 4)
+        self._last_tick = now
+
+    @property
+    def sched_delay(self) -> float:
+        """How late this member's own timers ran recently (s): its measure of being starved of CPU."""
+        return self._sched_delay
+
+    @property
+    def backoff(self) -> float:
+        """The current factor on the election timeout range (1 = none; grows after rounds without a leader)."""
+        return self._backoff
 
     def _adopt_term(self, term: int, now: float) -> None:
         was_leading = self.role is not Role.FOLLOWER
@@ -429,6 +461,13 @@ class Member:
         self._hb_acks.clear()
 
     def _start_pre_vote(self, now: float, out: Output) -> None:
+        if self._round_open:
+            # Our last (pre-)vote round ended without a leader (we may have become a follower of a newer term
+            # meanwhile): split votes, or answers slower than our timeout (a CPU-starved host). Doubling the range
+            # spreads the candidates apart and lets a slow round finish before it is abandoned.
+            self._backoff = min(self._backoff * 2, self.params.election_backoff_max)
+            self.counters["election_backoff"] += 1
+        self._round_open = True
         self.role = Role.PRE_CANDIDATE
         self.leader = ""
         self._votes = {self.id}
@@ -454,12 +493,21 @@ class Member:
     def _become_leader(self, now: float, out: Output) -> None:
         self.role = Role.LEADER
         self.leader = self.id
-        self._leader_since = now
+        self._leader_since = self._quorum_at = now
         self._lease_until = NEVER
         self._hb_sent.clear()
         self._hb_acks.clear()
         self.counters["became_leader"] += 1
+        self._backoff, self._round_open = 1.0, False
         self._send_heartbeat(now, out)
+
+    def _step_down_at(self) -> float:
+        """Check-quorum (as etcd): a leader no majority has acknowledged for one maximum election timeout steps down.
+
+        Decoupled from the lease: a lapsed lease only stops the leader's commands (``leader_command`` is None and its
+        status names no leader) until acknowledgements are back; a starved leader whose acknowledgements arrive a bit
+        late keeps its role instead of forcing a new election."""
+        return self._quorum_at + self.params.election_timeout_max_s
 
     def _send_heartbeat(self, now: float, out: Output) -> None:
         self._hb_seq += 1

@@ -24,15 +24,20 @@ class ElectionParams:
     """Timing of the election, the lease and the failure detector."""
 
     heartbeat_interval_s: float = _param(
-        0.05, unit="s", low=0.005, high=1.0, description="leader heartbeat (lease renewal) period")
+        0.075, unit="s", low=0.005, high=1.0,
+        description="leader heartbeat (lease renewal) period; at most half of election_timeout_min_s")
     election_timeout_min_s: float = _param(
         0.15, unit="s", low=0.02, high=10.0, description="lower end of the randomized election timeout (Raft: 150 ms)")
     election_timeout_max_s: float = _param(
         0.30, unit="s", low=0.03, high=20.0, description="upper end of the randomized election timeout (Raft: 300 ms)")
+    election_backoff_max: float = _param(
+        8.0, unit="1", low=1.0, high=64.0,
+        description="after each election round that ends without a leader the randomized timeout range doubles, "
+                    "up to this factor (1 = no backoff); back to 1 once a leader is heard")
     member_heartbeat_interval_s: float = _param(
-        0.5, unit="s", low=0.05, high=10.0, description="membership heartbeat period of every member")
+        1.0, unit="s", low=0.05, high=10.0, description="membership heartbeat period of every member")
     suspicion_timeout_s: float = _param(
-        1.6, unit="s", low=0.1, high=60.0, description="a member not heard from for this long is suspected (not live)")
+        2.5, unit="s", low=0.1, high=60.0, description="a member not heard from for this long is suspected (not live)")
     max_clock_drift: float = _param(
         0.01, unit="1", low=0.0, high=0.1, description="bound on the clock rate difference the lease stays safe under")
     lease_safety_factor: float = _param(

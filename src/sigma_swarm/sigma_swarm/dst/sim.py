@@ -32,6 +32,10 @@ class Profile:
     command_every_s: float = 0.1
     roster_change_p: float = 0.4  # share of seeds in which the cloud adds or revokes a member mid-run
     max_events: int = 400_000
+    # CPU starvation (a host at load 20-60): each member runs for a short slice, then gets no CPU for a random gap
+    # (exponential, this mean, capped at 4x), for the whole run, calm included. 0 = off.
+    starve_gap_s: float = 0.0
+    starve_slice_s: tuple[float, float] = (0.002, 0.02)
 
 
 @dataclass
@@ -121,6 +125,8 @@ class Simulation:
         self.recent: deque[tuple[float, object]] = deque(maxlen=80)
         for i in self.ids:
             self._start(i)
+            if profile.starve_gap_s > 0:
+                self._push(rng.uniform(0, profile.starve_gap_s), FAULT, ("starve", i))
         self._push(rng.uniform(0, profile.fault_every_s * 2), FAULT, "random")
         self._push(self.fault_end, FAULT, "calm")
         if self.roster_change:
@@ -238,6 +244,13 @@ class Simulation:
         self.result.faults.append(f"t={self.now:.3f} {text}")
         self._log(f"FAULT {text}")
 
+    def _starve(self, member_id: str) -> None:
+        """The scheduler takes the CPU from ``member_id`` for a while; it gets a short slice after that."""
+        gap = min(self.rng.expovariate(1 / self.profile.starve_gap_s), 4 * self.profile.starve_gap_s)
+        self.paused_until[member_id] = max(self.paused_until[member_id], self.now + gap)
+        self._push(self.paused_until[member_id] + self.rng.uniform(*self.profile.starve_slice_s), FAULT,
+                   ("starve", member_id))
+
     def _deliver_roster(self, member_id: str) -> None:
         if self.member_roster[member_id].version >= self.final_roster.version:
             return
@@ -283,7 +296,8 @@ class Simulation:
                 if kind != FAULT:
                     target = data[0]  # type: ignore[index]  # every non-fault event's data is a tuple
                     if t < self.paused_until[target]:  # a frozen process handles nothing until it thaws
-                        self._push(self.paused_until[target], kind, data)
+                        # then, as the runtime's step does, it reads what arrived before it runs its timers
+                        self._push(self.paused_until[target] + (1e-6 if kind == TIMER else 0.0), kind, data)
                         continue
                 if kind == TIMER:
                     member_id, token = data  # type: ignore[misc]  # a TIMER carries (member, token)
@@ -303,6 +317,8 @@ class Simulation:
                     self._after(to, out.sends, out.commands)
                 elif isinstance(data, tuple) and data[0] == "roster":
                     self._deliver_roster(data[1])
+                elif isinstance(data, tuple) and data[0] == "starve":
+                    self._starve(data[1])
                 elif data == "calm":
                     self._calm()
                 elif data == "random":
