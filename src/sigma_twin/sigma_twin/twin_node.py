@@ -16,6 +16,7 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import BatteryState, Imu, JointState
 
 from sigma_interfaces.msg import ActuatorHealth, ComponentHealth, TwinHealth
@@ -23,6 +24,7 @@ from sigma_interfaces.srv import Forecast
 from sigma_ros_common import qos
 from sigma_ros_common.ros_params import declare_plain, load
 from sigma_ros_common.spin import events_executor, run
+from sigma_twin.core import raw_cdr
 from sigma_twin.core.params import (
     ConsistencyParams,
     EstimatorParams,
@@ -85,11 +87,20 @@ class TwinNode(Node):
         self.last_joint = -math.inf
         self.pub = self.create_publisher(TwinHealth, "twin/health", qos.LATCHED)
         self.diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
-        self.create_subscription(JointState, "joint_states", self.on_joints, qos.SENSOR)
         self.create_subscription(ActuatorHealth, "actuator_health", self.on_health, qos.RELIABLE_10)
         self.create_subscription(BatteryState, "battery_state", self.on_battery, qos.RELIABLE_10)
-        self.create_subscription(Imu, "imu", self.on_imu, qos.SENSOR)
-        self.create_subscription(Odometry, "odom", self.on_odom, qos.SENSOR)
+        self.raw_imu: list[bytes] = []
+        self.raw_odom: list[bytes] = []
+        if node.raw_sensors:
+            # serialized: no Python message is built per sample (their covariance arrays cost most of the time);
+            # imu/odom are read in one batch per report, joint_states deserialized only at joint_states_rate
+            self.create_subscription(JointState, "joint_states", self.on_joints_raw, qos.SENSOR, raw=True)
+            self.create_subscription(Imu, "imu", self.raw_imu.append, qos.SENSOR, raw=True)
+            self.create_subscription(Odometry, "odom", self.raw_odom.append, qos.SENSOR, raw=True)
+        else:
+            self.create_subscription(JointState, "joint_states", self.on_joints, qos.SENSOR)
+            self.create_subscription(Imu, "imu", self.on_imu, qos.SENSOR)
+            self.create_subscription(Odometry, "odom", self.on_odom, qos.SENSOR)
         self.create_service(Forecast, "twin/forecast", self.on_forecast)
         self.create_timer(1.0 / rate, self.publish)
         self.mc = np.random.default_rng(prog.seed + 1)
@@ -100,6 +111,25 @@ class TwinNode(Node):
             return
         self.last_joint = t
         self.twin.on_joint_states(t, list(msg.name), msg.position, msg.velocity, msg.effort)
+
+    def on_joints_raw(self, raw: bytes) -> None:
+        t = raw_cdr.stamp_of(raw)
+        if t - self.last_joint < 1.0 / self.joint_rate:  # NaN compares false: a malformed one is looked at below
+            return
+        try:
+            msg = deserialize_message(raw, JointState)
+        except Exception as exc:  # noqa: BLE001 - any decoding failure of foreign bytes is bad input, not a crash
+            self.twin.guard.reject("joint_states", f"joint_states: message could not be read ({exc})")
+            return
+        self.on_joints(msg)
+
+    def drain_raw(self) -> None:
+        """Hand the buffered serialized imu/odom samples to the twin in one batch each."""
+        if self.raw_imu or self.raw_odom:  # the IMU batch waits for the odometry of the same period (settle)
+            imu, self.raw_imu[:] = list(self.raw_imu), []
+            odom, self.raw_odom[:] = list(self.raw_odom), []
+            self.twin.on_imu_batch(*raw_cdr.imu_batch(imu), settle=False)
+            self.twin.on_odom_batch(*raw_cdr.odom_batch(odom))
 
     def on_health(self, msg: ActuatorHealth) -> None:
         self.twin.on_actuator_health(_stamp_s(msg.header.stamp), list(msg.name), msg.winding_temperature,
@@ -118,6 +148,7 @@ class TwinNode(Node):
         self.twin.on_odom(_stamp_s(msg.header.stamp), float(tw.linear.x), float(tw.angular.z))
 
     def publish(self) -> None:
+        self.drain_raw()
         now = self.get_clock().now()
         wall = now.nanoseconds * 1e-9
         # The report is stamped with the time of the data it describes (the newest input stamp): its windows are

@@ -63,66 +63,84 @@ def internal_resistance(dv: np.ndarray, di: np.ndarray) -> float:
     return -float(np.sum(dv * di)) / den if den > 0 else math.nan
 
 
-class _Window:
-    """Sums of samples over a fixed time window (stamps passed in)."""
-
-    def __init__(self, width: int) -> None:
-        self.sum = np.zeros(width)
-        self.n = 0
-
-    def add(self, values: np.ndarray) -> None:
-        self.sum += values
-        self.n += 1
-
-    def take(self) -> np.ndarray | None:
-        out = self.sum / self.n if self.n else None
-        self.sum[:] = 0.0
-        self.n = 0
-        return out
-
-
 class ImuOdometryCheck:
-    """IMU against odometry: yaw rate, forward acceleration, gravity. Flags when an RMS residual is too large."""
+    """IMU against odometry: yaw rate, forward acceleration, gravity. Flags when an RMS residual is too large.
+
+    Samples fall into windows of ``imu_window`` on a fixed grid from the first stamp; a window is judged once both
+    streams have moved past it (or one stream is two windows ahead: the other is silent), so batches of either
+    stream may arrive in any order and size (twin_node hands over one batch per report)."""
 
     CHECKS = ("yaw_rate", "forward_acceleration", "gravity")
 
     def __init__(self, params: ConsistencyParams | None = None) -> None:
         self.p = params or ConsistencyParams()
-        self.imu = _Window(4)  # gyro z, acc x, |acc|, count marker
-        self.odom = _Window(2)  # v x, w z
-        self.t_window = math.nan
-        self.prev_speed = math.nan
+        self.t0 = math.nan
+        self.pending: dict[int, np.ndarray] = {}  # window -> sums: gyro z, acc x, |acc|, n imu, speed, yaw, n odom
+        self.latest = {"imu": -1, "odom": -1}  # newest window seen per stream
+        self.closed = -1  # windows up to this one are judged; later samples for them are too late
+        self.prev: tuple[int, float] | None = None  # (window, mean speed) of the last judged window
         self.ms = dict.fromkeys(self.CHECKS, 0.0)  # exponentially weighted mean squares of the residuals
         self.windows = 0
         self.flags: dict[str, bool] = dict.fromkeys(self.CHECKS, False)
 
     def add_imu(self, t: float, gyro: np.ndarray, accel: np.ndarray) -> None:
         """One IMU sample: angular velocity [rad/s] and specific force [m/s^2] in the body frame."""
-        self._roll(t)
-        a = np.asarray(accel, dtype=float)
-        self.imu.add(np.array([float(gyro[2]), float(a[0]), float(np.linalg.norm(a)), 1.0]))
+        self.add_imu_batch(np.array([t]), np.asarray(gyro, dtype=float).reshape(1, 3),
+                           np.asarray(accel, dtype=float).reshape(1, 3))
 
     def add_odom(self, t: float, speed: float, yaw_rate: float) -> None:
         """One odometry sample: forward speed [m/s] and yaw rate [rad/s] in the body frame."""
-        self._roll(t)
-        self.odom.add(np.array([speed, yaw_rate]))
+        self.add_odom_batch(np.array([t]), np.array([speed]), np.array([yaw_rate]))
 
-    def _roll(self, t: float) -> None:
-        if math.isnan(self.t_window):
-            self.t_window = t
-        if t - self.t_window < self.p.imu_window:
+    def add_imu_batch(self, t: np.ndarray, gyro: np.ndarray, accel: np.ndarray, settle: bool = True) -> None:
+        """IMU samples: stamps (n,), angular velocity (n, 3), specific force (n, 3). ``settle=False`` when the
+        other stream's batch of the same period follows (windows are judged only after it)."""
+        if len(t):
+            cols = np.column_stack([gyro[:, 2], accel[:, 0], np.linalg.norm(accel, axis=1)])
+            self._add("imu", np.asarray(t, dtype=float), cols, 0)
+        if settle:
+            self._close()
+
+    def add_odom_batch(self, t: np.ndarray, speed: np.ndarray, yaw_rate: np.ndarray, settle: bool = True) -> None:
+        """Odometry samples: stamps (n,), forward speed (n,), yaw rate (n,); ``settle`` as for the IMU."""
+        if len(t):
+            self._add("odom", np.asarray(t, dtype=float), np.column_stack([speed, yaw_rate]), 4)
+        if settle:
+            self._close()
+
+    def _add(self, stream: str, t: np.ndarray, cols: np.ndarray, at: int) -> None:
+        if math.isnan(self.t0):
+            self.t0 = float(t[0])
+        k = np.floor((t - self.t0) / self.p.imu_window).astype(np.int64)
+        keep = k > self.closed
+        k, cols = k[keep], cols[keep]
+        if k.size == 0:
             return
-        dt = t - self.t_window
-        self.t_window = t
-        imu, odom = self.imu.take(), self.odom.take()
-        if imu is None or odom is None:  # one stream silent: nothing to compare (the watchdogs see silence)
-            self.prev_speed = math.nan
+        width = cols.shape[1]
+        for w in np.unique(k):
+            sel = k == w
+            acc = self.pending.setdefault(int(w), np.zeros(7))
+            acc[at:at + width] += cols[sel].sum(axis=0)
+            acc[at + width] += sel.sum()
+        self.latest[stream] = max(self.latest[stream], int(k.max()))
+
+    def _close(self) -> None:
+        both = min(self.latest.values())
+        ahead = max(self.latest.values()) - 2
+        upto = max(both - 1, ahead)
+        for w in sorted(k for k in self.pending if k <= upto):
+            self._judge(w, self.pending.pop(w))
+        self.closed = max(self.closed, upto)
+
+    def _judge(self, w: int, s: np.ndarray) -> None:
+        if s[3] == 0 or s[6] == 0:  # one stream silent: nothing to compare (the watchdogs see silence)
+            self.prev = None
             return
-        gyro_z, acc_x, acc_norm = imu[0], imu[1], imu[2]
-        speed, yaw = odom
-        accel_pred = (speed - self.prev_speed) / dt if math.isfinite(self.prev_speed) and dt < 3 * self.p.imu_window \
-            else acc_x
-        self.prev_speed = speed
+        gyro_z, acc_x, acc_norm = s[0:3] / s[3]
+        speed, yaw = s[4:6] / s[6]
+        gap = w - self.prev[0] if self.prev is not None else 0
+        accel_pred = (speed - self.prev[1]) / (gap * self.p.imu_window) if 0 < gap < 3 else acc_x
+        self.prev = (w, speed)
         res = {"yaw_rate": gyro_z - yaw, "forward_acceleration": acc_x - accel_pred,
                "gravity": acc_norm - GRAVITY}
         k = 1.0 / min(self.windows + 1.0, self.p.memory_windows)
@@ -183,9 +201,9 @@ class VibrationMonitor:
 
     def __init__(self, params: ConsistencyParams | None = None) -> None:
         self.p = params or ConsistencyParams()
-        self.buf: list[float] = []
-        self.t_first = math.nan
-        self.t_last = math.nan
+        self.buf: list[np.ndarray] = []  # chunks of samples not yet in a full window
+        self.buf_t: list[np.ndarray] = []
+        self.buffered = 0
         self.mean = 0.0
         self.var = 0.0
         self.learnt = 0
@@ -198,19 +216,29 @@ class VibrationMonitor:
 
     def add(self, t: float, accel: np.ndarray) -> None:
         """One IMU specific-force sample [m/s^2]; the vertical axis (z) is analysed."""
-        if math.isnan(self.t_start):
-            self.t_start = t
-        if not self.buf:
-            self.t_first = t
-        self.buf.append(float(accel[2]))
-        self.t_last = t
-        if len(self.buf) >= self.p.vibration_samples:
-            self._window()
+        self.add_batch(np.array([t]), np.array([float(accel[2])]))
 
-    def _window(self) -> None:
-        x = np.asarray(self.buf)
-        span = self.t_last - self.t_first
-        self.buf = []
+    def add_batch(self, t: np.ndarray, accel_z: np.ndarray) -> None:
+        """IMU samples: stamps (n,) and vertical specific force (n,) [m/s^2], in time order."""
+        if len(t) == 0:
+            return
+        if math.isnan(self.t_start):
+            self.t_start = float(t[0])
+        self.buf_t.append(np.asarray(t, dtype=float))
+        self.buf.append(np.asarray(accel_z, dtype=float))
+        self.buffered += len(t)
+        if self.buffered < self.p.vibration_samples:
+            return
+        ts, xs = np.concatenate(self.buf_t), np.concatenate(self.buf)
+        n = self.p.vibration_samples
+        full = len(ts) // n * n
+        for i in range(0, full, n):
+            self._window(ts[i:i + n], xs[i:i + n])
+        self.buf_t, self.buf = [ts[full:]], [xs[full:]]
+        self.buffered = len(ts) - full
+
+    def _window(self, t: np.ndarray, x: np.ndarray) -> None:
+        span = float(t[-1] - t[0])
         if span <= 0:
             return
         rate = (x.size - 1) / span
@@ -220,7 +248,7 @@ class VibrationMonitor:
             return
         self.energy = e
         le = math.log(e + 1e-12)
-        learning = self.t_last - self.t_start < self.p.vibration_learn_time
+        learning = float(t[-1]) - self.t_start < self.p.vibration_learn_time
         if learning:
             self.learnt += 1
             d = le - self.mean

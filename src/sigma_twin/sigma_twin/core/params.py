@@ -167,3 +167,6 @@ class NodeParams:
     forecast_period: float = param(10.0, unit="s", low=0.1, high=3600.0,
                                    description="the Monte Carlo forecast is refreshed this often; reports in between "
                                                "repeat it")
+    raw_sensors: bool = param(True, description="imu, odom and joint_states taken serialized and read in batches "
+                                                "once per report (false: one Python message per sample, the "
+                                                "former path, kept for the CPU bench's comparison)")

@@ -104,25 +104,57 @@ class RobotTwin:
 
     def on_imu(self, t: float, gyro: Values, accel: Values) -> None:
         """One IMU sample: angular velocity [rad/s] and specific force [m/s^2], body frame."""
-        if not self.guard.stamp_ok("imu", t):
-            return
         g, a = np.asarray(gyro, dtype=float), np.asarray(accel, dtype=float)
-        if g.shape != (3,) or a.shape != (3,) or not (np.all(np.isfinite(g)) and np.all(np.isfinite(a))):
+        if g.shape != (3,) or a.shape != (3,):
             self.guard.reject("imu", "imu: angular velocity / linear acceleration not 3 finite values")
             return
-        self.guard.accept(np.array([True]), ["imu"])
-        self.imu_odom.add_imu(t, g, a)
-        self.vibration.add(t, a)
+        self.on_imu_batch(np.array([t], dtype=float), g.reshape(1, 3), a.reshape(1, 3))
+
+    def on_imu_batch(self, t: np.ndarray, gyro: np.ndarray, accel: np.ndarray, malformed: int = 0,
+                     settle: bool = True) -> None:
+        """IMU samples in arrival order: stamps (n,), angular velocity (n, 3), specific force (n, 3); ``malformed``
+        messages could not be read at all. Non-finite rows and stamps older than the newest are rejected.
+        ``settle=False`` when the odometry batch of the same period follows (the comparison waits for it)."""
+        ok = self._stamps_ok("imu", t, malformed)
+        finite = np.isfinite(gyro).all(axis=1) & np.isfinite(accel).all(axis=1)
+        if (ok & ~finite).any():
+            self.guard.reject("imu", "imu: angular velocity / linear acceleration not 3 finite values")
+        ok &= finite
+        if ok.any():
+            self.guard.accept_count("imu", int(ok.sum()))
+            self.vibration.add_batch(t[ok], accel[ok, 2])
+        self.imu_odom.add_imu_batch(t[ok], gyro[ok], accel[ok], settle)
 
     def on_odom(self, t: float, speed: float, yaw_rate: float) -> None:
         """One odometry sample: forward speed [m/s] and yaw rate [rad/s], body frame."""
-        if not self.guard.stamp_ok("odom", t):
-            return
-        if not (math.isfinite(speed) and math.isfinite(yaw_rate)):
-            self.guard.reject("odom", f"odom: speed {speed} / yaw rate {yaw_rate} not finite")
-            return
-        self.guard.accept(np.array([True]), ["odom"])
-        self.imu_odom.add_odom(t, speed, yaw_rate)
+        self.on_odom_batch(np.array([t], dtype=float), np.array([speed], dtype=float),
+                           np.array([yaw_rate], dtype=float))
+
+    def on_odom_batch(self, t: np.ndarray, speed: np.ndarray, yaw_rate: np.ndarray, malformed: int = 0) -> None:
+        """Odometry samples in arrival order: stamps, forward speed [m/s], yaw rate [rad/s] (each (n,))."""
+        ok = self._stamps_ok("odom", t, malformed)
+        finite = np.isfinite(speed) & np.isfinite(yaw_rate)
+        if (ok & ~finite).any():
+            k = int(np.argmax(ok & ~finite))
+            self.guard.reject("odom", f"odom: speed {speed[k]} / yaw rate {yaw_rate[k]} not finite")
+        ok &= finite
+        if ok.any():
+            self.guard.accept_count("odom", int(ok.sum()))
+        self.imu_odom.add_odom_batch(t[ok], speed[ok], yaw_rate[ok])
+
+    def _stamps_ok(self, source: str, t: np.ndarray, malformed: int) -> np.ndarray:
+        """Mask of finite stamps not older than the source's newest so far; each rejected one lowers confidence."""
+        if malformed:
+            self.guard.reject(source, f"{source}: {malformed} message(s) could not be read (malformed CDR)")
+        ok = np.zeros(len(t), dtype=bool)
+        for k, tk in enumerate(t):  # a few per call; stamp_ok keeps its per-sample reason and bookkeeping
+            last = self.guard.last_stamp.get(source)
+            if last is not None and math.isfinite(tk) and tk >= last:
+                self.guard.last_stamp[source] = float(tk)
+                ok[k] = True
+            else:
+                ok[k] = self.guard.stamp_ok(source, float(tk))
+        return ok
 
     def check_consistency(self) -> tuple[list[str], list[str], dict[str, float]]:
         """(inconsistent sensors, reasons, residuals and signatures) of the cross-sensor checks."""
