@@ -2,7 +2,7 @@
 
 A robot folds its battery (``sensor_msgs/BatteryState``), its executor's payload limit (``TaskStatus.payload_limit``,
 derated by motor health), the digital twin's report (``TwinHealth``: a degraded motor, a maintenance window coming)
-and its safety level (``SafetyEvent.level`` on ``safety/events``) into a `Capability`, sends it in its task snapshot
+a motor the twin sees heating towards its limit (dominant mode ``thermal``), and its safety level (``SafetyEvent.level`` on ``safety/events``) into a `Capability`, sends it in its task snapshot
 over the mesh (compact keys, see `Capability.to_wire`), and the leader turns it into the ``RobotState`` of
 sigma_tasks' cost model.
 Times are passed in (wall-clock seconds, as leases are).
@@ -11,7 +11,7 @@ Times are passed in (wall-clock seconds, as leases are).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from sigma_tasks.cost import RobotState
@@ -30,6 +30,7 @@ class CapabilityParams:
     default_payload_kg: float = 20.0  # until the executor reports its payload limit
     degraded_health: float = 0.5  # an actuator whose health index is below this is a degraded motor
     degraded_risk: float = 0.5  # ... or whose risk (within the twin's horizon) is at least this
+    hot_risk: float = 0.5  # an actuator whose dominant failure mode is thermal at this risk is hot: no task at all
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Capability:
     degraded_why: str = ""
     maintenance_at: float | None = None  # wall-clock start of the next maintenance window
     stopped: bool = False  # protective or emergency stop
+    hot: str = ""  # why a motor is hot ("" = none): the robot takes no new task until it cooled down
 
     def to_wire(self) -> dict:
         """Compact JSON for the mesh snapshot (its 768-byte limit): only what is known."""
@@ -57,6 +59,8 @@ class Capability:
             out["mw"] = round(self.maintenance_at, 1)
         if self.stopped:
             out["stop"] = 1
+        if self.hot:
+            out["hot"] = self.hot[:60]
         return out
 
     @classmethod
@@ -80,7 +84,7 @@ class Capability:
                    payload_kg=None if kg is None else _finite("cap.kg", kg, 0.0),
                    degraded="deg" in data, degraded_why=str(data.get("deg", ""))[:60],
                    maintenance_at=None if mw is None else _finite("cap.mw", mw, None),
-                   stopped=bool(data.get("stop")))
+                   stopped=bool(data.get("stop")), hot=str(data.get("hot") or "")[:60])
 
 
 def _finite(name: str, value: object, low: float | None) -> float:
@@ -118,6 +122,15 @@ def motor_risk(actuators: Iterable[tuple[str, float, float]], p: CapabilityParam
     return worst
 
 
+def motor_heat(actuators: Iterable[tuple[str, float, float]], modes: Mapping[str, str], p: CapabilityParams) -> str:
+    """Why the twin's report makes a motor hot ("" = none): an actuator whose dominant failure mode is thermal with
+    a risk of at least ``hot_risk`` (the twin's winding-temperature forecast); NaN is no evidence."""
+    for name, _health, risk in actuators:
+        if modes.get(name) == "thermal" and math.isfinite(risk) and risk >= p.hot_risk:
+            return f"{name} thermal risk {risk:.2f}"
+    return ""
+
+
 @dataclass
 class CapabilityTracker:
     """The robot's side: the latest measurements. A value stays until a newer one replaces it (a battery does not
@@ -127,6 +140,7 @@ class CapabilityTracker:
     battery: tuple[float, float] | None = None
     payload_kg: float | None = None
     degraded_why: str = ""
+    hot_why: str = ""
     maintenance_at: float | None = None
     safety_level: int = 0
 
@@ -140,11 +154,14 @@ class CapabilityTracker:
         if math.isfinite(kg) and kg > 0.0:
             self.payload_kg = kg
 
-    def on_twin(self, actuators: Iterable[tuple[str, float, float]], window_in_s: float | None, *, now: float
-                ) -> None:
-        """The twin's report: per actuator (name, health, risk); the next window's start relative to the report
-        (seconds from its stamp, None = no window), so the robot's and the twin's clock bases need not agree."""
+    def on_twin(self, actuators: Iterable[tuple[str, float, float]], window_in_s: float | None, *, now: float,
+                modes: Mapping[str, str] | None = None) -> None:
+        """The twin's report: per actuator (name, health, risk) and its dominant failure mode (``modes``: name ->
+        thermal | friction | sensor_bias); the next window's start relative to the report (seconds from its stamp,
+        None = no window), so the robot's and the twin's clock bases need not agree."""
+        actuators = list(actuators)
         self.degraded_why = motor_risk(actuators, self.params)
+        self.hot_why = motor_heat(actuators, modes or {}, self.params)
         self.maintenance_at = None if window_in_s is None else now + max(window_in_s, 0.0)
 
     def on_safety(self, level: int) -> None:
@@ -162,16 +179,16 @@ class CapabilityTracker:
         energy = self.battery or (None, None)
         return Capability(battery_wh=energy[0], capacity_wh=energy[1], payload_kg=self.payload_kg,
                           degraded=bool(self.degraded_why), degraded_why=self.degraded_why,
-                          maintenance_at=self.maintenance_at, stopped=self.stopped)
+                          maintenance_at=self.maintenance_at, stopped=self.stopped, hot=self.hot_why)
 
 
 def robot_state(robot_id: str, position: tuple[float, float], cap: Capability, *, queue_len: int,
                 params: CapabilityParams) -> RobotState:
     """The leader's side: a member's capability as sigma_tasks' RobotState (defaults where it measured nothing:
-    a full battery of the default pack, the default payload limit)."""
+    a full battery of the default pack, the default payload limit). A stopped or hot robot is not available."""
     capacity = cap.capacity_wh if cap.capacity_wh is not None else params.default_capacity_wh
     battery = cap.battery_wh if cap.battery_wh is not None else capacity
     return RobotState(robot_id, position, battery_wh=min(battery, capacity), capacity_wh=capacity,
                       max_payload_kg=cap.payload_kg if cap.payload_kg is not None else params.default_payload_kg,
-                      queue_len=queue_len, available=not cap.stopped, degraded=cap.degraded,
+                      queue_len=queue_len, available=not (cap.stopped or cap.hot), degraded=cap.degraded,
                       maintenance_at=cap.maintenance_at)

@@ -65,7 +65,7 @@ class FleetTasksNode(Node):
         self.capability = CapabilityParams(nominal_voltage_v=self.s.nominal_voltage_v,
                                            default_payload_kg=self.s.default_payload_kg,
                                            degraded_health=self.s.degraded_health,
-                                           degraded_risk=self.s.degraded_risk)
+                                           degraded_risk=self.s.degraded_risk, hot_risk=self.s.hot_risk)
         self.robot = RobotDuty(self.robot_id, at=self.s.start_place, cap=CapabilityTracker(self.capability),
                                stop_grace_s=self.s.stop_grace_s, offer_grace_s=self.s.offer_grace_s,
                                cooldown_s=self.s.failed_cooldown_s)
@@ -170,7 +170,7 @@ class FleetTasksNode(Node):
         start = msg.window_start.sec + msg.window_start.nanosec * 1e-9
         window = start - stamp if start > 0.0 else None
         self.robot.cap.on_twin([(c.name, float(c.health), float(c.risk)) for c in msg.actuators], window,
-                               now=time.time())
+                               now=time.time(), modes={c.name: c.dominant_mode for c in msg.actuators})
 
     def _on_safety(self, msg: SafetyEvent) -> None:
         was = self.robot.cap.stopped

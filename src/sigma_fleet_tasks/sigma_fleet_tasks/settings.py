@@ -43,6 +43,10 @@ class FleetTasksSettings:
                                    "long or heavy task")
     degraded_risk: float = param(0.5, low=0.0, high=1.0,
                                  description="an actuator at or above this twin risk is a degraded motor")
+    hot_risk: float = param(0.5, low=0.0, high=1.0,
+                            description="an actuator whose twin-forecast dominant failure mode is thermal, at or "
+                            "above this risk, is a hot motor: the robot gets no new task (not even a hand-over) "
+                            "until the twin's risk falls")
     cloud_url: str = param("", unit="URL", description="cloud tier base URL for the leader's claim "
                            "(POST /v1/devices/<robot>/leadership); empty = no claim")
     key_file: str = param("var/sigma_bridge/{robot_id}/robot.key", unit="path",

@@ -113,6 +113,50 @@ def test_a_protective_stop_lets_the_tasks_go_after_the_grace_an_emergency_stop_a
     assert leader.tasks.board.records["t1"].state is TaskState.ASSIGNED
 
 
+def hot_twin(robot: RobotDuty, risk: float, mode: str = "thermal") -> None:
+    robot.cap.on_twin([("left_knee", 0.9, risk), ("right_knee", 1.0, 0.0)], None, now=0.0,
+                      modes={"left_knee": mode, "right_knee": "friction"})
+
+
+def test_an_overheating_robot_hands_its_task_over_never_to_a_robot_that_is_itself_hot():
+    """r2 (at the dropoff) runs t1 and its knee overheats (FAILED). r3 stands next to the task too, but the twin
+    forecasts its own knee crossing the winding limit (dominant mode thermal): it gets nothing, not even this light,
+    short task a degraded-but-cool motor could take; the far r1 does. With only hot robots left the task waits with
+    the reason; once r3's twin risk falls, r3 may take work again."""
+    r3 = RobotDuty("r3")
+    hot_twin(r3, 0.8)
+    assert r3.snapshot(now=0.0)["cap"]["hot"] == "left_knee thermal risk 0.80"
+    leader = LeaderDuty(SITE, leader="r1", term=3, now=-30.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_1"}, "r2": {"at": "dock_3"}, "r3": r3.snapshot(now=0.0)})
+    leader.positions["r3"] = "shelf_0_2"  # at the pickup
+    leader.on_decision("fleet_task", TASK, now=0.0)
+    [first] = leader.tick(["r1", "r2", "r3"], [], now=0.0)
+    assert first.robot_id == "r2"
+    leader.on_snapshot("r2", {"at": "dock_3", "holding": None, "cap": {"hot": "left_knee thermal risk 1.00"},
+                              "failed": [["t1", "left knee motor shut down (overheating)"]]}, now=5.0)
+    [handed] = leader.tick(["r1", "r2", "r3"], [], now=5.0)
+    assert handed.robot_id == "r1"  # not r2 (it failed and is hot), not r3 (hot), though both are nearer
+    alone = LeaderDuty(SITE, leader="r1", term=3, now=-30.0, board=BOARD, cooldown_s=60.0,
+                       snapshots={"r3": r3.snapshot(now=0.0)})
+    alone.on_decision("fleet_task", TASK, now=0.0)
+    assert alone.tick(["r3"], [], now=0.0) == []
+    assert "robot unavailable" in alone.tasks.board.records["t1"].last_infeasible
+    hot_twin(r3, 0.2)  # cooled down: the twin's thermal risk fell
+    alone.on_snapshot("r3", r3.snapshot(now=10.0), now=10.0)
+    [req] = alone.tick(["r3"], [], now=10.0)
+    assert req.robot_id == "r3"
+
+
+@pytest.mark.parametrize(("risk", "mode", "hot"), [(0.8, "thermal", True), (0.49, "thermal", False),
+                                                    (0.8, "friction", False), (math.nan, "thermal", False)])
+def test_only_a_thermal_forecast_at_the_threshold_makes_a_motor_hot(risk, mode, hot):
+    robot = RobotDuty("r3")
+    hot_twin(robot, risk, mode)
+    assert bool(robot.cap.current().hot) is hot
+    assert Capability.from_wire(robot.cap.current().to_wire()).hot == robot.cap.current().hot
+    assert robot.cap.current().degraded is (math.isfinite(risk) and risk >= P.degraded_risk)
+
+
 def test_a_snapshot_fits_the_mesh_limit_keeping_the_newest_finished_tasks():
     ids = [f"{k:08d}-0000-4000-8000-000000000000" for k in range(32)]
     snap = {"at": "dock_3", "holding": [ids[-1], 9, 2], "done": ids, "failed": [[ids[0], "x" * 200]],
