@@ -1,9 +1,10 @@
 """What a robot can take on now, from its own topics, as the leader's cost model needs it (pure; no rclpy).
 
 A robot folds its battery (``sensor_msgs/BatteryState``), its executor's payload limit (``TaskStatus.payload_limit``,
-derated by motor health), the digital twin's report (``TwinHealth``: a degraded motor, a maintenance window coming)
-a motor the twin sees heating towards its limit (dominant mode ``thermal``), and its safety level (``SafetyEvent.level`` on ``safety/events``) into a `Capability`, sends it in its task snapshot
-over the mesh (compact keys, see `Capability.to_wire`), and the leader turns it into the ``RobotState`` of
+derated by motor health), the digital twin's report (``TwinHealth``: a degraded motor, a maintenance window coming,
+a motor the twin forecasts heating towards its limit - dominant mode ``thermal``) and its safety level
+(``SafetyEvent.level`` on ``safety/events``) into a `Capability`, sends it in its task snapshot over the mesh
+(compact keys, see `Capability.to_wire`), and the leader turns it into the ``RobotState`` of
 sigma_tasks' cost model.
 Times are passed in (wall-clock seconds, as leases are).
 """
