@@ -48,6 +48,36 @@ def test_a_normal_window_ends_the_streak_and_no_hold_follows() -> None:
     assert out == []  # a new streak of 1 s
 
 
+def only(t0: float, t1: float, channel: str, share: float, peak: float = 12.0) -> Window:
+    """A pass whose new telemetry has events of one channel only (e.g. 10 Hz imu between 2 Hz actuator_health)."""
+    return Window(t0, t1, 5, {channel: peak}, {channel: share})
+
+
+def test_a_channel_streak_survives_passes_without_its_events_and_ends_after_the_gap() -> None:
+    """A 2 Hz channel is absent from many 0.25 s passes: those passes neither extend nor end its streak (before,
+    they ended it, so a real actuator fault was never held); a pass where it is normal ends it."""
+    memory = SessionMemory()
+    out = []
+    for i in range(10):  # actuator_health anomalous every other 0.25 s pass, imu normal in between
+        t = T0 + 0.25 * i
+        w = only(t, t + 0.25, "actuator_health", 1.0) if i % 2 == 0 else only(t, t + 0.25, "imu", 0.0)
+        out, memory = rules.decide(snap(t + 0.25, w), memory, P)
+        if out:
+            break
+    assert [p.rule for p in out] == [rules.HOLD] and out[0].evidence["channels"] == ["actuator_health"]
+    assert memory.streaks["actuator_health"][0] == T0
+    # the channel's events come back normal: the streak ends
+    _, memory = rules.decide(snap(T0 + 3, only(T0 + 2.75, T0 + 3, "actuator_health", 0.0)), memory, P)
+    assert memory.anomaly_since is None and memory.streaks == {}
+    # a channel that stops reporting: its streak ends streak_gap_s after its last anomalous pass
+    _, memory = rules.decide(snap(T0 + 4, only(T0 + 3.75, T0 + 4, "battery", 1.0)), memory, P)
+    _, memory = rules.decide(snap(T0 + 5, only(T0 + 4.75, T0 + 5, "imu", 0.0)), memory, P)
+    assert "battery" in memory.streaks
+    _, memory = rules.decide(snap(T0 + 6, only(T0 + 5.75, T0 + 6, "imu", 0.0)), memory, P)
+    assert memory.streaks == {} and memory.anomaly_since is None
+    assert SessionMemory.from_json(memory.to_json()) == memory
+
+
 def test_the_hold_is_renewed_while_the_anomaly_lasts_with_the_same_task_id() -> None:
     memory = SessionMemory()
     out, memory = rules.decide(snap(T0 + 3, window(T0, T0 + 3, share=0.5, peak=12)), memory, P)

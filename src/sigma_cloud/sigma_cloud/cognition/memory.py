@@ -9,6 +9,7 @@ from typing import Any
 MAX_WINDOWS = 64     # summaries of consumed telemetry kept per robot
 MAX_TEMPERATURES = 32  # (ts, hottest actuator temperature) samples kept for the trend
 MAX_HUMAN_EVENTS = 16
+MAX_STREAKS = 16  # channels with an open anomaly streak (there are 10 channels)
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,15 @@ class SessionMemory:
     fired: dict[str, float] = field(default_factory=dict)
     temperatures: tuple[tuple[float, float], ...] = ()
     human_events: tuple[tuple[float, float, float], ...] = ()  # (ts, x, y) of person-related safety events
+    # channel -> (event time its streak began, time of its last anomalous window, peak score in the streak)
+    streaks: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON document (bounded by the MAX_* limits)."""
         return {"windows": [w.to_json() for w in self.windows], "anomaly_since": self.anomaly_since,
                 "fired": self.fired, "temperatures": [list(t) for t in self.temperatures],
-                "human_events": [list(h) for h in self.human_events]}
+                "human_events": [list(h) for h in self.human_events],
+                "streaks": {c: list(v) for c, v in self.streaks.items()}}
 
     @staticmethod
     def from_json(data: dict[str, Any] | None) -> SessionMemory:
@@ -61,22 +65,42 @@ class SessionMemory:
                 fired={str(k): float(v) for k, v in data.get("fired", {}).items()},
                 temperatures=tuple((float(t), float(v)) for t, v in data.get("temperatures", []))[-MAX_TEMPERATURES:],
                 human_events=tuple((float(t), float(x), float(y))
-                                   for t, x, y in data.get("human_events", []))[-MAX_HUMAN_EVENTS:])
+                                   for t, x, y in data.get("human_events", []))[-MAX_HUMAN_EVENTS:],
+                streaks={str(c): (float(a), float(b), float(p))
+                         for c, (a, b, p) in list(data.get("streaks", {}).items())[:MAX_STREAKS]})
         except (KeyError, TypeError, ValueError, AttributeError):
             return SessionMemory()
 
     def remember(self, window: Window | None, *, anomalous: bool, temperature: tuple[float, float] | None,
-                 human_events: tuple[tuple[float, float, float], ...] = ()) -> SessionMemory:
-        """The memory after one pass: the window appended (oldest dropped), the anomaly streak extended or ended."""
+                 human_events: tuple[tuple[float, float, float], ...] = (), high_share: float | None = None,
+                 gap_s: float = 0.0) -> SessionMemory:
+        """The memory after one pass: the window appended (oldest dropped), the anomaly streak extended or ended.
+
+        With `high_share`, streaks are kept per channel: a window where a channel has at least that share of
+        anomalous events extends (or starts) its streak, one where the channel has events but fewer ends it, and a
+        window without the channel's events (a 1-2 Hz channel is absent from many short passes) leaves it open
+        for `gap_s` after its last anomalous window. `anomaly_since` is then the oldest open streak's start."""
         windows = self.windows if window is None else (*self.windows, window)[-MAX_WINDOWS:]
         since = self.anomaly_since
-        if window is not None:
+        streaks = self.streaks
+        if window is not None and high_share is not None:
+            streaks = dict(streaks)
+            for channel, share in window.high_share.items():
+                if share >= high_share:
+                    begun, _, peak = streaks.get(channel, (window.t_start, 0.0, 0.0))
+                    streaks[channel] = (begun, window.t_end, max(peak, window.peak.get(channel, 0.0)))
+                else:
+                    streaks.pop(channel, None)
+            streaks = {c: s for c, s in streaks.items() if window.t_end - s[1] <= gap_s}
+            since = min((s[0] for s in streaks.values()), default=None)
+        elif window is not None:
             since = (since if since is not None else window.t_start) if anomalous else None
         temps = self.temperatures
         if temperature is not None and (not temps or temperature[0] > temps[-1][0]):
             temps = (*temps, temperature)[-MAX_TEMPERATURES:]
         humans = (*self.human_events, *human_events)[-MAX_HUMAN_EVENTS:]
-        return replace(self, windows=windows, anomaly_since=since, temperatures=temps, human_events=humans)
+        return replace(self, windows=windows, anomaly_since=since, temperatures=temps, human_events=humans,
+                       streaks=streaks)
 
     def fire(self, rule: str, now: float) -> SessionMemory:
         """Record that `rule` acted at `now` (starts its cool-down)."""

@@ -34,6 +34,7 @@ class CognitionParams:
     anomaly_threshold: float = 6.0  # |z| at or above which an event counts as anomalous
     high_share: float = 0.2         # a window is anomalous when a channel has at least this share of such events
     persist_s: float = 2.0          # an anomaly must persist this long (event time) before the robot is held
+    streak_gap_s: float = 1.5       # a channel's streak survives passes without its events this long (1-2 Hz ones)
     hold_s: float = 30.0            # hold duration asked of the robot
     decision_ttl_s: float = 10.0    # lease of each decision (sigma_core refuses deadlines > 60 s ahead)
     renew_s: float = 5.0            # a lasting condition renews its decision this often
@@ -41,6 +42,9 @@ class CognitionParams:
     temp_limit: float = 80.0        # actuator temperature limit [degC] (sigma_safety's motor limit)
     temp_horizon_s: float = 300.0   # send to maintenance when the limit is predicted within this horizon
     min_temp_samples: int = 4       # temperature samples before a trend is trusted
+    temp_watch: float = 50.0        # [degC] the trend is extrapolated only once the hottest actuator is this warm
+    #                                 (a healthy motor warming from 25 degC as it starts work extrapolates to the
+    #                                 limit within the horizon: a false "maintenance" in the demo's replay)
     battery_low: float = 0.12       # battery share below which the robot is sent to a dock
     stale_s: float = 5.0            # evidence older than this lowers the confidence
     human_radius: float = 3.0       # [m] person-related safety events within this radius form one zone
@@ -55,6 +59,8 @@ class CognitionParams:
     twin_stale_s: float = 900.0     # a twin report older than this is not acted on (the twin reports every few min)
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.streak_gap_s) and self.streak_gap_s >= 0):
+            raise ValueError(f"cognition parameter streak_gap_s must be >= 0, got {self.streak_gap_s!r}")
         for name in ("anomaly_threshold", "persist_s", "hold_s", "decision_ttl_s", "renew_s", "temp_limit",
                      "temp_horizon_s", "stale_s", "human_radius", "human_window_s", "slow_speed"):
             value = getattr(self, name)
@@ -213,20 +219,22 @@ def _due(memory: SessionMemory, rule: str, now: float, interval: float) -> bool:
 
 
 def persistent_anomaly(snapshot: Snapshot, memory: SessionMemory, params: CognitionParams) -> Proposal | None:
-    """Hold a robot whose anomaly score stayed high for `persist_s` of event time; renew while it lasts."""
+    """Hold a robot whose anomaly score stayed high on some channel for `persist_s` of event time (the channel's
+    streak: memory.streaks); renew while it lasts."""
     window = snapshot.window
-    if memory.anomaly_since is None or window is None or not window_anomalous(window, params):
+    if memory.anomaly_since is None or window is None or not memory.streaks:
         return None
-    lasted = window.t_end - memory.anomaly_since
-    if lasted < params.persist_s:
+    lasted_by = {c: window.t_end - s[0] for c, s in memory.streaks.items()}
+    channels = sorted((c for c, d in lasted_by.items() if d >= params.persist_s),
+                      key=lambda c: -memory.streaks[c][2])
+    if not channels:
         return None
+    lasted = max(lasted_by[c] for c in channels)
     # the same streak: renew the lease every renew_s; a new streak acts at once (persist_s already debounces it)
     renewal = memory.fired.get(HOLD_STREAK) == memory.anomaly_since
     if renewal and not _due(memory, HOLD, snapshot.now, params.renew_s):
         return None
-    channels = sorted((c for c, share in window.high_share.items() if share >= params.high_share),
-                      key=lambda c: -window.peak.get(c, 0.0))
-    peak = max(window.peak.get(c, 0.0) for c in channels)
+    peak = max(memory.streaks[c][2] for c in channels)
     strength = 0.6 + 0.2 * min(1.0, math.log2(max(peak, params.anomaly_threshold) / params.anomaly_threshold)) \
         + 0.2 * min(1.0, lasted / (3 * params.persist_s))
     confidence, reasons = self_evaluate(strength, snapshot, params)
@@ -235,7 +243,8 @@ def persistent_anomaly(snapshot: Snapshot, memory: SessionMemory, params: Cognit
                    f"{lasted:.1f} s (peak {peak:.1f}; required {params.persist_s:g} s): hold the robot for "
                    f"{params.hold_s:g} s. Confidence {confidence:.2f}: {'; '.join(reasons)}.")
     evidence = {"channels": channels, "peak_score": round(peak, 3), "anomaly_since": memory.anomaly_since,
-                "lasted_s": round(lasted, 3), "high_share": {c: round(window.high_share[c], 3) for c in channels},
+                "lasted_s": round(lasted, 3),
+                "high_share": {c: round(window.high_share[c], 3) for c in channels if c in window.high_share},
                 "window": window.to_json(), "confidence_reasons": reasons}
     return Proposal(snapshot.robot_id, HOLD, "hold",
                     {"task_id": task_id, "duration": f"{params.hold_s:g}", "priority": "255"},
@@ -270,7 +279,8 @@ def predicted_limit(snapshot: Snapshot, memory: SessionMemory, params: Cognition
     reason = ""
     strength = 0.0
     trend = temperature_eta(memory.temperatures, params.temp_limit)
-    if len(memory.temperatures) >= params.min_temp_samples and trend is not None and snapshot.temperatures:
+    if len(memory.temperatures) >= params.min_temp_samples and trend is not None and snapshot.temperatures \
+            and max(snapshot.temperatures.values()) >= params.temp_watch:
         slope, eta = trend
         if eta <= params.temp_horizon_s:
             hottest = max(snapshot.temperatures, key=lambda n: snapshot.temperatures[n])
@@ -318,7 +328,8 @@ def decide(snapshot: Snapshot, memory: SessionMemory, params: CognitionParams) -
     humans = tuple((e.ts, *snapshot.position) for e in snapshot.safety_events
                    if e.human_related and snapshot.position is not None)
     memory = memory.remember(snapshot.window, anomalous=window_anomalous(snapshot.window, params),
-                             temperature=temp, human_events=humans)
+                             temperature=temp, human_events=humans, high_share=params.high_share,
+                             gap_s=params.streak_gap_s)
     acted = [p for p in (persistent_anomaly(snapshot, memory, params), predicted_limit(snapshot, memory, params))
              if p is not None]
     follow = reassign(snapshot, acted)
