@@ -6,7 +6,12 @@ Real: the cloud (embedded PostgreSQL, uvicorn), each robot's bridge_node (signed
 downlink to `cognition/decisions`) and fleet_tasks_node (the leader's claim, allocation, fencing). STAND-INS, named
 as such: the swarm mesh transport (this test publishes each robot's `swarm/state` and relays `swarm/member_report`
 and `swarm/leader_command` as swarm_node would; the real mesh is shown in test_over_mesh.py), the executor (answers
-`tasks/request` per TASK_CONTRACT) and the twin (a latched `twin/health` saying r2's knee is degraded).
+`tasks/request` per TASK_CONTRACT, stamping each report with the wall clock as sigma_core's executor does) and the
+twin (a latched `twin/health` saying r2's knee is degraded).
+
+The cloud's record is monotonic under the fencing (migration 0014): r2's bridge is down while r2 takes a task and
+fails it; after the hand-over its restarted bridge uploads r2's late ACCEPTED (the executor's transient-local
+history), which the cloud refuses and logs instead of moving the task back to r2.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from builtin_interfaces.msg import Time
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
 
@@ -120,8 +126,11 @@ class Stand:
                     self.send(r, t.task_id, TaskStatus.STATE_ACTIVE)
 
     def send(self, robot: str, task_id: str, state: int, reason: str = "") -> None:
-        self.status[robot].publish(TaskStatus(task_id=task_id, state=state, reason=reason, step="stand-in",
-                                              payload_limit=20.0, progress=1.0 if state == 3 else 0.5))
+        now = time.time()
+        msg = TaskStatus(task_id=task_id, state=state, reason=reason, step="stand-in", payload_limit=20.0,
+                         progress=1.0 if state == 3 else 0.5)
+        msg.header.stamp = Time(sec=int(now), nanosec=int((now % 1.0) * 1e9))  # as the executor stamps its reports
+        self.status[robot].publish(msg)
 
     def got(self, robot: str, task_id: str | None = None) -> list[Task]:
         msgs = self.requests[robot].wait_for(lambda _: True, timeout=0)
@@ -167,11 +176,15 @@ def test_cloud_tasks_reach_the_leader_and_survive_failure_and_a_leader_change(la
     assert t1["sent_to_leader"] is None
 
     procs = {}
-    for r in ROBOTS:
-        procs[("bridge", r)] = launch("sigma_bridge", "bridge_node", namespace=f"/{r}", name="sigma_bridge", params={
+
+    def bridge(r: str):
+        return launch("sigma_bridge", "bridge_node", namespace=f"/{r}", name="sigma_bridge", params={
             "cloud_url": cloud.url, "foxglove_enabled": False, "urdf_path": str(humanoid_urdf()),
             "key_file": str(keys[r]), "store_path": str(tmp_path / "var" / r / "uplink.db"),
             "recordings_dir": str(tmp_path / "var" / r / "recordings"), "downlink_wait_s": 1.0})
+
+    for r in ROBOTS:
+        procs[("bridge", r)] = bridge(r)
         procs[("tasks", r)] = launch("sigma_fleet_tasks", "fleet_tasks_node", name="fleet_tasks", namespace=f"/{r}",
                                      params_files=[TASKS_CONFIG], params={
                                          "start_place": START[r], "tick_period_s": TICK_S, "report_period_s": 1.0,
@@ -206,7 +219,8 @@ def test_cloud_tasks_reach_the_leader_and_survive_failure_and_a_leader_change(la
     stand.until(lambda: cloud_state(t1["task_id"]) == "done", 30, "t1 done in the cloud")
 
     # 3. a task created now goes to the leader through the downlink; r2 (at the place) takes it, its knee motor
-    #    overheats (FAILED) and r1 gets it within the bound
+    #    overheats (FAILED) and r1 gets it within the bound. r2's uplink is down meanwhile (its bridge stopped).
+    assert procs[("bridge", "r2")].stop(timeout=30) is not None
     stand.fail_next["r2"] = "left knee motor shut down (overheating)"
     t2 = create({"kind": "go_to", "place": "dock_3", "priority": 2})
     assert t2["sent_to_leader"] == "r1"
@@ -216,6 +230,22 @@ def test_cloud_tasks_reach_the_leader_and_survive_failure_and_a_leader_change(la
     handover_s = time.monotonic() - failed_at
     print(f"handover after FAILED: {handover_s:.2f} s (bound {HANDOVER_BOUND_S} s)")
     assert handover_s <= HANDOVER_BOUND_S
+
+    def t2_record() -> dict:
+        return api.get(f"/v1/sites/{SITE}/tasks/{t2['task_id']}").json()
+
+    stand.until(lambda: (t2_record()["state"], t2_record()["robot_id"]) == ("in_progress", "r1"), 30,
+                "t2 in progress at r1 in the cloud")
+    # r2's uplink comes back: its bridge uploads the executor's history (ACCEPTED, FAILED of t2, stamped before r1
+    # took t2 over). The late ACCEPTED is refused and logged; the record stays with r1.
+    procs[("bridge", "r2")] = bridge("r2")
+    procs[("bridge", "r2")].wait_for_output("sigma_bridge ready", timeout=60)
+    stand.until(lambda: t2_record()["refused_reports"], 60, "r2's late report refused at the cloud")
+    record = t2_record()
+    assert [(r["robot_id"], r["state"]) for r in record["refused_reports"]] == [("r2", TaskStatus.STATE_ACCEPTED)]
+    assert "older than the current assignment" in record["refused_reports"][0]["reason"]
+    assert (record["state"], record["robot_id"]) == ("in_progress", "r1")
+    assert all(h["robot_id"] != "r2" for h in record["history"]), record["history"]  # never moved back to r2
 
     # 4. leader change while r1 runs t2: r2 leads term 6, claims, resumes the cloud's open tasks and r1's report;
     #    t2 is neither re-assigned nor cancelled, r1's lease is renewed by the new leader
