@@ -65,6 +65,8 @@ class ScoringConfig:
     channels: dict[int, tuple[FieldSpec, ...]] = field(default_factory=dict)
     _layouts: dict[tuple[int, int], tuple[Column, ...] | None] = field(default_factory=dict, compare=False,
                                                                          repr=False)
+    _floors: dict[tuple[int, int, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
+                                                                                 compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -89,6 +91,12 @@ class ScoringConfig:
     def floors(self, channel: int, width: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
         """(floor per feature, scored mask). Unknown channel: `eps` everywhere. A layout that fits no subset of the
         fields: the channel's smallest floor on every feature (the most sensitive reading, never blind)."""
+        key = (channel, width, eps)
+        if key not in self._floors:
+            self._floors[key] = self._compute_floors(channel, width, eps)
+        return self._floors[key]
+
+    def _compute_floors(self, channel: int, width: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
         columns = self.layout(channel, width)
         floor = np.full(width, eps)
         scored = np.ones(width, dtype=bool)
