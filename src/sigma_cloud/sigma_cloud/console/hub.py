@@ -3,9 +3,9 @@
 The loop reads the site's latest robot channels, changed tasks and leader as a read-only, site-scoped principal
 (RLS still applies), feeds them through `SiteState`, and puts each delta, serialized once as a server-sent event, on
 every subscriber's queue. It reads every `poll_s`, and at once when an ingest in this process has stored a batch of
-one of the site's robots (`ConsoleHub.wake`, called by the ingest route after its commit): an update then waits for
-one read, not for half a poll period. A browser that falls behind (full queue) is told to resynchronise instead of
-slowing the others. The loop stops when the last browser of the site leaves.
+one of the site's robots (`ConsoleHub.wake`, called by the ingest route after its commit with the robot's site): an
+update then waits for one read, not for half a poll period. A browser that falls behind (full queue) is told to
+resynchronise instead of slowing the others. The loop stops when the last browser of the site leaves.
 """
 
 from __future__ import annotations
@@ -167,12 +167,11 @@ class ConsoleHub:
             await asyncio.wait_for(feed.ready.wait(), timeout=10)
         return feed, queue
 
-    def wake(self, robot_id: str) -> None:
-        """A batch of `robot_id` was just committed: the feeds of its site read now instead of at their next period
-        (every running feed when no feed has seen the robot yet). Called by the ingest route; costs no I/O."""
-        running = [f for f in self.feeds.values() if f.task is not None and not f.task.done()]
-        knowing = [f for f in running if robot_id in f.state.robots]
-        for feed in knowing or running:
+    def wake(self, site_id: str) -> None:
+        """A batch of one of the site's robots was just committed: the site's feed (if one runs in this process)
+        reads now instead of at its next period. Called by the ingest route; costs no I/O."""
+        feed = self.feeds.get(site_id)
+        if feed is not None and feed.task is not None and not feed.task.done():
             feed.woken.set()
 
     def unsubscribe(self, feed: SiteFeed, queue: asyncio.Queue) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 import psycopg
 from fastapi import APIRouter, Query, Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 import sigma_protocol as protocol
@@ -30,11 +31,15 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ProblemError(413, "body-too-large", f"body of {declared} bytes exceeds {limit}; split the batch")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ProblemError(413, "body-too-large", f"body exceeds {limit} bytes; split the batch")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ProblemError(413, "body-too-large", f"body exceeds {limit} bytes; split the batch")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:  # the robot gave up (its timeout) while the batch waited: nothing to answer
+        raise ProblemError(400, "client-disconnected", "the client closed the connection before its body "
+                           "was read; nothing was stored") from exc
     return b"".join(chunks)
 
 
@@ -76,8 +81,9 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
         raise problem_for(exc, where=protocol.INGEST_PATH) from exc
     request.app.state.metrics.batches.labels("ok").inc()
     request.app.state.metrics.events.inc(ack.accepted)
-    if ack.accepted and (console := getattr(request.app.state, "console_hub", None)) is not None:
-        console.wake(robot_id)  # committed: the console's live map reads it now (console/hub.py), no I/O here
+    if ack.accepted and (console := getattr(request.app.state, "console_hub", None)) is not None \
+            and (key := ingest.keys.get(robot_id)) is not None:
+        console.wake(key.site_id)  # committed: the console's live map of the robot's site reads it now, no I/O
     return Response(orjson.dumps(ack.__dict__), media_type="application/json")
 
 

@@ -105,7 +105,9 @@ async function stream(site) {
   let failures = 0;
   while (!ctrl.signal.aborted) {
     try {
+      performance.mark("console:stream-requested");  // the first render's steps (bench/console_render.py)
       const r = await fetch(`/console/api/sites/${site}/events`, { headers: { Authorization: "Bearer " + S.session.token }, signal: ctrl.signal });
+      performance.mark("console:stream-answered");
       if (r.status === 401) { signOut("Your session has expired: sign in again."); return; }
       if (!r.ok) throw new Error("HTTP " + r.status);
       const reader = r.body.getReader(), decoder = new TextDecoder();
@@ -136,6 +138,7 @@ function onBlock(block) {
   if (!data) return;
   const msg = JSON.parse(data);
   if (kind === "snapshot") {
+    performance.mark("console:snapshot-parsed");
     // Every stream starts with one (and reconnects every 25 s): the drawn robots are kept and updated in place,
     // only those no longer in the site are removed.
     const present = new Set(msg.robots.map((r) => r.robot_id));
@@ -145,6 +148,7 @@ function onBlock(block) {
     }
     if (typeof msg.server_time === "number") S.clockOffset = msg.server_time - Date.now() / 1000;
     applyDelta({ robots: msg.robots, tasks: msg.tasks, leader: msg.leader || { robot_id: null } });
+    performance.mark("console:snapshot-applied");
     setConn(true, "live");
   } else if (kind === "delta") {
     applyDelta(msg);
