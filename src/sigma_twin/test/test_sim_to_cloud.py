@@ -1,0 +1,97 @@
+"""Across real processes, simulator to cloud: sim_node (MuJoCo, unpaced) → twin_node → bridge → cloud (embedded
+PostgreSQL). A winding-temperature sensor bias drift is injected into the simulator through its fault service; the
+cloud's ``/v1/robots/{id}/health`` then carries the twin's *estimate* of that bias for the drifting joint, and not
+for its healthy neighbours.
+
+The twin never reads the injected parameters: it sees only the published topics (the estimate comes from the
+winding and housing readings of a motor at rest, ``sigma_twin.core.sensors.RestBias``). The test is the operator
+who injects the fault; its rate (100 K/h, the simulator's largest) makes a few simulated minutes enough."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+from rosgraph_msgs.msg import Clock
+
+from sigma_interfaces.msg import TwinHealth
+from sigma_ros_common import qos
+from sigma_sim_interfaces.srv import InjectFault
+
+sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
+from cloud_harness import Cloud, wait_until
+
+ROBOT, SITE = "r1", "site-sim-twin"
+DRIFTING, HEALTHY = "left_shoulder_yaw", ("right_shoulder_yaw", "left_elbow", "neck_yaw")
+RATE_K_PER_H = 100.0
+SIM = {"robots": [ROBOT], "realtime": False, "rates.joint_states": 50.0, "rates.imu": 50.0, "rates.odom": 25.0}
+TWIN = {"publish_rate": 2.0, "forecast_period": 1.0, "estimator.rest_settle": 30.0}
+
+
+@pytest.fixture
+def cloud(launch):
+    # Not under pytest's tmp_path: its 0700 parents keep the PostgreSQL server's own user out.
+    root = Path(tempfile.mkdtemp(prefix="sigma-sim-twin-e2e-"))
+    root.chmod(0o755)
+    c = Cloud(launch, root / "cloud")
+    try:
+        yield c
+    finally:
+        c.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _state(component: dict, name: str) -> float:
+    return next(s["value"] for s in component["states"] if s["name"] == name)
+
+
+def test_bias_drift_injected_in_the_simulator_reaches_the_cloud_as_the_twins_estimate(launch, ros_probe, cloud,
+                                                                                       tmp_path):
+    from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
+    from sigma_description import humanoid_urdf
+
+    cloud.start()
+    key = load_or_create_signing_key(tmp_path / "var" / "robot.key")
+    cloud.register(ROBOT, public_key_b64(key), site=SITE)
+    sim = launch("sigma_sim", "sim_node", params=SIM)
+    sim.wait_for_output("sigma_sim ready", timeout=60.0)
+    twin = launch("sigma_twin", "twin_node", namespace=f"/{ROBOT}", params=TWIN)
+    bridge = launch("sigma_bridge", "bridge_node", namespace=f"/{ROBOT}", name="sigma_bridge", params={
+        "cloud_url": cloud.url, "foxglove_enabled": False, "urdf_path": str(humanoid_urdf()),
+        "key_file": str(tmp_path / "var" / "robot.key"), "store_path": str(tmp_path / "var" / "uplink.db"),
+        "recordings_dir": str(tmp_path / "var" / "recordings"), "downlink_wait_s": 2.0, "rates.twin_health": 1.0})
+    bridge.wait_for_output("sigma_bridge ready", timeout=60)
+    health = ros_probe.subscribe(TwinHealth, f"/{ROBOT}/twin/health", qos.LATCHED)
+    clock = ros_probe.subscribe(Clock, "/clock", qos.CLOCK)
+    health.wait_for(lambda ms: len(ms) > 0, timeout=60.0)
+
+    res = ros_probe.call(InjectFault, f"/{ROBOT}/sim/inject_fault", InjectFault.Request(
+        kind="temp_bias_drift", target=DRIFTING, magnitude=RATE_K_PER_H, duration=0.0), timeout=30.0)
+    assert res.accepted, res.message
+    t_inject = clock.wait_for(lambda ms: len(ms) > 0, timeout=30.0)[-1].clock.sec
+
+    def cloud_joints() -> dict | None:
+        body = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers()).json()
+        latest = body.get("latest") or {}
+        comps = {c["name"]: c for c in latest.get("components", [])}
+        if DRIFTING not in comps or _state(comps[DRIFTING], "winding_sensor_bias") < 1.5:
+            return None
+        return comps
+
+    comps = wait_until(cloud_joints, 240, f"the twin's bias estimate of {DRIFTING} above 1.5 K in the cloud",
+                       period=1.0)
+    elapsed_h = (clock.messages[-1].clock.sec - t_inject) / 3600.0
+    estimate = _state(comps[DRIFTING], "winding_sensor_bias")
+    print(f"twin's bias estimate in the cloud {estimate:.2f} K after {elapsed_h * 3600:.0f} s of drift "
+          f"(injected {RATE_K_PER_H * elapsed_h:.2f} K, not read by the twin)")
+    # never more than the drift injected so far (plus the sensors' noise): the estimate follows the sensors
+    assert estimate <= RATE_K_PER_H * elapsed_h + 1.0, (estimate, elapsed_h)
+    for joint in HEALTHY:
+        assert abs(_state(comps[joint], "winding_sensor_bias")) < 0.5, (joint, comps[joint]["states"])
+    history = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers()).json()["history"]
+    assert len(history) >= 2  # a history, not a single report
+    assert sim.alive and twin.alive and bridge.alive
