@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sigma_protocol as protocol
-from sigma_cloud.core import anomaly_config, fastpath
+from sigma_cloud.core import fastpath
 from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, normalize_payload
 from sigma_cloud.core.retention import downsample
+from sigma_protocol import anomaly_config
 
 NOW = 1_800_000_000.0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from sigma_cloud.cognition import replay, rules
-from sigma_cloud.core import anomaly_config
+from sigma_protocol import anomaly_config
 
 DATA = Path(__file__).parent / "data"
 # The scoring before per-feature noise floors and operating modes: every field scored against one EWMA baseline

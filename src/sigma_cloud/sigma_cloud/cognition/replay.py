@@ -22,7 +22,7 @@ import sigma_protocol as protocol
 from sigma_cloud.cognition import rules
 from sigma_cloud.cognition.memory import SessionMemory, Window
 from sigma_cloud.core.analytics import AnomalyScorer, features, normalize_payload
-from sigma_cloud.core.anomaly_config import ScoringConfig
+from sigma_protocol.anomaly_config import ScoringConfig
 
 
 @dataclass(frozen=True)

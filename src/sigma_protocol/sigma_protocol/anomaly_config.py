@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-import sigma_protocol as protocol
+from sigma_protocol.channels import CHANNEL_IDS, CHANNELS
 
 DEFAULT_FILE = Path(__file__).with_name("anomaly_scoring.yaml")
 ENV_FILE = "SIGMA_ANOMALY_SCORING"
@@ -153,9 +153,9 @@ def parse(doc: Any) -> ScoringConfig:
         raise ScoringConfigError("motion: missing")
     channels: dict[int, tuple[FieldSpec, ...]] = {}
     for name, fields in (doc.get("channels") or {}).items():
-        if name not in protocol.CHANNELS or not isinstance(fields, dict):
+        if name not in CHANNELS or not isinstance(fields, dict):
             raise ScoringConfigError(f"channels.{name}: not a channel of the protocol")
-        order = list(protocol.CHANNELS[name])
+        order = list(CHANNELS[name])
         specs = []
         for key, spec in sorted(fields.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1):
             where = f"channels.{name}.{key}"
@@ -168,7 +168,7 @@ def parse(doc: Any) -> ScoringConfig:
                 raise ScoringConfigError(f"{where}.floor: must be a positive number [SI unit] or null")
             specs.append(FieldSpec(key, None if size == NAMES else size, None if floor is None else float(floor),
                                    spec["description"]))
-        channels[protocol.CHANNEL_IDS[name]] = tuple(specs)
+        channels[CHANNEL_IDS[name]] = tuple(specs)
     return ScoringConfig(alpha=_value(doc, "alpha", float), warmup=_value(doc, "warmup", int),
                          robust_sigmas=_value(doc, "robust_sigmas", float),
                          outlier_z=_value(doc, "outlier_z", float), outlier_weight=_value(doc, "outlier_weight", float),
