@@ -69,10 +69,28 @@ def test_a_batch_that_waited_too_long_is_refused_503_before_its_body_is_read(clo
         assert retried.status_code == 200 and retried.json()["accepted"] == 5, retried.text
 
 
-def test_concurrency_leaves_pool_connections_for_long_polls(cloud: Any) -> None:
+def test_ingest_has_its_own_connections_one_per_slot(cloud: Any) -> None:
+    import asyncio
+
+    from sigma_cloud.core.db import make_pool
     from sigma_cloud.core.ingest import IngestService
 
-    settings = Settings(**{**cloud.settings.model_dump(), "ingest_concurrency": 50, "pool_max_size": 8})
-    assert IngestService(settings, pool=None).concurrency == 6  # type: ignore[arg-type]
-    settings = Settings(**{**cloud.settings.model_dump(), "ingest_concurrency": 3})
-    assert IngestService(settings, pool=None).concurrency == 3  # type: ignore[arg-type]
+    async def scenario() -> tuple[int, int]:
+        settings = Settings(**{**cloud.settings.model_dump(), "ingest_concurrency": 2})
+        api = make_pool(cloud.runtime.api_url, min_size=1, max_size=1, timeout=5)
+        ingest = make_pool(cloud.runtime.api_url, min_size=1, max_size=settings.ingest_concurrency, timeout=5)
+        await api.open(wait=True)
+        await ingest.open(wait=True)
+        try:
+            service = IngestService(settings, api, ingest_pool=ingest)
+            robot = cloud.robot("admission-2", site_id="site-admission")
+            async with api.connection():  # the API's only connection is taken (a long-poll, say) ...
+                key = await asyncio.wait_for(service.device_key(robot.robot_id, time.time(), service.ingest_pool), 5)
+                _, hwm = await asyncio.wait_for(service._scorer(robot.robot_id), 5)  # ... ingest still proceeds
+            return service.concurrency, hwm if key.status == "active" else -1
+        finally:
+            await ingest.close()
+            await api.close()
+
+    concurrency, hwm = asyncio.run(scenario())
+    assert concurrency == 2 and hwm >= 0

@@ -71,7 +71,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             app.state.pool = pool
             app.state.jwt_key = rt.jwt_secret
             app.state.runtime = rt
-            app.state.ingest = IngestService(settings, pool)
+            # Batches get their own connections, one per admission slot (core/ingest.py: a bulkhead beside `pool`).
+            ingest_pool = make_pool(rt.api_url, min_size=1, max_size=settings.ingest_concurrency,
+                                    timeout=settings.pool_timeout_s)
+            await ingest_pool.open(wait=True, timeout=30)
+            stack.push_async_callback(ingest_pool.close)
+            app.state.ingest = IngestService(settings, pool, ingest_pool=ingest_pool)
             app.state.notifier = notifier
             app.state.metrics = metrics
             if run_maintenance:

@@ -41,11 +41,11 @@ class Settings(BaseSettings):
     # Batches of at least this many events are stored by binary COPY (three round trips), smaller ones by one
     # ingest_batch() call (one round trip): docs/cloud.md "Ingest hot path".
     ingest_copy_min_events: int = Field(default=200, ge=1)
-    # Admission (docs/cloud.md "Fleet scale"): at most this many batches of one API process in work at once (and never
-    # more than pool_max_size - 2, so long-polls and acks keep connections); a batch that waited ingest_queue_wait_s
-    # for its turn is answered 503 + Retry-After before its body is read -- the robot keeps it and sends it later,
-    # grown, instead of timing out (the bridge's request_timeout_s is 10 s) while the pool is exhausted.
-    ingest_concurrency: int = Field(default=8, ge=1)
+    # Admission (docs/cloud.md "Fleet scale"): at most this many batches of one API process in work at once, each on
+    # one of as many dedicated ingest connections (a bulkhead beside the API's pool); a batch that waited
+    # ingest_queue_wait_s for its turn is answered 503 + Retry-After before its body is read -- the robot keeps it and
+    # sends it later, grown, instead of timing out (the bridge's request_timeout_s is 10 s) in a queue.
+    ingest_concurrency: int = Field(default=4, ge=1, le=64)
     ingest_queue_wait_s: float = Field(default=5.0, gt=0)
     max_event_age_s: float = Field(default=7 * 86400, gt=0)
     clock_skew_s: float = Field(default=300.0, gt=0, le=300.0)

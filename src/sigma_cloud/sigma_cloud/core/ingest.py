@@ -83,14 +83,18 @@ def device_principal(robot_id: str) -> Principal:
 class IngestService:
     """Per-process ingest state: device key cache and per-robot streaming scorers (bounded LRU)."""
 
-    def __init__(self, settings: Settings, pool: AsyncConnectionPool, max_robots: int = 100_000) -> None:
+    def __init__(self, settings: Settings, pool: AsyncConnectionPool, max_robots: int = 100_000,
+                 ingest_pool: AsyncConnectionPool | None = None) -> None:
         self.settings = settings
-        self.pool = pool
+        self.pool = pool  # the API's pool: key lookups of the other device routes (the decision long-poll, acks)
+        # A bulkhead: batches use their own connections (one per admission slot), so under overload they never queue
+        # behind hundreds of long-polls waiting for the API's pool, nor starve them (docs/cloud.md "Fleet scale").
+        self.ingest_pool = ingest_pool or pool
         self.keys: dict[str, DeviceKey] = {}
         self.scorers: OrderedDict[str, tuple[AnomalyScorer, int]] = OrderedDict()
         self.max_robots = max_robots
         self._decoy_key = SigningKey.generate().verify_key  # its private half is discarded at once
-        self.concurrency = max(1, min(settings.ingest_concurrency, settings.pool_max_size - 2))
+        self.concurrency = settings.ingest_concurrency
         self._slots = asyncio.Semaphore(self.concurrency)
         self.waiting = 0  # batches waiting for a slot (a gauge for tests and metrics)
 
@@ -114,13 +118,13 @@ class IngestService:
         finally:
             self._slots.release()
 
-    async def device_key(self, robot_id: str, now: float) -> DeviceKey:
+    async def device_key(self, robot_id: str, now: float, pool: AsyncConnectionPool | None = None) -> DeviceKey:
         """The robot's registered key (cached for key_cache_ttl_s); for an unknown robot a decoy key that nothing
         verifies against, so the caller gets the same 401 bad-signature as for a wrong key."""
         cached = self.keys.get(robot_id)
         if cached is not None and cached.expires > now:
             return cached
-        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
+        async with (pool or self.pool).connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
             cur = await conn.execute("SELECT public_key, site_id, status FROM robots WHERE robot_id = %s",
                                      (robot_id,))
@@ -136,7 +140,8 @@ class IngestService:
         """Verify the device signature; returns the robot id. Raises ProtocolError (401/403)."""
         auth = protocol.parse_auth_headers(headers)
         robot_id_var.set(auth.robot_id)  # the request's JSON log records name the robot (observability)
-        key = await self.device_key(auth.robot_id, now)
+        # The ingest route looks keys up on its own connections (it holds an admission slot), the others on the API's.
+        key = await self.device_key(auth.robot_id, now, self.ingest_pool if path == protocol.INGEST_PATH else None)
         protocol.verify_request(key.verify_key, auth, method, path, body, now, self.settings.clock_skew_s)
         if key.status == "unknown":  # unreachable: nobody holds the decoy's private key
             raise IngestRejected(401, "bad-signature", BAD_SIGNATURE_DETAIL)
@@ -150,7 +155,7 @@ class IngestService:
             self.scorers.move_to_end(robot_id)
             return entry
         scorer = AnomalyScorer()
-        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
+        async with self.ingest_pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
             stats_cur = await conn.execute("SELECT channel, stats FROM robot_latest WHERE robot_id = %s "
                                            "AND stats IS NOT NULL", (robot_id,))
@@ -267,7 +272,7 @@ class IngestService:
         if len(columns.seqs) >= self.settings.ingest_copy_min_events:
             return await self._store_copy(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent)
         batch = self.score(columns, scorer, hwm)
-        async with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
+        async with self.ingest_pool.connection() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
             cur = await conn.execute(INGEST_SQL, (
                 robot_id, nonce, pgarray.int8_array(batch.seqs), pgarray.float8_array(batch.ts),
@@ -285,7 +290,7 @@ class IngestService:
         device, record the newest event per channel, safety events and the new mark (ingest_finish); commit.
         Returns (events stored, acknowledged-through seq)."""
         batch = self.score(columns, scorer, hwm)
-        async with self.pool.connection() as conn:
+        async with self.ingest_pool.connection() as conn:
             try:
                 async with conn.pipeline():
                     await conn.execute("BEGIN")
