@@ -81,8 +81,9 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
         raise problem_for(exc, where=protocol.INGEST_PATH) from exc
     request.app.state.metrics.batches.labels("ok").inc()
     request.app.state.metrics.events.inc(ack.accepted)
-    if ack.accepted and (console := getattr(request.app.state, "console_hub", None)) is not None:
-        console.wake(robot_id)  # committed: the console's live map reads it now (console/hub.py), no I/O here
+    if ack.accepted and (console := getattr(request.app.state, "console_hub", None)) is not None \
+            and (key := ingest.keys.get(robot_id)) is not None:
+        console.wake(key.site_id)  # committed: the console's live map of the robot's site reads it now, no I/O
     return Response(orjson.dumps(ack.__dict__), media_type="application/json")
 
 
