@@ -30,7 +30,7 @@ from sigma_tasks.leader import ACTIVE, CANCELED, FAILED, PREEMPTED, REFUSED, SUC
 from sigma_tasks.model import Place, PlaceKind, SiteMap
 from sigma_tasks.states import TaskRecord
 
-ASSIGN, RENEW, SNAPSHOT = "task_assignment", "task_renew", "task_snapshot"
+ASSIGN, RENEW, SNAPSHOT, CANCEL = "task_assignment", "task_renew", "task_snapshot", "task_cancel"
 FINAL = {SUCCEEDED, FAILED, CANCELED, PREEMPTED, REFUSED}
 KEEP_DONE = 32  # finished task ids a robot keeps re-reporting (a new leader may not know yet)
 
@@ -101,6 +101,7 @@ class RobotDuty:
     stopped_since: float | None = None
     cooldown_s: float = 60.0  # after a FAILED task the robot asks every leader for no new task this long
     cool_until: float | None = None
+    cancelling: str | None = None  # the running task the leader cancelled, not yet sent to the executor
 
     def __post_init__(self) -> None:
         self.fence = AssignmentFence(self.robot_id)
@@ -120,7 +121,28 @@ class RobotDuty:
             renewed = [t for t, until in dict(payload.get("leases", {})).items()
                        if self.fence.renew(str(t), float(until), term)]
             return f"renewed {len(renewed)}"
+        if kind == CANCEL:
+            return self._cancel(str(payload["task"]), term)
         return f"unknown kind {kind!r}"
+
+    def _cancel(self, task_id: str, term: int) -> str:
+        """The leader cancels a task this robot holds (a fleet manager cancelled it at the cloud). A running task is
+        to be cancelled at the executor (`take_cancel`); its CANCELED report ends it here as usual."""
+        if term < self.fence.highest_term:
+            return f"term {term} is older than {self.fence.highest_term}"
+        if not any(q.task_id == task_id for q in self.fence.queue):
+            return "not held"
+        if task_id == self.sent:
+            self.cancelling = task_id
+            return "cancelling the running task"
+        self.fence.queue = [q for q in self.fence.queue if q.task_id != task_id]
+        self.specs.pop(task_id, None)
+        return "cancelled before it ran"
+
+    def take_cancel(self) -> str | None:
+        """The running task the leader cancelled, once (the node sends KIND_CANCEL to the executor)."""
+        task_id, self.cancelling = self.cancelling, None
+        return task_id
 
     def next_request(self) -> dict | None:
         """The task to hand the executor now (the fence's current one, once, with the term it holds it under as
@@ -230,6 +252,7 @@ class LeaderDuty:
         self.lost: set[str] = set()
         # reports about tasks this leader does not know yet (the cloud re-sends them to a new leader): task -> robot
         self.later: dict[str, dict[str, dict]] = {}
+        self.cancels: list[tuple[str, str]] = []  # (robot, task) the leader must tell to stop
         xs = [p.x for p in site.places.values()] or [0.0]
         ys = [p.y for p in site.places.values()] or [0.0]
         self.centre = (sum(xs) / len(xs), sum(ys) / len(ys))
@@ -241,7 +264,13 @@ class LeaderDuty:
         return self.tasks.term
 
     def on_decision(self, action: str, parameters: dict[str, str], *, now: float) -> str | None:
+        """A cloud decision; a `fleet_task_cancel` of a task a robot holds queues a cancel for that robot
+        (`take_cancels`), so it stops at once rather than when its lease runs out."""
+        rec = self.tasks.board.records.get(parameters.get("task_id", ""))
+        holder = rec.robot_id if rec is not None and not rec.state.terminal else None
         why = self.tasks.on_decision(action, parameters, now=now)
+        if action == "fleet_task_cancel" and why is None and holder:
+            self.cancels.append((holder, parameters["task_id"]))
         for robot, snap in self.later.pop(parameters.get("task_id", ""), {}).items():
             self.on_snapshot(robot, snap, now=now)
         return why
@@ -264,8 +293,8 @@ class LeaderDuty:
                 self.later.setdefault(tid, {})[robot] = {"done": [tid]}
         done = tuple(t for t in snap.get("done", []) if t in board.records)
         failed = tuple((str(t), str(why)) for t, why in snap.get("failed", []) if t in board.records)
-        if failed:
-            self.cooldown[robot] = now + self.cooldown_s
+        if any(not board.records[t].state.terminal and board.records[t].robot_id == robot for t, _ in failed):
+            self.cooldown[robot] = now + self.cooldown_s  # not for a task that ended meanwhile (cancelled)
         holding = snap.get("holding")
         hold_id = hold_term = None
         started = False
@@ -300,6 +329,11 @@ class LeaderDuty:
         lost = [(r, "left the mesh (suspected)", False) for r in suspected if r in self.heard and r not in self.lost]
         self.lost |= {r for r, _, _ in lost}
         return self.tasks.tick(self.robots(members, now=now), now=now, lost=lost)
+
+    def take_cancels(self) -> list[tuple[str, str]]:
+        """(robot, task) pairs to send a `task_cancel` command to, once."""
+        out, self.cancels = self.cancels, []
+        return out
 
     def renewals(self) -> dict[str, dict[str, float]]:
         """{robot: {task: lease_until}} for every robot holding a task of this board."""

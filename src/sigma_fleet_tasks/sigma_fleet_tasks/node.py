@@ -31,6 +31,7 @@ from sigma_fleet_tasks import cloud_claim
 from sigma_fleet_tasks.capability import CapabilityParams, CapabilityTracker
 from sigma_fleet_tasks.duty import (
     ASSIGN,
+    CANCEL,
     RENEW,
     SNAPSHOT,
     LeaderDuty,
@@ -189,7 +190,7 @@ class FleetTasksNode(Node):
         self._send_snapshot(time.time())
 
     def _on_command(self, msg: SwarmCommand) -> None:
-        if msg.kind not in (ASSIGN, RENEW):
+        if msg.kind not in (ASSIGN, RENEW, CANCEL):
             return
         try:
             payload = decode(bytes(msg.payload))
@@ -199,8 +200,13 @@ class FleetTasksNode(Node):
 
     def _apply_command(self, kind: str, term: int, payload: dict) -> None:
         why = self.robot.on_command(kind, term, payload, now=time.time())
-        if kind == ASSIGN and payload.get("robot") == self.robot_id:
-            self.get_logger().info(f"assignment {payload.get('task')} (term {term}): {why}")
+        if kind in (ASSIGN, CANCEL) and payload.get("robot") == self.robot_id:
+            self.get_logger().info(f"{'assignment' if kind == ASSIGN else 'cancel of'} {payload.get('task')} "
+                                   f"(term {term}): {why}")
+        running = self.robot.take_cancel()
+        if running is not None:
+            self.request_pub.publish(Task(task_id=running, issuer=f"swarm:{self.robot_id}", kind=Task.KIND_CANCEL,
+                                          term=max(self.robot.fence.highest_term, 0)))
         self._feed_executor()
 
     def _on_report(self, msg: SwarmCommand) -> None:
@@ -257,6 +263,14 @@ class FleetTasksNode(Node):
         why = self.leader.on_decision(action, params, now=now) if self.leader else "not leading"
         if why:
             self.get_logger().warning(f"decision {action} {params.get('task_id', '?')} refused: {why}")
+        for robot, task_id in self.leader.take_cancels() if self.leader else ():
+            self.get_logger().info(f"cancel {task_id} at {robot} (term {self.leader.term}): cancelled at the cloud")
+            payload = {"robot": robot, "task": task_id}
+            if robot == self.robot_id:
+                self._apply_command(CANCEL, self.leader.term, payload)
+            else:
+                self.command_pub.publish(SwarmCommand(term=self.leader.term, kind=CANCEL,
+                                                      payload=list(encode(payload))))
 
     # ------------------------------------------------------------------ executor
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sigma_fleet_tasks.duty import ASSIGN, RENEW, LeaderDuty, RobotDuty, assignment_payload, decode, site_from_places
+from sigma_fleet_tasks.duty import (
+    ASSIGN,
+    CANCEL,
+    RENEW,
+    LeaderDuty,
+    RobotDuty,
+    assignment_payload,
+    decode,
+    site_from_places,
+)
 from sigma_fleet_tasks.settings import FleetTasksSettings
 
 from sigma_ros_common.params import defaults, read_ros_parameters
 from sigma_tasks.allocator import BoardParams
-from sigma_tasks.leader import ACCEPTED, ACTIVE, FAILED, SUCCEEDED
+from sigma_tasks.leader import ACCEPTED, ACTIVE, CANCELED, FAILED, SUCCEEDED
 from sigma_tasks.states import TaskState
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "fleet_tasks.yaml"
@@ -118,3 +127,41 @@ def test_a_robot_leading_the_next_term_keeps_what_its_board_knew():
     rec = second.tasks.board.records["t1"]
     assert rec.robot_id == "r1" and rec.state is TaskState.IN_PROGRESS
     assert second.renewals() == {"r1": {"t1": 0.5 + BOARD.lease_s}}
+
+
+def test_a_task_cancelled_at_the_cloud_stops_at_the_robot_at_once_without_a_cooldown():
+    """Cancel while executing (what an Open-RMF user expects of a task API): the leader tells the holder at once
+    instead of letting its lease run out; the robot cancels the running task at its executor; the robot's CANCELED
+    report does not count as a failure (no cooldown), so it can take the next task straight away."""
+    leader = LeaderDuty(SITE, leader="r1", term=2, now=-30.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_1"}, "r2": {"at": "dock_3"}})
+    leader.on_decision("fleet_task", TASK, now=0.0)
+    [req] = leader.tick(["r1", "r2"], [], now=0.0)
+    robot = RobotDuty("r2")
+    robot.on_command(ASSIGN, 2, decode(assignment_payload(req)), now=0.0)
+    assert robot.next_request()["task"] == "t1"
+    robot.on_status("t1", ACTIVE, "")
+    assert leader.on_decision("fleet_task_cancel", {"task_id": "t1", "reason": "order withdrawn"}, now=1.0) is None
+    assert leader.take_cancels() == [("r2", "t1")] and leader.take_cancels() == []
+    assert leader.tasks.board.records["t1"].state is TaskState.CANCELLED
+    assert robot.on_command(CANCEL, 1, {"robot": "r2", "task": "t1"}, now=1.0).startswith("term 1 is older")
+    assert robot.take_cancel() is None
+    assert robot.on_command(CANCEL, 2, {"robot": "r2", "task": "t1"}, now=1.0) == "cancelling the running task"
+    assert robot.take_cancel() == "t1" and robot.take_cancel() is None  # KIND_CANCEL to the executor, once
+    robot.on_status("t1", CANCELED, "canceled by swarm:r2")
+    leader.on_snapshot("r2", robot.snapshot(now=2.0), now=2.0)
+    assert leader.tasks.board.records["t1"].state is TaskState.CANCELLED
+    leader.on_decision("fleet_task", {**TASK, "task_id": "t2"}, now=2.0)
+    [nxt] = leader.tick(["r1", "r2"], [], now=2.5)
+    assert (nxt.task_id, nxt.robot_id) == ("t2", "r2")  # no cooldown after a cancel
+
+
+def test_a_cancelled_task_that_has_not_started_is_dropped_from_the_robots_queue():
+    robot = RobotDuty("r2")
+    robot.on_command(ASSIGN, 3, assignment(robot="r2", task="t1"), now=0.0)
+    robot.on_command(ASSIGN, 3, assignment(robot="r2", task="t2"), now=0.0)
+    assert robot.next_request()["task"] == "t1"
+    assert robot.on_command(CANCEL, 3, {"robot": "r2", "task": "t2"}, now=1.0) == "cancelled before it ran"
+    assert robot.on_command(CANCEL, 3, {"robot": "r2", "task": "t9"}, now=1.0) == "not held"
+    robot.on_status("t1", SUCCEEDED, "")
+    assert robot.next_request() is None and robot.take_cancel() is None

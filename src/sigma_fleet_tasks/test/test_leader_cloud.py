@@ -11,7 +11,8 @@ twin (a latched `twin/health` saying r2's knee is degraded).
 
 The cloud's record is monotonic under the fencing (migration 0014): r2's bridge is down while r2 takes a task and
 fails it; after the hand-over its restarted bridge uploads r2's late ACCEPTED (the executor's transient-local
-history), which the cloud refuses and logs instead of moving the task back to r2.
+history), which the cloud refuses and logs instead of moving the task back to r2. A task cancelled at the cloud while
+a robot runs it is cancelled at that robot's executor through the leader at once (not when its lease runs out).
 """
 
 from __future__ import annotations
@@ -289,3 +290,20 @@ def test_cloud_tasks_reach_the_leader_and_survive_failure_and_a_leader_change(la
     for t in (t1, t2, t3):  # one terminal transition each
         history = api.get(f"/v1/sites/{SITE}/tasks/{t['task_id']}").json()["history"]
         assert [h["to_state"] for h in history].count("done") == 1, history
+
+    # 7. cancel while executing: a fleet manager cancels a running task at the cloud; the leader tells the robot over
+    #    the mesh, whose fleet_tasks_node cancels it at the executor at once (not when its lease runs out)
+    t4 = create({"kind": "go_to", "place": "dock_1", "priority": 1})
+    [(runner, _)] = stand.until(lambda: [(r, m) for r in ROBOTS for m in stand.got(r, t4["task_id"])], 30,
+                                "t4 assigned")
+    stand.until(lambda: cloud_state(t4["task_id"]) == "in_progress", 30, "t4 in progress in the cloud")
+    cancelled = api.post(f"/v1/sites/{SITE}/tasks/{t4['task_id']}/cancel", json={"reason": "order withdrawn"})
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled", cancelled.text
+    cancel_at = time.monotonic()
+    stand.until(lambda: any(m.kind == Task.KIND_CANCEL for m in stand.got(runner, t4["task_id"])), 30,
+                "t4 cancelled at the robot's executor")
+    cancel_s = time.monotonic() - cancel_at
+    print(f"cloud cancel -> the robot's executor: {cancel_s:.2f} s (lease {6.0} s)")
+    assert cancel_s < 6.0  # before the lease could have run out: the leader's command, not the lease
+    assert f"cancel of {t4['task_id']} (term 6): cancelling the running task" in procs[("tasks", runner)].output()
+    assert cloud_state(t4["task_id"]) == "cancelled"
