@@ -56,6 +56,14 @@ SECTIONS: dict[str, type] = {
     "driver_integrity": DriverParams,
 }
 
+#: sigma_twin's cross-sensor checks as named in twin/health spoofed_sensors -> (input, cause, severity)
+TWIN_CROSS_CHECKS: dict[str, tuple[str, str, Severity]] = {
+    "imu": ("imu", "the IMU contradicts the odometry (yaw rate, acceleration or gravity)", Severity.PROTECTIVE_STOP),
+    "battery_voltage": ("battery_state", "the battery voltage does not follow the current draw",
+                        Severity.PROTECTIVE_STOP),
+    "vibration": ("imu_vibration", "IMU vibration above its learnt level (bearing or gear wear?)", Severity.WARNING),
+}
+
 
 @dataclass(frozen=True)
 class SafetyConfig:
@@ -152,15 +160,28 @@ class SafetyPolicy:
             self.snap.previous_joints, self.snap.joints = self.snap.joints, s
 
     def update_sensor_consistency(self, spoofed: list[str], now: float) -> None:
-        """sigma_twin's ``twin/health``: joints whose winding temperature sensor contradicts physics. Thermal
-        protection cannot trust them, so they are an input fault (watchdog) until the twin clears them."""
-        if spoofed:
+        """sigma_twin's ``twin/health`` ``spoofed_sensors``: joints whose winding temperature sensor contradicts
+        physics, and the twin's confirmed cross-sensor inconsistencies (``imu``: IMU vs odometry,
+        ``battery_voltage``: voltage vs current draw, ``vibration``: IMU band energy above its learnt level). The
+        rules cannot trust a contradicted sensor, so each is an input fault (watchdog) until the twin clears it:
+        a protective stop, except vibration (wear, not a lying sensor): a warning."""
+        joints = [s for s in spoofed if s not in TWIN_CROSS_CHECKS]
+        if joints:
             self.snap.input_faults["twin/health"] = Fault(
                 SENSOR_CONTRADICTS_PHYSICS, "watchdog", "actuator_health",
-                f"actuator_health: winding temperature of {', '.join(spoofed)} contradicts I^2R heating "
-                "(sigma_twin consistency check)", Severity.PROTECTIVE_STOP, False, float(len(spoofed)), 0.0, now)
+                f"actuator_health: winding temperature of {', '.join(joints)} contradicts I^2R heating "
+                "(sigma_twin consistency check)", Severity.PROTECTIVE_STOP, False, float(len(joints)), 0.0, now)
         else:
             self.snap.input_faults.pop("twin/health", None)
+        for name, (source, cause, severity) in TWIN_CROSS_CHECKS.items():
+            key = f"twin/health:{name}"
+            if name in spoofed:
+                if key not in self.snap.input_faults:  # keep the first time it was reported
+                    self.snap.input_faults[key] = Fault(SENSOR_CONTRADICTS_PHYSICS, "watchdog", source,
+                                                        f"{source}: {cause} (sigma_twin consistency check)",
+                                                        severity, False, 1.0, 0.0, now)
+            else:
+                self.snap.input_faults.pop(key, None)
 
     def update_imu(self, orientation: Any, linear_acceleration: Any, now: float) -> None:
         """An ``imu`` message."""

@@ -58,4 +58,6 @@ class WatchdogRule:
                 what = "no message received yet" if at is None else f"last message {age:.3f} s ago"
                 faults.append(Fault(STALE, self.name, topic, f"{topic}: {what} (max age {max_age} s)",
                                     Severity.PROTECTIVE_STOP, False, age, max_age))
-        return RuleOutput(tuple(faults), speed_scale=0.0 if faults else 1.0)
+        # a warning (e.g. the twin's vibration signature) reports, it does not stop; every other input fault stops
+        stop = any(f.severity > Severity.WARNING for f in faults)
+        return RuleOutput(tuple(faults), speed_scale=0.0 if stop else 1.0)
