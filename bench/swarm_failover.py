@@ -4,11 +4,16 @@ process per member, the leader killed with SIGKILL again and again.
     python bench/swarm_failover.py                  # sizes 5 10 20, 50 kills each
     python bench/swarm_failover.py --sizes 5 --kills 10
     python bench/swarm_failover.py --sizes 5 10 20 --kills 0 --rest 30   # CPU at rest only
+    python bench/swarm_failover.py --sizes 20 --kills 20 --baseline-rev b1d50e7 --floor 3
 
 Failover = from the kill to the moment the LAST live member acknowledged the new leader (each member stamps its own
 status line with the wall clock when it first follows the new leader). After each kill the victim is restarted with
 its durable state (crash-restart) and must rejoin before the next kill. CPU per member at rest is measured from
-/proc over a quiet window with a stable leader, before the kills. The last line is the headline.
+/proc over a quiet window with a stable leader, before the kills, side by side (same window, same host load) with
+a cluster of the same size running the previous code (``--baseline-rev``, extracted with ``git archive``; its own
+default parameters) and with bare rclpy nodes that only spin one timer at the member's heartbeat period (the floor of
+a ROS process at rest). The last line is the headline: worst failover p99, this code's CPU per member at rest, its
+ratio to the previous code and to the floor.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sigma_swarm.cluster import LocalCluster
+from sigma_swarm.core import ElectionParams
 from sigma_testing.process import cpu_seconds
 
 
@@ -45,25 +53,95 @@ def acknowledged_by_all(cluster: LocalCluster, old: str, old_term: int) -> tuple
     return leader, term, last
 
 
-def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float) -> dict:
-    cluster = LocalCluster(n, workdir, domain)
+FLOOR_NODE = """
+import sys, rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+rclpy.init()
+node = Node("swarm_cpu_floor")
+node.create_timer(float(sys.argv[1]), lambda: None)
+print("READY", flush=True)
+try:
+    rclpy.spin(node)
+except (KeyboardInterrupt, ExternalShutdownException):
+    pass
+"""
+
+
+def start_floor(count: int, period_s: float, ros_domain: int) -> list[subprocess.Popen]:
+    """Bare rclpy nodes with one timer at the member's wake-up period: the floor of a ROS process at rest."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(ros_domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
+               ROS_LOCALHOST_ONLY="")
+    procs = [subprocess.Popen([sys.executable, "-c", FLOOR_NODE, str(period_s)], env=env,
+                              stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    for proc in procs:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "READY":
+            raise RuntimeError("the floor rclpy node did not start")
+    return procs
+
+
+def baseline_tree(rev: str, into: Path) -> str:
+    """``src/sigma_swarm`` of git revision ``rev`` extracted under ``into``; returns the path to import it from."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "src/sigma_swarm"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return str(into / "src" / "sigma_swarm")
+
+
+def rest_cpu(clusters: dict[str, LocalCluster], floors: list[subprocess.Popen], rest_s: float) -> dict:
+    """CPU per process [% of a core] of every cluster's members and of the floor nodes over one common window."""
+    leaders = {name: c.wait_for(c.agreed_leader, 60, f"a stable leader ({name})", poll=0.1)[0]
+               for name, c in clusters.items()}
+    pids = {name: {p.robot_id: p.popen.pid for p in c.live()} for name, c in clusters.items()}
+    pids["floor"] = {str(i): f.pid for i, f in enumerate(floors)}
+    before = {name: {r: cpu_seconds(pid) for r, pid in group.items()} for name, group in pids.items()}
+    t0 = time.monotonic()
+    time.sleep(rest_s)  # the quiet window being measured: nothing to wait for, by definition
+    span = time.monotonic() - t0
+    cpu = {name: {r: (cpu_seconds(pid) - before[name][r]) / span * 100 for r, pid in group.items()}
+           for name, group in pids.items()}
+    for name, c in clusters.items():
+        still = c.agreed_leader()
+        if still is None or still[0] != leaders[name]:
+            print(f"  {name}: the leader changed during the CPU window (host load?): figure not at rest", flush=True)
+    return {name: {"mean": statistics.fmean(v.values()) if v else float("nan"),
+                   "leader": v.get(leaders.get(name, ""), float("nan")), "max": max(v.values(), default=0.0)}
+            for name, v in cpu.items()}
+
+
+def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, baseline: str | None,
+             floor: int, ros_domain: int) -> dict:
+    cluster = LocalCluster(n, workdir / "this", domain)
+    clusters = {"this": cluster}
+    if baseline:
+        clusters["previous"] = LocalCluster(n, workdir / "previous", domain + 1, python_path=baseline)
+    floors: list[subprocess.Popen] = []
     try:
-        cluster.start_all()
-        cluster.wait_for(cluster.agreed_leader, 120, f"first leader of {n}", poll=0.1)
-        cluster.wait_for(lambda: all(len(p.status.get("members", [])) == n for p in cluster.live()), 60,
-                         "full membership", poll=0.1)
-        leader_at_rest, _ = cluster.wait_for(cluster.agreed_leader, 60, "a stable leader", poll=0.1)
-        live = cluster.live()
-        pids = [p.popen.pid for p in live]
-        before = [cpu_seconds(pid) for pid in pids]
-        t0 = time.monotonic()
-        time.sleep(rest_s)  # the quiet window being measured: nothing to wait for, by definition
-        span = time.monotonic() - t0
-        cpu = [(cpu_seconds(pid) - b) / span * 100 for pid, b in zip(pids, before, strict=True)]
-        still = cluster.agreed_leader()
-        leader_cpu = next(c for p, c in zip(live, cpu, strict=True) if p.robot_id == leader_at_rest)
-        if still is None or still[0] != leader_at_rest:
-            print(f"  n={n}: the leader changed during the CPU window (host load?): figure not at rest", flush=True)
+        for c in clusters.values():
+            c.start_all()
+        floors = start_floor(floor, ElectionParams().heartbeat_interval_s, ros_domain) if floor else []
+        for name, c in list(clusters.items()):
+            try:
+                c.wait_for(c.agreed_leader, 120, f"first leader of {n} ({name})", poll=0.1)
+                c.wait_for(lambda c=c: all(len(p.status.get("members", [])) == n for p in c.live()), 60,
+                           f"full membership ({name})", poll=0.1)
+            except TimeoutError:
+                if c is cluster:
+                    raise
+                print(f"  n={n}: the {name} code elected no leader within 120 s next to this code (load average "
+                      f"{os.getloadavg()[0]:.0f}): no side-by-side CPU figure", flush=True)
+                c.stop()
+                del clusters[name]
+        cpu = rest_cpu(clusters, floors, rest_s)
+        for c in clusters.values():
+            if c is not cluster:
+                c.stop()
+        for f in floors:
+            f.terminate()
+            f.wait(timeout=10)
+        floors = []
         failovers: list[float] = []
         terms: list[int] = []
         for _ in range(kills):
@@ -77,10 +155,12 @@ def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float) -> d
             cluster.start(leader)  # crash-restart with its durable term/vote
             cluster.wait_for(lambda leader=leader: cluster.members[leader].status.get("leader")
                              and cluster.agreed_leader() is not None, 60, f"{leader} rejoined", poll=0.05)
-        return {"n": n, "failovers": failovers, "terms": terms, "cpu": cpu, "leader_cpu": leader_cpu,
-                "load": os.getloadavg()[0]}
+        return {"n": n, "failovers": failovers, "terms": terms, "cpu": cpu, "load": os.getloadavg()[0]}
     finally:
-        cluster.stop()
+        for f in floors:
+            f.kill()
+        for c in clusters.values():
+            c.stop()
 
 
 def main() -> int:
@@ -89,32 +169,50 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--rest", type=float, default=10.0, help="seconds of the at-rest CPU window")
     parser.add_argument("--domain", type=int, default=97, help="Cyclone DDS domain id to use (localhost only)")
+    parser.add_argument("--baseline-rev", default="b1d50e7",
+                        help="git revision whose members run side by side in the CPU window ('' = none)")
+    parser.add_argument("--floor", type=int, default=3, help="bare rclpy timer nodes measured alongside (0 = none)")
+    parser.add_argument("--ros-domain", type=int, default=96, help="ROS domain of the floor nodes")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="swarm-failover-") as tmp:
+        baseline = baseline_tree(args.baseline_rev, Path(tmp)) if args.baseline_rev else None
         for n in args.sizes:
-            r = run_size(n, args.kills, args.domain, Path(tmp) / f"n{n}", args.rest)
+            r = run_size(n, args.kills, args.domain, Path(tmp) / f"n{n}", args.rest, baseline, args.floor,
+                         args.ros_domain)
             results.append(r)
             f = [x * 1e3 for x in r["failovers"]] or [float("nan")]
-            print(f"n={n:2d}: {len(r['failovers'])} kills, kill -> new leader acknowledged by all: p50 "
-                  f"{pct(f, 0.5):.0f} ms p99 {pct(f, 0.99):.0f} ms max {max(f):.0f} ms; CPU per member at rest "
-                  f"({args.rest:.0f} s): mean {sum(r['cpu']) / len(r['cpu']):.2f} % max {max(r['cpu']):.2f} % "
-                  f"leader {r['leader_cpu']:.2f} % of a core; load average {r['load']:.1f}", flush=True)
+            cpu = r["cpu"]
+            line = (f"n={n:2d}: CPU per member at rest ({args.rest:.0f} s): mean {cpu['this']['mean']:.2f} % "
+                    f"max {cpu['this']['max']:.2f} % leader {cpu['this']['leader']:.2f} % of a core")
+            if "previous" in cpu:
+                line += (f"; previous code ({args.baseline_rev}) side by side: mean {cpu['previous']['mean']:.2f} % "
+                         f"leader {cpu['previous']['leader']:.2f} % -> ratio "
+                         f"{cpu['this']['mean'] / cpu['previous']['mean']:.2f}x")
+            if args.floor:
+                line += (f"; bare rclpy node, {ElectionParams().heartbeat_interval_s * 1e3:.0f} ms timer: "
+                         f"{cpu['floor']['mean']:.2f} % -> {cpu['this']['mean'] / cpu['floor']['mean']:.2f}x the floor")
+            print(line + f"; load average {r['load']:.1f}", flush=True)
             if r["failovers"]:
                 worst = sorted(zip(r["failovers"], r["terms"], strict=True), reverse=True)[:3]
-                print("  slowest failovers (s, elections it took): "
-                      + ", ".join(f"{d:.2f} s/{k}" for d, k in worst)
-                      + f"; failovers won by the first election: {sum(k == 1 for k in r['terms'])}/{len(r['terms'])}",
+                print(f"  {len(r['failovers'])} kills, kill -> new leader acknowledged by all: p50 "
+                      f"{pct(f, 0.5):.0f} ms p99 {pct(f, 0.99):.0f} ms max {max(f):.0f} ms; slowest (s, elections it "
+                      "took): " + ", ".join(f"{d:.2f} s/{k}" for d, k in worst)
+                      + f"; won by the first election: {sum(k == 1 for k in r['terms'])}/{len(r['terms'])}",
                       flush=True)
     load = os.getloadavg()[0]
     print(f"host: {os.cpu_count()} cores, load average {load:.1f} at the end (shared machine)")
-    print(f"command: python bench/swarm_failover.py --sizes {' '.join(map(str, args.sizes))} --kills {args.kills}")
+    print(f"command: python bench/swarm_failover.py --sizes {' '.join(map(str, args.sizes))} --kills {args.kills} "
+          f"--rest {args.rest:g} --baseline-rev '{args.baseline_rev}' --floor {args.floor}")
     worst = max((pct([x * 1e3 for x in r["failovers"]], 0.99) for r in results if r["failovers"]),
                 default=float("nan"))
-    cpu = max(max(r["cpu"]) for r in results)
-    mean = sum(sum(r["cpu"]) for r in results) / sum(len(r["cpu"]) for r in results)
+    mean = statistics.fmean(r["cpu"]["this"]["mean"] for r in results)
+    ratios = [r["cpu"]["this"]["mean"] / r["cpu"]["previous"]["mean"] for r in results if "previous" in r["cpu"]]
+    ratio = f", {statistics.fmean(ratios):.2f}x the previous code" if ratios else ""
+    floor = (f", {statistics.fmean(r['cpu']['this']['mean'] / r['cpu']['floor']['mean'] for r in results):.2f}x "
+             "a bare rclpy timer node" if args.floor else "")
     print(f"swarm_failover: worst p99 {worst:.0f} ms (goal <= 500 ms) over sizes {args.sizes}, "
-          f"CPU per member at rest mean {mean:.2f} % max {cpu:.2f} % of a core (goal <= 2 %)")
+          f"CPU per member at rest mean {mean:.2f} % of a core (goal <= 2 %){ratio}{floor}")
     return 0
 
 

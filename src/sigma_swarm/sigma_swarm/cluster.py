@@ -65,8 +65,11 @@ class LocalCluster:
     """N members of site ``site`` on Cyclone domain ``domain_id`` (localhost only)."""
 
     def __init__(self, n: int, workdir: Path, domain_id: int, site: str = "testsite",
-                 params_file: Path | None = None, extra_ids: Iterable[str] = ()) -> None:
+                 params_file: Path | None = None, extra_ids: Iterable[str] = (),
+                 python_path: str | None = None) -> None:
+        """``python_path``: put this first on the members' PYTHONPATH (a bench runs another revision's members)."""
         self.site, self.domain_id, self.workdir = site, domain_id, workdir
+        self.python_path = python_path
         self.ids = [f"r{i + 1}" for i in range(n)]
         workdir.mkdir(parents=True, exist_ok=True)
         self.cloud_key = SigningKey.generate()
@@ -105,6 +108,8 @@ class LocalCluster:
 
     def start(self, robot_id: str) -> MemberProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.python_path:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (self.python_path, env.get("PYTHONPATH", "")) if p)
         popen = subprocess.Popen(self.command(robot_id), stdin=subprocess.PIPE,  # noqa: S603 - our own module
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         proc = MemberProcess(robot_id, popen)

@@ -96,3 +96,29 @@ def test_checker_catches_terms_going_back(monkeypatch):
     monkeypatch.setitem(member_module._HANDLERS, MemberHeartbeat, regress)
     result = _first_failure(range(300))
     assert result is not None and "term went back" in result.violation
+
+
+# CPU starvation (a host at load 20-60): every member gets the CPU only in short slices between gaps of 100 ms on
+# average (up to 400 ms), calm included. Raft's fixed 150-300 ms timeouts are shorter than those gaps.
+STARVED = Profile(n_min=20, n_max=20, starve_gap_s=0.1, liveness_bound_s=8.0)
+
+
+def _without_the_starvation_measures(monkeypatch) -> ElectionParams:
+    """The core as it was before: no election backoff, no timer-lateness allowance, step-down when the lease ends,
+    50 ms heartbeats."""
+    monkeypatch.setattr(member_module.Member, "_note_lateness", lambda self, now: None)
+    monkeypatch.setattr(member_module.Member, "_step_down_at",
+                        lambda self: max(self._lease_until, self._leader_since + self.params.election_timeout_min_s))
+    return ElectionParams(election_backoff_max=1.0, heartbeat_interval_s=0.05)
+
+
+def test_twenty_starved_members_elect_a_leader_within_the_bound_and_keep_every_invariant():
+    failures, leader_times, _ = _sweep(range(12), STARVED)
+    assert not failures, "\n".join(failures[:3])
+    assert max(leader_times) <= STARVED.liveness_bound_s
+
+
+def test_without_backoff_and_lateness_allowance_starved_elections_miss_the_bound(monkeypatch):
+    params = _without_the_starvation_measures(monkeypatch)
+    result = next((r for r in (run_seed(s, STARVED, params) for s in range(12)) if not r.ok), None)
+    assert result is not None and "no leader acknowledged by all 20 members" in result.violation
