@@ -3,6 +3,7 @@ the leader's claim (fencing), the downlink to the leader, and robots' progress t
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -355,3 +356,48 @@ def test_refusals_are_site_scoped_and_read_only(cloud, site):
             run(Principal("device:x", "device", robot_id="x"), "SELECT count(*) FROM task_report_refusals")
     finally:
         conn.close()
+
+
+def outcomes(cloud, robot, term: int, *items: tuple[str, str, str]):
+    body = json.dumps({"term": term, "tasks": [{"task_id": t, "outcome": o, "reason": r} for t, o, r in items]})
+    return cloud.device_post(robot, f"/v1/devices/{robot.robot_id}/leadership/tasks", body.encode())
+
+
+def test_the_leader_reports_why_a_task_waits_and_fails_an_overdue_one_fenced_by_its_term(cloud, site):
+    """What only the leader knows reaches the record (migration 0015); a deposed leader's late update is a 409
+    problem+json and changes nothing; so is one from a robot that never claimed the term."""
+    cloud.ensure_site("tasks-c")
+    put = cloud.http.put("/v1/sites/tasks-c/places", json={"places": PLACES}, headers=cloud.token())
+    assert put.status_code == 200, put.text
+    old, new = cloud.robot("tasks-lc1", "tasks-c"), cloud.robot("tasks-lc2", "tasks-c")
+    mgr = manager(cloud, "tasks-c")
+    waiting = create(cloud, site="tasks-c", headers=mgr).json()["task_id"]
+    overdue = create(cloud, site="tasks-c", headers=mgr).json()["task_id"]
+    assert cloud.device_post(old, "/v1/devices/tasks-lc1/leadership", b'{"term": 3}').json()["leader"] is True
+    r = outcomes(cloud, old, 3, (waiting, "waiting", "no feasible robot: payload above the robot's capability (2)"),
+                 (overdue, "failed", "deadline passed: no feasible robot"), (str(uuid.uuid4()), "failed", "x"))
+    assert r.status_code == 200, r.text
+    assert [x["result"] for x in r.json()["results"]] == ["applied", "applied", "unknown"]
+    w = cloud.http.get(f"/v1/sites/tasks-c/tasks/{waiting}", headers=mgr).json()
+    assert w["state"] == "queued" and w["waiting_reason"].startswith("no feasible robot: payload")
+    f = cloud.http.get(f"/v1/sites/tasks-c/tasks/{overdue}", headers=mgr).json()
+    assert f["state"] == "failed" and f["history"][-1]["actor"] == "leader:tasks-lc1"
+    assert f["history"][-1]["term"] == 3 and "deadline passed" in f["reason"]
+    replay_with_sigma_tasks(f)
+    # a new leader takes office (term 4); the old one's late update is refused with 409 and changes nothing
+    assert cloud.device_post(new, "/v1/devices/tasks-lc2/leadership", b'{"term": 4}').json()["leader"] is True
+    late = outcomes(cloud, old, 3, (waiting, "failed", "deadline passed"))
+    assert late.status_code == 409 and late.headers["content-type"] == "application/problem+json"
+    assert late.json()["type"].endswith("stale-term") and "older than" in late.json()["detail"]
+    assert cloud.http.get(f"/v1/sites/tasks-c/tasks/{waiting}", headers=mgr).json()["state"] == "queued"
+    unclaimed = outcomes(cloud, old, 5, (waiting, "failed", "deadline passed"))  # a term it never claimed
+    assert unclaimed.status_code == 409 and "has not claimed" in unclaimed.json()["detail"]
+    bad = cloud.device_post(new, "/v1/devices/tasks-lc2/leadership/tasks", b'{"term": 4, "tasks": []}')
+    assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
+    assert outcomes(cloud, old, 4, (waiting, "failed", "x")).status_code == 409  # term 4 is another robot's
+    # a robot's report moves the task out of the queue: the wait's reason goes, and a later outcome is 'unchanged'
+    report(cloud, new, waiting, 0)
+    moved = cloud.http.get(f"/v1/sites/tasks-c/tasks/{waiting}", headers=mgr).json()
+    assert moved["state"] == "assigned" and moved["waiting_reason"] == ""
+    again = outcomes(cloud, new, 4, (waiting, "failed", "deadline passed"))
+    assert again.status_code == 200 and again.json()["results"][0]["result"] == "unchanged"

@@ -88,6 +88,8 @@ class TaskPublic(BaseModel):
     robot_id: str | None = Field(description="the robot holding the task (assigned / in progress / done)")
     term: int | None = Field(description="the swarm leader's term of that assignment, when known")
     reason: str = Field(description="why the last transition happened")
+    waiting_reason: str = Field(default="", description="while queued: why the swarm leader can place it on no "
+                                "robot now (its infeasibility reason), as the leader last reported it")
     created_at: dt.datetime
     updated_at: dt.datetime
     created_by: str
@@ -129,3 +131,31 @@ class LeadershipPublic(BaseModel):
     term: int
     leader: bool = Field(description="false when a newer term already leads the site")
     open_tasks: list[TaskPublic]
+
+
+class LeaderTaskOutcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task_id: uuid.UUID
+    outcome: Literal["failed", "waiting"] = Field(
+        description="failed: the leader failed the queued task (its deadline passed); waiting: why no robot can "
+                    "take it now")
+    reason: str = Field(min_length=1, max_length=1024, pattern=r"^[^\x00]*$")
+
+
+class LeaderTaskOutcomes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    term: int = Field(ge=0, le=2**62, description="the leader's term these outcomes were decided under")
+    tasks: list[LeaderTaskOutcome] = Field(min_length=1, max_length=100)
+
+
+class LeaderTaskOutcomeResult(BaseModel):
+    task_id: uuid.UUID
+    result: Literal["applied", "unchanged", "unknown"] = Field(
+        description="unchanged: the task is no longer queued (a robot's report moved it); unknown: not a task of "
+                    "this robot's site")
+
+
+class LeaderTaskOutcomesPublic(BaseModel):
+    robot_id: str
+    term: int
+    results: list[LeaderTaskOutcomeResult]

@@ -140,6 +140,24 @@ async def open_tasks_for_device(conn: psycopg.AsyncConnection, *, robot_id: str)
     return await cur.fetchall()
 
 
+class StaleTermError(Exception):
+    """The leader's term is older than the site's current one, or it never claimed it (SQLSTATE SX409)."""
+
+
+async def leader_task_outcome(conn: psycopg.AsyncConnection, *, robot_id: str, term: int, task_id: uuid.UUID,
+                              outcome: str, reason: str) -> str:
+    """As the device, the site's leader for `term`: apply one outcome (migration 0015); 'applied', 'unchanged' or
+    'unknown'. Raises StaleTermError when the term is not the site's current leader's."""
+    try:
+        row = await (await conn.execute("SELECT leader_task_outcome(%s, %s, %s, %s, %s)",
+                                        (robot_id, term, task_id, outcome, reason))).fetchone()
+    except psycopg.Error as exc:
+        if exc.sqlstate == "SX409":
+            raise StaleTermError(exc.diag.message_primary or str(exc)) from exc
+        raise
+    return str(row[0]) if row else "unknown"
+
+
 def decision_parameters(row: dict[str, Any]) -> dict[str, str]:
     """A task as decision parameters (strings, as the downlink carries them; TASK_CONTRACT names)."""
     params = {"task_id": str(row["task_id"]), "kind": row["kind"], "priority": str(row["priority"]),

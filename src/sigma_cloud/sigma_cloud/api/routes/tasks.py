@@ -8,6 +8,7 @@ progress on the `task_status` telemetry channel, which the database applies to t
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -24,6 +25,9 @@ from sigma_cloud.api.routes.devices import DEVICE_HEADERS, _authenticated, read_
 from sigma_cloud.api.task_models import (
     LeadershipClaim,
     LeadershipPublic,
+    LeaderTaskOutcomeResult,
+    LeaderTaskOutcomes,
+    LeaderTaskOutcomesPublic,
     PlacesPublic,
     PlacesPut,
     TaskCancel,
@@ -43,6 +47,7 @@ from sigma_tasks.states import ALLOWED
 from sigma_tasks.states import TaskState as CoreState
 
 router = APIRouter(tags=["tasks"])
+log = logging.getLogger(__name__)
 SITE = "/v1/sites/{site_id}"
 IDEMPOTENCY = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128,
                                           pattern=r"^[\x21-\x7e]+$",
@@ -222,3 +227,32 @@ async def claim_leadership(request: Request, robot_id: str, ingest: IngestDep, p
         rows = await repo.open_tasks_for_device(conn, robot_id=robot_id) if leader else []
     return LeadershipPublic(robot_id=robot_id, term=claim.term, leader=leader,
                             open_tasks=[TaskPublic(**r) for r in rows])
+
+
+@router.post("/v1/devices/{robot_id}/leadership/tasks", openapi_extra=DEVICE_HEADERS,
+             response_model=LeaderTaskOutcomesPublic, responses=responses(400, 401, 403, 409))
+async def leader_task_outcomes(request: Request, robot_id: str, ingest: IngestDep,
+                               pool: PoolDep) -> LeaderTaskOutcomesPublic:
+    """The site's swarm leader (signed as its robot) reports what only it knows about queued tasks: why no robot can
+    take one now (`waiting`), or that it failed one whose deadline passed (`failed`). Fenced by the term: a leader
+    whose term is older than the site's current one, or that never claimed it, gets 409 (stale-term) and changes
+    nothing."""
+    body = await read_body(request, 64 * 1024)
+    await _authenticated(request, ingest, robot_id, body)
+    try:
+        report = LeaderTaskOutcomes.model_validate_json(body)
+    except ValueError as exc:
+        raise ProblemError(400, "malformed-outcomes", 'body must be {"term": <int>, "tasks": [{"task_id", '
+                           '"outcome": "failed"|"waiting", "reason"}] (1-100 tasks)}') from exc
+    async with pool.connection() as conn, conn.transaction():
+        await devices.act_as(conn, robot_id=robot_id)
+        if not await devices.claim_nonce(conn, robot_id=robot_id, nonce=request.headers[protocol.HEADER_NONCE]):
+            raise ProblemError(409, "replay", "this request (nonce) was already processed")
+        try:
+            results = [LeaderTaskOutcomeResult(task_id=t.task_id, result=await repo.leader_task_outcome(
+                conn, robot_id=robot_id, term=report.term, task_id=t.task_id, outcome=t.outcome, reason=t.reason))
+                for t in report.tasks]
+        except repo.StaleTermError as exc:
+            log.warning("leader task outcomes refused: robot %s term %s: %s", robot_id, report.term, exc)
+            raise ProblemError(409, "stale-term", str(exc)) from exc
+    return LeaderTaskOutcomesPublic(robot_id=robot_id, term=report.term, results=results)
