@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -34,7 +34,7 @@ MAX_FILE_CHARS = 512
 MAX_STREAM = 2**63 - 1
 # A W3C trace id in a message: "trace_id=<32 hex>" (the cloud's JSON logs, OpenTelemetry's log correlation) or a
 # whole traceparent "00-<32 hex>-<16 hex>-<2 hex>" (what the device protocol carries).
-TRACE_ID_RE = re.compile(r"(?:trace_id[=:]\s*\"?|\b00-)([0-9a-f]{32})\b")
+TRACE_ID_RE = re.compile(r"(?:trace_id\"?\s*[=:]\s*\"?|\b00-)([0-9a-f]{32})\b")
 _FIELDS = {"seq", "ts", "severity", "node", "message", "file", "function", "line", "trace_id"}
 
 
@@ -80,7 +80,7 @@ class LogAck:
                    int(data["acked_through"]), int(data.get("refused", 0)))
 
 
-def _int(value: Any, low: int, high: int) -> bool:
+def _int(value: Any, low: int, high: int) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
@@ -93,12 +93,14 @@ def _record_errors(index: int, rec: Any, previous: int, now: float, max_age_s: f
     if not isinstance(rec, dict):
         return [EventError(index, None, "", "record must be an object")]
     seq = rec.get("seq")
-    shown = seq if _int(seq, 1, MAX_STREAM) else None
-    errors = []
-    if shown is None:
+    shown: int | None = None
+    errors: list[EventError] = []
+    if _int(seq, 1, MAX_STREAM):
+        shown = seq
+        if seq <= previous:
+            errors.append(EventError(index, seq, "seq", f"must be greater than the previous record's seq {previous}"))
+    else:
         errors.append(EventError(index, None, "seq", "must be an integer in [1, 2^63)"))
-    elif seq <= previous:
-        errors.append(EventError(index, seq, "seq", f"must be greater than the previous record's seq {previous}"))
     unknown = set(rec) - _FIELDS
     if unknown:
         errors.append(EventError(index, shown, sorted(unknown)[0],
@@ -158,4 +160,4 @@ def validate_log_batch(data: Any, robot_id: str, now: float, max_age_s: float,
         errors.extend(_record_errors(index, rec, previous, now, max_age_s, max_future_s))
         if isinstance(rec, dict) and _int(rec.get("seq"), 1, MAX_STREAM):
             previous = max(previous, rec["seq"])
-    return stream, records, dropped, errors
+    return int(stream), records, dropped, errors
