@@ -31,6 +31,7 @@ from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.kinematics import RobotModel
+from sigma_bridge.labelled_data import LabelledRecorder
 from sigma_bridge.model_adoption import ModelAdopter
 from sigma_bridge.params import BridgeParams, declare
 from sigma_bridge.recording_upload import RecordingUploader
@@ -90,6 +91,8 @@ class BridgeNode(LifecycleNode):
         self.recording_uploader: RecordingUploader | None = None
         self.model_adopter: ModelAdopter | None = None
         self.logs: log_uplink.LogUplink | None = None
+        self.labels: LabelledRecorder | None = None  # the robot's labelled data for its shadow check
+        self._labels_due = 0.0
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -129,6 +132,8 @@ class BridgeNode(LifecycleNode):
             if p.model_check_period_s > 0:  # fleet model: fetch, shadow check, adopt or not, report
                 self.model_adopter = ModelAdopter(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
                                                   p.model_dir, period=p.model_check_period_s)
+        if p.labelled_normal_period_s > 0:  # works without a cloud too: the data is the robot's own
+            self.labels = LabelledRecorder(p.model_dir / "recent.jsonl", normal_period_s=p.labelled_normal_period_s)
         if p.foxglove_enabled:
             from sigma_bridge.live_view import LiveView
 
@@ -269,6 +274,8 @@ class BridgeNode(LifecycleNode):
             return
         payload = mapping.safety_event(msg, recording) if channel == "safety_event" else mapping.MAPPERS[channel](msg)
         ts = mapping.event_time(msg.header.stamp, now)
+        if self.labels is not None:
+            self.labels.add(channel, ts, payload)
         if not self.handoff.put(NewEvent(channel, ts, orjson.dumps(payload), priority, source_key)):
             self.get_logger().warning("hand-off buffer full: dropping routine telemetry", throttle_duration_sec=5.0)
 
@@ -302,6 +309,17 @@ class BridgeNode(LifecycleNode):
     def _on_tick(self) -> None:
         for rec in self.blackbox.due(time.time_ns()):
             self.recorder.submit(self._write_recording, rec)
+        if self.labels is not None and time.monotonic() >= self._labels_due:  # once a second, off this thread
+            self._labels_due = time.monotonic() + 1.0
+            self.recorder.submit(self._write_labels)
+
+    def _write_labels(self) -> None:
+        try:
+            for sample in self.labels.due() if self.labels is not None else ():
+                self.get_logger().info(f"labelled data: {sample.label} sample at {sample.ts:.1f} "
+                                       f"({self.labels.lines} in {self.labels.path})")
+        except Exception as exc:  # noqa: BLE001 - the robot's learning data is never fatal to the bridge
+            self.get_logger().error(f"labelled data: {exc}", throttle_duration_sec=30.0)
 
     def _write_recording(self, rec: Any) -> None:
         try:
@@ -349,6 +367,8 @@ class BridgeNode(LifecycleNode):
                               recordings_queued=len(ru.queue))
             if self.logs is not None:
                 values.update(self.logs.stats())
+            if self.labels is not None:
+                values.update(labelled_samples=self.labels.lines)
             if self.model_adopter is not None:
                 values.update(model_version=self.model_adopter.in_use, model_checked=self.model_adopter.checked_version)
             if not self.uploader.connected and (st and st.pending):

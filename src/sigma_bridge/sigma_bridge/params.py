@@ -89,6 +89,10 @@ class BridgeSettings:
     model_check_period_s: float = param(60.0, unit="s", low=0.0, high=86_400.0,
                                         description="period of fetching and shadow-checking a new fleet model; "
                                                     "0 = never")
+    labelled_normal_period_s: float = param(30.0, unit="s", low=0.0, high=86_400.0,
+                                            description="the robot's labelled data (model_dir/recent.jsonl, what the "
+                                                        "shadow check reads): a 'normal' sample this often, plus one "
+                                                        "per raised safety fault; 0 = no labelled data written")
     stats_period_s: float = param(1.0, unit="s", low=0.05, high=60.0, description="diagnostics period")
 
 
@@ -126,6 +130,7 @@ class BridgeParams:
     recording_upload_rate: float = 1_048_576.0
     model_dir: Path = Path("var/sigma_bridge/model")
     model_check_period_s: float = 60.0
+    labelled_normal_period_s: float = 30.0
 
 
 def declare(node: Node) -> BridgeParams:
@@ -151,5 +156,5 @@ def declare(node: Node) -> BridgeParams:
         blackbox_pre_s=s.blackbox_pre_s, blackbox_post_s=s.blackbox_post_s, blackbox_max_bytes=s.blackbox_max_bytes,
         recordings_dir=path(s.recordings_dir), stats_period_s=s.stats_period_s,
         recording_upload_rate=s.recording_upload_rate, model_dir=path(s.model_dir),
-        model_check_period_s=s.model_check_period_s,
+        model_check_period_s=s.model_check_period_s, labelled_normal_period_s=s.labelled_normal_period_s,
     )

@@ -5,7 +5,8 @@ whose own model has never seen the `bearing` fault but whose recent data holds s
 device channel, shadow-checks it on that data, adopts it and reports the figures; with the adopted model r1 now
 detects `bearing` faults. A second round (v2) from robots of another build, whose `normal` looks different, would
 flag r1's normal data as faults: the bridge's shadow check refuses it, keeps v1 and reports why. Bad reports are
-refused with a reason; people see reports of their own sites only."""
+refused with a reason; people see reports of their own sites only. Then the labelled data itself comes from the
+robot: the bridge writes it from its own telemetry and safety faults, and the shadow check reads exactly that."""
 
 from __future__ import annotations
 
@@ -23,8 +24,11 @@ from test_e2e_cloud import bridge, register
 import sigma_protocol as protocol
 from sigma_bridge.model_adoption import read_current
 from sigma_cloud.core.security import mint_token
+from sigma_description import humanoid_urdf
+from sigma_interfaces.srv import EmergencyStop
 from sigma_protocol import federated
 from sigma_protocol.federated import FLEET_DIM, NORMAL
+from sigma_ros_common.share import package_share
 
 FAULT_DIMS = {"overheat": (0, 1, 2), "bearing": (10, 11, 12)}
 
@@ -123,6 +127,65 @@ def test_bridge_adopts_a_better_fleet_model_and_refuses_a_worse_one(launch, tmp_
         other = {"Authorization": "Bearer " + mint_token(cloud.settings, cloud.runtime.jwt_secret, subject="p",
                                                          role="site_manager", sites=["site-g"], now=time.time())}
         assert adoptions(cloud, other) == []
+    finally:
+        cloud.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def labelled_lines(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.is_file() else []
+
+
+def test_the_shadow_check_reads_the_labelled_data_the_bridge_wrote(launch, ros_probe, tmp_path):
+    """sim_node + safety_node + bridge_node + the cloud, real processes: the bridge writes the robot's labelled data
+    itself (normal samples of its own telemetry, then an `emergency_stop` sample when the supervisor raises that
+    fault), and the fleet model's shadow check runs on exactly those lines: the report's sample count and accuracy
+    are what the test recomputes from the file."""
+    root = Path(tempfile.mkdtemp(prefix="sigma-bridge-lab-"))
+    root.chmod(0o755)
+    cloud = Cloud(launch, root / "cloud")
+    try:
+        cloud.start()
+        register(cloud, tmp_path)
+        robots: dict[str, str] = {}
+        for name in ("f2", "f3", "f4"):
+            seed, public = protocol.generate_keypair()
+            cloud.register(name, public, site="site-a")
+            robots[name] = seed
+        sim = launch("sigma_sim", "sim_node", params={"robots": ["r1"]})
+        sim.wait_for_output("sigma_sim ready", timeout=60)
+        launch("sigma_safety", "safety_node", namespace="/r1",
+               params_files=[package_share("sigma_safety") / "config" / "safety.yaml"],
+               params={"urdf_path": str(humanoid_urdf()), "latch_file": str(tmp_path / "safety" / "latched.json")})
+        model_dir = tmp_path / "var" / "model"
+        recent = model_dir / "recent.jsonl"
+        bridge(launch, tmp_path, cloud.url, model_dir=str(model_dir), model_check_period_s=1.0,
+               labelled_normal_period_s=3.0)
+        # 30 s of history, then a normal sample every 3 s
+        wait_until(lambda: len(labelled_lines(recent)) >= 2, 120, "the bridge's first normal samples")
+        res = ros_probe.call(EmergencyStop, "/r1/safety/emergency_stop",
+                             EmergencyStop.Request(reason="labelled data e2e", requester="test-operator"), timeout=30)
+        assert res.accepted, res.message
+        wait_until(lambda: any(d["label"] == "emergency_stop" for d in labelled_lines(recent)), 60,
+                   "the bridge's emergency_stop sample")
+        written = labelled_lines(recent)  # no normal sample within 30 s of a fault: the file stays as it is
+        labels = [d["label"] for d in written]
+        assert set(labels) == {NORMAL, "emergency_stop"} and all(len(d["x"]) == FLEET_DIM for d in written)
+
+        # a fleet model learned from such data (three robots upload it), published as v1
+        data = [(d["x"], d["label"]) for d in written]
+        fleet = federated.fit({c: [x for x, label in data if label == c] for c in set(labels)}, FLEET_DIM)
+        upload(cloud, robots, {r: fleet for r in robots})
+        v1 = httpx.post(f"{cloud.url}/v1/models/aggregate", headers=cloud.headers())
+        assert v1.status_code == 201, v1.text
+        (report,) = wait_until(lambda: adoptions(cloud), 60, "r1's verdict on v1")
+        assert labelled_lines(recent) == written, "the bridge wrote more while the check ran"
+        candidate = federated.from_json(v1.json()["model"], FLEET_DIM)
+        assert report["samples"] == len(written)  # the shadow check read exactly what the bridge wrote
+        baseline = labels.count(NORMAL) / len(labels)  # no model yet: "everything is normal"
+        assert abs(report["local_accuracy"] - baseline) < 1e-6, report
+        assert abs(report["candidate_accuracy"] - federated.accuracy(candidate, data)) < 1e-6
+        assert report["adopted"] is True and report["candidate_accuracy"] > report["local_accuracy"]
     finally:
         cloud.close()
         shutil.rmtree(root, ignore_errors=True)

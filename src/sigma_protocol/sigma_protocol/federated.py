@@ -27,7 +27,7 @@ import statistics
 from dataclasses import dataclass, field
 
 NORMAL = "normal"
-FLEET_DIM = 64  # the fleet model classifies incident signatures (sigma_cloud cognition/signature.py)
+FLEET_DIM = 64  # the fleet model classifies incident signatures (sigma_protocol.signature)
 MAX_MAGNITUDE = 1e6
 MIN_VARIANCE = 1e-6
 
