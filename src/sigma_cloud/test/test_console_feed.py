@@ -154,3 +154,29 @@ def test_an_ingest_wakes_the_feed_of_its_site_at_once(cloud, settings, runtime, 
             assert time.monotonic() - posted < 15.0, "the delta waited for the poll period"
             assert delta["robots"] == [{"robot_id": "wake-r1", "x": 3.0}]
             assert feed_of_site.reads - reads <= 3  # one woken read (plus a period's at most), no busy loop
+
+
+def test_a_running_feed_does_not_open_its_stream_to_others(cloud) -> None:
+    """While a fleet admin watches site B (its feed runs), a site manager of A still gets a 404 for B's stream and an
+    unknown site is a 404; B's own site manager gets B's snapshot (the check without the database)."""
+    cloud.robot("guard-a1", "console-guard-a")
+    b1 = cloud.robot("guard-b1", "console-guard-b")
+    pose = {"seq": b1.next_seq, "ts": time.time(), "channel": "odom",
+            "payload": {"position": [4.0, 5.0, 0.0], "orientation": [0.0, 0.0, 0.0, 1.0]}}
+    b1.next_seq += 1
+    assert cloud.post_batch(b1, [pose]).status_code == 200
+    with cloud.http.stream("GET", "/console/api/sites/console-guard-b/events", headers=cloud.token()) as admin:
+        assert next(admin.iter_lines()) == "event: snapshot"  # the feed of B runs now
+        other = cloud.http.get("/console/api/sites/console-guard-b/events",
+                               headers=cloud.token("site_manager", ("console-guard-a",)))
+        assert other.status_code == 404, other.text
+        missing = cloud.http.get("/console/api/sites/console-guard-z/events",
+                                 headers=cloud.token("site_manager", ("console-guard-z",)))
+        assert missing.status_code == 404, missing.text
+        with cloud.http.stream("GET", "/console/api/sites/console-guard-b/events",
+                               headers=cloud.token("site_manager", ("console-guard-b",))) as own:
+            assert own.status_code == 200
+            lines = own.iter_lines()
+            assert next(lines) == "event: snapshot"
+            robots = orjson.loads(next(lines).removeprefix("data: "))["robots"]
+            assert [(r["robot_id"], r["x"], r["y"]) for r in robots] == [("guard-b1", 4.0, 5.0)]

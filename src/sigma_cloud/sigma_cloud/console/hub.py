@@ -167,12 +167,16 @@ class ConsoleHub:
             await asyncio.wait_for(feed.ready.wait(), timeout=10)
         return feed, queue
 
+    def watching(self, site_id: str) -> bool:
+        """Whether a feed of the site is running in this process (then the site exists: see routes.events)."""
+        feed = self.feeds.get(site_id)
+        return feed is not None and feed.task is not None and not feed.task.done()
+
     def wake(self, site_id: str) -> None:
         """A batch of one of the site's robots was just committed: the site's feed (if one runs in this process)
         reads now instead of at its next period. Called by the ingest route; costs no I/O."""
-        feed = self.feeds.get(site_id)
-        if feed is not None and feed.task is not None and not feed.task.done():
-            feed.woken.set()
+        if self.watching(site_id):
+            self.feeds[site_id].woken.set()
 
     def unsubscribe(self, feed: SiteFeed, queue: asyncio.Queue) -> None:
         """Leave the feed; it keeps polling for IDLE_GRACE_S after its last browser, then stops by itself."""
