@@ -6,6 +6,7 @@ the device role may insert its own records and read none."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 
 import orjson
@@ -15,6 +16,7 @@ import pytest
 import sigma_protocol as protocol
 from sigma_cloud.cognition import rules, worker
 from sigma_cloud.core.db import IDENTITY_SQL, Principal, identity_params, make_pool
+from sigma_cloud.core.log_retention import drop_old_log_partitions
 from sigma_cloud.repositories import cognition as cognition_repo
 from sigma_protocol import logs as wire
 
@@ -49,7 +51,7 @@ def test_batches_are_stored_once_in_order_with_drop_counters(cloud) -> None:
     assert r.json() | {"errors": []} == {"robot_id": "lg-r1", "stream": 7, "accepted": 50, "duplicates": 0,
                                          "refused": 0, "acked_through": 50, "errors": []}
     # the answer was lost: the robot resends the same records (and more) under a new nonce
-    again = post_logs(cloud, robot, first[25:] + [record(51, now - 9, 30, message="m51")],
+    again = post_logs(cloud, robot, [*first[25:], record(51, now - 9, 30, message="m51")],
                       dropped={"buffer": {"info": 2}, "rate": {"debug": 1}})
     assert again.json()["accepted"] == 1 and again.json()["duplicates"] == 25
     # a new bridge incarnation (stream) numbers from 1 again: stored, not mistaken for duplicates
@@ -196,3 +198,15 @@ def test_incident_logs_line_up_with_the_incident_window(cloud) -> None:
     assert [i["seq"] for i in wide] == [1, 2, 3, 4]
     assert cloud.http.get(url, headers=cloud.token("operator", (OTHER,))).status_code == 404
     assert cloud.http.get(url, params={"before_s": -1}, headers=admin).status_code == 422
+
+
+def test_retention_drops_old_log_partitions_only(cloud) -> None:
+    today = dt.datetime.now(dt.timezone.utc).date()
+    old, recent = today - dt.timedelta(days=100), today - dt.timedelta(days=3)
+    with psycopg.connect(cloud.runtime.owner_url, autocommit=True) as conn:
+        for day in (old, recent):
+            conn.execute("SELECT robot_logs_partition(%s)", (day,))
+        assert drop_old_log_partitions(conn, 90, today) == [old]
+        names = {r[0] for r in conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                                            "ON c.oid = i.inhrelid WHERE i.inhparent = 'robot_logs'::regclass")}
+    assert f"robot_logs_{recent:%Y%m%d}" in names and f"robot_logs_{old:%Y%m%d}" not in names

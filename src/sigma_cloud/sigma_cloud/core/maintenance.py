@@ -10,6 +10,7 @@ import psycopg
 
 from sigma_cloud.core.audit_anchor import export_checkpoint
 from sigma_cloud.core.config import Settings
+from sigma_cloud.core.log_retention import drop_old_log_partitions
 from sigma_cloud.core.partitions import ensure_partitions, purge_nonces
 from sigma_cloud.core.retention import archive_old_partitions
 from sigma_cloud.core.rows import one_row
@@ -30,11 +31,13 @@ def run_once(owner_url: str, settings: Settings, today: dt.date | None = None) -
             created = ensure_partitions(conn, settings, today)
             purge_nonces(conn, 2 * settings.clock_skew_s)
             archived = archive_old_partitions(conn, settings, today)
+            logs_dropped = drop_old_log_partitions(conn, settings.retention_days, today)  # docs/logs.md
             checkpoint = export_checkpoint(conn, settings)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MAINTENANCE_LOCK,))
     return {"created": created, "archived": [d.isoformat() for d in archived],
-            "audit_checkpoint": [checkpoint] if checkpoint else []}
+            "audit_checkpoint": [checkpoint] if checkpoint else [],
+            "logs_dropped": [d.isoformat() for d in logs_dropped]}
 
 
 async def loop(owner_url: str, settings: Settings) -> None:
