@@ -74,6 +74,7 @@ class TwinNode(Node):
         node = load(self, NodeParams)
         rate, self.joint_rate, self.forecast_period = node.publish_rate, node.joint_states_rate, node.forecast_period
         self.cached: TwinHealth | None = None
+        self.spoofed_joints: list[str] = []
         self.cached_at = -math.inf
         joints = declare_plain(self, "joints", [""], "joint names (empty: every moving joint of the humanoid URDF)")
         joints = [j for j in joints if j]
@@ -154,8 +155,12 @@ class TwinNode(Node):
         # The report is stamped with the time of the data it describes (the newest input stamp): its windows are
         # in that time base too, so "hours until the window" holds even when the drivers stamp in sim time.
         t = max(self.twin.guard.last_stamp.values(), default=wall)
+        # confirmed cross-sensor inconsistencies (hysteresis in the core) are safety inputs: every report carries
+        # the current ones beside the joints whose winding sensor contradicts physics
+        confirmed = self.twin.confirmed_inconsistencies(t)
         if self.cached is not None and wall - self.cached_at < self.forecast_period:
             self.cached.header.stamp = _time(t)  # between forecasts: the last one, restamped
+            self.cached.spoofed_sensors = self.spoofed_joints + confirmed
             self.pub.publish(self.cached)
             return
         self.cached_at = wall
@@ -165,7 +170,8 @@ class TwinNode(Node):
         msg.risk_horizon = float(self.prog.risk_horizon)
         msg.actuators = [_component(c) for c in rep.actuators]
         msg.battery = _component(rep.battery)
-        msg.spoofed_sensors = rep.spoofed
+        self.spoofed_joints = list(rep.spoofed)
+        msg.spoofed_sensors = self.spoofed_joints + confirmed
         msg.window_start, msg.window_end = _time(rep.window_start), _time(rep.window_end)
         self.pub.publish(msg)
         self.cached = msg
@@ -180,19 +186,23 @@ class TwinNode(Node):
             status.level, status.message = DiagnosticStatus.OK, "no maintenance within the risk horizon"
         status.values = [KeyValue(key="lowest_health", value=f"{worst.name}={worst.health:.2f}"),
                          KeyValue(key="reasons", value="; ".join(rep.reasons)[:500])]
-        self.diag.publish(DiagnosticArray(header=msg.header, status=[status, self._consistency_status(rep)]))
+        self.diag.publish(DiagnosticArray(header=msg.header, status=[status,
+                                                                      self._consistency_status(rep, confirmed)]))
 
-    def _consistency_status(self, rep) -> DiagnosticStatus:
-        """IMU vs odometry, battery voltage vs current, IMU vibration: WARN with the reason when one disagrees."""
+    def _consistency_status(self, rep, confirmed: list[str]) -> DiagnosticStatus:
+        """IMU vs odometry, battery voltage vs current, IMU vibration: WARN with the reason when one disagrees,
+        ERROR once the disagreement is confirmed (then it is a safety input)."""
         status = DiagnosticStatus(name=f"{self.get_namespace().strip('/') or 'robot'}: sensor consistency",
                                   hardware_id="sigma_twin")
         vib = self.twin.vibration.flag
-        if rep.inconsistent or vib:
-            status.level = DiagnosticStatus.WARN
+        if rep.inconsistent or vib or confirmed:
+            status.level = DiagnosticStatus.ERROR if confirmed else DiagnosticStatus.WARN
             status.message = ("inconsistent: " + ", ".join(rep.inconsistent) if rep.inconsistent else "") + \
                 ("; " if rep.inconsistent and vib else "") + ("vibration above its learnt level" if vib else "")
         else:
             status.level, status.message = DiagnosticStatus.OK, "IMU, odometry and battery agree with physics"
+        if confirmed:
+            status.message = f"confirmed (safety input): {', '.join(confirmed)}; " + status.message
         status.values = [KeyValue(key=k, value=f"{v:.4g}") for k, v in rep.consistency.items()]
         return status
 

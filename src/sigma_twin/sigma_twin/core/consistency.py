@@ -82,6 +82,8 @@ class ImuOdometryCheck:
         self.ms = dict.fromkeys(self.CHECKS, 0.0)  # exponentially weighted mean squares of the residuals
         self.windows = 0
         self.flags: dict[str, bool] = dict.fromkeys(self.CHECKS, False)
+        self.recent = np.full((self.p.confirm_windows, len(self.CHECKS)), np.nan)  # |residual| / tolerance
+        self.tol = np.array([self.p.yaw_rate_tolerance, self.p.acceleration_tolerance, self.p.gravity_tolerance])
 
     def add_imu(self, t: float, gyro: np.ndarray, accel: np.ndarray) -> None:
         """One IMU sample: angular velocity [rad/s] and specific force [m/s^2] in the body frame."""
@@ -151,6 +153,16 @@ class ImuOdometryCheck:
                "gravity": self.p.gravity_tolerance}
         ready = self.windows >= self.p.min_windows
         self.flags = {c: ready and math.sqrt(self.ms[c]) > tol[c] for c in self.CHECKS}
+        self.recent[self.windows % len(self.recent)] = np.abs([res[c] for c in self.CHECKS]) / self.tol
+
+    def persistent(self) -> list[str]:
+        """Checks whose median |residual| over the last ``confirm_windows`` windows exceeds the tolerance: a
+        contradiction that holds in most windows (a spoofed or failed sensor), not a transient such as a bump,
+        which lifts the mean square for a while but not the median."""
+        if self.windows < len(self.recent):
+            return []
+        med = np.median(self.recent, axis=0)
+        return [c for c, m in zip(self.CHECKS, med, strict=True) if m > 1.0]
 
     def rms(self) -> dict[str, float]:
         """Current RMS residual per check."""
@@ -263,3 +275,30 @@ class VibrationMonitor:
         return (f"IMU vibration in {self.p.vibration_band_low:g}-{self.p.vibration_band_high:g} Hz "
                 f"{self.z:.1f} spreads above its learnt level (kurtosis {self.kurt:.1f}): bearing/joint wear?"
                 if self.flag else "")
+
+
+class Confirmation:
+    """Hysteresis over named boolean checks, in data time: a check flagged for ``confirm_time`` without a break is
+    confirmed; a confirmed one is released only after it has been clear for ``release_time``. A check that flickers
+    (healthy noise crossing its tolerance now and then) never stays flagged long enough to be confirmed."""
+
+    def __init__(self, confirm_time: float, release_time: float) -> None:
+        self.confirm_time, self.release_time = confirm_time, release_time
+        self.flagged_since: dict[str, float] = {}
+        self.clear_since: dict[str, float] = {}
+        self.confirmed: dict[str, float] = {}  # name -> when it was confirmed
+
+    def update(self, t: float, flags: dict[str, bool]) -> list[str]:
+        """Feed the checks' current flags at data time ``t``; returns the confirmed names (sorted)."""
+        for name, flag in flags.items():
+            if flag:
+                self.clear_since.pop(name, None)
+                since = self.flagged_since.setdefault(name, t)
+                if name not in self.confirmed and t - since >= self.confirm_time:
+                    self.confirmed[name] = t
+            else:
+                self.flagged_since.pop(name, None)
+                since = self.clear_since.setdefault(name, t)
+                if name in self.confirmed and t - since >= self.release_time:
+                    del self.confirmed[name]
+        return sorted(self.confirmed)

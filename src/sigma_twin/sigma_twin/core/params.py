@@ -151,6 +151,16 @@ class ConsistencyParams:
     vibration_z: float = param(6.0, low=0.5, high=100.0,
                                description="alarm when the log band energy is this many learnt spreads above")
     vibration_persist: int = param(3, low=1, high=1000, description="windows in a row above before the alarm")
+    confirm_windows: int = param(15, low=1, high=10000,
+                                 description="IMU vs odometry is a confirmed inconsistency only when its median "
+                                             "residual over this many recent windows exceeds the tolerance (a "
+                                             "transient such as a bump never is)")
+    confirm_time: float = param(5.0, unit="s", low=0.0, high=3600.0,
+                                description="a check flagged this long without a break is a confirmed "
+                                            "inconsistency: a safety input (twin/health spoofed_sensors)")
+    release_time: float = param(30.0, unit="s", low=0.0, high=86400.0,
+                                description="a confirmed inconsistency is released after its check has been "
+                                            "clear this long (hysteresis)")
 
     def __post_init__(self) -> None:
         require(self.r_min < self.r_max, "r_min must be below r_max")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sigma_twin.core.consistency import BatteryConsistency, ImuOdometryCheck, VibrationMonitor
+from sigma_twin.core.consistency import BatteryConsistency, Confirmation, ImuOdometryCheck, VibrationMonitor
 from sigma_twin.core.params import ConsistencyParams, EstimatorParams, LimitParams, PrognosisParams, SpoofParams
 from sigma_twin.core.sensors import ChannelGuard, Values
 from sigma_twin.core.twin import MODES, ActuatorTwin, BatteryTwin, maintenance_window
@@ -68,6 +68,7 @@ class RobotTwin:
         self.imu_odom = ImuOdometryCheck(self.consistency)
         self.battery_check = BatteryConsistency(self.consistency)
         self.vibration = VibrationMonitor(self.consistency)
+        self.confirmation = Confirmation(self.consistency.confirm_time, self.consistency.release_time)
         self.rng = np.random.default_rng(self.prog.seed)
 
     def on_joint_states(self, t: float, names: list[str], position: Values, velocity: Values,
@@ -155,6 +156,15 @@ class RobotTwin:
             else:
                 ok[k] = self.guard.stamp_ok(source, float(tk))
         return ok
+
+    def confirmed_inconsistencies(self, t: float) -> list[str]:
+        """Sensors whose cross-check has disagreed for ``confirm_time`` (hysteresis, data time ``t``): ``imu`` (IMU
+        vs odometry, flagged and its median residual above tolerance), ``battery_voltage`` (voltage vs current
+        draw), ``vibration`` (IMU band energy above its learnt level). twin_node adds them to ``twin/health``'s
+        ``spoofed_sensors``, which sigma_safety's watchdog reads (sigma_safety.core.policy.TWIN_CROSS_CHECKS)."""
+        return self.confirmation.update(t, {"imu": bool(self.imu_odom.flagged() and self.imu_odom.persistent()),
+                                            "battery_voltage": self.battery_check.flag,
+                                            "vibration": self.vibration.flag})
 
     def check_consistency(self) -> tuple[list[str], list[str], dict[str, float]]:
         """(inconsistent sensors, reasons, residuals and signatures) of the cross-sensor checks."""
