@@ -1,5 +1,6 @@
-"""The new leader's claim at the cloud (``POST /v1/devices/{robot}/leadership``, docs/tasks.md), pure parts and a
-small blocking client for the node's worker thread.
+"""The new leader's claim at the cloud (``POST /v1/devices/{robot}/leadership``, docs/tasks.md) and its reports of
+what only the leader knows about queued tasks (``POST /v1/devices/{robot}/leadership/tasks``: why a task waits, a
+task failed for its deadline), pure parts and a small blocking client for the node's worker threads.
 
 The claim records this robot as its site's leader for a term, so the cloud sends new tasks (and cancels) to it
 through the decision downlink, and answers with the site's open tasks: the leader resumes from that record,
@@ -13,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import stat
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,11 @@ import httpx
 import sigma_protocol as protocol
 
 CLAIM_PATH = "/v1/devices/{robot}/leadership"
+OUTCOMES_PATH = "/v1/devices/{robot}/leadership/tasks"
+
+
+class StaleTermError(Exception):
+    """The cloud knows a newer leader term than the one reported under (409 stale-term): drop the reports."""
 
 
 @dataclass(frozen=True)
@@ -87,3 +95,43 @@ def claim(cloud_url: str, robot_id: str, term: int, seed_b64: str, *, now: float
     response = httpx.post(cloud_url.rstrip("/") + path, content=body, headers=headers, timeout=timeout_s)
     response.raise_for_status()
     return parse_answer(response.json())
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def outcomes_request(robot_id: str, term: int, items: Iterable[tuple[str, str, str]], seed_b64: str, *, now: float
+                     ) -> tuple[str, bytes, dict[str, str]] | None:
+    """(path, body, headers) of a signed outcomes report, for the cloud's tasks only (task ids that are UUIDs; a
+    robot-local or test task is no business of the cloud); None when nothing is left to send."""
+    tasks = [{"task_id": t, "outcome": o, "reason": (why or "no reason given")[:1024]} for t, o, why in items
+             if _is_uuid(t)]
+    if not tasks:
+        return None
+    path = OUTCOMES_PATH.format(robot=robot_id)
+    body = json.dumps({"term": int(term), "tasks": tasks}, separators=(",", ":")).encode()
+    headers = protocol.sign_request(seed_b64, "POST", path, robot_id, body, now)
+    return path, body, {**headers, "Content-Type": "application/json"}
+
+
+def report_outcomes(cloud_url: str, robot_id: str, term: int, items: list[tuple[str, str, str]], seed_b64: str, *,
+                    now: float, timeout_s: float) -> list[dict]:
+    """Send the outcomes (blocking: call it from a worker thread); the cloud's per-task results. Raises
+    StaleTermError on 409 stale-term, httpx.HTTPError or ValueError otherwise."""
+    request = outcomes_request(robot_id, term, items, seed_b64, now=now)
+    if request is None:
+        return []
+    path, body, headers = request
+    response = httpx.post(cloud_url.rstrip("/") + path, content=body, headers=headers, timeout=timeout_s)
+    if response.status_code == 409 and str(response.json().get("type", "")).endswith("stale-term"):
+        raise StaleTermError(str(response.json().get("detail", "stale term")))
+    response.raise_for_status()
+    results = response.json().get("results")
+    if not isinstance(results, list):
+        raise ValueError("outcomes answer: expected an object with results")
+    return results

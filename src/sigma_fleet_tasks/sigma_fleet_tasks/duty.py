@@ -28,7 +28,7 @@ from sigma_tasks.cost import RobotState
 from sigma_tasks.fence import AssignmentFence
 from sigma_tasks.leader import ACTIVE, CANCELED, FAILED, PREEMPTED, REFUSED, SUCCEEDED, LeaderTasks, TaskRequest
 from sigma_tasks.model import Place, PlaceKind, SiteMap
-from sigma_tasks.states import TaskRecord
+from sigma_tasks.states import TaskRecord, TaskState
 
 ASSIGN, RENEW, SNAPSHOT, CANCEL = "task_assignment", "task_renew", "task_snapshot", "task_cancel"
 FINAL = {SUCCEEDED, FAILED, CANCELED, PREEMPTED, REFUSED}
@@ -253,6 +253,9 @@ class LeaderDuty:
         # reports about tasks this leader does not know yet (the cloud re-sends them to a new leader): task -> robot
         self.later: dict[str, dict[str, dict]] = {}
         self.cancels: list[tuple[str, str]] = []  # (robot, task) the leader must tell to stop
+        # what only the leader knows, for the cloud's record: task -> (outcome "failed" | "waiting", reason)
+        self.outcomes: dict[str, tuple[str, str]] = {}
+        self.waiting_told: dict[str, str] = {}
         xs = [p.x for p in site.places.values()] or [0.0]
         ys = [p.y for p in site.places.values()] or [0.0]
         self.centre = (sum(xs) / len(xs), sum(ys) / len(ys))
@@ -328,7 +331,25 @@ class LeaderDuty:
     def tick(self, members: Iterable[str], suspected: Iterable[str], *, now: float) -> list[TaskRequest]:
         lost = [(r, "left the mesh (suspected)", False) for r in suspected if r in self.heard and r not in self.lost]
         self.lost |= {r for r, _, _ in lost}
-        return self.tasks.tick(self.robots(members, now=now), now=now, lost=lost)
+        records = self.tasks.board.records
+        queued = {tid for tid, rec in records.items() if rec.state is TaskState.QUEUED}
+        requests = self.tasks.tick(self.robots(members, now=now), now=now, lost=lost)
+        for tid, rec in records.items():
+            if rec.state is TaskState.FAILED and tid in queued:  # its deadline passed while nobody could take it
+                self.outcomes[tid] = ("failed", rec.history[-1].reason)
+                self.waiting_told.pop(tid, None)
+            elif rec.state is TaskState.QUEUED and rec.last_infeasible and self.waiting_told.get(tid) != \
+                    rec.last_infeasible:
+                self.waiting_told[tid] = rec.last_infeasible
+                self.outcomes[tid] = ("waiting", rec.last_infeasible)
+        return requests
+
+    def take_outcomes(self, limit: int = 100) -> list[tuple[str, str, str]]:
+        """Up to `limit` (task, outcome, reason) for the cloud's record (each task's latest only), removed."""
+        out = [(tid, o, why) for tid, (o, why) in list(self.outcomes.items())[:limit]]
+        for tid, _, _ in out:
+            del self.outcomes[tid]
+        return out
 
     def take_cancels(self) -> list[tuple[str, str]]:
         """(robot, task) pairs to send a `task_cancel` command to, once."""

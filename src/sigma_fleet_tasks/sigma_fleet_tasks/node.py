@@ -72,6 +72,11 @@ class FleetTasksNode(Node):
                                cooldown_s=self.s.failed_cooldown_s)
         self.claims: queue.SimpleQueue[tuple[int, cloud_claim.ClaimResult]] = queue.SimpleQueue()
         self._claiming: int | None = None  # the term a claim thread works for
+        self._claimed: int | None = None  # the term the cloud recorded this robot as leader of
+        # the leader's outcome reports (why a task waits, an overdue task failed): one request in flight at a time
+        self.outcome_results: queue.SimpleQueue[tuple[int, list[tuple[str, str, str]], str]] = queue.SimpleQueue()
+        self._outcomes_busy = False
+        self._outcomes_retry_at = 0.0
         self.leader: LeaderDuty | None = None
         self.last_records: dict | None = None  # the records of this robot's last board (a later term resumes them)
         self.swarm: SwarmState | None = None
@@ -157,6 +162,7 @@ class FleetTasksNode(Node):
             if not result.leader:
                 self.get_logger().warning(f"the cloud records a newer leader than term {term}: not resuming its tasks")
                 continue
+            self._claimed = term
             self.get_logger().info(f"claimed term {term} at the cloud: resuming {len(result.open_tasks)} open tasks")
             for params in result.open_tasks:
                 self._decide("fleet_task", params, now)
@@ -310,7 +316,43 @@ class FleetTasksNode(Node):
             self._send_snapshot(now)
         if self.leader is not None and self._leads():
             self._lead(now)
+            self._report_outcomes(now)
         self._feed_executor()
+
+    def _report_outcomes(self, now: float) -> None:
+        """Tell the cloud's record what only the leader knows (why a queued task waits; an overdue one failed), on a
+        worker thread, once this term's claim is recorded; a 409 (a newer leader) drops them."""
+        leader = self.leader
+        while not self.outcome_results.empty():
+            term, items, result = self.outcome_results.get()
+            self._outcomes_busy = False
+            if result == "error" and leader is not None and leader.term == term:
+                for tid, outcome, why in items:  # retried later unless something newer replaced it
+                    leader.outcomes.setdefault(tid, (outcome, why))
+                self._outcomes_retry_at = now + self.s.claim_retry_s
+        if (not self.s.cloud_url or leader is None or self._claimed != leader.term or self._outcomes_busy
+                or now < self._outcomes_retry_at or not leader.outcomes):
+            return
+        items = leader.take_outcomes()
+        self._outcomes_busy = True
+        key_file = self.s.key_file.replace("{robot_id}", self.robot_id)
+        threading.Thread(target=self._outcomes_worker, args=(leader.term, items, key_file), daemon=True,
+                         name=f"outcomes-{leader.term}").start()
+
+    def _outcomes_worker(self, term: int, items: list[tuple[str, str, str]], key_file: str) -> None:
+        try:
+            results = cloud_claim.report_outcomes(self.s.cloud_url, self.robot_id, term, items,
+                                                  cloud_claim.read_seed(key_file), now=time.time(), timeout_s=10.0)
+            failed = [tid for tid, outcome, _ in items if outcome == "failed"]
+            self.get_logger().info(f"told the cloud (term {term}): {len(items)} task outcome(s), failed: "
+                                   f"{', '.join(failed) or 'none'}; {[r.get('result') for r in results]}")
+            self.outcome_results.put((term, items, "ok"))
+        except cloud_claim.StaleTermError as exc:
+            self.get_logger().warning(f"the cloud refused term {term}'s task outcomes: {exc}")
+            self.outcome_results.put((term, items, "stale"))
+        except (OSError, ValueError, HTTPError) as exc:
+            self.get_logger().warning(f"task outcomes for term {term} not sent ({exc!r}); retrying")
+            self.outcome_results.put((term, items, "error"))
 
     def _lead(self, now: float) -> None:
         leader, st = self.leader, self.swarm

@@ -167,6 +167,21 @@ def test_a_snapshot_fits_the_mesh_limit_keeping_the_newest_finished_tasks():
     assert back["done"] and back["done"][-1] == ids[-1] and back["cap"] == snap["cap"]
 
 
+def test_outcomes_are_signed_and_only_the_clouds_tasks_are_sent():
+    private, public = protocol.generate_keypair()
+    tid = "3f2b1c4e-0000-4000-8000-000000000001"
+    path, body, headers = cloud_claim.outcomes_request(
+        "r2", 7, [(tid, "failed", "deadline passed"), ("t1", "waiting", "x"), (tid, "waiting", "")], private, now=1.8e9)
+    assert path == "/v1/devices/r2/leadership/tasks"
+    assert json.loads(body) == {"term": 7, "tasks": [{"task_id": tid, "outcome": "failed", "reason": "deadline passed"},
+                                                     {"task_id": tid, "outcome": "waiting",
+                                                      "reason": "no reason given"}]}
+    signed = protocol.signing_string("POST", path, "r2", headers[protocol.HEADER_TIMESTAMP],
+                                     headers[protocol.HEADER_NONCE], body)
+    protocol.load_verify_key(public).verify(signed, protocol.b64decode(headers[protocol.HEADER_SIGNATURE]))
+    assert cloud_claim.outcomes_request("r2", 7, [("local-1", "failed", "x")], private, now=1.8e9) is None
+
+
 def test_the_claim_is_signed_with_the_robot_key_and_its_answer_becomes_decisions(tmp_path):
     private, public = protocol.generate_keypair()
     key = tmp_path / "robot.key"

@@ -165,3 +165,21 @@ def test_a_cancelled_task_that_has_not_started_is_dropped_from_the_robots_queue(
     assert robot.on_command(CANCEL, 3, {"robot": "r2", "task": "t9"}, now=1.0) == "not held"
     robot.on_status("t1", SUCCEEDED, "")
     assert robot.next_request() is None and robot.take_cancel() is None
+
+
+def test_the_leader_tells_the_cloud_why_a_task_waits_and_that_an_overdue_one_failed():
+    """What only the leader knows, for the cloud's record (POST /v1/devices/{robot}/leadership/tasks): each change of
+    a queued task's infeasibility reason once, and a failure for its deadline."""
+    leader = LeaderDuty(SITE, leader="r1", term=2, now=-30.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_1", "cap": {"kg": 2.0}}})
+    leader.on_decision("fleet_task", {**TASK, "deadline": "20"}, now=0.0)  # 3 kg: above r1's 2 kg
+    assert leader.tick(["r1"], [], now=0.0) == []
+    [(tid, outcome, why)] = leader.take_outcomes()
+    assert (tid, outcome) == ("t1", "waiting") and "payload above the robot's capability" in why
+    for t in (6.0, 12.0):  # the same reason again: nothing new to tell
+        leader.tick(["r1"], [], now=t)
+    assert leader.take_outcomes() == []
+    leader.tick(["r1"], [], now=21.0)
+    [(tid, outcome, why)] = leader.take_outcomes()
+    assert (tid, outcome) == ("t1", "failed") and why.startswith("deadline passed") and "payload" in why
+    assert leader.take_outcomes() == []

@@ -12,11 +12,13 @@ twin (a latched `twin/health` saying r2's knee is degraded).
 The cloud's record is monotonic under the fencing (migration 0014): r2's bridge is down while r2 takes a task and
 fails it; after the hand-over its restarted bridge uploads r2's late ACCEPTED (the executor's transient-local
 history), which the cloud refuses and logs instead of moving the task back to r2. A task cancelled at the cloud while
-a robot runs it is cancelled at that robot's executor through the leader at once (not when its lease runs out).
+a robot runs it is cancelled at that robot's executor through the leader at once (not when its lease runs out). A
+task no robot can take shows the leader's reason at the cloud and fails there once its deadline passes.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sys
 import tempfile
@@ -307,3 +309,19 @@ def test_cloud_tasks_reach_the_leader_and_survive_failure_and_a_leader_change(la
     assert cancel_s < 6.0  # before the lease could have run out: the leader's command, not the lease
     assert f"cancel of {t4['task_id']} (term 6): cancelling the running task" in procs[("tasks", runner)].output()
     assert cloud_state(t4["task_id"]) == "cancelled"
+
+    # 8. what only the leader knows reaches the cloud's record: a task no robot can take (500 kg, the robots carry
+    #    20 kg) shows the leader's reason while it waits, and fails with it once its deadline passes
+    deadline = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=12)
+    t5 = create({"kind": "deliver", "pickup": "shelf_0_2", "dropoff": "dock_1", "payload_kg": 500.0,
+                 "deadline": deadline.isoformat()})
+
+    def t5_record() -> dict:
+        return api.get(f"/v1/sites/{SITE}/tasks/{t5['task_id']}").json()
+
+    stand.until(lambda: "payload above the robot's capability" in t5_record()["waiting_reason"], 30,
+                "t5's waiting reason at the cloud")
+    stand.until(lambda: t5_record()["state"] == "failed", 60, "t5 failed at the cloud after its deadline")
+    last = t5_record()["history"][-1]
+    assert last["actor"] == "leader:r2" and last["term"] == 6 and last["reason"].startswith("deadline passed")
+    assert not any(stand.got(r, t5["task_id"]) for r in ROBOTS)
