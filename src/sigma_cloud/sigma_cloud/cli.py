@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     sub.add_parser("migrate", help="create roles, apply migrations, create partitions")
     cognition = sub.add_parser("cognition", help="run a fleet-cognition worker (the Primary AI; several may run)")
-    cognition.add_argument("--poll-s", type=float, default=0.02, help="pause between passes [s]")
+    cognition.add_argument("--poll-s", type=float, default=1.0,
+                           help="longest pause of a claim loop with nothing to do [s]; new telemetry wakes it at once "
+                                "(LISTEN sigma_telemetry), this is the fallback")
     cognition.add_argument("--once", action="store_true", help="one pass, print what was done, exit")
     cognition.add_argument("--concurrency", type=int, default=2,
                            help="claim loops side by side in this process (robots are shared, none twice)")

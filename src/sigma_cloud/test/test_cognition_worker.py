@@ -226,3 +226,40 @@ def test_the_serving_worker_decides_with_several_claim_loops_and_stops_on_reques
 
     acts = asyncio.run(scenario())
     assert [a["rule"] for a in acts] == [rules.HOLD]
+
+
+def test_new_telemetry_wakes_the_worker_without_polling(cloud) -> None:
+    """Migration 0045 + LISTEN sigma_telemetry: with a fallback poll of 120 s, the worker still decides within
+    seconds of the batch (the ingest's commit notifies it)."""
+    robot = cloud.robot("cog-wake1", SITE)
+    post(cloud, robot, normal(robot, time.time() - 20))
+
+    async def scenario() -> tuple[list[dict], float]:
+        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=3)
+        await pool.open(wait=True, timeout=30)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.serve(pool, P, poll_s=120.0, stop=stop, concurrency=1,
+                                                listen_url=cloud.runtime.api_url))
+        try:
+            deadline = time.monotonic() + 60
+            while not await asyncio.to_thread(lambda: cloud.http.get(
+                    f"/v1/cognition/robots/{robot.robot_id}/memory", headers=cloud.token()).status_code == 200):
+                assert time.monotonic() < deadline, "the worker gave the robot no cursor"
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1.0)  # the claim loop has found nothing and sleeps (fallback 120 s)
+            sent = time.monotonic()
+            await asyncio.to_thread(post, cloud, robot, anomalous(robot, time.time() - 3.5))
+            while not (acts := await asyncio.to_thread(lambda: cloud.http.get(
+                    "/v1/cognition/actions", params={"robot_id": robot.robot_id},
+                    headers=cloud.token()).json()["items"])):
+                assert time.monotonic() < sent + 60, "the notification did not wake the worker"
+                await asyncio.sleep(0.05)
+            return acts, time.monotonic() - sent
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+            await pool.close()
+
+    acts, took = asyncio.run(scenario())
+    assert [a["rule"] for a in acts] == [rules.HOLD]
+    assert took < 60  # far inside the 120 s fallback: woken by the ingest's NOTIFY

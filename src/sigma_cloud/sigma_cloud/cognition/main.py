@@ -13,7 +13,7 @@ from sigma_cloud.cognition import rules, worker
 from sigma_cloud.core.db import make_pool
 
 
-async def run_worker(api_url: str, *, poll_s: float = 0.02, once: bool = False,
+async def run_worker(api_url: str, *, poll_s: float = 1.0, once: bool = False,
                      params: rules.CognitionParams | None = None, concurrency: int = 2) -> None:
     """Serve until signalled (or one pass with `once`, printing a JSON line per act)."""
     logging.basicConfig(level=os.environ.get("SIGMA_LOG_LEVEL", "INFO").upper(),
@@ -33,7 +33,7 @@ async def run_worker(api_url: str, *, poll_s: float = 0.02, once: bool = False,
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await worker.serve(pool, params, poll_s=poll_s, stop=stop, concurrency=concurrency)
+        await worker.serve(pool, params, poll_s=poll_s, stop=stop, concurrency=concurrency, listen_url=api_url)
     finally:
         await pool.close()
 

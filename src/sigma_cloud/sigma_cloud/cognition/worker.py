@@ -32,6 +32,7 @@ log = logging.getLogger("sigma_cloud.cognition")
 ACTOR = Principal(subject="system:cognition", role="fleet_admin")
 SIGNATURE_BEFORE_S = 5.0  # telemetry this long before an incident goes into its signature
 LEADER_DECISION_TTL_S = 600.0  # as incident response: the leader re-allocates a requeued task
+WAKE_CHANNEL = "sigma_telemetry"  # migration 0045: a robot's telemetry advanced while the worker had caught up
 
 
 def _window(rows: list[tuple[str, int, int, float, float, float]]) -> Window | None:
@@ -221,12 +222,35 @@ async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, 
     return done
 
 
-async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, poll_s: float, stop: asyncio.Event
-                   ) -> None:
-    """One claim loop: consume robots with new data until none is left, then wait `poll_s`. Several run side by side
-    (SKIP LOCKED shares the robots), so one robot's slow pass does not hold up the others'."""
+async def listen_for_telemetry(url: str, wake: asyncio.Event, stop: asyncio.Event) -> None:
+    """Set `wake` on every sigma_telemetry notification (and after each (re)connect, for what came meanwhile) until
+    `stop`; a lost connection is retried every second (the claim loops fall back to their poll meanwhile)."""
+    while not stop.is_set():
+        try:
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {WAKE_CHANNEL}")
+                wake.set()
+                while not stop.is_set():  # re-entered every second to look at `stop`
+                    async for _ in conn.notifies(timeout=1.0):
+                        wake.set()
+                        if stop.is_set():
+                            break
+        except (psycopg.Error, OSError) as exc:
+            log.warning("cognition: telemetry listener lost its connection (%s); retrying", exc)
+            wake.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, poll_s: float, stop: asyncio.Event,
+                   wake: asyncio.Event | None = None) -> None:
+    """One claim loop: consume robots with new data until none is left, then wait for a telemetry notification
+    (`wake`) or at most `poll_s`. Several run side by side (SKIP LOCKED shares the robots), so one robot's slow pass
+    does not hold up the others'."""
     while not stop.is_set():
         done: list[rules.Proposal] = []
+        if wake is not None:
+            wake.clear()  # before the claims: a notification during them makes the wait below return at once
         try:
             done = await run_once(pool, params, zones=False, stop=stop)
             for proposal in done:
@@ -237,19 +261,29 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
             await asyncio.sleep(1.0)
         if not done:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=poll_s)
+                waits = [stop.wait()] if wake is None else [stop.wait(), wake.wait()]
+                tasks = [asyncio.ensure_future(w) for w in waits]
+                try:
+                    await asyncio.wait(tasks, timeout=poll_s, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for task in tasks:
+                        task.cancel()
 
 
 async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, poll_s: float = 0.02,
                 cursor_every_s: float = 1.0, stop: asyncio.Event | None = None, concurrency: int = 2,
-                gate: drift.GateParams | None = None) -> None:
-    """Run until `stop` is set: `concurrency` claim loops consume robots with new data (each pausing `poll_s` when
-    there is none); every `cursor_every_s` new robots get cursors, the site-level zone rule runs and the drift gate
-    scores the newly resolved incidents. Database errors are logged and retried (the worker never dies of one)."""
+                gate: drift.GateParams | None = None, listen_url: str | None = None) -> None:
+    """Run until `stop` is set: `concurrency` claim loops consume robots with new data (each waiting, when there is
+    none, for a telemetry notification on `listen_url`'s LISTEN connection — migration 0045 — or at most `poll_s`);
+    every `cursor_every_s` new robots get cursors, the site-level zone rule runs and the drift gate scores the newly
+    resolved incidents. Database errors are logged and retried (the worker never dies of one)."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     stop = stop or asyncio.Event()
-    claimers = [asyncio.create_task(_claimer(pool, params, poll_s, stop)) for _ in range(concurrency)]
+    wake = asyncio.Event() if listen_url else None
+    claimers = [asyncio.create_task(_claimer(pool, params, poll_s, stop, wake)) for _ in range(concurrency)]
+    if listen_url and wake is not None:
+        claimers.append(asyncio.create_task(listen_for_telemetry(listen_url, wake, stop)))
     try:
         while not stop.is_set():
             try:
