@@ -35,6 +35,27 @@ class Frame(IdlStruct, typename="sigma_swarm::Frame"):
     body: sequence[byte, MAX_BODY_BYTES]
     signature: sequence[byte, SIGNATURE_BYTES]
 
+    # Every frame is (de)serialized on a member's hot path: the canonical form (XCDR1, little endian) goes through
+    # the direct codec, the same bytes as cyclonedds' own (test_cdr.py); anything else falls back to cyclonedds.
+    def serialize(self, buffer=None, endianness=None, use_version_2=None) -> bytes:
+        if buffer is None and endianness is None and not use_version_2:
+            return cdr.encode(_FRAME_LAYOUT, (self.site, self.sender, self.counter, self.kind, bytes(self.body),
+                                              bytes(self.signature)), _FRAME_SEQ)
+        return super().serialize(buffer=buffer, endianness=endianness, use_version_2=use_version_2)
+
+    @classmethod
+    def deserialize(cls, data, has_header=True, use_version_2=None) -> "Frame":
+        if has_header and use_version_2 is None:
+            try:
+                return cls(*cdr.decode(_FRAME_LAYOUT, bytes(data), _FRAME_SEQ, sample_padding=True))
+            except cdr.CdrError:
+                pass  # not the canonical form: cyclonedds decides (and raises on garbage, as before)
+        return super().deserialize(data, has_header=has_header, use_version_2=use_version_2)
+
+
+_FRAME_LAYOUT = "ssQByy"  # site, sender, counter, kind, body, signature
+_FRAME_SEQ = (MAX_BODY_BYTES, SIGNATURE_BYTES)
+
 
 def signed_bytes(site: str, sender: str, counter: int, kind: int, body: bytes) -> bytes:
     """The exact bytes a frame's signature covers (domain-separated, length-delimited)."""
