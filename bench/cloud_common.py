@@ -66,13 +66,14 @@ def make_events(start_seq: int, n: int, now: float) -> list[dict]:
 class Stack:
     """Embedded PostgreSQL (fsync on: acks are durable) + the service in a uvicorn subprocess."""
 
-    def __init__(self, workers: int = 1, uvicorn_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, workers: int = 1, uvicorn_args: tuple[str, ...] = (), pool_max_size: int | None = None) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="sigma-bench-"))
         self.settings = Settings(environment="development", data_dir=self.tmp, maintenance_interval_s=3600,
                                  pool_max_size=12)
         self.pg = EmbeddedPostgres(self.tmp / "pg", settings={"fsync": "on", "synchronous_commit": "on",
                                                               "max_connections": "100"})
         self.workers = workers
+        self.pool_max_size = pool_max_size or max(4, 12 // workers)  # per API process
         self.uvicorn_args = uvicorn_args
         self.proc: subprocess.Popen | None = None
 
@@ -91,7 +92,7 @@ class Stack:
         env = {**os.environ, "DATABASE_URL": self.runtime.owner_url, "SIGMA_DATA_DIR": str(self.tmp),
                "SIGMA_JWT_SECRET": secrets["jwt_secret"], "SIGMA_API_DB_PASSWORD": secrets["api_db_password"],
                "SIGMA_MAINTENANCE_INTERVAL_S": "3600", "SIGMA_LOG_LEVEL": "WARNING",
-               "SIGMA_POOL_MAX_SIZE": str(max(4, 12 // self.workers))}
+               "SIGMA_POOL_MAX_SIZE": str(self.pool_max_size)}
         self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "sigma_cloud.app.asgi:app", "--host",
                                       "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
                                       "--log-level", "warning", "--no-access-log", *self.uvicorn_args], env=env)

@@ -30,6 +30,9 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 sys.path.insert(0, str(Path(__file__).parent))
 from cloud_common import Stack
 from cloud_ingest import CpuMeter, load
@@ -82,7 +85,13 @@ def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="sigma-profile-")) / "worker.txt"
     with Stack(workers=1) as stack:
         robots = stack.register(args.robots)
+        superuser = stack.pg.url(database=conninfo_to_dict(stack.runtime.owner_url)["dbname"])
+        with psycopg.connect(superuser, autocommit=True) as conn:  # PL/pgSQL function times (wall, in the backend)
+            conn.execute("ALTER SYSTEM SET track_functions = 'pl'")
+            conn.execute("SELECT pg_reload_conf()")
         asyncio.run(load(stack.url, robots, args.batch, 3.0))  # warm-up: key cache, scorers, connections
+        with psycopg.connect(superuser, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_reset()")
         before = stack.count()
         meter = CpuMeter(stack)
         record = subprocess.Popen([spy, "record", "--pid", str(stack.proc.pid), "--rate", str(args.rate),  # type: ignore[union-attr]
@@ -96,6 +105,9 @@ def main() -> None:
         _, err = record.communicate(timeout=120)
         durable = stack.count() - before
         cpu = meter.per_1000(durable)
+        with psycopg.connect(superuser, autocommit=True) as conn:
+            functions = conn.execute("SELECT funcname, calls, self_time FROM pg_stat_user_functions "
+                                     "WHERE calls > 0 ORDER BY self_time DESC LIMIT 6").fetchall()
     if not out.exists():
         raise SystemExit(f"py-spy wrote nothing: {err.decode()[-500:]}")
     samples = parse_raw(out.read_text())
@@ -109,6 +121,8 @@ def main() -> None:
         share = count / total
         print(f"{stage} | {share * 100:.1f} % | {share * cpu['api']:.2f}")
         parts.append(f"{stage} {share * cpu['api']:.2f}")
+    print("PostgreSQL functions (self time in the backend, wall ms per 1000 rows): " + ", ".join(
+        f"{name} {ms * 1000 / max(durable, 1):.2f} ({calls} calls)" for name, calls, ms in functions))
     print(f"cloud_ingest_profile: API {cpu['api']:.2f} ms/1000 rows = " + ", ".join(parts) +
           f"; PostgreSQL {cpu['pg']:.2f}")
 
