@@ -1,4 +1,4 @@
-"""Robot log shipping (protocol revision 1.2, docs/logs.md): signed batches of structured log records.
+"""Robot log shipping (an optional endpoint of sigma-v1, docs/logs.md): signed batches of structured log records.
 
 A robot's bridge turns each `rcl_interfaces/msg/Log` record of its `/rosout` into a record object and sends them in
 `POST LOGS_PATH` batches, signed like every device request. Records are numbered per *stream* (one bridge

@@ -135,8 +135,8 @@ async def robot_logs(robot_id: str, conn: DbDep, since: dt.datetime | None = Non
                      min_severity: Severity = "debug", q: Text = None, node: Node = None, cursor: Cursor = None,
                      limit: Limit = 200) -> LogsPublic:
     """The robot's log records in [since, until) (default: the last hour), oldest first, paged."""
-    since, until = _window(since, until)
     await fetch_robot(conn, robot_id)  # 404 unless visible to the caller (RLS)
+    since, until = _window(since, until)
     return await _page(conn, robot_id, since, until, min_severity, q, node, cursor, limit)
 
 
