@@ -4,7 +4,7 @@ deterministic: no database, no clock; `now` is the event time of each pass).
 The worker's own path (signed ingest -> telemetry scores -> per-pass channel summary -> rules) is replayed here in
 memory: events are scored batch by batch exactly as `IngestService.score` does (one scorer per robot, one
 `score_batch` per channel of a batch, in the batch's channel order), each batch is one worker pass whose window is
-summarised per channel as `repositories.cognition.window` does, and `rules.decide` runs on it with the session
+summarised per channel as `repositories.cognition.WINDOW_SQL` does, and `rules.decide` runs on it with the session
 memory. Used to reproduce the false holds on a healthy robot from a recorded demo run and to test the fix
 (docs/cognition.md "Anomaly score").
 """
@@ -77,7 +77,7 @@ def score(batch: list[Recorded], scorer: AnomalyScorer) -> list[float]:
 
 
 def window(batch: list[Recorded], scores: list[float], threshold: float) -> Window:
-    """The worker's per-pass summary (repositories.cognition.window): per channel peak and share >= threshold."""
+    """The worker's per-pass summary (repositories.cognition.WINDOW_SQL): per channel peak and share >= threshold."""
     per: dict[str, list[float]] = {}
     for event, value in zip(batch, scores, strict=True):
         per.setdefault(event.channel, []).append(value)

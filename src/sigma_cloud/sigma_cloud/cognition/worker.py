@@ -140,10 +140,8 @@ async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], pa
     memory = SessionMemory.from_json(robot["memory"])
     robot_id, site_id, head = robot["robot_id"], robot["site_id"], int(robot["head"])
     since = robot["last_ts"] if robot["last_ts"] > 0 else now - 300.0
-    rows = await repo.window(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]), head=head, since_ts=since,
-                             threshold=params.anomaly_threshold)
-    events = await repo.safety_events(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]), head=head)
-    latest = await repo.latest(conn, robot_id=robot_id)
+    rows, events, latest = await repo.evidence(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]), head=head,
+                                               since_ts=since, threshold=params.anomaly_threshold)
     held = await notifications.open_tasks_of(conn, robot_id=robot_id)
     snap = snapshot_from(robot, rows, events, latest, held, now)
     anomaly_sig = None

@@ -13,6 +13,14 @@ import sigma_protocol as protocol
 
 CHANNEL_NAMES = {i: name for name, i in protocol.CHANNEL_IDS.items()}
 LATE_SLACK_S = 60.0  # events stamped this much before the newest consumed one are still read (see docs/cognition.md)
+WINDOW_SQL = ("SELECT channel, count(*), count(*) FILTER (WHERE score >= %(thr)s), max(score), "
+              "min(extract(epoch FROM ts))::float8, max(extract(epoch FROM ts))::float8 FROM telemetry "
+              "WHERE robot_id = %(r)s AND ts >= to_timestamp(%(since)s) AND seq > %(after)s AND seq <= %(head)s "
+              "GROUP BY channel")
+SAFETY_SQL = ("SELECT seq, extract(epoch FROM ts)::float8 AS ts, coalesce(level, 0) AS level, cause, "
+              "payload -> 'raised' AS raised, payload ->> 'recording' AS recording "
+              "FROM safety_events WHERE robot_id = %s AND seq > %s AND seq <= %s ORDER BY seq LIMIT 1000")
+LATEST_SQL = "SELECT channel, extract(epoch FROM ts)::float8, payload FROM robot_latest WHERE robot_id = %s"
 
 
 async def ensure_cursors(conn: psycopg.AsyncConnection) -> None:
@@ -37,38 +45,31 @@ async def claim(conn: psycopg.AsyncConnection) -> dict[str, Any] | None:
     return await cur.fetchone()
 
 
-async def window(conn: psycopg.AsyncConnection, *, robot_id: str, after_seq: int, head: int, since_ts: float,
-                 threshold: float) -> list[tuple[str, int, int, float, float, float]]:
-    """Per channel of the new telemetry: (channel, events, events scoring >= threshold, peak, first ts, last ts)."""
-    rows = await (await conn.execute(
-        "SELECT channel, count(*), count(*) FILTER (WHERE score >= %(thr)s), max(score), "
-        "min(extract(epoch FROM ts))::float8, max(extract(epoch FROM ts))::float8 FROM telemetry "
-        "WHERE robot_id = %(r)s AND ts >= to_timestamp(%(since)s) AND seq > %(after)s AND seq <= %(head)s "
-        "GROUP BY channel",
-        {"r": robot_id, "since": since_ts - LATE_SLACK_S, "after": after_seq, "head": head, "thr": threshold}
-    )).fetchall()
+def _window_rows(rows: list[Any]) -> list[tuple[str, int, int, float, float, float]]:
     return [(CHANNEL_NAMES.get(ch, str(ch)), int(n), int(high), float(peak), float(t0), float(t1))
             for ch, n, high, peak, t0, t1 in rows]
 
 
-async def safety_events(conn: psycopg.AsyncConnection, *, robot_id: str, after_seq: int, head: int
-                        ) -> list[dict[str, Any]]:
-    """New safety events of the robot, oldest first."""
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT seq, extract(epoch FROM ts)::float8 AS ts, coalesce(level, 0) AS level, cause, "
-        "payload -> 'raised' AS raised, payload ->> 'recording' AS recording "
-        "FROM safety_events WHERE robot_id = %s AND seq > %s AND seq <= %s "
-        "ORDER BY seq LIMIT 1000", (robot_id, after_seq, head))
-    return await cur.fetchall()
-
-
 async def latest(conn: psycopg.AsyncConnection, *, robot_id: str) -> dict[str, tuple[float, Any]]:
     """The newest payload per channel name: (ts, payload)."""
-    rows = await (await conn.execute(
-        "SELECT channel, extract(epoch FROM ts)::float8, payload FROM robot_latest WHERE robot_id = %s",
-        (robot_id,))).fetchall()
+    rows = await (await conn.execute(LATEST_SQL, (robot_id,))).fetchall()
     return {CHANNEL_NAMES.get(ch, str(ch)): (float(ts), payload) for ch, ts, payload in rows}
+
+
+async def evidence(conn: psycopg.AsyncConnection, *, robot_id: str, after_seq: int, head: int, since_ts: float,
+                   threshold: float) -> tuple[list[tuple[str, int, int, float, float, float]], list[dict[str, Any]],
+                                              dict[str, tuple[float, Any]]]:
+    """`window`, `safety_events` and `latest` in one round trip (a pipeline): the reads of a worker pass are on the
+    decision's path (docs/cognition.md "Decision latency")."""
+    async with conn.pipeline():
+        w, e, latest_cur = conn.cursor(), conn.cursor(row_factory=dict_row), conn.cursor()
+        await w.execute(WINDOW_SQL, {"r": robot_id, "since": since_ts - LATE_SLACK_S, "after": after_seq,
+                                     "head": head, "thr": threshold})
+        await e.execute(SAFETY_SQL, (robot_id, after_seq, head))
+        await latest_cur.execute(LATEST_SQL, (robot_id,))
+        rows, events, latest_rows = await w.fetchall(), await e.fetchall(), await latest_cur.fetchall()
+    return (_window_rows(rows), events,
+            {CHANNEL_NAMES.get(ch, str(ch)): (float(ts), payload) for ch, ts, payload in latest_rows})
 
 
 async def scores_between(conn: psycopg.AsyncConnection, *, robot_id: str, start: float, end: float,
