@@ -173,14 +173,18 @@ def main() -> None:
                                    str(args.concurrency)], env=env, stdout=subprocess.DEVNULL)
         try:
             wait_for_cursors(stack.runtime.owner_url, len(probes))  # each probe's cursor sits at its head first
+            load_idle = os.getloadavg()[0]
             idle_cog, idle_op = asyncio.run(phase(stack.url, admin, probes[:2 * args.trials], args.trials))
+            load_idle = max(load_idle, os.getloadavg()[0])
+            print(f"idle phase: host load average (1 min) up to {load_idle:.1f}")
             print(line("idle   cognition (ingest -> decision applied)", idle_cog), flush=True)
             print(line("idle   operator decision (baseline)         ", idle_op), flush=True)
             if args.idle_only:
                 print_breakdown(stack.runtime.owner_url, (("idle  ", probes[:2 * args.trials:2]),))
                 print(f"decision_latency (idle only): ingest -> applied p50 {pct(idle_cog, 0.5):.0f} ms p99 "
                       f"{pct(idle_cog, 0.99):.0f} ms; operator-decision baseline p50 {pct(idle_op, 0.5):.0f} ms "
-                      f"p99 {pct(idle_op, 0.99):.0f} ms ({args.trials} trials, {args.concurrency} claim loops)")
+                      f"p99 {pct(idle_op, 0.99):.0f} ms; ratio p99 {pct(idle_cog, 0.99) / pct(idle_op, 0.99):.2f} "
+                      f"({args.trials} trials, {args.concurrency} claim loops, load average {load_idle:.1f})")
                 return
             queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
             seconds = max(60.0, args.trials * 3.0)  # outlasts the loaded phase (slow trials under load)
@@ -189,12 +193,15 @@ def main() -> None:
             bg.start()
             time.sleep(3.0)  # load reaches steady state
             started = time.monotonic()
+            load_loaded = os.getloadavg()[0]
             load_cog, load_op = asyncio.run(phase(stack.url, admin, probes[2 * args.trials:], args.trials))
+            load_loaded = max(load_loaded, os.getloadavg()[0])
             measured = time.monotonic() - started
             rate = queue.get(timeout=seconds + 120)
             bg.join()
             if measured + 3.0 > seconds:
                 print(f"warning: the measurement ({measured:.0f} s) outlasted the background load ({seconds:.0f} s)")
+            print(f"loaded phase: host load average (1 min) up to {load_loaded:.1f}")
             print(line("loaded cognition (ingest -> decision applied)", load_cog), flush=True)
             print(line("loaded operator decision (baseline)         ", load_op), flush=True)
             print_breakdown(stack.runtime.owner_url, (("idle  ", probes[:2 * args.trials:2]),
@@ -207,7 +214,9 @@ def main() -> None:
           f"background {args.load_robots} robots x 1000-event batches at {rate:,.0f} events/s")
     print(f"decision_latency: ingest -> applied p50 {pct(load_cog, 0.5):.0f} ms p99 {pct(load_cog, 0.99):.0f} ms "
           f"under {rate:,.0f} events/s background (idle p99 {pct(idle_cog, 0.99):.0f} ms; operator-decision "
-          f"baseline p99 {pct(load_op, 0.99):.0f} ms loaded, {pct(idle_op, 0.99):.0f} ms idle)")
+          f"baseline p99 {pct(load_op, 0.99):.0f} ms loaded, {pct(idle_op, 0.99):.0f} ms idle; ratio to the baseline "
+          f"p99 {pct(load_cog, 0.99) / pct(load_op, 0.99):.2f} loaded, {pct(idle_cog, 0.99) / pct(idle_op, 0.99):.2f} "
+          f"idle; load average {load_loaded:.1f} loaded, {load_idle:.1f} idle)")
 
 
 if __name__ == "__main__":
