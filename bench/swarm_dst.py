@@ -2,6 +2,7 @@
 
     python bench/swarm_dst.py                 # 20,000 seeds, 2 worker processes
     python bench/swarm_dst.py --seeds 50000 --workers 4
+    python bench/swarm_dst.py --seeds 1000 --n-min 20 --n-max 20 --starve-gap 0.1 --bound 8   # CPU-starved host
 
 Each seed is a whole site (members, clocks, network, fault schedule) with the invariants checked after every step
 (see docs/swarm.md). A failing seed is printed with the command that replays it. The last line is the headline.
@@ -21,8 +22,13 @@ PROFILE = Profile(n_min=3, n_max=25)
 
 
 def _one(seed: int) -> tuple[int, int, bool, str, float, int, int, str]:
-    r = run_seed(seed, PROFILE)
+    r = run_seed(seed, PROFILE)  # PROFILE is replaced in the workers by _init when options change it
     return r.seed, r.n, r.ok, r.violation, r.leader_after_calm_s, r.events, r.commands, r.replay_hint()
+
+
+def _init(profile: Profile) -> None:
+    global PROFILE
+    PROFILE = profile
 
 
 def main() -> int:
@@ -30,10 +36,17 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=20_000)
     parser.add_argument("--first", type=int, default=1_000_000, help="first seed (CI uses 0..999 and 100000..)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--n-min", type=int, default=3)
+    parser.add_argument("--n-max", type=int, default=25)
+    parser.add_argument("--starve-gap", type=float, default=0.0,
+                        help="mean gap (s) in which each member gets no CPU, for the whole run (0 = off)")
+    parser.add_argument("--bound", type=float, default=Profile().liveness_bound_s,
+                        help="liveness bound (s) after faults stop")
     args = parser.parse_args()
+    profile = Profile(n_min=args.n_min, n_max=args.n_max, starve_gap_s=args.starve_gap, liveness_bound_s=args.bound)
     started = time.perf_counter()
     seeds = range(args.first, args.first + args.seeds)
-    with multiprocessing.Pool(args.workers) as pool:
+    with multiprocessing.Pool(args.workers, initializer=_init, initargs=(profile,)) as pool:
         results = list(pool.imap_unordered(_one, seeds, chunksize=50))
     elapsed = time.perf_counter() - started
     failures = [r for r in results if not r[2]]
@@ -50,11 +63,13 @@ def main() -> int:
     print(f"members per site: min {min(sizes)} median {statistics.median(sizes):.0f} max {max(sizes)}; "
           f"{events:,} simulated events, {commands:,} fenced leader commands")
     print(f"after faults stop, leader acknowledged by all: p50 {pct(0.5):.0f} ms p99 {pct(0.99):.0f} ms "
-          f"max {pct(1.0):.0f} ms (bound {PROFILE.liveness_bound_s:.0f} s)")
-    print(f"command: python bench/swarm_dst.py --seeds {args.seeds} --first {args.first} --workers {args.workers}"
+          f"max {pct(1.0):.0f} ms (bound {profile.liveness_bound_s:g} s)")
+    print(f"command: python bench/swarm_dst.py --seeds {args.seeds} --first {args.first} --workers {args.workers} "
+          f"--n-min {args.n_min} --n-max {args.n_max} --starve-gap {args.starve_gap:g} --bound {args.bound:g}"
           f" ({elapsed:.0f} s wall)")
-    print(f"swarm_dst: {len(results) - len(failures)}/{len(results)} seeds passed every invariant "
-          f"({len(failures)} failed), N=3..25")
+    starved = f", CPU-starved (mean gap {args.starve_gap * 1e3:.0f} ms)" if args.starve_gap else ""
+    print(f"swarm_dst: {len(results) - len(failures)}/{len(results)} seeds passed every invariant and the liveness "
+          f"bound ({len(failures)} failed), N={args.n_min}..{args.n_max}{starved}")
     return 1 if failures else 0
 
 

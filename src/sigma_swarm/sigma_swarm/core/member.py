@@ -506,8 +506,9 @@ class Member:
 
         Decoupled from the lease: a lapsed lease only stops the leader's commands (``leader_command`` is None and its
         status names no leader) until acknowledgements are back; a starved leader whose acknowledgements arrive a bit
-        late keeps its role instead of forcing a new election."""
-        return self._quorum_at + self.params.election_timeout_max_s
+        late keeps its role instead of forcing a new election. Like the followers' timeouts, the window grows by twice
+        this member's recent timer lateness (a starved leader also reads its acknowledgements late)."""
+        return self._quorum_at + self.params.election_timeout_max_s + 2 * self._sched_delay
 
     def _send_heartbeat(self, now: float, out: Output) -> None:
         self._hb_seq += 1
