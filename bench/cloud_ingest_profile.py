@@ -41,7 +41,7 @@ from cloud_ingest import CpuMeter, load
 STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("signature", ("sigma_protocol/signing", "nacl/")),
     ("decode + validate", ("sigma_cloud/core/fastpath",)),
-    ("score", ("sigma_cloud/core/analytics",)),
+    ("score", ("sigma_cloud/core/analytics", "sigma_protocol/anomaly")),
     ("COPY rows", ("sigma_cloud/core/ingest_copy", "sigma_cloud/core/pgarray", "finish_params")),
     ("database client", ("psycopg/", "psycopg_pool/", "sigma_cloud/core/db.py")),
     ("ingest glue", ("sigma_cloud/core/ingest.py", "sigma_cloud/api/routes/devices")),
