@@ -147,12 +147,14 @@ class Navigate(_Leaf):
         self.avoid: tuple[tuple[float, float, float], ...] = ()
         self.yield_since: float | None = None
         self.replanned_at = -math.inf
+        self.refuge_retry_at = -math.inf                      # no refuge search before this (none was found)
 
     def initialise(self) -> None:
         super().initialise()
         self.plan, self.search, self.index, self.best, self.stalled, self.last_t = (None, None, 1, math.inf, 0.0,
                                                                                     self.ctx.now)
         self.refuge, self.avoid, self.yield_since, self.replanned_at = None, (), None, -math.inf
+        self.refuge_retry_at = -math.inf
 
     def _site(self, pose: tuple[float, float, float]) -> SiteMap:
         """The site map with what to route around, at full radius (a path that only grazes a disc would be held
@@ -180,6 +182,8 @@ class Navigate(_Leaf):
                 plan = self.search.advance(ctx.params.planning_budget)
             except NoPathError as exc:
                 if self.avoid or self.refuge:    # blocked by the people/robots routed around: wait, then retry
+                    if self.refuge is not None:  # no way to the refuge now: look for one again later
+                        self.refuge_retry_at = ctx.now + ctx.traffic.yield_timeout
                     self.avoid, self.refuge, self.search = (), None, None
                     return Status.RUNNING
                 return self.fail(f"no path to {self.goal.name}: {exc}")
@@ -195,7 +199,9 @@ class Navigate(_Leaf):
             if self.refuge is None:
                 ctx.remaining = 0.0
                 return Status.SUCCESS
-            self.refuge, self.plan = None, None    # cleared out: plan to the goal again, giving way as needed
+            if (self.goal.x, self.goal.y) == self.refuge:
+                return Status.SUCCESS              # making way (idle): the refuge was the goal
+            self.refuge, self.plan, self.avoid = None, None, ()   # cleared out: plan to the goal again
             return Status.RUNNING
         held = self._traffic(pose, out.index)
         if held is not None:
@@ -211,28 +217,36 @@ class Navigate(_Leaf):
                                  f"{out.remaining:.1f} m to {self.goal.name}")
         return Status.RUNNING
 
+    def clear_out(self, pose: tuple[float, float, float], routes: tuple[tuple[tuple[float, float], ...], ...],
+                  why: str) -> bool:
+        """Start driving to a refuge off ``routes`` (``find_refuge``); False if there is none."""
+        found = find_refuge(self.ctx, pose, routes)
+        if found is None:
+            return False
+        self.refuge, self.avoid = found
+        self.plan, self.search = None, None
+        self.ctx.traffic_note = f"clearing out to ({self.refuge[0]:.1f}, {self.refuge[1]:.1f}): {why}"
+        return True
+
     def _traffic(self, pose: tuple[float, float, float], index: int) -> Status | None:
         """Advice of ``core.traffic`` for the path ahead: None = drive; RUNNING = hold this tick (or start clearing
         out); FAILURE = held longer than ``yield_limit``."""
         ctx, tp = self.ctx, self.ctx.traffic
         assert self.plan is not None
         claim = claim_along(pose[:2], self.plan.waypoints, index, tp.lookahead)
+        # the route is published while holding too: a robot giving way must know what to clear out of, an idle one
+        # where to make way (with only the position of a robot that held for it, a giver held on: the standoff)
+        ctx.route = (pose[:2], *self.plan.waypoints[index:])
         w = ctx.world
         adv = advise(ctx.robot_id, claim, list(w.peers) if w else [], list(w.people) if w else [], ctx.now, tp,
                      clearing=self.refuge is not None)
         ctx.nearest_robot = adv.nearest_robot
-        if adv.clear_of and self.refuge is None:
-            site = ctx.site
-            others = [p.position for p in (w.peers if w else ()) if ctx.now - p.received <= tp.peer_max_age]
-            spot = refuge(site.free, site.center, site.cell(*pose[:2]), adv.clear_of,
-                          [o for o in others if math.dist(o, pose[:2]) > 1e-6], tp.separation + site.resolution)
-            if spot is not None:
-                self.refuge, self.plan, self.search = spot, None, None
-                ctx.traffic_note = f"clearing out to ({spot[0]:.1f}, {spot[1]:.1f}): {adv.reason}"
+        if adv.clear_of and self.refuge is None and ctx.now >= self.refuge_retry_at:
+            if self.clear_out(pose, adv.clear_of, adv.reason):
                 return Status.RUNNING
+            self.refuge_retry_at = ctx.now + tp.yield_timeout     # no way out now: hold, look again later
         if adv.go:
             self.yield_since, ctx.traffic_note = None, ""
-            ctx.route = (pose[:2], *self.plan.waypoints[index:])
             return None
         ctx.traffic_note = adv.reason
         if self.yield_since is None:
@@ -243,6 +257,26 @@ class Navigate(_Leaf):
         if adv.obstacles and held >= tp.yield_timeout and ctx.now - self.replanned_at >= tp.yield_timeout:
             self.avoid, self.plan, self.search, self.replanned_at = adv.obstacles, None, None, ctx.now
         return Status.RUNNING
+
+
+def find_refuge(ctx: ExecContext, pose: tuple[float, float, float], routes: tuple[tuple[tuple[float, float], ...], ...]
+                ) -> tuple[tuple[float, float], tuple[tuple[float, float, float], ...]] | None:
+    """A refuge off ``routes`` (``core.traffic.refuge``) and the discs around the other robots to plan the way there
+    with (the distance the refuge search kept, so the way it found stays open); None if there is none. A refuge off
+    the whole routes comes first; failing that, one off their claims (the first ``lookahead`` metres), so the other
+    robot can at least come on, and this one moves on again when it is in the way once more."""
+    tp, site, w = ctx.traffic, ctx.site, ctx.world
+    others = [p.position for p in (w.peers if w else ()) if ctx.now - p.received <= tp.peer_max_age
+              and math.dist(p.position, pose[:2]) > 1e-6]
+    start = site.cell(*pose[:2])
+    for avoid in (routes, tuple(claim_along(r[0], r, 1, tp.lookahead) for r in routes)):
+        spot = refuge(site.free, site.center, start, avoid, others, tp.separation + site.resolution,
+                      approach=tp.separation)
+        if spot is not None:
+            gap = min((math.dist(o, pose[:2]) for o in others), default=math.inf)
+            keep = min(tp.separation, gap) - 0.01
+            return spot, tuple((o[0], o[1], keep) for o in others)
+    return None
 
 
 class ArmMove(_Leaf):

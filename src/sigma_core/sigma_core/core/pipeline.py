@@ -15,6 +15,7 @@ from sigma_core.core.arbiter import NAMES, Arbiter, ArbiterParams, Decision, Mod
 from sigma_core.core.behaviours import Command, ExecContext, ExecutionParams
 from sigma_core.core.executor import TaskExecutor
 from sigma_core.core.forecast import ForecastParams, Judgement, TaskLoad, estimate, window_conflict, worth_asking
+from sigma_core.core.make_way import MakeWay
 from sigma_core.core.perception import Perception, WorldState
 from sigma_core.core.planner import components, neighbour_table
 from sigma_core.core.reasoning import Constraints, ReasoningParams, constrain
@@ -70,6 +71,7 @@ class Pipeline:
         self.min_robot_distance = math.inf      # [m] smallest centre distance to another robot seen so far
         components(site), neighbour_table(site)  # once, at start: never in a tick or a task's acceptance
         self.executor = TaskExecutor(self.ctx)
+        self.make_way = MakeWay(self.ctx)       # an idle robot steps out of a working robot's way
         self.arbiter = Arbiter(self.config.arbiter)
         self.selfeval = SelfEvaluation(self.config.selfeval)
         self.primary_speed_limit = math.inf
@@ -156,6 +158,7 @@ class Pipeline:
         halted = None
         if switch is not None:
             self.executor.halt()               # the old commander stops before the new one starts
+            self.make_way.stop()
             halted = switch.previous
         mode = self.arbiter.mode
         ctx.command, ctx.route, ctx.traffic_note = Command(), None, ""
@@ -170,6 +173,10 @@ class Pipeline:
                 limit = min(limit, self.primary_speed_limit)
             ctx.speed_limit = limit
             statuses += self.executor.tick(now, int(mode))
+            if self.executor.spec is None:
+                self.make_way.tick(now)
+            else:
+                self.make_way.stop()
             channel, command = CHANNELS[mode], ctx.command
         else:
             ctx.speed_limit, ctx.moving_expected = 0.0, False
