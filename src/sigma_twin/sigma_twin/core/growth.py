@@ -106,10 +106,20 @@ class GrowthTrend(FeatureTrend):
 
         sw = [suffix(x) for x in pw]
         sy = [suffix(x) for x in py]
-        nt = -tau  # (-tau_j)
+        ntp = [None, -tau]  # powers of (-tau_j)
+        for _ in range(3):
+            ntp.append(ntp[-1] * ntp[1])
         binom = ((1,), (1, 1), (1, 2, 1), (1, 3, 3, 1), (1, 4, 6, 4, 1))
-        u = [sum(binom[k][q] * nt ** (k - q) * sw[q] for q in range(k + 1)) for k in range(5)]
-        uy = [sum(binom[k][q] * nt ** (k - q) * sy[q] for q in range(k + 1)) for k in range(3)]
+
+        def shifted(sums: list[np.ndarray], k: int) -> np.ndarray:
+            """sum over later points of (tau - tau_j)^k (times y when ``sums`` are the y sums), binomially."""
+            out = sums[k]
+            for q in range(k):
+                out = out + (binom[k][q] * ntp[k - q] if binom[k][q] != 1 else ntp[k - q]) * sums[q]
+            return out
+
+        u = [shifted(sw, k) for k in range(5)]
+        uy = [shifted(sy, k) for k in range(3)]
         nn = count[:, None] * np.ones((1, m))
         yy = (yc * yc).sum(axis=1)
         # first pass: noise from the residual scatter of the best candidate (lightly regularised least squares)
@@ -173,43 +183,51 @@ class GrowthTrend(FeatureTrend):
         s_n = p.samples
         sign = 1.0 if self.rising else -1.0
         lim = (sign * np.asarray(limit, dtype=float) / self.scale - mix["ybar"])[:, None]
-        # candidate per draw by inverse CDF, all rows in one 1-D search (row offsets keep the rows apart)
-        cdf = np.cumsum(np.concatenate([mix["weight"], mix["weight_none"][:, None]], axis=1), axis=1)
-        cdf = np.minimum(cdf / cdf[:, -1:], 1.0)
-        cdf[:, -1] = 1.0
-        offs = 2.0 * np.arange(n)[:, None]
-        pick = np.searchsorted((cdf + offs).ravel(), (rng.random((n, s_n)) + offs).ravel(), side="right")
-        pick = np.minimum(pick.reshape(n, s_n) - (m + 1) * np.arange(n)[:, None], m)
-        # one gather per draw from a table of every candidate's (mean, Cholesky factor, time since onset); the last
-        # entry per row is "no onset": c0 about the mean level, no growth (infinite precision on a and b)
-        sd0 = np.sqrt(mix["sigma2"] / np.maximum(mix["count"], 1.0))
-        table = np.empty((n, m + 1, 10))
-        if m:
-            table[:, :m, 0:3] = mix["mean"]
-            for k, c in enumerate(mix["chol"]):
-                table[:, :m, 3 + k] = c
-            table[:, :m, 9] = np.maximum(-mix["tau_on"], 0.0)
-        table[:, m, :] = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, np.inf, 0.0, np.inf, 0.0)
-        table[:, m, 3] = 1.0 / np.maximum(sd0, 1e-300)
-        rows = table.reshape(n * (m + 1), 10)[(pick + (m + 1) * np.arange(n)[:, None]).ravel()]
-        mu0, mu1, mu2, l00, l10, l20, l11, l21, l22, u_now = (rows[:, k].reshape(n, s_n) for k in range(10))
-        e = rng.standard_normal((3, n, s_n))
-        with np.errstate(invalid="ignore"):
-            d = _backward((l00, l10, l20, l11, l21, l22), e[0], e[1], e[2])
-        c0 = mu0 + d[0]
-        a = np.maximum(mu1 + d[1], 0.0)
-        b = mu2 + d[2]  # a decelerating draw (b < 0) saturates: maybe never there
-        level = c0 + (a + b * u_now) * u_now
-        gap = lim - level
-        slope = a + 2.0 * b * u_now
-        # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
-        # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)
-        disc = slope * slope + 4.0 * b * np.maximum(gap, 0.0)
-        den = slope + np.sqrt(np.maximum(disc, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ttf = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
+        # how many of each row's draws come from each candidate: one multinomial per row (the draws are
+        # exchangeable, so counts are all the ordering needs); the last candidate is "no onset"
+        probs = np.concatenate([mix["weight"], mix["weight_none"][:, None]], axis=1)
+        probs = np.where(np.isfinite(probs), probs, 0.0)
+        probs[:, -1] = np.where(probs.sum(axis=1) > 0, probs[:, -1], 1.0)
+        probs /= probs.sum(axis=1, keepdims=True)
+        counts = rng.multinomial(s_n, probs)  # (n, m + 1)
+        cand = np.repeat(np.arange(n * (m + 1)), counts.ravel())  # row-major: row r owns draws r*S .. r*S+S-1
+        onset = (cand % (m + 1)) != m
+        e = rng.standard_normal((3, n * s_n), dtype=np.float32)
+        # "no onset" draws: c0 about the mean level (sd0), no growth: at the limit now or never
+        sd0 = np.sqrt(mix["sigma2"] / np.maximum(mix["count"], 1.0)).astype(np.float32)
+        row = np.repeat(np.arange(n), s_n)
+        lim32 = lim[:, 0].astype(np.float32)
+        ttf = np.where(lim32[row] - sd0[row] * e[0] <= 0.0, np.float32(0.0), np.float32(np.inf))
+        slope = np.zeros(n * s_n, dtype=np.float32)
+        # onset draws: one gather per draw from a table of every candidate's (mean, Cholesky factor with its diagonal
+        # inverted, time since onset). Float32: 7 digits are plenty for a Monte Carlo RUL and halve the memory traffic
+        if m and onset.any():
+            l00, l10, l20, l11, l21, l22 = mix["chol"]
+            table = np.empty((10, n, m), dtype=np.float32)
+            for k, c in enumerate((*np.moveaxis(mix["mean"], 2, 0), 1.0 / l00, l10, l20, 1.0 / l11, l21, 1.0 / l22,
+                                   np.maximum(-mix["tau_on"], 0.0))):
+                table[k] = c
+            co = cand[onset]
+            mu0, mu1, mu2, i00, c10, c20, i11, c21, i22, u_now = table.reshape(10, n * m)[:, co - co // (m + 1)]
+            e0, e1, e2 = e[0][onset], e[1][onset], e[2][onset]
+            d2 = e2 * i22  # L^T d = e, elementwise (backward substitution)
+            d1 = (e1 - c21 * d2) * i11
+            d0 = (e0 - c10 * d1 - c20 * d2) * i00
+            c0 = mu0 + d0
+            a = np.maximum(mu1 + d1, 0.0)
+            b = mu2 + d2  # a decelerating draw (b < 0) saturates: maybe never there
+            gap = lim32[row[onset]] - (c0 + (a + b * u_now) * u_now)
+            sl = a + 2.0 * b * u_now
+            # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
+            # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)
+            disc = sl * sl + 4.0 * b * np.maximum(gap, 0.0)
+            den = sl + np.sqrt(np.maximum(disc, 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ttf[onset] = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
+            slope[onset] = sl
+        ttf, slope = ttf.reshape(n, s_n), slope.reshape(n, s_n)
         mean_c = slope
-        ttf = np.where(ttf > p.horizon, np.inf, ttf)
+        ttf[ttf > p.horizon] = np.inf
         ready = self._ready(mix)
         if m:
             sl = np.where(np.isfinite(mean_c), mean_c, 0.0)
@@ -219,7 +237,8 @@ class GrowthTrend(FeatureTrend):
         else:
             evidence = np.zeros(n, dtype=bool)
         ttf = np.where(ready[:, None], ttf, np.nan)
-        srt = np.sort(ttf, axis=1)
-        q = [srt[:, min(int(f * s_n), s_n - 1)] for f in (0.05, 0.5, 0.95)]
+        ks = [min(int(f * s_n), s_n - 1) for f in (0.05, 0.5, 0.95)]
+        part = np.partition(ttf, ks, axis=1)  # three order statistics, not a full sort
+        q = [part[:, k].astype(float) for k in ks]
         risk = np.where(ready, np.where(evidence, (ttf <= p.risk_horizon).mean(axis=1), 0.0), np.nan)
         return Forecast(q[0], q[1], q[2], risk, ready, ttf, evidence)
