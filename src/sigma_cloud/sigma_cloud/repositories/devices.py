@@ -14,10 +14,8 @@ async def act_as(conn: psycopg.AsyncConnection, *, robot_id: str) -> None:
 
 
 async def claim_nonce(conn: psycopg.AsyncConnection, *, robot_id: str, nonce: str) -> bool:
-    """Record the request nonce; False when it was already used (a replay)."""
-    try:
-        async with conn.transaction():
-            await conn.execute("INSERT INTO ingest_nonces (robot_id, nonce) VALUES (%s, %s)", (robot_id, nonce))
-    except psycopg.errors.UniqueViolation:
-        return False
-    return True
+    """Record the request nonce; False when it was already used (a replay). One round trip (no savepoint: a
+    used nonce is a row not inserted, not an error): every long-poll of a fleet claims one (docs/cloud.md)."""
+    cur = await conn.execute("INSERT INTO ingest_nonces (robot_id, nonce) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                             (robot_id, nonce))
+    return cur.rowcount == 1
