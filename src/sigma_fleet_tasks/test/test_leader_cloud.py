@@ -30,6 +30,7 @@ import pytest
 from builtin_interfaces.msg import Time
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState
+from sigma_fleet_tasks.duty import RENEW, decode
 
 from sigma_core.core.sitemap import load_site
 from sigma_interfaces.msg import (
@@ -252,13 +253,22 @@ def test_cloud_tasks_reach_the_leader_and_survive_failure_and_a_leader_change(la
 
     # 4. leader change while r1 runs t2: r2 leads term 6, claims, resumes the cloud's open tasks and r1's report;
     #    t2 is neither re-assigned nor cancelled, r1's lease is renewed by the new leader
-    time.sleep(1.0)
+    stand.until(lambda: f"task {t2['task_id']}: assigned -> in_progress" in procs[("tasks", "r1")].output(), 30,
+                "the leader r1 records that r1 runs t2")  # r1 holds it, running, before the change
     stand.elect("r2", 6)
+    in_office = time.time()
     wait_until(lambda: ("r2", 6) in cloud.query("SELECT robot_id, term FROM site_leaders WHERE site_id = %s", SITE),
                30, "r2's claim recorded")
     stand.until(lambda: "claimed term 6 at the cloud" in procs[("tasks", "r2")].output(), 30, "r2 resumed")
-    end = time.monotonic() + 6.0 + 1.0 + 3.0  # past every older lease and the new leader's hold-back
-    stand.until(lambda: time.monotonic() > end, 20, "hold-back over")
+    horizon = in_office + 6.0 + 1.0 + 1.0  # past every older lease (6 s) + skew: the new leader's hold-back
+
+    def renewed_by_r2() -> float:
+        leases = [decode(bytes(m.payload)).get("leases", {}) for m in stand.commands_in["r2"].wait_for(
+            lambda _: True, timeout=0) if m.kind == RENEW]
+        return max((float(x[t2["task_id"]]) for x in leases if t2["task_id"] in x), default=0.0)
+
+    stand.until(lambda: time.time() > horizon and renewed_by_r2() > horizon, 60,
+                "r2 renews r1's lease of t2 past every older lease")
     assert [m.kind for m in stand.got("r1", t2["task_id"])] == [Task.KIND_GO_TO]  # once, never cancelled
     assert len(stand.got("r2", t2["task_id"])) == 1  # only its first, failed assignment
     assert "lease of" not in procs[("tasks", "r1")].output()
