@@ -49,6 +49,7 @@ def bridge(launch, tmp_path: Path, cloud_url: str, **extra):
         "cloud_url": cloud_url, "foxglove_enabled": False, "urdf_path": str(humanoid_urdf()),
         "key_file": str(tmp_path / "var" / "robot.key"), "store_path": str(tmp_path / "var" / "uplink.db"),
         "recordings_dir": str(tmp_path / "var" / "recordings"), "downlink_wait_s": 2.0, "blackbox_post_s": 0.2,
+        "model_dir": str(tmp_path / "var" / "model"),
         **RATES, **extra,
     }
     proc = launch("sigma_bridge", "bridge_node", namespace="/r1", params=params, name="sigma_bridge")
