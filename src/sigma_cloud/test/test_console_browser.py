@@ -227,6 +227,13 @@ def test_a_site_manager_never_sees_another_site(cloud, world, page):
     sign_in(page, cloud.url, world.admin, PASSWORD)
     page.select_option("#site-select", world.other)
     wait_robot_at(page, x1_id, 2.0, 2.0)
+    # The site manager again in the same tab: the page starts streaming the tab's last site (the other one) before
+    # the list of sites arrives; that stream is refused, and the page shows the manager's own site instead.
+    page.click("#logout")
+    sign_in(page, cloud.url, world.manager, PASSWORD)
+    wait_robot_at(page, r3_id, -4.0, 1.0)
+    assert page.input_value("#site-select") == world.site
+    assert page.locator(f"#robot-{x1_id}").count() == 0
 
 
 def cognition_pass(cloud) -> None:
