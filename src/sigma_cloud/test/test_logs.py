@@ -210,3 +210,16 @@ def test_retention_drops_old_log_partitions_only(cloud) -> None:
         names = {r[0] for r in conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c "
                                             "ON c.oid = i.inhrelid WHERE i.inhparent = 'robot_logs'::regclass")}
     assert f"robot_logs_{recent:%Y%m%d}" in names and f"robot_logs_{old:%Y%m%d}" not in names
+
+
+def test_drop_counters_belong_to_the_window_of_their_streams_records(cloud) -> None:
+    robot = cloud.robot("lg-r9", SITE)
+    now = time.time()
+    old = post_logs(cloud, robot, [record(1, now - 2 * 86400, node="lg-r9.a")], stream=1,
+                    dropped={"buffer": {"warn": 5}})
+    late = post_logs(cloud, robot, [record(1, now - 30, node="lg-r9.a")], stream=2, dropped={"rate": {"info": 7}})
+    assert old.status_code == late.status_code == 200
+    recent = get_logs(cloud, "lg-r9", cloud.token(), since=now - 3600).json()["dropped"]
+    assert recent["buffer"]["warn"] == 0 and recent["rate"]["info"] == 7  # both streams were received just now
+    back = get_logs(cloud, "lg-r9", cloud.token(), since=now - 2 * 86400 - 60, until=now - 86400).json()["dropped"]
+    assert back["buffer"]["warn"] == 5 and back["rate"]["info"] == 0

@@ -56,11 +56,13 @@ async def store_batch(conn: psycopg.AsyncConnection, *, robot_id: str, stream: i
             [r.get("file", "") for r in new], [r.get("function", "") for r in new], [r.get("line", 0) for r in new],
             [r.get("trace_id", "") for r in new]))
     through = max(mark, last_seq)
+    span = (min(r["ts"] for r in new), max(r["ts"] for r in new)) if new else (None, None)
     await conn.execute(
         "UPDATE robot_log_streams SET acked_through = %s, records = records + %s, refused = refused + %s, "
-        "dropped = %s, last_seen = now() WHERE robot_id = %s AND stream = %s",
+        "dropped = %s, last_seen = now(), first_ts = least(first_ts, to_timestamp(%s)), "
+        "last_ts = greatest(last_ts, to_timestamp(%s)) WHERE robot_id = %s AND stream = %s",
         (through, len(new), refused if last_seq > mark else 0, Jsonb(merge_dropped(row["dropped"], dropped)),
-         robot_id, stream))
+         span[0], span[1], robot_id, stream))
     return len(new), len(records) - len(new), through
 
 
@@ -93,10 +95,11 @@ async def records(conn: psycopg.AsyncConnection, *, robot_id: str, since: dt.dat
 
 async def dropped(conn: psycopg.AsyncConnection, *, robot_id: str, since: dt.datetime, until: dt.datetime
                   ) -> dict[str, dict[str, int]]:
-    """What the robot's bridge dropped (reason -> severity -> count), over the streams active in the window."""
+    """What the robot's bridge dropped (reason -> severity -> count), over the streams whose stored records fall in
+    the window (by the robot's stamps), and those without any record received since its start."""
     rows = await (await conn.execute(
-        "SELECT dropped FROM robot_log_streams WHERE robot_id = %s AND first_seen < %s AND last_seen >= %s",
-        (robot_id, until, since))).fetchall()
+        "SELECT dropped FROM robot_log_streams WHERE robot_id = %s AND ((first_ts < %s AND last_ts >= %s) "
+        "OR (last_ts IS NULL AND last_seen >= %s))", (robot_id, until, since, since))).fetchall()
     total = {reason: {name: 0 for name in SEVERITIES.values()} for reason in DROP_REASONS}
     for (counts,) in rows:
         for reason, per in (counts or {}).items():
