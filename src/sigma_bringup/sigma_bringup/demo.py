@@ -71,6 +71,26 @@ class Progress:
             time.sleep(0.1)
         raise TimeoutError(f"{what}: not within {timeout:.0f} s{failure}")
 
+    def wait_progressing(self, what: str, done: Callable[[], bool], mark: Callable[[], object], stall: float,
+                         limit: float) -> None:
+        """Wait until ``done()``; fail after ``stall`` seconds in which ``mark()`` did not change (no progress: a
+        standoff, a stuck robot) or after ``limit`` in all. A slow host (the simulator below real time) makes the
+        robots slower, not stuck, and is waited for."""
+        self.say(f"… {what}")
+        start = last_change = time.monotonic()
+        last = mark()
+        while not done():
+            now = time.monotonic()
+            current = mark()
+            if current != last:
+                last, last_change = current, now
+            if now - last_change > stall:
+                raise TimeoutError(f"{what}: no progress for {stall:.0f} s ({last})")
+            if now - start > limit:
+                raise TimeoutError(f"{what}: not within {limit:.0f} s ({last})")
+            time.sleep(0.2)
+        self.say(f"✔ {what} ({time.monotonic() - start:.1f} s)")
+
 
 def _repo_root() -> Path:
     root = os.environ.get("SIGMA_ROOT")
@@ -327,8 +347,12 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     def tasks_done() -> bool:
         return all((rep := node.task_report(r)) is not None and rep.state >= 3 for r in finishing)
 
-    try:
-        progress.wait(f"{', '.join(finishing)} finish their tasks", tasks_done, 300)
+    def steps() -> tuple:  # what each robot is at: its step and progress in whole percent
+        return tuple((rep.step, round(100 * rep.progress)) if (rep := node.task_report(r)) else None
+                     for r in finishing)
+
+    try:  # a robot stuck for 120 s fails this (the traffic standoff of a CI run held 300 s); a slow one is waited for
+        progress.wait_progressing(f"{', '.join(finishing)} finish their tasks", tasks_done, steps, 120, 600)
     except TimeoutError as exc:
         progress.say(f"✘ {exc}")
     checks += task_checks(ORDERS, {r: node.task_report(r) for r in ROBOTS})

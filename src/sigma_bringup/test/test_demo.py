@@ -75,11 +75,6 @@ def _run_demo(launch, data_dir: Path, label: str) -> str:
 
 
 @pytest.mark.timeout(1900)
-@pytest.mark.xfail(strict=False, reason=(
-    "known open issue (README, docs/core.md): in 1 of 3 runs on a quiet host (CI 2026-11-30) r1 (navigate:pickup 6 %) "
-    "and r2 (navigate:place 30 %) stood 2.0 m apart for 300 s — a traffic standoff: the right-of-way robot keeps its "
-    "separation from the one giving way, which finds no refuge out of its claim in the aisle; the local runs before "
-    "and after passed 18/18"))
 def test_demo_scenario_passes_twice_in_a_row(launch, data_dir):
     first = _run_demo(launch, data_dir, "demo-1")
     assert "latched faults of the previous run cleared" not in first

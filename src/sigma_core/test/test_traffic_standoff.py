@@ -101,3 +101,27 @@ def test_seeded_two_robot_encounters_resolve(seed):
 def test_seeded_three_robot_encounters_resolve(seed):
     f = encounter(SITE, seed, 3)
     assert judge(f, SEP) == [], (seed, f.starts)
+
+
+def test_a_detour_around_a_person_who_left_is_dropped_for_the_direct_way():
+    """The main command's person stands 1 m in front of r2 in the cross aisle for 10 s. r2 yields, then plans around
+    them (through the aisles: the cross aisle is 2 m wide); once the person has gone it plans the direct way again
+    instead of driving the whole detour (which had led r2 into r1's aisle)."""
+    f = Fleet(SITE, {"r2": (-7.0, 0.0, 0.0)})
+    f.walkers.append(lambda t: (-5.5, 0.0, 0.0, 0.0) if t < 12.0 else None)
+    f.run(1.0)
+    f.submit("r2", TaskSpec("r2", Kind.GO_TO, place="6,0"))
+    travelled, last = 0.0, (-7.0, 0.0)
+
+    def odometer(f: Fleet) -> bool:
+        nonlocal travelled, last
+        b = f.robots["r2"]
+        travelled, last = travelled + math.dist(last, (b.x, b.y)), (b.x, b.y)
+        return f.final("r2") is not None
+
+    f.run(200, until=odometer)
+    notes = [n for _, n in f.notes["r2"]]
+    assert _finished(f, ["r2"]) == {"r2": "SUCCEEDED"}, notes
+    assert any(n.startswith("yielding to a person") for n in notes), notes
+    assert "the detour's obstacles left: planning the direct way again" in notes, notes
+    assert travelled < 20.0, travelled          # 13 m direct plus the start of the detour; the detour alone is > 30 m

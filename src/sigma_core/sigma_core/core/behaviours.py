@@ -148,13 +148,15 @@ class Navigate(_Leaf):
         self.yield_since: float | None = None
         self.replanned_at = -math.inf
         self.refuge_retry_at = -math.inf                      # no refuge search before this (none was found)
+        self.detour_at: float | None = None                   # when it planned around people/robots it yielded to
+        self.detour_retried = False
 
     def initialise(self) -> None:
         super().initialise()
         self.plan, self.search, self.index, self.best, self.stalled, self.last_t = (None, None, 1, math.inf, 0.0,
                                                                                     self.ctx.now)
         self.refuge, self.avoid, self.yield_since, self.replanned_at = None, (), None, -math.inf
-        self.refuge_retry_at = -math.inf
+        self.refuge_retry_at, self.detour_at, self.detour_retried = -math.inf, None, False
 
     def _site(self, pose: tuple[float, float, float]) -> SiteMap:
         """The site map with what to route around, at full radius (a path that only grazes a disc would be held
@@ -241,6 +243,8 @@ class Navigate(_Leaf):
         adv = advise(ctx.robot_id, claim, list(w.peers) if w else [], list(w.people) if w else [], ctx.now, tp,
                      clearing=self.refuge is not None)
         ctx.nearest_robot = adv.nearest_robot
+        if not self.detour_retried and self._detour_outlived():
+            return Status.RUNNING
         if adv.clear_of and self.refuge is None and ctx.now >= self.refuge_retry_at:
             if self.clear_out(pose, adv.clear_of, adv.reason):
                 return Status.RUNNING
@@ -256,7 +260,27 @@ class Navigate(_Leaf):
             return self.fail(f"held {held:.0f} s for traffic: {adv.reason}")
         if adv.obstacles and held >= tp.yield_timeout and ctx.now - self.replanned_at >= tp.yield_timeout:
             self.avoid, self.plan, self.search, self.replanned_at = adv.obstacles, None, None, ctx.now
+            self.detour_at = ctx.now
         return Status.RUNNING
+
+    def _detour_outlived(self) -> bool:
+        """True once (per navigation) when the people and robots a detour was planned around are no longer where
+        they stood, ``2 * yield_timeout`` after it was planned: the detour is dropped and the direct way planned again
+        (a person who stood in the aisle for 10 s had sent the robot on a 30 m detour for good). Once only: a person
+        who is still there, out of the detector's view, is yielded to again and the second detour is kept."""
+        ctx, tp, w = self.ctx, self.ctx.traffic, self.ctx.world
+        if self.detour_at is None or not self.avoid or self.refuge is not None or w is None or \
+                ctx.now - self.detour_at < 2.0 * tp.yield_timeout:
+            return False
+        live = [p.position for p in w.peers if ctx.now - p.received <= tp.peer_max_age]
+        for x, y, _ in self.avoid:
+            if any(math.hypot(q.x - x, q.y - y) < 1.0 for q in w.people) or \
+                    any(math.hypot(q[0] - x, q[1] - y) < 0.5 for q in live):
+                return False
+        self.avoid, self.plan, self.search, self.detour_at = (), None, None, None
+        self.detour_retried = True
+        ctx.traffic_note = "the detour's obstacles left: planning the direct way again"
+        return True
 
 
 def find_refuge(ctx: ExecContext, pose: tuple[float, float, float], routes: tuple[tuple[tuple[float, float], ...], ...]
