@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 import sigma_protocol as protocol
 from sigma_cloud.console.feed import FEED_CHANNELS, TASK_FIELDS, SiteState
@@ -132,6 +132,8 @@ class SiteFeed:
                 first = False
             except asyncio.CancelledError:
                 raise
+            except PoolClosed:  # the service is shutting down
+                return
             except Exception as exc:  # noqa: BLE001 - database away (restart, failover): keep the browsers, try again
                 log.warning("console feed of site %s: %s", self.site_id, exc)
                 first = False  # browsers may get a snapshot before a read succeeds (10 s): publish from now on
