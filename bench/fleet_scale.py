@@ -36,6 +36,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -472,6 +473,7 @@ def main() -> None:
                         "ingest has its own ingest_concurrency connections besides)")
     parser.add_argument("--decisions", type=float, default=5.0, help="decisions addressed per second (fleet)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` stops the cloud and PostgreSQL it started
     sys.path.insert(0, str(Path(__file__).parent))
     from cloud_common import Stack
 

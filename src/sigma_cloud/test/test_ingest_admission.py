@@ -94,3 +94,33 @@ def test_ingest_has_its_own_connections_one_per_slot(cloud: Any) -> None:
 
     concurrency, hwm = asyncio.run(scenario())
     assert concurrency == 2 and hwm >= 0
+
+
+def test_gated_pool_serves_thousands_of_concurrent_checkouts_and_times_out_like_the_pool(cloud: Any) -> None:
+    import asyncio
+
+    from psycopg_pool import PoolTimeout
+
+    from sigma_cloud.core.db import make_pool
+
+    async def scenario() -> tuple[int, bool]:
+        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=2, timeout=120)
+        await pool.open(wait=True)
+        try:
+            async def one() -> int:
+                async with pool.connection() as conn:
+                    return (await (await conn.execute("SELECT 1")).fetchone())[0]
+
+            served = sum(await asyncio.gather(*(one() for _ in range(3000))))  # a fleet's burst of long-polls
+            async with pool.connection(), pool.connection():  # both connections taken: a third caller times out
+                try:
+                    async with pool.connection(timeout=0.3):
+                        timed_out = False
+                except PoolTimeout:
+                    timed_out = True
+            return served, timed_out
+        finally:
+            await pool.close()
+
+    served, timed_out = asyncio.run(scenario())
+    assert served == 3000 and timed_out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import select
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,7 +12,7 @@ from importlib import resources
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sigma_cloud.core.payloads import install
 
@@ -94,13 +96,42 @@ async def check_idle_connection(conn: psycopg.AsyncConnection) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
+class GatedPool(AsyncConnectionPool):
+    """An AsyncConnectionPool that lets at most `max_size` callers into its checkout at once; the others wait at an
+    asyncio.Semaphore, bounded by the same timeout (PoolTimeout, as the pool raises).
+
+    Why: psycopg_pool's checkout takes an internal asyncio.Lock whose acquire scans the lock's waiters, so thousands
+    of concurrent requests (a fleet's long-polls past the knee) made every checkout a scan of the queue -- py-spy of a
+    saturated worker showed it in asyncio/locks.py inside the pool, its connections idle in PostgreSQL, every request
+    timing out (docs/cloud.md "Fleet scale", round 3)."""
+
+    _gate: asyncio.Semaphore | None = None
+
+    @asynccontextmanager
+    async def connection(self, timeout: float | None = None) -> AsyncIterator[psycopg.AsyncConnection]:
+        if self._gate is None:
+            self._gate = asyncio.Semaphore(self.max_size)
+        limit = self.timeout if timeout is None else timeout
+        start = time.monotonic()
+        try:
+            async with asyncio.timeout(limit):
+                await self._gate.acquire()
+        except TimeoutError as exc:
+            raise PoolTimeout(f"couldn't get a connection after {limit:.2f} sec") from exc
+        try:
+            async with super().connection(timeout=max(0.001, limit - (time.monotonic() - start))) as conn:
+                yield conn
+        finally:
+            self._gate.release()
+
+
 def make_pool(url: str, *, min_size: int, max_size: int, timeout: float = 10.0) -> AsyncConnectionPool:
     """The API's pool (not yet open). Broken connections (e.g. after a database restart) are not checked out."""
     async def configure(conn: psycopg.AsyncConnection) -> None:
         install(conn)  # reads never fail on a stored value (sigma_cloud.core.payloads)
 
-    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
-                               check=check_idle_connection, kwargs={"autocommit": True}, configure=configure)
+    return GatedPool(url, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
+                     check=check_idle_connection, kwargs={"autocommit": True}, configure=configure)
 
 
 IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', %s, true), "
