@@ -1,17 +1,9 @@
 """Shared fixtures: the warehouse's places (docks from worlds/warehouse.yaml, shelves from warehouse.xml)."""
 
 import pytest
+from tasks_warehouse import WAREHOUSE
 
-from sigma_tasks.model import Place, PlaceKind, SiteMap
-
-WAREHOUSE = [
-    Place("dock_1", PlaceKind.DOCK, -13.5, -8.5),
-    Place("dock_2", PlaceKind.DOCK, -13.5, 8.5),
-    Place("dock_3", PlaceKind.DOCK, 13.5, -8.5),
-    *[Place(f"shelf_{r}_{c}", PlaceKind.SHELF, x, y)
-      for r, y in enumerate((-6.0, -2.0, 2.0, 6.0)) for c, x in enumerate((-8.0, 0.0, 8.0))],
-    Place("packing", PlaceKind.ZONE, 13.0, 0.0),
-]
+from sigma_tasks.model import SiteMap
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tasks_warehouse import WAREHOUSE as WAREHOUSE_PLACES
 
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport, StaleTermError, TaskBoard
 from sigma_tasks.cost import RobotState
@@ -105,12 +106,10 @@ def test_new_leader_holds_unvouched_tasks_until_old_leases_ran_out(site):
        st.integers(0, 2**16))
 def test_no_task_is_held_by_two_robots_in_a_term(n_robots, n_tasks, failures, seed):
     """Over rounds with failures in one term: every task has at most one live assignment at any time."""
-    from conftest import WAREHOUSE
-
     from sigma_tasks.model import SiteMap
 
     rng = np.random.default_rng(seed)
-    board = TaskBoard(SiteMap.from_places(WAREHOUSE), leader="L", term=7, board=BoardParams(lease_s=5, skew_s=1))
+    board = TaskBoard(SiteMap.from_places(WAREHOUSE_PLACES), leader="L", term=7, board=BoardParams(lease_s=5, skew_s=1))
     for k in range(n_tasks):
         board.add(deliver(f"t{k}", a=SHELVES[rng.integers(12)], kg=float(rng.uniform(0, 30))), at=0, actor="x")
     robots = fleet(n_robots)
