@@ -31,7 +31,7 @@ class ElectionParams:
     election_timeout_max_s: float = _param(
         0.30, unit="s", low=0.03, high=20.0, description="upper end of the randomized election timeout (Raft: 300 ms)")
     election_backoff_max: float = _param(
-        8.0, unit="1", low=1.0, high=64.0,
+        2.0, unit="1", low=1.0, high=64.0,
         description="after each election round that ends without a leader the randomized timeout range doubles, "
                     "up to this factor (1 = no backoff); back to 1 once a leader is heard")
     member_heartbeat_interval_s: float = _param(
