@@ -30,9 +30,12 @@ from sigma_ros_common.params import param
 from sigma_ros_common.ros_params import load
 
 log = logging.getLogger("sigma_bridge.logs")
-# What every rcl logger publishes with (rcl's rosout QoS: reliable, depth 1000). Volatile on purpose: a transient
-# local reader would get the last records again after a bridge restart, under a new stream (duplicates).
-ROSOUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1000, reliability=ReliabilityPolicy.RELIABLE,
+# Reliable like rcl's rosout writers (each keeps its last 1000 records). KEEP_ALL on purpose: a keep-last reader
+# shares one history among all writers, so a node logging in a loop would overwrite other nodes' records before the
+# bridge reads them; keep-all pushes back on each writer instead, and only the flooding node's own writer overwrites
+# its own oldest records. Volatile on purpose: a transient-local reader would get the last records again after a
+# bridge restart, under a new stream (duplicates).
+ROSOUT_QOS = QoSProfile(history=HistoryPolicy.KEEP_ALL, reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
 SEVERITY_CHOICES = tuple(wire.SEVERITY_OF_NAME)
 
@@ -117,7 +120,8 @@ class LogUplink(_Worker):
             return
         with self.lock:
             self.counts["received"] += 1
-            if not self.limiter.allow(rec["node"], rec["severity"], time.monotonic()):
+            # by the record's own stamp: the limit is on how fast the node logs, not on when the bridge reads it
+            if not self.limiter.allow(rec["node"], rec["severity"], rec["ts"]):
                 self.buffer.count_rate_limited(rec["severity"])
                 return
             self.buffer.add(rec)
