@@ -44,12 +44,12 @@ QUEUE_DEPTH = 64
 POLL_S = 0.05  # each watched site is read 20 times a second (only the rows written since the previous read)
 MIN_INTERVAL_S = 0.02  # woken reads start at least this far apart: a burst of ingests coalesces into one read
 RESYNC = b""  # queued instead of a delta: the browser fell behind and gets a fresh snapshot
+IDLE_GRACE_S = 30.0  # a feed keeps polling this long after its last browser left (reloads, stream reconnects)
 
 
 def sse(kind: str, data: Any) -> bytes:
     """One server-sent event (`event:` and one `data:` line of JSON)."""
     return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-IDLE_GRACE_S = 30.0  # a feed keeps polling this long after its last browser left (reloads, stream reconnects)
 
 
 @dataclass
