@@ -125,3 +125,54 @@ def test_a_detour_around_a_person_who_left_is_dropped_for_the_direct_way():
     assert any(n.startswith("yielding to a person") for n in notes), notes
     assert "the detour's obstacles left: planning the direct way again" in notes, notes
     assert travelled < 20.0, travelled          # 13 m direct plus the start of the detour; the detour alone is > 30 m
+
+
+def _walks_at(robot, t0: float, speed: float = 1.2, stop: float = 1.0, duration: float = 10.0):
+    """The simulator's human_approach: a person appears 6.4 m ahead of ``robot``, walks straight at where it stood
+    and stops ``stop`` from it (or from the robot, if that is nearer), and leaves after ``duration``."""
+    goal = (robot.x, robot.y)
+    state = {"p": (robot.x + 6.4 * math.cos(robot.yaw), robot.y + 6.4 * math.sin(robot.yaw)), "t": t0}
+
+    def walker(t: float):
+        if not t0 <= t <= t0 + duration:
+            return None
+        (x, y), dt = state["p"], t - state["t"]
+        state["t"] = t
+        d = math.dist((x, y), goal)
+        if d <= stop or math.dist((x, y), (robot.x, robot.y)) <= stop:
+            return (x, y, 0.0, 0.0)
+        ux, uy = (goal[0] - x) / d, (goal[1] - y) / d
+        step = min(speed * dt, d - stop)
+        state["p"] = (x + ux * step, y + uy * step)
+        return (*state["p"], ux * speed, uy * speed)
+    return walker
+
+
+@pytest.mark.parametrize(("person_after", "r2_after"), [(1.0, 0.0), (2.0, 3.0), (4.0, 6.0)])
+def test_the_main_commands_scenario_in_the_kinematic_fleet(person_after, r2_after):
+    """The main command's robots and script on the site map: r1 delivers shelf_3_0 → shelf_2_0, r3 sets off for
+    shelf_0_1 and is shut down by safety on the way (mechanical fallback, where it stands), r2 drives the cross aisle
+    to (6, 0) once r3 has turned off it, and a person walks at r2 and stands in front of it for 10 s. Both r1 and r2
+    finish, nobody with work stands still for the bound, the separation is kept."""
+    f = Fleet(SITE, {"r1": (-10.0, 0.0, 0.0), "r2": (-7.0, 0.0, 0.0), "r3": (-4.0, 0.0, 0.0)})
+    f.run(1.5)
+    f.submit("r1", TaskSpec("r1", Kind.DELIVER, pickup="shelf_3_0", dropoff="shelf_2_0", payload_mass=3.0))
+    f.submit("r3", TaskSpec("r3", Kind.DELIVER, pickup="shelf_0_1", dropoff="shelf_0_2", payload_mass=3.0))
+    f.run(90, until=lambda f: abs(f.robots["r3"].y) >= 1.5)
+    f.run(r2_after)
+    f.submit("r2", TaskSpec("r2", Kind.GO_TO, place="6,0"))
+    f.run(person_after)
+    f.walkers.append(_walks_at(f.robots["r2"], f.t))
+    shutdown = f.t + 15.0
+
+    def step(f: Fleet) -> bool:
+        if f.t >= shutdown:
+            f.robots["r3"].authority = 2            # the knee shut down: safety allows only mechanical fallback
+        return f.final("r1") is not None and f.final("r2") is not None
+
+    f.run(400, until=step)
+    notes = (f.notes["r1"][-3:], f.notes["r2"][-3:])
+    assert any(n.startswith("yielding to a person") for _, n in f.notes["r2"]), f.notes["r2"]
+    assert _finished(f, ["r1", "r2"]) == {"r1": "SUCCEEDED", "r2": "SUCCEEDED"}, notes
+    assert f.longest_wait["r1"] < WAIT_BOUND and f.longest_wait["r2"] < WAIT_BOUND, f.longest_wait
+    assert f.closest >= SEP - 0.1, f.closest_pair
