@@ -82,7 +82,7 @@ def test_bias_drift_injected_in_the_simulator_reaches_the_cloud_as_the_twins_est
             return None
         return comps
 
-    comps = wait_until(cloud_joints, 240, f"the twin's bias estimate of {DRIFTING} above 1.5 K in the cloud",
+    comps = wait_until(cloud_joints, 480, f"the twin's bias estimate of {DRIFTING} above 1.5 K in the cloud",
                        period=1.0)
     elapsed_h = (clock.messages[-1].clock.sec - t_inject) / 3600.0
     estimate = _state(comps[DRIFTING], "winding_sensor_bias")
