@@ -140,8 +140,9 @@ class ImuOdometryCheck:
             return
         gyro_z, acc_x, acc_norm = s[0:3] / s[3]
         speed, yaw = s[4:6] / s[6]
-        gap = w - self.prev[0] if self.prev is not None else 0
-        accel_pred = (speed - self.prev[1]) / (gap * self.p.imu_window) if 0 < gap < 3 else acc_x
+        prev = self.prev
+        gap = w - prev[0] if prev is not None else 0
+        accel_pred = (speed - prev[1]) / (gap * self.p.imu_window) if prev is not None and 0 < gap < 3 else acc_x
         self.prev = (w, speed)
         res = {"yaw_rate": gyro_z - yaw, "forward_acceleration": acc_x - accel_pred,
                "gravity": acc_norm - GRAVITY}

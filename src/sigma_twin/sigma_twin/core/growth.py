@@ -106,7 +106,7 @@ class GrowthTrend(FeatureTrend):
 
         sw = [suffix(x) for x in pw]
         sy = [suffix(x) for x in py]
-        ntp = [None, -tau]  # powers of (-tau_j)
+        ntp: list[np.ndarray] = [np.ones_like(tau), -tau]  # powers of (-tau_j); [0] is never read
         for _ in range(3):
             ntp.append(ntp[-1] * ntp[1])
         binom = ((1,), (1, 1), (1, 2, 1), (1, 3, 3, 1), (1, 4, 6, 4, 1))
