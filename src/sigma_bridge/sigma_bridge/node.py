@@ -218,10 +218,16 @@ class BridgeNode(LifecycleNode):
         for t in self._timers:
             self.destroy_timer(t)
         self._subs, self._timers = [], []
-        for w in (self.logs, self.model_adopter, self.recording_uploader, self.swarm, self.downlink, self.uploader,
-                  getattr(self, "writer", None)):
-            if w is not None and w.is_alive():
-                w.stop(timeout=3.0)
+        workers = [w for w in (self.logs, self.model_adopter, self.recording_uploader, self.swarm, self.downlink,
+                               self.uploader, getattr(self, "writer", None)) if w is not None and w.is_alive()]
+        for w in workers:  # all told at once, then joined against one deadline: shutdown is bounded by the slowest
+            w.stop_event.set()
+            wake = getattr(w, "wake", None)
+            if isinstance(wake, threading.Event):
+                wake.set()
+        deadline = time.monotonic() + 3.0
+        for w in workers:
+            w.join(max(0.0, deadline - time.monotonic()))
         if hasattr(self, "recorder"):
             self.recorder.shutdown(wait=True)
         if self.view is not None:
