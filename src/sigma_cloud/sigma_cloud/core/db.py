@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -96,6 +97,29 @@ async def check_idle_connection(conn: psycopg.AsyncConnection) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
+async def acquire_within(sem: asyncio.Semaphore, limit: float) -> None:
+    """Acquire ``sem`` within ``limit`` seconds or raise TimeoutError; a caller cancelled while waiting takes no
+    permit with it. (``asyncio.timeout`` is Python 3.11+, and 3.10's ``wait_for`` can drop a permit won at the
+    deadline: this works the same on every supported Python.)"""
+    task = asyncio.ensure_future(sem.acquire())
+    try:
+        done, _ = await asyncio.wait({task}, timeout=limit)
+    except BaseException:
+        _abandon(task, sem)
+        raise
+    if not done:
+        _abandon(task, sem)
+        raise TimeoutError(f"not acquired within {limit:.2f} s")
+
+
+def _abandon(task: asyncio.Future[Any], sem: asyncio.Semaphore) -> None:
+    """Give back a permit the abandoned ``task`` already won, or cancel its wait."""
+    if task.done() and not task.cancelled() and task.exception() is None:
+        sem.release()
+    else:
+        task.cancel()
+
+
 class GatedPool(AsyncConnectionPool):
     """An AsyncConnectionPool that lets at most `max_size` callers into its checkout at once; the others wait at an
     asyncio.Semaphore, bounded by the same timeout (PoolTimeout, as the pool raises).
@@ -114,8 +138,7 @@ class GatedPool(AsyncConnectionPool):
         limit = self.timeout if timeout is None else timeout
         start = time.monotonic()
         try:
-            async with asyncio.timeout(limit):
-                await self._gate.acquire()
+            await acquire_within(self._gate, limit)
         except TimeoutError as exc:
             raise PoolTimeout(f"couldn't get a connection after {limit:.2f} sec") from exc
         try:

@@ -22,7 +22,7 @@ import sigma_protocol as protocol
 from sigma_cloud.core import fastpath, ingest_copy, pgarray
 from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, features, normalize_payload
 from sigma_cloud.core.config import Settings
-from sigma_cloud.core.db import Principal, identity_params
+from sigma_cloud.core.db import Principal, acquire_within, identity_params
 from sigma_cloud.core.fastpath import FastBatch
 from sigma_cloud.core.observability import robot_id_var
 from sigma_cloud.core.partitions import partition_name
@@ -106,8 +106,7 @@ class IngestService:
         event), instead of every request waiting out the pool and timing out at the robot (docs/cloud.md)."""
         self.waiting += 1
         try:
-            async with asyncio.timeout(self.settings.ingest_queue_wait_s):
-                await self._slots.acquire()
+            await acquire_within(self._slots, self.settings.ingest_queue_wait_s)
         except TimeoutError as exc:
             raise IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay "
                                  "with the same events (and any newer ones)", retry_after=1) from exc
