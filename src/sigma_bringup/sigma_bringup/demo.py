@@ -351,8 +351,11 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         return tuple((rep.step, round(100 * rep.progress)) if (rep := node.task_report(r)) else None
                      for r in finishing)
 
-    try:  # a robot stuck for 120 s fails this (the traffic standoff of a CI run held 300 s); a slow one is waited for
-        progress.wait_progressing(f"{', '.join(finishing)} finish their tasks", tasks_done, steps, 120, 600)
+    # A robot without progress for 200 s fails this (the traffic standoff of a CI run held 300 s): longer than any
+    # single bounded wait of the executor (an arm motion waits up to execution.arm_wait_timeout = 180 s for safety's
+    # speed scale), so a step that is still allowed to finish is not cut short; a slow one is waited for (600 s).
+    try:
+        progress.wait_progressing(f"{', '.join(finishing)} finish their tasks", tasks_done, steps, 200, 600)
     except TimeoutError as exc:
         progress.say(f"✘ {exc}")
     checks += task_checks(ORDERS, {r: node.task_report(r) for r in ROBOTS})
