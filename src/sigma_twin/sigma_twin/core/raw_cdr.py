@@ -52,42 +52,40 @@ def stamp_of(buf: bytes) -> float:
     return sec + 1e-9 * nsec
 
 
-def imu_batch(raw: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(stamps [s], angular velocity (n, 3) [rad/s], specific force (n, 3) [m/s^2], malformed count)."""
-    t, gyro, acc, bad = [], [], [], 0
+def _read_batch(raw: Sequence[bytes], strings: int, n_doubles: int,
+                spans: tuple[tuple[str, int], ...]) -> tuple[np.ndarray, np.ndarray, int]:
+    """(stamps [s], one row per good buffer of the doubles read at ``spans`` ((format, double index) after the
+    header's ``strings`` strings), malformed count) for messages carrying ``n_doubles`` doubles there."""
+    t: list[float] = []
+    rows: list[tuple[float, ...]] = []
+    bad = 0
     for buf in raw:
         fmt = _formats(buf)
         try:
             if fmt is None:
                 raise ValueError
-            start = _doubles_start(buf, fmt, IMU_STRINGS)
-            if start + 8 * IMU_DOUBLES > len(buf):
+            start = _doubles_start(buf, fmt, strings)
+            if start + 8 * n_doubles > len(buf):
                 raise ValueError
             sec, nsec = fmt["stamp"].unpack_from(buf, _ENCAP)
-            gyro.append(fmt["d3"].unpack_from(buf, start + 8 * IMU_GYRO))
-            acc.append(fmt["d3"].unpack_from(buf, start + 8 * IMU_ACCEL))
+            row: tuple[float, ...] = ()
+            for name, index in spans:
+                row += fmt[name].unpack_from(buf, start + 8 * index)
+            rows.append(row)
             t.append(sec + 1e-9 * nsec)
         except (ValueError, struct.error):
             bad += 1
-    return (np.asarray(t, dtype=float), np.asarray(gyro, dtype=float).reshape(-1, 3),
-            np.asarray(acc, dtype=float).reshape(-1, 3), bad)
+    width = sum(3 if name == "d3" else 1 for name, _ in spans)
+    return np.asarray(t, dtype=float), np.asarray(rows, dtype=float).reshape(-1, width), bad
+
+
+def imu_batch(raw: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(stamps [s], angular velocity (n, 3) [rad/s], specific force (n, 3) [m/s^2], malformed count)."""
+    t, rows, bad = _read_batch(raw, IMU_STRINGS, IMU_DOUBLES, (("d3", IMU_GYRO), ("d3", IMU_ACCEL)))
+    return t, rows[:, 0:3], rows[:, 3:6], bad
 
 
 def odom_batch(raw: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(stamps [s], forward speed twist.linear.x [m/s], yaw rate twist.angular.z [rad/s], malformed count)."""
-    t, speed, yaw, bad = [], [], [], 0
-    for buf in raw:
-        fmt = _formats(buf)
-        try:
-            if fmt is None:
-                raise ValueError
-            start = _doubles_start(buf, fmt, ODOM_STRINGS)
-            if start + 8 * ODOM_DOUBLES > len(buf):
-                raise ValueError
-            sec, nsec = fmt["stamp"].unpack_from(buf, _ENCAP)
-            speed.append(fmt["d1"].unpack_from(buf, start + 8 * ODOM_TWIST)[0])
-            yaw.append(fmt["d1"].unpack_from(buf, start + 8 * (ODOM_TWIST + 5))[0])
-            t.append(sec + 1e-9 * nsec)
-        except (ValueError, struct.error):
-            bad += 1
-    return np.asarray(t, dtype=float), np.asarray(speed, dtype=float), np.asarray(yaw, dtype=float), bad
+    t, rows, bad = _read_batch(raw, ODOM_STRINGS, ODOM_DOUBLES, (("d1", ODOM_TWIST), ("d1", ODOM_TWIST + 5)))
+    return t, rows[:, 0], rows[:, 1], bad
