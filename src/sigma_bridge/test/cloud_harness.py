@@ -8,8 +8,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,20 @@ class Cloud:
     def close(self) -> None:
         self.stop()
         EmbeddedPostgres(self.data_dir / "pg").stop()
+
+
+@contextmanager
+def cloud_in_tempdir(launch: Any, prefix: str) -> Iterator[Cloud]:
+    """A ``Cloud`` (not started) under a fresh directory, removed afterwards. Not under pytest's tmp_path: its 0700
+    parents keep the embedded PostgreSQL server's own user out."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    c = Cloud(launch, root / "cloud")
+    try:
+        yield c
+    finally:
+        c.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def store_counters(db: Path) -> dict[str, dict[str, int]]:

@@ -7,15 +7,12 @@ is re-planned in halves) and moves only those aside: dead-lettered, counted, vis
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import orjson
 import pytest
-from cloud_harness import Cloud
+from cloud_harness import cloud_in_tempdir
 
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.store import EventStore, NewEvent
@@ -25,15 +22,9 @@ from sigma_bridge.workers import Uploader
 
 @pytest.fixture
 def cloud(launch):
-    root = Path(tempfile.mkdtemp(prefix="sigma-bridge-hardening-"))
-    root.chmod(0o755)  # not under pytest's tmp_path: its 0700 parents keep the PostgreSQL server's user out
-    c = Cloud(launch, root / "cloud")
-    c.start()
-    try:
+    with cloud_in_tempdir(launch, "sigma-bridge-hardening-") as c:
+        c.start()
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def joint(i: int) -> bytes:

@@ -7,16 +7,14 @@ per channel, with no duplicate seq, across a cloud outage and `kill -9` of the b
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
 import psycopg
 import pytest
-from cloud_harness import Cloud, sent, store_counters, store_inflight, wait_until
+from cloud_harness import Cloud, cloud_in_tempdir, sent, store_counters, store_inflight, wait_until
 from sensor_msgs.msg import JointState
 
 import sigma_protocol as protocol
@@ -33,15 +31,8 @@ RATES = {"rates.joint_states": 50.0, "rates.imu": 50.0, "rates.odom": 25.0, "rat
 
 @pytest.fixture
 def cloud(launch):
-    # Not under pytest's tmp_path: its 0700 parents keep the PostgreSQL server's own user out.
-    root = Path(tempfile.mkdtemp(prefix="sigma-bridge-e2e-"))
-    root.chmod(0o755)
-    c = Cloud(launch, root / "cloud")
-    try:
+    with cloud_in_tempdir(launch, "sigma-bridge-e2e-") as c:
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def bridge(launch, tmp_path: Path, cloud_url: str, **extra):

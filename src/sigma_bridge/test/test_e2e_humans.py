@@ -5,8 +5,6 @@ console's event stream, placed on the site map with the robot's pose -> the map 
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,7 +13,7 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from cloud_harness import Cloud, wait_until
+from cloud_harness import Cloud, cloud_in_tempdir, wait_until
 from nav_msgs.msg import Odometry
 
 import sigma_protocol as protocol
@@ -33,14 +31,8 @@ PUBLISH_HZ = 20.0  # the perception's rate; the bridge uplinks rates.humans (2 H
 
 @pytest.fixture
 def cloud(launch):
-    root = Path(tempfile.mkdtemp(prefix="sigma-bridge-humans-"))  # not tmp_path: PostgreSQL's user must enter it
-    root.chmod(0o755)
-    c = Cloud(launch, root / "cloud")
-    try:
+    with cloud_in_tempdir(launch, "sigma-bridge-humans-") as c:
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def odometry(x: float, y: float, yaw: float) -> Odometry:

@@ -11,15 +11,13 @@ bridge_node -> sigma_cloud (its `serve` process, embedded PostgreSQL).
 from __future__ import annotations
 
 import re
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from cloud_harness import Cloud, wait_until
+from cloud_harness import Cloud, cloud_in_tempdir, wait_until
 from diagnostic_msgs.msg import DiagnosticArray
 
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
@@ -31,14 +29,8 @@ TALKER = str(Path(__file__).with_name("log_talker.py"))
 
 @pytest.fixture
 def cloud(launch):
-    root = Path(tempfile.mkdtemp(prefix="sigma-bridge-logs-"))  # not tmp_path: its 0700 parents lock out PostgreSQL
-    root.chmod(0o755)
-    c = Cloud(launch, root / "cloud")
-    try:
+    with cloud_in_tempdir(launch, "sigma-bridge-logs-") as c:
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def start_bridge(launch, tmp_path: Path, cloud: Cloud, **logs: object):

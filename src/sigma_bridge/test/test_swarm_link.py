@@ -4,14 +4,10 @@ the next roster (fetched by the bridge) leave it out."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import httpx
 import orjson
 import pytest
-from cloud_harness import Cloud, wait_until
+from cloud_harness import cloud_in_tempdir, wait_until
 from nacl.signing import SigningKey
 
 import sigma_protocol as protocol
@@ -23,14 +19,8 @@ from sigma_testing import claim_domain
 
 @pytest.fixture
 def cloud(launch):
-    root = Path(tempfile.mkdtemp(prefix="sigma-bridge-swarm-"))
-    root.chmod(0o755)
-    c = Cloud(launch, root / "cloud")
-    try:
+    with cloud_in_tempdir(launch, "sigma-bridge-swarm-") as c:
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_roster_through_bridge_mesh_forms_and_cloud_learns_the_leader(launch, ros_probe, cloud, tmp_path):

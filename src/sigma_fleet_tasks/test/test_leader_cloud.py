@@ -19,9 +19,7 @@ task no robot can take shows the leader's reason at the cloud and fails there on
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,7 +45,7 @@ from sigma_ros_common.qos import LATCHED, RELIABLE_10, SAFETY_EVENTS, reliable
 from sigma_ros_common.share import resolve_file
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
-from cloud_harness import Cloud, wait_until
+from cloud_harness import cloud_in_tempdir, wait_until
 
 SITE = "warehouse"
 ROBOTS = ("r1", "r2")
@@ -62,14 +60,8 @@ HANDOVER_BOUND_S = 5.0  # a FAILED report -> the task's next assignment: the nex
 
 @pytest.fixture
 def cloud(launch):
-    root = Path(tempfile.mkdtemp(prefix="sigma-fleet-tasks-"))  # not tmp_path: PostgreSQL's user must enter it
-    root.chmod(0o755)
-    c = Cloud(launch, root / "cloud")
-    try:
+    with cloud_in_tempdir(launch, "sigma-fleet-tasks-") as c:
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 class Stand:

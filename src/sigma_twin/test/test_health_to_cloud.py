@@ -10,9 +10,7 @@ never sees the simulator's truth, only the published measurements."""
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from sigma_interfaces.msg import ActuatorHealth, TwinHealth
 from sigma_ros_common import qos
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
-from cloud_harness import Cloud, wait_until
+from cloud_harness import cloud_in_tempdir, wait_until
 
 ROBOT, SITE, JOINT = "rt1", "site-twin", "knee"
 TWIN_PARAMS = {"joints": [JOINT], "publish_rate": 2.0, "forecast_period": 0.5, "estimator.thermal_memory": 1200.0,
@@ -34,15 +32,8 @@ TWIN_PARAMS = {"joints": [JOINT], "publish_rate": 2.0, "forecast_period": 0.5, "
 
 @pytest.fixture
 def cloud(launch):
-    # Not under pytest's tmp_path: its 0700 parents keep the PostgreSQL server's own user out.
-    root = Path(tempfile.mkdtemp(prefix="sigma-twin-e2e-"))
-    root.chmod(0o755)
-    c = Cloud(launch, root / "cloud")
-    try:
+    with cloud_in_tempdir(launch, "sigma-twin-e2e-") as c:
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_injected_wear_reaches_the_site_maintenance_plan(launch, ros_probe, cloud, tmp_path):

@@ -9,9 +9,7 @@ who injects the fault; its rate (100 K/h, the simulator's largest) makes a few s
 
 from __future__ import annotations
 
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -23,7 +21,7 @@ from sigma_ros_common import qos
 from sigma_sim_interfaces.srv import InjectFault
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
-from cloud_harness import Cloud, wait_until
+from cloud_harness import cloud_in_tempdir, wait_until
 
 ROBOT, SITE = "r1", "site-sim-twin"
 DRIFTING, HEALTHY = "left_shoulder_yaw", ("right_shoulder_yaw", "left_elbow", "neck_yaw")
@@ -34,15 +32,8 @@ TWIN = {"publish_rate": 2.0, "forecast_period": 1.0, "estimator.rest_settle": 30
 
 @pytest.fixture
 def cloud(launch):
-    # Not under pytest's tmp_path: its 0700 parents keep the PostgreSQL server's own user out.
-    root = Path(tempfile.mkdtemp(prefix="sigma-sim-twin-e2e-"))
-    root.chmod(0o755)
-    c = Cloud(launch, root / "cloud")
-    try:
+    with cloud_in_tempdir(launch, "sigma-sim-twin-e2e-") as c:
         yield c
-    finally:
-        c.close()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _state(component: dict, name: str) -> float:
