@@ -58,9 +58,11 @@ def run_adversary(decisions, safety_changes, drops, renew_stream):
     robot.authority = 1
     pending = sorted(decisions, key=lambda d: d["at"])
     changes = sorted(safety_changes)
-    if renew_stream:   # a well-behaved stream too, so PRIMARY is actually reached in many examples
+    if renew_stream:   # a well-behaved stream too, so PRIMARY is actually reached in many examples; it renews a
+        # task that is still running (dock_3 is ~26 m away: not reached within the stream), as a well-behaved
+        # Primary AI does — a renewal of a task that already ended is refused (test_ended_task_decisions.py)
         pending += [{"at": 2.0 + 0.4 * k, "id": 1000 + k, "stamp_offset": 0.0, "ttl": 0.6, "confidence": 0.9,
-                     "source": 0, "action": "go_to", "task": 9, "place": "shelf_2_0", "mass": ""} for k in range(40)]
+                     "source": 0, "action": "go_to", "task": 9, "place": "dock_3", "mass": ""} for k in range(40)]
         pending.sort(key=lambda d: d["at"])
     p.submit_task(TaskSpec("base", Kind.GO_TO, place="dock_2"), 0.0)
     t, prev_mode, applied = 0.0, p.arbiter.mode, {}

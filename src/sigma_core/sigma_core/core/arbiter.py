@@ -130,6 +130,12 @@ class Arbiter:
         self.lease = d
         return Verdict(True, "applied")
 
+    def note(self, decision_id: str, now: float) -> None:
+        """Remember a decision that is not applied (its content was refused), so a repeat is a duplicate; the lease
+        is left as it is."""
+        if decision_id and decision_id not in self.seen:
+            self._remember(decision_id, now)
+
     def _remember(self, decision_id: str, now: float) -> None:
         self.seen[decision_id] = now
         if len(self.seen) > 4096:

@@ -70,6 +70,14 @@ class TaskExecutor:
         out.append(self._remember(self._report(spec, State.ACCEPTED, reason=note)))
         return out
 
+    def ended(self, task_id: str) -> StatusReport | None:
+        """The final report of ``task_id`` if that task already ended on this robot (succeeded, failed, cancelled,
+        preempted or refused) and is not the running one; None for a running, unknown or forgotten id."""
+        report = self.known.get(task_id)
+        if report is None or report.state not in FINAL or (self.spec is not None and self.spec.task_id == task_id):
+            return None
+        return report
+
     def _fence(self, spec: TaskSpec) -> str:
         """Why ``spec`` is fenced off (a term older than the newest seen from its issuer family), or ""."""
         if not isinstance(spec.term, int) or spec.term <= 0:

@@ -118,12 +118,24 @@ class Pipeline:
 
     def offer_decision(self, decision: Decision, action: str, parameters: dict[str, str],
                        now: float) -> tuple[Verdict, list[StatusReport]]:
-        """A Primary AI decision: screened by the arbiter, then its task submitted (or its lease renewed)."""
+        """A Primary AI decision: screened by the arbiter, then its task submitted (or its lease renewed).
+
+        A decision naming a task that already ended on this robot (done, failed, cancelled, preempted, refused) is
+        refused with the reason and never becomes the lease: the cloud may still see that task running (its
+        reports lag), and re-running or "renewing" a finished task is never what it meant."""
+        if decision.decision_id in self.arbiter.seen:
+            return self.arbiter.screen(decision, now), []   # a duplicate: screening says so and changes nothing
         try:
             spec = task_from_decision(action, parameters, f"primary_ai:{decision.decision_id}", 0.0)
         except TaskError as exc:
-            self.arbiter.screen(decision, now)       # remember the id: a repeat is a duplicate, not re-parsed
+            self.arbiter.note(decision.decision_id, now)   # a repeat is a duplicate, not re-parsed; no lease
             return Verdict(False, f"decision {decision.decision_id}: {exc}"), []
+        ended = self.executor.ended(spec.task_id)
+        if ended is not None:
+            self.arbiter.note(decision.decision_id, now)
+            why = f": {ended.reason}" if ended.reason else ""
+            return Verdict(False, f"decision {decision.decision_id} ({action}) refused: task {spec.task_id} already "
+                                  f"ended on this robot ({ended.state.name.lower()}{why})"), []
         verdict = self.arbiter.screen(decision, now)
         if not verdict.applied:
             return verdict, []
