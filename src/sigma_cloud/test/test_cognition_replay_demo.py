@@ -112,3 +112,75 @@ def test_a_slow_overheating_trend_goes_to_maintenance_not_a_hold(recordings) -> 
     results = replay.replay(events)  # the knee passes temp_watch (50 degC) at 80 s
     docked = replay.acts(results, rules.MAINTENANCE)
     assert docked and "left_knee" in docked[0].explanation and docked[0].action == "dock"
+
+
+# --- The second recording: the quiet-host run of the main command that failed with the Primary AI on (lead, 30 Nov
+# 2026 17:17 UTC, /tmp/demo_l2; test/data/demo2_*_leg_snag.jsonl.gz, the first 130 s). r1 stood still for 31 s after its
+# scripted task, then walked for the cloud's task; 9 s later, in the same simulator step as r2, a hip pitch of each
+# robot was dragged back (0.27 rad) and held at its torque limit (150 N*m; before, walking never needed more than
+# ~16 N*m), its motor current rose to 47 A and the winding 20 degC in 3 s. The simulator logged "cannot keep up with
+# real time: dropping backlog" and every robot's watchdogs flapped just before. The worker held both robots: a real
+# anomaly in their telemetry, not the start of motion (docs/cognition.md "The holds of 17:18").
+HIP_LIMIT = 150.0  # [N*m] hip pitch effort limit (sigma_description)
+
+
+@pytest.fixture(scope="module")
+def snagged() -> dict[str, list[replay.Recorded]]:
+    return {name: replay.load_jsonl(DATA / f"demo2_{name}_leg_snag.jsonl.gz") for name in ("r1", "r2")}
+
+
+def snag_onset(events: list[replay.Recorded]) -> float:
+    """First sample with a hip pitch beyond 2/3 of its torque limit."""
+    return next(e.ts for e in events if e.channel == "joint_states" and any(
+        abs(f) > HIP_LIMIT * 2 / 3 for n, f in zip(e.payload["name"], e.payload["effort"], strict=True)
+        if n.endswith("hip_pitch")))
+
+
+def moving_spans(events: list[replay.Recorded]) -> list[tuple[float, float]]:
+    """(start, end) of the spans the base moves faster than 0.05 m/s."""
+    spans: list[tuple[float, float]] = []
+    start = last = None
+    for e in events:
+        if e.channel != "odom":
+            continue
+        if math.hypot(*e.payload["linear"][:2]) > 0.05:
+            start = e.ts if start is None else start
+            last = e.ts
+        elif start is not None and last is not None and e.ts - last > 1.0:
+            spans.append((start, last))
+            start = None
+    if start is not None and last is not None:
+        spans.append((start, last))
+    return spans
+
+
+def test_a_start_of_motion_after_a_long_rest_is_not_held(snagged) -> None:
+    """The suspect of the failed runs, replayed: r1 rests for half a minute after its task, then walks for the
+    cloud's task; nothing is held until its leg snags."""
+    events = snagged["r1"]
+    onset = snag_onset(events)
+    before = [e for e in events if e.ts < onset]
+    spans = moving_spans(before)
+    rest = spans[-1][0] - spans[-2][1]
+    assert rest >= 25.0 and onset - spans[-1][0] >= 5.0  # a long rest, then several seconds of walking
+    results = replay.replay(before)
+    assert replay.holds(results) == [] and replay.acts(results, rules.MAINTENANCE) == []
+
+
+@pytest.mark.parametrize("name", ["r1", "r2"])
+def test_a_leg_dragged_at_its_torque_limit_is_held_once_and_renewed_under_one_task_id(snagged, name: str) -> None:
+    events = snagged[name]
+    onset = snag_onset(events)
+    peak_hip = max(abs(f) for e in events if e.channel == "joint_states" and onset <= e.ts <= onset + 2.0
+                   for n, f in zip(e.payload["name"], e.payload["effort"], strict=True) if n.endswith("hip_pitch"))
+    assert peak_hip >= 0.9 * HIP_LIMIT  # the recording: a joint at its torque limit while the base walks
+    results = replay.replay(events)
+    held = replay.holds(results)
+    first = [h for h in held if not h.renewal]
+    assert len(first) == 1, "one anomaly episode must be one hold (and one incident), renewed"
+    assert onset - 0.5 <= first[0].evidence["anomaly_since"] <= onset + 0.5
+    sent_at = next(r.window.t_end for r in results if first[0] in r.proposals)
+    assert sent_at - onset <= 2.0 + 1.0  # persist_s plus a pass or two
+    assert {"joint_states", "actuator_health"} & set(first[0].evidence["channels"])
+    # the joint's streak ended when the robot stopped; the hot winding's continued: renewals, same task id
+    assert len(held) > 1 and {h.parameters["task_id"] for h in held} == {first[0].parameters["task_id"]}

@@ -89,6 +89,35 @@ def test_the_hold_is_renewed_while_the_anomaly_lasts_with_the_same_task_id() -> 
     assert out[0].parameters["task_id"] == first.parameters["task_id"]
 
 
+def two(t0: float, t1: float, shares: dict[str, float]) -> Window:
+    """A pass with events of the given channels, each with its share of anomalous events."""
+    return Window(t0, t1, 10, {c: 12.0 if s else 1.0 for c, s in shares.items()}, shares)
+
+
+def test_a_hold_whose_first_streak_ends_while_another_continues_is_renewed_not_sent_again() -> None:
+    """One anomaly episode, one hold: the streak the hold was sent for ends, a later channel's streak continues ->
+    renewals under the same task id (before: a second hold with a new id and a second incident); once no streak is
+    open, a new anomaly is a new hold."""
+    memory, sent = SessionMemory(), []
+    for i in range(12):  # joint_states anomalous T0..T0+4, actuator_health from T0+1 on
+        t = T0 + i
+        out, memory = rules.decide(snap(t + 1, two(t, t + 1, {"joint_states": 0.5 if i < 4 else 0.0,
+                                                              "actuator_health": 0.5 if i >= 1 else 0.0})),
+                                   memory, P)
+        sent += out
+    holds = [p for p in sent if p.rule == rules.HOLD]
+    assert len(holds) >= 2 and not holds[0].renewal and all(p.renewal for p in holds[1:])
+    assert {p.parameters["task_id"] for p in holds} == {holds[0].parameters["task_id"]}
+    assert holds[0].evidence["channels"] == ["joint_states"] and holds[-1].evidence["channels"] == ["actuator_health"]
+    assert memory.streaks.keys() == {"actuator_health"} and memory.anomaly_since == T0 + 1
+    # every streak ends: the episode is over; a new anomaly later is a new hold with its own id
+    _, memory = rules.decide(snap(T0 + 13, two(T0 + 12, T0 + 13, {"actuator_health": 0.0})), memory, P)
+    assert memory.anomaly_since is None and rules.HOLD_STREAK not in memory.fired
+    out, memory = rules.decide(snap(T0 + 30, two(T0 + 27, T0 + 30, {"imu": 0.5})), memory, P)
+    assert [(p.rule, p.renewal) for p in out] == [(rules.HOLD, False)]
+    assert out[0].parameters["task_id"] != holds[0].parameters["task_id"]
+
+
 def test_self_evaluation_lowers_confidence_for_stale_evidence_and_past_false_alarms() -> None:
     w = window(T0, T0 + 3, share=0.5, peak=12)
     fresh, _ = rules.decide(snap(T0 + 3, w), SessionMemory(), P)

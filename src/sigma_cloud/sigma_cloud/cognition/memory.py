@@ -105,3 +105,7 @@ class SessionMemory:
     def fire(self, rule: str, now: float) -> SessionMemory:
         """Record that `rule` acted at `now` (starts its cool-down)."""
         return replace(self, fired={**self.fired, rule: now})
+
+    def forget(self, rule: str) -> SessionMemory:
+        """Drop `rule`'s entry from `fired`."""
+        return replace(self, fired={k: v for k, v in self.fired.items() if k != rule})

@@ -23,7 +23,10 @@ HOLD = "persistent_anomaly_hold"
 MAINTENANCE = "predicted_limit_maintenance"
 REASSIGN = "degraded_robot_reassign"
 HUMAN_ZONE = "human_cluster_slow"
-HOLD_STREAK = "persistent_anomaly_hold.streak"  # memory.fired key: the streak (its start) the hold was sent for
+# memory.fired key: start of the anomaly episode a hold was sent for. The episode lasts while any channel streak stays
+# open, so a hold whose oldest streak ends while another continues is renewed under the same task id (one hold, one
+# incident), and it ends when no streak is open.
+HOLD_STREAK = "persistent_anomaly_hold.streak"
 TASK_ACTIONS = {"deliver": "deliver", "go_to": "go_to", "charge": "dock"}  # cloud task kind -> downlink action
 
 
@@ -213,6 +216,12 @@ def twin_limit(twin: TwinReport | None, now: float, params: CognitionParams
     return reason, min(1.0, strength), evidence
 
 
+def hold_episode(memory: SessionMemory) -> float | None:
+    """Start of the anomaly episode this robot is held for (a hold was sent and some channel streak has stayed open
+    ever since), or None."""
+    return memory.fired.get(HOLD_STREAK) if memory.anomaly_since is not None else None
+
+
 def _due(memory: SessionMemory, rule: str, now: float, interval: float) -> bool:
     last = memory.fired.get(rule)
     return last is None or now - last >= interval
@@ -230,19 +239,24 @@ def persistent_anomaly(snapshot: Snapshot, memory: SessionMemory, params: Cognit
     if not channels:
         return None
     lasted = max(lasted_by[c] for c in channels)
-    # the same streak: renew the lease every renew_s; a new streak acts at once (persist_s already debounces it)
-    renewal = memory.fired.get(HOLD_STREAK) == memory.anomaly_since
+    # the same episode (streaks open ever since the hold): renew the lease every renew_s under the hold's task id,
+    # even when the streak it was sent for ended and a later one continues; a new episode acts at once (persist_s
+    # already debounces it)
+    episode = hold_episode(memory)
+    renewal = episode is not None
+    since = episode if episode is not None else memory.anomaly_since
     if renewal and not _due(memory, HOLD, snapshot.now, params.renew_s):
         return None
     peak = max(memory.streaks[c][2] for c in channels)
     strength = 0.6 + 0.2 * min(1.0, math.log2(max(peak, params.anomaly_threshold) / params.anomaly_threshold)) \
         + 0.2 * min(1.0, lasted / (3 * params.persist_s))
     confidence, reasons = self_evaluate(strength, snapshot, params)
-    task_id = f"cognition-hold-{int(memory.anomaly_since * 1000)}"
+    task_id = f"cognition-hold-{int(since * 1000)}"
     explanation = (f"anomaly score on {', '.join(channels)} stayed >= {params.anomaly_threshold:g} for "
                    f"{lasted:.1f} s (peak {peak:.1f}; required {params.persist_s:g} s): hold the robot for "
                    f"{params.hold_s:g} s. Confidence {confidence:.2f}: {'; '.join(reasons)}.")
-    evidence = {"channels": channels, "peak_score": round(peak, 3), "anomaly_since": memory.anomaly_since,
+    evidence = {"channels": channels, "peak_score": round(peak, 3), "anomaly_since": since,
+                "oldest_open_streak_since": memory.anomaly_since,
                 "lasted_s": round(lasted, 3),
                 "high_share": {c: round(window.high_share[c], 3) for c in channels if c in window.high_share},
                 "window": window.to_json(), "confidence_reasons": reasons}
@@ -330,6 +344,8 @@ def decide(snapshot: Snapshot, memory: SessionMemory, params: CognitionParams) -
     memory = memory.remember(snapshot.window, anomalous=window_anomalous(snapshot.window, params),
                              temperature=temp, human_events=humans, high_share=params.high_share,
                              gap_s=params.streak_gap_s)
+    if memory.anomaly_since is None and HOLD_STREAK in memory.fired:  # no streak open: the held episode is over
+        memory = memory.forget(HOLD_STREAK)
     acted = [p for p in (persistent_anomaly(snapshot, memory, params), predicted_limit(snapshot, memory, params))
              if p is not None]
     follow = reassign(snapshot, acted)
@@ -337,7 +353,7 @@ def decide(snapshot: Snapshot, memory: SessionMemory, params: CognitionParams) -
         acted.append(follow)
     for proposal in acted:
         memory = memory.fire(proposal.rule, snapshot.now)
-        if proposal.rule == HOLD and memory.anomaly_since is not None:
+        if proposal.rule == HOLD and not proposal.renewal and memory.anomaly_since is not None:
             memory = memory.fire(HOLD_STREAK, memory.anomaly_since)
     return acted, memory
 

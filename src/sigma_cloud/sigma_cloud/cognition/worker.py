@@ -145,10 +145,10 @@ async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], pa
     held = await notifications.open_tasks_of(conn, robot_id=robot_id)
     snap = snapshot_from(robot, rows, events, latest, held, now)
     anomaly_sig = None
-    # an anomaly streak open or starting (a pass without the anomalous channel's events keeps it open) that has
-    # not been held yet: its signature and "seen before?" feed the decision
+    # an anomaly streak open or starting (a pass without the anomalous channel's events keeps it open) whose
+    # episode has not been held yet: its signature and "seen before?" feed the decision
     if (rules.window_anomalous(snap.window, params) or memory.streaks) and snap.window is not None and \
-            memory.fired.get(rules.HOLD_STREAK) != (memory.anomaly_since or snap.window.t_start):
+            rules.hold_episode(memory) is None:
         start = memory.anomaly_since if memory.anomaly_since is not None else snap.window.t_start
         anomaly_sig = signature(await repo.scores_between(conn, robot_id=robot_id, start=start - SIGNATURE_BEFORE_S,
                                                           end=snap.window.t_end))
