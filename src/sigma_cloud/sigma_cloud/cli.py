@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import time
@@ -14,8 +15,10 @@ import psycopg
 
 import sigma_protocol as protocol
 from sigma_cloud.console import cli as console_cli
+from sigma_cloud.core import service_log
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings
+from sigma_cloud.core.observability import configure_logging
 from sigma_cloud.core.security import HUMAN_ROLES, mint_token
 
 
@@ -83,12 +86,25 @@ def main(args: list[str] | None = None) -> int:
             if runtime.started_embedded and runtime.embedded is not None:
                 runtime.embedded.stop()
         return 0
-    runtime = prepare(settings)
+    # JSON records on stderr and into the log store under the command's name (docs/logs.md "The cloud's own logs");
+    # what is logged before the store is ready (migrations) is queued and sent once it is.
+    configure_logging(settings.log_level)
+    shipper = service_log.install(options.command, settings.log_store_level)
+    released = False
     try:
-        _run_command(options, settings, runtime)
+        runtime = prepare(settings)
+        try:
+            if shipper is not None:
+                shipper.start(runtime.api_url)
+            _run_command(options, settings, runtime)
+        finally:
+            released = True
+            service_log.release()  # sends what is queued while the database is still up
+            if runtime.started_embedded and runtime.embedded is not None:
+                runtime.embedded.stop()
     finally:
-        if runtime.started_embedded and runtime.embedded is not None:
-            runtime.embedded.stop()
+        if not released:  # prepare() failed: nothing can be stored
+            service_log.release(timeout=0)
     return 0
 
 
@@ -100,6 +116,7 @@ def _run_command(options: argparse.Namespace, settings: Settings, runtime: Runti
     if console_cli.run(options, runtime.owner_url):  # user add|list|remove, console map (docs/console.md)
         return
     if options.command == "migrate":
+        logging.getLogger("sigma_cloud.cli").info("database ready")  # into the log store as service "migrate"
         print("database ready")
     elif options.command == "cognition":
         import asyncio

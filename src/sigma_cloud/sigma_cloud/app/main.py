@@ -26,6 +26,7 @@ from sigma_cloud.api.routes import (
     notifications,
     robots,
     safety,
+    service_logs,
     sites,
     swarm,
     tasks,
@@ -33,7 +34,7 @@ from sigma_cloud.api.routes import (
     twin,
 )
 from sigma_cloud.console.routes import router as console_router
-from sigma_cloud.core import incident_response, maintenance
+from sigma_cloud.core import incident_response, maintenance, service_log
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings, get_settings
 from sigma_cloud.core.db import make_pool
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             app.state.ingest = IngestService(settings, pool, ingest_pool=ingest_pool)
             app.state.notifier = notifier
             app.state.metrics = metrics
+            # the process's own log records into the log store (docs/logs.md "The cloud's own logs")
+            stack.enter_context(service_log.attach("api", rt.api_url, settings.log_store_level))
             if run_maintenance:
                 for job in (asyncio.create_task(maintenance.loop(rt.owner_url, settings), name="maintenance"),
                             asyncio.create_task(incident_response.loop(pool, settings), name="incident-response")):
@@ -106,7 +109,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
 
     app.add_exception_handler(psycopg.Error, on_db_error)
     for module in (health, devices, robots, telemetry, sites, decisions, safety, tasks, swarm, notifications,
-                   cognition, federated, twin, logs):
+                   cognition, federated, twin, logs, service_logs):
         app.include_router(module.router)
     app.include_router(console_router)  # the fleet console page (docs/console.md), outside the OpenAPI document
     problems.problem_openapi(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,7 +96,9 @@ def prepare(settings: Settings, embedded: EmbeddedPostgres | None = None) -> Run
         try:
             if not settings.api_database_url:
                 ensure_roles(conn, settings.api_db_user, api_password or "")
-            migrate(conn)
+            applied = migrate(conn)
+            if applied:
+                logging.getLogger("sigma_cloud.migrate").info("migrations applied: %s", ", ".join(applied))
             ensure_partitions(conn, settings)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (BOOTSTRAP_LOCK,))

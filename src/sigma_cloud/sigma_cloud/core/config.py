@@ -68,6 +68,8 @@ class Settings(BaseSettings):
 
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
+    # The cloud's own records at or above this level go into the log store (service_logs, docs/logs.md); OFF: none.
+    log_store_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "OFF"] = "INFO"
 
     @model_validator(mode="after")
     def _refuse_retention_inside_ingest_window(self) -> Settings:

@@ -18,7 +18,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sigma_cloud.core.payloads import install
 
 # sigma_ingest: COPYs a verified device batch into telemetry day partitions (migration 0071, core/ingest_copy.py)
-GROUP_ROLES = ("sigma_fleet_admin", "sigma_site_manager", "sigma_operator", "sigma_device", "sigma_ingest")
+# sigma_log_writer: writes the cloud's own log records through service_logs_write() (migration 0063, docs/logs.md)
+GROUP_ROLES = ("sigma_fleet_admin", "sigma_site_manager", "sigma_operator", "sigma_device", "sigma_ingest",
+               "sigma_log_writer")
 ROLE_OF = {"fleet_admin": "sigma_fleet_admin", "site_manager": "sigma_site_manager", "operator": "sigma_operator",
            "device": "sigma_device"}
 MIGRATION_LOCK = 7_281_001

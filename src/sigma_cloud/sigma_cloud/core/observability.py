@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -19,6 +20,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 robot_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("robot_id", default="")
 tracer_var: contextvars.ContextVar[Any] = contextvars.ContextVar("tracer", default=None)
+# The caller's W3C trace context (trace id, its span id) as received, for log records when no cloud span is active
+# (tracing off): a request carrying a traceparent still logs under that trace (docs/logs.md "The cloud's own logs").
+request_trace_var: contextvars.ContextVar[tuple[str, str]] = contextvars.ContextVar("request_trace", default=("", ""))
+# The robot a request's path names (/v1/devices/{id}/..., /v1/robots/{id}/...), for its log records.
+_ROBOT_PATH_RE = re.compile(r"^/v1/(?:devices|robots)/([A-Za-z0-9._-]{1,128})(?:/|$)")
 
 
 class Metrics:
@@ -43,7 +49,7 @@ class JsonFormatter(logging.Formatter):
         robot_id = getattr(record, "robot_id", None) or robot_id_var.get()
         if robot_id:
             entry["robot_id"] = robot_id
-        trace_id, span_id = current_ids()
+        trace_id, span_id = log_ids()
         if trace_id:
             entry["trace_id"], entry["span_id"] = trace_id, span_id
         for key in ("method", "path", "status", "duration_ms"):
@@ -58,7 +64,8 @@ def configure_logging(level: str) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("sigma_cloud")
-    root.handlers[:] = [handler]
+    # replaces an earlier call's JSON stream handler, keeps the others (the log store's, core/service_log.py)
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h.formatter, JsonFormatter)] + [handler]
     root.setLevel(level)
     root.propagate = False
 
@@ -94,6 +101,12 @@ def current_ids() -> tuple[str, str]:
     if not context.is_valid:
         return "", ""
     return f"{context.trace_id:032x}", f"{context.span_id:016x}"
+
+
+def log_ids() -> tuple[str, str]:
+    """(trace id, span id) for a log record: the active cloud span's, else the caller's traceparent as received."""
+    ids = current_ids()
+    return ids if ids[0] else request_trace_var.get()
 
 
 def current_traceparent() -> str:
@@ -142,6 +155,7 @@ class RequestContextMiddleware:
         incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        log_tokens = _log_context(scope)
         status = {"code": 500}
         start = time.perf_counter()
 
@@ -175,6 +189,8 @@ class RequestContextMiddleware:
                 self.log.info("request", extra={"method": scope["method"], "path": scope["path"],
                                                 "status": status["code"], "duration_ms": round(elapsed * 1e3, 2)})
             request_id_var.reset(token)
+            for var, var_token in log_tokens:
+                var.reset(var_token)
             if server_span is not None:  # ended after the access log, so the log record carries its ids
                 from opentelemetry import context as otel_context
                 from opentelemetry.trace import StatusCode
@@ -185,3 +201,21 @@ class RequestContextMiddleware:
                 if context_token is not None:  # set together with server_span
                     otel_context.detach(context_token)
                 server_span.end()
+
+
+def _log_context(scope: dict) -> list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]]:
+    """Set the request's robot id (from its path) and received trace context for its log records; the tokens to
+    reset them with."""
+    tokens: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
+    match = _ROBOT_PATH_RE.match(scope.get("path", ""))
+    if match:
+        tokens.append((robot_id_var, robot_id_var.set(match[1])))
+    for name, value in scope.get("headers") or ():
+        if name == b"traceparent":
+            from sigma_protocol.tracecontext import parse_traceparent
+
+            parsed = parse_traceparent(value.decode("latin-1"))
+            if parsed is not None:
+                tokens.append((request_trace_var, request_trace_var.set((parsed.trace_id, parsed.span_id))))
+            break
+    return tokens

@@ -72,7 +72,7 @@ def _like(text: str) -> str:
 
 async def records(conn: psycopg.AsyncConnection, *, robot_id: str, since: dt.datetime, until: dt.datetime,
                   min_severity: int, q: str | None, node: str | None, after: tuple[dt.datetime, int, int] | None,
-                  limit: int) -> list[dict[str, Any]]:
+                  limit: int, trace_id: str | None = None) -> list[dict[str, Any]]:
     """The robot's records in [since, until) at or above `min_severity`, oldest first, after the cursor `after`."""
     where = ["robot_id = %s", "ts >= %s", "ts < %s", "severity >= %s"]
     args: list[Any] = [robot_id, since, until, min_severity]
@@ -82,6 +82,9 @@ async def records(conn: psycopg.AsyncConnection, *, robot_id: str, since: dt.dat
     if node:
         where.append("node = %s")
         args.append(node)
+    if trace_id:
+        where.append("trace_id = %s")
+        args.append(trace_id)
     if after is not None:
         where.append("(ts, stream, seq) > (%s, %s, %s)")
         args.extend(after)

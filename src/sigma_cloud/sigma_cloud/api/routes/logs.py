@@ -25,6 +25,7 @@ from sigma_cloud.api.routes.devices import DEVICE_HEADERS, as_problem, read_body
 from sigma_cloud.api.routes.robots import fetch_robot
 from sigma_cloud.repositories import devices
 from sigma_cloud.repositories import logs as repo
+from sigma_cloud.repositories import service_logs as service_repo
 from sigma_protocol import logs as wire
 
 router = APIRouter(tags=["logs"])
@@ -49,6 +50,28 @@ class LogRecordPublic(BaseModel):
     received_at: dt.datetime
 
 
+class ServiceLogPublic(BaseModel):
+    """One record of a cloud process (service_logs, docs/logs.md "The cloud's own logs")."""
+
+    id: int
+    ts: dt.datetime = Field(description="when the cloud process logged it (the cloud's clock)")
+    severity: SeverityName
+    service: str = Field(description="api, cognition, migrate, maintenance, ...")
+    instance: str = Field(description="host:pid of the process (one API worker or replica)")
+    logger: str
+    message: str
+    robot_id: str | None = Field(description="the robot the request or work concerned, if any")
+    trace_id: str | None = Field(description="W3C trace id: the cloud span's, else the caller's traceparent")
+    span_id: str | None
+    request_id: str | None
+    extra: dict[str, Any] = Field(description="method, path, status, duration_ms, exc where present")
+    received_at: dt.datetime
+
+
+def service_item(row: dict[str, Any]) -> ServiceLogPublic:
+    return ServiceLogPublic(**{**row, "severity": wire.severity_name(row["severity"])})
+
+
 class LogsPublic(BaseModel):
     """A page of records, oldest first; `next_cursor` continues it (null: no more)."""
 
@@ -60,6 +83,10 @@ class LogsPublic(BaseModel):
     dropped: dict[str, dict[str, int]] = Field(
         description="records the robot dropped (reason buffer|rate -> severity -> count) in the streams of the window")
     incident_id: uuid.UUID | None = None
+    cloud: list[ServiceLogPublic] | None = Field(
+        default=None, description="incidents only, first page: the cloud's own records about the robot in the window "
+        "(at most `limit`; more via GET /v1/logs?robot_id=)")
+    cloud_more: bool | None = None
 
 
 class LogAckPublic(BaseModel):
@@ -111,10 +138,11 @@ def _window(since: dt.datetime | None, until: dt.datetime | None) -> tuple[dt.da
 
 
 async def _page(conn: Any, robot_id: str, since: dt.datetime, until: dt.datetime, min_severity: SeverityName,
-                q: str | None, node: str | None, cursor: str | None, limit: int) -> LogsPublic:
+                q: str | None, node: str | None, cursor: str | None, limit: int,
+                trace_id: str | None = None) -> LogsPublic:
     rows = await repo.records(conn, robot_id=robot_id, since=since, until=until,
                               min_severity=wire.SEVERITY_OF_NAME[min_severity], q=q, node=node,
-                              after=_parse_cursor(cursor), limit=limit + 1)
+                              after=_parse_cursor(cursor), limit=limit + 1, trace_id=trace_id)
     more = len(rows) > limit
     rows = rows[:limit]
     items = [LogRecordPublic(**{**r, "severity": wire.severity_name(r["severity"])}) for r in rows]
@@ -128,16 +156,18 @@ Text = Annotated[str | None, Query(min_length=1, max_length=200, description="ca
 Node = Annotated[str | None, Query(min_length=1, max_length=256, description="exact logger name, e.g. r1.core_node")]
 Cursor = Annotated[str | None, Query(max_length=80, description="next_cursor of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+TraceId = Annotated[str | None, Query(pattern="^[0-9a-f]{32}$", description="W3C trace id (32 lowercase hex)")]
 
 
 @router.get("/v1/robots/{robot_id}/logs", response_model=LogsPublic, responses=responses(401, 404, 422))
 async def robot_logs(robot_id: str, conn: DbDep, since: dt.datetime | None = None, until: dt.datetime | None = None,
                      min_severity: Severity = "debug", q: Text = None, node: Node = None, cursor: Cursor = None,
-                     limit: Limit = 200) -> LogsPublic:
-    """The robot's log records in [since, until) (default: the last hour), oldest first, paged."""
+                     limit: Limit = 200, trace_id: TraceId = None) -> LogsPublic:
+    """The robot's log records in [since, until) (default: the last hour), oldest first, paged; `trace_id` keeps
+    the records of one trace."""
     await fetch_robot(conn, robot_id)  # 404 unless visible to the caller (RLS)
     since, until = _window(since, until)
-    return await _page(conn, robot_id, since, until, min_severity, q, node, cursor, limit)
+    return await _page(conn, robot_id, since, until, min_severity, q, node, cursor, limit, trace_id)
 
 
 @router.get("/v1/incidents/{incident_id}/logs", response_model=LogsPublic, responses=responses(401, 404, 422))
@@ -147,7 +177,8 @@ async def incident_logs(incident_id: uuid.UUID, conn: DbDep,
                         min_severity: Severity = "debug", q: Text = None, node: Node = None, cursor: Cursor = None,
                         limit: Limit = 200) -> LogsPublic:
     """The incident robot's records from `before_s` before the incident to `after_s` after it (its black box holds
-    10 s before and 2 s after by default), so logs, safety events and the recording line up in time."""
+    10 s before and 2 s after by default), so logs, safety events and the recording line up in time; on the first
+    page also the cloud's own records about the robot in the same window (`cloud`)."""
     row = await repo.incident(conn, incident_id=incident_id)
     if row is None:
         raise ProblemError(404, "not-found", f"incident {incident_id} not found (or not in your sites)")
@@ -155,6 +186,11 @@ async def incident_logs(incident_id: uuid.UUID, conn: DbDep,
     until = row["at"] + dt.timedelta(seconds=after_s) + dt.timedelta(microseconds=1)
     page = await _page(conn, row["robot_id"], since, until, min_severity, q, node, cursor, limit)
     page.incident_id = incident_id
+    if cursor is None:
+        cloud = await service_repo.records(conn, since=since, until=until,
+                                           min_severity=wire.SEVERITY_OF_NAME[min_severity],
+                                           robot_id=row["robot_id"], q=q, limit=limit + 1)
+        page.cloud, page.cloud_more = [service_item(r) for r in cloud[:limit]], len(cloud) > limit
     return page
 
 
