@@ -70,6 +70,7 @@ class BoardParams:
     max_queue: int = 2  # tasks a robot may hold (including the one it executes)
     max_rounds: int = 2  # allocation rounds per call (each gives a robot at most one more task)
     dense_limit: int = solver.DENSE_LIMIT  # tasks x robots solved densely and exactly
+    sparse_limit: int = solver.SPARSE_LIMIT  # ... on the k-nearest candidate graph in one piece; beyond: cells
 
 
 @dataclass
@@ -139,8 +140,10 @@ class TaskBoard:
             if not pending or not ids:
                 break
             fleet = [states[r] for r in ids]
-            fleet = [replace(r, available=r.available and r.queue_len < self.board.max_queue) for r in fleet]
-            assign, why_unassigned, bid_of, used = self._round(pending, fleet, now)
+            full = self.board.max_queue
+            fleet = [replace(r, available=False) if r.available and r.queue_len >= full else r for r in fleet]
+            assign, why_unassigned, winners, used = self._round(pending, fleet, now)
+            won, chosen = winners.bids, winners.index
             result.solver = used
             placed = 0
             for j, rec in enumerate(pending):
@@ -152,11 +155,11 @@ class TaskBoard:
                     continue
                 result.infeasible.pop(tid, None)
                 robot = fleet[assign[j]]
-                b = bid_of(j, int(assign[j]))
+                k = chosen[j]
                 a = Assignment(
-                    task_id=tid, robot_id=robot.robot_id, term=term, leader=self.leader, cost_s=float(b.cost[0]),
-                    finish_at=float(b.finish[0]), lease_until=now + self.board.lease_s,
-                    charge_first=bool(b.charge_first[0]),
+                    task_id=tid, robot_id=robot.robot_id, term=term, leader=self.leader, cost_s=float(won.cost[k]),
+                    finish_at=float(won.finish[k]), lease_until=now + self.board.lease_s,
+                    charge_first=bool(won.charge_first[k]),
                 )
                 if a.charge_first:
                     result.assignments.append(self._insert_charge(robot, tid, now=now, term=term))
@@ -168,7 +171,7 @@ class TaskBoard:
                 result.assignments.append(a)
                 states[robot.robot_id] = replace(
                     robot, position=self.site.point(rec.spec.end_place), busy_until=a.finish_at,
-                    battery_wh=float(b.energy_j[0]) / 3600.0, queue_len=robot.queue_len + 1,
+                    battery_wh=float(won.energy_j[k]) / 3600.0, queue_len=robot.queue_len + 1,
                 )
                 placed += 1
             if placed == 0:
@@ -180,12 +183,12 @@ class TaskBoard:
         return result
 
     def _round(self, pending: list[TaskRecord], fleet: list[RobotState], now: float
-               ) -> tuple[np.ndarray, Callable[[int], str], Callable[[int, int], Bids], str]:
+               ) -> tuple[np.ndarray, Callable[[int], str], _Won, str]:
         tasks = self._task_arrays(pending)
         robots = RobotArrays.build(fleet, self._docks, self.dist)
         n, m = len(pending), len(fleet)
         unassigned = self.params.unassigned_cost(tasks.priority)
-        kind = solver.choose(n, m, self.board.dense_limit)
+        kind = solver.choose(n, m, self.board.dense_limit, self.board.sparse_limit)
 
         def pair_bids(jj: np.ndarray, ii: np.ndarray) -> Bids:
             return bid(tasks, robots, jj, ii, now=now, dist=self.dist, params=self.params)
@@ -194,7 +197,13 @@ class TaskBoard:
             bids = pair_bids(np.repeat(np.arange(n), m), np.tile(np.arange(m), n))
             assign = solver.solve_dense(bids.cost.reshape(n, m), unassigned)
         else:
-            assign = solver.solve_cells(tasks.start, robots.pos, lambda jj, ii: pair_bids(jj, ii).cost, unassigned)
+            def pair_cost(jj: np.ndarray, ii: np.ndarray) -> np.ndarray:
+                return pair_bids(jj, ii).cost
+
+            if kind == "sparse":
+                assign = solver.solve_candidates(tasks.start, robots.pos, pair_cost, unassigned)
+            else:
+                assign = solver.solve_cells(tasks.start, robots.pos, pair_cost, unassigned)
             chosen = np.flatnonzero(assign >= 0)
             bids = pair_bids(chosen, assign[chosen])
             left = np.flatnonzero(assign < 0)
@@ -210,12 +219,14 @@ class TaskBoard:
                 return "outbid: every feasible robot went to a cheaper or more urgent task this round"
             return "no feasible robot: " + _summarize(bids.reason[sel])
 
-        def bid_of(task: int, robot: int) -> Bids:
-            sel = slice(starts[task], starts[task + 1])
-            k = starts[task] + int(np.flatnonzero(bids.i[sel] == robot)[0])
-            return _select(bids, slice(k, k + 1))
-
-        return assign, why_unassigned, bid_of, kind
+        # the winning bid of each assigned task, found for all at once
+        index = np.full(n, -1, dtype=np.int64)
+        got = np.flatnonzero(assign >= 0)
+        if len(got):
+            key = bids.j.astype(np.int64) * (m + 1) + bids.i
+            order = np.argsort(key, kind="stable")
+            index[got] = order[np.searchsorted(key[order], got * (m + 1) + assign[got])]
+        return assign, why_unassigned, _Won(bids, index), kind
 
     def _insert_charge(self, robot: RobotState, before: str, *, now: float, term: int) -> Assignment:
         """A charging task at the robot's nearest dock, assigned ahead of `before` (as rmf_task inserts one)."""
@@ -380,8 +391,12 @@ class TaskBoard:
         return rec
 
 
-def _select(bids: Bids, sel: slice) -> Bids:
-    return Bids(*(getattr(bids, f)[sel] for f in ("j", "i", "cost", "finish", "energy_j", "charge_first", "reason")))
+@dataclass(frozen=True)
+class _Won:
+    """The bids of one round and, per task, the index of its winning bid (-1: not assigned)."""
+
+    bids: Bids
+    index: np.ndarray
 
 
 def _merge(a: Bids, b: Bids) -> Bids:

@@ -25,10 +25,16 @@ from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy.spatial import cKDTree
 
-DENSE_LIMIT = 4_000_000  # tasks x robots solved densely and exactly
-CELL_PAIRS = 250_000  # tasks x robots per cell in the cells solver (about 500 x 500)
+DENSE_LIMIT = 250_000  # tasks x robots solved densely and exactly (every pair costed)
+SPARSE_LIMIT = 9_000_000  # up to this many pairs: one candidate-graph solve over the whole batch; beyond: cells
+CELL_PAIRS = 1_000_000  # tasks x robots per cell in the cells solver (about 1,000 x 1,000)
 REFINE_PASSES = 3
+CANDIDATES = 64  # nearest robots (straight line to the task's start) costed per task
+WIDEN_ROUNDS = 2  # tasks left without a robot are offered the nearest free robots again, 4x as many each round
 
 PairCost = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (task idx, robot idx) arrays -> cost array
 
@@ -52,13 +58,106 @@ def solve_dense(cost: np.ndarray, unassigned: np.ndarray) -> np.ndarray:
     return assign
 
 
-def _solve_block(tidx: np.ndarray, ridx: np.ndarray, pair_cost: PairCost, unassigned: np.ndarray) -> np.ndarray:
-    """Dense exact solution of one block; returns the global robot index per task of the block (-1 = none)."""
+def solve_sparse(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, unassigned: np.ndarray, n_cols: int
+                 ) -> np.ndarray:
+    """Optimal assignment on a candidate graph: task ``rows[k]`` may take robot ``cols[k]`` at ``cost[k]`` (each
+    pair at most once); ``unassigned[j]`` is task j's cost of staying queued. Returns the robot per task (-1 = none).
+
+    Exact for the objective on the given edges: every task also gets a dummy robot of its own at its unassigned
+    cost, so a full matching always exists, and scipy's sparse LAPJVsp (``min_weight_full_bipartite_matching``)
+    minimises sum(cost - unassigned) over the real edges taken (shifted to positive weights)."""
+    n = len(unassigned)
+    assign = np.full(n, -1, dtype=np.int64)
+    keep = np.isfinite(cost) & (cost < unassigned[rows])  # an edge dearer than waiting is never taken
+    if n == 0 or not keep.any():
+        return assign
+    rows, cols, saving = rows[keep], cols[keep], cost[keep] - unassigned[rows[keep]]
+    big = 2.0 * float(np.max(unassigned)) + 1.0
+    graph = csr_matrix((np.concatenate([saving + big, np.full(n, big)]),
+                        (np.concatenate([rows, np.arange(n)]), np.concatenate([cols, n_cols + np.arange(n)]))),
+                       shape=(n, n_cols + n))
+    r, c = min_weight_full_bipartite_matching(graph)
+    real = c < n_cols
+    assign[r[real]] = c[real]
+    return assign
+
+
+def _solve_block(tidx: np.ndarray, ridx: np.ndarray, pair_cost: PairCost, unassigned: np.ndarray,
+                 task_pts: np.ndarray | None = None, robot_pts: np.ndarray | None = None) -> np.ndarray:
+    """One block: dense and exact up to ``DENSE_LIMIT`` pairs (or without points), else on the candidate graph of
+    each task's ``CANDIDATES`` nearest robots. Returns the global robot index per task of the block (-1 = none)."""
     if len(tidx) == 0 or len(ridx) == 0:
         return np.full(len(tidx), -1, dtype=np.int64)
+    if len(tidx) * len(ridx) > DENSE_LIMIT and task_pts is not None and robot_pts is not None:
+        return solve_candidates(task_pts, robot_pts, pair_cost, unassigned, tidx, ridx)
     jj, ii = np.repeat(tidx, len(ridx)), np.tile(ridx, len(tidx))
     local = solve_dense(pair_cost(jj, ii).reshape(len(tidx), len(ridx)), unassigned[tidx])
     return np.where(local >= 0, ridx[np.maximum(local, 0)], -1)
+
+
+def solve_candidates(task_pts: np.ndarray, robot_pts: np.ndarray, pair_cost: PairCost, unassigned: np.ndarray,
+                     tidx: np.ndarray | None = None, ridx: np.ndarray | None = None, *, k: int = CANDIDATES,
+                     widen: int = WIDEN_ROUNDS) -> np.ndarray:
+    """Sparse candidates: each task is costed against its ``k`` nearest robots (straight line to its start, a lower
+    bound of the empty leg; k-d tree), and the candidate graph is solved exactly (``solve_sparse``). A task with
+    fewer than ``k / 2`` feasible candidates (e.g. too heavy for the robots around it) gets 4x as many neighbours,
+    until it has them or every robot is a candidate, before the solve — so the exact matching can trade a strong
+    robot away from a light task. Tasks then left without a robot (every candidate went to another task) are
+    offered the nearest still-free robots, up to ``widen`` more rounds; a small remainder is solved densely.
+    Returns the global robot index per task of ``tidx`` (-1 = none)."""
+    tidx = np.arange(len(task_pts)) if tidx is None else tidx
+    ridx = np.arange(len(robot_pts)) if ridx is None else ridx
+    out = np.full(len(tidx), -1, dtype=np.int64)
+    free = np.ones(len(ridx), dtype=bool)
+    todo = np.arange(len(tidx))
+    for _ in range(widen + 1):
+        fr = np.flatnonzero(free)
+        if len(todo) == 0 or len(fr) == 0:
+            break
+        if len(todo) * len(fr) <= DENSE_LIMIT:
+            out[todo] = _solve_block(tidx[todo], ridx[fr], pair_cost, unassigned)
+            break
+        rows, cols, cost = _candidate_graph(task_pts[tidx[todo]], robot_pts[ridx[fr]],
+                                            _subset_cost(pair_cost, tidx[todo], ridx[fr]), k)
+        local = solve_sparse(rows, cols, cost, unassigned[tidx[todo]], len(fr))
+        got = local >= 0
+        out[todo[got]] = ridx[fr[local[got]]]
+        free[fr[local[got]]] = False
+        todo = todo[~got]
+    return out
+
+
+def _subset_cost(pair_cost: PairCost, tasks: np.ndarray, robots: np.ndarray) -> PairCost:
+    """``pair_cost`` on positions within the given task and robot index arrays."""
+
+    def cost(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return pair_cost(tasks[rows], robots[cols])
+
+    return cost
+
+
+def _candidate_graph(task_pts: np.ndarray, robot_pts: np.ndarray, pair_cost: PairCost, k: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(task, robot, cost) edges: each task's k nearest robots, widened 4x at a time for tasks with fewer than
+    k / 2 feasible ones (until every robot is a candidate)."""
+    n, m = len(task_pts), len(robot_pts)
+    tree = cKDTree(robot_pts)
+    want = max(1, k // 2)
+    feasible = np.zeros(n, dtype=np.int64)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    need, have, q = np.arange(n), 0, min(k, m)
+    while len(need):
+        _, near = tree.query(task_pts[need], k=q)
+        near = np.asarray(near).reshape(len(need), q)[:, have:]
+        rows, cols = np.repeat(need, q - have), near.reshape(-1)
+        cost = pair_cost(rows, cols)
+        parts.append((rows, cols, cost))
+        feasible += np.bincount(rows[np.isfinite(cost)], minlength=n)
+        if q == m:
+            break
+        need = need[feasible[need] < want]
+        have, q = q, min(4 * q, m)
+    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
 def partition(
@@ -97,7 +196,7 @@ def solve_cells(
     assign = np.full(n, -1, dtype=np.int64)
     cells = partition(task_pts, robot_pts, limit)
     for tidx, ridx in cells:
-        assign[tidx] = _solve_block(tidx, ridx, pair_cost, unassigned)
+        assign[tidx] = _solve_block(tidx, ridx, pair_cost, unassigned, task_pts, robot_pts)
     if n == 0 or m == 0:
         return assign
     lo = np.minimum(task_pts.min(axis=0), robot_pts.min(axis=0))
@@ -115,7 +214,7 @@ def solve_cells(
             held = assign[tidx][assign[tidx] >= 0]
             ridx = np.concatenate([held, free_by_cell.get(cell, np.zeros(0, dtype=np.int64))])
             if len(tidx) * len(ridx) <= 4 * limit:
-                assign[tidx] = _solve_block(tidx, ridx, pair_cost, unassigned)
+                assign[tidx] = _solve_block(tidx, ridx, pair_cost, unassigned, task_pts, robot_pts)
     return assign
 
 
@@ -133,6 +232,8 @@ def _group(items: np.ndarray, ids: np.ndarray) -> dict[int, np.ndarray]:
     return {int(keys[order][g[0]]): items[order][g] for g in np.split(np.arange(len(items)), split)}
 
 
-def choose(n: int, m: int, dense_limit: int = DENSE_LIMIT) -> str:
-    """Which solver a batch of n tasks x m robots gets: 'dense' (exact) or 'cells'."""
-    return "dense" if n * m <= dense_limit else "cells"
+def choose(n: int, m: int, dense_limit: int = DENSE_LIMIT, sparse_limit: int = SPARSE_LIMIT) -> str:
+    """Which solver a batch of n tasks x m robots gets: 'dense' (exact), 'sparse' (candidates) or 'cells'."""
+    if n * m <= dense_limit:
+        return "dense"
+    return "sparse" if n * m <= sparse_limit else "cells"

@@ -93,5 +93,53 @@ def test_cells_within_two_percent_of_exact_on_a_uniform_instance():
 
 def test_choose_by_size():
     assert solver.choose(100, 100) == "dense"
-    assert solver.choose(2000, 2000) == "dense"
+    assert solver.choose(500, 500) == "dense"
+    assert solver.choose(1000, 1000) == "sparse"
+    assert solver.choose(3000, 3000) == "sparse"
     assert solver.choose(10_000, 10_000) == "cells"
+
+
+@settings(max_examples=300, deadline=None)
+@given(instances())
+def test_sparse_on_every_pair_equals_brute_force(inst):
+    """The candidate-graph solver is exact when every pair is a candidate (infeasible pairs are left out)."""
+    cost, unassigned = inst
+    n, m = cost.shape
+    rows, cols = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+    assign = solver.solve_sparse(rows, cols, cost.reshape(-1), unassigned, m)
+    _valid(assign, cost)
+    assert np.isclose(solver.objective(assign, cost, unassigned), brute_force(cost, unassigned))
+
+
+def _uniform(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    side = np.sqrt(100.0 * n)
+    tasks, robots = rng.random((n, 2)) * side, rng.random((n, 2)) * side
+    cost = np.hypot(tasks[:, None, 0] - robots[None, :, 0], tasks[:, None, 1] - robots[None, :, 1]) + 40.0
+    return tasks, robots, cost
+
+
+def test_candidates_within_two_percent_of_exact_and_place_every_task():
+    tasks, robots, cost = _uniform(900, 3)
+    unassigned = np.full(900, 1e5)
+    exact = solver.objective(solver.solve_dense(cost, unassigned), cost, unassigned)
+    assign = solver.solve_candidates(tasks, robots, lambda jj, ii: cost[jj, ii], unassigned)
+    _valid(assign, cost)
+    assert (assign >= 0).all()
+    assert exact <= solver.objective(assign, cost, unassigned) <= exact * 1.02
+
+
+def test_candidates_reach_far_capable_robots_when_the_nearest_cannot():
+    """Heavy tasks that only the few strong robots can carry: among their 64 nearest robots hardly any can, so the
+    candidate graph must widen for them far beyond the first k (and the exact solve then gives every strong robot
+    a heavy task, sending the light tasks near it to other robots)."""
+    tasks, robots, cost = _uniform(900, 5)
+    strong = np.arange(0, 900, 150)          # 6 robots spread over the site
+    heavy = np.arange(0, 900, 100)           # 9 tasks: more than the strong robots
+    cost[np.ix_(heavy, np.setdiff1d(np.arange(900), strong))] = np.inf
+    unassigned = np.full(900, 1e5)
+    exact = solver.solve_dense(cost, unassigned)
+    assign = solver.solve_candidates(tasks, robots, lambda jj, ii: cost[jj, ii], unassigned)
+    _valid(assign, cost)
+    assert (assign[heavy] >= 0).sum() == (exact[heavy] >= 0).sum() == len(strong)
+    assert np.isin(assign[heavy][assign[heavy] >= 0], strong).all()
