@@ -28,6 +28,7 @@ from sigma_swarm.core import (
     HeartbeatAck,
     LeaderCommand,
     Member,
+    MemberBroadcast,
     MemberReport,
     Output,
     Roster,
@@ -115,12 +116,14 @@ class SwarmRuntime:
                  on_status: Callable[[SwarmStatus], None] | None = None,
                  on_command: Callable[[LeaderCommand], None] | None = None,
                  on_report: Callable[[MemberReport], None] | None = None,
+                 on_broadcast: Callable[[MemberBroadcast], None] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.clock = clock
         self.on_status = on_status
         self.on_command = on_command
         self.on_report = on_report
+        self.on_broadcast = on_broadcast
         self.cloud_key = load_verify_key(config.cloud_roster_key_b64)
         self.key = key
         self.roster = self._read_roster(0)
@@ -222,6 +225,9 @@ class SwarmRuntime:
         if self.on_report is not None:
             for report in out.reports:
                 self.on_report(report)
+        if self.on_broadcast is not None:
+            for broadcast in out.broadcasts:
+                self.on_broadcast(broadcast)
 
     def _publish_status(self, now: float) -> None:
         status = self.member.status(now)
@@ -246,6 +252,12 @@ class SwarmRuntime:
         if send is None:
             return None
         self.transport.publish(self.signer.frame(send.message), send.to)
+        return send.message  # type: ignore[return-value]  # Send.message is the union of message types
+
+    def member_broadcast(self, kind: str, payload: bytes) -> MemberBroadcast:
+        """Send an application message to every member (signed; needs no leader)."""
+        send = self.member.member_broadcast(kind, payload)
+        self.transport.publish(self.signer.frame(send.message))
         return send.message  # type: ignore[return-value]  # Send.message is the union of message types
 
     def counters(self) -> dict[str, int]:

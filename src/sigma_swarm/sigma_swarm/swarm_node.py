@@ -5,7 +5,9 @@ Publishes ``swarm/state`` (SwarmState, latched), ``swarm/commands`` (accepted fe
 ``swarm/leader_command``: leader-only work (e.g. task allocation) with the term it was computed for; it is broadcast
 only if this robot still leads that very term with a valid lease. Takes ``swarm/member_report``: a report (e.g. task
 status) sent to the leader this robot follows; the leader's node publishes the members' reports on ``swarm/reports``
-(kind, payload, sender; ``term`` = the sender's term). The mesh runs in one thread of its own (it blocks
+(kind, payload, sender; ``term`` = the sender's term). Takes ``swarm/broadcast``: a message to every member
+(e.g. this robot's traffic route), needing no leader; every other member's node publishes it on ``swarm/broadcasts``
+(``sender`` = the member). The mesh runs in one thread of its own (it blocks
 on the DDS wait set); ROS callbacks only hand messages over through a queue.
 """
 
@@ -24,7 +26,7 @@ from rclpy.node import Node
 from sigma_interfaces.msg import SwarmCommand, SwarmState
 from sigma_ros_common.qos import LATCHED, reliable
 from sigma_ros_common.ros_params import load
-from sigma_swarm.core import ElectionParams, LeaderCommand, MemberReport, Role, SwarmStatus
+from sigma_swarm.core import ElectionParams, LeaderCommand, MemberBroadcast, MemberReport, Role, SwarmStatus
 from sigma_swarm.runtime import RuntimeConfig, SwarmRuntime, load_signing_key
 from sigma_swarm.settings import SwarmNodeSettings
 
@@ -45,6 +47,9 @@ class SwarmNode(Node):
         self.report_pub = self.create_publisher(SwarmCommand, "swarm/reports", reliable(50))
         self.create_subscription(SwarmCommand, "swarm/member_report", self._on_member_report, reliable(10))
         self._report_outbox: queue.Queue[SwarmCommand] = queue.Queue(maxsize=100)
+        self.broadcast_pub = self.create_publisher(SwarmCommand, "swarm/broadcasts", reliable(50))
+        self.create_subscription(SwarmCommand, "swarm/broadcast", self._on_member_broadcast, reliable(10))
+        self._broadcast_outbox: queue.Queue[SwarmCommand] = queue.Queue(maxsize=100)
         self._outbox: queue.Queue[SwarmCommand] = queue.Queue(maxsize=100)
         self._status: SwarmStatus | None = None
         self._counters: dict[str, int] = {}
@@ -71,7 +76,7 @@ class SwarmNode(Node):
                                    self._path(self.s.state_file), self.election, self.s.localhost_only,
                                    self.s.roster_poll_s)
             return SwarmRuntime(config, key, on_status=self._on_status, on_command=self._on_command,
-                                on_report=self._on_report)
+                                on_report=self._on_report, on_broadcast=self._on_broadcast)
         except (ValueError, OSError) as exc:  # RosterError is a ValueError; retried until it works
             self._problem = str(exc)
             return None
@@ -111,6 +116,9 @@ class SwarmNode(Node):
                     msg = self._report_outbox.get_nowait()
                     if runtime.member_report(msg.kind, bytes(msg.payload)) is None:
                         self.get_logger().debug(f"report {msg.kind!r} dropped: no leader to send it to")
+                while not self._broadcast_outbox.empty():
+                    msg = self._broadcast_outbox.get_nowait()
+                    runtime.member_broadcast(msg.kind, bytes(msg.payload))
                 now = time.monotonic()
                 if now >= next_counters:  # read by the diagnostics timer (state_period_s): no need per frame
                     self._counters = runtime.counters()
@@ -142,7 +150,19 @@ class SwarmNode(Node):
         out.header.stamp = self.get_clock().now().to_msg()
         self.report_pub.publish(out)
 
+    def _on_broadcast(self, broadcast: MemberBroadcast) -> None:
+        out = SwarmCommand(sender=broadcast.sender, term=broadcast.term, seq=broadcast.seq, kind=broadcast.kind,
+                           payload=list(broadcast.payload))
+        out.header.stamp = self.get_clock().now().to_msg()
+        self.broadcast_pub.publish(out)
+
     # ------------------------------------------------------------------ ROS side
+
+    def _on_member_broadcast(self, msg: SwarmCommand) -> None:
+        try:
+            self._broadcast_outbox.put_nowait(msg)
+        except queue.Full:
+            self.get_logger().warning("broadcast queue full; broadcast dropped")
 
     def _on_member_report(self, msg: SwarmCommand) -> None:
         try:

@@ -143,6 +143,16 @@ class MemberReportIdl(IdlStruct, typename="sigma_swarm::MemberReport"):
     payload: sequence[byte, PAYLOAD_BYTES]
 
 
+@dataclass
+class MemberBroadcastIdl(IdlStruct, typename="sigma_swarm::MemberBroadcast"):
+    sender: bounded_str[MAX_ID_CHARS]
+    term: int64
+    roster_version: int64
+    seq: int64
+    kind: bounded_str[MAX_ID_CHARS]
+    payload: sequence[byte, PAYLOAD_BYTES]
+
+
 # kind id -> (core dataclass, IDL struct). Ids are part of the wire format: never renumber.
 KINDS: dict[int, tuple[type, type]] = {
     1: (m.MemberHeartbeat, MemberHeartbeatIdl),
@@ -154,6 +164,7 @@ KINDS: dict[int, tuple[type, type]] = {
     7: (m.HeartbeatAck, HeartbeatAckIdl),
     8: (m.LeaderCommand, LeaderCommandIdl),
     9: (m.MemberReport, MemberReportIdl),
+    10: (m.MemberBroadcast, MemberBroadcastIdl),
 }
 KIND_OF: dict[type, int] = {core: kind for kind, (core, _) in KINDS.items()}
 

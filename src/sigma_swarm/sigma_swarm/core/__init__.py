@@ -9,6 +9,7 @@ from sigma_swarm.core.messages import (
     HeartbeatAck,
     LeaderCommand,
     LeaderHeartbeat,
+    MemberBroadcast,
     MemberHeartbeat,
     MemberReport,
     Message,
@@ -22,6 +23,7 @@ from sigma_swarm.core.params import ConfigError, ElectionParams, build_params
 
 __all__ = [
     "MESSAGE_TYPES", "NEVER", "ConfigError", "Durable", "ElectionParams", "HeartbeatAck", "LeaderCommand",
-    "LeaderHeartbeat", "Member", "MemberHeartbeat", "MemberReport", "Message", "Output", "PreVoteRequest",
-    "PreVoteResponse", "Role", "Roster", "Send", "SwarmStatus", "VoteRequest", "VoteResponse", "build_params",
+    "LeaderHeartbeat", "Member", "MemberBroadcast", "MemberHeartbeat", "MemberReport", "Message", "Output",
+    "PreVoteRequest", "PreVoteResponse", "Role", "Roster", "Send", "SwarmStatus", "VoteRequest", "VoteResponse",
+    "build_params",
 ]

@@ -23,6 +23,7 @@ from sigma_swarm.core.messages import (
     HeartbeatAck,
     LeaderCommand,
     LeaderHeartbeat,
+    MemberBroadcast,
     MemberHeartbeat,
     MemberReport,
     Message,
@@ -71,6 +72,7 @@ class Output:
     sends: list[Send] = field(default_factory=list)
     commands: list[LeaderCommand] = field(default_factory=list)
     reports: list[MemberReport] = field(default_factory=list)  # members' reports to this member while it leads
+    broadcasts: list[MemberBroadcast] = field(default_factory=list)  # other members' broadcasts (no leader needed)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class Member:
         self._peer_versions: dict[str, tuple[int, bool, int]] = {}  # roster version, settled, term
         self._cmd_seq = 0
         self._report_seq = 0
+        self._broadcast_seq = 0
         self._last_cmd: tuple[int, int] = (0, 0)  # (term, seq) of the last accepted command
 
     # ------------------------------------------------------------------ queries
@@ -208,6 +211,11 @@ class Member:
         self._report_seq += 1
         return Send(MemberReport(self.id, self.term, self.roster.version, leader, self._report_seq, kind, payload),
                     to=leader)
+
+    def member_broadcast(self, kind: str, payload: bytes) -> Send:
+        """An application message from this member to every member (no leader needed, not fenced)."""
+        self._broadcast_seq += 1
+        return Send(MemberBroadcast(self.id, self.term, self.roster.version, self._broadcast_seq, kind, payload))
 
     # ------------------------------------------------------------------ roster
 
@@ -407,6 +415,10 @@ class Member:
             return
         out.reports.append(msg)
 
+    def _on_member_broadcast(self, msg: MemberBroadcast, now: float, out: Output) -> None:
+        self.counters["broadcast_received"] += 1
+        out.broadcasts.append(msg)
+
     def _on_leader_command(self, msg: LeaderCommand, now: float, out: Output) -> None:
         if not self._accept_leader(msg, now):
             self.counters["command_rejected"] += 1
@@ -536,4 +548,5 @@ _HANDLERS: dict[type, Callable[[Member, Any, float, Output], None]] = {
     HeartbeatAck: Member._on_heartbeat_ack,
     LeaderCommand: Member._on_leader_command,
     MemberReport: Member._on_member_report,
+    MemberBroadcast: Member._on_member_broadcast,
 }

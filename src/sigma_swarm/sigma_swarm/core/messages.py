@@ -100,11 +100,24 @@ class MemberReport:
     payload: bytes
 
 
+@dataclass(frozen=True)
+class MemberBroadcast:
+    """A member's application message to every member (e.g. its traffic route; sigma_fleet_tasks). Needs no leader;
+    authenticated like every frame (roster, signature, replay window); not fenced (the member's own news)."""
+
+    sender: str
+    term: int
+    roster_version: int
+    seq: int
+    kind: str
+    payload: bytes
+
+
 Message = (MemberHeartbeat | PreVoteRequest | PreVoteResponse | VoteRequest | VoteResponse | LeaderHeartbeat
-           | HeartbeatAck | LeaderCommand | MemberReport)
+           | HeartbeatAck | LeaderCommand | MemberReport | MemberBroadcast)
 
 MESSAGE_TYPES: tuple[type, ...] = (MemberHeartbeat, PreVoteRequest, PreVoteResponse, VoteRequest, VoteResponse,
-                                   LeaderHeartbeat, HeartbeatAck, LeaderCommand, MemberReport)
+                                   LeaderHeartbeat, HeartbeatAck, LeaderCommand, MemberReport, MemberBroadcast)
 
 
 @dataclass(frozen=True)
