@@ -8,6 +8,7 @@ follower's reader never even sees the other followers' acknowledgements: no wake
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from cyclonedds.core import InstanceState, Policy, Qos, ReadCondition, SampleState, ViewState, WaitSet
@@ -77,10 +78,15 @@ class DdsTransport:
             writer = self._direct[to] = self._writer(to)
         writer.write(frame)
 
-    def receive(self, timeout_s: float) -> list[Frame]:
-        """Frames that arrived, waiting up to ``timeout_s`` for the first one."""
+    def receive(self, timeout_s: float, wake_on_frame: bool = True) -> list[Frame]:
+        """Frames that arrived, waiting up to ``timeout_s`` for the first one — or, with ``wake_on_frame`` False,
+        sleeping the whole ``timeout_s`` and then taking everything that arrived meanwhile in one batch (a member
+        with nothing urgent to read saves a wake-up per frame)."""
         if timeout_s > 0:
-            self._waitset.wait(duration(seconds=timeout_s))
+            if wake_on_frame:
+                self._waitset.wait(duration(seconds=timeout_s))
+            else:
+                time.sleep(timeout_s)
         # take() also hands out InvalidSample for instance state changes (the last writer of the keyless topic in a
         # partition gone, a dispose): not frames (reported by helper C: one crashed a member's mesh thread)
         frames = [f for f in self.reader.take(N=256) if isinstance(f, Frame)]
