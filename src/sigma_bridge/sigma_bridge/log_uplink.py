@@ -5,6 +5,11 @@ The ROS callback only converts a `rcl_interfaces/msg/Log` into a record dict and
 (:mod:`sigma_bridge.log_buffer`) under a lock; one worker thread sends a batch every ``batch_period_s`` (sooner when a
 full batch waits), one in flight, retrying with backoff while the cloud is away. The uplink reports its own trouble
 through Python's `logging` (stderr), never through rclpy: its records would come back on `/rosout`.
+
+The bridge's other worker threads (telemetry uplink, decisions, recordings, model adoption) log through Python's
+`logging` too; `forward_to_rosout` hands their INFO+ records to the node's rclpy logger, so they reach `/rosout` (and
+so the cloud) with the robot's logger name and severity, like every other node's records. The uplink's refusals
+carry the request's W3C traceparent, so the robot's record and the cloud's record of one request share a trace id.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ from sigma_ros_common.params import param
 from sigma_ros_common.ros_params import load
 
 log = logging.getLogger("sigma_bridge.logs")
+# The log uplink's own trouble: on stderr only, never forwarded to /rosout (its records would come back to it).
+log.propagate = False
+if not log.handlers:
+    log.addHandler(logging.StreamHandler())
+FORWARDED = "sigma_bridge"  # the bridge's workers' stdlib loggers (sigma_bridge, sigma_bridge.recordings, ...)
 # Reliable like rcl's rosout writers (each keeps its last 1000 records). KEEP_ALL on purpose: a keep-last reader
 # shares one history among all writers, so a node logging in a loop would overwrite other nodes' records before the
 # bridge reads them; keep-all pushes back on each writer instead, and only the flooding node's own writer overwrites
@@ -210,8 +220,47 @@ class LogUplink(_Worker):
         return {**{f"logs.{k}": v for k, v in self.counts.items()}, "logs.held": held, **dropped}
 
 
+class RosoutForwarder(logging.Handler):
+    """Python `logging` records of the bridge's worker threads -> the node's rclpy logger (so `/rosout`)."""
+
+    def __init__(self, ros_logger: Any) -> None:
+        super().__init__(logging.INFO)
+        self.ros_logger = ros_logger
+        self.addFilter(lambda record: not record.name.startswith(log.name))  # never the log uplink's own
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # one call site per severity: rclpy ties a severity to the line that logs (it refuses a change)
+        try:
+            text = f"{record.getMessage()} [{record.name}]"
+            if record.levelno >= logging.CRITICAL:
+                self.ros_logger.fatal(text)
+            elif record.levelno >= logging.ERROR:
+                self.ros_logger.error(text)
+            elif record.levelno >= logging.WARNING:
+                self.ros_logger.warning(text)
+            else:
+                self.ros_logger.info(text)
+        except Exception:  # noqa: BLE001 - logging must never take a worker thread down
+            self.handleError(record)
+
+
+def forward_to_rosout(node: Node) -> RosoutForwarder:
+    """Forward the bridge's stdlib records (INFO and up) to `node`'s rclpy logger; one forwarder per process (a
+    later node replaces an earlier one's)."""
+    logger = logging.getLogger(FORWARDED)
+    for old in [h for h in logger.handlers if isinstance(h, RosoutForwarder)]:
+        logger.removeHandler(old)
+    forwarder = RosoutForwarder(node.get_logger())
+    logger.addHandler(forwarder)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    return forwarder
+
+
 def attach(node: Node, robot_id: str, client: UplinkClient | None) -> LogUplink | None:
-    """Declare ``logs.*`` and subscribe to /rosout; None when shipping is off or there is no cloud."""
+    """Forward the bridge's own stdlib records to /rosout; declare ``logs.*`` and subscribe to /rosout. None when
+    shipping is off or there is no cloud."""
+    forward_to_rosout(node)
     p = load(node, LogShipping, "logs")
     if not p.enabled or client is None:
         return None

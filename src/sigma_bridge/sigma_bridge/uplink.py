@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 import orjson
@@ -136,14 +136,17 @@ class UplinkClient:
 
     def send_batch(self, events: Sequence[StoredEvent], now: float) -> Outcome:
         """POST one batch; network failures become a ``retry`` outcome."""
+        trace = protocol.new_traceparent().header()  # each batch starts a trace
         try:
-            r = self.request("POST", protocol.INGEST_PATH, batch_body(self.robot_id, events), now,
-                             traceparent=protocol.new_traceparent().header())  # each batch starts a trace
+            r = self.request("POST", protocol.INGEST_PATH, batch_body(self.robot_id, events), now, traceparent=trace)
         except httpx.ConnectError as exc:
             return Outcome("retry", detail=f"cannot connect: {exc}", not_sent=True)
         except httpx.HTTPError as exc:  # timeouts, resets: the batch may have been stored, resend it unchanged
             return Outcome("retry", detail=f"{type(exc).__name__}: {exc}", ambiguous=True)
-        return classify(r.status_code, r.content, dict(r.headers))
+        out = classify(r.status_code, r.content, dict(r.headers))
+        if out.kind != "acked":  # what the robot logs about it names the request's trace (docs/logs.md)
+            out = replace(out, detail=f"{out.detail} traceparent={trace}")
+        return out
 
     def close(self) -> None:
         self._http.close()
