@@ -39,6 +39,7 @@ from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings, get_settings
 from sigma_cloud.core.db import make_pool
 from sigma_cloud.core.ingest import IngestService
+from sigma_cloud.core.nonces import NonceClaims
 from sigma_cloud.core.notifier import DecisionNotifier
 from sigma_cloud.core.observability import Metrics, RequestContextMiddleware, configure_logging, make_tracer
 
@@ -77,7 +78,9 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                                     timeout=settings.pool_timeout_s)
             await ingest_pool.open(wait=True, timeout=30)
             stack.push_async_callback(ingest_pool.close)
-            app.state.ingest = IngestService(settings, pool, ingest_pool=ingest_pool)
+            app.state.ingest = IngestService(settings, pool, ingest_pool=ingest_pool, notifier=notifier)
+            app.state.nonce_claims = NonceClaims(pool)  # the long-polls' nonces, group-committed (core/nonces.py)
+            stack.push_async_callback(app.state.nonce_claims.close)
             app.state.notifier = notifier
             app.state.metrics = metrics
             # the process's own log records into the log store (docs/logs.md "The cloud's own logs")

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     max_event_age_s: float = Field(default=7 * 86400, gt=0)
     clock_skew_s: float = Field(default=300.0, gt=0, le=300.0)
     key_cache_ttl_s: float = Field(default=10.0, ge=0)
+    # With the key listener up (migration 0072), a cached device key stays good until its robot's NOTIFY or this age.
+    key_cache_max_age_s: float = Field(default=600.0, ge=0)
 
     partitions_ahead_days: int = Field(default=2, ge=1)
     telemetry_hash_partitions: int = Field(default=4, ge=1, le=64)

@@ -24,6 +24,7 @@ from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, Normalizatio
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, acquire_within, identity_params
 from sigma_cloud.core.fastpath import FastBatch
+from sigma_cloud.core.notifier import DecisionNotifier
 from sigma_cloud.core.observability import robot_id_var
 from sigma_cloud.core.partitions import partition_name
 from sigma_cloud.core.rows import one_row
@@ -60,7 +61,9 @@ class DeviceKey:
     verify_key: VerifyKey
     site_id: str
     status: str
-    expires: float
+    expires: float  # always good until then (key_cache_ttl_s: the rule when no listener invalidates)
+    read_at: float = 0.0
+    epoch: int = -1  # the notifier epoch it was read in with no key change meanwhile; -1: not kept past `expires`
 
 
 @dataclass
@@ -84,7 +87,7 @@ class IngestService:
     """Per-process ingest state: device key cache and per-robot streaming scorers (bounded LRU)."""
 
     def __init__(self, settings: Settings, pool: AsyncConnectionPool, max_robots: int = 100_000,
-                 ingest_pool: AsyncConnectionPool | None = None) -> None:
+                 ingest_pool: AsyncConnectionPool | None = None, notifier: DecisionNotifier | None = None) -> None:
         self.settings = settings
         self.pool = pool  # the API's pool: key lookups of the other device routes (the decision long-poll, acks)
         # A bulkhead: batches use their own connections (one per admission slot), so under overload they never queue
@@ -97,6 +100,26 @@ class IngestService:
         self.concurrency = settings.ingest_concurrency
         self._slots = asyncio.Semaphore(self.concurrency)
         self.waiting = 0  # batches waiting for a slot (a gauge for tests and metrics)
+        self.key_reads = 0  # device-key look-ups that went to the database (a gauge for tests and the bench)
+        # With a listener, a cached key stays good until its robot's NOTIFY (migration 0072) or key_cache_max_age_s:
+        # the cache no longer re-reads every robot's key every key_cache_ttl_s (docs/cloud.md "Fleet scale").
+        self.notifier = notifier
+        if notifier is not None:
+            notifier.on_key_change.append(self.forget_key)
+
+    def forget_key(self, robot_id: str | None) -> None:
+        """Drop one robot's cached key (None: all of them); called on sigma_robot_keys notifications."""
+        if robot_id is None:
+            self.keys.clear()
+        else:
+            self.keys.pop(robot_id, None)
+
+    def _fresh(self, key: DeviceKey, now: float) -> bool:
+        if key.expires > now:
+            return True
+        notifier = self.notifier
+        return (notifier is not None and notifier.connected and key.epoch == notifier.epoch
+                and now - key.read_at < self.settings.key_cache_max_age_s)
 
     @contextlib.asynccontextmanager
     async def admission(self) -> AsyncIterator[None]:
@@ -121,18 +144,29 @@ class IngestService:
         """The robot's registered key (cached for key_cache_ttl_s); for an unknown robot a decoy key that nothing
         verifies against, so the caller gets the same 401 bad-signature as for a wrong key."""
         cached = self.keys.get(robot_id)
-        if cached is not None and cached.expires > now:
+        if cached is not None and self._fresh(cached, now):
             return cached
+        notifier = self.notifier
+        watch = (notifier.epoch, notifier.key_changes) if notifier is not None and notifier.connected else None
+        self.key_reads += 1
         async with (pool or self.pool).connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
             cur = await conn.execute("SELECT public_key, site_id, status FROM robots WHERE robot_id = %s",
                                      (robot_id,))
         row = await cur.fetchone()
-        if row is None:  # answered exactly like a wrong key (no robot-id enumeration); cached like a known one
-            key = DeviceKey(self._decoy_key, "", "unknown", now + self.settings.key_cache_ttl_s)
+        expires = now + self.settings.key_cache_ttl_s
+        if row is None:  # answered exactly like a wrong key (no robot-id enumeration); cached for the TTL only
+            key = DeviceKey(self._decoy_key, "", "unknown", expires)
         else:
-            key = DeviceKey(protocol.load_verify_key(row[0]), row[1], row[2], now + self.settings.key_cache_ttl_s)
-        self.keys[robot_id] = key
+            # Kept past the TTL only when no key notification could have been missed while it was read.
+            trusted = watch is not None and notifier is not None and notifier.connected \
+                and (notifier.epoch, notifier.key_changes) == watch
+            key = DeviceKey(protocol.load_verify_key(row[0]), row[1], row[2], expires, now,
+                            watch[0] if trusted and watch is not None else -1)
+        self.keys.pop(robot_id, None)
+        self.keys[robot_id] = key  # newest last: the oldest go first when the cache is full
+        while len(self.keys) > self.max_robots:
+            del self.keys[next(iter(self.keys))]
         return key
 
     async def authenticate(self, headers: Any, method: str, path: str, body: bytes, now: float) -> str:

@@ -17,7 +17,7 @@ from sigma_cloud.api.deps import IngestDep, PoolDep
 from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.core.ingest import IngestRejected
-from sigma_cloud.core.notifier import wait_event
+from sigma_cloud.core.notifier import DecisionNotifier, wait_event
 from sigma_cloud.core.observability import current_traceparent, span
 from sigma_cloud.repositories import decisions, devices
 
@@ -113,26 +113,37 @@ async def _authenticated(request: Request, ingest: Any, robot_id: str, body: byt
     return signer
 
 
-async def _pending(pool: Any, robot_id: str, nonce: str | None) -> list[dict[str, Any]]:
-    async with pool.connection() as conn, conn.transaction():
+async def _pending(pool: Any, notifier: DecisionNotifier, robot_id: str) -> list[dict[str, Any]]:
+    """The robot's pending decisions; no database work when the listener knows there are none (migration 0072)."""
+    if not notifier.may_have_pending(robot_id):
+        return []
+    token = notifier.notes(robot_id)
+    async with pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
         await devices.act_as(conn, robot_id=robot_id)
-        if nonce is not None and not await devices.claim_nonce(conn, robot_id=robot_id, nonce=nonce):
-            raise ProblemError(409, "replay", "this request (nonce) was already processed")
-        return await decisions.pending_for(conn, robot_id=robot_id)
+        items = await decisions.pending_for(conn, robot_id=robot_id)
+    if not items:
+        notifier.settled(robot_id, token)
+    return items
 
 
 @router.get("/v1/devices/{robot_id}/decisions", openapi_extra=DEVICE_HEADERS, response_model=DeviceDecisions,
             responses=responses(401, 403, 409))
 async def device_decisions(request: Request, robot_id: str, ingest: IngestDep, pool: PoolDep,
                            wait: Annotated[float, Query(ge=0, le=protocol.MAX_LONG_POLL_S)] = 0) -> Response:
-    """Pending, unexpired decisions for the signing robot; long-polls up to `wait` seconds when there are none."""
+    """Pending, unexpired decisions for the signing robot; long-polls up to `wait` seconds when there are none.
+
+    An idle long-poll costs no transaction of its own: its nonce is claimed with the others' in one statement
+    (core/nonces.py), and the decisions are read only when a NOTIFY says the robot may have one."""
     await _authenticated(request, ingest, robot_id, b"")
     deadline = time.monotonic() + wait
-    with request.app.state.notifier.listening(robot_id) as woken:  # before the first read: no lost NOTIFY
-        items = await _pending(pool, robot_id, request.headers[protocol.HEADER_NONCE])
+    notifier: DecisionNotifier = request.app.state.notifier
+    with notifier.listening(robot_id) as woken:  # before the first read: no lost NOTIFY
+        if not await request.app.state.nonce_claims.claim(robot_id, request.headers[protocol.HEADER_NONCE]):
+            raise ProblemError(409, "replay", "this request (nonce) was already processed")
+        items = await _pending(pool, notifier, robot_id)
         while not items and time.monotonic() < deadline:
             if await wait_event(woken, deadline - time.monotonic()):
-                items = await _pending(pool, robot_id, None)
+                items = await _pending(pool, notifier, robot_id)
     return Response(orjson.dumps({"decisions": _continue_traces(items)}), media_type="application/json")
 
 

@@ -1,0 +1,156 @@
+"""Per-robot idle cost of the cloud: N robots connected and long-polling their decisions, sending nothing.
+
+What a connected robot costs when nothing happens is the part of the fleet-scale cost that does not scale with events:
+its decision long-poll (downlink_wait_s 10 s: a new signed request every 10 s), the device-key look-up behind each
+request, and its connection. Each fleet size runs against a fresh deployment (the `bench/cloud_common.py` stack:
+embedded PostgreSQL with fsync on + `uvicorn --workers 2`) for the code of this tree and, with `--before REV`, for the
+cloud code of git revision REV (`src/sigma_cloud` exported with `git archive` and put first on the service's
+PYTHONPATH; the database schema is this tree's, a superset), alternating, in the same run.
+
+Measured over the window after the warm-up (every robot has polled and its key is cached): cloud CPU (API workers +
+every PostgreSQL backend), PostgreSQL transactions committed per second (pg_stat_database), connections held.
+
+    source scripts/env.sh && python bench/fleet_scale_idle.py [--robots 1000,5000] [--seconds 40] [--before REV]
+
+Last line: the cloud CPU per 1,000 idle robots (% of one core) of this tree, and of REV with the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fleet_scale import SOURCE_ADDRESSES, Robot, Totals, register_bulk
+
+WARMUP_S = 12.0  # > one long-poll cycle (10 s) + the robots' 2 s start spread: every key cached, every poll waiting
+
+
+async def idle(url: str, robots: list[tuple[str, str]], seconds: float) -> Totals:
+    """Long-poll only (the bridge's DownlinkPoller) for `seconds`; returns the connections held near the end."""
+    host, port = url.removeprefix("http://").split(":")
+    totals = Totals()
+    fleet = [Robot(rid, seed, host, int(port), 1, 1.0, f"127.0.0.{2 + i % SOURCE_ADDRESSES}")
+             for i, (rid, seed) in enumerate(robots)]
+    stop = time.monotonic() + seconds
+    polls = [asyncio.ensure_future(r.downlink(stop, totals)) for r in fleet]
+    await asyncio.sleep(seconds * 0.9)
+    totals.connections = sum(r.down.writer is not None for r in fleet)
+    for p in polls:
+        p.cancel()
+    await asyncio.gather(*polls, return_exceptions=True)
+    for r in fleet:
+        r.down.close()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    totals.cpu_s = usage.ru_utime + usage.ru_stime
+    return totals
+
+
+def _idle_process(args: tuple, out: mp.Queue) -> None:
+    with contextlib.suppress(ImportError):
+        import uvloop
+        uvloop.install()
+    out.put(asyncio.run(idle(*args)))
+
+
+def _commits(stack: object) -> int:
+    import psycopg
+
+    with psycopg.connect(stack.runtime.owner_url, autocommit=True) as conn:  # type: ignore[attr-defined]
+        return conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                            ).fetchone()[0]
+
+
+def measure(n: int, seconds: float, workers: int, procs: int, code: str) -> dict:
+    """One fresh deployment, n idle robots; the cloud's cost over the window after the warm-up."""
+    from cloud_common import Stack
+
+    with Stack(workers=workers, uvicorn_args=("--timeout-worker-healthcheck", "60", "--backlog", "8192")) as stack:
+        robots = register_bulk(stack, "fleet", 0, n)
+        ctx = mp.get_context("spawn")
+        queue: mp.Queue = ctx.Queue()
+        emulators = [ctx.Process(target=_idle_process, args=((stack.url, robots[i::procs], seconds), queue))
+                     for i in range(procs)]
+        for e in emulators:
+            e.start()
+        time.sleep(WARMUP_S)
+        cpu0, commits0, t0 = sum(stack.cpu_seconds().values()), _commits(stack), time.monotonic()
+        time.sleep(max(1.0, seconds - WARMUP_S - 3.0))
+        cpu = sum(stack.cpu_seconds().values()) - cpu0
+        commits = _commits(stack) - commits0
+        elapsed = time.monotonic() - t0
+        results = [queue.get(timeout=seconds + 300) for _ in emulators]
+        for e in emulators:
+            e.join()
+    errors = [err for r in results for err in r.errors]
+    return {"code": code, "robots": n, "cpu_pct": cpu / elapsed * 100, "commits_s": commits / elapsed,
+            "connections": sum(r.connections for r in results), "errors": errors[:3], "n_errors": len(errors),
+            "load": os.getloadavg()[0]}
+
+
+def export_revision(rev: str, into: Path) -> Path:
+    """src/sigma_cloud/sigma_cloud of `rev` as an importable package under `into`."""
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).parent).stdout.strip()
+    archive = subprocess.run(["git", "archive", rev, "src/sigma_cloud/sigma_cloud"], capture_output=True, check=True,
+                             cwd=root).stdout
+    subprocess.run(["tar", "-x", "-C", str(into), "--strip-components", "2"], input=archive, check=True)
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robots", default="1000,5000", help="fleet sizes")
+    parser.add_argument("--seconds", type=float, default=40.0, help="run time per size and code (warm-up 12 s)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--procs", type=int, default=2, help="emulator processes")
+    parser.add_argument("--before", default="", help="git revision whose cloud code runs beside this tree's")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sigma-idle-") as tmp:
+        codes = [("this tree", None)]
+        if args.before:
+            codes.append((args.before, export_revision(args.before, Path(tmp))))
+        for n in (int(s) for s in args.robots.split(",")):
+            for code, path in codes:
+                saved = os.environ.get("PYTHONPATH")
+                if path is not None:
+                    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(path), saved]))
+                try:
+                    row = measure(n, args.seconds, args.workers, args.procs, code)
+                finally:
+                    if saved is None:
+                        os.environ.pop("PYTHONPATH", None)
+                    else:
+                        os.environ["PYTHONPATH"] = saved
+                rows.append(row)
+                print(f"{code}: {n:,} idle robots: cloud CPU {row['cpu_pct']:.1f} % of a core, "
+                      f"{row['commits_s']:.0f} commits/s, {row['connections']:,} connections, "
+                      f"{row['n_errors']} errors {row['errors']}, load {row['load']:.1f}", flush=True)
+    print("code | idle robots | cloud CPU % of a core | per 1,000 robots | PostgreSQL commits/s | connections | "
+          "load avg")
+    for r in rows:
+        print(f"{r['code']} | {r['robots']:,} | {r['cpu_pct']:.1f} | {r['cpu_pct'] * 1000 / r['robots']:.1f} | "
+              f"{r['commits_s']:.0f} | {r['connections']:,} | {r['load']:.0f}")
+
+    def per_1000(code: str) -> float:
+        mine = [r for r in rows if r["code"] == code]
+        return sum(r["cpu_pct"] for r in mine) * 1000 / sum(r["robots"] for r in mine)
+
+    now = per_1000("this tree")
+    tail = f"; {args.before}: {per_1000(args.before):.1f} % ({now / per_1000(args.before):.2f}x)" if args.before else ""
+    print(f"fleet_scale_idle: cloud CPU per 1,000 idle robots (long-polling, connected): this tree {now:.1f} % of a "
+          f"core{tail}")
+
+
+if __name__ == "__main__":
+    main()
