@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from sigma_cloud.core.maintenance_plan import HOUR, Need, Policy, is_off_peak, plan
+from sigma_cloud.core.maintenance_plan import HOUR, Need, Policy, Window, is_off_peak, peak_out, plan
 
 DAY0 = 1_800_000_000 - 1_800_000_000 % 86400  # a UTC midnight
 NOON = DAY0 + 12 * HOUR
@@ -79,6 +79,16 @@ def test_random_fleets_respect_every_constraint(seed):
     deadlines = [w.deadline for w in out.windows]
     assert deadlines == sorted(deadlines)
     assert all(u.reason for u in out.infeasible)
+
+
+def test_k_counts_robots_out_at_one_instant_not_windows_touching_a_slot():
+    # two back-to-back windows never overlap each other: a slot across their seam has one robot out at any instant
+    a = Window("a", "knee", "thermal", NOON, NOON + 2 * HOUR, NOON + 9 * HOUR, False)
+    b = Window("b", "knee", "thermal", NOON + 2 * HOUR, NOON + 4 * HOUR, NOON + 9 * HOUR, False)
+    assert peak_out([a, b], NOON + HOUR, NOON + 3 * HOUR) == 1
+    assert peak_out([a, b, Window("c", "knee", "thermal", NOON + 1.5 * HOUR, NOON + 2.5 * HOUR, 0, False)],
+                    NOON + HOUR, NOON + 3 * HOUR) == 2
+    assert peak_out([a, b], NOON + 4 * HOUR, NOON + 5 * HOUR) == 0
 
 
 def test_policy_refuses_nonsense():

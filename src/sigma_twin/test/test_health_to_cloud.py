@@ -1,12 +1,14 @@
 """Across processes: a degradation injected in the simulator's wear model shows up in twin_node's twin/health, goes
 through the real bridge into the real cloud (embedded PostgreSQL), and the robot gets a window in its site's
-maintenance plan.
+maintenance plan, ending the site's lead time before the twin's predicted limit; a healthy robot of the same site,
+with its own twin and bridge and the same duty, gets none.
 
 The simulator is sigma_sim.wear (the unpaced reduced-order model the prognostics bench uses) with a bearing-friction
 growth of 0.75 per hour, fast-forwarded: this test publishes its samples as a driver would (joint_states,
 actuator_health, battery_state), with stamps advancing 4 s per sample, so 75 minutes of wear pass in about half a
-minute. twin_node runs on message time with shortened estimator memories and trend epochs (parameters below); it
-never sees the simulator's truth, only the published measurements."""
+minute (the healthy robot's samples are published alongside, same stamps). twin_node runs on message time with
+shortened estimator memories and trend epochs (parameters below); it never sees the simulator's truth, only the
+published measurements."""
 
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from sigma_ros_common import qos
 sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
 from cloud_harness import cloud_in_tempdir, wait_until
 
-ROBOT, SITE, JOINT = "rt1", "site-twin", "knee"
+ROBOT, HEALTHY, SITE, JOINT = "rt1", "rt2", "site-twin", "knee"
+LEAD_H = 0.25
 TWIN_PARAMS = {"joints": [JOINT], "publish_rate": 2.0, "forecast_period": 0.5, "estimator.thermal_memory": 1200.0,
                "estimator.friction_memory": 600.0, "prognosis.epoch": 120.0, "prognosis.min_history": 0.5,
                "prognosis.trend_window": 3.0}
@@ -36,65 +39,99 @@ def cloud(launch):
         yield c
 
 
-def test_injected_wear_reaches_the_site_maintenance_plan(launch, ros_probe, cloud, tmp_path):
+def _robot(launch, ros_probe, cloud, tmp_path, robot_id: str):
+    """twin_node + bridge_node of one robot (its own key and store), and publishers of its driver topics."""
     from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
     from sigma_description import humanoid_urdf
+
+    var = tmp_path / robot_id
+    key = load_or_create_signing_key(var / "robot.key")
+    cloud.register(robot_id, public_key_b64(key), site=SITE)
+    twin = launch("sigma_twin", "twin_node", namespace=f"/{robot_id}", params=TWIN_PARAMS)
+    bridge = launch("sigma_bridge", "bridge_node", namespace=f"/{robot_id}", name="sigma_bridge", params={
+        "cloud_url": cloud.url, "foxglove_enabled": False, "urdf_path": str(humanoid_urdf()),
+        "key_file": str(var / "robot.key"), "store_path": str(var / "uplink.db"),
+        "recordings_dir": str(var / "recordings"), "downlink_wait_s": 2.0, "rates.twin_health": 1.0})
+    pubs = {"joints": ros_probe.publisher(JointState, f"/{robot_id}/joint_states", qos.SENSOR),
+            "act": ros_probe.publisher(ActuatorHealth, f"/{robot_id}/actuator_health", qos.RELIABLE_10),
+            "bat": ros_probe.publisher(BatteryState, f"/{robot_id}/battery_state", qos.RELIABLE_10)}
+    return twin, bridge, pubs
+
+
+def _publish(pubs: dict, m, sec: int) -> None:
+    """One wear-model sample, as a driver publishes it."""
+    j = JointState(name=[JOINT], position=[float(m.position[0])], velocity=[float(m.velocity[0])],
+                   effort=[float(m.effort[0])])
+    a = ActuatorHealth(name=[JOINT], winding_temperature=[float(m.t_winding[0])],
+                       housing_temperature=[float(m.t_housing[0])], current=[float(m.current[0])],
+                       supply_voltage=[float(m.voltage[0])])
+    b = BatteryState(voltage=float(m.voltage[0]), current=-float(m.battery_current[0]), present=True)
+    for msg in (j, a, b):
+        msg.header.stamp.sec = sec
+    pubs["joints"].publish(j)
+    pubs["act"].publish(a)
+    pubs["bat"].publish(b)
+
+
+def test_injected_wear_reaches_the_site_maintenance_plan(launch, ros_probe, cloud, tmp_path):
     from sigma_sim.degradation import Degradation
     from sigma_sim.wear import WearConfig, WearSimulator
 
     cloud.start()
-    key = load_or_create_signing_key(tmp_path / "var" / "robot.key")
-    cloud.register(ROBOT, public_key_b64(key), site=SITE)
+    worn_twin, worn_bridge, worn_pubs = _robot(launch, ros_probe, cloud, tmp_path, ROBOT)
+    ok_twin, ok_bridge, ok_pubs = _robot(launch, ros_probe, cloud, tmp_path, HEALTHY)
     r = httpx.put(f"{cloud.url}/v1/sites/{SITE}/maintenance/policy", headers=cloud.headers(), json={
-        "lead_time_h": 0.25, "duration_h": 0.5, "max_out": 1, "off_peak_start_hour": 22, "off_peak_end_hour": 6})
+        "lead_time_h": LEAD_H, "duration_h": 0.5, "max_out": 1, "off_peak_start_hour": 22, "off_peak_end_hour": 6})
     assert r.status_code == 200, r.text
-
-    twin = launch("sigma_twin", "twin_node", namespace=f"/{ROBOT}", params=TWIN_PARAMS)
-    bridge = launch("sigma_bridge", "bridge_node", namespace=f"/{ROBOT}", name="sigma_bridge", params={
-        "cloud_url": cloud.url, "foxglove_enabled": False, "urdf_path": str(humanoid_urdf()),
-        "key_file": str(tmp_path / "var" / "robot.key"), "store_path": str(tmp_path / "var" / "uplink.db"),
-        "recordings_dir": str(tmp_path / "var" / "recordings"), "downlink_wait_s": 2.0,
-        "rates.twin_health": 1.0})
-    bridge.wait_for_output("sigma_bridge ready", timeout=60)
+    for bridge in (worn_bridge, ok_bridge):
+        bridge.wait_for_output("sigma_bridge ready", timeout=60)
     health = ros_probe.subscribe(TwinHealth, f"/{ROBOT}/twin/health", qos.LATCHED)
-    pubs = {"joints": ros_probe.publisher(JointState, f"/{ROBOT}/joint_states", qos.SENSOR),
-            "act": ros_probe.publisher(ActuatorHealth, f"/{ROBOT}/actuator_health", qos.RELIABLE_10),
-            "bat": ros_probe.publisher(BatteryState, f"/{ROBOT}/battery_state", qos.RELIABLE_10)}
-    for pub in pubs.values():
+    for pub in (*worn_pubs.values(), *ok_pubs.values()):
         ros_probe.wait_for_subscribers(pub, timeout=30.0)
 
-    sim = WearSimulator([Degradation("friction_growth", onset=0.0, rate=0.75)], seed=3, cfg=WearConfig(dt=4.0))
+    worn = WearSimulator([Degradation("friction_growth", onset=0.0, rate=0.75)], seed=3, cfg=WearConfig(dt=4.0))
+    healthy = WearSimulator([None], seed=4, cfg=WearConfig(dt=4.0))
     for _ in range(int(1.25 * 3600 / 4.0)):
-        m = sim.step()
-        sec = 1000 + int(m.t)
-        j = JointState(name=[JOINT], position=[float(m.position[0])], velocity=[float(m.velocity[0])],
-                       effort=[float(m.effort[0])])
-        a = ActuatorHealth(name=[JOINT], winding_temperature=[float(m.t_winding[0])],
-                           housing_temperature=[float(m.t_housing[0])], current=[float(m.current[0])],
-                           supply_voltage=[float(m.voltage[0])])
-        b = BatteryState(voltage=float(m.voltage[0]), current=-float(m.battery_current[0]), present=True)
-        for msg in (j, a, b):
-            msg.header.stamp.sec = sec
-        pubs["joints"].publish(j)
-        pubs["act"].publish(a)
-        pubs["bat"].publish(b)
+        m_worn, m_ok = worn.step(), healthy.step()
+        _publish(worn_pubs, m_worn, 1000 + int(m_worn.t))
+        _publish(ok_pubs, m_ok, 1000 + int(m_ok.t))
         time.sleep(0.01)  # a driver's pace, not a burst that overruns the readers' queues
     flagged = health.wait_for(lambda ms: any(m.actuators and m.actuators[0].window_end.sec > 0 for m in ms),
                               timeout=60.0)
     knee = next(m.actuators[0] for m in flagged if m.actuators and m.actuators[0].window_end.sec > 0)
     assert knee.dominant_mode == "friction" and knee.risk >= 0.2
 
-    def cloud_health():
-        body = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers()).json()
+    def cloud_health(robot_id: str, windowed: bool):
+        body = httpx.get(f"{cloud.url}/v1/robots/{robot_id}/health", headers=cloud.headers()).json()
         latest = body.get("latest")
         comp = latest and next((c for c in latest["components"] if c["name"] == JOINT), None)
-        return comp if comp and comp["window"] else None
+        if not comp or not comp["forecast_ready"] or bool(comp["window"]) != windowed:
+            return None
+        return comp
 
-    comp = wait_until(cloud_health, 60, "the robot's health with a window in the cloud", period=0.5)
+    comp = wait_until(lambda: cloud_health(ROBOT, True), 60, "the worn robot's health with a window in the cloud",
+                      period=0.5)
     assert comp["dominant_mode"] == "friction" and comp["health"] < 0.95 and comp["forecast_ready"]
     assert any(s["name"] == "coulomb_friction" and s["value"] > 1.5 for s in comp["states"])
+    # the healthy robot reports ready forecasts through its own bridge, with no window
+    ok_comp = wait_until(lambda: cloud_health(HEALTHY, False), 60, "the healthy robot's ready health in the cloud",
+                         period=0.5)
+    assert ok_comp["risk"] < 0.2 and all(s["value"] < 2.5 for s in ok_comp["states"] if s["name"] == "coulomb_friction")
+
     plan = httpx.get(f"{cloud.url}/v1/sites/{SITE}/maintenance", headers=cloud.headers()).json()
+    assert plan["robots_reporting"] == 2
     (window,) = [w for w in plan["windows"] if w["robot_id"] == ROBOT]
     assert window["component"] == JOINT and window["mode"] == "friction"
-    assert window["end"] <= window["deadline"] - 0.25 * 3600 + 1e-3
-    assert twin.alive and bridge.alive
+    # the deadline is the twin's predicted limit (its window's close: the RUL's 5 % quantile after the report), the
+    # window ends the site's lead time before it and does not start in the past
+    latest = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers()).json()["latest"]
+    knee_now = next(c for c in latest["components"] if c["name"] == JOINT)
+    assert window["deadline"] == pytest.approx(knee_now["window"]["closes_at"], abs=1e-3)
+    assert knee_now["rul_h"]["q05"] is not None
+    assert window["deadline"] == pytest.approx(latest["ts"] + knee_now["rul_h"]["q05"] * 3600.0, abs=1.0)
+    assert window["end"] <= window["deadline"] - LEAD_H * 3600 + 1e-3
+    assert window["start"] >= plan["generated_at"] - 1.0 and window["end"] - window["start"] == pytest.approx(1800)
+    # the healthy robot alongside: neither a window nor an infeasible entry
+    assert all(w["robot_id"] != HEALTHY for w in plan["windows"])
+    assert all(u["robot_id"] != HEALTHY for u in plan["infeasible"])
+    assert worn_twin.alive and worn_bridge.alive and ok_twin.alive and ok_bridge.alive

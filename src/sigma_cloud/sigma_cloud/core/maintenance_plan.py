@@ -3,8 +3,9 @@
 Each robot the digital twin (sigma_twin, channel ``twin_health``) flags has a deadline: the time its first component
 is predicted to reach a limit (the twin's window close = RUL 5 % quantile). A service window of ``duration_h`` must
 end ``lead_time_h`` before that deadline and may not start before the twin's window opens nor before now. At most
-``max_out`` robots of a site are out at once. Robots are placed earliest deadline first; each takes the earliest
-off-peak slot that fits, else the earliest slot at any hour; a robot that fits nowhere is reported with the reason.
+``max_out`` robots of a site are out at any instant (two windows that do not overlap each other may both overlap a
+new one). Robots are placed earliest deadline first; each takes the earliest off-peak slot that fits, else the
+earliest slot at any hour; a robot that fits nowhere is reported with the reason.
 """
 
 from __future__ import annotations
@@ -92,8 +93,11 @@ def is_off_peak(start: float, end: float, policy: Policy) -> bool:
     return all(inside(t) for t in points) and (inside(end) or _hour_of_day(end) == b % 24)
 
 
-def _overlaps(windows: list[Window], start: float, end: float) -> int:
-    return sum(1 for w in windows if w.start < end and start < w.end)
+def peak_out(windows: list[Window], start: float, end: float) -> int:
+    """Most windows out at one instant of [start, end): the count only rises at ``start`` or at a window's start."""
+    inside = [w for w in windows if w.start < end and start < w.end]
+    instants = [start] + [w.start for w in inside if w.start > start]
+    return max((sum(1 for w in inside if w.start <= t < w.end) for t in instants), default=0)
 
 
 def plan(needs: list[Need], policy: Policy, now: float) -> Plan:
@@ -118,7 +122,7 @@ def plan(needs: list[Need], policy: Policy, now: float) -> Plan:
         slots = [first + i * step for i in range(int((last - first) // step) + 1)]
         if not slots or slots[0] > latest_start:  # the grid skipped past a narrow range: use its exact start
             slots = [max(now, n.earliest)]
-        free = [s for s in slots if _overlaps(out.windows, s, s + dur) < policy.max_out]
+        free = [s for s in slots if peak_out(out.windows, s, s + dur) < policy.max_out]
         if not free:
             out.infeasible.append(Unplaced(n.robot_id, n.component, n.mode, n.deadline,
                                            f"{policy.max_out} robot(s) of the site are already out in every slot "
