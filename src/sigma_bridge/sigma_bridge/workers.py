@@ -233,8 +233,10 @@ class DownlinkPoller(_Worker):
             ack_path = protocol.DECISION_ACK_PATH.format(robot_id=self.client.robot_id, decision_id=d.decision_id)
             body = protocol.encode_decision_ack(status, detail, time.time())
             parent = protocol.parse_traceparent(d.traceparent)  # continue the decision's trace in the ack
-            a = self.client.request("POST", ack_path, body, time.time(),
-                                    traceparent=protocol.child_traceparent(parent).header() if parent else "")
+            trace = protocol.child_traceparent(parent).header() if parent else ""
+            # on /rosout (log_uplink.forward_to_rosout) with the decision's trace id, beside the cloud's records of it
+            log.info("decision %s %s: %s%s", d.decision_id, d.action, status, f" traceparent={trace}" if trace else "")
+            a = self.client.request("POST", ack_path, body, time.time(), traceparent=trace)
             if a.status_code not in (200, 409):
                 raise RuntimeError(f"decision ack {d.decision_id}: HTTP {a.status_code} {a.text[:200]}")
         return len(decisions)

@@ -3,6 +3,8 @@
 - The bridge's worker threads log through Python's `logging`; `forward_to_rosout` hands their INFO+ records to the
   node's rclpy logger, so they reach /rosout with the node's logger name and severity (and from there the cloud),
   while the log uplink's own trouble never does (it would come back to it).
+- A decision the robot receives is logged (and so shipped) with the decision's trace id: the trace of the robot's
+  batch it was decided on.
 - A telemetry batch the real cloud (`sigma-cloud serve`, embedded PostgreSQL) refuses: the uploader's record of the
   refusal names the request's traceparent; on /rosout it becomes a record with that trace id, and the cloud process
   stored its own record of the same request (service_logs) under the same trace id.
@@ -18,11 +20,12 @@ import pytest
 from cloud_harness import cloud_in_tempdir, wait_until
 from rcl_interfaces.msg import Log
 
+from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.log_uplink import RosoutForwarder, forward_to_rosout, to_record
-from sigma_bridge.store import EventStore, NewEvent
+from sigma_bridge.store import EventStore, NewEvent, StoredEvent
 from sigma_bridge.uplink import UplinkClient
-from sigma_bridge.workers import Uploader
+from sigma_bridge.workers import DownlinkPoller, Uploader
 from sigma_protocol import logs as wire
 
 
@@ -94,3 +97,30 @@ def test_a_refused_batch_has_one_trace_id_on_the_robot_and_in_the_cloud(cloud, f
     rows = wait_until(lambda: cloud.query("SELECT service, robot_id, severity, extra->>'status' FROM service_logs "
                                           "WHERE trace_id = %s", trace_id), 60, "the cloud's record of the request")
     assert rows == [("api", "r-trace", 20, "400")]
+
+
+def test_a_received_decision_is_logged_with_its_trace_id(cloud, forwarded, tmp_path) -> None:
+    _, rosout = forwarded
+    key = load_or_create_signing_key(tmp_path / "robot.key")
+    cloud.register("r-dec", public_key_b64(key))
+    client = UplinkClient(cloud.url, "r-dec", key)
+    try:
+        now = time.time()
+        event = StoredEvent(1, 1, now, "joint_states", 0, now, b'{"name": ["hip"], "position": [0.1]}')
+        sent = client.send_batch([event], now)
+        assert sent.kind == "acked", sent.detail
+        decision_id = cloud.decide("r-dec", "inspect", 60)  # joins the trace of the robot's newest batch
+        ((trace,),) = cloud.query("SELECT traceparent FROM decisions WHERE decision_id = %s", decision_id)
+        assert trace
+        relayed: list = []
+        poller = DownlinkPoller(client, DecisionFilter("r-dec"), relayed.append, wait_s=1.0)
+        thread = threading.Thread(target=poller.poll_once)
+        thread.start()
+        thread.join(60)
+    finally:
+        client.close()
+    assert [d.decision_id for d in relayed] == [decision_id]
+    msgs = rosout.wait_for(lambda ms: bool(_mine(ms, f"decision {decision_id}")), timeout=30)
+    (msg,) = _mine(msgs, f"decision {decision_id}")
+    assert msg.level == 20 and "inspect: applied" in msg.msg
+    assert wire.find_trace_id(msg.msg) == trace.split("-")[1]
