@@ -9,7 +9,9 @@ once ``AssignmentFence`` accepts the term, and forwards its executor's ``tasks/s
 payload limit (``tasks/status``), the twin's view (``twin/health``: a degraded motor, a maintenance window) and its
 safety level (``safety/events``). On taking office it claims the site's leadership at the cloud (a worker thread:
 ``POST /v1/devices/<robot>/leadership``), so the cloud's tasks reach it through the decision downlink, and resumes
-the open tasks the cloud answers with. One timer (``tick_period_s``); everything else is event-driven.
+the open tasks the cloud answers with. One timer (``tick_period_s``); everything else is event-driven. Once the
+swarm mesh is on it also relays traffic routes robot to robot over the signed mesh (``traffic_link.py``: a second
+timer, ``traffic_period_s``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from sigma_fleet_tasks.duty import (
     site_from_places,
 )
 from sigma_fleet_tasks.settings import FleetTasksSettings
+from sigma_fleet_tasks.traffic_link import TrafficLink
 from sigma_interfaces.msg import CognitionDecision, SafetyEvent, SwarmCommand, SwarmState, Task, TaskStatus, TwinHealth
 from sigma_ros_common.qos import LATCHED, RELIABLE_10, SAFETY_EVENTS, reliable
 from sigma_ros_common.ros_params import load
@@ -83,6 +86,7 @@ class FleetTasksNode(Node):
         self.snapshots: dict[str, dict] = {}  # latest snapshot per member, kept for the next leader term
         self.pending: dict[str, tuple[str, dict[str, str]]] = {}  # task decisions that arrived before office
         self._next_report = 0.0
+        self.traffic = TrafficLink(self, self.robot_id, self.s)
         self.request_pub = self.create_publisher(Task, "tasks/request", reliable(10))
         self.command_pub = self.create_publisher(SwarmCommand, "swarm/leader_command", reliable(10))
         self.report_pub = self.create_publisher(SwarmCommand, "swarm/member_report", reliable(10))
@@ -108,6 +112,7 @@ class FleetTasksNode(Node):
     def _on_swarm_state(self, msg: SwarmState) -> None:
         before = (self.swarm.leader, self.swarm.term) if self.swarm else ("", 0)
         self.swarm = msg
+        self.traffic.mesh_state(int(msg.roster_version))
         now = time.time()
         if self._leads() and (self.leader is None or self.leader.term != msg.term):
             self.snapshots[self.robot_id] = self.robot.snapshot(now)

@@ -54,3 +54,17 @@ class FleetTasksSettings:
     claim_retry_s: float = param(2.0, unit="s", low=0.1, high=600.0,
                                  description="a failed claim is first retried after this, then twice as long each "
                                  "time (at most 60 s) while the robot leads the term")
+    traffic_relay: bool = param(True, description="carry this robot's traffic/route to the other robots over the "
+                                "signed swarm mesh and theirs to traffic/peers/<robot>/route (only while the mesh is "
+                                "on: swarm/state names a roster)")
+    traffic_period_s: float = param(0.2, unit="s", low=0.05, high=5.0,
+                                    description="peers' routes are republished for sigma_core this often (its own "
+                                    "route rate is 5 Hz)")
+    traffic_position_tolerance_m: float = param(0.15, unit="m", low=0.01, high=5.0,
+                                                description="the route is sent again when the peers' prediction "
+                                                "(moved along it at the sent speed) is off by more than this")
+    traffic_keepalive_s: float = param(1.0, unit="s", low=0.1, high=60.0,
+                                       description="the route is sent at least this often (a standing robot)")
+    traffic_max_age_s: float = param(2.5, unit="s", low=0.2, high=60.0,
+                                     description="a peer's route older than this (its stamp) is dropped: the peer "
+                                     "left, stopped or lost the mesh")
