@@ -87,6 +87,9 @@ class CoreNode(Node):
         self.route_pub = pub(Path, "traffic/route", qos.SENSOR)
         self.separation_pub = pub(Float64, "traffic/min_separation", qos.LATCHED)
         self._peer_subs: dict[str, object] = {}
+        self._peers_from_mesh = False
+        relay_ns = self.get_namespace().rstrip("/")
+        self._relayed_route = re.compile(rf"^{re.escape(relay_ns)}/traffic/peers/([^/]+)/route$")
         self._ticks = 0
         self._published_min = math.inf
         self._traffic_note = ""
@@ -229,10 +232,22 @@ class CoreNode(Node):
             self.separation_pub.publish(Float64(data=float(low)))
 
     def _scan_peers(self) -> None:
-        """Subscribe to every other robot's ``traffic/route`` found on the graph (robots come and go)."""
-        for name, _types in self.get_topic_names_and_types():
-            m = ROUTE_TOPIC.match(name)
-            if m is None or m.group(1) == self.robot_id or m.group(1) in self._peer_subs:
+        """Subscribe to every other robot's route (robots come and go): relayed from the signed swarm mesh
+        (``traffic/peers/<id>/route``, sigma_fleet_tasks) or ``/<id>/traffic/route`` on the graph (``peer_routes``)."""
+        names = [name for name, _types in self.get_topic_names_and_types()]
+        relayed = [m for m in map(self._relayed_route.match, names) if m is not None]
+        mode = self.params.peer_routes
+        from_mesh = mode == "mesh" or (mode == "auto" and bool(relayed))
+        if from_mesh != self._peers_from_mesh:
+            for sub in self._peer_subs.values():
+                self.destroy_subscription(sub)
+            self._peer_subs.clear()
+            self._peers_from_mesh = from_mesh
+            self.get_logger().info("traffic: other robots' routes from the swarm mesh (traffic/peers/*/route)"
+                                   if from_mesh else "traffic: other robots' routes from the ROS graph")
+        for m in relayed if from_mesh else [m for m in map(ROUTE_TOPIC.match, names) if m is not None]:
+            name = m.group(0)
+            if m.group(1) == self.robot_id or m.group(1) in self._peer_subs:
                 continue
             rid = m.group(1)
             self._peer_subs[rid] = self.create_subscription(Path, name, lambda msg, r=rid: self._on_route(r, msg),

@@ -38,6 +38,10 @@ class NodeParams:
                                  description="service that grasps/releases the tote; empty = hands confirm at once")
     joint_states_linger: float = param(2.0, unit="s", low=0.0, high=60.0,
                                        description="keep the joint_states subscription this long after an arm motion")
+    peer_routes: str = param("auto", choices=("auto", "mesh", "graph"),
+                             description="where other robots' traffic routes come from: mesh = relayed from the "
+                             "signed swarm mesh on traffic/peers/<robot>/route (sigma_fleet_tasks); graph = "
+                             "/<robot>/traffic/route found on this ROS graph; auto = the mesh's once any is relayed")
 
     def __post_init__(self) -> None:
         require(self.rate > 0, "rate must be > 0")
