@@ -29,6 +29,7 @@ from sigma_bridge import log_uplink, mapping, swarm_link
 from sigma_bridge.blackbox import BlackBox, QosSpec, Record, write_mcap
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
+from sigma_bridge.fleet_model import Classification, LiveClassifier
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.kinematics import RobotModel
 from sigma_bridge.labelled_data import LabelledRecorder
@@ -93,6 +94,9 @@ class BridgeNode(LifecycleNode):
         self.logs: log_uplink.LogUplink | None = None
         self.labels: LabelledRecorder | None = None  # the robot's labelled data for its shadow check
         self._labels_due = 0.0
+        self.classifier: LiveClassifier | None = None  # the adopted fleet model on the robot's own telemetry
+        self._classify_due = 0.0
+        self.classified: Classification | None = None
 
     # ---- lifecycle -------------------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -134,6 +138,8 @@ class BridgeNode(LifecycleNode):
                                                   p.model_dir, period=p.model_check_period_s)
         if p.labelled_normal_period_s > 0:  # works without a cloud too: the data is the robot's own
             self.labels = LabelledRecorder(p.model_dir / "recent.jsonl", normal_period_s=p.labelled_normal_period_s)
+        if p.model_classify_period_s > 0:  # idle (None verdicts) until a fleet model is adopted
+            self.classifier = LiveClassifier(p.model_dir / "current.json")
         if p.foxglove_enabled:
             from sigma_bridge.live_view import LiveView
 
@@ -282,6 +288,8 @@ class BridgeNode(LifecycleNode):
         ts = mapping.event_time(msg.header.stamp, now)
         if self.labels is not None:
             self.labels.add(channel, ts, payload)
+        if self.classifier is not None:
+            self.classifier.add(channel, ts, payload)
         if not self.handoff.put(NewEvent(channel, ts, orjson.dumps(payload), priority, source_key)):
             self.get_logger().warning("hand-off buffer full: dropping routine telemetry", throttle_duration_sec=5.0)
 
@@ -318,6 +326,21 @@ class BridgeNode(LifecycleNode):
         if self.labels is not None and time.monotonic() >= self._labels_due:  # once a second, off this thread
             self._labels_due = time.monotonic() + 1.0
             self.recorder.submit(self._write_labels)
+        if self.classifier is not None and time.monotonic() >= self._classify_due:
+            self._classify_due = time.monotonic() + self.p.model_classify_period_s
+            self.recorder.submit(self._classify)
+
+    def _classify(self) -> None:
+        """The adopted fleet model's class of the recent telemetry; a change of class is logged."""
+        try:
+            verdict = self.classifier.tick() if self.classifier is not None else None
+        except Exception as exc:  # noqa: BLE001 - classification is advisory, never fatal to the bridge
+            self.get_logger().error(f"fleet model: {exc}", throttle_duration_sec=30.0)
+            return
+        previous, self.classified = self.classified, verdict
+        if verdict is not None and (previous is None or previous.label != verdict.label):
+            log = self.get_logger().warning if verdict.fault else self.get_logger().info
+            log(f"fleet model v{verdict.version}: the last {verdict.events} events classify as {verdict.label}")
 
     def _write_labels(self) -> None:
         try:
@@ -377,11 +400,17 @@ class BridgeNode(LifecycleNode):
                 values.update(labelled_samples=self.labels.lines)
             if self.model_adopter is not None:
                 values.update(model_version=self.model_adopter.in_use, model_checked=self.model_adopter.checked_version)
+        if self.classified is not None:
+            values.update(fleet_model_class=self.classified.label, fleet_model_version=self.classified.version)
+        if self.uploader is not None:
             if not self.uploader.connected and (st and st.pending):
                 level, message = DiagnosticStatus.WARN, f"cloud unreachable, buffering: {self.uploader.last_error}"
             elif st and st.dead_letter:
                 level, message = DiagnosticStatus.WARN, f"{st.dead_letter} event(s) refused by the cloud, in the " \
                                                         "store's dead letters"
+        if self.classified is not None and self.classified.fault and level == DiagnosticStatus.OK:
+            level, message = DiagnosticStatus.WARN, (f"fleet model v{self.classified.version} classifies the recent "
+                                                     f"telemetry as {self.classified.label}")
         status = DiagnosticStatus(level=level, name=f"sigma_bridge: {self.p.robot_id}", message=message,
                                   hardware_id=self.p.robot_id,
                                   values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])

@@ -93,6 +93,10 @@ class BridgeSettings:
                                             description="the robot's labelled data (model_dir/recent.jsonl, what the "
                                                         "shadow check reads): a 'normal' sample this often, plus one "
                                                         "per raised safety fault; 0 = no labelled data written")
+    model_classify_period_s: float = param(1.0, unit="s", low=0.0, high=3600.0,
+                                           description="the adopted fleet model (model_dir/current.json) classifies "
+                                                       "the robot's last 6 s of telemetry this often (diagnostics "
+                                                       "fleet_model_class, WARN on a fault class); 0 = never")
     stats_period_s: float = param(1.0, unit="s", low=0.05, high=60.0, description="diagnostics period")
 
 
@@ -131,6 +135,7 @@ class BridgeParams:
     model_dir: Path = Path("var/sigma_bridge/model")
     model_check_period_s: float = 60.0
     labelled_normal_period_s: float = 30.0
+    model_classify_period_s: float = 1.0
 
 
 def declare(node: Node) -> BridgeParams:
@@ -157,4 +162,5 @@ def declare(node: Node) -> BridgeParams:
         recordings_dir=path(s.recordings_dir), stats_period_s=s.stats_period_s,
         recording_upload_rate=s.recording_upload_rate, model_dir=path(s.model_dir),
         model_check_period_s=s.model_check_period_s, labelled_normal_period_s=s.labelled_normal_period_s,
+        model_classify_period_s=s.model_classify_period_s,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import orjson
 from cloud_harness import Cloud, wait_until
+from diagnostic_msgs.msg import DiagnosticArray
 from test_e2e_cloud import bridge, register
 
 import sigma_protocol as protocol
@@ -186,6 +187,15 @@ def test_the_shadow_check_reads_the_labelled_data_the_bridge_wrote(launch, ros_p
         assert abs(report["local_accuracy"] - baseline) < 1e-6, report
         assert abs(report["candidate_accuracy"] - federated.accuracy(candidate, data)) < 1e-6
         assert report["adopted"] is True and report["candidate_accuracy"] > report["local_accuracy"]
+
+        # the adopted model is used on the robot: the bridge classifies its live telemetry with v1 (diagnostics)
+        def classified(msgs: list) -> bool:
+            return any(kv.key == "fleet_model_version" and kv.value == str(report["version"])
+                       for m in msgs for st in m.status for kv in st.values)
+        diag = ros_probe.subscribe(DiagnosticArray, "/r1/diagnostics")
+        msgs = diag.wait_for(classified, timeout=60)
+        values = {kv.key: kv.value for m in msgs for st in m.status for kv in st.values}
+        assert values["fleet_model_class"] in set(labels)
     finally:
         cloud.close()
         shutil.rmtree(root, ignore_errors=True)
