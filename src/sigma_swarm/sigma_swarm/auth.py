@@ -11,12 +11,19 @@ signature before it spends anything on decryption, and only robots listed in tha
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt as _aead_open
+from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt as _aead_seal
+from nacl.encoding import RawEncoder
 from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.hash import blake2b
+from nacl.public import Box
 from nacl.secret import SecretBox
-from nacl.signing import SigningKey
+from nacl.signing import SigningKey, VerifyKey
 
 from sigma_swarm.core import Message
 from sigma_swarm.roster import SiteRoster
@@ -38,17 +45,50 @@ MAX_TERM = 2**62
 DROP_REASONS = ("wrong_site", "unknown_sender", "revoked_sender", "bad_size", "unknown_kind", "bad_signature",
                 "replay", "undecryptable", "malformed_cdr", "sender_mismatch", "absurd_term")
 MESH_KEYS_KEPT = 2  # the current roster's mesh key and the one before (members adopt a new roster at their own time)
+# Kinds addressed to one member (the message has a ``to``): sealed with the pair's key instead of signed (see Signer).
+ADDRESSED_KINDS = frozenset(kind for kind, (core, _) in KINDS.items() if "to" in core.__dataclass_fields__)
+PAIR_NONCE_BYTES = 24
+PAIR_KEY_PERSON = b"sigma-swarm-pair"
+PAIR_AD_PREFIX = b"pair\x00"
+
+
+def pair_key(own: SigningKey, peer: VerifyKey) -> bytes:
+    """The 32-byte key only these two robots can compute: X25519 between the Curve25519 forms of their registered
+    Ed25519 keys (libsodium's conversion, as the sealed mesh key uses), through crypto_box's HSalsa20 and a
+    personalised BLAKE2b. The same for both directions; the sender's id in the associated data tells them apart."""
+    shared = Box(own.to_curve25519_private_key(), peer.to_curve25519_public_key()).shared_key()
+    return blake2b(shared, digest_size=32, person=PAIR_KEY_PERSON, encoder=RawEncoder)
+
+
+def _pair_ad(site: str, sender: str, counter: int, kind: int) -> bytes:
+    """Associated data of a pair-sealed frame: every clear header field, as a signature would cover them."""
+    return PAIR_AD_PREFIX + signed_bytes(site, sender, counter, kind, b"")
 
 
 class Signer:
     """Signs (and, with a mesh key, first encrypts) this robot's frames. ``boot`` (persisted, +1 per start) keeps
-    counters rising across restarts."""
+    counters rising across restarts.
 
-    def __init__(self, site: str, robot_id: str, key: SigningKey, boot: int, mesh_key: bytes | None = None) -> None:
+    A message addressed to one member (vote and pre-vote answers, heartbeat acknowledgements, reports) whose
+    addressee is in ``peers`` (robot id -> registered key, from the roster) is instead *pair-sealed*:
+    XChaCha20-Poly1305 under ``pair_key`` (only the sender and the addressee can compute it) with the clear header as
+    associated data, and an empty signature. Only the addressee reads it, so a signature anyone could check buys
+    nothing there, and checking the MAC costs the leader ≈ 3 µs instead of ≈ 40 µs per acknowledgement."""
+
+    def __init__(self, site: str, robot_id: str, key: SigningKey, boot: int, mesh_key: bytes | None = None,
+                 peers: Mapping[str, VerifyKey] | None = None) -> None:
         self.site, self.robot_id, self.key = site, robot_id, key
         self._counter = (boot & 0xFFFFFFFF) << 32
         self._box: SecretBox | None = None
         self.set_mesh_key(mesh_key)
+        self._peers: Mapping[str, VerifyKey] = {}
+        self._pair_keys: dict[str, bytes] = {}
+        self.set_peers(peers or {})
+
+    def set_peers(self, peers: Mapping[str, VerifyKey]) -> None:
+        """Pair-seal addressed messages to these robots from now on (the adopted roster's keys)."""
+        self._peers = dict(peers)
+        self._pair_keys = {}
 
     def set_mesh_key(self, mesh_key: bytes | None) -> None:
         """Encrypt from now on with ``mesh_key`` (the adopted roster's); None = plaintext (roster without one)."""
@@ -56,6 +96,15 @@ class Signer:
 
     def frame(self, message: Message) -> Frame:
         kind, body = encode_message(message)
+        to = getattr(message, "to", None)
+        if to is not None and to in self._peers and to != self.robot_id:
+            key = self._pair_keys.get(to)
+            if key is None:
+                key = self._pair_keys[to] = pair_key(self.key, self._peers[to])
+            self._counter += 1
+            nonce = os.urandom(PAIR_NONCE_BYTES)
+            sealed = _aead_seal(body, _pair_ad(self.site, self.robot_id, self._counter, kind), nonce, key)
+            return Frame(self.site, self.robot_id, self._counter, kind, nonce + sealed, b"")
         if self._box is not None:
             body = bytes(self._box.encrypt(body))  # nonce | ciphertext | MAC
         self._counter += 1
@@ -98,9 +147,12 @@ class _Window:
 class Verifier:
     """Checks frames from the mesh; ``accept`` returns the message or None, counting why in ``drops``."""
 
-    def __init__(self, site: str, robot_id: str, roster: SiteRoster) -> None:
+    def __init__(self, site: str, robot_id: str, roster: SiteRoster, own_key: SigningKey | None = None) -> None:
+        """``own_key``: this robot's key, to open frames pair-sealed to it (without it they are refused)."""
         self.site, self.robot_id = site, robot_id
         self.roster = roster
+        self._own_key = own_key
+        self._pair_keys: dict[str, bytes] = {}
         self.revoked: set[str] = set()
         self.drops: Counter[str] = Counter()
         self.accepted = 0
@@ -125,6 +177,7 @@ class Verifier:
             self._boxes = [SecretBox(roster.mesh_key), *self._boxes][:MESH_KEYS_KEPT]
         for gone in [s for s in self._windows if s not in roster.keys]:
             del self._windows[gone]
+        self._pair_keys = {}  # a robot's registered key may have changed with the roster
 
     def _drop(self, reason: str) -> None:
         self.drops[reason] += 1
@@ -139,12 +192,21 @@ class Verifier:
             self._drop("revoked_sender" if frame.sender in self.revoked else "unknown_sender")
             return None
         body, signature = bytes(frame.body), bytes(frame.signature)
-        if len(signature) != SIGNATURE_BYTES or not body or len(body) > MAX_BODY_BYTES:
+        if len(signature) not in (0, SIGNATURE_BYTES) or not body or len(body) > MAX_BODY_BYTES:
             self._drop("bad_size")
             return None
         if frame.kind not in KINDS:
             self._drop("unknown_kind")
             return None
+        if not signature:  # pair-sealed: only for addressed kinds, only to us (else the MAC fails)
+            plain = self._open_pair(frame, key, body) if frame.kind in ADDRESSED_KINDS else None
+            if plain is None:
+                self._drop("bad_signature")
+                return None
+            if not self._fresh(frame.sender, frame.counter):
+                self._drop("replay")
+                return None
+            return self._decoded(frame, plain, own_term)
         try:
             key.verify(signed_bytes(frame.site, frame.sender, frame.counter, frame.kind, body), signature)
         except (BadSignatureError, ValueError):
@@ -159,6 +221,10 @@ class Verifier:
                 self._drop("undecryptable")
                 return None
             body = plain
+        return self._decoded(frame, body, own_term)
+
+    def _decoded(self, frame: Frame, body: bytes, own_term: int) -> Message | None:
+        """The message in an authentic, fresh, plaintext ``body``, or None (counted) if it is not a sane one."""
         try:
             message = decode_message(frame.kind, body)
         except DecodeError as exc:
@@ -173,6 +239,19 @@ class Verifier:
             return None
         self.accepted += 1
         return message
+
+    def _open_pair(self, frame: Frame, sender_key: VerifyKey, body: bytes) -> bytes | None:
+        """The plaintext of a frame pair-sealed by its sender to this robot, or None if it is not authentic."""
+        if self._own_key is None or len(body) < PAIR_NONCE_BYTES + 16:
+            return None
+        key = self._pair_keys.get(frame.sender)
+        if key is None:
+            key = self._pair_keys[frame.sender] = pair_key(self._own_key, sender_key)
+        try:
+            return _aead_open(body[PAIR_NONCE_BYTES:], _pair_ad(frame.site, frame.sender, frame.counter, frame.kind),
+                              body[:PAIR_NONCE_BYTES], key)
+        except (CryptoError, ValueError):
+            return None
 
     def _decrypt(self, body: bytes) -> bytes | None:
         """The plaintext under the current mesh key or the previous one; None if neither opens it (plaintext,

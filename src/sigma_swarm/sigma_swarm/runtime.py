@@ -133,8 +133,9 @@ class SwarmRuntime:
             raise ValueError(f"robot {config.robot_id} is not in the roster of site {config.site} "
                              f"(version {self.roster.version}); it cannot join the mesh")
         self.store = StateStore(config.state_path)
-        self.signer = Signer(config.site, config.robot_id, key, self.store.boot, self.roster.mesh_key)
-        self.verifier = Verifier(config.site, config.robot_id, self.roster)
+        self.signer = Signer(config.site, config.robot_id, key, self.store.boot, self.roster.mesh_key,
+                             peers=self.roster.keys)
+        self.verifier = Verifier(config.site, config.robot_id, self.roster, own_key=key)
         self.transport = DdsTransport(config.domain_id, config.localhost_only, config.robot_id)
         self.transport.prepare(m for m in self.roster.keys if m != config.robot_id)
         now = clock()
@@ -180,6 +181,7 @@ class SwarmRuntime:
         self.roster = roster
         self.verifier.set_roster(roster)
         self.signer.set_mesh_key(roster.mesh_key)
+        self.signer.set_peers(roster.keys)
         self.member.set_roster(Roster(roster.version, roster.members), self.clock())
         self.transport.prepare(m for m in roster.keys if m != self.config.robot_id)
         self._remember_roster()

@@ -10,10 +10,10 @@ from nacl.signing import SigningKey
 
 from sigma_protocol import b64encode
 from sigma_swarm.auth import MAX_TERM_JUMP, REPLAY_WINDOW, RedundantAckFilter, Signer, Verifier
-from sigma_swarm.core import HeartbeatAck, LeaderCommand, LeaderHeartbeat, MemberHeartbeat
+from sigma_swarm.core import HeartbeatAck, LeaderCommand, LeaderHeartbeat, MemberHeartbeat, VoteResponse
 from sigma_swarm.roster import RosterError, derive_mesh_key, sign_roster, verify_roster
 from sigma_swarm.runtime import load_signing_key
-from sigma_swarm.wire import Frame, decode_message, encode_message, signed_bytes
+from sigma_swarm.wire import KIND_OF, Frame, decode_message, encode_message, signed_bytes
 
 CLOUD = SigningKey.generate()
 KEYS = {i: SigningKey.generate() for i in ("r1", "r2", "r3", "intruder")}
@@ -204,3 +204,47 @@ def test_redundant_acks_are_dropped_unverified_only_after_the_majority_and_never
     assert pattern == [True, True, True, False, True, True, True, False]  # every 4th is verified anyway
     assert acks.skip("r2", round_settled=True)  # counted per sender
     assert acks.dropped == 7
+
+
+def pair_signer(robot_id="r1", boot=1):
+    """A signer that pair-seals addressed messages, as the runtime's (it knows the roster's keys)."""
+    return Signer("s1", robot_id, KEYS[robot_id], boot=boot, mesh_key=derive_mesh_key(CLOUD, "s1", 1),
+                  peers={i: KEYS[i].verify_key for i in ("r1", "r2", "r3")})
+
+
+def test_an_addressed_message_is_pair_sealed_and_only_its_addressee_reads_it():
+    ack = HeartbeatAck("r1", 2, 1, "r2", 9)
+    frame = pair_signer("r1").frame(ack)
+    assert bytes(frame.signature) == b"" and encode_message(ack)[1] not in bytes(frame.body)
+    addressee = Verifier("s1", "r2", roster(), own_key=KEYS["r2"])
+    assert addressee.accept(frame, 0) == ack
+    assert addressee.accept(frame, 0) is None and addressee.drops == {"replay": 1}  # replay window as for signed
+    # Another listed member (it has the mesh key, not the pair's key) cannot read or accept it.
+    bystander = Verifier("s1", "r3", roster(own="r3"), own_key=KEYS["r3"])
+    assert bystander.accept(frame, 0) is None and bystander.drops == {"bad_signature": 1}
+    # A broadcast kind is always signed, even by a signer that knows its peers.
+    assert len(bytes(pair_signer("r1").frame(hb()).signature)) == 64
+
+
+@pytest.mark.parametrize("tamper", ["forged", "counter", "kind", "sender", "body", "broadcast_kind", "no_own_key"])
+def test_a_pair_sealed_frame_that_is_not_authentic_is_dropped(tamper):
+    frame = pair_signer("r1").frame(HeartbeatAck("r1", 2, 1, "r2", 9))
+    fields = {**vars(frame), "body": bytes(frame.body), "signature": b""}
+    verifier = Verifier("s1", "r2", roster(), own_key=KEYS["r2"])
+    if tamper == "forged":  # r1's name, sealed with the intruder's key to r2
+        forger = Signer("s1", "r1", KEYS["intruder"], boot=1, peers={"r2": KEYS["r2"].verify_key})
+        fields = {**vars(forger.frame(HeartbeatAck("r1", 2, 1, "r2", 9))), "signature": b""}
+    elif tamper == "counter":  # the header is associated data: a moved counter (a replay dodge) fails the MAC
+        fields["counter"] += 1000
+    elif tamper == "kind":
+        fields["kind"] = KIND_OF[VoteResponse]
+    elif tamper == "sender":  # r3 claims r1's frame to r2 as its own
+        fields["sender"] = "r3"
+    elif tamper == "body":
+        fields["body"] = fields["body"][:-1] + bytes([fields["body"][-1] ^ 1])
+    elif tamper == "broadcast_kind":  # only addressed kinds may come without a signature
+        fields["kind"] = KIND_OF[LeaderHeartbeat]
+    else:
+        verifier = Verifier("s1", "r2", roster())
+    assert verifier.accept(Frame(**fields), 0) is None
+    assert verifier.drops == {"bad_signature": 1} and verifier.accepted == 0

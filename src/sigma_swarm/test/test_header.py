@@ -95,3 +95,29 @@ def test_the_same_frames_are_readable_by_a_listed_member():
                                                      own_key=KEYS["robot-b"]))
     signer = Signer(SITE, "leader-7", KEYS["leader-7"], boot=5, mesh_key=derive_mesh_key(CLOUD, SITE, 1))
     assert [member.accept(signer.frame(msg), SECRET_TERM) for msg in MESSAGES] == MESSAGES
+
+
+def test_a_pair_sealed_frame_shows_the_same_header_and_only_its_addressee_reads_it():
+    """Addressed messages (answers to votes, acknowledgements, reports) are sealed with the sender's and the
+    addressee's pair key instead of signed: same header, empty signature field, no value of the message in the body,
+    and only the addressee — not another listed member — reads it."""
+    peers = {i: k.verify_key for i, k in KEYS.items()}
+    signer = Signer(SITE, "leader-7", KEYS["leader-7"], boot=5, mesh_key=derive_mesh_key(CLOUD, SITE, 1),
+                    peers=peers)
+    doc = sign_roster(CLOUD, SITE, 1, [(i, b64encode(bytes(k.verify_key))) for i, k in KEYS.items()], 1.0,
+                      mesh_key=derive_mesh_key(CLOUD, SITE, 1))
+    readers = {i: Verifier(SITE, i, verify_roster(doc, CLOUD.verify_key, SITE, own_id=i, own_key=KEYS[i]),
+                           own_key=KEYS[i]) for i in ("robot-b", "robot-c")}
+    addressed = [msg for msg in MESSAGES if getattr(msg, "to", None)]
+    assert len(addressed) == 4
+    for msg in addressed:
+        frame = signer.frame(msg)
+        body = bytes(frame.body)
+        assert (frame.site, frame.sender, frame.kind, frame.counter >> 32) == (SITE, "leader-7",
+                                                                               encode_message(msg)[0], 5)
+        assert bytes(frame.signature) == b"" and len(body) == len(encode_message(msg)[1]) + 40
+        for secret in _secrets(msg):
+            assert secret not in body, (type(msg).__name__, secret)
+        assert readers["robot-c"].accept(frame, SECRET_TERM) == msg  # the addressee
+        assert readers["robot-b"].accept(frame, SECRET_TERM) is None  # a listed bystander
+    assert readers["robot-b"].drops == {"bad_signature": 4}
