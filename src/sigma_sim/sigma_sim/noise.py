@@ -68,6 +68,21 @@ class ImuNoise:
         return gyro + self.gyro.sample_with(draws[:2], dt), accel + self.accel.sample_with(draws[2:], dt)
 
 
+BEARING_DEFECT_HZ = 32.0  # a bearing's defect frequency as the torso IMU sees it (inside the twin's 20-45 Hz band)
+BEARING_VIBRATION = 0.3  # m/s^2 of defect-frequency tone per unit of friction-growth level (friction x (1 + level))
+BEARING_IMPACT_RATE = 0.02  # share of IMU samples that carry a rolling-element impact (impulsive: high kurtosis)
+
+
+def bearing_vibration(rng: np.random.Generator, t: float, level: float) -> np.ndarray:
+    """Specific force [m/s^2, IMU frame] a worn bearing adds at time ``t`` [s]: a tone at its defect frequency and
+    sparse impacts, both growing with the wear ``level`` (sigma_sim.degradation's friction_growth level)."""
+    a = BEARING_VIBRATION * level
+    z = a * math.sin(2.0 * math.pi * BEARING_DEFECT_HZ * t)
+    if rng.random() < BEARING_IMPACT_RATE:
+        z += 4.0 * a * rng.standard_normal()
+    return np.array([0.0, 0.0, z])
+
+
 @dataclass(frozen=True)
 class OdometryNoiseConfig:
     """White noise of the odometry (standard deviations); pose noise is per reading, it does not drift."""

@@ -14,7 +14,7 @@ from sigma_sim.builder import FOOT_CLEARANCE, RobotIndex, build_model, human_par
 from sigma_sim.degradation import Spread, no_spread, sample_spread
 from sigma_sim.faults import DEGRADATION_KINDS, Fault, FaultBook, FaultError
 from sigma_sim.humans import Detection, Human, detect
-from sigma_sim.noise import ImuNoise, ImuNoiseConfig, OdometryNoise, OdometryNoiseConfig
+from sigma_sim.noise import ImuNoise, ImuNoiseConfig, OdometryNoise, OdometryNoiseConfig, bearing_vibration
 from sigma_sim.robot_model import ActuatorTable, RobotDescription
 from sigma_sim.thermal import ThermalModel, ThermalParams, winding_resistance
 from sigma_sim.world import World
@@ -81,6 +81,7 @@ class Robot:
         self.sensor_bias = np.zeros(n)  # K added to the winding temperature reading (temp_bias_drift)
         self.frozen_winding = np.full(n, np.nan)  # a spoofed winding sensor repeats this value
         self.degraded = False  # a degradation fault changed this robot's state (restored once none is active)
+        self.bearing_wear = 0.0  # summed friction_growth level: drives the IMU's bearing vibration (noise.py)
         self.imu_noise = ImuNoise(cfg.imu_noise)
         self.odom_noise = OdometryNoise(cfg.odom_noise)
         self.current = np.zeros(len(robot.joints))
@@ -345,6 +346,7 @@ class Simulation:
             friction = np.ones(len(self.joint_names))
             r.sensor_bias[:] = 0.0
             capacity = r.capacity0
+            r.bearing_wear = 0.0
             for f in faults:
                 level = f.magnitude * (now - f.start) / 3600.0
                 i = self.joint_names.index(f.target) if f.target in self.joint_names else -1
@@ -354,6 +356,7 @@ class Simulation:
                     r0_scale[i] *= 1.0 + level
                 elif f.kind == "friction_growth":
                     friction[i] *= 1.0 + level
+                    r.bearing_wear += level
                 elif f.kind == "temp_bias_drift":
                     r.sensor_bias[i] += level
                 elif f.kind == "capacity_fade":
@@ -474,6 +477,8 @@ class Simulation:
             self.time - r.last_imu_time,
         )
         r.last_imu_time = self.time
+        if r.bearing_wear > 0.0:  # a worn bearing shakes the structure the IMU sits on
+            accel = accel + bearing_vibration(self.rng, self.time, r.bearing_wear)
         for f in self.faults.active(robot_id, "spoofed_sensor", self.time):
             if f.target == "imu":  # spinning and in free fall, while the orientation says otherwise
                 gyro = np.array([0.0, 0.0, f.magnitude])
