@@ -235,7 +235,8 @@ class CoreNode(Node):
         """Subscribe to every other robot's route (robots come and go): relayed from the signed swarm mesh
         (``traffic/peers/<id>/route``, sigma_fleet_tasks) or ``/<id>/traffic/route`` on the graph (``peer_routes``)."""
         names = [name for name, _types in self.get_topic_names_and_types()]
-        relayed = [m for m in map(self._relayed_route.match, names) if m is not None]
+        relayed = [m for m in map(self._relayed_route.match, names)
+                   if m is not None and self.count_publishers(m.group(0)) > 0]  # a relay, not just a listener
         mode = self.params.peer_routes
         from_mesh = mode == "mesh" or (mode == "auto" and bool(relayed))
         if from_mesh != self._peers_from_mesh:
