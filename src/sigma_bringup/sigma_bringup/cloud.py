@@ -194,6 +194,12 @@ class CloudApi:
         r.raise_for_status()
         return [a for a in r.json()["items"] if dt.datetime.fromisoformat(a["created_at"]) >= since]
 
+    def decision(self, decision_id: str) -> dict:
+        """A decision's record: ``status`` pending / applied / rejected / expired, as the robot acked it."""
+        r = self.client.get(f"/v1/decisions/{decision_id}")
+        r.raise_for_status()
+        return dict(r.json())
+
     def put_places(self, site_id: str, places: list[dict]) -> None:
         """Register the site's named places (the task API validates task places against them)."""
         r = self.client.put(f"/v1/sites/{site_id}/places", json={"places": places})

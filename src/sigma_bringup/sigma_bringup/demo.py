@@ -6,9 +6,12 @@ Brings up the cloud (embedded PostgreSQL), registers the robots' keys, launches 
 ``sigma launch``, then runs the scenario: every robot gets a task through the task contract (``tasks/request``)
 and its onboard cognition (sigma_core) executes it — r1 carries a tote between shelves, r2 drives down the cross
 aisle, r3 carries a tote; a human walks at r2 (it slows, then stops, then resumes when the human has left and
-reaches its place); r3's left knee motor overheats (it derates, then shuts down mid-task); the cloud receives all
-of it. Prints where to look and a summary; ``--scenario`` exits after it (0 when every check
-passed), otherwise it keeps running until Ctrl-C.
+reaches its place). Then tasks created through the cloud's task API: one the swarm leader gives to r3, whose left
+knee motor overheats on the way (it derates, then shuts down) — r3 lets the task go and another robot takes it over
+and finishes it; two more with the swarm leader killed mid-run. The cloud's Primary AI worker (``--primary-ai``)
+decides from the telemetry alone; the cloud receives all of it. Prints where to
+look and a summary; ``--scenario`` exits after it (0 when every check passed), otherwise it keeps running until
+Ctrl-C.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import TypeVar
 import httpx
 
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
+from sigma_bringup import handover
 from sigma_bringup.cloud import CloudApi, CloudProcess, CognitionWorker
 from sigma_bringup.cloud_tasks import run_stage, site_places
 from sigma_bringup.demo_state import clear_previous_latches, why_not_commandable
@@ -223,26 +227,62 @@ def swarm_check(gw: FleetGateway, api: CloudApi, progress: Progress, timeout: fl
                              f"{accepted} signed frames accepted, {dropped} dropped")
 
 
-def cognition_check(api: CloudApi, worker: CognitionWorker, started: dt.datetime, progress: Progress,
-                    timeout: float = 60.0) -> Check:
-    """The cloud's Primary AI (``sigma-cloud cognition``) acted on r3's overheating motor from its telemetry alone:
-    a stored action with its rule, confidence and explanation."""
-    name = "cloud Primary AI acts on r3's hot motor"
+# The Primary AI's rules that act on a robot's own condition (an anomaly, a predicted limit, its tasks taken away);
+# human_cluster_slow acts on where people are, which a healthy robot may meet (reported, not failed).
+CONDITION_RULES = ("persistent_anomaly_hold", "predicted_limit_maintenance", "degraded_robot_reassign")
+FAULTY = "r3"
 
-    def acted() -> dict | None:
-        return next((a for a in api.cognition_actions("r3", started) if a["rule"] == "predicted_limit_maintenance"),
-                    None)
+
+def cognition_check(api: CloudApi, worker: CognitionWorker, since: dt.datetime, progress: Progress,
+                    timeout: float = 60.0) -> Check:
+    """The cloud's Primary AI (``sigma-cloud cognition``) acted on r3, the robot with the injected anomaly (its
+    knee motor's lost cooling), from its telemetry alone, and r3 applied that decision (the robot's own ack, as the
+    cloud's decision record says); it took no decision about the healthy robots' condition (r1, r2)."""
+    name = "cloud Primary AI: a decision applied on r3 (hot motor), none on healthy r1, r2"
+
+    def applied() -> tuple[dict, dict] | None:
+        for act in api.cognition_actions(FAULTY, since):
+            if act["rule"] in CONDITION_RULES and act.get("decision_id"):
+                decision = api.decision(str(act["decision_id"]))
+                if decision.get("status") == "applied":
+                    return act, decision
+        return None
 
     try:
-        act = progress.wait("the cloud's Primary AI decides about r3's hot motor", acted, timeout)
+        act, _ = progress.wait("the cloud's Primary AI decides about r3's hot motor and r3 applies it",
+                               applied, timeout)
+        found = (f"{act['rule']} -> {act['action']} (confidence {act['confidence']:.2f}) applied by r3: "
+                 f"{act['explanation'][:100]}")
+        ok = True
     except TimeoutError as exc:
         try:
-            seen = sorted({a["rule"] for a in api.cognition_actions("r3", started)}) or ["none"]
+            seen = sorted({f"{a['rule']}" for a in api.cognition_actions(FAULTY, since)}) or ["none"]
         except httpx.HTTPError as err:
             seen = [f"unknown ({err})"]
         alive = "running" if worker.running() else "NOT running (see logs/cognition.log)"
-        return Check(name, False, f"{exc}; r3 actions: {', '.join(seen)}; worker {alive}")
-    return Check(name, True, f"{act['action']} (confidence {act['confidence']:.2f}): {act['explanation'][:140]}")
+        found, ok = f"{exc}; r3 actions: {', '.join(seen)}; worker {alive}", False
+    healthy = [r for r in ROBOTS if r != FAULTY]
+    wrong, people = [], []
+    for r in healthy:
+        for a in api.cognition_actions(r, since):
+            (wrong if a["rule"] != "human_cluster_slow" else people).append(
+                f"{r} {a['rule']} -> {a['action']} at {a['created_at'][11:19]} (confidence {a['confidence']:.2f}: "
+                f"{a['explanation'][:90]})")
+    if wrong:
+        found = f"{found}; on healthy robots: {'; '.join(wrong[:3])}{' …' if len(wrong) > 3 else ''}"
+    else:
+        found = f"{found}; none on {', '.join(healthy)}"
+    if people:
+        found = f"{found} ({len(people)} human-zone slow-down(s))"
+    return Check(name, ok and not wrong, found)
+
+
+def r3_milestones_after(overheat: Callable[[], str], milestones: Callable[[float], list[Check]],
+                        progress: Progress) -> list[Check]:
+    """r3's overheating without a task to hand over (the scripted tasks did not end): the safety milestones only."""
+    t_heat = time.monotonic()
+    progress.say(f"r3 left_knee motor loses its cooling ({overheat()})")
+    return milestones(t_heat)
 
 
 def _configured_separation() -> float | None:
@@ -261,7 +301,8 @@ def _configured_separation() -> float | None:
 def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress: Progress,
                  token_file: Path, worker: CognitionWorker | None,
                  kill_leader: Callable[[str], list[int]]) -> list[Check]:
-    """Task in progress → human approaches r2 → r3 overheats → the cloud has it all. Returns the checks."""
+    """Tasks in progress → human approaches r2 → scripted tasks done → r3 overheats holding a cloud task, which is
+    handed over → cloud tasks with the leader killed → the cloud has it all. Returns the checks."""
     node = gw.node
     t_task = time.monotonic()
     run_id = f"{int(time.time())}"
@@ -321,26 +362,6 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         )
     )
 
-    # The cloud's Primary AI starts now, past the robots' start-up: it reads telemetry from its start on (history is
-    # not re-decided), and start-up transients made it hold robots for 30 s with their scripted tasks preempted.
-    if worker is not None:
-        worker.start()
-        progress.say("started the cloud's Primary AI worker (sigma-cloud cognition; log logs/cognition.log)")
-    t_heat = time.monotonic()
-    reply = node.inject("r3", "overheat", "left_knee", 400.0, 0.0)
-    progress.say(f"r3 left_knee motor loses its cooling ({reply.message})")
-    progress.wait("r3 derates the hot motor", lambda: node.snapshot("r3").derated_at(t_heat), 90)
-    progress.wait("r3 shuts the motor down", lambda: node.snapshot("r3").shut_down_at(t_heat), 120)
-    r3 = node.snapshot("r3")
-    checks.append(
-        ordered(
-            "r3: overheating motor → derate, shutdown",
-            t_heat,
-            ("derated", r3.derated_at(t_heat)),
-            ("shut down", r3.shut_down_at(t_heat)),
-        )
-    )
-
     checks.append(swarm_check(gw, api, progress))
     finishing = [o.robot for o in ORDERS if o.must_finish]
 
@@ -360,17 +381,41 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         progress.say(f"✘ {exc}")
     checks += task_checks(ORDERS, {r: node.task_report(r) for r in ROBOTS})
     busy = [r for r in finishing if (rep := node.task_report(r)) is None or rep.state < 3]
-    if busy:  # a fleet task would preempt a robot's running scripted task at its executor
-        checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False,
-                            f"not started: {', '.join(busy)} still busy with the scripted task"))
+
+    # The cloud's Primary AI starts now, past the robots' start-up: it reads telemetry from its start on (history is
+    # not re-decided), and start-up transients made it hold robots for 30 s with their scripted tasks preempted.
+    worker_since = dt.datetime.now(dt.timezone.utc)
+    if worker is not None:
+        worker.start()
+        progress.say("started the cloud's Primary AI worker (sigma-cloud cognition; log logs/cognition.log)")
+
+    def overheat() -> str:
+        return node.inject("r3", "overheat", "left_knee", 400.0, 0.0).message
+
+    def r3_milestones(t_heat: float) -> list[Check]:
+        with contextlib.suppress(TimeoutError):  # judged below: a milestone that never came fails the check
+            progress.wait("r3 derates the hot motor", lambda: node.snapshot("r3").derated_at(t_heat), 90)
+            progress.wait("r3 shuts the motor down", lambda: node.snapshot("r3").shut_down_at(t_heat), 120)
+        r3 = node.snapshot("r3")
+        return [ordered("r3: overheating motor → derate, shutdown", t_heat, ("derated", r3.derated_at(t_heat)),
+                        ("shut down", r3.shut_down_at(t_heat)))]
+
+    # A fleet task would preempt a robot's running scripted task at its executor (the leader does not see direct
+    # tasks): the cloud's tasks start once the scripted ones are over.
+    if busy:
+        reason = f"not started: {', '.join(busy)} still busy with the scripted task"
+        checks.append(Check(handover.NAME, False, reason))
+        checks += r3_milestones_after(overheat, r3_milestones, progress)
+        checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False, reason))
     else:
         try:
+            checks += handover.run(api, SITE, run_id, node.swarm_task, overheat, r3_milestones, progress)
             checks += run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
         except httpx.HTTPError as exc:
             checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False, f"cloud error: {exc}"))
     checks.append(separation_check(node.closest_approach(), _configured_separation()))
     if worker is not None:
-        checks.append(cognition_check(api, worker, started, progress))  # by now it has had time to act
+        checks.append(cognition_check(api, worker, worker_since, progress))  # by now it has had time to act
 
     def cloud_state() -> list[Check]:
         counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r, started))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sigma_bringup.work import ORDERS, SUCCEEDED, TaskReport, WorkOrder, task_checks
 
 
-def test_every_robot_gets_one_order_and_only_r3_may_stop_mid_task():
+def test_every_robot_gets_one_order_and_every_order_must_finish():
     assert [o.robot for o in ORDERS] == ["r1", "r2", "r3"]
-    assert [o.robot for o in ORDERS if not o.must_finish] == ["r3"]
+    assert all(o.must_finish for o in ORDERS)   # r3 overheats later, holding the hand-over task (handover.py)
 
 
 def test_checks_pass_only_on_success_and_name_the_executors_reason():
