@@ -196,13 +196,16 @@ def test_least_privilege_the_writer_only_calls_its_function_people_read_by_site(
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             api_conn.execute(statement)
     row = {"ts": time.time(), "service": "probe", "instance": "h:1", "severity": 20, "logger": "t",
-           "message": "site from the robot's registration", "robot_id": "slog-r4", "trace_id": "", "span_id": "",
-           "request_id": "", "extra": {}}
-    assert service_log.write_batch(api_conn, [row]) == 1
+           "message": "site from the robot's registration\x00", "robot_id": "slog-r4", "trace_id": "", "span_id": "",
+           "request_id": "", "extra": {"path": "/v1/robots/%00", "odd": object()}}
+    assert service_log.write_batch(api_conn, [row]) == 1  # NUL and a value JSON cannot hold: stored all the same
+    with pytest.raises(psycopg.errors.InvalidParameterValue):
+        api_conn.execute("SELECT service_logs_write('{}'::jsonb)")
     api_conn.execute("RESET ROLE")
     with psycopg.connect(cloud.runtime.owner_url) as owner:
-        (site,) = owner.execute("SELECT site_id FROM service_logs WHERE service = 'probe'").fetchone()
-    assert site == SITE
+        site, message, extra = owner.execute("SELECT site_id, message, extra FROM service_logs "
+                                             "WHERE service = 'probe'").fetchone()
+    assert site == SITE and message.endswith("registration\ufffd") and extra["odd"].startswith("<object")
     api_conn.execute("SET ROLE sigma_device")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         api_conn.execute("SELECT count(*) FROM service_logs")
@@ -278,3 +281,26 @@ def test_retention_drops_old_service_log_partitions(cloud) -> None:
         names = {r[0] for r in conn.execute("SELECT c.relname FROM pg_inherits i JOIN pg_class c "
                                             "ON c.oid = i.inhrelid WHERE i.inhparent = 'service_logs'::regclass")}
     assert f"service_logs_{old:%Y%m%d}" not in names and f"service_logs_{today:%Y%m%d}" in names
+
+
+def test_a_batch_the_store_can_never_take_is_dropped_counted_not_retried_forever(cloud) -> None:
+    handler = service_log.StoreHandler("poison-test", instance="probe:3")
+    ship = service_log.Shipper(handler, period_s=0.05)
+    log = logging.getLogger("sigma_cloud_poison_probe")
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        log.warning("poison")
+        handler.queue[0]["ts"] = 1e20  # a time PostgreSQL cannot hold (no record made by emit is like this)
+        ship.start(cloud.runtime.api_url)
+        wait_for(lambda: ship.failures >= 1 and handler.pending() == 0, "the poison batch refused")
+        log.warning("after the poison")
+        wait_for(lambda: ship.written >= 2, "the next record and the drop report")
+    finally:
+        ship.stop()
+        log.removeHandler(handler)
+    with psycopg.connect(cloud.runtime.owner_url) as owner:
+        rows = owner.execute("SELECT message, extra FROM service_logs WHERE service = 'poison-test' "
+                             "ORDER BY ts, id").fetchall()
+    assert [m for m, _ in rows if "dropped" not in m] == ["after the poison"]
+    assert [e for m, e in rows if "dropped" in m] == [{"dropped": {"warn": 1}}]

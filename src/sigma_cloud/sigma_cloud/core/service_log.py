@@ -31,7 +31,6 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb
 
 from sigma_cloud.core.observability import log_ids, request_id_var, robot_id_var
 
@@ -39,10 +38,7 @@ LOGGERS = ("sigma_cloud", "uvicorn.error")
 EXTRA_KEYS = ("method", "path", "status", "duration_ms")
 MAX_MESSAGE = 4096
 WRITER_ROLE = "sigma_log_writer"
-_WRITE = ("SELECT service_logs_write(%s::float8[], %s::text[], %s::text[], %s::smallint[], %s::text[], %s::text[], "
-          "%s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[])")
-_COLUMNS = ("ts", "service", "instance", "severity", "logger", "message", "robot_id", "trace_id", "span_id",
-            "request_id", "extra")
+_WRITE = "SELECT service_logs_write(%s::jsonb)"  # migration 0064: one JSON array of records per batch
 
 _trouble = logging.getLogger("sigma_cloud_service_log")  # outside "sigma_cloud": never shipped, never recursive
 _trouble.propagate = False
@@ -132,6 +128,13 @@ class StoreHandler(logging.Handler):
                 self.dropped[row["severity"]] = self.dropped.get(row["severity"], 0) + 1
                 self.dropped_total += 1
 
+    def count_lost(self, rows: list[dict[str, Any]]) -> None:
+        """Records that will never be stored: counted as dropped (reported with the next write)."""
+        with self._mutex:
+            for row in rows:
+                self.dropped[row["severity"]] = self.dropped.get(row["severity"], 0) + 1
+                self.dropped_total += 1
+
     def pending(self) -> int:
         with self._mutex:
             return len(self.queue)
@@ -147,21 +150,28 @@ def drop_report(handler: StoreHandler, dropped: dict[int, int]) -> dict[str, Any
             "span_id": "", "request_id": "", "extra": {"dropped": counts}}
 
 
+def encode_batch(rows: list[dict[str, Any]]) -> str:
+    """The batch as one JSON array; a NUL character (PostgreSQL text cannot hold it) becomes U+FFFD, and a value
+    JSON cannot hold becomes its str()."""
+    return orjson.dumps(rows, default=str).replace(b"\\u0000", b"\\ufffd").decode()
+
+
 def write_batch(conn: psycopg.Connection, rows: list[dict[str, Any]]) -> int:
     """Store `rows` with one service_logs_write() call (as sigma_log_writer); returns how many were stored."""
-    columns = {name: [row[name] for row in rows] for name in _COLUMNS}
-    columns["extra"] = [Jsonb(e) for e in columns["extra"]]
-    result = conn.execute(_WRITE, tuple(columns[name] for name in _COLUMNS)).fetchone()
+    result = conn.execute(_WRITE, (encode_batch(rows),)).fetchone()
     return int(result[0]) if result else 0
 
 
 class Shipper:
     """The handler on the process's loggers and its writer thread."""
 
-    def __init__(self, handler: StoreHandler, *, batch_max: int = 1000, period_s: float = 0.5) -> None:
+    def __init__(self, handler: StoreHandler, *, batch_max: int = 1000, period_s: float = 0.5,
+                 max_rate: float = 5000.0) -> None:
         self.handler = handler
         self.batch_max = batch_max
         self.period_s = period_s
+        self.max_rate = max_rate  # records/s this process writes at most: a flood of records (e.g. every refused
+        # request of an overload logged) fills the queue and is dropped, counted, instead of loading the database
         self.url: str | None = None
         self.stop_event = threading.Event()
         self.written = 0
@@ -196,8 +206,19 @@ class Shipper:
             if rows:
                 try:
                     conn = conn if conn is not None and not conn.closed else self._connect()
+                    started = time.monotonic()
                     self.written += write_batch(conn, rows)
                     backoff = 0.2
+                    pause = len(rows) / self.max_rate - (time.monotonic() - started)
+                    if pause > 0 and not stopping:
+                        self.stop_event.wait(pause)
+                except (psycopg.DataError, psycopg.IntegrityError) as exc:  # never storable: drop it, counted
+                    self.failures += 1
+                    self.handler.give_back([], dropped)  # the earlier drop counts still go with the next write
+                    self.handler.count_lost(batch)
+                    _trouble.warning("service log: a batch of %d records refused by the store (%s); dropped",
+                                     len(rows), exc)
+                    continue
                 except (psycopg.Error, OSError) as exc:
                     self.failures += 1
                     self.handler.give_back(batch, dropped)
