@@ -304,3 +304,34 @@ def test_a_batch_the_store_can_never_take_is_dropped_counted_not_retried_forever
                              "ORDER BY ts, id").fetchall()
     assert [m for m, _ in rows if "dropped" not in m] == ["after the poison"]
     assert [e for m, e in rows if "dropped" in m] == [{"dropped": {"warn": 1}}]
+
+
+def test_with_tracing_on_the_record_carries_the_clouds_server_span(cloud) -> None:
+    from conftest import ServerThread
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from sigma_cloud.app.main import create_app
+    from sigma_cloud.core.observability import RequestContextMiddleware
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = create_app(cloud.settings, cloud.runtime, run_maintenance=False)
+    for middleware in app.user_middleware:  # a replica whose tracer exports to memory
+        if middleware.cls is RequestContextMiddleware:
+            middleware.kwargs["tracer"] = provider.get_tracer("test")
+    robot = cloud.robot("slog-r5", SITE)
+    trace = protocol.new_traceparent()
+    port = free_port()
+    with ServerThread(app, port):
+        body = b'{"robot_id":"slog-r5","events":[]}'
+        headers = protocol.sign_request(robot.seed, "POST", protocol.INGEST_PATH, "slog-r5", body, time.time())
+        headers |= {protocol.HEADER_TRACEPARENT: trace.header(), "Content-Type": "application/json"}
+        r = cloud.http.post(f"http://127.0.0.1:{port}{protocol.INGEST_PATH}", content=body, headers=headers)
+        assert r.status_code in (400, 422), r.text
+        (item,) = wait_for(lambda: cloud_logs(cloud, trace_id=trace.trace_id)["items"], "the traced record")
+    (server,) = [s for s in exporter.get_finished_spans() if s.name == f"POST {protocol.INGEST_PATH}"]
+    assert item["span_id"] == f"{server.context.span_id:016x}" != trace.span_id  # the cloud span, the robot its parent
+    assert server.parent.span_id == int(trace.span_id, 16)
