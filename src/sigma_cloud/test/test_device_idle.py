@@ -18,7 +18,7 @@ import sigma_protocol as protocol
 from sigma_cloud.api.routes import devices as device_routes
 from sigma_cloud.core.db import make_pool
 from sigma_cloud.core.embedded import free_port
-from sigma_cloud.core.nonces import NonceClaims
+from sigma_cloud.core.group_call import key_reads, nonce_claims
 from sigma_cloud.core.notifier import CHANNEL, DecisionNotifier
 
 
@@ -103,24 +103,28 @@ def test_long_poll_replay_is_refused_with_group_committed_nonces(cloud: Any, idl
     assert cloud.http.get(path, headers=headers).status_code == 409  # another replica shares the database's record
 
 
-def test_concurrent_nonce_claims_share_flushes_and_refuse_duplicates(cloud: Any) -> None:
-    cloud.robot("idle-4")
+def test_concurrent_claims_and_key_reads_share_statements(cloud: Any) -> None:
+    known = cloud.robot("idle-4")
 
-    async def run() -> tuple[list[bool], int]:
+    async def run() -> tuple[list[bool], int, list[Any], int]:
         pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=2)
         await pool.open(wait=True)
         try:
-            claims = NonceClaims(pool)
+            claims = nonce_claims(pool)
             nonces = [f"n{i:04d}" for i in range(300)] + ["n0007", "n0150"]  # two replays in the same burst
-            results = await asyncio.gather(*(claims.claim("idle-4", n) for n in nonces))
-            again = await claims.claim("idle-4", "n0299")  # a later replay
-            return [*results, again], claims.flushes
+            results = await asyncio.gather(*(claims(("idle-4", n)) for n in nonces))
+            again = await claims(("idle-4", "n0299"))  # a later replay
+            keys = key_reads(pool, window_s=0.05)
+            rows = await asyncio.gather(*(keys(r) for r in ["idle-4", "nobody-here", "idle-4"] * 100))
+            return [*results, again], claims.flushes, rows, keys.flushes
         finally:
             await pool.close()
 
-    results, flushes = asyncio.run(run())
+    results, flushes, rows, key_flushes = asyncio.run(run())
     assert results[:300] == [True] * 300 and results[300:] == [False, False, False]
-    assert flushes <= 3  # one statement for the burst (plus, at most, one started before the rest queued) + one
+    assert flushes <= 3  # the burst in one or two statements, then the replay
+    assert rows[0] == (known.public_key, "site-a", "active") and rows[1] is None and rows[2] == rows[0]
+    assert len(rows) == 300 and set(rows[3::3]) == {rows[0]} and key_flushes == 1
 
 
 def _note(robot_id: str) -> Any:

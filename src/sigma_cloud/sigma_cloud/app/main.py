@@ -38,8 +38,8 @@ from sigma_cloud.core import incident_response, maintenance, service_log
 from sigma_cloud.core.bootstrap import Runtime, prepare
 from sigma_cloud.core.config import Settings, get_settings
 from sigma_cloud.core.db import make_pool
+from sigma_cloud.core.group_call import nonce_claims
 from sigma_cloud.core.ingest import IngestService
-from sigma_cloud.core.nonces import NonceClaims
 from sigma_cloud.core.notifier import DecisionNotifier
 from sigma_cloud.core.observability import Metrics, RequestContextMiddleware, configure_logging, make_tracer
 
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             await ingest_pool.open(wait=True, timeout=30)
             stack.push_async_callback(ingest_pool.close)
             app.state.ingest = IngestService(settings, pool, ingest_pool=ingest_pool, notifier=notifier)
-            app.state.nonce_claims = NonceClaims(pool)  # the long-polls' nonces, group-committed (core/nonces.py)
+            app.state.nonce_claims = nonce_claims(pool)  # the long-polls' nonces, group-committed (core/group_call.py)
             stack.push_async_callback(app.state.nonce_claims.close)
             app.state.notifier = notifier
             app.state.metrics = metrics

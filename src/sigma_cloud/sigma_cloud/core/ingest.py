@@ -19,11 +19,12 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 import sigma_protocol as protocol
-from sigma_cloud.core import fastpath, ingest_copy, pgarray
+from sigma_cloud.core import fastpath, group_call, ingest_copy, pgarray
 from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, features, normalize_payload
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, acquire_within, identity_params
 from sigma_cloud.core.fastpath import FastBatch
+from sigma_cloud.core.group_call import GroupCall
 from sigma_cloud.core.notifier import DecisionNotifier
 from sigma_cloud.core.observability import robot_id_var
 from sigma_cloud.core.partitions import partition_name
@@ -104,6 +105,7 @@ class IngestService:
         # With a listener, a cached key stays good until its robot's NOTIFY (migration 0072) or key_cache_max_age_s:
         # the cache no longer re-reads every robot's key every key_cache_ttl_s (docs/cloud.md "Fleet scale").
         self.notifier = notifier
+        self._key_loaders: dict[int, GroupCall[str, tuple[str, str, str] | None]] = {}
         if notifier is not None:
             notifier.on_key_change.append(self.forget_key)
 
@@ -113,6 +115,12 @@ class IngestService:
             self.keys.clear()
         else:
             self.keys.pop(robot_id, None)
+
+    def _key_loader(self, pool: AsyncConnectionPool) -> GroupCall[str, tuple[str, str, str] | None]:
+        loader = self._key_loaders.get(id(pool))
+        if loader is None:
+            loader = self._key_loaders[id(pool)] = group_call.key_reads(pool)
+        return loader
 
     def _fresh(self, key: DeviceKey, now: float) -> bool:
         if key.expires > now:
@@ -149,11 +157,7 @@ class IngestService:
         notifier = self.notifier
         watch = (notifier.epoch, notifier.key_changes) if notifier is not None and notifier.connected else None
         self.key_reads += 1
-        async with (pool or self.pool).connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
-            await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-            cur = await conn.execute("SELECT public_key, site_id, status FROM robots WHERE robot_id = %s",
-                                     (robot_id,))
-        row = await cur.fetchone()
+        row = await self._key_loader(pool or self.pool)(robot_id)  # concurrent misses share one statement
         expires = now + self.settings.key_cache_ttl_s
         if row is None:  # answered exactly like a wrong key (no robot-id enumeration); cached for the TTL only
             key = DeviceKey(self._decoy_key, "", "unknown", expires)

@@ -133,12 +133,12 @@ async def device_decisions(request: Request, robot_id: str, ingest: IngestDep, p
     """Pending, unexpired decisions for the signing robot; long-polls up to `wait` seconds when there are none.
 
     An idle long-poll costs no transaction of its own: its nonce is claimed with the others' in one statement
-    (core/nonces.py), and the decisions are read only when a NOTIFY says the robot may have one."""
+    (core/group_call.py), and the decisions are read only when a NOTIFY says the robot may have one."""
     await _authenticated(request, ingest, robot_id, b"")
     deadline = time.monotonic() + wait
     notifier: DecisionNotifier = request.app.state.notifier
     with notifier.listening(robot_id) as woken:  # before the first read: no lost NOTIFY
-        if not await request.app.state.nonce_claims.claim(robot_id, request.headers[protocol.HEADER_NONCE]):
+        if not await request.app.state.nonce_claims((robot_id, request.headers[protocol.HEADER_NONCE])):
             raise ProblemError(409, "replay", "this request (nonce) was already processed")
         items = await _pending(pool, notifier, robot_id)
         while not items and time.monotonic() < deadline:
