@@ -184,3 +184,23 @@ def test_a_leg_dragged_at_its_torque_limit_is_held_once_and_renewed_under_one_ta
     assert {"joint_states", "actuator_health"} & set(first[0].evidence["channels"])
     # the joint's streak ended when the robot stopped; the hot winding's continued: renewals, same task id
     assert len(held) > 1 and {h.parameters["task_id"] for h in held} == {first[0].parameters["task_id"]}
+
+
+# --- The third recording: helper A's run of 30 Nov 19:00 UTC (--primary-ai, load 6-12; evidence exported by A,
+# test/data/demo3_*_current_limit.jsonl.gz, the first 56 s). In the same simulator hiccup both robots' hip pitch
+# currents hit the 50 A limit: r1's for one 0.6 s spike (46.45 -> 47.06 s, back to 0.1 A at 47.69 s), r2's for
+# seconds, until its own safety supervisor stopped it on I2t. The live worker held both.
+@pytest.fixture(scope="module")
+def current_limit() -> dict[str, list[replay.Recorded]]:
+    return {name: replay.load_jsonl(DATA / f"demo3_{name}_current_limit.jsonl.gz") for name in ("r1", "r2")}
+
+
+@pytest.mark.parametrize("period", [0.25, 0.5, 1.0])
+def test_a_short_spike_is_not_stretched_into_a_persistent_anomaly_by_long_passes(current_limit, period) -> None:
+    """A streak lasts from its first anomalous event to its latest one. Before, it lasted from the start of the first
+    anomalous pass to the end of the latest one, so with 1 s passes (a busy worker) r1's 0.6 s spike "lasted"
+    2.2 s and r1 was held; r2's lasting saturation is held at every pass length, from the same first event."""
+    assert replay.holds(replay.replay(current_limit["r1"], period_s=period)) == []
+    held = [h for h in replay.holds(replay.replay(current_limit["r2"], period_s=period)) if not h.renewal]
+    assert len(held) == 1 and held[0].evidence["lasted_s"] >= rules.CognitionParams().persist_s
+    assert held[0].evidence["anomaly_since"] == pytest.approx(46.05, abs=0.01)

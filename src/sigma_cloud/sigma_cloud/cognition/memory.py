@@ -15,22 +15,33 @@ MAX_STREAKS = 16  # channels with an open anomaly streak (there are 10 channels)
 @dataclass(frozen=True)
 class Window:
     """What one worker pass saw of a robot's new telemetry: event-time span, events, and per channel the
-    highest score and the share of events at or above the anomaly threshold."""
+    highest score, the share of events at or above the anomaly threshold and the event times of the first and last
+    of those (`high_span`; a channel without one, or an older summary, falls back to the pass's span)."""
 
     t_start: float
     t_end: float
     events: int
     peak: dict[str, float]
     high_share: dict[str, float]
+    high_span: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def span(self, channel: str) -> tuple[float, float]:
+        """(first, last) event time of the channel's anomalous events in this pass."""
+        return self.high_span.get(channel, (self.t_start, self.t_end))
 
     def to_json(self) -> dict[str, Any]:
-        return {"t0": self.t_start, "t1": self.t_end, "n": self.events, "peak": self.peak, "high": self.high_share}
+        doc: dict[str, Any] = {"t0": self.t_start, "t1": self.t_end, "n": self.events, "peak": self.peak,
+                               "high": self.high_share}
+        if self.high_span:
+            doc["span"] = {c: list(v) for c, v in self.high_span.items()}
+        return doc
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Window:
         return Window(float(data["t0"]), float(data["t1"]), int(data["n"]),
                       {str(k): float(v) for k, v in data["peak"].items()},
-                      {str(k): float(v) for k, v in data["high"].items()})
+                      {str(k): float(v) for k, v in data["high"].items()},
+                      {str(k): (float(a), float(b)) for k, (a, b) in data.get("span", {}).items()})
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class SessionMemory:
     fired: dict[str, float] = field(default_factory=dict)
     temperatures: tuple[tuple[float, float], ...] = ()
     human_events: tuple[tuple[float, float, float], ...] = ()  # (ts, x, y) of person-related safety events
-    # channel -> (event time its streak began, time of its last anomalous window, peak score in the streak)
+    # channel -> (event time of its first anomalous event, of its latest one, peak score in the streak)
     streaks: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -86,9 +97,10 @@ class SessionMemory:
         if window is not None and high_share is not None:
             streaks = dict(streaks)
             for channel, share in window.high_share.items():
-                if share >= high_share:
-                    begun, _, peak = streaks.get(channel, (window.t_start, 0.0, 0.0))
-                    streaks[channel] = (begun, window.t_end, max(peak, window.peak.get(channel, 0.0)))
+                if share >= high_share:  # the streak runs from its first anomalous event to its last one
+                    first, last = window.span(channel)
+                    begun, _, peak = streaks.get(channel, (first, 0.0, 0.0))
+                    streaks[channel] = (begun, last, max(peak, window.peak.get(channel, 0.0)))
                 else:
                     streaks.pop(channel, None)
             streaks = {c: s for c, s in streaks.items() if window.t_end - s[1] <= gap_s}

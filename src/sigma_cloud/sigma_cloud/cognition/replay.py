@@ -79,11 +79,15 @@ def score(batch: list[Recorded], scorer: AnomalyScorer) -> list[float]:
 def window(batch: list[Recorded], scores: list[float], threshold: float) -> Window:
     """The worker's per-pass summary (repositories.cognition.WINDOW_SQL): per channel peak and share >= threshold."""
     per: dict[str, list[float]] = {}
+    high: dict[str, list[float]] = {}
     for event, value in zip(batch, scores, strict=True):
         per.setdefault(event.channel, []).append(value)
+        if value >= threshold:
+            high.setdefault(event.channel, []).append(event.ts)
     return Window(t_start=min(e.ts for e in batch), t_end=max(e.ts for e in batch), events=len(batch),
                   peak={c: max(v) for c, v in per.items()},
-                  high_share={c: sum(1 for s in v if s >= threshold) / len(v) for c, v in per.items()})
+                  high_share={c: sum(1 for s in v if s >= threshold) / len(v) for c, v in per.items()},
+                  high_span={c: (min(t), max(t)) for c, t in high.items()})
 
 
 def replay(events: Iterable[Recorded], *, robot_id: str = "r", params: rules.CognitionParams | None = None,

@@ -233,7 +233,9 @@ def persistent_anomaly(snapshot: Snapshot, memory: SessionMemory, params: Cognit
     window = snapshot.window
     if memory.anomaly_since is None or window is None or not memory.streaks:
         return None
-    lasted_by = {c: window.t_end - s[0] for c, s in memory.streaks.items()}
+    # measured on the evidence: from a channel's first anomalous event to its latest one (a short spike inside two
+    # long passes is not stretched to the passes' span)
+    lasted_by = {c: s[1] - s[0] for c, s in memory.streaks.items()}
     channels = sorted((c for c, d in lasted_by.items() if d >= params.persist_s),
                       key=lambda c: -memory.streaks[c][2])
     if not channels:

@@ -35,11 +35,12 @@ LEADER_DECISION_TTL_S = 600.0  # as incident response: the leader re-allocates a
 WAKE_CHANNEL = "sigma_telemetry"  # migration 0045: a robot's telemetry advanced while the worker had caught up
 
 
-def _window(rows: list[tuple[str, int, int, float, float, float]]) -> Window | None:
+def _window(rows: list[tuple[str, int, int, float, float, float, float | None, float | None]]) -> Window | None:
     if not rows:
         return None
     return Window(t_start=min(r[4] for r in rows), t_end=max(r[5] for r in rows), events=sum(r[1] for r in rows),
-                  peak={r[0]: r[3] for r in rows}, high_share={r[0]: r[2] / r[1] for r in rows if r[1]})
+                  peak={r[0]: r[3] for r in rows}, high_share={r[0]: r[2] / r[1] for r in rows if r[1]},
+                  high_span={r[0]: (r[6], r[7]) for r in rows if r[6] is not None and r[7] is not None})
 
 
 def recording_name(path: Any) -> str | None:

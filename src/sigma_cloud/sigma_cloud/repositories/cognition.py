@@ -14,7 +14,9 @@ import sigma_protocol as protocol
 CHANNEL_NAMES = {i: name for name, i in protocol.CHANNEL_IDS.items()}
 LATE_SLACK_S = 60.0  # events stamped this much before the newest consumed one are still read (see docs/cognition.md)
 WINDOW_SQL = ("SELECT channel, count(*), count(*) FILTER (WHERE score >= %(thr)s), max(score), "
-              "min(extract(epoch FROM ts))::float8, max(extract(epoch FROM ts))::float8 FROM telemetry "
+              "min(extract(epoch FROM ts))::float8, max(extract(epoch FROM ts))::float8, "
+              "min(extract(epoch FROM ts)) FILTER (WHERE score >= %(thr)s)::float8, "
+              "max(extract(epoch FROM ts)) FILTER (WHERE score >= %(thr)s)::float8 FROM telemetry "
               "WHERE robot_id = %(r)s AND ts >= to_timestamp(%(since)s) AND seq > %(after)s AND seq <= %(head)s "
               "GROUP BY channel")
 SAFETY_SQL = ("SELECT seq, extract(epoch FROM ts)::float8 AS ts, coalesce(level, 0) AS level, cause, "
@@ -45,9 +47,12 @@ async def claim(conn: psycopg.AsyncConnection) -> dict[str, Any] | None:
     return await cur.fetchone()
 
 
-def _window_rows(rows: list[Any]) -> list[tuple[str, int, int, float, float, float]]:
-    return [(CHANNEL_NAMES.get(ch, str(ch)), int(n), int(high), float(peak), float(t0), float(t1))
-            for ch, n, high, peak, t0, t1 in rows]
+def _window_rows(rows: list[Any]) -> list[tuple[str, int, int, float, float, float, float | None, float | None]]:
+    """Per channel: name, events, events at/above the threshold, peak score, first/last event time, first/last
+    anomalous event time (None without one)."""
+    return [(CHANNEL_NAMES.get(ch, str(ch)), int(n), int(high), float(peak), float(t0), float(t1),
+             None if h0 is None else float(h0), None if h1 is None else float(h1))
+            for ch, n, high, peak, t0, t1, h0, h1 in rows]
 
 
 async def latest(conn: psycopg.AsyncConnection, *, robot_id: str) -> dict[str, tuple[float, Any]]:
