@@ -1,6 +1,7 @@
 """The README's main command in its scenario mode, end to end and twice in a row on the same data directory:
 cloud + fleet (signed swarm mesh on) + scenario + summary, including the fleet tasks
-created through the cloud's API, allocated by the swarm leader and done after the leader was killed. The second run
+created through the cloud's API: one handed over from r3 (its motor overheats) to another robot, two allocated by the
+swarm leader and done after the leader was killed. The second run
 starts where the first left off (r3's motor shut down and latched, the cloud holding the first run's events and
 tasks, the swarm's terms on disk) and must pass as well."""
 
@@ -59,6 +60,7 @@ def _run_demo(launch, data_dir: Path, label: str) -> str:
         "r2: human approaching → slow, stop, resume",
         "r2: task drive along the cross aisle to (6, 0)",  # the walker/robot deadlock of an earlier CI run
         "r3: overheating motor → derate, shutdown",
+        "r3's overheating motor: its cloud task handed over, done once",  # issue 13's hand-over, from the record
         "swarm mesh: one leader for the site, known to the cloud",
         "cloud tasks: leader killed mid-run, a new one takes over",
         "cloud tasks: executed in the simulator, reported done",
