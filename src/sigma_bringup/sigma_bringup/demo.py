@@ -442,9 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, default=Path("var/demo"), help="cloud database, robot keys, logs")
     ap.add_argument("--cloud-port", type=int, default=8000)
     ap.add_argument("--primary-ai", action=argparse.BooleanOptionalAction, default=False,
-                    help="also run the cloud's Primary AI worker (sigma-cloud cognition) and check it acts on r3's "
-                         "hot motor (off by default: its anomaly holds still stop healthy robots that start a cloud "
-                         "task after standing idle; docs/bringup.md)")
+                    help="also run the cloud's Primary AI worker (sigma-cloud cognition) and check that r3 (the hot "
+                         "motor) applied one of its decisions and that it decided nothing about r1's or r2's "
+                         "condition (off by default: its anomaly holds still stop healthy robots on a loaded host, "
+                         "and after standing idle; docs/bringup.md)")
     ap.add_argument("--foxglove-ports", default="8765,8766,8767", help="one per robot (0 = any free port)")
     args = ap.parse_args(argv)
     args.data_dir.mkdir(parents=True, exist_ok=True)
