@@ -10,8 +10,8 @@ payload limit (``tasks/status``), the twin's view (``twin/health``: a degraded m
 safety level (``safety/events``). On taking office it claims the site's leadership at the cloud (a worker thread:
 ``POST /v1/devices/<robot>/leadership``), so the cloud's tasks reach it through the decision downlink, and resumes
 the open tasks the cloud answers with. One timer (``tick_period_s``); everything else is event-driven. Once the
-swarm mesh is on it also relays traffic routes robot to robot over the signed mesh (``traffic_link.py``: a second
-timer, ``traffic_period_s``).
+swarm mesh is on it also relays traffic routes robot to robot over the signed mesh (``traffic_link.py``; no timer
+of its own).
 """
 
 from __future__ import annotations
@@ -309,6 +309,7 @@ class FleetTasksNode(Node):
 
     def _tick(self) -> None:
         now = time.time()
+        self.traffic.tick(now)  # peers' routes, should this robot's own route (which drives them) have stopped
         expired = self.robot.expire(now)
         if expired is not None:
             self.get_logger().warning(f"lease of {expired} ran out without renewal: cancelling it")

@@ -58,8 +58,8 @@ class FleetTasksSettings:
                                 "signed swarm mesh and theirs to traffic/peers/<robot>/route (only while the mesh is "
                                 "on: swarm/state names a roster)")
     traffic_period_s: float = param(0.2, unit="s", low=0.05, high=5.0,
-                                    description="peers' routes are republished for sigma_core this often (its own "
-                                    "route rate is 5 Hz)")
+                                    description="peers' routes are republished for sigma_core this often, on the "
+                                    "robot's own route (5 Hz; else at tick_period_s)")
     traffic_position_tolerance_m: float = param(0.15, unit="m", low=0.01, high=5.0,
                                                 description="the route is sent again when the peers' prediction "
                                                 "(moved along it at the sent speed) is off by more than this")

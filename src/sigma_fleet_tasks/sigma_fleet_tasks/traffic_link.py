@@ -5,8 +5,10 @@ Once the swarm mesh is on (``swarm/state`` names a roster), it subscribes this r
 (``swarm/broadcast``, kind ``traffic_route``: signed by the swarm node with the robot's key); it takes the other
 robots' routes from ``swarm/broadcasts`` (verified by the swarm node against the cloud-signed roster, replays
 dropped there) and republishes each peer's dead-reckoned route on ``traffic/peers/<robot>/route`` (``nav_msgs/Path``,
-map frame, sensor QoS) every ``traffic_period_s`` and on arrival — the form sigma_core's ``core_node`` reads
-(its parameter ``peer_routes``). With the mesh off nothing is subscribed.
+map frame, sensor QoS) every ``traffic_period_s`` — the form sigma_core's ``core_node`` reads (its parameter
+``peer_routes``). No timer of its own (each wake-up of an rclpy executor costs more than the relay's work): the
+republishing rides on the robot's own route (5 Hz), with the node's 1 s tick as the fallback when that stops. With
+the mesh off nothing is subscribed.
 """
 
 from __future__ import annotations
@@ -21,7 +23,15 @@ from rclpy.publisher import Publisher
 from std_msgs.msg import Header
 
 from sigma_fleet_tasks.settings import FleetTasksSettings
-from sigma_fleet_tasks.traffic_relay import KIND, PeerRoutes, Point, RelayParams, RouteError, RouteSender
+from sigma_fleet_tasks.traffic_relay import (
+    KIND,
+    PeerRoutes,
+    Point,
+    RelayParams,
+    RouteError,
+    RouteSender,
+    path_points,
+)
 from sigma_interfaces.msg import SwarmCommand
 from sigma_ros_common.qos import SENSOR, reliable
 
@@ -42,6 +52,7 @@ class TrafficLink:
         self.on = False
         self._publishers: dict[str, Publisher] = {}
         self._broadcast_pub: Publisher | None = None
+        self._republished = 0.0
 
     def mesh_state(self, roster_version: int) -> None:
         """Called with each ``swarm/state``: start relaying once the mesh runs (a roster is in use)."""
@@ -50,15 +61,21 @@ class TrafficLink:
         self.on = True
         node = self.node
         self._broadcast_pub = node.create_publisher(SwarmCommand, "swarm/broadcast", reliable(10))
-        node.create_subscription(Path, "traffic/route", self._on_route, SENSOR)
+        node.create_subscription(Path, "traffic/route", self._on_route, SENSOR, raw=True)  # see path_points
         node.create_subscription(SwarmCommand, "swarm/broadcasts", self._on_broadcast, reliable(50))
-        node.create_timer(self.period_s, self._republish)
         node.get_logger().info("traffic: routes relayed over the swarm mesh (traffic/peers/<robot>/route)")
 
-    def _on_route(self, msg: Path) -> None:
-        payload = self.sender.update([(q.pose.position.x, q.pose.position.y) for q in msg.poses], time.time())
+    def _on_route(self, raw: bytes) -> None:
+        try:
+            route = path_points(raw)
+        except RouteError as exc:
+            self.node.get_logger().warning(f"traffic: own route unreadable: {exc}", throttle_duration_sec=10.0)
+            return
+        now = time.time()
+        payload = self.sender.update(route, now)
         if payload is not None and self._broadcast_pub is not None:
             self._broadcast_pub.publish(SwarmCommand(kind=KIND, payload=list(payload)))
+        self.tick(now)
 
     def _on_broadcast(self, msg: SwarmCommand) -> None:
         if msg.kind != KIND:
@@ -67,20 +84,18 @@ class TrafficLink:
             self.node.get_logger().warning(f"traffic: route from {msg.sender!r} ignored: not usable in a topic name",
                                            throttle_duration_sec=10.0)
             return
-        now = time.time()
         try:
-            fresh = self.peers.on_message(msg.sender, bytes(msg.payload), now)
+            self.peers.on_message(msg.sender, bytes(msg.payload), time.time())
         except RouteError as exc:
             self.node.get_logger().warning(f"traffic: route from {msg.sender} dropped: {exc}",
                                            throttle_duration_sec=10.0)
-            return
-        if fresh:
-            route = self.peers.current(now).get(msg.sender)
-            if route is not None:
-                self._publish(msg.sender, route)
 
-    def _republish(self) -> None:
-        for robot, route in self.peers.current(time.time()).items():
+    def tick(self, now: float) -> None:
+        """Republish the peers' routes if ``traffic_period_s`` has passed (own route callback; the node's tick)."""
+        if not self.on or now - self._republished < self.period_s * 0.9:
+            return
+        self._republished = now
+        for robot, route in self.peers.current(now).items():
             self._publish(robot, route)
 
     def _publish(self, robot: str, route: tuple[Point, ...]) -> None:

@@ -17,6 +17,7 @@ from sigma_fleet_tasks.traffic_relay import (
     advance,
     decode,
     encode,
+    path_points,
     simplify,
 )
 
@@ -43,6 +44,28 @@ def test_wire_form_round_trips_and_fits_the_mesh_payload():
 def test_malformed_payloads_are_refused_naming_the_problem(payload, words):
     with pytest.raises(RouteError, match=words):
         decode(payload)
+
+
+@pytest.mark.parametrize("frame", ["map", "", "a_longer_frame_name"])
+def test_raw_path_reader_agrees_with_rclpy(frame):
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Path
+    from rclpy.serialization import serialize_message
+
+    path = Path()
+    path.header.frame_id = frame
+    for k, (x, y) in enumerate(L_PATH):
+        q = PoseStamped()
+        q.header.frame_id = frame[: k % 5]  # frame ids of every length: every alignment case
+        q.header.stamp.sec = k
+        q.pose.position.x, q.pose.position.y, q.pose.position.z = x + 0.125, y - 3.5, 1.0
+        q.pose.orientation.w = 1.0
+        path.poses.append(q)
+    raw = serialize_message(path)
+    assert path_points(raw) == [(x + 0.125, y - 3.5) for x, y in L_PATH]
+    assert path_points(serialize_message(Path())) == []
+    with pytest.raises(RouteError, match="truncated"):
+        path_points(raw[: len(raw) // 2])
 
 
 def test_simplify_keeps_the_corner_of_a_grid_path():
