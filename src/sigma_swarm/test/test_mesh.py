@@ -64,6 +64,28 @@ def test_five_robots_elect_one_leader_and_a_new_one_after_kill_9(cluster_factory
     print(f"failover observed by the test: {failover * 1000:.0f} ms")
 
 
+def test_a_killed_leader_restarts_and_rejoins_the_new_term_with_its_frames_accepted(cluster_factory):
+    """Crash-restart (the failover bench's cycle): the old leader comes back with its durable term and vote and a new
+    boot number, follows the leader of the newer term, and nobody takes its frames for replays or forgeries."""
+    cluster = cluster_factory(5)
+    cluster.start_all()
+    leader, term = cluster.wait_for(cluster.agreed_leader, ELECT_S, "one leader agreed by all 5")
+    cluster.kill(leader)
+    new_leader, new_term = cluster.wait_for(lambda: _new_leader(cluster, leader), 60, "a new leader after kill -9")
+    assert new_term > term
+    restarted = cluster.start(leader)
+    cluster.wait_for(lambda: restarted.status.get("leader") == new_leader and restarted.status.get("term") == new_term
+                     and len(restarted.status.get("members", [])) == 5, ELECT_S,
+                     f"{leader} restarted and following {new_leader} in term {new_term} with all 5 members")
+    cluster.wait_for(lambda: cluster.agreed_leader() == (new_leader, new_term), ELECT_S, "all 5 agree again")
+    assert any(line.startswith("READY") and '"boot":2' in line for line in restarted.log)  # a new boot number
+    for proc in cluster.live():
+        counters = proc.ask("counters", "COUNTERS", timeout=30)
+        assert not counters.get("drop_replay") and not counters.get("drop_bad_signature"), (proc.robot_id, counters)
+    # its acknowledgements are pair-sealed for the new leader and accepted there: the leader keeps its lease with it
+    assert cluster.members[new_leader].ask("counters", "COUNTERS", timeout=30)["accepted"] > 0
+
+
 def _publish_bad_frames(transport, cluster, captured: Frame):
     intruder = SigningKey.generate()
     mesh_key = derive_mesh_key(cluster.cloud_key, cluster.site, cluster.roster_version)  # an insider's view
