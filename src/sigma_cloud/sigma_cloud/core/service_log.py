@@ -190,7 +190,11 @@ class Shipper:
     def _connect(self) -> psycopg.Connection:
         assert self.url is not None
         conn = psycopg.connect(self.url, autocommit=True, application_name="sigma-log-writer", connect_timeout=5)
-        conn.execute(f"SET ROLE {WRITER_ROLE}")
+        try:
+            conn.execute(f"SET ROLE {WRITER_ROLE}")
+        except BaseException:
+            conn.close()  # e.g. a login role without sigma_log_writer: retried later, nothing leaks
+            raise
         return conn
 
     def _run(self) -> None:
