@@ -123,6 +123,9 @@ class Member:
         # How late our own timers ran recently (a starved process): added to the election timeout and to the time
         # votes are refused after hearing a leader, so a host that starves everyone does not look like a dead leader.
         self._sched_delay = 0.0
+        # How late our leader's heartbeats arrived recently beyond their period (a starved leader, a loaded host):
+        # like our own lateness, it lengthens our election timeout and vote refusal (round 4).
+        self._leader_late = 0.0
         self._last_tick = now
         self._election_deadline = now + self._random_timeout()
         self._votes: set[str] = set()
@@ -304,7 +307,7 @@ class Member:
 
     def _sticky(self, now: float) -> bool:
         """True while a leader was heard recently (or right after boot / a roster change): votes are refused."""
-        return (now < self._last_leader_contact + self.params.election_timeout_min_s + self._sched_delay
+        return (now < self._last_leader_contact + self.params.election_timeout_min_s + self._allowance
                 or now < self._quiet_until)
 
     def _refuse_old_roster(self, msg: Message) -> bool:
@@ -379,7 +382,22 @@ class Member:
         self._election_deadline = now + self._random_timeout()
         return True
 
+    @property
+    def _allowance(self) -> float:
+        """Extra time before suspecting the leader: our own recent timer lateness or our leader's, the larger."""
+        return max(self._sched_delay, self._leader_late)
+
+    def _note_leader_gap(self, now: float) -> None:
+        """A heartbeat from the leader we follow, in its term: remember how far past its period it came (decaying
+        like our own lateness, bounded likewise). Safety does not depend on it (waiting longer is always safe)."""
+        gap = now - self._last_leader_contact
+        excess = gap - self.params.heartbeat_interval_s
+        decayed = self._leader_late - gap * SCHED_DELAY_DECAY
+        self._leader_late = min(max(excess, decayed, 0.0), self.params.election_timeout_max_s * 4)
+
     def _on_leader_heartbeat(self, msg: LeaderHeartbeat, now: float, out: Output) -> None:
+        if msg.sender == self.leader and msg.term == self.term and self.role is Role.FOLLOWER:
+            self._note_leader_gap(now)
         if msg.term < self.term and msg.roster_version >= self.roster.version:
             # Tell a stale leader our term so it steps down (as etcd does with pre-vote + check-quorum); otherwise
             # members that moved to a newer term in a failed election could never rejoin its followers.
@@ -435,7 +453,7 @@ class Member:
         """Raft's randomized election timeout, its range scaled by the current backoff factor."""
         p = self.params
         return self._backoff * self.rng.uniform(p.election_timeout_min_s, p.election_timeout_max_s) \
-            + 2 * self._sched_delay
+            + 2 * self._allowance
 
     def _note_lateness(self, now: float) -> None:
         """Track how late this tick runs after its deadline (decaying by ``SCHED_DELAY_DECAY`` s per s), bounded."""
@@ -448,6 +466,11 @@ class Member:
     def sched_delay(self) -> float:
         """How late this member's own timers ran recently (s): its measure of being starved of CPU."""
         return self._sched_delay
+
+    @property
+    def leader_late(self) -> float:
+        """How far past their period the followed leader's heartbeats arrived recently (s)."""
+        return self._leader_late
 
     @property
     def backoff(self) -> float:
