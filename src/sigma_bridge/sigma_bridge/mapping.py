@@ -168,10 +168,12 @@ def safety_event(msg: Any, recording: str = "") -> dict:
 
 def task_status(msg: Any) -> dict:
     """sigma_interfaces/TaskStatus (tasks/status) -> ``task_status`` payload; the cloud moves its task record with
-    it (docs/tasks.md). ``distance_remaining`` is NaN when not navigating and then left out."""
+    it, ordering reports by ``term`` first (docs/tasks.md). ``distance_remaining`` is NaN when not navigating and
+    then left out."""
     out = {"task_id": msg.task_id[:128], "kind": int(msg.kind), "state": int(msg.state), "step": msg.step[:128],
            "progress": min(max(float(msg.progress), 0.0), 1.0) if math.isfinite(msg.progress) else 0.0,
-           "reason": msg.reason[:1024]}
+           "reason": msg.reason[:1024],
+           "term": min(int(getattr(msg, "term", 0)), 2**53)}  # the leader's term (absent before sigma_interfaces r4)
     _scalar(out, "distance_remaining", msg.distance_remaining)
     return out
 

@@ -41,10 +41,13 @@ def create(cloud, site="tasks-a", body=None, headers=None):
     return cloud.http.post(f"/v1/sites/{site}/tasks", json=body or DELIVER, headers=headers or manager(cloud, site))
 
 
-def report(cloud, robot, task_id: str, state: int, reason: str = "", progress: float = 0.0, ts: float | None = None):
+def report(cloud, robot, task_id: str, state: int, reason: str = "", progress: float = 0.0, ts: float | None = None,
+           term: int | None = None):
     event = {"seq": robot.next_seq, "ts": ts or time.time(), "channel": "task_status",
              "payload": {"task_id": task_id, "state": state, "progress": progress, "kind": 1, "step": "test",
                          "reason": reason}}
+    if term is not None:
+        event["payload"]["term"] = term
     robot.next_seq += 1
     r = cloud.post_batch(robot, [event])
     assert r.status_code == 200, r.text
@@ -318,6 +321,34 @@ def test_a_late_report_of_the_old_holder_is_refused_and_logged(cloud, site):
     done = cloud.http.get(url, headers=manager(cloud)).json()
     assert done["state"] == "done" and done["robot_id"] == "tasks-rg"
     assert len(done["refused_reports"]) == 3
+    replay_with_sigma_tasks(done)
+
+
+def test_a_report_from_an_older_term_is_refused_whatever_its_stamp(cloud, site):
+    """Reports carry the leader's term of the assignment (TaskStatus.term, migration 0016): the record orders them by
+    term first. An old holder's completion stamped AFTER the new holder's reports (its clock ahead, or a report held
+    back and re-stamped) would pass the time rule of 0014; its older term refuses it. A newer term wins even when the
+    new holder's clock is behind."""
+    old, new = cloud.robot("tasks-rt", site), cloud.robot("tasks-ru", site)
+    tid = create(cloud).json()["task_id"]
+    url = f"/v1/sites/{site}/tasks/{tid}"
+    t0 = time.time() - 60.0
+    report(cloud, old, tid, 0, ts=t0, term=6)
+    report(cloud, new, tid, 0, ts=t0 - 5, term=7)  # a newer leader's assignment; this robot's clock is 5 s behind
+    taken = cloud.http.get(url, headers=manager(cloud)).json()
+    assert taken["state"] == "assigned" and taken["robot_id"] == "tasks-ru" and taken["term"] == 7
+    report(cloud, old, tid, 3, reason="delivered", ts=t0 + 30, term=6)  # later stamp, older term
+    report(cloud, old, tid, 2, progress=0.5, ts=t0 + 31, term=6)
+    after = cloud.http.get(url, headers=manager(cloud)).json()
+    assert after["state"] == "assigned" and after["robot_id"] == "tasks-ru" and after["history"] == taken["history"]
+    assert [(r["robot_id"], r["state"]) for r in after["refused_reports"]] == [("tasks-rt", 3), ("tasks-rt", 2)]
+    assert all("older term" in r["reason"] and "term 6" in r["reason"] and "term 7" in r["reason"]
+               for r in after["refused_reports"])
+    report(cloud, new, tid, 2, progress=0.4, ts=t0 + 32, term=7)
+    report(cloud, new, tid, 3, reason="delivered", ts=t0 + 40, term=7)
+    done = cloud.http.get(url, headers=manager(cloud)).json()
+    assert done["state"] == "done" and done["robot_id"] == "tasks-ru"
+    assert done["history"][-1]["term"] == 7
     replay_with_sigma_tasks(done)
 
 

@@ -97,7 +97,8 @@ EXTRAS: dict[str, dict[str, Extra]] = {
     "safety_status": {"brake_engaged": Extra("bool"), "active_faults": _FAULTS, "speed_scale": Extra("number"),
                       "torque_scale": Extra("number")},
     "safety_event": {"cause": Extra("text"), "raised": _FAULTS, "cleared": _FAULTS, "recording": Extra("text")},
-    "task_status": {"task_id": _TEXT_SHORT, "step": _TEXT_SHORT, "reason": Extra("text")},
+    "task_status": {"task_id": _TEXT_SHORT, "step": _TEXT_SHORT, "reason": Extra("text"),
+                    "term": Extra("int", 0, float(2**53))},  # the swarm leader's term of the assignment (0: none)
     "twin_health": {"dominant_mode": Extra("names", max_len=MAX_LIST),
                     "spoofed_sensors": Extra("names", max_len=MAX_LIST),
                     "state_names": Extra("names", max_len=MAX_LIST),
