@@ -8,11 +8,14 @@ cloud code of git revision REV (`src/sigma_cloud` exported with `git archive` an
 PYTHONPATH; the database schema is this tree's, a superset), alternating, in the same run.
 
 Measured over the window after the warm-up (every robot has polled and its key is cached): cloud CPU (API workers +
-every PostgreSQL backend), PostgreSQL transactions committed per second (pg_stat_database), connections held.
+every PostgreSQL backend), long-polls answered, PostgreSQL transactions committed per second (pg_stat_database),
+connections held. The figure compared is cloud CPU per answered poll: on a starved host a service answers fewer polls
+in the window (robots wait in queues), so CPU per window alone would flatter the slower code.
 
     source scripts/env.sh && python bench/fleet_scale_idle.py [--robots 1000,5000] [--seconds 40] [--before REV]
 
-Last line: the cloud CPU per 1,000 idle robots (% of one core) of this tree, and of REV with the ratio.
+Last line: cloud CPU per idle long-poll (ms) of this tree (and as % of a core per 1,000 robots polling every 10 s),
+and of REV with the ratio.
 """
 
 from __future__ import annotations
@@ -35,12 +38,26 @@ from fleet_scale import SOURCE_ADDRESSES, Robot, Totals, register_bulk
 WARMUP_S = 12.0  # > one long-poll cycle (10 s) + the robots' 2 s start spread: every key cached, every poll waiting
 
 
+class IdleRobot(Robot):
+    """A robot that only long-polls; every answered poll's time (CLOCK_MONOTONIC, shared by the processes) is kept."""
+
+    answered: list[float]
+
+    async def send(self, *args: object, **kwargs: object) -> tuple[int, bytes]:
+        answer = await super().send(*args, **kwargs)  # type: ignore[arg-type]
+        self.answered.append(time.monotonic())
+        return answer
+
+
 async def idle(url: str, robots: list[tuple[str, str]], seconds: float) -> Totals:
-    """Long-poll only (the bridge's DownlinkPoller) for `seconds`; returns the connections held near the end."""
+    """Long-poll only (the bridge's DownlinkPoller) for `seconds`; returns the connections held near the end and,
+    in `ack_latencies`, the monotonic times of the answered polls."""
     host, port = url.removeprefix("http://").split(":")
     totals = Totals()
-    fleet = [Robot(rid, seed, host, int(port), 1, 1.0, f"127.0.0.{2 + i % SOURCE_ADDRESSES}")
+    fleet = [IdleRobot(rid, seed, host, int(port), 1, 1.0, f"127.0.0.{2 + i % SOURCE_ADDRESSES}")
              for i, (rid, seed) in enumerate(robots)]
+    for r in fleet:
+        r.answered = totals.ack_latencies
     stop = time.monotonic() + seconds
     polls = [asyncio.ensure_future(r.downlink(stop, totals)) for r in fleet]
     await asyncio.sleep(seconds * 0.9)
@@ -92,7 +109,9 @@ def measure(n: int, seconds: float, workers: int, procs: int, code: str) -> dict
         for e in emulators:
             e.join()
     errors = [err for r in results for err in r.errors]
+    polls = sum(t0 <= t <= t0 + elapsed for r in results for t in r.ack_latencies)
     return {"code": code, "robots": n, "cpu_pct": cpu / elapsed * 100, "commits_s": commits / elapsed,
+            "polls_s": polls / elapsed, "cpu_ms_per_poll": cpu * 1e3 / max(polls, 1),
             "connections": sum(r.connections for r in results), "errors": errors[:3], "n_errors": len(errors),
             "load": os.getloadavg()[0]}
 
@@ -134,22 +153,27 @@ def main() -> None:
                         os.environ["PYTHONPATH"] = saved
                 rows.append(row)
                 print(f"{code}: {n:,} idle robots: cloud CPU {row['cpu_pct']:.1f} % of a core, "
+                      f"{row['polls_s']:.0f} polls/s answered ({row['cpu_ms_per_poll']:.2f} ms of cloud CPU each), "
                       f"{row['commits_s']:.0f} commits/s, {row['connections']:,} connections, "
                       f"{row['n_errors']} errors {row['errors']}, load {row['load']:.1f}", flush=True)
-    print("code | idle robots | cloud CPU % of a core | per 1,000 robots | PostgreSQL commits/s | connections | "
-          "load avg")
+    print("code | idle robots | cloud CPU % of a core | polls/s answered | cloud CPU ms per poll | per 1,000 robots "
+          "at one poll per 10 s (% of a core) | PostgreSQL commits/s | connections | load avg")
     for r in rows:
-        print(f"{r['code']} | {r['robots']:,} | {r['cpu_pct']:.1f} | {r['cpu_pct'] * 1000 / r['robots']:.1f} | "
-              f"{r['commits_s']:.0f} | {r['connections']:,} | {r['load']:.0f}")
+        print(f"{r['code']} | {r['robots']:,} | {r['cpu_pct']:.1f} | {r['polls_s']:.0f} | {r['cpu_ms_per_poll']:.2f} | "
+              f"{r['cpu_ms_per_poll'] * 10:.1f} | {r['commits_s']:.0f} | {r['connections']:,} | "
+              f"{r['load']:.0f}")
 
-    def per_1000(code: str) -> float:
+    def per_poll(code: str) -> float:
         mine = [r for r in rows if r["code"] == code]
-        return sum(r["cpu_pct"] for r in mine) * 1000 / sum(r["robots"] for r in mine)
+        return sum(r["cpu_ms_per_poll"] * r["polls_s"] for r in mine) / max(sum(r["polls_s"] for r in mine), 1e-9)
 
-    now = per_1000("this tree")
-    tail = f"; {args.before}: {per_1000(args.before):.1f} % ({now / per_1000(args.before):.2f}x)" if args.before else ""
-    print(f"fleet_scale_idle: cloud CPU per 1,000 idle robots (long-polling, connected): this tree {now:.1f} % of a "
-          f"core{tail}")
+    # A robot polls every downlink_wait_s (10 s) when idle: per 1,000 robots 100 polls/s; ms per poll x 100 / 1000
+    # s = fraction of a core, x 100 = %. Per poll, not per window: a starved service answers fewer polls.
+    now = per_poll("this tree")
+    tail = (f"; {args.before}: {per_poll(args.before):.2f} ms ({now / per_poll(args.before):.2f}x)"
+            if args.before else "")
+    print(f"fleet_scale_idle: cloud CPU per idle long-poll: this tree {now:.2f} ms (= {now * 10:.1f} % of a core per "
+          f"1,000 idle robots at one poll per 10 s){tail}")
 
 
 if __name__ == "__main__":
