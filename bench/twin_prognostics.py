@@ -150,7 +150,9 @@ def simulate(args) -> dict:
     est = EstimatorParams(window=args.window)
     prog = PrognosisParams(seed=args.seed, evidence_z=getattr(args, "evidence_z", PrognosisParams().evidence_z),
                            model=getattr(args, "model", PrognosisParams().model),
-                           noise_floor=getattr(args, "noise_floor", PrognosisParams().noise_floor))
+                           noise_floor=getattr(args, "noise_floor", PrognosisParams().noise_floor),
+                           variance_inflation=getattr(args, "variance_inflation",
+                                                      PrognosisParams().variance_inflation))
     limits = LimitParams(max_winding_temperature=cfg.max_winding_temperature, friction_limit=cfg.friction_limit,
                          rated_capacity=cfg.rated_capacity_ah, capacity_eol_share=cfg.capacity_eol_share,
                          bias_tolerance=cfg.bias_tolerance)
@@ -305,6 +307,8 @@ def main() -> None:
                     help="trend model (growth: onset + monotone growth, the default; quadratic: the former twin)")
     ap.add_argument("--noise-floor", type=float, default=PrognosisParams().noise_floor,
                     help="least trend noise as a share of the feature's scale (the former twin used 0.02)")
+    ap.add_argument("--variance-inflation", type=float, default=PrognosisParams().variance_inflation,
+                    help="trend noise variance x this (prognosis.variance_inflation; sharper < 1 < wider)")
     args = ap.parse_args()
     res = simulate(args)
     out = score(res, args)

@@ -24,6 +24,9 @@ class FrictionEstimator:
         self.rls = VectorRLS(n, 5, np.array([0.0, 0.0, 0.0, 1.0, 0.5]), np.array([1e3, 1e3, 1e3, 1e2, 1e2]), 1.0,
                              noise0=1.0)
         self.t_last = np.full(n, np.nan)
+        # the time the estimate stands for: the forgetting-weighted mean time of the samples it has seen. A joint
+        # moves in stretches, so this trails the clock by more than the memory while it stands still
+        self.t_data = np.full(n, np.nan)
 
     def add(self, t: float, position: np.ndarray, velocity: np.ndarray, effort: np.ndarray,
             valid: np.ndarray) -> None:
@@ -35,7 +38,11 @@ class FrictionEstimator:
         lam = 1.0 - min(max(float(np.nan_to_num(dt)), 0.0) / self.memory, 0.5)
         q, w = np.where(moving, position, 0.0), np.where(moving, velocity, 0.0)
         x = np.stack([np.ones_like(q), np.sin(q), np.cos(q), np.sign(w), w], axis=1)
+        count = self.rls.count.astype(float)
         self.rls.update(x, np.where(moving, effort, 0.0), moving, forgetting=lam)
+        a = np.maximum(1.0 - lam, 1.0 / (1.0 + count))  # the RLS's own weights: growing memory, then forgetting
+        self.t_data = np.where(moving, np.where(np.isnan(self.t_data), t, (1.0 - a) * self.t_data + a * t),
+                               self.t_data)
         self.t_last = np.where(moving, t, self.t_last)
 
     @property

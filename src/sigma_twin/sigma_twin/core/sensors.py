@@ -107,6 +107,8 @@ class ChannelGuard:
 class RestBias:
     """Winding sensor bias per motor [K] from rest periods: EWMA of (T_w - T_h) once rested ``rest_settle``."""
 
+    MEMORY = 100  # settled samples: the EWMA's weight floor is 1 / MEMORY
+
     def __init__(self, n: int, est: EstimatorParams) -> None:
         self.est = est
         self.rest_since = np.full(n, np.nan)
@@ -128,7 +130,7 @@ class RestBias:
         if not settled.any():
             return
         obs = t_winding - t_housing
-        a = np.maximum(1.0 / (1.0 + self.seen), 0.01)
+        a = np.maximum(1.0 / (1.0 + self.seen), 1.0 / self.MEMORY)
         self.bias = np.where(settled, self.bias + a * (obs - self.bias), self.bias)
         self.seen += settled
         # variance of the running mean of (T_w - T_h) readings at rest (two sensors of ~0.25 K noise)

@@ -104,6 +104,12 @@ class ThermalEstimator:
         self.baseline_b2 = np.full(n, np.nan)
         self.mean_i2 = np.full(n, np.nan)  # EWMA of windowed I^2 [A^2]: the recent workload
         self.peak_rise = np.full(n, np.nan)  # recent peak winding rise above ambient [K] (decaying maximum)
+        # the duty's rhythm: work stretches and rests (a pause shorter than rest_settle is part of the stretch)
+        self.work_len = np.full(n, np.nan)  # EWMA of finished work stretches [s]
+        self.rest_len = np.full(n, np.nan)  # EWMA of finished rests [s]
+        self.work_start = np.full(n, np.nan)
+        self.rest_start = np.full(n, np.nan)
+        self.resting = np.zeros(n, dtype=bool)
 
     def add(self, t: float, current: np.ndarray, t_winding: np.ndarray, t_housing: np.ndarray,
             valid: np.ndarray) -> None:
@@ -139,6 +145,7 @@ class ThermalEstimator:
         working = learn & (self.win.cmax > self.est.rest_current)
         self.mean_i2 = np.where(working, np.where(np.isnan(self.mean_i2), i2, 0.998 * np.nan_to_num(self.mean_i2)
                                                   + 0.002 * i2), self.mean_i2)
+        self._rhythm(t, working, learn & ~working)
         self.win.reset(due)
         self.house_windows += due
         hdue = due & (self.house_windows >= self.est.housing_windows)
@@ -158,6 +165,25 @@ class ThermalEstimator:
         take = settled & np.isnan(self.baseline_a1) & ~self.spoofed
         self.baseline_a1[take] = self.winding.theta[take, 0]
         self.baseline_b2[take] = self.housing.theta[take, 1]
+
+    def _rhythm(self, t: float, working: np.ndarray, idle: np.ndarray) -> None:
+        """Lengths of work stretches and rests (EWMA over finished ones): the duty the thermal limit is judged under."""
+        w = 0.3
+        ended_rest = working & self.resting  # back to work after a real rest
+        rested = t - self.rest_start
+        self.rest_len = np.where(ended_rest, np.where(np.isnan(self.rest_len), rested,
+                                                      (1 - w) * self.rest_len + w * rested), self.rest_len)
+        self.resting &= ~ended_rest
+        self.work_start = np.where(working & np.isnan(self.work_start), t, self.work_start)
+        self.rest_start = np.where(working, np.nan, np.where(idle & np.isnan(self.rest_start), t, self.rest_start))
+        # a rest counts once it has lasted rest_settle: the stretch before it ended when the rest began
+        begun = idle & ~self.resting & (t - self.rest_start >= self.est.rest_settle) & np.isfinite(self.work_start)
+        stretch = self.rest_start - self.work_start
+        self.work_len = np.where(begun, np.where(np.isnan(self.work_len), stretch,
+                                                 (1 - w) * self.work_len + w * stretch), self.work_len)
+        self.work_start = np.where(begun, np.nan, self.work_start)
+        self.resting |= begun
+        self.work_start = np.where(ended_rest, t, self.work_start)
 
     def _consistency(self, t: float, measured: np.ndarray, predicted: np.ndarray, ok: np.ndarray) -> None:
         """Does the winding sensor follow physics? The correlation of the measured with the predicted winding slope
@@ -197,6 +223,22 @@ class ThermalEstimator:
         bad = ~np.isfinite(k) | (a2 <= 0) | (b2 <= 0) | (k <= 0)
         return np.where(bad, np.nan, k), np.where(bad, np.nan, var)
 
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The thermal gain's two factors and their variances (delta method): g = a1/a2 = R0 R_wh [K/A^2] (the
+        winding's step above the housing per unit heating) and x = b1/b2 = R_ha/R_wh (the housing's share)."""
+        a1, a2 = self.winding.theta[:, 0], self.winding.theta[:, 1]
+        b1, b2 = self.housing.theta[:, 0], self.housing.theta[:, 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g, x = a1 / a2, b1 / b2
+            jg = np.stack([1.0 / a2, -g / a2], axis=1)
+            jx = np.stack([1.0 / b2, -x / b2], axis=1)
+            g_var = np.einsum("ij,ijk,ik->i", jg, self.winding.covariance(), jg)
+            x_var = np.einsum("ij,ijk,ik->i", jx, self.housing.covariance(), jx)
+        bad_g = ~np.isfinite(g) | (a2 <= 0) | (g <= 0)
+        bad_x = ~np.isfinite(x) | (b2 <= 0) | (x <= 0)
+        return (np.where(bad_g, np.nan, g), np.where(bad_g, np.nan, g_var), np.where(bad_x, np.nan, x),
+                np.where(bad_x, np.nan, x_var))
+
     def cooling_efficiency(self) -> np.ndarray:
         """b2 against its commissioning value: 1 = as new, 0.5 = the housing sheds heat half as well."""
         return self.housing.theta[:, 1] / self.baseline_b2
@@ -225,3 +267,55 @@ def critical_gain(rise_limit: np.ndarray | float, mean_sq_current: np.ndarray, a
     """Thermal gain at which the steady winding rise reaches ``rise_limit`` [K] (inverse of ``steady_rise``)."""
     i2 = np.maximum(mean_sq_current, 1e-9)
     return rise_limit / (i2 * (1.0 + COPPER_ALPHA * (ambient - 25.0) + COPPER_ALPHA * rise_limit))
+
+
+def periodic_peak(g: np.ndarray, x: np.ndarray, b2: np.ndarray, mean_sq: np.ndarray, peak_sq: np.ndarray,
+                  work: np.ndarray, rest: np.ndarray, ambient: float) -> np.ndarray:
+    """Peak winding rise above ambient [K] of the two-node model under a periodic duty: work stretches of ``work`` s
+    at mean squared current ``mean_sq`` [A^2] (``peak_sq`` in the hottest part), rests of ``rest`` s without current.
+
+    Two time scales: the winding follows its heating within ~1/a2 (quasi-static: ``T_w - T_h = g u`` with
+    ``g = a1/a2 = R0 R_wh``), the housing settles at ``x g u`` (``x = b1/b2 = R_ha/R_wh``) with rate ``b2``, so at the
+    end of a stretch of the periodic regime it stands at ``x g u (1 - e^{-b2 D}) / (1 - e^{-b2 (D + R)})`` (no
+    rests known: steady). Copper's resistance rise (``u = I^2 (1 + alpha (T_w - 25))``) is iterated: the housing at
+    the stretch's mean winding temperature, the winding's own step at the peak."""
+    d = np.where(np.isfinite(work), work, np.inf)
+    r = np.where(np.isfinite(rest), rest, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        share = np.where(np.isfinite(d), -np.expm1(-b2 * d) / np.maximum(-np.expm1(-b2 * (d + r)), 1e-300), 1.0)
+    share = np.clip(np.nan_to_num(share, nan=1.0), 0.0, 1.0)
+    h, step = np.zeros_like(g), np.zeros_like(g)
+    for _ in range(6):
+        c_h = 1.0 + COPPER_ALPHA * (ambient + 0.5 * h + g * mean_sq - 25.0)
+        h = x * g * mean_sq * c_h * share
+        step = g * peak_sq * (1.0 + COPPER_ALPHA * (ambient + h + step - 25.0))
+    return h + step
+
+
+def peak_load(peak_rise: np.ndarray, g: np.ndarray, x: np.ndarray, b2: np.ndarray, mean_sq: np.ndarray,
+              work: np.ndarray, rest: np.ndarray, ambient: float) -> np.ndarray:
+    """The squared current of the hottest part of the duty [A^2] that makes ``periodic_peak`` explain the observed
+    peak rise (at least the mean: the model's housing part may already explain all of it)."""
+    h = periodic_peak(g, x, b2, mean_sq, np.zeros_like(g), work, rest, ambient)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upk = (peak_rise - h) / (g * (1.0 + COPPER_ALPHA * (ambient + peak_rise - 25.0)))
+    return np.maximum(np.nan_to_num(upk, nan=0.0), mean_sq)
+
+
+def critical_scale(g: np.ndarray, x: np.ndarray, b1: np.ndarray, b2: np.ndarray, mean_sq: np.ndarray,
+                   peak_sq: np.ndarray, work: np.ndarray, rest: np.ndarray, ambient: float, rise_limit: float,
+                   cooling: bool, iterations: int = 40) -> np.ndarray:
+    """Factor s on R_ha (``cooling``: x -> s x, b2 -> b2 / s) or on R0 (g -> s g) at which the periodic peak rise
+    reaches ``rise_limit`` (bisection in log s over [1e-2, 1e3]; 1e3 = not within reach)."""
+    lo, hi = np.full(g.shape, np.log(1e-2)), np.full(g.shape, np.log(1e3))
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        s = np.exp(mid)
+        if cooling:
+            p = periodic_peak(g, x * s, b1 / (x * s), mean_sq, peak_sq, work, rest, ambient)
+        else:
+            p = periodic_peak(g * s, x, b2, mean_sq, peak_sq, work, rest, ambient)
+        over = ~(p < rise_limit)  # NaN counts as over: never a reassuring answer from bad inputs
+        hi = np.where(over, mid, hi)
+        lo = np.where(over, lo, mid)
+    return np.exp(0.5 * (lo + hi))

@@ -46,13 +46,17 @@ class FeatureTrend:
         self.head = 0
         self.first = np.full(n, np.nan)
         self.baseline = np.full(n, np.nan)
+        self.lag_h = 0.0  # how late the points are placed on the truth's timeline (``GrowthTrend``)
 
-    def record(self, t_h: float, value: np.ndarray, var: np.ndarray, fresh: np.ndarray | None = None) -> None:
+    def record(self, t_h: float, value: np.ndarray, var: np.ndarray, fresh: np.ndarray | None = None,
+               at: np.ndarray | None = None) -> None:
         """One epoch: feature value and its variance per row. Rows that are NaN, or not ``fresh`` (the estimator saw
-        no new data since the last point: a repeated value is no new evidence), are skipped."""
+        no new data since the last point: a repeated value is no new evidence), are skipped. ``at`` [h]: per row, the
+        time the value stands for when the estimator knows it (its data's weighted mean time; default ``t_h``)."""
         ok = np.isfinite(value) & np.isfinite(var) & (True if fresh is None else fresh)
+        when = t_h if at is None else np.minimum(np.where(np.isfinite(at), at, t_h), t_h)
         k = self.head % self.cap
-        self.t[:, k] = np.where(ok, t_h, np.nan)
+        self.t[:, k] = np.where(ok, when, np.nan)
         self.y[:, k] = np.where(ok, value, np.nan)
         self.v[:, k] = np.where(ok, np.maximum(var, 0.0), np.nan)
         self.head += 1

@@ -16,7 +16,7 @@ from sigma_twin.core.friction import FrictionEstimator
 from sigma_twin.core.growth import GrowthTrend
 from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams, SpoofParams
 from sigma_twin.core.sensors import RestBias
-from sigma_twin.core.thermal import ThermalEstimator, critical_gain, effective_load
+from sigma_twin.core.thermal import ThermalEstimator, critical_scale, peak_load
 from sigma_twin.core.trend import FeatureTrend, Forecast
 from sigma_twin.core.whatif import WhatIf, time_to_limit
 
@@ -79,12 +79,20 @@ class ActuatorTwin:
         self.thermal = ThermalEstimator(n, self.est, self.spoof)
         self.friction = FrictionEstimator(n, self.est.friction_memory)
         self.bias = RestBias(n, self.est)
-        self.gain_trend = make_trend(n, self.prog, rising=True, scale=0.5, correlation_time=self.est.thermal_memory)
+        # the thermal limit is crossed through either of two hidden parameters, each trended on its own: the winding
+        # part g = a1/a2 = R0 R_wh (winding resistance drift) and the housing part x = b1/b2 = R_ha/R_wh (cooling loss)
+        self.winding_trend = make_trend(n, self.prog, rising=True, scale=0.1, correlation_time=self.est.thermal_memory)
+        self.cooling_trend = make_trend(n, self.prog, rising=True, scale=2.0, correlation_time=self.est.thermal_memory)
         self.friction_trend = make_trend(n, self.prog, rising=True, scale=0.75 * self.limits.friction_limit,
                                          correlation_time=self.est.friction_memory)
-        self.bias_trend = make_trend(n, self.prog, rising=True, scale=self.limits.bias_tolerance, min_points=3)
+        self.friction_trend.lag_h = 0.0  # its points carry the time their data stand for (FrictionEstimator.t_data)
+        # points within one rest share its residual transient: their noise is correlated over about half an hour
+        self.bias_trend = make_trend(n, self.prog, rising=True, scale=self.limits.bias_tolerance,
+                                     correlation_time=1800.0, min_points=3)
+        self.bias_trend.lag_h = 0.0  # the rest-time EWMA trails by minutes only
         self.next_epoch = np.nan
         self._seen = {"gain": np.zeros(n), "friction": np.zeros(n), "bias": np.zeros(n)}
+        self._rests = np.zeros(n)
 
     def add(self, t: float, current: np.ndarray, t_winding: np.ndarray, t_housing: np.ndarray,
             position: np.ndarray, velocity: np.ndarray, effort: np.ndarray, valid_health: np.ndarray,
@@ -112,19 +120,28 @@ class ActuatorTwin:
     def record(self, t: float) -> None:
         """One trend point per feature (thermal gain, friction, bias) from the estimators' current state."""
         th = t / 3600.0
-        gain, gain_var = self.thermal.gain()
+        g, g_var, x, x_var = self.thermal.parts()
         # the estimators' start-up transient is not wear: trends begin after two memories of data
         run = t - self.thermal.t_first
         settled = np.isfinite(self.thermal.baseline_a1) & (run >= 2.0 * self.est.thermal_memory)
         counts = {"gain": self.thermal.winding.count.astype(float), "friction": self.friction.rls.count.astype(float),
-                  "bias": self.bias.rests.copy()}
-        fresh = {f: counts[f] > self._seen[f] + (0 if f == "bias" else 10) for f in counts}
+                  "bias": self.bias.seen.copy()}
+        fresh = {f: counts[f] > self._seen[f] + (RestBias.MEMORY if f == "bias" else 10) for f in counts}
+        # bias points: at the end of every rest, and within a long rest once the housing has cooled (three of its
+        # time constants 1/b2 after settling: before that the winding still sheds heat through it and reads high),
+        # each time the rest-time EWMA has renewed itself (its memory) -- a drift moving during a rest is followed
+        tau_h = 1.0 / np.maximum(np.abs(self.thermal.housing.theta[:, 1]), 1e-6)
+        cooled = np.nan_to_num(t - self.bias.rest_since, nan=0.0) >= self.est.rest_settle + 3.0 * tau_h
+        ended = self.bias.rests > self._rests
+        self._rests = self.bias.rests.copy()
+        fresh["bias"] = (fresh["bias"] & cooled) | ended
         for f in counts:
             self._seen[f] = np.where(fresh[f], counts[f], self._seen[f])
-        self.gain_trend.record(th, np.where(settled & ~self.thermal.spoofed, gain, np.nan), gain_var, fresh["gain"])
+        use = settled & ~self.thermal.spoofed
+        self.winding_trend.record(th, np.where(use, g, np.nan), g_var, fresh["gain"])
+        self.cooling_trend.record(th, np.where(use, x, np.nan), x_var, fresh["gain"])
         self.friction_trend.record(th, np.where(run >= 2.0 * self.est.friction_memory, self.friction.coulomb, np.nan),
-                                   self.friction.coulomb_var, fresh["friction"])
-        # one point per finished rest: a new rest is the only new evidence about the bias
+                                   self.friction.coulomb_var, fresh["friction"], at=self.friction.t_data / 3600.0)
         self.bias_trend.record(th, np.abs(self.bias.bias), self.bias.var, fresh["bias"])
 
     def forecast(self, t: float, rng: np.random.Generator, mean_sq_current: np.ndarray | None = None,
@@ -133,25 +150,39 @@ class ActuatorTwin:
         the recent workload for a what-if."""
         th = t / 3600.0
         amb = self.est.ambient if ambient is None else ambient
-        k_now, _ = self.gain_trend.current(th)
-        if mean_sq_current is None:  # the robot's observed duty: what load explains its recent peaks
-            i2 = effective_load(self.thermal.peak_rise, np.where(np.isfinite(k_now), k_now, self.thermal.gain()[0]),
-                                self.est.ambient)
-        else:  # a what-if: this mean squared current continuously (steady state)
-            i2 = np.broadcast_to(np.asarray(mean_sq_current, dtype=float), (self.n,))
-        rise_limit = self.limits.max_winding_temperature - amb
-        k_crit = critical_gain(rise_limit, np.nan_to_num(i2, nan=0.0), amb)
         lim = self.limits
-        f_gain = self.gain_trend.forecast(th, k_crit, rng)
+        rise_limit = lim.max_winding_temperature - amb
+        g_now, x_now = self.winding_trend.current(th)[0], self.cooling_trend.current(th)[0]
+        g_est, _, x_est, _ = self.thermal.parts()
+        g_now, x_now = np.where(np.isfinite(g_now), g_now, g_est), np.where(np.isfinite(x_now), x_now, x_est)
+        b1 = np.abs(self.thermal.housing.theta[:, 0])
+        b2 = b1 / np.maximum(x_now, 1e-9)
+        th_ = self.thermal
+        if mean_sq_current is None:  # the robot's observed duty: its rhythm of work and rest, its recent peak
+            mean_sq, work, rest = th_.mean_i2, th_.work_len, th_.rest_len
+            peak_sq = peak_load(th_.peak_rise, g_now, x_now, b2, mean_sq, work, rest, amb)
+        else:  # a what-if: this mean squared current continuously (steady state)
+            mean_sq = peak_sq = np.broadcast_to(np.asarray(mean_sq_current, dtype=float), (self.n,))
+            work = rest = np.full(self.n, np.nan)
+        duty = (g_now, x_now, b1, b2, np.nan_to_num(mean_sq), np.nan_to_num(peak_sq), work, rest, amb, rise_limit)
+        # the physics of failure: the parameter value at which the duty's peak winding temperature reaches the limit
+        g_crit = g_now * critical_scale(*duty, cooling=False)
+        x_crit = x_now * critical_scale(*duty, cooling=True)
+        f_wind = self.winding_trend.forecast(th, g_crit, rng)
+        f_cool = self.cooling_trend.forecast(th, x_crit, rng)
         f_fric = self.friction_trend.forecast(th, np.full(self.n, lim.friction_limit), rng)
         f_bias = self.bias_trend.forecast(th, np.full(self.n, lim.bias_tolerance), rng)
-        h_gain = _health(k_now, self.gain_trend.baseline, k_crit)
+        # thermal health: the way to the limit already gone, along the worse of the two parameters
+        h_gain = np.fmin(_health(g_now, self.winding_trend.baseline, g_crit),
+                         _health(x_now, self.cooling_trend.baseline, x_crit))
         h_fric = _health(self.friction_trend.current(th)[0], self.friction_trend.baseline, lim.friction_limit)
         h_bias = _health(np.abs(self.bias.bias), 0.0, lim.bias_tolerance)
-        out = {}
-        for name, f, h in (("thermal", f_gain, h_gain), ("friction", f_fric, h_fric), ("sensor_bias", f_bias, h_bias)):
+        out = {"thermal": combine([f_wind, f_cool], [h_gain], self.prog.risk_horizon)}
+        for name, f, h in (("friction", f_fric, h_fric), ("sensor_bias", f_bias, h_bias)):
             out[name] = combine([f], [h], self.prog.risk_horizon)
-        out["actuator"] = combine([f_gain, f_fric, f_bias], [h_gain, h_fric, h_bias], self.prog.risk_horizon)
+        both = combine([f_wind, f_cool, f_fric, f_bias], [h_gain, h_fric, h_bias], self.prog.risk_horizon)
+        both.dominant = np.array([0, 0, 1, 2])[both.dominant]  # index into MODES (both thermal parts are thermal)
+        out["actuator"] = both
         return out
 
 
