@@ -121,10 +121,13 @@ def _parse_cursor(cursor: str | None) -> tuple[dt.datetime, int, int] | None:
                                                                "message": "malformed"}]) from exc
 
 
-def _window(since: dt.datetime | None, until: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
+def _window(since: dt.datetime | None, until: dt.datetime | None, default: dt.timedelta = DEFAULT_WINDOW
+            ) -> tuple[dt.datetime, dt.datetime]:
+    """[since, until) in UTC (until defaults to now, since to `default` before it); 422 naming the field when
+    since is not before until or the window is longer than MAX_WINDOW."""
     until = _utc(until) if until else dt.datetime.now(dt.timezone.utc)
     try:
-        since = _utc(since) if since else until - DEFAULT_WINDOW
+        since = _utc(since) if since else until - default
     except OverflowError as exc:
         raise ProblemError(422, "invalid-request", f"until {until.isoformat()} is too early; give since as well",
                            errors=[{"field": "query.until", "message": "out of range"}]) from exc

@@ -14,14 +14,13 @@ from pydantic import BaseModel, Field
 from sigma_cloud.api.deps import DbDep
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.api.routes.logs import (
-    MAX_WINDOW,
     Cursor,
     Limit,
     ServiceLogPublic,
     Severity,
     Text,
     TraceId,
-    _utc,
+    _window,
     service_item,
 )
 from sigma_cloud.repositories import service_logs as repo
@@ -66,19 +65,6 @@ class TraceLogsPublic(BaseModel):
     until: dt.datetime
     items: list[TraceRecordPublic] = Field(description="robot and cloud records of the trace, by time")
     truncated: bool = Field(description="more than `limit` records of one source: narrow the window")
-
-
-def _window(since: dt.datetime | None, until: dt.datetime | None, default: dt.timedelta
-            ) -> tuple[dt.datetime, dt.datetime]:
-    until = _utc(until) if until else dt.datetime.now(dt.timezone.utc)
-    since = _utc(since) if since else until - default
-    if not since < until:
-        raise ProblemError(422, "invalid-request", f"since ({since.isoformat()}) must be before until "
-                           f"({until.isoformat()})", errors=[{"field": "query.since", "message": "not before until"}])
-    if until - since > MAX_WINDOW:
-        raise ProblemError(422, "invalid-request", f"the window is {until - since}; ask at most {MAX_WINDOW.days} "
-                           "days at a time", errors=[{"field": "query.since", "message": "window too long"}])
-    return since, until
 
 
 def _cursor(row: dict[str, Any]) -> str:
