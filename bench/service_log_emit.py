@@ -89,8 +89,8 @@ def main() -> None:
               f"{[round(x * 1e6, 1) for x in store]} µs, stored/s {[round(r) for r in rates]}")
         print(f"service_log_emit: {s:.1f} µs/record with the store handler vs {b:.1f} µs JSON to /dev/null only "
               f"({s / b:.2f}x, median of {args.rounds} rounds of {args.records}); stored "
-              f"{statistics.median(rates):.0f} records/s end to end (writer cap {ship.max_rate:.0f}/s), dropped {handler.dropped_total}; "
-              f"load average {load:.1f}")
+              f"{statistics.median(rates):.0f} records/s end to end (writer cap {ship.max_rate:.0f}/s), "
+              f"dropped {handler.dropped_total}; load average {load:.1f}")
     finally:
         devnull.close()
         pg.stop("fast")
