@@ -144,7 +144,9 @@ def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, base
         floors = []
         failovers: list[float] = []
         terms: list[int] = []
+        loads: list[float] = []
         for _ in range(kills):
+            loads.append(os.getloadavg()[0])
             leader, term = cluster.wait_for(cluster.agreed_leader, 60, "a stable leader", poll=0.05)
             killed_at = cluster.kill(leader, signal.SIGKILL)
             _, new_term, acked = cluster.wait_for(
@@ -155,7 +157,8 @@ def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, base
             cluster.start(leader)  # crash-restart with its durable term/vote
             cluster.wait_for(lambda leader=leader: cluster.members[leader].status.get("leader")
                              and cluster.agreed_leader() is not None, 60, f"{leader} rejoined", poll=0.05)
-        return {"n": n, "failovers": failovers, "terms": terms, "cpu": cpu, "load": os.getloadavg()[0]}
+        return {"n": n, "failovers": failovers, "terms": terms, "cpu": cpu, "load": os.getloadavg()[0],
+                "kill_loads": loads}
     finally:
         for f in floors:
             f.kill()
@@ -198,7 +201,8 @@ def main() -> int:
                 print(f"  {len(r['failovers'])} kills, kill -> new leader acknowledged by all: p50 "
                       f"{pct(f, 0.5):.0f} ms p99 {pct(f, 0.99):.0f} ms max {max(f):.0f} ms; slowest (s, elections it "
                       "took): " + ", ".join(f"{d:.2f} s/{k}" for d, k in worst)
-                      + f"; won by the first election: {sum(k == 1 for k in r['terms'])}/{len(r['terms'])}",
+                      + f"; won by the first election: {sum(k == 1 for k in r['terms'])}/{len(r['terms'])}"
+                      + f"; load average during the kills {min(r['kill_loads']):.0f}-{max(r['kill_loads']):.0f}",
                       flush=True)
     load = os.getloadavg()[0]
     print(f"host: {os.cpu_count()} cores, load average {load:.1f} at the end (shared machine)")
