@@ -18,9 +18,17 @@ def status(**kw) -> TaskStatus:
 def test_payload_is_valid_for_the_protocol():
     payload = mapping.task_status(status())
     assert payload == {"task_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7", "kind": 1, "state": 2,
-                       "step": "navigate:pickup", "progress": 0.25, "reason": "", "distance_remaining": 12.5}
+                       "step": "navigate:pickup", "progress": 0.25, "reason": "", "distance_remaining": 12.5,
+                       "term": 0}
     assert channels.validate_payload("task_status", payload) == []
     assert "task_status" in mapping.CHANNELS and mapping.MAPPERS["task_status"] is mapping.task_status
+
+
+def test_the_leaders_term_reaches_the_cloud():
+    """TaskStatus.term (the assignment's term, echoed by the executor): the cloud orders reports by it."""
+    payload = mapping.task_status(status(term=7))
+    assert payload["term"] == 7 and channels.validate_payload("task_status", payload) == []
+    assert channels.validate_payload("task_status", {**payload, "term": -1}) != []
 
 
 def test_nan_distance_is_left_out_and_final_states_carry_the_reason():
