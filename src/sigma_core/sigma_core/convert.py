@@ -57,7 +57,7 @@ def status_msg(r: StatusReport, now: Time) -> TaskStatus:
     return TaskStatus(header=Header(stamp=now), task_id=r.task_id, kind=int(r.kind) & 0xFF, state=int(r.state),
                       step=r.step, progress=float(r.progress), distance_remaining=float(r.distance_remaining),
                       speed_limit=float(r.speed_limit), payload_limit=float(r.payload_limit),
-                      commander=int(r.commander), reason=r.reason)
+                      commander=int(r.commander), reason=r.reason, term=int(r.term))
 
 
 def switch_msg(s: Switch, now: Time) -> CommanderSwitch:

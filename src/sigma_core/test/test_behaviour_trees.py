@@ -149,11 +149,12 @@ def test_hold_runs_for_its_duration_and_stale_odometry_holds_still():
 def test_a_task_from_an_older_leader_term_is_refused_fenced():
     p, r, t = ready()
     [a] = p.submit_task(TaskSpec("t5", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r1", term=5), t)
-    assert a.state == State.ACCEPTED
+    assert a.state == State.ACCEPTED and a.term == 5  # every report echoes the assignment's term (for the cloud)
     t = run(p, r, t, 1.0)
     # the deposed leader (or any swarm issuer) with an older term: refused, the running task untouched
     [old] = p.submit_task(TaskSpec("t4", Kind.GO_TO, place="dock_2", priority=9, issuer="swarm:r2", term=4), t)
     assert old.state == State.REFUSED and "fenced: term 4" in old.reason and "older than term 5" in old.reason
+    assert old.term == 4
     [c] = p.submit_task(TaskSpec("t5", Kind.CANCEL, issuer="swarm:r2", term=3), t)
     assert c.state == State.REFUSED and "fenced" in c.reason and p.executor.spec.task_id == "t5"
     # the same term (a lease renewal / next task of this leader) and unfenced issuers (term 0) are accepted
@@ -167,7 +168,7 @@ def test_a_task_from_an_older_leader_term_is_refused_fenced():
     [stale] = p.submit_task(TaskSpec("t6", Kind.GO_TO, place="dock_1", issuer="swarm:r1", term=6), t)
     assert stale.state == State.REFUSED and "older than term 7" in stale.reason
     [bad] = p.submit_task(TaskSpec("tb", Kind.GO_TO, place="dock_1", issuer="swarm:r1", term=-1), t)
-    assert bad.state == State.REFUSED and "term must be" in bad.reason
+    assert bad.state == State.REFUSED and "term must be" in bad.reason and bad.term == 0
 
 
 def test_the_task_message_term_reaches_the_fence():
@@ -175,3 +176,8 @@ def test_the_task_message_term_reaches_the_fence():
     from sigma_interfaces.msg import Task
     spec = convert.task_spec(Task(task_id="m", issuer="swarm:r2", kind=Task.KIND_HOLD, term=12), 0.0)
     assert spec.term == 12 and spec.issuer == "swarm:r2"
+    from builtin_interfaces.msg import Time
+
+    from sigma_core.core.tasks import StatusReport
+    report = StatusReport("m", Task.KIND_HOLD, State.ACCEPTED, term=12)
+    assert convert.status_msg(report, Time()).term == 12  # TaskStatus.term: what the cloud orders reports by

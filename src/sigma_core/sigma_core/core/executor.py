@@ -202,7 +202,8 @@ class TaskExecutor:
             distance_remaining=ctx.remaining if navigating else math.nan,
             speed_limit=ctx.speed_limit,
             payload_limit=min(c.payload_limit, self.payload_cap[0]) if c else math.nan,
-            commander=self.commander, reason=reason)
+            commander=self.commander, reason=reason,
+            term=spec.term if isinstance(spec.term, int) and spec.term > 0 else 0)  # echoed for the cloud's record
 
     def _finish(self, state: State, reason: str) -> StatusReport:
         assert state in FINAL and self.spec is not None

@@ -77,6 +77,7 @@ class StatusReport:
     payload_limit: float = math.nan
     commander: int = 2
     reason: str = ""
+    term: int = 0                  # the Task's term, echoed (the cloud compares it: older terms are refused)
 
 
 def validate(spec: TaskSpec) -> TaskSpec:
