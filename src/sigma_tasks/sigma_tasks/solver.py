@@ -157,7 +157,8 @@ def _candidate_graph(task_pts: np.ndarray, robot_pts: np.ndarray, pair_cost: Pai
             break
         need = need[feasible[need] < want]
         have, q = q, min(4 * q, m)
-    return tuple(np.concatenate(x) for x in zip(*parts, strict=True))  # type: ignore[return-value]
+    rows_all, cols_all, cost_all = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return rows_all, cols_all, cost_all
 
 
 def partition(
