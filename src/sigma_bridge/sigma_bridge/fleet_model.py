@@ -6,8 +6,11 @@ it comes by the shared streaming scorer (``sigma_protocol.anomaly``, the cloud's
 ``window_s`` of scores is summarised as the incident signature (``sigma_protocol.signature``, the features the fleet
 model was trained on) and classified (``sigma_protocol.federated.classify``) with the model in use, re-read when
 the file changes. A fault class the robot never saw itself (it is in the fleet model because other robots reported
-it) is then flagged on this robot: the bridge puts the verdict in its diagnostics (level WARN, ``fleet_model_class``)
-and logs each change of class.
+it) is then flagged on this robot: the bridge puts the verdict in its diagnostics (level WARN, ``fleet_model_class``),
+logs each change of class and publishes each verdict on ``fleet_model/verdict`` (diagnostic_msgs/DiagnosticStatus:
+the class in ``message``, WARN for a fault class, :func:`verdict_values` as values) for the robot's core: its
+reasoning derates the planning speed and its self-evaluation caps the Edge AI's confidence while a fault verdict is
+fresh (sigma_core reasoning/selfeval; the safety supervisor stays the last word).
 
 Pure apart from reading ``current.json`` (no rclpy, no clock: event time is the clock). The bridge feeds
 :meth:`LiveClassifier.add` from its callbacks and calls :meth:`LiveClassifier.tick` once a period off the executor
@@ -110,3 +113,9 @@ class LiveClassifier:
         label = federated.classify(model, signature(self._window))
         self.last = Classification(self._window[-1][0], version, label, len(self._window))
         return self.last
+
+
+def verdict_values(c: Classification) -> dict[str, str]:
+    """The verdict's values as published on ``fleet_model/verdict`` (DiagnosticStatus key/values)."""
+    return {"class": c.label, "fault": str(c.fault).lower(), "model_version": str(c.version), "events": str(c.events),
+            "window_end": f"{c.ts:.3f}"}

@@ -29,7 +29,7 @@ from sigma_bridge import log_uplink, mapping, swarm_link
 from sigma_bridge.blackbox import BlackBox, QosSpec, Record, write_mcap
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.downsample import Downsampler
-from sigma_bridge.fleet_model import Classification, LiveClassifier
+from sigma_bridge.fleet_model import Classification, LiveClassifier, verdict_values
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.kinematics import RobotModel
 from sigma_bridge.labelled_data import LabelledRecorder
@@ -156,6 +156,9 @@ class BridgeNode(LifecycleNode):
             self._subs.append(self.logs.subscription)
         self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)
         self.diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
+        # The fleet model's verdict for the robot's own core (its reasoning derates, its self-evaluation is capped).
+        self.verdict_pub = self.create_publisher(DiagnosticStatus, "fleet_model/verdict", qos.LATCHED) \
+            if self.classifier is not None else None
         # The black box records each topic with the QoS its publishers offer (docs/contracts.md).
         self._offered_qos = {self.resolve_topic_name(t): QosSpec(q.reliability.name.lower(), q.durability.name.lower(),
                                                                  q.depth) for t, (_, _, q, _) in TOPICS.items()}
@@ -338,6 +341,11 @@ class BridgeNode(LifecycleNode):
             self.get_logger().error(f"fleet model: {exc}", throttle_duration_sec=30.0)
             return
         previous, self.classified = self.classified, verdict
+        if verdict is not None and self.verdict_pub is not None and self._active:
+            self.verdict_pub.publish(DiagnosticStatus(
+                level=DiagnosticStatus.WARN if verdict.fault else DiagnosticStatus.OK, name="fleet_model",
+                message=verdict.label, hardware_id=self.p.robot_id,
+                values=[KeyValue(key=k, value=v) for k, v in verdict_values(verdict).items()]))
         if verdict is not None and (previous is None or previous.label != verdict.label):
             log = self.get_logger().warning if verdict.fault else self.get_logger().info
             log(f"fleet model v{verdict.version}: the last {verdict.events} events classify as {verdict.label}")

@@ -7,6 +7,11 @@ them (`federated.aggregate`), r1's bridge shadow-checks the fleet model on r1's 
 (`model_adoption.evaluate` / `write_current`). Then r1's winding overheats — a class r1 never saw: with its own model
 r1's live classifier calls it normal; with the adopted fleet model it flags `motor_temperature`, and only while the
 fault lasts. The telemetry is a synthetic walking robot (seeded noise, SI units), not a recording.
+
+And r1 acts on it: each verdict goes, as the bridge publishes it on ``fleet_model/verdict``, into r1's own core
+(sigma_core perception -> reasoning -> self-evaluation, the functional core core_node runs): after adoption the
+overheat derates r1's plan speed and caps its Edge AI's confidence; the same robot without the fault, and r1 before
+adoption (its own model), do not act.
 """
 
 from __future__ import annotations
@@ -15,9 +20,12 @@ import math
 import random
 from pathlib import Path
 
-from sigma_bridge.fleet_model import LiveClassifier
+from sigma_bridge.fleet_model import LiveClassifier, verdict_values
 from sigma_bridge.labelled_data import LabelledRecorder
 from sigma_bridge.model_adoption import evaluate, read_recent, write_current
+from sigma_core.core.perception import Perception, SafetyView
+from sigma_core.core.reasoning import ReasoningParams, constrain
+from sigma_core.core.selfeval import SelfEvalParams, SelfEvaluation
 from sigma_protocol import federated
 
 JOINTS = ["left_hip_pitch", "left_knee", "right_hip_pitch", "right_knee"]
@@ -83,23 +91,30 @@ def classes_over_time(classifier: LiveClassifier, events: list[tuple[str, float,
     return out
 
 
-def test_a_robot_flags_a_fault_class_it_never_saw_after_adopting_the_fleet_model(tmp_path: Path) -> None:
+def fit(samples: list[tuple[list[float], str]]) -> federated.Model:
+    by: dict[str, list[list[float]]] = {}
+    for x, label in samples:
+        by.setdefault(label, []).append(x)
+    return federated.fit(by, federated.FLEET_DIM)
+
+
+def federated_round(tmp_path: Path) -> tuple[dict, federated.Model, federated.Model, Path]:
+    """Three robots that overheated and r1 that never did: their labelled data, r1's own model, the fleet model
+    aggregated from all four, and r1's model directory (its own model in use)."""
     rng = random.Random(15)
     data = {name: labelled(tmp_path, rng, name, faults) for name, faults in
             (("f1", 2), ("f2", 2), ("f3", 2), ("r1", 0))}
     assert {label for _, label in data["r1"]} == {federated.NORMAL}  # r1 never saw the fault
     assert all(FAULT in {label for _, label in data[n]} for n in ("f1", "f2", "f3"))
-
-    def fit(samples: list[tuple[list[float], str]]) -> federated.Model:
-        by: dict[str, list[list[float]]] = {}
-        for x, label in samples:
-            by.setdefault(label, []).append(x)
-        return federated.fit(by, federated.FLEET_DIM)
-
     own = fit(data["r1"])
     fleet = federated.aggregate([fit(data[n]) for n in ("f1", "f2", "f3", "r1")], version=1)
     model_dir = tmp_path / "r1"
     write_current(model_dir / "current.json", 0, federated.to_json(own))
+    return data, own, fleet, model_dir
+
+
+def test_a_robot_flags_a_fault_class_it_never_saw_after_adopting_the_fleet_model(tmp_path: Path) -> None:
+    data, own, fleet, model_dir = federated_round(tmp_path)
 
     def live_classes(seed: int) -> list[tuple[float, str]]:
         classifier = LiveClassifier(model_dir / "current.json")
@@ -132,3 +147,58 @@ def test_without_a_model_or_enough_telemetry_the_classifier_says_nothing(tmp_pat
     assert classifier.tick() is None  # no current.json
     (tmp_path / "current.json").write_text("{not json")
     assert classifier.tick() is None  # unreadable: treated as no model, never an exception
+
+
+def core_reaction(classifier: LiveClassifier, events: list[tuple[str, float, dict]]) -> list[tuple[float, float, str]]:
+    """Feed the events as the bridge does, tick once a second of event time, and hand each verdict to the robot's
+    core as core_node does (fleet_model/verdict: the class in `message`, WARN = fault); returns (time, plan speed
+    limit, the Edge AI's confidence reasons) after each verdict."""
+    core = Perception()
+    reasoning, selfeval = ReasoningParams(), SelfEvaluation(SelfEvalParams())
+    out = []
+    next_tick = events[0][1] + 1.0
+    for channel, t, payload in events:
+        classifier.add(channel, t, payload)
+        if t < next_tick:
+            continue
+        next_tick += 1.0
+        verdict = classifier.tick()
+        if verdict is None:
+            continue
+        values = verdict_values(verdict)
+        assert values["class"] == verdict.label and values["fault"] == str(verdict.fault).lower()
+        core.update_fleet_verdict(verdict.label, verdict.fault, t)
+        core.update_odom(0.5 * t, 0.0, 0.0, 0.5, 0.0, t)
+        core.update_safety(SafetyView(0, 1, 1.0, False, frozenset()), t)
+        core.update_humans([], t)
+        world = core.snapshot(t)
+        c = constrain(reasoning, world, 0.6)
+        health = selfeval.assess(world, cross_track=0.0, remaining=float("nan"), moving_expected=False,
+                                 needs_joints=False, last_rejected_at=None, fleet_fault=c.fleet_fault)
+        out.append((t, c.speed_limit, "; ".join(health.reasons)))
+    return out
+
+
+def test_after_adopting_the_fleet_model_the_robot_derates_on_a_fault_it_never_saw(tmp_path: Path) -> None:
+    data, own, fleet, model_dir = federated_round(tmp_path)
+    hold, slow = ReasoningParams().fleet_fault_hold, ReasoningParams().fleet_fault_speed
+    onset = 5000.0 + 40.0
+
+    def run(seed: int, hot: bool) -> list[tuple[float, float, str]]:
+        events = telemetry(random.Random(seed), 70.0, hot_from=40.0 if hot else None, t0=5000.0)
+        return core_reaction(LiveClassifier(model_dir / "current.json"), events)
+
+    before = run(7, hot=True)  # its own model: the overheat is "normal" to it, nothing happens
+    assert before and all(limit == 0.6 and "fleet model" not in why for _, limit, why in before)
+
+    assert evaluate(own, 0, fleet, 1, data["r1"]).adopted
+    write_current(model_dir / "current.json", 1, federated.to_json(fleet))
+
+    flagged = run(7, hot=True)
+    acting = [t for t, limit, why in flagged if limit == slow and f"fleet model flags {FAULT}" in why]
+    assert acting and onset <= min(acting) <= onset + 2.0       # derated within two verdicts of the onset
+    assert all(limit == 0.6 for t, limit, _ in flagged if t < onset)
+    assert all(limit == slow for t, limit, _ in flagged if min(acting) <= t <= min(acting) + hold - 1.0)
+    healthy = run(8, hot=False)  # the same robot, the adopted model, no fault: it does not act
+    assert healthy and all(limit == 0.6 and "fleet model" not in why for _, limit, why in healthy)
+

@@ -1,7 +1,8 @@
 """core_node: the thin shell around the onboard cognition pipeline (one timer; callbacks only convert and store).
 
-Subscribes the robot's inputs (and the twin's ``twin/health`` when a twin runs), ``tasks/request`` and the bridge's
-``cognition/decisions``; on each tick publishes
+Subscribes the robot's inputs (and the twin's ``twin/health`` when a twin runs), ``tasks/request``, the bridge's
+``cognition/decisions`` and its ``fleet_model/verdict`` (diagnostic_msgs/DiagnosticStatus: the adopted fleet model's
+class of the recent telemetry in ``message``, level WARN for a fault class); on each tick publishes
 the commander's commands (``cmd/primary_ai/*`` or ``cmd/edge_ai/*``), ``policy_health`` (the Edge AI's own
 confidence, and the Primary AI's relayed while its lease is live), ``tasks/status`` and ``cognition/arbiter``.
 ``joint_states`` (100 Hz) is subscribed only while an arm motion needs it, to keep the onboard CPU budget.
@@ -15,6 +16,7 @@ import re
 import time
 from collections import deque
 
+from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -74,6 +76,8 @@ class CoreNode(Node):
             list(m.name), list(m.winding_temperature), self._now(), list(m.current)), qos.RELIABLE_10)
         sub(TwinHealth, "twin/health", self._on_twin, qos.LATCHED)
         sub(Task, "tasks/request", self._on_task, qos.reliable(20))
+        sub(DiagnosticStatus, "fleet_model/verdict", lambda m: p.update_fleet_verdict(
+            m.message, m.level >= DiagnosticStatus.WARN, self._now()), qos.LATCHED)
         sub(CognitionDecision, "cognition/decisions", self._on_decision, qos.DECISIONS)
         self._joints_sub = None
         self._joints_last_needed = 0.0

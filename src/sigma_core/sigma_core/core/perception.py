@@ -55,6 +55,9 @@ class WorldState:
     twin_window_start: float                     # the twin's earliest maintenance window [s, this clock]; nan: none
     currents: dict[str, float]                   # latest motor current per joint [A]
     rejected: tuple[str, ...]                    # recent rejected inputs, newest last
+    fleet_class: str = ""                        # the adopted fleet model's latest class of the telemetry ("": none)
+    fleet_fault: str = ""                        # the fault class of its latest fault verdict ("": none yet)
+    fleet_fault_age: float = INF                 # since that fault verdict arrived [s]
 
     @property
     def nearest_human(self) -> float:
@@ -84,6 +87,8 @@ class Perception:
     twin_risk: float = math.nan
     twin_window_start: float = math.nan
     currents: dict[str, float] = field(default_factory=dict)
+    fleet_class: str = ""
+    fleet_fault: str = ""
     joints_requested_at: float | None = None     # set by a shell that subscribes joint states only on demand
     received: dict[str, float] = field(default_factory=dict)
     rejected: deque = field(default_factory=lambda: deque(maxlen=8))
@@ -174,6 +179,18 @@ class Perception:
         self.received["twin"] = now
         return True
 
+    def update_fleet_verdict(self, label: str, fault: bool, now: float) -> bool:
+        """The bridge's verdict of the adopted fleet model on the robot's recent telemetry (``fleet_model/verdict``):
+        its class and whether that is a fault class."""
+        if not isinstance(label, str) or not label.strip() or len(label) > 200:
+            return self._reject("fleet_model", f"empty or oversized class {label!r:.60}", now)
+        self.fleet_class = label.strip()
+        self.received["fleet_model"] = now
+        if fault:
+            self.fleet_fault = self.fleet_class
+            self.received["fleet_fault"] = now
+        return True
+
     def age(self, topic: str, now: float) -> float:
         t = self.received.get(topic)
         return INF if t is None else max(0.0, now - t)
@@ -191,5 +208,6 @@ class Perception:
             hottest_joint=self.hottest_joint, hottest_winding=self.hottest_winding,
             health_age=self.age("actuator_health", now), twin_risk=self.twin_risk, twin_age=self.age("twin", now),
             twin_window_start=self.twin_window_start, currents=self.currents,
-            rejected=tuple(self.rejected),
+            rejected=tuple(self.rejected), fleet_class=self.fleet_class, fleet_fault=self.fleet_fault,
+            fleet_fault_age=self.age("fleet_fault", now),
         )

@@ -164,7 +164,7 @@ class Pipeline:
             self._n_rejected, self._last_rejected_at = len(world.rejected), now
         health = self.selfeval.assess(world, cross_track=ctx.cross_track, remaining=ctx.remaining,
                                       moving_expected=ctx.moving_expected, needs_joints=ctx.needs_joints,
-                                      last_rejected_at=self._last_rejected_at)
+                                      last_rejected_at=self._last_rejected_at, fleet_fault=constraints.fleet_fault)
         allowed = world.safety.authority if world.safety is not None else None
         switch = self.arbiter.step(now, allowed, world.safety_age, health.confidence, "; ".join(health.reasons))
         halted = None

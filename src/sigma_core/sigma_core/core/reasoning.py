@@ -1,8 +1,10 @@
 """Reasoning: the constraints the current situation puts on the plan, each with its reason.
 
 A degraded (hot) motor lowers the payload the robot accepts; a person nearby lowers the planning speed (on top of
-what the safety supervisor enforces — the plan slows before safety must); a low battery means charge first. These
-shape the plan; they never widen what safety allows (the gate enforces that regardless).
+what the safety supervisor enforces — the plan slows before safety must); a low battery means charge first; the
+adopted fleet model classifying the robot's recent telemetry as a fault class (a fault other robots reported, which
+this robot may never have seen) derates the planning speed for ``fleet_fault_hold`` after the latest such verdict.
+These shape the plan; they never widen what safety allows (the gate enforces that regardless).
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ class ReasoningParams:
                                description="below this state of charge new work is refused: charge first")
     twin_max_risk: float = param(0.5, unit="1", low=0.0, high=1.0,
                                  description="twin failure risk above which new work is refused")
+    fleet_fault_speed: float = param(0.3, unit="m/s", low=0.0, high=2.0,
+                                     description="planning speed limit while the adopted fleet model classifies the "
+                                                 "recent telemetry as a fault class")
+    fleet_fault_hold: float = param(30.0, unit="s", low=0.1, high=3600.0,
+                                    description="the derate lasts this long after the latest fault verdict (the "
+                                                "fleet model recognises a fault's onset; a normal verdict does not "
+                                                "end it sooner)")
 
     def __post_init__(self) -> None:
         require(self.hot_winding > self.warm_winding, "hot_winding must be above warm_winding")
@@ -46,6 +55,7 @@ class Constraints:
     charge_first: bool               # refuse new work other than docking
     refuse_new_work: str             # non-empty: why new work (other than docking/hold) is refused
     reasons: tuple[str, ...]
+    fleet_fault: str = ""            # non-empty: the fault class of the fresh fleet model verdict acted on
 
 
 def constrain(params: ReasoningParams, world: WorldState, max_speed: float) -> Constraints:
@@ -56,6 +66,10 @@ def constrain(params: ReasoningParams, world: WorldState, max_speed: float) -> C
     if d < params.human_slow_distance:
         speed = min(speed, params.human_speed)
         reasons.append(f"person at {d:.1f} m < {params.human_slow_distance} m: plan speed {speed:.2f} m/s")
+    fleet_fault = world.fleet_fault if world.fleet_fault_age <= params.fleet_fault_hold else ""
+    if fleet_fault:
+        speed = min(speed, params.fleet_fault_speed)
+        reasons.append(f"fleet model classifies the recent telemetry as {fleet_fault}: plan speed {speed:.2f} m/s")
     payload = params.nominal_payload
     t = world.hottest_winding
     if math.isfinite(t) and t > params.warm_winding:
@@ -73,4 +87,4 @@ def constrain(params: ReasoningParams, world: WorldState, max_speed: float) -> C
     if math.isfinite(world.twin_risk) and world.twin_risk > params.twin_max_risk:
         refuse = refuse or f"twin forecasts failure risk {world.twin_risk:.2f} > {params.twin_max_risk}"
         reasons.append(f"twin risk {world.twin_risk:.2f}")
-    return Constraints(speed, payload, charge_first, refuse, tuple(reasons))
+    return Constraints(speed, payload, charge_first, refuse, tuple(reasons), fleet_fault)

@@ -2,8 +2,9 @@
 
 Confidence is the minimum over factors (each in [0, 1] with a reason): input ages, rejected inputs, tracking error,
 progress against expectation (only while safety lets the robot move — a person stopping it is not the policy's
-fault) and the twin's risk. It is published as ``policy_health`` (SOURCE_EDGE_AI): the safety supervisor's
-self-suspension rule decides what it means for authority; the arbiter uses it to downgrade at once.
+fault), the twin's risk and the adopted fleet model's fault verdict (the fleet knows a fault the Edge AI's own
+inputs do not show: its confidence is capped). It is published as ``policy_health`` (SOURCE_EDGE_AI): the safety
+supervisor's self-suspension rule decides what it means for authority; the arbiter uses it to downgrade at once.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class SelfEvalParams:
                                      description="no progress for this long while allowed to move: capped at 0.5")
     rejected_window: float = param(1.0, unit="s", low=0.0, high=60.0,
                                    description="an input rejected within this window caps confidence at 0.4")
+    fleet_fault_confidence: float = param(0.7, unit="1", low=0.0, high=1.0,
+                                          description="confidence cap while the adopted fleet model classifies the "
+                                                      "recent telemetry as a fault class")
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,9 @@ class SelfEvaluation:
     since_progress: float | None = None
 
     def assess(self, world: WorldState, *, cross_track: float, remaining: float, moving_expected: bool,
-               needs_joints: bool, last_rejected_at: float | None) -> Assessment:
+               needs_joints: bool, last_rejected_at: float | None, fleet_fault: str = "") -> Assessment:
+        """The Edge AI's confidence now; ``fleet_fault``: the fault class of a fresh fleet model verdict (reasoning's
+        ``Constraints.fleet_fault``), "" for none."""
         p, now = self.params, world.now
         factors: list[tuple[float, str]] = []
         # Graded: late (the executor holds still, the policy still commands a hold) before lost (no confidence).
@@ -84,6 +90,8 @@ class SelfEvaluation:
             # The twin's risk is over its horizon (hours): it lowers confidence, never below 0.5 on its own —
             # refusing new work is the reasoning stage's answer to it, not a fallback now.
             factors.append((1.0 - 0.5 * world.twin_risk, f"twin failure risk {world.twin_risk:.2f}"))
+        if fleet_fault:
+            factors.append((p.fleet_fault_confidence, f"fleet model flags {fleet_fault}"))
         confidence = min((c for c, _ in factors), default=1.0)
         reasons = tuple(r for c, r in sorted(factors) if c < 1.0) or ("nominal",)
         ages = [a for a in (world.pose_age, world.safety_age, world.humans_age) if math.isfinite(a)]
