@@ -263,3 +263,36 @@ def test_new_telemetry_wakes_the_worker_without_polling(cloud) -> None:
     acts, took = asyncio.run(scenario())
     assert [a["rule"] for a in acts] == [rules.HOLD]
     assert took < 60  # far inside the 120 s fallback: woken by the ingest's NOTIFY
+
+
+def test_the_alert_claim_takes_an_anomalous_robot_and_leaves_routine_telemetry_to_the_others(cloud) -> None:
+    """The alert claim loop (decision latency under load): it claims only robots whose new data holds an alert (a
+    channel's newest event at/above the threshold, or a safety event), so an anomaly never waits behind routine
+    passes; routine telemetry stays for the ordinary claim loops."""
+    routine, alert = cloud.robot("cog-alert-routine", SITE), cloud.robot("cog-alert-hot", SITE)
+    now = time.time()
+    for robot in (routine, alert):
+        post(cloud, robot, normal(robot, now - 20))
+    passes(cloud)  # both robots get cursors at their heads
+
+    async def scenario() -> tuple[list[rules.Proposal], dict[str, int], list[rules.Proposal]]:
+        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=2)
+        await pool.open(wait=True, timeout=30)
+        try:
+            await asyncio.to_thread(post, cloud, routine, normal(routine, time.time() - 5))  # older: claimed first
+            await asyncio.to_thread(post, cloud, alert, anomalous(alert, time.time() - 3.5))
+            hot = await worker.run_once(pool, P, zones=False, alerts_only=True)
+            async with worker.transaction(pool, worker.ACTOR) as conn:
+                rows = await (await conn.execute(
+                    "SELECT c.robot_id, s.last_seq - c.last_seq FROM cognition_cursor c JOIN robot_ingest_state s "
+                    "USING (robot_id) WHERE c.robot_id = ANY(%s)", ([routine.robot_id, alert.robot_id],))).fetchall()
+            rest = await worker.run_once(pool, P, zones=False)
+            return hot, {r: int(n) for r, n in rows}, rest
+        finally:
+            await pool.close()
+
+    hot, behind, rest = asyncio.run(scenario())
+    assert [(p.robot_id, p.rule) for p in hot if p.robot_id in (routine.robot_id, alert.robot_id)] == \
+        [(alert.robot_id, rules.HOLD)]
+    assert behind == {alert.robot_id: 0, routine.robot_id: 40}  # the routine batch is left for the routine loops
+    assert not [p for p in rest if p.robot_id == routine.robot_id]

@@ -39,5 +39,5 @@ async def run_worker(api_url: str, *, poll_s: float = 1.0, once: bool = False,
 
 
 def worker_pool(api_url: str, concurrency: int = 1):
-    """A small pool: one connection per claim loop plus one for the site-level pass."""
-    return make_pool(api_url, min_size=1, max_size=concurrency + 1)
+    """A small pool: one connection per claim loop, the alert loop's (worker.serve) and the site-level pass's."""
+    return make_pool(api_url, min_size=1, max_size=concurrency + 2)

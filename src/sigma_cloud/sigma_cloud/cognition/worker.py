@@ -206,15 +206,17 @@ async def zone_pass(pool: AsyncConnectionPool, params: rules.CognitionParams, no
 
 
 async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, now: float | None = None,
-                   max_robots: int = 1000, zones: bool = True, stop: asyncio.Event | None = None
-                   ) -> list[rules.Proposal]:
-    """Consume every robot with new data (one transaction each), then the site-level rule; returns what was done."""
+                   max_robots: int = 1000, zones: bool = True, stop: asyncio.Event | None = None,
+                   alerts_only: bool = False) -> list[rules.Proposal]:
+    """Consume every robot with new data (one transaction each), then the site-level rule; returns what was done.
+    `alerts_only`: only robots whose new data holds an alert (repositories/cognition.claim)."""
     done: list[rules.Proposal] = []
+    threshold = params.anomaly_threshold if alerts_only else None
     for _ in range(max_robots):
         if stop is not None and stop.is_set():  # a busy fleet always has new data: stop between robots
             break
         async with transaction(pool, ACTOR) as conn:
-            robot = await repo.claim(conn)
+            robot = await repo.claim(conn, alert_threshold=threshold)
             if robot is None:
                 break
             done += await process_robot(conn, robot, params, time.time() if now is None else now)
@@ -223,40 +225,48 @@ async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, 
     return done
 
 
-async def listen_for_telemetry(url: str, wake: asyncio.Event, stop: asyncio.Event) -> None:
-    """Set `wake` on every sigma_telemetry notification (and after each (re)connect, for what came meanwhile) until
-    `stop`; a lost connection is retried every second (the claim loops fall back to their poll meanwhile)."""
+async def listen_for_telemetry(url: str, wake: asyncio.Event | list[asyncio.Event], stop: asyncio.Event) -> None:
+    """Set `wake` (each claim loop's event) on every sigma_telemetry notification (and after each (re)connect, for
+    what came meanwhile) until `stop`; a lost connection is retried every second (the claim loops fall back to their
+    poll meanwhile)."""
+    wakes = wake if isinstance(wake, list) else [wake]
+
+    def wake_all() -> None:
+        for event in wakes:
+            event.set()
+
     while not stop.is_set():
         try:
             async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {WAKE_CHANNEL}")
-                wake.set()
+                wake_all()
                 while not stop.is_set():  # re-entered every second to look at `stop`
                     async for _ in conn.notifies(timeout=1.0):
-                        wake.set()
+                        wake_all()
                         if stop.is_set():
                             break
         except (psycopg.Error, OSError) as exc:
             log.warning("cognition: telemetry listener lost its connection (%s); retrying", exc)
-            wake.set()
+            wake_all()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
 async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, poll_s: float, stop: asyncio.Event,
-                   wake: asyncio.Event | None = None) -> None:
+                   wake: asyncio.Event | None = None, alerts_only: bool = False) -> None:
     """One claim loop: consume robots with new data until none is left, then wait for a telemetry notification
     (`wake`) or at most `poll_s`. Several run side by side (SKIP LOCKED shares the robots), so one robot's slow pass
-    does not hold up the others'."""
+    does not hold up the others'. An `alerts_only` loop takes only robots with an alert in their new data: it is
+    free when one arrives, however busy the routine loops are with the fleet's ordinary telemetry."""
     while not stop.is_set():
         done: list[rules.Proposal] = []
         if wake is not None:
             wake.clear()  # before the claims: a notification during them makes the wait below return at once
         try:
-            done = await run_once(pool, params, zones=False, stop=stop)
+            done = await run_once(pool, params, zones=False, stop=stop, alerts_only=alerts_only)
             for proposal in done:
                 log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
-                         proposal.action, proposal.confidence)
+                         proposal.action, proposal.confidence, extra={"robot_id": proposal.robot_id})
         except (psycopg.Error, OSError) as exc:
             log.warning("cognition pass failed: %s", exc)
             await asyncio.sleep(1.0)
@@ -273,18 +283,21 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
 
 async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, poll_s: float = 0.02,
                 cursor_every_s: float = 1.0, stop: asyncio.Event | None = None, concurrency: int = 2,
-                gate: drift.GateParams | None = None, listen_url: str | None = None) -> None:
-    """Run until `stop` is set: `concurrency` claim loops consume robots with new data (each waiting, when there is
-    none, for a telemetry notification on `listen_url`'s LISTEN connection — migration 0045 — or at most `poll_s`);
-    every `cursor_every_s` new robots get cursors, the site-level zone rule runs and the drift gate scores the newly
-    resolved incidents. Database errors are logged and retried (the worker never dies of one)."""
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+                gate: drift.GateParams | None = None, listen_url: str | None = None, alert_loops: int = 1) -> None:
+    """Run until `stop` is set: `concurrency` claim loops consume robots with new data, and `alert_loops` more only
+    robots with an alert in their new data (each waiting, when there is none, for a telemetry notification on
+    `listen_url`'s LISTEN connection — migration 0045 — or at most `poll_s`); every `cursor_every_s` new robots get
+    cursors, the site-level zone rule runs and the drift gate scores the newly resolved incidents. Database errors
+    are logged and retried (the worker never dies of one)."""
+    if concurrency < 1 or alert_loops < 0:
+        raise ValueError(f"need concurrency >= 1 and alert_loops >= 0, got {concurrency}, {alert_loops}")
     stop = stop or asyncio.Event()
-    wake = asyncio.Event() if listen_url else None
-    claimers = [asyncio.create_task(_claimer(pool, params, poll_s, stop, wake)) for _ in range(concurrency)]
-    if listen_url and wake is not None:
-        claimers.append(asyncio.create_task(listen_for_telemetry(listen_url, wake, stop)))
+    kinds = [False] * concurrency + [True] * alert_loops
+    wakes = [asyncio.Event() for _ in kinds] if listen_url else []
+    claimers = [asyncio.create_task(_claimer(pool, params, poll_s, stop, wakes[i] if wakes else None, alerts))
+                for i, alerts in enumerate(kinds)]
+    if listen_url and wakes:
+        claimers.append(asyncio.create_task(listen_for_telemetry(listen_url, wakes, stop)))
     try:
         while not stop.is_set():
             try:
@@ -292,7 +305,7 @@ async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, pol
                     await repo.ensure_cursors(conn)
                 for proposal in await zone_pass(pool, params, time.time()):
                     log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
-                             proposal.action, proposal.confidence)
+                             proposal.action, proposal.confidence, extra={"robot_id": proposal.robot_id})
                 async with transaction(pool, ACTOR) as conn:
                     for record in await gate_pass.drift_pass(conn, gate or drift.GateParams(), ACTOR.subject):
                         log.info("drift gate: %s %s -> %s: %s", record["action"], record["from"], record["to"],

@@ -35,15 +35,27 @@ async def ensure_cursors(conn: psycopg.AsyncConnection) -> None:
         "ON CONFLICT DO NOTHING")
 
 
-async def claim(conn: psycopg.AsyncConnection) -> dict[str, Any] | None:
+CLAIM_SQL = ("SELECT c.robot_id, c.site_id, c.last_seq, c.last_ts, c.memory, s.last_seq AS head "
+             "FROM cognition_cursor c JOIN robot_ingest_state s USING (robot_id) JOIN robots r USING (robot_id) "
+             "WHERE s.last_seq > c.last_seq AND r.status = 'active' {alert}"
+             "ORDER BY c.updated_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED")
+# An alert: since the cursor, the newest event of a channel scored at/above the threshold (robot_latest: a few rows per
+# robot, kept by the ingest) or a safety event arrived. Cheap to test (primary keys), unlike the new telemetry itself.
+ALERT_SQL = ("AND (EXISTS (SELECT 1 FROM robot_latest l WHERE l.robot_id = c.robot_id AND l.seq > c.last_seq "
+             "AND l.score >= %(thr)s) OR EXISTS (SELECT 1 FROM safety_events e WHERE e.robot_id = c.robot_id "
+             "AND e.seq > c.last_seq)) ")
+
+
+async def claim(conn: psycopg.AsyncConnection, *, alert_threshold: float | None = None) -> dict[str, Any] | None:
     """One robot with telemetry the cognition has not consumed, row-locked for this transaction; robots another
-    worker holds are skipped (SKIP LOCKED), so several workers share the fleet."""
+    worker holds are skipped (SKIP LOCKED), so several workers share the fleet. With `alert_threshold`: only a robot
+    with an alert in its new data (a channel's newest event scored at/above it, or a safety event) — the alert claim
+    loop's, which never waits behind routine passes (docs/cognition.md "Decision latency")."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT c.robot_id, c.site_id, c.last_seq, c.last_ts, c.memory, s.last_seq AS head "
-        "FROM cognition_cursor c JOIN robot_ingest_state s USING (robot_id) JOIN robots r USING (robot_id) "
-        "WHERE s.last_seq > c.last_seq AND r.status = 'active' "
-        "ORDER BY c.updated_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED")
+    if alert_threshold is None:
+        await cur.execute(CLAIM_SQL.format(alert=""))
+    else:
+        await cur.execute(CLAIM_SQL.format(alert=ALERT_SQL), {"thr": alert_threshold})
     return await cur.fetchone()
 
 
