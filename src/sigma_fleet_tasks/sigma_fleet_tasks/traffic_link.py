@@ -31,10 +31,12 @@ from sigma_fleet_tasks.traffic_relay import (
     RouteError,
     RouteSender,
     path_points,
+    path_stamp,
 )
 from sigma_interfaces.msg import SwarmCommand
 from sigma_ros_common.qos import SENSOR, reliable
 
+REPORT_EVERY_S = 10.0  # the relay's counters in the log (evidence for a run's traffic picture)
 ROBOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")  # usable inside a topic name
 
 
@@ -53,6 +55,7 @@ class TrafficLink:
         self._publishers: dict[str, Publisher] = {}
         self._broadcast_pub: Publisher | None = None
         self._republished = 0.0
+        self._reported = 0.0
 
     def mesh_state(self, roster_version: int) -> None:
         """Called with each ``swarm/state``: start relaying once the mesh runs (a roster is in use)."""
@@ -67,12 +70,12 @@ class TrafficLink:
 
     def _on_route(self, raw: bytes) -> None:
         try:
-            route = path_points(raw)
+            route, sampled = path_points(raw), path_stamp(raw)
         except RouteError as exc:
             self.node.get_logger().warning(f"traffic: own route unreadable: {exc}", throttle_duration_sec=10.0)
             return
         now = time.time()
-        payload = self.sender.update(route, now)
+        payload = self.sender.update(route, now, sampled)
         if payload is not None and self._broadcast_pub is not None:
             self._broadcast_pub.publish(SwarmCommand(kind=KIND, payload=list(payload)))
         self.tick(now)
@@ -97,6 +100,13 @@ class TrafficLink:
         self._republished = now
         for robot, route in self.peers.current(now).items():
             self._publish(robot, route)
+        if now - self._reported >= REPORT_EVERY_S:
+            self._reported = now
+            snd = self.sender
+            self.node.get_logger().info(f"traffic: sent {snd.sent} of {snd.seen} own routes ({snd.bunched} handed "
+                                        f"over in a burst), peak speed sent {snd.peak_speed:.2f} m/s; "
+                                        + self.peers.take_stats(now))
+            snd.peak_speed = 0.0
 
     def _publish(self, robot: str, route: tuple[Point, ...]) -> None:
         pub = self._publishers.get(robot)

@@ -115,6 +115,14 @@ def path_points(raw: bytes) -> list[Point]:
     return out
 
 
+def path_stamp(raw: bytes) -> float:
+    """The header stamp [s] of a serialized ``nav_msgs/Path`` (CDR, little endian); RouteError for anything else."""
+    if raw[:2] != b"\x00\x01" or len(raw) < 12:
+        raise RouteError("not a little-endian CDR nav_msgs/Path")
+    sec, nanosec = struct.unpack_from("<iI", raw, 4)
+    return sec + nanosec * 1e-9
+
+
 def simplify(points: Sequence[Point], tolerance: float) -> tuple[Point, ...]:
     """Ramer-Douglas-Peucker: the fewest vertices whose polyline stays within ``tolerance`` of ``points``."""
     if len(points) < 3:
@@ -175,34 +183,50 @@ class RouteSender:
     last_sent: RouteMessage | None = None
     velocity: Point = (0.0, 0.0)
     _previous: tuple[float, Point] | None = None
+    _arrived: float | None = None
     sent: int = 0
     seen: int = 0
+    bunched: int = 0            # routes handed over less than a quarter of their publishing interval after the last
+    peak_speed: float = 0.0     # [m/s] the fastest velocity sent (the relay's log shows it; reset there)
 
-    def update(self, route: Sequence[Point], now: float) -> bytes | None:
-        """This robot's newest route (position first); the payload to broadcast now, or None."""
+    def update(self, route: Sequence[Point], now: float, sampled: float | None = None) -> bytes | None:
+        """This robot's newest route (position first); the payload to broadcast now, or None.
+
+        ``sampled``: when the route's position was true, on the publisher's clock (the ``nav_msgs/Path`` header
+        stamp; ``path_stamp``) — the velocity comes from these, not from ``now``: on a loaded host a subscriber gets
+        routes in bursts, and with arrival times two routes published 0.2 s apart but handed over 3 ms apart give
+        0.1 m / 3 ms = 33 m/s, which the peers extrapolate for up to ``max_extrapolation_s`` (the robot shown at the
+        end of its route). None: ``now`` (a feed without stamps)."""
         if not route:
             return None
         self.seen += 1
         here = (float(route[0][0]), float(route[0][1]))
-        self._track_velocity(here, now)
+        if sampled is not None and self._previous is not None and self._arrived is not None and \
+                now - self._arrived < 0.25 * (sampled - self._previous[0]):
+            self.bunched += 1
+        self._arrived = now
+        self._track_velocity(here, now if sampled is None else sampled)
         points = simplify([(float(x), float(y)) for x, y in route], self.params.path_tolerance_m / 2)
         if not self._due(points, now):
             return None
         msg = RouteMessage(now, self.velocity, points)
         self.last_sent = msg
         self.sent += 1
+        self.peak_speed = max(self.peak_speed, msg.speed)
         return encode(msg)
 
-    def _track_velocity(self, here: Point, now: float) -> None:
+    def _track_velocity(self, here: Point, at: float) -> None:
         if self._previous is not None:
             then, there = self._previous
-            dt = now - then
+            dt = at - then
             if dt <= 1e-3:
+                if dt < 0.0:              # the publisher's clock went back (a restart, a new sim time): start over
+                    self._previous, self.velocity = (at, here), (0.0, 0.0)
                 return
             a = self.params.velocity_smoothing
             v = ((here[0] - there[0]) / dt, (here[1] - there[1]) / dt)
             self.velocity = (a * v[0] + (1 - a) * self.velocity[0], a * v[1] + (1 - a) * self.velocity[1])
-        self._previous = (now, here)
+        self._previous = (at, here)
 
     def _due(self, points: tuple[Point, ...], now: float) -> bool:
         last, p = self.last_sent, self.params
@@ -224,6 +248,9 @@ class PeerRoutes:
     params: RelayParams = field(default_factory=RelayParams)
     routes: dict[str, RouteMessage] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
+    accepted: int = 0
+    worst_age: float = 0.0          # [s] largest receive age (receiver's clock - sender's stamp) since ``take_stats``
+    forgotten: dict[str, int] = field(default_factory=dict)   # peers dropped for silence, per peer
 
     def on_message(self, sender: str, payload: bytes, now: float) -> bool:
         """A peer's broadcast; True if it became that peer's current route."""
@@ -238,10 +265,12 @@ class PeerRoutes:
         if held is not None and msg.stamp <= held.stamp:
             self._reject("older")
             return False
+        self.worst_age = max(self.worst_age, now - msg.stamp)
         if now - msg.stamp > self.params.max_age_s:
             self._reject("stale")
             return False
         self.routes[sender] = msg
+        self.accepted += 1
         return True
 
     def current(self, now: float) -> dict[str, tuple[Point, ...]]:
@@ -249,7 +278,18 @@ class PeerRoutes:
         forgotten."""
         for gone in [r for r, m in self.routes.items() if now - m.stamp > self.params.max_age_s]:
             del self.routes[gone]
+            self.forgotten[gone] = self.forgotten.get(gone, 0) + 1
         return {r: predicted(m, now, self.params.max_extrapolation_s) for r, m in self.routes.items()}
+
+    def take_stats(self, now: float) -> str:
+        """One line for the relay's periodic log (counters since the start; the worst receive age since the last
+        call, which it resets)."""
+        ages = ", ".join(f"{r} {now - m.stamp:.2f} s" for r, m in sorted(self.routes.items())) or "none"
+        line = (f"peers held (age): {ages}; accepted {self.accepted}, rejected {dict(sorted(self.rejected.items()))}"
+                f", forgotten for silence {dict(sorted(self.forgotten.items()))}, worst receive age "
+                f"{self.worst_age:.2f} s")
+        self.worst_age = 0.0
+        return line
 
     def _reject(self, why: str) -> None:
         self.rejected[why] = self.rejected.get(why, 0) + 1
