@@ -7,9 +7,12 @@ this machine, so the ingest figure is also a ratio to it (the last number of the
 is reported per part (service, PostgreSQL, load generator) for both.
 
     source scripts/env.sh && python bench/cloud_ingest.py [--robots 16] [--batch 1000] [--seconds 8] [--rounds 3]
-        [--workers 2]
+        [--workers 2] [--formats 2,1] [--before REV]
 
-Rounds alternate baseline and ingest so a busy shared host affects both alike; medians are reported.
+Rounds alternate baseline and ingest so a busy shared host affects both alike; medians are reported. Each round
+measures every batch format of --formats (2: the columnar format, sigma_protocol.columnar; 1: the row format) in
+turn; the last line is the first format's. --before REV also measures the cloud code of git revision REV (row
+format, its own stack and COPY baseline, the same rounds) after this tree's, as "before" beside "after".
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import os
 import resource
 import statistics
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,8 +33,9 @@ import orjson
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from cloud_common import Stack, encode_batch_fast, make_events
+from cloud_common import Stack, encode_batch_fast, encode_batch_fast_columnar, make_events
 from fleet_scale import HttpConnection
+from fleet_scale_idle import export_revision
 
 import sigma_protocol as protocol
 from sigma_cloud.core.partitions import partition_name
@@ -103,13 +109,18 @@ def copy_baseline(url: str, batch: int, threads: int, seconds: float, same_table
     return rows / elapsed
 
 
+ENCODERS = {1: (encode_batch_fast, "application/json"),
+            2: (encode_batch_fast_columnar, protocol.CONTENT_TYPE_COLUMNAR)}
+
+
 async def robot_loop(conn: HttpConnection, robot_id: str, seed: str, batch: int, stop: float,
-                     latencies: list[float], stats: dict[str, int], seq: int) -> None:
+                     latencies: list[float], stats: dict[str, int], seq: int, batch_format: int = 1) -> None:
+    encode, content_type = ENCODERS[batch_format]
     while time.monotonic() < stop:
-        body = encode_batch_fast(robot_id, seq, batch, time.time())
+        body = encode(robot_id, seq, batch, time.time())
         while True:  # retry (re-signed) until acknowledged: the protocol's client contract
             headers = protocol.sign_request(seed, "POST", protocol.INGEST_PATH, robot_id, body, time.time())
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
             sent = time.perf_counter()
             try:
                 status, answer = await conn.request("POST", protocol.INGEST_PATH, headers, body)
@@ -129,7 +140,7 @@ async def robot_loop(conn: HttpConnection, robot_id: str, seed: str, batch: int,
 
 
 async def load(url: str, robots: list[tuple[str, str]], batch: int, seconds: float,
-               first_seq: int = 1) -> tuple[list[float], dict]:
+               first_seq: int = 1, batch_format: int = 1) -> tuple[list[float], dict]:
     """Each robot posts signed batches back to back on its own keep-alive connection (a minimal HTTP/1.1 client:
     the load generator shares the cores with what it measures, and httpx costs several times more per request)."""
     latencies: list[float] = []
@@ -138,7 +149,7 @@ async def load(url: str, robots: list[tuple[str, str]], batch: int, seconds: flo
     conns = [HttpConnection(host, int(port)) for _ in robots]
     stop = time.monotonic() + seconds
     try:
-        await asyncio.gather(*(robot_loop(conn, rid, seed, batch, stop, latencies, stats, first_seq)
+        await asyncio.gather(*(robot_loop(conn, rid, seed, batch, stop, latencies, stats, first_seq, batch_format)
                                for conn, (rid, seed) in zip(conns, robots, strict=True)))
     finally:
         for conn in conns:
@@ -167,16 +178,14 @@ def _cpu_text(cpu: dict[str, float]) -> str:
     return ", ".join(f"{part} {value:.1f}" for part, value in cpu.items()) + f" (total {sum(cpu.values()):.1f})"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--robots", type=int, default=16)
-    parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--seconds", type=float, default=8.0, help="ingest time per round")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/ingest rounds (noisy hosts)")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
-    args = parser.parse_args()
-    baselines, like_baselines, rates, latencies = [], [], [], []
-    cpu_ingest: dict[str, float] = {}
+def measure(args: argparse.Namespace, formats: list[int], code: str) -> dict[int, str]:
+    """One stack; per round a COPY into a LIKE table, a raw COPY into telemetry, then the ingest load in each batch
+    format. Returns each format's summary line (printed)."""
+    baselines, like_baselines = [], []
+    rates: dict[int, list[float]] = {f: [] for f in formats}
+    latencies: dict[int, list[float]] = {f: [] for f in formats}
+    cpu_ingest: dict[int, dict[str, float]] = {f: {} for f in formats}
+    loads: dict[int, list[float]] = {f: [] for f in formats}
     cpu_copy: dict[str, float] = {}
     retries = 0
     with Stack(workers=args.workers) as stack:
@@ -189,42 +198,85 @@ def main() -> None:
             baselines.append(copy_baseline(stack.runtime.owner_url, args.batch, threads, args.seconds / 2))
             for part, value in meter.per_1000(baselines[-1] * args.seconds / 2).items():
                 cpu_copy[part] = cpu_copy.get(part, 0.0) + value / args.rounds
-            before = stack.count()
-            meter = CpuMeter(stack)
-            start = time.monotonic()
-            round_latencies, stats = asyncio.run(load(stack.url, robots, args.batch, args.seconds,
-                                                      first_seq=1 + round_index * 10**9))
-            elapsed = time.monotonic() - start
-            durable = stack.count() - before
-            assert durable == stats["acked"], f"acked {stats['acked']} but {durable} rows are durable"
-            for part, value in meter.per_1000(durable).items():
-                cpu_ingest[part] = cpu_ingest.get(part, 0.0) + value / args.rounds
-            rates.append(durable / elapsed)
-            latencies += round_latencies
-            retries += stats["retries"]
-            print(f"round {round_index + 1}: COPY {baselines[-1]:,.0f} rows/s (LIKE-table COPY "
-                  f"{like_baselines[-1]:,.0f}), ingest {rates[-1]:,.0f} events/s ({durable} rows in {elapsed:.1f} s, "
-                  f"{len(round_latencies)} batches)", flush=True)
+            for k, batch_format in enumerate(formats):
+                before = stack.count()
+                meter = CpuMeter(stack)
+                start = time.monotonic()
+                round_latencies, stats = asyncio.run(load(
+                    stack.url, robots, args.batch, args.seconds,
+                    first_seq=1 + (round_index * len(formats) + k) * 10**9, batch_format=batch_format))
+                elapsed = time.monotonic() - start
+                durable = stack.count() - before
+                assert durable == stats["acked"], f"acked {stats['acked']} but {durable} rows are durable"
+                for part, value in meter.per_1000(durable).items():
+                    cpu_ingest[batch_format][part] = cpu_ingest[batch_format].get(part, 0.0) + value / args.rounds
+                rates[batch_format].append(durable / elapsed)
+                latencies[batch_format] += round_latencies
+                loads[batch_format].append(os.getloadavg()[0])
+                retries += stats["retries"]
+                print(f"{code}, round {round_index + 1}: COPY {baselines[-1]:,.0f} rows/s (LIKE-table COPY "
+                      f"{like_baselines[-1]:,.0f}), format {batch_format} ingest {rates[batch_format][-1]:,.0f} "
+                      f"events/s ({durable} rows in {elapsed:.1f} s, {len(round_latencies)} batches, load "
+                      f"{loads[batch_format][-1]:.1f})", flush=True)
         # Acknowledgement latency below saturation: 4 robots, 250-event batches (the saturated rounds above
         # measure queueing as much as service time).
-        light, light_stats = asyncio.run(load(stack.url, robots[:4], 250, args.seconds / 2,
-                                              first_seq=1 + args.rounds * 10**9))
+        light, light_stats = asyncio.run(load(stack.url, robots[:4], 250, args.seconds / 4,
+                                              first_seq=1 + args.rounds * len(formats) * 10**9,
+                                              batch_format=formats[0]))
     light.sort()
     light_p50 = statistics.median(light) * 1e3
     light_p99 = light[int(0.99 * (len(light) - 1))] * 1e3
-    print(f"light load (4 robots x 250 events): {light_stats['acked'] / (args.seconds / 2):,.0f} events/s, "
-          f"ack p50 {light_p50:.0f} ms p99 {light_p99:.0f} ms")
-    print(f"CPU ms per 1000 rows, ingest: {_cpu_text(cpu_ingest)}")
-    print(f"CPU ms per 1000 rows, COPY:   {_cpu_text(cpu_copy)}")
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1e3
-    p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1e3
-    rate, baseline, like = statistics.median(rates), statistics.median(baselines), statistics.median(like_baselines)
-    print(f"robots={args.robots} batch={args.batch} workers={args.workers} rounds={args.rounds} retries={retries}")
-    print(f"cloud_ingest: {rate:,.0f} events/s durable (median of {args.rounds} rounds), saturated ack p50 "
-          f"{p50:.0f} ms p99 {p99:.0f} ms, light-load ack p99 {light_p99:.0f} ms; {rate / like:.2f}x of a COPY into "
-          f"a LIKE-telemetry table ({like:,.0f} rows/s); {rate / baseline:.2f}x of raw COPY into telemetry "
-          f"({baseline:,.0f} rows/s, same run)")
+    print(f"{code}: light load (4 robots x 250 events, format {formats[0]}): "
+          f"{light_stats['acked'] / (args.seconds / 4):,.0f} events/s, ack p50 {light_p50:.0f} ms p99 "
+          f"{light_p99:.0f} ms")
+    print(f"{code}: CPU ms per 1000 rows, COPY: {_cpu_text(cpu_copy)}")
+    print(f"{code}: robots={args.robots} batch={args.batch} workers={args.workers} rounds={args.rounds} "
+          f"retries={retries}")
+    baseline, like = statistics.median(baselines), statistics.median(like_baselines)
+    lines = {}
+    for batch_format in formats:
+        print(f"{code}: CPU ms per 1000 rows, ingest format {batch_format}: {_cpu_text(cpu_ingest[batch_format])}")
+        lat = sorted(latencies[batch_format])
+        rate = statistics.median(rates[batch_format])
+        lines[batch_format] = (
+            f"cloud_ingest ({code}, format {batch_format}, load {min(loads[batch_format]):.0f}-"
+            f"{max(loads[batch_format]):.0f}): {rate:,.0f} events/s durable (median of {args.rounds} rounds), "
+            f"saturated ack p50 {statistics.median(lat) * 1e3:.0f} ms p99 {lat[int(0.99 * (len(lat) - 1))] * 1e3:.0f}"
+            f" ms, light-load ack p99 {light_p99:.0f} ms; {rate / like:.2f}x of a COPY into a LIKE-telemetry table "
+            f"({like:,.0f} rows/s); {rate / baseline:.2f}x of raw COPY into telemetry ({baseline:,.0f} rows/s, "
+            f"same run)")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--robots", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=8.0, help="ingest time per round and format")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/ingest rounds (noisy hosts)")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--formats", default="2,1", help="batch formats measured in each round; the first is the "
+                        "headline")
+    parser.add_argument("--before", default="", help="git revision whose cloud code is measured too (format 1)")
+    args = parser.parse_args()
+    formats = [int(f) for f in args.formats.split(",")]
+    lines = measure(args, formats, "this tree")
+    if args.before:
+        saved = os.environ.get("PYTHONPATH")
+        with tempfile.TemporaryDirectory(prefix="sigma-before-") as tmp:
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(export_revision(args.before, Path(tmp))),
+                                                                     saved]))
+            try:
+                before = measure(args, [1], args.before)
+            finally:
+                if saved is None:
+                    os.environ.pop("PYTHONPATH", None)
+                else:
+                    os.environ["PYTHONPATH"] = saved
+        print(before[1])
+    for batch_format in formats[1:]:
+        print(lines[batch_format])
+    print(lines[formats[0]])
 
 
 if __name__ == "__main__":

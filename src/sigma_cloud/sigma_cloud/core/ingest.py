@@ -19,7 +19,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 import sigma_protocol as protocol
-from sigma_cloud.core import fastpath, group_call, ingest_copy, pgarray
+from sigma_cloud.core import fastpath, fastpath_columnar, group_call, ingest_copy, pgarray
 from sigma_cloud.core.analytics import AnomalyScorer, ChannelStats, NormalizationError, features, normalize_payload
 from sigma_cloud.core.config import Settings
 from sigma_cloud.core.db import Principal, acquire_within, identity_params
@@ -258,20 +258,31 @@ class IngestService:
         return PreparedBatch(columns.seqs[cut:], columns.ts[cut:], channel_ids, columns.payload_texts[cut:], scores,
                              stats, latest)
 
-    async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float,
-                     traceparent: str = "") -> protocol.IngestAck:
-        """Decode, prepare and store one batch; returns the ack only after commit. A valid W3C `traceparent` is
-        kept as the robot's latest trace (decisions made on this telemetry join it; migration 0070)."""
+    def decode(self, robot_id: str, body: bytes, now: float, columnar: bool = False) -> FastBatch:
+        """The batch's columns: the fast decoder of its format, else the reference path (which names every error).
+        `columnar`: batch format 2 (sigma_protocol.columnar), else the row format."""
         settings = self.settings
+        decoder = fastpath_columnar.decode if columnar else fastpath.decode
+        columns = decoder(body, robot_id, now, settings.max_event_age_s, settings.max_events_per_batch,
+                          settings.clock_skew_s)
+        if columns is not None:
+            return columns
         try:
-            columns = fastpath.decode(body, robot_id, now, settings.max_event_age_s, settings.max_events_per_batch,
-                                      settings.clock_skew_s)
-            if columns is None:
-                try:
-                    data = orjson.loads(body)
-                except orjson.JSONDecodeError as exc:
-                    raise IngestRejected(400, "malformed-batch", f"body is not valid JSON: {exc}") from exc
-                columns = self.reference_columns(robot_id, data, now)
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise IngestRejected(400, "malformed-batch", f"body is not valid JSON: {exc}") from exc
+        if columnar:  # the same events as rows, validated exactly as the row format's
+            data = {"robot_id": data.get("robot_id") if isinstance(data, dict) else None,
+                    "events": protocol.columnar_events(data)}
+        return self.reference_columns(robot_id, data, now)
+
+    async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float,
+                     traceparent: str = "", columnar: bool = False) -> protocol.IngestAck:
+        """Decode, prepare and store one batch; returns the ack only after commit. A valid W3C `traceparent` is
+        kept as the robot's latest trace (decisions made on this telemetry join it; migration 0070). `columnar`:
+        the body is in batch format 2 (its Content-Type said so)."""
+        try:
+            columns = self.decode(robot_id, body, now, columnar)
         except (ValueError, TypeError, RecursionError, UnicodeError) as exc:
             # Never a 5xx for a malformed batch: a robot retries 5xx, so one bad batch would block its queue.
             raise IngestRejected(400, "malformed-batch", f"batch cannot be read: {type(exc).__name__}") from exc

@@ -25,6 +25,10 @@ router = APIRouter(tags=["devices"])
 DEVICE_HEADERS = {"parameters": [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}} for h in
                                  (protocol.HEADER_ROBOT, protocol.HEADER_TIMESTAMP, protocol.HEADER_NONCE,
                                   protocol.HEADER_SIGNATURE)]}
+# Every ingest answer names the batch formats this cloud accepts: a robot sends format 2 only once it has seen it.
+BATCH_FORMATS_HEADER = {protocol.HEADER_BATCH_FORMATS: ", ".join(map(str, protocol.BATCH_FORMATS))}
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing (413) anything over `limit` bytes before reading it all."""
     declared = request.headers.get("content-length")
@@ -70,7 +74,9 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
             with span("sigma.ingest.batch", **{"sigma.batch.bytes": len(body)}) as ingest_span:
                 robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
                 trace = current_traceparent() or _robot_trace(request)  # the cloud's span, else the robot's own
-                ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now, trace)
+                columnar = request.headers.get("content-type", "").startswith(protocol.CONTENT_TYPE_COLUMNAR)
+                ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now, trace,
+                                          columnar)
                 if ingest_span is not None:
                     ingest_span.set_attributes({"sigma.robot_id": robot_id, "sigma.batch.accepted": ack.accepted,
                                                 "sigma.batch.acked_through": ack.acked_through})
@@ -84,7 +90,7 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
     if ack.accepted and (console := getattr(request.app.state, "console_hub", None)) is not None \
             and (key := ingest.keys.get(robot_id)) is not None:
         console.wake(key.site_id)  # committed: the console's live map of the robot's site reads it now, no I/O
-    return Response(orjson.dumps(ack.__dict__), media_type="application/json")
+    return Response(orjson.dumps(ack.__dict__), media_type="application/json", headers=BATCH_FORMATS_HEADER)
 
 
 def _robot_trace(request: Request) -> str:
