@@ -12,14 +12,23 @@ import signal
 from sigma_cloud.cognition import rules, worker
 from sigma_cloud.core.db import make_pool
 
+ALERT_LOOPS_ENV = "SIGMA_COGNITION_ALERT_LOOPS"  # claim loops only for robots with an alert (default 1; 0 = none)
+
 
 async def run_worker(api_url: str, *, poll_s: float = 1.0, once: bool = False,
-                     params: rules.CognitionParams | None = None, concurrency: int = 2) -> None:
-    """Serve until signalled (or one pass with `once`, printing a JSON line per act)."""
+                     params: rules.CognitionParams | None = None, concurrency: int = 2,
+                     alert_loops: int | None = None) -> None:
+    """Serve until signalled (or one pass with `once`, printing a JSON line per act). `alert_loops`: None = from
+    SIGMA_COGNITION_ALERT_LOOPS (default 1)."""
+    if alert_loops is None:
+        raw = os.environ.get(ALERT_LOOPS_ENV, "1")
+        if not raw.isdigit() or int(raw) > 16:
+            raise ValueError(f"{ALERT_LOOPS_ENV} must be an integer 0..16, got {raw!r}")
+        alert_loops = int(raw)
     logging.basicConfig(level=os.environ.get("SIGMA_LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(name)s %(message)s")
     params = params or rules.CognitionParams()
-    pool = worker_pool(api_url, concurrency)
+    pool = worker_pool(api_url, concurrency + alert_loops)
     await pool.open(wait=True)
     try:
         if once:
@@ -33,11 +42,12 @@ async def run_worker(api_url: str, *, poll_s: float = 1.0, once: bool = False,
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await worker.serve(pool, params, poll_s=poll_s, stop=stop, concurrency=concurrency, listen_url=api_url)
+        await worker.serve(pool, params, poll_s=poll_s, stop=stop, concurrency=concurrency, listen_url=api_url,
+                           alert_loops=alert_loops)
     finally:
         await pool.close()
 
 
 def worker_pool(api_url: str, concurrency: int = 1):
-    """A small pool: one connection per claim loop, the alert loop's (worker.serve) and the site-level pass's."""
-    return make_pool(api_url, min_size=1, max_size=concurrency + 2)
+    """A small pool: one connection per claim loop (alert loops included) plus one for the site-level pass."""
+    return make_pool(api_url, min_size=1, max_size=concurrency + 1)

@@ -15,6 +15,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -23,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from sigma_cloud.cognition import drift, gate_pass, rules
 from sigma_cloud.cognition.memory import SessionMemory, Window
 from sigma_cloud.cognition.signature import signature
-from sigma_cloud.core.db import Principal, transaction
+from sigma_cloud.core.db import IDENTITY_SQL, Principal, identity_params, transaction
 from sigma_cloud.repositories import cognition as repo
 from sigma_cloud.repositories import decisions, incidents, notifications, recordings
 from sigma_cloud.repositories import tasks as task_repo
@@ -125,10 +126,10 @@ async def _apply(conn: psycopg.AsyncConnection, proposal: rules.Proposal, site_i
                                    action="fleet_task", parameters=task_repo.decision_parameters(row),
                                    ttl_s=LEADER_DECISION_TTL_S, created_by=ACTOR.subject)
     else:
-        row = await decisions.insert(conn, robot_id=proposal.robot_id, site_id=site_id, source=0,
-                                     confidence=proposal.confidence, action=proposal.action,
-                                     parameters=proposal.parameters, ttl_s=proposal.ttl_s, created_by=ACTOR.subject)
-        decision_id = row["decision_id"]
+        decision_id = uuid.uuid4()
+        await decisions.insert_queued(conn, decision_id=decision_id, robot_id=proposal.robot_id, site_id=site_id,
+                                      source=0, confidence=proposal.confidence, action=proposal.action,
+                                      parameters=proposal.parameters, ttl_s=proposal.ttl_s, created_by=ACTOR.subject)
     await repo.record_action(conn, robot_id=proposal.robot_id, site_id=site_id, rule=proposal.rule,
                              action=proposal.action, decision_id=decision_id, confidence=proposal.confidence,
                              explanation=proposal.explanation, evidence=proposal.evidence)
@@ -141,9 +142,8 @@ async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], pa
     memory = SessionMemory.from_json(robot["memory"])
     robot_id, site_id, head = robot["robot_id"], robot["site_id"], int(robot["head"])
     since = robot["last_ts"] if robot["last_ts"] > 0 else now - 300.0
-    rows, events, latest = await repo.evidence(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]), head=head,
-                                               since_ts=since, threshold=params.anomaly_threshold)
-    held = await notifications.open_tasks_of(conn, robot_id=robot_id)
+    rows, events, latest, held = await repo.evidence(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]),
+                                                     head=head, since_ts=since, threshold=params.anomaly_threshold)
     snap = snapshot_from(robot, rows, events, latest, held, now)
     anomaly_sig = None
     # an anomaly streak open or starting (a pass without the anomalous channel's events keeps it open) whose
@@ -156,23 +156,37 @@ async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], pa
         near = await incidents.nearest(conn, signature=anomaly_sig, k=5)
         snap = rules.Snapshot(**{**snap.__dict__, "similar": tuple((n["distance"], n["outcome"]) for n in near)})
     proposals, memory = rules.decide(snap, memory, params)
+    # every read before the first write: the writes (decisions, acts, incidents, cursor) then go to the database
+    # with the COMMIT in one round trip (pipelined_transaction), so the decision is not held up by later reads
+    recordings = {int(e["seq"]): recording_name(e.get("recording")) for e in events}
+    safety_sigs = [(event, signature(await repo.scores_between(
+        conn, robot_id=robot_id, start=event.ts - SIGNATURE_BEFORE_S, end=event.ts + 1.0)))
+        for event in snap.safety_events if event.raised]
     for proposal in proposals:
         await _apply(conn, proposal, site_id)
         if proposal.rule == rules.HOLD and not proposal.renewal and anomaly_sig is not None:
             await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="anomaly",
                                    at=float(proposal.evidence["anomaly_since"]), summary=proposal.explanation,
                                    signature=anomaly_sig)
-    recordings = {int(e["seq"]): recording_name(e.get("recording")) for e in events}
-    for event in snap.safety_events:
-        if event.raised:
-            sig = signature(await repo.scores_between(conn, robot_id=robot_id, start=event.ts - SIGNATURE_BEFORE_S,
-                                                      end=event.ts + 1.0))
-            await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="safety", at=event.ts,
-                                   summary=f"safety level {event.level}: {event.cause or ', '.join(event.raised)}",
-                                   signature=sig, recording=recordings.get(event.seq))
+    for event, sig in safety_sigs:
+        await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="safety", at=event.ts,
+                               summary=f"safety level {event.level}: {event.cause or ', '.join(event.raised)}",
+                               signature=sig, recording=recordings.get(event.seq))
     last_ts = max(robot["last_ts"], snap.window.t_end if snap.window else 0.0)
     await repo.advance(conn, robot_id=robot_id, last_seq=head, last_ts=last_ts, memory=memory.to_json())
     return proposals
+
+
+@contextlib.asynccontextmanager
+async def pipelined_transaction(pool: AsyncConnectionPool, principal: Principal
+                                ) -> AsyncIterator[psycopg.AsyncConnection]:
+    """`core.db.transaction` in pipeline mode: statements whose results are not read (BEGIN, the identity, the
+    pass's writes, COMMIT) travel with the next read, so a pass costs a round trip per read it waits for plus one
+    for its writes and COMMIT together — on a loaded host each round trip waits for the CPU twice (docs/cognition.md
+    "Decision latency")."""
+    async with pool.connection() as conn, conn.pipeline(), conn.transaction():
+        await conn.execute(IDENTITY_SQL, identity_params(principal))
+        yield conn
 
 
 async def zone_pass(pool: AsyncConnectionPool, params: rules.CognitionParams, now: float) -> list[rules.Proposal]:
@@ -215,7 +229,7 @@ async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, 
     for _ in range(max_robots):
         if stop is not None and stop.is_set():  # a busy fleet always has new data: stop between robots
             break
-        async with transaction(pool, ACTOR) as conn:
+        async with pipelined_transaction(pool, ACTOR) as conn:
             robot = await repo.claim(conn, alert_threshold=threshold)
             if robot is None:
                 break

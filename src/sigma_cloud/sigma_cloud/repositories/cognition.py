@@ -23,6 +23,9 @@ SAFETY_SQL = ("SELECT seq, extract(epoch FROM ts)::float8 AS ts, coalesce(level,
               "payload -> 'raised' AS raised, payload ->> 'recording' AS recording "
               "FROM safety_events WHERE robot_id = %s AND seq > %s AND seq <= %s ORDER BY seq LIMIT 1000")
 LATEST_SQL = "SELECT channel, extract(epoch FROM ts)::float8, payload FROM robot_latest WHERE robot_id = %s"
+# = repositories/notifications.open_tasks_of: the tasks the robot holds, locked for the hand-back
+HELD_TASKS_SQL = ("SELECT * FROM tasks WHERE robot_id = %s AND state IN ('assigned', 'in_progress') "
+                  "ORDER BY priority DESC, created_at FOR UPDATE")
 
 
 async def ensure_cursors(conn: psycopg.AsyncConnection) -> None:
@@ -75,18 +78,21 @@ async def latest(conn: psycopg.AsyncConnection, *, robot_id: str) -> dict[str, t
 
 async def evidence(conn: psycopg.AsyncConnection, *, robot_id: str, after_seq: int, head: int, since_ts: float,
                    threshold: float) -> tuple[list[tuple[str, int, int, float, float, float]], list[dict[str, Any]],
-                                              dict[str, tuple[float, Any]]]:
-    """`window`, `safety_events` and `latest` in one round trip (a pipeline): the reads of a worker pass are on the
-    decision's path (docs/cognition.md "Decision latency")."""
+                                              dict[str, tuple[float, Any]], list[dict[str, Any]]]:
+    """`window`, `safety_events`, `latest` and the robot's held tasks (locked for a hand-back) in one round trip (a
+    pipeline): the reads of a worker pass are on the decision's path (docs/cognition.md "Decision latency")."""
     async with conn.pipeline():
         w, e, latest_cur = conn.cursor(), conn.cursor(row_factory=dict_row), conn.cursor()
+        held_cur = conn.cursor(row_factory=dict_row)
         await w.execute(WINDOW_SQL, {"r": robot_id, "since": since_ts - LATE_SLACK_S, "after": after_seq,
                                      "head": head, "thr": threshold})
         await e.execute(SAFETY_SQL, (robot_id, after_seq, head))
         await latest_cur.execute(LATEST_SQL, (robot_id,))
+        await held_cur.execute(HELD_TASKS_SQL, (robot_id,))
         rows, events, latest_rows = await w.fetchall(), await e.fetchall(), await latest_cur.fetchall()
+        held = await held_cur.fetchall()
     return (_window_rows(rows), events,
-            {CHANNEL_NAMES.get(ch, str(ch)): (float(ts), payload) for ch, ts, payload in latest_rows})
+            {CHANNEL_NAMES.get(ch, str(ch)): (float(ts), payload) for ch, ts, payload in latest_rows}, held)
 
 
 async def scores_between(conn: psycopg.AsyncConnection, *, robot_id: str, start: float, end: float,
@@ -109,15 +115,14 @@ async def advance(conn: psycopg.AsyncConnection, *, robot_id: str, last_seq: int
 
 async def record_action(conn: psycopg.AsyncConnection, *, robot_id: str, site_id: str, rule: str, action: str,
                         decision_id: uuid.UUID | None, confidence: float, explanation: str,
-                        evidence: dict[str, Any]) -> int:
-    """Append one act of the Primary AI with its explanation and evidence; returns its id."""
-    row = await (await conn.execute(
+                        evidence: dict[str, Any]) -> None:
+    """Append one act of the Primary AI with its explanation and evidence (nothing read back: in pipeline mode it
+    goes with the pass's other writes)."""
+    await conn.execute(
         "INSERT INTO cognition_actions (robot_id, site_id, rule, action, decision_id, confidence, explanation, "
-        "evidence) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb) RETURNING action_id",
+        "evidence) VALUES (%s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
         (robot_id, site_id, rule, action, decision_id, confidence, explanation[:4000],
-         orjson.dumps(evidence, option=orjson.OPT_SERIALIZE_NUMPY).decode()))).fetchone()
-    assert row is not None
-    return int(row[0])
+         orjson.dumps(evidence, option=orjson.OPT_SERIALIZE_NUMPY).decode()))
 
 
 async def action_of_decision(conn: psycopg.AsyncConnection, *, decision_id: uuid.UUID) -> dict[str, Any] | None:

@@ -32,6 +32,18 @@ async def insert(conn: psycopg.AsyncConnection, *, robot_id: str, site_id: str, 
     return row
 
 
+async def insert_queued(conn: psycopg.AsyncConnection, *, decision_id: uuid.UUID, robot_id: str, site_id: str,
+                        source: int, confidence: float, action: str, parameters: dict[str, str], ttl_s: float,
+                        created_by: str) -> None:
+    """`insert` with the id made by the caller and nothing read back: in pipeline mode it joins the statements sent
+    with the next sync (the cognition worker's pass sends its writes and COMMIT in one round trip)."""
+    await conn.execute(
+        "INSERT INTO decisions (decision_id, robot_id, site_id, source, confidence, action, parameters, deadline, "
+        "created_by) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, now() + make_interval(secs => %s), %s)",
+        (decision_id, robot_id, site_id, source, confidence, action, orjson.dumps(parameters).decode(), ttl_s,
+         created_by))
+
+
 async def list_decisions(conn: psycopg.AsyncConnection, *, robot_id: str | None, status: str | None, limit: int,
                          offset: int) -> list[dict[str, Any]]:
     """Decisions visible to the caller, newest first (one more than `limit`, for paging)."""
