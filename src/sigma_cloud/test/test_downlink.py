@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 
 import orjson
 
@@ -35,6 +36,24 @@ def test_fetch_ack_and_idempotency(cloud) -> None:
     assert cloud.device_get(robot, path).json() == {"decisions": []}
     fleet_view = cloud.http.get(f"/v1/decisions/{decision_id}", headers=cloud.token()).json()
     assert fleet_view["status"] == "applied" and fleet_view["ack_detail"] == "docked"
+
+
+def test_ack_refuses_a_replayed_request_and_an_unknown_decision_and_changes_nothing(cloud) -> None:
+    """The ack's nonce, status lock, update and read-back go in a pipeline (two round trips): a replay of the same
+    signed request is still refused as one, and a refused ack leaves the decision as it was."""
+    robot = cloud.robot("dl-ack-replay")
+    decision_id = _decide(cloud, "dl-ack-replay")
+    ack_path = protocol.DECISION_ACK_PATH.format(robot_id="dl-ack-replay", decision_id=decision_id)
+    body = protocol.encode_decision_ack("applied", "held", time.time())
+    signed = protocol.sign_request(robot.seed, "POST", ack_path, robot.robot_id, body, time.time())
+    first = cloud.http.post(ack_path, content=body, headers=signed)
+    assert first.status_code == 200 and first.json()["status"] == "applied" and first.json()["decision_id"]
+    replay = cloud.http.post(ack_path, content=body, headers=signed)
+    assert replay.status_code == 409 and "nonce" in replay.text
+    unknown = protocol.DECISION_ACK_PATH.format(robot_id="dl-ack-replay", decision_id=str(uuid.uuid4()))
+    assert cloud.device_post(robot, unknown, body).status_code == 404
+    fleet_view = cloud.http.get(f"/v1/decisions/{decision_id}", headers=cloud.token()).json()
+    assert fleet_view["status"] == "applied" and fleet_view["ack_detail"] == "held"
 
 
 def test_long_poll_wakes_on_new_decision(cloud) -> None:

@@ -167,20 +167,26 @@ async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: 
                            'body must be {"status": "applied|rejected|expired", "detail": "..."}') from exc
     if ack_status not in protocol.ACK_STATUSES:
         raise ProblemError(400, "malformed-ack", f"status must be one of {sorted(protocol.ACK_STATUSES)}")
-    async with pool.connection() as conn, conn.transaction():
-        await devices.act_as(conn, robot_id=robot_id)
-        if not await devices.claim_nonce(conn, robot_id=robot_id, nonce=request.headers[protocol.HEADER_NONCE]):
-            raise ProblemError(409, "replay", "this request (nonce) was already processed")
-        previous = await decisions.lock_status(conn, robot_id=robot_id, decision_id=decision_id)
-        if previous is None:
-            raise ProblemError(404, "not-found", f"decision {decision_id!r} is not addressed to {robot_id!r}")
-        if previous == "pending":
-            await decisions.acknowledge(conn, robot_id=robot_id, decision_id=decision_id, status=ack_status,
-                                        detail=detail)
-        elif previous != ack_status:
-            raise ProblemError(409, "already-acknowledged", f"decision was already acknowledged as {previous!r}")
-        decision = await decisions.device_decision(conn, decision_id=decision_id)
-    assert decision is not None  # locked above in the same transaction
+    # Pipeline mode, two round trips (the decision path's last step, docs/cognition.md "Decision latency"): identity,
+    # nonce and the locked status travel together; the update, the decision's view and COMMIT together.
+    async with pool.connection() as conn:
+        async with conn.pipeline(), conn.transaction():
+            await devices.act_as(conn, robot_id=robot_id)
+            nonce = await conn.execute(devices.CLAIM_NONCE_SQL, (robot_id, request.headers[protocol.HEADER_NONCE]))
+            previous = await decisions.lock_status(conn, robot_id=robot_id, decision_id=decision_id)
+            if nonce.rowcount != 1:
+                raise ProblemError(409, "replay", "this request (nonce) was already processed")
+            if previous is None:
+                raise ProblemError(404, "not-found", f"decision {decision_id!r} is not addressed to {robot_id!r}")
+            if previous == "pending":
+                await decisions.acknowledge(conn, robot_id=robot_id, decision_id=decision_id, status=ack_status,
+                                            detail=detail)
+            elif previous != ack_status:
+                raise ProblemError(409, "already-acknowledged", f"decision was already acknowledged as {previous!r}")
+            view = await conn.execute(decisions.DECISION_SQL, (decision_id,))  # read back after the COMMIT
+        row = await view.fetchone()
+    assert row is not None  # locked above in the same transaction
+    decision = decisions.device_view(row)
     if previous == "pending":
         latency = max(0.0, time.time() - decision["created_at"])
         request.app.state.metrics.decision_ack.labels(ack_status).observe(latency)
