@@ -107,17 +107,18 @@ async def trial_operator(client: httpx.AsyncClient, downlink: httpx.AsyncClient,
     return (await waiter)[1] - start
 
 
-async def phase(url: str, downlink_url: str, admin: dict, probes: list[tuple[str, str]], trials: int
-                ) -> tuple[list[dict[str, float]], list[float]]:
-    """`trials` of each path: the telemetry batch / operator POST go to the ingest API at `url`, the robot
-    emulator's long poll and ack to `downlink_url`."""
+async def phase(url: str, downlink_url: str, admin: dict, probes: list[tuple[str, str]], trials: int,
+                trigger_url: str | None = None) -> tuple[list[dict[str, float]], list[float]]:
+    """`trials` of each path: the telemetry batch / operator POST go to the ingest API at `url` (the trial's batch to
+    `trigger_url` when given: the --trigger-lane what-if), the robot emulator's long poll and ack to `downlink_url`."""
     cognition, operator = [], []
     limits = httpx.Limits(max_connections=8)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client, \
-            httpx.AsyncClient(base_url=downlink_url, timeout=30, limits=limits) as downlink:
+            httpx.AsyncClient(base_url=downlink_url, timeout=30, limits=limits) as downlink, \
+            httpx.AsyncClient(base_url=trigger_url or url, timeout=30, limits=limits) as trigger:
         for i in range(trials):
             rid, seed = probes[2 * i]
-            cognition.append(await trial_cognition(client, downlink, rid, seed))
+            cognition.append(await trial_cognition(trigger, downlink, rid, seed))
             rid, seed = probes[2 * i + 1]
             operator.append(await trial_operator(client, downlink, admin, rid, seed))
     return cognition, operator
@@ -198,12 +199,37 @@ def renice_tree(pid: int, niceness: int) -> None:
             print(f"warning: could not renice {proc.pid}: {exc}")
 
 
+DECISION_APP = "sigma-decision-path"  # PGAPPNAME of the worker's and the downlink replica's connections
+
+
+def renice_backends(owner_url: str, decision_nice: int, bulk_nice: int = 5) -> int:
+    """`--db-priority`: the PostgreSQL backends serving the decision path (application_name DECISION_APP) at
+    `decision_nice`, every other client backend (the ingest's, the load's) at `bulk_nice`; PostgreSQL's own processes
+    (WAL writer, checkpointer) are left alone. Returns how many backends were reniced. Run again before each phase:
+    pools open connections lazily."""
+    import psutil
+
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT pid, application_name = %s FROM pg_stat_activity "
+                            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+                            (DECISION_APP,)).fetchall()
+    done = 0
+    for pid, decision in rows:
+        try:
+            psutil.Process(pid).nice(decision_nice if decision else bulk_nice)
+            done += 1
+        except psutil.Error:
+            pass
+    return done
+
+
 def start_downlink_replica(stack: Stack, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """A second API process (1 uvicorn worker) on the same database, for the robots' downlink only."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "sigma_cloud.app.asgi:app", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"],
-                            env={**env, "SIGMA_MAINTENANCE_INTERVAL_S": "3600", "SIGMA_POOL_MAX_SIZE": "4"})
+                            env={**env, "SIGMA_MAINTENANCE_INTERVAL_S": "3600", "SIGMA_POOL_MAX_SIZE": "4",
+                                 "PGAPPNAME": DECISION_APP})
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while True:
@@ -318,6 +344,12 @@ def main() -> None:
                         help="the worker's alert claim loops (SIGMA_COGNITION_ALERT_LOOPS; 0 = round 4's worker)")
     parser.add_argument("--decision-nice", type=int, default=0,
                         help="niceness of the decision path (worker, downlink replica); < 0 needs the privilege")
+    parser.add_argument("--trigger-lane", action="store_true",
+                        help="what-if: the trial's anomalous batch goes to the downlink replica (a priority ingest "
+                             "lane no robot uses today) instead of queueing behind the bulk ingest")
+    parser.add_argument("--db-priority", action="store_true",
+                        help="also renice PostgreSQL's client backends: the decision path's at --decision-nice, "
+                             "the others (ingest, load) at +5 (needs the privilege to renice them)")
     args = parser.parse_args()
     replica = None
     with Stack(workers=args.workers) as stack:
@@ -339,7 +371,13 @@ def main() -> None:
             f", {args.alert_loops} alert loop(s)" + (f", decision path at nice {args.decision_nice}"
                                                       if args.decision_nice else "")
         worker = subprocess.Popen([sys.executable, "-m", "sigma_cloud.cli", "cognition", "--concurrency",
-                                   str(args.concurrency)], env=env, stdout=subprocess.DEVNULL)
+                                   str(args.concurrency)], env={**env, "PGAPPNAME": DECISION_APP},
+                                  stdout=subprocess.DEVNULL)
+        if args.db_priority:
+            layout += ", database backends by path"
+        trigger = downlink_url if args.trigger_lane and not args.single_api else None
+        if trigger:
+            layout += ", WHAT-IF trigger lane (trial batches to the downlink replica)"
         if args.decision_nice:
             renice_tree(worker.pid, args.decision_nice)
         notes = Notifications(stack.runtime.owner_url)
@@ -347,9 +385,11 @@ def main() -> None:
         notes.ready.wait(30)
         try:
             wait_for_cursors(stack.runtime.owner_url, len(probes))  # each probe's cursor sits at its head first
+            if args.db_priority:
+                renice_backends(stack.runtime.owner_url, args.decision_nice)
             load_idle = os.getloadavg()[0]
             idle_trials, idle_op = asyncio.run(phase(stack.url, downlink_url, admin, probes[:2 * args.trials],
-                                                     args.trials))
+                                                     args.trials, trigger))
             idle_cog = totals(idle_trials)
             load_idle = max(load_idle, os.getloadavg()[0])
             print(f"idle phase: host load average (1 min) up to {load_idle:.1f}")
@@ -374,9 +414,11 @@ def main() -> None:
             if not ready.wait(120):
                 print("warning: the background load had not started after 120 s")
             time.sleep(3.0)  # load reaches steady state
+            if args.db_priority:
+                renice_backends(stack.runtime.owner_url, args.decision_nice)
             load_loaded = os.getloadavg()[0]
             load_trials, load_op = asyncio.run(phase(stack.url, downlink_url, admin, probes[2 * args.trials:],
-                                                     args.trials))
+                                                     args.trials, trigger))
             load_cog = totals(load_trials)
             load_loaded = max(load_loaded, os.getloadavg()[0])
             done.set()
