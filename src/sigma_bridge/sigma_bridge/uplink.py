@@ -1,4 +1,5 @@
-"""Uplink over device protocol v1: batch bodies, signed requests, and what to do with each answer.
+"""Uplink over device protocol v1: batch bodies (row format 1, or columnar format 2 once the cloud advertised it),
+signed requests, and what to do with each answer.
 
 :class:`UplinkClient` holds one persistent HTTP connection (httpx keep-alive). :func:`classify` turns an HTTP
 answer into an :class:`Outcome` (pure); :class:`Backoff` spaces retries (time passed in).
@@ -26,6 +27,20 @@ def batch_body(robot_id: str, events: Sequence[StoredEvent]) -> bytes:
             {"seq": e.wire_seq, "ts": e.ts, "channel": e.channel, "payload": orjson.Fragment(e.payload)}
             for e in events
         ),
+    )
+
+
+def columnar_body(robot_id: str, events: Sequence[StoredEvent]) -> bytes:
+    """The same batch in batch format 2 (sigma_protocol.columnar: per-channel columns, protocol revision 1.2);
+    NotColumnarError when an event needs the row format."""
+    try:
+        payloads = [orjson.loads(e.payload) for e in events]
+    except orjson.JSONDecodeError as exc:  # unreadable: the row format carries it as is, and the cloud names it
+        raise protocol.NotColumnarError(str(exc)) from exc
+    return protocol.encode_columnar_batch(
+        robot_id,
+        ({"seq": e.wire_seq, "ts": e.ts, "channel": e.channel, "payload": p}
+         for e, p in zip(events, payloads, strict=True)),
     )
 
 
@@ -113,9 +128,14 @@ class Backoff:
 class UplinkClient:
     """Signed device requests over one persistent HTTP connection."""
 
-    def __init__(self, base_url: str, robot_id: str, key: SigningKey, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, robot_id: str, key: SigningKey, timeout: float = 10.0,
+                 columnar: bool = True) -> None:
         self.robot_id = robot_id
         self._key = key
+        # Batch format: rows (format 1) until an ingest answer names format 2 (X-Sigma-Batch-Formats), then columns;
+        # back to rows for good if the cloud ever cannot read a columnar batch (a rolled-back cloud).
+        self.columnar = columnar
+        self.batch_format = protocol.BATCH_FORMAT_ROWS
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -134,15 +154,32 @@ class UplinkClient:
         kw = {} if timeout is None else {"timeout": timeout}
         return self._http.request(method, path, content=body or None, headers=headers, **kw)
 
+    def _body(self, events: Sequence[StoredEvent]) -> tuple[bytes, str]:
+        if self.batch_format == protocol.BATCH_FORMAT_COLUMNAR:
+            try:
+                return columnar_body(self.robot_id, events), protocol.CONTENT_TYPE_COLUMNAR
+            except protocol.NotColumnarError:
+                pass  # e.g. a payload with a `units` map: this batch goes as rows
+        return batch_body(self.robot_id, events), "application/json"
+
     def send_batch(self, events: Sequence[StoredEvent], now: float) -> Outcome:
         """POST one batch; network failures become a ``retry`` outcome."""
         trace = protocol.new_traceparent().header()  # each batch starts a trace
+        body, content_type = self._body(events)
         try:
-            r = self.request("POST", protocol.INGEST_PATH, batch_body(self.robot_id, events), now, traceparent=trace)
+            r = self.request("POST", protocol.INGEST_PATH, body, now, traceparent=trace, content_type=content_type)
         except httpx.ConnectError as exc:
             return Outcome("retry", detail=f"cannot connect: {exc}", not_sent=True)
         except httpx.HTTPError as exc:  # timeouts, resets: the batch may have been stored, resend it unchanged
             return Outcome("retry", detail=f"{type(exc).__name__}: {exc}", ambiguous=True)
+        if content_type == protocol.CONTENT_TYPE_COLUMNAR and r.status_code in (400, 415):
+            # A cloud that cannot read columns stored nothing: rows from now on, and this batch again at once.
+            self.columnar = False
+            self.batch_format = protocol.BATCH_FORMAT_ROWS
+            return self.send_batch(events, now)
+        if self.columnar and protocol.BATCH_FORMAT_COLUMNAR in protocol.accepted_formats(
+                r.headers.get(protocol.HEADER_BATCH_FORMATS)):
+            self.batch_format = protocol.BATCH_FORMAT_COLUMNAR
         out = classify(r.status_code, r.content, dict(r.headers))
         if out.kind != "acked":  # what the robot logs about it names the request's trace (docs/logs.md)
             out = replace(out, detail=f"{out.detail} traceparent={trace}")

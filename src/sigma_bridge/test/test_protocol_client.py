@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 
+import httpx
 import orjson
 import pytest
 
@@ -12,7 +13,7 @@ import sigma_protocol as protocol
 from sigma_bridge.downlink import DecisionFilter
 from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
 from sigma_bridge.store import StoredEvent
-from sigma_bridge.uplink import Backoff, batch_body, classify
+from sigma_bridge.uplink import Backoff, batch_body, classify, columnar_body
 
 
 def test_batch_body_is_a_valid_protocol_batch():
@@ -76,3 +77,49 @@ def test_key_is_created_0600_reused_and_refused_when_readable(tmp_path):
     path.write_text("not-base64!")
     with pytest.raises(ValueError, match="base64"):
         load_or_create_signing_key(path)
+
+
+def test_columnar_body_carries_the_same_events_and_unreadable_payloads_go_as_rows():
+    events = [StoredEvent(1, 100 + i, 1_800_000_000.0 + i, "joint_states", 1, 0.0,
+                          orjson.dumps({"name": ["hip"], "position": [0.1 * i], "velocity": [i]})) for i in range(3)]
+    rows = orjson.loads(batch_body("r1", events))["events"]
+    assert protocol.columnar_events(orjson.loads(columnar_body("r1", events))) == rows
+    corrupt = [*events, StoredEvent(4, 200, 1_800_000_000.0, "joint_states", 1, 0.0, b'{"name": ["\xff"]}')]
+    with pytest.raises(protocol.NotColumnarError):
+        columnar_body("r1", corrupt)
+
+
+class _OldCloud(httpx.BaseTransport):
+    """A fake cloud of before batch format 2 (named as such: none of that revision can run in this test): it reads
+    every body as rows, so a columnar body is a 400; it advertises nothing."""
+
+    def __init__(self) -> None:
+        self.content_types: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.content_types.append(request.headers["content-type"])
+        data = orjson.loads(request.content)
+        if "events" not in data:
+            return httpx.Response(400, json={"type": "x/malformed-batch", "detail": "body must be rows"})
+        return httpx.Response(200, json={"robot_id": "r1", "accepted": len(data["events"]), "duplicates": 0,
+                                         "acked_through": data["events"][-1]["seq"]},
+                              headers={protocol.HEADER_BATCH_FORMATS: "1, 2"})
+
+
+def test_client_sends_columns_only_after_the_cloud_named_them_and_falls_back_for_good():
+    from nacl.signing import SigningKey
+
+    from sigma_bridge.uplink import UplinkClient
+
+    client = UplinkClient("http://cloud.invalid", "r1", SigningKey.generate())
+    old = _OldCloud()
+    client._http = httpx.Client(base_url="http://cloud.invalid", transport=old)
+    events = [StoredEvent(1, 1, 1_800_000_000.0, "battery", 1, 0.0, orjson.dumps({"voltage": 48.0}))]
+    assert client.send_batch(events, 1_800_000_000.0).kind == "acked"
+    assert client.batch_format == protocol.BATCH_FORMAT_COLUMNAR  # the answer named format 2
+    # This fake still cannot read columns: the batch is resent as rows at once, and rows stay
+    assert client.send_batch(events, 1_800_000_000.0).kind == "acked"
+    assert client.send_batch(events, 1_800_000_000.0).kind == "acked"
+    assert old.content_types == ["application/json", protocol.CONTENT_TYPE_COLUMNAR, "application/json",
+                                 "application/json"]
+    client.close()
