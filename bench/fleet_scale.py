@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 import sigma_protocol as protocol
@@ -94,6 +95,29 @@ def batch_body(robot_id: bytes, parts: list[bytes]) -> bytes:
     return b'{"robot_id":"' + robot_id + b'","events":[' + b",".join(parts) + b"]}"
 
 
+_COLUMNAR: dict[tuple[str, ...], list[tuple[bytes, np.ndarray, bytes]]] = {}
+
+
+def columnar_body(robot_id: bytes, seq: int, channels: list[str], t0: float, dt: float) -> bytes:
+    """The same events as encode_events(...) in batch format 2 (sigma_protocol.encode_columnar_batch's JSON),
+    from a template cached per channel sequence (the emulator must cost little per event, like the bridge's
+    encoder costs the robot little)."""
+    template = _COLUMNAR.get(tuple(channels))
+    if template is None:
+        events = [{"seq": i, "ts": 0.0, "channel": c, "payload": TEMPLATES[c]} for i, c in enumerate(channels)]
+        template = []
+        for block in orjson.loads(protocol.encode_columnar_batch("x", events))["blocks"]:
+            offsets = np.asarray(block.pop("seq"), dtype=np.int64)
+            del block["ts"]
+            template.append((b'{"channel":"' + block.pop("channel").encode() + b'","seq":', offsets,
+                             b"," + orjson.dumps(block)[1:]))
+        _COLUMNAR[tuple(channels)] = template
+    numpy = orjson.OPT_SERIALIZE_NUMPY
+    blocks = [head + orjson.dumps(offsets + seq, option=numpy) + b',"ts":'
+              + orjson.dumps(np.round(t0 + offsets * dt, 3), option=numpy) + rest for head, offsets, rest in template]
+    return b'{"robot_id":"' + robot_id + b'","format":2,"blocks":[' + b",".join(blocks) + b"]}"
+
+
 class HttpConnection:
     """One keep-alive HTTP/1.1 connection (Content-Length bodies only: what the cloud sends). `retry_after` is the
     last response's Retry-After in seconds (None when absent)."""
@@ -104,6 +128,7 @@ class HttpConnection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.retry_after: float | None = None
+        self.batch_formats = ""  # the last answer's X-Sigma-Batch-Formats ("" when absent)
 
     async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"",
                       timeout: float = 60.0) -> tuple[int, bytes]:
@@ -126,10 +151,13 @@ class HttpConnection:
         status = int(lines[0].split(" ", 2)[1])
         length = 0
         self.retry_after = None
+        self.batch_formats = ""
         for line in lines[1:]:
             key = line[:15].lower()
             if key == "content-length:":
                 length = int(line[15:])
+            elif line[:22].lower() == "x-sigma-batch-formats:":
+                self.batch_formats = line[22:]
             elif key.startswith("retry-after:"):
                 with contextlib.suppress(ValueError):
                     self.retry_after = float(line[12:])
@@ -164,7 +192,7 @@ class Robot:
     """One emulated robot: an uplink loop and a downlink long-poll loop, each on its own connection."""
 
     def __init__(self, robot_id: str, seed: str, host: str, port: int, first_seq: int, period: float,
-                 local_host: str | None = None) -> None:
+                 local_host: str | None = None, batch_format: int = 2) -> None:
         from nacl.signing import SigningKey
 
         from sigma_bridge.uplink import Backoff
@@ -176,13 +204,16 @@ class Robot:
         self.cycle = channel_cycle(period)
         self.decisions_path = protocol.DECISIONS_PATH.format(robot_id=robot_id) + f"?wait={DOWNLINK_WAIT_S}"
         self.up_backoff, self.down_backoff = Backoff(), Backoff()  # the bridge's (base 0.1 s, cap 2 s, jitter)
+        self.batch_format = batch_format  # 2: send columns once an answer names them (the bridge's rule); 1: rows
+        self.columnar = False
 
     async def attempt(self, path: str, conn: HttpConnection, body: bytes, totals: Totals, method: str = "POST",
-                      timeout: float = REQUEST_TIMEOUT_S) -> tuple[int, bytes] | None:
+                      timeout: float = REQUEST_TIMEOUT_S,
+                      content_type: str = "application/json") -> tuple[int, bytes] | None:
         """One signed try (fresh nonce); None after a transport failure or timeout."""
         headers = protocol.sign_request(self.key, method, path, self.robot_id, body, time.time())
         if body:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
         try:
             return await conn.request(method, path, headers, body, timeout)
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError):
@@ -218,12 +249,18 @@ class Robot:
             take = pending[:per_batch]
             channels = self.cycle * len(take)
             dt = self.period / len(self.cycle)
-            parts: list[bytes] = []
-            for j, t0 in enumerate(take):
-                parts += event_parts(self.seq + j * len(self.cycle), self.cycle, t0, dt)
-            body = batch_body(self.rid, parts)
+            if self.columnar:  # as the bridge: columns once the cloud named format 2 in an answer
+                body = columnar_body(self.rid, self.seq, channels, take[0], dt)  # periods are contiguous
+                content_type = protocol.CONTENT_TYPE_COLUMNAR
+            else:
+                parts: list[bytes] = []
+                for j, t0 in enumerate(take):
+                    parts += event_parts(self.seq + j * len(self.cycle), self.cycle, t0, dt)
+                body, content_type = batch_body(self.rid, parts), "application/json"
             sent = time.perf_counter()
-            answer = await self.attempt(protocol.INGEST_PATH, self.up, body, totals)
+            answer = await self.attempt(protocol.INGEST_PATH, self.up, body, totals, content_type=content_type)
+            self.columnar = self.batch_format == 2 and (
+                self.columnar or protocol.BATCH_FORMAT_COLUMNAR in protocol.accepted_formats(self.up.batch_formats))
             if answer is None or protocol.is_retryable(answer[0]):
                 if answer is not None:
                     totals.retries += 1
