@@ -60,8 +60,8 @@ BLOCK_TYPES = tuple(_block_struct(name) for name in protocol.CHANNELS)
 BLOCK_UNION: Any = functools.reduce(operator.or_, BLOCK_TYPES)  # a tagged union: one decode for every channel
 
 
-_DECODER = msgspec.json.Decoder(msgspec.defstruct(
-    "ColumnarBody", [("robot_id", str), ("format", Literal[2]), ("blocks", list[BLOCK_UNION])],  # type: ignore[valid-type]  # runtime types
+_DECODER: msgspec.json.Decoder[Any] = msgspec.json.Decoder(msgspec.defstruct(
+    "ColumnarBody", [("robot_id", str), ("format", Literal[2]), ("blocks", list[BLOCK_UNION])],
     forbid_unknown_fields=True, gc=False))
 _ENCODE = msgspec.json.encode
 
