@@ -70,7 +70,7 @@ class TrafficLink:
 
     def _on_route(self, raw: bytes) -> None:
         try:
-            route, sampled = path_points(raw), path_stamp(raw)
+            route, sampled = path_points(raw), path_stamp(raw) or None  # an unstamped route: its arrival time
         except RouteError as exc:
             self.node.get_logger().warning(f"traffic: own route unreadable: {exc}", throttle_duration_sec=10.0)
             return

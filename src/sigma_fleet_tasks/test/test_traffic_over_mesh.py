@@ -52,7 +52,11 @@ def r1_at(t: float) -> tuple[float, float]:
 
 
 def route_msg(points: list[tuple[float, float]]) -> RoutePath:
+    """A route as sigma_core publishes it: stamped with the publisher's clock when the position was true (the
+    relay's velocity comes from these stamps)."""
+    now = time.time()
     header = Header(frame_id="map")
+    header.stamp.sec, header.stamp.nanosec = int(now), int((now % 1.0) * 1e9)
     path = RoutePath(header=header)
     for x, y in points:
         q = PoseStamped(header=header)
