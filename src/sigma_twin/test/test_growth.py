@@ -90,3 +90,15 @@ def test_flat_healthy_rows_raise_no_risk_and_no_points_means_no_forecast() -> No
         half.record(k / 6.0, np.array([1.0, np.nan]), np.array([1e-4, np.nan]))
     h = half.forecast(10.0, np.full(2, 2.0), np.random.default_rng(0))
     assert h.ready[0] and not h.ready[1] and np.isnan(h.q50[1])
+
+
+def test_median_given_crossing_is_the_median_of_the_draws_that_reach_the_limit() -> None:
+    from sigma_twin.core.trend import median_given_crossing
+
+    draws = np.array([[1.0, 2.0, np.inf, np.inf, np.inf],  # the plain median is inf; those that fail: 1.5 h
+                      [np.inf] * 5,  # none reaches the limit
+                      [np.nan] * 5,  # no forecast
+                      [4.0, 1.0, 3.0, 2.0, 9.0]])  # all finite: the plain median
+    got = median_given_crossing(draws)
+    assert got[0] == pytest.approx(1.5) and math.isinf(got[1]) and math.isnan(got[2])
+    assert got[3] == pytest.approx(np.median(draws[3]))

@@ -121,6 +121,20 @@ class FeatureTrend:
         return Forecast(q[0], q[1], q[2], risk, ready, ttf, evidence)
 
 
+def median_given_crossing(samples: np.ndarray) -> np.ndarray:
+    """Per row: the median time to the limit among the draws that reach it within the horizon (the point RUL "if it
+    fails"); inf where no draw does, NaN where the row has no forecast. The plain median is inf whenever half the
+    draws never reach the limit (no onset yet, a levelling path), which carries no time to compare with."""
+    x = np.asarray(samples, dtype=float)
+    fin = np.isfinite(x)
+    k = fin.sum(axis=1)
+    srt = np.sort(np.where(fin, x, np.inf), axis=1)  # finite draws first, in order
+    lo = srt[np.arange(len(x)), np.maximum((k - 1) // 2, 0)] if x.shape[1] else np.zeros(len(x))
+    hi = srt[np.arange(len(x)), np.minimum(k // 2, max(x.shape[1] - 1, 0))] if x.shape[1] else np.zeros(len(x))
+    med = np.where(k > 0, 0.5 * (lo + hi), np.inf)
+    return np.where(np.isnan(x).all(axis=1), np.nan, med)
+
+
 def first_crossing(c0: np.ndarray, c1: np.ndarray, c2: np.ndarray) -> np.ndarray:
     """Smallest tau >= 0 with c0 + c1 tau + c2 tau^2 >= 0 (0 if already there, inf if never), elementwise."""
     quad = np.abs(c2) > 1e-12
