@@ -57,3 +57,17 @@ def test_bearing_wear_in_the_simulator_raises_the_twins_vibration_alarm(sim: Sim
           f"worn (last) {worn[-1]:.2e} (m/s^2)^2, z {monitor.z:.1f}, kurtosis {monitor.kurt:.1f}")
     assert first <= WORN_S - 2.0
     assert worn[-1] > 10.0 * np.nanmedian(healthy)
+
+
+def test_a_window_with_lost_samples_is_not_judged() -> None:
+    """Samples lost on the way (a best-effort reader overrun by an unpaced simulator) leave holes; the spectrum of
+    such a window aliases the bearing tone, so the monitor skips it and counts it instead of learning from it."""
+    monitor = VibrationMonitor(ConsistencyParams(vibration_samples=128, vibration_learn_time=20.0))
+    t = np.arange(0.0, 5.0, IMU_PERIOD)
+    tone = 9.81 + 0.3 * np.sin(2 * np.pi * 32.0 * t)
+    keep = np.ones(t.size, dtype=bool)
+    keep[::7] = False  # one sample in seven lost
+    monitor.add_batch(t[keep], tone[keep])
+    assert monitor.gapped >= 2 and monitor.learnt == 0
+    monitor.add_batch(t + 5.0, tone)  # the same signal, evenly sampled, is learnt
+    assert monitor.learnt >= 3 and monitor.gapped >= 2

@@ -226,6 +226,7 @@ class VibrationMonitor:
         self.energy = math.nan
         self.kurt = math.nan
         self.z = math.nan
+        self.gapped = 0  # windows skipped because samples were missing (not evenly spaced)
 
     def add(self, t: float, accel: np.ndarray) -> None:
         """One IMU specific-force sample [m/s^2]; the vertical axis (z) is analysed."""
@@ -253,6 +254,10 @@ class VibrationMonitor:
     def _window(self, t: np.ndarray, x: np.ndarray) -> None:
         span = float(t[-1] - t[0])
         if span <= 0:
+            return
+        dt = np.diff(t)
+        if float(dt.max()) > 1.5 * float(np.median(dt)):  # lost samples: the spectrum of a window with holes
+            self.gapped += 1  # aliases (a tone leaves its band), so such a window is not judged
             return
         rate = (x.size - 1) / span
         e = band_energy(x, rate, self.p.vibration_band_low, min(self.p.vibration_band_high, 0.49 * rate))
