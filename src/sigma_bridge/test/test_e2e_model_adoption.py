@@ -34,6 +34,11 @@ from sigma_ros_common.share import package_share
 FAULT_DIMS = {"overheat": (0, 1, 2), "bearing": (10, 11, 12)}
 
 
+# The shared host starves the simulator under load: with the default watchdogs a late topic raised a `watchdog` fault
+# (a labelled sample of its own) before the e-stop, three times at load 11-37 (round 5). Relaxed as in sigma_core's
+# process tests; what is tested is that the shadow check reads exactly the lines the bridge wrote.
+WATCHDOGS_RELAXED = {f"watchdog.{t}": 1.0 for t in ("joint_states", "imu", "actuator_health", "humans", "odom")}
+
 def sample(rng: random.Random, label: str, shift: float = 0.0) -> list[float]:
     x = [rng.gauss(0.0, 1.0) for _ in range(FLEET_DIM)]
     for j in FAULT_DIMS.get(label, ()):
@@ -157,7 +162,8 @@ def test_the_shadow_check_reads_the_labelled_data_the_bridge_wrote(launch, ros_p
         sim.wait_for_output("sigma_sim ready", timeout=60)
         launch("sigma_safety", "safety_node", namespace="/r1",
                params_files=[package_share("sigma_safety") / "config" / "safety.yaml"],
-               params={"urdf_path": str(humanoid_urdf()), "latch_file": str(tmp_path / "safety" / "latched.json")})
+               params={"urdf_path": str(humanoid_urdf()), "latch_file": str(tmp_path / "safety" / "latched.json"),
+                       **WATCHDOGS_RELAXED})
         model_dir = tmp_path / "var" / "model"
         recent = model_dir / "recent.jsonl"
         bridge(launch, tmp_path, cloud.url, model_dir=str(model_dir), model_check_period_s=1.0,
