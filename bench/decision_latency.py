@@ -18,8 +18,14 @@ worker, its own pool and LISTEN connection: never queued behind ingest batches i
 or their gated pool); the ingest replicas run at nice +5 and the load generator (a stand-in for robots elsewhere) at
 nice +10, so under CPU contention the cognition worker and the downlink replica (nice 0) run first.
 
+Round 5: each cognition trial's time is split into stages (client -> ingest transaction -> commit -> the worker's
+pass -> decision commit -> at the robot -> ack accepted) from the client's stamps, the database's clocks and the
+arrival of its own NOTIFYs at a listener here; the background runs until the loaded phase ends (its achieved rate is
+printed). `--alert-loops`, `--trigger-lane` (what-if: the trial's batch to the downlink replica, a priority lane),
+`--decision-nice`, `--db-priority`: see docs/cognition.md "Measured".
+
     source scripts/env.sh && python bench/decision_latency.py [--trials 100] [--load-robots 16] [--workers 2]
-        [--rate 50000] [--single-api]
+        [--rate 50000] [--single-api] [--alert-loops 1] [--trigger-lane] [--decision-nice 0] [--db-priority]
 """
 
 from __future__ import annotations
