@@ -146,20 +146,28 @@ def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, base
         failovers: list[float] = []
         terms: list[int] = []
         loads: list[float] = []
+        phases = {"stable": 0.0, "failover": 0.0, "restart": 0.0}  # wall time spent in each phase of the cycle
+        started = time.monotonic()
         for _ in range(kills):
             loads.append(os.getloadavg()[0])
-            leader, term = cluster.wait_for(cluster.agreed_leader, 60, "a stable leader", poll=0.05)
+            t0 = time.monotonic()
+            leader, term = cluster.wait_for(cluster.agreed_leader, 60, "a stable leader", poll=0.01)
+            t1 = time.monotonic()
             killed_at = cluster.kill(leader, signal.SIGKILL)
             _, new_term, acked = cluster.wait_for(
                 lambda leader=leader, term=term: acknowledged_by_all(cluster, leader, term),
                 30, "new leader acknowledged by all", poll=0.01)
             failovers.append(acked - killed_at)
             terms.append(new_term - term)  # 1 = the first election won; more = failed/split elections first
+            t2 = time.monotonic()
             cluster.start(leader)  # crash-restart with its durable term/vote
             cluster.wait_for(lambda leader=leader: cluster.members[leader].status.get("leader")
-                             and cluster.agreed_leader() is not None, 60, f"{leader} rejoined", poll=0.05)
+                             and cluster.agreed_leader() is not None, 60, f"{leader} rejoined", poll=0.01)
+            phases["stable"] += t1 - t0
+            phases["failover"] += t2 - t1
+            phases["restart"] += time.monotonic() - t2
         return {"n": n, "failovers": failovers, "terms": terms, "cpu": cpu, "load": os.getloadavg()[0],
-                "kill_loads": loads}
+                "kill_loads": loads, "phases": phases, "kill_wall": time.monotonic() - started}
     finally:
         for f in floors:
             f.kill()
@@ -205,6 +213,10 @@ def main() -> int:
                       + f"; won by the first election: {sum(k == 1 for k in r['terms'])}/{len(r['terms'])}"
                       + f"; load average during the kills {min(r['kill_loads']):.0f}-{max(r['kill_loads']):.0f}",
                       flush=True)
+                ph = r["phases"]
+                print(f"  kill cycles took {r['kill_wall']:.0f} s: waiting for a stable leader {ph['stable']:.0f} s, "
+                      f"kill to all following {ph['failover']:.0f} s, restart of the victim until it follows "
+                      f"{ph['restart']:.0f} s", flush=True)
     load = os.getloadavg()[0]
     print(f"host: {os.cpu_count()} cores, load average {load:.1f} at the end (shared machine)")
     print(f"command: python bench/swarm_failover.py --sizes {' '.join(map(str, args.sizes))} --kills {args.kills} "

@@ -40,6 +40,7 @@ from sigma_swarm.transport import DdsTransport
 from sigma_swarm.wire import KIND_OF
 
 ACK_KIND = KIND_OF[HeartbeatAck]
+ACK_COLLECT_FRACTION = 0.25  # a leader with a valid lease reads a round's acknowledgements this far into the period
 STATUS_PERIOD_S = 0.1  # live members (suspicion) re-checked this often; role, term and leader at every step
 
 
@@ -195,12 +196,22 @@ class SwarmRuntime:
 
     def step(self, max_wait_s: float = 0.1) -> None:
         now = self.clock()
-        wait = min(max_wait_s, max(0.0, self.member.next_deadline() - now))
+        member = self.member
+        wait = min(max_wait_s, max(0.0, member.next_deadline() - now))
         # A leader whose newest heartbeat round already has its majority has nothing urgent to read until its next
         # round: the remaining acknowledgements renew nothing, and a vote request, a newer term or a report may wait
         # that long (a delay, which the protocol tolerates like any network delay). It sleeps until its next timer
         # and takes them in one batch instead of waking once per acknowledgement (n - 1 per round).
-        batch = self.member.role is Role.LEADER and not self.member.awaiting_acks
+        batch = member.role is Role.LEADER and not member.awaiting_acks
+        if member.role is Role.LEADER and member.awaiting_acks and member.lease_valid(now):
+            # Round 5: while the lease from an earlier round still runs, the acknowledgements of the round just sent
+            # are not needed at once either (the lease they renew counts from the round's send time, not from when
+            # they are read): one batch ACK_COLLECT_FRACTION of a period after the send takes them together instead
+            # of waking for the first few as they trickle in. Without a valid lease (a new leader, a lapsed one) it
+            # reads each as it comes, so a failover is not slowed.
+            collect_at = member.heartbeat_sent_at + ACK_COLLECT_FRACTION * self.config.params.heartbeat_interval_s
+            if now < collect_at:
+                batch, wait = True, min(wait, collect_at - now)
         frames = self.transport.receive(wait, wake_on_frame=not batch)
         me = self.config.robot_id
         for frame in frames:
@@ -226,8 +237,11 @@ class SwarmRuntime:
         self._publish_status(now)
 
     def _emit(self, out: Output) -> None:
-        if self.member.durable != self.store.durable:
-            self.store.save(self.member.durable)  # durable before any message leaves
+        member, stored = self.member, self.store.durable
+        if (member.term != stored.term or member.voted_for != stored.voted_for
+                or (member.prev_members or frozenset()) != stored.prev_members
+                or (member.prev_members is not None and stored.transition_version != member.roster.version)):
+            self.store.save(member.durable)  # durable before any message leaves
         for send in out.sends:
             self.transport.publish(self.signer.frame(send.message), send.to)
         if self.on_command is not None:

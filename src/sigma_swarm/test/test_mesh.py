@@ -17,7 +17,7 @@ from nacl.signing import SigningKey
 
 from sigma_swarm.auth import Signer
 from sigma_swarm.cluster import LocalCluster
-from sigma_swarm.core import LeaderHeartbeat, MemberHeartbeat
+from sigma_swarm.core import MemberHeartbeat
 from sigma_swarm.roster import derive_mesh_key
 from sigma_swarm.transport import DdsTransport
 from sigma_swarm.wire import Frame, encode_message, signed_bytes
@@ -111,8 +111,10 @@ def _publish_bad_frames(transport, cluster, captured: Frame):
         raw("r1", cluster.keys["r1"], kind, bytes(tampered), counter=4 * 10**12 + 2),  # altered ciphertext, re-signed
         raw("r1", cluster.keys["r1"], 77, body, counter=3 * 10**12),           # unknown kind
         raw("r1", cluster.keys["r1"], kind, body, counter=4 * 10**12, signature=b"\x00" * 12),  # wrong size
-        good.frame(LeaderHeartbeat("r1", 10**15, 1, 1)),                        # absurd term, validly signed
-    ]  # counters rise along the list (boot 999 is above them all): only the replayed frame is a replay
+        good.frame(MemberHeartbeat("r1", 10**15, 1, "", True)),                 # absurd term, validly signed
+    ]  # counters rise along the list (boot 999 is above them all): only the replayed frame is a replay. The frames
+    # whose counter moves r1's replay window all travel the same lane (membership heartbeats: the lazy reader), so
+    # they arrive in this order; frames on different lanes (readers) have no order between them.
     for frame in frames:
         transport.publish(frame)
 

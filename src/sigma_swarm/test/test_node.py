@@ -39,6 +39,9 @@ def test_three_nodes_publish_state_and_carry_fenced_commands(launch, ros_probe, 
 
         states["r1"].wait_for(lambda _: agreed() is not None, timeout=60)
         leader, term = agreed()
+        # Liveness comes from every frame a member hears; membership heartbeats (1 s) are read at the next wake-up,
+        # so the leader may name the last member a little after the election: wait for it, do not race it.
+        states[leader].wait_for(lambda msgs: bool(msgs) and sorted(msgs[-1].members) == site.ids, timeout=30)
         leader_state = states[leader].latest()
         assert leader_state.role == SwarmState.ROLE_LEADER and leader_state.lease_valid
         assert sorted(leader_state.members) == site.ids and leader_state.roster_version == 1

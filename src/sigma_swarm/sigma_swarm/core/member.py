@@ -164,6 +164,11 @@ class Member:
         return not (self.role is Role.LEADER and self._hb_seq not in self._hb_sent)
 
     @property
+    def heartbeat_sent_at(self) -> float:
+        """Send time of this leader's newest heartbeat round while it still awaits its majority (-inf otherwise)."""
+        return self._hb_sent.get(self._hb_seq, NEVER) if self.role is Role.LEADER else NEVER
+
+    @property
     def lease_until(self) -> float:
         """End of the current lease on this member's clock (-inf when none)."""
         return self._lease_until if self.role is Role.LEADER else NEVER
