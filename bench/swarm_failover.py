@@ -8,7 +8,12 @@ process per member, the leader killed with SIGKILL again and again.
 
 Failover = from the kill to the moment the LAST live member acknowledged the new leader (each member stamps its own
 status line with the wall clock when it first follows the new leader). After each kill the victim is restarted with
-its durable state (crash-restart) and must rejoin before the next kill. CPU per member at rest is measured from
+its durable state (crash-restart) and must rejoin before the next kill. The restart uses a standby process that
+already loaded the code (``swarm_member --standby``; it reads key, durable state and roster and creates its DDS
+participant only when told which robot it is), prepared while the previous victim rejoined and idle before each
+kill: a restart costs a new process but not the interpreter's start-up, which was most of a kill cycle's wall time
+(round 5). CPU at rest is measured in its own window before the kills, so ``--rest`` does not add per kill.
+CPU per member at rest is measured from
 /proc over a quiet window with a stable leader, before the kills, side by side (same window, same host load) with
 a cluster of the same size running the previous code (``--baseline-rev``, extracted with ``git archive``; its own
 default parameters) and with bare rclpy nodes that only spin one timer at the member's heartbeat period (the floor of
@@ -148,9 +153,14 @@ def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, base
         loads: list[float] = []
         phases = {"stable": 0.0, "failover": 0.0, "restart": 0.0}  # wall time spent in each phase of the cycle
         started = time.monotonic()
+        if kills:
+            cluster.prepare_standby()
         for _ in range(kills):
             loads.append(os.getloadavg()[0])
             t0 = time.monotonic()
+            standby = cluster.prepare_standby()  # loaded while the previous victim restarted; idle before the kill
+            cluster.wait_for(lambda standby=standby: any(x.startswith("STANDBY") for x in standby.log), 60,
+                             "a standby member process", poll=0.01)
             leader, term = cluster.wait_for(cluster.agreed_leader, 60, "a stable leader", poll=0.01)
             t1 = time.monotonic()
             killed_at = cluster.kill(leader, signal.SIGKILL)
@@ -160,7 +170,8 @@ def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, base
             failovers.append(acked - killed_at)
             terms.append(new_term - term)  # 1 = the first election won; more = failed/split elections first
             t2 = time.monotonic()
-            cluster.start(leader)  # crash-restart with its durable term/vote
+            cluster.start(leader)  # crash-restart with its durable term/vote (a new process: the standby)
+            cluster.prepare_standby()  # the next cycle's, loading its code while this one rejoins
             cluster.wait_for(lambda leader=leader: cluster.members[leader].status.get("leader")
                              and cluster.agreed_leader() is not None, 60, f"{leader} rejoined", poll=0.01)
             phases["stable"] += t1 - t0

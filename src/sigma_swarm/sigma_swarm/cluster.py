@@ -83,6 +83,7 @@ class LocalCluster:
         self.write_roster(self.ids)
         self.params_file = params_file
         self.members: dict[str, MemberProcess] = {}
+        self._standby: MemberProcess | None = None
         self._lock = threading.Lock()
 
     def write_roster(self, ids: Iterable[str]) -> int:
@@ -106,16 +107,37 @@ class LocalCluster:
             cmd += ["--params", str(self.params_file)]
         return cmd
 
-    def start(self, robot_id: str) -> MemberProcess:
+    def _spawn(self, robot_id: str, command: list[str]) -> MemberProcess:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         if self.python_path:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (self.python_path, env.get("PYTHONPATH", "")) if p)
-        popen = subprocess.Popen(self.command(robot_id), stdin=subprocess.PIPE,  # noqa: S603 - our own module
+        popen = subprocess.Popen(command, stdin=subprocess.PIPE,  # noqa: S603 - our own module
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         proc = MemberProcess(robot_id, popen)
         threading.Thread(target=self._follow, args=(proc,), daemon=True).start()
+        return proc
+
+    def start(self, robot_id: str) -> MemberProcess:
+        """Start ``robot_id`` as a new process — through the standby if one is ready (``prepare_standby``)."""
+        standby, self._standby = self._standby, None
+        if standby is not None and standby.alive:
+            standby.robot_id = robot_id
+            standby.send(f"go {robot_id}")
+            proc = standby
+        else:
+            if standby is not None:
+                standby.popen.wait(timeout=5)
+            proc = self._spawn(robot_id, self.command(robot_id))
         self.members[robot_id] = proc
         return proc
+
+    def prepare_standby(self) -> MemberProcess:
+        """A member process that has loaded its code and waits to be told which robot it is (``start`` uses it):
+        the bench's restarts then cost a real process, its durable state, roster and DDS participant, but not the
+        interpreter's start-up. Wait for its ``STANDBY`` reply before relying on it."""
+        if self._standby is None:
+            self._standby = self._spawn("standby", [*self.command("{robot_id}"), "--standby"])
+        return self._standby
 
     def start_all(self) -> None:
         for robot_id in self.ids:
@@ -175,6 +197,9 @@ class LocalCluster:
         raise TimeoutError(f"not within {timeout} s: {what}; last output: {json.dumps(logs, indent=1)}")
 
     def stop(self) -> None:
+        if self._standby is not None and self._standby.alive:
+            self._standby.popen.kill()
+            self._standby.popen.wait(timeout=5)
         for proc in self.members.values():
             if proc.alive:
                 proc.popen.send_signal(signal.SIGTERM)

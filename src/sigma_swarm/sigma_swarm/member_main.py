@@ -51,7 +51,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--localhost-only", action="store_true")
     parser.add_argument("--roster-poll", type=float, default=1.0)
     parser.add_argument("--test-hooks", action="store_true")
+    parser.add_argument("--standby", action="store_true",
+                        help="bench hook: load the code, print STANDBY, then wait for a line 'go ROBOT_ID' on stdin "
+                             "before reading the key, state and roster ('{robot_id}' in --robot-id, --key-file and "
+                             "--state-file is replaced by it): a restart without the interpreter's start-up time")
     args = parser.parse_args(argv)
+    if args.standby:
+        _print("STANDBY", {})
+        words = sys.stdin.readline().split()
+        if len(words) != 2 or words[0] != "go":
+            return 0  # the bench did not need this standby
+        robot_id = words[1]
+        args.robot_id = args.robot_id.replace("{robot_id}", robot_id)
+        args.key_file = Path(str(args.key_file).replace("{robot_id}", robot_id))
+        args.state_file = Path(str(args.state_file).replace("{robot_id}", robot_id))
 
     values = {}
     if args.params:
