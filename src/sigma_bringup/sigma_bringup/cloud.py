@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -115,6 +116,16 @@ class CognitionWorker:
 
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
+
+    def kill(self) -> int | None:
+        """``kill -9`` of the worker (the cloud's Primary AI lost mid-run); its pid, None where it did not run."""
+        if self.popen is None or self.popen.poll() is not None:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(10.0)
+        return self.popen.pid
 
     def stop(self) -> None:
         """SIGINT, then SIGKILL after 10 s (before the cloud's database stops)."""

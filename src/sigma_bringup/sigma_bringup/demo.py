@@ -8,8 +8,10 @@ and its onboard cognition (sigma_core) executes it — r1 carries a tote between
 aisle, r3 carries a tote; a human walks at r2 (it slows, then stops, then resumes when the human has left and
 reaches its place). Then tasks created through the cloud's task API: one the swarm leader gives to r3, whose left
 knee motor overheats on the way (it derates, then shuts down) — r3 lets the task go and another robot takes it over
-and finishes it; two more with the swarm leader killed mid-run. The cloud's Primary AI worker (``--primary-ai``)
-decides from the telemetry alone; the cloud receives all of it. Prints where to
+and finishes it; two more with the swarm leader killed mid-run. The cloud's Primary AI worker (on by default,
+``--no-primary-ai`` leaves it out) decides from the telemetry alone: r3 must apply one of its decisions about its hot
+motor, and none may concern healthy r1/r2; then it is killed (``kill -9``) before those two tasks, which the robots
+finish on their Edge AI. The cloud receives all of it. Prints where to
 look and a summary; ``--scenario`` exits after it (0 when every check passed), otherwise it keeps running until
 Ctrl-C.
 """
@@ -39,7 +41,15 @@ from sigma_bringup.cloud_tasks import run_stage, site_places
 from sigma_bringup.demo_state import clear_previous_latches, why_not_commandable
 from sigma_bringup.fleet_node import FleetGateway
 from sigma_bringup.mesh import Leadership, agreed_leader, describe
-from sigma_bringup.scenario import Check, CloudCount, cloud_checks, ordered, render, separation_check
+from sigma_bringup.scenario import (
+    Check,
+    CloudCount,
+    cloud_checks,
+    edge_ai_after_cloud_loss,
+    ordered,
+    render,
+    separation_check,
+)
 from sigma_bringup.work import ORDERS, task_checks
 from sigma_ros_common.share import package_share
 
@@ -410,12 +420,24 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
     else:
         try:
             checks += handover.run(api, SITE, run_id, node.swarm_task, overheat, r3_milestones, progress)
-            checks += run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
+            if worker is not None:  # it decided about r3 during the hand-over; then the cloud's Primary AI dies
+                checks.append(cognition_check(api, worker, worker_since, progress))
+                pid = worker.kill()
+                killed_at = time.monotonic() if pid is not None else None
+                progress.say(f"killed the cloud's Primary AI worker (kill -9: pid {pid}); the robots go on under "
+                             f"their Edge AI" if pid is not None else "the cloud's Primary AI worker was not running")
+            stage = run_stage(api, SITE, ROBOTS, node.swarm_views, node.swarm_task, kill_leader, progress, run_id)
+            checks += stage
+            if worker is not None:
+                done = next((c for c in stage if c.name == "cloud tasks: executed in the simulator, reported done"),
+                            None)
+                checks.append(edge_ai_after_cloud_loss(killed_at, not worker.running(),
+                                                       [node.snapshot(r) for r in ROBOTS if r != FAULTY], done))
         except httpx.HTTPError as exc:
             checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False, f"cloud error: {exc}"))
     checks.append(separation_check(node.closest_approach(), _configured_separation()))
-    if worker is not None:
-        checks.append(cognition_check(api, worker, worker_since, progress))  # by now it has had time to act
+    if worker is not None and busy:
+        checks.append(cognition_check(api, worker, worker_since, progress))  # the hand-over did not run
 
     def cloud_state() -> list[Check]:
         counts = {r: CloudCount(r, api.telemetry_count(r, started), api.safety_event_count(r, started))
@@ -441,11 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="store_true", help="exit after the scenario (status 0 = all checks passed)")
     ap.add_argument("--data-dir", type=Path, default=Path("var/demo"), help="cloud database, robot keys, logs")
     ap.add_argument("--cloud-port", type=int, default=8000)
-    ap.add_argument("--primary-ai", action=argparse.BooleanOptionalAction, default=False,
-                    help="also run the cloud's Primary AI worker (sigma-cloud cognition) and check that r3 (the hot "
-                         "motor) applied one of its decisions and that it decided nothing about r1's or r2's "
-                         "condition (off by default: its anomaly holds still stop healthy robots on a loaded host, "
-                         "and after standing idle; docs/bringup.md)")
+    ap.add_argument("--primary-ai", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the cloud's Primary AI worker (sigma-cloud cognition; on by default): check that r3 "
+                         "(the hot motor) applied one of its decisions and that it decided nothing about r1's or "
+                         "r2's condition, then kill it and check that the robots finish the cloud's tasks on their "
+                         "Edge AI. --no-primary-ai leaves it out (on a loaded host a starved simulator saturates "
+                         "healthy robots' motors, which the worker rightly holds; docs/bringup.md)")
     ap.add_argument("--foxglove-ports", default="8765,8766,8767", help="one per robot (0 = any free port)")
     args = ap.parse_args(argv)
     args.data_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ SEPARATION_STOP = 302
 THERMAL_DERATING = 201
 THERMAL_SHUTDOWN = 202
 LEVEL_PROTECTIVE_STOP = 2
+AUTHORITY_EDGE_AI = 1
 AUTHORITY_MECHANICAL_FALLBACK = 2
 
 
@@ -139,6 +140,32 @@ def separation_check(closest: tuple[float, str, str] | None, separation: float |
     need, what = (separation, "traffic.separation") if separation else (ENVELOPES_TOUCH, "envelopes touching")
     return Check(name, d >= need - ODOMETRY_SLACK,
                  f"{a} and {b}: {d:.3f} m (needs ≥ {need:.2f} m, {what}, less {ODOMETRY_SLACK} m odometry noise)")
+
+
+EDGE_AI_AFTER_CLOUD_LOSS = "cloud Primary AI killed mid-run: robots keep working on their Edge AI"
+
+
+def edge_ai_after_cloud_loss(killed_at: float | None, worker_gone: bool, timelines: Iterable[RobotTimeline],
+                             tasks_done: Check | None) -> Check:
+    """After the cloud's Primary AI worker was killed (``kill -9`` at ``killed_at``, on the demo's clock), each robot
+    in ``timelines`` was commanded by its Edge AI with its brakes released (a status sample with that authority
+    after the kill) and the tasks given after the kill ended done (``tasks_done``, the cloud tasks' own check).
+    Passes when the tasks are done and at least one robot was under its Edge AI; a robot never seen so is named (an
+    idle one may stand braked)."""
+    name = EDGE_AI_AFTER_CLOUD_LOSS
+    if killed_at is None or not worker_gone:
+        return Check(name, False, "the Primary AI worker was not killed" if killed_at is None
+                     else "the Primary AI worker still runs after kill -9")
+    edge, stuck = [], []
+    for tl in timelines:
+        t = tl.first(killed_at, lambda s: s.authority == AUTHORITY_EDGE_AI and not s.brake)
+        (edge if t is not None else stuck).append(tl.robot if t is None else f"{tl.robot} {t - killed_at:.1f} s")
+    done = tasks_done is not None and tasks_done.ok
+    detail = f"Edge AI in command after the kill: {', '.join(edge) or 'none'}"
+    if stuck:
+        detail += f"; not seen under Edge AI with brakes released: {', '.join(stuck)}"
+    detail += f"; tasks after the kill: {tasks_done.detail if tasks_done is not None else 'none run'}"
+    return Check(name, bool(edge) and done, detail)
 
 
 def render(checks: list[Check]) -> str:

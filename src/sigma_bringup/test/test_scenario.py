@@ -1,14 +1,18 @@
 """The scenario's judgement: milestones found in status samples, ordering, cloud counts, rendering."""
 
 from sigma_bringup.scenario import (
+    AUTHORITY_EDGE_AI,
+    EDGE_AI_AFTER_CLOUD_LOSS,
     SEPARATION_STOP,
     SLOW_DOWN,
     THERMAL_DERATING,
     THERMAL_SHUTDOWN,
+    Check,
     CloudCount,
     RobotTimeline,
     StatusSample,
     cloud_checks,
+    edge_ai_after_cloud_loss,
     ordered,
     render,
 )
@@ -93,3 +97,30 @@ def test_separation_is_judged_against_the_configured_separation_or_touching_enve
     assert separation_check((1.2, "r1", "r2"), None).ok and not separation_check((ENVELOPES_TOUCH - 0.1, "a", "b"),
                                                                                  None).ok
     assert not separation_check(None, 1.5).ok
+
+
+def _tasks_done(ok=True):
+    return Check("cloud tasks: executed in the simulator, reported done", ok, "shelf_1_2: done on r2")
+
+
+def test_the_primary_ai_killed_robots_on_edge_ai_finish_the_tasks():
+    r1, r2 = RobotTimeline("r1"), RobotTimeline("r2")
+    for t in (10.0, 20.0, 30.0):
+        r1.add(_s(t, authority=AUTHORITY_EDGE_AI))
+        r2.add(_s(t, authority=2, brake=True))  # idle and braked all along: named, not failed
+    check = edge_ai_after_cloud_loss(15.0, True, [r1, r2], _tasks_done())
+    assert check.ok and check.name == EDGE_AI_AFTER_CLOUD_LOSS
+    assert "r1 5.0 s" in check.detail and "not seen under Edge AI with brakes released: r2" in check.detail
+
+
+def test_the_primary_ai_killed_fails_without_the_kill_the_tasks_or_an_edge_ai_robot():
+    r1 = RobotTimeline("r1")
+    r1.add(_s(10.0, authority=AUTHORITY_EDGE_AI))
+    r1.add(_s(30.0, authority=AUTHORITY_EDGE_AI))
+    assert not edge_ai_after_cloud_loss(None, True, [r1], _tasks_done()).ok  # never killed
+    assert not edge_ai_after_cloud_loss(15.0, False, [r1], _tasks_done()).ok  # still running after kill -9
+    assert not edge_ai_after_cloud_loss(15.0, True, [r1], _tasks_done(ok=False)).ok  # tasks not done
+    assert not edge_ai_after_cloud_loss(15.0, True, [r1], None).ok  # no tasks after the kill
+    braked = RobotTimeline("r1")
+    braked.add(_s(20.0, authority=2, brake=True))  # mechanical fallback after the kill
+    assert not edge_ai_after_cloud_loss(15.0, True, [braked], _tasks_done()).ok
