@@ -1,8 +1,7 @@
 """The README's main command in its scenario mode, end to end and twice in a row on the same data directory:
 cloud + fleet (signed swarm mesh on) + scenario + summary, including the fleet tasks
 created through the cloud's API: one handed over from r3 (its motor overheats) to another robot, two allocated by the
-swarm leader and done after the leader was killed; the cloud's Primary AI decides about r3 and r3 applies it, then the
-worker is killed and the robots finish on their Edge AI. The second run
+swarm leader and done after the leader was killed. The second run
 starts where the first left off (r3's motor shut down and latched, the cloud holding the first run's events and
 tasks, the swarm's terms on disk) and must pass as well."""
 
@@ -68,8 +67,6 @@ def _run_demo(launch, data_dir: Path, label: str) -> str:
         "robots keep their separation (closest approach)",
         "cloud task shelf_1_2: allocated by the swarm leader",
         "cloud task shelf_3_1: allocated by the swarm leader",
-        "cloud Primary AI: a decision applied on r3 (hot motor), none on healthy r1, r2",  # issue 15, on by default
-        "cloud Primary AI killed mid-run: robots keep working on their Edge AI",
         "r1 telemetry in the database",
         "r3 safety events in the database",
     ):
