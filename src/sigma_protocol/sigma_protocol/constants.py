@@ -8,6 +8,11 @@ PROTOCOL_VERSION = "sigma-v1"
 
 # Endpoints (paths are part of the signed string).
 INGEST_PATH = "/v1/ingest/batches"
+# The priority lane (protocol revision 1.3): the same route, the lane named in the signed path's query, for a
+# small batch holding a safety event or alert-level telemetry (docs/device-protocol.md "Priority lane").
+INGEST_PRIORITY_QUERY = "lane=priority"
+INGEST_PRIORITY_PATH = INGEST_PATH + "?" + INGEST_PRIORITY_QUERY
+HEADER_LANE = "X-Sigma-Lane"  # on ingest answers: the lane that stored the batch ("priority" or "bulk")
 DECISIONS_PATH = "/v1/devices/{robot_id}/decisions"
 DECISION_ACK_PATH = "/v1/devices/{robot_id}/decisions/{decision_id}/ack"
 

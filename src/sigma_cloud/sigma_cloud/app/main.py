@@ -78,7 +78,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
                                     timeout=settings.pool_timeout_s)
             await ingest_pool.open(wait=True, timeout=30)
             stack.push_async_callback(ingest_pool.close)
-            app.state.ingest = IngestService(settings, pool, ingest_pool=ingest_pool, notifier=notifier)
+            # The priority lane's reserved connections (docs/device-protocol.md "Priority lane", issue 15).
+            priority_pool = make_pool(rt.api_url, min_size=1, max_size=settings.ingest_priority_slots,
+                                      timeout=settings.pool_timeout_s)
+            await priority_pool.open(wait=True, timeout=30)
+            stack.push_async_callback(priority_pool.close)
+            app.state.ingest = IngestService(settings, pool, ingest_pool=ingest_pool, notifier=notifier,
+                                             priority_pool=priority_pool)
             app.state.nonce_claims = nonce_claims(pool)  # the long-polls' nonces, group-committed (core/group_call.py)
             stack.push_async_callback(app.state.nonce_claims.close)
             app.state.notifier = notifier

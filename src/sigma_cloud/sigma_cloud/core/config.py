@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     # sends it later, grown, instead of timing out (the bridge's request_timeout_s is 10 s) in a queue.
     ingest_concurrency: int = Field(default=4, ge=1, le=64)
     ingest_queue_wait_s: float = Field(default=5.0, gt=0)
+    # The priority lane (docs/device-protocol.md "Priority lane", issue 15): a batch signed for INGEST_PRIORITY_PATH
+    # takes one of these slots (each with its own reserved connection) instead of a bulk one, so alert telemetry never
+    # queues behind bulk batches -- if it deserves it: at most ingest_priority_max_events events (and
+    # ingest_priority_max_bytes) with a safety event or an anomaly score >= ingest_priority_min_score; otherwise it
+    # is demoted (processed in the bulk lane, same answer).
+    ingest_priority_slots: int = Field(default=1, ge=1, le=8, description="priority-lane slots (and connections)")
+    ingest_priority_max_events: int = Field(default=64, ge=1, le=10_000,
+                                            description="largest batch the priority lane admits [events]")
+    ingest_priority_max_bytes: int = Field(default=64 * 1024, ge=1024,
+                                           description="largest body the priority lane admits [bytes]")
+    ingest_priority_min_score: float = Field(default=6.0, gt=0, description=(
+        "anomaly score at/above which an event earns the priority lane (the cognition rules' anomaly_threshold)"))
     max_event_age_s: float = Field(default=7 * 86400, gt=0)
     clock_skew_s: float = Field(default=300.0, gt=0, le=300.0)
     key_cache_ttl_s: float = Field(default=10.0, ge=0)

@@ -47,6 +47,10 @@ IDENTITY_SQL = ("SELECT set_config('role', %s, true), set_config('sigma.sites', 
                 "set_config('sigma.robot_id', %s, true), set_config('sigma.subject', %s, true)")
 
 
+class NotPriorityError(Exception):
+    """A batch in the priority lane that does not deserve it (the route demotes it to the bulk lane)."""
+
+
 class IngestRejected(protocol.ProtocolError):
     """A batch refused as a whole; `errors` lists per-event problems for 422."""
 
@@ -88,7 +92,8 @@ class IngestService:
     """Per-process ingest state: device key cache and per-robot streaming scorers (bounded LRU)."""
 
     def __init__(self, settings: Settings, pool: AsyncConnectionPool, max_robots: int = 100_000,
-                 ingest_pool: AsyncConnectionPool | None = None, notifier: DecisionNotifier | None = None) -> None:
+                 ingest_pool: AsyncConnectionPool | None = None, notifier: DecisionNotifier | None = None,
+                 priority_pool: AsyncConnectionPool | None = None) -> None:
         self.settings = settings
         self.pool = pool  # the API's pool: key lookups of the other device routes (the decision long-poll, acks)
         # A bulkhead: batches use their own connections (one per admission slot), so under overload they never queue
@@ -101,6 +106,11 @@ class IngestService:
         self.concurrency = settings.ingest_concurrency
         self._slots = asyncio.Semaphore(self.concurrency)
         self.waiting = 0  # batches waiting for a slot (a gauge for tests and metrics)
+        # The priority lane (docs/device-protocol.md "Priority lane"): its own slots and reserved connections.
+        self.priority_pool = priority_pool or self.ingest_pool
+        self._priority_slots = asyncio.Semaphore(settings.ingest_priority_slots)
+        self.priority_admitted = 0  # batches stored in the priority lane (gauges for tests and the bench)
+        self.priority_demoted = 0  # batches that claimed the lane without deserving it
         self.key_reads = 0  # device-key look-ups that went to the database (a gauge for tests and the bench)
         # With a listener, a cached key stays good until its robot's NOTIFY (migration 0072) or key_cache_max_age_s:
         # the cache no longer re-reads every robot's key every key_cache_ttl_s (docs/cloud.md "Fleet scale").
@@ -130,14 +140,15 @@ class IngestService:
                 and now - key.read_at < self.settings.key_cache_max_age_s)
 
     @contextlib.asynccontextmanager
-    async def admission(self) -> AsyncIterator[None]:
+    async def admission(self, priority: bool = False) -> AsyncIterator[None]:
         """A slot for one batch: at most `concurrency` in work in this process. A batch that waited
         settings.ingest_queue_wait_s is refused (503 overloaded, Retry-After) before its body was read or
         verified: under overload robots keep their events and send them later in larger batches (cheaper per
         event), instead of every request waiting out the pool and timing out at the robot (docs/cloud.md)."""
+        slots = self._priority_slots if priority else self._slots
         self.waiting += 1
         try:
-            await acquire_within(self._slots, self.settings.ingest_queue_wait_s)
+            await acquire_within(slots, self.settings.ingest_queue_wait_s)
         except TimeoutError as exc:
             raise IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay "
                                  "with the same events (and any newer ones)", retry_after=1) from exc
@@ -146,7 +157,7 @@ class IngestService:
         try:
             yield
         finally:
-            self._slots.release()
+            slots.release()
 
     async def device_key(self, robot_id: str, now: float, pool: AsyncConnectionPool | None = None) -> DeviceKey:
         """The robot's registered key (cached for key_cache_ttl_s); for an unknown robot a decoy key that nothing
@@ -186,14 +197,14 @@ class IngestService:
             raise IngestRejected(403, "decommissioned", f"robot {auth.robot_id!r} is {key.status}")
         return auth.robot_id
 
-    async def _scorer(self, robot_id: str) -> tuple[AnomalyScorer, int]:
+    async def _scorer(self, robot_id: str, pool: AsyncConnectionPool | None = None) -> tuple[AnomalyScorer, int]:
         entry = self.scorers.get(robot_id)
         if entry is not None:
             self.scorers.move_to_end(robot_id)
             return entry
         scorer = AnomalyScorer()
-        async with self.ingest_pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip
-            await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
+        async with (pool or self.ingest_pool).connection() as conn, conn.pipeline(), conn.transaction():
+            await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))  # one round trip
             stats_cur = await conn.execute("SELECT channel, stats FROM robot_latest WHERE robot_id = %s "
                                            "AND stats IS NOT NULL", (robot_id,))
             hwm_cur = await conn.execute("SELECT last_seq FROM robot_ingest_state WHERE robot_id = %s", (robot_id,))
@@ -277,20 +288,29 @@ class IngestService:
         return self.reference_columns(robot_id, data, now)
 
     async def ingest(self, robot_id: str, nonce: str, body: bytes, now: float,
-                     traceparent: str = "", columnar: bool = False) -> protocol.IngestAck:
+                     traceparent: str = "", columnar: bool = False, priority: bool = False) -> protocol.IngestAck:
         """Decode, prepare and store one batch; returns the ack only after commit. A valid W3C `traceparent` is
         kept as the robot's latest trace (decisions made on this telemetry join it; migration 0070). `columnar`:
-        the body is in batch format 2 (its Content-Type said so)."""
+        the body is in batch format 2 (its Content-Type said so). `priority`: the batch came in the priority lane
+        and is stored on its connections only if it deserves the lane (:meth:`deserves_priority`); otherwise
+        NotPriorityError is raised before anything is stored (the nonce is not consumed: the route demotes it)."""
         try:
             columns = self.decode(robot_id, body, now, columnar)
         except (ValueError, TypeError, RecursionError, UnicodeError) as exc:
             # Never a 5xx for a malformed batch: a robot retries 5xx, so one bad batch would block its queue.
             raise IngestRejected(400, "malformed-batch", f"batch cannot be read: {type(exc).__name__}") from exc
         total = len(columns.seqs)
-        scorer, hwm = await self._scorer(robot_id)
+        if priority and total > self.settings.ingest_priority_max_events:
+            raise NotPriorityError(f"{total} events > ingest_priority_max_events")
+        pool = self.priority_pool if priority else self.ingest_pool
+        scorer, hwm = await self._scorer(robot_id, pool)
         snapshot = dict(scorer.stats)
         try:
-            accepted, acked_through = await self._store(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent)
+            accepted, acked_through = await self._store(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent,
+                                                        pool if priority else None)
+        except NotPriorityError:
+            scorer.stats = snapshot
+            raise
         except psycopg.errors.UniqueViolation as exc:
             scorer.stats = snapshot
             raise IngestRejected(409, "replay", "this request (nonce) was already processed; re-sign with a new "
@@ -313,14 +333,27 @@ class IngestService:
         self.scorers[robot_id] = (scorer, acked_through)
         return protocol.IngestAck(robot_id, accepted, total - accepted, acked_through)
 
+    def deserves_priority(self, batch: PreparedBatch) -> bool:
+        """Whether a scored batch earns the priority lane: it holds a safety event or an event scored at/above
+        settings.ingest_priority_min_score -- or nothing new at all (a resend after a lost ack stores nothing)."""
+        if not batch.seqs:
+            return True
+        return bool((batch.channels == SAFETY_EVENT).any()
+                    or (batch.scores >= self.settings.ingest_priority_min_score).any())
+
     async def _store(self, robot_id: str, nonce: str, columns: FastBatch, scorer: AnomalyScorer, hwm: int,
-                     snapshot: dict[int, ChannelStats], traceparent: str) -> tuple[int, int]:
+                     snapshot: dict[int, ChannelStats], traceparent: str,
+                     priority_pool: AsyncConnectionPool | None = None) -> tuple[int, int]:
         """Store a batch: by binary COPY from settings.ingest_copy_min_events events on, else in one round trip
-        (small batches: per-request cost dominates there, and the COPY path takes three round trips)."""
+        (small batches: per-request cost dominates there, and the COPY path takes three round trips).
+        `priority_pool`: a priority-lane batch, checked once scored and stored on that pool."""
         if len(columns.seqs) >= self.settings.ingest_copy_min_events:
-            return await self._store_copy(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent)
+            return await self._store_copy(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent,
+                                          priority_pool)
         batch = self.score(columns, scorer, hwm)
-        async with self.ingest_pool.connection() as conn, conn.pipeline(), conn.transaction():
+        if priority_pool is not None and not self.deserves_priority(batch):
+            raise NotPriorityError("no safety event and no event at/above ingest_priority_min_score")
+        async with (priority_pool or self.ingest_pool).connection() as conn, conn.pipeline(), conn.transaction():
             await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
             cur = await conn.execute(INGEST_SQL, (
                 robot_id, nonce, pgarray.int8_array(batch.seqs), pgarray.float8_array(batch.ts),
@@ -332,13 +365,16 @@ class IngestService:
         return accepted, acked_through
 
     async def _store_copy(self, robot_id: str, nonce: str, columns: FastBatch, scorer: AnomalyScorer, hwm: int,
-                          snapshot: dict[int, ChannelStats], traceparent: str) -> tuple[int, int]:
+                          snapshot: dict[int, ChannelStats], traceparent: str,
+                          priority_pool: AsyncConnectionPool | None = None) -> tuple[int, int]:
         """One transaction, three round trips: as the device, lock the high-water mark and record the nonce
         (ingest_begin); as sigma_ingest, binary-COPY the events newer than the mark into the day partition; as the
         device, record the newest event per channel, safety events and the new mark (ingest_finish); commit.
         Returns (events stored, acknowledged-through seq)."""
         batch = self.score(columns, scorer, hwm)
-        async with self.ingest_pool.connection() as conn:
+        if priority_pool is not None and not self.deserves_priority(batch):
+            raise NotPriorityError("no safety event and no event at/above ingest_priority_min_score")
+        async with (priority_pool or self.ingest_pool).connection() as conn:
             try:
                 async with conn.pipeline():
                     await conn.execute("BEGIN")

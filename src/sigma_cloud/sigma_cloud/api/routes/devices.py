@@ -16,7 +16,7 @@ from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.deps import IngestDep, PoolDep
 from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses
-from sigma_cloud.core.ingest import IngestRejected
+from sigma_cloud.core.ingest import IngestRejected, NotPriorityError
 from sigma_cloud.core.notifier import DecisionNotifier, wait_event
 from sigma_cloud.core.observability import current_traceparent, span
 from sigma_cloud.repositories import decisions, devices
@@ -66,20 +66,30 @@ def signed_path(request: Request) -> str:
 @router.post(protocol.INGEST_PATH, response_model=IngestAckPublic, openapi_extra=DEVICE_HEADERS,
              responses=responses(400, 401, 403, 409, 413, 422, 503))
 async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
-    """Store a signed telemetry batch; 200 only once durable (docs/device-protocol.md)."""
+    """Store a signed telemetry batch; 200 only once durable (docs/device-protocol.md). Signed for
+    INGEST_PRIORITY_PATH (`?lane=priority`), a small alert batch takes the priority lane: its own slot and
+    connection, never queued behind bulk batches; one that does not deserve it is demoted to the bulk lane
+    (same answer; X-Sigma-Lane says which lane stored it)."""
+    settings = ingest.settings
+    lane = "priority" if _claims_priority(request, settings.ingest_priority_max_bytes) else "bulk"
+    if lane == "bulk" and request.query_params.get("lane") == "priority":
+        ingest.priority_demoted += 1  # too large (or of unknown size) for the lane: demoted before it is read
+    body: bytes | None = None
     try:
-        async with ingest.admission():  # bounded work per process; a long wait is a 503 before the body is read
-            body = await read_body(request, ingest.settings.max_body_bytes)
-            now = time.time()
-            with span("sigma.ingest.batch", **{"sigma.batch.bytes": len(body)}) as ingest_span:
-                robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
-                trace = current_traceparent() or _robot_trace(request)  # the cloud's span, else the robot's own
-                columnar = request.headers.get("content-type", "").startswith(protocol.CONTENT_TYPE_COLUMNAR)
-                ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now, trace,
-                                          columnar)
-                if ingest_span is not None:
-                    ingest_span.set_attributes({"sigma.robot_id": robot_id, "sigma.batch.accepted": ack.accepted,
-                                                "sigma.batch.acked_through": ack.acked_through})
+        if lane == "priority":
+            try:
+                async with ingest.admission(priority=True):
+                    body = await read_body(request, settings.ingest_priority_max_bytes)
+                    robot_id, ack = await _ingest(request, ingest, body, priority=True)
+                ingest.priority_admitted += 1
+            except NotPriorityError:
+                ingest.priority_demoted += 1
+                lane = "bulk"
+        if lane == "bulk":
+            async with ingest.admission():  # bounded work per process; a long wait is a 503 before the body is read
+                if body is None:
+                    body = await read_body(request, settings.max_body_bytes)
+                robot_id, ack = await _ingest(request, ingest, body, priority=False)
     except protocol.ProtocolError as exc:
         request.app.state.metrics.batches.labels(exc.kind).inc()
         raise as_problem(exc) from exc
@@ -90,7 +100,30 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
     if ack.accepted and (console := getattr(request.app.state, "console_hub", None)) is not None \
             and (key := ingest.keys.get(robot_id)) is not None:
         console.wake(key.site_id)  # committed: the console's live map of the robot's site reads it now, no I/O
-    return Response(orjson.dumps(ack.__dict__), media_type="application/json", headers=BATCH_FORMATS_HEADER)
+    return Response(orjson.dumps(ack.__dict__), media_type="application/json",
+                    headers={**BATCH_FORMATS_HEADER, protocol.HEADER_LANE: lane})
+
+
+def _claims_priority(request: Request, max_bytes: int) -> bool:
+    """The request asks for the priority lane (in its signed path) and declares a body small enough for it."""
+    declared = request.headers.get("content-length", "")
+    return request.query_params.get("lane") == "priority" and declared.isdigit() and int(declared) <= max_bytes
+
+
+async def _ingest(request: Request, ingest: Any, body: bytes, priority: bool) -> tuple[str, protocol.IngestAck]:
+    """Verify and store one batch read in its lane; NotPriorityError when a priority batch does not deserve the lane."""
+    now = time.time()
+    with span("sigma.ingest.batch", **{"sigma.batch.bytes": len(body)}) as ingest_span:
+        robot_id = await ingest.authenticate(request.headers, "POST", signed_path(request), body, now)
+        trace = current_traceparent() or _robot_trace(request)  # the cloud's span, else the robot's own
+        columnar = request.headers.get("content-type", "").startswith(protocol.CONTENT_TYPE_COLUMNAR)
+        ack = await ingest.ingest(robot_id, request.headers[protocol.HEADER_NONCE], body, now, trace, columnar,
+                                  priority)
+        if ingest_span is not None:
+            ingest_span.set_attributes({"sigma.robot_id": robot_id, "sigma.batch.accepted": ack.accepted,
+                                        "sigma.batch.acked_through": ack.acked_through,
+                                        "sigma.batch.lane": "priority" if priority else "bulk"})
+    return robot_id, ack
 
 
 def _robot_trace(request: Request) -> str:
