@@ -24,8 +24,15 @@ arrival of its own NOTIFYs at a listener here; the background runs until the loa
 printed). `--alert-loops`, `--trigger-lane` (what-if: the trial's batch to the downlink replica, a priority lane),
 `--decision-nice`, `--db-priority`: see docs/cognition.md "Measured".
 
+Round 5 (second part): the trial robot sends its anomalous batch as the bridge sends alert telemetry, signed for the
+ingest's priority lane (sigma_protocol.INGEST_PRIORITY_PATH: the same ingest replicas, the lane's own slot and
+reserved connection; docs/device-protocol.md "Priority lane"). `--bulk-lane` is the before (the batch signed for
+the bulk path, queueing behind the background's batches); `--trigger-lane` is round 5's what-if (a separate API
+process).
+
     source scripts/env.sh && python bench/decision_latency.py [--trials 100] [--load-robots 16] [--workers 2]
-        [--rate 50000] [--single-api] [--alert-loops 1] [--trigger-lane] [--decision-nice 0] [--db-priority]
+        [--rate 50000] [--single-api] [--alert-loops 1] [--bulk-lane | --trigger-lane] [--decision-nice 0]
+        [--db-priority]
 """
 
 from __future__ import annotations
@@ -58,12 +65,16 @@ def battery(seq: int, ts: float, voltage: float) -> dict:
                                                                    "percentage": 0.8}}
 
 
-async def post_events(client: httpx.AsyncClient, robot_id: str, seed: str, events: list[dict]) -> None:
+async def post_events(client: httpx.AsyncClient, robot_id: str, seed: str, events: list[dict],
+                      path: str = protocol.INGEST_PATH) -> str:
+    """Post one signed batch (to `path`: INGEST_PRIORITY_PATH for the priority lane); returns the lane that stored
+    it (the answer's X-Sigma-Lane)."""
     body = protocol.encode_batch(robot_id, events)
-    headers = protocol.sign_request(seed, "POST", protocol.INGEST_PATH, robot_id, body, time.time())
+    headers = protocol.sign_request(seed, "POST", path, robot_id, body, time.time())
     headers["Content-Type"] = "application/json"
-    r = await client.post(protocol.INGEST_PATH, content=body, headers=headers)
+    r = await client.post(path, content=body, headers=headers)
     r.raise_for_status()
+    return r.headers.get(protocol.HEADER_LANE, "bulk")
 
 
 async def await_applied(client: httpx.AsyncClient, robot_id: str, seed: str, deadline: float
@@ -87,18 +98,20 @@ async def await_applied(client: httpx.AsyncClient, robot_id: str, seed: str, dea
     raise TimeoutError(f"{robot_id}: no decision within the deadline")
 
 
-async def trial_cognition(client: httpx.AsyncClient, downlink: httpx.AsyncClient, robot_id: str, seed: str
-                          ) -> dict[str, float]:
-    """One anomalous batch -> the worker's decision applied; wall-clock stamps of the client's steps."""
+async def trial_cognition(client: httpx.AsyncClient, downlink: httpx.AsyncClient, robot_id: str, seed: str,
+                          path: str = protocol.INGEST_PRIORITY_PATH) -> dict[str, Any]:
+    """One anomalous batch -> the worker's decision applied; wall-clock stamps of the client's steps. The batch is
+    signed for `path`: the priority lane by default, as the bridge sends alert telemetry (sigma_bridge uplink)."""
     waiter = asyncio.create_task(await_applied(downlink, robot_id, seed, time.monotonic() + 30))
     await asyncio.sleep(0.05)  # the long poll is parked
     now = time.time()
     events = [battery(100 + i, now - 2.5 + 2.5 * i / 29, 20.0) for i in range(30)]
     sent = time.time()
-    await post_events(client, robot_id, seed, events)
+    lane = await post_events(client, robot_id, seed, events, path)
     stored = time.time()
     received, applied = await waiter
-    return {"robot_id": robot_id, "sent": sent, "stored": stored, "received": received, "applied": applied}
+    return {"robot_id": robot_id, "sent": sent, "stored": stored, "received": received, "applied": applied,
+            "lane": lane}
 
 
 async def trial_operator(client: httpx.AsyncClient, downlink: httpx.AsyncClient, admin: dict, robot_id: str,
@@ -114,9 +127,11 @@ async def trial_operator(client: httpx.AsyncClient, downlink: httpx.AsyncClient,
 
 
 async def phase(url: str, downlink_url: str, admin: dict, probes: list[tuple[str, str]], trials: int,
-                trigger_url: str | None = None) -> tuple[list[dict[str, float]], list[float]]:
-    """`trials` of each path: the telemetry batch / operator POST go to the ingest API at `url` (the trial's batch to
-    `trigger_url` when given: the --trigger-lane what-if), the robot emulator's long poll and ack to `downlink_url`."""
+                trigger_url: str | None = None, trial_path: str = protocol.INGEST_PRIORITY_PATH
+                ) -> tuple[list[dict[str, Any]], list[float]]:
+    """`trials` of each path: the telemetry batch (signed for `trial_path`) / operator POST go to the ingest API at
+    `url` (the trial's batch to `trigger_url` when given: the --trigger-lane what-if), the robot emulator's long poll
+    and ack to `downlink_url`."""
     cognition, operator = [], []
     limits = httpx.Limits(max_connections=8)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client, \
@@ -124,7 +139,7 @@ async def phase(url: str, downlink_url: str, admin: dict, probes: list[tuple[str
             httpx.AsyncClient(base_url=trigger_url or url, timeout=30, limits=limits) as trigger:
         for i in range(trials):
             rid, seed = probes[2 * i]
-            cognition.append(await trial_cognition(trigger, downlink, rid, seed))
+            cognition.append(await trial_cognition(trigger, downlink, rid, seed, trial_path))
             rid, seed = probes[2 * i + 1]
             operator.append(await trial_operator(client, downlink, admin, rid, seed))
     return cognition, operator
@@ -288,7 +303,7 @@ STAGES = ("client -> ingest transaction starts", "ingest transaction -> committe
           "decision committed -> at the robot (long poll)", "at the robot -> ack accepted (applied)")
 
 
-def breakdown(owner_url: str, trials: list[dict[str, float]], notes: Notifications) -> list[list[float]]:
+def breakdown(owner_url: str, trials: list[dict[str, Any]], notes: Notifications) -> list[list[float]]:
     """Where the time of each cognition trial went, per stage of STAGES [s]: the client's stamps, the database's
     clocks (the batch's ingest transaction start, the decision's = the worker pass's transaction start) and the
     NOTIFY arrivals (same host, one wall clock). Trials with a stamp missing are left out."""
@@ -310,7 +325,7 @@ def breakdown(owner_url: str, trials: list[dict[str, float]], notes: Notificatio
 
 
 def print_breakdown(owner_url: str, notes: Notifications,
-                    phases: tuple[tuple[str, list[dict[str, float]]], ...]) -> None:
+                    phases: tuple[tuple[str, list[dict[str, Any]]], ...]) -> None:
     for name, trials in phases:
         stages = breakdown(owner_url, trials, notes)
         if not stages[0]:
@@ -322,7 +337,7 @@ def print_breakdown(owner_url: str, notes: Notifications,
             print("  " + line(f"{label:<48}", values), flush=True)
 
 
-def totals(trials: list[dict[str, float]]) -> list[float]:
+def totals(trials: list[dict[str, Any]]) -> list[float]:
     return [t["applied"] - t["sent"] for t in trials]
 
 
@@ -351,8 +366,11 @@ def main() -> None:
     parser.add_argument("--decision-nice", type=int, default=0,
                         help="niceness of the decision path (worker, downlink replica); < 0 needs the privilege")
     parser.add_argument("--trigger-lane", action="store_true",
-                        help="what-if: the trial's anomalous batch goes to the downlink replica (a priority ingest "
-                             "lane no robot uses today) instead of queueing behind the bulk ingest")
+                        help="what-if (round 5): the trial's anomalous batch goes to the downlink replica (a separate "
+                             "API process as a stand-in lane) instead of the ingest replicas")
+    parser.add_argument("--bulk-lane", action="store_true",
+                        help="before: the trial's batch signed for the bulk path (round 5's robots), queueing behind "
+                             "the bulk ingest; default: the priority lane (?lane=priority), as the bridge sends it")
     parser.add_argument("--db-priority", action="store_true",
                         help="also renice PostgreSQL's client backends: the decision path's at --decision-nice, "
                              "the others (ingest, load) at +5 (needs the privilege to renice them)")
@@ -382,8 +400,11 @@ def main() -> None:
         if args.db_priority:
             layout += ", database backends by path"
         trigger = downlink_url if args.trigger_lane and not args.single_api else None
+        trial_path = protocol.INGEST_PATH if args.bulk_lane or trigger else protocol.INGEST_PRIORITY_PATH
         if trigger:
             layout += ", WHAT-IF trigger lane (trial batches to the downlink replica)"
+        else:
+            layout += ", trial batches in the " + ("bulk lane" if args.bulk_lane else "priority lane")
         if args.decision_nice:
             renice_tree(worker.pid, args.decision_nice)
         notes = Notifications(stack.runtime.owner_url)
@@ -395,7 +416,7 @@ def main() -> None:
                 renice_backends(stack.runtime.owner_url, args.decision_nice)
             load_idle = os.getloadavg()[0]
             idle_trials, idle_op = asyncio.run(phase(stack.url, downlink_url, admin, probes[:2 * args.trials],
-                                                     args.trials, trigger))
+                                                     args.trials, trigger, trial_path))
             idle_cog = totals(idle_trials)
             load_idle = max(load_idle, os.getloadavg()[0])
             print(f"idle phase: host load average (1 min) up to {load_idle:.1f}")
@@ -424,13 +445,15 @@ def main() -> None:
                 renice_backends(stack.runtime.owner_url, args.decision_nice)
             load_loaded = os.getloadavg()[0]
             load_trials, load_op = asyncio.run(phase(stack.url, downlink_url, admin, probes[2 * args.trials:],
-                                                     args.trials, trigger))
+                                                     args.trials, trigger, trial_path))
             load_cog = totals(load_trials)
             load_loaded = max(load_loaded, os.getloadavg()[0])
             done.set()
             rate = queue.get(timeout=seconds + 120)
             bg.join()
             print(f"loaded phase: host load average (1 min) up to {load_loaded:.1f}")
+            lanes = [t["lane"] for t in idle_trials + load_trials]
+            print(f"trial batches stored in the priority lane: {lanes.count('priority')} of {len(lanes)}")
             print(line("loaded cognition (ingest -> decision applied)", load_cog), flush=True)
             print(line("loaded operator decision (baseline)         ", load_op), flush=True)
             print_breakdown(stack.runtime.owner_url, notes, (("idle  ", idle_trials), ("loaded", load_trials)))

@@ -126,7 +126,8 @@ class BridgeNode(LifecycleNode):
         self.filter = DecisionFilter(p.robot_id)
         if p.cloud_url:
             self.uploader = Uploader(self.store, self.lock, UplinkClient(p.cloud_url, p.robot_id, self.key,
-                                     p.request_timeout_s), p.batch_max_events, self.wake)
+                                     p.request_timeout_s), p.batch_max_events, self.wake,
+                                     p.priority_max_events if p.priority_lane else 0)
             self.downlink = DownlinkPoller(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
                                            self.filter, self._relay_decision, p.downlink_wait_s)
             if p.recording_upload_rate > 0:  # black-box MCAPs go up after the live telemetry (docs/cognition.md)

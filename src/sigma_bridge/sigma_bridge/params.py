@@ -60,6 +60,10 @@ class BridgeSettings:
     backlog_rate: float = param(5000.0, unit="events/s", low=1.0, high=1e7,
                                 description="backlog events sent at most after an outage")
     batch_max_events: int = param(2000, low=1, high=10_000, description="events per ingest request")
+    priority_lane: bool = param(True, description="send a waiting safety event at once in a small batch signed for "
+                                "the cloud's priority ingest lane (docs/device-protocol.md)")
+    priority_max_events: int = param(64, low=1, high=10_000, description="events per priority-lane batch (the "
+                                     "cloud's ingest_priority_max_events; a larger batch is demoted to bulk)")
     request_timeout_s: float = param(10.0, unit="s", low=0.1, high=120.0, description="HTTP timeout per request")
     downlink_wait_s: float = param(10.0, unit="s", low=0.0, high=25.0,
                                    description="long-poll duration of the decision downlink")
@@ -136,6 +140,8 @@ class BridgeParams:
     model_check_period_s: float = 60.0
     labelled_normal_period_s: float = 30.0
     model_classify_period_s: float = 1.0
+    priority_lane: bool = True
+    priority_max_events: int = 64
 
 
 def declare(node: Node) -> BridgeParams:
@@ -162,5 +168,6 @@ def declare(node: Node) -> BridgeParams:
         recordings_dir=path(s.recordings_dir), stats_period_s=s.stats_period_s,
         recording_upload_rate=s.recording_upload_rate, model_dir=path(s.model_dir),
         model_check_period_s=s.model_check_period_s, labelled_normal_period_s=s.labelled_normal_period_s,
-        model_classify_period_s=s.model_classify_period_s,
+        model_classify_period_s=s.model_classify_period_s, priority_lane=s.priority_lane,
+        priority_max_events=s.priority_max_events,
     )

@@ -203,6 +203,11 @@ class EventStore:
         stamp, seq = row[0].split(":")
         return (int(stamp), int(seq))
 
+    def safety_event_waiting(self) -> bool:
+        """Whether a safety event is stored and not yet planned into a batch (the uploader's priority lane)."""
+        return self._db.execute("SELECT 1 FROM events WHERE priority=? AND channel='safety_event' "
+                                "AND wire_seq IS NULL LIMIT 1", (PRIORITY_SAFETY,)).fetchone() is not None
+
     def take_batch(self, now: float, max_events: int) -> list[StoredEvent]:
         """The batch to send now, in wire-seq order: the unacknowledged batch again if there is one, else new
         events (safety, then live, then rate-limited backlog, oldest first in each) with fresh wire seqs."""

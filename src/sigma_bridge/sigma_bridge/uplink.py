@@ -162,12 +162,14 @@ class UplinkClient:
                 pass  # e.g. a payload with a `units` map: this batch goes as rows
         return batch_body(self.robot_id, events), "application/json"
 
-    def send_batch(self, events: Sequence[StoredEvent], now: float) -> Outcome:
-        """POST one batch; network failures become a ``retry`` outcome."""
+    def send_batch(self, events: Sequence[StoredEvent], now: float, priority: bool = False) -> Outcome:
+        """POST one batch; network failures become a ``retry`` outcome. ``priority``: signed for the ingest's
+        priority lane (a small batch with a safety event; docs/device-protocol.md "Priority lane")."""
         trace = protocol.new_traceparent().header()  # each batch starts a trace
         body, content_type = self._body(events)
+        path = protocol.INGEST_PRIORITY_PATH if priority else protocol.INGEST_PATH
         try:
-            r = self.request("POST", protocol.INGEST_PATH, body, now, traceparent=trace, content_type=content_type)
+            r = self.request("POST", path, body, now, traceparent=trace, content_type=content_type)
         except httpx.ConnectError as exc:
             return Outcome("retry", detail=f"cannot connect: {exc}", not_sent=True)
         except httpx.HTTPError as exc:  # timeouts, resets: the batch may have been stored, resend it unchanged
@@ -176,7 +178,7 @@ class UplinkClient:
             # A cloud that cannot read columns stored nothing: rows from now on, and this batch again at once.
             self.columnar = False
             self.batch_format = protocol.BATCH_FORMAT_ROWS
-            return self.send_batch(events, now)
+            return self.send_batch(events, now, priority)
         if self.columnar and protocol.BATCH_FORMAT_COLUMNAR in protocol.accepted_formats(
                 r.headers.get(protocol.HEADER_BATCH_FORMATS)):
             self.batch_format = protocol.BATCH_FORMAT_COLUMNAR

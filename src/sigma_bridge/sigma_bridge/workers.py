@@ -117,8 +117,12 @@ class Uploader(_Worker):
     """Sends the store's batches in wire-seq order, one in flight, retrying with backoff."""
 
     def __init__(self, store: EventStore, lock: threading.Lock, client: UplinkClient, max_events: int,
-                 wake: threading.Event) -> None:
+                 wake: threading.Event, priority_max_events: int = 0) -> None:
         super().__init__("bridge-uploader")
+        # The priority lane (docs/device-protocol.md "Priority lane"): while a safety event waits, the next batch
+        # is cut to this many events and signed for the cloud's priority lane; 0 = off (every batch in bulk).
+        self.priority_max_events = priority_max_events
+        self.priority_batches = 0
         self.store, self.lock, self.client, self.max_events, self.wake = store, lock, client, max_events, wake
         self.backoff = Backoff()
         self.sent_batches = 0
@@ -133,13 +137,21 @@ class Uploader(_Worker):
     def step(self) -> bool:
         """Send one batch; True if there may be more to send right away."""
         with self.lock:
-            batch = self.store.take_batch(time.time(), min(self.max_events, self._bisect or self.max_events))
+            limit = min(self.max_events, self._bisect or self.max_events)
+            if self.priority_max_events and self.store.safety_event_waiting():
+                limit = min(limit, self.priority_max_events)  # the safety event goes now, in a small batch
+            batch = self.store.take_batch(time.time(), limit)
             fresh = self.store.last_batch_fresh
         if not batch:
             return False
         if fresh:
             self._clean = True  # planned here and not sent yet
-        out = self.client.send_batch(batch, time.time())
+        # One batch in flight, in wire-seq order, in either lane: the cloud's high-water mark stays exactly-once.
+        if 0 < len(batch) <= self.priority_max_events and any(e.channel == "safety_event" for e in batch):
+            self.priority_batches += 1
+            out = self.client.send_batch(batch, time.time(), priority=True)
+        else:
+            out = self.client.send_batch(batch, time.time())
         if out.ambiguous:
             self._clean = False
         if out.kind == "acked":
