@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 HEADER_TRACEPARENT = "traceparent"
-PROTOCOL_REVISION = "1.2"  # sigma-v1 + traceparent (1.1) + negotiated columnar batches (1.2); signatures unchanged
+PROTOCOL_REVISION = "1.3"  # + traceparent (1.1), columnar batches (1.2), priority lane (1.3); signatures unchanged
 TRACEPARENT_RE = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
