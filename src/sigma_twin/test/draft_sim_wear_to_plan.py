@@ -36,6 +36,7 @@ from sigma_sim_interfaces.srv import InjectFault
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
 from cloud_harness import cloud_in_tempdir, wait_until
+from twin_robot import launch_twin_and_bridge
 
 WORN, HEALTHY, SITE = "r1", "r2", "site-sim-wear"
 JOINT = "left_elbow"
@@ -64,18 +65,7 @@ def cloud(launch):
 
 def _robot(launch, cloud, tmp_path, robot_id: str):
     """twin_node + bridge_node of one robot (its own key and store)."""
-    from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
-    from sigma_description import humanoid_urdf
-
-    var = tmp_path / robot_id
-    key = load_or_create_signing_key(var / "robot.key")
-    cloud.register(robot_id, public_key_b64(key), site=SITE)
-    twin = launch("sigma_twin", "twin_node", namespace=f"/{robot_id}", params=TWIN)
-    bridge = launch("sigma_bridge", "bridge_node", namespace=f"/{robot_id}", name="sigma_bridge", params={
-        "cloud_url": cloud.url, "foxglove_enabled": False, "urdf_path": str(humanoid_urdf()),
-        "key_file": str(var / "robot.key"), "store_path": str(var / "uplink.db"),
-        "recordings_dir": str(var / "recordings"), "downlink_wait_s": 2.0, "rates.twin_health": 1.0})
-    return twin, bridge
+    return launch_twin_and_bridge(launch, cloud, tmp_path / robot_id, robot_id, SITE, TWIN)
 
 
 def _component(cloud, robot_id: str) -> dict | None:
