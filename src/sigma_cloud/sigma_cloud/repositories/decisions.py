@@ -92,6 +92,11 @@ async def acknowledge(conn: psycopg.AsyncConnection, *, robot_id: str, decision_
                        "WHERE robot_id = %s AND decision_id::text = %s", (status, detail, robot_id, decision_id))
 
 
+async def send_device_decision(conn: psycopg.AsyncConnection, *, decision_id: str) -> psycopg.AsyncCursor:
+    """Queue the read of one decision in a pipeline; fetch the row (``device_view``) after the pipeline syncs."""
+    return await conn.execute(DECISION_SQL, (decision_id,))
+
+
 async def device_decision(conn: psycopg.AsyncConnection, *, decision_id: str) -> dict[str, Any] | None:
     """One decision in the device view."""
     row = await (await conn.execute(DECISION_SQL, (decision_id,))).fetchone()

@@ -21,3 +21,9 @@ async def claim_nonce(conn: psycopg.AsyncConnection, *, robot_id: str, nonce: st
     used nonce is a row not inserted, not an error): every long-poll of a fleet claims one (docs/cloud.md)."""
     cur = await conn.execute(CLAIM_NONCE_SQL, (robot_id, nonce))
     return cur.rowcount == 1
+
+
+async def send_nonce_claim(conn: psycopg.AsyncConnection, *, robot_id: str, nonce: str) -> psycopg.AsyncCursor:
+    """Queue the nonce claim in a pipeline; the returned cursor's ``rowcount`` is 1 for a fresh nonce once the
+    pipeline has synced (api/routes/devices.py, the decision ack)."""
+    return await conn.execute(CLAIM_NONCE_SQL, (robot_id, nonce))

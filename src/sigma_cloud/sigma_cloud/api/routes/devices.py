@@ -205,7 +205,8 @@ async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: 
     async with pool.connection() as conn:
         async with conn.pipeline(), conn.transaction():
             await devices.act_as(conn, robot_id=robot_id)
-            nonce = await conn.execute(devices.CLAIM_NONCE_SQL, (robot_id, request.headers[protocol.HEADER_NONCE]))
+            nonce = await devices.send_nonce_claim(conn, robot_id=robot_id,
+                                                   nonce=request.headers[protocol.HEADER_NONCE])
             previous = await decisions.lock_status(conn, robot_id=robot_id, decision_id=decision_id)
             if nonce.rowcount != 1:
                 raise ProblemError(409, "replay", "this request (nonce) was already processed")
@@ -216,7 +217,7 @@ async def device_ack(request: Request, robot_id: str, decision_id: str, ingest: 
                                             detail=detail)
             elif previous != ack_status:
                 raise ProblemError(409, "already-acknowledged", f"decision was already acknowledged as {previous!r}")
-            view = await conn.execute(decisions.DECISION_SQL, (decision_id,))  # read back after the COMMIT
+            view = await decisions.send_device_decision(conn, decision_id=decision_id)  # read back after the COMMIT
         row = await view.fetchone()
     assert row is not None  # locked above in the same transaction
     decision = decisions.device_view(row)
