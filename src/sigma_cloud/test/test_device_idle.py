@@ -46,10 +46,19 @@ def _get(client: httpx.Client, robot: Any, path: str) -> httpx.Response:
     return client.get(path, headers=protocol.sign_request(robot.seed, "GET", path, robot.robot_id, b"", time.time()))
 
 
+def _registered(app: Any, cloud: Any, robot_id: str) -> Any:
+    """Register a robot and wait until this process has seen its key notification: one arriving after a poll
+    read the key drops it from the cache (a conservative invalidation, not a fault) and would be counted here."""
+    seen = app.state.notifier.key_changes
+    robot = cloud.robot(robot_id)
+    _until(lambda: app.state.notifier.key_changes > seen, f"{robot_id}'s registration notification")
+    return robot
+
+
 def test_idle_long_polls_read_no_decisions_and_keep_the_key(cloud: Any, idle_app: Any,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     app, client = idle_app
-    robot = cloud.robot("idle-1")
+    robot = _registered(app, cloud, "idle-1")
     reads: list[str] = []
     original = device_routes.decisions.pending_for
 
@@ -81,7 +90,7 @@ def test_idle_long_polls_read_no_decisions_and_keep_the_key(cloud: Any, idle_app
 
 def test_a_decommission_takes_effect_at_once_through_notify(cloud: Any, idle_app: Any) -> None:
     app, client = idle_app
-    robot = cloud.robot("idle-2")
+    robot = _registered(app, cloud, "idle-2")
     path = protocol.DECISIONS_PATH.format(robot_id="idle-2")
     assert _get(client, robot, path).status_code == 200
     assert "idle-2" in app.state.ingest.keys
