@@ -7,6 +7,7 @@ tasks, the swarm's terms on disk) and must pass as well."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -36,6 +37,20 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def _failure_report(data_dir: Path, label: str, out: str) -> str:
+    """The demo's own output, the last lines of every robot's cognition and safety logs, and where the whole log
+    directory was kept ($SIGMA_TEST_ARTIFACTS, else the temp dir): a failed CI run must be diagnosable afterwards."""
+    logs = data_dir / "logs"
+    keep = Path(os.environ.get("SIGMA_TEST_ARTIFACTS", tempfile.gettempdir())) / f"{data_dir.parent.name}-{label}-logs"
+    if logs.is_dir():
+        shutil.copytree(logs, keep, dirs_exist_ok=True)
+    tails = []
+    for log in sorted((logs / "nodes").glob("r*__core.log")) + sorted((logs / "nodes").glob("r*__safety_node.log")):
+        lines = log.read_text(errors="replace").splitlines()[-15:]
+        tails.append(f"--- last lines of {log.name}\n" + "\n".join(line[:300] for line in lines))
+    return f"{out[-6000:]}\n" + "\n".join(tails) + f"\n(logs kept in {keep})"
+
+
 def _run_demo(launch, data_dir: Path, label: str) -> str:
     demo = launch.command(
         [executable("sigma_bringup", "demo"), "--scenario", "--data-dir", str(data_dir), "--cloud-port",
@@ -51,9 +66,9 @@ def _run_demo(launch, data_dir: Path, label: str) -> str:
         except subprocess.TimeoutExpired:
             demo.popen.kill()
             demo.popen.wait()
-        pytest.fail(f"{label} did not finish within 900 s:\n{demo.output()[-6000:]}")
+        pytest.fail(f"{label} did not finish within 900 s:\n{_failure_report(data_dir, label, demo.output())}")
     out = demo.output()
-    assert demo.returncode == 0, out[-6000:]
+    assert demo.returncode == 0, _failure_report(data_dir, label, out)
     summary = out[out.index("Scenario summary") :]
     assert re.search(r"scenario: \d+ passed, 0 failed", summary), summary
     for line in (
