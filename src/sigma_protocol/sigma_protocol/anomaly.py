@@ -15,6 +15,14 @@ deviation must exceed threshold x floor to count), fields that are states, count
 scored, and the robot's rest and moving statistics are kept apart (the mode is read from its joint speeds and base
 velocity), so a start of motion is compared with how this robot moves.
 
+Posture (joint angles): the angles a task puts the robot in are set-points, not health — a robot carrying a tote
+stands with its elbows bent 1.2 rad, one without with them straight. Scored against statistics learned in the other
+posture they read as |z| 12 for a minute (the Primary AI held a healthy r2 that stood still holding the hand-over
+tote, 01:36 UTC run, docs/cognition.md). Fields marked `posture` are therefore scored only at rest, and each time
+the robot comes to rest their reference is re-taken from the posture it has just moved itself into (its joints
+moved there: joint_states velocity); a posture change without joint motion (a jump of a reading while the robot
+stands, e.g. an encoder bias) is still scored.
+
 The statistics can never become non-finite, and one wild value cannot blind them: features are clipped to
 +/-FEATURE_LIMIT before they reach them (ingest already refuses out-of-range values per channel; this is the second
 line), after warm-up a sample enters the statistics winsorized to +/-robust_sigmas deviations (it still gets its full
@@ -106,6 +114,7 @@ class AnomalyScorer:
         self.stats: dict[int, ChannelStats] = {}
         self.moving = False
         self._still = 0  # consecutive still joint_states/odom samples
+        self._rebase: set[int] = set()  # channels whose posture reference is re-taken when next scored at rest
 
     def observe_motion(self, channel: int, x: np.ndarray) -> None:
         """Update the operating mode from kinematic samples: moving at once on motion, at rest again after
@@ -127,6 +136,7 @@ class AnomalyScorer:
                 moving |= np.hypot(x[:, lin], x[:, lin + 1]) > cfg.base_speed
             if "angular" in where and where["angular"].stop - where["angular"].start >= 3:
                 moving |= np.abs(x[:, where["angular"].start + 2]) > cfg.base_turn
+        was_moving = self.moving
         if moving.any():
             self.moving = True
             self._still = int(x.shape[0] - 1 - np.flatnonzero(moving)[-1])
@@ -134,6 +144,8 @@ class AnomalyScorer:
             self._still += x.shape[0]
         if self._still >= cfg.rest_after:
             self.moving = False
+            if was_moving:  # come to rest: every channel's posture reference is re-taken
+                self._rebase = set(cfg.channels)
 
     def score_batch(self, channel: int, rows: list[list[float]] | np.ndarray) -> list[float]:
         """Score consecutive samples of one channel (rows, or a float matrix one row per sample) and absorb them
@@ -161,6 +173,15 @@ class AnomalyScorer:
         if stats is None:
             stats = ChannelStats(x[0].copy(), np.zeros(width), 0)
         floor, scored = self.config.floors(channel, width, self.eps)
+        posture = self.config.posture(channel, width)
+        if posture.any():
+            if self.moving:  # set-points of the task while it moves: not scored (velocity/effort are)
+                scored = scored & ~posture
+            elif channel in self._rebase:  # at rest in the posture the robot just moved itself into
+                stats = ChannelStats(np.where(posture, x[-1], stats.mean), np.where(posture, 0.0, stats.var),
+                                     stats.count)
+        if not self.moving:
+            self._rebase.discard(channel)
         n = x.shape[0]
         alphas = np.full(n, self.alpha)
         if stats.count >= self.warmup:

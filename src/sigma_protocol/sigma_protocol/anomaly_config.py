@@ -31,12 +31,15 @@ class ScoringConfigError(ValueError):
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One numeric payload field: values per event (None: one per name), noise floor (None: not scored)."""
+    """One numeric payload field: values per event (None: one per name), noise floor (None: not scored); `posture`:
+    a set-point the robot's task moves it to (joint angles: arms carrying a tote or not), scored only at rest against
+    the posture the robot last moved itself into (see anomaly.AnomalyScorer)."""
 
     name: str
     size: int | None
     floor: float | None
     description: str = ""
+    posture: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class Column:
     start: int
     stop: int
     floor: float | None
+    posture: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class ScoringConfig:
                                                                          repr=False)
     _floors: dict[tuple[int, int, float], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict,
                                                                                  compare=False, repr=False)
+    _postures: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha < 1:
@@ -95,6 +100,16 @@ class ScoringConfig:
         if key not in self._floors:
             self._floors[key] = self._compute_floors(channel, width, eps)
         return self._floors[key]
+
+    def posture(self, channel: int, width: int) -> np.ndarray:
+        """Mask of the features that are posture set-points (none when the layout is unknown)."""
+        key = (channel, width)
+        if key not in self._postures:
+            mask = np.zeros(width, dtype=bool)
+            for column in self.layout(channel, width) or ():
+                mask[column.start:column.stop] = column.posture
+            self._postures[key] = mask
+        return self._postures[key]
 
     def _compute_floors(self, channel: int, width: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
         columns = self.layout(channel, width)
@@ -128,7 +143,7 @@ def _fit(specs: tuple[FieldSpec, ...], width: int) -> tuple[Column, ...] | None:
             columns, start = [], 0
             for spec in subset:
                 stop = start + (spec.size if spec.size is not None else per_name)
-                columns.append(Column(spec.name, start, stop, spec.floor))
+                columns.append(Column(spec.name, start, stop, spec.floor, spec.posture))
                 start = stop
             return tuple(columns)
     return None
@@ -166,8 +181,11 @@ def parse(doc: Any) -> ScoringConfig:
                 raise ScoringConfigError(f"{where}.size: must be a positive integer or {NAMES!r}")
             if floor is not None and not (isinstance(floor, int | float) and math.isfinite(floor) and floor > 0):
                 raise ScoringConfigError(f"{where}.floor: must be a positive number [SI unit] or null")
+            posture = spec.get("posture", False)
+            if not isinstance(posture, bool) or (posture and floor is None):
+                raise ScoringConfigError(f"{where}.posture: must be true or false, and true only for a scored field")
             specs.append(FieldSpec(key, None if size == NAMES else size, None if floor is None else float(floor),
-                                   spec["description"]))
+                                   spec["description"], posture))
         channels[CHANNEL_IDS[name]] = tuple(specs)
     return ScoringConfig(alpha=_value(doc, "alpha", float), warmup=_value(doc, "warmup", int),
                          robust_sigmas=_value(doc, "robust_sigmas", float),
