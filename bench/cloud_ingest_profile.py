@@ -15,6 +15,10 @@ raw binary COPY of the same rows as the schema owner gives PostgreSQL's own shar
 rows of the API worker.
 
     source scripts/env.sh && python bench/cloud_ingest_profile.py [--robots 8] [--batch 1000] [--seconds 15]
+        [--format 2] [--top 25]
+
+--format: the batch format the load sends (2: columnar, the bridge's default once negotiated; 1: rows). --top N
+also prints the N functions with the most samples, inclusive (every function on the stack) and self (the leaf).
 """
 
 from __future__ import annotations
@@ -72,12 +76,36 @@ def parse_raw(text: str) -> Counter:
     return samples
 
 
+def top_functions(text: str, n: int) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(inclusive, self) sample counts of the `n` busiest functions in py-spy's raw output."""
+    inclusive: Counter = Counter()
+    leaf: Counter = Counter()
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = [_short(frame) for frame in stack.split(";")]
+        for frame in set(frames):
+            inclusive[frame] += int(count)
+        leaf[frames[-1]] += int(count)
+    return inclusive.most_common(n), leaf.most_common(n)
+
+
+def _short(frame: str) -> str:
+    """'function (path/to/module.py:line)' -> 'function (package/module.py)'."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    return f"{name} ({'/'.join(Path(path).parts[-2:])})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--robots", type=int, default=8)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
+    parser.add_argument("--format", type=int, default=2, choices=(1, 2), help="batch format the load sends")
+    parser.add_argument("--top", type=int, default=0, help="also list the N busiest functions")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not os.path.exists(spy):
@@ -89,7 +117,8 @@ def main() -> None:
         with psycopg.connect(superuser, autocommit=True) as conn:  # PL/pgSQL function times (wall, in the backend)
             conn.execute("ALTER SYSTEM SET track_functions = 'pl'")
             conn.execute("SELECT pg_reload_conf()")
-        asyncio.run(load(stack.url, robots, args.batch, 3.0))  # warm-up: key cache, scorers, connections
+        # warm-up: key cache, scorers, connections
+        asyncio.run(load(stack.url, robots, args.batch, 3.0, batch_format=args.format))
         with psycopg.connect(superuser, autocommit=True) as conn:
             conn.execute("SELECT pg_stat_reset()")
         before = stack.count()
@@ -99,7 +128,8 @@ def main() -> None:
                                    "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         result: dict = {}
         runner = threading.Thread(target=lambda: result.update(
-            stats=asyncio.run(load(stack.url, robots, args.batch, args.seconds, first_seq=10**9))[1]))
+            stats=asyncio.run(load(stack.url, robots, args.batch, args.seconds, first_seq=10**9,
+                                 batch_format=args.format))[1]))
         runner.start()
         runner.join()
         _, err = record.communicate(timeout=120)
@@ -112,7 +142,8 @@ def main() -> None:
         raise SystemExit(f"py-spy wrote nothing: {err.decode()[-500:]}")
     samples = parse_raw(out.read_text())
     total = sum(samples.values()) or 1
-    print(f"{durable} rows durable in {args.seconds:.0f} s ({durable / args.seconds:,.0f} events/s), "
+    print(f"format {args.format}: {durable} rows durable in {args.seconds:.0f} s "
+          f"({durable / args.seconds:,.0f} events/s), "
           f"load average {os.getloadavg()[0]:.1f}; {total} samples of the API worker")
     print(f"CPU ms per 1000 rows: API {cpu['api']:.2f}, PostgreSQL {cpu['pg']:.2f}, load generator {cpu['load']:.2f}")
     print("stage | share of API CPU | ms per 1000 rows")
@@ -121,6 +152,12 @@ def main() -> None:
         share = count / total
         print(f"{stage} | {share * 100:.1f} % | {share * cpu['api']:.2f}")
         parts.append(f"{stage} {share * cpu['api']:.2f}")
+    if args.top:
+        inclusive, leaf = top_functions(out.read_text(), args.top)
+        for title, rows in (("inclusive", inclusive), ("self", leaf)):
+            print(f"top {args.top} functions, {title} (share of API samples | ms per 1000 rows):")
+            for name, count in rows:
+                print(f"  {count / total * 100:5.1f} % | {count / total * cpu['api']:.2f} | {name}")
     print("PostgreSQL functions (self time in the backend, wall ms per 1000 rows): " + ", ".join(
         f"{name} {ms * 1000 / max(durable, 1):.2f} ({calls} calls)" for name, calls, ms in functions))
     print(f"cloud_ingest_profile: API {cpu['api']:.2f} ms/1000 rows = " + ", ".join(parts) +
