@@ -82,6 +82,9 @@ def test_site_plan_places_windows_before_the_limits_with_at_most_k_out(cloud):
     assert plan["policy_configured"] and plan["robots_reporting"] == 4
     windows = {w["robot_id"]: w for w in plan["windows"]}
     assert next(iter(windows)) == "twin-p1"  # earliest deadline first
+    for e in plan["windows"] + plan["infeasible"]:  # each entry names the report its deadline comes from
+        latest = cloud.http.get(f"/v1/robots/{e['robot_id']}/health", headers=hdr).json()["latest"]
+        assert e["report_seq"] == latest["seq"] and abs(e["report_ts"] - (now - 1.0)) < 1e-3
     for w in plan["windows"]:
         assert w["end"] <= w["deadline"] - 2 * 3600 + 1e-3 and w["start"] >= now - 5
     spans = sorted((w["start"], w["end"]) for w in plan["windows"])

@@ -114,8 +114,13 @@ def test_injected_wear_reaches_the_site_maintenance_plan(launch, ros_probe, clou
     (window,) = [w for w in plan["windows"] if w["robot_id"] == ROBOT]
     assert window["component"] == JOINT and window["mode"] == "friction"
     # the deadline is the twin's predicted limit (its window's close: the RUL's 5 % quantile after the report), the
-    # window ends the site's lead time before it and does not start in the past
-    latest = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers()).json()["latest"]
+    # window ends the site's lead time before it and does not start in the past. The plan names the report it was
+    # derived from (report_seq, report_ts): the test compares it with THAT report, since newer ones keep arriving
+    # meanwhile (after the last sample they all carry its stamp, each with fresh Monte Carlo draws).
+    reports = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers(), params={
+        "since": window["report_ts"] - 0.5, "until": window["report_ts"] + 0.5, "limit": 500}).json()["history"]
+    (latest,) = [h for h in reports if h["seq"] == window["report_seq"]]
+    assert latest["ts"] == pytest.approx(window["report_ts"], abs=1e-6)
     knee_now = next(c for c in latest["components"] if c["name"] == JOINT)
     assert window["deadline"] == pytest.approx(knee_now["window"]["closes_at"], abs=1e-3)
     assert knee_now["rul_h"]["q05"] is not None

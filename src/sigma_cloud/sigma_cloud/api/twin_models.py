@@ -43,6 +43,7 @@ class ComponentHealthPublic(BaseModel):
 
 class HealthReportPublic(BaseModel):
     robot_id: str
+    seq: int = Field(description="the report's sequence number in the robot's uplink (identifies it)")
     ts: float = Field(description="report time [UNIX s]")
     risk_horizon_h: float | None
     spoofed_sensors: list[str]
@@ -82,6 +83,8 @@ class MaintenanceWindowPublic(BaseModel):
     end: float
     deadline: float = Field(description="predicted limit (the twin's RUL 5 % quantile) [UNIX s]")
     off_peak: bool
+    report_seq: int = Field(description="sequence number of the robot's health report the deadline comes from")
+    report_ts: float = Field(description="time of that report [UNIX s]")
 
 
 class UnplacedPublic(BaseModel):
@@ -90,6 +93,8 @@ class UnplacedPublic(BaseModel):
     mode: str
     deadline: float
     reason: str
+    report_seq: int = Field(description="sequence number of the robot's health report the deadline comes from")
+    report_ts: float = Field(description="time of that report [UNIX s]")
 
 
 class MaintenancePlanPublic(BaseModel):

@@ -11,9 +11,9 @@ from psycopg.rows import dict_row
 from sigma_cloud.core.maintenance_plan import Policy
 
 POLICY_FIELDS = ("lead_time_h", "duration_h", "max_out", "off_peak_start_hour", "off_peak_end_hour")
-LATEST_SQL = ("SELECT robot_id, extract(epoch FROM ts)::float8 AS ts, payload FROM twin_health_latest "
+LATEST_SQL = ("SELECT robot_id, seq, extract(epoch FROM ts)::float8 AS ts, payload FROM twin_health_latest "
               "WHERE robot_id = %s")
-HISTORY_SQL = ("SELECT robot_id, extract(epoch FROM ts)::float8 AS ts, payload FROM twin_health_history "
+HISTORY_SQL = ("SELECT robot_id, seq, extract(epoch FROM ts)::float8 AS ts, payload FROM twin_health_history "
                "WHERE robot_id = %(r)s AND (%(since)s::float8 IS NULL OR ts >= to_timestamp(%(since)s::float8)) "
                "AND (%(until)s::float8 IS NULL OR ts < to_timestamp(%(until)s::float8)) "
                "ORDER BY ts DESC, seq DESC LIMIT %(n)s OFFSET %(o)s")
@@ -29,7 +29,7 @@ SET_POLICY_SQL = (
 
 
 async def latest(conn: psycopg.AsyncConnection, *, robot_id: str) -> dict[str, Any] | None:
-    """The robot's latest health report row (robot_id, ts, payload), None when it has sent none (or is hidden)."""
+    """The robot's latest health report row (robot_id, seq, ts, payload), None when it has sent none (or is hidden)."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(LATEST_SQL, (robot_id,))
     return await cur.fetchone()
@@ -48,7 +48,7 @@ async def site_latest(conn: psycopg.AsyncConnection, *, site_id: str) -> list[di
     """The latest report of every active robot of the site."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        "SELECT h.robot_id, extract(epoch FROM h.ts)::float8 AS ts, h.payload FROM twin_health_latest h "
+        "SELECT h.robot_id, h.seq, extract(epoch FROM h.ts)::float8 AS ts, h.payload FROM twin_health_latest h "
         "JOIN robots r USING (robot_id) WHERE h.site_id = %s AND r.status = 'active' ORDER BY h.robot_id",
         (site_id,))
     return await cur.fetchall()

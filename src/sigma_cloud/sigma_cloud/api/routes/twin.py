@@ -32,7 +32,7 @@ Seconds = Annotated[float | None, Query(ge=0, le=1e11, description="UNIX s")]
 
 def _report(row: dict) -> HealthReportPublic:
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
-    return HealthReportPublic(**twin_health.report(row["robot_id"], row["ts"], payload))
+    return HealthReportPublic(seq=row["seq"], **twin_health.report(row["robot_id"], row["ts"], payload))
 
 
 @router.get("/v1/robots/{robot_id}/health", response_model=RobotHealthPublic, responses=responses(401, 404, 422))
@@ -66,11 +66,14 @@ async def site_maintenance(site_id: str, conn: DbDep) -> MaintenancePlanPublic:
              for n in twin_health.needs(r["robot_id"], r["ts"], r["payload"])]
     now = time.time()
     result = maintenance_plan.plan(needs, policy, now)
+    source = {r["robot_id"]: {"report_seq": r["seq"], "report_ts": r["ts"]} for r in rows}  # the report used
     return MaintenancePlanPublic(
         site_id=site_id, generated_at=now, policy_configured=configured,
         policy=MaintenancePolicy(**{k: getattr(policy, k) for k in health_repo.POLICY_FIELDS}),
-        windows=[MaintenanceWindowPublic(**dataclasses.asdict(w)) for w in result.windows],
-        infeasible=[UnplacedPublic(**dataclasses.asdict(u)) for u in result.infeasible], robots_reporting=len(rows))
+        windows=[MaintenanceWindowPublic(**dataclasses.asdict(w), **source[w.robot_id])
+                 for w in result.windows],
+        infeasible=[UnplacedPublic(**dataclasses.asdict(u), **source[u.robot_id])
+                    for u in result.infeasible], robots_reporting=len(rows))
 
 
 @router.put("/v1/sites/{site_id}/maintenance/policy", response_model=MaintenancePolicy,
