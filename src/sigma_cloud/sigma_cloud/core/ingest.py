@@ -34,6 +34,10 @@ from sigma_cloud.core.rows import one_row
 BEGIN_SQL = "SELECT hwm FROM ingest_begin(%s, %s)"
 COPY_SQL = "COPY {} " + ingest_copy.COLUMNS + " FROM STDIN (FORMAT BINARY)"
 FINISH_SQL = ("SELECT ingest_finish(%s, %s, %s, %b, %b, %b, %b, %b, %s::jsonb, %b, %b, %b, %s)")
+# ingest_begin() + ingest_finish() in the first round trip when the locked mark still cuts the batch where the API cut
+# it (migration 0074): the transaction is then begin+finish, COPY, COMMIT.
+ONCE_SQL = ("SELECT hwm, new_hwm FROM ingest_once(%s, %s, %s, %s, %s, %s, %b, %b, %b, %b, %b, %s::jsonb, %b, %b, %b, "
+            "%s)")
 ROLE_SQL = "SELECT set_config('role', %s, true)"
 # Small batches: one round trip through ingest_batch() (migration 0005; RLS-checked INSERT ... SELECT FROM unnest).
 INGEST_SQL = ("SELECT accepted, duplicates, acked_through FROM ingest_batch(%s, %s, %b, %b, %b, %b, %b, %s::jsonb, "
@@ -367,32 +371,41 @@ class IngestService:
     async def _store_copy(self, robot_id: str, nonce: str, columns: FastBatch, scorer: AnomalyScorer, hwm: int,
                           snapshot: dict[int, ChannelStats], traceparent: str,
                           priority_pool: AsyncConnectionPool | None = None) -> tuple[int, int]:
-        """One transaction, three round trips: as the device, lock the high-water mark and record the nonce
-        (ingest_begin); as sigma_ingest, binary-COPY the events newer than the mark into the day partition; as the
-        device, record the newest event per channel, safety events and the new mark (ingest_finish); commit.
+        """One transaction: as the device, lock the high-water mark, record the nonce and -- when the locked mark
+        still cuts the batch where `hwm` did (the usual case) -- the newest event per channel, the safety events and
+        the new mark (ingest_once, one round trip); as sigma_ingest, binary-COPY the events newer than the mark into
+        the day partition; commit. If the mark moved across the batch meanwhile (a retry after a lost ack), the batch
+        is re-filtered against it and finished after the COPY (ingest_finish), as before migration 0074.
         Returns (events stored, acknowledged-through seq)."""
         batch = self.score(columns, scorer, hwm)
         if priority_pool is not None and not self.deserves_priority(batch):
             raise NotPriorityError("no safety event and no event at/above ingest_priority_min_score")
+        cut = len(columns.seqs) - len(batch.seqs)
         async with (priority_pool or self.ingest_pool).connection() as conn:
             try:
                 async with conn.pipeline():
                     await conn.execute("BEGIN")
                     await conn.execute(IDENTITY_SQL, identity_params(device_principal(robot_id)))
-                    cur = await conn.execute(BEGIN_SQL, (robot_id, nonce))
+                    if batch.seqs:
+                        cur = await conn.execute(ONCE_SQL, (robot_id, nonce, columns.seqs[cut - 1] if cut else None,
+                                                            batch.seqs[0],
+                                                            *finish_params(robot_id, batch, traceparent)[1:]))
+                    else:  # nothing new for the API's mark: only the database's mark can tell
+                        cur = await conn.execute(BEGIN_SQL, (robot_id, nonce))
                     await conn.execute(ROLE_SQL, (INGEST_ROLE,))
-                db_hwm = one_row(await cur.fetchone(), "ingest_begin")[0]
-                if bisect.bisect_right(columns.seqs, db_hwm) != bisect.bisect_right(columns.seqs, hwm):
+                row = one_row(await cur.fetchone(), "ingest_once" if batch.seqs else "ingest_begin")
+                db_hwm, new_hwm = (row[0], row[1]) if batch.seqs else (row[0], None)
+                if new_hwm is not None:  # begun and finished: the rows, then COMMIT
+                    await self._copy(conn, batch)
+                    await conn.execute("COMMIT")
+                    return len(batch.seqs), new_hwm
+                if bisect.bisect_right(columns.seqs, db_hwm) != cut:
                     scorer.stats = dict(snapshot)  # part of the batch was stored meanwhile (a retry after a lost ack)
                     batch = self.score(columns, scorer, db_hwm)
                 if not batch.seqs:
                     await conn.execute("COMMIT")
                     return 0, db_hwm
-                for day, data in ingest_copy.by_day(batch.seqs, batch.ts, batch.channels, batch.scores,
-                                                    batch.payloads):
-                    async with conn.cursor().copy(sql.SQL(COPY_SQL).format(sql.Identifier(partition_name(day)))) \
-                            as copy:
-                        await copy.write(data)
+                await self._copy(conn, batch)
                 async with conn.pipeline():
                     await conn.execute(ROLE_SQL, ("sigma_device",))
                     cur = await conn.execute(FINISH_SQL, finish_params(robot_id, batch, traceparent))
@@ -403,6 +416,13 @@ class IngestService:
                     with contextlib.suppress(psycopg.Error):
                         await conn.execute("ROLLBACK")
                 raise
+
+    @staticmethod
+    async def _copy(conn: psycopg.AsyncConnection, batch: PreparedBatch) -> None:
+        """Binary COPY of the batch's rows into their day partitions (one per UTC day, as sigma_ingest)."""
+        for day, data in ingest_copy.by_day(batch.seqs, batch.ts, batch.channels, batch.scores, batch.payloads):
+            async with conn.cursor().copy(sql.SQL(COPY_SQL).format(sql.Identifier(partition_name(day)))) as copy:
+                await copy.write(data)
 
 
 def finish_params(robot_id: str, batch: PreparedBatch, traceparent: str) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 import sigma_protocol as protocol
 from sigma_cloud.api.db_errors import problem_for
 from sigma_cloud.api.deps import IngestDep, PoolDep
+from sigma_cloud.api.direct_route import DirectRoute
 from sigma_cloud.api.models import DeviceDecision, DeviceDecisions, IngestAckPublic
 from sigma_cloud.api.problems import ProblemError, responses
 from sigma_cloud.core.ingest import IngestRejected, NotPriorityError
@@ -63,13 +64,12 @@ def signed_path(request: Request) -> str:
     return request.url.path + ("?" + query if query else "")
 
 
-@router.post(protocol.INGEST_PATH, response_model=IngestAckPublic, openapi_extra=DEVICE_HEADERS,
-             responses=responses(400, 401, 403, 409, 413, 422, 503))
-async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
+async def ingest_batch(request: Request) -> Response:
     """Store a signed telemetry batch; 200 only once durable (docs/device-protocol.md). Signed for
     INGEST_PRIORITY_PATH (`?lane=priority`), a small alert batch takes the priority lane: its own slot and
     connection, never queued behind bulk batches; one that does not deserve it is demoted to the bulk lane
     (same answer; X-Sigma-Lane says which lane stored it)."""
+    ingest = request.app.state.ingest  # a DirectRoute: no dependency resolution (api/direct_route.py)
     settings = ingest.settings
     lane = "priority" if _claims_priority(request, settings.ingest_priority_max_bytes) else "bulk"
     if lane == "bulk" and request.query_params.get("lane") == "priority":
@@ -102,6 +102,13 @@ async def ingest_batch(request: Request, ingest: IngestDep) -> Response:
         console.wake(key.site_id)  # committed: the console's live map of the robot's site reads it now, no I/O
     return Response(orjson.dumps(ack.__dict__), media_type="application/json",
                     headers={**BATCH_FORMATS_HEADER, protocol.HEADER_LANE: lane})
+
+
+# The hot endpoint is served without FastAPI's per-request machinery (docs/cloud.md "Ingest efficiency", sixth
+# round); it is described in the OpenAPI document like every other route.
+router.add_api_route(protocol.INGEST_PATH, ingest_batch, methods=["POST"], route_class_override=DirectRoute,
+                     response_model=IngestAckPublic, openapi_extra=DEVICE_HEADERS,
+                     responses=responses(400, 401, 403, 409, 413, 422, 503))
 
 
 def _claims_priority(request: Request, max_bytes: int) -> bool:
