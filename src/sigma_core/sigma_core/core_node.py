@@ -97,6 +97,7 @@ class CoreNode(Node):
         self._ticks = 0
         self._published_min = math.inf
         self._traffic_note = ""
+        self._active_reason: tuple[str, str, str] = ("", "", "")
         self.create_timer(PEER_SCAN_PERIOD, self._scan_peers)
         self.forecast_client = self.create_client(Forecast, "twin/forecast")
         self._asking: dict[str, tuple[TaskSpec, TaskLoad, float]] = {}     # tasks awaiting the twin's forecast
@@ -280,6 +281,11 @@ class CoreNode(Node):
             if r.state.name != "ACTIVE":
                 self.get_logger().info(f"task {r.task_id}: {r.state.name} {r.reason} "
                                        f"(commander {NAMES.get(r.commander, r.commander)})")
+                continue
+            kind = (r.task_id, r.step, NUMBER.sub("#", r.reason))  # why it waits, logged when that changes
+            if kind != self._active_reason:
+                self._active_reason = kind
+                self.get_logger().info(f"task {r.task_id}: at {r.step} ({r.progress:.0%}): {r.reason or 'unhindered'}")
 
     def _manage_joint_states(self, now: float) -> None:
         ctx = self.pipeline.ctx

@@ -206,3 +206,28 @@ def test_a_robot_that_stopped_for_good_in_the_aisle_is_routed_around():
         t += 0.05
     assert any(s.state == State.SUCCEEDED for s in out.statuses), (t, r.x, r.y, out.traffic_note)
     assert low >= params.separation - 0.1, low
+
+
+def test_a_held_task_says_why_in_its_status():
+    """A running task that stands still reports why on tasks/status (the reason of its ACTIVE reports), at once when
+    the situation changes: a person in the path, then odometry that stopped (a CI failure showed only "-")."""
+    p = Pipeline(warehouse(), CoreConfig(), "r1")
+    r = KinematicRobot(x=-10.0, y=0.0)
+    t, reports = 0.0, []
+    while t < 8.0:
+        if t >= 5.0:
+            r.odom_alive = False
+        c, s = math.cos(r.yaw), math.sin(r.yaw)
+        r.humans = [(c * (-8.0 - r.x) + s * (0.0 - r.y), -s * (-8.0 - r.x) + c * (0.0 - r.y))]  # 2 m ahead
+        r.feed(p, t)
+        if t >= 0.5 and p.executor.spec is None:
+            p.submit_task(TaskSpec("held", Kind.GO_TO, place="-2,0"), t)
+        out = p.tick(t)
+        r.apply(out, 0.05)
+        reports += [(t, s_.reason) for s_ in out.statuses if s_.state == State.ACTIVE]
+        t += 0.05
+    assert math.hypot(r.x + 10.0, r.y) < 0.3                                  # it held
+    person = [tt for tt, why in reports if "yielding to a person" in why]
+    odom = [tt for tt, why in reports if "waiting for fresh odometry" in why]
+    assert person and person[0] < 1.5, reports[:5]
+    assert odom and 5.0 < odom[0] < 5.0 + 0.5 + 0.2, reports[-5:]           # input_max_age, then at once

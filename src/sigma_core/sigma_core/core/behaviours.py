@@ -101,6 +101,7 @@ class ExecContext:
     route: tuple[tuple[float, float], ...] | None = None   # this tick's route (position, then the path ahead)
     nearest_robot: float = math.inf          # [m] centre distance to the nearest live peer, this tick
     traffic_note: str = ""                   # why the robot holds for traffic ("" = it does not)
+    wait_note: str = ""                      # why navigation stands still for another reason this tick ("" = none)
 
     def fresh_pose(self) -> tuple[float, float, float] | None:
         w = self.world
@@ -171,8 +172,10 @@ class Navigate(_Leaf):
         ctx.step, ctx.moving_expected = self.name, False
         dt, self.last_t = max(0.0, ctx.now - self.last_t), ctx.now
         pose = ctx.fresh_pose()
-        if pose is None:
-            return Status.RUNNING             # hold still (zero command) until odometry is fresh again
+        if pose is None:                      # hold still (zero command) until odometry is fresh again
+            age = ctx.world.pose_age if ctx.world is not None else math.inf
+            ctx.wait_note = f"waiting for fresh odometry ({age:.1f} s old)"
+            return Status.RUNNING
         ctx.route = (pose[:2],)
         if self.plan is not None and ctx.cross_track > ctx.params.replan_distance:
             self.plan = None                    # off the path: plan again from here
@@ -187,9 +190,11 @@ class Navigate(_Leaf):
                     if self.refuge is not None:  # no way to the refuge now: look for one again later
                         self.refuge_retry_at = ctx.now + ctx.traffic.yield_timeout
                     self.avoid, self.refuge, self.search = (), None, None
+                    ctx.wait_note = f"no path around the robots/people in the way: {exc}"
                     return Status.RUNNING
                 return self.fail(f"no path to {self.goal.name}: {exc}")
             if plan is None:
+                ctx.wait_note = f"planning a path to {self.goal.name}"
                 return Status.RUNNING           # still searching: hold still this tick
             self.plan, self.search = plan, None
             self.index, ctx.path_length, ctx.cross_track = 1, self.plan.length, 0.0
@@ -210,6 +215,8 @@ class Navigate(_Leaf):
             return held
         ctx.command.vx, ctx.command.wz = out.vx, out.wz
         ctx.moving_expected = True
+        if not ctx.motion_allowed() or ctx.speed_limit <= 0.0:
+            ctx.wait_note = "safety does not allow motion now" if not ctx.motion_allowed() else "speed limit 0"
         if out.remaining < self.best - 0.1 or out.remaining < ctx.tracker.goal_tolerance * 2:
             self.best, self.stalled = out.remaining, 0.0
         elif ctx.motion_allowed() and ctx.speed_limit > 0.0 and self.refuge is None:

@@ -9,6 +9,7 @@ navigation replans from where the robot is).
 from __future__ import annotations
 
 import math
+import re
 from collections import OrderedDict
 
 import py_trees
@@ -22,6 +23,7 @@ from sigma_core.core.tasks import FINAL, Kind, State, StatusReport, TaskError, T
 
 PROGRESS_PERIOD = 0.5   # [s] ACTIVE reports while running, besides every step change
 KNOWN_TASKS = 512       # task ids remembered for duplicate detection
+NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 class TaskExecutor:
@@ -34,6 +36,7 @@ class TaskExecutor:
         self.known: OrderedDict[str, StatusReport] = OrderedDict()
         self._last_report = -math.inf
         self._last_step = ""
+        self._last_reason = ""                           # the last ACTIVE reason, numbers left out
         self.commander = 2
         self.newest_term: dict[str, int] = {}           # fencing: newest term seen per issuer family
         self.payload_cap = (math.inf, "")                # the twin's derating: (kg, why)
@@ -160,9 +163,11 @@ class TaskExecutor:
             return [self._finish(State.SUCCEEDED, "done")]
         if status == Status.FAILURE:
             return [self._finish(State.FAILED, self.ctx.last_failure or "a step failed")]
-        if self.ctx.step != self._last_step or now - self._last_report >= PROGRESS_PERIOD:
-            self._last_step, self._last_report = self.ctx.step, now
-            return [self._report(self.spec, State.ACTIVE, reason=self._constraint_text())]
+        reason = self._active_reason()
+        kind = NUMBER.sub("#", reason)      # a new situation is reported at once, a new distance with the period
+        if self.ctx.step != self._last_step or kind != self._last_reason or now - self._last_report >= PROGRESS_PERIOD:
+            self._last_step, self._last_reason, self._last_report = self.ctx.step, kind, now
+            return [self._report(self.spec, State.ACTIVE, reason=reason)]
         return []
 
     def halt(self) -> None:
@@ -188,6 +193,12 @@ class TaskExecutor:
         if ctx.step.startswith("navigate") and ctx.path_length > 0 and math.isfinite(ctx.remaining):
             frac = max(0.0, min(1.0, 1.0 - ctx.remaining / ctx.path_length))
         return min(1.0, (k + frac) / len(children))
+
+    def _active_reason(self) -> str:
+        """Why a running task is held or slowed, if it is: traffic (robots, people), another wait of the step
+        (odometry, path search, safety), then the situation's constraints ("" = nothing holds it)."""
+        ctx = self.ctx
+        return "; ".join(t for t in (ctx.traffic_note, ctx.wait_note, self._constraint_text()) if t)
 
     def _constraint_text(self) -> str:
         c = self.ctx.constraints

@@ -173,7 +173,7 @@ class Pipeline:
             self.make_way.stop()
             halted = switch.previous
         mode = self.arbiter.mode
-        ctx.command, ctx.route, ctx.traffic_note = Command(), None, ""
+        ctx.command, ctx.route, ctx.traffic_note, ctx.wait_note = Command(), None, "", ""
         statuses = list(self._pending)
         self._pending.clear()
         channel: str | None
