@@ -5,7 +5,7 @@ process per member, the leader killed with SIGKILL again and again.
     python bench/swarm_failover.py --sizes 5 --kills 10
     python bench/swarm_failover.py --sizes 5 10 20 --kills 0 --rest 30   # CPU at rest only
     python bench/swarm_failover.py --sizes 20 --kills 20 --baseline-rev b31d367 --floor 3   # b31d367: before round 4
-    (default --baseline-rev 1ce28f6: the round-4 code)
+    (default --baseline-rev bae6628: the round-5 code, = a4c2eda for src/sigma_swarm; 1ce28f6: the round-4 code)
 
 Failover = from the kill to the moment the LAST live member acknowledged the new leader (each member stamps its own
 status line with the wall clock when it first follows the new leader). After each kill the victim is restarted with
@@ -193,7 +193,7 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--rest", type=float, default=10.0, help="seconds of the at-rest CPU window")
     parser.add_argument("--domain", type=int, default=97, help="Cyclone DDS domain id to use (localhost only)")
-    parser.add_argument("--baseline-rev", default="1ce28f6",
+    parser.add_argument("--baseline-rev", default="bae6628",
                         help="git revision whose members run side by side in the CPU window ('' = none)")
     parser.add_argument("--floor", type=int, default=3, help="bare rclpy timer nodes measured alongside (0 = none)")
     parser.add_argument("--ros-domain", type=int, default=96, help="ROS domain of the floor nodes")

@@ -40,7 +40,6 @@ from sigma_swarm.transport import DdsTransport
 from sigma_swarm.wire import KIND_OF
 
 ACK_KIND = KIND_OF[HeartbeatAck]
-ACK_COLLECT_FRACTION = 0.25  # a leader with a valid lease reads a round's acknowledgements this far into the period
 STATUS_PERIOD_S = 0.1  # live members (suspicion) re-checked this often; role, term and leader at every step
 
 
@@ -198,21 +197,31 @@ class SwarmRuntime:
         now = self.clock()
         member = self.member
         wait = min(max_wait_s, max(0.0, member.next_deadline() - now))
-        # A leader whose newest heartbeat round already has its majority has nothing urgent to read until its next
-        # round: the remaining acknowledgements renew nothing, and a vote request, a newer term or a report may wait
-        # that long (a delay, which the protocol tolerates like any network delay). It sleeps until its next timer
-        # and takes them in one batch instead of waking once per acknowledgement (n - 1 per round).
-        batch = member.role is Role.LEADER and not member.awaiting_acks
-        if member.role is Role.LEADER and member.awaiting_acks and member.lease_valid(now):
-            # Round 5: while the lease from an earlier round still runs, the acknowledgements of the round just sent
-            # are not needed at once either (the lease they renew counts from the round's send time, not from when
-            # they are read): one batch ACK_COLLECT_FRACTION of a period after the send takes them together instead
-            # of waking for the first few as they trickle in. Without a valid lease (a new leader, a lapsed one) it
-            # reads each as it comes, so a failover is not slowed.
-            collect_at = member.heartbeat_sent_at + ACK_COLLECT_FRACTION * self.config.params.heartbeat_interval_s
-            if now < collect_at:
-                batch, wait = True, min(wait, collect_at - now)
-        frames = self.transport.receive(wait, wake_on_frame=not batch)
+        # Round 6: a leader with a valid lease wakes once per heartbeat round. It sleeps until its next timer and
+        # then, before it sends round k + 1, takes everything that arrived meanwhile in one batch — the
+        # acknowledgements of round k among it. Reading them late changes nothing the lease depends on: the lease
+        # they renew counts from round k's *send* time (it runs to send(k) + lease_s, ≈ 131 ms, and is extended
+        # when they are read at send(k) + 75 ms). Between send(k - 1) + lease_s and that read the lease is not
+        # known to be renewed; nothing acts in that gap (the status is computed after the read, and
+        # ``leader_command`` reads what arrived first). A vote request, a newer term or a report waits for the
+        # batch like a network delay the protocol tolerates. Without a valid lease (a new leader, a lapsed one) it
+        # reads each frame as it comes, so a failover is not slowed. (Round 5 woke twice a round: at the timer
+        # and a quarter period later for the acknowledgements.)
+        batch = member.role is Role.LEADER and (not member.awaiting_acks or member.lease_valid(now))
+        self._handle(self.transport.receive(wait, wake_on_frame=not batch))
+        now = self.clock()
+        if now >= self.member.next_deadline():
+            self._emit(self.member.tick(now))
+        if now >= self._next_roster_poll:
+            self._next_roster_poll = now + self.config.roster_poll_s
+            mtime = self._mtime()
+            if mtime != self._roster_mtime or self.member.roster_stale:
+                self._roster_mtime = mtime
+                self.refresh_roster()
+        self._publish_status(now)
+
+    def _handle(self, frames: list) -> None:
+        """Check and hand every received frame to the core (a leader's redundant acknowledgements unverified)."""
         me = self.config.robot_id
         for frame in frames:
             if frame.sender == me:
@@ -225,16 +234,6 @@ class SwarmRuntime:
                     self._emit(self.member.handle(message, self.clock()))
             except (ValueError, TypeError, AttributeError, KeyError) as exc:  # never let one frame stop the member
                 self.verifier.drops[f"internal_{type(exc).__name__}"] += 1
-        now = self.clock()
-        if now >= self.member.next_deadline():
-            self._emit(self.member.tick(now))
-        if now >= self._next_roster_poll:
-            self._next_roster_poll = now + self.config.roster_poll_s
-            mtime = self._mtime()
-            if mtime != self._roster_mtime or self.member.roster_stale:
-                self._roster_mtime = mtime
-                self.refresh_roster()
-        self._publish_status(now)
 
     def _emit(self, out: Output) -> None:
         member, stored = self.member, self.store.durable
@@ -270,7 +269,12 @@ class SwarmRuntime:
 
     def leader_command(self, kind: str, payload: bytes) -> LeaderCommand | None:
         """Broadcast a fenced leader command (current term) if this member leads with a valid lease."""
-        send = self.member.leader_command(kind, payload, self.clock())
+        member = self.member
+        if member.role is Role.LEADER and not member.lease_valid(self.clock()):
+            # The acknowledgements that renew the lease may be waiting unread (a leader reads them once a round):
+            # read what arrived before deciding.
+            self._handle(self.transport.receive(0.0))
+        send = member.leader_command(kind, payload, self.clock())
         if send is None:
             return None
         self.transport.publish(self.signer.frame(send.message))
