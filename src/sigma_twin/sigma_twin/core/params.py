@@ -21,7 +21,7 @@ class EstimatorParams:
                                  description="housing node updates once per this many windows (its dynamics are slow)")
     thermal_memory: float = param(7200.0, unit="s", low=600.0, high=86400.0,
                                   description="effective memory of the thermal RLS (forgetting factor from it)")
-    friction_memory: float = param(3600.0, unit="s", low=300.0, high=86400.0,
+    friction_memory: float = param(3600.0, unit="s", low=30.0, high=86400.0,
                                    description="effective memory of the friction RLS")
     rest_current: float = param(0.3, unit="A", low=0.0, high=5.0,
                                 description="a motor drawing less than this is at rest (sensor-bias check)")
@@ -57,9 +57,9 @@ class PrognosisParams:
 
     epoch: float = param(600.0, unit="s", low=10.0, high=86400.0,
                          description="a health-feature point is recorded for the trend once per epoch")
-    trend_window: float = param(10.0, unit="h", low=1.0, high=500.0,
+    trend_window: float = param(10.0, unit="h", low=0.1, high=500.0,
                                 description="the trend is fitted over this much recent history")
-    min_history: float = param(2.0, unit="h", low=0.1, high=100.0, description="no forecast with less history")
+    min_history: float = param(2.0, unit="h", low=0.01, high=100.0, description="no forecast with less history")
     samples: int = param(400, low=50, high=20000, description="Monte Carlo samples per forecast")
     horizon: float = param(200.0, unit="h", low=1.0, high=10000.0,
                            description="forecasts look this far ahead; later failures count as beyond it")
@@ -86,7 +86,7 @@ class PrognosisParams:
     model: str = param("growth", choices=("growth", "quadratic"),
                        description="trend model: growth = constant until an estimated onset, then monotone growth "
                                    "(core/growth.py); quadratic = the generic Bayesian quadratic over trend_window")
-    growth_window: float = param(36.0, unit="h", low=1.0, high=1000.0,
+    growth_window: float = param(36.0, unit="h", low=0.1, high=1000.0,
                                  description="growth model: history searched for the onset and fitted")
     onset_prior: float = param(0.5, low=0.001, high=0.999,
                                description="growth model: prior probability that a fault has started in the window")
