@@ -1,7 +1,9 @@
 """Across real processes, simulator to cloud: sim_node (MuJoCo, unpaced) → twin_node → bridge → cloud (embedded
 PostgreSQL). A winding-temperature sensor bias drift is injected into the simulator through its fault service; the
 cloud's ``/v1/robots/{id}/health`` then carries the twin's *estimate* of that bias for the drifting joint, and not
-for its healthy neighbours.
+for its healthy neighbours. A bearing-friction growth injected on another joint at the same time shakes the
+simulated IMU (sigma_sim.noise.bearing_vibration); the twin, having learnt the healthy robot's vibration level from
+the IMU, confirms the vibration, and the cloud's report lists it among the robot's inconsistent sensors.
 
 The twin never reads the injected parameters: it sees only the published topics (the estimate comes from the
 winding and housing readings of a motor at rest, ``sigma_twin.core.sensors.RestBias``). The test is the operator
@@ -25,9 +27,13 @@ from cloud_harness import cloud_in_tempdir, wait_until
 
 ROBOT, SITE = "r1", "site-sim-twin"
 DRIFTING, HEALTHY = "left_shoulder_yaw", ("right_shoulder_yaw", "left_elbow", "neck_yaw")
+WORN = "right_knee"  # bearing-friction growth: IMU vibration
+LEARN_S = 20.0  # the twin learns the healthy vibration level this long (simulated time) before the injection
 RATE_K_PER_H = 100.0
-SIM = {"robots": [ROBOT], "realtime": False, "rates.joint_states": 50.0, "rates.imu": 50.0, "rates.odom": 25.0}
-TWIN = {"publish_rate": 2.0, "forecast_period": 1.0, "estimator.rest_settle": 30.0}
+# the IMU at its default 100 Hz: the 20-45 Hz vibration band needs it
+SIM = {"robots": [ROBOT], "realtime": False, "rates.joint_states": 50.0, "rates.imu": 100.0, "rates.odom": 25.0}
+TWIN = {"publish_rate": 2.0, "forecast_period": 1.0, "estimator.rest_settle": 30.0,
+        "consistency.vibration_learn_time": LEARN_S}
 
 
 @pytest.fixture
@@ -40,8 +46,8 @@ def _state(component: dict, name: str) -> float:
     return next(s["value"] for s in component["states"] if s["name"] == name)
 
 
-def test_bias_drift_injected_in_the_simulator_reaches_the_cloud_as_the_twins_estimate(launch, ros_probe, cloud,
-                                                                                       tmp_path):
+def test_bias_drift_and_bearing_wear_injected_in_the_simulator_reach_the_cloud_as_the_twins_estimates(
+        launch, ros_probe, cloud, tmp_path):
     from sigma_bridge.keys import load_or_create_signing_key, public_key_b64
     from sigma_description import humanoid_urdf
 
@@ -59,10 +65,13 @@ def test_bias_drift_injected_in_the_simulator_reaches_the_cloud_as_the_twins_est
     health = ros_probe.subscribe(TwinHealth, f"/{ROBOT}/twin/health", qos.LATCHED)
     clock = ros_probe.subscribe(Clock, "/clock", qos.CLOCK)
     health.wait_for(lambda ms: len(ms) > 0, timeout=60.0)
+    clock.wait_for(lambda ms: bool(ms) and ms[-1].clock.sec >= LEARN_S + 5.0, timeout=240.0)
+    assert not any("vibration" in m.spoofed_sensors for m in health.messages)  # healthy: learnt, never confirmed
 
-    res = ros_probe.call(InjectFault, f"/{ROBOT}/sim/inject_fault", InjectFault.Request(
-        kind="temp_bias_drift", target=DRIFTING, magnitude=RATE_K_PER_H, duration=0.0), timeout=30.0)
-    assert res.accepted, res.message
+    for kind, target, magnitude in (("temp_bias_drift", DRIFTING, RATE_K_PER_H), ("friction_growth", WORN, 100.0)):
+        res = ros_probe.call(InjectFault, f"/{ROBOT}/sim/inject_fault", InjectFault.Request(
+            kind=kind, target=target, magnitude=magnitude, duration=0.0), timeout=30.0)
+        assert res.accepted, res.message
     t_inject = clock.wait_for(lambda ms: len(ms) > 0, timeout=30.0)[-1].clock.sec
 
     def cloud_joints() -> dict | None:
@@ -85,4 +94,11 @@ def test_bias_drift_injected_in_the_simulator_reaches_the_cloud_as_the_twins_est
         assert abs(_state(comps[joint], "winding_sensor_bias")) < 0.5, (joint, comps[joint]["states"])
     history = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers()).json()["history"]
     assert len(history) >= 2  # a history, not a single report
+
+    def cloud_vibration() -> dict | None:
+        latest = httpx.get(f"{cloud.url}/v1/robots/{ROBOT}/health", headers=cloud.headers()).json().get("latest")
+        return latest if latest and "vibration" in latest["spoofed_sensors"] else None
+
+    latest = wait_until(cloud_vibration, 240, "the twin's confirmed IMU vibration in the cloud's report", period=1.0)
+    assert "imu" not in latest["spoofed_sensors"]  # vibration, not an IMU contradicting the odometry
     assert sim.alive and twin.alive and bridge.alive
