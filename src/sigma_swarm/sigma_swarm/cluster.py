@@ -208,4 +208,4 @@ class LocalCluster:
                 proc.popen.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.popen.kill()
-                proc.popen.wait(timeout=5)
+                proc.popen.wait(timeout=60)  # a SIGKILLed process at load 70-100 took more than 5 s to be reaped
