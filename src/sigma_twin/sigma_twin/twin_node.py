@@ -55,6 +55,17 @@ def _time(seconds: float) -> Time:
     return Time(sec=int(seconds), nanosec=int((seconds % 1.0) * 1e9))
 
 
+def restamp(msg: TwinHealth, t: float) -> None:
+    """Between forecasts: the last forecast seen from data time ``t``. Its absolute windows stay; the remaining
+    useful life quantiles shrink by the time passed since its stamp, so stamp + q05 is still the window's close
+    (a restamped report used to pair a new stamp with the old RUL: a plan 3 minutes off in a fast test)."""
+    dt_h = (t - _stamp_s(msg.header.stamp)) / 3600.0
+    for c in (*msg.actuators, msg.battery):
+        c.rul_q05, c.rul_q50, c.rul_q95 = (q if not math.isfinite(q) else max(0.0, q - dt_h)
+                                           for q in (c.rul_q05, c.rul_q50, c.rul_q95))
+    msg.header.stamp = _time(t)
+
+
 def _component(c: CoreHealth) -> ComponentHealth:
     msg = ComponentHealth()
     msg.name, msg.health, msg.confidence = c.name, float(c.health), float(c.confidence)
@@ -167,7 +178,7 @@ class TwinNode(Node):
         # the current ones beside the joints whose winding sensor contradicts physics
         confirmed = self.twin.confirmed_inconsistencies(t)
         if self.cached is not None and wall - self.cached_at < self.forecast_period:
-            self.cached.header.stamp = _time(t)  # between forecasts: the last one, restamped
+            restamp(self.cached, t)  # between forecasts: the last one, seen from the newest data
             self.cached.spoofed_sensors = self.spoofed_joints + confirmed
             self.pub.publish(self.cached)
             return
