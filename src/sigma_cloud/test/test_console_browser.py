@@ -170,7 +170,8 @@ def test_create_a_task_and_watch_it_finish(cloud, world, page):
     sign_in(page, cloud.url, world.manager, PASSWORD)
     page.click("#nav-tasks")
     page.select_option("#task-kind", "go_to")
-    page.click("#task-pick")  # choose the place on the map
+    page.click("#task-pick")  # choose the place on the map: the map view opens on the hash change, a task later
+    page.wait_for_selector("#map-view:not([hidden]) #map [data-place='packing']", state="visible", timeout=WAIT_MS)
     page.click("#map [data-place='packing']", force=True)
     page.wait_for_selector("#tasks-view:not([hidden])", timeout=WAIT_MS)
     assert page.input_value("#task-place") == "packing"
