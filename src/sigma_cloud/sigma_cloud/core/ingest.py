@@ -15,7 +15,7 @@ import orjson
 import psycopg
 from nacl.signing import SigningKey, VerifyKey
 from psycopg import sql
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 import sigma_protocol as protocol
@@ -382,6 +382,11 @@ class IngestService:
             raise NotPriorityError("no safety event and no event at/above ingest_priority_min_score")
         cut = len(columns.seqs) - len(batch.seqs)
         async with (priority_pool or self.ingest_pool).connection() as conn:
+            if batch.seqs:  # the usual case: two round trips (ingest_copy.copy_exchange_*); None: do it as below
+                done = await self._copy_two_round_trips(conn, robot_id, nonce,
+                                                        columns.seqs[cut - 1] if cut else None, batch, traceparent)
+                if done is not None:
+                    return done
             try:
                 async with conn.pipeline():
                     await conn.execute("BEGIN")
@@ -418,11 +423,81 @@ class IngestService:
                 raise
 
     @staticmethod
+    async def _copy_two_round_trips(conn: psycopg.AsyncConnection, robot_id: str, nonce: str, low: int | None,
+                                    batch: PreparedBatch, traceparent: str) -> tuple[int, int] | None:
+        """The transaction of _store_copy in two round trips (docs/cloud.md "Ingest efficiency", round 7): one simple
+        query -- identity; ingest_once(); role sigma_ingest; COPY into the day partition -- whose results arrive with
+        the COPY's CopyInResponse, then the rows and CopyDone, after which the implicit transaction commits. The same
+        statements, roles, locks and order as the parameterized path, so exactly-once and RLS are unchanged. When
+        ingest_once() finds the mark moved across the batch, the COPY is failed (CopyFail): nothing was written, the
+        nonce is not kept, and None tells the caller to run the parameterized path. None too, before anything is sent,
+        for a batch over two UTC days or values a literal cannot carry."""
+        pgconn = conn.pgconn
+        streams = list(ingest_copy.by_day(batch.seqs, batch.ts, batch.channels, batch.scores, batch.payloads))
+        if len(streams) != 1 or pgconn.parameter_status(b"standard_conforming_strings") != b"on":
+            return None
+        day, data = streams[0]
+        query = once_query(robot_id, nonce, low, batch, traceparent, partition_name(day))
+        if b"\x00" in query:
+            return None
+        # Interrupted in the middle (cancelled), the connection is left ACTIVE and the pool closes it on return: the
+        # transaction is never committed.
+        async with conn.lock:
+            results = await conn.wait(ingest_copy.copy_exchange_start(pgconn, query))
+            if not results or results[-1].status != ExecStatus.COPY_IN:
+                raise _error_of(conn, results, "ingest_once")
+            new_hwm = results[1].get_value(0, 1)  # identity, ingest_once, role, COPY
+            done = await conn.wait(ingest_copy.copy_exchange_finish(
+                pgconn, data, None if new_hwm is not None else b"the mark moved across the batch"))
+        if new_hwm is None:
+            return None  # CopyFail: rolled back
+        if not done or done[0].status != ExecStatus.COMMAND_OK:
+            raise _error_of(conn, done, "COPY")
+        return len(batch.seqs), int(new_hwm)
+
+    @staticmethod
     async def _copy(conn: psycopg.AsyncConnection, batch: PreparedBatch) -> None:
         """Binary COPY of the batch's rows into their day partitions (one per UTC day, as sigma_ingest)."""
         for day, data in ingest_copy.by_day(batch.seqs, batch.ts, batch.channels, batch.scores, batch.payloads):
             async with conn.cursor().copy(sql.SQL(COPY_SQL).format(sql.Identifier(partition_name(day)))) as copy:
                 await copy.write(data)
+
+
+def _error_of(conn: psycopg.AsyncConnection, results: list[Any], what: str) -> Exception:
+    """The database error among a simple query's results (as psycopg would raise it)."""
+    for result in results:
+        if result.status == ExecStatus.FATAL_ERROR:
+            return psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+    return RuntimeError(f"{what}: unexpected results {[r.status for r in results]}")
+
+
+def once_query(robot_id: str, nonce: str, low: int | None, batch: PreparedBatch, traceparent: str,
+               partition: str) -> bytes:
+    """The fast path's one simple query (ingest_copy.copy_exchange_start), with its values as literals: the device
+    identity, ingest_once() with ONCE_SQL's arguments, the role sigma_ingest, the COPY into `partition`."""
+    lit = ingest_copy.literal
+    role, sites, robot, subject = identity_params(device_principal(robot_id))
+    latest = [i - 1 for i in batch.latest]
+    safety = np.nonzero(batch.channels == SAFETY_EVENT)[0].tolist()
+    args = [lit(robot_id.encode()) + b"::text", lit(nonce.encode()) + b"::text",
+            b"NULL::int8" if low is None else b"%d::int8" % low, b"%d::int8" % batch.seqs[0],
+            b"%d::int4" % len(batch.seqs), b"%d::int8" % batch.seqs[-1],
+            ingest_copy.int_array_literal([batch.seqs[i] for i in latest], b"int8[]"),
+            ingest_copy.float_array_literal([batch.ts[i] for i in latest], b"float8[]"),
+            ingest_copy.int_array_literal(batch.channels[latest], b"int2[]"),
+            ingest_copy.text_array_literal([batch.payloads[i] for i in latest]),
+            ingest_copy.float_array_literal(batch.scores[latest], b"float4[]"),
+            lit(orjson.dumps(batch.stats)) + b"::jsonb",
+            ingest_copy.int_array_literal([batch.seqs[i] for i in safety], b"int8[]"),
+            ingest_copy.float_array_literal([batch.ts[i] for i in safety], b"float8[]"),
+            ingest_copy.text_array_literal([batch.payloads[i] for i in safety]),
+            lit(traceparent.encode()) + b"::text" if traceparent else b"NULL::text"]
+    return b"".join([
+        b"SELECT set_config('role',", lit(role.encode()), b",true),set_config('sigma.sites',", lit(sites.encode()),
+        b",true),set_config('sigma.robot_id',", lit(robot.encode()), b",true),set_config('sigma.subject',",
+        lit(subject.encode()), b",true);SELECT hwm,new_hwm FROM ingest_once(", b",".join(args),
+        b");SELECT set_config('role','", INGEST_ROLE.encode(), b"',true);COPY ", partition.encode(), b" ",
+        ingest_copy.COLUMNS.encode(), b" FROM STDIN (FORMAT BINARY)"])
 
 
 def finish_params(robot_id: str, batch: PreparedBatch, traceparent: str) -> tuple[Any, ...]:

@@ -68,3 +68,63 @@ def by_day(seqs: Sequence[int], ts: Sequence[float], channels: np.ndarray, score
             rows = where.tolist()
             yield epoch + dt.timedelta(days=day), copy_data(
                 [seqs[i] for i in rows], ts_us[where], channels[where], scores[where], [payloads[i] for i in rows])
+
+
+# --- Two round trips per batch (round 7): statements and COPY in one simple query --------------------------------
+# psycopg refuses a COPY in a pipeline and a COPY mixed with other statements, so the fast path used four round trips
+# (pipeline; COPY start; COPY data; COMMIT). PostgreSQL itself runs a multi-statement simple query as one implicit
+# transaction and a COPY FROM STDIN inside it as any other statement: the results before the COPY come back with its
+# CopyInResponse, and the transaction commits when the query string ends after CopyDone. So a batch is one query
+# (identity; ingest_once; role; COPY) and one CopyData + CopyDone, driven here at the libpq level. A simple query
+# carries no parameters: the few values are SQL literals (standard_conforming_strings on: a quote is doubled, nothing
+# else is special; a NUL byte cannot be sent, and callers fall back to the parameterized path then).
+
+def literal(value: bytes) -> bytes:
+    """A string literal of UTF-8 bytes (standard_conforming_strings must be on)."""
+    return b"'" + value.replace(b"'", b"''") + b"'"
+
+
+def int_array_literal(values: Sequence[int] | np.ndarray, cast: bytes) -> bytes:
+    return b"'{" + b",".join(b"%d" % v for v in np.asarray(values, dtype=np.int64).tolist()) + b"}'::" + cast
+
+
+def float_array_literal(values: Sequence[float] | np.ndarray, cast: bytes) -> bytes:
+    """repr of the float64 value: exact for float8 and for a float32 widened to float64 (float4in rounds back)."""
+    return (b"'{" + ",".join(map(repr, np.asarray(values, dtype=np.float64).tolist())).encode() + b"}'::" + cast)
+
+
+def text_array_literal(values: Sequence[bytes]) -> bytes:
+    if not values:
+        return b"'{}'::text[]"
+    return b"ARRAY[" + b",".join(map(literal, values)) + b"]::text[]"
+
+
+COPY_CHUNK = 128 * 1024  # what psycopg's own COPY writer hands libpq at once (larger chunks get slower, psycopg #255)
+
+
+def copy_exchange_start(pgconn: object, query: bytes) -> object:
+    """Generator (for `AsyncConnection.wait`): send `query` and fetch its results up to the COPY's CopyInResponse
+    (or to its end when a statement failed: the implicit transaction is then rolled back)."""
+    from psycopg import generators
+
+    pgconn.send_query(query)  # type: ignore[attr-defined]
+    yield from generators.send(pgconn)
+    return (yield from generators.fetch_many(pgconn))
+
+
+def copy_exchange_finish(pgconn: object, data: bytes, error: bytes | None = None) -> object:
+    """Generator (for `AsyncConnection.wait`): the COPY's data and CopyDone -- or CopyFail with `error` (nothing is
+    written, the implicit transaction is rolled back) -- then the rest of the query's results."""
+    from psycopg import generators
+
+    if error is None:
+        view = memoryview(data)
+        for start in range(0, len(view), COPY_CHUNK):
+            while pgconn.put_copy_data(view[start:start + COPY_CHUNK]) == 0:  # type: ignore[attr-defined]
+                while not (yield generators.WAIT_W):
+                    continue
+    while pgconn.put_copy_end(error) == 0:  # type: ignore[attr-defined]
+        while not (yield generators.WAIT_W):
+            continue
+    yield from generators.send(pgconn)  # flush
+    return (yield from generators.fetch_many(pgconn))
