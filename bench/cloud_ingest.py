@@ -7,12 +7,13 @@ this machine, so the ingest figure is also a ratio to it (the last number of the
 is reported per part (service, PostgreSQL, load generator) for both.
 
     source scripts/env.sh && python bench/cloud_ingest.py [--robots 16] [--batch 1000] [--seconds 8] [--rounds 3]
-        [--workers 2] [--formats 2,1] [--before REV]
+        [--workers 2] [--formats 2,1] [--before REV] [--before-formats 1]
 
 Rounds alternate baseline and ingest so a busy shared host affects both alike; medians are reported. Each round
 measures every batch format of --formats (2: the columnar format, sigma_protocol.columnar; 1: the row format) in
-turn; the last line is the first format's. --before REV also measures the cloud code of git revision REV (row
-format, its own stack and COPY baseline, the same rounds) after this tree's, as "before" beside "after".
+turn; the last line is the first format's. --before REV also measures the cloud code of git revision REV (in the
+--before-formats, default the row format; its own stack and COPY baseline, the same rounds) after this tree's, as
+"before" beside "after".
 """
 
 from __future__ import annotations
@@ -257,7 +258,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--formats", default="2,1", help="batch formats measured in each round; the first is the "
                         "headline")
-    parser.add_argument("--before", default="", help="git revision whose cloud code is measured too (format 1)")
+    parser.add_argument("--before", default="", help="git revision whose cloud code is measured too")
+    parser.add_argument("--before-formats", default="1", help="batch formats measured for --before (a revision "
+                        "older than format 2's, e.g. adcbaaa, takes only 1)")
     args = parser.parse_args()
     formats = [int(f) for f in args.formats.split(",")]
     lines = measure(args, formats, "this tree")
@@ -267,13 +270,14 @@ def main() -> None:
             os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(export_revision(args.before, Path(tmp))),
                                                                      saved]))
             try:
-                before = measure(args, [1], args.before)
+                before = measure(args, [int(f) for f in args.before_formats.split(",")], args.before)
             finally:
                 if saved is None:
                     os.environ.pop("PYTHONPATH", None)
                 else:
                     os.environ["PYTHONPATH"] = saved
-        print(before[1])
+        for line in before.values():
+            print(line)
     for batch_format in formats[1:]:
         print(lines[batch_format])
     print(lines[formats[0]])

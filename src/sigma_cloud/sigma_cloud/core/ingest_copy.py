@@ -40,15 +40,14 @@ def copy_data(seqs: Sequence[int], ts_us: np.ndarray, channels: np.ndarray, scor
     prefix["ts"] = ts_us
     prefix["channel"] = channels
     prefix["score"] = scores
-    prefix["payload_len"] = [len(p) + 1 for p in payloads]
+    prefix["payload_len"] = np.fromiter(map(len, payloads), dtype=np.int32, count=n) + 1
     prefix["jsonb_version"] = JSONB_VERSION
-    view = memoryview(prefix.tobytes())
-    width = ROW_PREFIX.itemsize
-    parts: list[bytes | memoryview] = [HEADER]
-    for i, payload in enumerate(payloads):
-        parts.append(view[i * width:(i + 1) * width])
-        parts.append(payload)
-    parts.append(TRAILER)
+    # Rows interleaved in C: each record as one bytes object (numpy's fixed-width bytes view; its .tolist() drops
+    # trailing NUL bytes only, and every record ends with the jsonb version byte 1), then prefix, payload, prefix...
+    parts: list[bytes] = [HEADER] * (2 * n + 2)
+    parts[1:-1:2] = prefix.view(f"S{ROW_PREFIX.itemsize}").tolist()
+    parts[2:-1:2] = payloads
+    parts[-1] = TRAILER
     return b"".join(parts)
 
 
