@@ -7,9 +7,10 @@ this machine, so the ingest figure is also a ratio to it (the last number of the
 is reported per part (service, PostgreSQL, load generator) for both.
 
     source scripts/env.sh && python bench/cloud_ingest.py [--robots 16] [--batch 1000] [--seconds 8] [--rounds 3]
-        [--workers 2] [--formats 2,1] [--before REV] [--before-formats 1]
+        [--workers 2] [--formats 2,1] [--before REV] [--before-formats 1] [--warmup 2]
 
-Rounds alternate baseline and ingest so a busy shared host affects both alike; medians are reported. Each round
+Rounds alternate baseline and ingest so a busy shared host affects both alike; medians are reported. Before round 1
+--warmup seconds of ingest load are not measured (each round's raw COPY is preceded by the LIKE-table COPY). Each round
 measures every batch format of --formats (2: the columnar format, sigma_protocol.columnar; 1: the row format) in
 turn; the last line is the first format's. --before REV also measures the cloud code of git revision REV (in the
 --before-formats, default the row format; its own stack and COPY baseline, the same rounds) after this tree's, as
@@ -192,6 +193,9 @@ def measure(args: argparse.Namespace, formats: list[int], code: str) -> dict[int
     with Stack(workers=args.workers) as stack:
         robots = stack.register(args.robots)
         threads = min(args.robots, 8)
+        if args.warmup > 0:  # unmeasured: key cache, scorers, pool connections, first pages (the COPY baseline
+            # is warmed by the LIKE-table COPY that precedes it in each round)
+            asyncio.run(load(stack.url, robots, args.batch, args.warmup, first_seq=1, batch_format=formats[0]))
         for round_index in range(args.rounds):
             like_baselines.append(copy_baseline(stack.runtime.owner_url, args.batch, threads, args.seconds / 4,
                                                 same_table=False))
@@ -205,7 +209,7 @@ def measure(args: argparse.Namespace, formats: list[int], code: str) -> dict[int
                 start = time.monotonic()
                 round_latencies, stats = asyncio.run(load(
                     stack.url, robots, args.batch, args.seconds,
-                    first_seq=1 + (round_index * len(formats) + k) * 10**9, batch_format=batch_format))
+                    first_seq=1 + (round_index * len(formats) + k + 1) * 10**9, batch_format=batch_format))
                 elapsed = time.monotonic() - start
                 durable = stack.count() - before
                 assert durable == stats["acked"], f"acked {stats['acked']} but {durable} rows are durable"
@@ -222,7 +226,7 @@ def measure(args: argparse.Namespace, formats: list[int], code: str) -> dict[int
         # Acknowledgement latency below saturation: 4 robots, 250-event batches (the saturated rounds above
         # measure queueing as much as service time).
         light, light_stats = asyncio.run(load(stack.url, robots[:4], 250, args.seconds / 4,
-                                              first_seq=1 + args.rounds * len(formats) * 10**9,
+                                              first_seq=1 + (args.rounds * len(formats) + 1) * 10**9,
                                               batch_format=formats[0]))
     light.sort()
     light_p50 = statistics.median(light) * 1e3
@@ -256,6 +260,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="ingest time per round and format")
     parser.add_argument("--rounds", type=int, default=3, help="alternating baseline/ingest rounds (noisy hosts)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured ingest load before round 1")
     parser.add_argument("--formats", default="2,1", help="batch formats measured in each round; the first is the "
                         "headline")
     parser.add_argument("--before", default="", help="git revision whose cloud code is measured too")

@@ -83,7 +83,9 @@ def test_bad_columns_fall_back_and_are_named() -> None:
     good = protocol.encode_columnar_batch("r1", rows)
     assert fastpath_columnar.decode(good, "r1", NOW, 86400, 100, 300) is not None
     for bad, seq in ((_column(good, 0, "voltage", [48.0, 48.0, 1e9, 48.0]), 3),
-                     (_column(good, 0, "voltage", [48.0, float("nan"), 48.0, 48.0]), 2)):
+                     (_column(good, 0, "voltage", [48.0, float("nan"), 48.0, 48.0]), 2),
+                     (_column(good, 0, "voltage", [48.0, 48.0, 48.0, float("inf")]), 4),
+                     (_column(good, 0, "voltage", [float("-inf"), 48.0, 48.0, 48.0]), 1)):
         assert fastpath_columnar.decode(bad, "r1", NOW, 86400, 100, 300) is None
         _, errors = protocol.validate_batch({"robot_id": "r1", "events": protocol.columnar_events(orjson.loads(bad))},
                                             "r1", NOW, 86400, 100, 300)

@@ -12,6 +12,7 @@ takes the reference path (`sigma_protocol.columnar_events` + `validate_batch`), 
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import sys
 from itertools import repeat
@@ -99,7 +100,8 @@ def _block(block: Any, channel: str) -> tuple[int, np.ndarray, np.ndarray, Any, 
         values = raw.astype(np.float64) if column.type == "i8" or not _NATIVE else raw
         if values.size:
             low, high = channels.bounds(channel, field)
-            if not (np.isfinite(values).all() and values.min() >= low and values.max() <= high):
+            lowest, highest = values.min(), values.max()  # NaN propagates into both, and fails every comparison
+            if not (low <= lowest and highest <= high and math.isfinite(lowest) and math.isfinite(highest)):
                 return None
         if len(shape) == 2 and names is not None and width not in (0, len(names)):
             return None
