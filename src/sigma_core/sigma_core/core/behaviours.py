@@ -92,7 +92,8 @@ class ExecContext:
     step: str = ""
     remaining: float = math.nan              # [m] along the current path
     path_length: float = math.nan            # [m] of the current path when planned
-    cross_track: float = 0.0                 # [m]
+    cross_track: float = math.nan            # [m] off the path being followed this tick (NaN: none followed; the
+    #                                          pipeline clears it every tick, so a stopped Navigate leaves no stale one)
     moving_expected: bool = False            # the plan wants motion now (for self-evaluation)
     last_failure: str = ""
     needs_joints: bool = False
@@ -151,6 +152,7 @@ class Navigate(_Leaf):
         self.refuge_retry_at = -math.inf                      # no refuge search before this (none was found)
         self.detour_at: float | None = None                   # when it planned around people/robots it yielded to
         self.detour_retried = False
+        self.cross_track = 0.0                                # [m] its own, of the last tick it tracked (replanning)
 
     def initialise(self) -> None:
         super().initialise()
@@ -158,6 +160,7 @@ class Navigate(_Leaf):
                                                                                     self.ctx.now)
         self.refuge, self.avoid, self.yield_since, self.replanned_at = None, (), None, -math.inf
         self.refuge_retry_at, self.detour_at, self.detour_retried = -math.inf, None, False
+        self.cross_track = 0.0
 
     def _site(self, pose: tuple[float, float, float]) -> SiteMap:
         """The site map with what to route around, at full radius (a path that only grazes a disc would be held
@@ -177,7 +180,7 @@ class Navigate(_Leaf):
             ctx.wait_note = f"waiting for fresh odometry ({age:.1f} s old)"
             return Status.RUNNING
         ctx.route = (pose[:2],)
-        if self.plan is not None and ctx.cross_track > ctx.params.replan_distance:
+        if self.plan is not None and self.cross_track > ctx.params.replan_distance:
             self.plan = None                    # off the path: plan again from here
         target = self.refuge or (self.goal.x, self.goal.y)
         if self.plan is None:
@@ -197,11 +200,12 @@ class Navigate(_Leaf):
                 ctx.wait_note = f"planning a path to {self.goal.name}"
                 return Status.RUNNING           # still searching: hold still this tick
             self.plan, self.search = plan, None
-            self.index, ctx.path_length, ctx.cross_track = 1, self.plan.length, 0.0
+            self.index, ctx.path_length, self.cross_track = 1, self.plan.length, 0.0
             self.best, self.stalled = math.inf, 0.0       # progress is judged along the new path
         out = track(ctx.tracker, pose, self.plan.waypoints, self.index, ctx.speed_limit,
                     None if self.refuge else self.goal.yaw)
         self.index, ctx.remaining, ctx.cross_track = out.index, out.remaining, out.cross_track
+        self.cross_track = out.cross_track
         if out.arrived:
             if self.refuge is None:
                 ctx.remaining = 0.0

@@ -174,6 +174,11 @@ class Pipeline:
             halted = switch.previous
         mode = self.arbiter.mode
         ctx.command, ctx.route, ctx.traffic_note, ctx.wait_note = Command(), None, "", ""
+        # Only a Navigate that tracks its path on this tick sets a cross-track error. Kept from an earlier tick, the
+        # error of a robot shoved off its path (0.8 m: confidence 0.44 < 0.5) outlived the fallback it caused: the
+        # halted executor never tracked again, the confidence stayed below the arbiter's threshold, and the task stood
+        # ACTIVE for good (the main command's r3 "at navigate:pickup (3 %)" for 200+ s; test_stages.py).
+        ctx.cross_track = math.nan
         statuses = list(self._pending)
         self._pending.clear()
         channel: str | None
