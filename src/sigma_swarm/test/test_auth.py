@@ -248,3 +248,29 @@ def test_a_pair_sealed_frame_that_is_not_authentic_is_dropped(tamper):
         verifier = Verifier("s1", "r2", roster())
     assert verifier.accept(Frame(**fields), 0) is None
     assert verifier.drops == {"bad_signature": 1} and verifier.accepted == 0
+
+
+def test_the_direct_pair_seal_is_pynacls_xchacha20poly1305_byte_for_byte():
+    """Round 7: auth calls libsodium through PyNaCl's cffi binding without PyNaCl's wrapper; same bytes both ways, a
+    wrong tag, key, nonce or associated data is None (never an exception), and wrong lengths never reach the C call."""
+    import os
+
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt as pynacl_open
+    from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt as pynacl_seal
+
+    from sigma_swarm.auth import _aead_open, _aead_seal, _pair_ad, _pair_ad_prefix
+
+    for size in (0, 1, 45, 900):
+        message, ad, nonce, key = os.urandom(size), os.urandom(size % 50), os.urandom(24), os.urandom(32)
+        sealed = _aead_seal(message, ad, nonce, key)
+        assert sealed == pynacl_seal(message, ad, nonce, key)
+        assert _aead_open(sealed, ad, nonce, key) == message == pynacl_open(sealed, ad, nonce, key)
+        assert _aead_open(sealed[:-1] + bytes([sealed[-1] ^ 1]), ad, nonce, key) is None
+        assert _aead_open(sealed, ad + b"x", nonce, key) is None
+        assert _aead_open(sealed, ad, os.urandom(24), key) is None
+        assert _aead_open(sealed, ad, nonce, os.urandom(32)) is None
+        assert _aead_open(sealed, ad, nonce[:23], key) is None and _aead_open(sealed, ad, nonce, key[:31]) is None
+        assert _aead_open(sealed[:15], ad, nonce, key) is None
+    with pytest.raises(ValueError):
+        _aead_seal(b"x", b"", b"short", os.urandom(32))
+    assert _pair_ad_prefix("s1", "r1") + (5).to_bytes(8, "big") + (7).to_bytes(1, "big") == _pair_ad("s1", "r1", 5, 7)
