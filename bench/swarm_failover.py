@@ -5,7 +5,8 @@ process per member, the leader killed with SIGKILL again and again.
     python bench/swarm_failover.py --sizes 5 --kills 10
     python bench/swarm_failover.py --sizes 5 10 20 --kills 0 --rest 30   # CPU at rest only
     python bench/swarm_failover.py --sizes 20 --kills 20 --baseline-rev b31d367 --floor 3   # b31d367: before round 4
-    (default --baseline-rev bae6628: the round-5 code, = a4c2eda for src/sigma_swarm; 1ce28f6: the round-4 code)
+    (default --baseline-rev 987ad54: the round-6 code; bae6628: the round-5 code, = a4c2eda for src/sigma_swarm;
+    1ce28f6: the round-4 code)
 
 Failover = from the kill to the moment the LAST live member acknowledged the new leader (each member stamps its own
 status line with the wall clock when it first follows the new leader). After each kill the victim is restarted with
@@ -35,8 +36,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from sigma_swarm.cluster import LocalCluster
-from sigma_swarm.core import ElectionParams
+from sigma_swarm.core import ElectionParams, build_params
 from sigma_testing.process import cpu_seconds
 
 
@@ -88,6 +91,14 @@ def start_floor(count: int, period_s: float, ros_domain: int) -> list[subprocess
     return procs
 
 
+def heartbeat_interval(params_file: Path | None) -> float:
+    """The leader heartbeat period of this code's members (the floor nodes' timer period)."""
+    if params_file is None:
+        return ElectionParams().heartbeat_interval_s
+    document = yaml.safe_load(params_file.read_text()) or {}
+    return build_params(document.get("election", {})).heartbeat_interval_s
+
+
 def baseline_tree(rev: str, into: Path) -> str:
     """``src/sigma_swarm`` of git revision ``rev`` extracted under ``into``; returns the path to import it from."""
     root = Path(__file__).resolve().parent.parent
@@ -119,8 +130,8 @@ def rest_cpu(clusters: dict[str, LocalCluster], floors: list[subprocess.Popen], 
 
 
 def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, baseline: str | None,
-             floor: int, ros_domain: int) -> dict:
-    cluster = LocalCluster(n, workdir / "this", domain)
+             floor: int, ros_domain: int, params_file: Path | None = None) -> dict:
+    cluster = LocalCluster(n, workdir / "this", domain, params_file=params_file)
     clusters = {"this": cluster}
     if baseline:
         clusters["previous"] = LocalCluster(n, workdir / "previous", domain + 1, python_path=baseline)
@@ -128,7 +139,7 @@ def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, base
     try:
         for c in clusters.values():
             c.start_all()
-        floors = start_floor(floor, ElectionParams().heartbeat_interval_s, ros_domain) if floor else []
+        floors = start_floor(floor, heartbeat_interval(params_file), ros_domain) if floor else []
         for name, c in list(clusters.items()):
             try:
                 c.wait_for(c.agreed_leader, 120, f"first leader of {n} ({name})", poll=0.1)
@@ -193,17 +204,20 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--rest", type=float, default=10.0, help="seconds of the at-rest CPU window")
     parser.add_argument("--domain", type=int, default=97, help="Cyclone DDS domain id to use (localhost only)")
-    parser.add_argument("--baseline-rev", default="bae6628",
+    parser.add_argument("--baseline-rev", default="987ad54",
                         help="git revision whose members run side by side in the CPU window ('' = none)")
     parser.add_argument("--floor", type=int, default=3, help="bare rclpy timer nodes measured alongside (0 = none)")
     parser.add_argument("--ros-domain", type=int, default=96, help="ROS domain of the floor nodes")
+    parser.add_argument("--params", type=Path, default=None,
+                        help="YAML with an 'election:' section for this code's members (e.g. a longer heartbeat "
+                             "period with scaled timeouts); the previous code keeps its own defaults")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="swarm-failover-") as tmp:
         baseline = baseline_tree(args.baseline_rev, Path(tmp)) if args.baseline_rev else None
         for n in args.sizes:
             r = run_size(n, args.kills, args.domain, Path(tmp) / f"n{n}", args.rest, baseline, args.floor,
-                         args.ros_domain)
+                         args.ros_domain, args.params)
             results.append(r)
             f = [x * 1e3 for x in r["failovers"]] or [float("nan")]
             cpu = r["cpu"]
@@ -214,7 +228,7 @@ def main() -> int:
                          f"leader {cpu['previous']['leader']:.2f} % -> ratio "
                          f"{cpu['this']['mean'] / cpu['previous']['mean']:.2f}x")
             if args.floor:
-                line += (f"; bare rclpy node, {ElectionParams().heartbeat_interval_s * 1e3:.0f} ms timer: "
+                line += (f"; bare rclpy node, {heartbeat_interval(args.params) * 1e3:.0f} ms timer: "
                          f"{cpu['floor']['mean']:.2f} % -> {cpu['this']['mean'] / cpu['floor']['mean']:.2f}x the floor")
             print(line + f"; load average {r['load']:.1f}", flush=True)
             if r["failovers"]:
@@ -233,7 +247,8 @@ def main() -> int:
     load = os.getloadavg()[0]
     print(f"host: {os.cpu_count()} cores, load average {load:.1f} at the end (shared machine)")
     print(f"command: python bench/swarm_failover.py --sizes {' '.join(map(str, args.sizes))} --kills {args.kills} "
-          f"--rest {args.rest:g} --baseline-rev '{args.baseline_rev}' --floor {args.floor}")
+          f"--rest {args.rest:g} --baseline-rev '{args.baseline_rev}' --floor {args.floor}"
+          + (f" --params {args.params}" if args.params else ""))
     worst = max((pct([x * 1e3 for x in r["failovers"]], 0.99) for r in results if r["failovers"]),
                 default=float("nan"))
     mean = statistics.fmean(r["cpu"]["this"]["mean"] for r in results)
