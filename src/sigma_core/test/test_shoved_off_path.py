@@ -4,8 +4,8 @@ The main command's r3 stood at ``navigate:pickup`` (3 %) for 200+ s (clean-clone
 ``tasks/status``. Cause: a walker's capsule pushed it 0.8 m off its path; the self-evaluation's tracking factor
 (1 - 0.7 x 0.8 = 0.44 < 0.5) made the arbiter fall back to the mechanical fallback, which halts the executor — and
 the cross-track error of that last tracked tick stayed in the context, so the confidence stayed 0.44, edge_ai never
-became eligible again and the task stood ACTIVE for good (the halted executor reports nothing). Now only a Navigate
-that tracks its path on a tick sets the error (the pipeline clears it every tick)."""
+became eligible again and the task stood ACTIVE for good (the halted executor reported nothing). Now only a Navigate
+that tracks its path on a tick sets the error (the pipeline clears it every tick), and a halted task says why."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DT = 0.05
 def _drive(shove: float, until: float = 60.0):
     p = Pipeline(warehouse(), CoreConfig(), "r3")
     r = KinematicRobot(x=-10.0, y=0.0)
-    t, shoved, modes, final, health = 0.0, None, [], None, []
+    t, shoved, modes, final, health, held = 0.0, None, [], None, [], []
     while t < until and final is None:
         r.feed(p, t)
         if t >= 0.5 and not p.executor.known:
@@ -38,12 +38,13 @@ def _drive(shove: float, until: float = 60.0):
         if shoved is not None:
             health.append((t, out.commander, out.edge_health.confidence, out.edge_health.reasons))
         final = next((s.state for s in out.statuses if s.state != State.ACTIVE), final)
+        held += [(t, s.step, s.reason) for s in out.statuses if out.commander == Mode.MECHANICAL and shoved]
         t += DT
-    return final, modes, shoved, health, (r.x, r.y)
+    return final, modes, shoved, health, (r.x, r.y), held
 
 
 def test_a_robot_shoved_off_its_path_falls_back_then_finishes_its_task():
-    final, modes, shoved, health, (x, y) = _drive(0.8)
+    final, modes, shoved, health, (x, y), said = _drive(0.8)
     assert shoved is not None
     fell = [t for t, m in modes if t > shoved and m == Mode.MECHANICAL]
     assert fell and fell[0] - shoved < 0.5, modes                 # the shove is noticed: fallback at once
@@ -54,11 +55,15 @@ def test_a_robot_shoved_off_its_path_falls_back_then_finishes_its_task():
     # while nothing follows a path the tracking error is no reason (it was: "off the path by 0.80 m" for good)
     fallback = [h for h in health if h[1] == Mode.MECHANICAL]
     assert fallback and not any("off the path" in why for h in fallback[3:] for why in h[3]), fallback[:5]
+    # and the halted task says why it stands (it reported nothing: the CI's reason "-")
+    assert said and said[0][1] == "navigate:place", said
+    assert said[0][2].startswith("halted: mechanical_fallback commands (edge AI confidence 0.4") and \
+        "off the path by 0.80 m" in said[0][2], said
 
 
 def test_tracking_error_still_counts_while_the_path_is_followed():
     """The factor itself stays: once the shoved robot tracks its path again it is judged off it (and falls back)."""
-    _final, _modes, shoved, health, _ = _drive(0.8, until=10.0)
+    _final, _modes, shoved, health, _, _ = _drive(0.8, until=10.0)
     soon = [h for h in health if shoved < h[0] <= shoved + 3 * DT + 1e-9]
     judged = [h for h in soon if any("off the path by 0.8" in why for why in h[3])]
     assert judged and judged[0][2] < 0.5, soon

@@ -151,6 +151,19 @@ class TaskExecutor:
         return seq
 
     # -- running ------------------------------------------------------------------------------------
+    def held(self, now: float, commander: int, why: str) -> list[StatusReport]:
+        """While the executor stands halted (another commander, or none, has the robot): the running task's ACTIVE
+        report at its halted step says why — at once when that changes, else every ``PROGRESS_PERIOD`` (a task that
+        stood in the fallback reported nothing: the CI's reason "-")."""
+        self.commander = commander
+        if self.root is None or self.spec is None:
+            return []
+        kind = NUMBER.sub("#", why)
+        if kind != self._last_reason or now - self._last_report >= PROGRESS_PERIOD:
+            self._last_reason, self._last_report = kind, now
+            return [self._report(self.spec, State.ACTIVE, reason=why)]
+        return []
+
     def tick(self, now: float, commander: int) -> list[StatusReport]:
         """One step of the running task (the caller set ctx.now/world/constraints/speed_limit and reset command)."""
         self.commander = commander

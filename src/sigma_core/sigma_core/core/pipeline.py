@@ -198,6 +198,8 @@ class Pipeline:
         else:
             ctx.speed_limit, ctx.moving_expected = 0.0, False
             self.executor.commander = int(mode)
+            statuses += self.executor.held(now, int(mode), f"halted: {NAMES[mode]} commands (edge AI confidence "
+                                           f"{health.confidence:.2f}: {'; '.join(health.reasons)})")
             channel = CHANNELS.get(Mode(allowed)) if allowed in (0, 1) and \
                 world.safety_age <= cfg.arbiter.safety_max_age else None
             command = Command() if channel else None
