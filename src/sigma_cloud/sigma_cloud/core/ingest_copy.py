@@ -11,8 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import struct
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from psycopg.abc import PQGen
+    from psycopg.pq.abc import PGconn, PGresult
 
 COLUMNS = "(seq, ts, channel, score, payload)"
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -101,17 +106,17 @@ def text_array_literal(values: Sequence[bytes]) -> bytes:
 COPY_CHUNK = 128 * 1024  # what psycopg's own COPY writer hands libpq at once (larger chunks get slower, psycopg #255)
 
 
-def copy_exchange_start(pgconn: object, query: bytes) -> object:
+def copy_exchange_start(pgconn: PGconn, query: bytes) -> PQGen[list[PGresult]]:
     """Generator (for `AsyncConnection.wait`): send `query` and fetch its results up to the COPY's CopyInResponse
     (or to its end when a statement failed: the implicit transaction is then rolled back)."""
     from psycopg import generators
 
-    pgconn.send_query(query)  # type: ignore[attr-defined]
+    pgconn.send_query(query)
     yield from generators.send(pgconn)
     return (yield from generators.fetch_many(pgconn))
 
 
-def copy_exchange_finish(pgconn: object, data: bytes, error: bytes | None = None) -> object:
+def copy_exchange_finish(pgconn: PGconn, data: bytes, error: bytes | None = None) -> PQGen[list[PGresult]]:
     """Generator (for `AsyncConnection.wait`): the COPY's data and CopyDone -- or CopyFail with `error` (nothing is
     written, the implicit transaction is rolled back) -- then the rest of the query's results."""
     from psycopg import generators
@@ -119,10 +124,10 @@ def copy_exchange_finish(pgconn: object, data: bytes, error: bytes | None = None
     if error is None:
         view = memoryview(data)
         for start in range(0, len(view), COPY_CHUNK):
-            while pgconn.put_copy_data(view[start:start + COPY_CHUNK]) == 0:  # type: ignore[attr-defined]
+            while pgconn.put_copy_data(view[start:start + COPY_CHUNK]) == 0:
                 while not (yield generators.WAIT_W):
                     continue
-    while pgconn.put_copy_end(error) == 0:  # type: ignore[attr-defined]
+    while pgconn.put_copy_end(error) == 0:
         while not (yield generators.WAIT_W):
             continue
     yield from generators.send(pgconn)  # flush
