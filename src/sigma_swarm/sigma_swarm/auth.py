@@ -65,9 +65,18 @@ def _pair_ad(site: str, sender: str, counter: int, kind: int) -> bytes:
     return PAIR_AD_PREFIX + signed_bytes(site, sender, counter, kind, b"")
 
 
+_AD_TAIL = 9  # counter (8 bytes) and kind (1), the end of ``signed_bytes`` with an empty body
+
+
 def _pair_ad_prefix(site: str, sender: str) -> bytes:
-    """The part of ``_pair_ad`` that only depends on site and sender (cached per peer; counter and kind follow)."""
-    return _pair_ad(site, sender, 0, 0)[:-9]
+    """The part of ``_pair_ad`` that only depends on site and sender (cached per peer; ``_pair_ad_from`` adds the
+    rest)."""
+    return _pair_ad(site, sender, 0, 0)[:-_AD_TAIL]
+
+
+def _pair_ad_from(prefix: bytes, counter: int, kind: int) -> bytes:
+    """``_pair_ad`` from its cached per-peer prefix (OverflowError when counter or kind do not fit their bytes)."""
+    return prefix + counter.to_bytes(8, "big") + kind.to_bytes(1, "big")
 
 
 # Round 7: the AEAD calls go straight to libsodium through PyNaCl's own cffi binding (the function PyNaCl's
@@ -141,7 +150,7 @@ class Signer:
                 key = self._pair_keys[to] = pair_key(self.key, self._peers[to])
             self._counter += 1
             nonce = os.urandom(PAIR_NONCE_BYTES)
-            ad = self._ad_prefix + self._counter.to_bytes(8, "big") + kind.to_bytes(1, "big")
+            ad = _pair_ad_from(self._ad_prefix, self._counter, kind)
             sealed = _aead_seal(body, ad, nonce, key)
             return Frame(self.site, self.robot_id, self._counter, kind, nonce + sealed, b"")
         if self._box is not None:
@@ -292,7 +301,7 @@ class Verifier:
         if prefix is None:  # frame.site == self.site was checked first
             prefix = self._ad_prefixes[frame.sender] = _pair_ad_prefix(self.site, frame.sender)
         try:
-            ad = prefix + frame.counter.to_bytes(8, "big") + frame.kind.to_bytes(1, "big")
+            ad = _pair_ad_from(prefix, frame.counter, frame.kind)
         except OverflowError:
             return None  # only the CDR codec's bounds stand between a frame and these fields
         return _aead_open(body[PAIR_NONCE_BYTES:], ad, body[:PAIR_NONCE_BYTES], key)

@@ -471,14 +471,19 @@ def _error_of(conn: psycopg.AsyncConnection, results: list[Any], what: str) -> E
     return RuntimeError(f"{what}: unexpected results {[r.status for r in results]}")
 
 
+def summary_rows(batch: PreparedBatch) -> tuple[list[int], list[int]]:
+    """Row indices of the batch's newest event per channel and of its safety events (what ingest_once/finish store
+    besides the rows)."""
+    return [i - 1 for i in batch.latest], np.nonzero(batch.channels == SAFETY_EVENT)[0].tolist()
+
+
 def once_query(robot_id: str, nonce: str, low: int | None, batch: PreparedBatch, traceparent: str,
                partition: str) -> bytes:
     """The fast path's one simple query (ingest_copy.copy_exchange_start), with its values as literals: the device
     identity, ingest_once() with ONCE_SQL's arguments, the role sigma_ingest, the COPY into `partition`."""
     lit = ingest_copy.literal
     role, sites, robot, subject = identity_params(device_principal(robot_id))
-    latest = [i - 1 for i in batch.latest]
-    safety = np.nonzero(batch.channels == SAFETY_EVENT)[0].tolist()
+    latest, safety = summary_rows(batch)
     args = [lit(robot_id.encode()) + b"::text", lit(nonce.encode()) + b"::text",
             b"NULL::int8" if low is None else b"%d::int8" % low, b"%d::int8" % batch.seqs[0],
             b"%d::int4" % len(batch.seqs), b"%d::int8" % batch.seqs[-1],
@@ -502,8 +507,7 @@ def once_query(robot_id: str, nonce: str, low: int | None, batch: PreparedBatch,
 
 def finish_params(robot_id: str, batch: PreparedBatch, traceparent: str) -> tuple[Any, ...]:
     """ingest_finish()'s arguments: the newest event per channel, the safety events, the new high-water mark."""
-    latest = [i - 1 for i in batch.latest]
-    safety = np.nonzero(batch.channels == SAFETY_EVENT)[0].tolist()
+    latest, safety = summary_rows(batch)
     return (robot_id, len(batch.seqs), batch.seqs[-1],
             pgarray.int8_array([batch.seqs[i] for i in latest]), pgarray.float8_array([batch.ts[i] for i in latest]),
             pgarray.int2_array(batch.channels[latest]), pgarray.text_array([batch.payloads[i] for i in latest]),
