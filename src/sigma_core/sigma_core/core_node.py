@@ -15,6 +15,8 @@ import math
 import re
 import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
@@ -42,6 +44,7 @@ from sigma_interfaces.msg import (
 )
 from sigma_interfaces.srv import Forecast
 from sigma_ros_common import qos
+from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_ros_common.spin import events_executor, run
 from sigma_sim_interfaces.srv import SetPayload
 
@@ -64,7 +67,11 @@ class CoreNode(Node):
         self.robot_id = self.get_namespace().strip("/")
         self.pipeline = Pipeline(s.site, s.config, self.robot_id)
         p = self.pipeline.perception
-        sub = self.create_subscription
+
+        def sub(msg_type: type, topic: str, callback: Callable[[Any], None], qos_profile: QoSProfile) -> None:
+            # a callback that publishes while Ctrl-C takes the context down stays quiet (no FATAL in the log)
+            self.create_subscription(msg_type, topic, quiet_on_shutdown(self.context, callback), qos_profile)
+
         sub(Odometry, "odom", lambda m: p.update_odom(*convert.odom_values(m), self._now()), qos.SENSOR)
         sub(DetectedHumans, "humans", lambda m: p.update_humans(
             [(h.position.x, h.position.y, h.velocity.x, h.velocity.y) for h in m.humans], self._now()), qos.SENSOR)
@@ -98,7 +105,7 @@ class CoreNode(Node):
         self._published_min = math.inf
         self._traffic_note = ""
         self._active_reason: tuple[str, str, str] = ("", "", "")
-        self.create_timer(PEER_SCAN_PERIOD, self._scan_peers)
+        self.create_timer(PEER_SCAN_PERIOD, quiet_timer(self.context, self._scan_peers))
         self.forecast_client = self.create_client(Forecast, "twin/forecast")
         self._asking: dict[str, tuple[TaskSpec, TaskLoad, float]] = {}     # tasks awaiting the twin's forecast
         self._unasked: set[str] = set()  # ... of which the twin's service was not discovered yet (asked when it is)
@@ -107,7 +114,7 @@ class CoreNode(Node):
         self._payload_pending: float | None = None
         self.tick_durations: deque[float] = deque(maxlen=100_000)   # [s] of whole ticks, for the exit summary
         self.tick_cpu: deque[float] = deque(maxlen=100_000)         # [s] CPU of this thread per tick (the work alone)
-        self.create_timer(1.0 / self.params.rate, self._tick)
+        self.create_timer(1.0 / self.params.rate, quiet_timer(self.context, self._tick))
         gc.collect()
         gc.freeze()     # the site map and its planner tables: never walked by a collection during a tick
         self.get_logger().info(f"core ready: site {s.site.name} ({len(s.site.places)} places), "

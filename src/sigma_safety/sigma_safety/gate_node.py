@@ -24,8 +24,8 @@ from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import SafetyStatus
 from sigma_ros_common import qos
+from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_safety import convert
-from sigma_safety.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_safety.core.gate import CommandGate, GateParams, JointCommand, Verdict
 from sigma_safety.core.gate import Twist as CoreTwist
 from sigma_safety.core.graph import Endpoint, trusted_source

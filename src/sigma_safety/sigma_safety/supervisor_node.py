@@ -16,8 +16,8 @@ from std_msgs.msg import Bool
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans, PolicyHealth, SafetyEvent, SafetyStatus, TwinHealth
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
 from sigma_ros_common import qos
+from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_safety import convert, latch_file
-from sigma_safety.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_safety.core.graph import Endpoint, ForeignPublisherWatch
 from sigma_safety.core.model import Fault, SafetyState, Severity
 from sigma_safety.core.policy import SafetyPolicy
