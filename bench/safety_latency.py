@@ -56,9 +56,8 @@ from sigma_interfaces.msg import (
     SafetyStatus,
 )
 from sigma_interfaces.srv import ResetSafety
-from sigma_ros_common import qos
+from sigma_ros_common import qos, realtime
 from sigma_ros_common.share import package_share
-from sigma_safety import realtime
 from sigma_safety.core.urdf import load_joint_limits
 from sigma_testing.domain import claim_domain, isolation_env
 from sigma_testing.process import NodeProcess, executable, ros_args

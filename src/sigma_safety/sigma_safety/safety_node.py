@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.node import Node
 
+from sigma_ros_common import realtime
 from sigma_ros_common.spin import events_executor, run
-from sigma_safety import realtime
 from sigma_safety.gate_node import GateNode
 from sigma_safety.settings import ProcessSettings, gate_settings, process_settings, supervisor_settings
 from sigma_safety.supervisor_node import SupervisorNode

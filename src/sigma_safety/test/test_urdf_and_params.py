@@ -112,7 +112,7 @@ def test_tests_named_in_docs_exist():
 
 
 def test_kernel_preemption_model_is_read_from_the_build_config_and_the_boot_mode():
-    from sigma_safety.realtime import kernel_preemption, parse_preemption
+    from sigma_ros_common.realtime import kernel_preemption, parse_preemption
 
     none_dynamic = "CONFIG_PREEMPT_NONE=y\n# CONFIG_PREEMPT is not set\nCONFIG_PREEMPT_DYNAMIC=y\nCONFIG_PREEMPTION=y"
     assert parse_preemption(none_dynamic) == "none (dynamic: boot default)"

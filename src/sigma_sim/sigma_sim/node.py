@@ -21,7 +21,7 @@ from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
-from sigma_ros_common import qos
+from sigma_ros_common import qos, realtime
 from sigma_ros_common.spin import run
 from sigma_sim import messages as conv
 from sigma_sim.faults import FaultError
@@ -228,12 +228,23 @@ def main(args: list[str] | None = None) -> int:
         assert isinstance(sim_node, SimNode)
         return None if sim_node.params.realtime else sim_node.advance_unpaced
 
+    def start(nodes: Sequence[Node]) -> None:
+        sim_node = nodes[0]
+        assert isinstance(sim_node, SimNode)
+        nice = sim_node.params.nice if sim_node.params.realtime else 0
+        if nice:  # paced to the wall clock: sensor timing must not depend on the host's load
+            why = realtime.set_nice(nice)
+            if why:
+                sim_node.get_logger().warning(f"{why}: running without it")
+        sim_node.get_logger().info(f"process scheduling: {realtime.describe()}")
+
     def summary(nodes: Sequence[Node]) -> None:
         for n in nodes:
             if isinstance(n, SimNode):
                 print(n.summary(), file=sys.stderr, flush=True)
 
-    return run("sim_node", lambda: [SimNode()], args, step_for=unpaced_step, on_exit=summary)
+    return run("sim_node", lambda: [SimNode()], args, step_for=unpaced_step, on_start=start,
+               on_exit=summary)
 
 
 if __name__ == "__main__":

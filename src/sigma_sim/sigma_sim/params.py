@@ -53,6 +53,9 @@ class SimParams:
                                     description="human detector horizontal field of view")
     max_catch_up_steps: int = param(50, low=1, high=10000,
                                     description="realtime: most physics steps per tick before dropping the backlog")
+    nice: int = param(-15, low=-20, high=19,
+                      description="realtime: nice value of the simulator's threads (it stands in for sensor hardware, "
+                                  "whose timing never depends on the computer's load); 0 = like every other process")
 
     def __post_init__(self) -> None:
         for rid in self.robots:
@@ -77,6 +80,7 @@ class NodeParams:
     human_sensor_range: float
     human_sensor_fov: float
     max_catch_up_steps: int
+    nice: int
 
 
 def declare(node: Node) -> NodeParams:
@@ -91,7 +95,7 @@ def declare(node: Node) -> NodeParams:
         physics_rate=p.physics_rate, realtime=p.realtime, seed=p.seed, base_mode=p.base_mode,
         rates={t: float(getattr(rates, t)) for t in TOPIC_RATES},
         human_sensor_range=p.human_sensor_range, human_sensor_fov=p.human_sensor_fov,
-        max_catch_up_steps=p.max_catch_up_steps,
+        max_catch_up_steps=p.max_catch_up_steps, nice=p.nice,
     )
 
 

@@ -1,5 +1,6 @@
-"""Real-time treatment of the safety process where the OS allows it: SCHED_FIFO for every thread, locked memory,
-and no garbage-collector pauses on the hazard path.
+"""Real-time treatment of a process where the OS allows it: SCHED_FIFO for every thread, locked memory, and no
+garbage-collector pauses on the hazard path (the safety node); or a raised fair-share priority (``set_nice``, the
+simulator, which stands in for sensor hardware whose timing never depends on how busy the robot's computer is).
 
 Each step that the OS refuses (no CAP_SYS_NICE / RLIMIT_RTPRIO, no CAP_IPC_LOCK / RLIMIT_MEMLOCK, not Linux) is
 skipped and reported, so the caller can log one warning; the node runs either way.
@@ -37,6 +38,26 @@ def set_fifo(priority: int) -> str | None:
         except OSError as exc:
             failed.append(f"thread {tid}: {exc.strerror}")
     return f"SCHED_FIFO {priority} refused ({failed[0]}; grant CAP_SYS_NICE or an rtprio limit)" if failed else None
+
+
+def set_nice(nice: int) -> str | None:
+    """``nice`` for every thread that exists now (Linux keeps a nice value per thread; later threads inherit the
+    creating thread's); None or why not."""
+    if not hasattr(os, "setpriority"):
+        return "setpriority not available on this OS"
+    failed = []
+    for tid in _threads():
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError as exc:
+            failed.append(f"thread {tid}: {exc.strerror}")
+    if not failed and os.getsid(0) == os.getpid():
+        # With autogroup scheduling (Linux's default for desktops and many servers) every session is one scheduling
+        # group, each group gets an equal share, and a thread's nice counts only inside its group: a launcher that
+        # starts every node in its own session makes nice alone worthless. A session leader owns its group: nice it.
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(nice))
+    return f"nice {nice} refused ({failed[0]}; grant CAP_SYS_NICE or a nice limit)" if failed else None
 
 
 def lock_memory() -> str | None:
@@ -85,7 +106,11 @@ def describe() -> str:
     name = {getattr(os, "SCHED_FIFO", -1): "SCHED_FIFO", getattr(os, "SCHED_OTHER", -2): "SCHED_OTHER"}.get(policy,
                                                                                                          str(policy))
     locked = "memory locked" if _vmlck_kb() > 0 else "memory not locked"
-    return f"{name} {prio}, {locked}"
+    nice = os.getpriority(os.PRIO_PROCESS, 0) if hasattr(os, "getpriority") else 0
+    group = ""
+    with contextlib.suppress(OSError):
+        group = " (" + Path("/proc/self/autogroup").read_text().strip().lstrip("/") + ")"
+    return f"{name} {prio}" + (f" nice {nice}{group}" if nice else "") + f", {locked}"
 
 
 _PREEMPT_OPTIONS = (("CONFIG_PREEMPT_RT", "rt"), ("CONFIG_PREEMPT_LAZY", "lazy"), ("CONFIG_PREEMPT", "full"),
