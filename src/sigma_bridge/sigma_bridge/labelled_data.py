@@ -9,6 +9,9 @@ fleet-model shadow check (model_adoption.py) reads.
   scored against them.
 - A labelled fault sample: each safety event that raised faults, label = the rule of its most severe raised fault
   (e.g. ``motor_temperature``, ``emergency_stop``), window ``before_s`` before to ``after_s`` after the event.
+  One sample per episode: a fault whose label was sampled less than ``history_s`` before it belongs to the same
+  episode (a flapping watchdog raises and clears several times a second) and adds no sample — its window would
+  repeat the last one, and scoring each would cost the bridge a signature per flap.
 - A ``normal`` sample every ``normal_period_s`` of telemetry with no raised fault within ``history_s``.
 - Bounded: ``history_s`` of telemetry in memory; the file keeps at most ``2 * max_samples`` lines (then it is
   rewritten with the newest ``max_samples``, atomically); the shadow check reads the last ``max_samples``.
@@ -67,6 +70,7 @@ class LabelledRecorder:
         self._events: deque[tuple[float, str, list[float]]] = deque()
         self._faults: list[tuple[float, str]] = []  # pending fault samples (event time, label)
         self._last_fault = -float("inf")
+        self._last_sampled: dict[str, float] = {}  # label -> time of its last fault sample (one per episode)
         self._last_normal: float | None = None
         self._lock = threading.Lock()
         self.lines = self._count_lines()
@@ -109,9 +113,12 @@ class LabelledRecorder:
             return []
         samples = []
         oldest, newest = events[0][0], events[-1][0]
-        for ts, label in ready:
+        for ts, label in sorted(ready):
+            if ts - self._last_sampled.get(label, -float("inf")) < self.history_s:
+                continue  # the same episode as the last sample of this label
             if oldest <= ts - self.before_s:  # enough history before it (not a start-up fault)
                 samples.append(Sample(ts, label, self._signature(events, ts)))
+                self._last_sampled[label] = ts
         if self.normal_period_s > 0:
             if self._last_normal is None:
                 self._last_normal = oldest

@@ -278,7 +278,7 @@ class BridgeNode(LifecycleNode):
             self._last_safety_key = source_key
             priority = PRIORITY_SAFETY
             path = self.p.recordings_dir / f"{self.p.robot_id}_safety_{msg.sequence}_{t_ns}.mcap"
-            rec = self.blackbox.trigger(t_ns, str(path.resolve()))
+            rec = self.blackbox.trigger(t_ns, str(path))  # recordings_dir is absolute (params)
             if rec is not None:  # events of one incident window share one recording
                 recording = rec.path
         elif channel == "safety_status":

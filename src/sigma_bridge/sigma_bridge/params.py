@@ -165,7 +165,7 @@ def declare(node: Node) -> BridgeParams:
         foxglove_backlog=s.foxglove_backlog, viz_rate=s.viz_rate, urdf_path=s.urdf_path,
         geofences_file=s.geofences_file, geofence_site=s.geofence_site,
         blackbox_pre_s=s.blackbox_pre_s, blackbox_post_s=s.blackbox_post_s, blackbox_max_bytes=s.blackbox_max_bytes,
-        recordings_dir=path(s.recordings_dir), stats_period_s=s.stats_period_s,
+        recordings_dir=path(s.recordings_dir).resolve(), stats_period_s=s.stats_period_s,
         recording_upload_rate=s.recording_upload_rate, model_dir=path(s.model_dir),
         model_check_period_s=s.model_check_period_s, labelled_normal_period_s=s.labelled_normal_period_s,
         model_classify_period_s=s.model_classify_period_s, priority_lane=s.priority_lane,

@@ -66,3 +66,20 @@ def test_the_file_stays_bounded(tmp_path: Path) -> None:
     assert rec.due() and rec.lines <= 4  # 9 lines > 2 x 4: rewritten with the newest 4
     lines = path.read_bytes().splitlines()
     assert len(lines) == rec.lines and orjson.loads(lines[-1])["ts"] > 6
+
+
+def test_a_flapping_fault_is_one_episode_one_sample(tmp_path: Path) -> None:
+    """A watchdog raised 5 times a second for 20 s (a starved sensor) gives one sample, not 100 signatures; the same
+    label again after history_s is a new episode; another label in between is its own."""
+    rng = random.Random(5)
+    rec = LabelledRecorder(tmp_path / "recent.jsonl", normal_period_s=0.0)
+    feed(rec, 0.0, 10.0, rng)
+    for i in range(100):
+        rec.add("safety_event", 10.0 + 0.2 * i, {"raised": [{"rule": "watchdog", "severity": 2}]})
+    rec.add("safety_event", 15.0, {"raised": [{"rule": "motor_temperature", "severity": 2}]})
+    feed(rec, 10.0, 32.0, rng)
+    assert [(s.label, s.ts) for s in rec.due()] == [("watchdog", 10.0), ("motor_temperature", 15.0)]
+    rec.add("safety_event", 41.0, {"raised": [{"rule": "watchdog", "severity": 2}]})  # 31 s later: a new episode
+    feed(rec, 32.0, 43.0, rng)
+    assert [(s.label, s.ts) for s in rec.due()] == [("watchdog", 41.0)]
+    assert rec.lines == 3
