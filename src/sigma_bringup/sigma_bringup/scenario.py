@@ -52,6 +52,11 @@ class RobotTimeline:
         """An AI holds authority and the brakes are released: the robot can do its task."""
         return self.first(after, lambda s: s.authority < AUTHORITY_MECHANICAL_FALLBACK and not s.brake)
 
+    def clear_of_people(self) -> bool:
+        """The latest status holds no speed-and-separation code (no person near enough to slow or stop it)."""
+        last = self.latest()
+        return last is not None and not ({SLOW_DOWN, SEPARATION_STOP} & last.codes)
+
     def slowed_at(self, after: float) -> float | None:
         return self.first(after, lambda s: SLOW_DOWN in s.codes and s.speed_scale < 1.0)
 

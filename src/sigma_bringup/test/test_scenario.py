@@ -46,6 +46,15 @@ def test_milestones_of_a_human_approach():
     assert tl.slowed_at(12.0) is None
 
 
+def test_clear_of_people_is_the_latest_status_without_a_person_code():
+    tl = RobotTimeline("r2")
+    assert not tl.clear_of_people()  # no status yet
+    for sample, clear in ((_s(1.0), True), (_s(2.0, 1, 0.6, {SLOW_DOWN}), False),
+                          (_s(3.0, 2, 0.0, {SEPARATION_STOP}), False), (_s(4.0, 2, 0.0, {701}), True)):
+        tl.add(sample)
+        assert tl.clear_of_people() is clear
+
+
 def test_ordered_check_passes_only_in_order():
     tl = _human_timeline()
     ok = ordered(
