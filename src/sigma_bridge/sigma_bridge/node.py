@@ -261,7 +261,8 @@ class BridgeNode(LifecycleNode):
         try:
             msg = deserialize_message(raw, cls)
         except Exception as exc:  # noqa: BLE001 - a malformed sample must not stop the bridge
-            self.get_logger().error(f"{topic}: cannot deserialize {type_name}: {exc}", throttle_duration_sec=5.0)
+            if self.context.ok():  # (during Ctrl-C the type support may be gone: not the sample's fault)
+                self.get_logger().error(f"{topic}: cannot deserialize {type_name}: {exc}", throttle_duration_sec=5.0)
             return
         if channel is None:
             return

@@ -23,6 +23,7 @@ from sensor_msgs.msg import BatteryState, Imu, JointState
 from sigma_interfaces.msg import ActuatorHealth, ComponentHealth, TwinHealth
 from sigma_interfaces.srv import Forecast
 from sigma_ros_common import qos
+from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_ros_common.ros_params import declare_plain, load
 from sigma_ros_common.spin import events_executor, run
 from sigma_twin.core import raw_cdr
@@ -121,8 +122,9 @@ class TwinNode(Node):
             self.create_subscription(JointState, "joint_states", self.on_joints, qos.SENSOR)
             self.create_subscription(Imu, "imu", self.on_imu, SENSOR_BURST)
             self.create_subscription(Odometry, "odom", self.on_odom, SENSOR_BURST)
-        self.create_service(Forecast, "twin/forecast", self.on_forecast)
-        self.create_timer(1.0 / rate, self.publish)
+        # quiet while Ctrl-C takes the context down (the EventsExecutor would log a publish that raced it as FATAL)
+        self.create_service(Forecast, "twin/forecast", quiet_on_shutdown(self.context, self.on_forecast, service=True))
+        self.create_timer(1.0 / rate, quiet_timer(self.context, self.publish))
         self.mc = np.random.default_rng(prog.seed + 1)
 
     def on_joints(self, msg: JointState) -> None:
