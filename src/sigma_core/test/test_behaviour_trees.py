@@ -131,6 +131,34 @@ def test_grasp_fails_with_reason_when_the_hands_never_confirm():
     assert final.state == State.FAILED and "grasp: hands did not confirm 3.0 kg" in final.reason
 
 
+def test_an_arm_step_waiting_for_a_flickering_speed_limit_still_times_out():
+    """Safety scales speed to 0.1 with a one-tick recovery every 2 s (a flickering limit): the reach step's wait is
+    bounded from its first wait (arm_wait_timeout), not restarted by each flicker."""
+    params = ExecutionParams(arm_wait_timeout=5.0)
+    p, r, t = ready(CoreConfig(execution=params), x=-8.0, y=-0.85, yaw=-math.pi / 2)
+    p.submit_task(TaskSpec("f", Kind.DELIVER, pickup="shelf_1_0", dropoff="dock_1", payload_mass=3.0), t)
+    first_wait, first_recover, t_end = None, None, t + 60.0
+    while t < t_end:
+        reaching = any(s.step == "reach:pickup" for s in (r.log[-1].statuses if r.log else ()))
+        if reaching and first_wait is None:
+            first_wait = t
+        r.speed_scale = 1.0 if first_wait is None or round((t - first_wait) / 0.05) % 40 == 39 else 0.1
+        r.feed(p, t)
+        out = p.tick(t)
+        r.apply(out, 0.05)
+        r.log.append(out)
+        if first_recover is None and any(st.step.endswith("/recover") for st in out.statuses):
+            first_recover = t
+        t += 0.05
+        if finished(out):
+            break
+    final = statuses(r, "f")[-1]
+    assert first_wait is not None and first_recover is not None
+    assert final.state == State.FAILED and "for safety speed scale" in final.reason, final.reason
+    # the first attempt gave up arm_wait_timeout after its first wait (through two flickers), then the bounded retry
+    assert 5.0 <= first_recover - first_wait <= 5.0 + 0.2
+
+
 def test_hold_runs_for_its_duration_and_stale_odometry_holds_still():
     p, r, t = ready()
     p.submit_task(TaskSpec("h", Kind.HOLD, duration=2.0), t)

@@ -319,7 +319,9 @@ class ArmMove(_Leaf):
 
     It waits (arms held where they are) while safety scales speed below ``arm_min_speed_scale``: moving a load slowly
     near a person is what the speed scale asks, but the gate's target lead then falls below the servo's sag under the
-    load and the arm cannot lift; waiting for the person to pass is the safer plan anyway.
+    load and the arm cannot lift; waiting for the person to pass is the safer plan anyway. The wait is bounded per
+    step: ``arm_wait_timeout`` counts from the step's first wait and is not restarted when the scale recovers for a
+    moment (a flickering limit would otherwise keep the step waiting for ever).
     """
 
     def __init__(self, name: str, ctx: ExecContext, pose: str) -> None:
@@ -345,7 +347,6 @@ class ArmMove(_Leaf):
                                  f"{ctx.params.arm_min_speed_scale} (now {scale:.2f})")
             self.started = ctx.now          # the motion's own timeout starts when it may move
             return Status.RUNNING
-        self.waiting_since = None
         ctx.command.joints, ctx.command.joint_speed = dict(self.targets), ctx.params.arm_speed
         w = ctx.world
         err = math.nan
