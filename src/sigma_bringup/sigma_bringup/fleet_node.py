@@ -182,11 +182,12 @@ class FleetGateway:
         self.node = FleetNode(robots, self.context)
         self._executor = MultiThreadedExecutor(num_threads=2, context=self.context)
         self._executor.add_node(self.node)
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True, name="fleet-gateway")
         self._thread.start()
 
     def _spin(self) -> None:
-        while self.context.ok():
+        while self.context.ok() and not self._stopping.is_set():
             try:
                 self._executor.spin_once(timeout_sec=0.1)
             except Exception:
@@ -195,8 +196,11 @@ class FleetGateway:
                 raise
 
     def close(self) -> None:
+        """Stop the spinning thread first, then destroy the node: destroying entities while another thread keeps
+        waiting on them blocked for ever (the CI's demo run hung in ``destroy_publisher`` after its scenario)."""
+        self._stopping.set()
+        self._thread.join(timeout=5.0)
         if self.context.ok():
             self._executor.shutdown(timeout_sec=1.0)
             self.node.destroy_node()
             rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=2.0)

@@ -75,11 +75,12 @@ class RosProbe:
         self.node: Node = rclpy.create_node(name, context=self.context)
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, name=f"{name}-spin", daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
-        while self.context.ok():
+        while self.context.ok() and not self._stopping.is_set():
             try:
                 self._executor.spin_once(timeout_sec=0.05)
             except Exception:
@@ -127,11 +128,13 @@ class RosProbe:
         _wait(lambda: self.node.count_publishers(topic) >= count, timeout, f"{topic}: fewer than {count} publisher(s)")
 
     def close(self) -> None:
+        """Stop the spinning thread, then destroy the node (not while the thread still waits on its entities)."""
+        self._stopping.set()
+        self._thread.join(timeout=5.0)
         if self.context.ok():
             self._executor.shutdown(timeout_sec=1.0)
             self.node.destroy_node()
             rclpy.shutdown(context=self.context)
-        self._thread.join(timeout=2.0)
 
 
 def _wait(cond: Callable[[], bool], timeout: float, what: str) -> None:
