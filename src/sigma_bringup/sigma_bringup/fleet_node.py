@@ -25,6 +25,10 @@ from sigma_interfaces.msg import SafetyEvent, SafetyStatus, SwarmState, Task, Ta
 from sigma_sim_interfaces.srv import InjectFault
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Every safety status counts for the timeline (a 0.2 s slow-down before a stop is one sample): with depth 1 a late
+# executor turn on a loaded host kept only the newest and the CI's demo saw "slowed: never".
+STATUS_HISTORY = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE,
+                            durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Transient-local like the supervisor's publisher: the events published before this node matched count too.
 EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 TASKS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -52,7 +56,8 @@ class FleetNode(Node):
             self.create_subscription(Odometry, f"/{r}/odom", lambda m, r=r: self._on_odom(r, m),
                                      qos_profile_sensor_data)
             self.create_subscription(SwarmState, f"/{r}/swarm/state", lambda m, r=r: self._on_swarm(r, m), LATCHED)
-            self.create_subscription(SafetyStatus, f"/{r}/safety/status", lambda m, r=r: self._on_status(r, m), LATCHED)
+            self.create_subscription(SafetyStatus, f"/{r}/safety/status", lambda m, r=r: self._on_status(r, m),
+                                     STATUS_HISTORY)
             self.create_subscription(SafetyEvent, f"/{r}/safety/events", lambda m, r=r: self._on_event(r), EVENTS)
             self._task_pubs[r] = self.create_publisher(Task, f"/{r}/tasks/request", 20)
             self.create_subscription(TaskStatus, f"/{r}/tasks/status", lambda m, r=r: self._on_task(r, m), TASKS)

@@ -24,7 +24,6 @@ from pathlib import Path
 import rclpy
 from builtin_interfaces.msg import Time
 from httpx import HTTPError
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import BatteryState
 
@@ -50,6 +49,7 @@ from sigma_interfaces.msg import CognitionDecision, SafetyEvent, SwarmCommand, S
 from sigma_ros_common.qos import LATCHED, RELIABLE_10, SAFETY_EVENTS, reliable
 from sigma_ros_common.ros_params import load
 from sigma_ros_common.share import resolve_file
+from sigma_ros_common.spin import run
 from sigma_tasks.allocator import BoardParams
 
 TASK_ACTIONS = ("fleet_task", "fleet_task_cancel")
@@ -377,17 +377,9 @@ class FleetTasksNode(Node):
                 self.command_pub.publish(SwarmCommand(term=leader.term, kind=RENEW, payload=list(encode(payload))))
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = FleetTasksNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    """Entry point (sigma_ros_common.spin.run: a Ctrl-C during start-up is a clean exit too)."""
+    return run("fleet_tasks_node", lambda: [FleetTasksNode()], args)
 
 
 if __name__ == "__main__":

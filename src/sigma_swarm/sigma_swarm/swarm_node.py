@@ -16,16 +16,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from sigma_interfaces.msg import SwarmCommand, SwarmState
 from sigma_ros_common.qos import LATCHED, reliable
 from sigma_ros_common.ros_params import load
+from sigma_ros_common.spin import run
 from sigma_swarm.core import ElectionParams, LeaderCommand, MemberBroadcast, MemberReport, Role, SwarmStatus
 from sigma_swarm.runtime import RuntimeConfig, SwarmRuntime, load_signing_key
 from sigma_swarm.settings import SwarmNodeSettings
@@ -221,18 +221,15 @@ class SwarmNode(Node):
         self._thread.join(timeout=2.0)
 
 
-def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = SwarmNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.shutdown()
-        node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+def main(args: list[str] | None = None) -> int:
+    """Entry point (sigma_ros_common.spin.run: a Ctrl-C during start-up is a clean exit too)."""
+
+    def stop(nodes: Sequence[Node]) -> None:
+        for node in nodes:
+            if isinstance(node, SwarmNode):
+                node.shutdown()
+
+    return run("swarm_node", lambda: [SwarmNode()], args, on_exit=stop)
 
 
 if __name__ == "__main__":
