@@ -15,8 +15,6 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
@@ -67,11 +65,7 @@ class CoreNode(Node):
         self.robot_id = self.get_namespace().strip("/")
         self.pipeline = Pipeline(s.site, s.config, self.robot_id)
         p = self.pipeline.perception
-
-        def sub(msg_type: type, topic: str, callback: Callable[[Any], None], qos_profile: QoSProfile) -> None:
-            # a callback that publishes while Ctrl-C takes the context down stays quiet (no FATAL in the log)
-            self.create_subscription(msg_type, topic, quiet_on_shutdown(self.context, callback), qos_profile)
-
+        sub = self.create_subscription
         sub(Odometry, "odom", lambda m: p.update_odom(*convert.odom_values(m), self._now()), qos.SENSOR)
         sub(DetectedHumans, "humans", lambda m: p.update_humans(
             [(h.position.x, h.position.y, h.velocity.x, h.velocity.y) for h in m.humans], self._now()), qos.SENSOR)
@@ -82,10 +76,12 @@ class CoreNode(Node):
         sub(ActuatorHealth, "actuator_health", lambda m: p.update_health(
             list(m.name), list(m.winding_temperature), self._now(), list(m.current)), qos.RELIABLE_10)
         sub(TwinHealth, "twin/health", self._on_twin, qos.LATCHED)
-        sub(Task, "tasks/request", self._on_task, qos.reliable(20))
+        # the callbacks that publish stay quiet while Ctrl-C takes the context down (no FATAL in the log); the
+        # sensor callbacks only store values and are not wrapped (no extra call per message)
+        sub(Task, "tasks/request", quiet_on_shutdown(self.context, self._on_task), qos.reliable(20))
         sub(DiagnosticStatus, "fleet_model/verdict", lambda m: p.update_fleet_verdict(
             m.message, m.level >= DiagnosticStatus.WARN, self._now()), qos.LATCHED)
-        sub(CognitionDecision, "cognition/decisions", self._on_decision, qos.DECISIONS)
+        sub(CognitionDecision, "cognition/decisions", quiet_on_shutdown(self.context, self._on_decision), qos.DECISIONS)
         self._joints_sub = None
         self._joints_last_needed = 0.0
         pub = self.create_publisher
