@@ -31,7 +31,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "bridge_node = sigma_bridge.node:main",
+            "bridge_node = sigma_bridge.entry_points:bridge_node",
         ],
     },
 )

@@ -22,7 +22,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "core_node = sigma_core.core_node:main",
+            "core_node = sigma_core.entry_points:core_node",
         ],
     },
 )

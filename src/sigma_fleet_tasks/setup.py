@@ -29,5 +29,5 @@ setup(
     description="Fleet tasks over the swarm mesh: allocation at the leader, fenced assignments to the robots.",
     license="Apache-2.0",
     tests_require=["pytest"],
-    entry_points={"console_scripts": ["fleet_tasks_node = sigma_fleet_tasks.node:main"]},
+    entry_points={"console_scripts": ["fleet_tasks_node = sigma_fleet_tasks.entry_points:fleet_tasks_node"]},
 )

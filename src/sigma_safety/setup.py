@@ -30,9 +30,9 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "safety_node = sigma_safety.safety_node:main",
-            "supervisor_node = sigma_safety.safety_node:supervisor_main",
-            "gate_node = sigma_safety.safety_node:gate_main",
+            "safety_node = sigma_safety.entry_points:safety_node",
+            "supervisor_node = sigma_safety.entry_points:supervisor_node",
+            "gate_node = sigma_safety.entry_points:gate_node",
         ],
     },
 )

@@ -32,7 +32,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "sim_node = sigma_sim.node:main",
+            "sim_node = sigma_sim.entry_points:sim_node",
         ],
     },
 )

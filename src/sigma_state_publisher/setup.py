@@ -22,7 +22,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "state_publisher = sigma_state_publisher.node:main",
+            "state_publisher = sigma_state_publisher.entry_points:state_publisher",
         ],
     },
 )

@@ -30,8 +30,8 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "swarm_member = sigma_swarm.member_main:main",
-            "swarm_node = sigma_swarm.swarm_node:main",
+            "swarm_member = sigma_swarm.entry_points:swarm_member",
+            "swarm_node = sigma_swarm.entry_points:swarm_node",
             "swarm_dst = sigma_swarm.dst.__main__:main",
         ],
     },

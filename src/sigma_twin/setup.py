@@ -18,5 +18,5 @@ setup(
     description="Digital twin and predictive maintenance: online health estimation, RUL forecasts, spoof checks.",
     license="Apache-2.0",
     tests_require=["pytest"],
-    entry_points={"console_scripts": ["twin_node = sigma_twin.twin_node:main"]},
+    entry_points={"console_scripts": ["twin_node = sigma_twin.entry_points:twin_node"]},
 )

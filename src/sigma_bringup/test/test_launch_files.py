@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +149,18 @@ def test_robot_launch_brings_up_a_working_robot_and_ctrl_c_stops_it(launch, ros_
         # 1e-6 (µm, µrad): the published transforms come from a joint_states sample a few ns of motion away from
         # the one read here (a clean-clone CI saw 4.4e-9); a wrong joint, axis or origin is off by far more
         np.testing.assert_allclose(got, ref.get_transform(link.name, ref.base_link), atol=1e-6, err_msg=link.name)
+
+    # every node of the launch file is up (the robot works as a whole, not only the parts read above)
+    expected = {("/", "sigma_sim")} | {("/r9", n) for n in ("safety_supervisor", "command_gate", "twin", "core",
+                                                            "state_publisher", "bridge", "swarm", "fleet_tasks")}
+
+    def missing() -> set[tuple[str, str]]:
+        return expected - {(ns, name) for name, ns in ros_probe.node.get_node_names_and_namespaces()}
+
+    deadline = time.monotonic() + 90
+    while missing() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not missing(), f"nodes not in the graph: {sorted(missing())}"
 
     # Ctrl-C: every process ends cleanly and the log is quiet — no ERROR/FATAL, no per-message WARN while the
     # robot stands braked without an AI (the gate keeps sending hold commands the driver must ignore).

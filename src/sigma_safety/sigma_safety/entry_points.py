@@ -1,0 +1,8 @@
+"""Console scripts of this package: each imports its module only when called (a Ctrl-C while rclpy and
+the node's libraries still load is a clean exit, not a traceback: sigma_ros_common.entry)."""
+
+from sigma_ros_common.entry import lazy
+
+safety_node = lazy("sigma_safety.safety_node:main")
+supervisor_node = lazy("sigma_safety.safety_node:supervisor_main")
+gate_node = lazy("sigma_safety.safety_node:gate_main")
