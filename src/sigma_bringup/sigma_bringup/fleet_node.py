@@ -13,21 +13,22 @@ from collections.abc import Sequence
 import rclpy
 from nav_msgs.msg import Odometry
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 
 from sigma_bringup.demo_state import FaultView, StatusView
 from sigma_bringup.mesh import SwarmView
-from sigma_bringup.scenario import RobotTimeline, StatusSample
+from sigma_bringup.scenario import RobotTimeline, StatusSample, evaluated_at
 from sigma_bringup.work import TaskReport, WorkOrder
 from sigma_interfaces.msg import SafetyEvent, SafetyStatus, SwarmState, Task, TaskStatus
+from sigma_ros_common.spin import events_executor
 from sigma_sim_interfaces.srv import InjectFault
 
 LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# Every safety status counts for the timeline (a 0.2 s slow-down before a stop is one sample): with depth 1 a late
-# executor turn on a loaded host kept only the newest and the CI's demo saw "slowed: never".
-STATUS_HISTORY = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE,
+# Every safety status counts for the timeline (a 0.3 s slow-down before a stop is a few samples): a reader history
+# of 60 s at 20 Hz, so a late executor turn on a loaded host loses none (depth 1, later 200 with the old
+# MultiThreadedExecutor lagging ~10 s behind: the CI's demo saw "slowed: never").
+STATUS_HISTORY = QoSProfile(depth=1200, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Transient-local like the supervisor's publisher: the events published before this node matched count too.
 EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -66,7 +67,7 @@ class FleetNode(Node):
     # -- observation ---------------------------------------------------------------------------------
     def _on_status(self, robot: str, msg: SafetyStatus) -> None:
         sample = StatusSample(
-            time.monotonic(),
+            evaluated_at(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, time.time(), time.monotonic()),
             msg.level,
             msg.authority,
             msg.speed_scale,
@@ -185,7 +186,9 @@ class FleetGateway:
         self.context = Context()
         rclpy.init(context=self.context)
         self.node = FleetNode(robots, self.context)
-        self._executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        # The EventsExecutor: ~150 messages/s from three robots; rclpy's MultiThreadedExecutor fell ~10 s behind on
+        # the CI's loaded host (the demo saw r2 stop 13 s after the person came, the robot stopped after 3 s).
+        self._executor = events_executor(self.context)
         self._executor.add_node(self.node)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True, name="fleet-gateway")

@@ -18,6 +18,17 @@ AUTHORITY_EDGE_AI = 1
 AUTHORITY_MECHANICAL_FALLBACK = 2
 
 
+STAMP_TRUSTED = 60.0  # [s] a status stamped up to this long ago is timed by its stamp, else by its arrival
+
+
+def evaluated_at(stamp: float, wall_now: float, mono_now: float) -> float:
+    """When a safety status was evaluated, on this process's monotonic clock: its arrival less its age by the stamp
+    (robots and demo share the host's wall clock). A stamp that is unset, in the future or older than
+    ``STAMP_TRUSTED`` (another clock: simulated time) counts as evaluated on arrival."""
+    age = wall_now - stamp
+    return mono_now - max(age, 0.0) if stamp > 0.0 and -1.0 <= age <= STAMP_TRUSTED else mono_now
+
+
 @dataclass(frozen=True)
 class StatusSample:
     """One ``safety/status`` message, reduced to what the scenario judges."""

@@ -13,6 +13,7 @@ from sigma_bringup.scenario import (
     StatusSample,
     cloud_checks,
     edge_ai_after_cloud_loss,
+    evaluated_at,
     ordered,
     render,
 )
@@ -133,3 +134,28 @@ def test_the_primary_ai_killed_fails_without_the_kill_the_tasks_or_an_edge_ai_ro
     braked = RobotTimeline("r1")
     braked.add(_s(20.0, authority=2, brake=True))  # mechanical fallback after the kill
     assert not edge_ai_after_cloud_loss(15.0, True, [braked], _tasks_done()).ok
+
+
+def test_a_status_is_timed_by_its_stamp_not_by_a_late_arrival():
+    # stamped 8 s before it arrived (a lagging reader): its time is 8 s before the arrival on the monotonic clock
+    assert evaluated_at(1000.0, wall_now=1008.0, mono_now=50.0) == 42.0
+    # a stamp a little ahead of this process's wall clock reads as now, not in the future
+    assert evaluated_at(1000.5, wall_now=1000.0, mono_now=50.0) == 50.0
+
+
+def test_a_stamp_from_another_clock_counts_as_arrival():
+    assert evaluated_at(0.0, wall_now=1000.0, mono_now=50.0) == 50.0  # unset
+    assert evaluated_at(12.5, wall_now=1_796_000_000.0, mono_now=50.0) == 50.0  # simulated time
+    assert evaluated_at(1100.0, wall_now=1000.0, mono_now=50.0) == 50.0  # far in the future
+
+
+def test_late_samples_timed_by_stamp_keep_the_slow_down_before_the_stop():
+    # three samples delivered together 9 s late; timed by arrival all three would share one time
+    t_human = 10.0
+    tl = RobotTimeline("r2")
+    for stamp, level, scale, codes in ((1004.0, 1, 0.86, {SLOW_DOWN}), (1004.3, 2, 0.0, {SEPARATION_STOP}),
+                                       (1008.0, 1, 1.0, set())):
+        tl.add(_s(evaluated_at(stamp, wall_now=1013.0, mono_now=23.0), level, scale, codes))
+    assert tl.slowed_at(t_human) == 14.0
+    assert abs(tl.stopped_for_human_at(t_human) - 14.3) < 1e-9
+    assert tl.resumed_at(14.3) == 18.0

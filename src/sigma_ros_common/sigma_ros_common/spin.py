@@ -19,14 +19,16 @@ import time
 from collections.abc import Callable, Sequence
 
 import rclpy
+from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 NodesHook = Callable[[Sequence[Node]], None]
 
 
-def events_executor() -> Executor:
-    """rclpy's EventsExecutor (C++ event queue, far less per-callback overhead) where available.
+def events_executor(context: Context | None = None) -> Executor:
+    """rclpy's EventsExecutor (C++ event queue, far less per-callback overhead) where available, on ``context``
+    (default: the global one).
 
     ``SIGMA_EXECUTOR=single`` (or the older ``SIGMA_SAFETY_EXECUTOR=single``) chooses the SingleThreadedExecutor.
     """
@@ -35,10 +37,10 @@ def events_executor() -> Executor:
         try:
             from rclpy.experimental import EventsExecutor
 
-            return EventsExecutor()
+            return EventsExecutor(context=context)
         except ImportError:
             pass
-    return SingleThreadedExecutor()
+    return SingleThreadedExecutor(context=context)
 
 
 def shutting_down(grace: float = 0.2) -> bool:
