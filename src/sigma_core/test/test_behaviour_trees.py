@@ -199,6 +199,28 @@ def test_a_task_from_an_older_leader_term_is_refused_fenced():
     assert bad.state == State.REFUSED and "term must be" in bad.reason and bad.term == 0
 
 
+def test_a_newer_leader_re_assigning_a_known_task_gets_the_answer_under_its_term():
+    # the CI's leader change: r1 ran shelf_3_1 under term 2 while a new leader (term 3) gave it to another robot,
+    # then back to r1; r1's "done" under term 2 was refused by the cloud (older term), so the task stayed queued
+    p, r, t = ready()
+    [a] = p.submit_task(TaskSpec("s31", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r1", term=2), t)
+    assert a.state == State.ACCEPTED and a.term == 2
+    t = run(p, r, t, 1.0)
+    [again] = p.submit_task(TaskSpec("s31", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r3", term=3), t)
+    assert again.state == State.ACCEPTED and again.term == 3     # the running task is answered under term 3 ...
+    assert p.executor.spec.term == 3                             # ... and reports under it from now on
+    t = run(p, r, t, 200, until=finished)
+    done = statuses(r, "s31")[-1]
+    assert done.state == State.SUCCEEDED and done.term == 3
+    [late] = p.submit_task(TaskSpec("s31", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r2", term=4), t)
+    assert late.state == State.SUCCEEDED and late.term == 4      # an ended task: the same outcome, never run twice
+    assert p.executor.spec is None
+    [old] = p.submit_task(TaskSpec("s31", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r1", term=2), t)
+    assert old.state == State.SUCCEEDED and old.term == 4        # an older term changes nothing
+    [plain] = p.submit_task(TaskSpec("s31", Kind.GO_TO, place="shelf_2_0"), t)
+    assert plain == old                                          # a retry without a term: the known answer
+
+
 def test_the_task_message_term_reaches_the_fence():
     from sigma_core import convert
     from sigma_interfaces.msg import Task

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
+from dataclasses import replace
 
 import py_trees
 from py_trees.common import Status
@@ -46,7 +47,7 @@ class TaskExecutor:
         """Validate and accept or refuse ``spec``; returns the reports to publish (in order). ``twin``: the twin's
         judgement of this task (None: not asked), a refusal, or a derating of later payloads."""
         if spec.task_id in self.known and spec.kind != Kind.CANCEL:
-            return [self.known[spec.task_id]]            # a retry of a known task: same answer, never run twice
+            return [self._answer_again(spec)]            # a retry of a known task: same answer, never run twice
         stale = self._fence(spec)
         if stale:
             report = self._report(spec, State.REFUSED, reason=stale)
@@ -72,6 +73,17 @@ class TaskExecutor:
         note = "; ".join(t for t in (self._constraint_text(), twin.note if twin else "") if t)
         out.append(self._remember(self._report(spec, State.ACCEPTED, reason=note)))
         return out
+
+    def _answer_again(self, spec: TaskSpec) -> StatusReport:
+        """The known answer to a repeated task id. A newer leader's re-assignment (a higher term) is answered under
+        that term, and a running task reports under it from now on: the cloud refuses reports of an older term, so
+        the answer to the old leader's assignment (a task done while the leader changed) would never count."""
+        known = self.known[spec.task_id]
+        if not isinstance(spec.term, int) or spec.term <= known.term or self._fence(spec):
+            return known
+        if self.spec is not None and self.spec.task_id == spec.task_id:
+            self.spec = replace(self.spec, term=spec.term)
+        return self._remember(replace(known, term=spec.term))
 
     def ended(self, task_id: str) -> StatusReport | None:
         """The final report of ``task_id`` if that task already ended on this robot (succeeded, failed, cancelled,
