@@ -15,6 +15,7 @@ import math
 import re
 import time
 from collections import deque
+from collections.abc import Sequence
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
@@ -41,7 +42,7 @@ from sigma_interfaces.msg import (
     TwinHealth,
 )
 from sigma_interfaces.srv import Forecast
-from sigma_ros_common import qos
+from sigma_ros_common import qos, realtime
 from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_ros_common.spin import events_executor, run
 from sigma_sim_interfaces.srv import SetPayload
@@ -347,8 +348,15 @@ class CoreNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    """Entry point of ``core_node`` (EventsExecutor, fail-safe callbacks, the ``nice`` parameter applied)."""
+
+    def start(nodes: Sequence[Node]) -> None:
+        for n in nodes:
+            if isinstance(n, CoreNode):
+                realtime.apply_nice(n.get_logger(), n.params.nice)
+
     return run("core_node", lambda: [CoreNode()], args, executor_for=lambda _nodes: events_executor(), fail_safe=True,
-               on_exit=lambda nodes: [print(n.summary(), flush=True) for n in nodes])
+               on_start=start, on_exit=lambda nodes: [print(n.summary(), flush=True) for n in nodes])
 
 
 __all__ = ["CoreNode", "main"]

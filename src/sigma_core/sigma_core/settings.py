@@ -42,6 +42,10 @@ class NodeParams:
                              description="where other robots' traffic routes come from: mesh = relayed from the "
                              "signed swarm mesh on traffic/peers/<robot>/route (sigma_fleet_tasks); graph = "
                              "/<robot>/traffic/route found on this ROS graph; auto = the mesh's once any is relayed")
+    nice: int = param(-10, low=-20, high=19,
+                      description="nice value of the process (its threads and, as a session leader, its "
+                      "autogroup): the edge AI's confidence reports and commands have deadlines (safety suspends "
+                      "it after 0.5 s of silence); 0 = leave it")
 
     def __post_init__(self) -> None:
         require(self.rate > 0, "rate must be > 0")

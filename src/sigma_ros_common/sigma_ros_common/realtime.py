@@ -16,6 +16,7 @@ import gzip
 import os
 import platform
 from pathlib import Path
+from typing import Any
 
 MCL_CURRENT, MCL_FUTURE = 1, 2
 
@@ -58,6 +59,16 @@ def set_nice(nice: int) -> str | None:
         with contextlib.suppress(OSError):
             Path("/proc/self/autogroup").write_text(str(nice))
     return f"nice {nice} refused ({failed[0]}; grant CAP_SYS_NICE or a nice limit)" if failed else None
+
+
+def apply_nice(logger: Any, nice: int) -> None:
+    """``set_nice(nice)`` unless 0, a refusal logged as a warning (the process runs on without it), then the
+    resulting scheduling logged once; ``logger`` is an rclpy logger (``info``/``warning``)."""
+    if nice:
+        why = set_nice(nice)
+        if why:
+            logger.warning(f"{why}: running without it")
+    logger.info(f"process scheduling: {describe()}")
 
 
 def lock_memory() -> str | None:

@@ -231,12 +231,8 @@ def main(args: list[str] | None = None) -> int:
     def start(nodes: Sequence[Node]) -> None:
         sim_node = nodes[0]
         assert isinstance(sim_node, SimNode)
-        nice = sim_node.params.nice if sim_node.params.realtime else 0
-        if nice:  # paced to the wall clock: sensor timing must not depend on the host's load
-            why = realtime.set_nice(nice)
-            if why:
-                sim_node.get_logger().warning(f"{why}: running without it")
-        sim_node.get_logger().info(f"process scheduling: {realtime.describe()}")
+        # paced to the wall clock: sensor timing must not depend on the host's load
+        realtime.apply_nice(sim_node.get_logger(), sim_node.params.nice if sim_node.params.realtime else 0)
 
     def summary(nodes: Sequence[Node]) -> None:
         for n in nodes:

@@ -32,3 +32,6 @@ class SwarmNodeSettings:
                                   description="dropped frames per second above which diagnostics turn WARN")
     drop_error_rate: float = param(50.0, unit="1/s", low=0.0, high=1e6,
                                    description="dropped frames per second above which diagnostics turn ERROR")
+    nice: int = param(-10, low=-20, high=19,
+                      description="nice value of the process (threads and, as a session leader, its autogroup): "
+                      "heartbeats and the leader's lease run on 75-300 ms deadlines; 0 = leave it")

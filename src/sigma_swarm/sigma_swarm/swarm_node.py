@@ -23,6 +23,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.node import Node
 
 from sigma_interfaces.msg import SwarmCommand, SwarmState
+from sigma_ros_common import realtime
 from sigma_ros_common.qos import LATCHED, reliable
 from sigma_ros_common.ros_params import load
 from sigma_ros_common.spin import run
@@ -224,12 +225,17 @@ class SwarmNode(Node):
 def main(args: list[str] | None = None) -> int:
     """Entry point (sigma_ros_common.spin.run: a Ctrl-C during start-up is a clean exit too)."""
 
+    def start(nodes: Sequence[Node]) -> None:
+        for node in nodes:
+            if isinstance(node, SwarmNode):  # the mesh thread exists already or inherits the main thread's nice
+                realtime.apply_nice(node.get_logger(), node.s.nice)
+
     def stop(nodes: Sequence[Node]) -> None:
         for node in nodes:
             if isinstance(node, SwarmNode):
                 node.shutdown()
 
-    return run("swarm_node", lambda: [SwarmNode()], args, on_exit=stop)
+    return run("swarm_node", lambda: [SwarmNode()], args, on_start=start, on_exit=stop)
 
 
 if __name__ == "__main__":
