@@ -107,8 +107,13 @@ def run_stage(api: TaskApi, site: str, robots: Sequence[str], views: Callable[[]
                  f"(kill -9: pids "
                  f"{', '.join(map(str, killed)) or 'none found'}) with {len(running)} task(s) still running")
 
+    # The failover is the survivors' agreement on a new leader: the killed robot's own swarm process comes back
+    # when the launcher respawns it, which on a loaded host took 50 s of start-up (a CI run measured that, not the
+    # election: r2 led term 2 1 s after the kill).
+    survivors = [r for r in robots if r != start.leader]
+
     def new_leader() -> Leadership | None:
-        lead = agreed_leader(views(), robots)
+        lead = agreed_leader(views(), survivors)
         return lead if lead is not None and lead.term > start.term else None
 
     try:

@@ -15,6 +15,7 @@ import gc
 import gzip
 import os
 import platform
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,28 @@ def set_nice(nice: int) -> str | None:
         with contextlib.suppress(OSError):
             Path("/proc/self/autogroup").write_text(str(nice))
     return f"nice {nice} refused ({failed[0]}; grant CAP_SYS_NICE or a nice limit)" if failed else None
+
+
+def session_nice(nice: int) -> int | None:
+    """Set the nice of this process's autogroup (its whole session's share of the CPU under autogroup scheduling)
+    even when it does not lead the session; returns the previous value to restore, or None where there is no
+    autogroup or the change is refused (no CAP_SYS_NICE)."""
+    path = Path("/proc/self/autogroup")
+    try:
+        previous = int(path.read_text().split("nice")[-1])
+        path.write_text(str(nice))
+    except (OSError, ValueError):
+        return None
+    return previous
+
+
+def thread_nice(nice: int) -> str | None:
+    """``nice`` for the calling thread only (threads it starts later inherit it); None or why not."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except (OSError, AttributeError) as exc:
+        return f"nice {nice} refused for this thread ({exc})"
+    return None
 
 
 def apply_nice(logger: Any, nice: int) -> None:

@@ -1,0 +1,54 @@
+"""sigma_ros_common.realtime: the session's (autogroup's) nice and one thread's nice, set and restored."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from sigma_ros_common import realtime
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def _group_nice() -> int:
+    return int(AUTOGROUP.read_text().split("nice")[-1])
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="no autogroup scheduling on this kernel")
+def test_session_nice_returns_the_previous_value_and_restores():
+    before = _group_nice()
+    target = min(before + 1, 19)  # lowering our own priority is always allowed
+    previous = realtime.session_nice(target)
+    try:
+        assert previous == before
+        assert _group_nice() == target
+    finally:
+        realtime.session_nice(before)  # raising it back needs CAP_SYS_NICE unless it was never lowered
+    if os.geteuid() == 0:
+        assert _group_nice() == before
+
+
+def test_thread_nice_changes_only_the_calling_thread():
+    seen: dict[str, int] = {}
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def worker() -> None:
+        target = min(main_before + 2, 19)
+        assert realtime.thread_nice(target) is None
+        seen["worker"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["target"] = target
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["worker"] == seen["target"]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
+
+
+def test_a_refused_thread_nice_says_why():
+    if os.geteuid() == 0:
+        pytest.skip("root may take any nice value")
+    assert "refused" in (realtime.thread_nice(-20) or "")
