@@ -221,6 +221,33 @@ def test_a_newer_leader_re_assigning_a_known_task_gets_the_answer_under_its_term
     assert plain == old                                          # a retry without a term: the known answer
 
 
+def test_a_task_let_go_runs_again_when_a_leader_assigns_it_again():
+    # the CI's stuck task: r1 let shelf_3_1 go (its lease ran out in the leader change), the new leader gave it
+    # back to r1 and then to r2, each answered with its old CANCELED, and the task stayed queued for ever
+    p, r, t = ready()
+    [a] = p.submit_task(TaskSpec("s", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r2", term=1), t)
+    assert a.state == State.ACCEPTED
+    t = run(p, r, t, 1.0)
+    [c] = p.submit_task(TaskSpec("s", Kind.CANCEL, issuer="swarm:r1", term=1), t)
+    assert c.state == State.CANCELED and p.executor.spec is None
+    [again] = p.submit_task(TaskSpec("s", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r1", term=2), t)
+    assert again.state == State.ACCEPTED and again.term == 2 and p.executor.spec.task_id == "s"
+    [c2] = p.submit_task(TaskSpec("s", Kind.CANCEL, issuer="swarm:r1", term=2), t)
+    assert c2.state == State.CANCELED
+    [same] = p.submit_task(TaskSpec("s", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r1", term=2), t)
+    assert same.state == State.ACCEPTED              # the same leader gives it back: it runs again too
+    t = run(p, r, t, 200, until=finished)
+    assert statuses(r, "s")[-1].state == State.SUCCEEDED
+    # an operator's retry (no term) of a cancelled task is answered, never rerun; an older term changes nothing
+    [op] = p.submit_task(TaskSpec("o", Kind.GO_TO, place="dock_1", issuer="operator"), t)
+    assert op.state == State.ACCEPTED
+    [oc] = p.submit_task(TaskSpec("o", Kind.CANCEL, issuer="operator"), t)
+    [retry] = p.submit_task(TaskSpec("o", Kind.GO_TO, place="dock_1", issuer="operator"), t)
+    assert oc.state == retry.state == State.CANCELED and p.executor.spec is None
+    [old] = p.submit_task(TaskSpec("s", Kind.GO_TO, place="shelf_2_0", issuer="swarm:r1", term=1), t)
+    assert old.state == State.SUCCEEDED and old.term == 2
+
+
 def test_the_task_message_term_reaches_the_fence():
     from sigma_core import convert
     from sigma_interfaces.msg import Task

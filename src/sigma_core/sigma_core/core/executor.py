@@ -47,7 +47,10 @@ class TaskExecutor:
         """Validate and accept or refuse ``spec``; returns the reports to publish (in order). ``twin``: the twin's
         judgement of this task (None: not asked), a refusal, or a derating of later payloads."""
         if spec.task_id in self.known and spec.kind != Kind.CANCEL:
-            return [self._answer_again(spec)]            # a retry of a known task: same answer, never run twice
+            again = self._answer_again(spec)             # a retry of a known task: same answer, never run twice
+            if again is not None:
+                return [again]
+            del self.known[spec.task_id]                 # let go, then assigned again by a swarm leader: new work
         stale = self._fence(spec)
         if stale:
             report = self._report(spec, State.REFUSED, reason=stale)
@@ -74,12 +77,23 @@ class TaskExecutor:
         out.append(self._remember(self._report(spec, State.ACCEPTED, reason=note)))
         return out
 
-    def _answer_again(self, spec: TaskSpec) -> StatusReport:
-        """The known answer to a repeated task id. A newer leader's re-assignment (a higher term) is answered under
-        that term, and a running task reports under it from now on: the cloud refuses reports of an older term, so
-        the answer to the old leader's assignment (a task done while the leader changed) would never count."""
+    def _answer_again(self, spec: TaskSpec) -> StatusReport | None:
+        """The known answer to a repeated task id, or None to run it again.
+
+        Without a term (an operator's retry) or from an older term: the same answer. A swarm leader's assignment
+        (term > 0, not fenced) of a task this robot let go or did not take (cancelled, pre-empted, refused, or
+        failed under an older term) is new work: None. (Answering "cancelled" for ever made a task unassignable:
+        a CI run's new leader gave it back to r1, then to r2, each answered with its old cancel, and it stayed
+        queued.) A newer term's re-assignment of a finished or running task is answered under that term, and a
+        running task reports under it from then on: the cloud refuses reports of an older term, so the answer to
+        the old leader's assignment (a task done while the leader changed) would never count."""
         known = self.known[spec.task_id]
-        if not isinstance(spec.term, int) or spec.term <= known.term or self._fence(spec):
+        if not isinstance(spec.term, int) or spec.term <= 0 or spec.term < known.term or self._fence(spec):
+            return known
+        let_go = known.state in (State.CANCELED, State.PREEMPTED, State.REFUSED)
+        if let_go or (known.state == State.FAILED and spec.term > known.term):
+            return None
+        if spec.term == known.term:
             return known
         if self.spec is not None and self.spec.task_id == spec.task_id:
             self.spec = replace(self.spec, term=spec.term)
