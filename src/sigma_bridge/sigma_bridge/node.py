@@ -287,6 +287,12 @@ class BridgeNode(LifecycleNode):
             force, self._last_status = key != self._last_status, key
             if not self.downsampler.accept(channel, now, force=force):
                 return
+        elif channel == "task_status":
+            # Control plane, a few per task: in the priority lane, ahead of any telemetry backlog and never dropped.
+            # The cloud's task record refuses a report older than the current holder's: a starved bridge's
+            # routine backlog delivered r3's "accepted" after r2 had taken the task over, and the record never
+            # showed r3 holding it (a CI run of the hand-over check).
+            priority = PRIORITY_SAFETY
         elif not uplink:
             return
         payload = mapping.safety_event(msg, recording) if channel == "safety_event" else mapping.MAPPERS[channel](msg)
