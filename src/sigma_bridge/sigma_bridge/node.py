@@ -48,7 +48,7 @@ from sigma_interfaces.msg import (
     TaskStatus,
     TwinHealth,
 )
-from sigma_ros_common import qos, realtime
+from sigma_ros_common import qos
 from sigma_ros_common.params import ConfigError
 from sigma_ros_common.share import resolve_file
 from sigma_ros_common.spin import run
@@ -452,9 +452,4 @@ def main(args: list[str] | None = None) -> int:
             if isinstance(n, BridgeNode):
                 n._release()
 
-    def start(nodes: Sequence[Node]) -> None:
-        for n in nodes:
-            if isinstance(n, BridgeNode):
-                realtime.apply_nice(n.get_logger(), n.p.nice)
-
-    return run("sigma_bridge", make, args, on_start=start, on_exit=release)
+    return run("sigma_bridge", make, args, on_exit=release)

@@ -64,9 +64,6 @@ class BridgeSettings:
                                 "the cloud's priority ingest lane (docs/device-protocol.md)")
     priority_max_events: int = param(64, low=1, high=10_000, description="events per priority-lane batch (the "
                                      "cloud's ingest_priority_max_events; a larger batch is demoted to bulk)")
-    nice: int = param(-10, low=-20, high=19,
-                      description="nice value of the process (threads and, as a session leader, its autogroup): "
-                      "safety events and task reports reach the cloud with deadlines; 0 = leave it")
     request_timeout_s: float = param(10.0, unit="s", low=0.1, high=120.0, description="HTTP timeout per request")
     downlink_wait_s: float = param(10.0, unit="s", low=0.0, high=25.0,
                                    description="long-poll duration of the decision downlink")
@@ -145,7 +142,6 @@ class BridgeParams:
     model_classify_period_s: float = 1.0
     priority_lane: bool = True
     priority_max_events: int = 64
-    nice: int = 0
 
 
 def declare(node: Node) -> BridgeParams:
@@ -173,5 +169,5 @@ def declare(node: Node) -> BridgeParams:
         recording_upload_rate=s.recording_upload_rate, model_dir=path(s.model_dir),
         model_check_period_s=s.model_check_period_s, labelled_normal_period_s=s.labelled_normal_period_s,
         model_classify_period_s=s.model_classify_period_s, priority_lane=s.priority_lane,
-        priority_max_events=s.priority_max_events, nice=s.nice,
+        priority_max_events=s.priority_max_events,
     )
