@@ -43,6 +43,9 @@ def judge(record: Mapping[str, Any], failing: str = FAILING) -> Check:
     tid = record.get("task_id", "?")
     history = list(record.get("history") or [])
     first = next((k for k, h in enumerate(history) if h["to_state"] in HELD and h.get("robot_id") == failing), None)
+    late = [r for r in record.get("refused_reports") or [] if r.get("robot_id") == failing and r.get("state") in (0, 2)]
+    if first is None and late:
+        return _late_hold(record, history, late, failing)
     if first is None:
         holders = sorted({h["robot_id"] for h in history if h["to_state"] in HELD and h.get("robot_id")})
         return Check(NAME, False, f"task {tid}: never held by {failing} (held by {', '.join(holders) or 'nobody'}); "
@@ -68,6 +71,32 @@ def judge(record: Mapping[str, Any], failing: str = FAILING) -> Check:
                                   f"{len(dones)} done transition(s)")
     took_s = (_at(dones[0]) - _at(history[took])).total_seconds()
     return Check(NAME, True, f"{detail}; done by {other} {took_s:.0f} s later")
+
+
+def _late_hold(record: Mapping[str, Any], history: Sequence[Mapping[str, Any]],
+               late: Sequence[Mapping[str, Any]], failing: str) -> Check:
+    """``failing`` reported holding the task (accepted / active) but its reports reached the cloud only after another
+    robot had taken the task over, so the record refused them as older than the current assignment (they are in
+    ``refused_reports``, stamped by the robot): a hand-over if that robot's hold came after ``failing``'s reported
+    one and it finished the task, once."""
+    tid = record.get("task_id", "?")
+    held_at = min(dt.datetime.fromisoformat(str(r["report_ts"])) for r in late)
+    took = next((k for k, h in enumerate(history)
+                 if h["to_state"] in HELD and h.get("robot_id") not in (None, failing)), None)
+    if took is None or _at(history[took]) <= held_at:
+        return Check(NAME, False, f"task {tid}: {failing}'s reports of holding it were refused as older than another "
+                                  f"robot's assignment, and no robot took it over after {held_at:%H:%M:%S.%f}")
+    other = history[took].get("robot_id")
+    dones = [h for h in history if h["to_state"] == "done"]
+    later = (_at(history[took]) - held_at).total_seconds()
+    detail = (f"task {tid}: {failing} → {other}; {failing}'s report of holding it (stamped {held_at:%H:%M:%S.%f}) "
+              f"reached the cloud after {other} had taken the task over {later:.1f} s later (refused as older, kept "
+              f"in refused_reports)")
+    if record.get("state") != "done" or record.get("robot_id") != other or len(dones) != 1:
+        return Check(NAME, False, f"{detail}; now {record.get('state')} on {record.get('robot_id') or '-'}, "
+                                  f"{len(dones)} done transition(s)")
+    return Check(NAME, True, f"{detail}; done by {other} {(_at(dones[0]) - _at(history[took])).total_seconds():.0f} s "
+                             f"later")
 
 
 def run(api: TaskApi, site: str, run_id: str, sent: Callable[[str], Mapping[str, tuple[str, int]]],

@@ -53,3 +53,31 @@ def test_the_hand_over_task_uses_places_of_the_site_and_a_fresh_key_per_run():
     task = handover_task("a")
     assert {task.body["pickup"], task.body["dropoff"]} <= names and task.body["kind"] == "deliver"
     assert task.key != handover_task("b").key
+
+
+def refusal(state: int, second: float, robot: str = "r3"):
+    return {"robot_id": robot, "state": state, "report_ts": f"{T0}{second:06.3f}+00:00",
+            "at": f"{T0}{second + 9:06.3f}+00:00", "reason": "older than the current assignment: ..."}
+
+
+LATE = [step("queued", 0.0), step("assigned", 8.4, "r2"), step("in_progress", 9.0, "r2"), step("done", 50.0, "r2")]
+
+
+def test_r3s_late_reports_refused_as_older_still_show_its_hold_before_the_hand_over():
+    # a starved bridge delivered r3's "accepted" (stamped 1.0) after r2 had taken the task over (8.4): the record
+    # refused it as older and kept it in refused_reports; r3 held it first, r2 took over and finished, once
+    rec = {**record(LATE), "refused_reports": [refusal(0, 1.0), refusal(5, 7.5)]}
+    check = judge(rec)
+    assert check.ok, check.detail
+    assert "r3 → r2" in check.detail and "refused as older" in check.detail and "done by r2 42 s later" in check.detail
+
+
+def test_late_reports_do_not_excuse_a_missing_or_unfinished_hand_over():
+    cancelled_only = {**record(LATE), "refused_reports": [refusal(5, 7.5)]}  # only a "cancelled": never held
+    assert not judge(cancelled_only).ok
+    after = {**record(LATE), "refused_reports": [refusal(2, 9.5)]}  # r3's hold stamped after r2's: no hand-over
+    assert not judge(after).ok and "no robot took it over after" in judge(after).detail
+    unfinished = {**record(LATE[:3], state="in_progress"), "refused_reports": [refusal(0, 1.0)]}
+    assert not judge(unfinished).ok and "now in_progress on r2" in judge(unfinished).detail
+    twice = {**record([*LATE, step("done", 51.0, "r2")]), "refused_reports": [refusal(0, 1.0)]}
+    assert not judge(twice).ok and "2 done transition(s)" in judge(twice).detail
