@@ -33,8 +33,8 @@ STATUS_HISTORY = QoSProfile(depth=1200, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # Transient-local like the supervisor's publisher: the events published before this node matched count too.
 EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
-OBSERVER_THREAD_NICE = -10  # the spinning thread (a refusal leaves it at the process's nice)
 TASKS = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+OBSERVER_THREAD_NICE = -10  # the spinning thread (a refusal leaves it at the process's nice)
 
 
 class FleetNode(Node):

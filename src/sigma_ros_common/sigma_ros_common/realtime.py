@@ -57,8 +57,7 @@ def set_nice(nice: int) -> str | None:
         # With autogroup scheduling (Linux's default for desktops and many servers) every session is one scheduling
         # group, each group gets an equal share, and a thread's nice counts only inside its group: a launcher that
         # starts every node in its own session makes nice alone worthless. A session leader owns its group: nice it.
-        with contextlib.suppress(OSError):
-            Path("/proc/self/autogroup").write_text(str(nice))
+        session_nice(nice)
     return f"nice {nice} refused ({failed[0]}; grant CAP_SYS_NICE or a nice limit)" if failed else None
 
 

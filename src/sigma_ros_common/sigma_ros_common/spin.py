@@ -19,16 +19,14 @@ import time
 from collections.abc import Callable, Sequence
 
 import rclpy
-from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 
 NodesHook = Callable[[Sequence[Node]], None]
 
 
-def events_executor(context: Context | None = None) -> Executor:
-    """rclpy's EventsExecutor (C++ event queue, far less per-callback overhead) where available, on ``context``
-    (default: the global one).
+def events_executor() -> Executor:
+    """rclpy's EventsExecutor (C++ event queue, far less per-callback overhead) where available.
 
     ``SIGMA_EXECUTOR=single`` (or the older ``SIGMA_SAFETY_EXECUTOR=single``) chooses the SingleThreadedExecutor.
     """
@@ -37,10 +35,10 @@ def events_executor(context: Context | None = None) -> Executor:
         try:
             from rclpy.experimental import EventsExecutor
 
-            return EventsExecutor(context=context)
+            return EventsExecutor()
         except ImportError:
             pass
-    return SingleThreadedExecutor(context=context)
+    return SingleThreadedExecutor()
 
 
 def shutting_down(grace: float = 0.2) -> bool:
