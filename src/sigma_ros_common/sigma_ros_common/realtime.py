@@ -64,7 +64,8 @@ def set_nice(nice: int) -> str | None:
 def session_nice(nice: int) -> int | None:
     """Set the nice of this process's autogroup (its whole session's share of the CPU under autogroup scheduling)
     even when it does not lead the session; returns the previous value to restore, or None where there is no
-    autogroup or the change is refused (no CAP_SYS_NICE)."""
+    autogroup (the file is missing, or empty where the task's scheduling group is a cgroup, as in most containers)
+    or the change is refused (no CAP_SYS_NICE)."""
     path = Path("/proc/self/autogroup")
     try:
         previous = int(path.read_text().split("nice")[-1])
