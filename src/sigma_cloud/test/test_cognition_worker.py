@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from test_tasks import PLACES, manager, report
+
 import sigma_protocol as protocol
 from sigma_cloud.cognition import rules, worker
 from sigma_cloud.core.db import make_pool
@@ -193,6 +195,36 @@ def test_twin_health_report_through_the_ingest_leads_to_an_explained_maintenance
     actions = cloud.http.get("/v1/cognition/actions", params={"robot_id": robot.robot_id},
                              headers=cloud.token()).json()["items"]
     assert actions[0]["evidence"]["twin_component"] == "hip_r" and actions[0]["decision_id"]
+
+
+def test_a_degraded_robot_s_task_goes_back_to_the_leader_marked_to_keep_away_from_it(cloud) -> None:
+    """The maintenance rule fires for a robot holding a fleet task: the task is re-queued and sent to the site's
+    leader as a `fleet_task` decision naming the robot it was taken from (the leader keeps it away from that robot)."""
+    site = "cog-keep"
+    cloud.ensure_site(site)
+    assert cloud.http.put(f"/v1/sites/{site}/places", json={"places": PLACES},
+                          headers=cloud.token()).status_code == 200
+    robot, lead = cloud.robot("cog-keep-worn", site), cloud.robot("cog-keep-lead", site)
+    assert cloud.device_post(lead, "/v1/devices/cog-keep-lead/leadership", b'{"term": 2}').json()["leader"]
+    task = cloud.http.post(f"/v1/sites/{site}/tasks", json={"kind": "go_to", "place": "shelf_3_2"},
+                           headers=manager(cloud, site)).json()
+    report(cloud, robot, task["task_id"], 0)
+    report(cloud, robot, task["task_id"], 2, progress=0.2)
+    now = time.time()
+    post(cloud, robot, normal(robot, now - 20))
+    passes(cloud)
+    payload = {"name": ["hip_r"], "health": [0.3], "confidence": [0.9], "risk": [0.4], "rul_q05": [0.8],
+               "rul_q50": [1.6], "rul_q95": [5.0], "window_opens": [0.0], "window_closes": [0.5],
+               "dominant_mode": ["bearing_wear"], "spoofed_sensors": [], "state_names": [], "state_values": [],
+               "state_std": [], "reasons": [], "risk_horizon": 24.0}
+    post(cloud, robot, [{"seq": robot.next_seq, "ts": now - 1.0, "channel": "twin_health", "payload": payload}])
+    done = [p.rule for p in passes(cloud) if p.robot_id == robot.robot_id]
+    assert done == [rules.MAINTENANCE, rules.REASSIGN]
+    detail = cloud.http.get(f"/v1/sites/{site}/tasks/{task['task_id']}", headers=manager(cloud, site)).json()
+    assert detail["state"] == "queued" and detail["robot_id"] is None
+    sent = cloud.device_get(lead, "/v1/devices/cog-keep-lead/decisions").json()["decisions"]
+    again = [d for d in sent if d["action"] == "fleet_task" and d["parameters"].get("task_id") == task["task_id"]]
+    assert again and again[-1]["parameters"]["requeued_from"] == "cog-keep-worn"
 
 
 def test_the_serving_worker_decides_with_several_claim_loops_and_stops_on_request(cloud) -> None:

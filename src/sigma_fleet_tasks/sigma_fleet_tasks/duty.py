@@ -26,7 +26,17 @@ from sigma_fleet_tasks.capability import Capability, CapabilityParams, Capabilit
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport
 from sigma_tasks.cost import RobotState
 from sigma_tasks.fence import AssignmentFence
-from sigma_tasks.leader import ACTIVE, CANCELED, FAILED, PREEMPTED, REFUSED, SUCCEEDED, LeaderTasks, TaskRequest
+from sigma_tasks.leader import (
+    ACTIVE,
+    CANCELED,
+    FAILED,
+    PREEMPTED,
+    REFUSED,
+    REQUEUED_FROM,
+    SUCCEEDED,
+    LeaderTasks,
+    TaskRequest,
+)
 from sigma_tasks.model import Place, PlaceKind, SiteMap
 from sigma_tasks.states import TaskRecord, TaskState
 
@@ -272,7 +282,8 @@ class LeaderDuty:
         rec = self.tasks.board.records.get(parameters.get("task_id", ""))
         holder = rec.robot_id if rec is not None and not rec.state.terminal else None
         why = self.tasks.on_decision(action, parameters, now=now)
-        if action == "fleet_task_cancel" and why is None and holder:
+        if why is None and holder and (action == "fleet_task_cancel" or
+                                       (action == "fleet_task" and parameters.get(REQUEUED_FROM) == holder)):
             self.cancels.append((holder, parameters["task_id"]))
         for robot, snap in self.later.pop(parameters.get("task_id", ""), {}).items():
             self.on_snapshot(robot, snap, now=now)
@@ -309,6 +320,8 @@ class LeaderDuty:
                 hold_id = hold_term = None
         board.report(RobotReport(robot, holding=hold_id, holding_term=hold_term, started=started, done=done,
                                  failed=failed, snapshot=False), now=now)
+        if hold_id is not None and board.is_kept_away(hold_id, robot, now) and (robot, hold_id) not in self.cancels:
+            self.cancels.append((robot, hold_id))  # still holds what was taken away from it: tell it again
         return [(tid, was, board.records[tid].state.value) for tid, was in before.items()
                 if board.records[tid].state.value != was]
 

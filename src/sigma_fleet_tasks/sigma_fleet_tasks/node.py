@@ -274,8 +274,13 @@ class FleetTasksNode(Node):
         why = self.leader.on_decision(action, params, now=now) if self.leader else "not leading"
         if why:
             self.get_logger().warning(f"decision {action} {params.get('task_id', '?')} refused: {why}")
+        self._send_cancels()
+
+    def _send_cancels(self) -> None:
+        """The leader's pending cancels (cancelled at the cloud, or taken away from a degraded robot) as commands."""
         for robot, task_id in self.leader.take_cancels() if self.leader else ():
-            self.get_logger().info(f"cancel {task_id} at {robot} (term {self.leader.term}): cancelled at the cloud")
+            self.get_logger().info(f"cancel {task_id} at {robot} (term {self.leader.term}): cancelled or taken away "
+                                   "at the cloud")
             payload = {"robot": robot, "task": task_id}
             if robot == self.robot_id:
                 self._apply_command(CANCEL, self.leader.term, payload)
@@ -322,6 +327,7 @@ class FleetTasksNode(Node):
             self._send_snapshot(now)
         if self.leader is not None and self._leads():
             self._lead(now)
+            self._send_cancels()
             self._report_outcomes(now)
         self._feed_executor()
 

@@ -183,3 +183,28 @@ def test_the_leader_tells_the_cloud_why_a_task_waits_and_that_an_overdue_one_fai
     [(tid, outcome, why)] = leader.take_outcomes()
     assert (tid, outcome) == ("t1", "failed") and why.startswith("deadline passed") and "payload" in why
     assert leader.take_outcomes() == []
+
+
+def test_a_task_the_cloud_takes_away_from_a_degraded_robot_goes_to_another_robot():
+    """The cloud's Primary AI holds r2 (degraded) and re-queues its task: the leader gets the task again with
+    ``requeued_from=r2``; it tells r2 to cancel at once, r2's snapshots that still show the task do not win it back
+    (each one repeats the cancel), and the next allocation gives it to r1 although r2 is nearer."""
+    leader = LeaderDuty(SITE, leader="r1", term=2, now=-30.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_1"}, "r2": {"at": "dock_3"}})
+    leader.on_decision("fleet_task", TASK, now=0.0)
+    [req] = leader.tick(["r1", "r2"], [], now=0.0)
+    assert req.robot_id == "r2"
+    leader.on_snapshot("r2", {"at": "dock_3", "holding": ["t1", 2, ACTIVE]}, now=0.5)
+    assert leader.on_decision("fleet_task", {**TASK, "requeued_from": "r2"}, now=1.0) is None
+    assert leader.take_cancels() == [("r2", "t1")]
+    assert leader.tasks.board.records["t1"].state is TaskState.QUEUED
+    leader.on_snapshot("r2", {"at": "dock_3", "holding": ["t1", 2, ACTIVE]}, now=1.5)  # not dropped yet
+    assert leader.tasks.board.records["t1"].robot_id is None
+    assert leader.take_cancels() == [("r2", "t1")]
+    [again] = leader.tick(["r1", "r2"], [], now=2.0)
+    assert (again.robot_id, again.task_id) == ("r1", "t1")
+    robot = RobotDuty("r2")
+    robot.on_command(ASSIGN, 2, decode(assignment_payload(req)), now=0.0)
+    assert robot.next_request()["task"] == "t1"
+    robot.on_status("t1", ACTIVE, "")
+    assert robot.on_command(CANCEL, 2, {"robot": "r2", "task": "t1"}, now=1.0) == "cancelling the running task"

@@ -22,7 +22,17 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from sigma_tasks import solver
-from sigma_tasks.cost import Bids, CostParams, PairDistance, RobotArrays, RobotState, TaskArrays, bid, euclidean_pairs
+from sigma_tasks.cost import (
+    Bids,
+    CostParams,
+    Infeasible,
+    PairDistance,
+    RobotArrays,
+    RobotState,
+    TaskArrays,
+    bid,
+    euclidean_pairs,
+)
 from sigma_tasks.cost import summarize_reasons as _summarize
 from sigma_tasks.model import SiteMap, TaskKind, TaskSpec
 from sigma_tasks.states import TaskRecord, TaskState, transition
@@ -69,6 +79,7 @@ class BoardParams:
     retry_s: float = 5.0  # an infeasible task is retried after this
     max_queue: int = 2  # tasks a robot may hold (including the one it executes)
     max_rounds: int = 2  # allocation rounds per call (each gives a robot at most one more task)
+    keep_away_s: float = 300.0  # a task taken away from a degraded robot is not given back to it for this long
     dense_limit: int = solver.DENSE_LIMIT  # tasks x robots solved densely and exactly
     sparse_limit: int = solver.SPARSE_LIMIT  # ... on the k-nearest candidate graph in one piece; beyond: cells
 
@@ -103,6 +114,7 @@ class TaskBoard:
         self.lease_until: dict[str, float] = {}
         self.hold_until: dict[str, float] = {}
         self.resume_hold = -np.inf  # a resumed board holds every task it learns of before this time
+        self.kept_away: dict[str, dict[str, float]] = {}  # task -> {robot it was taken from: until}
         self._docks = [d.point for d in site.docks()]
 
     # ---- tasks in -------------------------------------------------------------------------------------------------
@@ -123,12 +135,31 @@ class TaskBoard:
     def cancel(self, task_id: str, *, at: float, actor: str, reason: str) -> TaskRecord:
         return self._move(task_id, TaskState.CANCELLED, at=at, actor=actor, reason=reason)
 
+    def keep_away(self, task_id: str, robot_id: str, *, at: float, actor: str, reason: str) -> bool:
+        """Take a task away from a (degraded) robot: re-queued if that robot holds it, and for `keep_away_s` neither
+        allocated to it again nor re-assigned to it by its own stale report of holding it (the robot may not have
+        dropped it yet). Returns whether the robot held it."""
+        rec = self.records[task_id]
+        if rec.state.terminal:
+            return False
+        self.kept_away.setdefault(task_id, {})[robot_id] = at + self.board.keep_away_s
+        if rec.robot_id != robot_id:
+            return False
+        self._requeue(task_id, at=at, actor=actor, reason=reason)
+        return True
+
+    def is_kept_away(self, task_id: str, robot_id: str, now: float) -> bool:
+        """Whether `robot_id` may not hold `task_id` now (see `keep_away`)."""
+        return self.kept_away.get(task_id, {}).get(robot_id, -np.inf) > now
+
     # ---- allocation -----------------------------------------------------------------------------------------------
     def allocate(self, robots: Sequence[RobotState], *, now: float, term: int) -> AllocationResult:
         """Assign queued tasks to robots (optimal per round); infeasible tasks get a reason and a retry time."""
         self._check_term(term)
         result = AllocationResult()
         states = {r.robot_id: r for r in robots}
+        self.kept_away = {tid: left for tid, robots_until in self.kept_away.items()
+                          if (left := {r: u for r, u in robots_until.items() if u > now})}
         for _ in range(self.board.max_rounds):
             pending = [
                 rec for rec in self.records.values()
@@ -190,8 +221,17 @@ class TaskBoard:
         unassigned = self.params.unassigned_cost(tasks.priority)
         kind = solver.choose(n, m, self.board.dense_limit, self.board.sparse_limit)
 
+        index_of = {r.robot_id: i for i, r in enumerate(fleet)}
+        kept = np.array(sorted(j * (m + 1) + index_of[r] for j, rec in enumerate(pending)
+                               for r in self.kept_away.get(rec.spec.task_id, ()) if r in index_of), dtype=np.int64)
+
         def pair_bids(jj: np.ndarray, ii: np.ndarray) -> Bids:
-            return bid(tasks, robots, jj, ii, now=now, dist=self.dist, params=self.params)
+            out = bid(tasks, robots, jj, ii, now=now, dist=self.dist, params=self.params)
+            if len(kept):
+                away = np.isin(out.j.astype(np.int64) * (m + 1) + out.i, kept)
+                out.cost[away] = np.inf
+                out.reason[away] = Infeasible.KEPT_AWAY
+            return out
 
         if kind == "dense":
             bids = pair_bids(np.repeat(np.arange(n), m), np.tile(np.arange(m), n))
@@ -281,7 +321,7 @@ class TaskBoard:
             rec = self.records.get(tid)
             if rec is not None and not rec.state.terminal and rec.robot_id == rep.robot_id:
                 self._requeue(tid, at=now, actor=rep.robot_id, reason=f"robot gave it up: {why}")
-        if rep.holding is not None:
+        if rep.holding is not None and not self.is_kept_away(rep.holding, rep.robot_id, now):
             rec = self.records.get(rep.holding)
             if rec is not None and not rec.state.terminal:
                 self.hold_until.pop(rep.holding, None)
@@ -297,7 +337,8 @@ class TaskBoard:
                     self.lease_until[rep.holding] = now + self.board.lease_s
         for tid in rep.queued:
             rec = self.records.get(tid)
-            if rec is not None and rec.robot_id == rep.robot_id and not rec.state.terminal:
+            if rec is not None and rec.robot_id == rep.robot_id and not rec.state.terminal \
+                    and not self.is_kept_away(tid, rep.robot_id, now):
                 self.lease_until[tid] = now + self.board.lease_s
         # Tasks this board gave the robot that the robot no longer holds (dropped, lease ran out on its side).
         for tid, rec in list(self.records.items()) if rep.snapshot else ():

@@ -56,6 +56,7 @@ class Infeasible(enum.IntEnum):
     RISK_LONG = 5
     MAINTENANCE = 6
     UNREACHABLE = 7
+    KEPT_AWAY = 8
 
     @property
     def words(self) -> str:
@@ -71,6 +72,7 @@ _WORDS = {
     Infeasible.RISK_LONG: "degraded motor: no long task",
     Infeasible.MAINTENANCE: "task would run into the robot's maintenance window",
     Infeasible.UNREACHABLE: "no path to the task's places",
+    Infeasible.KEPT_AWAY: "taken away from this robot (degraded) a short while ago",
 }
 
 

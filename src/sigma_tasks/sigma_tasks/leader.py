@@ -17,6 +17,7 @@ from sigma_tasks.states import TaskRecord, TaskState
 # sigma_interfaces/Task kinds and TaskStatus states (TASK_CONTRACT.md)
 TASK_KIND = {TaskKind.GO_TO: 0, TaskKind.DELIVER: 1, TaskKind.CHARGE: 2}
 KIND_CANCEL = 4
+REQUEUED_FROM = "requeued_from"  # fleet_task parameter: the robot the cloud took the task from (keep it away)
 ACCEPTED, REFUSED, ACTIVE, SUCCEEDED, FAILED, CANCELED, PREEMPTED = range(7)
 
 
@@ -60,7 +61,11 @@ class LeaderTasks:
         """A cloud decision addressed to the leader; returns why it was refused, or None."""
         try:
             if action == "fleet_task":
-                self.board.add(spec_from_parameters(parameters), at=now, actor="cloud")
+                spec = self.board.add(spec_from_parameters(parameters), at=now, actor="cloud").spec
+                away = parameters.get(REQUEUED_FROM, "")
+                if away:  # the cloud took it from a degraded or silent robot: keep it away from that robot
+                    self.board.keep_away(spec.task_id, away, at=now, actor="cloud",
+                                         reason=f"taken away from {away} by the cloud")
                 return None
             if action == "fleet_task_cancel":
                 rec = self.board.records.get(parameters.get("task_id", ""))

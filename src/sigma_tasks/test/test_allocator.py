@@ -101,6 +101,41 @@ def test_new_leader_holds_unvouched_tasks_until_old_leases_ran_out(site):
     assert [a.task_id for a in res.assignments] == [other] and res.assignments[0].term == 2
 
 
+def test_a_task_taken_away_from_a_degraded_robot_is_not_given_back_to_it(site):
+    """The cloud takes a task away from r0 (degraded): r0's stale report of holding it does not win it back, the
+    allocator gives it to another robot (or keeps it queued, saying why) until keep_away_s has passed."""
+    board = TaskBoard(site, leader="L", term=2, board=BoardParams(lease_s=10, skew_s=1, keep_away_s=60))
+    board.add(deliver("t"), at=0, actor="x")
+    [a] = board.allocate(fleet(1), now=0, term=2).assignments
+    assert a.robot_id == "r0"
+    board.report(RobotReport("r0", holding="t", holding_term=2, started=True), now=1)
+    assert board.keep_away("t", "r0", at=2, actor="cloud", reason="degraded: held by the cloud") is True
+    rec = board.records["t"]
+    assert rec.state is TaskState.QUEUED and rec.robot_id is None and "degraded" in rec.history[-1].reason
+    # r0 has not dropped it yet: its report (same term) would re-assign it to r0 without the keep-away
+    board.report(RobotReport("r0", holding="t", holding_term=2, started=True), now=3)
+    assert board.records["t"].state is TaskState.QUEUED and "t" not in board.lease_until
+    # only r0 is there: nothing allocated, and the reason names the keep-away
+    res = board.allocate(fleet(1), now=4, term=2)
+    assert res.assignments == [] and "taken away from this robot" in res.infeasible["t"]
+    # r0 is the nearest of two robots, yet r1 gets it
+    res = board.allocate(fleet(2), now=10, term=2)  # retry_s (5 s) after the infeasible round
+    assert [(x.task_id, x.robot_id) for x in res.assignments] == [("t", "r1")]
+    # r0 still claims it: r1 keeps it
+    board.report(RobotReport("r0", holding="t", holding_term=2, started=True), now=11)
+    assert board.records["t"].robot_id == "r1"
+
+
+def test_keep_away_ends_after_its_time_and_ignores_other_robots(site):
+    board = TaskBoard(site, leader="L", term=1, board=BoardParams(keep_away_s=60))
+    board.add(deliver("t"), at=0, actor="x")
+    assert board.keep_away("t", "r0", at=0, actor="cloud", reason="silent") is False  # r0 did not hold it
+    assert board.is_kept_away("t", "r0", 59.9) and not board.is_kept_away("t", "r1", 1.0)
+    assert board.allocate(fleet(1), now=1, term=1).assignments == []
+    [a] = board.allocate(fleet(1), now=61, term=1).assignments
+    assert a.robot_id == "r0" and board.kept_away == {}
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 6), st.integers(0, 12), st.lists(st.tuples(st.integers(0, 5), st.booleans()), max_size=6),
        st.integers(0, 2**16))

@@ -122,8 +122,9 @@ async def _apply(conn: psycopg.AsyncConnection, proposal: rules.Proposal, site_i
             conn, task=task, actor=ACTOR.subject, reason=proposal.explanation[:500])) is not None]
         lead = await task_repo.leader(conn, site_id=site_id)
         for row in requeued if lead is not None and lead["robot_id"] != proposal.robot_id else ():
+            away = {**task_repo.decision_parameters(row), "requeued_from": proposal.robot_id}  # kept away from it
             await decisions.insert(conn, robot_id=lead["robot_id"], site_id=site_id, source=2, confidence=1.0,
-                                   action="fleet_task", parameters=task_repo.decision_parameters(row),
+                                   action="fleet_task", parameters=away,
                                    ttl_s=LEADER_DECISION_TTL_S, created_by=ACTOR.subject)
     else:
         decision_id = uuid.uuid4()
