@@ -63,7 +63,7 @@ class LeaderTasks:
             if action == "fleet_task":
                 spec = self.board.add(spec_from_parameters(parameters), at=now, actor="cloud").spec
                 away = parameters.get(REQUEUED_FROM, "")
-                if away:  # the cloud took it from a degraded or silent robot: keep it away from that robot
+                if away:  # the cloud took it from a degraded robot: keep it away from that robot
                     self.board.keep_away(spec.task_id, away, at=now, actor="cloud",
                                          reason=f"taken away from {away} by the cloud")
                 return None

@@ -52,8 +52,7 @@ async def run_once(pool: AsyncConnectionPool, settings: Settings, now: float | N
                     # the same decision a new task sends: the leader allocates it again (docs/tasks.md)
                     await decisions.insert(conn, robot_id=leader_id, site_id=robot.site_id, source=2,
                                            confidence=1.0, action="fleet_task",
-                                           parameters={**task_repo.decision_parameters(row),
-                                                       "requeued_from": robot.robot_id},
+                                           parameters=task_repo.decision_parameters(row),
                                            ttl_s=LEADER_DECISION_TTL_S, created_by=ACTOR.subject)
             await notifications.notify(conn, site_id=robot.site_id, robot_id=robot.robot_id, kind="robot_silent",
                                        message=silent_message(robot, now, len(requeued)),
