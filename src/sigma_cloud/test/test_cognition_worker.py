@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from test_tasks import PLACES, manager, report
+from test_tasks import manager, mapped_site, running_task
 
 import sigma_protocol as protocol
 from sigma_cloud.cognition import rules, worker
@@ -201,15 +201,9 @@ def test_a_degraded_robot_s_task_goes_back_to_the_leader_marked_to_keep_away_fro
     """The maintenance rule fires for a robot holding a fleet task: the task is re-queued and sent to the site's
     leader as a `fleet_task` decision naming the robot it was taken from (the leader keeps it away from that robot)."""
     site = "cog-keep"
-    cloud.ensure_site(site)
-    assert cloud.http.put(f"/v1/sites/{site}/places", json={"places": PLACES},
-                          headers=cloud.token()).status_code == 200
+    mapped_site(cloud, site)
     robot, lead = cloud.robot("cog-keep-worn", site), cloud.robot("cog-keep-lead", site)
-    assert cloud.device_post(lead, "/v1/devices/cog-keep-lead/leadership", b'{"term": 2}').json()["leader"]
-    task = cloud.http.post(f"/v1/sites/{site}/tasks", json={"kind": "go_to", "place": "shelf_3_2"},
-                           headers=manager(cloud, site)).json()
-    report(cloud, robot, task["task_id"], 0)
-    report(cloud, robot, task["task_id"], 2, progress=0.2)
+    task = running_task(cloud, site, robot, lead, term=2, progress=0.2)
     now = time.time()
     post(cloud, robot, normal(robot, now - 20))
     passes(cloud)

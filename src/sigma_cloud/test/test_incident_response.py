@@ -8,7 +8,7 @@ import asyncio
 import time
 
 import pytest
-from test_tasks import PLACES, manager, report
+from test_tasks import manager, mapped_site, report, running_task
 
 from sigma_cloud.core import incident_response
 from sigma_cloud.core.db import make_pool
@@ -59,15 +59,9 @@ def run_pass(cloud, now: float) -> dict:
 
 def test_silent_robot_hands_back_its_tasks_and_the_site_is_told(cloud) -> None:
     for site in (SITE, OTHER):
-        cloud.ensure_site(site)
-        assert cloud.http.put(f"/v1/sites/{site}/places", json={"places": PLACES},
-                              headers=cloud.token()).status_code == 200
+        mapped_site(cloud, site)
     worker, lead = cloud.robot("incident-worker", SITE), cloud.robot("incident-leader", SITE)
-    assert cloud.device_post(lead, "/v1/devices/incident-leader/leadership", b'{"term": 3}').json()["leader"]
-    task = cloud.http.post(f"/v1/sites/{SITE}/tasks", json={"kind": "go_to", "place": "shelf_3_2"},
-                           headers=manager(cloud, SITE)).json()
-    report(cloud, worker, task["task_id"], 0)  # ACCEPTED: the worker holds it
-    report(cloud, worker, task["task_id"], 2, progress=0.3)
+    task = running_task(cloud, SITE, worker, lead, term=3, progress=0.3)
     report(cloud, lead, "leader-local", 3)  # the leader is heard too
     url = f"/v1/sites/{SITE}/tasks/{task['task_id']}"
     assert cloud.http.get(url, headers=manager(cloud, SITE)).json()["state"] == "in_progress"

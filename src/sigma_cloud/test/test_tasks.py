@@ -53,6 +53,24 @@ def report(cloud, robot, task_id: str, state: int, reason: str = "", progress: f
     assert r.status_code == 200, r.text
 
 
+def mapped_site(cloud, site: str) -> None:
+    """`site` exists and has the test map (PLACES)."""
+    cloud.ensure_site(site)
+    r = cloud.http.put(f"/v1/sites/{site}/places", json={"places": PLACES}, headers=cloud.token())
+    assert r.status_code == 200, r.text
+
+
+def running_task(cloud, site: str, worker, leader, *, term: int, progress: float, place: str = "shelf_3_2") -> dict:
+    """`leader` claims `term` at `site`; a go_to task to `place` is created, `worker` accepts it and runs it."""
+    claim = cloud.device_post(leader, f"/v1/devices/{leader.robot_id}/leadership", json.dumps({"term": term}).encode())
+    assert claim.json()["leader"], claim.text
+    task = cloud.http.post(f"/v1/sites/{site}/tasks", json={"kind": "go_to", "place": place},
+                           headers=manager(cloud, site)).json()
+    report(cloud, worker, task["task_id"], 0)  # ACCEPTED: the worker holds it
+    report(cloud, worker, task["task_id"], 2, progress=progress)
+    return task
+
+
 def replay_with_sigma_tasks(detail: dict) -> TaskRecord:
     """The stored history must be a path the sigma_tasks state machine allows."""
     spec = TaskSpec("t", TaskKind(detail["kind"]), pickup=detail["pickup"], dropoff=detail["dropoff"],

@@ -26,17 +26,7 @@ from sigma_fleet_tasks.capability import Capability, CapabilityParams, Capabilit
 from sigma_tasks.allocator import Assignment, BoardParams, RobotReport
 from sigma_tasks.cost import RobotState
 from sigma_tasks.fence import AssignmentFence
-from sigma_tasks.leader import (
-    ACTIVE,
-    CANCELED,
-    FAILED,
-    PREEMPTED,
-    REFUSED,
-    REQUEUED_FROM,
-    SUCCEEDED,
-    LeaderTasks,
-    TaskRequest,
-)
+from sigma_tasks.leader import ACTIVE, CANCELED, FAILED, PREEMPTED, REFUSED, SUCCEEDED, LeaderTasks, TaskRequest
 from sigma_tasks.model import Place, PlaceKind, SiteMap
 from sigma_tasks.states import TaskRecord, TaskState
 
@@ -277,15 +267,16 @@ class LeaderDuty:
         return self.tasks.term
 
     def on_decision(self, action: str, parameters: dict[str, str], *, now: float) -> str | None:
-        """A cloud decision; a `fleet_task_cancel` of a task a robot holds queues a cancel for that robot
-        (`take_cancels`), so it stops at once rather than when its lease runs out."""
-        rec = self.tasks.board.records.get(parameters.get("task_id", ""))
+        """A cloud decision; a `fleet_task_cancel` of a task a robot holds, or a `fleet_task` that takes it away from
+        that robot (`requeued_from`, see `TaskBoard.keep_away`), queues a cancel for that robot (`take_cancels`), so
+        it stops at once rather than when its lease runs out."""
+        board, tid = self.tasks.board, parameters.get("task_id", "")
+        rec = board.records.get(tid)
         holder = rec.robot_id if rec is not None and not rec.state.terminal else None
         why = self.tasks.on_decision(action, parameters, now=now)
-        if why is None and holder and (action == "fleet_task_cancel" or
-                                       (action == "fleet_task" and parameters.get(REQUEUED_FROM) == holder)):
-            self.cancels.append((holder, parameters["task_id"]))
-        for robot, snap in self.later.pop(parameters.get("task_id", ""), {}).items():
+        if why is None and holder and (action == "fleet_task_cancel" or board.is_kept_away(tid, holder, now)):
+            self.cancels.append((holder, tid))
+        for robot, snap in self.later.pop(tid, {}).items():
             self.on_snapshot(robot, snap, now=now)
         return why
 

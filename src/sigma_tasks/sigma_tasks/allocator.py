@@ -337,8 +337,7 @@ class TaskBoard:
                     self.lease_until[rep.holding] = now + self.board.lease_s
         for tid in rep.queued:
             rec = self.records.get(tid)
-            if rec is not None and rec.robot_id == rep.robot_id and not rec.state.terminal \
-                    and not self.is_kept_away(tid, rep.robot_id, now):
+            if rec is not None and rec.robot_id == rep.robot_id and not rec.state.terminal:
                 self.lease_until[tid] = now + self.board.lease_s
         # Tasks this board gave the robot that the robot no longer holds (dropped, lease ran out on its side).
         for tid, rec in list(self.records.items()) if rep.snapshot else ():
