@@ -252,6 +252,11 @@ class LeaderDuty:
         self.lost: set[str] = set()
         # reports about tasks this leader does not know yet (the cloud re-sends them to a new leader): task -> robot
         self.later: dict[str, dict[str, dict]] = {}
+        # leases of tasks a robot reports holding that this leader does not know yet: renewed on the robot's word
+        # until the cloud's record is resumed (`resumed`), so a running task outlives a slow claim; task -> (robot,
+        # the term it holds it under, lease_until); of two robots reporting one task, the newer term's holder
+        self.provisional: dict[str, tuple[str, int, float]] = {}
+        self.record_resumed = False
         self.cancels: list[tuple[str, str]] = []  # (robot, task) the leader must tell to stop
         # what only the leader knows, for the cloud's record: task -> (outcome "failed" | "waiting", reason)
         self.outcomes: dict[str, tuple[str, str]] = {}
@@ -266,6 +271,15 @@ class LeaderDuty:
     def term(self) -> int:
         return self.tasks.term
 
+    def resumed(self) -> list[tuple[str, str]]:
+        """The cloud's record of the site was resumed (the claim's open tasks went through `on_decision`): a task a
+        robot still reports holding that the record does not list (cancelled or ended meanwhile) is not renewed any
+        more; its lease runs out on the robot. Returns those (robot, task), for the leader's log."""
+        self.record_resumed = True
+        dropped = [(robot, tid) for tid, (robot, _, _) in self.provisional.items()]
+        self.provisional.clear()
+        return dropped
+
     def on_decision(self, action: str, parameters: dict[str, str], *, now: float) -> str | None:
         """A cloud decision; a `fleet_task_cancel` of a task a robot holds, or a `fleet_task` that takes it away from
         that robot (`requeued_from`, see `TaskBoard.keep_away`), queues a cancel for that robot (`take_cancels`), so
@@ -274,6 +288,8 @@ class LeaderDuty:
         rec = board.records.get(tid)
         holder = rec.robot_id if rec is not None and not rec.state.terminal else None
         why = self.tasks.on_decision(action, parameters, now=now)
+        if tid in board.records:
+            self.provisional.pop(tid, None)  # on the board now: its lease is the board's
         if why is None and holder and (action == "fleet_task_cancel" or board.is_kept_away(tid, holder, now)):
             self.cancels.append((holder, tid))
         for robot, snap in self.later.pop(tid, {}).items():
@@ -308,13 +324,29 @@ class LeaderDuty:
             started = state == ACTIVE
             if hold_id not in board.records:
                 self.later.setdefault(hold_id, {})[robot] = {"holding": holding}
+                other = self.provisional.get(hold_id)
+                if not self.record_resumed and hold_term <= self.term and (
+                        other is None or other[0] == robot or other[1] < hold_term):
+                    self.provisional[hold_id] = (robot, hold_term, now + board.board.lease_s)
                 hold_id = hold_term = None
+        self._forget_holdings(robot, str(holding[0]) if holding else None)
         board.report(RobotReport(robot, holding=hold_id, holding_term=hold_term, started=started, done=done,
                                  failed=failed, snapshot=False), now=now)
         if hold_id is not None and board.is_kept_away(hold_id, robot, now) and (robot, hold_id) not in self.cancels:
             self.cancels.append((robot, hold_id))  # still holds what was taken away from it: tell it again
         return [(tid, was, board.records[tid].state.value) for tid, was in before.items()
                 if board.records[tid].state.value != was]
+
+    def _forget_holdings(self, robot: str, holding: str | None) -> None:
+        """The robot's latest report supersedes what it said it held before: an unknown task it no longer holds
+        (finished, dropped, its lease ran out) is neither renewed nor applied when the cloud re-sends it."""
+        for tid in [t for t, (r, _, _) in self.provisional.items() if r == robot and t != holding]:
+            del self.provisional[tid]
+        for tid, reports in list(self.later.items()):
+            if tid != holding and "holding" in reports.get(robot, {}):
+                del reports[robot]
+                if not reports:
+                    del self.later[tid]
 
     def robots(self, members: Iterable[str], *, now: float) -> list[RobotState]:
         """Live members that reported to this leader and are not cooling down after a failure."""
@@ -361,8 +393,11 @@ class LeaderDuty:
         return out
 
     def renewals(self) -> dict[str, dict[str, float]]:
-        """{robot: {task: lease_until}} for every robot holding a task of this board."""
+        """{robot: {task: lease_until}} for every robot holding a task of this board, and for tasks a robot reports
+        holding that are not on the board yet while the cloud's record is not resumed (`provisional`)."""
         out: dict[str, dict[str, float]] = {}
+        for tid, (robot, _, until) in self.provisional.items():
+            out.setdefault(robot, {})[tid] = until
         board = self.tasks.board
         for tid, rec in board.records.items():
             if rec.robot_id and not rec.state.terminal and tid in board.lease_until:

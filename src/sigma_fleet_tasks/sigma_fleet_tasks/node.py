@@ -171,6 +171,9 @@ class FleetTasksNode(Node):
             self.get_logger().info(f"claimed term {term} at the cloud: resuming {len(result.open_tasks)} open tasks")
             for params in result.open_tasks:
                 self._decide("fleet_task", params, now)
+            for robot, tid in self.leader.resumed():
+                self.get_logger().warning(f"{robot} reports holding {tid}, which the cloud's record does not list "
+                                          "as open: no longer renewed (its lease runs out on the robot)")
 
     # ------------------------------------------------------------------ robot inputs
 

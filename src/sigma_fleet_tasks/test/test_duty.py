@@ -208,3 +208,45 @@ def test_a_task_the_cloud_takes_away_from_a_degraded_robot_goes_to_another_robot
     assert robot.next_request()["task"] == "t1"
     robot.on_status("t1", ACTIVE, "")
     assert robot.on_command(CANCEL, 2, {"robot": "r2", "task": "t1"}, now=1.0) == "cancelling the running task"
+
+
+def test_a_new_leader_renews_a_running_task_on_the_robots_word_until_the_cloud_answers_its_claim():
+    """Found in the main command (round 9): a new leader knows a task only once its claim at the cloud answers (the
+    cloud re-sends the open tasks); on a loaded cloud that took longer than a lease, and r2 cancelled the task it was
+    running when the lease ran out. Now the leader renews what a robot reports holding until the record is resumed;
+    the task is then the board's (no second holder); a held task the record does not list is not renewed after."""
+    robot = RobotDuty("r2")
+    robot.on_command(ASSIGN, 6, assignment(robot="r2", lease=BOARD.lease_s), now=0.0)
+    robot.next_request()
+    robot.on_status("t1", ACTIVE, "")
+    leader = LeaderDuty(SITE, leader="r3", term=7, now=1.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r2": robot.snapshot(1.0), "r3": {"at": "dock_1"}})
+    for t in range(1, 30):  # 29 s without the cloud's answer: renewed from r2's reports, never handed out
+        now = float(t)
+        leader.on_snapshot("r2", robot.snapshot(now), now=now)
+        assert leader.tick(["r2", "r3"], [], now=now) == []
+        for tid_robot, leases in leader.renewals().items():
+            assert tid_robot == "r2"
+            assert robot.on_command(RENEW, 7, {"robot": "r2", "leases": leases}, now=now) == "renewed 1"
+        assert robot.expire(now + 0.5) is None
+    leader.on_decision("fleet_task", TASK, now=30.0)  # the claim answers: t1 is open, r2 holds it
+    assert leader.resumed() == []
+    rec = leader.tasks.board.records["t1"]
+    assert (rec.robot_id, rec.state) == ("r2", TaskState.IN_PROGRESS)
+    assert leader.renewals() == {"r2": {"t1": leader.tasks.board.lease_until["t1"]}}
+    assert leader.tick(["r2", "r3"], [], now=31.0) == []
+
+
+def test_a_held_task_the_cloud_does_not_list_is_not_renewed_once_the_record_is_resumed():
+    leader = LeaderDuty(SITE, leader="r3", term=7, now=0.0, board=BOARD, cooldown_s=60.0,
+                        snapshots={"r1": {"at": "dock_3", "holding": ["gone", 5, ACTIVE]},
+                                   "r2": {"at": "dock_3", "holding": ["t1", 6, ACTIVE]}})
+    leader.on_snapshot("r1", {"at": "dock_3", "holding": ["t1", 5, ACTIVE]}, now=0.5)  # an older term's holder
+    assert leader.renewals() == {"r2": {"t1": 0.0 + BOARD.lease_s}}  # r1 no longer says it holds "gone"
+    leader.on_snapshot("r1", {"at": "dock_3", "holding": ["gone", 5, ACTIVE]}, now=1.0)
+    assert leader.renewals() == {"r1": {"gone": 1.0 + BOARD.lease_s}, "r2": {"t1": 0.0 + BOARD.lease_s}}
+    leader.on_decision("fleet_task", TASK, now=2.0)  # the cloud's record: t1 open, "gone" not
+    assert leader.resumed() == [("r1", "gone")]
+    leader.on_snapshot("r1", {"at": "dock_3", "holding": ["gone", 5, ACTIVE]}, now=3.0)
+    assert "gone" not in leader.renewals().get("r1", {})
+    assert leader.tasks.board.records["t1"].robot_id == "r2"
