@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -257,13 +258,14 @@ def forward_to_rosout(node: Node) -> RosoutForwarder:
     return forwarder
 
 
-def attach(node: Node, robot_id: str, client: UplinkClient | None) -> LogUplink | None:
-    """Forward the bridge's own stdlib records to /rosout; declare ``logs.*`` and subscribe to /rosout. None when
-    shipping is off or there is no cloud."""
+def attach(node: Node, robot_id: str, client: UplinkClient | None,
+           subscribe: Callable[..., Any] | None = None) -> LogUplink | None:
+    """Forward the bridge's own stdlib records to /rosout; declare ``logs.*`` and subscribe to /rosout through
+    ``subscribe`` (default: the node's executor). None when shipping is off or there is no cloud."""
     forward_to_rosout(node)
     p = load(node, LogShipping, "logs")
     if not p.enabled or client is None:
         return None
     uplink = LogUplink(client, robot_id, p)
-    uplink.subscription = node.create_subscription(Log, "/rosout", uplink.on_log, ROSOUT_QOS)
+    uplink.subscription = (subscribe or node.create_subscription)(Log, "/rosout", uplink.on_log, ROSOUT_QOS)
     return uplink

@@ -3,7 +3,9 @@
 Callbacks only convert: each raw message goes into the black box window, is downsampled, mapped to a protocol
 payload and handed to :class:`~sigma_bridge.workers.Handoff`; disk, network and MCAP writing run on worker
 threads; the Foxglove SDK buffers per client on its own threads. So a slow disk, cloud or viewer never blocks
-the executor.
+the executor. Every subscription is taken by a ``TopicReader`` (sigma_ros_common.reader: one fixed wait set on a
+thread of its own, ~3x less CPU per message than the executor's); the executor keeps the timers and the lifecycle
+and parameter services, and the timers that share state with the callbacks take the reader's lock.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from sigma_interfaces.msg import (
 )
 from sigma_ros_common import qos
 from sigma_ros_common.params import ConfigError
+from sigma_ros_common.reader import TopicReader
 from sigma_ros_common.share import resolve_file
 from sigma_ros_common.spin import run
 
@@ -84,6 +87,7 @@ class BridgeNode(LifecycleNode):
         self._active = False
         self._subs: list = []
         self._timers: list = []
+        self.reader: TopicReader | None = None
         self.view = None
         self._last_safety_key: tuple[int, int] = (0, -1)
         self.uploader: Uploader | None = None
@@ -148,11 +152,14 @@ class BridgeNode(LifecycleNode):
                                  backlog=p.foxglove_backlog, geofences=fences)
         # Swarm mesh: the signed site roster for swarm_node, leader changes to the cloud, swarm/state in the live
         # view (docs/swarm.md).
+        self.reader = reader = TopicReader(self, name="bridge-reader")
         self.swarm = swarm_link.attach(self, p.robot_id, p.cloud_url, UplinkClient(
-            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None, view=self.view)
+            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None, view=self.view,
+            subscribe=reader.subscribe)
         # The robot's /rosout records, structured, rate-limited and shipped to the cloud (docs/logs.md).
         self.logs = log_uplink.attach(self, p.robot_id, UplinkClient(
-            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None)
+            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None,
+            subscribe=reader.subscribe)
         if self.logs is not None:
             self._subs.append(self.logs.subscription)
         self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)
@@ -165,9 +172,10 @@ class BridgeNode(LifecycleNode):
                                                                  q.depth) for t, (_, _, q, _) in TOPICS.items()}
         for topic, (cls, type_name, profile, channel) in TOPICS.items():
             full = self.resolve_topic_name(topic)
-            self._subs.append(self.create_subscription(
+            self._subs.append(reader.subscribe(
                 cls, topic, lambda raw, c=cls, t=type_name, f=full, ch=channel: self._on_raw(raw, c, t, f, ch),
                 profile, raw=True))
+        reader.start()
         self._timers.append(self.create_timer(0.1, self._on_tick))
         self._timers.append(self.create_timer(p.stats_period_s, self._publish_diagnostics))
         self.get_logger().info(f"robot key {p.key_file} public key {public_key_b64(self.key)}")
@@ -223,6 +231,9 @@ class BridgeNode(LifecycleNode):
 
     def _release(self) -> None:
         self._active = False
+        if self.reader is not None:
+            self.reader.stop()
+            self.reader = None
         for s in self._subs:
             self.destroy_subscription(s)
         for t in self._timers:
@@ -332,7 +343,11 @@ class BridgeNode(LifecycleNode):
             v.battery_state(mapping.battery(msg), t_ns)
 
     def _on_tick(self) -> None:
-        for rec in self.blackbox.due(time.time_ns()):
+        if self.reader is None:
+            return
+        with self.reader.lock:  # the black box is filled by the reader's thread
+            due = self.blackbox.due(time.time_ns())
+        for rec in due:
             self.recorder.submit(self._write_recording, rec)
         if self.labels is not None and time.monotonic() >= self._labels_due:  # once a second, off this thread
             self._labels_due = time.monotonic() + 1.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,9 +117,10 @@ def view_values(msg: Any) -> dict[str, Any]:
 
 
 def attach(node: Node, robot_id: str, cloud_url: str, client: UplinkClient | None,
-           view: Any = None) -> SwarmLink | None:
-    """Declare ``swarm.*`` and subscribe to ``swarm/state`` (shown in the live view when there is one); with a site
-    and a cloud, return the (unstarted) link that fetches the roster and reports leader changes."""
+           view: Any = None, subscribe: Callable[..., Any] | None = None) -> SwarmLink | None:
+    """Declare ``swarm.*`` and subscribe to ``swarm/state`` (shown in the live view when there is one) through
+    ``subscribe`` (default: the node's executor); with a site and a cloud, return the (unstarted) link that fetches
+    the roster and reports leader changes."""
     s = load(node, SwarmLinkSettings, "swarm")
     link = None
     if s.site and cloud_url and client is not None:
@@ -134,5 +136,5 @@ def attach(node: Node, robot_id: str, cloud_url: str, client: UplinkClient | Non
             view.swarm_state(view_values(msg), time.time_ns())
 
     # the bridge node keeps its subscriptions in _subs, which this helper extends on its behalf
-    node._subs.append(node.create_subscription(SwarmState, "swarm/state", on_state, LATCHED))  # type: ignore[attr-defined]  # see above
+    node._subs.append((subscribe or node.create_subscription)(SwarmState, "swarm/state", on_state, LATCHED))  # type: ignore[attr-defined]  # see above
     return link
