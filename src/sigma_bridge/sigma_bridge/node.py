@@ -175,7 +175,6 @@ class BridgeNode(LifecycleNode):
             self._subs.append(reader.subscribe(
                 cls, topic, lambda raw, c=cls, t=type_name, f=full, ch=channel: self._on_raw(raw, c, t, f, ch),
                 profile, raw=True))
-        reader.start()
         self._timers.append(self.create_timer(0.1, self._on_tick))
         self._timers.append(self.create_timer(p.stats_period_s, self._publish_diagnostics))
         self.get_logger().info(f"robot key {p.key_file} public key {public_key_b64(self.key)}")
@@ -212,6 +211,10 @@ class BridgeNode(LifecycleNode):
         if self.logs is not None:
             self.logs.start()
         self._active = True
+        # Taking starts with the active state, as an executor's would: what arrived before (the safety events a
+        # transient-local history replays to a late bridge) waits in DDS instead of being taken and dropped.
+        if self.reader is not None:
+            self.reader.start()
         port = self.view.port if self.view else 0
         self.get_logger().info(f"sigma_bridge ready robot={self.p.robot_id} cloud={self.p.cloud_url or '-'} "
                                f"foxglove_port={port} store={self.p.store_path} sync={self.store.synchronous}")

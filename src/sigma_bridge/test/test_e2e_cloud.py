@@ -113,6 +113,26 @@ def test_sim_to_cloud_exact_counts_and_decisions(launch, ros_probe, cloud, tmp_p
     assert b.stop() == 0
 
 
+def test_safety_events_published_before_the_bridge_started_all_reach_the_cloud(launch, ros_probe, cloud, tmp_path):
+    """safety/events is transient local: a bridge started late (or restarted) gets the supervisor's history. Found in
+    the main command (round 11): a bridge whose reader took messages before activation dropped that history."""
+    cloud.start()
+    register(cloud, tmp_path)
+    pub = ros_probe.publisher(SafetyEvent, "/r1/safety/events", qos.SAFETY_EVENTS)
+    t0 = time.time()
+    for k in range(1, 31):
+        ev = SafetyEvent(sequence=k, level=k % 3, previous_level=(k - 1) % 3, cause=f"event {k} before the bridge")
+        ev.header.stamp.sec, ev.header.stamp.nanosec = int(t0), k * 1000
+        pub.publish(ev)
+    b = bridge(launch, tmp_path, cloud.url)
+    wait_until(lambda: cloud.query("SELECT count(*) FROM safety_events WHERE robot_id='r1'")[0][0] >= 30, 60,
+               "the 30 safety events in the database")
+    seqs = [row[0] for row in cloud.query("SELECT (payload->>'sequence')::int FROM safety_events WHERE robot_id='r1' "
+                                          "ORDER BY 1")]
+    assert seqs == list(range(1, 31))
+    assert b.stop() == 0
+
+
 def test_outage_and_kill_9_lose_nothing_duplicate_nothing_safety_first(launch, ros_probe, cloud, tmp_path):
     cloud.start()
     register(cloud, tmp_path)
