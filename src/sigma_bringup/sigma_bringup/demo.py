@@ -1,6 +1,6 @@
 """The README's main command: cloud tier + simulated fleet + Foxglove, a scenario of real tasks, and its summary.
 
-    demo [--scenario] [--data-dir var] [--cloud-port 8000] [--foxglove-ports 8765,8766,8767]
+    demo [--scenario] [--data-dir var] [--cloud-port 8000] [--foxglove-ports 8765,8766,8767] [--no-primary-ai]
 
 Brings up the cloud (embedded PostgreSQL), registers the robots' keys, launches ``launch/fleet.launch.yaml`` with
 ``sigma launch``, then runs the scenario: every robot gets a task through the task contract (``tasks/request``)
@@ -8,12 +8,11 @@ and its onboard cognition (sigma_core) executes it — r1 carries a tote between
 aisle, r3 carries a tote; a human walks at r2 (it slows, then stops, then resumes when the human has left and
 reaches its place). Then tasks created through the cloud's task API: one the swarm leader gives to r3, whose left
 knee motor overheats on the way (it derates, then shuts down) — r3 lets the task go and another robot takes it over
-and finishes it; two more with the swarm leader killed mid-run. The cloud's Primary AI worker (``--primary-ai``;
-off by default, docs/bringup.md) decides from the telemetry alone: r3 must apply one of its decisions about its hot
-motor, and none may concern healthy r1/r2; then it is killed (``kill -9``) before those two tasks, which the robots
-finish on their Edge AI. The cloud receives all of it. Prints where to
-look and a summary; ``--scenario`` exits after it (0 when every check passed), otherwise it keeps running until
-Ctrl-C.
+and finishes it; two more with the swarm leader killed mid-run. The cloud's Primary AI worker (on by default;
+``--no-primary-ai`` leaves it out, docs/bringup.md) decides from the telemetry alone: r3 must apply one of its
+decisions about its hot motor, and none may concern healthy r1/r2; then it is killed (``kill -9``) before those two
+tasks, which the robots finish on their Edge AI. The cloud receives all of it. Prints where to look and a summary;
+``--scenario`` exits after it (0 when every check passed), otherwise it keeps running until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -483,12 +482,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", action="store_true", help="exit after the scenario (status 0 = all checks passed)")
     ap.add_argument("--data-dir", type=Path, default=Path("var/demo"), help="cloud database, robot keys, logs")
     ap.add_argument("--cloud-port", type=int, default=8000)
-    ap.add_argument("--primary-ai", action=argparse.BooleanOptionalAction, default=False,
-                    help="run the cloud's Primary AI worker (sigma-cloud cognition; off by default): check that r3 "
+    ap.add_argument("--primary-ai", action=argparse.BooleanOptionalAction, default=True,
+                    help="run the cloud's Primary AI worker (sigma-cloud cognition; on by default): check that r3 "
                          "(the hot motor) applied one of its decisions and that it decided nothing about r1's or "
                          "r2's condition, then kill it and check that the robots finish the cloud's tasks on their "
-                         "Edge AI (off by default: at 01:38 UTC on a quiet host it held healthy r2 on its joint_states "
-                         "score during the hand-over; docs/bringup.md)")
+                         "Edge AI; --no-primary-ai leaves it out (the robots' own behaviour only; docs/bringup.md)")
     ap.add_argument("--foxglove-ports", default="8765,8766,8767", help="one per robot (0 = any free port)")
     args = ap.parse_args(argv)
     args.data_dir.mkdir(parents=True, exist_ok=True)
