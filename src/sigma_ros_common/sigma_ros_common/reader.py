@@ -62,7 +62,7 @@ class TopicReader:
         self._wake = GuardCondition(None, None, context=node.context)
         self._stopping = False
         self._thread: threading.Thread | None = None
-        node.context.on_shutdown(self._on_shutdown)
+        node.context.on_shutdown(self._wake_up)
 
     def subscribe(self, msg_type: type, topic: str, callback: Callable[[Any], None], qos: QoSProfile | int, *,
                   raw: bool = False) -> Subscription:
@@ -82,13 +82,13 @@ class TopicReader:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop and join the thread (call before destroying the subscriptions or the node); idempotent."""
         self._stopping = True
-        self._on_shutdown()
+        self._wake_up()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
             if not self._thread.is_alive():
                 self._wake.destroy()
 
-    def _on_shutdown(self) -> None:
+    def _wake_up(self) -> None:
         with contextlib.suppress(InvalidHandle):  # already stopped and destroyed
             self._wake.trigger()
 
