@@ -1,8 +1,10 @@
 """Command gate node: the only publisher of ``driver/*``. Every command from ``cmd/<authority>/*`` is filtered by
 ``CommandGate``; on entering a stop it immediately sends the brake, a zero base velocity and the hold posture, and
-re-sends them at ``gate.hold_rate`` while stopped. It also watches ``driver/cmd_vel``, ``driver/brake`` and the
-driver's ``brake_state``: while stopped, a moving base command or a released brake that it did not send is
-overridden at once (someone else on the graph is driving the robot; the supervisor escalates).
+re-sends them at ``gate.hold_rate`` while stopped. The drives' torque limit (``driver/torque_limit``, latched) follows
+the safety state's torque scale. It also watches ``driver/cmd_vel``, ``driver/brake``, ``driver/torque_limit`` and the
+driver's ``brake_state``: while stopped, a moving base command or a released brake that it did not send, and at any
+time a torque limit above the safety state's, is overridden at once (someone else on the graph is driving the robot;
+the supervisor escalates).
 
 Followed safety state: in ``safety_node`` the supervisor hands it over in memory (``apply_state``). Run on its own
 (``gate_node``), the gate follows ``safety/status`` only from the one publisher that is its own supervisor
@@ -20,7 +22,7 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Float64
 
 from sigma_interfaces.msg import SafetyStatus
 from sigma_ros_common import qos
@@ -54,10 +56,12 @@ class GateNode(Node):
         self.countered = 0  # commands on driver/* that were not ours, overridden while stopped
         self.last_block = ""
         self._brake: bool | None = None
+        self._torque: float | None = None
         self._ticks = 0
         self._joint_pub = self.create_publisher(JointState, "driver/joint_command", qos.COMMANDS)
         self._vel_pub = self.create_publisher(Twist, "driver/cmd_vel", qos.COMMANDS)
         self._brake_pub = self.create_publisher(Bool, "driver/brake", qos.LATCHED)
+        self._torque_pub = self.create_publisher(Float64, "driver/torque_limit", qos.LATCHED)
         self._diag_pub = self.create_publisher(DiagnosticArray, "diagnostics", qos.reliable(10))
         safe = self._safe
         for auth, name in AUTHORITY_TOPICS.items():
@@ -70,6 +74,7 @@ class GateNode(Node):
         self.create_subscription(Twist, "driver/cmd_vel", safe(self._on_driver_twist), qos.COMMANDS)
         self.create_subscription(Bool, "driver/brake", safe(self._on_driver_brake), qos.LATCHED)
         self.create_subscription(Bool, "brake_state", safe(self._on_brake_state), qos.LATCHED)
+        self.create_subscription(Float64, "driver/torque_limit", safe(self._on_driver_torque), qos.LATCHED)
         self.follow_status = follow_status
         self._trusted_gid: bytes | None = None
         self._source_checked = -1e9
@@ -94,6 +99,7 @@ class GateNode(Node):
         self._publish_brake(now)  # brakes first: the fastest way to stop
         if stopping:
             self._send_hold(now)
+        self._publish_torque(now)
         self._hold_timer_for(now)
 
     def _on_status(self, msg: SafetyStatus, info: dict) -> None:
@@ -182,6 +188,14 @@ class GateNode(Node):
             self.countered += 1
             self._send_brake(True, now)
 
+    def _on_driver_torque(self, msg: Float64) -> None:
+        now = time.monotonic()
+        if not self.gate.was_sent("driver/torque_limit", msg.data, now):
+            self._foreign("driver/torque_limit", f"torque limit {msg.data:.3g}")
+            if self.gate.counters_torque(msg.data):
+                self.countered += 1
+                self._publish_torque(now, again=True)
+
     def _foreign(self, topic: str, what: str) -> None:
         for listener in self.foreign_listeners:
             listener(topic, what)
@@ -216,6 +230,14 @@ class GateNode(Node):
         brake = self.gate.is_brake(now)
         if brake != self._brake or (again and brake):
             self._send_brake(brake, now)
+
+    def _publish_torque(self, now: float, again: bool = False) -> None:
+        """The drives' torque limit, when the safety state changes it (or ``again``: someone else sent another)."""
+        limit = self.gate.torque_limit()
+        if limit is not None and (limit != self._torque or again):
+            self._torque = limit
+            self.gate.note_sent("driver/torque_limit", limit, now)
+            self._torque_pub.publish(Float64(data=limit))
 
     def _hold_timer_for(self, now: float) -> None:
         """The re-send timer runs only while stopped (no wake-ups in normal operation)."""

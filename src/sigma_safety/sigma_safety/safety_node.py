@@ -14,7 +14,7 @@ from sigma_ros_common import realtime
 from sigma_ros_common.spin import events_executor, run
 from sigma_safety.gate_node import GateNode
 from sigma_safety.settings import ProcessSettings, gate_settings, process_settings, supervisor_settings
-from sigma_safety.supervisor_node import SupervisorNode
+from sigma_safety.supervisor_node import DRIVER_TOPICS, SupervisorNode
 
 
 def _run(make: list[type[Node]], args: list[str] | None) -> int:
@@ -60,8 +60,7 @@ def _run(make: list[type[Node]], args: list[str] | None) -> int:
 
 def _compose(supervisor: SupervisorNode, gate: GateNode) -> None:
     """One process: the supervisor hands every state to the gate in memory, the gate its targets back."""
-    supervisor.allowed_publishers.update(dict.fromkeys(
-        ("driver/joint_command", "driver/cmd_vel", "driver/brake"), gate.get_fully_qualified_name()))
+    supervisor.allowed_publishers.update(dict.fromkeys(DRIVER_TOPICS, gate.get_fully_qualified_name()))
     supervisor.state_listeners.append(gate.apply_state)
     gate.command_listeners.append(lambda targets: supervisor.policy.update_command(targets, supervisor._now()))
     gate.foreign_listeners.append(supervisor.report_foreign_command)

@@ -25,7 +25,7 @@ from sigma_safety.settings import SupervisorSettings
 
 INTERNAL_ERROR = 899
 GATE_NAME = "command_gate"  # the node that alone may publish driver/* (gate_node.GATE_NAME)
-DRIVER_TOPICS = ("driver/joint_command", "driver/cmd_vel", "driver/brake")
+DRIVER_TOPICS = ("driver/joint_command", "driver/cmd_vel", "driver/brake", "driver/torque_limit")
 
 
 class SupervisorNode(Node):

@@ -175,6 +175,17 @@ def test_while_stopped_the_gate_overrides_foreign_motion_and_a_released_brake():
     assert not moving.counters_twist(0.5, 0.0, 0.0, 0.01) and not moving.counters_brake(False, 0.01)
 
 
+def test_the_drives_torque_limit_follows_the_state_and_a_higher_one_is_overridden():
+    g = CommandGate(GateParams(), limits())
+    assert g.torque_limit() is None  # no state yet: the drives keep their rating (and the brakes are on)
+    for torque, limit in ((1.0, 1.0), (0.5, 0.5), (0.0, 0.0), (1.7, 1.0), (float("nan"), 0.0)):
+        g.set_state(SafetyState(Level.DEGRADED, Authority.EDGE_AI, 1.0, torque, False, (), 2, 0.0), 0.0)
+        assert g.torque_limit() == limit
+    g.set_state(SafetyState(Level.DEGRADED, Authority.EDGE_AI, 1.0, 0.5, False, (), 3, 0.0), 0.0)  # I²t warning
+    assert g.counters_torque(1.0) and g.counters_torque(float("nan"))  # someone else lifting the cap
+    assert not g.counters_torque(0.5) and not g.counters_torque(0.2)
+
+
 def test_an_untrusted_state_source_blocks_and_brakes_until_cleared():
     g = _gate(Level.NOMINAL, False)
     g.set_state(SafetyState(Level.NOMINAL, Authority.PRIMARY_AI, 1.0, 1.0, False, (), 2, 0.0), 0.0)

@@ -18,7 +18,7 @@ from helpers import SECRET
 from nav_msgs.msg import Odometry
 from rosio import CONFIG, RELAXED, Streamer, report_health, wait_status
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Float64
 
 from sigma_interfaces.msg import SafetyStatus
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
@@ -95,6 +95,34 @@ def test_overheating_derates_then_shuts_down_and_the_joint_stops_moving(launch, 
         res = ros_probe.call(ResetSafety, f"{NS}/safety/reset",
                              ResetSafety.Request(requester="op", authorization_token=SECRET))
         assert not res.success and 202 in res.blocking_fault_codes  # still hot
+    finally:
+        streamer.stop()
+        health.stop()
+
+
+def test_a_jammed_joint_straining_its_drive_is_capped_at_the_continuous_rating_not_cut(launch, ros_probe, tmp_path):
+    """The I²t warning's torque cap reaches the drives (``driver/torque_limit``): a joint jammed while the AI drives
+    it saturates at its peak rating until 80 % of the budget, then is held at the continuous rating, where the
+    integral stands still; without the cap it would have been cut (latched emergency stop) ~0.7 s later."""
+    joints = ros_probe.subscribe(JointState, f"{NS}/joint_states", qos.SENSOR)
+    limit = ros_probe.subscribe(Float64, f"{NS}/driver/torque_limit", qos.LATCHED)
+    sim, status, health = _start(launch, ros_probe, tmp_path)
+    cmd = ros_probe.publisher(JointState, f"{NS}/cmd/primary_ai/joint_command", qos.COMMANDS)
+    _inject(ros_probe, "stuck_joint", "left_shoulder_pitch")
+    streamer = Streamer(lambda: cmd.publish(JointState(name=["left_shoulder_pitch"], position=[-1.5])), 50.0)
+    try:
+        warned = wait_status(status, _has(103), timeout=30.0)
+        assert warned.level == L.LEVEL_DEGRADED and warned.torque_scale == 0.5
+        limit.wait_for(lambda ms: ms and ms[-1].data == 0.5, timeout=5.0)
+        sim.wait_for_output("torque limited to 50%", timeout=5.0)
+        status.clear()
+        joints.clear()
+        held = joints.wait_for_count(400, timeout=30.0)[100:]  # 3 s at the cap, after 1 s to settle
+        i = list(held[0].name).index("left_shoulder_pitch")
+        efforts = [abs(m.effort[i]) for m in held]
+        assert min(efforts) > 0.45 * 60.0 and max(efforts) <= 0.5 * 60.0 + 0.5  # URDF effort 60 N·m
+        assert all(102 not in [f.code for f in m.active_faults] for m in status.messages)
+        assert status.latest() is None or status.latest().level == L.LEVEL_DEGRADED
     finally:
         streamer.stop()
         health.stop()

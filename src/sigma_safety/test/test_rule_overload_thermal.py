@@ -50,6 +50,28 @@ def test_i2t_accumulates_above_continuous_rating_then_warns_then_cuts():
     assert (first_cut + 1) * 0.1 == pytest.approx(1.0 / 0.56, abs=0.11)
 
 
+def test_the_i2t_torque_cap_holds_at_the_continuous_rating_until_cooled_below_the_release_share():
+    p = OverloadParams(continuous_ratio=0.5, i2t_budget=1.0, warning_fraction=0.8, release_fraction=0.6)
+    rule = OverloadRule(p, LIM)
+    rule.accumulated["left_knee"] = 0.81
+    rule.evaluate(_joints({"left_knee": 100.0}), 0.0)
+    scales = []
+    for k in range(1, 21):  # a jammed joint held at the cap (x = 0.5): the integral stands still, the cap stays
+        out = rule.evaluate(_joints({"left_knee": 100.0}), k * 0.1)
+        scales.append(out.torque_scale)
+        assert {f.code for f in out.faults} == {I2T_WARNING}
+    assert scales == [0.5] * 20 and rule.accumulated["left_knee"] == pytest.approx(0.81)
+    # Load relieved: it cools at c² = 0.25/s; the cap stays between 80 % and 60 % (no chatter at the threshold).
+    t, capped = 2.0, []
+    while rule.accumulated["left_knee"] > 0.5:
+        t += 0.1
+        capped.append((rule.evaluate(_joints({"left_knee": 0.0}), t).torque_scale, rule.accumulated["left_knee"]))
+    assert all(scale == 0.5 for scale, acc in capped if acc >= 0.6)
+    assert all(scale == 1.0 for scale, acc in capped if acc < 0.6) and capped[-1][0] == 1.0
+    with pytest.raises(ValueError, match="release_fraction"):
+        OverloadParams(warning_fraction=0.5, release_fraction=0.6)
+
+
 def test_i2t_below_continuous_never_accumulates_and_cools_down():
     rule = OverloadRule(OverloadParams(i2t_budget=1.0), LIM)
     rule.evaluate(_joints({"left_knee": 0.0}), 0.0)

@@ -18,7 +18,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import BatteryState, Imu, JointState
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Float64
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans
 from sigma_ros_common import qos, realtime
@@ -69,6 +69,9 @@ class SimNode(Node):
                                      lambda m, r=rid: self._on_cmd_vel(r, m), qos.RELIABLE_10,
                                      event_callbacks=NO_SUB_EVENTS)
             self.create_subscription(Bool, f"/{rid}/driver/brake", lambda m, r=rid: self._on_brake(r, m), qos.LATCHED,
+                                     event_callbacks=NO_SUB_EVENTS)
+            self.create_subscription(Float64, f"/{rid}/driver/torque_limit",
+                                     lambda m, r=rid: self._on_torque_limit(r, m), qos.LATCHED,
                                      event_callbacks=NO_SUB_EVENTS)
             # What a drive reports back: the brake state it actually applies (latched, on change), so a brake
             # released behind the safety gate's back is visible to the supervisor.
@@ -124,6 +127,14 @@ class SimNode(Node):
             self.sim.set_base_velocity(rid, msg.linear.x, msg.linear.y, msg.angular.z)
         except CommandError as exc:
             self._refused(rid, "driver/cmd_vel", exc)
+
+    def _on_torque_limit(self, rid: str, msg: Float64) -> None:
+        try:
+            self.sim.set_torque_limit(rid, msg.data)
+        except CommandError as exc:
+            self._refused(rid, "driver/torque_limit", exc)
+            return
+        self.get_logger().info(f"/{rid}: torque limited to {msg.data:.0%} of the actuators' rating")
 
     def _refused(self, rid: str, topic: str, exc: CommandError) -> None:
         """Log a refused command once (while braked: once per brake engagement), not once per message."""

@@ -87,6 +87,7 @@ class Robot:
         self.current = np.zeros(len(robot.joints))
         self.extra_heat = np.zeros(len(robot.joints))
         self.tripped = np.zeros(len(robot.joints), dtype=bool)  # drive over-temperature cut-out
+        self.torque_fraction = 1.0  # the safety gate's torque limit: share of each actuator's rated peak effort
         self.push_until = -1.0
         self.push_force = np.zeros(3)
         self.last_imu_time = 0.0
@@ -240,6 +241,16 @@ class Simulation:
         self._apply_faults()
         return fault
 
+    def set_torque_limit(self, robot_id: str, fraction: float) -> None:
+        """The drives' torque limit (from the safety gate's ``driver/torque_limit``): every actuator of the robot may
+        apply at most ``fraction`` of its rated peak effort (1 = its rating, 0 = torque off; the brakes still lock).
+        Refused when not finite or outside [0, 1]."""
+        r = self.robot(robot_id)
+        if not (math.isfinite(fraction) and 0.0 <= fraction <= 1.0):
+            raise CommandError(f"torque limit {fraction} is not within [0, 1]")
+        r.torque_fraction = float(fraction)
+        self._apply_force_limits(r)
+
     def set_payload(self, robot_id: str, mass: float) -> str:
         """The tote held between the hands [kg] (0 releases): half its mass as a point mass at each forearm's tip.
 
@@ -382,7 +393,12 @@ class Simulation:
         if np.array_equal(tripped, r.tripped):
             return
         r.tripped = tripped
-        limit = np.where(tripped, 0.0, self.effort_limit)
+        self._apply_force_limits(r)
+
+    def _apply_force_limits(self, r: Robot) -> None:
+        """Each actuator's force range: its rated effort times the commanded torque limit, 0 where the drive's
+        over-temperature protection tripped."""
+        limit = np.where(r.tripped, 0.0, self.effort_limit * r.torque_fraction)
         self.model.actuator_forcerange[r.index.actuators] = np.stack([-limit, limit], axis=1)
 
     def _drive_base(self, r: Robot, span: float) -> None:

@@ -223,6 +223,35 @@ def test_stuck_joint_holds_position_while_the_drive_strains():
     assert abs(eff[i]) > 0.9 * sim.effort_limit[i]
 
 
+def test_the_torque_limit_caps_a_straining_drive_and_is_refused_out_of_range():
+    sim = make_sim()
+    i = sim.joint_names.index("left_elbow")
+    sim.inject_fault("r1", "stuck_joint", "left_elbow", 0.0, 0.0)
+    sim.set_joint_targets("r1", ["left_elbow"], [-1.5])
+    sim.set_torque_limit("r1", 0.5)  # the safety gate caps the drives at the continuous rating
+    sim.step(500)
+    eff = sim.joint_state("r1")[2]
+    assert 0.45 * sim.effort_limit[i] < abs(eff[i]) <= 0.5 * sim.effort_limit[i] + 1e-6
+    sim.set_torque_limit("r1", 1.0)
+    sim.step(100)
+    assert abs(sim.joint_state("r1")[2][i]) > 0.9 * sim.effort_limit[i]
+    for bad in (-0.1, 1.5, math.nan, math.inf):
+        with pytest.raises(CommandError, match="torque limit"):
+            sim.set_torque_limit("r1", bad)
+    assert sim.robot("r1").torque_fraction == 1.0
+
+
+def test_a_tripped_drive_stays_off_under_any_torque_limit():
+    sim = make_sim()
+    r, i = sim.robot("r1"), sim.joint_names.index("left_elbow")
+    r.tripped[i] = True
+    sim.set_torque_limit("r1", 0.8)
+    lo, hi = sim.model.actuator_forcerange[r.index.actuators[i]]
+    assert lo == hi == 0.0
+    j = sim.joint_names.index("right_elbow")
+    assert sim.model.actuator_forcerange[r.index.actuators[j]][1] == 0.8 * sim.effort_limit[j]
+
+
 def test_an_approaching_person_walks_at_where_the_robot_is_now():
     sim = make_sim()
     sim.inject_fault("r1", "human_approach", "", 1.5, 0.0)

@@ -3,7 +3,8 @@
 It blocks everything when stopped, when the safety state is stale, or when the sender is not the authority
 currently allowed; otherwise it clamps joint targets to the URDF limits, limits each target's distance from the
 measured position to what the scaled joint speed can cover in ``step_horizon``, writes the scaled speed limit
-into the command, and scales and clamps base velocities.
+into the command, and scales and clamps base velocities. The drives' torque limit follows the safety state's torque
+scale.
 """
 
 from __future__ import annotations
@@ -214,6 +215,21 @@ class CommandGate:
         (a braked driver ignores joint targets; sending them anyway only makes it complain)."""
         joints, twist = self.hold_outputs()
         return (None if self.is_brake(now) else joints), twist
+
+    def torque_limit(self) -> float | None:
+        """The drives' torque limit, as a share of each actuator's rated peak effort: the safety state's torque scale
+        (capped at the continuous rating while an I²t budget runs low, 0 in an emergency stop, where the brakes hold).
+        None before the first state: the drives keep their rating (and the brakes are on)."""
+        if self.state is None:
+            return None
+        t = self.state.torque_scale
+        return min(max(t, 0.0), 1.0) if math.isfinite(t) else 0.0
+
+    def counters_torque(self, limit: float) -> bool:
+        """True when a torque limit seen on ``driver/torque_limit`` must be overridden at once: it allows more than
+        the safety state does (or is not a number)."""
+        ours = self.torque_limit()
+        return ours is not None and not limit <= ours
 
     def counters_twist(self, vx: float, vy: float, wz: float, now: float) -> bool:
         """True when a base velocity seen on ``driver/cmd_vel`` must be overridden at once: we are stopped (and only

@@ -1,5 +1,7 @@
 """Rule 1 — motor overload cutoff: peak effort cuts at once; sustained effort above the continuous rating is
-integrated as I²t (per-unit effort squared over time) and cuts when the budget is spent."""
+integrated as I²t (per-unit effort squared over time) and cuts when the budget is spent. Above ``warning_fraction`` of
+the budget the drives' torque is capped at the continuous rating (the gate's ``driver/torque_limit``), where the
+integral stops growing, until it has cooled below ``release_fraction`` (hysteresis: no chatter at the threshold)."""
 
 from __future__ import annotations
 
@@ -26,11 +28,14 @@ class OverloadParams:
                               description="thermal budget: integral of (e/peak)^2 - ratio^2 over time before cut")
     warning_fraction: float = param(0.8, unit="fraction of budget", low=0.1, high=1.0,
                                     description="above this share of the budget, torque is capped at continuous rating")
+    release_fraction: float = param(0.6, unit="fraction of budget", low=0.0, high=1.0,
+                                    description="a torque cap holds until the integral is back below this share")
     max_step: float = param(0.5, unit="s", low=0.001, high=5.0,
                             description="longest interval integrated at once (guards against gaps in evaluation)")
 
     def __post_init__(self) -> None:
         require(self.continuous_ratio < self.peak_margin, "continuous_ratio must be below peak_margin")
+        require(self.release_fraction < self.warning_fraction, "release_fraction must be below warning_fraction")
 
 
 class OverloadRule:
@@ -42,6 +47,7 @@ class OverloadRule:
         self.params = params
         self.limits = limits
         self.accumulated: dict[str, float] = {}
+        self.capped: set[str] = set()  # joints whose I²t holds the torque cap (until below release_fraction)
         self._last: float | None = None
 
     def evaluate(self, snap: Snapshot, now: float) -> RuleOutput:
@@ -69,9 +75,14 @@ class OverloadRule:
                 faults.append(Fault(I2T_EXCEEDED, self.name, name,
                                     f"{name}: I²t {acc:.2f} above budget {p.i2t_budget:.2f}",
                                     Severity.EMERGENCY_STOP, True, acc, p.i2t_budget))
-            elif acc > p.warning_fraction * p.i2t_budget:
+            elif acc > p.warning_fraction * p.i2t_budget or (name in self.capped and
+                                                             acc >= p.release_fraction * p.i2t_budget):
+                self.capped.add(name)
                 torque = min(torque, p.continuous_ratio)
                 faults.append(Fault(I2T_WARNING, self.name, name,
-                                    f"{name}: I²t {acc:.2f} at {acc / p.i2t_budget:.0%} of budget, torque capped",
+                                    f"{name}: I²t {acc:.2f} at {acc / p.i2t_budget:.0%} of budget, torque capped at "
+                                    f"{p.continuous_ratio:.0%} until below {p.release_fraction:.0%}",
                                     Severity.WARNING, False, acc, p.warning_fraction * p.i2t_budget))
+            else:
+                self.capped.discard(name)
         return RuleOutput(tuple(faults), torque_scale=torque)
