@@ -96,10 +96,15 @@ class GateNode(Node):
         """Adopt a safety state (from the in-process supervisor or a verified ``safety/status``)."""
         now = time.monotonic()
         stopping = self.gate.set_state(state, now)
+        limit = self.gate.torque_limit()
+        raising = limit is not None and limit > (self._torque if self._torque is not None else 1.0)
+        if raising:  # torque back before the brakes let go: a released joint never hangs limp
+            self._publish_torque(now)
         self._publish_brake(now)  # brakes first: the fastest way to stop
         if stopping:
             self._send_hold(now)
-        self._publish_torque(now)
+        if not raising:  # torque lowered after the brakes hold
+            self._publish_torque(now)
         self._hold_timer_for(now)
 
     def _on_status(self, msg: SafetyStatus, info: dict) -> None:
