@@ -169,7 +169,10 @@ class Human:
         if self.waited < PATIENCE:
             return
         self.waited, self.held = 0.0, None
-        self.aside = self._aside_point(robots[robot], None if headings is None else float(headings[robot]))
+        aside = self._aside_point(robots[robot], None if headings is None else float(headings[robot]))
+        if self._closes_in(aside, robots):  # the way aside passes another robot: away from all of them instead
+            aside = self._escape_point(robots)
+        self.aside = aside
         self.yields += 1
 
     def _in_the_way_of(self, robots: np.ndarray, headings: np.ndarray | None) -> int | None:
@@ -202,6 +205,43 @@ class Human:
             if x0 <= point[0] <= x1 and y0 <= point[1] <= y1:
                 return point
         return np.clip(point, (x0, y0), (x1, y1))
+
+    def _escape_point(self, robots: np.ndarray) -> np.ndarray | None:
+        """``YIELD_CLEARANCE`` away in the direction (16 around, straight away from each robot, across each robot's
+        bearing, between each two robots' bearings; inside the bounds) whose straight way comes closer to no robot
+        within ``KEEP_CLEAR`` and whose end is farthest from the nearest robot; None when every way is blocked
+        (the walker waits once more). Stepping aside from one robot towards another was a deadlock: a walker between
+        two robots that stopped for it waited, or went to and fro, for ever (37 % of such placements in a seeded
+        sweep, ``test_humans_faults.py``)."""
+        x0, y0, x1, y1 = self.bounds
+        rel = self.position - robots
+        away = rel / np.maximum(np.hypot(*rel.T), 1e-9)[:, None]  # unit vectors from each robot to the walker
+        ways = [np.array([math.cos(a), math.sin(a)]) for a in np.linspace(0.0, 2.0 * math.pi, 16, endpoint=False)]
+        ways += [u for u in away] + [np.array([-u[1], u[0]]) * side for u in away for side in (1.0, -1.0)]
+        ways += [away[i] + away[j] for i in range(len(away)) for j in range(i + 1, len(away))]  # bisectors
+        best, best_gap = None, -math.inf
+        for way in ways:
+            norm = float(np.hypot(*way))
+            if norm < 1e-6:
+                continue
+            point = self.position + YIELD_CLEARANCE * way / norm
+            if not (x0 <= point[0] <= x1 and y0 <= point[1] <= y1) or self._closes_in(point, robots):
+                continue
+            gap = float(np.min(np.hypot(*(robots - point).T)))
+            if gap > best_gap:
+                best, best_gap = point, gap
+        return best
+
+    def _closes_in(self, target: np.ndarray, robots: np.ndarray) -> bool:
+        """The straight way to ``target`` passes some robot closer than ``KEEP_CLEAR`` and closer than it is now."""
+        if not len(robots):
+            return False
+        seg = target - self.position
+        length2 = float(seg @ seg)
+        t = np.clip(((robots - self.position) @ seg) / length2, 0.0, 1.0) if length2 > 0 else np.zeros(len(robots))
+        passing = np.hypot(*(robots - (self.position + t[:, None] * seg)).T)
+        now = np.hypot(*(robots - self.position).T)
+        return bool(np.any((passing < KEEP_CLEAR) & (passing < now - 1e-6)))
 
     def _way_clear(self, target: np.ndarray, robots: np.ndarray) -> bool:
         """No robot within ``IN_THE_WAY`` of the straight way from here to ``target`` (it has passed)."""
