@@ -211,8 +211,8 @@ class Human:
         bearing, between each two robots' bearings; inside the bounds) whose straight way comes closer to no robot
         within ``KEEP_CLEAR`` and whose end is farthest from the nearest robot; None when every way is blocked
         (the walker waits once more). Stepping aside from one robot towards another was a deadlock: a walker between
-        two robots that stopped for it waited, or went to and fro, for ever (37 % of such placements in a seeded
-        sweep, ``test_humans_faults.py``)."""
+        two robots that stopped for it waited, or went to and fro, for ever (a third of such placements in
+        ``bench/walkers_between_robots.py``)."""
         x0, y0, x1, y1 = self.bounds
         rel = self.position - robots
         away = rel / np.maximum(np.hypot(*rel.T), 1e-9)[:, None]  # unit vectors from each robot to the walker
