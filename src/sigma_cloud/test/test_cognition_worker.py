@@ -254,6 +254,52 @@ def test_the_serving_worker_decides_with_several_claim_loops_and_stops_on_reques
     assert [a["rule"] for a in acts] == [rules.HOLD]
 
 
+def test_a_pass_that_raises_is_logged_and_the_claim_loop_goes_on(cloud, monkeypatch, caplog) -> None:
+    """A bug in a robot's pass (here: the rules raise twice) rolls the pass back and is logged; the claim loop
+    goes on and the robot is decided about on a later pass (an uncaught exception used to end the loop's task
+    silently)."""
+    robot = cloud.robot("cog-raise1", SITE)
+    post(cloud, robot, normal(robot, time.time() - 20))
+    decide, failures = rules.decide, []
+
+    def flaky(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise RuntimeError("a bug in a rule")
+        return decide(*args, **kwargs)
+
+    monkeypatch.setattr(worker.rules, "decide", flaky)
+
+    async def scenario() -> list[dict]:
+        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=2)
+        await pool.open(wait=True, timeout=30)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.serve(pool, P, poll_s=0.05, stop=stop, concurrency=1, alert_loops=0))
+        try:
+            deadline = time.monotonic() + 60
+            while not await asyncio.to_thread(lambda: cloud.http.get(
+                    f"/v1/cognition/robots/{robot.robot_id}/memory", headers=cloud.token()).status_code == 200):
+                assert time.monotonic() < deadline, "the worker gave the robot no cursor"
+                await asyncio.sleep(0.1)
+            await asyncio.to_thread(post, cloud, robot, anomalous(robot, time.time() - 3.5))
+            while not (acts := await asyncio.to_thread(lambda: cloud.http.get(
+                    "/v1/cognition/actions", params={"robot_id": robot.robot_id},
+                    headers=cloud.token()).json()["items"])):
+                assert time.monotonic() < deadline, f"no decision after {len(failures)} failed pass(es)"
+                await asyncio.sleep(0.1)
+            assert not task.done(), task
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+            await pool.close()
+        return acts
+
+    with caplog.at_level("ERROR", logger="sigma_cloud.cognition"):
+        acts = asyncio.run(scenario())
+    assert len(failures) == 2 and [a["rule"] for a in acts] == [rules.HOLD]
+    assert sum("failed unexpectedly" in r.getMessage() for r in caplog.records) == 2
+
+
 def test_new_telemetry_wakes_the_worker_without_polling(cloud) -> None:
     """Migration 0045 + LISTEN sigma_telemetry: with a fallback poll of 120 s, the worker still decides within
     seconds of the batch (the ingest's commit notifies it)."""

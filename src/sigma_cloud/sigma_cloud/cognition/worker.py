@@ -285,6 +285,10 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
         except (psycopg.Error, OSError) as exc:
             log.warning("cognition pass failed: %s", exc)
             await asyncio.sleep(1.0)
+        except Exception:  # a bug in one robot's pass must not end this claim loop for the fleet
+            # (an uncaught exception ended the loop's task silently: the worker ran on, deciding for no one)
+            log.exception("cognition pass failed unexpectedly (the robot's pass is rolled back and retried)")
+            await asyncio.sleep(1.0)
         if not done:
             with contextlib.suppress(TimeoutError):
                 waits = [stop.wait()] if wake is None else [stop.wait(), wake.wait()]
