@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from typing import Any
 
 from test_tasks import manager, mapped_site, running_task
 
@@ -221,36 +223,45 @@ def test_a_degraded_robot_s_task_goes_back_to_the_leader_marked_to_keep_away_fro
     assert again and again[-1]["parameters"]["requeued_from"] == "cog-keep-worn"
 
 
+async def _cursor_given(cloud, robot, deadline: float) -> None:
+    """Wait (until the monotonic ``deadline``) for the serving worker to give ``robot`` a cursor."""
+    while not await asyncio.to_thread(lambda: cloud.http.get(
+            f"/v1/cognition/robots/{robot.robot_id}/memory", headers=cloud.token()).status_code == 200):
+        assert time.monotonic() < deadline, "the worker gave the robot no cursor"
+        await asyncio.sleep(0.1)
+
+
+async def _serve_until_decided(cloud, robot, pool_size: int, undecided: Callable[[], str],
+                               **serve: Any) -> list[dict]:
+    """Serve the worker until it gave ``robot`` a cursor, post an anomaly and wait for the decision about it (the
+    worker still running); stop it and return the robot's cognition actions. ``undecided``: the timeout's message."""
+    pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=pool_size)
+    await pool.open(wait=True, timeout=30)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.serve(pool, P, poll_s=0.05, stop=stop, **serve))
+    try:
+        deadline = time.monotonic() + 60
+        await _cursor_given(cloud, robot, deadline)
+        await asyncio.to_thread(post, cloud, robot, anomalous(robot, time.time() - 3.5))
+        while not (acts := await asyncio.to_thread(lambda: cloud.http.get(
+                "/v1/cognition/actions", params={"robot_id": robot.robot_id},
+                headers=cloud.token()).json()["items"])):
+            assert time.monotonic() < deadline, undecided()
+            await asyncio.sleep(0.1)
+        assert not task.done(), task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=30)  # stops between robots, even with data still coming
+        await pool.close()
+    return acts
+
+
 def test_the_serving_worker_decides_with_several_claim_loops_and_stops_on_request(cloud) -> None:
     robot = cloud.robot("cog-serve1", SITE)
     now = time.time()
     post(cloud, robot, normal(robot, now - 20))
-
-    async def scenario() -> list[dict]:
-        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=3)
-        await pool.open(wait=True, timeout=30)
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.serve(pool, P, poll_s=0.05, stop=stop, concurrency=2))
-        try:
-            deadline = time.monotonic() + 60
-            while not await asyncio.to_thread(lambda: cloud.http.get(
-                    f"/v1/cognition/robots/{robot.robot_id}/memory", headers=cloud.token()).status_code == 200):
-                assert time.monotonic() < deadline, "the worker gave the robot no cursor"
-                await asyncio.sleep(0.1)
-            await asyncio.to_thread(post, cloud, robot, anomalous(robot, time.time() - 3.5))
-            while not (acts := await asyncio.to_thread(lambda: cloud.http.get(
-                    "/v1/cognition/actions", params={"robot_id": robot.robot_id},
-                    headers=cloud.token()).json()["items"])):
-                assert time.monotonic() < deadline, "no decision from the serving worker"
-                await asyncio.sleep(0.1)
-            assert not task.done(), task
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)  # stops between robots, even with data still coming
-            await pool.close()
-        return acts
-
-    acts = asyncio.run(scenario())
+    acts = asyncio.run(_serve_until_decided(cloud, robot, 3, lambda: "no decision from the serving worker",
+                                            concurrency=2))
     assert [a["rule"] for a in acts] == [rules.HOLD]
 
 
@@ -269,33 +280,9 @@ def test_a_pass_that_raises_is_logged_and_the_claim_loop_goes_on(cloud, monkeypa
         return decide(*args, **kwargs)
 
     monkeypatch.setattr(worker.rules, "decide", flaky)
-
-    async def scenario() -> list[dict]:
-        pool = make_pool(cloud.runtime.api_url, min_size=1, max_size=2)
-        await pool.open(wait=True, timeout=30)
-        stop = asyncio.Event()
-        task = asyncio.create_task(worker.serve(pool, P, poll_s=0.05, stop=stop, concurrency=1, alert_loops=0))
-        try:
-            deadline = time.monotonic() + 60
-            while not await asyncio.to_thread(lambda: cloud.http.get(
-                    f"/v1/cognition/robots/{robot.robot_id}/memory", headers=cloud.token()).status_code == 200):
-                assert time.monotonic() < deadline, "the worker gave the robot no cursor"
-                await asyncio.sleep(0.1)
-            await asyncio.to_thread(post, cloud, robot, anomalous(robot, time.time() - 3.5))
-            while not (acts := await asyncio.to_thread(lambda: cloud.http.get(
-                    "/v1/cognition/actions", params={"robot_id": robot.robot_id},
-                    headers=cloud.token()).json()["items"])):
-                assert time.monotonic() < deadline, f"no decision after {len(failures)} failed pass(es)"
-                await asyncio.sleep(0.1)
-            assert not task.done(), task
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
-            await pool.close()
-        return acts
-
     with caplog.at_level("ERROR", logger="sigma_cloud.cognition"):
-        acts = asyncio.run(scenario())
+        acts = asyncio.run(_serve_until_decided(cloud, robot, 2, lambda: f"no decision after {len(failures)} failed "
+                                                "pass(es)", concurrency=1, alert_loops=0))
     assert len(failures) == 2 and [a["rule"] for a in acts] == [rules.HOLD]
     assert sum("failed unexpectedly" in r.getMessage() for r in caplog.records) == 2
 
@@ -314,10 +301,7 @@ def test_new_telemetry_wakes_the_worker_without_polling(cloud) -> None:
                                                 listen_url=cloud.runtime.api_url))
         try:
             deadline = time.monotonic() + 60
-            while not await asyncio.to_thread(lambda: cloud.http.get(
-                    f"/v1/cognition/robots/{robot.robot_id}/memory", headers=cloud.token()).status_code == 200):
-                assert time.monotonic() < deadline, "the worker gave the robot no cursor"
-                await asyncio.sleep(0.1)
+            await _cursor_given(cloud, robot, deadline)
             await asyncio.sleep(1.0)  # the claim loop has found nothing and sleeps (fallback 120 s)
             sent = time.monotonic()
             await asyncio.to_thread(post, cloud, robot, anomalous(robot, time.time() - 3.5))

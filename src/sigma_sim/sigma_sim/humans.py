@@ -232,26 +232,24 @@ class Human:
                 best, best_gap = point, gap
         return best
 
+    def _passing_distances(self, target: np.ndarray, robots: np.ndarray) -> np.ndarray:
+        """Each robot's distance to the straight way from here to ``target`` (its closest point on the segment)."""
+        seg = target - self.position
+        length2 = float(seg @ seg)
+        t = np.clip(((robots - self.position) @ seg) / length2, 0.0, 1.0) if length2 > 0 else np.zeros(len(robots))
+        return np.hypot(*(robots - (self.position + t[:, None] * seg)).T)
+
     def _closes_in(self, target: np.ndarray, robots: np.ndarray) -> bool:
         """The straight way to ``target`` passes some robot closer than ``KEEP_CLEAR`` and closer than it is now."""
         if not len(robots):
             return False
-        seg = target - self.position
-        length2 = float(seg @ seg)
-        t = np.clip(((robots - self.position) @ seg) / length2, 0.0, 1.0) if length2 > 0 else np.zeros(len(robots))
-        passing = np.hypot(*(robots - (self.position + t[:, None] * seg)).T)
+        passing = self._passing_distances(target, robots)
         now = np.hypot(*(robots - self.position).T)
         return bool(np.any((passing < KEEP_CLEAR) & (passing < now - 1e-6)))
 
     def _way_clear(self, target: np.ndarray, robots: np.ndarray) -> bool:
         """No robot within ``IN_THE_WAY`` of the straight way from here to ``target`` (it has passed)."""
-        if not len(robots):
-            return True
-        seg = target - self.position
-        length2 = float(seg @ seg)
-        t = np.clip(((robots - self.position) @ seg) / length2, 0.0, 1.0) if length2 > 0 else np.zeros(len(robots))
-        closest = self.position + t[:, None] * seg
-        return bool(np.all(np.hypot(*(robots - closest).T) >= IN_THE_WAY))
+        return not len(robots) or bool(np.all(self._passing_distances(target, robots) >= IN_THE_WAY))
 
 
 @dataclass(frozen=True)
