@@ -4,6 +4,7 @@
 - ``params``: frozen-dataclass parameter declarations (unit, range, choices, description) and their validation; pure.
 - ``share``: installed files through the ament index; pure (ament_index_python only).
 - ``ros_params``: declare those parameters on an rclpy node with descriptors and read them back validated.
+- ``cdr``: the fields a node needs, read from serialized messages (``raw=True`` subscriptions); pure.
 - ``qos``: the QoS profiles of docs/contracts.md.
 - ``spin``: one executable entry point: init, build nodes (start refusals exit 2 naming the cause), spin, clean up.
 """

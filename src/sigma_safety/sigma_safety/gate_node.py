@@ -6,8 +6,9 @@ driver's ``brake_state``: while stopped, a moving base command or a released bra
 time a torque limit above the safety state's, is overridden at once (someone else on the graph is driving the robot;
 the supervisor escalates).
 
-Followed safety state: in ``safety_node`` the supervisor hands it over in memory (``apply_state``). Run on its own
-(``gate_node``), the gate follows ``safety/status`` only from the one publisher that is its own supervisor
+Followed safety state: in ``safety_node`` the supervisor hands it over in memory (``apply_state``), and the measured
+joint positions with it (one ``joint_states`` intake per process). Run on its own (``gate_node``), the gate follows
+``safety/status`` only from the one publisher that is its own supervisor
 (``<namespace>/safety_supervisor``, checked on the graph and per message by the publisher's GID); any other
 publisher of that topic puts the gate into a fail-safe stop (brakes, nothing passes) until it is gone.
 """
@@ -45,7 +46,7 @@ class GateNode(Node):
     """Thin shell around ``CommandGate``."""
 
     def __init__(self, settings_factory: Callable[[Node], tuple[GateParams, dict[str, JointLimit]]],
-                 follow_status: bool = True, **kwargs: Any) -> None:
+                 follow_status: bool = True, measure_joints: bool = True, **kwargs: Any) -> None:
         super().__init__(GATE_NAME, **kwargs)
         params, limits = settings_factory(self)
         self.gate = CommandGate(params, limits)
@@ -69,7 +70,8 @@ class GateNode(Node):
                                      safe(lambda m, a=auth: self._on_joint_command(a, m)), qos.COMMANDS)
             self.create_subscription(Twist, f"cmd/{name}/cmd_vel", safe(lambda m, a=auth: self._on_cmd_vel(a, m)),
                                      qos.COMMANDS)
-        self.create_subscription(JointState, "joint_states", safe(self._on_joint_states), qos.SENSOR)
+        if measure_joints:  # in-process, the supervisor hands the measured positions over (one intake, not two)
+            self.create_subscription(JointState, "joint_states", safe(self._on_joint_states), qos.SENSOR)
         # Watch what reaches the driver: ours, or someone else's.
         self.create_subscription(Twist, "driver/cmd_vel", safe(self._on_driver_twist), qos.COMMANDS)
         self.create_subscription(Bool, "driver/brake", safe(self._on_driver_brake), qos.LATCHED)

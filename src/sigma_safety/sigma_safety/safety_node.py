@@ -25,7 +25,8 @@ def _run(make: list[type[Node]], args: list[str] | None) -> int:
                 if cls is SupervisorNode:
                     nodes.append(SupervisorNode(supervisor_settings))
                 else:
-                    nodes.append(GateNode(gate_settings, follow_status=SupervisorNode not in make))
+                    alone = SupervisorNode not in make
+                    nodes.append(GateNode(gate_settings, follow_status=alone, measure_joints=alone))
             process = process_settings(nodes[0])
         except ValueError:
             for n in nodes:
@@ -59,9 +60,11 @@ def _run(make: list[type[Node]], args: list[str] | None) -> int:
 
 
 def _compose(supervisor: SupervisorNode, gate: GateNode) -> None:
-    """One process: the supervisor hands every state to the gate in memory, the gate its targets back."""
+    """One process: the supervisor hands every state and measured posture to the gate in memory, the gate its
+    targets back."""
     supervisor.allowed_publishers.update(dict.fromkeys(DRIVER_TOPICS, gate.get_fully_qualified_name()))
     supervisor.state_listeners.append(gate.apply_state)
+    supervisor.joint_listeners.append(gate.gate.set_measured)
     gate.command_listeners.append(lambda targets: supervisor.policy.update_command(targets, supervisor._now()))
     gate.foreign_listeners.append(supervisor.report_foreign_command)
     if supervisor.policy.state.sequence:

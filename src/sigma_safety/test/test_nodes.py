@@ -8,6 +8,7 @@ import pytest
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from helpers import SECRET
+from rclpy.serialization import serialize_message
 from rosio import Hardware, start_safety, wait_status
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
@@ -117,6 +118,18 @@ def test_silent_and_malformed_inputs_become_faults_without_crashing(launch, ros_
     bad = ros_probe.publisher(JointState, "joint_states", qos.SENSOR)
     bad.publish(JointState(name=["neck_yaw", "tail"], position=[0.0]))
     hardware.joint_nan = False
+    wait_status(status, lambda m: m.level == NOMINAL)
+    # bytes that are not a JointState (the supervisor reads joint_states serialized): cut off inside the effort array
+    hardware.silent.add("joint_states")
+    whole = serialize_message(hardware.messages()["joint_states"][0])
+    for _ in range(5):
+        bad.publish(whole[:-12])
+        time.sleep(0.02)
+    s = wait_status(status, lambda m: any(f.code == 803 and f.source == "joint_states" for f in m.active_faults))
+    cause = next(f.cause for f in s.active_faults if f.code == 803)
+    assert "not a sensor_msgs/JointState (truncated" in cause, cause
+    assert s.level == SafetyStatus.LEVEL_PROTECTIVE_STOP
+    hardware.silent.clear()
     wait_status(status, lambda m: m.level == NOMINAL)
     assert proc.alive
 

@@ -33,15 +33,20 @@ def _reject(code: int, topic: str, cause: str) -> InputRejected:
     return InputRejected(Fault(code, "watchdog", topic, f"{topic}: {cause}", Severity.PROTECTIVE_STOP, False))
 
 
+def malformed(topic: str, cause: str) -> Fault:
+    """The input fault for a message on ``topic`` that could not be read (``cause`` says what and where)."""
+    return _reject(MALFORMED, topic, cause).fault
+
+
 def _floats(topic: str, field: str, values: Sequence[float], n: int, names: Sequence[str] | None = None
             ) -> tuple[float, ...]:
     if len(values) != n:
         raise _reject(MALFORMED, topic, f"{field} has {len(values)} entries, expected {n}")
-    out = tuple(float(v) for v in values)
-    for i, v in enumerate(out):
-        if not math.isfinite(v):
-            where = names[i] if names is not None else str(i)
-            raise _reject(NON_FINITE, topic, f"{field}[{where}] is {v}")
+    out = tuple(map(float, values))
+    if not all(map(math.isfinite, out)):
+        i = next(i for i, v in enumerate(out) if not math.isfinite(v))
+        where = names[i] if names is not None else str(i)
+        raise _reject(NON_FINITE, topic, f"{field}[{where}] is {out[i]}")
     return out
 
 
@@ -60,10 +65,12 @@ def _names(topic: str, names: Sequence[str], known: Collection[str], require_all
 
 
 def joint_sample(names: Sequence[str], position: Sequence[float], velocity: Sequence[float],
-                 effort: Sequence[float], known: Collection[str], now: float, stamp: float = 0.0) -> JointSample:
-    """``joint_states`` must list every known joint with position, velocity and effort."""
+                 effort: Sequence[float], known: Collection[str], now: float, stamp: float = 0.0,
+                 valid_names: tuple[str, ...] | None = None) -> JointSample:
+    """``joint_states`` must list every known joint with position, velocity and effort. ``valid_names``: a name
+    list already found valid against ``known`` (a tuple equal to it is not checked again)."""
     t = "joint_states"
-    n = _names(t, names, known, require_all=True)
+    n = valid_names if valid_names is not None and names == valid_names else _names(t, names, known, True)
     return JointSample(n, _floats(t, "position", position, len(n), n), _floats(t, "velocity", velocity, len(n), n),
                        _floats(t, "effort", effort, len(n), n), now, stamp)
 

@@ -139,6 +139,7 @@ class SafetyPolicy:
         self.transitions: list[Transition] = []
         self._notes: list[str] = []
         self._since: dict[tuple[int, str], float] = {}
+        self._joint_names: tuple[str, ...] | None = None  # the last joint name list found valid
 
     # ----- inputs -----
 
@@ -151,12 +152,17 @@ class SafetyPolicy:
         self.snap.input_faults.pop(topic, None)
         return sample
 
+    def reject_input(self, topic: str, cause: str) -> None:
+        """A message on ``topic`` that could not be read at all: an input fault (protective stop) until a good one."""
+        self.snap.input_faults[topic] = inputs.malformed(topic, cause)
+
     def update_joints(self, names: Any, position: Any, velocity: Any, effort: Any, now: float,
                       stamp: float = 0.0) -> None:
         """A ``joint_states`` message."""
         s = self._accept("joint_states", lambda: inputs.joint_sample(names, position, velocity, effort,
-                                                                      self.limits, now, stamp))
+                                                                      self.limits, now, stamp, self._joint_names))
         if s is not None:
+            self._joint_names = s.names
             self.snap.previous_joints, self.snap.joints = self.snap.joints, s
 
     def update_sensor_consistency(self, spoofed: list[str], now: float) -> None:
