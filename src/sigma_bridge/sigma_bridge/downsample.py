@@ -22,6 +22,11 @@ class Downsampler:
         self.seen: dict[str, int] = {}
         self.kept: dict[str, int] = {}
 
+    def due(self, channel: str, now: float) -> bool:
+        """Whether ``accept`` would keep a sample on ``channel`` now (nothing is counted or changed)."""
+        last = self._last.get(channel)
+        return last is None or now - last >= self._period[channel] or now < last
+
     def accept(self, channel: str, now: float, *, force: bool = False) -> bool:
         """Whether the sample on ``channel`` at time ``now`` [s] is kept; unknown channels raise KeyError."""
         period = self._period.get(channel)

@@ -131,6 +131,13 @@ class LiveView:
     def port(self) -> int:
         return self.server.port
 
+    def wants(self, kind: str) -> bool:
+        """Whether a client is subscribed to a view channel fed by ``kind`` (``joint_states``, ``odom``, ``humans``,
+        ``actuator_health``, ``battery``): with no one watching, the bridge skips decoding the message for the view."""
+        channels = {"joint_states": (self.tf, self.robot), "odom": (self.tf,), "humans": (self.scene,),
+                    "actuator_health": (self.health,), "battery": (self.battery,)}.get(kind, ())
+        return any(c.has_sinks() for c in channels)
+
     def joints(self, positions: Mapping[str, float], t_ns: int) -> None:
         """Log the URDF transforms for these joint positions."""
         self._log_tf(self.model.transforms(positions, self.prefix), t_ns)

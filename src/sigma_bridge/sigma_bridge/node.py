@@ -70,7 +70,8 @@ TOPICS: dict[str, tuple[type, str, Any, str | None]] = {
     "tasks/status": (TaskStatus, "sigma_interfaces/msg/TaskStatus", qos.SAFETY_EVENTS, "task_status"),
     "twin/health": (TwinHealth, "sigma_interfaces/msg/TwinHealth", qos.LATCHED, "twin_health"),
 }
-VIEW_CHANNELS = frozenset({"joint_states", "odom", "battery", "actuator_health", "humans"})
+# channel -> the live view's rate limit it is drawn under (None: every message)
+VIEW_CHANNELS = {"joint_states": "tf", "odom": "scene", "battery": None, "actuator_health": "health", "humans": "scene"}
 
 
 def _time(t: float) -> Time:
@@ -280,7 +281,7 @@ class BridgeNode(LifecycleNode):
             return
         if channel is None:
             return
-        if self.view is not None:
+        if self.view is not None and (channel not in VIEW_CHANNELS or self.view.wants(channel)):
             self._to_view(channel, msg, now, t_ns)
         recording = ""
         source_key: tuple[int, int] | None = None
@@ -319,11 +320,15 @@ class BridgeNode(LifecycleNode):
             self.get_logger().warning("hand-off buffer full: dropping routine telemetry", throttle_duration_sec=5.0)
 
     def _wanted(self, channel: str | None, now: float) -> tuple[bool, bool]:
-        """(deserialize it?, uplink it?): the uplink decision is the downsampler's; the live view wants some too."""
+        """(deserialize it?, uplink it?): the uplink decision is the downsampler's; the live view wants a message
+        when a client watches what it feeds and the view's rate limit would draw it."""
         if channel in ("safety_status", "safety_event", "task_status"):
             return True, True
         uplink = channel is not None and self.downsampler.accept(channel, now)
-        return uplink or (self.view is not None and channel in VIEW_CHANNELS), uplink
+        if uplink or self.view is None or channel not in VIEW_CHANNELS:
+            return uplink, uplink
+        limit = VIEW_CHANNELS[channel]
+        return (limit is None or self.viz.due(limit, now)) and self.view.wants(channel), False
 
     def _to_view(self, kind: str, msg: Any, now: float, t_ns: int) -> None:
         v = self.view

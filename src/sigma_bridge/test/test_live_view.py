@@ -74,3 +74,28 @@ def test_geofences_from_the_safety_file_format():
         import yaml
 
         assert geofences_from_yaml(yaml.safe_load(repo_file.read_text()), "warehouse")
+
+
+@pytest.mark.timeout(60)
+def test_the_view_wants_a_message_only_while_a_client_watches_what_it_feeds():
+    model = RobotModel.from_file(humanoid_urdf())
+    view = LiveView("r1", model, port=0)
+    try:
+        assert not any(view.wants(k) for k in ("joint_states", "odom", "humans", "actuator_health", "battery"))
+        client = FoxgloveClient(view.port)
+        try:
+            client.wait_for_channels(["/r1/tf", "/r1/scene"])
+            client.subscribe(["/r1/tf"])
+            deadline = time.monotonic() + 10
+            while not view.wants("joint_states") and time.monotonic() < deadline:
+                time.sleep(0.02)  # the server applies a subscription asynchronously
+            assert view.wants("joint_states") and view.wants("odom")
+            assert not view.wants("humans") and not view.wants("actuator_health")
+        finally:
+            client.close()
+        deadline = time.monotonic() + 10
+        while view.wants("joint_states") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not view.wants("joint_states")
+    finally:
+        view.close()

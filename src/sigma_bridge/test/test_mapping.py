@@ -73,3 +73,7 @@ def test_downsampler_caps_each_channel_and_forces_changes():
     with pytest.raises(ValueError, match="imu"):
         Downsampler({"imu": -1.0})
     assert not math.isnan(ds.kept["imu"])
+    peek = Downsampler({"tf": 20.0})
+    assert peek.due("tf", 0.0) and peek.due("tf", 0.0)  # a peek changes nothing
+    assert peek.accept("tf", 0.0) and not peek.due("tf", 0.01) and peek.due("tf", 0.05)
+    assert peek.seen == {"tf": 1}
