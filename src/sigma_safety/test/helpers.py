@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from sigma_safety.core.policy import SafetyConfig, SafetyPolicy
@@ -43,19 +44,28 @@ class Feeder:
         self.accel = GRAVITY
         self.confidence = {0: 0.9, 1: 0.9}
 
-    def feed(self, now: float) -> None:
-        """One round of every input at time ``now``."""
+    def feed(self, now: float, after: Callable[[str], object] | None = None) -> None:
+        """One round of every input at time ``now``; ``after(topic)`` is called after each message (as the node
+        evaluates after each)."""
         p, names = self.policy, list(self.lim)
+        done = after or (lambda _topic: None)
         p.update_joints(names, [self.position[n] for n in names], [self.velocity[n] for n in names],
                         [self.effort[n] for n in names], now, stamp=now)
+        done("joint_states")
         p.update_imu(self.orientation, self.accel, now)
+        done("imu")
         p.update_actuators(names, [self.temperature[n] for n in names], [1.0] * len(names), now)
+        done("actuator_health")
         p.update_humans(self.humans, now)
+        done("humans")
         x, y, yaw, vx, vy = self.odom
         p.update_odom(x, y, (0.0, 0.0, math.sin(yaw / 2), math.cos(yaw / 2)), vx, vy, 0.0, now)
+        done("odom")
         p.update_battery(now)
+        done("battery_state")
         for source, c in self.confidence.items():
             p.update_policy_health(source, c, now)
+            done("policy_health")
 
     def run(self, start: float, seconds: float, dt: float = 0.02) -> float:
         """Feed and evaluate every ``dt`` from ``start`` for ``seconds``; return the end time."""

@@ -120,6 +120,35 @@ def test_no_latched_fault_clears_without_a_reset(ops):
                            for f in policy.state.faults)
 
 
+def _decision(s: SafetyState) -> tuple:
+    return s.level, s.authority, s.speed_scale, s.torque_scale, s.brake_engaged, tuple(f.key for f in s.faults), s.sequence
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(OPS, min_size=1, max_size=15))
+def test_a_message_that_changes_no_rule_output_keeps_the_state_a_full_combination_would_give(ops):
+    """evaluate(now, topic) returns the last state when no re-run rule's output changed; a twin policy that always
+    combines decides the same after every message."""
+    fast, fast_feeder, now = make_policy()
+    full, full_feeder, _ = make_policy()
+    full.reuse_unchanged = False
+
+    for op in ops:
+        for policy, feeder in ((fast, fast_feeder), (full, full_feeder)):
+            _apply(op, policy, feeder, now)
+        for _ in range(3):
+            now += 0.02
+            fast_feeder.feed(now, after=lambda topic, t=now: fast.evaluate(t, topic))
+            full_feeder.feed(now, after=lambda topic, t=now: full.evaluate(t, topic))
+            assert _decision(fast.state) == _decision(full.state), f"after {op}"
+            assert len(fast.transitions) == len(full.transitions)
+        if op == "silence":
+            now += 0.5
+        fast.evaluate(now)
+        full.evaluate(now)
+        assert _decision(fast.state) == _decision(full.state), f"after {op} and a full evaluation"
+
+
 def _apply(op: str, policy, feeder: Feeder, now: float) -> None:
     knee = "left_knee"
     if op == "hot":

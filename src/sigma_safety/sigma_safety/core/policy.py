@@ -102,6 +102,8 @@ class ResetResult:
 class SafetyPolicy:
     """Holds the latest inputs and the latches; ``evaluate(now)`` gives the current state."""
 
+    reuse_unchanged = True  # a message that changes no rule's output returns the last state (False: always combine)
+
     def __init__(self, config: SafetyConfig, limits: dict[str, JointLimit], *, now: float,
                  site: Site | None = None, reset_secret: bytes | None = None) -> None:
         self.config = config
@@ -140,6 +142,7 @@ class SafetyPolicy:
         self._notes: list[str] = []
         self._since: dict[tuple[int, str], float] = {}
         self._joint_names: tuple[str, ...] | None = None  # the last joint name list found valid
+        self._basis: tuple[bool, tuple[tuple[int, str], ...]] | None = None  # e-stop button and latches last combined
 
     # ----- inputs -----
 
@@ -310,14 +313,23 @@ class SafetyPolicy:
         """Run the rules on the latest inputs and combine; records a ``Transition`` when the decision changes.
 
         ``topic``: the input that just arrived; only the rules reading it (and the watchdog) run, the others
-        contribute their last output. None (the default, and every timer tick) runs every rule.
+        contribute their last output; when none of them changed its output (and neither the e-stop button nor the
+        latches changed), the last state is returned as it is. None (the default, and every timer tick) runs every
+        rule and combines.
         """
         outputs: list[RuleOutput] = []
+        same = topic is not None
         for i, rule in enumerate(self.rules):
             reads, last = self._reads[i], self._outputs[i]
             if last is None or topic is None or reads is None or topic in reads:
-                last = self._outputs[i] = rule.evaluate(self.snap, now)
+                out = self._outputs[i] = rule.evaluate(self.snap, now)
+                same = same and out == last
+                last = out
             outputs.append(last)
+        basis = (self.snap.estop_pressed, tuple(self.latched))
+        if (same and self.reuse_unchanged and basis == self._basis and self.state.sequence and not self._notes
+                and not self.authority.notes):
+            return self.state  # nothing the decision is combined from has changed since the last evaluation
         active: dict[tuple[int, str], Fault] = {}
         for out in outputs:
             for f in out.faults:
@@ -362,6 +374,7 @@ class SafetyPolicy:
                               + [f"cleared [{f.code}] {f.rule}:{f.source}" for f in cleared]) or "state change"
             self.transitions.append(Transition(prev, state, cause, raised, cleared))
         self.state = state
+        self._basis = (self.snap.estop_pressed, tuple(self.latched))
         snap = self.snap  # what is commanded now, for the driver-integrity checks of the next evaluations
         snap.stop_since = (snap.stop_since if snap.stop_since is not None else now) if state.stopped else None
         snap.brake_since = (snap.brake_since if snap.brake_since is not None else now) if brake else None

@@ -57,11 +57,19 @@ class MotionRule:
         self.limits = limits
         self._error_since: dict[str, float] = {}
         self._fall_since: float | None = None
+        # the speed/acceleration checks depend on the last two joint samples only: kept until a new one arrives
+        self._checked: tuple[object, object] | None = None
+        self._joint_faults: list[Fault] = []
+        self._measured: dict[str, float] = {}
 
     def evaluate(self, snap: Snapshot, now: float) -> RuleOutput:
         """Check the latest joint, command and IMU samples."""
-        faults: list[Fault] = []
-        self._joint_checks(snap, faults)
+        if self._checked is None or self._checked[0] is not snap.joints or self._checked[1] is not snap.previous_joints:
+            self._checked = (snap.joints, snap.previous_joints)
+            self._joint_faults = []
+            self._joint_checks(snap, self._joint_faults)
+            self._measured = dict(zip(snap.joints.names, snap.joints.position, strict=True)) if snap.joints else {}
+        faults = list(self._joint_faults)
         self._tracking(snap, now, faults)
         self._imu(snap, now, faults)
         return RuleOutput(tuple(faults), speed_scale=0.0 if faults else 1.0)
@@ -95,7 +103,7 @@ class MotionRule:
         if snap.joints is None or snap.command is None:
             self._error_since.clear()
             return
-        measured = dict(zip(snap.joints.names, snap.joints.position, strict=True))
+        measured = self._measured
         for name, target in snap.command.targets.items():
             if name not in measured:
                 continue
