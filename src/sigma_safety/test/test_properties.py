@@ -121,7 +121,8 @@ def test_no_latched_fault_clears_without_a_reset(ops):
 
 
 def _decision(s: SafetyState) -> tuple:
-    return s.level, s.authority, s.speed_scale, s.torque_scale, s.brake_engaged, tuple(f.key for f in s.faults), s.sequence
+    keys = tuple(f.key for f in s.faults)
+    return s.level, s.authority, s.speed_scale, s.torque_scale, s.brake_engaged, keys, s.sequence
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
