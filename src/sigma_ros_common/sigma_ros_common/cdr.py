@@ -20,6 +20,7 @@ does not read; the caller can hand such a buffer to ``rclpy.serialization.deseri
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 
 ENCAPSULATION = 4
 
@@ -111,6 +112,18 @@ def stamp(buf: bytes, f: _Formats) -> float:
     return sec + 1e-9 * nsec
 
 
+def header(buf: bytes) -> tuple[int, int, str]:
+    """``std_msgs/Header`` of a message that starts with one: (stamp sec, stamp nanosec, frame_id)."""
+    f = formats(buf)
+    sec, nsec = f.stamp.unpack_from(buf, ENCAPSULATION)
+    return sec, nsec, read_string(buf, f, 8)[0]
+
+
+def stamp_parts(buf: bytes) -> tuple[int, int]:
+    """``header.stamp`` as (sec, nanosec), exactly as sent."""
+    return formats(buf).stamp.unpack_from(buf, ENCAPSULATION)
+
+
 def stamp_of(buf: bytes) -> float:
     """``header.stamp`` [s] of any stamped message; NaN when the buffer cannot carry one."""
     try:
@@ -188,3 +201,29 @@ class JointStateReader:
         velocity, off = read_doubles(buf, f, off)
         effort, _ = read_doubles(buf, f, off)
         return stamp(buf, f), self._names, position, velocity, effort
+
+
+_TF_HEAD = struct.Struct("<iI")
+_TF_POSE = struct.Struct("<7d")
+
+
+def _put_string(out: bytearray, text: str) -> None:
+    out += bytes(-(len(out) - ENCAPSULATION) % 4)
+    raw = text.encode()
+    out += LITTLE.u32.pack(len(raw) + 1)
+    out += raw
+    out.append(0)
+
+
+def tf_message(transforms: Sequence[tuple[int, int, str, str, Sequence[float], Sequence[float]]]) -> bytes:
+    """Serialized ``tf2_msgs/TFMessage`` (little endian, rclpy's layout, padding zeroed) from
+    (stamp sec, stamp nanosec, parent frame, child frame, translation xyz, rotation xyzw) per transform."""
+    out = bytearray(b"\x00\x01\x00\x00")
+    out += LITTLE.u32.pack(len(transforms))
+    for sec, nsec, parent, child, xyz, q in transforms:
+        out += _TF_HEAD.pack(sec, nsec)  # aligned: every element ends on an 8-byte boundary
+        _put_string(out, parent)
+        _put_string(out, child)
+        out += bytes(-(len(out) - ENCAPSULATION) % 8)
+        out += _TF_POSE.pack(xyz[0], xyz[1], xyz[2], q[0], q[1], q[2], q[3])
+    return bytes(out)

@@ -5,9 +5,11 @@ joints on ``/tf_static`` (latched), moving joints from ``joint_states`` on ``/tf
 a second, and (unlike robot_state_publisher, which leaves it to the odometry source) ``odom -> <id>/base_link`` from
 ``odom`` in the same TFMessage.
 
-Cost: the node wakes only for its timer. The two subscriptions live on an inbox node that no executor spins (keep
-last 1); each tick takes the newest sample of each. Callbacks per sample would wake the process 150 times a second
-(joint_states 100 Hz + odom 50 Hz) only to keep the last one (bench/state_publisher_cpu.py measures both).
+Cost: the node wakes only for its timer (rclpy's EventsExecutor). The two subscriptions live on an inbox node that no
+executor spins (keep last 1); each tick takes the newest sample of each, serialized, and reads the fields it uses
+with ``sigma_ros_common.cdr``; the TFMessage is written as CDR bytes too (no Python message per transform).
+Callbacks per sample would wake the process 150 times a second (joint_states 100 Hz + odom 50 Hz) only to keep the
+last one (bench/state_publisher_cpu.py measures both).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.serialization import deserialize_message
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
@@ -26,7 +29,7 @@ from tf2_msgs.msg import TFMessage
 
 from sigma_description.kinematics import Transform
 from sigma_description.urdf import load_urdf
-from sigma_ros_common import ros_params, spin
+from sigma_ros_common import cdr, ros_params, spin
 from sigma_ros_common.qos import LATCHED, SENSOR
 from sigma_ros_common.share import resolve_file
 from sigma_state_publisher.core import StateModel, frame_prefix
@@ -46,7 +49,7 @@ def _unused(_msg: object) -> None:
 
 
 def _take_newest(sub: Subscription) -> Any:
-    """The newest message waiting on ``sub`` (older ones are dropped), or None."""
+    """The newest message waiting on ``sub`` (older ones are dropped; serialized bytes for a raw one), or None."""
     newest = None
     while True:
         with sub.handle:
@@ -83,9 +86,10 @@ class StatePublisher(Node):
         # Not added to any executor: polled by the timer (see the module docstring).
         self.inbox = Node("state_publisher_inbox", namespace=self.get_namespace(), context=self.context,
                           start_parameter_services=False, enable_rosout=False)
-        self._joints_sub = self.inbox.create_subscription(JointState, "joint_states", _unused, NEWEST)
-        self._odom_sub = (self.inbox.create_subscription(Odometry, "odom", _unused, NEWEST)
+        self._joints_sub = self.inbox.create_subscription(JointState, "joint_states", _unused, NEWEST, raw=True)
+        self._odom_sub = (self.inbox.create_subscription(Odometry, "odom", _unused, NEWEST, raw=True)
                           if p.publish_odom_tf else None)
+        self._joint_reader = cdr.JointStateReader()
         self.description_pub.publish(String(data=robot.xml))
         stamp = self.get_clock().now().to_msg()
         static = self.state.static_transforms()
@@ -102,31 +106,68 @@ class StatePublisher(Node):
             inbox.destroy_node()
         super().destroy_node()
 
+    def _read(self, topic: str, raw: bytes, read: Any, msg_type: type, fields: Any) -> Any:
+        """The fields of a serialized sample, or None (warned, throttled) when the bytes are not one."""
+        try:
+            return read(raw)
+        except cdr.UnsupportedEncodingError:  # another DDS vendor's encapsulation: the rmw's own deserializer
+            return fields(deserialize_message(raw, msg_type))
+        except cdr.CdrError as exc:
+            self.get_logger().warning(f"{topic}: not a {msg_type.__name__} ({exc}): skipped",
+                                      throttle_duration_sec=5.0)
+            return None
+
     def _publish(self) -> None:
         joints = _take_newest(self._joints_sub)
         odom = _take_newest(self._odom_sub) if self._odom_sub is not None else None
-        out: list[TransformStamped] = []
-        if joints is not None:
-            update = self.state.joint_transforms(list(joints.name), list(joints.position))
-            out += [_stamped(t, joints.header.stamp) for t in update.transforms]
-            for kind, names in (("unknown joint", update.unknown), ("non-finite position of", update.nonfinite)):
-                fresh = [n for n in names if (kind, n) not in self._warned]
+        out: list[tuple[int, int, str, str, Any, Any]] = []
+        if joints is not None and (js := self._read("joint_states", joints, _joint_fields(self._joint_reader),
+                                                    JointState, _joint_message_fields)) is not None:
+            sec, nsec, names, positions = js
+            update = self.state.joint_transforms(names, positions)
+            out += [(sec, nsec, t.parent, t.child, t.translation, t.rotation) for t in update.transforms]
+            for kind, bad in (("unknown joint", update.unknown), ("non-finite position of", update.nonfinite)):
+                fresh = [n for n in bad if (kind, n) not in self._warned]
                 if fresh:  # once per joint: a driver repeats the same message at its full rate
                     self._warned.update((kind, n) for n in fresh)
                     self.get_logger().warning(f"joint_states: {kind} {', '.join(fresh)}: not published on tf")
-        if odom is not None:
-            pp = odom.pose.pose
-            base = self.state.base_transform(odom.header.frame_id, (pp.position.x, pp.position.y, pp.position.z),
-                                             (pp.orientation.x, pp.orientation.y, pp.orientation.z, pp.orientation.w))
+        if odom is not None and (od := self._read("odom", odom, _odom_fields, Odometry,
+                                                  _odom_message_fields)) is not None:
+            sec, nsec, frame, xyz, q = od
+            base = self.state.base_transform(frame, xyz, q)
             if base is not None:
-                out.append(_stamped(base, odom.header.stamp))
+                out.append((sec, nsec, base.parent, base.child, base.translation, base.rotation))
         if out and self.context.ok():  # Ctrl-C may invalidate the context between two ticks
-            self.tf_pub.publish(TFMessage(transforms=out))
+            self.tf_pub.publish(cdr.tf_message(out))
+
+
+def _joint_fields(reader: cdr.JointStateReader) -> Any:
+    def read(raw: bytes) -> tuple[int, int, tuple[str, ...], tuple[float, ...]]:
+        _, names, positions, _, _ = reader.read(raw)
+        sec, nsec = cdr.stamp_parts(raw)
+        return sec, nsec, names, positions
+    return read
+
+
+def _joint_message_fields(m: JointState) -> tuple[int, int, list[str], list[float]]:
+    return m.header.stamp.sec, m.header.stamp.nanosec, list(m.name), list(m.position)
+
+
+def _odom_fields(raw: bytes) -> tuple[int, int, str, tuple[float, ...], tuple[float, ...]]:
+    sec, nsec, frame = cdr.header(raw)
+    _, xyz, q, _, _ = cdr.read_odometry(raw)
+    return sec, nsec, frame, xyz, q
+
+
+def _odom_message_fields(m: Odometry) -> tuple[int, int, str, tuple[float, ...], tuple[float, ...]]:
+    p, o = m.pose.pose.position, m.pose.pose.orientation
+    return m.header.stamp.sec, m.header.stamp.nanosec, m.header.frame_id, (p.x, p.y, p.z), (o.x, o.y, o.z, o.w)
 
 
 def main(args: list[str] | None = None) -> None:
     """Entry point of ``state_publisher``."""
-    sys.exit(spin.run("state_publisher", lambda: [StatePublisher()], args))
+    sys.exit(spin.run("state_publisher", lambda: [StatePublisher()], args,
+                      executor_for=lambda _nodes: spin.events_executor()))
 
 
 if __name__ == "__main__":
