@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import PoseStamped, Twist
@@ -14,6 +15,7 @@ from sigma_core.core.arbiter import Switch
 from sigma_core.core.perception import SafetyView
 from sigma_core.core.tasks import Kind, StatusReport, TaskSpec
 from sigma_interfaces.msg import CommanderSwitch, SafetyStatus, Task, TaskStatus
+from sigma_ros_common import cdr
 
 
 def seconds(t: Time) -> float:
@@ -27,10 +29,19 @@ def stamp(t: float) -> Time:
 
 def odom_values(m: Odometry) -> tuple[float, float, float, float, float]:
     """x, y, yaw, vx, wz of an odometry message (yaw from the quaternion)."""
-    q = m.pose.pose.orientation
-    yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-    p = m.pose.pose.position
-    return p.x, p.y, yaw, m.twist.twist.linear.x, m.twist.twist.angular.z
+    q, p = m.pose.pose.orientation, m.pose.pose.position
+    return _odom(p.x, p.y, (q.x, q.y, q.z, q.w), m.twist.twist.linear.x, m.twist.twist.angular.z)
+
+
+def odom_values_raw(raw: bytes) -> tuple[float, float, float, float, float]:
+    """``odom_values`` of a serialized odometry message (``cdr.CdrError`` when it is not one)."""
+    _, xyz, q, linear, angular = cdr.read_odometry(raw)
+    return _odom(xyz[0], xyz[1], q, linear[0], angular[2])
+
+
+def _odom(x: float, y: float, q: Sequence[float], vx: float, wz: float) -> tuple[float, float, float, float, float]:
+    qx, qy, qz, qw = q
+    return x, y, math.atan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz)), vx, wz
 
 
 def battery_values(m: BatteryState) -> tuple[float, bool]:

@@ -15,7 +15,6 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
-from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import BatteryState, Imu, JointState
 from std_msgs.msg import Bool
 
@@ -135,9 +134,7 @@ class SupervisorNode(Node):
               fields: Callable[[Any], Any]) -> Any | None:
         """The fields of a serialized message; None (and an input fault saying why) when the bytes are not one."""
         try:
-            return read(raw)
-        except cdr.UnsupportedEncodingError:  # e.g. XCDR2 from another DDS vendor: the rmw's own (slower) deserializer
-            return fields(deserialize_message(raw, msg_type))
+            return cdr.read_or_deserialize(raw, read, msg_type, fields)
         except cdr.CdrError as exc:
             self.policy.reject_input(topic, f"not a {msg_type.__module__.split('.')[0]}/{msg_type.__name__} "
                                      f"({exc})")

@@ -21,7 +21,6 @@ from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.serialization import deserialize_message
 from rclpy.subscription import Subscription
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
@@ -109,9 +108,7 @@ class StatePublisher(Node):
     def _read(self, topic: str, raw: bytes, read: Any, msg_type: type, fields: Any) -> Any:
         """The fields of a serialized sample, or None (warned, throttled) when the bytes are not one."""
         try:
-            return read(raw)
-        except cdr.UnsupportedEncodingError:  # another DDS vendor's encapsulation: the rmw's own deserializer
-            return fields(deserialize_message(raw, msg_type))
+            return cdr.read_or_deserialize(raw, read, msg_type, fields)
         except cdr.CdrError as exc:
             self.get_logger().warning(f"{topic}: not a {msg_type.__name__} ({exc}): skipped",
                                       throttle_duration_sec=5.0)
