@@ -23,7 +23,7 @@ def _run(make: list[type[Node]], args: list[str] | None) -> int:
         try:
             for cls in make:
                 if cls is SupervisorNode:
-                    nodes.append(SupervisorNode(supervisor_settings))
+                    nodes.append(SupervisorNode(supervisor_settings, watch_commands=GateNode not in make))
                 else:
                     alone = SupervisorNode not in make
                     nodes.append(GateNode(gate_settings, follow_status=alone, measure_joints=alone))

@@ -36,7 +36,10 @@ DRIVER_TOPICS = ("driver/joint_command", "driver/cmd_vel", "driver/brake", "driv
 class SupervisorNode(Node):
     """Thin shell around ``SafetyPolicy``."""
 
-    def __init__(self, settings_factory: Callable[[Node], SupervisorSettings], **kwargs: Any) -> None:
+    def __init__(self, settings_factory: Callable[[Node], SupervisorSettings], *, watch_commands: bool = True,
+                 **kwargs: Any) -> None:
+        """``watch_commands``: follow the gate's ``driver/joint_command`` on the topic (split deployment); in one
+        process the gate hands its targets over in memory instead."""
         super().__init__("safety_supervisor", **kwargs)
         self.settings = settings_factory(self)
         s = self.settings
@@ -59,7 +62,9 @@ class SupervisorNode(Node):
         sub(BatteryState, "battery_state", self._guard("battery_state", self._on_battery), qos.reliable(10))
         sub(PolicyHealth, "policy_health", self._guard("policy_health", self._on_policy), qos.reliable(10))
         sub(Bool, "safety/estop", self._guard("safety/estop", self._on_estop), qos.reliable(10))
-        sub(JointState, "driver/joint_command", self._guard("driver/joint_command", self._on_command), qos.COMMANDS)
+        if watch_commands:
+            sub(JointState, "driver/joint_command", self._guard("driver/joint_command", self._on_command),
+                qos.COMMANDS)
         sub(Bool, "brake_state", self._guard("brake_state", self._on_brake_state), qos.LATCHED)
         sub(TwinHealth, "twin/health", self._guard("twin/health", self._on_twin), qos.LATCHED)
         quiet = self._quiet
