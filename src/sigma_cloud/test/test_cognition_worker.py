@@ -214,6 +214,7 @@ def test_a_degraded_robot_s_task_goes_back_to_the_leader_marked_to_keep_away_fro
                "dominant_mode": ["bearing_wear"], "spoofed_sensors": [], "state_names": [], "state_values": [],
                "state_std": [], "reasons": [], "risk_horizon": 24.0}
     post(cloud, robot, [{"seq": robot.next_seq, "ts": now - 1.0, "channel": "twin_health", "payload": payload}])
+    still_running = time.time()  # the robot's next report is stamped now, before the take-back
     done = [p.rule for p in passes(cloud) if p.robot_id == robot.robot_id]
     assert done == [rules.MAINTENANCE, rules.REASSIGN]
     detail = cloud.http.get(f"/v1/sites/{site}/tasks/{task['task_id']}", headers=manager(cloud, site)).json()
@@ -221,6 +222,14 @@ def test_a_degraded_robot_s_task_goes_back_to_the_leader_marked_to_keep_away_fro
     sent = cloud.device_get(lead, "/v1/devices/cog-keep-lead/decisions").json()["decisions"]
     again = [d for d in sent if d["action"] == "fleet_task" and d["parameters"].get("task_id") == task["task_id"]]
     assert again and again[-1]["parameters"]["requeued_from"] == "cog-keep-worn"
+    # the worn robot's "in progress", stamped before the take-back, arrives after it (a main-command run saw this):
+    # refused as older than the current assignment, never handing the task back to the robot it was taken from
+    late = {"task_id": task["task_id"], "state": 2, "progress": 0.3, "kind": 1, "step": "test", "reason": ""}
+    post(cloud, robot, [{"seq": robot.next_seq, "ts": still_running, "channel": "task_status", "payload": late}])
+    detail = cloud.http.get(f"/v1/sites/{site}/tasks/{task['task_id']}", headers=manager(cloud, site)).json()
+    assert detail["state"] == "queued" and detail["robot_id"] is None, detail["history"][-2:]
+    assert any(r["robot_id"] == robot.robot_id and "older than the current assignment" in r["reason"]
+               for r in detail["refused_reports"])
 
 
 async def _cursor_given(cloud, robot, deadline: float) -> None:
