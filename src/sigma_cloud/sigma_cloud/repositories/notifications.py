@@ -55,13 +55,15 @@ async def requeue(conn: psycopg.AsyncConnection, *, task: dict[str, Any], actor:
                   ) -> dict[str, Any] | None:
     """Take a task back from its robot into the queue (as a robot's own give-up does); None if it changed meanwhile.
 
-    ``held_since`` becomes the time of the take-back: a report stamped before it (the robot's "in progress" still on
-    its way up when the cloud took the task away) is refused and logged as older than the current assignment
+    ``held_since`` becomes the time of the take-back (``clock_timestamp()``: the decision's transaction may have
+    started before reports now arriving were stamped): a report stamped before it (the robot's "in progress" still
+    on its way up when the cloud took the task away) is refused and logged as older than the current assignment
     (0014's rule) instead of handing the task back to the robot it was taken from; a later assignment's report, or
-    one under a newer leader term, is applied as before. Robot and cloud clocks are assumed synchronised (NTP/PTP)."""
+    one under a newer leader term, is applied as before. Robot and cloud clocks are assumed synchronised (NTP/PTP).
+    Not covered: a report the robot stamps after the take-back but before its cancel reaches it."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("UPDATE tasks SET state = 'queued', robot_id = NULL, term = NULL, reason = %s, "
-                      "held_since = now(), updated_at = now() WHERE task_id = %s AND state = %s RETURNING *",
+                      "held_since = clock_timestamp(), updated_at = now() WHERE task_id = %s AND state = %s RETURNING *",
                       (reason, task["task_id"], task["state"]))
     row = await cur.fetchone()
     if row is not None:  # the history names the robot it was taken from
