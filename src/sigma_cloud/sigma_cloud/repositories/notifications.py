@@ -63,7 +63,8 @@ async def requeue(conn: psycopg.AsyncConnection, *, task: dict[str, Any], actor:
     Not covered: a report the robot stamps after the take-back but before its cancel reaches it."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute("UPDATE tasks SET state = 'queued', robot_id = NULL, term = NULL, reason = %s, "
-                      "held_since = clock_timestamp(), updated_at = now() WHERE task_id = %s AND state = %s RETURNING *",
+                      "held_since = clock_timestamp(), updated_at = now() "
+                      "WHERE task_id = %s AND state = %s RETURNING *",
                       (reason, task["task_id"], task["state"]))
     row = await cur.fetchone()
     if row is not None:  # the history names the robot it was taken from
