@@ -42,7 +42,7 @@ from sigma_interfaces.msg import (
     TwinHealth,
 )
 from sigma_interfaces.srv import Forecast
-from sigma_ros_common import cdr, qos, realtime
+from sigma_ros_common import cdr, qos, realtime, serialized
 from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_ros_common.spin import events_executor, run
 from sigma_sim_interfaces.srv import SetPayload
@@ -127,7 +127,7 @@ class CoreNode(Node):
 
     def _on_odom(self, raw: bytes) -> None:
         try:
-            values = cdr.read_or_deserialize(raw, convert.odom_values_raw, Odometry, convert.odom_values)
+            values = serialized.read_or_deserialize(raw, convert.odom_values_raw, Odometry, convert.odom_values)
         except cdr.CdrError as exc:
             self.get_logger().warning(f"odom: not a nav_msgs/Odometry ({exc}): skipped", throttle_duration_sec=5.0)
             return

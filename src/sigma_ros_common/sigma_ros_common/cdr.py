@@ -14,17 +14,15 @@ count, then its elements (an empty sequence adds no padding, as Fast CDR and Cyc
 Every reader is strict: a buffer with another encapsulation, one too short for what it claims, a string without its
 NUL or with invalid UTF-8 raises ``CdrError`` (a ``ValueError``) saying what and where — callers turn that into their
 own input fault, never a crash. ``UnsupportedEncodingError`` (a ``CdrError``) marks an encapsulation this module
-does not read; the caller can hand such a buffer to ``rclpy.serialization.deserialize_message``.
+does not read; ``sigma_ros_common.serialized.read_or_deserialize`` then hands it to rclpy's deserializer.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 ENCAPSULATION = 4
-T = TypeVar("T")
 
 
 class CdrError(ValueError):
@@ -66,17 +64,6 @@ def formats(buf: bytes) -> _Formats:
     if buf[0] == 0 and buf[1] == 0:
         return BIG
     raise UnsupportedEncodingError(f"encapsulation 0x{buf[0]:02x}{buf[1]:02x} is not XCDR1")
-
-
-def read_or_deserialize(raw: bytes, read: Callable[[bytes], T], msg_type: type, fields: Callable[[Any], T]) -> T:
-    """``read(raw)``; for an encapsulation this module does not read, ``fields`` of the message the rmw's own
-    deserializer makes of it. ``CdrError`` when the bytes are not the message."""
-    try:
-        return read(raw)
-    except UnsupportedEncodingError:
-        from rclpy.serialization import deserialize_message  # imported here: the readers stay free of rclpy
-
-        return fields(deserialize_message(raw, msg_type))
 
 
 def _need(buf: bytes, end: int, what: str) -> None:

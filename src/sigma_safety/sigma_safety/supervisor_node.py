@@ -20,7 +20,7 @@ from std_msgs.msg import Bool
 
 from sigma_interfaces.msg import ActuatorHealth, DetectedHumans, PolicyHealth, SafetyEvent, SafetyStatus, TwinHealth
 from sigma_interfaces.srv import EmergencyStop, ResetSafety
-from sigma_ros_common import cdr, qos
+from sigma_ros_common import cdr, qos, serialized
 from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
 from sigma_safety import convert, latch_file
 from sigma_safety.core.graph import Endpoint, ForeignPublisherWatch
@@ -139,7 +139,7 @@ class SupervisorNode(Node):
               fields: Callable[[Any], Any]) -> Any | None:
         """The fields of a serialized message; None (and an input fault saying why) when the bytes are not one."""
         try:
-            return cdr.read_or_deserialize(raw, read, msg_type, fields)
+            return serialized.read_or_deserialize(raw, read, msg_type, fields)
         except cdr.CdrError as exc:
             self.policy.reject_input(topic, f"not a {msg_type.__module__.split('.')[0]}/{msg_type.__name__} "
                                      f"({exc})")

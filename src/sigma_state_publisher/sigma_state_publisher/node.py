@@ -28,7 +28,7 @@ from tf2_msgs.msg import TFMessage
 
 from sigma_description.kinematics import Transform
 from sigma_description.urdf import load_urdf
-from sigma_ros_common import cdr, ros_params, spin
+from sigma_ros_common import cdr, ros_params, serialized, spin
 from sigma_ros_common.qos import LATCHED, SENSOR
 from sigma_ros_common.share import resolve_file
 from sigma_state_publisher.core import StateModel, frame_prefix
@@ -108,7 +108,7 @@ class StatePublisher(Node):
     def _read(self, topic: str, raw: bytes, read: Any, msg_type: type, fields: Any) -> Any:
         """The fields of a serialized sample, or None (warned, throttled) when the bytes are not one."""
         try:
-            return cdr.read_or_deserialize(raw, read, msg_type, fields)
+            return serialized.read_or_deserialize(raw, read, msg_type, fields)
         except cdr.CdrError as exc:
             self.get_logger().warning(f"{topic}: not a {msg_type.__name__} ({exc}): skipped",
                                       throttle_duration_sec=5.0)
