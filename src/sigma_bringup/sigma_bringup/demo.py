@@ -425,7 +425,8 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
         checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False, reason))
     else:
         try:
-            checks += handover.run(api, SITE, run_id, node.swarm_task, overheat, r3_milestones, progress)
+            checks += handover.run(api, SITE, run_id, node.swarm_task, overheat, r3_milestones, progress,
+                                   unstopped_for=lambda: node.snapshot("r3").unstopped_for(time.monotonic()))
             if worker is not None:  # it decided about r3 during the hand-over; then the cloud's Primary AI dies
                 checks.append(cognition_check(api, worker, worker_since, progress))
                 pid = worker.kill()

@@ -59,6 +59,14 @@ class RobotTimeline:
         """Time of the first sample at or after ``after`` that satisfies ``pred``."""
         return next((s.t for s in self.samples if s.t >= after and pred(s)), None)
 
+    def unstopped_for(self, now: float) -> float:
+        """Seconds (to ``now``) since the latest sample in a protective or emergency stop: 0 while stopped or before
+        any sample, infinite if none was."""
+        if not self.samples or self.samples[-1].level >= LEVEL_PROTECTIVE_STOP:
+            return 0.0
+        last = next((s.t for s in reversed(self.samples) if s.level >= LEVEL_PROTECTIVE_STOP), None)
+        return now - last if last is not None else float("inf")
+
     def commandable_at(self, after: float) -> float | None:
         """An AI holds authority and the brakes are released: the robot can do its task."""
         return self.first(after, lambda s: s.authority < AUTHORITY_MECHANICAL_FALLBACK and not s.brake)

@@ -159,3 +159,14 @@ def test_late_samples_timed_by_stamp_keep_the_slow_down_before_the_stop():
     assert tl.slowed_at(t_human) == 14.0
     assert abs(tl.stopped_for_human_at(t_human) - 14.3) < 1e-9
     assert tl.resumed_at(14.3) == 18.0
+
+
+def test_unstopped_for_counts_from_the_last_stop():
+    tl = RobotTimeline("r3")
+    assert tl.unstopped_for(10.0) == 0.0  # nothing known yet
+    tl.add(_s(1.0))
+    assert tl.unstopped_for(10.0) == float("inf")
+    tl.add(_s(2.0, level=2, codes=(302,)))
+    assert tl.unstopped_for(10.0) == 0.0  # stopped now
+    tl.add(_s(4.5))
+    assert tl.unstopped_for(10.0) == 8.0  # the last stopped sample was at 2.0
