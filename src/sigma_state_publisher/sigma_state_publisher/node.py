@@ -88,7 +88,7 @@ class StatePublisher(Node):
         self._joints_sub = self.inbox.create_subscription(JointState, "joint_states", _unused, NEWEST, raw=True)
         self._odom_sub = (self.inbox.create_subscription(Odometry, "odom", _unused, NEWEST, raw=True)
                           if p.publish_odom_tf else None)
-        self._joint_reader = cdr.JointStateReader()
+        self._read_joints = _joint_fields(cdr.JointStateReader())  # built once: its name cache lives across ticks
         self.description_pub.publish(String(data=robot.xml))
         stamp = self.get_clock().now().to_msg()
         static = self.state.static_transforms()
@@ -118,7 +118,7 @@ class StatePublisher(Node):
         joints = _take_newest(self._joints_sub)
         odom = _take_newest(self._odom_sub) if self._odom_sub is not None else None
         out: list[tuple[int, int, str, str, Any, Any]] = []
-        if joints is not None and (js := self._read("joint_states", joints, _joint_fields(self._joint_reader),
+        if joints is not None and (js := self._read("joint_states", joints, self._read_joints,
                                                     JointState, _joint_message_fields)) is not None:
             sec, nsec, names, positions = js
             update = self.state.joint_transforms(names, positions)
