@@ -206,6 +206,9 @@ def test_a_degraded_robot_s_task_goes_back_to_the_leader_marked_to_keep_away_fro
     mapped_site(cloud, site)
     robot, lead = cloud.robot("cog-keep-worn", site), cloud.robot("cog-keep-lead", site)
     task = running_task(cloud, site, robot, lead, term=2, progress=0.2)
+    running = {"task_id": task["task_id"], "state": 2, "progress": 0.25, "kind": 1, "step": "test", "reason": "",
+               "term": 2}  # under the leader's term 2, as sigma_core's executor reports it
+    post(cloud, robot, [{"seq": robot.next_seq, "ts": time.time(), "channel": "task_status", "payload": running}])
     now = time.time()
     post(cloud, robot, normal(robot, now - 20))
     passes(cloud)
@@ -230,6 +233,20 @@ def test_a_degraded_robot_s_task_goes_back_to_the_leader_marked_to_keep_away_fro
     assert detail["state"] == "queued" and detail["robot_id"] is None, detail["history"][-2:]
     assert any(r["robot_id"] == robot.robot_id and "older than the current assignment" in r["reason"]
                for r in detail["refused_reports"])
+    # ... and one stamped AFTER the take-back, before the leader's cancel reached the robot (a clean-clone CI run of
+    # the main command saw "r3 -> r3" this way): refused too, under the term it held the task in (migration 0017)
+    for state, term in ((2, 2), (0, 2), (2, 0)):
+        after = {**late, "state": state, "term": term}
+        post(cloud, robot, [{"seq": robot.next_seq, "ts": time.time(), "channel": "task_status", "payload": after}])
+        detail = cloud.http.get(f"/v1/sites/{site}/tasks/{task['task_id']}", headers=manager(cloud, site)).json()
+        assert detail["state"] == "queued" and detail["robot_id"] is None, detail["history"][-2:]
+    kept = [r for r in detail["refused_reports"] if "taken back from robot cog-keep-worn" in r["reason"]]
+    assert [r["state"] for r in kept] == [2, 0, 2], detail["refused_reports"]
+    # a newer leader's assignment (term 3, which may not have heard of the take-back) is a new holding: applied
+    newer = {**late, "state": 0, "term": 3}
+    post(cloud, robot, [{"seq": robot.next_seq, "ts": time.time(), "channel": "task_status", "payload": newer}])
+    detail = cloud.http.get(f"/v1/sites/{site}/tasks/{task['task_id']}", headers=manager(cloud, site)).json()
+    assert (detail["state"], detail["robot_id"], detail["term"]) == ("assigned", robot.robot_id, 3)
 
 
 async def _cursor_given(cloud, robot, deadline: float) -> None:

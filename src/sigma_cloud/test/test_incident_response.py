@@ -101,6 +101,11 @@ def test_silent_robot_hands_back_its_tasks_and_the_site_is_told(cloud) -> None:
     kinds = [n["kind"] for n in cloud.http.get(f"/v1/sites/{SITE}/notifications", headers=manager(cloud, SITE))
              .json()["items"] if n["robot_id"] == "incident-worker"]
     assert kinds == ["robot_back", "robot_silent"]  # newest first
+    # a take-back for silence keeps the task away from nobody (unlike a degraded robot's, migration 0017): the
+    # robot's own report after it, under the same term, holds the task again
+    report(cloud, worker, task["task_id"], 2, progress=0.4, term=3)
+    detail = cloud.http.get(url, headers=manager(cloud, SITE)).json()
+    assert (detail["state"], detail["robot_id"]) == ("in_progress", "incident-worker"), detail["history"][-3:]
 
 
 def test_one_pass_at_a_time_across_replicas(cloud) -> None:

@@ -60,12 +60,15 @@ class CognitionParams:
     twin_risk: float = 0.5          # ... or its failure risk within its horizon at or above which -> maintenance
     twin_min_confidence: float = 0.5  # twin forecasts less confident than this are not acted on
     twin_stale_s: float = 900.0     # a twin report older than this is not acted on (the twin reports every few min)
+    keep_away_s: float = 300.0      # a task taken back from a degraded robot is refused to that robot's reports of
+    #                                 its old assignment this long (as sigma_tasks BoardParams.keep_away_s, the
+    #                                 leader's keep-away of the same task: migration 0017)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.streak_gap_s) and self.streak_gap_s >= 0):
             raise ValueError(f"cognition parameter streak_gap_s must be >= 0, got {self.streak_gap_s!r}")
         for name in ("anomaly_threshold", "persist_s", "hold_s", "decision_ttl_s", "renew_s", "temp_limit",
-                     "temp_horizon_s", "stale_s", "human_radius", "human_window_s", "slow_speed"):
+                     "temp_horizon_s", "stale_s", "human_radius", "human_window_s", "slow_speed", "keep_away_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"cognition parameter {name} must be a positive finite number, got {value!r}")

@@ -113,13 +113,16 @@ def snapshot_from(robot: dict[str, Any], rows: list, events: list[dict[str, Any]
                     for t in tasks))
 
 
-async def _apply(conn: psycopg.AsyncConnection, proposal: rules.Proposal, site_id: str) -> uuid.UUID | None:
-    """Carry out one proposal (a downlink decision, or tasks back to the queue) and record it; returns the decision."""
+async def _apply(conn: psycopg.AsyncConnection, proposal: rules.Proposal, site_id: str, keep_away_s: float
+                 ) -> uuid.UUID | None:
+    """Carry out one proposal (a downlink decision, or tasks back to the queue) and record it; returns the decision.
+    Tasks taken back from a robot are kept away from it for ``keep_away_s`` (the leader is told to do the same)."""
     decision_id = None
     if proposal.action == "requeue_tasks":
         held = await notifications.open_tasks_of(conn, robot_id=proposal.robot_id)
         requeued = [row for task in held if (row := await notifications.requeue(
-            conn, task=task, actor=ACTOR.subject, reason=proposal.explanation[:500])) is not None]
+            conn, task=task, actor=ACTOR.subject, reason=proposal.explanation[:500],
+            keep_away_s=keep_away_s)) is not None]
         lead = await task_repo.leader(conn, site_id=site_id)
         for row in requeued if lead is not None and lead["robot_id"] != proposal.robot_id else ():
             away = {**task_repo.decision_parameters(row), "requeued_from": proposal.robot_id}  # kept away from it
@@ -164,7 +167,7 @@ async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], pa
         conn, robot_id=robot_id, start=event.ts - SIGNATURE_BEFORE_S, end=event.ts + 1.0)))
         for event in snap.safety_events if event.raised]
     for proposal in proposals:
-        await _apply(conn, proposal, site_id)
+        await _apply(conn, proposal, site_id, params.keep_away_s)
         if proposal.rule == rules.HOLD and not proposal.renewal and anomaly_sig is not None:
             await incidents.insert(conn, robot_id=robot_id, site_id=site_id, kind="anomaly",
                                    at=float(proposal.evidence["anomaly_since"]), summary=proposal.explanation,
@@ -213,7 +216,7 @@ async def zone_pass(pool: AsyncConnectionPool, params: rules.CognitionParams, no
                     memory.human_events))
             fired = {r: m.fired.get(rules.HUMAN_ZONE, float("-inf")) for r, m in memories.items()}
             for proposal in rules.human_cluster(site_robots, params, now, fired):
-                await _apply(conn, proposal, site_id)
+                await _apply(conn, proposal, site_id, params.keep_away_s)
                 await repo.set_memory(conn, robot_id=proposal.robot_id,
                                       memory=memories[proposal.robot_id].fire(rules.HUMAN_ZONE, now).to_json())
                 out.append(proposal)

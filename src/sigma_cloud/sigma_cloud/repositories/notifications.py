@@ -51,21 +51,30 @@ async def open_tasks_of(conn: psycopg.AsyncConnection, *, robot_id: str) -> list
     return await cur.fetchall()
 
 
-async def requeue(conn: psycopg.AsyncConnection, *, task: dict[str, Any], actor: str, reason: str
-                  ) -> dict[str, Any] | None:
+async def requeue(conn: psycopg.AsyncConnection, *, task: dict[str, Any], actor: str, reason: str,
+                  keep_away_s: float | None = None) -> dict[str, Any] | None:
     """Take a task back from its robot into the queue (as a robot's own give-up does); None if it changed meanwhile.
 
     ``held_since`` becomes the time of the take-back (``clock_timestamp()``: the decision's transaction may have
     started before reports now arriving were stamped): a report stamped before it (the robot's "in progress" still
     on its way up when the cloud took the task away) is refused and logged as older than the current assignment
-    (0014's rule) instead of handing the task back to the robot it was taken from; a later assignment's report, or
-    one under a newer leader term, is applied as before. Robot and cloud clocks are assumed synchronised (NTP/PTP).
-    Not covered: a report the robot stamps after the take-back but before its cancel reaches it."""
+    (0014's rule) instead of handing the task back to the robot it was taken from. Robot and cloud clocks are assumed
+    synchronised (NTP/PTP).
+
+    ``keep_away_s`` (a take-back from a degraded robot, whose leader is told to keep the task away from it): for
+    that long the robot's ACCEPTED / ACTIVE reports under the term it held the task in, or an older one, are refused
+    too, also those stamped after the take-back but before the leader's cancel reached the robot (migration 0017);
+    a newer leader term's assignment applies as before. None (a robot that fell silent): the time rule alone."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("UPDATE tasks SET state = 'queued', robot_id = NULL, term = NULL, reason = %s, "
-                      "held_since = clock_timestamp(), updated_at = now() "
-                      "WHERE task_id = %s AND state = %s RETURNING *",
-                      (reason, task["task_id"], task["state"]))
+    await cur.execute(
+        "UPDATE tasks SET state = 'queued', robot_id = NULL, term = NULL, reason = %(reason)s, "
+        "held_since = clock_timestamp(), updated_at = now(), "
+        "taken_from = CASE WHEN %(away)s::float8 IS NULL THEN taken_from ELSE taken_from || jsonb_build_object("
+        "%(robot)s::text, jsonb_build_object('term', greatest(coalesce(term, 0), report_term), "
+        "'until', clock_timestamp() + make_interval(secs => %(away)s::float8))) END "
+        "WHERE task_id = %(task)s AND state = %(state)s RETURNING *",
+        {"reason": reason, "away": keep_away_s, "robot": task["robot_id"], "task": task["task_id"],
+         "state": task["state"]})
     row = await cur.fetchone()
     if row is not None:  # the history names the robot it was taken from
         await tasks.add_transition(conn, task={**row, "robot_id": task["robot_id"], "term": task["term"]},
