@@ -28,7 +28,7 @@ from sigma_core import convert
 from sigma_core.core.arbiter import NAMES, Decision
 from sigma_core.core.forecast import Judgement, TaskLoad, judge
 from sigma_core.core.pipeline import Pipeline, TickOutput
-from sigma_core.core.tasks import TaskSpec
+from sigma_core.core.tasks import FLEET_ACTIONS, TaskSpec
 from sigma_core.settings import load_settings
 from sigma_interfaces.msg import (
     ActuatorHealth,
@@ -195,6 +195,8 @@ class CoreNode(Node):
                 self._publish_statuses(self.pipeline.submit_task(spec, now, Judgement(note=note)))
 
     def _on_decision(self, m: CognitionDecision) -> None:
+        if m.action in FLEET_ACTIONS:  # the fleet_tasks node's (the leader allocates it), not the executor's
+            return
         offset = self._to_local()
         d = Decision(m.decision_id, convert.seconds(m.header.stamp) + offset, convert.seconds(m.deadline) + offset,
                      float(m.confidence), m.source)

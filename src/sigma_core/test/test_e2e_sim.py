@@ -74,6 +74,11 @@ def test_cloud_disappears_mid_task_and_the_edge_ai_finishes_it(launch, ros_probe
     pub = ros_probe.publisher(CognitionDecision, f"{NS}/cognition/decisions", 50)
     ros_probe.wait_for_subscribers(pub, 1, timeout=30.0)
     clock = ros_probe.node.get_clock()
+    fleet = CognitionDecision(decision_id=str(uuid.uuid4()), source=2, confidence=1.0, action="fleet_task")
+    fleet.header.stamp = clock.now().to_msg()
+    fleet.deadline = (clock.now() + Duration(seconds=60)).to_msg()
+    fleet.parameters = [KeyValue(key="task_id", value="f1"), KeyValue(key="kind", value="go_to")]
+    pub.publish(fleet)  # the swarm leader's fleet_tasks node's, on the same topic: the executor leaves it alone
 
     def decide() -> None:       # the Primary AI: the same task, a fresh 0.5 s lease every 0.2 s
         now = clock.now()
@@ -95,3 +100,5 @@ def test_cloud_disappears_mid_task_and_the_edge_ai_finishes_it(launch, ros_probe
     assert "past its deadline" in handover.reason and handover.trigger_delay <= 0.1
     final = st.final("c1", timeout=120)
     assert final.state == S.STATE_SUCCEEDED and final.commander == EDGE, final
+    logged = st.core.output()
+    assert "(go_to): lease renewed" in logged and "fleet_task" not in logged, logged[-2000:]
