@@ -197,6 +197,16 @@ def test_bad_parameters_are_refused_with_the_name() -> None:
         rules.CognitionParams(persist_s=-1)
     with pytest.raises(ValueError, match="decision_ttl_s"):
         rules.CognitionParams(decision_ttl_s=600)
+    with pytest.raises(ValueError, match="keep_away_s"):
+        rules.CognitionParams(keep_away_s=0.0)
+
+
+def test_the_record_keeps_a_task_away_as_long_as_the_leader_does() -> None:
+    """The record's keep-away of a task taken back from a degraded robot (migration 0017) and the swarm leader's
+    (sigma_tasks) are one rule in two places: their defaults must agree."""
+    from sigma_tasks.allocator import BoardParams
+
+    assert P.keep_away_s == BoardParams().keep_away_s
 
 
 def test_session_memory_is_bounded_and_survives_json_and_garbage() -> None:
