@@ -22,6 +22,13 @@ from sigma_cloud.core.observability import configure_logging
 from sigma_cloud.core.security import HUMAN_ROLES, mint_token
 
 
+def _port(text: str) -> int:
+    """A TCP port number 0..65535 (0 = any free one), for argparse."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port is an integer 0..65535, got {text!r}")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sigma-cloud", description="SigmaPrompt cloud fleet service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -37,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     cognition.add_argument("--once", action="store_true", help="one pass, print what was done, exit")
     cognition.add_argument("--concurrency", type=int, default=2,
                            help="claim loops side by side in this process (robots are shared, none twice)")
+    cognition.add_argument("--http-port", type=_port, default=None,
+                           help="serve /healthz, /readyz and /metrics on this port (0 = any free one; default: none)")
+    cognition.add_argument("--http-host", default="127.0.0.1",
+                           help="address for --http-port (0.0.0.0 in a pod: probes and Prometheus reach it)")
     sub.add_parser("maintenance", help="one maintenance pass (partitions ahead, nonce purge, retention)")
     sub.add_parser("audit-verify", help="check the audit chain against its head and every signed checkpoint")
     token = sub.add_parser("token", help="mint a bearer JWT with the configured key (development)")
@@ -124,7 +135,8 @@ def _run_command(options: argparse.Namespace, settings: Settings, runtime: Runti
         from sigma_cloud.cognition.main import run_worker
 
         asyncio.run(run_worker(runtime.api_url, poll_s=options.poll_s, once=options.once,
-                               concurrency=max(1, options.concurrency)))
+                               concurrency=max(1, options.concurrency), http_host=options.http_host,
+                               http_port=options.http_port))
     elif options.command == "maintenance":
         from sigma_cloud.core.maintenance import run_once
 

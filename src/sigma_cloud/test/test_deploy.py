@@ -110,6 +110,34 @@ def test_rollout_tracks_route_as_the_procedure_says() -> None:
     assert {name for name, labels in pods.items() if selects(switched, labels)} == {"sigma-cloud-green"}
 
 
+def test_the_cognition_worker_is_deployed_with_its_probes_and_metrics_on_its_health_port() -> None:
+    """The Primary AI runs as its own Deployment: the CLI accepts its command line, the probes, the container port,
+    Prometheus' annotation and the NetworkPolicy agree on one port; the HPA and PDB target it; no Service routes API
+    traffic to it."""
+    from sigma_cloud.cli import _parser
+
+    docs = {(d["kind"], d["metadata"]["name"]): d for _, d in documents()}
+    name = "sigma-cloud-cognition"
+    template = docs[("Deployment", name)]["spec"]["template"]
+    container = template["spec"]["containers"][0]
+    assert container["command"][:3] == ["python", "-m", "sigma_cloud.cli"]
+    options = _parser().parse_args(container["command"][3:])
+    assert (options.command, options.http_host) == ("cognition", "0.0.0.0")
+    port = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert port[container["readinessProbe"]["httpGet"]["port"]] == port[container["livenessProbe"]["httpGet"]["port"]]
+    assert options.http_port == port["health"] == int(template["metadata"]["annotations"]["prometheus.io/port"])
+    policy = docs[("NetworkPolicy", name)]["spec"]
+    assert selects(policy["podSelector"]["matchLabels"], template["metadata"]["labels"])
+    assert [p["port"] for rule in policy["ingress"] for p in rule["ports"]] == [options.http_port]
+    assert docs[("HorizontalPodAutoscaler", name)]["spec"]["scaleTargetRef"]["name"] == name
+    assert docs[("HorizontalPodAutoscaler", name)]["spec"]["minReplicas"] >= 2  # failover without double work
+    labels = template["metadata"]["labels"]
+    assert selects(docs[("PodDisruptionBudget", name)]["spec"]["selector"]["matchLabels"], labels)
+    for (kind, service), doc in docs.items():
+        if kind == "Service":
+            assert not selects(doc["spec"]["selector"], labels), service
+
+
 def test_prometheus_rules_pass_promtool_check_and_unit_tests() -> None:
     check = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -161,11 +189,27 @@ def metric_tokens(expr: str) -> set[str]:
     return set(re.findall(r"\bsigma[_:][A-Za-z0-9_:]*", expr))
 
 
+def worker_exposition() -> str:
+    """What a fleet-cognition worker exports at /metrics (its real registry, every loop kind and a proposal)."""
+    from types import SimpleNamespace
+
+    from prometheus_client import generate_latest
+
+    from sigma_cloud.cognition.health import WorkerHealth
+    from sigma_cloud.cognition.worker import loop_names
+
+    health = WorkerHealth(loop_names(1, 1), stale_s=30.0, now=0.0)
+    for loop in loop_names(1, 1):
+        health.loop_done(loop, ok=True, now=1.0, seconds=0.01, proposals=[SimpleNamespace(rule="r", action="a")])
+    return generate_latest(health.registry).decode()
+
+
 def test_dashboard_queries_name_metrics_the_service_exports(cloud: Any) -> None:
+    """Every series a rule, alert or panel reads is exported by the API replicas or the cognition workers."""
     import json
 
     text = cloud.http.get("/metrics").text
-    exported = exported_names(text)
+    exported = exported_names(text) | exported_names(worker_exposition())
     recorded = {r["record"]: r["expr"] for r in rule_groups() if "record" in r}
     for name, expr in recorded.items():
         missing = {t for t in metric_tokens(expr) if t not in exported and t not in recorded}

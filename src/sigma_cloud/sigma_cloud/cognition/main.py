@@ -8,18 +8,23 @@ import json
 import logging
 import os
 import signal
+import time
 
 from sigma_cloud.cognition import rules, worker
+from sigma_cloud.cognition.health import WorkerHealth, serve_http
 from sigma_cloud.core.db import make_pool
 
 ALERT_LOOPS_ENV = "SIGMA_COGNITION_ALERT_LOOPS"  # claim loops only for robots with an alert (default 1; 0 = none)
+MIN_STALE_S = 30.0  # a loop without an iteration this long (or 3 poll intervals, if longer) makes the worker not live
 
 
 async def run_worker(api_url: str, *, poll_s: float = 1.0, once: bool = False,
                      params: rules.CognitionParams | None = None, concurrency: int = 2,
-                     alert_loops: int | None = None) -> None:
+                     alert_loops: int | None = None, http_host: str = "127.0.0.1", http_port: int | None = None
+                     ) -> None:
     """Serve until signalled (or one pass with `once`, printing a JSON line per act). `alert_loops`: None = from
-    SIGMA_COGNITION_ALERT_LOOPS (default 1)."""
+    SIGMA_COGNITION_ALERT_LOOPS (default 1). `http_port`: serve /healthz, /readyz and /metrics there (0 = any free
+    port, logged; None = not at all)."""
     if alert_loops is None:
         raw = os.environ.get(ALERT_LOOPS_ENV, "1")
         if not raw.isdigit() or int(raw) > 16:
@@ -42,8 +47,19 @@ async def run_worker(api_url: str, *, poll_s: float = 1.0, once: bool = False,
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await worker.serve(pool, params, poll_s=poll_s, stop=stop, concurrency=concurrency, listen_url=api_url,
-                           alert_loops=alert_loops)
+        health = WorkerHealth(worker.loop_names(concurrency, alert_loops), stale_s=max(MIN_STALE_S, 3 * poll_s),
+                              now=time.monotonic())
+        server = None if http_port is None else serve_http(health, http_host, http_port)
+        if server is not None:
+            logging.getLogger("sigma_cloud.cognition").info(
+                "health and metrics on http://%s:%d (/healthz /readyz /metrics)", http_host, server.server_port)
+        try:
+            await worker.serve(pool, params, poll_s=poll_s, stop=stop, concurrency=concurrency, listen_url=api_url,
+                               alert_loops=alert_loops, health=health)
+        finally:
+            if server is not None:
+                server.shutdown()
+                server.server_close()
     finally:
         await pool.close()
 

@@ -22,6 +22,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from sigma_cloud.cognition import drift, gate_pass, rules
+from sigma_cloud.cognition.health import ALERTS, ROBOTS, SITE, WorkerHealth
 from sigma_cloud.cognition.memory import SessionMemory, Window
 from sigma_cloud.cognition.signature import signature
 from sigma_cloud.core.db import IDENTITY_SQL, Principal, identity_params, transaction
@@ -271,15 +272,18 @@ async def listen_for_telemetry(url: str, wake: asyncio.Event | list[asyncio.Even
 
 
 async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, poll_s: float, stop: asyncio.Event,
-                   wake: asyncio.Event | None = None, alerts_only: bool = False) -> None:
+                   wake: asyncio.Event | None = None, alerts_only: bool = False, health: WorkerHealth | None = None,
+                   name: str = "") -> None:
     """One claim loop: consume robots with new data until none is left, then wait for a telemetry notification
     (`wake`) or at most `poll_s`. Several run side by side (SKIP LOCKED shares the robots), so one robot's slow pass
     does not hold up the others'. An `alerts_only` loop takes only robots with an alert in their new data: it is
-    free when one arrives, however busy the routine loops are with the fleet's ordinary telemetry."""
+    free when one arrives, however busy the routine loops are with the fleet's ordinary telemetry. Each iteration is
+    reported to `health` as loop `name`."""
     while not stop.is_set():
         done: list[rules.Proposal] = []
         if wake is not None:
             wake.clear()  # before the claims: a notification during them makes the wait below return at once
+        t0, error = time.monotonic(), ""
         try:
             done = await run_once(pool, params, zones=False, stop=stop, alerts_only=alerts_only)
             for proposal in done:
@@ -287,10 +291,15 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
                          proposal.action, proposal.confidence, extra={"robot_id": proposal.robot_id})
         except (psycopg.Error, OSError) as exc:
             log.warning("cognition pass failed: %s", exc)
-            await asyncio.sleep(1.0)
-        except Exception:  # a bug in one robot's pass must not end this claim loop for the fleet
+            error = str(exc) or type(exc).__name__
+        except Exception as exc:  # a bug in one robot's pass must not end this claim loop for the fleet
             # (an uncaught exception ended the loop's task silently: the worker ran on, deciding for no one)
             log.exception("cognition pass failed unexpectedly (the robot's pass is rolled back and retried)")
+            error = f"{type(exc).__name__}: {exc}"
+        if health is not None:
+            health.loop_done(name, ok=not error, now=time.monotonic(), seconds=time.monotonic() - t0, error=error,
+                             proposals=done)
+        if error:
             await asyncio.sleep(1.0)
         if not done:
             with contextlib.suppress(TimeoutError):
@@ -303,29 +312,41 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
                         task.cancel()
 
 
+def loop_names(concurrency: int, alert_loops: int) -> list[str]:
+    """The names `serve` reports its loops under (WorkerHealth, the metrics' `loop` label)."""
+    return [SITE] + [f"{ROBOTS}-{i + 1}" for i in range(concurrency)] + [f"{ALERTS}-{i + 1}"
+                                                                          for i in range(alert_loops)]
+
+
 async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, poll_s: float = 0.02,
                 cursor_every_s: float = 1.0, stop: asyncio.Event | None = None, concurrency: int = 2,
-                gate: drift.GateParams | None = None, listen_url: str | None = None, alert_loops: int = 1) -> None:
+                gate: drift.GateParams | None = None, listen_url: str | None = None, alert_loops: int = 1,
+                health: WorkerHealth | None = None) -> None:
     """Run until `stop` is set: `concurrency` claim loops consume robots with new data, and `alert_loops` more only
     robots with an alert in their new data (each waiting, when there is none, for a telemetry notification on
     `listen_url`'s LISTEN connection — migration 0045 — or at most `poll_s`); every `cursor_every_s` new robots get
     cursors, the site-level zone rule runs and the drift gate scores the newly resolved incidents. Database errors
-    are logged and retried (the worker never dies of one)."""
+    are logged and retried (the worker never dies of one). Every loop's iterations go to `health` (its loops:
+    `loop_names(concurrency, alert_loops)`)."""
     if concurrency < 1 or alert_loops < 0:
         raise ValueError(f"need concurrency >= 1 and alert_loops >= 0, got {concurrency}, {alert_loops}")
     stop = stop or asyncio.Event()
     kinds = [False] * concurrency + [True] * alert_loops
+    names = loop_names(concurrency, alert_loops)[1:]
     wakes = [asyncio.Event() for _ in kinds] if listen_url else []
-    claimers = [asyncio.create_task(_claimer(pool, params, poll_s, stop, wakes[i] if wakes else None, alerts))
+    claimers = [asyncio.create_task(_claimer(pool, params, poll_s, stop, wakes[i] if wakes else None, alerts,
+                                             health, names[i]))
                 for i, alerts in enumerate(kinds)]
     if listen_url and wakes:
         claimers.append(asyncio.create_task(listen_for_telemetry(listen_url, wakes, stop)))
     try:
         while not stop.is_set():
+            t0, error, zoned = time.monotonic(), "", []
             try:
                 async with transaction(pool, ACTOR) as conn:
                     await repo.ensure_cursors(conn)
-                for proposal in await zone_pass(pool, params, time.time()):
+                zoned = await zone_pass(pool, params, time.time())
+                for proposal in zoned:
                     log.info("cognition: %s %s -> %s (confidence %.2f)", proposal.robot_id, proposal.rule,
                              proposal.action, proposal.confidence, extra={"robot_id": proposal.robot_id})
                 async with transaction(pool, ACTOR) as conn:
@@ -334,6 +355,10 @@ async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, pol
                                  record["why"])
             except (psycopg.Error, OSError) as exc:
                 log.warning("cognition site pass failed: %s", exc)
+                error = str(exc) or type(exc).__name__
+            if health is not None:
+                health.loop_done(SITE, ok=not error, now=time.monotonic(), seconds=time.monotonic() - t0,
+                                 error=error, proposals=zoned)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=cursor_every_s)
     finally:
