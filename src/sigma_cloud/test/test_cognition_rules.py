@@ -89,6 +89,27 @@ def test_the_hold_is_renewed_while_the_anomaly_lasts_with_the_same_task_id() -> 
     assert out[0].parameters["task_id"] == first.parameters["task_id"]
 
 
+def test_a_streak_does_not_bridge_a_gap_in_the_data_and_an_old_hold_is_not_renewed_after_it() -> None:
+    """The worker was killed while a robot was held (its memory persisted with the streak open); the robot's next
+    data, minutes later, is anomalous again on the same channel: that is a new streak, which must persist on its
+    own before a hold, under a new task id -- not a renewal of the old episode's hold (the clean-clone CI's second
+    main-command run had r3 apply a renewal of the first run's hold this way)."""
+    out, memory = rules.decide(snap(T0 + 3, window(T0, T0 + 3, share=0.5, peak=12)), SessionMemory(), P)
+    first = out[0]
+    assert first.rule == rules.HOLD and rules.HOLD_STREAK in memory.fired
+    memory = SessionMemory.from_json(memory.to_json())  # as the database keeps it across the worker's restart
+    later = T0 + 300
+    out, memory = rules.decide(snap(later + 1, window(later, later + 1, share=0.5, peak=12)), memory, P)
+    assert out == [] and memory.anomaly_since == later  # 1 s of the new streak: not yet persistent
+    assert rules.HOLD_STREAK not in memory.fired
+    out, memory = rules.decide(snap(later + 2.5, window(later + 1, later + 2.5, share=0.5, peak=12)), memory, P)
+    assert [(p.rule, p.renewal) for p in out] == [(rules.HOLD, False)]
+    assert out[0].parameters["task_id"] != first.parameters["task_id"] and out[0].evidence["anomaly_since"] == later
+    # within the gap the streak goes on (a pass 1 s after the last anomalous event)
+    out, memory = rules.decide(snap(later + 3.5, window(later + 3.5, later + 3.6, share=0.5)), memory, P)
+    assert memory.anomaly_since == later
+
+
 def two(t0: float, t1: float, shares: dict[str, float]) -> Window:
     """A pass with events of the given channels, each with its share of anomalous events."""
     return Window(t0, t1, 10, {c: 12.0 if s else 1.0 for c, s in shares.items()}, shares)

@@ -90,7 +90,10 @@ class SessionMemory:
         With `high_share`, streaks are kept per channel: a window where a channel has at least that share of
         anomalous events extends (or starts) its streak, one where the channel has events but fewer ends it, and a
         window without the channel's events (a 1-2 Hz channel is absent from many short passes) leaves it open
-        for `gap_s` after its last anomalous window. `anomaly_since` is then the oldest open streak's start."""
+        for `gap_s` after its last anomalous window. A streak never bridges more than `gap_s` of event time the
+        memory did not see: an anomalous window whose first anomalous event of the channel comes more than `gap_s`
+        after the streak's last one starts a new streak (the worker was down, or the robot silent or restarted, in
+        between). `anomaly_since` is then the oldest open streak's start."""
         windows = self.windows if window is None else (*self.windows, window)[-MAX_WINDOWS:]
         since = self.anomaly_since
         streaks = self.streaks
@@ -99,7 +102,10 @@ class SessionMemory:
             for channel, share in window.high_share.items():
                 if share >= high_share:  # the streak runs from its first anomalous event to its last one
                     first, last = window.span(channel)
-                    begun, _, peak = streaks.get(channel, (first, 0.0, 0.0))
+                    open_ = streaks.get(channel)
+                    if open_ is not None and first - open_[1] > gap_s:
+                        open_ = None  # unseen event time in between: that streak ended there
+                    begun, _, peak = open_ if open_ is not None else (first, 0.0, 0.0)
                     streaks[channel] = (begun, last, max(peak, window.peak.get(channel, 0.0)))
                 else:
                     streaks.pop(channel, None)

@@ -346,10 +346,14 @@ def decide(snapshot: Snapshot, memory: SessionMemory, params: CognitionParams) -
     temp = (snapshot.temperatures_ts, hottest) if hottest is not None and snapshot.temperatures_ts else None
     humans = tuple((e.ts, *snapshot.position) for e in snapshot.safety_events
                    if e.human_related and snapshot.position is not None)
+    before = memory.streaks
     memory = memory.remember(snapshot.window, anomalous=window_anomalous(snapshot.window, params),
                              temperature=temp, human_events=humans, high_share=params.high_share,
                              gap_s=params.streak_gap_s)
-    if memory.anomaly_since is None and HOLD_STREAK in memory.fired:  # no streak open: the held episode is over
+    continued = any(before.get(c, (None,))[0] == s[0] for c, s in memory.streaks.items())
+    if HOLD_STREAK in memory.fired and not continued:
+        # no streak open since the hold (none open now, or only ones begun in this pass: e.g. after a gap in the
+        # data the worker did not see): the held episode is over, a new one is held after persist_s on its own
         memory = memory.forget(HOLD_STREAK)
     acted = [p for p in (persistent_anomaly(snapshot, memory, params), predicted_limit(snapshot, memory, params))
              if p is not None]
