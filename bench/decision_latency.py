@@ -21,17 +21,20 @@ nice +10, so under CPU contention the cognition worker and the downlink replica 
 Round 5: each cognition trial's time is split into stages (client -> ingest transaction -> commit -> the worker's
 pass -> decision commit -> at the robot -> ack accepted) from the client's stamps, the database's clocks and the
 arrival of its own NOTIFYs at a listener here; the background runs until the loaded phase ends (its achieved rate is
-printed). `--alert-loops`, `--trigger-lane` (what-if: the trial's batch to the downlink replica, a priority lane),
-`--decision-nice`, `--db-priority`: see docs/cognition.md "Measured".
+printed). `--alert-loops`, `--decision-nice`, `--db-priority`: see docs/cognition.md "Measured".
 
 Round 5 (second part): the trial robot sends its anomalous batch as the bridge sends alert telemetry, signed for the
 ingest's priority lane (sigma_protocol.INGEST_PRIORITY_PATH: the same ingest replicas, the lane's own slot and
 reserved connection; docs/device-protocol.md "Priority lane"). `--bulk-lane` is the before (the batch signed for
-the bulk path, queueing behind the background's batches); `--trigger-lane` is round 5's what-if (a separate API
-process).
+the bulk path, queueing behind the background's batches).
+
+Round 14: the decision path is the deployment's (docs/deploy.md "The decision path"): the bridge's `decision_url`
+sends the downlink and its priority-lane batches to replicas that take no bulk ingest, so the trial's batch now goes,
+signed for the priority lane, to the downlink replica (round 5's `--trigger-lane` what-if, made the layout);
+`--shared-lane` is the before (the priority lane in the ingest replicas, sharing their event loops with bulk).
 
     source scripts/env.sh && python bench/decision_latency.py [--trials 100] [--load-robots 16] [--workers 2]
-        [--rate 50000] [--single-api] [--alert-loops 1] [--bulk-lane | --trigger-lane] [--decision-nice 0]
+        [--rate 50000] [--single-api] [--alert-loops 1] [--bulk-lane | --shared-lane] [--decision-nice 0]
         [--db-priority]
 """
 
@@ -130,8 +133,8 @@ async def phase(url: str, downlink_url: str, admin: dict, probes: list[tuple[str
                 trigger_url: str | None = None, trial_path: str = protocol.INGEST_PRIORITY_PATH
                 ) -> tuple[list[dict[str, Any]], list[float]]:
     """`trials` of each path: the telemetry batch (signed for `trial_path`) / operator POST go to the ingest API at
-    `url` (the trial's batch to `trigger_url` when given: the --trigger-lane what-if), the robot emulator's long poll
-    and ack to `downlink_url`."""
+    `url` (the trial's batch to `trigger_url` when given: the decision path's replica, as a bridge with
+    `decision_url` sends it), the robot emulator's long poll and ack to `downlink_url`."""
     cognition, operator = [], []
     limits = httpx.Limits(max_connections=8)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client, \
@@ -365,12 +368,13 @@ def main() -> None:
                         help="the worker's alert claim loops (SIGMA_COGNITION_ALERT_LOOPS; 0 = round 4's worker)")
     parser.add_argument("--decision-nice", type=int, default=0,
                         help="niceness of the decision path (worker, downlink replica); < 0 needs the privilege")
-    parser.add_argument("--trigger-lane", action="store_true",
-                        help="what-if (round 5): the trial's anomalous batch goes to the downlink replica (a separate "
-                             "API process as a stand-in lane) instead of the ingest replicas")
+    parser.add_argument("--shared-lane", action="store_true",
+                        help="before (round 5-13): the trial's priority-lane batch goes to the ingest replicas, "
+                             "sharing their event loops with bulk ingest; default (round 14): to the decision path's "
+                             "replica, as a bridge with decision_url sends it (docs/deploy.md)")
     parser.add_argument("--bulk-lane", action="store_true",
-                        help="before: the trial's batch signed for the bulk path (round 5's robots), queueing behind "
-                             "the bulk ingest; default: the priority lane (?lane=priority), as the bridge sends it")
+                        help="before (round 5): the trial's batch signed for the bulk path, to the ingest replicas, "
+                             "queueing behind the bulk ingest")
     parser.add_argument("--db-priority", action="store_true",
                         help="also renice PostgreSQL's client backends: the decision path's at --decision-nice, "
                              "the others (ingest, load) at +5 (needs the privilege to renice them)")
@@ -399,12 +403,14 @@ def main() -> None:
                                   stdout=subprocess.DEVNULL)
         if args.db_priority:
             layout += ", database backends by path"
-        trigger = downlink_url if args.trigger_lane and not args.single_api else None
-        trial_path = protocol.INGEST_PATH if args.bulk_lane or trigger else protocol.INGEST_PRIORITY_PATH
+        shared = args.shared_lane or args.bulk_lane or args.single_api
+        trigger = None if shared else downlink_url
+        trial_path = protocol.INGEST_PATH if args.bulk_lane else protocol.INGEST_PRIORITY_PATH
         if trigger:
-            layout += ", WHAT-IF trigger lane (trial batches to the downlink replica)"
+            layout += ", trial batches in the priority lane of the decision path's replica (bridge decision_url)"
         else:
-            layout += ", trial batches in the " + ("bulk lane" if args.bulk_lane else "priority lane")
+            layout += ", trial batches in the " + ("bulk lane" if args.bulk_lane else "priority lane") + \
+                " of the ingest replicas"
         if args.decision_nice:
             renice_tree(worker.pid, args.decision_nice)
         notes = Notifications(stack.runtime.owner_url)

@@ -132,8 +132,10 @@ class BridgeNode(LifecycleNode):
         if p.cloud_url:
             self.uploader = Uploader(self.store, self.lock, UplinkClient(p.cloud_url, p.robot_id, self.key,
                                      p.request_timeout_s), p.batch_max_events, self.wake,
-                                     p.priority_max_events if p.priority_lane else 0)
-            self.downlink = DownlinkPoller(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
+                                     p.priority_max_events if p.priority_lane else 0,
+                                     UplinkClient(p.decision_base, p.robot_id, self.key, p.request_timeout_s)
+                                     if p.decision_url else None)
+            self.downlink = DownlinkPoller(UplinkClient(p.decision_base, p.robot_id, self.key, p.request_timeout_s),
                                            self.filter, self._relay_decision, p.downlink_wait_s)
             if p.recording_upload_rate > 0:  # black-box MCAPs go up after the live telemetry (docs/cognition.md)
                 self.recording_uploader = RecordingUploader(
@@ -217,8 +219,10 @@ class BridgeNode(LifecycleNode):
         if self.reader is not None:
             self.reader.start()
         port = self.view.port if self.view else 0
-        self.get_logger().info(f"sigma_bridge ready robot={self.p.robot_id} cloud={self.p.cloud_url or '-'} "
-                               f"foxglove_port={port} store={self.p.store_path} sync={self.store.synchronous}")
+        decisions = f" decisions={self.p.decision_url}" if self.p.decision_url else ""
+        self.get_logger().info(f"sigma_bridge ready robot={self.p.robot_id} cloud={self.p.cloud_url or '-'}"
+                               f"{decisions} foxglove_port={port} store={self.p.store_path} "
+                               f"sync={self.store.synchronous}")
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:

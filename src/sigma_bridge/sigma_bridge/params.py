@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rclpy.node import Node
 
@@ -45,6 +46,10 @@ class BridgeSettings:
     robot_id: str = param("", description="robot id (empty: the node namespace)")
     cloud_url: str = param("http://127.0.0.1:8000", unit="URL",
                            description="cloud base URL (device protocol v1); empty disables up- and downlink")
+    decision_url: str = param("", unit="URL",
+                              description="the cloud's decision path: the downlink (long poll, acks) and priority-lane "
+                                          "batches go here, to replicas that take no bulk ingest (docs/deploy.md); "
+                                          "empty = cloud_url")
     key_file: str = param("var/sigma_bridge/{robot_id}/robot.key", unit="path",
                           description="robot Ed25519 key file; generated 0600 if missing")
     store_path: str = param("var/sigma_bridge/{robot_id}/uplink.db", unit="path",
@@ -142,6 +147,21 @@ class BridgeParams:
     model_classify_period_s: float = 1.0
     priority_lane: bool = True
     priority_max_events: int = 64
+    decision_url: str = ""  # resolved: cloud_url when the parameter is empty
+
+    @property
+    def decision_base(self) -> str:
+        """Where the downlink and priority-lane batches go."""
+        return self.decision_url or self.cloud_url
+
+
+def _url(name: str, value: str) -> str:
+    """An http(s) base URL or empty; ConfigError naming the parameter otherwise."""
+    if value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(f"parameter {name}: {value!r} is not an http(s) base URL (e.g. https://cloud.example)")
+    return value
 
 
 def declare(node: Node) -> BridgeParams:
@@ -156,7 +176,8 @@ def declare(node: Node) -> BridgeParams:
         return Path(value.replace("{robot_id}", robot_id))
 
     return BridgeParams(
-        robot_id=robot_id, cloud_url=s.cloud_url, key_file=path(s.key_file), store_path=path(s.store_path),
+        robot_id=robot_id, cloud_url=_url("cloud_url", s.cloud_url), key_file=path(s.key_file),
+        store_path=path(s.store_path),
         store_capacity=s.store_capacity, store_synchronous=s.store_synchronous, handoff_capacity=s.handoff_capacity,
         commit_period_s=s.commit_period_s, live_window_s=s.live_window_s, backlog_rate=s.backlog_rate,
         batch_max_events=s.batch_max_events, request_timeout_s=s.request_timeout_s, downlink_wait_s=s.downlink_wait_s,
@@ -169,5 +190,5 @@ def declare(node: Node) -> BridgeParams:
         recording_upload_rate=s.recording_upload_rate, model_dir=path(s.model_dir),
         model_check_period_s=s.model_check_period_s, labelled_normal_period_s=s.labelled_normal_period_s,
         model_classify_period_s=s.model_classify_period_s, priority_lane=s.priority_lane,
-        priority_max_events=s.priority_max_events,
+        priority_max_events=s.priority_max_events, decision_url=_url("decision_url", s.decision_url),
     )

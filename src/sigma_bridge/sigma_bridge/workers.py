@@ -117,11 +117,15 @@ class Uploader(_Worker):
     """Sends the store's batches in wire-seq order, one in flight, retrying with backoff."""
 
     def __init__(self, store: EventStore, lock: threading.Lock, client: UplinkClient, max_events: int,
-                 wake: threading.Event, priority_max_events: int = 0) -> None:
+                 wake: threading.Event, priority_max_events: int = 0,
+                 priority_client: UplinkClient | None = None) -> None:
         super().__init__("bridge-uploader")
         # The priority lane (docs/device-protocol.md "Priority lane"): while a safety event waits, the next batch
         # is cut to this many events and signed for the cloud's priority lane; 0 = off (every batch in bulk).
+        # `priority_client` sends those batches to the cloud's decision path (the bridge's decision_url; docs/
+        # deploy.md): replicas that take no bulk ingest. None = `client`.
         self.priority_max_events = priority_max_events
+        self.priority_client = priority_client
         self.priority_batches = 0
         self.store, self.lock, self.client, self.max_events, self.wake = store, lock, client, max_events, wake
         self.backoff = Backoff()
@@ -149,7 +153,7 @@ class Uploader(_Worker):
         # One batch in flight, in wire-seq order, in either lane: the cloud's high-water mark stays exactly-once.
         if 0 < len(batch) <= self.priority_max_events and any(e.channel == "safety_event" for e in batch):
             self.priority_batches += 1
-            out = self.client.send_batch(batch, time.time(), priority=True)
+            out = (self.priority_client or self.client).send_batch(batch, time.time(), priority=True)
         else:
             out = self.client.send_batch(batch, time.time())
         if out.ambiguous:

@@ -67,6 +67,26 @@ class Cloud:
                                         label="cloud", env=env)
         wait_until(self._healthy, 60, "cloud /healthz")
 
+    def start_replica(self) -> str:
+        """Another `serve` process on the same database (e.g. the decision path's replica, docs/deploy.md); its URL.
+        Stopped with the test's launch fixture."""
+        port = free_port()
+        env = {"SIGMA_DATA_DIR": str(self.data_dir), "SIGMA_ENVIRONMENT": "test"}
+        proc = self.launch.command([sys.executable, "-m", "sigma_cloud.cli", "serve", "--port", str(port)],
+                                   label=f"cloud-replica-{port}", env=env)
+        url = f"http://127.0.0.1:{port}"
+
+        def healthy() -> bool:
+            if not proc.alive:
+                raise RuntimeError(f"cloud replica exited:\n{proc.output()[-3000:]}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, 60, "cloud replica /healthz")
+        return url
+
     def _healthy(self) -> bool:
         if self.proc is not None and not self.proc.alive:
             raise RuntimeError(f"cloud exited:\n{self.proc.output()[-3000:]}")

@@ -97,3 +97,48 @@ def test_the_real_cloud_stores_the_safety_batch_in_its_priority_lane_exactly_onc
     rows = cloud.query("SELECT seq, channel FROM telemetry WHERE robot_id = 'r-prio' ORDER BY seq")
     assert len(rows) == 21 and len({seq for seq, _ in rows}) == 21
     assert [c for _, c in rows].count(protocol.CHANNEL_IDS["safety_event"]) == 1
+
+
+def test_with_a_decision_url_the_safety_batch_goes_to_the_decision_path_replica(cloud, tmp_path) -> None:
+    """The bridge's `decision_url` (docs/deploy.md): priority-lane batches go to the decision path's replica (a
+    second real `serve` process on the same database), bulk batches to `cloud_url`; one sequence space, stored once."""
+    decisions_url = cloud.start_replica()
+    key = load_or_create_signing_key(tmp_path / "robot.key")
+    cloud.register("r-dpath", public_key_b64(key))
+    store = EventStore(tmp_path / "uplink.db", capacity=1000)
+    now = time.time()
+    store.put_many([NewEvent("battery", now - 1 + 0.01 * i, BATTERY) for i in range(20)], now)
+    store.put_many([NewEvent("safety_event", now, SAFETY, PRIORITY_SAFETY)], now)
+    sent: list[tuple[str, str, str]] = []
+    clients = {url: UplinkClient(url, "r-dpath", key) for url in (cloud.url, decisions_url)}
+    for url, client in clients.items():
+        def recording(method, path, body, now, _request=client.request, _url=url, **kw):
+            r = _request(method, path, body, now, **kw)
+            sent.append((_url, path, r.headers.get(protocol.HEADER_LANE, "")))
+            return r
+
+        client.request = recording  # type: ignore[method-assign]
+    uploader = Uploader(store, threading.Lock(), clients[cloud.url], max_events=100, wake=threading.Event(),
+                        priority_max_events=8, priority_client=clients[decisions_url])
+    try:
+        deadline = time.monotonic() + 60
+        while len(store) and time.monotonic() < deadline:
+            uploader.step()
+    finally:
+        for client in clients.values():
+            client.close()
+    assert sent == [(decisions_url, protocol.INGEST_PRIORITY_PATH, "priority"),
+                    (cloud.url, protocol.INGEST_PATH, "bulk")]
+    rows = cloud.query("SELECT seq FROM telemetry WHERE robot_id = 'r-dpath' ORDER BY seq")
+    assert [seq for seq, in rows] == sorted({seq for seq, in rows}) and len(rows) == 21
+
+
+def test_the_cloud_urls_must_be_http_base_urls() -> None:
+    from sigma_bridge.params import _url
+    from sigma_ros_common.params import ConfigError
+
+    assert _url("decision_url", "") == ""  # empty: the decision path is cloud_url
+    assert _url("decision_url", "https://decisions.example:8443") == "https://decisions.example:8443"
+    for bad in ("decisions.example", "ftp://decisions.example", "http://x/?lane=priority", "http://"):
+        with pytest.raises(ConfigError, match="parameter decision_url"):
+            _url("decision_url", bad)

@@ -138,6 +138,24 @@ def test_the_cognition_worker_is_deployed_with_its_probes_and_metrics_on_its_hea
             assert not selects(doc["spec"]["selector"], labels), service
 
 
+def test_the_decision_path_has_its_own_replicas_and_service() -> None:
+    """Deployment + Service `sigma-cloud-decisions` (the bridges' `decision_url`): the API's container as it is,
+    reachable only through its own Service; the live API Service never routes to it, nor its Service to the API."""
+    docs = {(d["kind"], d["metadata"]["name"]): d for _, d in documents()}
+    api = docs[("Deployment", "sigma-cloud")]["spec"]["template"]
+    path = docs[("Deployment", "sigma-cloud-decisions")]["spec"]["template"]
+    strip = {"resources"}  # sized for its lighter load; everything else is the API's
+    assert {k: v for k, v in path["spec"]["containers"][0].items() if k not in strip} == \
+        {k: v for k, v in api["spec"]["containers"][0].items() if k not in strip}
+    service = docs[("Service", "sigma-cloud-decisions")]["spec"]["selector"]
+    assert selects(service, path["metadata"]["labels"]) and not selects(service, api["metadata"]["labels"])
+    assert not selects(docs[("Service", "sigma-cloud")]["spec"]["selector"], path["metadata"]["labels"])
+    assert docs[("NetworkPolicy", "sigma-cloud-decisions")]["spec"]["ingress"] == \
+        docs[("NetworkPolicy", "sigma-cloud")]["spec"]["ingress"]
+    assert selects(docs[("PodDisruptionBudget", "sigma-cloud-decisions")]["spec"]["selector"]["matchLabels"],
+                   path["metadata"]["labels"])
+
+
 def test_prometheus_rules_pass_promtool_check_and_unit_tests() -> None:
     check = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
