@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from cloud_harness import Cloud, cloud_in_tempdir, sent, store_counters, store_inflight, wait_until
+from cloud_harness import Cloud, cloud_in_tempdir, free_port, sent, store_counters, store_inflight, wait_until
 from sensor_msgs.msg import JointState
 
 import sigma_protocol as protocol
@@ -110,6 +110,20 @@ def test_sim_to_cloud_exact_counts_and_decisions(launch, ros_probe, cloud, tmp_p
     assert s.stop() == 0
     expected = assert_exact(cloud, db)
     assert {"joint_states", "imu", "odom", "actuator_health", "battery"} <= set(expected)
+    assert b.stop() == 0
+
+
+def test_the_downlink_follows_decision_url(launch, ros_probe, cloud, tmp_path):
+    """`decision_url` (docs/deploy.md "The decision path"): the long poll and its ack go there, not to `cloud_url`
+    (here a port nothing listens on), and the decision reaches the robot's graph."""
+    cloud.start()
+    register(cloud, tmp_path)
+    decisions = ros_probe.subscribe(CognitionDecision, "/r1/cognition/decisions", qos.DECISIONS)
+    b = bridge(launch, tmp_path, f"http://127.0.0.1:{free_port()}", decision_url=cloud.url)
+    fresh = cloud.decide("r1", "dock", ttl_s=60, station="d3")
+    decisions.wait_for(lambda ms: any(m.decision_id == fresh for m in ms), timeout=30)
+    wait_until(lambda: cloud.decision(fresh)["status"] == "applied", 10, "decision acknowledged")
+    assert f"decisions={cloud.url}" in b.output()
     assert b.stop() == 0
 
 
