@@ -24,6 +24,19 @@ def _cli(env: dict, *args: str) -> str:
     return done.stdout.strip()
 
 
+def wait_ready(url: str, proc: subprocess.Popen, what: str, timeout: float = 90.0) -> None:
+    """Until ``url`` answers 200 (the process still running, within ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, f"{what} did not become ready"
+        time.sleep(0.2)
+
+
 def test_serve_token_register_and_clean_shutdown() -> None:
     data = Path(tempfile.mkdtemp(prefix="sigma-cloud-cli-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIGMA_") and k != "DATABASE_URL"}
@@ -32,15 +45,7 @@ def test_serve_token_register_and_clean_shutdown() -> None:
     server = subprocess.Popen([sys.executable, "-m", "sigma_cloud.cli", "serve", "--port", str(port)], env=env)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "sigma-cloud serve did not become ready"
-            time.sleep(0.2)
+        wait_ready(url + "/readyz", server, "sigma-cloud serve")
         secrets = json.loads((data / "secrets.json").read_text())
         assert oct((data / "secrets.json").stat().st_mode & 0o777) == "0o600"
         assert all(v.startswith("dev-") for v in secrets.values())

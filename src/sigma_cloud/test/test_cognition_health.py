@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from test_cli import wait_ready
 from test_cognition_worker import anomalous, normal, post
 
 from sigma_cloud.cognition import rules
@@ -123,15 +124,8 @@ def test_the_worker_process_serves_health_and_counts_its_decisions(cloud) -> Non
                             text=True)
     url = f"http://127.0.0.1:{port}"
     try:
+        wait_ready(url + "/readyz", proc, "the worker", timeout=60)
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "the worker did not become ready"
-            time.sleep(0.2)
         assert httpx.get(url + "/healthz", timeout=5).text == "every loop progressing\n"
         while cloud.http.get(f"/v1/cognition/robots/{robot.robot_id}/memory",
                              headers=cloud.token()).status_code != 200:  # its cursor, at the robot's head
