@@ -68,13 +68,19 @@ def cloud(launch):
         yield c
 
 
-def test_the_real_cloud_stores_the_safety_batch_in_its_priority_lane_exactly_once(cloud, tmp_path) -> None:
+def registered_robot_with_a_waiting_safety_event(cloud, tmp_path, robot_id: str):
+    """A robot registered at the cloud, and its store holding 20 battery events and then a safety event."""
     key = load_or_create_signing_key(tmp_path / "robot.key")
-    cloud.register("r-prio", public_key_b64(key))
+    cloud.register(robot_id, public_key_b64(key))
     store = EventStore(tmp_path / "uplink.db", capacity=1000)
     now = time.time()
     store.put_many([NewEvent("battery", now - 1 + 0.01 * i, BATTERY) for i in range(20)], now)
     store.put_many([NewEvent("safety_event", now, SAFETY, PRIORITY_SAFETY)], now)
+    return key, store
+
+
+def test_the_real_cloud_stores_the_safety_batch_in_its_priority_lane_exactly_once(cloud, tmp_path) -> None:
+    key, store = registered_robot_with_a_waiting_safety_event(cloud, tmp_path, "r-prio")
     client = UplinkClient(cloud.url, "r-prio", key)
     lanes: list[tuple[str, str]] = []
     request = client.request
@@ -103,12 +109,7 @@ def test_with_a_decision_url_the_safety_batch_goes_to_the_decision_path_replica(
     """The bridge's `decision_url` (docs/deploy.md): priority-lane batches go to the decision path's replica (a
     second real `serve` process on the same database), bulk batches to `cloud_url`; one sequence space, stored once."""
     decisions_url = cloud.start_replica()
-    key = load_or_create_signing_key(tmp_path / "robot.key")
-    cloud.register("r-dpath", public_key_b64(key))
-    store = EventStore(tmp_path / "uplink.db", capacity=1000)
-    now = time.time()
-    store.put_many([NewEvent("battery", now - 1 + 0.01 * i, BATTERY) for i in range(20)], now)
-    store.put_many([NewEvent("safety_event", now, SAFETY, PRIORITY_SAFETY)], now)
+    key, store = registered_robot_with_a_waiting_safety_event(cloud, tmp_path, "r-dpath")
     sent: list[tuple[str, str, str]] = []
     clients = {url: UplinkClient(url, "r-dpath", key) for url in (cloud.url, decisions_url)}
     for url, client in clients.items():
