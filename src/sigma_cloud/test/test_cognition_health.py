@@ -64,9 +64,10 @@ def test_bad_loops_and_parameters_are_refused() -> None:
 def test_metrics_count_passes_and_proposals_by_rule() -> None:
     h = WorkerHealth(LOOPS, stale_s=30.0, now=0.0)
     hold = SimpleNamespace(rule=rules.HOLD, action="hold")
-    h.loop_done("robots-1", ok=True, now=1.0, seconds=0.02, proposals=[hold, hold])
-    h.loop_done("robots-1", ok=False, now=2.0, seconds=0.02, error="x")
+    h.loop_done("robots-1", ok=True, now=1.0, seconds=0.02, wall=1_700_000_001.0, proposals=[hold, hold])
+    h.loop_done("robots-1", ok=False, now=2.0, seconds=0.02, wall=1_700_000_002.0, error="x")
     text = httpx_free_metrics(h)
+    assert samples(text, "sigma_cognition_last_success_timestamp_seconds", loop="robots-1") == 1_700_000_001.0
     assert samples(text, "sigma_cognition_proposals_total", rule=rules.HOLD, action="hold") == 2.0
     assert samples(text, "sigma_cognition_passes_total", loop="robots-1", outcome="ok") == 1.0
     assert samples(text, "sigma_cognition_passes_total", loop="robots-1", outcome="failed") == 1.0

@@ -218,7 +218,8 @@ def worker_exposition() -> str:
 
     health = WorkerHealth(loop_names(1, 1), stale_s=30.0, now=0.0)
     for loop in loop_names(1, 1):
-        health.loop_done(loop, ok=True, now=1.0, seconds=0.01, proposals=[SimpleNamespace(rule="r", action="a")])
+        health.loop_done(loop, ok=True, now=1.0, seconds=0.01, wall=1.7e9,
+                         proposals=[SimpleNamespace(rule="r", action="a")])
     return generate_latest(health.registry).decode()
 
 

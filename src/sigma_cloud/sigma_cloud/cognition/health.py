@@ -38,7 +38,6 @@ class WorkerHealth:
         if not (math.isfinite(stale_s) and stale_s > 0):
             raise ValueError(f"stale_s must be a positive finite number of seconds, got {stale_s!r}")
         self.stale_s = stale_s
-        self.started = now
         self.progress: dict[str, float] = {name: now for name in loops}  # loop -> last completed iteration
         if SITE not in self.progress:
             raise ValueError(f"the loops must include {SITE!r}, got {sorted(self.progress)}")
@@ -55,9 +54,10 @@ class WorkerHealth:
         self.last_ok = Gauge("sigma_cognition_last_success_timestamp_seconds", "wall-clock time of the loop's "
                              "latest successful iteration", ["loop"], registry=self.registry)
 
-    def loop_done(self, loop: str, *, ok: bool, now: float, seconds: float, error: str = "",
-                  proposals: Iterable[Any] = ()) -> None:
-        """One iteration of ``loop`` ended at ``now`` (monotonic) after ``seconds``; ``proposals`` carried out."""
+    def loop_done(self, loop: str, *, ok: bool, now: float, seconds: float, wall: float | None = None,
+                  error: str = "", proposals: Iterable[Any] = ()) -> None:
+        """One iteration of ``loop`` ended at ``now`` (monotonic; ``wall``: the same instant as Unix time, for the
+        last-success gauge) after ``seconds``; ``proposals`` carried out."""
         if loop not in self.progress:
             raise KeyError(f"unknown loop {loop!r}")
         self.progress[loop] = now
@@ -65,8 +65,8 @@ class WorkerHealth:
         self.pass_seconds.labels(loop).observe(max(0.0, seconds))
         for proposal in proposals:
             self.decisions.labels(proposal.rule, proposal.action).inc()
-        if ok:
-            self.last_ok.labels(loop).set(time.time())
+        if ok and wall is not None:
+            self.last_ok.labels(loop).set(wall)
         if loop == SITE:
             self.site_ok_at = now if ok else self.site_ok_at
             self.site_error = "" if ok else (error or "failed")

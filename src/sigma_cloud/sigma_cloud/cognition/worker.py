@@ -297,8 +297,8 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
             log.exception("cognition pass failed unexpectedly (the robot's pass is rolled back and retried)")
             error = f"{type(exc).__name__}: {exc}"
         if health is not None:
-            health.loop_done(name, ok=not error, now=time.monotonic(), seconds=time.monotonic() - t0, error=error,
-                             proposals=done)
+            health.loop_done(name, ok=not error, now=time.monotonic(), seconds=time.monotonic() - t0,
+                             wall=time.time(), error=error, proposals=done)
         if error:
             await asyncio.sleep(1.0)
         if not done:
@@ -358,7 +358,7 @@ async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, pol
                 error = str(exc) or type(exc).__name__
             if health is not None:
                 health.loop_done(SITE, ok=not error, now=time.monotonic(), seconds=time.monotonic() - t0,
-                                 error=error, proposals=zoned)
+                                 wall=time.time(), error=error, proposals=zoned)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=cursor_every_s)
     finally:
