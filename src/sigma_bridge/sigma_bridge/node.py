@@ -129,21 +129,20 @@ class BridgeNode(LifecycleNode):
         self._last_status: tuple | None = None
         self.writer = StoreWriter(self.store, self.lock, self.handoff, p.commit_period_s, self.wake)
         self.filter = DecisionFilter(p.robot_id)
+        def client(url: str) -> UplinkClient:  # one per worker thread: each keeps its own connection
+            return UplinkClient(url, p.robot_id, self.key, p.request_timeout_s)
+
         if p.cloud_url:
-            self.uploader = Uploader(self.store, self.lock, UplinkClient(p.cloud_url, p.robot_id, self.key,
-                                     p.request_timeout_s), p.batch_max_events, self.wake,
+            self.uploader = Uploader(self.store, self.lock, client(p.cloud_url), p.batch_max_events, self.wake,
                                      p.priority_max_events if p.priority_lane else 0,
-                                     UplinkClient(p.decision_base, p.robot_id, self.key, p.request_timeout_s)
-                                     if p.decision_url else None)
-            self.downlink = DownlinkPoller(UplinkClient(p.decision_base, p.robot_id, self.key, p.request_timeout_s),
-                                           self.filter, self._relay_decision, p.downlink_wait_s)
+                                     client(p.decision_url) if p.decision_url else None)
+            self.downlink = DownlinkPoller(client(p.decision_base), self.filter, self._relay_decision,
+                                           p.downlink_wait_s)
             if p.recording_upload_rate > 0:  # black-box MCAPs go up after the live telemetry (docs/cognition.md)
-                self.recording_uploader = RecordingUploader(
-                    UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s), p.recordings_dir,
-                    self._telemetry_waiting, rate=p.recording_upload_rate)
+                self.recording_uploader = RecordingUploader(client(p.cloud_url), p.recordings_dir,
+                                                            self._telemetry_waiting, rate=p.recording_upload_rate)
             if p.model_check_period_s > 0:  # fleet model: fetch, shadow check, adopt or not, report
-                self.model_adopter = ModelAdopter(UplinkClient(p.cloud_url, p.robot_id, self.key, p.request_timeout_s),
-                                                  p.model_dir, period=p.model_check_period_s)
+                self.model_adopter = ModelAdopter(client(p.cloud_url), p.model_dir, period=p.model_check_period_s)
         if p.labelled_normal_period_s > 0:  # works without a cloud too: the data is the robot's own
             self.labels = LabelledRecorder(p.model_dir / "recent.jsonl", normal_period_s=p.labelled_normal_period_s)
         if p.model_classify_period_s > 0:  # idle (None verdicts) until a fleet model is adopted
@@ -156,13 +155,11 @@ class BridgeNode(LifecycleNode):
         # Swarm mesh: the signed site roster for swarm_node, leader changes to the cloud, swarm/state in the live
         # view (docs/swarm.md).
         self.reader = reader = TopicReader(self, name="bridge-reader")
-        self.swarm = swarm_link.attach(self, p.robot_id, p.cloud_url, UplinkClient(
-            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None, view=self.view,
-            subscribe=reader.subscribe)
+        self.swarm = swarm_link.attach(self, p.robot_id, p.cloud_url, client(p.cloud_url) if p.cloud_url else None,
+                                       view=self.view, subscribe=reader.subscribe)
         # The robot's /rosout records, structured, rate-limited and shipped to the cloud (docs/logs.md).
-        self.logs = log_uplink.attach(self, p.robot_id, UplinkClient(
-            p.cloud_url, p.robot_id, self.key, p.request_timeout_s) if p.cloud_url else None,
-            subscribe=reader.subscribe)
+        self.logs = log_uplink.attach(self, p.robot_id, client(p.cloud_url) if p.cloud_url else None,
+                                      subscribe=reader.subscribe)
         if self.logs is not None:
             self._subs.append(self.logs.subscription)
         self.decisions_pub = self.create_publisher(CognitionDecision, "cognition/decisions", qos.DECISIONS)

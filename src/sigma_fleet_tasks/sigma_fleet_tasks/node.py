@@ -28,6 +28,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import BatteryState
 
 from sigma_core.core.sitemap import load_site
+from sigma_core.core.tasks import FLEET_ACTIONS
 from sigma_fleet_tasks import cloud_claim
 from sigma_fleet_tasks.capability import CapabilityParams, CapabilityTracker
 from sigma_fleet_tasks.duty import (
@@ -52,7 +53,6 @@ from sigma_ros_common.share import resolve_file
 from sigma_ros_common.spin import run
 from sigma_tasks.allocator import BoardParams
 
-TASK_ACTIONS = ("fleet_task", "fleet_task_cancel")
 CLAIM_BACKOFF_MAX_S = 60.0  # a failing claim (cloud down, robot not registered) is retried at most this far apart
 
 
@@ -264,7 +264,7 @@ class FleetTasksNode(Node):
     # ------------------------------------------------------------------ cloud decisions
 
     def _on_decision(self, msg: CognitionDecision) -> None:
-        if msg.action not in TASK_ACTIONS:
+        if msg.action not in FLEET_ACTIONS:
             return  # sigma_core's actions
         params = {kv.key: kv.value for kv in msg.parameters}
         if self.leader is None:

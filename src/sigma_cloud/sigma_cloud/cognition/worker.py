@@ -297,8 +297,9 @@ async def _claimer(pool: AsyncConnectionPool, params: rules.CognitionParams, pol
             log.exception("cognition pass failed unexpectedly (the robot's pass is rolled back and retried)")
             error = f"{type(exc).__name__}: {exc}"
         if health is not None:
-            health.loop_done(name, ok=not error, now=time.monotonic(), seconds=time.monotonic() - t0,
-                             wall=time.time(), error=error, proposals=done)
+            t1 = time.monotonic()
+            health.loop_done(name, ok=not error, now=t1, seconds=t1 - t0, wall=time.time(), error=error,
+                             proposals=done)
         if error:
             await asyncio.sleep(1.0)
         if not done:
@@ -357,8 +358,9 @@ async def serve(pool: AsyncConnectionPool, params: rules.CognitionParams, *, pol
                 log.warning("cognition site pass failed: %s", exc)
                 error = str(exc) or type(exc).__name__
             if health is not None:
-                health.loop_done(SITE, ok=not error, now=time.monotonic(), seconds=time.monotonic() - t0,
-                                 wall=time.time(), error=error, proposals=zoned)
+                t1 = time.monotonic()
+                health.loop_done(SITE, ok=not error, now=t1, seconds=t1 - t0, wall=time.time(), error=error,
+                                 proposals=zoned)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=cursor_every_s)
     finally:

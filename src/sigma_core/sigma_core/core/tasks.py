@@ -37,8 +37,8 @@ class State(IntEnum):
 FINAL = frozenset({State.REFUSED, State.SUCCEEDED, State.FAILED, State.CANCELED, State.PREEMPTED})
 ACTIONS = {"go_to": Kind.GO_TO, "deliver": Kind.DELIVER, "dock": Kind.DOCK, "hold": Kind.HOLD,
            "cancel": Kind.CANCEL}
-# decisions on the same topic for the swarm leader's fleet_tasks node (sigma_fleet_tasks: a cloud task to allocate,
-# or its cancel), not for this robot's executor
+# decisions on the same topic for the swarm leader's fleet_tasks node (sigma_fleet_tasks takes exactly these: a cloud
+# task to allocate, or its cancel), not for this robot's executor
 FLEET_ACTIONS = frozenset({"fleet_task", "fleet_task_cancel"})
 MAX_PAYLOAD = 200.0   # [kg] beyond any humanoid: above this a mass is malformed, not merely over the limit
 
