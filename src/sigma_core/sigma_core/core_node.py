@@ -94,7 +94,7 @@ class CoreNode(Node):
         self.switch_pub = pub(CommanderSwitch, "cognition/arbiter", HISTORY)
         self.route_pub = pub(Path, "traffic/route", qos.SENSOR)
         self.separation_pub = pub(Float64, "traffic/min_separation", qos.LATCHED)
-        self._peer_subs: dict[str, object] = {}
+        self._peer_subs: dict[tuple[str, str], object] = {}   # (source, robot) -> subscription
         self._peers_from_mesh = False
         relay_ns = self.get_namespace().rstrip("/")
         self._relayed_route = re.compile(rf"^{re.escape(relay_ns)}/traffic/peers/([^/]+)/route$")
@@ -252,31 +252,42 @@ class CoreNode(Node):
 
     def _scan_peers(self) -> None:
         """Subscribe to every other robot's route (robots come and go): relayed from the signed swarm mesh
-        (``traffic/peers/<id>/route``, sigma_fleet_tasks) or ``/<id>/traffic/route`` on the graph (``peer_routes``)."""
+        (``traffic/peers/<id>/route``, sigma_fleet_tasks) and/or ``/<id>/traffic/route`` on the graph
+        (``peer_routes``). ``auto`` takes both once a relay runs here; per robot the mesh's route is held and the
+        graph's only while the mesh says nothing of that robot (``Perception.update_peer``)."""
         names = [name for name, _types in self.get_topic_names_and_types()]
         relayed = [m for m in map(self._relayed_route.match, names)
                    if m is not None and self.count_publishers(m.group(0)) > 0]  # a relay, not just a listener
         mode = self.params.peer_routes
         from_mesh = mode == "mesh" or (mode == "auto" and bool(relayed))
         if from_mesh != self._peers_from_mesh:
-            for sub in self._peer_subs.values():
-                self.destroy_subscription(sub)
-            self._peer_subs.clear()
             self._peers_from_mesh = from_mesh
-            self.get_logger().info("traffic: other robots' routes from the swarm mesh (traffic/peers/*/route)"
-                                   if from_mesh else "traffic: other robots' routes from the ROS graph")
-        for m in relayed if from_mesh else [m for m in map(ROUTE_TOPIC.match, names) if m is not None]:
-            name = m.group(0)
-            if m.group(1) == self.robot_id or m.group(1) in self._peer_subs:
-                continue
+            self.get_logger().info(
+                "traffic: other robots' routes from the swarm mesh (traffic/peers/*/route)"
+                + (", a robot's from the ROS graph while the mesh says nothing of it" if mode == "auto" else "")
+                if from_mesh else "traffic: other robots' routes from the ROS graph")
+        found = [("mesh", m) for m in relayed] if from_mesh else []
+        if mode != "mesh":
+            found += [("graph", m) for m in map(ROUTE_TOPIC.match, names) if m is not None]
+        for source, m in found:
             rid = m.group(1)
-            self._peer_subs[rid] = self.create_subscription(Path, name, lambda msg, r=rid: self._on_route(r, msg),
-                                                            qos.SENSOR)
-            self.get_logger().info(f"traffic: following robot {rid}'s route")
+            if rid == self.robot_id or (source, rid) in self._peer_subs:
+                continue
+            self._peer_subs[(source, rid)] = self.create_subscription(
+                Path, m.group(0), lambda msg, r=rid, s=source: self._on_route(r, msg, s), qos.SENSOR)
+            self.get_logger().info(f"traffic: following robot {rid}'s route ({source})")
 
-    def _on_route(self, robot_id: str, m: Path) -> None:
-        self.pipeline.perception.update_peer(robot_id, [(q.pose.position.x, q.pose.position.y) for q in m.poses],
-                                             self._now())
+    def _on_route(self, robot_id: str, m: Path, source: str) -> None:
+        p = self.pipeline.perception
+        before = p.peer_source.get(robot_id)
+        p.update_peer(robot_id, [(q.pose.position.x, q.pose.position.y) for q in m.poses], self._now(), source,
+                      fallback_after=self.pipeline.config.traffic.peer_max_age)
+        after = p.peer_source.get(robot_id)
+        if before is not None and after != before:
+            self.get_logger().info(
+                f"traffic: robot {robot_id}'s route from the ROS graph: the mesh has said nothing of it for "
+                f"{self.pipeline.config.traffic.peer_max_age:.1f} s" if after == "graph"
+                else f"traffic: robot {robot_id}'s route from the swarm mesh again")
 
     def _publish_health(self, out: TickOutput, stamp) -> None:
         h = out.edge_health

@@ -41,7 +41,9 @@ class NodeParams:
     peer_routes: str = param("auto", choices=("auto", "mesh", "graph"),
                              description="where other robots' traffic routes come from: mesh = relayed from the "
                              "signed swarm mesh on traffic/peers/<robot>/route (sigma_fleet_tasks); graph = "
-                             "/<robot>/traffic/route found on this ROS graph; auto = the mesh's once any is relayed")
+                             "/<robot>/traffic/route found on this ROS graph; auto = both: the mesh's once any is "
+                             "relayed, and a robot's from the graph while the mesh says nothing of it for "
+                             "traffic.peer_max_age (its relay died)")
     nice: int = param(-10, low=-20, high=19,
                       description="nice value of the process (its threads and, as a session leader, its "
                       "autogroup): the edge AI's confidence reports and commands have deadlines (safety suspends "

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from sigma_core.core.traffic import Peer, Person
 
 INF = math.inf
+# where other robots' routes come from, preferred first: the signed swarm mesh (relayed), then this ROS graph
+PEER_SOURCES = ("mesh", "graph")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ class Perception:
     fleet_class: str = ""
     fleet_fault: str = ""
     joints_requested_at: float | None = None     # set by a shell that subscribes joint states only on demand
+    peer_heard: dict[tuple[str, str], float] = field(default_factory=dict)   # (robot, source) -> last received
+    peer_source: dict[str, str] = field(default_factory=dict)               # robot -> source of the route held
     received: dict[str, float] = field(default_factory=dict)
     rejected: deque = field(default_factory=lambda: deque(maxlen=8))
 
@@ -134,10 +138,21 @@ class Perception:
         self.received["humans"] = now
         return True
 
-    def update_peer(self, robot_id: str, route: list[tuple[float, float]], now: float) -> bool:
-        """Another robot's route (its position, then its intended path) in the map frame."""
+    def update_peer(self, robot_id: str, route: list[tuple[float, float]], now: float, source: str = "",
+                    fallback_after: float = INF) -> bool:
+        """Another robot's route (its position, then its intended path) in the map frame, from ``source`` (one of
+        ``PEER_SOURCES``; "" = the only one). Where routes arrive from both, the mesh's is held and a graph route
+        for a robot is taken only once the mesh has said nothing of that robot for ``fallback_after`` seconds: a
+        robot whose own mesh relay died (its fleet_tasks killed) but which still publishes on this graph stays
+        visible. False only for a rejected route; a fallback route not taken is not an error."""
         if not robot_id or not route or not all(_finite(x, y) for x, y in route):
             return self._reject("traffic", f"robot {robot_id!r}: empty or non-finite route", now)
+        if source:
+            self.peer_heard[(robot_id, source)] = now
+            better = PEER_SOURCES[:PEER_SOURCES.index(source)] if source in PEER_SOURCES else PEER_SOURCES
+            if any(now - self.peer_heard.get((robot_id, b), -INF) <= fallback_after for b in better):
+                return True
+        self.peer_source[robot_id] = source
         self.peers[robot_id] = Peer(robot_id, tuple((float(x), float(y)) for x, y in route), now)
         return True
 
