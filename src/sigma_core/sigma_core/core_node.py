@@ -255,6 +255,7 @@ class CoreNode(Node):
         (``traffic/peers/<id>/route``, sigma_fleet_tasks) and/or ``/<id>/traffic/route`` on the graph
         (``peer_routes``). ``auto`` takes both once a relay runs here; per robot the mesh's route is held and the
         graph's only while the mesh says nothing of that robot (``Perception.update_peer``)."""
+        self.pipeline.perception.update_route_listeners(self.route_pub.get_subscription_count(), self._now())
         names = [name for name, _types in self.get_topic_names_and_types()]
         relayed = [m for m in map(self._relayed_route.match, names)
                    if m is not None and self.count_publishers(m.group(0)) > 0]  # a relay, not just a listener

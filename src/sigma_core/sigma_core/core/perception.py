@@ -60,6 +60,8 @@ class WorldState:
     fleet_class: str = ""                        # the adopted fleet model's latest class of the telemetry ("": none)
     fleet_fault: str = ""                        # the fault class of its latest fault verdict ("": none yet)
     fleet_fault_age: float = INF                 # since that fault verdict arrived [s]
+    route_unheard: float = 0.0                   # [s] since the last other node took this robot's route (0: one
+                                                 # does now, or none ever did)
 
     @property
     def nearest_human(self) -> float:
@@ -94,6 +96,8 @@ class Perception:
     joints_requested_at: float | None = None     # set by a shell that subscribes joint states only on demand
     peer_heard: dict[tuple[str, str], float] = field(default_factory=dict)   # (robot, source) -> last received
     peer_source: dict[str, str] = field(default_factory=dict)               # robot -> source of the route held
+    route_heard_at: float | None = None  # when another node last subscribed to this robot's route (None: never)
+    route_heard: bool = False
     received: dict[str, float] = field(default_factory=dict)
     rejected: deque = field(default_factory=lambda: deque(maxlen=8))
 
@@ -206,6 +210,13 @@ class Perception:
             self.received["fleet_fault"] = now
         return True
 
+    def update_route_listeners(self, count: int, now: float) -> None:
+        """How many other nodes take this robot's ``traffic/route`` now (its mesh relay, or other robots' cores on a
+        shared graph). Once some did, none any more means the other robots no longer learn where it goes."""
+        self.route_heard = count > 0
+        if self.route_heard:
+            self.route_heard_at = now
+
     def age(self, topic: str, now: float) -> float:
         t = self.received.get(topic)
         return INF if t is None else max(0.0, now - t)
@@ -225,4 +236,6 @@ class Perception:
             twin_window_start=self.twin_window_start, currents=self.currents,
             rejected=tuple(self.rejected), fleet_class=self.fleet_class, fleet_fault=self.fleet_fault,
             fleet_fault_age=self.age("fleet_fault", now),
+            route_unheard=(0.0 if self.route_heard or self.route_heard_at is None
+                           else max(0.0, now - self.route_heard_at)),
         )

@@ -3,7 +3,9 @@
 A degraded (hot) motor lowers the payload the robot accepts; a person nearby lowers the planning speed (on top of
 what the safety supervisor enforces — the plan slows before safety must); a low battery means charge first; the
 adopted fleet model classifying the robot's recent telemetry as a fault class (a fault other robots reported, which
-this robot may never have seen) derates the planning speed for ``fleet_fault_hold`` after the latest such verdict.
+this robot may never have seen) derates the planning speed for ``fleet_fault_hold`` after the latest such verdict; a
+robot whose route no other robot takes any more (its mesh relay died: the others cannot see where it goes) derates it
+too, until one does again.
 These shape the plan; they never widen what safety allows (the gate enforces that regardless).
 """
 
@@ -37,6 +39,12 @@ class ReasoningParams:
     fleet_fault_speed: float = param(0.3, unit="m/s", low=0.0, high=2.0,
                                      description="planning speed limit while the adopted fleet model classifies the "
                                                  "recent telemetry as a fault class")
+    unheard_after: float = param(3.0, unit="s", low=0.0, high=600.0,
+                                 description="once other robots took this robot's route (its mesh relay, or their "
+                                             "cores on a shared graph), none doing so for this long derates the plan "
+                                             "speed: the others no longer see where it goes")
+    unheard_speed: float = param(0.3, unit="m/s", low=0.0, high=2.0,
+                                 description="planning speed limit while no other robot takes this robot's route")
     fleet_fault_hold: float = param(30.0, unit="s", low=0.1, high=3600.0,
                                     description="the derate lasts this long after the latest fault verdict (the "
                                                 "fleet model recognises a fault's onset; a normal verdict does not "
@@ -70,6 +78,10 @@ def constrain(params: ReasoningParams, world: WorldState, max_speed: float) -> C
     if fleet_fault:
         speed = min(speed, params.fleet_fault_speed)
         reasons.append(f"fleet model classifies the recent telemetry as {fleet_fault}: plan speed {speed:.2f} m/s")
+    if world.route_unheard > params.unheard_after:
+        speed = min(speed, params.unheard_speed)
+        reasons.append(f"no other robot has taken this robot's route for {world.route_unheard:.0f} s (mesh relay "
+                       f"gone?): plan speed {speed:.2f} m/s")
     payload = params.nominal_payload
     t = world.hottest_winding
     if math.isfinite(t) and t > params.warm_winding:
