@@ -108,7 +108,12 @@ def mixture(trend: FleetTrend, times_h: Arr, values: Arr, now_h: float) -> dict[
     with np.errstate(divide="ignore", invalid="ignore"):
         fit = (s22 * uy1 * uy1 - 2.0 * s12 * uy1 * uy2 + s11 * uy2 * uy2) / (s11 * s22 - s12 * s12)
     rss = np.maximum(yy[:, None] - fit, 0.0)
-    valid = w
+    # candidate onsets: every epoch from a row's first point to its last, gaps included (uniform in time, as
+    # GrowthTrend's grid); an epoch without a point still splits the later points from the earlier ones
+    first_i = np.argmax(w, axis=1)
+    last_i = w.shape[1] - 1 - np.argmax(w[:, ::-1], axis=1)
+    col = np.arange(w.shape[1])[None, :]
+    valid = w.any(axis=1)[:, None] & (col >= first_i[:, None]) & (col <= last_i[:, None]) & in_window[None, :]
     rss_best = np.min(np.where(valid, rss, yy[:, None]), axis=1, initial=np.inf)
     rss_best = np.minimum(rss_best, yy)
     dof = np.maximum(count - 3.0, 1.0)

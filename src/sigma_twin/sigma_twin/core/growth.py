@@ -6,12 +6,14 @@ and may accelerate. The model per row is therefore
 
     y(tau) = c0 + a u + b u^2,   u = max(tau - tau_on, 0),   a >= 0     (tau in hours from now)
 
-with the onset ``tau_on`` unknown: every recorded point is a candidate onset, plus "no onset yet" (a constant). For
-each candidate the model is linear in (c0, a, b) with Gaussian priors, so its posterior and marginal likelihood are
-closed-form; the candidates' posterior weights (onset prior x marginal likelihood) make a mixture. The pre-onset
+with the onset ``tau_on`` unknown: the candidates are a grid of one epoch (from each row's first point to its last;
+uniform in time), plus "no onset yet" (a constant). For each candidate the model is linear in (c0, a, b) with
+Gaussian priors, so its posterior and marginal likelihood are closed-form; the candidates' posterior weights (onset
+prior x marginal likelihood) make a mixture. The pre-onset
 points pin the level c0, which the generic quadratic (``trend.FeatureTrend``) had to extrapolate from its window;
 the growth coefficients are learnt from the points after the onset only. All sums over candidates come from suffix
-sums of powers of tau, so one forecast is O(rows x points); 3x3 solves are written out (Cholesky) elementwise.
+sums of powers of tau (taken at each candidate's first later point), so one forecast is O(rows x (points + grid));
+3x3 solves are written out (Cholesky) elementwise.
 
 The estimators feeding a trend remember ``correlation_time`` (exponential forgetting): their output follows a ramp
 ``lag_share x memory`` late, so points are placed that much earlier when fitted (the truth's timeline) and the
@@ -100,19 +102,44 @@ class GrowthTrend(FeatureTrend):
             if k < 3:
                 py.append(py[-1] * tau)
 
-        def suffix(x: np.ndarray) -> np.ndarray:
-            c = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
-            return np.concatenate([c[:, 1:], np.zeros((n, 1))], axis=1)
+        # candidate onsets (round 6): a grid of one epoch's spacing back from the newest point, from each row's
+        # first point to its last, not the points themselves. With onsets only at points, an onset inside a gap (a
+        # dock visit, the hours between the rests that give sensor-bias points) had to be placed at the last point
+        # before it: too early, and the fit then bent the path (b > 0) to meet the later points, which made the
+        # forecasts early. The prior is uniform over the grid, i.e. uniform in time, not in points (dense stretches
+        # no longer weigh more)
+        valid_pt = w > 0
+        first = np.min(np.where(valid_pt, tau, np.inf), axis=1, initial=np.inf)
+        last = np.max(np.where(valid_pt, tau, -np.inf), axis=1, initial=-np.inf)
+        g = p.epoch / 3600.0
+        has = np.isfinite(first)
+        newest = float(np.max(np.where(has, last, -np.inf), initial=-np.inf)) if has.any() else 0.0
+        k_max = int(np.floor((newest - float(np.min(np.where(has, first, newest), initial=newest))) / g + 1e-6)) + 1
+        tau_c = np.broadcast_to(newest - g * np.arange(k_max)[::-1], (n, k_max))  # ascending, shared by the rows
+        valid_c = (has[:, None] & (tau_c >= np.where(has, first, 0.0)[:, None] - 1e-6 * g)
+                   & (tau_c <= np.where(has, last, 0.0)[:, None] + 1e-6 * g))
+        # a candidate's sums run over the points after it: the first position later than it (positions are in time
+        # order; empty positions take the time of the point before them)
+        low = min(float(np.min(tau_c, initial=0.0)), float(np.min(tau, initial=0.0))) - 1.0
+        filled = np.maximum.accumulate(np.where(valid_pt, tau, low), axis=1)
+        offset = 2.0 * (1.0 - low)  # rows side by side in one sorted array (tau <= 0 within each row)
+        rows = np.arange(n)[:, None]
+        pos = np.searchsorted((filled + rows * offset).ravel(), (tau_c + rows * offset).ravel(), side="right")
+        pos = np.clip(pos.reshape(n, k_max) - rows * m, 0, m)
+
+        def suffix(x: np.ndarray) -> np.ndarray:  # [j] = sum over positions >= j ([m] = 0), taken at pos
+            c = np.concatenate([np.cumsum(x[:, ::-1], axis=1)[:, ::-1], np.zeros((n, 1))], axis=1)
+            return np.take_along_axis(c, pos, axis=1)
 
         sw = [suffix(x) for x in pw]
         sy = [suffix(x) for x in py]
-        ntp: list[np.ndarray] = [np.ones_like(tau), -tau]  # powers of (-tau_j); [0] is never read
+        ntp: list[np.ndarray] = [np.ones_like(tau_c), -tau_c]  # powers of (-tau_c); [0] is never read
         for _ in range(3):
             ntp.append(ntp[-1] * ntp[1])
         binom = ((1,), (1, 1), (1, 2, 1), (1, 3, 3, 1), (1, 4, 6, 4, 1))
 
         def shifted(sums: list[np.ndarray], k: int) -> np.ndarray:
-            """sum over later points of (tau - tau_j)^k (times y when ``sums`` are the y sums), binomially."""
+            """sum over later points of (tau - tau_c)^k (times y when ``sums`` are the y sums), binomially."""
             out = sums[k]
             for q in range(k):
                 out = out + (binom[k][q] * ntp[k - q] if binom[k][q] != 1 else ntp[k - q]) * sums[q]
@@ -120,7 +147,7 @@ class GrowthTrend(FeatureTrend):
 
         u = [shifted(sw, k) for k in range(5)]
         uy = [shifted(sy, k) for k in range(3)]
-        nn = count[:, None] * np.ones((1, m))
+        nn = count[:, None] * np.ones((1, k_max))
         yy = (yc * yc).sum(axis=1)
         # first pass: noise from the residual scatter of the best candidate (lightly regularised least squares)
         reg = 1e-6 * (nn + 1.0)
@@ -128,7 +155,6 @@ class GrowthTrend(FeatureTrend):
         beta = _backward(ch, *_forward(ch, np.zeros_like(nn), uy[1], uy[2]))
         fit = beta[1] * uy[1] + beta[2] * uy[2]  # c0 = 0 after centering (ybar); beta^T X^T y
         rss = np.maximum(yy[:, None] - fit, 0.0)
-        valid_c = w > 0
         rss_best = np.min(np.where(valid_c, rss, yy[:, None]), axis=1, initial=np.inf)
         rss_best = np.minimum(rss_best, yy)
         dof = np.maximum(count - 3.0, 1.0)
@@ -144,7 +170,7 @@ class GrowthTrend(FeatureTrend):
         # "no onset": only c0 (the growth terms' prior cancels against their own |A| contribution)
         a0 = count / sigma2 + pc0
         log_ml_none = -0.5 * np.log(a0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
-        # onset prior: p_onset spread evenly over the candidate points, the rest on "no onset"
+        # onset prior: p_onset spread evenly over the candidate onsets (uniform in time), the rest on "no onset"
         n_cand = np.maximum(valid_c.sum(axis=1), 1.0)
         lp = np.where(valid_c, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
         lp_none = np.log1p(-p.onset_prior) + log_ml_none
@@ -153,8 +179,8 @@ class GrowthTrend(FeatureTrend):
         w_none = np.exp(lp_none - top)
         total = wts.sum(axis=1) + w_none
         return {"weight": wts / total[:, None], "weight_none": w_none / total, "mean": np.stack(mean, axis=2),
-                "chol": ch, "tau_on": tau, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
-                "first": np.where(count > 0, np.min(np.where(w > 0, tau, np.inf), axis=1, initial=np.inf), 0.0)}
+                "chol": ch, "tau_on": tau_c, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
+                "first": np.where(has, first, 0.0)}
 
     def _ready(self, mix: dict[str, np.ndarray]) -> np.ndarray:
         span = np.where(mix["count"] > 0, -mix["first"] - self.lag_h, 0.0)
