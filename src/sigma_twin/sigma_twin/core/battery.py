@@ -51,6 +51,10 @@ class BatteryEKF:
         self.started = np.zeros(n, dtype=bool)
         self.updates = np.zeros(n, dtype=int)
         self.t_start = np.full(n, np.nan)
+        # the time the capacity estimate stands for (round 6): each update moves it toward now by the share of the
+        # capacity's variance that update removed (for a random-walk state that share is the Kalman gain, i.e. the
+        # weight of the new data in an exponentially weighted mean); the trend places its points there
+        self.t_data = np.full(n, np.nan)
 
     def add(self, t: float, voltage: np.ndarray, current: np.ndarray, valid: np.ndarray) -> None:
         """One sample per pack; the first valid one initialises the state of charge from the voltage."""
@@ -84,6 +88,9 @@ class BatteryEKF:
         ok = rows & np.isfinite(innov)
         self.x[ok] += gain[ok] * innov[ok, None]
         p_new = p - np.einsum("ni,nj->nij", gain, ph)
+        share = np.clip(1.0 - p_new[:, 1, 1] / np.maximum(p[:, 1, 1], 1e-300), 0.0, 1.0)
+        self.t_data = np.where(ok, np.where(np.isnan(self.t_data), t, self.t_data + share * (t - self.t_data)),
+                               self.t_data)
         self.P = np.where(ok[:, None, None], 0.5 * (p_new + np.swapaxes(p_new, 1, 2)), np.where(
             rows[:, None, None], p, self.P))
         self.x[:, 0] = np.clip(self.x[:, 0], 0.0, 1.0)

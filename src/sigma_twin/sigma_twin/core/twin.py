@@ -207,6 +207,7 @@ class BatteryTwin:
         self.ekf = BatteryEKF(n, self.limits.rated_capacity, self.est.battery_voltage_std)
         self.trend = make_trend(n, self.prog, rising=False, scale=0.2 * self.limits.rated_capacity,
                                 correlation_time=3600.0)
+        self.trend.lag_h = 0.0  # its points carry the time their data stand for (BatteryEKF.t_data; round 6)
         self.next_epoch = np.nan
 
     def add(self, t: float, voltage: np.ndarray, current: np.ndarray, valid: np.ndarray) -> None:
@@ -220,7 +221,8 @@ class BatteryTwin:
 
     def record(self, t: float) -> None:
         converged = t - self.ekf.t_start >= 3600.0  # an hour of samples before the capacity means anything
-        self.trend.record(t / 3600.0, np.where(converged, self.ekf.capacity, np.nan), self.ekf.capacity_var)
+        self.trend.record(t / 3600.0, np.where(converged, self.ekf.capacity, np.nan), self.ekf.capacity_var,
+                          at=self.ekf.t_data / 3600.0)
 
     def forecast(self, t: float, rng: np.random.Generator) -> ModeForecast:
         th = t / 3600.0
