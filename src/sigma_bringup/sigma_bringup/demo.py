@@ -442,7 +442,7 @@ def run_scenario(gw: FleetGateway, api: CloudApi, started: dt.datetime, progress
                                                        [node.snapshot(r) for r in ROBOTS if r != FAULTY], done))
         except httpx.HTTPError as exc:
             checks.append(Check("cloud tasks: allocated, leader killed mid-run, done", False, f"cloud error: {exc}"))
-    checks.append(separation_check(node.closest_approach(), _configured_separation()))
+    checks.append(separation_check(node.closest_approach(), _configured_separation(), node.closest_where()))
     if worker is not None and busy:
         checks.append(cognition_check(api, worker, worker_since, progress))  # the hand-over did not run
 

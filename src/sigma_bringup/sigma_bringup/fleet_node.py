@@ -54,6 +54,7 @@ class FleetNode(Node):
         self._swarm_tasks: dict[str, dict[str, tuple[str, int]]] = {}  # task id -> robot -> (issuer, term)
         self._poses: dict[str, tuple[float, float, float]] = {}  # robot -> (receive time, x, y) in the world frame
         self._closest: tuple[float, str, str] | None = None  # (distance, robot, robot) since the last reset
+        self._closest_at: tuple[float, tuple[float, float], tuple[float, float]] | None = None  # wall time, positions
         for r in robots:
             self.create_subscription(Task, f"/{r}/tasks/request", lambda m, r=r: self._on_request(r, m), 50)
             self.create_subscription(Odometry, f"/{r}/odom", lambda m, r=r: self._on_odom(r, m),
@@ -103,7 +104,10 @@ class FleetNode(Node):
                     continue
                 d = ((p.x - x) ** 2 + (p.y - y) ** 2) ** 0.5
                 if self._closest is None or d < self._closest[0]:
-                    self._closest = (d, *sorted((robot, other)))
+                    a, b = sorted((robot, other))
+                    self._closest = (d, a, b)
+                    here, there = (p.x, p.y), (x, y)
+                    self._closest_at = (time.time(), *((here, there) if a == robot else (there, here)))
 
     def position(self, robot: str) -> tuple[float, float] | None:
         """The robot's latest (x, y) from its odometry (world frame), None before the first."""
@@ -115,6 +119,15 @@ class FleetNode(Node):
         """(distance [m], robot, robot): the smallest distance between two robots' centres seen so far."""
         with self._lock:
             return self._closest
+
+    def closest_where(self) -> str:
+        """When (UTC) and where the closest approach was: "" before one was seen."""
+        with self._lock:
+            at = self._closest_at
+        if at is None:
+            return ""
+        t, (ax, ay), (bx, by) = at
+        return f"at {time.strftime('%H:%M:%S', time.gmtime(t))} UTC, at ({ax:.2f}, {ay:.2f}) and ({bx:.2f}, {by:.2f})"
 
     def _on_request(self, robot: str, msg: Task) -> None:
         if msg.issuer.startswith("swarm:") and msg.kind != Task.KIND_CANCEL:

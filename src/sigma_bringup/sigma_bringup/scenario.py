@@ -153,17 +153,18 @@ ENVELOPES_TOUCH = 0.7
 ODOMETRY_SLACK = 0.02
 
 
-def separation_check(closest: tuple[float, str, str] | None, separation: float | None) -> Check:
+def separation_check(closest: tuple[float, str, str] | None, separation: float | None, where: str = "") -> Check:
     """The closest approach of two robots' centres during the run against the separation the robots' traffic
     coordination keeps (sigma_core ``traffic.separation``), or, where none is configured, against their envelopes
-    touching."""
+    touching; ``where``: when and where it happened (for the logs)."""
     name = "robots keep their separation (closest approach)"
     if closest is None:
         return Check(name, False, "no two robots' odometry seen at the same time")
     d, a, b = closest
     need, what = (separation, "traffic.separation") if separation else (ENVELOPES_TOUCH, "envelopes touching")
     return Check(name, d >= need - ODOMETRY_SLACK,
-                 f"{a} and {b}: {d:.3f} m (needs ≥ {need:.2f} m, {what}, less {ODOMETRY_SLACK} m odometry noise)")
+                 f"{a} and {b}: {d:.3f} m (needs ≥ {need:.2f} m, {what}, less {ODOMETRY_SLACK} m odometry noise)"
+                 + (f", {where}" if where else ""))
 
 
 EDGE_AI_AFTER_CLOUD_LOSS = "cloud Primary AI killed mid-run: robots keep working on their Edge AI"

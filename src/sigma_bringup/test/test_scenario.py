@@ -103,6 +103,8 @@ def test_separation_is_judged_against_the_configured_separation_or_touching_enve
     assert separation_check((1.8, "r1", "r2"), 1.5).ok
     bad = separation_check((1.2, "r1", "r2"), 1.5)
     assert not bad.ok and "r1 and r2: 1.200 m" in bad.detail and "traffic.separation" in bad.detail
+    where = separation_check((1.2, "r1", "r2"), 1.5, "at 14:03:07 UTC, at (1.00, 2.00) and (2.20, 2.00)")
+    assert not where.ok and where.detail.endswith("at 14:03:07 UTC, at (1.00, 2.00) and (2.20, 2.00)")
     assert separation_check((1.49, "r1", "r2"), 1.5).ok and not separation_check((1.47, "r1", "r2"), 1.5).ok
     assert separation_check((1.2, "r1", "r2"), None).ok and not separation_check((ENVELOPES_TOUCH - 0.1, "a", "b"),
                                                                                  None).ok
