@@ -155,6 +155,13 @@ def test_ingest_role_is_least_privilege(cloud) -> None:
             with conn.cursor().copy(statement) as copy:
                 copy.write(row if "BINARY" in statement else b"x\t1\t2026-01-01\t2\t0\t{}\n")
             pytest.fail(f"{what}: accepted")
+    # an identity set to the empty string is no identity either (NULL -> NOT NULL refuses the row)
+    with psycopg.connect(cloud.runtime.api_url) as conn, pytest.raises(psycopg.errors.NotNullViolation), \
+            conn.transaction():
+        conn.execute("SELECT set_config('sigma.robot_id', '', true), set_config('sigma.ingest_site', 'x', true)")
+        _as(conn, None)
+        with conn.cursor().copy(f"COPY {day} {ingest_copy.COLUMNS} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(row)
     for statement in (f"SELECT count(*) FROM {day}", "SELECT count(*) FROM telemetry",
                       f"UPDATE {day} SET score = 0", f"DELETE FROM {day}", "SELECT * FROM robot_latest"):
         with psycopg.connect(cloud.runtime.api_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege), \
@@ -168,3 +175,17 @@ def test_ingest_role_is_least_privilege(cloud) -> None:
         conn.execute("SELECT set_config('role', 'sigma_ingest', true)")
         with conn.cursor().copy(f"COPY {day} {ingest_copy.COLUMNS} FROM STDIN (FORMAT BINARY)") as copy:
             copy.write(row)
+
+
+def test_day_partition_identity_defaults_are_inline(cloud) -> None:
+    """COPY evaluates a column default per row: the identity defaults are the expression itself, not a call of the
+    sigma_robot() / sigma_ingest_site() wrappers (~0.6-1 ms of backend CPU per 1000 rows; migration 0075)."""
+    day = partition_name(dt.datetime.now(dt.timezone.utc).date())
+    with psycopg.connect(cloud.runtime.owner_url) as conn:
+        defaults = dict(conn.execute(
+            "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN pg_attribute a "
+            "ON a.attrelid = d.adrelid AND a.attnum = d.adnum WHERE d.adrelid = %s::regclass "
+            "AND a.attname IN ('robot_id', 'site_id')", (day,)).fetchall())
+    assert set(defaults) == {"robot_id", "site_id"}, defaults
+    assert "current_setting('sigma.robot_id'" in defaults["robot_id"] and "sigma_robot" not in defaults["robot_id"]
+    assert "current_setting('sigma.ingest_site'" in defaults["site_id"], defaults
