@@ -50,6 +50,14 @@ def test_the_fallback_is_per_robot_and_a_robot_only_on_the_graph_is_seen_at_once
     assert set(p.peers) == {"r1", "r3"} and p.peer_source == {"r1": "mesh", "r3": "graph"}
 
 
+def test_overridden_says_whether_a_route_would_be_taken_before_it_is_decoded():
+    p = Perception()
+    assert not p.overridden("r1", "graph", 10.0, 2.0)                     # nothing from the mesh yet
+    p.update_peer("r1", ROUTE_A, 10.0, "mesh", fallback_after=2.0)
+    assert p.overridden("r1", "graph", 11.0, 2.0) and not p.overridden("r1", "mesh", 11.0, 2.0)
+    assert not p.overridden("r1", "graph", 12.5, 2.0)                     # the mesh's word aged
+
+
 def test_a_bad_route_is_rejected_from_either_source_and_keeps_the_last_good_one():
     p = Perception()
     p.update_peer("r1", ROUTE_A, 10.0, "mesh", fallback_after=2.0)

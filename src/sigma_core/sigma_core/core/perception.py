@@ -153,12 +153,17 @@ class Perception:
             return self._reject("traffic", f"robot {robot_id!r}: empty or non-finite route", now)
         if source:
             self.peer_heard[(robot_id, source)] = now
-            better = PEER_SOURCES[:PEER_SOURCES.index(source)] if source in PEER_SOURCES else PEER_SOURCES
-            if any(now - self.peer_heard.get((robot_id, b), -INF) <= fallback_after for b in better):
+            if self.overridden(robot_id, source, now, fallback_after):
                 return True
         self.peer_source[robot_id] = source
         self.peers[robot_id] = Peer(robot_id, tuple((float(x), float(y)) for x, y in route), now)
         return True
+
+    def overridden(self, robot_id: str, source: str, now: float, fallback_after: float) -> bool:
+        """True while a source preferred to ``source`` said something of ``robot_id`` within ``fallback_after``: a
+        route from ``source`` would not be taken (a shell may skip decoding it)."""
+        better = PEER_SOURCES[:PEER_SOURCES.index(source)] if source in PEER_SOURCES else PEER_SOURCES
+        return any(now - self.peer_heard.get((robot_id, b), -INF) <= fallback_after for b in better)
 
     def update_battery(self, soc: float, charging: bool, now: float) -> bool:
         if not _finite(soc) or not 0.0 <= soc <= 1.0:
