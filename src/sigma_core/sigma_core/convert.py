@@ -33,6 +33,11 @@ def odom_values(m: Odometry) -> tuple[float, float, float, float, float]:
     return _odom(p.x, p.y, (q.x, q.y, q.z, q.w), m.twist.twist.linear.x, m.twist.twist.angular.z)
 
 
+def path_xy(m: Path) -> list[tuple[float, float]]:
+    """(x, y) of every pose of a route (the deserialized fallback of ``cdr.read_path_xy``)."""
+    return [(q.pose.position.x, q.pose.position.y) for q in m.poses]
+
+
 def odom_values_raw(raw: bytes) -> tuple[float, float, float, float, float]:
     """``odom_values`` of a serialized odometry message (``cdr.CdrError`` when it is not one)."""
     _, xyz, q, linear, angular = cdr.read_odometry(raw)

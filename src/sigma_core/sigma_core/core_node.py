@@ -21,7 +21,6 @@ from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import BatteryState, JointState
 from std_msgs.msg import Float64, Header
 
@@ -275,8 +274,8 @@ class CoreNode(Node):
             rid = m.group(1)
             if rid == self.robot_id or (source, rid) in self._peer_subs:
                 continue
-            # serialized: a graph route the mesh overrides is dropped before it is decoded (a Path of a long route
-            # is many PoseStamped to build in Python, 5 Hz per peer)
+            # serialized: read with cdr.read_path_xy (a long route is many PoseStamped for rclpy to build, 5 Hz per
+            # peer), and a graph route the mesh overrides is dropped before it is read
             self._peer_subs[(source, rid)] = self.create_subscription(
                 Path, m.group(0), lambda raw, r=rid, s=source: self._on_route(r, raw, s), qos.SENSOR, raw=True)
             self.get_logger().info(f"traffic: following robot {rid}'s route ({source})")
@@ -284,23 +283,21 @@ class CoreNode(Node):
     def _on_route(self, robot_id: str, raw: bytes, source: str) -> None:
         p, now, fallback = self.pipeline.perception, self._now(), self.pipeline.config.traffic.peer_max_age
         if p.overridden(robot_id, source, now, fallback):
-            p.peer_heard[(robot_id, source)] = now
             return
         try:
-            m = deserialize_message(raw, Path)
-        except Exception as exc:  # noqa: BLE001 - a malformed route is rejected with its reason, never a crash
+            route = serialized.read_or_deserialize(raw, cdr.read_path_xy, Path, convert.path_xy)
+        except cdr.CdrError as exc:
             p.update_peer(robot_id, [], now, source)          # records the rejection (empty route)
-            self.get_logger().warning(f"traffic: robot {robot_id}'s route not readable ({source}): {exc!r}",
+            self.get_logger().warning(f"traffic: robot {robot_id}'s route is not a nav_msgs/Path ({exc}): skipped",
                                       throttle_duration_sec=5.0)
             return
         before = p.peer_source.get(robot_id)
-        p.update_peer(robot_id, [(q.pose.position.x, q.pose.position.y) for q in m.poses], now, source,
-                      fallback_after=fallback)
+        p.update_peer(robot_id, route, now, source, fallback_after=fallback)
         after = p.peer_source.get(robot_id)
         if before is not None and after != before:
             self.get_logger().info(
                 f"traffic: robot {robot_id}'s route from the ROS graph: the mesh has said nothing of it for "
-                f"{self.pipeline.config.traffic.peer_max_age:.1f} s" if after == "graph"
+                f"{fallback:.1f} s" if after == "graph"
                 else f"traffic: robot {robot_id}'s route from the swarm mesh again")
 
     def _publish_health(self, out: TickOutput, stamp) -> None:

@@ -33,6 +33,8 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sigma_ros_common import cdr
+
 Point = tuple[float, float]
 
 KIND = "traffic_route"
@@ -85,34 +87,15 @@ def decode(payload: bytes) -> RouteMessage:
     return RouteMessage(stamp, (vx, vy), points, bool(flags & TRUNCATED))
 
 
-_U32 = struct.Struct("<I")
-_XY = struct.Struct("<dd")
-
-
 def path_points(raw: bytes) -> list[Point]:
-    """The (x, y) of every pose in a serialized ``nav_msgs/Path`` (CDR, little endian, as rclpy's ``raw=True``
-    subscription hands it over) — without building ~6 Python message objects per pose: for sigma_core's routes
-    (100-250 poses at 5 Hz) rclpy's deserialization cost ~20x the whole relay. RouteError for anything else."""
+    """The (x, y) of every pose in a serialized ``nav_msgs/Path`` (as rclpy's ``raw=True`` subscription hands it
+    over; ``sigma_ros_common.cdr.read_path_xy``) — without building ~6 Python message objects per pose: for
+    sigma_core's routes (100-250 poses at 5 Hz) rclpy's deserialization cost ~20x the whole relay. RouteError for
+    anything else."""
     try:
-        if raw[:2] != b"\x00\x01":
-            raise RouteError("not a little-endian CDR nav_msgs/Path")
-        pos = 4 + 8  # encapsulation header; header.stamp (int32 sec, uint32 nanosec)
-        pos += 4 + _U32.unpack_from(raw, pos)[0]  # header.frame_id
-        pos += -(pos - 4) % 4
-        (count,) = _U32.unpack_from(raw, pos)
-        pos += 4
-        out: list[Point] = []
-        for _ in range(count):
-            pos += -(pos - 4) % 4 + 8  # pose header stamp
-            pos += 4 + _U32.unpack_from(raw, pos)[0]  # its frame_id
-            pos += -(pos - 4) % 8  # Pose: float64s aligned to 8
-            out.append(_XY.unpack_from(raw, pos))
-            pos += 56  # position x, y, z and orientation x, y, z, w
-    except struct.error as exc:
-        raise RouteError(f"truncated nav_msgs/Path at byte {pos}") from exc
-    if pos > len(raw):
-        raise RouteError(f"truncated nav_msgs/Path: {pos} bytes needed, {len(raw)} given")
-    return out
+        return cdr.read_path_xy(raw)
+    except cdr.CdrError as exc:
+        raise RouteError(f"not a nav_msgs/Path: {exc}") from exc
 
 
 def path_stamp(raw: bytes) -> float:

@@ -34,7 +34,7 @@ class UnsupportedEncodingError(CdrError):
 
 
 class _Formats:
-    __slots__ = ("d1", "d3", "d4", "seq", "stamp", "u32")
+    __slots__ = ("d1", "d3", "d4", "seq", "stamp", "u32", "xy")
 
     def __init__(self, order: str) -> None:
         self.stamp = struct.Struct(order + "iI")
@@ -42,6 +42,7 @@ class _Formats:
         self.d1 = struct.Struct(order + "d")
         self.d3 = struct.Struct(order + "3d")
         self.d4 = struct.Struct(order + "4d")
+        self.xy = struct.Struct(order + "2d")
         self.seq: dict[int, struct.Struct] = {}
 
     def doubles(self, n: int) -> struct.Struct:
@@ -130,6 +131,25 @@ def stamp_of(buf: bytes) -> float:
         return stamp(buf, formats(buf))
     except CdrError:
         return float("nan")
+
+
+def read_path_xy(buf: bytes) -> list[tuple[float, float]]:
+    """(x, y) of every pose of a ``nav_msgs/Path`` (Header, then ``geometry_msgs/PoseStamped[]``: each a Header and a
+    Pose of seven float64) — a robot's route is 100-250 poses, ~6 Python objects each when rclpy builds it."""
+    f = formats(buf)
+    off = skip_string(buf, f, 8)                        # header: stamp, frame_id
+    off = (off + 3) & ~3
+    _need(buf, ENCAPSULATION + off + 4, "pose count")
+    (count,) = f.u32.unpack_from(buf, ENCAPSULATION + off)
+    off += 4
+    out = []
+    for _ in range(count):
+        off = skip_string(buf, f, ((off + 3) & ~3) + 8)  # the pose's header: stamp, frame_id
+        off = (off + 7) & ~7
+        _need(buf, ENCAPSULATION + off + 56, "pose")
+        out.append(f.xy.unpack_from(buf, ENCAPSULATION + off))
+        off += 56                                       # position x, y, z, orientation x, y, z, w
+    return out
 
 
 def doubles_start(buf: bytes, f: _Formats, strings: int) -> int:

@@ -149,3 +149,23 @@ def test_header_fields():
     imu.header.stamp.sec, imu.header.stamp.nanosec, imu.header.frame_id = 12, 345, "r1/imu_link"
     assert cdr.header(serialize_message(imu)) == (12, 345, "r1/imu_link")
     assert cdr.stamp_parts(serialize_message(imu)) == (12, 345)
+
+
+def test_path_poses_read_back_what_rclpy_serialized_and_a_cut_path_is_a_cdr_error():
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Path
+
+    path = Path()
+    path.header.frame_id = "map"
+    for k in range(7):
+        q = PoseStamped()
+        q.header.frame_id = "map"[: k % 4]  # frame ids of every length: every alignment case
+        q.pose.position.x, q.pose.position.y, q.pose.position.z = k + 0.25, -k * 1.5, 1.0
+        q.pose.orientation.w = 1.0
+        path.poses.append(q)
+    raw = serialize_message(path)
+    assert cdr.read_path_xy(raw) == [(k + 0.25, -k * 1.5) for k in range(7)]
+    assert cdr.read_path_xy(serialize_message(Path())) == []
+    for n in range(len(raw) - 1):
+        with pytest.raises(cdr.CdrError):
+            cdr.read_path_xy(raw[:n])
