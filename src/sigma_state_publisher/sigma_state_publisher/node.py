@@ -29,6 +29,7 @@ from tf2_msgs.msg import TFMessage
 from sigma_description.kinematics import Transform
 from sigma_description.urdf import load_urdf
 from sigma_ros_common import cdr, ros_params, serialized, spin
+from sigma_ros_common.callbacks import quiet_timer
 from sigma_ros_common.qos import LATCHED, SENSOR
 from sigma_ros_common.share import resolve_file
 from sigma_state_publisher.core import StateModel, frame_prefix
@@ -93,7 +94,8 @@ class StatePublisher(Node):
         stamp = self.get_clock().now().to_msg()
         static = self.state.static_transforms()
         self.static_pub.publish(TFMessage(transforms=[_stamped(t, stamp) for t in static]))
-        self.create_timer(1.0 / p.publish_frequency, self._publish)
+        # Quiet on shutdown: a Ctrl-C landing inside the tick (a take on a dying context) is not an error.
+        self.create_timer(1.0 / p.publish_frequency, quiet_timer(self.context, self._publish))
         self.get_logger().info(
             f"state_publisher ready: {urdf_path.name}, {len(self.state.moving)} moving joints, {len(static)} fixed, "
             f"frames '{self.state.prefix}<link>', {p.tf_topic} at <= {p.publish_frequency:g} Hz"
@@ -134,7 +136,7 @@ class StatePublisher(Node):
             base = self.state.base_transform(frame, xyz, q)
             if base is not None:
                 out.append((sec, nsec, base.parent, base.child, base.translation, base.rotation))
-        if out and self.context.ok():  # Ctrl-C may invalidate the context between two ticks
+        if out:
             self.tf_pub.publish(cdr.tf_message(out))
 
 
