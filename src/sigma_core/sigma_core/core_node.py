@@ -16,6 +16,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Sequence
+from functools import partial
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
@@ -66,7 +67,13 @@ class CoreNode(Node):
         self.robot_id = self.get_namespace().strip("/")
         self.pipeline = Pipeline(s.site, s.config, self.robot_id)
         p = self.pipeline.perception
-        sub = self.create_subscription
+        # every callback is quiet while Ctrl-C takes the context down: rclpy's EventsExecutor logs whatever a callback
+        # raises as FATAL, a publish that raced the shutdown or the KeyboardInterrupt of a Ctrl-C landing inside it
+        quiet = partial(quiet_on_shutdown, self.context)
+
+        def sub(msg_type, topic, callback, profile, **kw):
+            return self.create_subscription(msg_type, topic, quiet(callback), profile, **kw)
+
         sub(Odometry, "odom", self._on_odom, qos.SENSOR, raw=True)  # 50 Hz: read from the CDR, no Python message
         sub(DetectedHumans, "humans", lambda m: p.update_humans(
             [(h.position.x, h.position.y, h.velocity.x, h.velocity.y) for h in m.humans], self._now()), qos.SENSOR)
@@ -77,12 +84,10 @@ class CoreNode(Node):
         sub(ActuatorHealth, "actuator_health", lambda m: p.update_health(
             list(m.name), list(m.winding_temperature), self._now(), list(m.current)), qos.RELIABLE_10)
         sub(TwinHealth, "twin/health", self._on_twin, qos.LATCHED)
-        # the callbacks that publish stay quiet while Ctrl-C takes the context down (no FATAL in the log); the
-        # sensor callbacks only store values and are not wrapped (no extra call per message)
-        sub(Task, "tasks/request", quiet_on_shutdown(self.context, self._on_task), qos.reliable(20))
+        sub(Task, "tasks/request", self._on_task, qos.reliable(20))
         sub(DiagnosticStatus, "fleet_model/verdict", lambda m: p.update_fleet_verdict(
             m.message, m.level >= DiagnosticStatus.WARN, self._now()), qos.LATCHED)
-        sub(CognitionDecision, "cognition/decisions", quiet_on_shutdown(self.context, self._on_decision), qos.DECISIONS)
+        sub(CognitionDecision, "cognition/decisions", self._on_decision, qos.DECISIONS)
         self._joints_sub = None
         self._joints_last_needed = 0.0
         pub = self.create_publisher
@@ -277,7 +282,9 @@ class CoreNode(Node):
             # serialized: read with cdr.read_path_xy (a long route is many PoseStamped for rclpy to build, 5 Hz per
             # peer), and a graph route the mesh overrides is dropped before it is read
             self._peer_subs[(source, rid)] = self.create_subscription(
-                Path, m.group(0), lambda raw, r=rid, s=source: self._on_route(r, raw, s), qos.SENSOR, raw=True)
+                Path, m.group(0),
+                quiet_on_shutdown(self.context, lambda raw, r=rid, s=source: self._on_route(r, raw, s)),
+                qos.SENSOR, raw=True)
             self.get_logger().info(f"traffic: following robot {rid}'s route ({source})")
 
     def _on_route(self, robot_id: str, raw: bytes, source: str) -> None:
@@ -332,7 +339,8 @@ class CoreNode(Node):
                 p.joints_requested_at = now     # self-evaluation gives the new stream time to start
                 self._joints_sub = self.create_subscription(
                     JointState, "joint_states",
-                    lambda m: p.update_joints(list(m.name), list(m.position), self._now()), qos.SENSOR)
+                    quiet_on_shutdown(self.context, lambda m: p.update_joints(list(m.name), list(m.position),
+                                                                              self._now())), qos.SENSOR)
         elif self._joints_sub is not None and now - self._joints_last_needed > self.params.joint_states_linger:
             self.destroy_subscription(self._joints_sub)
             self._joints_sub = None

@@ -10,6 +10,7 @@ converted and handed to ``sigma_twin.core.robot.RobotTwin``); one timer publishe
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -108,21 +109,24 @@ class TwinNode(Node):
         self.last_joint = -math.inf
         self.pub = self.create_publisher(TwinHealth, "twin/health", qos.LATCHED)
         self.diag = self.create_publisher(DiagnosticArray, "diagnostics", qos.RELIABLE_10)
-        self.create_subscription(ActuatorHealth, "actuator_health", self.on_health, qos.RELIABLE_10)
-        self.create_subscription(BatteryState, "battery_state", self.on_battery, qos.RELIABLE_10)
+        # every callback is quiet while Ctrl-C takes the context down: rclpy's EventsExecutor logs whatever a callback
+        # raises as FATAL, also the KeyboardInterrupt of a Ctrl-C that lands inside it (one wrapper call per message)
+        quiet = partial(quiet_on_shutdown, self.context)
+        self.create_subscription(ActuatorHealth, "actuator_health", quiet(self.on_health), qos.RELIABLE_10)
+        self.create_subscription(BatteryState, "battery_state", quiet(self.on_battery), qos.RELIABLE_10)
         self.raw_imu: list[bytes] = []
         self.raw_odom: list[bytes] = []
         if node.raw_sensors:
             # serialized: no Python message is built per sample (their covariance arrays cost most of the time);
             # imu/odom are read in one batch per report, joint_states deserialized only at joint_states_rate
-            self.create_subscription(JointState, "joint_states", self.on_joints_raw, qos.SENSOR, raw=True)
+            # (list.append is C: no Python code runs that a Ctrl-C could interrupt)
+            self.create_subscription(JointState, "joint_states", quiet(self.on_joints_raw), qos.SENSOR, raw=True)
             self.create_subscription(Imu, "imu", self.raw_imu.append, SENSOR_BURST, raw=True)
             self.create_subscription(Odometry, "odom", self.raw_odom.append, SENSOR_BURST, raw=True)
         else:
-            self.create_subscription(JointState, "joint_states", self.on_joints, qos.SENSOR)
-            self.create_subscription(Imu, "imu", self.on_imu, SENSOR_BURST)
-            self.create_subscription(Odometry, "odom", self.on_odom, SENSOR_BURST)
-        # quiet while Ctrl-C takes the context down (the EventsExecutor would log a publish that raced it as FATAL)
+            self.create_subscription(JointState, "joint_states", quiet(self.on_joints), qos.SENSOR)
+            self.create_subscription(Imu, "imu", quiet(self.on_imu), SENSOR_BURST)
+            self.create_subscription(Odometry, "odom", quiet(self.on_odom), SENSOR_BURST)
         self.create_service(Forecast, "twin/forecast", quiet_on_shutdown(self.context, self.on_forecast, service=True))
         self.create_timer(1.0 / rate, quiet_timer(self.context, self.publish))
         self.mc = np.random.default_rng(prog.seed + 1)
