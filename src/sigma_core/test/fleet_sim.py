@@ -17,6 +17,7 @@ from sigma_core.core.sitemap import SiteMap
 from sigma_core.core.tasks import Kind, State, StatusReport, TaskSpec
 
 ROUTE_EVERY = 4          # ticks between published routes (core_node: 5 Hz at 20 Hz)
+ROUTE_DELAY = 4          # ticks a route takes to arrive (the mesh relay republishes every 0.2 s, plus transport)
 DETECT_RANGE = 8.0       # [m] the simulator's person detector
 DETECT_FOV = 1.2         # [rad] either side of the heading
 WAIT_BOUND = 60.0        # [s] no robot with work stands still longer in an encounter (a standoff held 300 s in CI)
@@ -39,11 +40,13 @@ class Fleet:
     closest: float = math.inf                       # smallest centre distance between two robots seen
     closest_pair: tuple[str, str, float] = ("", "", 0.0)
     idle: str | None = None                         # a robot left without a task (encounters)
+    route_delay: int = ROUTE_DELAY                  # ticks from a route's publication to its arrival at the others
 
     def __post_init__(self) -> None:
         self.robots = {r: KinematicRobot(x=x, y=y, yaw=yaw) for r, (x, y, yaw) in self.starts.items()}
         self.pipes = {r: Pipeline(self.site, self.config, r) for r in self.robots}
         self.routes = {r: ((b.x, b.y),) for r, b in self.robots.items()}
+        self.in_flight: list[tuple[int, str, tuple]] = []     # (arrival tick, robot, route) published, not arrived
         self.reports: dict[str, list[StatusReport]] = {r: [] for r in self.robots}
         self.notes: dict[str, list[tuple[float, str]]] = {r: [] for r in self.robots}
         self.moved_at = {r: 0.0 for r in self.robots}     # last time each robot moved (while it had a task)
@@ -78,6 +81,9 @@ class Fleet:
 
     def step(self) -> None:
         t = self.t
+        while self.in_flight and self.in_flight[0][0] <= self.ticks:
+            _, rid, route = self.in_flight.pop(0)
+            self.routes[rid] = route
         for rid, p in self.pipes.items():
             b = self.robots[rid]
             b.humans = self._people_for(b)
@@ -91,7 +97,7 @@ class Fleet:
                 p.confirm_payload(out.payload_request)
             self.robots[rid].apply(out, self.dt)
             if self.ticks % ROUTE_EVERY == 0 and out.route:
-                self.routes[rid] = out.route
+                self.in_flight.append((self.ticks + self.route_delay, rid, out.route))
             self.reports[rid] += out.statuses
             if out.traffic_note and (not self.notes[rid] or self.notes[rid][-1][1] != out.traffic_note):
                 self.notes[rid].append((t, out.traffic_note))
@@ -124,10 +130,10 @@ def _free_point(site: SiteMap, rng: random.Random, box=(-14.0, -9.0, 14.0, 9.0))
             return (x, y)
 
 
-def encounter(site: SiteMap, seed: int, robots: int) -> Fleet:
+def encounter(site: SiteMap, seed: int, robots: int, route_delay: int = ROUTE_DELAY) -> Fleet:
     """Seeded encounter: ``robots`` robots 1.6 to 2.6 m apart in a chain at random free places and headings, each sent
     to a different place (shelves, docks, points in the aisles) after a random delay of up to 4 s; one of them may
-    stay idle (no task) where it stands."""
+    stay idle (no task) where it stands. Routes arrive ``route_delay`` ticks after they were published."""
     rng = random.Random(seed)
     starts = [_free_point(site, rng)]
     while len(starts) < robots:
@@ -136,7 +142,8 @@ def encounter(site: SiteMap, seed: int, robots: int) -> Fleet:
         if site.free_point(*p) and all(math.dist(p, q) >= 1.6 for q in starts):
             starts.append(p)
     names = [f"r{k + 1}" for k in range(robots)]
-    f = Fleet(site, {n: (*p, rng.uniform(-math.pi, math.pi)) for n, p in zip(names, starts, strict=True)})
+    f = Fleet(site, {n: (*p, rng.uniform(-math.pi, math.pi)) for n, p in zip(names, starts, strict=True)},
+              route_delay=route_delay)
     places = [*sorted(site.places), "6,0", "-6,0", "0,8", "0,-8", "-13,0", "13,-3", "-4,4", "4,-4"]
     goals = dict(zip(names, rng.sample(places, robots), strict=True))
     idle = rng.choice(names) if robots > 2 and rng.random() < 0.3 else None

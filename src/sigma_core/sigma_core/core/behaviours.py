@@ -9,7 +9,7 @@ like Nav2's navigator recoveries.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import py_trees
 from py_trees.common import Status
@@ -153,6 +153,8 @@ class Navigate(_Leaf):
         self.detour_at: float | None = None                   # when it planned around people/robots it yielded to
         self.detour_retried = False
         self.cross_track = 0.0                                # [m] its own, of the last tick it tracked (replanning)
+        self.spacing_until = -math.inf                        # a hold for separation lasts until then at least
+        self.spacing_note = ""
 
     def initialise(self) -> None:
         super().initialise()
@@ -161,6 +163,7 @@ class Navigate(_Leaf):
         self.refuge, self.avoid, self.yield_since, self.replanned_at = None, (), None, -math.inf
         self.refuge_retry_at, self.detour_at, self.detour_retried = -math.inf, None, False
         self.cross_track = 0.0
+        self.spacing_until, self.spacing_note = -math.inf, ""
 
     def _site(self, pose: tuple[float, float, float]) -> SiteMap:
         """The site map with what to route around, at full radius (a path that only grazes a disc would be held
@@ -260,6 +263,10 @@ class Navigate(_Leaf):
             if self.clear_out(pose, adv.clear_of, adv.reason):
                 return Status.RUNNING
             self.refuge_retry_at = ctx.now + tp.yield_timeout     # no way out now: hold, look again later
+        if adv.spacing:
+            self.spacing_until, self.spacing_note = ctx.now + tp.separation_dwell, adv.reason
+        if adv.go and ctx.now < self.spacing_until:
+            adv = replace(adv, go=False, reason=self.spacing_note)    # the hold's dwell: no stop-go flicker
         if adv.go:
             self.yield_since, ctx.traffic_note = None, ""
             return None

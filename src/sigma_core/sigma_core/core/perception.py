@@ -16,6 +16,9 @@ from sigma_core.core.traffic import Peer, Person
 INF = math.inf
 # where other robots' routes come from, preferred first: the signed swarm mesh (relayed), then this ROS graph
 PEER_SOURCES = ("mesh", "graph")
+PEER_SPEED_WINDOW = 1.0     # [s] a peer's positions kept for its speed estimate
+PEER_SPEED_SPAN = 0.15      # [s] shortest span a speed is taken over (position jitter over a tick is no speed)
+PEER_SPEED_CAP = 2.0        # [m/s] no humanoid base goes faster: a larger estimate is a jump (e.g. a source switch)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ class Perception:
     joints_requested_at: float | None = None     # set by a shell that subscribes joint states only on demand
     peer_heard: dict[tuple[str, str], float] = field(default_factory=dict)   # (robot, source) -> last received
     peer_source: dict[str, str] = field(default_factory=dict)               # robot -> source of the route held
+    peer_track: dict[str, deque] = field(default_factory=dict)              # robot -> recent (time, x, y) held
     route_heard_at: float | None = None  # when another node last subscribed to this robot's route (None: never)
     route_heard: bool = False
     received: dict[str, float] = field(default_factory=dict)
@@ -156,8 +160,23 @@ class Perception:
             if self.overridden(robot_id, source, now, fallback_after):
                 return True
         self.peer_source[robot_id] = source
-        self.peers[robot_id] = Peer(robot_id, tuple((float(x), float(y)) for x, y in route), now)
+        pts = tuple((float(x), float(y)) for x, y in route)
+        self.peers[robot_id] = Peer(robot_id, pts, now, self._peer_speed(robot_id, pts[0], now))
         return True
+
+    def _peer_speed(self, robot_id: str, at: tuple[float, float], now: float) -> float:
+        """A peer's speed [m/s] from the positions it reported in the last ``PEER_SPEED_WINDOW`` s: the largest
+        displacement rate to the newest over spans of at least ``PEER_SPEED_SPAN`` (a relay that repeats a position
+        does not hide the motion), at most ``PEER_SPEED_CAP``; 0 until two positions are that far apart in time."""
+        track = self.peer_track.setdefault(robot_id, deque())
+        while track and (now - track[0][0] > PEER_SPEED_WINDOW or now < track[0][0]):
+            track.popleft()
+        track.append((now, *at))
+        best = 0.0
+        for t, x, y in track:
+            if now - t >= PEER_SPEED_SPAN:
+                best = max(best, math.hypot(at[0] - x, at[1] - y) / (now - t))
+        return min(best, PEER_SPEED_CAP)
 
     def overridden(self, robot_id: str, source: str, now: float, fallback_after: float) -> bool:
         """True while a source preferred to ``source`` said something of ``robot_id`` within ``fallback_after``: a

@@ -15,8 +15,12 @@ velocities from every peer at control rate. Here:
   claim, it clears out the same way (``in_the_way_of``);
 - right of way is a total order (robot id, natural order), so in every conflict exactly one robot keeps going and a
   cycle of robots waiting on each other cannot form; a robot that clears out of an aisle leaves it to the other;
-- independent of claims, no robot drives to a point closer than ``separation`` to another robot's body; a robot
-  that holds for one that does not move away replans around it with ``separation + ROUTE_MARGIN``.
+- independent of claims, no robot drives to a point closer than ``separation`` to another robot's body — to
+  anywhere that robot may be by now: its reported position moved on along its route at its estimated speed for the
+  position's age (``peer_latency`` on arrival plus the time since), so two robots closing in on each other with
+  positions a few hundred milliseconds old do not both take the same last metre; such a hold lasts at least
+  ``separation_dwell`` (no stop-go flicker); a robot that holds for one that does not move away replans around it
+  with ``separation + ROUTE_MARGIN``.
 
 People are not cooperative: a person inside the path corridor closer than ``human_yield_distance`` makes the robot
 hold (yield); a person who keeps standing there (e.g. waiting for the robot to pass) for ``yield_timeout`` is routed
@@ -35,6 +39,10 @@ from dataclasses import dataclass
 from sigma_ros_common.params import param, require
 
 Point = tuple[float, float]
+
+# [m] a robot holds when its path comes within the separation of another robot this far ahead (its stopping distance
+# at cruise speed and the control latency, with room to spare)
+SPACING_AHEAD = 0.3
 
 # [m] added to the separation when routing around a robot: a planned path keeps cell centres outside the disc, and
 # its line-of-sight shortcuts may pass up to half a cell diagonal (0.18 m at 0.25 m cells) closer; without the margin
@@ -65,6 +73,13 @@ class TrafficParams:
                                  description="after holding this long for a person or robot, replan around it")
     yield_limit: float = param(600.0, unit="s", low=1.0, high=3600.0,
                                description="navigation fails after holding this long in a row for traffic")
+    peer_latency: float = param(0.4, unit="s", low=0.0, high=5.0,
+                                description="assumed age of a peer's position when it arrives (route period, mesh "
+                                            "relay period, transport): a moving peer is kept apart from where it "
+                                            "may be by now along its route")
+    separation_dwell: float = param(0.3, unit="s", low=0.0, high=5.0,
+                                    description="a hold for separation lasts at least this long (no stop-go "
+                                                "flicker toward a peer that moves)")
 
     def __post_init__(self) -> None:
         require(self.human_clearance >= self.path_corridor, "human_clearance must be at least path_corridor")
@@ -77,6 +92,7 @@ class Peer:
     robot_id: str
     route: tuple[Point, ...]
     received: float                     # on the caller's clock
+    speed: float = 0.0                  # [m/s] estimated from its recent positions (0: standing or not known yet)
 
     @property
     def position(self) -> Point:
@@ -85,6 +101,12 @@ class Peer:
     def claim(self, lookahead: float) -> tuple[Point, ...]:
         """The first ``lookahead`` metres of the route."""
         return claim_along(self.route[0], self.route, 1, lookahead)
+
+    def reach(self, now: float, latency: float, lookahead: float) -> tuple[Point, ...]:
+        """Where along its route the robot may be by ``now``: from the reported position as far as ``speed`` takes
+        it in the position's age (``latency`` on arrival, plus the time since), at most ``lookahead`` metres."""
+        far = min(self.speed * max(0.0, now - self.received + latency), lookahead)
+        return claim_along(self.route[0], self.route, 1, far) if far > 0.01 else (self.route[0],)
 
 
 @dataclass(frozen=True)
@@ -106,6 +128,7 @@ class Advice:
     clear_of: tuple[tuple[Point, ...], ...]         # routes of right-of-way robots whose claim this robot stands in
     obstacles: tuple[tuple[float, float, float], ...]   # (x, y, radius) to route around after the yield timeout
     nearest_robot: float                            # [m] centre distance to the nearest live peer (inf: none)
+    spacing: bool = False                           # held (also) to keep the separation from a robot's body
 
 
 def natural_key(robot_id: str) -> tuple:
@@ -171,10 +194,12 @@ def polyline_distance(a: tuple[Point, ...], b: tuple[Point, ...]) -> float:
     return min(_segment_segment(a[i], a[i + 1], b[j], b[j + 1]) for i in range(len(a) - 1) for j in range(len(b) - 1))
 
 
-def first_approach(claim: tuple[Point, ...], target: Point, radius: float, step: float = 0.1) -> float:
-    """Distance along ``claim`` to the first point closer than ``radius`` to ``target`` *and* closer than the start
-    (moving away from something already near is allowed); inf if none."""
-    start = math.dist(claim[0], target)
+def first_approach(claim: tuple[Point, ...], target: Point | tuple[Point, ...], radius: float,
+                   step: float = 0.1) -> float:
+    """Distance along ``claim`` to the first point closer than ``radius`` to ``target`` (a point, or a polyline of
+    points) *and* closer than the start (moving away from something already near is allowed); inf if none."""
+    line = (target,) if isinstance(target[0], float | int) else target
+    start = point_polyline(claim[0], line)
     travelled = 0.0
     for k in range(len(claim) - 1):
         a, b = claim[k], claim[k + 1]
@@ -183,7 +208,7 @@ def first_approach(claim: tuple[Point, ...], target: Point, radius: float, step:
         for i in range(1, n + 1):
             t = i / n
             p = (a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1]))
-            d = math.dist(p, target)
+            d = point_polyline(p, line)
             if d < radius and d < start - 1e-3:
                 return travelled + t * seg
         travelled += seg
@@ -203,17 +228,20 @@ def advise(me: str, claim: tuple[Point, ...], peers: list[Peer], people: list[Pe
     p = params
     here = claim[0]
     reasons: list[str] = []
+    spacing = False
     clear_of: list[tuple[Point, ...]] = []
     obstacles: list[tuple[float, float, float]] = []
     nearest = math.inf
+    near = claim_along(here, claim, 1, SPACING_AHEAD + 0.1)   # only the next metres matter to the spacing rule
     for peer in peers:
         if now - peer.received > p.peer_max_age or peer.robot_id == me:
             continue
         dist = math.dist(here, peer.position)
         nearest = min(nearest, dist)
         obstacles.append((peer.position[0], peer.position[1], p.separation + ROUTE_MARGIN))
-        ahead = first_approach(claim, peer.position, p.separation)
-        if ahead < 0.3:
+        ahead = first_approach(near, peer.reach(now, p.peer_latency, p.lookahead), p.separation)
+        if ahead < SPACING_AHEAD:
+            spacing = True
             reasons.append(f"robot {peer.robot_id} at {dist:.1f} m: keeping {p.separation} m separation")
         if clearing or has_right_of_way(me, peer.robot_id) or not _approaches(claim, peer.position):
             continue                  # right of way, or driving away from it (leading it the same way): no conflict
@@ -229,7 +257,7 @@ def advise(me: str, claim: tuple[Point, ...], peers: list[Peer], people: list[Pe
             reasons.append(f"yielding to a person {dist:.1f} m ahead in the path")
             if math.hypot(person.vx, person.vy) < p.human_standing_speed:
                 obstacles.append((person.x, person.y, p.human_clearance))
-    return Advice(not reasons, "; ".join(reasons), tuple(clear_of), tuple(obstacles), nearest)
+    return Advice(not reasons, "; ".join(reasons), tuple(clear_of), tuple(obstacles), nearest, spacing)
 
 
 def in_the_way_of(me: str, here: Point, peers: list[Peer], now: float,
