@@ -20,6 +20,7 @@ from functools import partial
 
 from diagnostic_msgs.msg import DiagnosticStatus
 from nav_msgs.msg import Odometry, Path
+from rclpy.event_handler import PublisherEventCallbacks
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import BatteryState, JointState
@@ -97,7 +98,10 @@ class CoreNode(Node):
         self.health_pub = pub(PolicyHealth, "policy_health", qos.RELIABLE_10)
         self.status_pub = pub(TaskStatus, "tasks/status", HISTORY)
         self.switch_pub = pub(CommanderSwitch, "cognition/arbiter", HISTORY)
-        self.route_pub = pub(Path, "traffic/route", qos.SENSOR)
+        # who takes the route is told by the publisher's matched event the moment it changes (a relay that dies is
+        # noticed at once, and one that lived only between two graph scans is not missed)
+        self.route_pub = pub(Path, "traffic/route", qos.SENSOR, event_callbacks=PublisherEventCallbacks(
+            matched=quiet(lambda info: p.update_route_listeners(info.current_count, self._now()))))
         self.separation_pub = pub(Float64, "traffic/min_separation", qos.LATCHED)
         self._peer_subs: dict[tuple[str, str], object] = {}   # (source, robot) -> subscription
         self._peers_from_mesh = False
@@ -260,7 +264,6 @@ class CoreNode(Node):
         (``traffic/peers/<id>/route``, sigma_fleet_tasks) and/or ``/<id>/traffic/route`` on the graph
         (``peer_routes``). ``auto`` takes both once a relay runs here; per robot the mesh's route is held and the
         graph's only while the mesh says nothing of that robot (``Perception.update_peer``)."""
-        self.pipeline.perception.update_route_listeners(self.route_pub.get_subscription_count(), self._now())
         names = [name for name, _types in self.get_topic_names_and_types()]
         relayed = [m for m in map(self._relayed_route.match, names)
                    if m is not None and self.count_publishers(m.group(0)) > 0]  # a relay, not just a listener

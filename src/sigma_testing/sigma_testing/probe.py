@@ -76,13 +76,21 @@ class RosProbe:
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(self.node)
         self._stopping = threading.Event()
+        # entities are destroyed only between two spins: rclpy's executor reads ``handle.pointer`` of every entity
+        # of the node after its wait, which raises InvalidHandle (and ended the spin thread: no message arrived any
+        # more) for one that another thread destroyed in between
+        self._spin_lock = threading.Lock()
+        self._waiting = threading.Event()  # a destroy waits for the lock: the spin thread lets it in
         self._thread = threading.Thread(target=self._spin, name=f"{name}-spin", daemon=True)
         self._thread.start()
 
     def _spin(self) -> None:
         while self.context.ok() and not self._stopping.is_set():
+            if self._waiting.is_set():
+                time.sleep(0.001)
             try:
-                self._executor.spin_once(timeout_sec=0.05)
+                with self._spin_lock:
+                    self._executor.spin_once(timeout_sec=0.05)
             except Exception:
                 if not self.context.ok():
                     return
@@ -92,6 +100,16 @@ class RosProbe:
         collector: Collector[M] = Collector()
         self.node.create_subscription(msg_type, topic, collector._on_msg, qos)
         return collector
+
+    def destroy(self, entity: Any) -> None:
+        """Destroy a subscription, publisher or client of the probe's node (between two spins; see __init__)."""
+        self._waiting.set()
+        with self._spin_lock:
+            self._waiting.clear()
+            for destroy in (self.node.destroy_subscription, self.node.destroy_publisher, self.node.destroy_client):
+                if destroy(entity):
+                    return
+        raise ValueError(f"{entity!r} is not an entity of {self.node.get_name()}")
 
     def publisher(self, msg_type: type, topic: str, qos: QoSProfile | int = 10) -> Any:
         return self.node.create_publisher(msg_type, topic, qos)
@@ -113,7 +131,7 @@ class RosProbe:
                 time.sleep(0.005)
             return future.result()
         finally:
-            self.node.destroy_client(client)
+            self.destroy(client)
 
     def wait_for_subscribers(self, publisher: Any, count: int = 1, timeout: float = 10.0) -> None:
         """Block until ``publisher`` has matched ``count`` subscriptions (discovery done)."""

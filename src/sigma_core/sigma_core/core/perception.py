@@ -100,7 +100,7 @@ class Perception:
     peer_heard: dict[tuple[str, str], float] = field(default_factory=dict)   # (robot, source) -> last received
     peer_source: dict[str, str] = field(default_factory=dict)               # robot -> source of the route held
     peer_track: dict[str, deque] = field(default_factory=dict)              # robot -> recent (time, x, y) held
-    route_heard_at: float | None = None  # when another node last subscribed to this robot's route (None: never)
+    route_heard_at: float | None = None  # when another node was last known to take this robot's route (None: never)
     route_heard: bool = False
     received: dict[str, float] = field(default_factory=dict)
     rejected: deque = field(default_factory=lambda: deque(maxlen=8))
@@ -236,10 +236,11 @@ class Perception:
 
     def update_route_listeners(self, count: int, now: float) -> None:
         """How many other nodes take this robot's ``traffic/route`` now (its mesh relay, or other robots' cores on a
-        shared graph). Once some did, none any more means the other robots no longer learn where it goes."""
-        self.route_heard = count > 0
-        if self.route_heard:
+        shared graph), told when that changes (the publisher's matched event) or polled. Once some did, none any
+        more means the other robots no longer learn where it goes: unheard from the first report of none."""
+        if count > 0 or self.route_heard:
             self.route_heard_at = now
+        self.route_heard = count > 0
 
     def age(self, topic: str, now: float) -> float:
         t = self.received.get(topic)
