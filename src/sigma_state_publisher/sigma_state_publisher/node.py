@@ -21,7 +21,6 @@ from geometry_msgs.msg import TransformStamped
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.subscription import Subscription
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
@@ -30,6 +29,7 @@ from sigma_description.kinematics import Transform
 from sigma_description.urdf import load_urdf
 from sigma_ros_common import cdr, ros_params, serialized, spin
 from sigma_ros_common.callbacks import quiet_timer
+from sigma_ros_common.inbox import Inbox, take_newest
 from sigma_ros_common.qos import LATCHED, SENSOR
 from sigma_ros_common.share import resolve_file
 from sigma_state_publisher.core import StateModel, frame_prefix
@@ -42,21 +42,6 @@ TF_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST, reliability=Reli
 # Sensor-data QoS (best effort, volatile) keeping only the newest sample: the timer wants the latest state.
 NEWEST = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=SENSOR.reliability,
                     durability=SENSOR.durability)
-
-
-def _unused(_msg: object) -> None:
-    """Callback of the polled subscriptions (never called: no executor spins the inbox node)."""
-
-
-def _take_newest(sub: Subscription) -> Any:
-    """The newest message waiting on ``sub`` (older ones are dropped; serialized bytes for a raw one), or None."""
-    newest = None
-    while True:
-        with sub.handle:
-            taken = sub.handle.take_message(sub.msg_type, sub.raw)
-        if taken is None:
-            return newest
-        newest = taken[0]
 
 
 def _stamped(t: Transform, stamp) -> TransformStamped:
@@ -84,11 +69,9 @@ class StatePublisher(Node):
         self.static_pub = self.create_publisher(TFMessage, p.tf_static_topic, LATCHED)
         self.tf_pub = self.create_publisher(TFMessage, p.tf_topic, TF_QOS)
         # Not added to any executor: polled by the timer (see the module docstring).
-        self.inbox = Node("state_publisher_inbox", namespace=self.get_namespace(), context=self.context,
-                          start_parameter_services=False, enable_rosout=False)
-        self._joints_sub = self.inbox.create_subscription(JointState, "joint_states", _unused, NEWEST, raw=True)
-        self._odom_sub = (self.inbox.create_subscription(Odometry, "odom", _unused, NEWEST, raw=True)
-                          if p.publish_odom_tf else None)
+        self.inbox = Inbox(self)
+        self._joints_sub = self.inbox.subscribe(JointState, "joint_states", NEWEST, raw=True)
+        self._odom_sub = self.inbox.subscribe(Odometry, "odom", NEWEST, raw=True) if p.publish_odom_tf else None
         self._read_joints = _joint_fields(cdr.JointStateReader())  # built once: its name cache lives across ticks
         self.description_pub.publish(String(data=robot.xml))
         stamp = self.get_clock().now().to_msg()
@@ -104,7 +87,7 @@ class StatePublisher(Node):
     def destroy_node(self) -> None:
         inbox, self.inbox = getattr(self, "inbox", None), None
         if inbox is not None:
-            inbox.destroy_node()
+            inbox.destroy()
         super().destroy_node()
 
     def _read(self, topic: str, raw: bytes, read: Any, msg_type: type, fields: Any) -> Any:
@@ -117,8 +100,8 @@ class StatePublisher(Node):
             return None
 
     def _publish(self) -> None:
-        joints = _take_newest(self._joints_sub)
-        odom = _take_newest(self._odom_sub) if self._odom_sub is not None else None
+        joints = take_newest(self._joints_sub)
+        odom = take_newest(self._odom_sub) if self._odom_sub is not None else None
         out: list[tuple[int, int, str, str, Any, Any]] = []
         if joints is not None and (js := self._read("joint_states", joints, self._read_joints,
                                                     JointState, _joint_message_fields)) is not None:

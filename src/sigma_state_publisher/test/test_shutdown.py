@@ -33,7 +33,7 @@ def test_a_keyboard_interrupt_inside_the_tick_is_swallowed(publisher, monkeypatc
     def interrupted(_sub):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(node_module, "_take_newest", interrupted)
+    monkeypatch.setattr(node_module, "take_newest", interrupted)
     assert _tick(node)() is None
 
 
@@ -43,7 +43,7 @@ def test_a_failing_take_after_shutdown_is_quiet_but_a_bug_while_running_is_not(p
     def broken(_sub):
         raise RuntimeError("take failed")
 
-    monkeypatch.setattr(node_module, "_take_newest", broken)
+    monkeypatch.setattr(node_module, "take_newest", broken)
     tick = _tick(node)
     with pytest.raises(RuntimeError, match="take failed"):    # the context is valid: a real error propagates
         tick()

@@ -25,6 +25,7 @@ from sigma_interfaces.msg import ActuatorHealth, ComponentHealth, TwinHealth
 from sigma_interfaces.srv import Forecast
 from sigma_ros_common import qos
 from sigma_ros_common.callbacks import quiet_on_shutdown, quiet_timer
+from sigma_ros_common.inbox import Inbox, take_all
 from sigma_ros_common.ros_params import declare_plain, load
 from sigma_ros_common.spin import events_executor, run
 from sigma_twin.core import raw_cdr
@@ -39,10 +40,12 @@ from sigma_twin.core.params import (
 from sigma_twin.core.robot import ComponentHealth as CoreHealth
 from sigma_twin.core.robot import RobotTwin
 
-# imu/odom: best effort like the sensor profile, but a deep reader queue. With the sensor profile's depth 5, an unpaced
-# simulator (IMU at 100 Hz of simulated time, ~1000 samples per wall second on a quiet host) overwrote samples while
-# the executor was busy with a forecast; the vibration monitor then saw windows with holes, the 32 Hz bearing tone
-# aliased out of its band and the wear was never confirmed (round-4 CI). 2000 samples cover 2 s at that pace.
+# joint_states/imu/odom: best effort like the sensor profile, but a deep reader queue. With the sensor profile's depth
+# 5, an unpaced simulator (IMU at 100 Hz of simulated time, ~1000 samples per wall second on a quiet host) overwrote
+# samples while the executor was busy with a forecast; the vibration monitor then saw windows with holes, the 32 Hz
+# bearing tone aliased out of its band and the wear was never confirmed (round-4 CI). 2000 samples cover 2 s at that
+# pace; the inbox is polled every INBOX_PERIOD.
+INBOX_PERIOD = 0.2  # [s] joint_states/imu/odom are taken from their readers this often
 SENSOR_BURST = QoSProfile(depth=2000, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT,
                           durability=DurabilityPolicy.VOLATILE)
 
@@ -114,15 +117,21 @@ class TwinNode(Node):
         quiet = partial(quiet_on_shutdown, self.context)
         self.create_subscription(ActuatorHealth, "actuator_health", quiet(self.on_health), qos.RELIABLE_10)
         self.create_subscription(BatteryState, "battery_state", quiet(self.on_battery), qos.RELIABLE_10)
+        self.inbox: Inbox | None = None
+        self.joints_sub = self.imu_sub = self.odom_sub = None
         self.raw_imu: list[bytes] = []
         self.raw_odom: list[bytes] = []
         if node.raw_sensors:
             # serialized: no Python message is built per sample (their covariance arrays cost most of the time);
-            # imu/odom are read in one batch per report, joint_states deserialized only at joint_states_rate
-            # (list.append is C: no Python code runs that a Ctrl-C could interrupt)
-            self.create_subscription(JointState, "joint_states", quiet(self.on_joints_raw), qos.SENSOR, raw=True)
-            self.create_subscription(Imu, "imu", self.raw_imu.append, SENSOR_BURST, raw=True)
-            self.create_subscription(Odometry, "odom", self.raw_odom.append, SENSOR_BURST, raw=True)
+            # joint_states deserialized only at joint_states_rate; imu/odom read in one batch per report. None of
+            # the three is taken by the executor one by one (250 wake-ups a second): they are polled from an inbox
+            # node (sigma_ros_common.inbox) every INBOX_PERIOD, well within what the readers hold (SENSOR_BURST: 2 s
+            # of an unpaced simulator)
+            self.inbox = Inbox(self)
+            self.joints_sub = self.inbox.subscribe(JointState, "joint_states", SENSOR_BURST, raw=True)
+            self.imu_sub = self.inbox.subscribe(Imu, "imu", SENSOR_BURST, raw=True)
+            self.odom_sub = self.inbox.subscribe(Odometry, "odom", SENSOR_BURST, raw=True)
+            self.create_timer(INBOX_PERIOD, quiet_timer(self.context, self.collect_raw))
         else:
             self.create_subscription(JointState, "joint_states", quiet(self.on_joints), qos.SENSOR)
             self.create_subscription(Imu, "imu", quiet(self.on_imu), SENSOR_BURST)
@@ -149,13 +158,30 @@ class TwinNode(Node):
             return
         self.on_joints(msg)
 
+    def collect_raw(self) -> None:
+        """Take the serialized samples waiting in the inbox: joint_states to the twin (at joint_states_rate),
+        imu/odom into the report's buffers."""
+        if self.joints_sub is None or self.imu_sub is None or self.odom_sub is None:
+            return
+        for raw in take_all(self.joints_sub):
+            self.on_joints_raw(raw)
+        self.raw_imu += take_all(self.imu_sub)
+        self.raw_odom += take_all(self.odom_sub)
+
     def drain_raw(self) -> None:
         """Hand the buffered serialized imu/odom samples to the twin in one batch each."""
+        self.collect_raw()
         if self.raw_imu or self.raw_odom:  # the IMU batch waits for the odometry of the same period (settle)
-            imu, self.raw_imu[:] = list(self.raw_imu), []
-            odom, self.raw_odom[:] = list(self.raw_odom), []
+            imu, self.raw_imu = self.raw_imu, []
+            odom, self.raw_odom = self.raw_odom, []
             self.twin.on_imu_batch(*raw_cdr.imu_batch(imu), settle=False)
             self.twin.on_odom_batch(*raw_cdr.odom_batch(odom))
+
+    def destroy_node(self) -> None:
+        inbox, self.inbox = getattr(self, "inbox", None), None
+        if inbox is not None:
+            inbox.destroy()
+        super().destroy_node()
 
     def on_health(self, msg: ActuatorHealth) -> None:
         self.twin.on_actuator_health(_stamp_s(msg.header.stamp), list(msg.name), msg.winding_temperature,
