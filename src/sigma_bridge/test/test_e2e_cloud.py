@@ -120,6 +120,10 @@ def test_the_downlink_follows_decision_url(launch, ros_probe, cloud, tmp_path):
     register(cloud, tmp_path)
     decisions = ros_probe.subscribe(CognitionDecision, "/r1/cognition/decisions", qos.DECISIONS)
     b = bridge(launch, tmp_path, f"http://127.0.0.1:{free_port()}", decision_url=cloud.url)
+    # the decisions topic is volatile: a decision the bridge publishes before discovery has matched the probe's
+    # reader is not kept for it (CI saw the bridge apply one 0.1 s after it started, with the probe still unmatched)
+    ros_probe.wait_for_publishers("/r1/cognition/decisions", 1, timeout=30)
+    time.sleep(0.5)  # the writer's side of the match follows the reader's within milliseconds on one host
     fresh = cloud.decide("r1", "dock", ttl_s=60, station="d3")
     decisions.wait_for(lambda ms: any(m.decision_id == fresh for m in ms), timeout=30)
     wait_until(lambda: cloud.decision(fresh)["status"] == "applied", 10, "decision acknowledged")
