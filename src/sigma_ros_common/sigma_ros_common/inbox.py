@@ -46,8 +46,5 @@ def take_all(sub: Subscription) -> list[Any]:
 
 def take_newest(sub: Subscription) -> Any:
     """The newest message waiting on ``sub`` (older ones are dropped), or None."""
-    newest = None
-    with sub.handle:
-        while (taken := sub.handle.take_message(sub.msg_type, sub.raw)) is not None:
-            newest = taken[0]
-    return newest
+    waiting = take_all(sub)
+    return waiting[-1] if waiting else None
