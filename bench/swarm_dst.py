@@ -3,6 +3,7 @@
     python bench/swarm_dst.py                 # 20,000 seeds, 2 worker processes
     python bench/swarm_dst.py --seeds 50000 --workers 4
     python bench/swarm_dst.py --seeds 1000 --n-min 20 --n-max 20 --starve-gap 0.1 --bound 8   # CPU-starved host
+    python bench/swarm_dst.py --seeds 2000 --ack-margin 1      # every follower acknowledges every round (< round 18)
 
 Each seed is a whole site (members, clocks, network, fault schedule) with the invariants checked after every step
 (see docs/swarm.md). A failing seed is printed with the command that replays it. The last line is the headline.
@@ -16,19 +17,22 @@ import statistics
 import sys
 import time
 
+from sigma_swarm.core import ElectionParams
 from sigma_swarm.dst import Profile, run_seed
 
 PROFILE = Profile(n_min=3, n_max=25)
+PARAMS = ElectionParams()
 
 
-def _one(seed: int) -> tuple[int, int, bool, str, float, int, int, str]:
-    r = run_seed(seed, PROFILE)  # PROFILE is replaced in the workers by _init when options change it
-    return r.seed, r.n, r.ok, r.violation, r.leader_after_calm_s, r.events, r.commands, r.replay_hint()
+def _one(seed: int) -> tuple[int, int, bool, str, float, int, int, str, int, int, int]:
+    r = run_seed(seed, PROFILE, PARAMS)  # replaced in the workers by _init when options change them
+    return (r.seed, r.n, r.ok, r.violation, r.leader_after_calm_s, r.events, r.commands, r.replay_hint(),
+            r.heartbeats, r.subset_heartbeats, r.acks)
 
 
-def _init(profile: Profile) -> None:
-    global PROFILE
-    PROFILE = profile
+def _init(profile: Profile, params: ElectionParams) -> None:
+    global PROFILE, PARAMS
+    PROFILE, PARAMS = profile, params
 
 
 def main() -> int:
@@ -42,30 +46,38 @@ def main() -> int:
                         help="mean gap (s) in which each member gets no CPU, for the whole run (0 = off)")
     parser.add_argument("--bound", type=float, default=Profile().liveness_bound_s,
                         help="liveness bound (s) after faults stop")
+    parser.add_argument("--ack-margin", type=float, default=ElectionParams().ack_margin,
+                        help="election.ack_margin: followers asked to acknowledge each heartbeat beyond the majority "
+                             "(>= 1: every follower, the protocol before round 18)")
     args = parser.parse_args()
     profile = Profile(n_min=args.n_min, n_max=args.n_max, starve_gap_s=args.starve_gap, liveness_bound_s=args.bound)
+    params = ElectionParams(ack_margin=args.ack_margin)
     started = time.perf_counter()
     seeds = range(args.first, args.first + args.seeds)
-    with multiprocessing.Pool(args.workers, initializer=_init, initargs=(profile,)) as pool:
+    with multiprocessing.Pool(args.workers, initializer=_init, initargs=(profile, params)) as pool:
         results = list(pool.imap_unordered(_one, seeds, chunksize=50))
     elapsed = time.perf_counter() - started
     failures = [r for r in results if not r[2]]
-    for seed, n, _, violation, _, _, _, hint in failures[:20]:
+    for seed, n, _, violation, _, _, _, hint, *_ in failures[:20]:
         print(f"FAILED seed {seed} (n={n}): {violation}\n  {hint}")
     times = sorted(r[4] for r in results if r[2])
     sizes = [r[1] for r in results]
     events = sum(r[5] for r in results)
     commands = sum(r[6] for r in results)
+    heartbeats, subset, acks = (sum(r[k] for r in results) for k in (8, 9, 10))
 
     def pct(q: float) -> float:
         return times[int(q * (len(times) - 1))] * 1e3 if times else float("nan")
 
     print(f"members per site: min {min(sizes)} median {statistics.median(sizes):.0f} max {max(sizes)}; "
           f"{events:,} simulated events, {commands:,} fenced leader commands")
+    print(f"acknowledgements: {acks / max(heartbeats, 1):.2f} sent per leader heartbeat ({heartbeats:,} heartbeats, "
+          f"{subset / max(heartbeats, 1):.0%} of them asking a subset; ack_margin {args.ack_margin:g})")
     print(f"after faults stop, leader acknowledged by all: p50 {pct(0.5):.0f} ms p99 {pct(0.99):.0f} ms "
           f"max {pct(1.0):.0f} ms (bound {profile.liveness_bound_s:g} s)")
     print(f"command: python bench/swarm_dst.py --seeds {args.seeds} --first {args.first} --workers {args.workers} "
-          f"--n-min {args.n_min} --n-max {args.n_max} --starve-gap {args.starve_gap:g} --bound {args.bound:g}"
+          f"--n-min {args.n_min} --n-max {args.n_max} --starve-gap {args.starve_gap:g} --bound {args.bound:g} "
+          f"--ack-margin {args.ack_margin:g}"
           f" ({elapsed:.0f} s wall)")
     starved = f", CPU-starved (mean gap {args.starve_gap * 1e3:.0f} ms)" if args.starve_gap else ""
     print(f"swarm_dst: {len(results) - len(failures)}/{len(results)} seeds passed every invariant and the liveness "

@@ -130,11 +130,13 @@ def rest_cpu(clusters: dict[str, LocalCluster], floors: list[subprocess.Popen], 
 
 
 def run_size(n: int, kills: int, domain: int, workdir: Path, rest_s: float, baseline: str | None,
-             floor: int, ros_domain: int, params_file: Path | None = None) -> dict:
+             floor: int, ros_domain: int, params_file: Path | None = None,
+             baseline_params: Path | None = None) -> dict:
     cluster = LocalCluster(n, workdir / "this", domain, params_file=params_file)
     clusters = {"this": cluster}
     if baseline:
-        clusters["previous"] = LocalCluster(n, workdir / "previous", domain + 1, python_path=baseline)
+        clusters["previous"] = LocalCluster(n, workdir / "previous", domain + 1, python_path=baseline,
+                                            params_file=baseline_params)
     floors: list[subprocess.Popen] = []
     try:
         for c in clusters.values():
@@ -211,13 +213,16 @@ def main() -> int:
     parser.add_argument("--params", type=Path, default=None,
                         help="YAML with an 'election:' section for this code's members (e.g. a longer heartbeat "
                              "period with scaled timeouts); the previous code keeps its own defaults")
+    parser.add_argument("--baseline-params", type=Path, default=None,
+                        help="YAML 'election:' section for the previous code's members (its own names only; e.g. "
+                             "this very revision with bench/swarm_params_all_acks.yaml: one change isolated)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="swarm-failover-") as tmp:
         baseline = baseline_tree(args.baseline_rev, Path(tmp)) if args.baseline_rev else None
         for n in args.sizes:
             r = run_size(n, args.kills, args.domain, Path(tmp) / f"n{n}", args.rest, baseline, args.floor,
-                         args.ros_domain, args.params)
+                         args.ros_domain, args.params, args.baseline_params)
             results.append(r)
             f = [x * 1e3 for x in r["failovers"]] or [float("nan")]
             cpu = r["cpu"]
@@ -248,7 +253,8 @@ def main() -> int:
     print(f"host: {os.cpu_count()} cores, load average {load:.1f} at the end (shared machine)")
     print(f"command: python bench/swarm_failover.py --sizes {' '.join(map(str, args.sizes))} --kills {args.kills} "
           f"--rest {args.rest:g} --baseline-rev '{args.baseline_rev}' --floor {args.floor}"
-          + (f" --params {args.params}" if args.params else ""))
+          + (f" --params {args.params}" if args.params else "")
+          + (f" --baseline-params {args.baseline_params}" if args.baseline_params else ""))
     worst = max((pct([x * 1e3 for x in r["failovers"]], 0.99) for r in results if r["failovers"]),
                 default=float("nan"))
     mean = statistics.fmean(r["cpu"]["this"]["mean"] for r in results)

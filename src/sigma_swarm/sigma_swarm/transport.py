@@ -8,16 +8,17 @@ follower's reader never even sees the other followers' acknowledgements: no wake
 
 Lanes (round 5): what a member reads comes in on three readers, and only two of them wake it.
 - ``_all`` + own id (reliable, wakes): votes and their answers, acknowledgements, leader commands, members' reports.
-- ``_beat`` (best effort, wakes): the leader's heartbeats. Each is superseded by the next one 75 ms later, so DDS
-  retransmitting a lost one is worth nothing, and reliability cost the leader an ACKNACK from every follower per
-  heartbeat (its receive thread) plus its writer's retransmission timer. The same reader takes the
+- ``_beat`` (best effort, wakes): the leader's heartbeats. Each is superseded by the next one a period (100 ms)
+  later, so DDS retransmitting a lost one is worth nothing, and reliability cost the leader an ACKNACK from every
+  follower per heartbeat (its receive thread) plus its writer's retransmission timer. The same reader takes the
   acknowledgements addressed to this member (partition ``_ack.<robot id>``, round 6, best effort): an
   acknowledgement renews the lease only if it arrives within the round, so a retransmission is worth nothing there
-  either, and a reliable one cost the leader an ACKNACK per acknowledgement (19 x 13.3 a second at 20 members).
+  either, and a reliable one cost the leader an ACKNACK per acknowledgement (19 x 13.3 a second at 20 members with
+  round 6's 75 ms heartbeat).
 - ``_lazy`` (reliable, never wakes): membership heartbeats (every member, 1 s) and members' broadcasts. They feed
   failure detection (2.5 s), roster commits and applications that tolerate tens of milliseconds; they are taken at
   the member's next wake-up (≤ one leader heartbeat period at rest). Before, each one woke every member: at 20
-  members 19 extra wake-ups per second per member, more than the leader's 13.3 heartbeats.
+  members 19 extra wake-ups per second per member, more than the leader's 13.3 heartbeats of then.
 Which lane a frame travels is routing only: the receiver accepts every kind from every reader and checks each frame
 the same way."""
 

@@ -8,6 +8,7 @@ malformed CDR, wrong sizes and unknown kinds instead of losing them inside the D
 
 # No "from __future__ import annotations": cyclonedds resolves these IDL annotations at run time.
 
+import contextlib
 from dataclasses import dataclass
 
 from cyclonedds.idl import IdlStruct
@@ -111,6 +112,7 @@ class LeaderHeartbeatIdl(IdlStruct, typename="sigma_swarm::LeaderHeartbeat"):
     term: int64
     roster_version: int64
     seq: int64
+    ack_mask: int64  # round 18; a body without it (rounds <= 17) is read as 0, every follower acknowledges
 
 
 @dataclass
@@ -198,6 +200,13 @@ def encode_message(message: m.Message) -> tuple[int, bytes]:
         raise ValueError(f"cannot encode {type(message).__name__}: {exc}") from exc
 
 
+# kind id -> (field names, cdr layout) of an older body of that kind still read (fields missing: their defaults).
+# LeaderHeartbeat before round 18 had no ack_mask: a round-18 follower under an older leader acknowledges every
+# round, as before. (An older member cannot read a round-18 heartbeat: docs/swarm.md "Upgrading a site".)
+_LEGACY: dict[int, tuple[tuple[str, ...], str]] = {
+    KIND_OF[m.LeaderHeartbeat]: (("sender", "term", "roster_version", "seq"), "sqqq")}
+
+
 def decode_message(kind: int, body: bytes) -> m.Message:
     """The core message in ``body``; DecodeError('unknown_kind' | 'malformed_cdr') otherwise."""
     entry = _CODEC.get(kind)
@@ -207,5 +216,11 @@ def decode_message(kind: int, body: bytes) -> m.Message:
     try:
         values = cdr.decode(layout, body)
     except cdr.CdrError as exc:
-        raise DecodeError("malformed_cdr", f"kind {kind}: body is not valid CDR ({exc})") from exc
+        values = None
+        if (legacy := _LEGACY.get(kind)) is not None:
+            names, old_layout = legacy
+            with contextlib.suppress(cdr.CdrError):
+                values = cdr.decode(old_layout, body)
+        if values is None:
+            raise DecodeError("malformed_cdr", f"kind {kind}: body is not valid CDR ({exc})") from exc
     return core_type(**dict(zip(names, values, strict=True)))

@@ -64,7 +64,7 @@ def test_defaults_equal_config_file_and_lease_is_below_min_timeout():
 
 @pytest.mark.parametrize(("values", "needle"), [
     ({"election_timeout_min_s": 0.3, "election_timeout_max_s": 0.2}, "greater than"),
-    ({"heartbeat_interval_s": 0.1}, "half of election_timeout_min_s"),
+    ({"heartbeat_interval_s": 0.15}, "half of election_timeout_min_s"),
     ({"suspicion_timeout_s": 0.5}, "twice member_heartbeat_interval_s"),
     ({"max_clock_drift": 0.5}, "max_clock_drift"),
     ({"bogus": 1.0}, "bogus"),
@@ -207,3 +207,94 @@ def test_leader_awaits_acks_until_its_newest_round_has_a_majority():
     assert m.awaiting_acks  # 2 of 5
     m.handle(HeartbeatAck(others[1], m.term, 1, leader, seq), t)
     assert not m.awaiting_acks  # 3 of 5: the round has its majority
+
+
+def _heartbeats(out):
+    return [s.message for s in out.sends if isinstance(s.message, LeaderHeartbeat)]
+
+
+def _next_beat(leader):
+    """Tick ``leader`` at its own deadlines until it sends a heartbeat; (the heartbeat, the time)."""
+    while True:
+        t = leader.next_deadline()
+        if beats := _heartbeats(leader.tick(t)):
+            return beats[0], t
+
+
+def test_a_settled_leader_asks_a_rotating_majority_with_margin_and_everyone_after_a_short_round():
+    ids = tuple(f"r{i:02d}" for i in range(20))
+    roster = Roster(1, frozenset(ids))
+    members = make(ids, roster)
+    t = run(members, 1.5)
+    (leader,) = leaders(members, t)
+    m = members[leader]
+    masks = []
+    for _ in range(4):  # every round gets its majority at once, so each next one asks a subset
+        beat, t = _next_beat(m)
+        masks.append(beat.ack_mask)
+        asked = [i for i in sorted(ids) if beat.ack_mask >> sorted(ids).index(i) & 1]
+        assert len(asked) == 10 + 3 and leader not in asked  # 10 followers make the majority, 30 % more asked
+        acks = {i for i in ids if i != leader
+                for s in members[i].handle(beat, t).sends if isinstance(s.message, HeartbeatAck)}
+        assert acks == set(asked)  # the others stay silent (but heard the leader: they refuse votes)
+        assert all(members[i].leader == leader for i in ids if i != leader)
+        for i in acks:
+            m.handle(HeartbeatAck(i, m.term, 1, leader, beat.seq), t)
+        assert not m.awaiting_acks
+    assert len(set(masks)) > 1  # the subset rotates
+    # a round whose majority does not arrive before the next heartbeat: the next one asks every follower
+    beat, t = _next_beat(m)
+    assert beat.ack_mask != 0 and m.awaiting_acks
+    assert _next_beat(m)[0].ack_mask == 0
+
+
+def test_a_follower_acknowledges_when_asked_when_unsure_and_always_tells_a_stale_leader_its_term():
+    ids = ("a", "b", "c", "d", "e")
+    f = Member("c", ROSTER, P, random.Random(1), 0.0)  # "c" is bit 2 of the sorted roster
+    t = 1.0
+
+    def acked(beat):
+        return [s.message for s in f.handle(beat, t).sends if isinstance(s.message, HeartbeatAck)]
+
+    assert acked(LeaderHeartbeat("a", 3, 1, 1, 0b00100))  # asked
+    assert not acked(LeaderHeartbeat("a", 3, 1, 2, 0b11010))  # not asked
+    assert f.leader == "a" and f.term == 3  # but the heartbeat counted: it follows "a" and refuses votes
+    assert acked(LeaderHeartbeat("a", 3, 1, 3))  # no mask: every follower
+    assert acked(LeaderHeartbeat("a", 3, 2, 4, 0b11010))  # another roster version: the mask cannot be read
+    (stale,) = acked(LeaderHeartbeat("b", 2, 1, 9, 0b00001))  # an older term, not asked: told our term anyway
+    assert stale.term == 3 and stale.to == "b"
+    assert set(ids) == ROSTER.members
+
+
+def test_every_follower_is_asked_in_small_rosters_during_roster_changes_and_with_a_margin_of_one():
+    ids = tuple(f"r{i:02d}" for i in range(20))
+    wide = ElectionParams(ack_margin=1.0)
+    members = {i: Member(i, Roster(1, frozenset(ids)), wide, random.Random(i), 0.0) for i in ids}
+    t = run(members, 1.5)
+    (leader,) = leaders(members, t)
+    assert not members[leader].awaiting_acks  # its rounds get their majority: only the margin asks everyone
+    assert _next_beat(members[leader])[0].ack_mask == 0
+    members = make(("a", "b", "c"), Roster(1, frozenset("abc")))  # 1 follower makes the majority, 2 asked: all
+    t = run(members, 1.5)
+    (leader,) = leaders(members, t)
+    assert not members[leader].awaiting_acks and _next_beat(members[leader])[0].ack_mask == 0
+    # a roster change in progress (joint quorum): everyone, although the 20-member roster would ask a subset
+    ids = tuple(f"r{i:02d}" for i in range(20))
+    members = make(ids, Roster(1, frozenset(ids)))
+    t = run(members, 1.5)
+    (leader,) = leaders(members, t)
+    assert _next_beat(members[leader])[0].ack_mask != 0
+    members = make(ids, Roster(1, frozenset(ids[:19])))
+    t = run(members, 1.5)
+    seen = []  # (in a roster change, ack_mask) of every heartbeat sent from here on
+    for m in members.values():
+        def tick(now, m=m, tick=m.tick):
+            out = tick(now)
+            seen.extend((m.prev_members is not None, b.ack_mask) for b in _heartbeats(out))
+            return out
+        m.tick = tick
+        m.set_roster(Roster(2, frozenset(ids)), t)
+    run(members, t + 4.0, start=t, step=0.005)
+    during = [mask for changing, mask in seen if changing]
+    after = [mask for changing, mask in seen if not changing]
+    assert during and after and set(during) == {0} and any(after)

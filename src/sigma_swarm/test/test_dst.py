@@ -40,6 +40,20 @@ def test_invariants_hold_for_every_seed(first, end, profile):
     assert commands > (end - first)  # fenced leader commands were really exercised
 
 
+def test_leaders_ask_a_subset_to_acknowledge_and_fewer_acknowledgements_travel():
+    """Round 18: the same seeds with every follower asked (ack_margin 1, the protocol before) and with the default
+    margin; both keep every invariant (the sweeps above run the default), the default sends fewer acknowledgements."""
+    seeds, profile = range(200_000, 200_030), Profile(n_min=10, n_max=25)
+    counts = {}
+    for margin in (1.0, ElectionParams().ack_margin):
+        results = [run_seed(seed, profile, ElectionParams(ack_margin=margin)) for seed in seeds]
+        assert all(r.ok for r in results), [f"{r.seed}: {r.violation}" for r in results if not r.ok][:3]
+        beats = sum(r.heartbeats for r in results)
+        counts[margin] = (sum(r.subset_heartbeats for r in results) / beats, sum(r.acks for r in results) / beats)
+    assert counts[1.0][0] == 0 and counts[ElectionParams().ack_margin][0] > 0.2
+    assert counts[ElectionParams().ack_margin][1] < 0.9 * counts[1.0][1]
+
+
 def test_same_seed_same_run():
     a, b = run_seed(4242, trace=True), run_seed(4242, trace=True)
     assert a.ok and a.trace == b.trace and a.events == b.events and a.faults == b.faults
@@ -83,6 +97,22 @@ def test_checker_catches_a_roster_change_without_the_joint_quorum(monkeypatch):
                         lambda self, ids: member_module._majority(ids, self.roster.members))
     result = _first_failure(range(400), Profile(n_min=3, n_max=8, roster_change_p=1.0))
     assert result is not None and "two leaders in term" in result.violation
+
+
+def test_checker_catches_a_leader_that_counts_the_followers_it_asked_as_acknowledged(monkeypatch):
+    original = member_module.Member._send_heartbeat
+
+    def presume(self, now, out):
+        original(self, now, out)
+        beat = out.sends[-1].message
+        asked = {p for p, rank in self._rank.items() if beat.ack_mask >> rank & 1}
+        self._hb_acks[beat.seq] |= asked
+        if beat.ack_mask and self._quorum(self._hb_acks[beat.seq]):
+            self._lease_until, self._quorum_at, self._acked_seq = now + self.params.lease_s, now, beat.seq
+
+    monkeypatch.setattr(member_module.Member, "_send_heartbeat", presume)
+    result = _first_failure(range(300), Profile(n_min=6, n_max=12))
+    assert result is not None and "overlapping valid leader leases" in result.violation
 
 
 def test_checker_catches_terms_going_back(monkeypatch):

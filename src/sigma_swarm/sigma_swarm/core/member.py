@@ -36,6 +36,7 @@ from sigma_swarm.core.messages import (
 from sigma_swarm.core.params import ElectionParams
 
 NEVER = -math.inf
+MASK_MEMBERS = 63  # roster positions a heartbeat's ack_mask can name (int64, sign bit unused); larger: all ack
 SCHED_DELAY_DECAY = 0.05  # s of remembered timer lateness forgotten per s
 
 
@@ -90,6 +91,11 @@ class SwarmStatus:
     roster_transition: bool
 
 
+def _ranks(roster: Roster) -> dict[str, int]:
+    """Each member's position in the sorted roster: its bit in a heartbeat's ``ack_mask``."""
+    return {member: rank for rank, member in enumerate(sorted(roster.members))}
+
+
 def _majority(ids: set[str], of: frozenset[str]) -> bool:
     return len(ids & of) > len(of) // 2
 
@@ -103,6 +109,7 @@ class Member:
         self.params = params
         self.rng = rng
         self.roster = roster
+        self._rank = _ranks(roster)
         durable = durable or Durable()
         # Joint quorum while a roster change is not committed; a restart in the middle of one keeps it.
         self.prev_members: frozenset[str] | None = (
@@ -133,6 +140,7 @@ class Member:
         self._lease_until = NEVER
         self._quorum_at = NEVER  # send time of the newest heartbeat round a majority acknowledged (leader only)
         self._hb_seq = 0
+        self._acked_seq = -1  # newest heartbeat round a majority acknowledged (leader only; -1: none yet)
         self._hb_sent: dict[int, float] = {}
         self._hb_acks: dict[int, set[str]] = {}
         self._next_hb = NEVER
@@ -237,6 +245,7 @@ class Member:
             return False
         self.prev_members = self.roster.members
         self.roster = roster
+        self._rank = _ranks(roster)
         self.roster_adopted_at = now
         self.roster_stale = False
         self._quiet_until = max(self._quiet_until, now + self.params.election_timeout_min_s)
@@ -410,9 +419,17 @@ class Member:
             out.sends.append(Send(HeartbeatAck(self.id, self.term, self.roster.version, msg.sender, msg.seq),
                                   to=msg.sender))
             return
-        if self._accept_leader(msg, now):
+        if self._accept_leader(msg, now) and self._asked(msg):
             out.sends.append(Send(HeartbeatAck(self.id, self.term, self.roster.version, msg.sender, msg.seq),
                                   to=msg.sender))
+
+    def _asked(self, msg: LeaderHeartbeat) -> bool:
+        """Whether the leader asked this member to acknowledge ``msg``. A mask read against another roster version
+        than the leader's (or naming no one) asks everybody: an acknowledgement too many is always harmless."""
+        if not msg.ack_mask or msg.roster_version != self.roster.version:
+            return True
+        rank = self._rank.get(self.id)
+        return rank is None or bool(msg.ack_mask >> rank & 1)
 
     def _on_heartbeat_ack(self, msg: HeartbeatAck, now: float, out: Output) -> None:
         if msg.term > self.term:
@@ -428,6 +445,7 @@ class Member:
         if self._quorum(acks):
             self._lease_until = max(self._lease_until, sent + self.params.lease_s)
             self._quorum_at = max(self._quorum_at, sent)
+            self._acked_seq = max(self._acked_seq, msg.seq)
             for seq in [s for s in self._hb_sent if s <= msg.seq]:
                 del self._hb_sent[seq]
                 self._hb_acks.pop(seq, None)
@@ -535,6 +553,7 @@ class Member:
         self.leader = self.id
         self._leader_since = self._quorum_at = now
         self._lease_until = NEVER
+        self._acked_seq = -1
         self._hb_sent.clear()
         self._hb_acks.clear()
         self.counters["became_leader"] += 1
@@ -550,7 +569,32 @@ class Member:
         this member's recent timer lateness (a starved leader also reads its acknowledgements late)."""
         return self._quorum_at + self.params.election_timeout_max_s + 2 * self._sched_delay
 
+    def _ack_mask(self, now: float) -> int:
+        """Which followers the next heartbeat asks to acknowledge (``LeaderHeartbeat.ack_mask``; 0 = every one).
+
+        A majority needs ``n // 2`` followers beside this leader; ``ack_margin`` of that more (at least one) are
+        asked, rotating round by round over the followers heard within the suspicion timeout, so that a few of them
+        may crash or lose their answer without costing the round its majority. Every follower is asked for a new
+        leader's first round, after a round that did not get its majority in time (then the next one cannot fail
+        for want of asking), and during a roster change (the joint quorum). Fewer acknowledgements are only fewer
+        messages: the lease still counts from acknowledgements actually received, and a follower that was not
+        asked still refuses votes after hearing the heartbeat, so no invariant depends on this choice."""
+        if self.prev_members is not None or self._acked_seq != self._hb_seq or len(self._rank) > MASK_MEMBERS:
+            return 0
+        need = len(self.roster.members) // 2
+        ask = need + max(1, math.ceil(need * self.params.ack_margin))
+        horizon = now - self.params.suspicion_timeout_s
+        live = [p for p in self._rank if p != self.id and self._last_heard.get(p, NEVER) >= horizon]
+        if ask >= len(live):
+            return 0
+        start = self._hb_seq % len(live)
+        mask = 0
+        for peer in (live[start:] + live[:start])[:ask]:
+            mask |= 1 << self._rank[peer]
+        return mask
+
     def _send_heartbeat(self, now: float, out: Output) -> None:
+        mask = self._ack_mask(now)
         self._hb_seq += 1
         self._hb_sent[self._hb_seq] = now
         self._hb_acks[self._hb_seq] = {self.id}
@@ -560,7 +604,7 @@ class Member:
             self._hb_acks.pop(seq, None)
         self._last_leader_contact = now
         self._next_hb = now + self.params.heartbeat_interval_s
-        out.sends.append(Send(LeaderHeartbeat(self.id, self.term, self.roster.version, self._hb_seq)))
+        out.sends.append(Send(LeaderHeartbeat(self.id, self.term, self.roster.version, self._hb_seq, mask)))
         if self._quorum({self.id}):  # a roster of one leads alone
             self._lease_until = now + self.params.lease_s
 

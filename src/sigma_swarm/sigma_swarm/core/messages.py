@@ -56,12 +56,16 @@ class VoteResponse:
 
 @dataclass(frozen=True)
 class LeaderHeartbeat:
-    """The leader's heartbeat; ``seq`` identifies the round so acknowledgements renew the lease from its send time."""
+    """The leader's heartbeat; ``seq`` identifies the round so acknowledgements renew the lease from its send time.
+
+    ``ack_mask`` (round 18) names the followers asked to acknowledge this round: bit i = the i-th member of the
+    roster at ``roster_version``, sorted; 0 = every follower (also what a heartbeat without the field means)."""
 
     sender: str
     term: int
     roster_version: int
     seq: int
+    ack_mask: int = 0
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,22 @@ class ElectionParams:
     """Timing of the election, the lease and the failure detector."""
 
     heartbeat_interval_s: float = _param(
-        0.075, unit="s", low=0.005, high=1.0,
+        0.1, unit="s", low=0.005, high=1.0,
         description="leader heartbeat (lease renewal) period; at most half of election_timeout_min_s")
     election_timeout_min_s: float = _param(
-        0.15, unit="s", low=0.02, high=10.0, description="lower end of the randomized election timeout (Raft: 150 ms)")
+        0.2, unit="s", low=0.02, high=10.0,
+        description="lower end of the randomized election timeout (Raft: 150 ms; 200 ms keeps twice the heartbeat)")
     election_timeout_max_s: float = _param(
-        0.30, unit="s", low=0.03, high=20.0, description="upper end of the randomized election timeout (Raft: 300 ms)")
+        0.35, unit="s", low=0.03, high=20.0, description="upper end of the randomized election timeout (Raft: 300 ms)")
     election_backoff_max: float = _param(
         2.0, unit="1", low=1.0, high=64.0,
         description="after each election round that ends without a leader the randomized timeout range doubles, "
                     "up to this factor (1 = no backoff); back to 1 once a leader is heard")
+    ack_margin: float = _param(
+        0.3, unit="1", low=0.0, high=100.0,
+        description="followers asked to acknowledge each leader heartbeat: the majority's share plus this fraction "
+                    "of it (at least one more), rotating over the live ones; every follower after a round without "
+                    "a majority, during a roster change, or when that would be all of them anyway (>= 1: always)")
     member_heartbeat_interval_s: float = _param(
         1.0, unit="s", low=0.05, high=10.0, description="membership heartbeat period of every member")
     suspicion_timeout_s: float = _param(

@@ -9,7 +9,17 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from sigma_swarm.core import Durable, ElectionParams, Member, Message, Role, Roster, Send
+from sigma_swarm.core import (
+    Durable,
+    ElectionParams,
+    HeartbeatAck,
+    LeaderHeartbeat,
+    Member,
+    Message,
+    Role,
+    Roster,
+    Send,
+)
 from sigma_swarm.dst.checker import Checker, InvariantError
 
 DELIVER, TIMER, FAULT = 0, 1, 2
@@ -48,6 +58,9 @@ class SeedResult:
     leader_after_calm_s: float = float("nan")
     terms: int = 0
     commands: int = 0
+    heartbeats: int = 0  # leader heartbeats sent
+    subset_heartbeats: int = 0  # of them, asking only some followers to acknowledge (ack_mask != 0)
+    acks: int = 0  # heartbeat acknowledgements sent
     faults: list[str] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
 
@@ -192,6 +205,12 @@ class Simulation:
         if commands:
             self.checker.accepted(member, commands, self.now)
         for send in out_sends:
+            kind = type(send.message)
+            if kind is LeaderHeartbeat:
+                self.result.heartbeats += 1
+                self.result.subset_heartbeats += send.message.ack_mask != 0
+            elif kind is HeartbeatAck:
+                self.result.acks += 1
             self._send(member_id, send)
         local = self._local(member_id)
         if member.lease_valid(local) and local >= self.next_command[member_id]:
