@@ -353,6 +353,18 @@ def totals(trials: list[dict[str, Any]], end: str = "received") -> list[float]:
     return [t[end] - t["sent"] for t in trials]
 
 
+def report(phase_name: str, trials: list[dict[str, Any]], ops: list[tuple[float, float]]
+           ) -> tuple[list[float], list[float], list[float], list[float]]:
+    """Print a phase's four lines (cognition and the operator baseline, each to the robot and to the ack back in the
+    cloud); returns those four series [s] in that order."""
+    series = (totals(trials), totals(trials, "applied"), [o[0] for o in ops], [o[1] for o in ops])
+    labels = ("cognition (ingest -> applied at the robot)   ", "cognition (ingest -> robot's ack in the cloud)",
+              "operator decision -> at the robot (baseline) ", "operator decision -> ack in the cloud        ")
+    for label, values in zip(labels, series, strict=True):
+        print(line(f"{phase_name:<6} {label}", values), flush=True)
+    return series
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))] * 1e3
@@ -432,14 +444,9 @@ def main() -> None:
             load_idle = os.getloadavg()[0]
             idle_trials, idle_ops = asyncio.run(phase(stack.url, downlink_url, admin, probes[:2 * args.trials],
                                                      args.trials, trigger, trial_path))
-            idle_cog, idle_cog_ack = totals(idle_trials), totals(idle_trials, "applied")
-            idle_op, idle_op_ack = [o[0] for o in idle_ops], [o[1] for o in idle_ops]
             load_idle = max(load_idle, os.getloadavg()[0])
             print(f"idle phase: host load average (1 min) up to {load_idle:.1f}")
-            print(line("idle   cognition (ingest -> applied at the robot)   ", idle_cog), flush=True)
-            print(line("idle   cognition (ingest -> robot's ack in the cloud)", idle_cog_ack), flush=True)
-            print(line("idle   operator decision -> at the robot (baseline) ", idle_op), flush=True)
-            print(line("idle   operator decision -> ack in the cloud        ", idle_op_ack), flush=True)
+            idle_cog, idle_cog_ack, idle_op, _ = report("idle", idle_trials, idle_ops)
             if args.idle_only:
                 print_breakdown(stack.runtime.owner_url, notes, (("idle  ", idle_trials),))
                 print(f"decision_latency (idle only): ingest -> applied at the robot p50 {pct(idle_cog, 0.5):.0f} ms "
@@ -466,8 +473,6 @@ def main() -> None:
             load_loaded = os.getloadavg()[0]
             load_trials, load_ops = asyncio.run(phase(stack.url, downlink_url, admin, probes[2 * args.trials:],
                                                      args.trials, trigger, trial_path))
-            load_cog, load_cog_ack = totals(load_trials), totals(load_trials, "applied")
-            load_op, load_op_ack = [o[0] for o in load_ops], [o[1] for o in load_ops]
             load_loaded = max(load_loaded, os.getloadavg()[0])
             done.set()
             rate = queue.get(timeout=seconds + 120)
@@ -475,10 +480,7 @@ def main() -> None:
             print(f"loaded phase: host load average (1 min) up to {load_loaded:.1f}")
             lanes = [t["lane"] for t in idle_trials + load_trials]
             print(f"trial batches stored in the priority lane: {lanes.count('priority')} of {len(lanes)}")
-            print(line("loaded cognition (ingest -> applied at the robot)   ", load_cog), flush=True)
-            print(line("loaded cognition (ingest -> robot's ack in the cloud)", load_cog_ack), flush=True)
-            print(line("loaded operator decision -> at the robot (baseline) ", load_op), flush=True)
-            print(line("loaded operator decision -> ack in the cloud        ", load_op_ack), flush=True)
+            load_cog, load_cog_ack, load_op, _ = report("loaded", load_trials, load_ops)
             print_breakdown(stack.runtime.owner_url, notes, (("idle  ", idle_trials), ("loaded", load_trials)))
         finally:
             notes.stop.set()

@@ -18,16 +18,14 @@ import sys
 import time
 
 from sigma_swarm.core import ElectionParams
-from sigma_swarm.dst import Profile, run_seed
+from sigma_swarm.dst import Profile, SeedResult, run_seed
 
 PROFILE = Profile(n_min=3, n_max=25)
 PARAMS = ElectionParams()
 
 
-def _one(seed: int) -> tuple[int, int, bool, str, float, int, int, str, int, int, int]:
-    r = run_seed(seed, PROFILE, PARAMS)  # replaced in the workers by _init when options change them
-    return (r.seed, r.n, r.ok, r.violation, r.leader_after_calm_s, r.events, r.commands, r.replay_hint(),
-            r.heartbeats, r.subset_heartbeats, r.acks)
+def _one(seed: int) -> SeedResult:
+    return run_seed(seed, PROFILE, PARAMS)  # replaced in the workers by _init when options change them
 
 
 def _init(profile: Profile, params: ElectionParams) -> None:
@@ -57,14 +55,16 @@ def main() -> int:
     with multiprocessing.Pool(args.workers, initializer=_init, initargs=(profile, params)) as pool:
         results = list(pool.imap_unordered(_one, seeds, chunksize=50))
     elapsed = time.perf_counter() - started
-    failures = [r for r in results if not r[2]]
-    for seed, n, _, violation, _, _, _, hint, *_ in failures[:20]:
-        print(f"FAILED seed {seed} (n={n}): {violation}\n  {hint}")
-    times = sorted(r[4] for r in results if r[2])
-    sizes = [r[1] for r in results]
-    events = sum(r[5] for r in results)
-    commands = sum(r[6] for r in results)
-    heartbeats, subset, acks = (sum(r[k] for r in results) for k in (8, 9, 10))
+    failures = [r for r in results if not r.ok]
+    for r in failures[:20]:
+        print(f"FAILED seed {r.seed} (n={r.n}): {r.violation}\n  {r.replay_hint()}")
+    times = sorted(r.leader_after_calm_s for r in results if r.ok)
+    sizes = [r.n for r in results]
+    events = sum(r.events for r in results)
+    commands = sum(r.commands for r in results)
+    heartbeats = sum(r.heartbeats for r in results)
+    subset = sum(r.subset_heartbeats for r in results)
+    acks = sum(r.acks for r in results)
 
     def pct(q: float) -> float:
         return times[int(q * (len(times) - 1))] * 1e3 if times else float("nan")

@@ -200,11 +200,12 @@ def encode_message(message: m.Message) -> tuple[int, bytes]:
         raise ValueError(f"cannot encode {type(message).__name__}: {exc}") from exc
 
 
-# kind id -> (field names, cdr layout) of an older body of that kind still read (fields missing: their defaults).
-# LeaderHeartbeat before round 18 had no ack_mask: a round-18 follower under an older leader acknowledges every
-# round, as before. (An older member cannot read a round-18 heartbeat: docs/swarm.md "Upgrading a site".)
+# kind id -> (field names, cdr layout) of an older body of that kind still read: today's without its last field
+# (missing: the default). LeaderHeartbeat before round 18 had no ack_mask: a round-18 follower under an older leader
+# acknowledges every round, as before. (An older member cannot read a round-18 heartbeat: docs/swarm.md "Upgrading
+# a site".)
 _LEGACY: dict[int, tuple[tuple[str, ...], str]] = {
-    KIND_OF[m.LeaderHeartbeat]: (("sender", "term", "roster_version", "seq"), "sqqq")}
+    kind: (_CODEC[kind][1][:-1], _CODEC[kind][2][:-1]) for kind in (KIND_OF[m.LeaderHeartbeat],)}
 
 
 def decode_message(kind: int, body: bytes) -> m.Message:
