@@ -40,22 +40,21 @@ class Frame(IdlStruct, typename="sigma_swarm::Frame"):
     # the direct codec, the same bytes as cyclonedds' own (test_cdr.py); anything else falls back to cyclonedds.
     def serialize(self, buffer=None, endianness=None, use_version_2=None) -> bytes:
         if buffer is None and endianness is None and not use_version_2:
-            return cdr.encode(_FRAME_LAYOUT, (self.site, self.sender, self.counter, self.kind, bytes(self.body),
-                                              bytes(self.signature)), _FRAME_SEQ)
+            return _FRAME_CODEC.encode((self.site, self.sender, self.counter, self.kind, bytes(self.body),
+                                        bytes(self.signature)))
         return super().serialize(buffer=buffer, endianness=endianness, use_version_2=use_version_2)
 
     @classmethod
     def deserialize(cls, data, has_header=True, use_version_2=None) -> "Frame":
         if has_header and use_version_2 is None:
             try:
-                return cls(*cdr.decode(_FRAME_LAYOUT, bytes(data), _FRAME_SEQ, sample_padding=True))
+                return cls(*_FRAME_CODEC.decode(data, True))
             except cdr.CdrError:
                 pass  # not the canonical form: cyclonedds decides (and raises on garbage, as before)
         return super().deserialize(data, has_header=has_header, use_version_2=use_version_2)
 
 
-_FRAME_LAYOUT = "ssQByy"  # site, sender, counter, kind, body, signature
-_FRAME_SEQ = (MAX_BODY_BYTES, SIGNATURE_BYTES)
+_FRAME_CODEC = cdr.codec("ssQByy", (MAX_BODY_BYTES, SIGNATURE_BYTES))  # site, sender, counter, kind, body, signature
 
 
 def signed_bytes(site: str, sender: str, counter: int, kind: int, body: bytes) -> bytes:
@@ -185,17 +184,19 @@ def _layout(idl_type: type) -> str:
     return "".join(codes[annotation] for annotation in idl_type.__annotations__.values())
 
 
-# kind id -> (core dataclass, its field names, cdr layout), for the direct codec
-_CODEC: dict[int, tuple[type, tuple[str, ...], str]] = {
-    kind: (core, tuple(idl.__annotations__), _layout(idl)) for kind, (core, idl) in KINDS.items()}
+# kind id -> (core dataclass, its field names, compiled cdr codec), for the direct codec
+_CODEC: dict[int, tuple[type, tuple[str, ...], cdr.Codec]] = {
+    kind: (core, tuple(idl.__annotations__), cdr.codec(_layout(idl))) for kind, (core, idl) in KINDS.items()}
+# kinds whose core dataclass lists its fields in the IDL's order: built from the decoded values by position
+_POSITIONAL = frozenset(kind for kind, (core, names, _) in _CODEC.items() if tuple(core.__dataclass_fields__) == names)
 
 
 def encode_message(message: m.Message) -> tuple[int, bytes]:
     """(kind id, CDR body) of a core message: the bytes cyclonedds would write for its IDL struct (see cdr.py)."""
     kind = KIND_OF[type(message)]
-    _, names, layout = _CODEC[kind]
+    _, names, codec = _CODEC[kind]
     try:
-        return kind, cdr.encode(layout, tuple(getattr(message, name) for name in names))
+        return kind, codec.encode(tuple(getattr(message, name) for name in names))
     except (cdr.CdrError, AttributeError, TypeError) as exc:
         raise ValueError(f"cannot encode {type(message).__name__}: {exc}") from exc
 
@@ -204,8 +205,8 @@ def encode_message(message: m.Message) -> tuple[int, bytes]:
 # (missing: the default). LeaderHeartbeat before round 18 had no ack_mask: a round-18 follower under an older leader
 # acknowledges every round, as before. (An older member cannot read a round-18 heartbeat: docs/swarm.md "Upgrading
 # a site".)
-_LEGACY: dict[int, tuple[tuple[str, ...], str]] = {
-    kind: (_CODEC[kind][1][:-1], _CODEC[kind][2][:-1]) for kind in (KIND_OF[m.LeaderHeartbeat],)}
+_LEGACY: dict[int, tuple[tuple[str, ...], cdr.Codec]] = {
+    kind: (_CODEC[kind][1][:-1], cdr.codec(_CODEC[kind][2].layout[:-1])) for kind in (KIND_OF[m.LeaderHeartbeat],)}
 
 
 def decode_message(kind: int, body: bytes) -> m.Message:
@@ -213,15 +214,17 @@ def decode_message(kind: int, body: bytes) -> m.Message:
     entry = _CODEC.get(kind)
     if entry is None:
         raise DecodeError("unknown_kind", f"unknown message kind {kind}")
-    core_type, names, layout = entry
+    core_type, names, codec = entry
     try:
-        values = cdr.decode(layout, body)
+        values = codec.decode(body)
     except cdr.CdrError as exc:
         values = None
         if (legacy := _LEGACY.get(kind)) is not None:
-            names, old_layout = legacy
+            names, old_codec = legacy
             with contextlib.suppress(cdr.CdrError):
-                values = cdr.decode(old_layout, body)
+                values = old_codec.decode(body)
         if values is None:
             raise DecodeError("malformed_cdr", f"kind {kind}: body is not valid CDR ({exc})") from exc
+    if kind in _POSITIONAL:
+        return core_type(*values)  # a legacy body lacks only trailing fields: their defaults
     return core_type(**dict(zip(names, values, strict=True)))

@@ -22,6 +22,9 @@ KEYS = {i: SigningKey.generate() for i in ("leader-7", "robot-b", "robot-c")}
 SITE = "depot-north"
 DOCUMENTED_CLEAR_FIELDS = ("site", "sender", "counter", "kind", "body", "signature")  # docs/swarm.md
 SECRET_TERM, SECRET_VERSION, SECRET_SEQ = 7_654_321, 4_242, 31_337
+# Every value searched for must be long enough not to occur by chance in random ciphertext: a one-byte secret (the
+# default ack_mask 0 as the text "0") would be found in ~30 % of bodies.
+SECRET_MASK = 0x5A5A_1234
 
 MESSAGES = [
     m.MemberHeartbeat("leader-7", SECRET_TERM, SECRET_VERSION, "robot-b", True),
@@ -29,7 +32,7 @@ MESSAGES = [
     m.PreVoteResponse("leader-7", SECRET_TERM, SECRET_VERSION, "robot-c", True),
     m.VoteRequest("leader-7", SECRET_TERM, SECRET_VERSION),
     m.VoteResponse("leader-7", SECRET_TERM, SECRET_VERSION, "robot-c", False),
-    m.LeaderHeartbeat("leader-7", SECRET_TERM, SECRET_VERSION, SECRET_SEQ),
+    m.LeaderHeartbeat("leader-7", SECRET_TERM, SECRET_VERSION, SECRET_SEQ, SECRET_MASK),
     m.HeartbeatAck("leader-7", SECRET_TERM, SECRET_VERSION, "robot-c", SECRET_SEQ),
     m.LeaderCommand("leader-7", SECRET_TERM, SECRET_VERSION, SECRET_SEQ, "assign-tote", b"tote 17 to dock B"),
     m.MemberReport("leader-7", SECRET_TERM, SECRET_VERSION, "robot-c", SECRET_SEQ, "task-done", b"tote 17 at B"),
