@@ -117,11 +117,12 @@ def measure(n: int, seconds: float, workers: int, procs: int, code: str) -> dict
 
 
 def export_revision(rev: str, into: Path) -> Path:
-    """src/sigma_cloud/sigma_cloud of `rev` as an importable package under `into`."""
+    """src/sigma_cloud/sigma_cloud and src/sigma_protocol/sigma_protocol (what the cloud runs of the shared protocol:
+    signatures, batch formats, the anomaly score) of `rev` as importable packages under `into`."""
     root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True,
                           cwd=Path(__file__).parent).stdout.strip()
-    archive = subprocess.run(["git", "archive", rev, "src/sigma_cloud/sigma_cloud"], capture_output=True, check=True,
-                             cwd=root).stdout
+    paths = ["src/sigma_cloud/sigma_cloud", "src/sigma_protocol/sigma_protocol"]
+    archive = subprocess.run(["git", "archive", rev, *paths], capture_output=True, check=True, cwd=root).stdout
     subprocess.run(["tar", "-x", "-C", str(into), "--strip-components", "2"], input=archive, check=True)
     return into
 

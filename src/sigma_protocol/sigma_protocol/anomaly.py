@@ -158,11 +158,15 @@ class AnomalyScorer:
             width = len(rows[0]) if rows else 0
             if not rows or width == 0 or any(len(r) != width for r in rows):
                 return [0.0] * len(rows)
-        x = np.clip(np.nan_to_num(np.asarray(rows, dtype=float), nan=0.0, posinf=FEATURE_LIMIT,
-                                  neginf=-FEATURE_LIMIT), -FEATURE_LIMIT, FEATURE_LIMIT)
+        x = np.asarray(rows, dtype=float)
+        if not (np.abs(x) <= FEATURE_LIMIT).all():  # NaN, ±inf or beyond the limit: the rare case, one check
+            x = np.clip(np.nan_to_num(x, nan=0.0, posinf=FEATURE_LIMIT, neginf=-FEATURE_LIMIT), -FEATURE_LIMIT,
+                        FEATURE_LIMIT)
         self.observe_motion(channel, x)
         stored = self.stats.get(channel)
-        if stored is None or stored.mean.shape[0] != width or not stored.finite():
+        # Statistics in `stats` are finite: read through ChannelStats.from_json (which drops others) or computed
+        # here from samples clipped to ±FEATURE_LIMIT, so only their width is checked per batch.
+        if stored is None or stored.mean.shape[0] != width:
             stored = ChannelStats(x[0].copy(), np.zeros(width), 0)
         stats = stored.moving if self.moving else stored
         other = stored if self.moving else stored.moving
