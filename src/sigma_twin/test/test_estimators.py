@@ -50,7 +50,7 @@ def test_thermal_gain_converges_to_each_units_own_value(run):
     truth = sim.truth.r0 * (sim.thermal.params.r_winding_housing + sim.truth.r_housing_ambient)
     gain, var = act.thermal.gain()
     healthy = [0, 1, 2]  # row 2's biased sensor is corrected by the rest-bias estimate
-    assert np.allclose(gain[healthy], truth[healthy], rtol=0.15), (gain, truth)  # see docs/twin.md: biased low
+    assert np.allclose(gain[healthy], truth[healthy], rtol=0.08), (gain, truth)  # round 7: 1-5 % low (was 5-12 %)
     assert np.all(np.sqrt(var[healthy]) < 0.1 * truth[healthy])
     assert np.ptp(truth[:2]) > 0.0  # the spread really makes units differ
 

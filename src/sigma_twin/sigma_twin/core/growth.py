@@ -201,8 +201,10 @@ class GrowthTrend(FeatureTrend):
         ready = self._ready(mix)
         return np.where(ready, value, np.nan), np.where(ready, var_mix * self.scale ** 2, np.nan)
 
-    def forecast(self, t_h: float, limit: np.ndarray, rng: np.random.Generator) -> Forecast:
-        """Distribution of the time until the feature reaches ``limit`` (per row), from ``t_h`` on."""
+    def forecast(self, t_h: float, limit: np.ndarray, rng: np.random.Generator,
+                 limit_std: float = 0.0) -> Forecast:
+        """Distribution of the time until the feature reaches ``limit`` (per row), from ``t_h`` on. ``limit_std``: the
+        limit's own relative uncertainty (log-normal, one limit per draw; 0 = the limit is known)."""
         p = self.params
         mix = self.mixture(t_h)
         n, m = mix["tau_on"].shape
@@ -222,8 +224,11 @@ class GrowthTrend(FeatureTrend):
         # "no onset" draws: c0 about the mean level (sd0), no growth: at the limit now or never
         sd0 = np.sqrt(mix["sigma2"] / np.maximum(mix["count"], 1.0)).astype(np.float32)
         row = np.repeat(np.arange(n), s_n)
-        lim32 = lim[:, 0].astype(np.float32)
-        ttf = np.where(lim32[row] - sd0[row] * e[0] <= 0.0, np.float32(0.0), np.float32(np.inf))
+        lim_d = lim[:, 0].astype(np.float32)[row]  # per draw, in scale units about the mean level
+        if limit_std > 0.0:
+            mult = np.exp(limit_std * rng.standard_normal(n * s_n)) - 1.0
+            lim_d = lim_d + ((sign * np.asarray(limit, dtype=float) / self.scale)[row] * mult).astype(np.float32)
+        ttf = np.where(lim_d - sd0[row] * e[0] <= 0.0, np.float32(0.0), np.float32(np.inf))
         slope = np.zeros(n * s_n, dtype=np.float32)
         # onset draws: one gather per draw from a table of every candidate's (mean, Cholesky factor with its diagonal
         # inverted, time since onset). Float32: 7 digits are plenty for a Monte Carlo RUL and halve the memory traffic
@@ -242,7 +247,7 @@ class GrowthTrend(FeatureTrend):
             c0 = mu0 + d0
             a = np.maximum(mu1 + d1, 0.0)
             b = mu2 + d2  # a decelerating draw (b < 0) saturates: maybe never there
-            gap = lim32[row[onset]] - (c0 + (a + b * u_now) * u_now)
+            gap = lim_d[onset] - (c0 + (a + b * u_now) * u_now)
             sl = a + 2.0 * b * u_now
             # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
             # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)

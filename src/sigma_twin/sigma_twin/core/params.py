@@ -49,6 +49,10 @@ class LimitParams:
                                       description="battery end of life below this share of rated capacity")
     bias_tolerance: float = param(5.0, unit="K", low=0.1, high=50.0,
                                   description="a winding temperature sensor off by more needs recalibration")
+    thermal_limit_std: float = param(0.04, low=0.0, high=1.0,
+                                     description="relative uncertainty of the thermal limits (the value of g or x at "
+                                                 "which the duty's peak reaches max_winding_temperature, from the "
+                                                 "two-node model calibrated to the observed peak): one limit per draw")
 
 
 @dataclass(frozen=True)

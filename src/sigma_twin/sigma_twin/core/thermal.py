@@ -84,9 +84,12 @@ class ThermalEstimator:
         self.n, self.est, self.spoof = n, est, spoof
         lam_w = forgetting_for(est.thermal_memory, est.window)
         lam_h = forgetting_for(est.thermal_memory, est.window * est.housing_windows)
-        # Loose, physically plausible starting points (a generic motor); P0 wide so the data dominate quickly.
+        # Loose, physically plausible starting points (a generic motor); P0 wide so the data dominate quickly: the
+        # prior's information 1/P0 must be small against one update's x'x (housing regressors ~10 K: x'x ~ 100 per
+        # update). Round 7: the housing's former 1e-5 (information 1e5, ~1000 updates) held x = b1/b2 near the
+        # start value 1 for ~10 h, 15-35 % low, and its slow release read as a rising x -- a cooling loss
         self.winding = VectorRLS(n, 2, np.array([0.003, 0.03]), np.array([1e-4, 1e-2]), lam_w, noise0=0.01)
-        self.housing = VectorRLS(n, 2, np.array([0.001, 0.001]), np.array([1e-5, 1e-5]), lam_h, noise0=1e-4)
+        self.housing = VectorRLS(n, 2, np.array([0.001, 0.001]), np.array([1e-2, 1e-2]), lam_h, noise0=1e-4)
         self.win = WindowSums(n, 4)  # u, T_w, T_h, I^2
         self.house = WindowSums(n, 4)
         self.house_windows = np.zeros(n, dtype=int)
@@ -100,6 +103,11 @@ class ThermalEstimator:
         self.t_last = np.full(n, np.nan)
         self.last_winding = np.full(n, est.ambient)
         self.last_housing = np.full(n, est.ambient)
+        # the time each thermal feature's estimate stands for (round 7): every update moves it toward now by the
+        # share of the feature's variance the update removed (its data's weight under the forgetting); a window
+        # without excitation (a robot at its dock) removes none, so it stays with the data the estimate rests on
+        self.t_data_g = np.full(n, np.nan)  # g = a1/a2 (winding RLS)
+        self.t_data_x = np.full(n, np.nan)  # x = b1/b2 (housing RLS)
         self.baseline_a1 = np.full(n, np.nan)
         self.baseline_b2 = np.full(n, np.nan)
         self.mean_i2 = np.full(n, np.nan)  # EWMA of windowed I^2 [A^2]: the recent workload
@@ -139,7 +147,7 @@ class ThermalEstimator:
         pred = self.winding.predict(x)
         self._consistency(t, y, pred, ok)
         learn = ok & ~self.spoofed
-        self.winding.update(x, y, learn)
+        self._update_timed(self.winding, x, y, learn, t, self.t_data_g)
         # the workload: mean I^2 over windows in operation (a robot resting at its dock is not its duty cycle)
         i2 = m[:, 3]
         working = learn & (self.win.cmax > self.est.rest_current)
@@ -152,7 +160,8 @@ class ThermalEstimator:
         if hdue.any():
             hm, hs = self.house.means(), self.house.slopes()
             hx = np.stack([hm[:, 1] - hm[:, 2], -(hm[:, 2] - self.est.ambient)], axis=1)
-            self.housing.update(hx, hs[:, 2], hdue & ~self.spoofed & np.isfinite(hs[:, 2]))
+            self._update_timed(self.housing, hx, hs[:, 2], hdue & ~self.spoofed & np.isfinite(hs[:, 2]), t,
+                               self.t_data_x)
             # the winding's recent peak rise above ambient (a slowly decaying maximum: the last working stretch)
             span_h = self.est.window * self.est.housing_windows / 3600.0
             peak = np.where(hdue, self.house.wmax - self.est.ambient, -np.inf)
@@ -165,6 +174,28 @@ class ThermalEstimator:
         take = settled & np.isnan(self.baseline_a1) & ~self.spoofed
         self.baseline_a1[take] = self.winding.theta[take, 0]
         self.baseline_b2[take] = self.housing.theta[take, 1]
+
+    @staticmethod
+    def _update_timed(rls: VectorRLS, x: np.ndarray, y: np.ndarray, mask: np.ndarray, t: float,
+                      t_data: np.ndarray) -> None:
+        """One RLS step, and the data time of the ratio ``theta0 / theta1`` (g or x) moved toward ``t`` by the share
+        of the ratio's variance the step removed: ``1 - lam * j'P_new j / j'P_old j`` (``lam P_new`` is the posterior
+        before the next step's forgetting; ``j`` the ratio's gradient). Constant excitation gives ``1 - lam`` per step
+        (the forgetting's exponential mean time); none gives 0. Updates ``t_data`` in place."""
+        mask = mask & np.isfinite(y) & np.isfinite(x).all(axis=1)
+        lam0 = rls.lam
+        lam = np.where(rls.count < 1.0 / max(1.0 - lam0, 1e-12), 1.0, lam0)  # VectorRLS's growing memory
+        p_old = rls.P.copy()
+        rls.update(x, y, mask)
+        if not mask.any():
+            return
+        th = rls.theta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            j = np.stack([1.0 / th[:, 1], -th[:, 0] / (th[:, 1] * th[:, 1])], axis=1)
+            v_old = np.einsum("ni,nij,nj->n", j, p_old, j)
+            v_new = np.einsum("ni,nij,nj->n", j, rls.P, j)
+            share = np.clip(np.nan_to_num(1.0 - lam * v_new / v_old, nan=0.0), 0.0, 1.0)
+        t_data[:] = np.where(mask, np.where(np.isnan(t_data), t, t_data + share * (t - t_data)), t_data)
 
     def _rhythm(self, t: float, working: np.ndarray, idle: np.ndarray) -> None:
         """Lengths of work stretches and rests (EWMA over finished ones): the duty the thermal limit is judged under."""

@@ -98,16 +98,20 @@ class FeatureTrend:
         mean, cov, ready = self.posterior(t_h)
         return np.where(ready, mean[:, 0], np.nan), np.where(ready, cov[:, 0, 0], np.nan)
 
-    def forecast(self, t_h: float, limit: np.ndarray, rng: np.random.Generator) -> Forecast:
-        """Distribution of the time until the feature reaches ``limit`` (per row), from ``t_h`` on."""
+    def forecast(self, t_h: float, limit: np.ndarray, rng: np.random.Generator,
+                 limit_std: float = 0.0) -> Forecast:
+        """Distribution of the time until the feature reaches ``limit`` (per row), from ``t_h`` on. ``limit_std``: the
+        limit's own relative uncertainty (log-normal, one limit per draw; 0 = the limit is known)."""
         p = self.params
         mean, cov, ready = self.posterior(t_h)
         chol = np.linalg.cholesky(cov + np.eye(3) * 1e-18)
         z = rng.standard_normal((self.n, p.samples, 3))
         c = mean[:, None, :] + np.einsum("nij,nsj->nsi", chol, z)
         sign = 1.0 if self.rising else -1.0
-        ttf = first_crossing(sign * c[..., 0] - sign * np.asarray(limit)[:, None], sign * c[..., 1],
-                             sign * c[..., 2])
+        lim = np.broadcast_to(np.asarray(limit, dtype=float), (self.n,))[:, None]
+        if limit_std > 0.0:
+            lim = lim * np.exp(limit_std * rng.standard_normal((self.n, p.samples)))
+        ttf = first_crossing(sign * c[..., 0] - sign * lim, sign * c[..., 1], sign * c[..., 2])
         ttf = np.where(ttf > p.horizon, np.inf, ttf)
         # The risk (hence a maintenance window) needs evidence of degradation: the slope toward the limit must stand
         # out of its own uncertainty (the scatter of the estimates: a healthy unit's spread), or the level must be at

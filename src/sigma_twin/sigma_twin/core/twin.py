@@ -83,6 +83,8 @@ class ActuatorTwin:
         # part g = a1/a2 = R0 R_wh (winding resistance drift) and the housing part x = b1/b2 = R_ha/R_wh (cooling loss)
         self.winding_trend = make_trend(n, self.prog, rising=True, scale=0.1, correlation_time=self.est.thermal_memory)
         self.cooling_trend = make_trend(n, self.prog, rising=True, scale=2.0, correlation_time=self.est.thermal_memory)
+        # their points carry the time their data stand for (ThermalEstimator.t_data_g / t_data_x, round 7)
+        self.winding_trend.lag_h = self.cooling_trend.lag_h = 0.0
         self.friction_trend = make_trend(n, self.prog, rising=True, scale=0.75 * self.limits.friction_limit,
                                          correlation_time=self.est.friction_memory)
         self.friction_trend.lag_h = 0.0  # its points carry the time their data stand for (FrictionEstimator.t_data)
@@ -91,7 +93,8 @@ class ActuatorTwin:
                                      correlation_time=1800.0, min_points=3)
         self.bias_trend.lag_h = 0.0  # the rest-time EWMA trails by minutes only
         self.next_epoch = np.nan
-        self._seen = {"gain": np.zeros(n), "friction": np.zeros(n), "bias": np.zeros(n)}
+        self._seen = {"friction": np.zeros(n), "bias": np.zeros(n)}
+        self._t_seen = {"g": np.full(n, -np.inf), "x": np.full(n, -np.inf)}  # data time of the last thermal points
         self._rests = np.zeros(n)
 
     def add(self, t: float, current: np.ndarray, t_winding: np.ndarray, t_housing: np.ndarray,
@@ -124,8 +127,7 @@ class ActuatorTwin:
         # the estimators' start-up transient is not wear: trends begin after two memories of data
         run = t - self.thermal.t_first
         settled = np.isfinite(self.thermal.baseline_a1) & (run >= 2.0 * self.est.thermal_memory)
-        counts = {"gain": self.thermal.winding.count.astype(float), "friction": self.friction.rls.count.astype(float),
-                  "bias": self.bias.seen.copy()}
+        counts = {"friction": self.friction.rls.count.astype(float), "bias": self.bias.seen.copy()}
         fresh = {f: counts[f] > self._seen[f] + (RestBias.MEMORY if f == "bias" else 10) for f in counts}
         # bias points: at the end of every rest, and within a long rest once the housing has cooled (three of its
         # time constants 1/b2 after settling: before that the winding still sheds heat through it and reads high),
@@ -138,8 +140,13 @@ class ActuatorTwin:
         for f in counts:
             self._seen[f] = np.where(fresh[f], counts[f], self._seen[f])
         use = settled & ~self.thermal.spoofed
-        self.winding_trend.record(th, np.where(use, g, np.nan), g_var, fresh["gain"])
-        self.cooling_trend.record(th, np.where(use, x, np.nan), x_var, fresh["gain"])
+        # a thermal point is new evidence once its data time has moved on by a quarter epoch (at a dock it stands)
+        for name, trend, value, var, t_data in (("g", self.winding_trend, g, g_var, self.thermal.t_data_g),
+                                                 ("x", self.cooling_trend, x, x_var, self.thermal.t_data_x)):
+            moved = np.nan_to_num(t_data, nan=-np.inf) >= self._t_seen[name] + 0.25 * self.prog.epoch
+            ok = use & moved & np.isfinite(value) & np.isfinite(var)
+            self._t_seen[name] = np.where(ok, t_data, self._t_seen[name])
+            trend.record(th, np.where(use, value, np.nan), var, ok, at=t_data / 3600.0)
         self.friction_trend.record(th, np.where(run >= 2.0 * self.est.friction_memory, self.friction.coulomb, np.nan),
                                    self.friction.coulomb_var, fresh["friction"], at=self.friction.t_data / 3600.0)
         self.bias_trend.record(th, np.abs(self.bias.bias), self.bias.var, fresh["bias"])
@@ -168,8 +175,8 @@ class ActuatorTwin:
         # the physics of failure: the parameter value at which the duty's peak winding temperature reaches the limit
         g_crit = g_now * critical_scale(*duty, cooling=False)
         x_crit = x_now * critical_scale(*duty, cooling=True)
-        f_wind = self.winding_trend.forecast(th, g_crit, rng)
-        f_cool = self.cooling_trend.forecast(th, x_crit, rng)
+        f_wind = self.winding_trend.forecast(th, g_crit, rng, lim.thermal_limit_std)
+        f_cool = self.cooling_trend.forecast(th, x_crit, rng, lim.thermal_limit_std)
         f_fric = self.friction_trend.forecast(th, np.full(self.n, lim.friction_limit), rng)
         f_bias = self.bias_trend.forecast(th, np.full(self.n, lim.bias_tolerance), rng)
         # thermal health: the way to the limit already gone, along the worse of the two parameters
