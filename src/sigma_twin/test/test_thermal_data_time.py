@@ -34,11 +34,11 @@ def test_thermal_features_converge_from_the_generic_start_within_hours() -> None
     assert np.allclose(x, x_true, rtol=0.06), (x / x_true)
 
 
-def _drive(memory: float, ramp: float, seed: int = 0):
+def _drive(memory: float, ramp: float, seed: int = 0, gain_memory: float | None = None):
     """A two-node motor (winding resistance growing ``ramp`` per hour) through 2 h of work (60 s cycles: 39 s at
     12 A, 21 s at 3 A), 1.5 h at a dock (no current) and 2 h of work; temperatures with 0.25 K noise. Returns the
     estimator and its data times and the clock at the dock's start and end."""
-    est = EstimatorParams(window=10.0, thermal_memory=memory)
+    est = EstimatorParams(window=10.0, thermal_memory=memory, gain_memory=gain_memory or memory)
     th = ThermalEstimator(1, est, SpoofParams())
     rng = np.random.default_rng(seed)
     one = np.ones(1, dtype=bool)
@@ -85,6 +85,17 @@ def test_thermal_estimate_matches_the_truth_at_its_data_time_not_at_the_clock(dr
     at_clock = R0 * (1.0 + 0.2 * t / 3600.0) * RWH
     assert abs(g / at_data - 1.0) < 0.02, (g, at_data, at_clock)
     assert abs(g / at_clock - 1.0) > 2.0 * abs(g / at_data - 1.0)
+
+
+def test_trended_g_has_its_own_shorter_memory_and_the_spoof_model_keeps_the_long_one() -> None:
+    """``gain_memory`` < ``thermal_memory``: the trended g (``parts``) follows a winding drift sooner than the 2 h
+    model the spoofing test and the reported gain use, and its data time trails the clock by its own memory."""
+    th, t, _ = _drive(memory=3600.0, ramp=0.2, gain_memory=900.0)
+    at_clock = R0 * (1.0 + 0.2 * t / 3600.0) * RWH
+    fast = th.parts()[0][0]
+    slow = th.winding.theta[0, 0] / th.winding.theta[0, 1]
+    assert abs(fast / at_clock - 1.0) < 0.5 * abs(slow / at_clock - 1.0), (fast, slow, at_clock)
+    assert 0.6 * 900.0 < t - th.t_data_g[0] < 1.4 * 900.0
 
 
 def test_uncertain_limit_widens_the_forecast_around_the_same_median() -> None:

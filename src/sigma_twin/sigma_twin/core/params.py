@@ -21,6 +21,9 @@ class EstimatorParams:
                                  description="housing node updates once per this many windows (its dynamics are slow)")
     thermal_memory: float = param(7200.0, unit="s", low=600.0, high=86400.0,
                                   description="effective memory of the thermal RLS (forgetting factor from it)")
+    gain_memory: float = param(3600.0, unit="s", low=600.0, high=86400.0,
+                               description="effective memory of the second winding RLS behind the trended winding "
+                                           "part g (the spoofing test and the reported gain keep thermal_memory)")
     friction_memory: float = param(1800.0, unit="s", low=30.0, high=86400.0,
                                    description="effective memory of the friction RLS")
     rest_current: float = param(0.3, unit="A", low=0.0, high=5.0,

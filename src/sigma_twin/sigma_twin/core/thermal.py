@@ -90,6 +90,11 @@ class ThermalEstimator:
         # start value 1 for ~10 h, 15-35 % low, and its slow release read as a rising x -- a cooling loss
         self.winding = VectorRLS(n, 2, np.array([0.003, 0.03]), np.array([1e-4, 1e-2]), lam_w, noise0=0.01)
         self.housing = VectorRLS(n, 2, np.array([0.001, 0.001]), np.array([1e-2, 1e-2]), lam_h, noise0=1e-4)
+        # round 7: the winding part g for the trend from a second winding RLS of shorter memory (``gain_memory``): it
+        # follows a winding drift sooner; the spoofing test, the reported gain and the what-if keep ``winding``
+        # (a short memory there lets the model follow a frozen sensor before the test sees it)
+        lam_g = forgetting_for(est.gain_memory, est.window)
+        self.winding_g = VectorRLS(n, 2, np.array([0.003, 0.03]), np.array([1e-4, 1e-2]), lam_g, noise0=0.01)
         self.win = WindowSums(n, 4)  # u, T_w, T_h, I^2
         self.house = WindowSums(n, 4)
         self.house_windows = np.zeros(n, dtype=int)
@@ -106,7 +111,7 @@ class ThermalEstimator:
         # the time each thermal feature's estimate stands for (round 7): every update moves it toward now by the
         # share of the feature's variance the update removed (its data's weight under the forgetting); a window
         # without excitation (a robot at its dock) removes none, so it stays with the data the estimate rests on
-        self.t_data_g = np.full(n, np.nan)  # g = a1/a2 (winding RLS)
+        self.t_data_g = np.full(n, np.nan)  # g = a1/a2 (``winding_g``)
         self.t_data_x = np.full(n, np.nan)  # x = b1/b2 (housing RLS)
         self.baseline_a1 = np.full(n, np.nan)
         self.baseline_b2 = np.full(n, np.nan)
@@ -147,7 +152,8 @@ class ThermalEstimator:
         pred = self.winding.predict(x)
         self._consistency(t, y, pred, ok)
         learn = ok & ~self.spoofed
-        self._update_timed(self.winding, x, y, learn, t, self.t_data_g)
+        self.winding.update(x, y, learn)
+        self._update_timed(self.winding_g, x, y, learn, t, self.t_data_g)
         # the workload: mean I^2 over windows in operation (a robot resting at its dock is not its duty cycle)
         i2 = m[:, 3]
         working = learn & (self.win.cmax > self.est.rest_current)
@@ -256,14 +262,15 @@ class ThermalEstimator:
 
     def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The thermal gain's two factors and their variances (delta method): g = a1/a2 = R0 R_wh [K/A^2] (the
-        winding's step above the housing per unit heating) and x = b1/b2 = R_ha/R_wh (the housing's share)."""
-        a1, a2 = self.winding.theta[:, 0], self.winding.theta[:, 1]
+        winding's step above the housing per unit heating; from ``winding_g``, memory ``gain_memory``) and
+        x = b1/b2 = R_ha/R_wh (the housing's share)."""
+        a1, a2 = self.winding_g.theta[:, 0], self.winding_g.theta[:, 1]
         b1, b2 = self.housing.theta[:, 0], self.housing.theta[:, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             g, x = a1 / a2, b1 / b2
             jg = np.stack([1.0 / a2, -g / a2], axis=1)
             jx = np.stack([1.0 / b2, -x / b2], axis=1)
-            g_var = np.einsum("ij,ijk,ik->i", jg, self.winding.covariance(), jg)
+            g_var = np.einsum("ij,ijk,ik->i", jg, self.winding_g.covariance(), jg)
             x_var = np.einsum("ij,ijk,ik->i", jx, self.housing.covariance(), jx)
         bad_g = ~np.isfinite(g) | (a2 <= 0) | (g <= 0)
         bad_x = ~np.isfinite(x) | (b2 <= 0) | (x <= 0)
