@@ -31,11 +31,8 @@ class VectorRLS:
                forgetting: float | None = None) -> np.ndarray:
         """One step for the rows in ``mask`` (all when None), optionally with this step's own forgetting factor
         (irregular sample spacing); returns the a-priori residual (0 where masked out)."""
-        lam0 = self.lam if forgetting is None else float(forgetting)
-        # growing memory until the forgetting memory is filled: plain least squares at start-up, so the early
-        # estimates do not wander from the initial guess (a wandering start looks like a trend)
         mask = np.ones(self.n, dtype=bool) if mask is None else mask & np.isfinite(y) & np.isfinite(x).all(axis=1)
-        lam = np.where(self.count[mask] < 1.0 / max(1.0 - lam0, 1e-12), 1.0, lam0)
+        lam = self.effective_forgetting(forgetting)[mask]
         err = np.where(mask, y - self.predict(np.where(mask[:, None], x, 0.0)), 0.0)
         if not mask.any():
             return err
@@ -54,6 +51,13 @@ class VectorRLS:
         self.noise[mask] = (1.0 - a) * self.noise[mask] + a * err[mask] ** 2
         self.count[mask] += 1
         return err
+
+    def effective_forgetting(self, forgetting: float | None = None) -> np.ndarray:
+        """Per row, the forgetting factor the next update applies: 1 (growing memory) until the row has seen one
+        memory of samples — plain least squares at start-up, so the early estimates do not wander from the initial
+        guess (a wandering start looks like a trend) — then ``forgetting`` (default: the estimator's)."""
+        lam0 = self.lam if forgetting is None else float(forgetting)
+        return np.where(self.count < 1.0 / max(1.0 - lam0, 1e-12), 1.0, lam0)
 
     def covariance(self) -> np.ndarray:
         """Covariance of theta per row, ``P * sigma^2`` (sigma^2 the tracked residual variance)."""

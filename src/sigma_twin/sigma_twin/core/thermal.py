@@ -188,12 +188,11 @@ class ThermalEstimator:
         of the ratio's variance the step removed: ``1 - lam * j'P_new j / j'P_old j`` (``lam P_new`` is the posterior
         before the next step's forgetting; ``j`` the ratio's gradient). Constant excitation gives ``1 - lam`` per step
         (the forgetting's exponential mean time); none gives 0. Updates ``t_data`` in place."""
-        mask = mask & np.isfinite(y) & np.isfinite(x).all(axis=1)
-        lam0 = rls.lam
-        lam = np.where(rls.count < 1.0 / max(1.0 - lam0, 1e-12), 1.0, lam0)  # VectorRLS's growing memory
-        p_old = rls.P.copy()
+        lam = rls.effective_forgetting()
+        p_old, count = rls.P.copy(), rls.count.copy()
         rls.update(x, y, mask)
-        if not mask.any():
+        updated = rls.count != count  # the rows the step took (finite data within ``mask``)
+        if not updated.any():
             return
         th = rls.theta
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -201,7 +200,7 @@ class ThermalEstimator:
             v_old = np.einsum("ni,nij,nj->n", j, p_old, j)
             v_new = np.einsum("ni,nij,nj->n", j, rls.P, j)
             share = np.clip(np.nan_to_num(1.0 - lam * v_new / v_old, nan=0.0), 0.0, 1.0)
-        t_data[:] = np.where(mask, np.where(np.isnan(t_data), t, t_data + share * (t - t_data)), t_data)
+        t_data[:] = np.where(updated, np.where(np.isnan(t_data), t, t_data + share * (t - t_data)), t_data)
 
     def _rhythm(self, t: float, working: np.ndarray, idle: np.ndarray) -> None:
         """Lengths of work stretches and rests (EWMA over finished ones): the duty the thermal limit is judged under."""
