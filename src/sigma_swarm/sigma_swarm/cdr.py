@@ -134,7 +134,6 @@ def _decoder(layout: str, max_seq: tuple[int, ...]) -> Callable[..., list]:
     for group in _groups(layout):
         code = group[0]
         if code in _SIZE:
-            # the runs are computed on a copy of the position state, then replayed field by field
             for codes, before in _runs(src, group):
                 pad(before, _ALIGN[codes[0]])
                 fields = [f"v{len(names) + i}" for i in range(len(codes))]
@@ -245,14 +244,3 @@ def codec(layout: str, max_seq: tuple[int, ...] = ()) -> Codec:
     """The compiled codec of ``layout`` (one type letter per field; ``max_seq`` bounds its byte sequences)."""
     return Codec(layout, _encoder(layout, max_seq), _decoder(layout, max_seq))
 
-
-def encode(layout: str, values: tuple, max_seq: tuple[int, ...] = ()) -> bytes:
-    """CDR of ``values`` laid out as ``layout`` (one type letter per field)."""
-    return codec(layout, max_seq).encode(values)
-
-
-def decode(layout: str, body: bytes, max_seq: tuple[int, ...] = (), sample_padding: bool = False) -> list:
-    """The field values of ``body`` laid out as ``layout``; CdrError unless it is exactly such a CDR.
-
-    ``sample_padding``: up to 3 trailing zero bytes are allowed (a DDS sample is padded to a multiple of 4)."""
-    return codec(layout, max_seq).decode(body, sample_padding)
