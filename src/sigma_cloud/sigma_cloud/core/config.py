@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     max_request_bytes: int = Field(default=256 * 1024, gt=0, description="body bound of every route but ingest")
     max_events_per_batch: int = Field(default=10_000, gt=0, le=10_000)
-    # Batches of at least this many events are stored by binary COPY (three round trips), smaller ones by one
-    # ingest_batch() call (one round trip): docs/cloud.md "Ingest hot path".
-    ingest_copy_min_events: int = Field(default=200, ge=1)
+    # Batches of at least this many events are stored by binary COPY (two round trips at the libpq level), smaller
+    # ones by one pipelined ingest_batch() call. Every batch by default: the COPY path costs the API less CPU even
+    # for a 4-event batch (docs/cloud.md "Ingest hot path", round 20).
+    ingest_copy_min_events: int = Field(default=1, ge=1)
     # Admission (docs/cloud.md "Fleet scale"): at most this many batches of one API process in work at once, each on
     # one of as many dedicated ingest connections (a bulkhead beside the API's pool); a batch that waited
     # ingest_queue_wait_s for its turn is answered 503 + Retry-After before its body is read -- the robot keeps it and

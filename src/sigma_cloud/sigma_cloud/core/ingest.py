@@ -348,8 +348,8 @@ class IngestService:
     async def _store(self, robot_id: str, nonce: str, columns: FastBatch, scorer: AnomalyScorer, hwm: int,
                      snapshot: dict[int, ChannelStats], traceparent: str,
                      priority_pool: AsyncConnectionPool | None = None) -> tuple[int, int]:
-        """Store a batch: by binary COPY from settings.ingest_copy_min_events events on, else in one round trip
-        (small batches: per-request cost dominates there, and the COPY path takes three round trips).
+        """Store a batch: by binary COPY from settings.ingest_copy_min_events events on (by default every batch),
+        else by one pipelined ingest_batch() call.
         `priority_pool`: a priority-lane batch, checked once scored and stored on that pool."""
         if len(columns.seqs) >= self.settings.ingest_copy_min_events:
             return await self._store_copy(robot_id, nonce, columns, scorer, hwm, snapshot, traceparent,
