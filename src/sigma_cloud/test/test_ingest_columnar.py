@@ -107,6 +107,34 @@ def test_bad_columns_fall_back_and_are_named() -> None:
     assert fastpath_columnar.decode(orjson.dumps(unknown), "r1", NOW, 86400, 100, 300) is None
 
 
+def test_every_field_bound_is_finite() -> None:
+    # fastpath_columnar checks a block in one comparison against its columns' bounds: NaN and +-inf fail it only
+    # because every bound is finite
+    assert all(np.isfinite(protocol.channels.bounds(channel, field)).all()
+               for channel, fields in protocol.CHANNELS.items() for field in fields)
+
+
+def test_a_bad_value_in_any_column_of_a_wide_block_falls_back() -> None:
+    rows = [{"seq": i + 1, "ts": NOW, "channel": "imu",
+             "payload": {"orientation": [0.0, 0.0, 0.0, 1.0], "angular_velocity": [0.1, 0.2, 0.3],
+                         "linear_acceleration": [0.0, 0.0, 9.8]}} for i in range(3)]
+    good = protocol.encode_columnar_batch("r1", rows)
+    assert fastpath_columnar.decode(good, "r1", NOW, 86400, 100, 300) is not None
+    for field, where, value in (("linear_acceleration", 4, float("nan")), ("linear_acceleration", 8, float("inf")),
+                                ("linear_acceleration", 0, -float("inf")), ("angular_velocity", 5, 1e9)):
+        values = [0.1, 0.2, 0.3] * 3  # 3 rows x 3 columns; one value made bad, in any row and column
+        values[where] = value
+        bad = _column(good, 0, field, values)
+        assert fastpath_columnar.decode(bad, "r1", NOW, 86400, 100, 300) is None, (where, value)
+        _, errors = protocol.validate_batch({"robot_id": "r1", "events": protocol.columnar_events(orjson.loads(bad))},
+                                            "r1", NOW, 86400, 100, 300)
+        assert errors, (where, value)  # the reference path names it
+    status = [{"seq": i + 1, "ts": NOW, "channel": "safety_status", "payload": {"level": 1}} for i in range(2)]
+    body = protocol.encode_columnar_batch("r1", status)
+    assert fastpath_columnar.decode(body, "r1", NOW, 86400, 100, 300) is not None
+    assert fastpath_columnar.decode(_column(body, 0, "level", [1, 10**12], "i8"), "r1", NOW, 86400, 100, 300) is None
+
+
 def test_the_row_fast_path_never_takes_a_columnar_body() -> None:
     body = protocol.encode_columnar_batch("r1", _rows([("battery", {"voltage": 1.0})]))
     assert fastpath.decode(body, "r1", NOW, 86400, 100, 300) is None

@@ -12,7 +12,6 @@ takes the reference path (`sigma_protocol.columnar_events` + `validate_batch`), 
 from __future__ import annotations
 
 import functools
-import math
 import operator
 import sys
 from itertools import repeat
@@ -75,6 +74,15 @@ def _rows_json(values: np.ndarray) -> list[bytes]:
     return text[2:-2].split(b"],[")
 
 
+@functools.lru_cache(maxsize=1024)
+def _limits(channel: str, layout: tuple[tuple[str, int], ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of a block's feature matrix (fields and widths in `layout`), the accepted low and high."""
+    pairs = [channels.bounds(channel, field) for field, _ in layout]
+    widths = [width for _, width in layout]
+    return (np.repeat([p[0] for p in pairs], widths).astype(np.float64),
+            np.repeat([p[1] for p in pairs], widths).astype(np.float64))
+
+
 def _block(block: Any, channel: str) -> tuple[int, np.ndarray, np.ndarray, Any, list[bytes]] | None:
     """(n, seqs, ts, feature matrix, payload JSON per event) of one valid block; None when in doubt."""
     n = len(block.seq)
@@ -88,6 +96,7 @@ def _block(block: Any, channel: str) -> tuple[int, np.ndarray, np.ndarray, Any, 
         pending += b'"name":' + _ENCODE(names)
         comma = b","
     blocks = []
+    layout: list[tuple[str, int]] = []  # (field, width) of each column group in the feature matrix
     for field in FIELDS[channel]:
         column = getattr(block.fields, field)
         if column is msgspec.UNSET:
@@ -98,11 +107,6 @@ def _block(block: Any, channel: str) -> tuple[int, np.ndarray, np.ndarray, Any, 
             return None
         raw = np.frombuffer(column.data, dtype=_DTYPES[column.type])
         values = raw.astype(np.float64) if column.type == "i8" or not _NATIVE else raw
-        if values.size:
-            low, high = channels.bounds(channel, field)
-            lowest, highest = values.min(), values.max()  # NaN propagates into both, and fails every comparison
-            if not (low <= lowest and highest <= high and math.isfinite(lowest) and math.isfinite(highest)):
-                return None
         if len(shape) == 2 and names is not None and width not in (0, len(names)):
             return None
         printed = raw if _NATIVE else raw.astype(raw.dtype.newbyteorder("="))
@@ -118,6 +122,7 @@ def _block(block: Any, channel: str) -> tuple[int, np.ndarray, np.ndarray, Any, 
             pending = b"]"
         if width:
             blocks.append(values.reshape(n, width))
+            layout.append((field, width))
     for name in channels.EXTRAS[channel]:
         items = getattr(block.extras, name)
         if items is msgspec.UNSET:
@@ -131,6 +136,10 @@ def _block(block: Any, channel: str) -> tuple[int, np.ndarray, np.ndarray, Any, 
     if len(payloads) != n:
         return None
     matrix = np.hstack(blocks) if blocks else np.zeros((n, 0))
+    if blocks:  # every value within its field's bounds, one comparison per block (all bounds are finite, so NaN
+        low, high = _limits(channel, tuple(layout))  # and ±inf fail it too)
+        if not (bool((matrix >= low).all()) and bool((matrix <= high).all())):
+            return None
     return n, np.asarray(block.seq, dtype=np.int64), np.asarray(block.ts, dtype=np.float64), matrix, payloads
 
 
