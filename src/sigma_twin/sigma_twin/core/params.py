@@ -100,6 +100,10 @@ class PrognosisParams:
     lag_share: float = param(1.0, low=0.0, high=3.0,
                              description="growth model: the estimators' output lags wear by this share of their "
                                          "memory; points are placed that much earlier")
+    winding_noise_share: float = param(0.25, low=0.0, high=4.0,
+                                       description="the winding part g's trend treats its points' noise as "
+                                                   "correlated over this share of estimator.gain_memory (variance "
+                                                   "x share x gain_memory / epoch, at least 1; round 8, 1 before)")
 
     def __post_init__(self) -> None:
         require(self.min_history < self.trend_window, "min_history must be shorter than trend_window")

@@ -1,0 +1,34 @@
+"""Round 8: the winding part g's trend inflates its noise by a share (prognosis.winding_noise_share, 0.25) of its
+estimator's memory over the epoch instead of the whole memory: narrower intervals about the same median."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sigma_twin.core.params import EstimatorParams, PrognosisParams
+from sigma_twin.core.twin import ActuatorTwin
+
+
+def _winding_forecast(prog: PrognosisParams):
+    twin = ActuatorTwin(1, EstimatorParams(), prog=prog)
+    rng = np.random.default_rng(3)
+    for k in range(121):  # g = 0.1 K/A^2, onset at 8 h, then +3 % per hour; 1 % noise on every point
+        tk = k / 6.0
+        g = 0.1 * (1.0 + 0.03 * max(tk - 8.0, 0.0)) * (1.0 + rng.normal(0.0, 0.01))
+        twin.winding_trend.record(tk, np.array([g]), np.full(1, 1e-8))
+    return twin, twin.winding_trend.forecast(20.0, np.full(1, 0.16), np.random.default_rng(1))
+
+
+def test_winding_trend_noise_is_inflated_by_a_share_of_its_memory() -> None:
+    prog = PrognosisParams(samples=4000)
+    assert prog.winding_noise_share == 0.25
+    twin, now = _winding_forecast(prog)
+    former, before = _winding_forecast(PrognosisParams(samples=4000, winding_noise_share=1.0))
+    epochs = EstimatorParams().gain_memory / prog.epoch
+    assert twin.winding_trend.inflation == pytest.approx(0.25 * epochs)
+    assert former.winding_trend.inflation == pytest.approx(epochs)
+    # the other thermal part keeps its memory's inflation
+    assert twin.cooling_trend.inflation == pytest.approx(EstimatorParams().thermal_memory / prog.epoch)
+    assert now.q50[0] == pytest.approx(before.q50[0], rel=0.1)
+    assert now.q95[0] - now.q05[0] < 0.8 * (before.q95[0] - before.q05[0])
