@@ -8,11 +8,12 @@ A real server with one bulk slot; the slot is held by a real client that sent it
 
 from __future__ import annotations
 
-import socket
+import threading
 import time
 from typing import Any
 
 import httpx
+import psycopg
 
 import sigma_protocol as protocol
 from sigma_cloud.core.config import Settings
@@ -69,16 +70,22 @@ def test_priority_lane_admits_alerts_while_bulk_is_full_demotes_routine_and_keep
         assert _post(client, safety, safety.events(5, now)).status_code == 200  # seqs 1-5 in the bulk lane
         warm = _post(client, alert, alert.events(40, now))  # the alert robot's statistics are learned (48 V)
         assert warm.status_code == 200 and warm.headers[protocol.HEADER_LANE] == "bulk", warm.text
-        first = protocol.encode_batch(holder.robot_id, holder.events(5, time.time()))
-        signed = protocol.sign_request(holder.seed, "POST", protocol.INGEST_PATH, holder.robot_id, first,
-                                       time.time())
-        head = [f"POST {protocol.INGEST_PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(first)}",
-                "Content-Type: application/json", *(f"{k}: {v}" for k, v in signed.items())]
-        slow = socket.create_connection(("127.0.0.1", port), timeout=30)
+        # The only bulk slot is held by a real batch whose store waits on the database: the holder's high-water mark
+        # row is locked here (a slow database; a client withholding its body holds no slot since round 20).
+        assert _post(client, holder, holder.events(2, time.time())).status_code == 200  # its mark row exists
+        blocker = psycopg.connect(cloud.runtime.owner_url)
+        held: dict[str, httpx.Response] = {}
+
+        def send_held() -> None:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as other:
+                held["answer"] = _post(other, holder, holder.events(5, time.time()))
+
+        sender = threading.Thread(target=send_held)
         try:
-            slow.sendall(("\r\n".join(head) + "\r\n\r\n").encode())  # the only bulk slot is taken; body withheld
+            blocker.execute("SELECT 1 FROM robot_ingest_state WHERE robot_id = %s FOR UPDATE", (holder.robot_id,))
+            sender.start()
             deadline = time.monotonic() + 30
-            while True:  # until a bulk batch is refused: the withheld request holds the bulk slot
+            while True:  # until a bulk batch is refused: the held batch holds the bulk slot
                 refused = _post(client, probe, probe.events(2, time.time()))
                 if refused.status_code == 503 or time.monotonic() > deadline:
                     break
@@ -100,12 +107,11 @@ def test_priority_lane_admits_alerts_while_bulk_is_full_demotes_routine_and_keep
             assert jumped.status_code == 503 and jumped.json()["type"].endswith("overloaded"), jumped.text
             assert app.state.ingest.priority_demoted == demoted_before + 1
             assert _seqs(cloud, routine.robot_id) == []  # nothing of it stored
-
-            slow.sendall(first)  # the held request completes
-            answer = slow.recv(65536).decode("latin-1")
-            assert answer.startswith("HTTP/1.1 200"), answer[:300]
         finally:
-            slow.close()
+            blocker.rollback()  # the held batch completes
+            blocker.close()
+            sender.join(timeout=30)
+        assert held["answer"].status_code == 200 and held["answer"].json()["accepted"] == 5, held["answer"].text
 
         # With the bulk slot free the demoted batch is stored -- in the bulk lane (the answer says so).
         routine.next_seq = 1
@@ -139,3 +145,44 @@ def test_the_priority_claim_is_signed(cloud: Any) -> None:
                         headers={**headers, "Content-Type": "application/json"})
     assert r.status_code == 401, r.text
     assert _seqs(cloud, robot.robot_id) == []
+
+
+def test_the_bulk_lanes_pending_bound_never_refuses_an_alert(cloud: Any) -> None:
+    """Round 20: beyond `ingest_max_pending` bulk batches being read or waiting, bulk is refused 503 before its body
+    is read -- each lane has its own bound, so a safety event still goes through the priority lane."""
+    import socket
+
+    from conftest import ServerThread
+
+    from sigma_cloud.app.main import create_app
+
+    settings = Settings(**{**cloud.settings.model_dump(), "ingest_max_pending": 1})
+    slow_robot = cloud.robot("pend-slow", site_id="site-priority")
+    bulk = cloud.robot("pend-bulk", site_id="site-priority")
+    safety = cloud.robot("pend-safety", site_id="site-priority")
+    port = free_port()
+    with ServerThread(create_app(settings, cloud.runtime, run_maintenance=False), port), \
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        withheld = protocol.encode_batch(slow_robot.robot_id, slow_robot.events(5, time.time()))
+        signed = protocol.sign_request(slow_robot.seed, "POST", protocol.INGEST_PATH, slow_robot.robot_id, withheld,
+                                       time.time())
+        head = [f"POST {protocol.INGEST_PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}",
+                f"Content-Length: {len(withheld)}", "Content-Type: application/json",
+                *(f"{k}: {v}" for k, v in signed.items())]
+        slow = socket.create_connection(("127.0.0.1", port), timeout=30)
+        try:
+            slow.sendall(("\r\n".join(head) + "\r\n\r\n").encode())  # one bulk batch pending (its body withheld)
+            deadline = time.monotonic() + 30
+            while True:
+                refused = _post(client, bulk, bulk.events(2, time.time()))
+                if refused.status_code == 503 or time.monotonic() > deadline:
+                    break
+                assert refused.status_code == 200, refused.text
+            assert refused.status_code == 503 and refused.json()["type"].endswith("overloaded"), refused.text
+            fast = _post(client, safety, _safety(safety, time.time()), protocol.INGEST_PRIORITY_PATH)
+            assert fast.status_code == 200 and fast.headers[protocol.HEADER_LANE] == "priority", fast.text
+            slow.sendall(withheld)
+            assert slow.recv(65536).decode("latin-1").startswith("HTTP/1.1 200")
+        finally:
+            slow.close()
+    assert _seqs(cloud, safety.robot_id) == [1]

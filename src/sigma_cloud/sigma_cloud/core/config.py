@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     # sends it later, grown, instead of timing out (the bridge's request_timeout_s is 10 s) in a queue.
     ingest_concurrency: int = Field(default=4, ge=1, le=64)
     ingest_queue_wait_s: float = Field(default=5.0, gt=0)
+    # A batch's body is read before it takes a slot (round 20: a client that withheld its body held a slot, before its
+    # signature was even checked), within ingest_body_timeout_s (else 408, retryable); beyond ingest_max_pending
+    # batches of one process being read or waiting for a slot, a new one is refused 503 before its body is read.
+    ingest_body_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                         description="seconds a batch's body may take to arrive (else 408)")
+    ingest_max_pending: int = Field(default=256, ge=1, le=100_000, description=(
+        "batches of one API process being read or waiting for an ingest slot before new ones get 503"))
     # The priority lane (docs/device-protocol.md "Priority lane", issue 15): a batch signed for INGEST_PRIORITY_PATH
     # takes one of these slots (each with its own reserved connection) instead of a bulk one, so alert telemetry never
     # queues behind bulk batches -- if it deserves it: at most ingest_priority_max_events events (and

@@ -6,7 +6,7 @@ import asyncio
 import bisect
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,6 +110,7 @@ class IngestService:
         self.concurrency = settings.ingest_concurrency
         self._slots = asyncio.Semaphore(self.concurrency)
         self.waiting = 0  # batches waiting for a slot (a gauge for tests and metrics)
+        self.pending = {"bulk": 0, "priority": 0}  # per lane, batches being read or waiting for a slot
         # The priority lane (docs/device-protocol.md "Priority lane"): its own slots and reserved connections.
         self.priority_pool = priority_pool or self.ingest_pool
         self._priority_slots = asyncio.Semaphore(settings.ingest_priority_slots)
@@ -144,22 +145,39 @@ class IngestService:
                 and now - key.read_at < self.settings.key_cache_max_age_s)
 
     @contextlib.asynccontextmanager
-    async def admission(self, priority: bool = False) -> AsyncIterator[None]:
-        """A slot for one batch: at most `concurrency` in work in this process. A batch that waited
-        settings.ingest_queue_wait_s is refused (503 overloaded, Retry-After) before its body was read or
-        verified: under overload robots keep their events and send them later in larger batches (cheaper per
-        event), instead of every request waiting out the pool and timing out at the robot (docs/cloud.md)."""
-        slots = self._priority_slots if priority else self._slots
-        self.waiting += 1
-        try:
-            await acquire_within(slots, self.settings.ingest_queue_wait_s)
-        except TimeoutError as exc:
+    async def admission(self, read: Callable[[], Awaitable[bytes]], priority: bool = False) -> AsyncIterator[bytes]:
+        """The body of one batch (`read`), then a slot for its work: at most `concurrency` batches in work in this
+        process. Refused before the body is read (503 overloaded, Retry-After) when settings.ingest_max_pending
+        batches of this process and lane are already being read or waiting for a slot; the body is read without
+        holding a slot -- a slow or withholding client (unauthenticated until its body is read) holds nobody's
+        slot -- and must arrive within settings.ingest_body_timeout_s (else 408); a batch that then waited
+        settings.ingest_queue_wait_s for a slot is refused 503 too. Under overload robots keep their events and
+        send them later in larger batches (cheaper per event) instead of timing out in a queue (docs/cloud.md)."""
+        settings = self.settings
+        lane = "priority" if priority else "bulk"  # each lane its own bound: bulk overload never refuses an alert
+        if self.pending[lane] >= settings.ingest_max_pending:
             raise IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay "
-                                 "with the same events (and any newer ones)", retry_after=1) from exc
-        finally:
-            self.waiting -= 1
+                                 "with the same events (and any newer ones)", retry_after=1)
+        slots = self._priority_slots if priority else self._slots
+        self.pending[lane] += 1
         try:
-            yield
+            try:
+                body = await asyncio.wait_for(read(), settings.ingest_body_timeout_s)
+            except TimeoutError as exc:
+                raise IngestRejected(408, "body-timeout", f"the request body did not arrive within "
+                                     f"{settings.ingest_body_timeout_s:g} s; nothing was stored") from exc
+            self.waiting += 1
+            try:
+                await acquire_within(slots, settings.ingest_queue_wait_s)
+            except TimeoutError as exc:
+                raise IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay "
+                                     "with the same events (and any newer ones)", retry_after=1) from exc
+            finally:
+                self.waiting -= 1
+        finally:
+            self.pending[lane] -= 1
+        try:
+            yield body
         finally:
             slots.release()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
@@ -78,17 +79,16 @@ async def ingest_batch(request: Request) -> Response:
     try:
         if lane == "priority":
             try:
-                async with ingest.admission(priority=True):
-                    body = await read_body(request, settings.ingest_priority_max_bytes)
+                async with ingest.admission(lambda: read_body(request, settings.ingest_priority_max_bytes),
+                                            priority=True) as body:
                     robot_id, ack = await _ingest(request, ingest, body, priority=True)
                 ingest.priority_admitted += 1
             except NotPriorityError:
                 ingest.priority_demoted += 1
                 lane = "bulk"
         if lane == "bulk":
-            async with ingest.admission():  # bounded work per process; a long wait is a 503 before the body is read
-                if body is None:
-                    body = await read_body(request, settings.max_body_bytes)
+            read = _given(body) if body is not None else (lambda: read_body(request, settings.max_body_bytes))
+            async with ingest.admission(read) as body:  # the body, then a slot: bounded work per process
                 robot_id, ack = await _ingest(request, ingest, body, priority=False)
     except protocol.ProtocolError as exc:
         request.app.state.metrics.batches.labels(exc.kind).inc()
@@ -108,7 +108,14 @@ async def ingest_batch(request: Request) -> Response:
 # round); it is described in the OpenAPI document like every other route.
 router.add_api_route(protocol.INGEST_PATH, ingest_batch, methods=["POST"], route_class_override=DirectRoute,
                      response_model=IngestAckPublic, openapi_extra=DEVICE_HEADERS,
-                     responses=responses(400, 401, 403, 409, 413, 422, 503))
+                     responses=responses(400, 401, 403, 408, 409, 413, 422, 503))
+
+
+def _given(body: bytes) -> Callable[[], Awaitable[bytes]]:
+    """A reader of a body already read (a priority batch demoted to the bulk lane)."""
+    async def read() -> bytes:
+        return body
+    return read
 
 
 def _claims_priority(request: Request, max_bytes: int) -> bool:
