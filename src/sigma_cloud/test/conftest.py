@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -89,6 +90,16 @@ class Cloud:
     def device_post(self, robot: Robot, path: str, body: bytes) -> httpx.Response:
         signed = protocol.sign_request(robot.seed, "POST", path, robot.robot_id, body, time.time())
         return self.http.post(path, content=body, headers=signed)
+
+
+def withhold_body(port: int, robot: Robot, body: bytes) -> socket.socket:
+    """A real client that sends a signed ingest batch's headers and withholds its body (send it with sendall)."""
+    signed = protocol.sign_request(robot.seed, "POST", protocol.INGEST_PATH, robot.robot_id, body, time.time())
+    head = [f"POST {protocol.INGEST_PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}",
+            "Content-Type: application/json", *(f"{k}: {v}" for k, v in signed.items())]
+    slow = socket.create_connection(("127.0.0.1", port), timeout=30)
+    slow.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+    return slow
 
 
 class ServerThread:

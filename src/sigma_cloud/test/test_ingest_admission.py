@@ -6,7 +6,6 @@ nothing of a refused batch is stored. Real servers and real clients that send th
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
@@ -22,16 +21,6 @@ def _telemetry_count(cloud: Any, robot_id: str) -> int:
 
     with psycopg.connect(cloud.runtime.owner_url) as conn:
         return conn.execute("SELECT count(*) FROM telemetry WHERE robot_id = %s", (robot_id,)).fetchone()[0]
-
-
-def _withhold_body(port: int, robot: Any, body: bytes) -> socket.socket:
-    """A real client that sends a signed batch's headers and withholds its body."""
-    signed = protocol.sign_request(robot.seed, "POST", protocol.INGEST_PATH, robot.robot_id, body, time.time())
-    head = [f"POST {protocol.INGEST_PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(body)}",
-            "Content-Type: application/json", *(f"{k}: {v}" for k, v in signed.items())]
-    slow = socket.create_connection(("127.0.0.1", port), timeout=30)
-    slow.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-    return slow
 
 
 def _post(client: httpx.Client, robot: Any, body: bytes) -> httpx.Response:
@@ -50,6 +39,8 @@ def _serve(cloud: Any, **overrides: Any) -> Any:
 
 
 def test_a_client_withholding_its_body_holds_no_slot(cloud: Any) -> None:
+    from conftest import withhold_body
+
     # round 20: the slot was taken before the body was read, so a client that sent headers and withheld its body --
     # unauthenticated until the body arrives -- held one of the process's ingest slots for as long as it liked
     robot = cloud.robot("admission-1", site_id="site-admission")
@@ -57,7 +48,7 @@ def test_a_client_withholding_its_body_holds_no_slot(cloud: Any) -> None:
     server, port = _serve(cloud, ingest_concurrency=1, ingest_queue_wait_s=0.5)
     with server, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         first = protocol.encode_batch(robot.robot_id, robot.events(5, time.time()))
-        slow = _withhold_body(port, robot, first)
+        slow = withhold_body(port, robot, first)
         try:
             time.sleep(1.0)  # well past ingest_queue_wait_s: the withheld request is in the app, reading its body
             second = protocol.encode_batch(other.robot_id, other.events(5, time.time()))
@@ -73,11 +64,13 @@ def test_a_client_withholding_its_body_holds_no_slot(cloud: Any) -> None:
 
 
 def test_a_body_that_does_not_arrive_in_time_is_refused_408_and_nothing_is_stored(cloud: Any) -> None:
+    from conftest import withhold_body
+
     robot = cloud.robot("admission-3", site_id="site-admission")
     server, port = _serve(cloud, ingest_body_timeout_s=0.5)
     with server:
         body = protocol.encode_batch(robot.robot_id, robot.events(5, time.time()))
-        slow = _withhold_body(port, robot, body)
+        slow = withhold_body(port, robot, body)
         try:
             answer = slow.recv(65536).decode("latin-1")  # without sending the body
         finally:
@@ -88,11 +81,13 @@ def test_a_body_that_does_not_arrive_in_time_is_refused_408_and_nothing_is_store
 
 
 def test_beyond_max_pending_a_batch_is_refused_503_before_its_body_is_read(cloud: Any) -> None:
+    from conftest import withhold_body
+
     robot = cloud.robot("admission-4", site_id="site-admission")
     server, port = _serve(cloud, ingest_max_pending=1)
     with server, httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         first = protocol.encode_batch(robot.robot_id, robot.events(5, time.time()))
-        slow = _withhold_body(port, robot, first)  # pending: being read
+        slow = withhold_body(port, robot, first)  # pending: being read
         try:
             deadline = time.monotonic() + 30
             while True:  # the withheld request counts once the server has parsed its headers

@@ -150,9 +150,7 @@ def test_the_priority_claim_is_signed(cloud: Any) -> None:
 def test_the_bulk_lanes_pending_bound_never_refuses_an_alert(cloud: Any) -> None:
     """Round 20: beyond `ingest_max_pending` bulk batches being read or waiting, bulk is refused 503 before its body
     is read -- each lane has its own bound, so a safety event still goes through the priority lane."""
-    import socket
-
-    from conftest import ServerThread
+    from conftest import ServerThread, withhold_body
 
     from sigma_cloud.app.main import create_app
 
@@ -164,14 +162,8 @@ def test_the_bulk_lanes_pending_bound_never_refuses_an_alert(cloud: Any) -> None
     with ServerThread(create_app(settings, cloud.runtime, run_maintenance=False), port), \
             httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
         withheld = protocol.encode_batch(slow_robot.robot_id, slow_robot.events(5, time.time()))
-        signed = protocol.sign_request(slow_robot.seed, "POST", protocol.INGEST_PATH, slow_robot.robot_id, withheld,
-                                       time.time())
-        head = [f"POST {protocol.INGEST_PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}",
-                f"Content-Length: {len(withheld)}", "Content-Type: application/json",
-                *(f"{k}: {v}" for k, v in signed.items())]
-        slow = socket.create_connection(("127.0.0.1", port), timeout=30)
+        slow = withhold_body(port, slow_robot, withheld)  # one bulk batch pending (its body withheld)
         try:
-            slow.sendall(("\r\n".join(head) + "\r\n\r\n").encode())  # one bulk batch pending (its body withheld)
             deadline = time.monotonic() + 30
             while True:
                 refused = _post(client, bulk, bulk.events(2, time.time()))

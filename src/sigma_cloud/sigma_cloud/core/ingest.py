@@ -65,6 +65,12 @@ class IngestRejected(protocol.ProtocolError):
         self.retry_after = retry_after
 
 
+def _overloaded() -> IngestRejected:
+    """503 for a batch admission refuses (too many pending, or no slot in time): the robot keeps its events."""
+    return IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay with the same "
+                          "events (and any newer ones)", retry_after=1)
+
+
 @dataclass(frozen=True)
 class DeviceKey:
     verify_key: VerifyKey
@@ -156,8 +162,7 @@ class IngestService:
         settings = self.settings
         lane = "priority" if priority else "bulk"  # each lane its own bound: bulk overload never refuses an alert
         if self.pending[lane] >= settings.ingest_max_pending:
-            raise IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay "
-                                 "with the same events (and any newer ones)", retry_after=1)
+            raise _overloaded()
         slots = self._priority_slots if priority else self._slots
         self.pending[lane] += 1
         try:
@@ -170,8 +175,7 @@ class IngestService:
             try:
                 await acquire_within(slots, settings.ingest_queue_wait_s)
             except TimeoutError as exc:
-                raise IngestRejected(503, "overloaded", "the ingest service is at capacity; retry after the delay "
-                                     "with the same events (and any newer ones)", retry_after=1) from exc
+                raise _overloaded() from exc
             finally:
                 self.waiting -= 1
         finally:
