@@ -15,6 +15,8 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from hashlib import blake2b as _blake2b
+from hmac import compare_digest
 
 from nacl._sodium import ffi as _ffi
 from nacl._sodium import lib as _lib
@@ -25,9 +27,10 @@ from nacl.public import Box
 from nacl.secret import SecretBox
 from nacl.signing import SigningKey, VerifyKey
 
-from sigma_swarm.core import Message
+from sigma_swarm.core import LeaderHeartbeat, MemberHeartbeat, Message
 from sigma_swarm.roster import SiteRoster
 from sigma_swarm.wire import (
+    KIND_OF,
     KINDS,
     MAX_BODY_BYTES,
     SIGNATURE_BYTES,
@@ -50,14 +53,32 @@ ADDRESSED_KINDS = frozenset(kind for kind, (core, _) in KINDS.items() if "to" in
 PAIR_NONCE_BYTES = 24
 PAIR_KEY_PERSON = b"sigma-swarm-pair"
 PAIR_AD_PREFIX = b"pair\x00"
+# Round 20: the periodic broadcasts (membership heartbeats, 1 s from every member; the leader's heartbeats, every
+# 100 ms) carry one MAC per roster peer under the pair's tag key instead of an Ed25519 signature (see Signer).
+TAGGED_KINDS = frozenset({KIND_OF[MemberHeartbeat], KIND_OF[LeaderHeartbeat]})
+TAG_KEY_PERSON = b"sigma-swarm-btag"
+TAG_AD_PREFIX = b"btag\x00"
+TAG_BYTES = 16
+MAX_TAGS = 255  # the count is one byte
+
+
+def _pair_shared(own: SigningKey, peer: VerifyKey) -> bytes:
+    """X25519 between the Curve25519 forms of two robots' registered Ed25519 keys (libsodium's conversion, as the
+    sealed mesh key uses), through crypto_box's HSalsa20: the secret only these two robots can compute."""
+    return Box(own.to_curve25519_private_key(), peer.to_curve25519_public_key()).shared_key()
 
 
 def pair_key(own: SigningKey, peer: VerifyKey) -> bytes:
-    """The 32-byte key only these two robots can compute: X25519 between the Curve25519 forms of their registered
-    Ed25519 keys (libsodium's conversion, as the sealed mesh key uses), through crypto_box's HSalsa20 and a
-    personalised BLAKE2b. The same for both directions; the sender's id in the associated data tells them apart."""
-    shared = Box(own.to_curve25519_private_key(), peer.to_curve25519_public_key()).shared_key()
-    return blake2b(shared, digest_size=32, person=PAIR_KEY_PERSON, encoder=RawEncoder)
+    """The 32-byte key only these two robots can compute (the pair's shared secret through a personalised BLAKE2b):
+    the AEAD key of pair-sealed frames. The same for both directions; the sender's id in the associated data tells
+    them apart."""
+    return blake2b(_pair_shared(own, peer), digest_size=32, person=PAIR_KEY_PERSON, encoder=RawEncoder)
+
+
+def tag_key(own: SigningKey, peer: VerifyKey) -> bytes:
+    """The pair's 32-byte key for broadcast tags (round 20): the same shared secret as ``pair_key`` under another
+    personalisation, so the two uses never share a key."""
+    return blake2b(_pair_shared(own, peer), digest_size=32, person=TAG_KEY_PERSON, encoder=RawEncoder)
 
 
 def _pair_ad(site: str, sender: str, counter: int, kind: int) -> bytes:
@@ -72,6 +93,12 @@ def _pair_ad_prefix(site: str, sender: str) -> bytes:
     """The part of ``_pair_ad`` that only depends on site and sender (cached per peer; ``_pair_ad_from`` adds the
     rest)."""
     return _pair_ad(site, sender, 0, 0)[:-_AD_TAIL]
+
+
+def _tag_ad_prefix(site: str, sender: str) -> bytes:
+    """The per-sender start of the bytes a broadcast tag covers: ``TAG_AD_PREFIX`` and the signed header fields up
+    to the counter (``_pair_ad_from`` adds counter and kind; the body follows)."""
+    return TAG_AD_PREFIX + signed_bytes(site, sender, 0, 0, b"")[:-_AD_TAIL]
 
 
 def _pair_ad_from(prefix: bytes, counter: int, kind: int) -> bytes:
@@ -119,23 +146,36 @@ class Signer:
     addressee is in ``peers`` (robot id -> registered key, from the roster) is instead *pair-sealed*:
     XChaCha20-Poly1305 under ``pair_key`` (only the sender and the addressee can compute it) with the clear header as
     associated data, and an empty signature. Only the addressee reads it, so a signature anyone could check buys
-    nothing there, and checking the MAC costs the leader ≈ 3 µs instead of ≈ 40 µs per acknowledgement."""
+    nothing there, and checking the MAC costs the leader ≈ 3 µs instead of ≈ 40 µs per acknowledgement.
+
+    Round 20: a periodic broadcast (``TAGGED_KINDS``: membership and leader heartbeats) is *tagged* instead of
+    signed when ``tag_broadcasts`` is on and ``peers`` lists others: after the mesh-key encryption, one 16-byte
+    keyed BLAKE2b per peer under the pair's ``tag_key`` over the clear header and the (encrypted) body, prepended
+    to the body with their count (``count (1) | tags | body``), and an empty signature. Each receiver computes only
+    its own tag (≈ 2 µs) instead of checking an Ed25519 signature (≈ 100 µs on the development host), 19 times a
+    second per member at 20 members for the membership heartbeats alone; the sender computes n - 1 tags (≈ 45 µs at
+    20 members) instead of a signature (≈ 75 µs). A frame whose tags would not fit ``MAX_BODY_BYTES`` is signed."""
 
     def __init__(self, site: str, robot_id: str, key: SigningKey, boot: int, mesh_key: bytes | None = None,
-                 peers: Mapping[str, VerifyKey] | None = None) -> None:
+                 peers: Mapping[str, VerifyKey] | None = None, tag_broadcasts: bool = True) -> None:
         self.site, self.robot_id, self.key = site, robot_id, key
+        self.tag_broadcasts = tag_broadcasts
         self._counter = (boot & 0xFFFFFFFF) << 32
         self._box: SecretBox | None = None
         self.set_mesh_key(mesh_key)
         self._peers: Mapping[str, VerifyKey] = {}
         self._pair_keys: dict[str, bytes] = {}
+        self._tag_keys: list[bytes] | None = None  # one per peer, computed at the first tagged frame
         self._ad_prefix = _pair_ad_prefix(site, robot_id)
+        self._tag_prefix = _tag_ad_prefix(site, robot_id)
         self.set_peers(peers or {})
 
     def set_peers(self, peers: Mapping[str, VerifyKey]) -> None:
-        """Pair-seal addressed messages to these robots from now on (the adopted roster's keys)."""
+        """Pair-seal addressed messages to these robots, and tag broadcasts for them, from now on (the adopted
+        roster's keys)."""
         self._peers = dict(peers)
         self._pair_keys = {}
+        self._tag_keys = None
 
     def set_mesh_key(self, mesh_key: bytes | None) -> None:
         """Encrypt from now on with ``mesh_key`` (the adopted roster's); None = plaintext (roster without one)."""
@@ -156,8 +196,24 @@ class Signer:
         if self._box is not None:
             body = bytes(self._box.encrypt(body))  # nonce | ciphertext | MAC
         self._counter += 1
+        if kind in TAGGED_KINDS and self.tag_broadcasts:
+            tagged = self._tagged(kind, body)
+            if tagged is not None:
+                return Frame(self.site, self.robot_id, self._counter, kind, tagged, b"")
         signature = self.key.sign(signed_bytes(self.site, self.robot_id, self._counter, kind, body)).signature
         return Frame(self.site, self.robot_id, self._counter, kind, body, signature)
+
+    def _tagged(self, kind: int, body: bytes) -> bytes | None:
+        """``count | tags | body`` for every peer, or None (sign instead) without peers or when it does not fit."""
+        keys = self._tag_keys
+        if keys is None:
+            keys = self._tag_keys = [tag_key(self.key, peer) for robot, peer in sorted(self._peers.items())
+                                     if robot != self.robot_id]
+        if not keys or len(keys) > MAX_TAGS or 1 + TAG_BYTES * len(keys) + len(body) > MAX_BODY_BYTES:
+            return None
+        data = _pair_ad_from(self._tag_prefix, self._counter, kind) + body
+        tags = b"".join([_blake2b(data, digest_size=TAG_BYTES, key=k).digest() for k in keys])
+        return len(keys).to_bytes(1, "big") + tags + body
 
 
 class RedundantAckFilter:
@@ -202,6 +258,7 @@ class Verifier:
         self._own_key = own_key
         self._pair_keys: dict[str, bytes] = {}
         self._ad_prefixes: dict[str, bytes] = {}  # roster members' only (an unknown sender is dropped before)
+        self._tag_keys: dict[str, tuple[bytes, bytes]] = {}  # sender -> (tag key, tag AD prefix)
         self.revoked: set[str] = set()
         self.drops: Counter[str] = Counter()
         self.accepted = 0
@@ -228,6 +285,7 @@ class Verifier:
             del self._windows[gone]
         self._pair_keys = {}  # a robot's registered key may have changed with the roster
         self._ad_prefixes = {}
+        self._tag_keys = {}
 
     def _drop(self, reason: str) -> None:
         self.drops[reason] += 1
@@ -248,20 +306,28 @@ class Verifier:
         if frame.kind not in KINDS:
             self._drop("unknown_kind")
             return None
-        if not signature:  # pair-sealed: only for addressed kinds, only to us (else the MAC fails)
-            plain = self._open_pair(frame, key, body) if frame.kind in ADDRESSED_KINDS else None
-            if plain is None:
+        if not signature:
+            if frame.kind in ADDRESSED_KINDS:  # pair-sealed: only to us (else the MAC fails)
+                plain = self._open_pair(frame, key, body)
+                if plain is None:
+                    self._drop("bad_signature")
+                    return None
+                if not self._fresh(frame.sender, frame.counter):
+                    self._drop("replay")
+                    return None
+                return self._decoded(frame, plain, own_term)
+            # tagged broadcast (round 20): our tag among the sender's, then as a signed frame
+            tagged = self._untag(frame, key, body) if frame.kind in TAGGED_KINDS else None
+            if tagged is None:
                 self._drop("bad_signature")
                 return None
-            if not self._fresh(frame.sender, frame.counter):
-                self._drop("replay")
+            body = tagged
+        else:
+            try:
+                key.verify(signed_bytes(frame.site, frame.sender, frame.counter, frame.kind, body), signature)
+            except (BadSignatureError, ValueError):
+                self._drop("bad_signature")
                 return None
-            return self._decoded(frame, plain, own_term)
-        try:
-            key.verify(signed_bytes(frame.site, frame.sender, frame.counter, frame.kind, body), signature)
-        except (BadSignatureError, ValueError):
-            self._drop("bad_signature")
-            return None
         if not self._fresh(frame.sender, frame.counter):
             self._drop("replay")
             return None
@@ -305,6 +371,31 @@ class Verifier:
         except OverflowError:
             return None  # only the CDR codec's bounds stand between a frame and these fields
         return _aead_open(body[PAIR_NONCE_BYTES:], ad, body[:PAIR_NONCE_BYTES], key)
+
+    def _untag(self, frame: Frame, sender_key: VerifyKey, body: bytes) -> bytes | None:
+        """The body of a tagged broadcast (without count and tags) if one of its tags is the sender's for this
+        robot, else None. Every tag slot is compared in constant time (``compare_digest``); which slot is ours is
+        not fixed (the sender's roster may differ from ours while a new version spreads)."""
+        if self._own_key is None or not body:
+            return None
+        count = body[0]
+        start = 1 + TAG_BYTES * count
+        if count == 0 or len(body) <= start:
+            return None
+        entry = self._tag_keys.get(frame.sender)
+        if entry is None:  # frame.site == self.site was checked first
+            entry = self._tag_keys[frame.sender] = (tag_key(self._own_key, sender_key),
+                                                   _tag_ad_prefix(self.site, frame.sender))
+        try:
+            data = _pair_ad_from(entry[1], frame.counter, frame.kind)
+        except OverflowError:
+            return None
+        rest = body[start:]
+        expected = _blake2b(data + rest, digest_size=TAG_BYTES, key=entry[0]).digest()
+        found = False
+        for offset in range(1, start, TAG_BYTES):
+            found |= compare_digest(expected, body[offset:offset + TAG_BYTES])
+        return rest if found else None
 
     def _decrypt(self, body: bytes) -> bytes | None:
         """The plaintext under the current mesh key or the previous one; None if neither opens it (plaintext,

@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--localhost-only", action="store_true")
     parser.add_argument("--roster-poll", type=float, default=1.0)
     parser.add_argument("--test-hooks", action="store_true")
+    parser.add_argument("--signed-broadcasts", action="store_true",
+                        help="sign heartbeats instead of tagging them per peer (a site with members older than "
+                             "round 20)")
     parser.add_argument("--standby", action="store_true",
                         help="bench hook: load the code, print STANDBY, then wait for a line 'go ROBOT_ID' on stdin "
                              "before reading the key, state and roster ('{robot_id}' in --robot-id, --key-file and "
@@ -71,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         document = yaml.safe_load(args.params.read_text()) or {}
         values = document.get("/**", {}).get("ros__parameters", document).get("election", {})
     config = RuntimeConfig(args.site, args.robot_id, args.domain, args.roster, args.cloud_key, args.state_file,
-                           build_params(values), args.localhost_only, args.roster_poll)
+                           build_params(values), args.localhost_only, args.roster_poll,
+                           broadcast_tags=not args.signed_broadcasts)
 
     def on_command(cmd: LeaderCommand) -> None:
         _print("COMMAND", {"t": time.time(), "sender": cmd.sender, "term": cmd.term, "seq": cmd.seq,

@@ -109,6 +109,7 @@ class RuntimeConfig:
     params: ElectionParams
     localhost_only: bool = False
     roster_poll_s: float = 1.0
+    broadcast_tags: bool = True  # heartbeats tagged per peer instead of signed (round 20; auth.Signer)
 
 
 class SwarmRuntime:
@@ -134,7 +135,7 @@ class SwarmRuntime:
                              f"(version {self.roster.version}); it cannot join the mesh")
         self.store = StateStore(config.state_path)
         self.signer = Signer(config.site, config.robot_id, key, self.store.boot, self.roster.mesh_key,
-                             peers=self.roster.keys)
+                             peers=self.roster.keys, tag_broadcasts=config.broadcast_tags)
         self.verifier = Verifier(config.site, config.robot_id, self.roster, own_key=key)
         self.transport = DdsTransport(config.domain_id, config.localhost_only, config.robot_id)
         self.transport.prepare(m for m in self.roster.keys if m != config.robot_id)

@@ -35,3 +35,6 @@ class SwarmNodeSettings:
     nice: int = param(-10, low=-20, high=19,
                       description="nice value of the process (threads and, as a session leader, its autogroup): "
                       "heartbeats and the leader's lease run on 75-300 ms deadlines; 0 = leave it")
+    broadcast_tags: bool = param(True, description="membership and leader heartbeats carry one MAC per roster peer "
+                                 "(pair keys) instead of an Ed25519 signature; false while members older than round "
+                                 "20 are on the site (they cannot check the tags)")

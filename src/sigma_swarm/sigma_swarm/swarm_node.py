@@ -75,7 +75,7 @@ class SwarmNode(Node):
             config = RuntimeConfig(self.s.site, self.robot_id, self.s.swarm_domain_id,
                                    self._path(self.s.roster_file), self.s.cloud_roster_key,
                                    self._path(self.s.state_file), self.election, self.s.localhost_only,
-                                   self.s.roster_poll_s)
+                                   self.s.roster_poll_s, self.s.broadcast_tags)
             return SwarmRuntime(config, key, on_status=self._on_status, on_command=self._on_command,
                                 on_report=self._on_report, on_broadcast=self._on_broadcast)
         except (ValueError, OSError) as exc:  # RosterError is a ValueError; retried until it works

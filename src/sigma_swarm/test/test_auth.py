@@ -222,8 +222,9 @@ def test_an_addressed_message_is_pair_sealed_and_only_its_addressee_reads_it():
     # Another listed member (it has the mesh key, not the pair's key) cannot read or accept it.
     bystander = Verifier("s1", "r3", roster(own="r3"), own_key=KEYS["r3"])
     assert bystander.accept(frame, 0) is None and bystander.drops == {"bad_signature": 1}
-    # A broadcast kind is always signed, even by a signer that knows its peers.
-    assert len(bytes(pair_signer("r1").frame(hb()).signature)) == 64
+    # A broadcast kind other than the heartbeats (round 20: tagged) is always signed, even by a signer that knows
+    # its peers.
+    assert len(bytes(pair_signer("r1").frame(LeaderCommand("r1", 4, 1, 3, "assign", b"x")).signature)) == 64
 
 
 @pytest.mark.parametrize("tamper", ["forged", "counter", "kind", "sender", "body", "broadcast_kind", "no_own_key"])
@@ -274,3 +275,104 @@ def test_the_direct_pair_seal_is_pynacls_xchacha20poly1305_byte_for_byte():
     with pytest.raises(ValueError):
         _aead_seal(b"x", b"", b"short", os.urandom(32))
     assert _pair_ad_prefix("s1", "r1") + (5).to_bytes(8, "big") + (7).to_bytes(1, "big") == _pair_ad("s1", "r1", 5, 7)
+
+
+# ---------------------------------------------------------------- round 20: heartbeats tagged per peer
+
+
+def peer_verifier(own="r2", version=1, ids=("r1", "r2", "r3")):
+    """A listed member's verifier with its own key (it checks tags and pair seals), as the runtime's."""
+    return Verifier("s1", own, roster(version, ids=ids, own=own), own_key=KEYS[own])
+
+
+def test_heartbeats_are_tagged_for_every_peer_and_each_listed_peer_accepts_them_once():
+    """Membership and leader heartbeats carry one MAC per roster peer (pair tag keys) instead of a signature; every
+    listed peer accepts them (once: the replay window as for signed frames); a robot without its own key or not
+    listed does not."""
+    member_hb = MemberHeartbeat("r1", 3, 1, "r2", True)
+    for msg in (hb(), member_hb):
+        frame = pair_signer("r1").frame(msg)
+        body = bytes(frame.body)
+        assert bytes(frame.signature) == b"" and body[0] == 2  # r2's and r3's tags
+        assert len(body) == 1 + 2 * 16 + len(encode_message(msg)[1]) + 40  # count, tags, nonce | ciphertext | MAC
+        assert encode_message(msg)[1] not in body  # still encrypted with the mesh key
+        for own in ("r2", "r3"):
+            verifier = peer_verifier(own)
+            assert verifier.accept(frame, 0) == msg
+            assert verifier.accept(frame, 0) is None and verifier.drops == {"replay": 1}
+        without_key = Verifier("s1", "r2", roster())  # a verifier that cannot compute its tag key
+        assert without_key.accept(frame, 0) is None and without_key.drops == {"bad_signature": 1}
+        outsider = Verifier("s1", "intruder", roster(), own_key=KEYS["intruder"])  # no tag for it
+        assert outsider.accept(frame, 0) is None and outsider.drops == {"bad_signature": 1}
+    # Off (a site with members older than round 20), without peers, or other kinds: signed as before.
+    off = Signer("s1", "r1", KEYS["r1"], boot=1, mesh_key=derive_mesh_key(CLOUD, "s1", 1),
+                 peers={i: KEYS[i].verify_key for i in ("r1", "r2", "r3")}, tag_broadcasts=False)
+    assert len(bytes(off.frame(hb()).signature)) == 64 and peer_verifier().accept(off.frame(hb()), 0) == hb()
+    assert len(bytes(signer("r1").frame(member_hb).signature)) == 64
+
+
+def test_tags_that_would_not_fit_the_body_fall_back_to_a_signature():
+    many = {f"p{i:03d}": SigningKey.generate().verify_key for i in range(70)}  # 70 x 16 bytes > 1024
+    big = Signer("s1", "r1", KEYS["r1"], boot=1, mesh_key=derive_mesh_key(CLOUD, "s1", 1),
+                 peers={**many, "r2": KEYS["r2"].verify_key})
+    frame = big.frame(hb())
+    assert len(bytes(frame.signature)) == 64 and peer_verifier().accept(frame, 0) == hb()
+
+
+@pytest.mark.parametrize("tamper", ["outsider", "insider", "counter", "kind", "sender", "body", "tag", "count",
+                                    "no_tags", "untagged_kind", "truncated"])
+def test_a_tagged_heartbeat_that_is_not_authentic_is_dropped(tamper):
+    """What a frame with tags cannot be made into: r2 accepts r1's heartbeat only with the tag only r1 and r2 can
+    compute over exactly r1's header and body. "insider": r3, listed and holding valid keys (its own pair keys with
+    r1 and r2, the mesh key), forges a heartbeat in r1's name for r2 — it cannot compute the r1-r2 tag."""
+    frame = pair_signer("r1").frame(hb())
+    fields = {**vars(frame), "body": bytes(frame.body), "signature": b""}
+    if tamper == "outsider":  # r1's name, tagged with the intruder's key
+        forger = Signer("s1", "r1", KEYS["intruder"], boot=1, mesh_key=derive_mesh_key(CLOUD, "s1", 1),
+                        peers={"r2": KEYS["r2"].verify_key, "r3": KEYS["r3"].verify_key})
+        fields = {**vars(forger.frame(hb(term=9))), "signature": b""}
+    elif tamper == "insider":  # r3's keys, r1's name: the tags r3 can compute are r3-r2's and r3-r3's
+        forger = Signer("s1", "r1", KEYS["r3"], boot=1, mesh_key=derive_mesh_key(CLOUD, "s1", 1),
+                        peers={"r2": KEYS["r2"].verify_key, "r3": KEYS["r3"].verify_key})
+        fields = {**vars(forger.frame(hb(term=9))), "signature": b""}
+    elif tamper == "counter":  # the header is covered: a moved counter (a replay dodge) fails the tag
+        fields["counter"] += 1000
+    elif tamper == "kind":  # the other tagged kind
+        fields["kind"] = KIND_OF[MemberHeartbeat]
+    elif tamper == "sender":  # r3 claims r1's frame as its own
+        fields["sender"] = "r3"
+    elif tamper == "body":
+        fields["body"] = fields["body"][:-1] + bytes([fields["body"][-1] ^ 1])
+    elif tamper == "tag":  # every tag altered
+        body = bytearray(fields["body"])
+        for i in range(2):
+            body[1 + 16 * i] ^= 1
+        fields["body"] = bytes(body)
+    elif tamper == "count":  # one tag fewer: the last tag is read as the body's start
+        fields["body"] = bytes([1]) + fields["body"][1:]
+    elif tamper == "no_tags":
+        fields["body"] = bytes([0]) + fields["body"][33:]
+    elif tamper == "untagged_kind":  # only the heartbeats may come tagged
+        fields["kind"] = KIND_OF[LeaderCommand]
+    else:
+        fields["body"] = fields["body"][:33]  # count and tags, nothing else
+    verifier = peer_verifier("r2")
+    assert verifier.accept(Frame(**fields), 0) is None
+    assert verifier.drops == {"bad_signature": 1} and verifier.accepted == 0
+
+
+def test_a_revoked_robot_cannot_get_a_tagged_heartbeat_accepted_and_gets_no_tags_from_the_others():
+    """Revocation: once r2 adopted version 2 (r3 removed), r3's tagged frames are dropped by sender before any tag
+    is computed, and a signer on version 2 tags only for the robots still listed."""
+    r3_frame = pair_signer("r3").frame(hb(sender="r3"))
+    verifier = peer_verifier("r2")
+    verifier.set_roster(roster(2, ids=("r1", "r2"), own="r2"))
+    assert verifier.accept(r3_frame, 0) is None and verifier.drops == {"revoked_sender": 1}
+    r1 = pair_signer("r1")
+    r1.set_peers({i: KEYS[i].verify_key for i in ("r1", "r2")})
+    r1.set_mesh_key(derive_mesh_key(CLOUD, "s1", 2))
+    frame = r1.frame(hb())
+    assert bytes(frame.body)[0] == 1  # r2's tag only
+    assert verifier.accept(frame, 0) == hb()
+    old_r3 = peer_verifier("r3")  # r3 still on version 1: no tag for it (and no key to read it)
+    assert old_r3.accept(frame, 0) is None and old_r3.drops == {"bad_signature": 1}

@@ -124,3 +124,31 @@ def test_a_pair_sealed_frame_shows_the_same_header_and_only_its_addressee_reads_
         assert readers["robot-c"].accept(frame, SECRET_TERM) == msg  # the addressee
         assert readers["robot-b"].accept(frame, SECRET_TERM) is None  # a listed bystander
     assert readers["robot-b"].drops == {"bad_signature": 4}
+
+
+def test_a_tagged_heartbeat_shows_the_same_header_and_every_listed_member_reads_it():
+    """Round 20: membership and leader heartbeats carry one tag per roster peer instead of a signature. The header
+    is the same, the signature field empty; the body is the tag count, the tags (one per peer: the sender's roster
+    size shows, which discovery shows anyway) and the same encrypted body — no value of the message in it, its
+    length independent of terms and sequence numbers; every listed member reads it."""
+    peers = {i: k.verify_key for i, k in KEYS.items()}
+    signer = Signer(SITE, "leader-7", KEYS["leader-7"], boot=5, mesh_key=derive_mesh_key(CLOUD, SITE, 1),
+                    peers=peers)
+    doc = sign_roster(CLOUD, SITE, 1, [(i, b64encode(bytes(k.verify_key))) for i, k in KEYS.items()], 1.0,
+                      mesh_key=derive_mesh_key(CLOUD, SITE, 1))
+    readers = {i: Verifier(SITE, i, verify_roster(doc, CLOUD.verify_key, SITE, own_id=i, own_key=KEYS[i]),
+                           own_key=KEYS[i]) for i in ("robot-b", "robot-c")}
+    tagged = [msg for msg in MESSAGES if isinstance(msg, (m.MemberHeartbeat, m.LeaderHeartbeat))]
+    for msg in tagged:
+        frame = signer.frame(msg)
+        body = bytes(frame.body)
+        assert (frame.site, frame.sender, frame.kind, frame.counter >> 32) == (SITE, "leader-7",
+                                                                               encode_message(msg)[0], 5)
+        assert bytes(frame.signature) == b"" and len(body) == 1 + 2 * 16 + len(encode_message(msg)[1]) + 40
+        for secret in _secrets(msg):
+            assert secret not in body, (type(msg).__name__, secret)
+        for reader in readers.values():
+            assert reader.accept(frame, SECRET_TERM) == msg
+    lengths = {len(bytes(signer.frame(m.LeaderHeartbeat("leader-7", term, 1, seq, SECRET_MASK)).body))
+               for term, seq in itertools.product((1, 2**40, 2**62), (1, 2**50))}
+    assert len(lengths) == 1
