@@ -22,7 +22,12 @@ robot's own key, and the HTTP client is a minimal asyncio keep-alive HTTP/1.1 cl
 more CPU per request, and the emulator shares the machine's cores with the cloud it measures).
 
     source scripts/env.sh && python bench/fleet_scale.py [--robots 1000,2000,5000,10000] [--seconds 30]
-        [--period 1.0] [--workers 2] [--procs 2] [--pool 16]
+        [--period 1.0] [--workers 2] [--procs 2] [--pool 16] [--timeline 5]
+
+`--timeline S` also prints, every S seconds of each step, the rows PostgreSQL inserted per second and what its busy
+client backends were doing (sampled every 0.25 s from pg_stat_activity: waiting for the API to send the next
+message — ClientRead —, on the WAL or other I/O, on a lock, or running): where a step's rate bends, and whether the
+database or the API is the one waited for.
 
 Zero loss is checked at the end of every step: each robot's acknowledged seqs are in PostgreSQL exactly once.
 """
@@ -38,7 +43,9 @@ import random
 import resource
 import signal
 import sys
+import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -435,6 +442,64 @@ def register_bulk(stack: object, site: str, start: int, n: int) -> list[tuple[st
     return [(rid, seed) for rid, seed, _ in robots]
 
 
+class Timeline(threading.Thread):
+    """Samples PostgreSQL every `every` seconds as the superuser while a step runs: rows inserted into `telemetry`
+    (pg_stat_user_tables, the partitions' n_tup_ins) and the busy client backends' wait events (pg_stat_activity);
+    `lines()` gives one text line per `window` seconds."""
+
+    def __init__(self, superuser_url: str, window: float, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.url, self.window, self.every = superuser_url, window, every
+        self.stop = threading.Event()
+        self.rows: list[tuple[float, int]] = []  # (monotonic time, rows inserted so far)
+        self.waits: list[tuple[float, Counter]] = []  # (monotonic time, busy backends by what they wait for)
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.is_set():
+                now = time.monotonic()
+                inserted = conn.execute("SELECT coalesce(sum(n_tup_ins), 0)::int8 FROM pg_stat_user_tables "
+                                        "WHERE relname LIKE 'telemetry_p%'").fetchone()[0]
+                busy: Counter = Counter()
+                for kind, event, n in conn.execute(
+                        "SELECT wait_event_type, wait_event, count(*) FROM pg_stat_activity "
+                        "WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid() "
+                        "GROUP BY 1, 2"):
+                    busy[self.kind(kind, event)] += n
+                self.rows.append((now, int(inserted)))
+                self.waits.append((now, busy))
+                self.stop.wait(self.every)
+
+    @staticmethod
+    def kind(wait_type: str | None, event: str | None) -> str:
+        """What a busy backend is doing, in four words: api (waiting for the client), wal/io, lock, running."""
+        if wait_type is None:
+            return "running"
+        if wait_type == "Client":
+            return "api"
+        if wait_type == "IO" or (event or "").startswith("WAL"):
+            return "wal/io"
+        if wait_type in ("Lock", "LWLock"):
+            return "lock"
+        return "other"
+
+    def lines(self, start: float) -> list[str]:
+        out = []
+        t = start
+        while self.rows and t < self.rows[-1][0]:
+            rows = [r for r in self.rows if t <= r[0] <= t + self.window]
+            waits = [w for at, w in self.waits if t <= at <= t + self.window]
+            if len(rows) >= 2 and waits:
+                rate = (rows[-1][1] - rows[0][1]) / max(rows[-1][0] - rows[0][0], 1e-9)
+                mean = {k: sum(w[k] for w in waits) / len(waits) for k in ("api", "wal/io", "lock", "running", "other")}
+                out.append(f"  t+{t - start:4.0f} s: {rate:8,.0f} rows/s inserted; busy backends "
+                           + ", ".join(f"{k} {v:.1f}" for k, v in mean.items()))
+            t += self.window
+        return out
+
+
 def run_step(stack: object, robots: list[tuple[str, str]], args: argparse.Namespace, first_seq: int) -> dict:
     """One fleet size: emulator processes against the running stack; returns the table row."""
     token = stack.admin_headers()["Authorization"].removeprefix("Bearer ")  # type: ignore[attr-defined]
@@ -444,6 +509,14 @@ def run_step(stack: object, robots: list[tuple[str, str]], args: argparse.Namesp
     workers = [ctx.Process(target=_emulator_process, args=((stack.url, share, args.seconds, args.period,  # type: ignore
                                                             first_seq, token, args.decisions / args.procs), queue))
                for share in shares]
+    timeline = None
+    if args.timeline > 0:
+        from psycopg.conninfo import conninfo_to_dict
+
+        db = conninfo_to_dict(stack.runtime.owner_url)["dbname"]  # type: ignore[attr-defined]
+        timeline = Timeline(stack.pg.url(database=db), args.timeline)  # type: ignore[attr-defined]
+        timeline.start()
+    started = time.monotonic()
     for w in workers:
         w.start()
     for _ in workers:
@@ -459,6 +532,13 @@ def run_step(stack: object, robots: list[tuple[str, str]], args: argparse.Namesp
     results = [queue.get(timeout=args.seconds + 600) for _ in workers]
     for w in workers:
         w.join()
+    if timeline is not None:
+        timeline.stop.set()
+        timeline.join(timeout=10)
+        print(f"step {len(robots)}: timeline (the measurement window starts at t+"
+              f"{min(args.seconds * 0.3, 10.0) + 1.0:.0f} s after the emulators started)", flush=True)
+        for line in timeline.lines(started):
+            print(line, flush=True)
     totals = Totals()
     for r in results:
         totals.acked_events += r.acked_events
@@ -509,6 +589,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=16, help="API connection pool per worker (the service's default; "
                         "ingest has its own ingest_concurrency connections besides)")
     parser.add_argument("--decisions", type=float, default=5.0, help="decisions addressed per second (fleet)")
+    parser.add_argument("--timeline", type=float, default=0.0, help="print each step's insert rate and PostgreSQL "
+                        "wait events per this many seconds (0: off)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # `kill` stops the cloud and PostgreSQL it started
     sys.path.insert(0, str(Path(__file__).parent))
