@@ -126,16 +126,26 @@ def _aead_seal(message: bytes, ad: bytes, nonce: bytes, key: bytes) -> bytes:
     return _ffi.buffer(out, out_len[0])[:]
 
 
-def _aead_open(sealed: bytes, ad: bytes, nonce: bytes, key: bytes) -> bytes | None:
-    """The plaintext of ``_aead_seal``'s output, or None if the tag does not match (altered, another key or AD)."""
+def _aead_open(sealed: bytes, ad: bytes, nonce: bytes, key: bytes, buffers: tuple | None = None) -> bytes | None:
+    """The plaintext of ``_aead_seal``'s output, or None if the tag does not match (altered, another key or AD).
+    ``buffers``: ``_open_buffers(n)``, reused for every plaintext of up to n bytes (round 20: two cffi allocations
+    fewer per acknowledgement at the leader; the plaintext is copied out of it)."""
     if len(nonce) != PAIR_NONCE_BYTES or len(key) != PAIR_KEY_BYTES or len(sealed) < PAIR_MAC_BYTES:
         return None
-    out = _ffi.new("unsigned char[]", len(sealed) - PAIR_MAC_BYTES or 1)
-    out_len = _ffi.new("unsigned long long *")
+    if buffers is not None and len(sealed) - PAIR_MAC_BYTES <= buffers[2]:
+        out, out_len, _ = buffers
+    else:
+        out = _ffi.new("unsigned char[]", len(sealed) - PAIR_MAC_BYTES or 1)
+        out_len = _ffi.new("unsigned long long *")
     if _lib.crypto_aead_xchacha20poly1305_ietf_decrypt(out, out_len, _ffi.NULL, sealed, len(sealed), ad, len(ad),
                                                        nonce, key) != 0:
         return None
     return _ffi.buffer(out, out_len[0])[:]
+
+
+def _open_buffers(size: int) -> tuple:
+    """(output buffer, its length cell, capacity) for ``_aead_open``: one per Verifier (one thread uses it)."""
+    return _ffi.new("unsigned char[]", size), _ffi.new("unsigned long long *"), size
 
 
 class Signer:
@@ -256,9 +266,9 @@ class Verifier:
         self.site, self.robot_id = site, robot_id
         self.roster = roster
         self._own_key = own_key
-        self._pair_keys: dict[str, bytes] = {}
-        self._ad_prefixes: dict[str, bytes] = {}  # roster members' only (an unknown sender is dropped before)
+        self._pairs: dict[str, tuple[bytes, bytes]] = {}  # sender -> (pair key, pair AD prefix); roster members'
         self._tag_keys: dict[str, tuple[bytes, bytes]] = {}  # sender -> (tag key, tag AD prefix)
+        self._buffers = _open_buffers(MAX_BODY_BYTES)
         self.revoked: set[str] = set()
         self.drops: Counter[str] = Counter()
         self.accepted = 0
@@ -283,8 +293,7 @@ class Verifier:
             self._boxes = [SecretBox(roster.mesh_key), *self._boxes][:MESH_KEYS_KEPT]
         for gone in [s for s in self._windows if s not in roster.keys]:
             del self._windows[gone]
-        self._pair_keys = {}  # a robot's registered key may have changed with the roster
-        self._ad_prefixes = {}
+        self._pairs = {}  # a robot's registered key may have changed with the roster
         self._tag_keys = {}
 
     def _drop(self, reason: str) -> None:
@@ -360,17 +369,15 @@ class Verifier:
         """The plaintext of a frame pair-sealed by its sender to this robot, or None if it is not authentic."""
         if self._own_key is None or len(body) < PAIR_NONCE_BYTES + 16:
             return None
-        key = self._pair_keys.get(frame.sender)
-        if key is None:
-            key = self._pair_keys[frame.sender] = pair_key(self._own_key, sender_key)
-        prefix = self._ad_prefixes.get(frame.sender)
-        if prefix is None:  # frame.site == self.site was checked first
-            prefix = self._ad_prefixes[frame.sender] = _pair_ad_prefix(self.site, frame.sender)
+        entry = self._pairs.get(frame.sender)
+        if entry is None:  # frame.site == self.site was checked first
+            entry = self._pairs[frame.sender] = (pair_key(self._own_key, sender_key),
+                                                 _pair_ad_prefix(self.site, frame.sender))
         try:
-            ad = _pair_ad_from(prefix, frame.counter, frame.kind)
+            ad = _pair_ad_from(entry[1], frame.counter, frame.kind)
         except OverflowError:
             return None  # only the CDR codec's bounds stand between a frame and these fields
-        return _aead_open(body[PAIR_NONCE_BYTES:], ad, body[:PAIR_NONCE_BYTES], key)
+        return _aead_open(body[PAIR_NONCE_BYTES:], ad, body[:PAIR_NONCE_BYTES], entry[0], self._buffers)
 
     def _untag(self, frame: Frame, sender_key: VerifyKey, body: bytes) -> bytes | None:
         """The body of a tagged broadcast (without count and tags) if one of its tags is the sender's for this

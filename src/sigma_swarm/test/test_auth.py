@@ -259,13 +259,17 @@ def test_the_direct_pair_seal_is_pynacls_xchacha20poly1305_byte_for_byte():
     from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt as pynacl_open
     from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt as pynacl_seal
 
-    from sigma_swarm.auth import _aead_open, _aead_seal, _pair_ad, _pair_ad_prefix
+    from sigma_swarm.auth import _aead_open, _aead_seal, _open_buffers, _pair_ad, _pair_ad_prefix
 
     for size in (0, 1, 45, 900):
         message, ad, nonce, key = os.urandom(size), os.urandom(size % 50), os.urandom(24), os.urandom(32)
         sealed = _aead_seal(message, ad, nonce, key)
         assert sealed == pynacl_seal(message, ad, nonce, key)
         assert _aead_open(sealed, ad, nonce, key) == message == pynacl_open(sealed, ad, nonce, key)
+        # round 20: a reused output buffer (the verifier's), and one too small for the plaintext (not used)
+        buffers, small = _open_buffers(1024), _open_buffers(10)
+        assert _aead_open(sealed, ad, nonce, key, buffers) == message == _aead_open(sealed, ad, nonce, key, small)
+        assert _aead_open(sealed, ad + b"x", nonce, key, buffers) is None
         assert _aead_open(sealed[:-1] + bytes([sealed[-1] ^ 1]), ad, nonce, key) is None
         assert _aead_open(sealed, ad + b"x", nonce, key) is None
         assert _aead_open(sealed, ad, os.urandom(24), key) is None
