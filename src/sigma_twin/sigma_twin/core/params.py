@@ -104,6 +104,15 @@ class PrognosisParams:
                                        description="the winding part g's trend treats its points' noise as "
                                                    "correlated over this share of estimator.gain_memory (variance "
                                                    "x share x gain_memory / epoch, at least 1; round 8, 1 before)")
+    cooling_noise_share: float = param(0.25, low=0.0, high=4.0,
+                                       description="the cooling part x's trend treats its points' noise as "
+                                                   "correlated over this share of estimator.thermal_memory "
+                                                   "(variance x share x thermal_memory / epoch, at least 1; "
+                                                   "round 9, 1 before)")
+    friction_lead: float = param(0.75, unit="h", low=0.0, high=4.0,
+                                 description="the friction estimate stands for a time this much after its data "
+                                             "time (its forgetting kernel reads high on a growing friction); its "
+                                             "trend points are placed that much later (round 9, 0 before)")
 
     def __post_init__(self) -> None:
         require(self.min_history < self.trend_window, "min_history must be shorter than trend_window")
