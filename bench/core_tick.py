@@ -12,6 +12,10 @@ Run: source scripts/env.sh && python bench/core_tick.py [--seconds S] [--ticks N
    CPU share of one core per process = (utime + stime) / wall over S seconds from /proc, after a warm-up; the
    sum is the onboard stack. core_node's own tick p50/p99 (whole timer callback incl. publishing) comes from its
    exit summary.
+3. A same-run reference for the CPU figure (round 21): a bare rclpy process that only takes the robot's sensor
+   streams (joint_states, imu, odom, serialized, on the EventsExecutor, callbacks that do nothing) — the floor one
+   ROS 2 process pays for them on this host. The stack is also printed as a multiple of it, since the absolute
+   share moves with the host (docs/core.md "Measured").
 The last line is the headline.
 """
 
@@ -112,6 +116,34 @@ def baseline_node() -> None:
 
 
 
+def reference_node() -> None:
+    """The CPU reference: a bare rclpy process subscribed, serialized, to the sensor topics the onboard nodes take
+    (joint_states, imu, odom), with callbacks that only count, in the onboard nodes' own shell
+    (``sigma_ros_common.spin.run`` on the EventsExecutor: spin_once turns; rclpy's ``EventsExecutor.spin()`` itself
+    took 65 % of a core with nothing to do here)."""
+    from nav_msgs.msg import Odometry
+    from rclpy.node import Node
+    from sensor_msgs.msg import Imu, JointState
+
+    from sigma_ros_common import qos
+    from sigma_ros_common.spin import events_executor, run
+
+    taken = [0]
+
+    def take(_raw: bytes) -> None:
+        taken[0] += 1
+
+    def make() -> list[Node]:
+        node = Node("sensor_reference", namespace="/r1")
+        for msg_type, topic in ((JointState, "joint_states"), (Imu, "imu"), (Odometry, "odom")):
+            node.create_subscription(msg_type, topic, take, qos.SENSOR, raw=True)
+        print("reference ready", flush=True)
+        return [node]
+
+    run("sensor_reference", make, executor_for=lambda _nodes: events_executor(),
+        on_exit=lambda _nodes: print(f"reference summary: messages taken {taken[0]}", flush=True))
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -128,8 +160,9 @@ def world_file(tmp: Path) -> Path:
     return path
 
 
-def stack(seconds: float) -> tuple[dict[str, float], str]:
-    """CPU share of one core per onboard process while core_node runs deliveries; core_node's summary line."""
+def stack(seconds: float) -> tuple[dict[str, float], float, str]:
+    """CPU share of one core per onboard process while core_node runs deliveries, the reference process's share in
+    the same window, and core_node's summary line."""
     import rclpy
     from rclpy.node import Node
 
@@ -177,6 +210,8 @@ def stack(seconds: float) -> tuple[dict[str, float], str]:
 
         base = NodeProcess([sys.executable, __file__, "--baseline"], env=env, log_path=tmp / "baseline.log",
                            label="baseline")
+        reference = NodeProcess([sys.executable, __file__, "--reference"], env=env, log_path=tmp / "reference.log",
+                                label="reference")
         rclpy.init(args=[], domain_id=int(env["ROS_DOMAIN_ID"]))
         node = Node("bench_core")
         pub = node.create_publisher(Task, f"{ns}/tasks/request", 20)
@@ -200,27 +235,31 @@ def stack(seconds: float) -> tuple[dict[str, float], str]:
             while time.monotonic() < end:
                 rclpy.spin_once(node, timeout_sec=0.1)
                 feed()
-            c0 = {p.label: cpu_seconds(p.popen.pid) for p in onboard}
+            c0 = {p.label: cpu_seconds(p.popen.pid) for p in (*onboard, reference)}
             t0 = time.monotonic()
             while time.monotonic() - t0 < seconds:
                 rclpy.spin_once(node, timeout_sec=0.1)
                 feed()
             wall = time.monotonic() - t0
             share = {p.label: (cpu_seconds(p.popen.pid) - c0[p.label]) / wall for p in onboard}
+            floor = (cpu_seconds(reference.popen.pid) - c0[reference.label]) / wall
         finally:
             node.destroy_node()
             rclpy.shutdown()
             base.stop()
+            reference.stop()
             for p in reversed(onboard):
                 p.stop()
             sim.stop()
         summary = next((ln for ln in onboard[-1].output().splitlines() if "sigma_core summary" in ln), "")
         summary += "\n" + next((ln for ln in base.output().splitlines() if "baseline summary" in ln),
                                "baseline printed no summary")
+        summary += "\n" + next((ln for ln in reference.output().splitlines() if "reference summary" in ln),
+                               "reference printed no summary")
         print(f"tasks issued during the run: {k}, finished: {len(set(done))}; logs in {tmp}")
         for a in absent:
             print(f"  not measured: {a}")
-        return share, summary
+        return share, floor, summary
 
 
 def main() -> None:
@@ -228,9 +267,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="CPU measurement window of the process stack")
     ap.add_argument("--ticks", type=int, default=20000, help="in-process pipeline ticks")
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.baseline:
         baseline_node()
+        return
+    if args.reference:
+        reference_node()
         return
     print(f"load average before the run: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     cpu: list[float] = []
@@ -239,9 +282,11 @@ def main() -> None:
     print(f"pure pipeline tick ({len(d)} ticks): p50 {pct(ms, 0.5):.3f} ms, p99 {pct(ms, 0.99):.3f} ms, "
           f"max {max(ms):.1f} ms, mean {statistics.fmean(ms):.3f} ms; its CPU p50 {pct(cms, 0.5):.3f} ms, "
           f"p99 {pct(cms, 0.99):.3f} ms, max {max(cms):.1f} ms")
-    share, summary = stack(args.seconds)
+    share, floor, summary = stack(args.seconds)
     for label, s in share.items():
         print(f"  {label:16s} {100 * s:5.1f}% of one core")
+    print(f"  reference        {100 * floor:5.1f}% of one core (a bare rclpy process taking joint_states, imu and "
+          "odom serialized; not part of the stack)")
     print(summary or "core_node printed no summary")
     m = re.search(r"sigma_core summary.*?p50 ([\d.]+) ms p99 ([\d.]+) ms", summary)
     c = re.search(r"tick CPU p50 ([\d.]+) ms p99 ([\d.]+) ms", summary)
@@ -253,7 +298,8 @@ def main() -> None:
     print(f"core_node tick p50 {m.group(1) if m else '?'} ms, p99 {m.group(2) if m else '?'} ms (goal p99 <= 10 ms; "
           f"{ratio} the publish-only baseline's p99 {b.group(2) if b else '?'} ms), its CPU p99 "
           f"{c.group(2) if c else '?'} ms; "
-          f"onboard stack {total:.1f}% of one core per robot (goal <= 50%)")
+          f"onboard stack {total:.1f}% of one core per robot (goal <= 50%; "
+          f"{total / max(100 * floor, 1e-9):.1f}x the same-run reference {100 * floor:.1f}%)")
 
 
 if __name__ == "__main__":
