@@ -100,10 +100,8 @@ def test_the_same_frames_are_readable_by_a_listed_member():
     assert [member.accept(signer.frame(msg), SECRET_TERM) for msg in MESSAGES] == MESSAGES
 
 
-def test_a_pair_sealed_frame_shows_the_same_header_and_only_its_addressee_reads_it():
-    """Addressed messages (answers to votes, acknowledgements, reports) are sealed with the sender's and the
-    addressee's pair key instead of signed: same header, empty signature field, no value of the message in the body,
-    and only the addressee — not another listed member — reads it."""
+def _leader_and_two_members() -> tuple[Signer, dict[str, Verifier]]:
+    """leader-7's signer with every listed robot as a peer, and the verifiers of robot-b and robot-c (roster 1)."""
     peers = {i: k.verify_key for i, k in KEYS.items()}
     signer = Signer(SITE, "leader-7", KEYS["leader-7"], boot=5, mesh_key=derive_mesh_key(CLOUD, SITE, 1),
                     peers=peers)
@@ -111,6 +109,14 @@ def test_a_pair_sealed_frame_shows_the_same_header_and_only_its_addressee_reads_
                       mesh_key=derive_mesh_key(CLOUD, SITE, 1))
     readers = {i: Verifier(SITE, i, verify_roster(doc, CLOUD.verify_key, SITE, own_id=i, own_key=KEYS[i]),
                            own_key=KEYS[i]) for i in ("robot-b", "robot-c")}
+    return signer, readers
+
+
+def test_a_pair_sealed_frame_shows_the_same_header_and_only_its_addressee_reads_it():
+    """Addressed messages (answers to votes, acknowledgements, reports) are sealed with the sender's and the
+    addressee's pair key instead of signed: same header, empty signature field, no value of the message in the body,
+    and only the addressee — not another listed member — reads it."""
+    signer, readers = _leader_and_two_members()
     addressed = [msg for msg in MESSAGES if getattr(msg, "to", None)]
     assert len(addressed) == 4
     for msg in addressed:
@@ -131,13 +137,7 @@ def test_a_tagged_heartbeat_shows_the_same_header_and_every_listed_member_reads_
     is the same, the signature field empty; the body is the tag count, the tags (one per peer: the sender's roster
     size shows, which discovery shows anyway) and the same encrypted body — no value of the message in it, its
     length independent of terms and sequence numbers; every listed member reads it."""
-    peers = {i: k.verify_key for i, k in KEYS.items()}
-    signer = Signer(SITE, "leader-7", KEYS["leader-7"], boot=5, mesh_key=derive_mesh_key(CLOUD, SITE, 1),
-                    peers=peers)
-    doc = sign_roster(CLOUD, SITE, 1, [(i, b64encode(bytes(k.verify_key))) for i, k in KEYS.items()], 1.0,
-                      mesh_key=derive_mesh_key(CLOUD, SITE, 1))
-    readers = {i: Verifier(SITE, i, verify_roster(doc, CLOUD.verify_key, SITE, own_id=i, own_key=KEYS[i]),
-                           own_key=KEYS[i]) for i in ("robot-b", "robot-c")}
+    signer, readers = _leader_and_two_members()
     tagged = [msg for msg in MESSAGES if isinstance(msg, (m.MemberHeartbeat, m.LeaderHeartbeat))]
     for msg in tagged:
         frame = signer.frame(msg)
