@@ -68,17 +68,14 @@ def _pair_shared(own: SigningKey, peer: VerifyKey) -> bytes:
     return Box(own.to_curve25519_private_key(), peer.to_curve25519_public_key()).shared_key()
 
 
-def pair_key(own: SigningKey, peer: VerifyKey) -> bytes:
-    """The 32-byte key only these two robots can compute (the pair's shared secret through a personalised BLAKE2b):
-    the AEAD key of pair-sealed frames. The same for both directions; the sender's id in the associated data tells
-    them apart."""
-    return blake2b(_pair_shared(own, peer), digest_size=32, person=PAIR_KEY_PERSON, encoder=RawEncoder)
-
-
-def tag_key(own: SigningKey, peer: VerifyKey) -> bytes:
-    """The pair's 32-byte key for broadcast tags (round 20): the same shared secret as ``pair_key`` under another
-    personalisation, so the two uses never share a key."""
-    return blake2b(_pair_shared(own, peer), digest_size=32, person=TAG_KEY_PERSON, encoder=RawEncoder)
+def pair_keys(own: SigningKey, peer: VerifyKey) -> tuple[bytes, bytes]:
+    """The two 32-byte keys only these two robots can compute, from one X25519 (``_pair_shared``) through
+    personalised BLAKE2b: the *pair key*, the AEAD key of pair-sealed frames, and (round 20) the *tag key* of
+    broadcast tags — another personalisation, so the two uses never share a key. The same for both directions; the
+    sender's id in the associated data tells them apart."""
+    shared = _pair_shared(own, peer)
+    return (blake2b(shared, digest_size=32, person=PAIR_KEY_PERSON, encoder=RawEncoder),
+            blake2b(shared, digest_size=32, person=TAG_KEY_PERSON, encoder=RawEncoder))
 
 
 def _pair_ad(site: str, sender: str, counter: int, kind: int) -> bytes:
@@ -154,17 +151,19 @@ class Signer:
 
     A message addressed to one member (vote and pre-vote answers, heartbeat acknowledgements, reports) whose
     addressee is in ``peers`` (robot id -> registered key, from the roster) is instead *pair-sealed*:
-    XChaCha20-Poly1305 under ``pair_key`` (only the sender and the addressee can compute it) with the clear header as
-    associated data, and an empty signature. Only the addressee reads it, so a signature anyone could check buys
-    nothing there, and checking the MAC costs the leader ≈ 3 µs instead of ≈ 40 µs per acknowledgement.
+    XChaCha20-Poly1305 under the pair key (``pair_keys``: only the sender and the addressee can compute it) with the
+    clear header as associated data, and an empty signature. Only the addressee reads it, so a signature anyone
+    could check buys nothing there, and checking the MAC costs the leader ≈ 3 µs instead of ≈ 40 µs per
+    acknowledgement.
 
     Round 20: a periodic broadcast (``TAGGED_KINDS``: membership and leader heartbeats) is *tagged* instead of
     signed when ``tag_broadcasts`` is on and ``peers`` lists others: after the mesh-key encryption, one 16-byte
-    keyed BLAKE2b per peer under the pair's ``tag_key`` over the clear header and the (encrypted) body, prepended
-    to the body with their count (``count (1) | tags | body``), and an empty signature. Each receiver computes only
-    its own tag (≈ 2 µs) instead of checking an Ed25519 signature (≈ 100 µs on the development host), 19 times a
-    second per member at 20 members for the membership heartbeats alone; the sender computes n - 1 tags (≈ 45 µs at
-    20 members) instead of a signature (≈ 75 µs). A frame whose tags would not fit ``MAX_BODY_BYTES`` is signed."""
+    keyed BLAKE2b per peer under the pair's tag key (``pair_keys``) over the clear header and the (encrypted) body,
+    prepended to the body with their count (``count (1) | tags | body``), and an empty signature. Each receiver
+    computes only its own tag (≈ 2 µs) instead of checking an Ed25519 signature (≈ 100 µs on the development host),
+    19 times a second per member at 20 members for the membership heartbeats alone; the sender computes n - 1 tags
+    (≈ 45 µs at 20 members) instead of a signature (≈ 75 µs). A frame whose tags would not fit ``MAX_BODY_BYTES`` is
+    signed."""
 
     def __init__(self, site: str, robot_id: str, key: SigningKey, boot: int, mesh_key: bytes | None = None,
                  peers: Mapping[str, VerifyKey] | None = None, tag_broadcasts: bool = True) -> None:
@@ -174,8 +173,8 @@ class Signer:
         self._box: SecretBox | None = None
         self.set_mesh_key(mesh_key)
         self._peers: Mapping[str, VerifyKey] = {}
-        self._pair_keys: dict[str, bytes] = {}
-        self._tag_keys: list[bytes] | None = None  # one per peer, computed at the first tagged frame
+        self._keys: dict[str, tuple[bytes, bytes]] = {}  # peer -> (pair key, tag key), computed at first use
+        self._tag_keys: list[bytes] | None = None  # one per peer, in roster order, at the first tagged frame
         self._ad_prefix = _pair_ad_prefix(site, robot_id)
         self._tag_prefix = _tag_ad_prefix(site, robot_id)
         self.set_peers(peers or {})
@@ -184,8 +183,14 @@ class Signer:
         """Pair-seal addressed messages to these robots, and tag broadcasts for them, from now on (the adopted
         roster's keys)."""
         self._peers = dict(peers)
-        self._pair_keys = {}
+        self._keys = {}
         self._tag_keys = None
+
+    def _keys_for(self, robot: str) -> tuple[bytes, bytes]:
+        keys = self._keys.get(robot)
+        if keys is None:
+            keys = self._keys[robot] = pair_keys(self.key, self._peers[robot])
+        return keys
 
     def set_mesh_key(self, mesh_key: bytes | None) -> None:
         """Encrypt from now on with ``mesh_key`` (the adopted roster's); None = plaintext (roster without one)."""
@@ -195,9 +200,7 @@ class Signer:
         kind, body = encode_message(message)
         to = getattr(message, "to", None)
         if to is not None and to in self._peers and to != self.robot_id:
-            key = self._pair_keys.get(to)
-            if key is None:
-                key = self._pair_keys[to] = pair_key(self.key, self._peers[to])
+            key = self._keys_for(to)[0]
             self._counter += 1
             nonce = os.urandom(PAIR_NONCE_BYTES)
             ad = _pair_ad_from(self._ad_prefix, self._counter, kind)
@@ -217,7 +220,7 @@ class Signer:
         """``count | tags | body`` for every peer, or None (sign instead) without peers or when it does not fit."""
         keys = self._tag_keys
         if keys is None:
-            keys = self._tag_keys = [tag_key(self.key, peer) for robot, peer in sorted(self._peers.items())
+            keys = self._tag_keys = [self._keys_for(robot)[1] for robot in sorted(self._peers)
                                      if robot != self.robot_id]
         if not keys or len(keys) > MAX_TAGS or 1 + TAG_BYTES * len(keys) + len(body) > MAX_BODY_BYTES:
             return None
@@ -266,8 +269,9 @@ class Verifier:
         self.site, self.robot_id = site, robot_id
         self.roster = roster
         self._own_key = own_key
-        self._pairs: dict[str, tuple[bytes, bytes]] = {}  # sender -> (pair key, pair AD prefix); roster members'
-        self._tag_keys: dict[str, tuple[bytes, bytes]] = {}  # sender -> (tag key, tag AD prefix)
+        # sender -> (pair key, pair AD prefix, tag key, tag AD prefix); roster members' only (an unknown sender is
+        # dropped before)
+        self._pairs: dict[str, tuple[bytes, bytes, bytes, bytes]] = {}
         self._buffers = _open_buffers(MAX_BODY_BYTES)
         self.revoked: set[str] = set()
         self.drops: Counter[str] = Counter()
@@ -294,7 +298,6 @@ class Verifier:
         for gone in [s for s in self._windows if s not in roster.keys]:
             del self._windows[gone]
         self._pairs = {}  # a robot's registered key may have changed with the roster
-        self._tag_keys = {}
 
     def _drop(self, reason: str) -> None:
         self.drops[reason] += 1
@@ -365,14 +368,20 @@ class Verifier:
         self.accepted += 1
         return message
 
+    def _pair(self, sender: str, sender_key: VerifyKey, own_key: SigningKey) -> tuple[bytes, bytes, bytes, bytes]:
+        """The keys and AD prefixes this robot shares with ``sender`` (frame.site == self.site was checked first)."""
+        entry = self._pairs.get(sender)
+        if entry is None:
+            seal, tag = pair_keys(own_key, sender_key)
+            entry = self._pairs[sender] = (seal, _pair_ad_prefix(self.site, sender), tag,
+                                           _tag_ad_prefix(self.site, sender))
+        return entry
+
     def _open_pair(self, frame: Frame, sender_key: VerifyKey, body: bytes) -> bytes | None:
         """The plaintext of a frame pair-sealed by its sender to this robot, or None if it is not authentic."""
         if self._own_key is None or len(body) < PAIR_NONCE_BYTES + 16:
             return None
-        entry = self._pairs.get(frame.sender)
-        if entry is None:  # frame.site == self.site was checked first
-            entry = self._pairs[frame.sender] = (pair_key(self._own_key, sender_key),
-                                                 _pair_ad_prefix(self.site, frame.sender))
+        entry = self._pair(frame.sender, sender_key, self._own_key)
         try:
             ad = _pair_ad_from(entry[1], frame.counter, frame.kind)
         except OverflowError:
@@ -389,16 +398,13 @@ class Verifier:
         start = 1 + TAG_BYTES * count
         if count == 0 or len(body) <= start:
             return None
-        entry = self._tag_keys.get(frame.sender)
-        if entry is None:  # frame.site == self.site was checked first
-            entry = self._tag_keys[frame.sender] = (tag_key(self._own_key, sender_key),
-                                                   _tag_ad_prefix(self.site, frame.sender))
+        entry = self._pair(frame.sender, sender_key, self._own_key)
         try:
-            data = _pair_ad_from(entry[1], frame.counter, frame.kind)
+            data = _pair_ad_from(entry[3], frame.counter, frame.kind)
         except OverflowError:
             return None
         rest = body[start:]
-        expected = _blake2b(data + rest, digest_size=TAG_BYTES, key=entry[0]).digest()
+        expected = _blake2b(data + rest, digest_size=TAG_BYTES, key=entry[2]).digest()
         found = False
         for offset in range(1, start, TAG_BYTES):
             found |= compare_digest(expected, body[offset:offset + TAG_BYTES])
