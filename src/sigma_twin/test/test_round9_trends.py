@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_winding_noise_share import thermal_trend_forecast
 
 from sigma_twin.core.params import EstimatorParams, PrognosisParams
 from sigma_twin.core.twin import ActuatorTwin
 
 
 def _cooling_forecast(prog: PrognosisParams):
-    twin = ActuatorTwin(1, EstimatorParams(), prog=prog)
-    rng = np.random.default_rng(3)
-    for k in range(121):  # x = 1.0, onset at 8 h, then +5 % per hour; 1 % noise on every point
-        tk = k / 6.0
-        x = 1.0 * (1.0 + 0.05 * max(tk - 8.0, 0.0)) * (1.0 + rng.normal(0.0, 0.01))
-        twin.cooling_trend.record(tk, np.array([x]), np.full(1, 1e-8))
-    return twin, twin.cooling_trend.forecast(20.0, np.full(1, 2.0), np.random.default_rng(1))
+    return thermal_trend_forecast(prog, "cooling_trend", 1.0, 0.05, 2.0)  # x = 1.0, +5 % per hour
 
 
 def test_cooling_trend_noise_is_inflated_by_a_share_of_its_memory() -> None:

@@ -10,14 +10,22 @@ from sigma_twin.core.params import EstimatorParams, PrognosisParams
 from sigma_twin.core.twin import ActuatorTwin
 
 
-def _winding_forecast(prog: PrognosisParams):
+def thermal_trend_forecast(prog: PrognosisParams, part: str, start: float, growth: float, limit: float):
+    """A one-joint twin whose ``part`` trend (``winding_trend`` or ``cooling_trend``) got 20 h of points every 10
+    min: ``start``, an onset at 8 h, then ``growth`` per hour (relative), 1 % noise on every point; its forecast at
+    20 h to ``limit``."""
     twin = ActuatorTwin(1, EstimatorParams(), prog=prog)
+    trend = getattr(twin, part)
     rng = np.random.default_rng(3)
-    for k in range(121):  # g = 0.1 K/A^2, onset at 8 h, then +3 % per hour; 1 % noise on every point
+    for k in range(121):
         tk = k / 6.0
-        g = 0.1 * (1.0 + 0.03 * max(tk - 8.0, 0.0)) * (1.0 + rng.normal(0.0, 0.01))
-        twin.winding_trend.record(tk, np.array([g]), np.full(1, 1e-8))
-    return twin, twin.winding_trend.forecast(20.0, np.full(1, 0.16), np.random.default_rng(1))
+        value = start * (1.0 + growth * max(tk - 8.0, 0.0)) * (1.0 + rng.normal(0.0, 0.01))
+        trend.record(tk, np.array([value]), np.full(1, 1e-8))
+    return twin, trend.forecast(20.0, np.full(1, limit), np.random.default_rng(1))
+
+
+def _winding_forecast(prog: PrognosisParams):
+    return thermal_trend_forecast(prog, "winding_trend", 0.1, 0.03, 0.16)  # g = 0.1 K/A^2, +3 % per hour
 
 
 def test_winding_trend_noise_is_inflated_by_a_share_of_its_memory() -> None:
