@@ -49,7 +49,9 @@ from sigma_twin.core.twin import ActuatorTwin, BatteryTwin, maintenance_window  
 KINDS = ("cooling_loss", "winding_drift", "friction_growth", "capacity_fade", "temp_bias_drift",
          "spoofed_temperature")
 ALPHA, LAMBDA, BETA = 0.2, 0.5, 0.5
-KEEP_DRAWS = 200
+# the draws scored per forecast: all of them (round 10; before, the first 200 of 400, which -- the draws came grouped
+# by onset candidate, earliest first -- were the early onsets' half of the distribution, not a random half)
+KEEP_DRAWS: int | None = None
 
 
 @dataclass

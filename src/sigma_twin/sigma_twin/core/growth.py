@@ -19,7 +19,7 @@ The estimators feeding a trend remember ``correlation_time`` (exponential forget
 ``lag_share x memory`` late, so points are placed that much earlier when fitted (the truth's timeline) and the
 forecast extrapolates from now. Monte Carlo draws pick a candidate by weight, then (c0, a, b) from its Gaussian
 (the slope clipped at zero: wear does not heal; a negative curvature levels the path off); the first crossing of
-the limit is a closed-form root.
+the limit is a closed-form root. Each row's draws are returned in random order (exchangeable; round 10).
 """
 
 from __future__ import annotations
@@ -257,6 +257,11 @@ class GrowthTrend(FeatureTrend):
                 ttf[onset] = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
             slope[onset] = sl
         ttf, slope = ttf.reshape(n, s_n), slope.reshape(n, s_n)
+        # round 10: the draws above come grouped by candidate (earliest onset first, "no onset" last); shuffled per
+        # row they are exchangeable, as ``twin.combine`` (the earliest mode draw by draw, modes independent) and any
+        # subsample of the draws assume -- grouped, draw k of one mode met draw k of another from the same end of
+        # their onset mixtures, and the first half of the draws was the early onsets' half
+        ttf = rng.permuted(ttf, axis=1)
         mean_c = slope
         ttf[ttf > p.horizon] = np.inf
         ready = self._ready(mix)
