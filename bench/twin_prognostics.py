@@ -49,9 +49,6 @@ from sigma_twin.core.twin import ActuatorTwin, BatteryTwin, maintenance_window  
 KINDS = ("cooling_loss", "winding_drift", "friction_growth", "capacity_fade", "temp_bias_drift",
          "spoofed_temperature")
 ALPHA, LAMBDA, BETA = 0.2, 0.5, 0.5
-# the draws scored per forecast: all of them (round 10; before, the first 200 of 400, which -- the draws came grouped
-# by onset candidate, earliest first -- were the early onsets' half of the distribution, not a random half)
-KEEP_DRAWS: int | None = None
 
 
 @dataclass
@@ -194,7 +191,8 @@ def simulate(args) -> dict:
             log.q95.append(np.where(is_battery, fb.q95, fa.q95))
             log.q50_fail.append(np.where(is_battery, median_given_crossing(fb.samples),
                                          median_given_crossing(fa.samples)))
-            log.draws.append(np.where(pick, fb.samples[:, :KEEP_DRAWS], fa.samples[:, :KEEP_DRAWS]).astype(np.float32))
+            # every draw is scored (round 10; before, the first half: the draws came grouped, early onsets first)
+            log.draws.append(np.where(pick, fb.samples, fa.samples).astype(np.float32))
             wa, _ = maintenance_window(m.t, fa, prog)
             wb, _ = maintenance_window(m.t, fb, prog)
             log.window.append(np.isfinite(wa) | np.isfinite(wb))

@@ -104,7 +104,7 @@ def test_injected_wear_reaches_the_site_maintenance_plan(launch, ros_probe, clou
         latest = body.get("latest")
         if not latest or latest["ts"] < caught_up + 1.0:  # report ts: wall time, the twin publishes at 2 Hz
             return None
-        comp = latest and next((c for c in latest["components"] if c["name"] == JOINT), None)
+        comp = next((c for c in latest["components"] if c["name"] == JOINT), None)
         if not comp or not comp["forecast_ready"] or bool(comp["window"]) != windowed:
             return None
         return comp
