@@ -4,6 +4,8 @@
     python bench/swarm_dst.py --seeds 50000 --workers 4
     python bench/swarm_dst.py --seeds 1000 --n-min 20 --n-max 20 --starve-gap 0.1 --bound 8   # CPU-starved host
     python bench/swarm_dst.py --seeds 2000 --ack-margin 1      # every follower acknowledges every round (< round 18)
+    python bench/swarm_dst.py --failover --seeds 2000 --n-min 20 --n-max 20 --jitter 0.005   # round 23: successor
+                                  # slots against plain randomized timeouts on the same failovers (ratio last line)
 
 Each seed is a whole site (members, clocks, network, fault schedule) with the invariants checked after every step
 (see docs/swarm.md). A failing seed is printed with the command that replays it. The last line is the headline.
@@ -12,6 +14,7 @@ Each seed is a whole site (members, clocks, network, fault schedule) with the in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import statistics
 import sys
@@ -47,13 +50,20 @@ def main() -> int:
     parser.add_argument("--ack-margin", type=float, default=ElectionParams().ack_margin,
                         help="election.ack_margin: followers asked to acknowledge each heartbeat beyond the majority "
                              "(>= 1: every follower, the protocol before round 18)")
+    parser.add_argument("--failover", action="store_true",
+                        help="the failover scenario instead of the fault profile: a calm site whose leader is killed "
+                             "for good; the same seeds run with plain randomized timeouts and with successor slots")
+    parser.add_argument("--jitter", type=float, default=Profile().max_jitter_s,
+                        help="upper end of the per-seed mean network jitter (s)")
     args = parser.parse_args()
-    profile = Profile(n_min=args.n_min, n_max=args.n_max, starve_gap_s=args.starve_gap, liveness_bound_s=args.bound)
+    profile = Profile(n_min=args.n_min, n_max=args.n_max, starve_gap_s=args.starve_gap, liveness_bound_s=args.bound,
+                      max_jitter_s=args.jitter, failover=args.failover,
+                      plain_timeouts_p=0.0 if args.failover else Profile().plain_timeouts_p)
     params = ElectionParams(ack_margin=args.ack_margin)
+    if args.failover:
+        return _failover(args, profile, params)
     started = time.perf_counter()
-    seeds = range(args.first, args.first + args.seeds)
-    with multiprocessing.Pool(args.workers, initializer=_init, initargs=(profile, params)) as pool:
-        results = list(pool.imap_unordered(_one, seeds, chunksize=50))
+    results = _sweep(args, profile, params)
     elapsed = time.perf_counter() - started
     failures = [r for r in results if not r.ok]
     for r in failures[:20]:
@@ -77,12 +87,47 @@ def main() -> int:
           f"max {pct(1.0):.0f} ms (bound {profile.liveness_bound_s:g} s)")
     print(f"command: python bench/swarm_dst.py --seeds {args.seeds} --first {args.first} --workers {args.workers} "
           f"--n-min {args.n_min} --n-max {args.n_max} --starve-gap {args.starve_gap:g} --bound {args.bound:g} "
-          f"--ack-margin {args.ack_margin:g}"
+          f"--ack-margin {args.ack_margin:g} --jitter {args.jitter:g}"
           f" ({elapsed:.0f} s wall)")
     starved = f", CPU-starved (mean gap {args.starve_gap * 1e3:.0f} ms)" if args.starve_gap else ""
     print(f"swarm_dst: {len(results) - len(failures)}/{len(results)} seeds passed every invariant and the liveness "
           f"bound ({len(failures)} failed), N={args.n_min}..{args.n_max}{starved}")
     return 1 if failures else 0
+
+
+def _sweep(args: argparse.Namespace, profile: Profile, params: ElectionParams) -> list[SeedResult]:
+    seeds = range(args.first, args.first + args.seeds)
+    with multiprocessing.Pool(args.workers, initializer=_init, initargs=(profile, params)) as pool:
+        return list(pool.imap_unordered(_one, seeds, chunksize=50))
+
+
+def _failover(args: argparse.Namespace, profile: Profile, params: ElectionParams) -> int:
+    """Kill → a new leader acknowledged by every live member, plain timeouts against successor slots."""
+    stagger = params.election_stagger_s
+    figures = {}
+    for label, run_params in (("plain randomized timeouts", dataclasses.replace(params, election_stagger_s=0.0)),
+                              (f"successor slots ({stagger * 1e3:.0f} ms)", params)):
+        results = _sweep(args, profile, run_params)
+        failures = [r for r in results if not r.ok]
+        for r in failures[:10]:
+            print(f"FAILED seed {r.seed} (n={r.n}): {r.violation}\n  {r.replay_hint()}")
+        times = sorted(r.leader_after_calm_s for r in results if r.ok)
+        first = sum(r.elections == 1 for r in results if r.ok)
+
+        def pct(q: float, times: list[float] = times) -> float:
+            return times[int(q * (len(times) - 1))] * 1e3 if times else float("nan")
+
+        figures[label] = (pct(0.99), first, len(failures))
+        print(f"{label}: kill -> new leader acknowledged by all p50 {pct(0.5):.0f} ms p90 {pct(0.9):.0f} ms "
+              f"p99 {pct(0.99):.0f} ms max {pct(1.0):.0f} ms; first election won {first}/{len(results)}; "
+              f"{len(failures)} seeds failed")
+    (plain, slots) = figures.values()
+    print(f"command: python bench/swarm_dst.py --failover --seeds {args.seeds} --first {args.first} --n-min "
+          f"{args.n_min} --n-max {args.n_max} --starve-gap {args.starve_gap:g} --jitter {args.jitter:g}")
+    print(f"swarm_dst failover: p99 {slots[0]:.0f} ms with successor slots vs {plain[0]:.0f} ms plain "
+          f"({slots[0] / plain[0]:.2f}x), first-election wins {slots[1]} vs {plain[1]} of {args.seeds}, "
+          f"N={args.n_min}..{args.n_max}")
+    return 1 if plain[2] or slots[2] else 0
 
 
 if __name__ == "__main__":

@@ -17,11 +17,14 @@ from sigma_swarm.core import (
     LeaderCommand,
     LeaderHeartbeat,
     Member,
+    MemberHeartbeat,
+    PreVoteRequest,
     Role,
     Roster,
     VoteRequest,
     build_params,
 )
+from sigma_swarm.core.member import succession_order
 from sigma_swarm.settings import SwarmNodeSettings
 
 P = ElectionParams()
@@ -298,3 +301,70 @@ def test_every_follower_is_asked_in_small_rosters_during_roster_changes_and_with
     during = [mask for changing, mask in seen if changing]
     after = [mask for changing, mask in seen if not changing]
     assert during and after and set(during) == {0} and any(after)
+
+
+def _follower(robot_id, members, leader="L", term=4, params=P, heard=None, now=10.0):
+    """A follower of ``leader`` in ``term``, created at ``now``, that heard ``heard`` (default: everyone) then."""
+    m = Member(robot_id, Roster(1, frozenset(members)), params, random.Random(robot_id), now, Durable(term=term))
+    for peer in (members if heard is None else heard):
+        if peer != robot_id:
+            m.handle(MemberHeartbeat(peer, term, 1, leader, True), now)
+    m.handle(LeaderHeartbeat(leader, term, 1, 1), now)
+    return m
+
+
+def _stand(m):
+    """Run ``m``'s timers on time up to its election deadline: it stands for election (a pre-vote)."""
+    at = m.election_deadline
+    while m.next_deadline() < at:
+        m.tick(m.next_deadline())
+    m.tick(at)
+    return at
+
+
+def test_successors_time_out_in_slots_of_the_terms_order_and_the_rest_after_them():
+    """Round 23: rank r of the term's succession order (leader skipped) times out at min + r x stagger, within
+    half a slot; followers past the ranked slots draw from the randomized range moved past them."""
+    ids = [f"r{i}" for i in range(10)] + ["L"]
+    order = [i for i in succession_order(4, frozenset(ids)) if i != "L"]
+    assert order != sorted(order) and order != [i for i in succession_order(5, frozenset(ids)) if i != "L"]
+    width, ranks, low, high = P.election_stagger_s, P.election_stagger_ranks, P.election_timeout_min_s, \
+        P.election_timeout_max_s
+    for rank, robot_id in enumerate(order):
+        m = _follower(robot_id, ids)
+        assert m.successor_rank(10.0) == rank
+        timeout = m.election_deadline - 10.0
+        if rank < ranks:
+            assert low + rank * width <= timeout <= low + (rank + 0.5) * width
+        else:
+            assert low + ranks * width <= timeout <= high + ranks * width
+    # a successor not heard within the suspicion timeout gives its slot to the next one
+    second = _follower(order[1], ids, heard=[i for i in ids if i != order[0]])
+    assert second.successor_rank(10.0) == 0 and second.election_deadline - 10.0 <= low + 0.5 * width
+    # stagger 0: Raft's plain randomized timeout for everyone
+    plain = ElectionParams(election_stagger_s=0.0)
+    for robot_id in order:
+        assert low <= _follower(robot_id, ids, params=plain).election_deadline - 10.0 <= high
+
+
+def test_a_pre_candidate_steps_back_for_a_successor_ahead_of_it_standing_for_the_same_term():
+    ids = [f"r{i}" for i in range(6)] + ["L"]
+    order = [i for i in succession_order(4, frozenset(ids)) if i != "L"]
+    first, later = order[0], order[3]
+    m = _follower(later, ids)
+    at = _stand(m)  # the leader is silent: it stands
+    assert m.role is Role.PRE_CANDIDATE
+    out = m.handle(PreVoteRequest(first, 5, 1), at + 0.001)
+    assert m.role is Role.FOLLOWER and m.counters["pre_vote_yielded"] == 1
+    assert [s.message.granted for s in out.sends] == [True]
+    assert m.election_deadline >= at + 0.001 + P.election_timeout_min_s
+    # one behind it does not make it step back (it grants the pre-vote all the same: pre-votes are not exclusive)
+    m = _follower(first, ids)
+    at = _stand(m)
+    out = m.handle(PreVoteRequest(later, 5, 1), at + 0.001)
+    assert m.role is Role.PRE_CANDIDATE and [s.message.granted for s in out.sends] == [True]
+    # with plain timeouts nobody steps back
+    m = _follower(later, ids, params=ElectionParams(election_stagger_s=0.0))
+    at = _stand(m)
+    m.handle(PreVoteRequest(first, 5, 1), at + 0.001)
+    assert m.role is Role.PRE_CANDIDATE

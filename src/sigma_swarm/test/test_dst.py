@@ -42,16 +42,20 @@ def test_invariants_hold_for_every_seed(first, end, profile):
 
 def test_leaders_ask_a_subset_to_acknowledge_and_fewer_acknowledgements_travel():
     """Round 18: the same seeds with every follower asked (ack_margin 1, the protocol before) and with the default
-    margin; both keep every invariant (the sweeps above run the default), the default sends fewer acknowledgements."""
-    seeds, profile = range(200_000, 200_030), Profile(n_min=10, n_max=25)
-    counts = {}
-    for margin in (1.0, ElectionParams().ack_margin):
-        results = [run_seed(seed, profile, ElectionParams(ack_margin=margin)) for seed in seeds]
-        assert all(r.ok for r in results), [f"{r.seed}: {r.violation}" for r in results if not r.ok][:3]
-        beats = sum(r.heartbeats for r in results)
-        counts[margin] = (sum(r.subset_heartbeats for r in results) / beats, sum(r.acks for r in results) / beats)
-    assert counts[1.0][0] == 0 and counts[ElectionParams().ack_margin][0] > 0.2
-    assert counts[ElectionParams().ack_margin][1] < 0.9 * counts[1.0][1]
+    margin; both keep every invariant (the sweeps above run the default), the default sends fewer acknowledgements:
+    a little fewer under the fault profile (leaders ask everyone after a short round and in roster changes), about
+    a quarter fewer on a calm site (the failover scenario's leader before it is killed; 10-25 members)."""
+    default = ElectionParams().ack_margin
+    for profile, subset_share, ratio in ((Profile(n_min=10, n_max=25), 0.2, 0.95),
+                                         (Profile(n_min=10, n_max=25, failover=True), 0.8, 0.8)):
+        counts = {}
+        for margin in (1.0, default):
+            results = [run_seed(seed, profile, ElectionParams(ack_margin=margin)) for seed in range(200_000, 200_030)]
+            assert all(r.ok for r in results), [f"{r.seed}: {r.violation}" for r in results if not r.ok][:3]
+            beats = sum(r.heartbeats for r in results)
+            counts[margin] = (sum(r.subset_heartbeats for r in results) / beats, sum(r.acks for r in results) / beats)
+        assert counts[1.0][0] == 0 and counts[default][0] > subset_share
+        assert counts[default][1] < ratio * counts[1.0][1], (profile, counts)
 
 
 def test_same_seed_same_run():
@@ -152,3 +156,17 @@ def test_without_backoff_and_lateness_allowance_starved_elections_miss_the_bound
     params = _without_the_starvation_measures(monkeypatch)
     result = next((r for r in (run_seed(s, STARVED, params) for s in range(12)) if not r.ok), None)
     assert result is not None and "no leader acknowledged by all 20 members" in result.violation
+
+
+def test_successor_slots_win_failovers_in_the_first_election_where_plain_timeouts_split():
+    """Round 23: the same 60 failovers (20 members, a calm site, ~5 ms network jitter, the leader killed for good)
+    with Raft's plain randomized timeouts and with successor slots. Deterministic: the same seeds give the same runs."""
+    profile = Profile(n_min=20, n_max=20, failover=True, max_jitter_s=0.005, plain_timeouts_p=0.0)
+    runs = {stagger: [run_seed(s, profile, ElectionParams(election_stagger_s=stagger)) for s in range(60)]
+            for stagger in (0.0, ElectionParams().election_stagger_s)}
+    for results in runs.values():
+        assert all(r.ok for r in results), [f"{r.seed}: {r.violation}" for r in results if not r.ok][:3]
+    first = {k: sum(r.elections == 1 for r in v) for k, v in runs.items()}
+    slowest = {k: max(r.leader_after_calm_s for r in v) for k, v in runs.items()}
+    assert first[0.0] < 60 and first[ElectionParams().election_stagger_s] == 60, first
+    assert slowest[ElectionParams().election_stagger_s] < slowest[0.0], slowest

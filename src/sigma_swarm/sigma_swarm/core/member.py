@@ -11,6 +11,7 @@ sends the returned messages; everything else is volatile and safely lost in a cr
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from collections import Counter
@@ -96,6 +97,14 @@ def _ranks(roster: Roster) -> dict[str, int]:
     return {member: rank for rank, member in enumerate(sorted(roster.members))}
 
 
+def succession_order(term: int, members: frozenset[str]) -> tuple[str, ...]:
+    """The order in which the members of ``members`` succeed a leader of ``term``: a shuffle drawn from the term
+    (the same on every member, a new one each term), so no robot is always first and no message has to say it."""
+    def key(member: str) -> bytes:
+        return hashlib.blake2b(f"{term}/{member}".encode(), digest_size=8).digest()
+    return tuple(sorted(members, key=key))
+
+
 def _majority(ids: set[str], of: frozenset[str]) -> bool:
     return len(ids & of) > len(of) // 2
 
@@ -151,6 +160,7 @@ class Member:
         self._report_seq = 0
         self._broadcast_seq = 0
         self._last_cmd: tuple[int, int] = (0, 0)  # (term, seq) of the last accepted command
+        self._succession: tuple[tuple[int, int], tuple[str, ...]] = ((-1, -1), ())  # (term, roster version), order
 
     # ------------------------------------------------------------------ queries
 
@@ -180,6 +190,11 @@ class Member:
     def lease_until(self) -> float:
         """End of the current lease on this member's clock (-inf when none)."""
         return self._lease_until if self.role is Role.LEADER else NEVER
+
+    @property
+    def election_deadline(self) -> float:
+        """When this member stands for election unless it hears a leader first (inf while it leads)."""
+        return math.inf if self.role is Role.LEADER else self._election_deadline
 
     def eligible(self) -> bool:
         """Only roster members vote and stand for election."""
@@ -333,6 +348,15 @@ class Member:
     def _on_pre_vote_request(self, msg: PreVoteRequest, now: float, out: Output) -> None:
         granted = (self.eligible() and not self._refuse_old_roster(msg) and msg.term > self.term
                    and not self._sticky(now))
+        if granted and self.role is Role.PRE_CANDIDATE and msg.term == self.term + 1 and self._outranks(msg.sender):
+            # A successor ahead of us in the term's order is standing for the same term: step back rather than
+            # split the votes with it (round 23). It only delays our own round; if that member fails, our
+            # timeout runs out again.
+            self.role = Role.FOLLOWER
+            self._votes = set()
+            self._round_open = False
+            self._election_deadline = now + self._random_timeout()
+            self.counters["pre_vote_yielded"] += 1
         out.sends.append(Send(PreVoteResponse(self.id, msg.term if granted else self.term, self.roster.version,
                                               msg.sender, granted), to=msg.sender))
 
@@ -393,7 +417,7 @@ class Member:
         self.leader = msg.sender
         self._last_leader_contact = now
         self._backoff, self._round_open = 1.0, False
-        self._election_deadline = now + self._random_timeout()
+        self._election_deadline = now + self._follower_timeout(now)
         return True
 
     @property
@@ -477,6 +501,53 @@ class Member:
         p = self.params
         return self._backoff * self.rng.uniform(p.election_timeout_min_s, p.election_timeout_max_s) \
             + 2 * self._allowance
+
+    def _order(self) -> tuple[str, ...]:
+        """The current term's succession order of the roster (cached per term and roster version)."""
+        key = (self.term, self.roster.version)
+        if self._succession[0] != key:
+            self._succession = (key, succession_order(self.term, self.roster.members))
+        return self._succession[1]
+
+    def successor_rank(self, now: float) -> int | None:
+        """This member's place among the live followers of the current leader in the term's succession order
+        (0 = first; None = not a voter). Live = heard within the suspicion timeout; the leader itself is skipped."""
+        horizon = now - self.params.suspicion_timeout_s
+        rank = 0
+        for peer in self._order():
+            if peer == self.id:
+                return rank
+            if peer != self.leader and self._last_heard.get(peer, NEVER) >= horizon:
+                rank += 1
+        return None
+
+    def _outranks(self, peer: str) -> bool:
+        """True when ``peer`` comes before this member in the current term's succession order (stagger on)."""
+        if self.params.election_stagger_s <= 0:
+            return False
+        order = self._order()
+        return peer in order and self.id in order and order.index(peer) < order.index(self.id)
+
+    def _follower_timeout(self, now: float) -> float:
+        """The election timeout of a follower that just heard its leader: a successor slot (round 23).
+
+        Plain randomized timeouts let two of many followers time out a few ms apart — closer than a vote's round trip
+        on a loaded host, so the votes split (docs/swarm.md "Round 21"). Instead the first ``election_stagger_ranks``
+        live followers in the term's succession order each get a slot ``election_stagger_s`` wide of their own
+        (randomized within its first half), the rest draw from the randomized range moved past those slots. If the
+        first successor is down or cannot win, the next one's slot comes one stagger later. Like every timeout it only
+        decides *when* a member asks for votes, so no invariant depends on it (priority elections as in MongoDB's
+        replica sets and ESCAPE, Wang et al. 2019, rest on the same property)."""
+        p = self.params
+        width, ranks = p.election_stagger_s, p.election_stagger_ranks
+        if width <= 0:
+            return self._random_timeout()
+        rank = self.successor_rank(now)
+        if rank is not None and rank < ranks:
+            base = p.election_timeout_min_s + rank * width + self.rng.uniform(0.0, width / 2)
+        else:
+            base = self.rng.uniform(p.election_timeout_min_s, p.election_timeout_max_s) + ranks * width
+        return base + 2 * self._allowance
 
     def _note_lateness(self, now: float) -> None:
         """Track how late this tick runs after its deadline (decaying by ``SCHED_DELAY_DECAY`` s per s), bounded."""

@@ -35,6 +35,15 @@ class ElectionParams:
         2.0, unit="1", low=1.0, high=64.0,
         description="after each election round that ends without a leader the randomized timeout range doubles, "
                     "up to this factor (1 = no backoff); back to 1 once a leader is heard")
+    election_stagger_s: float = _param(
+        0.05, unit="s", low=0.0, high=5.0,
+        description="successor slots (round 23): while a leader is heard, the live followers are ranked in an order "
+                    "drawn from the term; rank r < election_stagger_ranks times out at timeout_min + r x this + up to "
+                    "half of it, the rest after the ranked slots; 0 = plain Raft randomized timeouts")
+    election_stagger_ranks: int = _param(
+        3, unit="1", low=1, high=64,
+        description="followers given a successor slot of their own; the rest draw from the randomized range moved "
+                    "past these slots")
     ack_margin: float = _param(
         0.3, unit="1", low=0.0, high=100.0,
         description="followers asked to acknowledge each leader heartbeat: the majority's share plus this fraction "

@@ -3,6 +3,7 @@ crash-restart with durable state, drifting clocks, a random fault schedule, then
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import random
@@ -46,6 +47,13 @@ class Profile:
     # (exponential, this mean, capped at 4x), for the whole run, calm included. 0 = off.
     starve_gap_s: float = 0.0
     starve_slice_s: tuple[float, float] = (0.002, 0.02)
+    # Failover scenario (round 23): no faults and no roster change; once a leader is acknowledged by all after
+    # ``fault_s``, it is killed for good, and the liveness clock runs from the kill (bench/swarm_dst.py --failover).
+    failover: bool = False
+    # Share of seeds run with plain Raft timeouts (election_stagger_s = 0, a legal setting) whatever the parameters
+    # say: the successor slots make contested elections rare, and the sweep must keep exploring them (round 23: a
+    # roster change without the joint quorum showed up in 2 of 200 seeds with plain timeouts, 1 of 1,884 without).
+    plain_timeouts_p: float = 0.5
 
 
 @dataclass
@@ -61,6 +69,7 @@ class SeedResult:
     heartbeats: int = 0  # leader heartbeats sent
     subset_heartbeats: int = 0  # of them, asking only some followers to acknowledge (ack_mask != 0)
     acks: int = 0  # heartbeat acknowledgements sent
+    elections: int = 0  # failover scenario: terms from the killed leader's to its successor's (1 = first election won)
     faults: list[str] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
 
@@ -88,6 +97,8 @@ class Simulation:
     """One seeded run."""
 
     def __init__(self, seed: int, profile: Profile, params: ElectionParams, trace: bool = False) -> None:
+        if params.election_stagger_s > 0 and random.Random(f"{seed}/timeouts").random() < profile.plain_timeouts_p:
+            params = dataclasses.replace(params, election_stagger_s=0.0)
         self.seed, self.profile, self.params = seed, profile, params
         self.rng = random.Random(seed)
         rng = self.rng
@@ -96,7 +107,7 @@ class Simulation:
         self.roster = Roster(1, frozenset(self.ids))
         self.final_roster = self.roster
         self.roster_change = ""
-        if rng.random() < profile.roster_change_p:
+        if rng.random() < profile.roster_change_p and not profile.failover:
             # Several members at once, so old and new majorities can be disjoint (a single change cannot do that).
             k = rng.randint(1, max(1, self.n // 2 + 1))
             if rng.random() < 0.5:
@@ -140,8 +151,13 @@ class Simulation:
             self._start(i)
             if profile.starve_gap_s > 0:
                 self._push(rng.uniform(0, profile.starve_gap_s), FAULT, ("starve", i))
-        self._push(rng.uniform(0, profile.fault_every_s * 2), FAULT, "random")
-        self._push(self.fault_end, FAULT, "calm")
+        if profile.failover:
+            self.loss = self.dup = self.long_delay_p = 0.0
+            self._push(self.fault_end, FAULT, "kill_leader")
+        else:
+            self._push(rng.uniform(0, profile.fault_every_s * 2), FAULT, "random")
+            self._push(self.fault_end, FAULT, "calm")
+        self.killed_term = 0
         if self.roster_change:
             change_at = rng.uniform(0.0, self.fault_end)
             self.result.faults.append(f"t={change_at:.3f} cloud issues roster v2: {self.roster_change}")
@@ -280,6 +296,19 @@ class Simulation:
             self.adopted_roster[member_id] = self.final_roster
             self._after(member_id, [], [])
 
+    def _kill_leader(self) -> None:
+        """Failover scenario: kill the leader once every member follows it; the liveness clock starts now."""
+        if not self._converged():
+            self._push(self.now + 0.05, FAULT, "kill_leader")
+            return
+        leader = next(m for i, m in self.members.items() if self.up[i] and m.role is Role.LEADER)
+        self.up[leader.id] = False
+        self.killed_term = leader.term
+        self.fault_end = self.now
+        self.calm = True
+        self.result.faults.append(f"t={self.now:.3f} kill leader {leader.id} (term {leader.term})")
+        self._log(f"FAULT kill leader {leader.id}")
+
     def _calm(self) -> None:
         self.calm = True
         for i in self.ids:
@@ -295,7 +324,7 @@ class Simulation:
     # ---------------------------------------------------------------- run
 
     def _converged(self) -> bool:
-        voters = [self.members[i] for i in self.ids if i in self.final_roster.members]
+        voters = [self.members[i] for i in self.ids if i in self.final_roster.members and self.up[i]]
         leaders = [m for m in voters if m.role is Role.LEADER]
         if len(leaders) != 1 or not leaders[0].lease_valid(self._local(leaders[0].id)):
             return False
@@ -304,11 +333,10 @@ class Simulation:
                    for m in voters)
 
     def run(self) -> SeedResult:
-        deadline = self.fault_end + self.profile.liveness_bound_s
         try:
             while self.queue and self.result.events < self.profile.max_events:
                 t, _, kind, data = heapq.heappop(self.queue)
-                if t > deadline:
+                if t > self.fault_end + self.profile.liveness_bound_s:  # (the failover scenario moves fault_end)
                     break
                 self.now = t
                 self.result.events += 1
@@ -340,6 +368,8 @@ class Simulation:
                     self._starve(data[1])
                 elif data == "calm":
                     self._calm()
+                elif data == "kill_leader":
+                    self._kill_leader()
                 elif data == "random":
                     if not self.calm:
                         self._fault()
@@ -349,6 +379,8 @@ class Simulation:
                     self._log(f"restart {data[1]} with term {self.durable[data[1]].term}")
                 if self.calm and self._converged():
                     self.result.leader_after_calm_s = self.now - self.fault_end
+                    if self.killed_term:
+                        self.result.elections = max(m.term for m in self.members.values()) - self.killed_term
                     break
             else:
                 if self.result.events >= self.profile.max_events:
