@@ -162,10 +162,14 @@ def simulate(args) -> dict:
     act = ActuatorTwin(n, est, limits, prog)
     bat = BatteryTwin(n, est, limits, prog)
     base = RawTrendBaseline(sim.kinds, cfg, prog.trend_window)
-    mc = np.random.default_rng(args.seed + 2)
+    # Monte Carlo streams (round 11): stream 0 is the bench's generator of rounds 1-10; more streams repeat every
+    # forecast with other draws on the same twin state, so the scored figures can be averaged over them (a per-kind
+    # alpha-lambda moved by +-0.04-0.06 between single streams)
+    streams = max(1, int(getattr(args, "streams", 1)))
+    mcs = [np.random.default_rng(args.seed + 2 if k == 0 else [args.seed + 2, k]) for k in range(streams)]
     ones = np.ones(n, dtype=bool)
     is_battery = sim.kinds == "capacity_fade"
-    log = Log()
+    logs = [Log() for _ in range(streams)]
     steps = int(args.hours * 3600 / cfg.dt)
     every = round(args.every * 3600 / cfg.dt)
     per_hour = round(3600 / cfg.dt)
@@ -179,30 +183,34 @@ def simulate(args) -> dict:
         if k % per_hour == 0:
             base.hour(m.t / 3600.0)
         if k % every == 0:
-            f0 = time.perf_counter()
-            fa = act.forecast(m.t, mc)["actuator"]
-            fb = bat.forecast(m.t, mc)
-            forecast_wall += time.perf_counter() - f0
             th = m.t / 3600.0
             pick = is_battery[:, None]
-            log.t.append(th)
-            log.q05.append(np.where(is_battery, fb.q05, fa.q05))
-            log.q50.append(np.where(is_battery, fb.q50, fa.q50))
-            log.q95.append(np.where(is_battery, fb.q95, fa.q95))
-            log.q50_fail.append(np.where(is_battery, median_given_crossing(fb.samples),
-                                         median_given_crossing(fa.samples)))
-            # every draw is scored (round 10; before, the first half: the draws came grouped, early onsets first)
-            log.draws.append(np.where(pick, fb.samples, fa.samples).astype(np.float32))
-            wa, _ = maintenance_window(m.t, fa, prog)
-            wb, _ = maintenance_window(m.t, fb, prog)
-            log.window.append(np.isfinite(wa) | np.isfinite(wb))
-            log.baseline.append(base.rul(th))
-    return {"sim": sim, "act": act, "log": log, "prog": prog, "cfg": cfg, "n": n,
+            base_rul = base.rul(th)
+            for mc, log in zip(mcs, logs, strict=True):
+                f0 = time.perf_counter()
+                fa = act.forecast(m.t, mc)["actuator"]
+                fb = bat.forecast(m.t, mc)
+                forecast_wall += time.perf_counter() - f0
+                log.t.append(th)
+                log.q05.append(np.where(is_battery, fb.q05, fa.q05))
+                log.q50.append(np.where(is_battery, fb.q50, fa.q50))
+                log.q95.append(np.where(is_battery, fb.q95, fa.q95))
+                log.q50_fail.append(np.where(is_battery, median_given_crossing(fb.samples),
+                                             median_given_crossing(fa.samples)))
+                # every draw is scored (round 10; before, the first half: the draws came grouped, early onsets first)
+                log.draws.append(np.where(pick, fb.samples, fa.samples).astype(np.float32))
+                wa, _ = maintenance_window(m.t, fa, prog)
+                wb, _ = maintenance_window(m.t, fb, prog)
+                log.window.append(np.isfinite(wa) | np.isfinite(wb))
+                log.baseline.append(base_rul)
+    return {"sim": sim, "act": act, "log": logs[0], "logs": logs, "prog": prog, "cfg": cfg, "n": n,
             "wall": time.perf_counter() - wall, "forecast_wall": forecast_wall}
 
 
-def score(res: dict, args) -> dict[str, dict]:
-    sim, log, prog, act = res["sim"], res["log"], res["prog"], res["act"]
+def score(res: dict, args, log: Log | None = None) -> dict[str, dict]:
+    """The figures of one Monte Carlo stream's log (default: stream 0)."""
+    sim, prog, act = res["sim"], res["prog"], res["act"]
+    log = res["log"] if log is None else log
     times = np.array(log.t)
     q05, q50, q95 = np.array(log.q05), np.array(log.q50), np.array(log.q95)
     q50f = np.array(log.q50_fail)
@@ -274,6 +282,15 @@ def score(res: dict, args) -> dict[str, dict]:
     return out
 
 
+def mean_scores(outs: list[dict[str, dict]]) -> dict[str, dict]:
+    """Every figure averaged over the Monte Carlo streams' scores (the same simulation and twin state; the spoof
+    detector has no draws); ``streams_alpha_lambda`` keeps each stream's mean alpha-lambda over the kinds."""
+    out = {key: {f: (float(np.mean([o[key][f] for o in outs])) if isinstance(v, float) else v)
+                 for f, v in outs[0][key].items()} for key in outs[0]}
+    out["streams_alpha_lambda"] = [float(np.mean([o[k]["alpha_lambda"] for k in KINDS[:-1]])) for o in outs]
+    return out
+
+
 def progpy_check(res: dict) -> str:
     """alpha-lambda of a few runs through progpy itself, to show our metric is ProgPy's."""
     try:
@@ -321,12 +338,16 @@ def main() -> None:
                     help="least trend noise as a share of the feature's scale (the former twin used 0.02)")
     ap.add_argument("--variance-inflation", type=float, default=PrognosisParams().variance_inflation,
                     help="trend noise variance x this (prognosis.variance_inflation; sharper < 1 < wider)")
+    ap.add_argument("--streams", type=int, default=1,
+                    help="Monte Carlo streams: every forecast repeated with this many generators (stream 0 the "
+                         "bench's own), the figures averaged over them (round 11)")
     args = ap.parse_args()
     res = simulate(args)
-    out = score(res, args)
+    outs = [score(res, args, log) for log in res["logs"]]
+    out = mean_scores(outs)
     print(f"{res['n']} robots x {args.hours:g} h simulated in {res['wall']:.0f} s wall "
           f"(forecasts {res['forecast_wall']:.1f} s); seed {args.seed}; trend model {args.model}, "
-          f"noise floor {args.noise_floor:g}")
+          f"noise floor {args.noise_floor:g}; Monte Carlo streams {len(outs)}")
     print(f"{'kind':18s} {'runs':>4s} {'cens':>4s} {'a-l':>6s} {'cov90':>6s} {'PH h':>6s} {'PH>=lead':>8s} "
           f"{'RMSE h':>7s} {'base h':>7s} {'ratio':>6s} {'med h':>7s} {'ratio':>6s}")
     for kind in KINDS[:-1]:
@@ -347,6 +368,9 @@ def main() -> None:
     cov = np.mean([out[k]["coverage90"] for k in kinds])
     ratio = np.mean([out[k]["rmse_ratio"] for k in kinds])
     plain = np.mean([out[k]["rmse_plain_ratio"] for k in kinds])
+    if len(outs) > 1:
+        print("alpha-lambda per Monte Carlo stream (mean over kinds): "
+              + " ".join(f"{a:.3f}" for a in out["streams_alpha_lambda"]))
     print(f"RUL RMSE of the plain median (inf capped at the horizon): {plain:.2f}x baseline")
     print(f"twin prognostics: alpha-lambda {al:.2f} (goal >= 0.90), 90% coverage {cov:.2f} (goal 0.80-0.97), "
           f"RUL RMSE {ratio:.2f}x baseline (goal < 1), false windows {h['false_windows']:.3f} (goal <= 0.02), "
