@@ -113,6 +113,14 @@ class PrognosisParams:
                                  description="the friction estimate stands for a time this much after its data "
                                              "time (its forgetting kernel reads high on a growing friction); its "
                                              "trend points are placed that much later (round 9, 0 before)")
+    bias_correlation_time: float = param(600.0, unit="s", low=0.0, high=86400.0,
+                                         description="the sensor-bias trend treats its points' noise as correlated "
+                                                     "over this long (variance x time / epoch, at least 1; round 11, "
+                                                     "1800 before)")
+    capacity_correlation_time: float = param(1800.0, unit="s", low=0.0, high=86400.0,
+                                             description="the capacity trend treats its points' noise as correlated "
+                                                         "over this long (variance x time / epoch, at least 1; "
+                                                         "round 11, 3600 before)")
 
     def __post_init__(self) -> None:
         require(self.min_history < self.trend_window, "min_history must be shorter than trend_window")
