@@ -36,7 +36,7 @@ def test_winding_trend_noise_is_inflated_by_a_share_of_its_memory() -> None:
     epochs = EstimatorParams().gain_memory / prog.epoch
     assert twin.winding_trend.inflation == pytest.approx(0.25 * epochs)
     assert former.winding_trend.inflation == pytest.approx(epochs)
-    # the other thermal part keeps its own share (round 9: prognosis.cooling_noise_share, test_round9_trends.py)
+    # the other thermal part keeps its own share (prognosis.cooling_noise_share; test_trend_noise_inflation.py)
     assert twin.cooling_trend.inflation == pytest.approx(
         max(1.0, prog.cooling_noise_share * EstimatorParams().thermal_memory / prog.epoch))
     assert now.q50[0] == pytest.approx(before.q50[0], rel=0.1)
