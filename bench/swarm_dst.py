@@ -65,9 +65,7 @@ def main() -> int:
     started = time.perf_counter()
     results = _sweep(args, profile, params)
     elapsed = time.perf_counter() - started
-    failures = [r for r in results if not r.ok]
-    for r in failures[:20]:
-        print(f"FAILED seed {r.seed} (n={r.n}): {r.violation}\n  {r.replay_hint()}")
+    failures = _print_failures(results, 20)
     times = sorted(r.leader_after_calm_s for r in results if r.ok)
     sizes = [r.n for r in results]
     events = sum(r.events for r in results)
@@ -76,15 +74,13 @@ def main() -> int:
     subset = sum(r.subset_heartbeats for r in results)
     acks = sum(r.acks for r in results)
 
-    def pct(q: float) -> float:
-        return times[int(q * (len(times) - 1))] * 1e3 if times else float("nan")
-
     print(f"members per site: min {min(sizes)} median {statistics.median(sizes):.0f} max {max(sizes)}; "
           f"{events:,} simulated events, {commands:,} fenced leader commands")
     print(f"acknowledgements: {acks / max(heartbeats, 1):.2f} sent per leader heartbeat ({heartbeats:,} heartbeats, "
           f"{subset / max(heartbeats, 1):.0%} of them asking a subset; ack_margin {args.ack_margin:g})")
-    print(f"after faults stop, leader acknowledged by all: p50 {pct(0.5):.0f} ms p99 {pct(0.99):.0f} ms "
-          f"max {pct(1.0):.0f} ms (bound {profile.liveness_bound_s:g} s)")
+    p50, p99, worst = (_percentile_ms(times, q) for q in (0.5, 0.99, 1.0))
+    print(f"after faults stop, leader acknowledged by all: p50 {p50:.0f} ms p99 {p99:.0f} ms max {worst:.0f} ms "
+          f"(bound {profile.liveness_bound_s:g} s)")
     print(f"command: python bench/swarm_dst.py --seeds {args.seeds} --first {args.first} --workers {args.workers} "
           f"--n-min {args.n_min} --n-max {args.n_max} --starve-gap {args.starve_gap:g} --bound {args.bound:g} "
           f"--ack-margin {args.ack_margin:g} --jitter {args.jitter:g}"
@@ -93,6 +89,19 @@ def main() -> int:
     print(f"swarm_dst: {len(results) - len(failures)}/{len(results)} seeds passed every invariant and the liveness "
           f"bound ({len(failures)} failed), N={args.n_min}..{args.n_max}{starved}")
     return 1 if failures else 0
+
+
+def _print_failures(results: list[SeedResult], limit: int) -> list[SeedResult]:
+    """The failed seeds; the first ``limit`` printed with the command that replays each."""
+    failures = [r for r in results if not r.ok]
+    for r in failures[:limit]:
+        print(f"FAILED seed {r.seed} (n={r.n}): {r.violation}\n  {r.replay_hint()}")
+    return failures
+
+
+def _percentile_ms(times: list[float], q: float) -> float:
+    """The q-quantile (nearest rank below) of sorted ``times`` in ms; nan when empty."""
+    return times[int(q * (len(times) - 1))] * 1e3 if times else float("nan")
 
 
 def _sweep(args: argparse.Namespace, profile: Profile, params: ElectionParams) -> list[SeedResult]:
@@ -108,18 +117,13 @@ def _failover(args: argparse.Namespace, profile: Profile, params: ElectionParams
     for label, run_params in (("plain randomized timeouts", dataclasses.replace(params, election_stagger_s=0.0)),
                               (f"successor slots ({stagger * 1e3:.0f} ms)", params)):
         results = _sweep(args, profile, run_params)
-        failures = [r for r in results if not r.ok]
-        for r in failures[:10]:
-            print(f"FAILED seed {r.seed} (n={r.n}): {r.violation}\n  {r.replay_hint()}")
+        failures = _print_failures(results, 10)
         times = sorted(r.leader_after_calm_s for r in results if r.ok)
         first = sum(r.elections == 1 for r in results if r.ok)
-
-        def pct(q: float, times: list[float] = times) -> float:
-            return times[int(q * (len(times) - 1))] * 1e3 if times else float("nan")
-
-        figures[label] = (pct(0.99), first, len(failures))
-        print(f"{label}: kill -> new leader acknowledged by all p50 {pct(0.5):.0f} ms p90 {pct(0.9):.0f} ms "
-              f"p99 {pct(0.99):.0f} ms max {pct(1.0):.0f} ms; first election won {first}/{len(results)}; "
+        p50, p90, p99, worst = (_percentile_ms(times, q) for q in (0.5, 0.9, 0.99, 1.0))
+        figures[label] = (p99, first, len(failures))
+        print(f"{label}: kill -> new leader acknowledged by all p50 {p50:.0f} ms p90 {p90:.0f} ms "
+              f"p99 {p99:.0f} ms max {worst:.0f} ms; first election won {first}/{len(results)}; "
               f"{len(failures)} seeds failed")
     (plain, slots) = figures.values()
     print(f"command: python bench/swarm_dst.py --failover --seeds {args.seeds} --first {args.first} --n-min "

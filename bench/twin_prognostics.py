@@ -203,14 +203,14 @@ def simulate(args) -> dict:
                 wb, _ = maintenance_window(m.t, fb, prog)
                 log.window.append(np.isfinite(wa) | np.isfinite(wb))
                 log.baseline.append(base_rul)
-    return {"sim": sim, "act": act, "log": logs[0], "logs": logs, "prog": prog, "cfg": cfg, "n": n,
+    return {"sim": sim, "act": act, "logs": logs, "prog": prog, "cfg": cfg, "n": n,
             "wall": time.perf_counter() - wall, "forecast_wall": forecast_wall}
 
 
 def score(res: dict, args, log: Log | None = None) -> dict[str, dict]:
     """The figures of one Monte Carlo stream's log (default: stream 0)."""
     sim, prog, act = res["sim"], res["prog"], res["act"]
-    log = res["log"] if log is None else log
+    log = res["logs"][0] if log is None else log
     times = np.array(log.t)
     q05, q50, q95 = np.array(log.q05), np.array(log.q50), np.array(log.q95)
     q50f = np.array(log.q50_fail)
@@ -299,7 +299,7 @@ def progpy_check(res: dict) -> str:
         from progpy.uncertain_data import UnweightedSamples
     except ImportError:
         return "progpy not installed: cross-check skipped"
-    sim, log = res["sim"], res["log"]
+    sim, log = res["sim"], res["logs"][0]
     times = np.array(log.t)
     agree = total = 0
     for r in np.flatnonzero(np.isfinite(sim.failure_time) & (sim.kinds != "spoofed_temperature"))[:40]:

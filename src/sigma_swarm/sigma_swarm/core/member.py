@@ -352,8 +352,7 @@ class Member:
             # A successor ahead of us in the term's order is standing for the same term: step back rather than
             # split the votes with it (round 23). It only delays our own round; if that member fails, our
             # timeout runs out again.
-            self.role = Role.FOLLOWER
-            self._votes = set()
+            self._become_follower(now)
             self._round_open = False
             self._election_deadline = now + self._random_timeout()
             self.counters["pre_vote_yielded"] += 1
