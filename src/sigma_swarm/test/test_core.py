@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -368,3 +369,44 @@ def test_a_pre_candidate_steps_back_for_a_successor_ahead_of_it_standing_for_the
     at = _stand(m)
     m.handle(PreVoteRequest(first, 5, 1), at + 0.001)
     assert m.role is Role.PRE_CANDIDATE
+
+
+# Round 24 changed the default timing (125 ms heartbeat, 250-400 ms timeouts, lease 220 ms). Rounds 18-23 ran 100 ms /
+# 200-350 ms (lease 176 ms). A follower refuses votes for its own election_timeout_min_s after a heartbeat, so a
+# round-24 leader's lease outlasts a round-23 follower's refusal: the upgrade goes in two steps (docs/swarm.md).
+ROUND_23 = ElectionParams(heartbeat_interval_s=0.1, election_timeout_min_s=0.2, election_timeout_max_s=0.35)
+UPGRADE_STEP_1 = ElectionParams(lease_safety_factor=0.72)  # round 24's timing, the lease held at round 23's
+
+
+def _most_leases_after_isolating(leader_params, follower_params, seed):
+    """Five members; ``a`` (``leader_params``) is elected while the others cannot reach one another and cut off
+    from everyone as soon as it holds a lease (its followers have no measure of its lateness yet); the others
+    (``follower_params``, plain randomized timeouts) elect a successor. Returns the most valid leases at one time."""
+    ids = ("a", "b", "c", "d", "e")
+    plain = dataclasses.replace(follower_params, election_stagger_s=0.0)
+    members = {i: Member(i, ROSTER, leader_params if i == "a" else plain, random.Random(f"{seed}{i}"), 0.0)
+               for i in ids}
+    apart = frozenset((x, y) for x in ids[1:] for y in ids[1:] if x != y)
+    t = 0.0
+    while leaders(members, t) != {"a"}:
+        t = run(members, t + 0.001, start=t, blocked=apart)
+        assert t < 3.0
+    cut = frozenset((x, y) for x in ids for y in ids if x != y and "a" in (x, y))
+    most = 1
+    for _ in range(600):  # 0.6 s in 1 ms steps: past the isolated lease and the successor's election
+        t = run(members, t + 0.001, start=t, blocked=cut)
+        most = max(most, len(leaders(members, t)))
+    assert any(m.lease_valid(t) for i, m in members.items() if i != "a")  # a successor was elected
+    return most
+
+
+def test_a_longer_lease_beside_a_shorter_vote_refusal_overlaps_so_timing_changes_go_in_two_steps():
+    assert not P.lease_safe_beside(ROUND_23)  # round 24's lease against a round-23 follower
+    assert P.lease_safe_beside(P) and ROUND_23.lease_safe_beside(ROUND_23)
+    for first, second in ((ROUND_23, UPGRADE_STEP_1), (UPGRADE_STEP_1, P)):  # each step mixes two safe settings
+        assert first.lease_safe_beside(second) and second.lease_safe_beside(first)
+    seeds = range(10)
+    assert max(_most_leases_after_isolating(P, ROUND_23, s) for s in seeds) == 2  # the hazard is real
+    for leader, followers in ((UPGRADE_STEP_1, ROUND_23), (ROUND_23, UPGRADE_STEP_1), (P, UPGRADE_STEP_1),
+                              (UPGRADE_STEP_1, P)):
+        assert max(_most_leases_after_isolating(leader, followers, s) for s in seeds) == 1

@@ -139,11 +139,12 @@ STARVED = Profile(n_min=20, n_max=20, starve_gap_s=0.1, liveness_bound_s=8.0)
 
 def _without_the_starvation_measures(monkeypatch) -> ElectionParams:
     """The core as it was before: no election backoff, no timer-lateness allowance, step-down when the lease ends,
-    50 ms heartbeats."""
+    50 ms heartbeats and Raft's 150-300 ms timeouts."""
     monkeypatch.setattr(member_module.Member, "_note_lateness", lambda self, now: None)
     monkeypatch.setattr(member_module.Member, "_step_down_at",
                         lambda self: max(self._lease_until, self._leader_since + self.params.election_timeout_min_s))
-    return ElectionParams(election_backoff_max=1.0, heartbeat_interval_s=0.05)
+    return ElectionParams(election_backoff_max=1.0, heartbeat_interval_s=0.05, election_timeout_min_s=0.15,
+                          election_timeout_max_s=0.3)
 
 
 def test_twenty_starved_members_elect_a_leader_within_the_bound_and_keep_every_invariant():
@@ -170,3 +171,15 @@ def test_successor_slots_win_failovers_in_the_first_election_where_plain_timeout
     slowest = {k: max(r.leader_after_calm_s for r in v) for k, v in runs.items()}
     assert first[0.0] < 60 and first[ElectionParams().election_stagger_s] == 60, first
     assert slowest[ElectionParams().election_stagger_s] < slowest[0.0], slowest
+
+
+@pytest.mark.parametrize("step", ["round 23 beside step 1", "step 1 beside round 24"])
+def test_a_site_part_way_through_the_two_step_timing_upgrade_keeps_every_invariant(step):
+    """Round 24's upgrade path (docs/swarm.md "Upgrading a site"): each step mixes two settings whose leases end
+    before the other's vote refusal; half the members (drawn per seed) run the other setting, under the usual faults."""
+    round_23 = ElectionParams(heartbeat_interval_s=0.1, election_timeout_min_s=0.2, election_timeout_max_s=0.35)
+    step_1 = ElectionParams(lease_safety_factor=0.72)
+    base, mixed = (round_23, step_1) if step.startswith("round 23") else (step_1, ElectionParams())
+    profile = Profile(n_min=3, n_max=9, mixed_params=mixed)
+    failures = [f"seed {r.seed}: {r.violation}" for r in (run_seed(s, profile, base) for s in range(200)) if not r.ok]
+    assert not failures, failures[:3]

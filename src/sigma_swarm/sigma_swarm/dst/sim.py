@@ -54,6 +54,10 @@ class Profile:
     # say: the successor slots make contested elections rare, and the sweep must keep exploring them (round 23: a
     # roster change without the joint quorum showed up in 2 of 200 seeds with plain timeouts, 1 of 1,884 without).
     plain_timeouts_p: float = 0.5
+    # A site part-way through a change of timing parameters (a rolling upgrade, round 24): each member runs
+    # ``mixed_params`` instead of the simulation's parameters with this probability (drawn per member and seed).
+    mixed_params: ElectionParams | None = None
+    mixed_share: float = 0.5
 
 
 @dataclass
@@ -189,9 +193,17 @@ class Simulation:
         if adopted.version < roster.version:  # the roster file changed while it was down (runtime does the same)
             durable = Durable(durable.term, durable.voted_for, roster.version, adopted.members)
         self.adopted_roster[member_id] = roster
-        self.members[member_id] = Member(member_id, roster, self.params, member_rng, self._local(member_id), durable)
+        self.members[member_id] = Member(member_id, roster, self.params_of(member_id), member_rng,
+                                         self._local(member_id), durable)
         self.up[member_id] = True
         self._schedule_timer(member_id)
+
+    def params_of(self, member_id: str) -> ElectionParams:
+        """The parameters ``member_id`` runs: the simulation's, or ``Profile.mixed_params`` for its share of members."""
+        mixed = self.profile.mixed_params
+        if mixed is not None and random.Random(f"{self.seed}/{member_id}/params").random() < self.profile.mixed_share:
+            return mixed
+        return self.params
 
     def _schedule_timer(self, member_id: str) -> None:
         member = self.members[member_id]
