@@ -5,6 +5,13 @@
 ``c0..c2`` absorb the joint's gravity/payload load (a single-joint approximation), ``f_c`` is the Coulomb friction
 and ``b`` the viscous friction. Only samples with clear motion (``|omega|`` above ``min_speed``) update it: at rest
 the sign of the velocity carries no information. The forgetting factor follows the real sample spacing.
+
+Round 24: the two friction regressors ``sign(omega)`` and ``omega`` are nearly collinear on a swinging joint, so the
+estimates of ``f_c`` and ``b`` scatter together (their errors correlate at about -0.94 on the prognostics bench) and
+``f_c`` alone wanders 2-3x more than it need. Bearing wear raises both terms together, so their ratio ``r = b / f_c``
+is a property of the joint that stays while it wears: it is learnt from the estimator's whole history (the mean of
+``b`` over the mean of ``f_c`` once the RLS forgets), and ``tied()`` is ``f_c`` with ``b = r f_c`` imposed -- the
+constrained least-squares solution, computed from the same RLS's estimate and covariance (no second filter).
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ class FrictionEstimator:
         # the time the estimate stands for: the forgetting-weighted mean time of the samples it has seen. A joint
         # moves in stretches, so this trails the clock by more than the memory while it stands still
         self.t_data = np.full(n, np.nan)
+        # round 24: sums of the Coulomb and viscous estimates over every moving sample after the RLS's start-up (its
+        # growing-memory phase), for the ratio b / f_c that wear leaves unchanged
+        self.sum_coulomb = np.zeros(n)
+        self.sum_viscous = np.zeros(n)
 
     def add(self, t: float, position: np.ndarray, velocity: np.ndarray, effort: np.ndarray,
             valid: np.ndarray) -> None:
@@ -44,6 +55,9 @@ class FrictionEstimator:
         self.t_data = np.where(moving, np.where(np.isnan(self.t_data), t, (1.0 - a) * self.t_data + a * t),
                                self.t_data)
         self.t_last = np.where(moving, t, self.t_last)
+        settled = moving & (self.rls.effective_forgetting(lam) < 1.0)
+        self.sum_coulomb += np.where(settled, self.rls.theta[:, 3], 0.0)
+        self.sum_viscous += np.where(settled, self.rls.theta[:, 4], 0.0)
 
     @property
     def coulomb(self) -> np.ndarray:
@@ -56,3 +70,29 @@ class FrictionEstimator:
     @property
     def viscous(self) -> np.ndarray:
         return np.where(self.rls.count > 20, self.rls.theta[:, 4], np.nan)
+
+    @property
+    def viscous_ratio(self) -> np.ndarray:
+        """``b / f_c`` [s/rad] from the estimator's history; NaN before its start-up ends or where it is not
+        physical (a Coulomb mean <= 0 -- a load model that does not fit the joint -- or a negative ratio)."""
+        ok = self.sum_coulomb > 0.0
+        r = np.where(ok, self.sum_viscous / np.where(ok, self.sum_coulomb, 1.0), np.nan)
+        return np.where(r >= 0.0, r, np.nan)
+
+    def tied(self) -> tuple[np.ndarray, np.ndarray]:
+        """Coulomb friction and its variance with the viscous term tied to it, ``b = r f_c`` (``viscous_ratio``):
+        the 5-parameter estimate projected onto that constraint with its own covariance (A theta = b - r f_c = 0:
+        theta - P A' (A P A')^-1 A theta). Where no ratio is known yet, the plain ``coulomb`` and ``coulomb_var``."""
+        r = self.viscous_ratio
+        known = np.isfinite(r)
+        r = np.where(known, r, 0.0)
+        c, b = self.rls.theta[:, 3], self.rls.theta[:, 4]
+        p = self.rls.P
+        pcc, pcb, pbb = p[:, 3, 3], p[:, 3, 4], p[:, 4, 4]
+        den = np.maximum(pbb - 2.0 * r * pcb + r * r * pcc, 1e-300)  # A P A' > 0 for a positive definite P
+        k = (pcb - r * pcc) / den
+        f = c - k * (b - r * c)
+        var = np.maximum(pcc - k * k * den, 0.0) * self.rls.noise
+        ready = self.rls.count > 20
+        return (np.where(ready, np.where(known, f, c), np.nan),
+                np.where(ready, np.where(known, var, pcc * self.rls.noise), np.nan))
