@@ -378,3 +378,42 @@ def test_the_alert_claim_takes_an_anomalous_robot_and_leaves_routine_telemetry_t
         [(alert.robot_id, rules.HOLD)]
     assert behind == {alert.robot_id: 0, routine.robot_id: 40}  # the routine batch is left for the routine loops
     assert not [p for p in rest if p.robot_id == routine.robot_id]
+
+
+def test_two_open_claims_each_read_their_own_robots_evidence(cloud) -> None:
+    """`repo.claim` sends the claim and the evidence reads in one round trip; the reads find the claimed robot through
+    transaction-local settings. Two transactions open at once claim different robots (SKIP LOCKED) and each reads
+    only its own robot's window and latest state; with nothing new, a claim is None."""
+    robots = [cloud.robot(f"cog-pair-{i}", SITE) for i in range(2)]
+    now = time.time()
+    for r in robots:
+        post(cloud, r, normal(r, now - 30))
+    passes(cloud)  # cursors at the heads
+    post(cloud, robots[0], normal(robots[0], now - 10, n=40))
+    post(cloud, robots[1], anomalous(robots[1], now - 5, n=12))
+
+    async def claims() -> tuple[list[repo.Claim | None], repo.Claim | None]:
+        pool = make_pool(cloud.runtime.api_url, min_size=2, max_size=2)
+        await pool.open(wait=True, timeout=30)
+        try:
+            async with worker.pipelined_transaction(pool, worker.ACTOR) as a, \
+                    worker.pipelined_transaction(pool, worker.ACTOR) as b:
+                both = [await repo.claim(c, threshold=P.anomaly_threshold, now=time.time()) for c in (a, b)]
+            async with worker.pipelined_transaction(pool, worker.ACTOR) as c:
+                await c.execute("UPDATE cognition_cursor SET last_seq = s.last_seq FROM robot_ingest_state s "
+                                "WHERE s.robot_id = cognition_cursor.robot_id")
+            async with worker.pipelined_transaction(pool, worker.ACTOR) as c:
+                none = await repo.claim(c, threshold=P.anomaly_threshold, now=time.time())
+            return both, none
+        finally:
+            await pool.close()
+
+    both, none = asyncio.run(claims())
+    assert all(c is not None for c in both)
+    by_robot = {c.robot["robot_id"]: c for c in both if c is not None}
+    assert set(by_robot) == {r.robot_id for r in robots}
+    quiet, loud = by_robot[robots[0].robot_id], by_robot[robots[1].robot_id]
+    assert [(w[0], w[1], w[2]) for w in quiet.window] == [("battery", 40, 0)]  # its 40 new events, none anomalous
+    assert [(w[0], w[1]) for w in loud.window] == [("battery", 12)] and loud.window[0][2] > 0
+    assert quiet.latest["battery"][1]["voltage"] > 40 and loud.latest["battery"][1]["voltage"] == 20.0
+    assert none is None
