@@ -141,15 +141,15 @@ async def _apply(conn: psycopg.AsyncConnection, proposal: rules.Proposal, site_i
     return decision_id
 
 
-async def process_robot(conn: psycopg.AsyncConnection, claim: repo.Claim, params: rules.CognitionParams,
+async def process_robot(conn: psycopg.AsyncConnection, robot: dict[str, Any], params: rules.CognitionParams,
                         now: float) -> list[rules.Proposal]:
-    """Consume one claimed robot's new data (`repo.claim`: the robot with its evidence): rules, decisions, incidents,
-    cursor."""
-    robot = claim.robot
+    """Consume one claimed robot's new data: rules, decisions, incidents, cursor."""
     memory = SessionMemory.from_json(robot["memory"])
     robot_id, site_id, head = robot["robot_id"], robot["site_id"], int(robot["head"])
-    events = claim.safety_events
-    snap = snapshot_from(robot, claim.window, events, claim.latest, claim.held, now)
+    since = robot["last_ts"] if robot["last_ts"] > 0 else now - 300.0
+    rows, events, latest, held = await repo.evidence(conn, robot_id=robot_id, after_seq=int(robot["last_seq"]),
+                                                     head=head, since_ts=since, threshold=params.anomaly_threshold)
+    snap = snapshot_from(robot, rows, events, latest, held, now)
     anomaly_sig = None
     # an anomaly streak open or starting (a pass without the anomalous channel's events keeps it open) whose
     # episode has not been held yet: its signature and "seen before?" feed the decision
@@ -235,11 +235,10 @@ async def run_once(pool: AsyncConnectionPool, params: rules.CognitionParams, *, 
         if stop is not None and stop.is_set():  # a busy fleet always has new data: stop between robots
             break
         async with pipelined_transaction(pool, ACTOR) as conn:
-            at = time.time() if now is None else now
-            claim = await repo.claim(conn, threshold=params.anomaly_threshold, now=at, alert_threshold=threshold)
-            if claim is None:
+            robot = await repo.claim(conn, alert_threshold=threshold)
+            if robot is None:
                 break
-            done += await process_robot(conn, claim, params, at)
+            done += await process_robot(conn, robot, params, time.time() if now is None else now)
     if zones:
         done += await zone_pass(pool, params, time.time() if now is None else now)
     return done

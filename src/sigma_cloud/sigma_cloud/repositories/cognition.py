@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -14,27 +13,18 @@ import sigma_protocol as protocol
 
 CHANNEL_NAMES = {i: name for name, i in protocol.CHANNEL_IDS.items()}
 LATE_SLACK_S = 60.0  # events stamped this much before the newest consumed one are still read (see docs/cognition.md)
-# The evidence reads find the claimed robot and its cursor in transaction-local settings the claim sets (CLAIM_SQL),
-# so they travel in the claim's round trip (`claim`); without a claimed robot they match nothing.
 WINDOW_SQL = ("SELECT channel, count(*), count(*) FILTER (WHERE score >= %(thr)s), max(score), "
               "min(extract(epoch FROM ts))::float8, max(extract(epoch FROM ts))::float8, "
               "min(extract(epoch FROM ts)) FILTER (WHERE score >= %(thr)s)::float8, "
               "max(extract(epoch FROM ts)) FILTER (WHERE score >= %(thr)s)::float8 FROM telemetry "
-              "WHERE robot_id = current_setting('sigma.claim_robot', true) "
-              "AND ts >= to_timestamp(nullif(current_setting('sigma.claim_since', true), '')::float8) "
-              "AND seq > nullif(current_setting('sigma.claim_after', true), '')::bigint "
-              "AND seq <= nullif(current_setting('sigma.claim_head', true), '')::bigint GROUP BY channel")
+              "WHERE robot_id = %(r)s AND ts >= to_timestamp(%(since)s) AND seq > %(after)s AND seq <= %(head)s "
+              "GROUP BY channel")
 SAFETY_SQL = ("SELECT seq, extract(epoch FROM ts)::float8 AS ts, coalesce(level, 0) AS level, cause, "
-              "payload -> 'raised' AS raised, payload ->> 'recording' AS recording FROM safety_events "
-              "WHERE robot_id = current_setting('sigma.claim_robot', true) "
-              "AND seq > nullif(current_setting('sigma.claim_after', true), '')::bigint "
-              "AND seq <= nullif(current_setting('sigma.claim_head', true), '')::bigint ORDER BY seq LIMIT 1000")
+              "payload -> 'raised' AS raised, payload ->> 'recording' AS recording "
+              "FROM safety_events WHERE robot_id = %s AND seq > %s AND seq <= %s ORDER BY seq LIMIT 1000")
 LATEST_SQL = "SELECT channel, extract(epoch FROM ts)::float8, payload FROM robot_latest WHERE robot_id = %s"
-LATEST_CLAIMED_SQL = ("SELECT channel, extract(epoch FROM ts)::float8, payload FROM robot_latest "
-                      "WHERE robot_id = current_setting('sigma.claim_robot', true)")
 # = repositories/notifications.open_tasks_of: the tasks the robot holds, locked for the hand-back
-HELD_TASKS_SQL = ("SELECT * FROM tasks WHERE robot_id = current_setting('sigma.claim_robot', true) "
-                  "AND state IN ('assigned', 'in_progress') "
+HELD_TASKS_SQL = ("SELECT * FROM tasks WHERE robot_id = %s AND state IN ('assigned', 'in_progress') "
                   "ORDER BY priority DESC, created_at FOR UPDATE")
 
 
@@ -48,17 +38,10 @@ async def ensure_cursors(conn: psycopg.AsyncConnection) -> None:
         "ON CONFLICT DO NOTHING")
 
 
-# One robot's cursor row, locked. A CTE with FOR UPDATE is not inlined, so the outer set_config calls run for the one
-# locked row only (never for candidates the sort saw); they name it to the evidence reads, for this transaction only.
-CLAIM_SQL = ("WITH c AS (SELECT c.robot_id, c.site_id, c.last_seq, c.last_ts, c.memory, s.last_seq AS head "
+CLAIM_SQL = ("SELECT c.robot_id, c.site_id, c.last_seq, c.last_ts, c.memory, s.last_seq AS head "
              "FROM cognition_cursor c JOIN robot_ingest_state s USING (robot_id) JOIN robots r USING (robot_id) "
              "WHERE s.last_seq > c.last_seq AND r.status = 'active' {alert}"
-             "ORDER BY c.updated_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED) "
-             "SELECT c.*, concat_ws(' ', set_config('sigma.claim_robot', c.robot_id, true), "
-             "set_config('sigma.claim_after', c.last_seq::text, true), "
-             "set_config('sigma.claim_head', c.head::text, true), "
-             "set_config('sigma.claim_since', ((CASE WHEN c.last_ts > 0 THEN c.last_ts ELSE %(now)s - 300.0 END) "
-             "- %(slack)s)::text, true)) AS _settings FROM c")
+             "ORDER BY c.updated_at LIMIT 1 FOR UPDATE OF c SKIP LOCKED")
 # An alert: since the cursor, the newest event of a channel scored at/above the threshold (robot_latest: a few rows per
 # robot, kept by the ingest) or a safety event arrived. Cheap to test (primary keys), unlike the new telemetry itself.
 ALERT_SQL = ("AND (EXISTS (SELECT 1 FROM robot_latest l WHERE l.robot_id = c.robot_id AND l.seq > c.last_seq "
@@ -66,45 +49,17 @@ ALERT_SQL = ("AND (EXISTS (SELECT 1 FROM robot_latest l WHERE l.robot_id = c.rob
              "AND e.seq > c.last_seq)) ")
 
 
-@dataclass(frozen=True)
-class Claim:
-    """A claimed robot's cursor row and its evidence: `window` (new telemetry per channel), `safety_events`, `latest`
-    (newest payload per channel) and `held` (its tasks, locked for a hand-back)."""
-
-    robot: dict[str, Any]
-    window: list[tuple[str, int, int, float, float, float, float | None, float | None]]
-    safety_events: list[dict[str, Any]]
-    latest: dict[str, tuple[float, Any]]
-    held: list[dict[str, Any]]
-
-
-async def claim(conn: psycopg.AsyncConnection, *, threshold: float, now: float,
-                alert_threshold: float | None = None) -> Claim | None:
-    """One robot with telemetry the cognition has not consumed, row-locked for this transaction, with its evidence;
-    robots another worker holds are skipped (SKIP LOCKED), so several workers share the fleet. The claim and the
-    four evidence reads go in one round trip (a pipeline; the reads find the claimed robot through the settings the
-    claim sets): the reads of a worker pass are on the decision's path (docs/cognition.md "Decision latency").
-    `threshold`: the anomaly score counted in the window. With `alert_threshold`: only a robot with an alert in its
-    new data (a channel's newest event scored at/above it, or a safety event) — the alert claim loop's, which never
-    waits behind routine passes. A cursor that never consumed anything reads the last 300 s before `now`."""
-    async with conn.pipeline():
-        cur = conn.cursor(row_factory=dict_row)
-        w, e, held_cur = conn.cursor(), conn.cursor(row_factory=dict_row), conn.cursor(row_factory=dict_row)
-        latest_cur = conn.cursor()
-        await cur.execute(CLAIM_SQL.format(alert="" if alert_threshold is None else ALERT_SQL),
-                          {"thr": alert_threshold, "now": now, "slack": LATE_SLACK_S})
-        await w.execute(WINDOW_SQL, {"thr": threshold})
-        await e.execute(SAFETY_SQL)
-        await latest_cur.execute(LATEST_CLAIMED_SQL)
-        await held_cur.execute(HELD_TASKS_SQL)
-        robot = await cur.fetchone()
-        rows, events, latest_rows, held = (await w.fetchall(), await e.fetchall(), await latest_cur.fetchall(),
-                                           await held_cur.fetchall())
-    if robot is None:
-        return None
-    robot.pop("_settings", None)
-    return Claim(robot, _window_rows(rows), events,
-                 {CHANNEL_NAMES.get(ch, str(ch)): (float(ts), payload) for ch, ts, payload in latest_rows}, held)
+async def claim(conn: psycopg.AsyncConnection, *, alert_threshold: float | None = None) -> dict[str, Any] | None:
+    """One robot with telemetry the cognition has not consumed, row-locked for this transaction; robots another
+    worker holds are skipped (SKIP LOCKED), so several workers share the fleet. With `alert_threshold`: only a robot
+    with an alert in its new data (a channel's newest event scored at/above it, or a safety event) — the alert claim
+    loop's, which never waits behind routine passes (docs/cognition.md "Decision latency")."""
+    cur = conn.cursor(row_factory=dict_row)
+    if alert_threshold is None:
+        await cur.execute(CLAIM_SQL.format(alert=""))
+    else:
+        await cur.execute(CLAIM_SQL.format(alert=ALERT_SQL), {"thr": alert_threshold})
+    return await cur.fetchone()
 
 
 def _window_rows(rows: list[Any]) -> list[tuple[str, int, int, float, float, float, float | None, float | None]]:
@@ -119,6 +74,25 @@ async def latest(conn: psycopg.AsyncConnection, *, robot_id: str) -> dict[str, t
     """The newest payload per channel name: (ts, payload)."""
     rows = await (await conn.execute(LATEST_SQL, (robot_id,))).fetchall()
     return {CHANNEL_NAMES.get(ch, str(ch)): (float(ts), payload) for ch, ts, payload in rows}
+
+
+async def evidence(conn: psycopg.AsyncConnection, *, robot_id: str, after_seq: int, head: int, since_ts: float,
+                   threshold: float) -> tuple[list[tuple[str, int, int, float, float, float]], list[dict[str, Any]],
+                                              dict[str, tuple[float, Any]], list[dict[str, Any]]]:
+    """`window`, `safety_events`, `latest` and the robot's held tasks (locked for a hand-back) in one round trip (a
+    pipeline): the reads of a worker pass are on the decision's path (docs/cognition.md "Decision latency")."""
+    async with conn.pipeline():
+        w, e, latest_cur = conn.cursor(), conn.cursor(row_factory=dict_row), conn.cursor()
+        held_cur = conn.cursor(row_factory=dict_row)
+        await w.execute(WINDOW_SQL, {"r": robot_id, "since": since_ts - LATE_SLACK_S, "after": after_seq,
+                                     "head": head, "thr": threshold})
+        await e.execute(SAFETY_SQL, (robot_id, after_seq, head))
+        await latest_cur.execute(LATEST_SQL, (robot_id,))
+        await held_cur.execute(HELD_TASKS_SQL, (robot_id,))
+        rows, events, latest_rows = await w.fetchall(), await e.fetchall(), await latest_cur.fetchall()
+        held = await held_cur.fetchall()
+    return (_window_rows(rows), events,
+            {CHANNEL_NAMES.get(ch, str(ch)): (float(ts), payload) for ch, ts, payload in latest_rows}, held)
 
 
 async def scores_between(conn: psycopg.AsyncConnection, *, robot_id: str, start: float, end: float,
