@@ -55,9 +55,10 @@ class FrictionEstimator:
         self.t_data = np.where(moving, np.where(np.isnan(self.t_data), t, (1.0 - a) * self.t_data + a * t),
                                self.t_data)
         self.t_last = np.where(moving, t, self.t_last)
-        settled = moving & (self.rls.effective_forgetting(lam) < 1.0)
-        self.sum_coulomb += np.where(settled, self.rls.theta[:, 3], 0.0)
-        self.sum_viscous += np.where(settled, self.rls.theta[:, 4], 0.0)
+        # rows past the RLS's start-up (VectorRLS.effective_forgetting < 1), added in place: a few microseconds a sample
+        settled = moving & (self.rls.count >= 1.0 / max(1.0 - lam, 1e-12))
+        np.add(self.sum_coulomb, self.rls.theta[:, 3], out=self.sum_coulomb, where=settled)
+        np.add(self.sum_viscous, self.rls.theta[:, 4], out=self.sum_viscous, where=settled)
 
     @property
     def coulomb(self) -> np.ndarray:
