@@ -54,7 +54,7 @@ PAIR_NONCE_BYTES = 24
 PAIR_KEY_PERSON = b"sigma-swarm-pair"
 PAIR_AD_PREFIX = b"pair\x00"
 # Round 20: the periodic broadcasts (membership heartbeats, 1 s from every member; the leader's heartbeats, every
-# 100 ms) carry one MAC per roster peer under the pair's tag key instead of an Ed25519 signature (see Signer).
+# 125 ms) carry one MAC per roster peer under the pair's tag key instead of an Ed25519 signature (see Signer).
 TAGGED_KINDS = frozenset({KIND_OF[MemberHeartbeat], KIND_OF[LeaderHeartbeat]})
 TAG_KEY_PERSON = b"sigma-swarm-btag"
 TAG_AD_PREFIX = b"btag\x00"

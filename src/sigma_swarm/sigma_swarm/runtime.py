@@ -201,8 +201,8 @@ class SwarmRuntime:
         # Round 6: a leader with a valid lease wakes once per heartbeat round. It sleeps until its next timer and
         # then, before it sends round k + 1, takes everything that arrived meanwhile in one batch — the
         # acknowledgements of round k among it. Reading them late changes nothing the lease depends on: the lease
-        # they renew counts from round k's *send* time (it runs to send(k) + lease_s, ≈ 176 ms, and is extended
-        # when they are read at send(k) + 100 ms, the default period). Between send(k - 1) + lease_s and that read
+        # they renew counts from round k's *send* time (it runs to send(k) + lease_s, ≈ 220 ms, and is extended
+        # when they are read at send(k) + 125 ms, the default period). Between send(k - 1) + lease_s and that read
         # the lease is not known to be renewed; nothing acts in that gap (the status is computed after the read, and
         # ``leader_command`` reads what arrived first). A vote request, a newer term or a report waits for the
         # batch like a network delay the protocol tolerates. Without a valid lease (a new leader, a lapsed one) it

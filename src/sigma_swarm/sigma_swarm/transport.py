@@ -8,7 +8,7 @@ follower's reader never even sees the other followers' acknowledgements: no wake
 
 Lanes (round 5): what a member reads comes in on three readers, and only two of them wake it.
 - ``_all`` + own id (reliable, wakes): votes and their answers, acknowledgements, leader commands, members' reports.
-- ``_beat`` (best effort, wakes): the leader's heartbeats. Each is superseded by the next one a period (100 ms)
+- ``_beat`` (best effort, wakes): the leader's heartbeats. Each is superseded by the next one a period (125 ms)
   later, so DDS retransmitting a lost one is worth nothing, and reliability cost the leader an ACKNACK from every
   follower per heartbeat (its receive thread) plus its writer's retransmission timer. The same reader takes the
   acknowledgements addressed to this member (partition ``_ack.<robot id>``, round 6, best effort): an
