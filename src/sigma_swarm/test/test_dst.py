@@ -8,6 +8,7 @@ the checker is not vacuous: a core with a broken rule fails it.
 from __future__ import annotations
 
 import pytest
+from test_core import ROUND_23, UPGRADE_STEP_1
 
 from sigma_swarm.core import MemberHeartbeat
 from sigma_swarm.core import member as member_module
@@ -177,9 +178,7 @@ def test_successor_slots_win_failovers_in_the_first_election_where_plain_timeout
 def test_a_site_part_way_through_the_two_step_timing_upgrade_keeps_every_invariant(step):
     """Round 24's upgrade path (docs/swarm.md "Upgrading a site"): each step mixes two settings whose leases end
     before the other's vote refusal; half the members (drawn per seed) run the other setting, under the usual faults."""
-    round_23 = ElectionParams(heartbeat_interval_s=0.1, election_timeout_min_s=0.2, election_timeout_max_s=0.35)
-    step_1 = ElectionParams(lease_safety_factor=0.72)
-    base, mixed = (round_23, step_1) if step.startswith("round 23") else (step_1, ElectionParams())
+    base, mixed = (ROUND_23, UPGRADE_STEP_1) if step.startswith("round 23") else (UPGRADE_STEP_1, ElectionParams())
     profile = Profile(n_min=3, n_max=9, mixed_params=mixed)
     failures = [f"seed {r.seed}: {r.violation}" for r in (run_seed(s, profile, base) for s in range(200)) if not r.ok]
     assert not failures, failures[:3]
