@@ -111,7 +111,9 @@ def test_injected_wear_reaches_the_site_maintenance_plan(launch, ros_probe, clou
 
     comp = wait_until(lambda: cloud_health(ROBOT, True), 60, "the worn robot's health with a window in the cloud",
                       period=0.5)
-    assert comp["dominant_mode"] == "friction" and comp["health"] < 0.95 and comp["forecast_ready"]
+    # the truth's friction health at the end is 0.69; the estimate trails it by about a memory (0.75-0.79 offline,
+    # test_friction_health.py)
+    assert comp["dominant_mode"] == "friction" and comp["health"] < 0.88 and comp["forecast_ready"]
     assert any(s["name"] == "coulomb_friction" and s["value"] > 1.5 for s in comp["states"])
     # the healthy robot reports ready forecasts through its own bridge, with no window
     ok_comp = wait_until(lambda: cloud_health(HEALTHY, False), 60, "the healthy robot's ready health in the cloud",
