@@ -199,11 +199,7 @@ class ActuatorTwin:
         # thermal health: the way to the limit already gone, along the worse of the two parameters
         h_gain = np.fmin(_health(g_now, self.winding_trend.baseline, g_crit),
                          _health(x_now, self.cooling_trend.baseline, x_crit))
-        # round 25: friction health from the estimate the report states (the tied f_c), not the trend's level: the
-        # onset mixture hedges toward "no onset" (the mean of all points) and read 0.92-0.97 on a knee whose truth
-        # was 0.69, and lost samples raised it (test_health_to_cloud saw 0.960 on a loaded host); the estimate read
-        # 0.75-0.79 (test_friction_health.py)
-        h_fric = _health(self.friction.tied()[0], self.friction_trend.baseline, lim.friction_limit)
+        h_fric = _health(self.friction_trend.current(th)[0], self.friction_trend.baseline, lim.friction_limit)
         h_bias = _health(np.abs(self.bias.bias), 0.0, lim.bias_tolerance)
         out = {"thermal": combine([f_wind, f_cool], [h_gain], self.prog.risk_horizon)}
         for name, f, h in (("friction", f_fric, h_fric), ("sensor_bias", f_bias, h_bias)):
