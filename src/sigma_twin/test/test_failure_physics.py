@@ -4,6 +4,7 @@ the duty rhythm and bias points within a rest: checked against direct integratio
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sigma_twin.core.friction import FrictionEstimator
 from sigma_twin.core.params import EstimatorParams, SpoofParams
@@ -116,3 +117,16 @@ def test_bias_points_within_one_long_rest() -> None:
     assert len(values) >= 3
     t_last, b_last = values[-1]
     assert abs(b_last - 2.0 * t_last / 3600.0) < 0.3  # the EWMA trails the drift by its memory only
+
+
+def test_bias_data_time_is_where_a_linear_drift_equals_the_estimate() -> None:
+    """Round 25: the rest-time EWMA of a linear drift equals the drift at the EWMA's mean time exactly, so ``t_data``
+    is where the trend's point belongs; the work stretch after the rest leaves both unchanged."""
+    rb = RestBias(1, EstimatorParams(rest_settle=300.0))
+    one = np.ones(1, dtype=bool)
+    for k in range(int(5400 / 4)):  # 1.5 h at rest, then 1 h of work
+        t = 4.0 * k
+        rest = t < 3600.0
+        rb.add(t, np.array([0.0 if rest else 5.0]), np.array([30.0 + 2.0 * t / 3600.0]), np.array([30.0]), one)
+    assert rb.bias[0] == pytest.approx(2.0 * rb.t_data[0] / 3600.0, abs=1e-9)
+    assert 3600.0 - 450.0 < rb.t_data[0] < 3600.0 - 300.0  # about the EWMA's memory (100 samples of 4 s) back

@@ -117,6 +117,7 @@ class RestBias:
         self.seen = np.zeros(n)
         self.rest_obs = np.zeros(n)
         self.rests = np.zeros(n)
+        self.t_data = np.full(n, np.nan)  # the EWMA's weighted mean time [s]: when its value stands for
 
     def add(self, t: float, current: np.ndarray, t_winding: np.ndarray, t_housing: np.ndarray,
             valid: np.ndarray) -> None:
@@ -132,6 +133,8 @@ class RestBias:
         obs = t_winding - t_housing
         a = np.maximum(1.0 / (1.0 + self.seen), 1.0 / self.MEMORY)
         self.bias = np.where(settled, self.bias + a * (obs - self.bias), self.bias)
+        self.t_data = np.where(settled, np.where(np.isnan(self.t_data), t, self.t_data + a * (t - self.t_data)),
+                               self.t_data)
         self.seen += settled
         # variance of the running mean of (T_w - T_h) readings at rest (two sensors of ~0.25 K noise)
         self.var = np.where(settled, 0.125 * a / (2.0 - a), self.var)
