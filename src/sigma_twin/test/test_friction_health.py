@@ -3,9 +3,10 @@ measurements alone).
 
 The index is 1 - (level - commissioning value)/(limit - commissioning value), the level being the friction trend's
 (the onset mixture's) current value, whose points are placed ``prognosis.friction_lead`` after their data time. That
-lead was tuned at the default ``estimator.friction_memory`` (1800 s) and scales with it: the cross-process test
-shortens the memory to 600 s, and with the default 0.75 h lead its worn knee read 0.92-0.97 against a truth of 0.69
-(0.960 failed a CI run on a loaded host); with the lead scaled to 0.25 h it reads 0.77-0.83.
+lead was tuned with the default ``estimator.friction_memory`` (1800 s) and does not carry over to another memory: the
+cross-process test shortens the memory to 600 s, and with the 0.75 h lead its worn knee read 0.92-0.97 against a
+truth of 0.69 (0.960 failed a CI run on a loaded host); with the lead in proportion to the memory, 0.25 h, it reads
+0.77-0.83.
 """
 
 from __future__ import annotations

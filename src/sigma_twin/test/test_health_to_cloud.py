@@ -33,8 +33,9 @@ END_SLACK_S = 60.0  # a report this close to the last sample's stamp counts as t
 TWIN_PARAMS = {"joints": [JOINT], "publish_rate": 2.0, "forecast_period": 0.5, "estimator.thermal_memory": 1200.0,
                "estimator.friction_memory": 600.0, "prognosis.epoch": 120.0, "prognosis.min_history": 0.5,
                "prognosis.trend_window": 3.0, "prognosis.friction_lead": 0.25}
-# friction_lead scales with friction_memory (0.75 h at the default 1800 s): unscaled, the friction level read the one of
-# ~0.65 h before the newest data (health 0.92-0.97 against a truth of 0.69; test_friction_health.py)
+# friction_lead was tuned with the default friction_memory (1800 s); with 600 s and 0.75 h the friction level read the
+# one of ~0.65 h before the newest data (health 0.92-0.97 against a truth of 0.69): the lead in proportion, 0.25 h
+# (test_friction_health.py)
 
 
 @pytest.fixture

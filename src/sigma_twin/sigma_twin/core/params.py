@@ -113,7 +113,7 @@ class PrognosisParams:
                                  description="the friction estimate stands for a time this much after its data "
                                              "time (its forgetting kernel reads high on a growing friction); its "
                                              "trend points are placed that much later (round 9, 0 before); "
-                                             "tuned at friction_memory 1800 s, scale it with that memory")
+                                             "tuned with friction_memory 1800 s: tune it again for another memory")
     bias_correlation_time: float = param(600.0, unit="s", low=0.0, high=86400.0,
                                          description="the sensor-bias trend treats its points' noise as correlated "
                                                      "over this long (variance x time / epoch, at least 1; round 11, "
