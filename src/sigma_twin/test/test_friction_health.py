@@ -15,7 +15,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from twin_robot import WEAR_RUN_PARAMS, section
 
+from sigma_ros_common.params import build
 from sigma_sim.degradation import Degradation
 from sigma_sim.wear import WearConfig, WearSimulator
 from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams
@@ -54,9 +56,9 @@ def test_at_default_parameters_the_health_follows_the_truth_from_three_hours_aft
     assert min(healthy) >= 0.97
 
 
-# the cross-process test's shortened memories and epochs (test_health_to_cloud.TWIN_PARAMS)
-EST = dataclasses.replace(EstimatorParams(), thermal_memory=1200.0, friction_memory=600.0)
-PROG = dataclasses.replace(PrognosisParams(), epoch=120.0, min_history=0.5, trend_window=3.0, friction_lead=0.25)
+# the cross-process test's shortened memories and epochs
+EST = build(EstimatorParams, section(WEAR_RUN_PARAMS, "estimator"), "estimator")
+PROG = build(PrognosisParams, section(WEAR_RUN_PARAMS, "prognosis"), "prognosis")
 
 
 def _e2e_run(rate: float, seed: int, lost: float, prog: PrognosisParams = PROG) -> list[tuple[float, float]]:

@@ -25,17 +25,12 @@ from sigma_ros_common import qos
 
 sys.path.append(str(Path(__file__).resolve().parents[2] / "sigma_bridge" / "test"))
 from cloud_harness import cloud_in_tempdir, wait_until
-from twin_robot import launch_twin_and_bridge
+from twin_robot import WEAR_RUN_PARAMS, launch_twin_and_bridge
 
 ROBOT, HEALTHY, SITE, JOINT = "rt1", "rt2", "site-twin", "knee"
 LEAD_H = 0.25
 END_SLACK_S = 60.0  # a report this close to the last sample's stamp counts as the end of the run
-TWIN_PARAMS = {"joints": [JOINT], "publish_rate": 2.0, "forecast_period": 0.5, "estimator.thermal_memory": 1200.0,
-               "estimator.friction_memory": 600.0, "prognosis.epoch": 120.0, "prognosis.min_history": 0.5,
-               "prognosis.trend_window": 3.0, "prognosis.friction_lead": 0.25}
-# friction_lead was tuned with the default friction_memory (1800 s); with 600 s and 0.75 h the friction level read the
-# one of ~0.65 h before the newest data (health 0.92-0.97 against a truth of 0.69): the lead in proportion, 0.25 h
-# (test_friction_health.py)
+TWIN_PARAMS = {"joints": [JOINT], "publish_rate": 2.0, "forecast_period": 0.5, **WEAR_RUN_PARAMS}
 
 
 @pytest.fixture
@@ -115,8 +110,7 @@ def test_injected_wear_reaches_the_site_maintenance_plan(launch, ros_probe, clou
     comp = wait_until(lambda: cloud_health(ROBOT, True), 60, "the worn robot's health with a window in the cloud",
                       period=0.5)
     # the truth's friction health at the end is 0.69; offline, the same run reads 0.77-0.83 (test_friction_health.py)
-    print(f"worn knee's health in the cloud: {comp['health']:.3f}")
-    assert comp["dominant_mode"] == "friction" and comp["health"] < 0.9 and comp["forecast_ready"]
+    assert comp["dominant_mode"] == "friction" and comp["health"] < 0.9 and comp["forecast_ready"], comp
     assert any(s["name"] == "coulomb_friction" and s["value"] > 1.5 for s in comp["states"])
     # the healthy robot reports ready forecasts through its own bridge, with no window
     ok_comp = wait_until(lambda: cloud_health(HEALTHY, False), 60, "the healthy robot's ready health in the cloud",
