@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sigma_twin.core import data_time
+
 # 14S Li-ion pack (datasheet): state of charge -> open-circuit voltage [V]
 SOC_POINTS = np.array([0.0, 0.05, 0.10, 0.20, 0.40, 0.60, 0.80, 0.90, 1.0])
 OCV_POINTS = 14 * np.array([3.00, 3.30, 3.45, 3.55, 3.68, 3.80, 3.95, 4.05, 4.18])
@@ -89,8 +91,7 @@ class BatteryEKF:
         self.x[ok] += gain[ok] * innov[ok, None]
         p_new = p - np.einsum("ni,nj->nij", gain, ph)
         share = np.clip(1.0 - p_new[:, 1, 1] / np.maximum(p[:, 1, 1], 1e-300), 0.0, 1.0)
-        self.t_data = np.where(ok, np.where(np.isnan(self.t_data), t, self.t_data + share * (t - self.t_data)),
-                               self.t_data)
+        self.t_data = data_time.advance(self.t_data, t, share, ok)
         self.P = np.where(ok[:, None, None], 0.5 * (p_new + np.swapaxes(p_new, 1, 2)), np.where(
             rows[:, None, None], p, self.P))
         self.x[:, 0] = np.clip(self.x[:, 0], 0.0, 1.0)

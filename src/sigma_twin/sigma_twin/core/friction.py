@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sigma_twin.core import data_time
 from sigma_twin.core.rls import VectorRLS
 
 MIN_SPEED = 0.05  # rad/s
@@ -52,8 +53,7 @@ class FrictionEstimator:
         count = self.rls.count.astype(float)
         self.rls.update(x, np.where(moving, effort, 0.0), moving, forgetting=lam)
         a = np.maximum(1.0 - lam, 1.0 / (1.0 + count))  # the RLS's own weights: growing memory, then forgetting
-        self.t_data = np.where(moving, np.where(np.isnan(self.t_data), t, (1.0 - a) * self.t_data + a * t),
-                               self.t_data)
+        self.t_data = data_time.advance(self.t_data, t, a, moving)
         self.t_last = np.where(moving, t, self.t_last)
         # rows past the RLS's start-up (VectorRLS.effective_forgetting < 1), added in place: a few microseconds a sample
         settled = moving & (self.rls.count >= 1.0 / max(1.0 - lam, 1e-12))

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from sigma_twin.core import data_time
 from sigma_twin.core.params import EstimatorParams
 
 #: One value per name, as a message field carries them (a list, an array.array or a numpy array).
@@ -133,8 +134,7 @@ class RestBias:
         obs = t_winding - t_housing
         a = np.maximum(1.0 / (1.0 + self.seen), 1.0 / self.MEMORY)
         self.bias = np.where(settled, self.bias + a * (obs - self.bias), self.bias)
-        self.t_data = np.where(settled, np.where(np.isnan(self.t_data), t, self.t_data + a * (t - self.t_data)),
-                               self.t_data)
+        self.t_data = data_time.advance(self.t_data, t, a, settled)
         self.seen += settled
         # variance of the running mean of (T_w - T_h) readings at rest (two sensors of ~0.25 K noise)
         self.var = np.where(settled, 0.125 * a / (2.0 - a), self.var)

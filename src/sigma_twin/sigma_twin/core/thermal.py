@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sigma_twin.core import data_time
 from sigma_twin.core.params import EstimatorParams, SpoofParams
 from sigma_twin.core.rls import VectorRLS, forgetting_for
 
@@ -200,7 +201,7 @@ class ThermalEstimator:
             v_old = np.einsum("ni,nij,nj->n", j, p_old, j)
             v_new = np.einsum("ni,nij,nj->n", j, rls.P, j)
             share = np.clip(np.nan_to_num(1.0 - lam * v_new / v_old, nan=0.0), 0.0, 1.0)
-        t_data[:] = np.where(updated, np.where(np.isnan(t_data), t, t_data + share * (t - t_data)), t_data)
+        t_data[:] = data_time.advance(t_data, t, share, updated)
 
     def _rhythm(self, t: float, working: np.ndarray, idle: np.ndarray) -> None:
         """Lengths of work stretches and rests (EWMA over finished ones): the duty the thermal limit is judged under."""
