@@ -1,0 +1,260 @@
+"""Friction forecasts at lambda against oracle point series: where the friction kind's alpha-lambda is lost.
+
+Run: source scripts/env.sh && python bench/twin_friction_replay.py [--seed 3000] [--runs 50]
+
+A diagnostic of the prognostics bench (``twin_prognostics.py``) for one kind, friction growth: ``--runs`` seeded
+robots with random onset, life and quadratic share run unpaced through ``sigma_sim.wear`` into the real
+``ActuatorTwin``. Beside the twin's own friction trend, the same trend model is fed other point series at the same
+epochs, gates and data times -- two of them oracles that read the simulator's truth (this script only; the twin never
+does):
+- ``truth@tdata``: the true Coulomb friction at each point's data time (no estimator noise, no smoothing), also with
+  the trend's noise floor nearly off (the model's own check: perfect points, a right model);
+- ``smoothed truth``: the truth averaged with the estimator's own forgetting weights (what a noise-free estimator with
+  the same kernel would read; the weights are taken by wrapping ``core.data_time.advance``, which the estimator calls
+  with them);
+- ``kink-aware`` (round 26's candidate, not in the twin): the onset-and-growth model with each post-onset regressor
+  replaced by its expectation under the point's forgetting kernel, ``E[(T - c)_+^k]`` with ``T = t_d + s - E``,
+  ``E ~ Exp(s)`` (``s`` = the kernel's spread in clock time, tracked beside the data time), so a blurred onset is
+  modelled instead of being fitted as an early onset with a bend.
+Per variant: alpha-lambda (alpha 0.2, beta 0.5) at lambda = 0.5, 90 % coverage over every forecast from onset to
+failure, the median forecast over the true remaining time at lambda and its quartiles over runs, the draws'
+interquartile range over the true remaining time, and both split by the truth's quadratic share (below / above 0.35).
+The last line is the headline: alpha-lambda of the twin and of the kink-aware model on the twin's own points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+for pkg in ("sigma_sim", "sigma_twin", "sigma_ros_common"):  # run from a checkout without building
+    sys.path.insert(0, str(ROOT / "src" / pkg))
+
+import sigma_twin.core.friction as friction_module  # noqa: E402
+from sigma_sim.degradation import sample_degradation  # noqa: E402
+from sigma_sim.wear import WearConfig, WearSimulator, level_to_fail  # noqa: E402
+from sigma_twin.core import data_time, metrics  # noqa: E402
+from sigma_twin.core.growth import GrowthTrend, _backward, _chol3, _forward  # noqa: E402
+from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams  # noqa: E402
+from sigma_twin.core.twin import ActuatorTwin  # noqa: E402
+
+KIND = "friction_growth"
+
+
+class KinkAwareTrend(GrowthTrend):
+    """The onset-and-growth mixture with kernel-expected regressors (dense over rows x candidates x points)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.spread = np.zeros((self.n, self.cap))  # kernel spread s of each point [h]
+
+    def record(self, t_h, value, var, fresh=None, at=None, spread_h=None) -> None:
+        k = self.head % self.cap
+        super().record(t_h, value, var, fresh, at)
+        self.spread[:, k] = 0.0 if spread_h is None else np.nan_to_num(spread_h)
+
+    def mixture(self, t_h: float) -> dict[str, np.ndarray]:
+        p = self.params
+        tau, y, w, _ = self._ordered(t_h)
+        order = (np.arange(self.cap) + self.head) % self.cap if self.head > self.cap else np.arange(self.head)
+        s = np.maximum(self.spread[:, order], 1e-6)[:, None, :]
+        n = tau.shape[0]
+        count = w.sum(axis=1)
+        ybar = (w * y).sum(axis=1) / np.maximum(count, 1.0)
+        yc = (y - ybar[:, None]) * w
+        valid_pt = w > 0
+        first = np.min(np.where(valid_pt, tau, np.inf), axis=1, initial=np.inf)
+        last = np.max(np.where(valid_pt, tau, -np.inf), axis=1, initial=-np.inf)
+        g = p.epoch / 3600.0
+        has = np.isfinite(first)
+        newest = float(np.max(np.where(has, last, -np.inf), initial=-np.inf)) if has.any() else 0.0
+        k_max = int(np.floor((newest - float(np.min(np.where(has, first, newest), initial=newest))) / g + 1e-6)) + 1
+        tau_c = np.broadcast_to(newest - g * np.arange(k_max)[::-1], (n, k_max))
+        valid_c = (has[:, None] & (tau_c >= np.where(has, first, 0.0)[:, None] - 1e-6 * g)
+                   & (tau_c <= np.where(has, last, 0.0)[:, None] + 1e-6 * g))
+        # E[(h - E)_+] and E[(h - E)_+^2], h = time from the onset to the kernel's newest datum, E ~ Exp(s)
+        h = tau[:, None, :] - tau_c[:, :, None] + s
+        ex = np.exp(-np.maximum(h, 0.0) / s)
+        r1 = np.where(h > 0, h - s * (1.0 - ex), 0.0)
+        r2 = np.where(h > 0, h * h - 2.0 * h * s + 2.0 * s * s * (1.0 - ex), 0.0)
+        wv, ycv = w[:, None, :], yc[:, None, :]
+        s1, s2, s11 = (wv * r1).sum(axis=2), (wv * r2).sum(axis=2), (wv * r1 * r1).sum(axis=2)
+        s12, s22 = (wv * r1 * r2).sum(axis=2), (wv * r2 * r2).sum(axis=2)
+        y1, y2 = (ycv * r1).sum(axis=2), (ycv * r2).sum(axis=2)
+        nn = count[:, None] * np.ones((1, k_max))
+        yy = (yc * yc).sum(axis=1)
+        reg = 1e-6 * (nn + 1.0)  # the rest as GrowthTrend.mixture, with S2 != S11
+        ch = _chol3(nn + reg, s1, s2, s11 + reg, s12, s22 + reg)
+        beta = _backward(ch, *_forward(ch, np.zeros_like(nn), y1, y2))
+        rss = np.maximum(yy[:, None] - (beta[1] * y1 + beta[2] * y2), 0.0)
+        rss_best = np.minimum(np.min(np.where(valid_c, rss, yy[:, None]), axis=1, initial=np.inf), yy)
+        dof = np.maximum(count - 3.0, 1.0)
+        sigma2 = np.maximum(rss_best / dof * dof / np.maximum(dof - 2.0, 1.0), p.noise_floor ** 2) * self.inflation
+        sc = sigma2[:, None]
+        pc0, pa, pb = 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
+        ch = _chol3(nn / sc + pc0, s1 / sc, s2 / sc, s11 / sc + pa, s12 / sc, s22 / sc + pb)
+        z = _forward(ch, np.zeros_like(nn), y1 / sc, y2 / sc)
+        mean = _backward(ch, *z)
+        log_ml = 0.5 * (z[0] ** 2 + z[1] ** 2 + z[2] ** 2) - (np.log(ch[0]) + np.log(ch[3]) + np.log(ch[5]))
+        log_ml_none = -0.5 * np.log(count / sigma2 + pc0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
+        n_cand = np.maximum(valid_c.sum(axis=1), 1.0)
+        lp = np.where(valid_c, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
+        lp_none = np.log1p(-p.onset_prior) + log_ml_none
+        top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
+        wts, w_none = np.exp(lp - top[:, None]), np.exp(lp_none - top)
+        total = wts.sum(axis=1) + w_none
+        return {"weight": wts / total[:, None], "weight_none": w_none / total, "mean": np.stack(mean, axis=2),
+                "chol": ch, "tau_on": tau_c, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
+                "first": np.where(has, first, 0.0)}
+
+
+class KernelTap:
+    """Stands in for ``core.data_time`` inside ``core.friction``: the same ``advance``, and with the same weights the
+    truth's kernel average and the data times' second moment (the kernel's spread)."""
+
+    def __init__(self, n: int) -> None:
+        self.truth = np.full(n, np.nan)
+        self.smoothed = np.full(n, np.nan)
+        self.t2 = np.full(n, np.nan)
+
+    def advance(self, t_data, t, share, mask):
+        moved = self.smoothed + share * (self.truth - self.smoothed)
+        self.smoothed = np.where(mask, np.where(np.isnan(self.smoothed), self.truth, moved), self.smoothed)
+        self.t2 = data_time.advance(self.t2, t * t, share, mask)  # the same recursion on t^2
+        return data_time.advance(t_data, t, share, mask)
+
+    def spread_h(self, t_data: np.ndarray) -> np.ndarray:
+        return np.sqrt(np.maximum(self.t2 - t_data * t_data, 0.0)) / 3600.0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=3000, help="(3000 and 4000: the diagnostic seeds, not the bench's)")
+    ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--hours", type=float, default=60.0)
+    ap.add_argument("--dt", type=float, default=4.0, help="sample period of the simulated drivers [s] (the bench's)")
+    args = ap.parse_args()
+    cfg = WearConfig(dt=args.dt)
+    rng = np.random.default_rng(args.seed)
+    level = level_to_fail(KIND, cfg)
+    degs = [sample_degradation(rng, KIND, level_at_life=level) for _ in range(args.runs)]
+    sim = WearSimulator(degs, seed=args.seed + 1, cfg=cfg)
+    n = sim.n
+    est = EstimatorParams(window=16.0)
+    limits = LimitParams(max_winding_temperature=cfg.max_winding_temperature, friction_limit=cfg.friction_limit,
+                         rated_capacity=cfg.rated_capacity_ah, capacity_eol_share=cfg.capacity_eol_share,
+                         bias_tolerance=cfg.bias_tolerance)
+    prog = PrognosisParams(seed=args.seed)
+    twin = ActuatorTwin(n, est, limits, prog)
+    tap = KernelTap(n)
+    friction_module.data_time = tap  # type: ignore[assignment]
+
+    def trend(cls=GrowthTrend, lead: float = 0.0, floor: float | None = None):
+        pr = prog if floor is None else replace(prog, noise_floor=floor)
+        t = cls(n, pr, True, 0.75 * limits.friction_limit, est.friction_memory, 6, 512)
+        t.lag_h = -lead
+        return t
+
+    variants = {
+        f"twin (tied estimate, lead {prog.friction_lead:g} h)": twin.friction_trend,
+        "tied estimate, lead 0": trend(),
+        "truth@tdata": trend(),
+        "truth@tdata, noise floor 0.002": trend(floor=0.002),
+        "smoothed truth, lead 0": trend(),
+        f"smoothed truth, lead {prog.friction_lead:g} h": trend(lead=prog.friction_lead),
+        "kink-aware, tied estimate": trend(KinkAwareTrend),
+        "kink-aware, tied, noise floor 0.005": trend(KinkAwareTrend, floor=0.005),
+        "kink-aware, smoothed truth": trend(KinkAwareTrend),
+        "kink-aware, smoothed truth, floor 0.005": trend(KinkAwareTrend, floor=0.005),
+    }
+    steps, every = int(args.hours * 3600 / cfg.dt), round(0.5 * 3600 / cfg.dt)
+    hist_t, hist = np.zeros(steps), np.zeros((steps, n))
+    done = [0]
+    own_record = twin.friction_trend.record
+
+    def record(th, value, var, fresh, at=None) -> None:  # the twin's own point, then the others at the same gates
+        own_record(th, value, var, fresh, at=at)
+        ok = np.isfinite(value)
+        td = twin.friction.t_data
+        k = done[0]
+        truth_at = np.array([np.interp(td[r], hist_t[:k], hist[:k, r]) if math.isfinite(td[r]) else np.nan
+                             for r in range(n)])
+        series = {"tied": value, "truth": np.where(ok, truth_at, np.nan),
+                  "smoothed": np.where(ok, tap.smoothed, np.nan)}
+        spread = tap.spread_h(td)
+        for name, tr in variants.items():
+            if tr is twin.friction_trend:
+                continue
+            src = "truth" if name.startswith("truth") else "smoothed" if "smoothed" in name else "tied"
+            if isinstance(tr, KinkAwareTrend):
+                tr.record(th, series[src], var, fresh, at=at, spread_h=spread)
+            else:
+                tr.record(th, series[src], var, fresh, at=at)
+
+    twin.friction_trend.record = record  # type: ignore[method-assign]
+    ones = np.ones(n, dtype=bool)
+    mcs = {name: np.random.default_rng(args.seed + 2) for name in variants}
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in variants}
+    times: list[float] = []
+    wall = time.perf_counter()
+    for k in range(1, steps + 1):
+        m = sim.step()
+        tap.truth = sim.truth.coulomb_friction.copy()
+        hist_t[k - 1], hist[k - 1], done[0] = m.t, tap.truth, k
+        twin.add(m.t, m.current, m.t_winding, m.t_housing, m.position, m.velocity, m.effort, ones, ones)
+        if k % every == 0:
+            times.append(m.t / 3600.0)
+            for name, tr in variants.items():
+                f = tr.forecast(m.t / 3600.0, np.full(n, limits.friction_limit), mcs[name])
+                draws[name].append(f.samples.astype(np.float32))
+    ts = np.array(times)
+    gt, onset = sim.failure_time / 3600.0, sim.onset / 3600.0
+    rate, accel = np.array([d.rate for d in degs]), np.array([d.accel for d in degs])
+    life = np.where(accel > 0, (-rate + np.sqrt(rate * rate + 4 * accel * level)) / (2 * accel + 1e-300), level / rate)
+    quad = accel * life * life / level
+    print(f"{n} friction robots x {args.hours:g} h in {time.perf_counter() - wall:.0f} s wall; seed {args.seed}; "
+          f"samples every {args.dt:g} s; "
+          f"kernel spread in clock time, median {np.nanmedian(tap.spread_h(twin.friction.t_data)):.2f} h")
+    print("variant | alpha-lambda | 90 % coverage | median/true at lambda (q25-q75) | draws' IQR/true | "
+          "quad share < 0.35: a-l, median/true | >= 0.35: a-l, median/true")
+    headline = {}
+    for name in variants:
+        rows, hits, total = [], 0, 0
+        for r in np.flatnonzero(np.isfinite(gt)):
+            sel = np.flatnonzero((ts >= onset[r]) & (ts < gt[r]))
+            lam = onset[r] + 0.5 * (gt[r] - onset[r])
+            at = sel[ts[sel] >= lam]
+            for i in sel:
+                d = draws[name][i][r].astype(float)
+                total += 1
+                if not np.isnan(d).all():
+                    lo, hi = np.quantile(np.nan_to_num(d, nan=np.inf), [0.05, 0.95])
+                    hits += bool(lo <= gt[r] - ts[i] <= hi)
+            if not len(at):
+                continue
+            d = np.nan_to_num(draws[name][at[0]][r].astype(float), nan=np.inf)
+            true = gt[r] - ts[at[0]]
+            iqr = (np.quantile(d, 0.75) - np.quantile(d, 0.25)) / true if np.isfinite(d).mean() > 0.75 else np.inf
+            ok = metrics.in_bounds_share(d + ts[at[0]], gt[r], ts[at[0]], 0.2) >= 0.5
+            rows.append((quad[r], np.median(d) / true, ok, iqr))
+        res = np.array(rows)
+        lo_q, hi_q = res[:, 0] < 0.35, res[:, 0] >= 0.35
+        headline[name] = res[:, 2].mean()
+        print(f"{name} | {res[:, 2].mean():.2f} | {hits / max(total, 1):.2f} | {np.median(res[:, 1]):.3f} "
+              f"({np.quantile(res[:, 1], 0.25):.2f}-{np.quantile(res[:, 1], 0.75):.2f}) | {np.median(res[:, 3]):.2f} | "
+              f"{res[lo_q, 2].mean():.2f}, {np.median(res[lo_q, 1]):.3f} | {res[hi_q, 2].mean():.2f}, "
+              f"{np.median(res[hi_q, 1]):.3f}")
+    twin_name = next(iter(variants))
+    print(f"friction alpha-lambda at lambda, seed {args.seed}: twin {headline[twin_name]:.2f}, "
+          f"kink-aware on the same points {headline['kink-aware, tied estimate']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
