@@ -16,10 +16,14 @@ does):
   replaced by its expectation under the point's forgetting kernel, ``E[(T - c)_+^k]`` with ``T = t_d + s - E``,
   ``E ~ Exp(s)`` (``s`` = the kernel's spread in clock time, tracked beside the data time), so a blurred onset is
   modelled instead of being fitted as an early onset with a bend.
+- ``per-epoch points`` (round 26's second candidate; in the twin it lost on the bench, docs/twin.md): one independent
+  point per epoch, the Coulomb friction of that epoch's samples alone against the effort left after the RLS's load
+  terms, the viscous term tied, at the samples' mean time; the trend's noise not inflated (points share no data).
 Per variant: alpha-lambda (alpha 0.2, beta 0.5) at lambda = 0.5, 90 % coverage over every forecast from onset to
 failure, the median forecast over the true remaining time at lambda and its quartiles over runs, the draws'
 interquartile range over the true remaining time, and both split by the truth's quadratic share (below / above 0.35).
-The last line is the headline: alpha-lambda of the twin and of the kink-aware model on the twin's own points.
+The last line is the headline: alpha-lambda of the twin, of the kink-aware model on the twin's own points and of the
+per-epoch points.
 """
 
 from __future__ import annotations
@@ -134,6 +138,41 @@ class KernelTap:
         return np.sqrt(np.maximum(self.t2 - t_data * t_data, 0.0)) / 3600.0
 
 
+class EpochFriction:
+    """Independent per-epoch friction points (a candidate, not in the twin): within each epoch the least-squares
+    Coulomb friction of the effort left after the long-memory RLS's gravity terms (taken before each sample's
+    update), with the viscous term tied by the joint's learnt ratio; its variance from the epoch's residuals. Points
+    that share no data share no noise, and each stands for its own epoch's mean time (no kernel blur)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.zr, self.zz, self.rr, self.tt, self.count = (np.zeros(n) for _ in range(5))
+
+    def add(self, est, t: float, position, velocity, effort, valid) -> None:
+        moving = valid & (np.abs(np.where(valid, velocity, 0.0)) > friction_module.MIN_SPEED)
+        ratio = est.viscous_ratio
+        use = moving & np.isfinite(ratio) & (est.rls.count > 20)
+        th = est.rls.theta
+        q = np.where(use, position, 0.0)
+        z = np.sign(np.where(use, velocity, 0.0)) + np.nan_to_num(ratio) * np.where(use, velocity, 0.0)
+        r = np.where(use, effort - (th[:, 0] + th[:, 1] * np.sin(q) + th[:, 2] * np.cos(q)), 0.0)
+        self.zr += z * r
+        self.zz += z * z
+        self.rr += r * r
+        self.tt += np.where(use, t, 0.0)
+        self.count += use
+
+    def take(self, min_samples: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(value, variance, data time [h]) of the epoch just closed, NaN where too few samples; resets."""
+        ok = self.count >= min_samples
+        f = np.where(ok, self.zr / np.maximum(self.zz, 1e-12), np.nan)
+        s2 = np.maximum(self.rr - f * self.zr, 0.0) / np.maximum(self.count - 1.0, 1.0)
+        var = np.where(ok, s2 / np.maximum(self.zz, 1e-12), np.nan)
+        when = np.where(ok, self.tt / np.maximum(self.count, 1.0) / 3600.0, np.nan)
+        self.zr, self.zz, self.rr, self.tt, self.count = (np.zeros(self.n) for _ in range(5))
+        return f, var, when
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=3000, help="(3000 and 4000: the diagnostic seeds, not the bench's)")
@@ -156,9 +195,9 @@ def main() -> None:
     tap = KernelTap(n)
     friction_module.data_time = tap  # type: ignore[assignment]
 
-    def trend(cls=GrowthTrend, lead: float = 0.0, floor: float | None = None):
+    def trend(cls=GrowthTrend, lead: float = 0.0, floor: float | None = None, corr: float | None = None):
         pr = prog if floor is None else replace(prog, noise_floor=floor)
-        t = cls(n, pr, True, 0.75 * limits.friction_limit, est.friction_memory, 6, 512)
+        t = cls(n, pr, True, 0.75 * limits.friction_limit, est.friction_memory if corr is None else corr, 6, 512)
         t.lag_h = -lead
         return t
 
@@ -173,7 +212,17 @@ def main() -> None:
         "kink-aware, tied, noise floor 0.005": trend(KinkAwareTrend, floor=0.005),
         "kink-aware, smoothed truth": trend(KinkAwareTrend),
         "kink-aware, smoothed truth, floor 0.005": trend(KinkAwareTrend, floor=0.005),
+        "per-epoch points": trend(corr=prog.epoch),
+        "per-epoch points, floor 0.002": trend(corr=prog.epoch, floor=0.002),
     }
+    epoch_friction = EpochFriction(n)
+    own_add = twin.friction.add
+
+    def add_joint(t, position, velocity, effort, valid) -> None:  # gravity terms before the sample's update
+        epoch_friction.add(twin.friction, t, position, velocity, effort, valid)
+        own_add(t, position, velocity, effort, valid)
+
+    twin.friction.add = add_joint  # type: ignore[method-assign]
     steps, every = int(args.hours * 3600 / cfg.dt), round(0.5 * 3600 / cfg.dt)
     hist_t, hist = np.zeros(steps), np.zeros((steps, n))
     done = [0]
@@ -189,8 +238,12 @@ def main() -> None:
         series = {"tied": value, "truth": np.where(ok, truth_at, np.nan),
                   "smoothed": np.where(ok, tap.smoothed, np.nan)}
         spread = tap.spread_h(td)
+        f_epoch, v_epoch, t_epoch = epoch_friction.take()
         for name, tr in variants.items():
             if tr is twin.friction_trend:
+                continue
+            if name.startswith("per-epoch"):  # gated by the ratio being known (EpochFriction.add)
+                tr.record(th, f_epoch, v_epoch, None, at=t_epoch)
                 continue
             src = "truth" if name.startswith("truth") else "smoothed" if "smoothed" in name else "tied"
             if isinstance(tr, KinkAwareTrend):
@@ -253,7 +306,8 @@ def main() -> None:
               f"{np.median(res[hi_q, 1]):.3f}")
     twin_name = next(iter(variants))
     print(f"friction alpha-lambda at lambda, seed {args.seed}: twin {headline[twin_name]:.2f}, "
-          f"kink-aware on the same points {headline['kink-aware, tied estimate']:.2f}")
+          f"kink-aware on the same points {headline['kink-aware, tied estimate']:.2f}, "
+          f"per-epoch points {headline['per-epoch points']:.2f}")
 
 
 if __name__ == "__main__":
