@@ -45,7 +45,7 @@ import sigma_twin.core.friction as friction_module  # noqa: E402
 from sigma_sim.degradation import sample_degradation  # noqa: E402
 from sigma_sim.wear import WearConfig, WearSimulator, level_to_fail  # noqa: E402
 from sigma_twin.core import data_time, metrics  # noqa: E402
-from sigma_twin.core.growth import GrowthTrend, _backward, _chol3, _forward  # noqa: E402
+from sigma_twin.core.growth import GrowthTrend, _backward, _chol3, _forward, onset_grid  # noqa: E402
 from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams  # noqa: E402
 from sigma_twin.core.twin import ActuatorTwin  # noqa: E402
 
@@ -69,20 +69,11 @@ class KinkAwareTrend(GrowthTrend):
         tau, y, w, _ = self._ordered(t_h)
         order = (np.arange(self.cap) + self.head) % self.cap if self.head > self.cap else np.arange(self.head)
         s = np.maximum(self.spread[:, order], 1e-6)[:, None, :]
-        n = tau.shape[0]
         count = w.sum(axis=1)
         ybar = (w * y).sum(axis=1) / np.maximum(count, 1.0)
         yc = (y - ybar[:, None]) * w
-        valid_pt = w > 0
-        first = np.min(np.where(valid_pt, tau, np.inf), axis=1, initial=np.inf)
-        last = np.max(np.where(valid_pt, tau, -np.inf), axis=1, initial=-np.inf)
-        g = p.epoch / 3600.0
-        has = np.isfinite(first)
-        newest = float(np.max(np.where(has, last, -np.inf), initial=-np.inf)) if has.any() else 0.0
-        k_max = int(np.floor((newest - float(np.min(np.where(has, first, newest), initial=newest))) / g + 1e-6)) + 1
-        tau_c = np.broadcast_to(newest - g * np.arange(k_max)[::-1], (n, k_max))
-        valid_c = (has[:, None] & (tau_c >= np.where(has, first, 0.0)[:, None] - 1e-6 * g)
-                   & (tau_c <= np.where(has, last, 0.0)[:, None] + 1e-6 * g))
+        first, has, tau_c, valid_c = onset_grid(tau, w > 0, p.epoch / 3600.0)
+        k_max = tau_c.shape[1]
         # E[(h - E)_+] and E[(h - E)_+^2], h = time from the onset to the kernel's newest datum, E ~ Exp(s)
         h = tau[:, None, :] - tau_c[:, :, None] + s
         ex = np.exp(-np.maximum(h, 0.0) / s)

@@ -62,6 +62,22 @@ def _backward(chol: Chol, z0: Arr, z1: Arr, z2: Arr) -> tuple[Arr, Arr, Arr]:
     return x0, x1, x2
 
 
+def onset_grid(tau: Arr, valid: Arr, step_h: float) -> tuple[Arr, Arr, Arr, Arr]:
+    """The candidate onsets: a grid of ``step_h`` back from the newest point of any row, shared by the rows (ascending),
+    each valid for a row between its first and last point. Returns (first point's tau, row has points, grid (n, k),
+    valid (n, k))."""
+    n = tau.shape[0]
+    first = np.min(np.where(valid, tau, np.inf), axis=1, initial=np.inf)
+    last = np.max(np.where(valid, tau, -np.inf), axis=1, initial=-np.inf)
+    has = np.isfinite(first)
+    newest = float(np.max(np.where(has, last, -np.inf), initial=-np.inf)) if has.any() else 0.0
+    k_max = int(np.floor((newest - float(np.min(np.where(has, first, newest), initial=newest))) / step_h + 1e-6)) + 1
+    tau_c = np.broadcast_to(newest - step_h * np.arange(k_max)[::-1], (n, k_max))
+    valid_c = (has[:, None] & (tau_c >= np.where(has, first, 0.0)[:, None] - 1e-6 * step_h)
+               & (tau_c <= np.where(has, last, 0.0)[:, None] + 1e-6 * step_h))
+    return first, has, tau_c, valid_c
+
+
 class GrowthTrend(FeatureTrend):
     """``FeatureTrend`` whose forecast is the onset-and-growth mixture (same history, same ``Forecast``)."""
 
@@ -109,15 +125,8 @@ class GrowthTrend(FeatureTrend):
         # forecasts early. The prior is uniform over the grid, i.e. uniform in time, not in points (dense stretches
         # no longer weigh more)
         valid_pt = w > 0
-        first = np.min(np.where(valid_pt, tau, np.inf), axis=1, initial=np.inf)
-        last = np.max(np.where(valid_pt, tau, -np.inf), axis=1, initial=-np.inf)
-        g = p.epoch / 3600.0
-        has = np.isfinite(first)
-        newest = float(np.max(np.where(has, last, -np.inf), initial=-np.inf)) if has.any() else 0.0
-        k_max = int(np.floor((newest - float(np.min(np.where(has, first, newest), initial=newest))) / g + 1e-6)) + 1
-        tau_c = np.broadcast_to(newest - g * np.arange(k_max)[::-1], (n, k_max))  # ascending, shared by the rows
-        valid_c = (has[:, None] & (tau_c >= np.where(has, first, 0.0)[:, None] - 1e-6 * g)
-                   & (tau_c <= np.where(has, last, 0.0)[:, None] + 1e-6 * g))
+        first, has, tau_c, valid_c = onset_grid(tau, valid_pt, p.epoch / 3600.0)
+        k_max = tau_c.shape[1]
         # a candidate's sums run over the points after it: the first position later than it (positions are in time
         # order; empty positions take the time of the point before them)
         low = min(float(np.min(tau_c, initial=0.0)), float(np.min(tau, initial=0.0))) - 1.0
