@@ -49,7 +49,7 @@ def test_delivery_person_in_the_path_and_confidence_collapse(launch, ros_probe, 
     _inject(ros_probe, "human_approach", magnitude=1.2, duration=6.0)
     st.status.wait_for(lambda ms: any(302 in [f.code for f in m.active_faults] for m in ms), timeout=60)
     # then a confidence collapse: odometry goes silent → the edge AI suspends itself → mechanical hold, brakes
-    st.status.wait_for(lambda ms: not any(f.code == 302 for f in ms[-1].active_faults), timeout=60)
+    st.status.wait_for(lambda ms: ms and not any(f.code == 302 for f in ms[-1].active_faults), timeout=60)
     last = st.switches.latest().sequence
     _inject(ros_probe, "silent_topic", target="odom", duration=3.0)
     hold = st.wait_commander(MECH, since=last, timeout=20)

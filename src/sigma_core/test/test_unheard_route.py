@@ -74,7 +74,7 @@ def test_core_node_slows_when_the_relay_stops_taking_its_route_and_resumes_when_
     relay = ros_probe.node.create_subscription(Path, f"{NS}/traffic/route", routes.append, qos.SENSOR)
     st.wait_commander(EDGE)
     st.send(Task(task_id="far", issuer="test", kind=Task.KIND_GO_TO, place="dock_3"))
-    st.odom.wait_for(lambda ms: _speed(ms[-1]) > 0.45, timeout=120)           # cruising, heard by the relay
+    st.odom.wait_for(lambda ms: ms and _speed(ms[-1]) > 0.45, timeout=120)           # cruising, heard by the relay
     assert routes and not any(MARK in m.reason for m in list(st.tasks.messages))
     # the relay is the only node taking the route (no process of another test left in this domain)
     assert _route_listeners(ros_probe) == [ros_probe.node.get_name()]
@@ -90,4 +90,4 @@ def test_core_node_slows_when_the_relay_stops_taking_its_route_and_resumes_when_
     ros_probe.node.create_subscription(Path, f"{NS}/traffic/route", routes.append, qos.SENSOR)  # relay back
     st.tasks.wait_for(lambda ms: any(m.task_id == "far" and m.state == TaskStatus.STATE_ACTIVE
                                      and MARK not in m.reason for m in ms), timeout=30)
-    st.odom.wait_for(lambda ms: _speed(ms[-1]) > 0.45, timeout=60)           # cruising again
+    st.odom.wait_for(lambda ms: ms and _speed(ms[-1]) > 0.45, timeout=60)           # cruising again

@@ -92,7 +92,7 @@ def test_finding1_brakes_cannot_be_released_and_the_robot_driven_during_an_emerg
         assert escalated.level == L.LEVEL_EMERGENCY_STOP and escalated.brake_engaged
         assert all(f.latched for f in escalated.active_faults if f.code in (FOREIGN_PUBLISHER, BRAKE_NOT_APPLIED))
         assert track.max_drift < MAX_DRIFT, f"the base moved {track.max_drift:.3f} m"
-        assert brake_state.wait_for(lambda ms: ms[-1].data is True)  # re-engaged by the gate
+        assert brake_state.wait_for(lambda ms: ms and ms[-1].data is True)  # re-engaged by the gate
     finally:
         health.stop()
 

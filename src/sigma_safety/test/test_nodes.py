@@ -78,7 +78,7 @@ def test_emergency_stop_brakes_and_reset_requires_the_token(launch, ros_probe, h
                                                                            authorization_token=SECRET))
     assert good.success, good.message
     wait_status(status, lambda m: m.level == NOMINAL)
-    brake.wait_for(lambda ms: ms[-1].data is False)
+    brake.wait_for(lambda ms: ms and ms[-1].data is False)
 
 
 def test_reset_refused_when_no_token_is_configured(launch, ros_probe, hardware):
@@ -143,11 +143,11 @@ def test_hardware_estop_button_and_split_processes(launch, ros_probe, hardware):
     button = ros_probe.publisher(Bool, "safety/estop", qos.reliable(10))
     ros_probe.wait_for_subscribers(button)
     button.publish(Bool(data=True))
-    brake.wait_for(lambda ms: ms[-1].data is True)
+    brake.wait_for(lambda ms: ms and ms[-1].data is True)
     button.publish(Bool(data=False))
     res = ros_probe.call(ResetSafety, "safety/reset", ResetSafety.Request(requester="op", authorization_token=SECRET))
     assert res.success, res.message
-    brake.wait_for(lambda ms: ms[-1].data is False)
+    brake.wait_for(lambda ms: ms and ms[-1].data is False)
 
 
 def test_bad_configuration_refuses_to_start_naming_the_parameter(launch):
@@ -207,7 +207,7 @@ def test_degradation_chain_primary_to_edge_to_mechanical_fallback(launch, ros_pr
     hardware.confidence[1] = 0.1  # and then the edge AI's
     s = wait_status(status, lambda m: m.authority == SafetyStatus.AUTHORITY_MECHANICAL_FALLBACK)
     assert s.brake_engaged and s.speed_scale == 0.0
-    brake.wait_for(lambda ms: ms[-1].data is True)
+    brake.wait_for(lambda ms: ms and ms[-1].data is True)
     hardware.confidence = {0: 0.9, 1: 0.9}  # recovery needs recover_count good reports, and is logged
     wait_status(status, lambda m: m.authority == SafetyStatus.AUTHORITY_PRIMARY_AI and m.level == NOMINAL)
     assert any("primary_ai (re)qualified" in e.cause for e in events.messages)
