@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def advance(t_data: np.ndarray, t: float, share: np.ndarray | float, mask: np.ndarray) -> np.ndarray:
+def advance(t_data: np.ndarray, t: float | np.ndarray, share: np.ndarray | float, mask: np.ndarray) -> np.ndarray:
     """``t_data`` moved ``share`` of the way toward ``t`` where ``mask`` is set (to ``t`` where still unknown, NaN);
     the other rows unchanged."""
     return np.where(mask, np.where(np.isnan(t_data), t, t_data + share * (t - t_data)), t_data)

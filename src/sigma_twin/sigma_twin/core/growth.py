@@ -107,30 +107,67 @@ class GrowthTrend(FeatureTrend):
         Candidate index m (the last) is "no onset": a constant level. Units: feature scale, hours."""
         p = self.params
         tau, y, w, _var = self._ordered(t_h)
-        n, m = tau.shape
         count = w.sum(axis=1)
         ybar = (w * y).sum(axis=1) / np.maximum(count, 1.0)
         yc = (y - ybar[:, None]) * w
-        # suffix sums over points after each candidate (strictly later in time)
-        pw, py = [w], [yc]  # powers of tau by products (uy[k] = sum over later points of yc u^k)
-        for k in range(1, 5):
-            pw.append(pw[-1] * tau)
-            if k < 3:
-                py.append(py[-1] * tau)
-
         # candidate onsets (round 6): a grid of one epoch's spacing back from the newest point, from each row's
         # first point to its last, not the points themselves. With onsets only at points, an onset inside a gap (a
         # dock visit, the hours between the rests that give sensor-bias points) had to be placed at the last point
         # before it: too early, and the fit then bent the path (b > 0) to meet the later points, which made the
         # forecasts early. The prior is uniform over the grid, i.e. uniform in time, not in points (dense stretches
         # no longer weigh more)
-        valid_pt = w > 0
-        first, has, tau_c, valid_c = onset_grid(tau, valid_pt, p.epoch / 3600.0)
+        first, has, tau_c, valid_c = onset_grid(tau, w > 0, p.epoch / 3600.0)
+        sx1, sx2, sx11, sx12, sx22, sy1, sy2 = self._candidate_sums(tau, w, yc, tau_c)
+        nn = count[:, None] * np.ones((1, tau_c.shape[1]))
+        yy = (yc * yc).sum(axis=1)
+        # first pass: noise from the residual scatter of the best candidate (lightly regularised least squares)
+        reg = 1e-6 * (nn + 1.0)
+        ch = _chol3(nn + reg, sx1, sx2, sx11 + reg, sx12, sx22 + reg)
+        beta = _backward(ch, *_forward(ch, np.zeros_like(nn), sy1, sy2))
+        fit = beta[1] * sy1 + beta[2] * sy2  # c0 = 0 after centering (ybar); beta^T X^T y
+        rss = np.maximum(yy[:, None] - fit, 0.0)
+        rss_best = np.min(np.where(valid_c, rss, yy[:, None]), axis=1, initial=np.inf)
+        rss_best = np.minimum(rss_best, yy)
+        dof = np.maximum(count - 3.0, 1.0)
+        s2 = rss_best / dof
+        sigma2 = np.maximum(s2 * dof / np.maximum(dof - 2.0, 1.0), p.noise_floor ** 2) * self.inflation
+        # Bayesian pass: prior c0 ~ N(0, 100^2), a ~ N(0, slope_prior^2), b ~ N(0, curvature_prior^2)
+        s2c = sigma2[:, None]
+        pc0, pa, pb = 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
+        ch = _chol3(nn / s2c + pc0, sx1 / s2c, sx2 / s2c, sx11 / s2c + pa, sx12 / s2c, sx22 / s2c + pb)
+        z = _forward(ch, np.zeros_like(nn), sy1 / s2c, sy2 / s2c)
+        mean = _backward(ch, *z)
+        log_ml = 0.5 * (z[0] ** 2 + z[1] ** 2 + z[2] ** 2) - (np.log(ch[0]) + np.log(ch[3]) + np.log(ch[5]))
+        # "no onset": only c0 (the growth terms' prior cancels against their own |A| contribution)
+        a0 = count / sigma2 + pc0
+        log_ml_none = -0.5 * np.log(a0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
+        # onset prior: p_onset spread evenly over the candidate onsets (uniform in time), the rest on "no onset"
+        n_cand = np.maximum(valid_c.sum(axis=1), 1.0)
+        lp = np.where(valid_c, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
+        lp_none = np.log1p(-p.onset_prior) + log_ml_none
+        top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
+        wts = np.exp(lp - top[:, None])
+        w_none = np.exp(lp_none - top)
+        total = wts.sum(axis=1) + w_none
+        return {"weight": wts / total[:, None], "weight_none": w_none / total, "mean": np.stack(mean, axis=2),
+                "chol": ch, "tau_on": tau_c, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
+                "first": np.where(has, first, 0.0)}
+
+    def _candidate_sums(self, tau: Arr, w: Arr, yc: Arr, tau_c: Arr) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
+        """Per row and candidate: the normal equations' sums of the post-onset regressors ``r1 = u``, ``r2 = u^2``
+        (``u`` = time since the candidate) -- sum r1, sum r2, sum r1^2, sum r1 r2, sum r2^2, sum yc r1, sum yc r2 --
+        over the points after it, from suffix sums of powers of tau (binomially shifted to each candidate)."""
+        n, m = tau.shape
         k_max = tau_c.shape[1]
+        pw, py = [w], [yc]  # powers of tau by products (uy[k] = sum over later points of yc u^k)
+        for k in range(1, 5):
+            pw.append(pw[-1] * tau)
+            if k < 3:
+                py.append(py[-1] * tau)
         # a candidate's sums run over the points after it: the first position later than it (positions are in time
         # order; empty positions take the time of the point before them)
         low = min(float(np.min(tau_c, initial=0.0)), float(np.min(tau, initial=0.0))) - 1.0
-        filled = np.maximum.accumulate(np.where(valid_pt, tau, low), axis=1)
+        filled = np.maximum.accumulate(np.where(w > 0, tau, low), axis=1)
         offset = 2.0 * (1.0 - low)  # rows side by side in one sorted array (tau <= 0 within each row)
         rows = np.arange(n)[:, None]
         pos = np.searchsorted((filled + rows * offset).ravel(), (tau_c + rows * offset).ravel(), side="right")
@@ -156,40 +193,7 @@ class GrowthTrend(FeatureTrend):
 
         u = [shifted(sw, k) for k in range(5)]
         uy = [shifted(sy, k) for k in range(3)]
-        nn = count[:, None] * np.ones((1, k_max))
-        yy = (yc * yc).sum(axis=1)
-        # first pass: noise from the residual scatter of the best candidate (lightly regularised least squares)
-        reg = 1e-6 * (nn + 1.0)
-        ch = _chol3(nn + reg, u[1], u[2], u[2] + reg, u[3], u[4] + reg)
-        beta = _backward(ch, *_forward(ch, np.zeros_like(nn), uy[1], uy[2]))
-        fit = beta[1] * uy[1] + beta[2] * uy[2]  # c0 = 0 after centering (ybar); beta^T X^T y
-        rss = np.maximum(yy[:, None] - fit, 0.0)
-        rss_best = np.min(np.where(valid_c, rss, yy[:, None]), axis=1, initial=np.inf)
-        rss_best = np.minimum(rss_best, yy)
-        dof = np.maximum(count - 3.0, 1.0)
-        s2 = rss_best / dof
-        sigma2 = np.maximum(s2 * dof / np.maximum(dof - 2.0, 1.0), p.noise_floor ** 2) * self.inflation
-        # Bayesian pass: prior c0 ~ N(0, 100^2), a ~ N(0, slope_prior^2), b ~ N(0, curvature_prior^2)
-        s2c = sigma2[:, None]
-        pc0, pa, pb = 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
-        ch = _chol3(nn / s2c + pc0, u[1] / s2c, u[2] / s2c, u[2] / s2c + pa, u[3] / s2c, u[4] / s2c + pb)
-        z = _forward(ch, np.zeros_like(nn), uy[1] / s2c, uy[2] / s2c)
-        mean = _backward(ch, *z)
-        log_ml = 0.5 * (z[0] ** 2 + z[1] ** 2 + z[2] ** 2) - (np.log(ch[0]) + np.log(ch[3]) + np.log(ch[5]))
-        # "no onset": only c0 (the growth terms' prior cancels against their own |A| contribution)
-        a0 = count / sigma2 + pc0
-        log_ml_none = -0.5 * np.log(a0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
-        # onset prior: p_onset spread evenly over the candidate onsets (uniform in time), the rest on "no onset"
-        n_cand = np.maximum(valid_c.sum(axis=1), 1.0)
-        lp = np.where(valid_c, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
-        lp_none = np.log1p(-p.onset_prior) + log_ml_none
-        top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
-        wts = np.exp(lp - top[:, None])
-        w_none = np.exp(lp_none - top)
-        total = wts.sum(axis=1) + w_none
-        return {"weight": wts / total[:, None], "weight_none": w_none / total, "mean": np.stack(mean, axis=2),
-                "chol": ch, "tau_on": tau_c, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
-                "first": np.where(has, first, 0.0)}
+        return u[1], u[2], u[2], u[3], u[4], uy[1], uy[2]
 
     def _ready(self, mix: dict[str, np.ndarray]) -> np.ndarray:
         span = np.where(mix["count"] > 0, -mix["first"] - self.lag_h, 0.0)
