@@ -29,7 +29,6 @@ per-epoch points.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import time
 from dataclasses import replace
@@ -45,7 +44,7 @@ import sigma_twin.core.friction as friction_module  # noqa: E402
 from sigma_sim.degradation import sample_degradation  # noqa: E402
 from sigma_sim.wear import WearConfig, WearSimulator, level_to_fail  # noqa: E402
 from sigma_twin.core import data_time, metrics  # noqa: E402
-from sigma_twin.core.growth import GrowthTrend, _backward, _chol3, _forward, onset_grid  # noqa: E402
+from sigma_twin.core.growth import GrowthTrend  # noqa: E402
 from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams  # noqa: E402
 from sigma_twin.core.twin import ActuatorTwin  # noqa: E402
 
@@ -53,7 +52,8 @@ KIND = "friction_growth"
 
 
 class KinkAwareTrend(GrowthTrend):
-    """The onset-and-growth mixture with kernel-expected regressors (dense over rows x candidates x points)."""
+    """The onset-and-growth mixture with kernel-expected regressors (dense over rows x candidates x points; the
+    posterior over candidates is GrowthTrend's)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -64,50 +64,19 @@ class KinkAwareTrend(GrowthTrend):
         super().record(t_h, value, var, fresh, at)
         self.spread[:, k] = 0.0 if spread_h is None else np.nan_to_num(spread_h)
 
-    def mixture(self, t_h: float) -> dict[str, np.ndarray]:
-        p = self.params
-        tau, y, w, _ = self._ordered(t_h)
+    def _candidate_sums(self, tau, w, yc, tau_c):
+        """GrowthTrend's sums with each regressor replaced by its kernel expectation: E[(h - E)_+] and
+        E[(h - E)_+^2], h = time from the onset to the kernel's newest datum, E ~ Exp(s)."""
         order = (np.arange(self.cap) + self.head) % self.cap if self.head > self.cap else np.arange(self.head)
         s = np.maximum(self.spread[:, order], 1e-6)[:, None, :]
-        count = w.sum(axis=1)
-        ybar = (w * y).sum(axis=1) / np.maximum(count, 1.0)
-        yc = (y - ybar[:, None]) * w
-        first, has, tau_c, valid_c = onset_grid(tau, w > 0, p.epoch / 3600.0)
-        k_max = tau_c.shape[1]
-        # E[(h - E)_+] and E[(h - E)_+^2], h = time from the onset to the kernel's newest datum, E ~ Exp(s)
         h = tau[:, None, :] - tau_c[:, :, None] + s
         ex = np.exp(-np.maximum(h, 0.0) / s)
         r1 = np.where(h > 0, h - s * (1.0 - ex), 0.0)
         r2 = np.where(h > 0, h * h - 2.0 * h * s + 2.0 * s * s * (1.0 - ex), 0.0)
         wv, ycv = w[:, None, :], yc[:, None, :]
-        s1, s2, s11 = (wv * r1).sum(axis=2), (wv * r2).sum(axis=2), (wv * r1 * r1).sum(axis=2)
-        s12, s22 = (wv * r1 * r2).sum(axis=2), (wv * r2 * r2).sum(axis=2)
-        y1, y2 = (ycv * r1).sum(axis=2), (ycv * r2).sum(axis=2)
-        nn = count[:, None] * np.ones((1, k_max))
-        yy = (yc * yc).sum(axis=1)
-        reg = 1e-6 * (nn + 1.0)  # the rest as GrowthTrend.mixture, with S2 != S11
-        ch = _chol3(nn + reg, s1, s2, s11 + reg, s12, s22 + reg)
-        beta = _backward(ch, *_forward(ch, np.zeros_like(nn), y1, y2))
-        rss = np.maximum(yy[:, None] - (beta[1] * y1 + beta[2] * y2), 0.0)
-        rss_best = np.minimum(np.min(np.where(valid_c, rss, yy[:, None]), axis=1, initial=np.inf), yy)
-        dof = np.maximum(count - 3.0, 1.0)
-        sigma2 = np.maximum(rss_best / dof * dof / np.maximum(dof - 2.0, 1.0), p.noise_floor ** 2) * self.inflation
-        sc = sigma2[:, None]
-        pc0, pa, pb = 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
-        ch = _chol3(nn / sc + pc0, s1 / sc, s2 / sc, s11 / sc + pa, s12 / sc, s22 / sc + pb)
-        z = _forward(ch, np.zeros_like(nn), y1 / sc, y2 / sc)
-        mean = _backward(ch, *z)
-        log_ml = 0.5 * (z[0] ** 2 + z[1] ** 2 + z[2] ** 2) - (np.log(ch[0]) + np.log(ch[3]) + np.log(ch[5]))
-        log_ml_none = -0.5 * np.log(count / sigma2 + pc0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
-        n_cand = np.maximum(valid_c.sum(axis=1), 1.0)
-        lp = np.where(valid_c, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
-        lp_none = np.log1p(-p.onset_prior) + log_ml_none
-        top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
-        wts, w_none = np.exp(lp - top[:, None]), np.exp(lp_none - top)
-        total = wts.sum(axis=1) + w_none
-        return {"weight": wts / total[:, None], "weight_none": w_none / total, "mean": np.stack(mean, axis=2),
-                "chol": ch, "tau_on": tau_c, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
-                "first": np.where(has, first, 0.0)}
+        return ((wv * r1).sum(axis=2), (wv * r2).sum(axis=2), (wv * r1 * r1).sum(axis=2),
+                (wv * r1 * r2).sum(axis=2), (wv * r2 * r2).sum(axis=2), (ycv * r1).sum(axis=2),
+                (ycv * r2).sum(axis=2))
 
 
 class KernelTap:
@@ -120,9 +89,8 @@ class KernelTap:
         self.t2 = np.full(n, np.nan)
 
     def advance(self, t_data, t, share, mask):
-        moved = self.smoothed + share * (self.truth - self.smoothed)
-        self.smoothed = np.where(mask, np.where(np.isnan(self.smoothed), self.truth, moved), self.smoothed)
-        self.t2 = data_time.advance(self.t2, t * t, share, mask)  # the same recursion on t^2
+        self.smoothed = data_time.advance(self.smoothed, self.truth, share, mask)  # the same recursion on the truth
+        self.t2 = data_time.advance(self.t2, t * t, share, mask)  # and on t^2
         return data_time.advance(t_data, t, share, mask)
 
     def spread_h(self, t_data: np.ndarray) -> np.ndarray:
@@ -192,19 +160,20 @@ def main() -> None:
         t.lag_h = -lead
         return t
 
+    # name -> (the point series it is fed, its trend)
     variants = {
-        f"twin (tied estimate, lead {prog.friction_lead:g} h)": twin.friction_trend,
-        "tied estimate, lead 0": trend(),
-        "truth@tdata": trend(),
-        "truth@tdata, noise floor 0.002": trend(floor=0.002),
-        "smoothed truth, lead 0": trend(),
-        f"smoothed truth, lead {prog.friction_lead:g} h": trend(lead=prog.friction_lead),
-        "kink-aware, tied estimate": trend(KinkAwareTrend),
-        "kink-aware, tied, noise floor 0.005": trend(KinkAwareTrend, floor=0.005),
-        "kink-aware, smoothed truth": trend(KinkAwareTrend),
-        "kink-aware, smoothed truth, floor 0.005": trend(KinkAwareTrend, floor=0.005),
-        "per-epoch points": trend(corr=prog.epoch),
-        "per-epoch points, floor 0.002": trend(corr=prog.epoch, floor=0.002),
+        f"twin (tied estimate, lead {prog.friction_lead:g} h)": ("twin", twin.friction_trend),
+        "tied estimate, lead 0": ("tied", trend()),
+        "truth@tdata": ("truth", trend()),
+        "truth@tdata, noise floor 0.002": ("truth", trend(floor=0.002)),
+        "smoothed truth, lead 0": ("smoothed", trend()),
+        f"smoothed truth, lead {prog.friction_lead:g} h": ("smoothed", trend(lead=prog.friction_lead)),
+        "kink-aware, tied estimate": ("tied", trend(KinkAwareTrend)),
+        "kink-aware, tied, noise floor 0.005": ("tied", trend(KinkAwareTrend, floor=0.005)),
+        "kink-aware, smoothed truth": ("smoothed", trend(KinkAwareTrend)),
+        "kink-aware, smoothed truth, floor 0.005": ("smoothed", trend(KinkAwareTrend, floor=0.005)),
+        "per-epoch points": ("epoch", trend(corr=prog.epoch)),
+        "per-epoch points, floor 0.002": ("epoch", trend(corr=prog.epoch, floor=0.002)),
     }
     epoch_friction = EpochFriction(n)
     own_add = twin.friction.add
@@ -215,32 +184,33 @@ def main() -> None:
 
     twin.friction.add = add_joint  # type: ignore[method-assign]
     steps, every = int(args.hours * 3600 / cfg.dt), round(0.5 * 3600 / cfg.dt)
-    hist_t, hist = np.zeros(steps), np.zeros((steps, n))
-    done = [0]
+    hist = np.zeros((steps, n))  # the truth after step k (time k dt), for its value at a data time
     own_record = twin.friction_trend.record
+
+    def truth_at(t_data: np.ndarray) -> np.ndarray:
+        """The truth at each row's data time, linear between steps (NaN where there is no data time)."""
+        x = np.nan_to_num(t_data, nan=cfg.dt) / cfg.dt - 1.0
+        i = np.clip(np.floor(x).astype(int), 0, steps - 2)
+        frac = np.clip(x - i, 0.0, 1.0)
+        rows = np.arange(n)
+        value = hist[i, rows] + frac * (hist[i + 1, rows] - hist[i, rows])
+        return np.where(np.isfinite(t_data), value, np.nan)
 
     def record(th, value, var, fresh, at=None) -> None:  # the twin's own point, then the others at the same gates
         own_record(th, value, var, fresh, at=at)
         ok = np.isfinite(value)
         td = twin.friction.t_data
-        k = done[0]
-        truth_at = np.array([np.interp(td[r], hist_t[:k], hist[:k, r]) if math.isfinite(td[r]) else np.nan
-                             for r in range(n)])
-        series = {"tied": value, "truth": np.where(ok, truth_at, np.nan),
+        points = {"tied": value, "truth": np.where(ok, truth_at(td), np.nan),
                   "smoothed": np.where(ok, tap.smoothed, np.nan)}
         spread = tap.spread_h(td)
         f_epoch, v_epoch, t_epoch = epoch_friction.take()
-        for name, tr in variants.items():
-            if tr is twin.friction_trend:
-                continue
-            if name.startswith("per-epoch"):  # gated by the ratio being known (EpochFriction.add)
+        for source, tr in variants.values():
+            if source == "epoch":  # gated by the ratio being known (EpochFriction.add)
                 tr.record(th, f_epoch, v_epoch, None, at=t_epoch)
-                continue
-            src = "truth" if name.startswith("truth") else "smoothed" if "smoothed" in name else "tied"
-            if isinstance(tr, KinkAwareTrend):
-                tr.record(th, series[src], var, fresh, at=at, spread_h=spread)
-            else:
-                tr.record(th, series[src], var, fresh, at=at)
+            elif isinstance(tr, KinkAwareTrend):
+                tr.record(th, points[source], var, fresh, at=at, spread_h=spread)
+            elif source != "twin":
+                tr.record(th, points[source], var, fresh, at=at)
 
     twin.friction_trend.record = record  # type: ignore[method-assign]
     ones = np.ones(n, dtype=bool)
@@ -251,11 +221,11 @@ def main() -> None:
     for k in range(1, steps + 1):
         m = sim.step()
         tap.truth = sim.truth.coulomb_friction.copy()
-        hist_t[k - 1], hist[k - 1], done[0] = m.t, tap.truth, k
+        hist[k - 1] = tap.truth
         twin.add(m.t, m.current, m.t_winding, m.t_housing, m.position, m.velocity, m.effort, ones, ones)
         if k % every == 0:
             times.append(m.t / 3600.0)
-            for name, tr in variants.items():
+            for name, (_, tr) in variants.items():
                 f = tr.forecast(m.t / 3600.0, np.full(n, limits.friction_limit), mcs[name])
                 draws[name].append(f.samples.astype(np.float32))
     ts = np.array(times)
