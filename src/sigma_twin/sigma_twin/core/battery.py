@@ -40,13 +40,18 @@ def soc_from_voltage(v: np.ndarray) -> np.ndarray:
 class BatteryEKF:
     """``n`` packs. ``capacity``/``capacity_var`` [Ah, Ah^2], ``resistance`` [ohm], ``soc``."""
 
-    def __init__(self, n: int, rated_capacity: float, voltage_std: float, resistance0: float = 0.1) -> None:
+    def __init__(self, n: int, rated_capacity: float, voltage_std: float, resistance0: float = 0.1,
+                 error_time: float = 0.0) -> None:
         self.n = n
         self.x = np.zeros((n, 3))
         self.x[:, 1] = rated_capacity
         self.x[:, 2] = resistance0
         self.P = np.tile(np.diag([0.05, (0.15 * rated_capacity) ** 2, 0.05 ** 2]), (n, 1, 1))
         self.r_meas = voltage_std ** 2
+        # round 27: the voltage model's error (polarisation, hysteresis, the OCV curve's own error) is correlated over
+        # ``error_time``; samples closer together share it, so each counts voltage_std^2 x error_time / dt: one
+        # sample's information per error_time whatever the driver's rate, and the filter's memory with it
+        self.error_time = error_time
         self.q_capacity = (0.02 * rated_capacity) ** 2 / 3600.0  # Ah^2 per s: lets it follow fade
         self.q_resistance = (0.01) ** 2 / 3600.0
         self.t_last = np.full(n, np.nan)
@@ -85,7 +90,7 @@ class BatteryEKF:
         h = np.stack([ocv_slope(self.x[:, 0]), np.zeros(self.n), -cur], axis=1)
         innov = voltage - (ocv(self.x[:, 0]) - cur * self.x[:, 2])
         ph = np.einsum("nij,nj->ni", p, h)
-        s = np.einsum("ni,ni->n", h, ph) + self.r_meas
+        s = np.einsum("ni,ni->n", h, ph) + self.r_meas * np.maximum(1.0, self.error_time / np.maximum(dt, 1e-3))
         gain = ph / s[:, None]
         ok = rows & np.isfinite(innov)
         self.x[ok] += gain[ok] * innov[ok, None]

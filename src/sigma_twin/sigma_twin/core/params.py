@@ -35,6 +35,10 @@ class EstimatorParams:
     ambient: float = param(25.0, unit="degC", low=-30.0, high=60.0, description="ambient temperature of the site")
     battery_voltage_std: float = param(0.05, unit="V", low=1e-4, high=5.0,
                                        description="battery voltage measurement noise assumed by the EKF")
+    battery_error_time: float = param(4.0, unit="s", low=0.0, high=600.0,
+                                      description="the EKF's voltage error is correlated over this long: samples "
+                                                  "closer together count as one per this time (the filter's memory "
+                                                  "does not depend on the battery_state rate)")
     max_gap: float = param(30.0, unit="s", low=0.5, high=3600.0,
                            description="a longer gap between samples restarts the window instead of bridging it")
 

@@ -231,7 +231,8 @@ class BatteryTwin:
                  prog: PrognosisParams | None = None) -> None:
         self.n = n
         self.est, self.limits, self.prog = est or EstimatorParams(), limits or LimitParams(), prog or PrognosisParams()
-        self.ekf = BatteryEKF(n, self.limits.rated_capacity, self.est.battery_voltage_std)
+        self.ekf = BatteryEKF(n, self.limits.rated_capacity, self.est.battery_voltage_std,
+                              error_time=self.est.battery_error_time)
         # round 11: the noise inflation is prognosis.capacity_correlation_time over the epoch (3; 6 before, whose
         # intervals covered 0.95 of seed 0's forecasts; 1 gave false windows on 0.09 of the healthy packs in a
         # replay of seed 0, 1.5 a coverage of 0.89)
