@@ -4,26 +4,25 @@ Run: source scripts/env.sh && python bench/twin_friction_replay.py [--seed 3000]
 
 A diagnostic of the prognostics bench (``twin_prognostics.py``) for one kind, friction growth: ``--runs`` seeded
 robots with random onset, life and quadratic share run unpaced through ``sigma_sim.wear`` into the real
-``ActuatorTwin``. Beside the twin's own friction trend, the same trend model is fed other point series at the same
-epochs, gates and data times -- two of them oracles that read the simulator's truth (this script only; the twin never
-does):
-- ``truth@tdata``: the true Coulomb friction at each point's data time (no estimator noise, no smoothing), also with
-  the trend's noise floor nearly off (the model's own check: perfect points, a right model);
-- ``smoothed truth``: the truth averaged with the estimator's own forgetting weights (what a noise-free estimator with
-  the same kernel would read; the weights are taken by wrapping ``core.data_time.advance``, which the estimator calls
-  with them);
+``ActuatorTwin``, whose friction trend gets one independent point per epoch (round 27). Beside it, the same trend model
+is fed the point series of round 26's twin -- the forgetting RLS's running estimate (viscous term tied) at its data
+time, recorded at the same epochs with that twin's gates -- and series derived from it, two of them oracles that read
+the simulator's truth (this script only; the twin never does):
+- ``running estimate, lead 0.75 h``: round 26's twin (its points placed 0.75 h after their data time);
+- ``truth@tdata``: the true Coulomb friction at each running point's data time (no estimator noise, no smoothing),
+  also with the trend's noise floor nearly off (the model's own check: perfect points, a right model);
+- ``smoothed truth``: the truth averaged with the running estimator's forgetting weights (what a noise-free estimator
+  with the same kernel would read; the weights are taken by wrapping ``core.data_time.advance``, which the estimator
+  calls with them);
 - ``kink-aware`` (round 26's candidate, not in the twin): the onset-and-growth model with each post-onset regressor
   replaced by its expectation under the point's forgetting kernel, ``E[(T - c)_+^k]`` with ``T = t_d + s - E``,
   ``E ~ Exp(s)`` (``s`` = the kernel's spread in clock time, tracked beside the data time), so a blurred onset is
   modelled instead of being fitted as an early onset with a bend.
-- ``per-epoch points`` (round 26's second candidate; in the twin it lost on the bench, docs/twin.md): one independent
-  point per epoch, the Coulomb friction of that epoch's samples alone against the effort left after the RLS's load
-  terms, the viscous term tied, at the samples' mean time; the trend's noise not inflated (points share no data).
 Per variant: alpha-lambda (alpha 0.2, beta 0.5) at lambda = 0.5, 90 % coverage over every forecast from onset to
 failure, the median forecast over the true remaining time at lambda and its quartiles over runs, the draws'
 interquartile range over the true remaining time, and both split by the truth's quadratic share (below / above 0.35).
-The last line is the headline: alpha-lambda of the twin, of the kink-aware model on the twin's own points and of the
-per-epoch points.
+The last line is the headline: alpha-lambda of the twin, of round 26's running estimate and of the kink-aware model
+on it.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams
 from sigma_twin.core.twin import ActuatorTwin  # noqa: E402
 
 KIND = "friction_growth"
+ROUND26_LEAD = 0.75  # [h] round 26's twin placed its running estimate's points this much after their data time
 
 
 class KinkAwareTrend(GrowthTrend):
@@ -97,47 +97,12 @@ class KernelTap:
         return np.sqrt(np.maximum(self.t2 - t_data * t_data, 0.0)) / 3600.0
 
 
-class EpochFriction:
-    """Independent per-epoch friction points (a candidate, not in the twin): within each epoch the least-squares
-    Coulomb friction of the effort left after the long-memory RLS's gravity terms (taken before each sample's
-    update), with the viscous term tied by the joint's learnt ratio; its variance from the epoch's residuals. Points
-    that share no data share no noise, and each stands for its own epoch's mean time (no kernel blur)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-        self.zr, self.zz, self.rr, self.tt, self.count = (np.zeros(n) for _ in range(5))
-
-    def add(self, est, t: float, position, velocity, effort, valid) -> None:
-        moving = valid & (np.abs(np.where(valid, velocity, 0.0)) > friction_module.MIN_SPEED)
-        ratio = est.viscous_ratio
-        use = moving & np.isfinite(ratio) & (est.rls.count > 20)
-        th = est.rls.theta
-        q = np.where(use, position, 0.0)
-        z = np.sign(np.where(use, velocity, 0.0)) + np.nan_to_num(ratio) * np.where(use, velocity, 0.0)
-        r = np.where(use, effort - (th[:, 0] + th[:, 1] * np.sin(q) + th[:, 2] * np.cos(q)), 0.0)
-        self.zr += z * r
-        self.zz += z * z
-        self.rr += r * r
-        self.tt += np.where(use, t, 0.0)
-        self.count += use
-
-    def take(self, min_samples: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(value, variance, data time [h]) of the epoch just closed, NaN where too few samples; resets."""
-        ok = self.count >= min_samples
-        f = np.where(ok, self.zr / np.maximum(self.zz, 1e-12), np.nan)
-        s2 = np.maximum(self.rr - f * self.zr, 0.0) / np.maximum(self.count - 1.0, 1.0)
-        var = np.where(ok, s2 / np.maximum(self.zz, 1e-12), np.nan)
-        when = np.where(ok, self.tt / np.maximum(self.count, 1.0) / 3600.0, np.nan)
-        self.zr, self.zz, self.rr, self.tt, self.count = (np.zeros(self.n) for _ in range(5))
-        return f, var, when
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=3000, help="(3000 and 4000: the diagnostic seeds, not the bench's)")
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--hours", type=float, default=60.0)
-    ap.add_argument("--dt", type=float, default=4.0, help="sample period of the simulated drivers [s] (the bench's)")
+    ap.add_argument("--dt", type=float, default=1.0, help="sample period of the simulated drivers [s] (the bench's)")
     args = ap.parse_args()
     cfg = WearConfig(dt=args.dt)
     rng = np.random.default_rng(args.seed)
@@ -162,30 +127,22 @@ def main() -> None:
 
     # name -> (the point series it is fed, its trend)
     variants = {
-        f"twin (tied estimate, lead {prog.friction_lead:g} h)": ("twin", twin.friction_trend),
-        "tied estimate, lead 0": ("tied", trend()),
+        "twin (per-epoch points)": ("twin", twin.friction_trend),
+        f"running estimate, lead {ROUND26_LEAD:g} h (round 26's twin)": ("tied", trend(lead=ROUND26_LEAD)),
+        "running estimate, lead 0": ("tied", trend()),
         "truth@tdata": ("truth", trend()),
         "truth@tdata, noise floor 0.002": ("truth", trend(floor=0.002)),
         "smoothed truth, lead 0": ("smoothed", trend()),
-        f"smoothed truth, lead {prog.friction_lead:g} h": ("smoothed", trend(lead=prog.friction_lead)),
-        "kink-aware, tied estimate": ("tied", trend(KinkAwareTrend)),
-        "kink-aware, tied, noise floor 0.005": ("tied", trend(KinkAwareTrend, floor=0.005)),
+        f"smoothed truth, lead {ROUND26_LEAD:g} h": ("smoothed", trend(lead=ROUND26_LEAD)),
+        "kink-aware, running estimate": ("tied", trend(KinkAwareTrend)),
+        "kink-aware, running, noise floor 0.005": ("tied", trend(KinkAwareTrend, floor=0.005)),
         "kink-aware, smoothed truth": ("smoothed", trend(KinkAwareTrend)),
         "kink-aware, smoothed truth, floor 0.005": ("smoothed", trend(KinkAwareTrend, floor=0.005)),
-        "per-epoch points": ("epoch", trend(corr=prog.epoch)),
-        "per-epoch points, floor 0.002": ("epoch", trend(corr=prog.epoch, floor=0.002)),
     }
-    epoch_friction = EpochFriction(n)
-    own_add = twin.friction.add
-
-    def add_joint(t, position, velocity, effort, valid) -> None:  # gravity terms before the sample's update
-        epoch_friction.add(twin.friction, t, position, velocity, effort, valid)
-        own_add(t, position, velocity, effort, valid)
-
-    twin.friction.add = add_joint  # type: ignore[method-assign]
     steps, every = int(args.hours * 3600 / cfg.dt), round(0.5 * 3600 / cfg.dt)
     hist = np.zeros((steps, n))  # the truth after step k (time k dt), for its value at a data time
     own_record = twin.friction_trend.record
+    seen = np.zeros(n)  # round 26's gate: a running point is new once the RLS has taken 10 more samples
 
     def truth_at(t_data: np.ndarray) -> np.ndarray:
         """The truth at each row's data time, linear between steps (NaN where there is no data time)."""
@@ -196,21 +153,25 @@ def main() -> None:
         value = hist[i, rows] + frac * (hist[i + 1, rows] - hist[i, rows])
         return np.where(np.isfinite(t_data), value, np.nan)
 
-    def record(th, value, var, fresh, at=None) -> None:  # the twin's own point, then the others at the same gates
+    def record(th, value, var, fresh, at=None) -> None:  # the twin's own point, then the others at round 26's gates
+        nonlocal seen
         own_record(th, value, var, fresh, at=at)
-        ok = np.isfinite(value)
+        tied, tied_var = twin.friction.tied()
+        run = th * 3600.0 - twin.thermal.t_first
+        tied = np.where(run >= 2.0 * est.friction_memory, tied, np.nan)
+        count = twin.friction.rls.count.astype(float)
+        new = count > seen + 10
+        seen = np.where(new, count, seen)
+        ok = np.isfinite(tied)
         td = twin.friction.t_data
-        points = {"tied": value, "truth": np.where(ok, truth_at(td), np.nan),
+        points = {"tied": tied, "truth": np.where(ok, truth_at(td), np.nan),
                   "smoothed": np.where(ok, tap.smoothed, np.nan)}
         spread = tap.spread_h(td)
-        f_epoch, v_epoch, t_epoch = epoch_friction.take()
         for source, tr in variants.values():
-            if source == "epoch":  # gated by the ratio being known (EpochFriction.add)
-                tr.record(th, f_epoch, v_epoch, None, at=t_epoch)
-            elif isinstance(tr, KinkAwareTrend):
-                tr.record(th, points[source], var, fresh, at=at, spread_h=spread)
+            if isinstance(tr, KinkAwareTrend):
+                tr.record(th, points[source], tied_var, new, at=td / 3600.0, spread_h=spread)
             elif source != "twin":
-                tr.record(th, points[source], var, fresh, at=at)
+                tr.record(th, points[source], tied_var, new, at=td / 3600.0)
 
     twin.friction_trend.record = record  # type: ignore[method-assign]
     ones = np.ones(n, dtype=bool)
@@ -265,11 +226,10 @@ def main() -> None:
               f"({np.quantile(res[:, 1], 0.25):.2f}-{np.quantile(res[:, 1], 0.75):.2f}) | {np.median(res[:, 3]):.2f} | "
               f"{res[lo_q, 2].mean():.2f}, {np.median(res[lo_q, 1]):.3f} | {res[hi_q, 2].mean():.2f}, "
               f"{np.median(res[hi_q, 1]):.3f}")
-    twin_name = next(iter(variants))
+    twin_name, old_name = list(variants)[:2]
     print(f"friction alpha-lambda at lambda, seed {args.seed}: twin {headline[twin_name]:.2f}, "
-          f"kink-aware on the same points {headline['kink-aware, tied estimate']:.2f}, "
-          f"per-epoch points {headline['per-epoch points']:.2f}")
-
+          f"round 26's running estimate {headline[old_name]:.2f}, "
+          f"kink-aware on it {headline['kink-aware, running estimate']:.2f}")
 
 if __name__ == "__main__":
     main()

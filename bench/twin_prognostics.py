@@ -7,7 +7,9 @@ temperature-sensor bias drift, spoofed temperature sensor) ``--runs`` seeded rob
 plus ``--healthy`` robots without any, run unpaced through ``sigma_sim.wear`` (each robot with its own hidden
 manufacturing spread: +-10 % on thermal constants, winding resistance, friction and internal resistance, +-5 % on
 capacity). The real twin core (``ActuatorTwin``, ``BatteryTwin``; rows are independent robots) sees only the
-measurements; the truth (failure times, onsets, spread) is read by this script alone, for scoring.
+measurements, sampled every ``--dt`` seconds (1 s: the robot's battery_state rate, a tenth of its joint_states and
+actuator_health rates; the 4 s of rounds 1-26 aliased the joint's 7.3 s swing); the truth (failure times, onsets,
+spread) is read by this script alone, for scoring. ``--kinds`` runs a subset (other robots than the whole bench's).
 
 Scored per kind, on forecasts made every ``--every`` hours from the onset to the true failure:
 - alpha-lambda (alpha 0.2, lambda 0.5 between onset and failure, beta 0.5: at least half of the ToE draws in the cone),
@@ -345,7 +347,9 @@ def main() -> None:
     ap.add_argument("--healthy", type=int, default=50, help="runs without degradation")
     ap.add_argument("--seed", type=int, default=1000, help="(tuning used seed 0; report other seeds)")
     ap.add_argument("--hours", type=float, default=60.0, help="simulated hours per run")
-    ap.add_argument("--dt", type=float, default=4.0, help="sample period of the simulated drivers [s]")
+    ap.add_argument("--dt", type=float, default=1.0,
+                    help="sample period of the simulated drivers [s] (round 27: 1 s, a robot's battery_state rate; its "
+                         "joint_states and actuator_health come at 10 Hz; 4 s before)")
     ap.add_argument("--kinds", nargs="+", choices=KINDS, default=None,
                     help="simulate only these degradation kinds (a diagnostic: other robots than the whole bench's; "
                          "the headline then averages these kinds)")

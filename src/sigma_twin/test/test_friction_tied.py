@@ -2,7 +2,8 @@
 
 On a swinging joint ``sign(omega)`` and ``omega`` are nearly collinear regressors, so the free Coulomb estimate
 scatters with the viscous one; wear raises both together, so with ``b = r f_c`` imposed (``r`` learnt from the
-estimator's own history) the Coulomb friction is far less noisy. The twin trends and reports that estimate.
+estimator's own history) the Coulomb friction is far less noisy. The twin reports that estimate; its trend gets the
+per-epoch points tied by the same ratio (round 27, test_friction_epoch_points.py).
 """
 
 from __future__ import annotations
@@ -11,10 +12,7 @@ import math
 
 import numpy as np
 
-from sigma_sim.degradation import Degradation
-from sigma_sim.wear import WearConfig, WearSimulator
 from sigma_twin.core.friction import FrictionEstimator
-from sigma_twin.core.twin import ActuatorTwin
 
 W = 2.0 * math.pi / 7.3  # the wear model's swing
 
@@ -84,21 +82,3 @@ def test_no_ratio_without_a_positive_coulomb_history() -> None:
     assert np.isnan(fe.viscous_ratio[0])
     f, var = fe.tied()
     assert f[0] == fe.coulomb[0] and var[0] == fe.coulomb_var[0]
-
-
-def test_the_friction_trend_records_the_tied_estimate() -> None:
-    sim = WearSimulator([None, None, Degradation("friction_growth", onset=1800.0, rate=0.5)], seed=5,
-                        cfg=WearConfig(dt=4.0))
-    act = ActuatorTwin(sim.n)
-    ones = np.ones(sim.n, dtype=bool)
-    while sim.t < 2.2 * 3600.0:
-        m = sim.step()
-        act.add(m.t, m.current, m.t_winding, m.t_housing, m.position, m.velocity, m.effort, ones, ones)
-        k = (act.friction_trend.head - 1) % act.friction_trend.cap
-        if act.friction_trend.head and sim.t == act.next_epoch - act.prog.epoch:  # an epoch was just recorded
-            y = act.friction_trend.y[:, k]
-            f, _ = act.friction.tied()
-            rec = np.isfinite(y)
-            assert np.allclose(y[rec], f[rec]), (y, f)
-    assert np.isfinite(act.friction_trend.y).any()
-    assert np.all(np.isfinite(act.friction.viscous_ratio))

@@ -5,11 +5,9 @@ from pathlib import Path
 from typing import Any
 
 # twin_node's parameters for a fast-forwarded wear run (test_health_to_cloud.py; test_friction_health.py replays the
-# same run offline): shortened estimator memories and trend epochs, so 75 minutes of wear are enough. friction_lead
-# was tuned with the default friction_memory (1800 s); with 600 s and 0.75 h the friction level read the one of
-# ~0.65 h before the newest data (health 0.92-0.97 against a truth of 0.69): the lead in proportion, 0.25 h
+# same run offline): shortened estimator memories and trend epochs, so 75 minutes of wear are enough
 WEAR_RUN_PARAMS = {"estimator.thermal_memory": 1200.0, "estimator.friction_memory": 600.0, "prognosis.epoch": 120.0,
-                   "prognosis.min_history": 0.5, "prognosis.trend_window": 3.0, "prognosis.friction_lead": 0.25}
+                   "prognosis.min_history": 0.5, "prognosis.trend_window": 3.0}
 
 
 def section(params: dict, prefix: str) -> dict:

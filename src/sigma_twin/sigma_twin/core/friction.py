@@ -12,6 +12,14 @@ estimates of ``f_c`` and ``b`` scatter together (their errors correlate at about
 is a property of the joint that stays while it wears: it is learnt from the estimator's whole history (the mean of
 ``b`` over the mean of ``f_c`` once the RLS forgets), and ``tied()`` is ``f_c`` with ``b = r f_c`` imposed -- the
 constrained least-squares solution, computed from the same RLS's estimate and covariance (no second filter).
+
+Round 27: the trend gets one *independent* point per epoch (``epoch_point``; a joint that hardly moved in an epoch
+carries its samples into the next): the least-squares fit of the same load terms and of the Coulomb friction, the
+viscous term tied by the learnt ratio, to those samples alone, at their mean time. The forgetting RLS's output is a
+running average over hours of clock time (its memory is moving time): trended, it blurred the onset and its errors
+were correlated from point to point; per-epoch points share no data, so the trend's fit does the smoothing itself.
+They need the joint sampled well above its motion's own rhythm: 4 s samples of a 7.3 s swing visit a slowly
+rotating set of phases and the points step with it (round 26); the robot's ``joint_states`` come at 10 Hz.
 """
 
 from __future__ import annotations
@@ -22,12 +30,14 @@ from sigma_twin.core import data_time
 from sigma_twin.core.rls import VectorRLS
 
 MIN_SPEED = 0.05  # rad/s
+RATIO_MEMORIES = 1.0  # a per-epoch point needs the viscous ratio learnt over this many memories of motion
+MIN_POINT_SAMPLES = 10  # and at least this many samples (four coefficients are fitted)
 
 
 class FrictionEstimator:
     """``n`` joints; ``coulomb`` and ``coulomb_var`` are the estimate and its variance [N*m, (N*m)^2]."""
 
-    def __init__(self, n: int, memory: float) -> None:
+    def __init__(self, n: int, memory: float, min_motion: float = 120.0) -> None:
         self.memory = memory
         self.rls = VectorRLS(n, 5, np.array([0.0, 0.0, 0.0, 1.0, 0.5]), np.array([1e3, 1e3, 1e3, 1e2, 1e2]), 1.0,
                              noise0=1.0)
@@ -39,6 +49,13 @@ class FrictionEstimator:
         # growing-memory phase), for the ratio b / f_c that wear leaves unchanged
         self.sum_coulomb = np.zeros(n)
         self.sum_viscous = np.zeros(n)
+        self.ratio_motion = np.zeros(n)  # [s] of motion behind those sums
+        # round 27: the least-squares sums of the samples since the last friction point (one independent point per
+        # epoch: ``epoch_point``; x x', x y, y y, the sum of times, the count), and the motion they hold [s]
+        self.n = n
+        self.min_motion = min_motion
+        self._xtx, self._xty = np.zeros((n, 5, 5)), np.zeros((n, 5))
+        self._yy, self._tt, self._count, self._motion = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
 
     def add(self, t: float, position: np.ndarray, velocity: np.ndarray, effort: np.ndarray,
             valid: np.ndarray) -> None:
@@ -51,6 +68,7 @@ class FrictionEstimator:
         q, w = np.where(moving, position, 0.0), np.where(moving, velocity, 0.0)
         x = np.stack([np.ones_like(q), np.sin(q), np.cos(q), np.sign(w), w], axis=1)
         count = self.rls.count.astype(float)
+        self._add_to_epoch(t, x, np.where(moving, effort, 0.0), moving, (1.0 - lam) * self.memory)
         self.rls.update(x, np.where(moving, effort, 0.0), moving, forgetting=lam)
         a = np.maximum(1.0 - lam, 1.0 / (1.0 + count))  # the RLS's own weights: growing memory, then forgetting
         self.t_data = data_time.advance(self.t_data, t, a, moving)
@@ -59,6 +77,55 @@ class FrictionEstimator:
         settled = moving & (self.rls.count >= 1.0 / max(1.0 - lam, 1e-12))
         np.add(self.sum_coulomb, self.rls.theta[:, 3], out=self.sum_coulomb, where=settled)
         np.add(self.sum_viscous, self.rls.theta[:, 4], out=self.sum_viscous, where=settled)
+        np.add(self.ratio_motion, (1.0 - lam) * self.memory, out=self.ratio_motion, where=settled)
+
+    def _add_to_epoch(self, t: float, x: np.ndarray, effort: np.ndarray, moving: np.ndarray, spacing: float) -> None:
+        """One sample into the current point's least-squares sums (regressors ``x``: 1, sin q, cos q, sign(omega),
+        omega), from the end of the RLS's start-up on. ``spacing``: the sample's share of motion time [s]."""
+        use = moving & (self.ratio_motion > 0.0) & np.isfinite(effort) & np.isfinite(x).all(axis=1)
+        if not use.any():
+            return
+        z = np.where(use[:, None], np.nan_to_num(x), 0.0)
+        y = np.where(use, np.nan_to_num(effort), 0.0)
+        self._xtx += z[:, :, None] * z[:, None, :]
+        self._xty += z * y[:, None]
+        self._yy += y * y
+        self._tt += np.where(use, t, 0.0)
+        self._count += use
+        self._motion += np.where(use, spacing, 0.0)
+
+    def epoch_point(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The samples since the last point: Coulomb friction [N*m] from them alone (load terms fitted with it, the
+        viscous term tied by the learnt ratio as it stands now), its variance and their data time [s, the samples'
+        mean time]. NaN for a row with less than ``min_motion`` seconds of motion in them (a joint that hardly moved,
+        or stood at a dock), or whose ratio has been learnt over less than ``RATIO_MEMORIES`` of motion; such a row
+        keeps its samples for its next point, which is tied with the older ratio (round 27: tied with the ratio of
+        the RLS's start-up, the first points of two of four healthy knees read 0.05 N*m low, and the growth model
+        took their rise for an onset)."""
+        n = self._count
+        r = self.viscous_ratio
+        ok = ((self._motion >= self.min_motion) & (n >= MIN_POINT_SAMPLES) & np.isfinite(r)
+              & (self.ratio_motion >= RATIO_MEMORIES * self.memory))
+        f = np.full(self.n, np.nan)
+        var = np.full(self.n, np.nan)
+        if ok.any():
+            tie = np.zeros((int(ok.sum()), 4, 5))  # z = tie x: (1, sin q, cos q, sign(omega) + r omega)
+            tie[:, 0, 0] = tie[:, 1, 1] = tie[:, 2, 2] = tie[:, 3, 3] = 1.0
+            tie[:, 3, 4] = r[ok]
+            a = np.einsum("nij,njk,nlk->nil", tie, self._xtx[ok], tie) + 1e-9 * np.eye(4)
+            b = np.einsum("nij,nj->ni", tie, self._xty[ok])
+            try:
+                inv = np.linalg.inv(a)
+            except np.linalg.LinAlgError:  # a joint held still within one pose: no point from it
+                inv = np.linalg.pinv(a)
+            theta = np.einsum("nij,nj->ni", inv, b)
+            rss = np.maximum(self._yy[ok] - np.einsum("ni,ni->n", theta, b), 0.0)
+            f[ok] = theta[:, 3]
+            var[ok] = rss / (n[ok] - 4.0) * inv[:, 3, 3]
+        when = np.where(ok, self._tt / np.maximum(n, 1.0), np.nan)
+        for sums in (self._xtx, self._xty, self._yy, self._tt, self._count, self._motion):
+            sums[ok] = 0.0
+        return f, var, when
 
     @property
     def coulomb(self) -> np.ndarray:

@@ -113,11 +113,6 @@ class PrognosisParams:
                                                    "correlated over this share of estimator.thermal_memory "
                                                    "(variance x share x thermal_memory / epoch, at least 1; "
                                                    "round 9, 1 before)")
-    friction_lead: float = param(0.75, unit="h", low=0.0, high=4.0,
-                                 description="the friction estimate stands for a time this much after its data "
-                                             "time (its forgetting kernel reads high on a growing friction); its "
-                                             "trend points are placed that much later (round 9, 0 before); "
-                                             "tuned with friction_memory 1800 s: tune it again for another memory")
     bias_correlation_time: float = param(600.0, unit="s", low=0.0, high=86400.0,
                                          description="the sensor-bias trend treats its points' noise as correlated "
                                                      "over this long (variance x time / epoch, at least 1; round 11, "

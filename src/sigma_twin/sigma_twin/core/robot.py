@@ -192,7 +192,8 @@ class RobotTwin:
         act, th = fa["actuator"], self.actuators.thermal
         ws, we = maintenance_window(t, act, self.prog)
         gain, gain_var = th.gain()
-        fric, fric_var = self.actuators.friction.tied()  # what the friction trend follows (round 24)
+        # the running estimate (viscous term tied, round 24); the trend follows per-epoch points of the same model
+        fric, fric_var = self.actuators.friction.tied()
         spoofed = [j for j, s in zip(self.joints, th.spoofed, strict=True) if s]
         out = []
         conf = self.guard.confidence

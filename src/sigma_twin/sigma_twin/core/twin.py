@@ -77,7 +77,8 @@ class ActuatorTwin:
         self.est, self.limits = est or EstimatorParams(), limits or LimitParams()
         self.prog, self.spoof = prog or PrognosisParams(), spoof or SpoofParams()
         self.thermal = ThermalEstimator(n, self.est, self.spoof)
-        self.friction = FrictionEstimator(n, self.est.friction_memory)
+        # a friction point needs a fifth of an epoch of motion (a joint that moved less carries its samples on)
+        self.friction = FrictionEstimator(n, self.est.friction_memory, min_motion=0.2 * self.prog.epoch)
         self.bias = RestBias(n, self.est)
         # the thermal limit is crossed through either of two hidden parameters, each trended on its own: the winding
         # part g = a1/a2 = R0 R_wh (winding resistance drift) and the housing part x = b1/b2 = R_ha/R_wh (cooling loss)
@@ -92,13 +93,11 @@ class ActuatorTwin:
                                         correlation_time=self.prog.cooling_noise_share * self.est.thermal_memory)
         # their points carry the time their data stand for (ThermalEstimator.t_data_g / t_data_x, round 7)
         self.winding_trend.lag_h = self.cooling_trend.lag_h = 0.0
+        # round 27: one independent point per epoch (FrictionEstimator.epoch_point) at its samples' mean time: points
+        # share no data, so their noise is not inflated (the correlation time is the epoch) and need no lead
         self.friction_trend = make_trend(n, self.prog, rising=True, scale=0.75 * self.limits.friction_limit,
-                                         correlation_time=self.est.friction_memory)
-        # its points carry the time their data stand for (FrictionEstimator.t_data), moved later by friction_lead
-        # (round 9): on a growing friction the forgetting kernel, hours of clock time wide (a joint moves a quarter of
-        # the time), reads high -- E[f] = f(t_data) + f'' Var(t)/2 -- i.e. the estimate leads its data time (round 6
-        # measured 0.15-0.7 h on seed 0)
-        self.friction_trend.lag_h = -self.prog.friction_lead
+                                         correlation_time=self.prog.epoch)
+        self.friction_trend.lag_h = 0.0
         # points within one rest share its residual transient; round 11: its noise inflation is
         # prognosis.bias_correlation_time over the epoch (1 by default; 3 before: with 1800 s the 5-95 % interval
         # held the true remaining time in 0.98 of seed 0's forecasts, wider than its errors, and alpha-lambda, which
@@ -107,7 +106,7 @@ class ActuatorTwin:
                                      correlation_time=self.prog.bias_correlation_time, min_points=3)
         self.bias_trend.lag_h = 0.0  # the rest-time EWMA trails by minutes only
         self.next_epoch = np.nan
-        self._seen = {"friction": np.zeros(n), "bias": np.zeros(n)}
+        self._seen = np.zeros(n)  # rest-bias samples behind the last bias point
         self._t_seen = {"g": np.full(n, -np.inf), "x": np.full(n, -np.inf)}  # data time of the last thermal points
         self._rests = np.zeros(n)
 
@@ -141,8 +140,8 @@ class ActuatorTwin:
         # the estimators' start-up transient is not wear: trends begin after two memories of data
         run = t - self.thermal.t_first
         settled = np.isfinite(self.thermal.baseline_a1) & (run >= 2.0 * self.est.thermal_memory)
-        counts = {"friction": self.friction.rls.count.astype(float), "bias": self.bias.seen.copy()}
-        fresh = {f: counts[f] > self._seen[f] + (RestBias.MEMORY if f == "bias" else 10) for f in counts}
+        seen = self.bias.seen.copy()
+        fresh = seen > self._seen + RestBias.MEMORY
         # bias points: at the end of every rest, and within a long rest once the housing has cooled (three of its
         # time constants 1/b2 after settling: before that the winding still sheds heat through it and reads high),
         # each time the rest-time EWMA has renewed itself (its memory) -- a drift moving during a rest is followed
@@ -150,9 +149,8 @@ class ActuatorTwin:
         cooled = np.nan_to_num(t - self.bias.rest_since, nan=0.0) >= self.est.rest_settle + 3.0 * tau_h
         ended = self.bias.rests > self._rests
         self._rests = self.bias.rests.copy()
-        fresh["bias"] = (fresh["bias"] & cooled) | ended
-        for f in counts:
-            self._seen[f] = np.where(fresh[f], counts[f], self._seen[f])
+        fresh = (fresh & cooled) | ended
+        self._seen = np.where(fresh, seen, self._seen)
         use = settled & ~self.thermal.spoofed
         # a thermal point is new evidence once its data time has moved on by a quarter epoch (at a dock it stands)
         for name, trend, value, var, t_data in (("g", self.winding_trend, g, g_var, self.thermal.t_data_g),
@@ -161,15 +159,13 @@ class ActuatorTwin:
             ok = use & moved & np.isfinite(value) & np.isfinite(var)
             self._t_seen[name] = np.where(ok, t_data, self._t_seen[name])
             trend.record(th, np.where(use, value, np.nan), var, ok, at=t_data / 3600.0)
-        # round 24: the Coulomb friction with the viscous term tied to it (FrictionEstimator.tied): the free f_c,
-        # whose error moves with b's (correlation -0.94), scattered 0.054 N*m within a row on seed 0, the tied 0.023
-        fric, fric_var = self.friction.tied()
-        self.friction_trend.record(th, np.where(run >= 2.0 * self.est.friction_memory, fric, np.nan),
-                                   fric_var, fresh["friction"], at=self.friction.t_data / 3600.0)
+        # round 27: the epoch's own friction point (the viscous term tied to it, round 24), at its samples' mean time
+        fric, fric_var, fric_t = self.friction.epoch_point()
+        self.friction_trend.record(th, fric, fric_var, np.isfinite(fric), at=fric_t / 3600.0)
         # round 25: at its data time (the rest-time EWMA's mean time), as the other features' points; before, at the
         # epoch's clock time, up to an epoch and the EWMA's memory late (sensor bias alpha-lambda 0.73 -> 0.77 / 0.75
         # on the held-out seeds 1000 / 2000)
-        self.bias_trend.record(th, np.abs(self.bias.bias), self.bias.var, fresh["bias"], at=self.bias.t_data / 3600.0)
+        self.bias_trend.record(th, np.abs(self.bias.bias), self.bias.var, fresh, at=self.bias.t_data / 3600.0)
 
     def forecast(self, t: float, rng: np.random.Generator, mean_sq_current: np.ndarray | None = None,
                  ambient: float | None = None) -> dict[str, ModeForecast]:
