@@ -110,7 +110,7 @@ def main() -> None:
     degs = [sample_degradation(rng, KIND, level_at_life=level) for _ in range(args.runs)]
     sim = WearSimulator(degs, seed=args.seed + 1, cfg=cfg)
     n = sim.n
-    est = EstimatorParams(window=16.0)
+    est = EstimatorParams()
     limits = LimitParams(max_winding_temperature=cfg.max_winding_temperature, friction_limit=cfg.friction_limit,
                          rated_capacity=cfg.rated_capacity_ah, capacity_eol_share=cfg.capacity_eol_share,
                          bias_tolerance=cfg.bias_tolerance)

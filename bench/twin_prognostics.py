@@ -353,7 +353,8 @@ def main() -> None:
     ap.add_argument("--kinds", nargs="+", choices=KINDS, default=None,
                     help="simulate only these degradation kinds (a diagnostic: other robots than the whole bench's; "
                          "the headline then averages these kinds)")
-    ap.add_argument("--window", type=float, default=16.0, help="twin estimator window [s]")
+    ap.add_argument("--window", type=float, default=EstimatorParams().window,
+                    help="twin thermal estimator window [s] (round 27: the node's estimator.window; 16 s before)")
     ap.add_argument("--every", type=float, default=0.5, help="forecast every this many hours")
     ap.add_argument("--evidence-z", type=float, default=PrognosisParams().evidence_z,
                     help="risk only with a trend slope this many std toward the limit (0 = off: the former twin)")

@@ -25,7 +25,7 @@ def _bench():
 @pytest.mark.skipif(not BENCH.exists(), reason="bench/ is not part of an installed package")
 def test_seeded_bench_slice():
     bench = _bench()
-    args = argparse.Namespace(runs=2, healthy=4, seed=7, hours=20.0, dt=1.0, window=16.0, every=1.0)
+    args = argparse.Namespace(runs=2, healthy=4, seed=7, hours=20.0, dt=1.0, window=10.0, every=1.0)
     res = bench.simulate(args)
     out = bench.score(res, args)
     spoof = out["spoofed_temperature"]
@@ -44,7 +44,7 @@ def test_seeded_bench_slice():
 def test_one_kind_slice():
     """``--kinds``: only those robots are simulated and scored (no spoofed sensors: nothing to detect)."""
     bench = _bench()
-    args = argparse.Namespace(runs=2, healthy=1, seed=7, hours=4.0, dt=1.0, window=16.0, every=1.0,
+    args = argparse.Namespace(runs=2, healthy=1, seed=7, hours=4.0, dt=1.0, window=10.0, every=1.0,
                               kinds=["capacity_fade"])
     res = bench.simulate(args)
     assert list(res["sim"].kinds) == ["capacity_fade", "capacity_fade", ""]
