@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sigma_twin.core.growth import onset_posterior, prior_precisions
 from sigma_twin.core.params import PrognosisParams
 
 Arr = np.ndarray
@@ -120,7 +121,7 @@ def mixture(trend: FleetTrend, times_h: Arr, values: Arr, now_h: float) -> dict[
     sigma2 = np.maximum(rss_best / dof * dof / np.maximum(dof - 2.0, 1.0), p.noise_floor ** 2) * trend.inflation
     # Bayesian pass with priors c0 ~ N(0, 100^2), a ~ N(0, slope_prior^2), b ~ N(0, curvature_prior^2), written as
     # s2 * A = M + s2 * P: log_ml = 0.5 b^T A^-1 b - 0.5 log|A| with b = (0, uy1, uy2) / s2
-    pc0, pa, pb = 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
+    pc0, pa, pb = prior_precisions(p)
     s2 = sigma2[:, None]
     a00 = nn + s2 * pc0
     inv0 = 1.0 / a00
@@ -130,18 +131,10 @@ def mixture(trend: FleetTrend, times_h: Arr, values: Arr, now_h: float) -> dict[
     det2 = s11 * s22 - s12 * s12
     quad = (s22 * uy1 * uy1 - 2.0 * s12 * uy1 * uy2 + s11 * uy2 * uy2) / det2
     log_ml = 0.5 * quad / s2 - 0.5 * (np.log(a00 * det2) - 3.0 * np.log(s2))
-    a0 = count / sigma2 + pc0
-    log_ml_none = -0.5 * np.log(a0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
-    n_cand = np.maximum(valid.sum(axis=1), 1.0)
-    lp = np.where(valid, math.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
-    lp_none = math.log1p(-p.onset_prior) + log_ml_none
-    top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
-    wts = np.exp(lp - top[:, None])
-    w_none = np.exp(lp_none - top)
-    total = wts.sum(axis=1) + w_none
+    weight, weight_none = onset_posterior(log_ml, valid, count, sigma2, p)
     first = np.where(count > 0, np.min(np.where(w, tau[None, :], np.inf), axis=1, initial=np.inf), 0.0)
     span = np.where(count > 0, -first - trend.lag_h, 0.0)
-    return {"weight": wts / total[:, None], "weight_none": w_none / total, "u": u, "uy1": uy1, "uy2": uy2,
+    return {"weight": weight, "weight_none": weight_none, "u": u, "uy1": uy1, "uy2": uy2,
             "tau": tau, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid,
             "ready": (count >= trend.min_points) & (span >= p.min_history)}
 

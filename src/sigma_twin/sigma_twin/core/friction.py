@@ -65,11 +65,13 @@ class FrictionEstimator:
             return
         dt = np.nanmedian(np.where(moving, t - self.t_last, np.nan)) if np.isfinite(self.t_last[moving]).any() else 0
         lam = 1.0 - min(max(float(np.nan_to_num(dt)), 0.0) / self.memory, 0.5)
+        spacing = (1.0 - lam) * self.memory  # the sample's share of motion time, as the forgetting takes it [s]
         q, w = np.where(moving, position, 0.0), np.where(moving, velocity, 0.0)
         x = np.stack([np.ones_like(q), np.sin(q), np.cos(q), np.sign(w), w], axis=1)
+        y = np.where(moving, effort, 0.0)
         count = self.rls.count.astype(float)
-        self._add_to_epoch(t, x, np.where(moving, effort, 0.0), moving, (1.0 - lam) * self.memory)
-        self.rls.update(x, np.where(moving, effort, 0.0), moving, forgetting=lam)
+        self._add_to_epoch(t, x, y, moving, spacing)
+        self.rls.update(x, y, moving, forgetting=lam)
         a = np.maximum(1.0 - lam, 1.0 / (1.0 + count))  # the RLS's own weights: growing memory, then forgetting
         self.t_data = data_time.advance(self.t_data, t, a, moving)
         self.t_last = np.where(moving, t, self.t_last)
@@ -77,7 +79,7 @@ class FrictionEstimator:
         settled = moving & (self.rls.count >= 1.0 / max(1.0 - lam, 1e-12))
         np.add(self.sum_coulomb, self.rls.theta[:, 3], out=self.sum_coulomb, where=settled)
         np.add(self.sum_viscous, self.rls.theta[:, 4], out=self.sum_viscous, where=settled)
-        np.add(self.ratio_motion, (1.0 - lam) * self.memory, out=self.ratio_motion, where=settled)
+        np.add(self.ratio_motion, spacing, out=self.ratio_motion, where=settled)
 
     def _add_to_epoch(self, t: float, x: np.ndarray, effort: np.ndarray, moving: np.ndarray, spacing: float) -> None:
         """One sample into the current point's least-squares sums (regressors ``x``: 1, sin q, cos q, sign(omega),

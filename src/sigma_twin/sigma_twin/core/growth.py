@@ -78,6 +78,29 @@ def onset_grid(tau: Arr, valid: Arr, step_h: float) -> tuple[Arr, Arr, Arr, Arr]
     return first, has, tau_c, valid_c
 
 
+def prior_precisions(p: PrognosisParams) -> tuple[float, float, float]:
+    """Prior precisions of the growth model's level, slope and curvature: c0 ~ N(0, 100^2), a ~ N(0, slope_prior^2),
+    b ~ N(0, curvature_prior^2) (feature scale, hours)."""
+    return 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
+
+
+def onset_posterior(log_ml: Arr, valid: Arr, count: Arr, sigma2: Arr, p: PrognosisParams) -> tuple[Arr, Arr]:
+    """Posterior weights of each row's onset candidates (``log_ml``: their log marginal likelihoods, rows x
+    candidates; ``valid`` the real ones) and of "no onset". The prior puts ``onset_prior`` evenly over the valid
+    candidates (uniform in time) and the rest on "no onset", whose model is the level alone (``count`` points of
+    noise ``sigma2``; the growth terms' prior cancels against their own |A| contribution)."""
+    pc0, pa, pb = prior_precisions(p)
+    log_ml_none = -0.5 * np.log(count / sigma2 + pc0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
+    n_cand = np.maximum(valid.sum(axis=1), 1.0)
+    lp = np.where(valid, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
+    lp_none = np.log1p(-p.onset_prior) + log_ml_none
+    top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
+    wts = np.exp(lp - top[:, None])
+    w_none = np.exp(lp_none - top)
+    total = wts.sum(axis=1) + w_none
+    return wts / total[:, None], w_none / total
+
+
 class GrowthTrend(FeatureTrend):
     """``FeatureTrend`` whose forecast is the onset-and-growth mixture (same history, same ``Forecast``)."""
 
@@ -133,23 +156,13 @@ class GrowthTrend(FeatureTrend):
         sigma2 = np.maximum(s2 * dof / np.maximum(dof - 2.0, 1.0), p.noise_floor ** 2) * self.inflation
         # Bayesian pass: prior c0 ~ N(0, 100^2), a ~ N(0, slope_prior^2), b ~ N(0, curvature_prior^2)
         s2c = sigma2[:, None]
-        pc0, pa, pb = 1.0 / 100.0 ** 2, 1.0 / p.slope_prior ** 2, 1.0 / p.curvature_prior ** 2
+        pc0, pa, pb = prior_precisions(p)
         ch = _chol3(nn / s2c + pc0, sx1 / s2c, sx2 / s2c, sx11 / s2c + pa, sx12 / s2c, sx22 / s2c + pb)
         z = _forward(ch, np.zeros_like(nn), sy1 / s2c, sy2 / s2c)
         mean = _backward(ch, *z)
         log_ml = 0.5 * (z[0] ** 2 + z[1] ** 2 + z[2] ** 2) - (np.log(ch[0]) + np.log(ch[3]) + np.log(ch[5]))
-        # "no onset": only c0 (the growth terms' prior cancels against their own |A| contribution)
-        a0 = count / sigma2 + pc0
-        log_ml_none = -0.5 * np.log(a0) - 0.5 * np.log(pa) - 0.5 * np.log(pb)
-        # onset prior: p_onset spread evenly over the candidate onsets (uniform in time), the rest on "no onset"
-        n_cand = np.maximum(valid_c.sum(axis=1), 1.0)
-        lp = np.where(valid_c, np.log(p.onset_prior) - np.log(n_cand)[:, None] + log_ml, -np.inf)
-        lp_none = np.log1p(-p.onset_prior) + log_ml_none
-        top = np.maximum(np.max(lp, axis=1, initial=-np.inf), lp_none)
-        wts = np.exp(lp - top[:, None])
-        w_none = np.exp(lp_none - top)
-        total = wts.sum(axis=1) + w_none
-        return {"weight": wts / total[:, None], "weight_none": w_none / total, "mean": np.stack(mean, axis=2),
+        weight, weight_none = onset_posterior(log_ml, valid_c, count, sigma2, p)
+        return {"weight": weight, "weight_none": weight_none, "mean": np.stack(mean, axis=2),
                 "chol": ch, "tau_on": tau_c, "ybar": ybar, "count": count, "sigma2": sigma2, "valid": valid_c,
                 "first": np.where(has, first, 0.0)}
 
