@@ -9,7 +9,14 @@ import pytest
 from sigma_twin.core.friction import FrictionEstimator
 from sigma_twin.core.params import EstimatorParams, SpoofParams
 from sigma_twin.core.sensors import RestBias
-from sigma_twin.core.thermal import COPPER_ALPHA, ThermalEstimator, critical_scale, periodic_peak, steady_rise
+from sigma_twin.core.thermal import (
+    COPPER_ALPHA,
+    ThermalEstimator,
+    critical_scale,
+    periodic_peak,
+    steady_rise,
+    stretch_failure,
+)
 
 # a motor of the simulator's "large" class: R0 0.12 ohm, C_w 40, C_h 900, R_wh 0.8, R_ha 1.2
 A1, A2, B1, B2 = 0.12 / 40.0, 1.0 / (0.8 * 40.0), 1.0 / (0.8 * 900.0), 1.0 / (1.2 * 900.0)
@@ -44,6 +51,54 @@ def test_periodic_peak_matches_integration_of_the_two_node_model() -> None:
     steady = periodic_peak(g * one, x * one, B2 * one, 100.0 * one, 100.0 * one, np.full(1, np.nan),
                            np.full(1, np.nan), 25.0)[0]
     assert abs(steady - steady_rise(np.array([g * (1 + x)]), np.array([100.0]), 25.0)[0]) < 0.03 * steady
+
+
+def integrate_into(a1: float, a2: float, b1: float, b2: float, i2_work: float, work: float, rest: float,
+                   into: float, cycles: int = 12, dt: float = 1.0) -> float:
+    """Winding rise ``into`` seconds after the start of the last cycle's work stretch, by explicit Euler."""
+    tw = th = 0.0
+    for c in range(cycles):
+        for k in range(int((work + rest) / dt)):
+            if c == cycles - 1 and k * dt >= into:
+                return tw
+            i2 = i2_work if k * dt < work else 0.0
+            dtw = a1 * i2 * (1.0 + COPPER_ALPHA * tw) - a2 * (tw - th)
+            dth = b1 * (tw - th) - b2 * th
+            tw, th = tw + dt * dtw, th + dt * dth
+    return tw
+
+
+def test_rise_within_a_stretch_matches_integration() -> None:
+    """Round 28: ``periodic_peak(at=...)`` is the rise part of the way into a stretch (the housing starts it cooled
+    by the rest before); the winding only fails while it works, and not at the start of a stretch."""
+    g, x, one = A1 / A2, B1 / B2, np.ones(1)
+    for cooling in (1.0, 4.0):
+        b2 = B2 / cooling
+        rises = []
+        for share in (0.25, 0.5, 1.0):
+            ref = integrate_into(A1, A2, B1, b2, 120.0, 5400.0, 9000.0, share * 5400.0)
+            model = periodic_peak(g * one, x * cooling * one, b2 * one, 120.0 * one, 120.0 * one, 5400.0 * one,
+                                  9000.0 * one, 25.0, at=share * 5400.0 * one)[0]
+            assert abs(model - ref) < 0.06 * ref, (cooling, share, model, ref)
+            rises.append(model)
+        assert rises[0] < rises[1] < rises[2]
+        end = periodic_peak(g * one, x * cooling * one, b2 * one, 120.0 * one, 120.0 * one, 5400.0 * one,
+                            9000.0 * one, 25.0)[0]
+        assert rises[2] == pytest.approx(end)
+
+
+def test_stretch_failure_by_hand() -> None:
+    """Stretch 0 runs from 0.5 h ago for 1.6 h, one every 4 h; levels: the limits of a half and of a whole stretch."""
+    ttf = np.array([[[5.0, 1.0],        # the whole-stretch limit crossed within stretch 0, the half one not by its half
+                     [9.0, 3.5],        # crossed in the rest: the next stretch's end
+                     [4.0, 3.5],        # ... and by then the half-stretch limit too: its half
+                     [np.inf, np.inf],  # never
+                     [0.0, 0.0]]])      # at the limit now: while working, now
+    out = stretch_failure(ttf, np.array([-0.5]), np.array([1.6]), np.array([4.0]), np.array([[0.8, 1.6]]))
+    assert out[0] == pytest.approx([1.1, 5.1, 4.3, np.inf, 0.3])
+    # a row without a learnt rhythm keeps the whole-stretch crossing
+    nan = np.full(1, np.nan)
+    assert stretch_failure(ttf, nan, nan, nan, np.array([[np.nan, np.nan]]))[0] == pytest.approx(ttf[0, :, -1])
 
 
 def test_critical_scale_reaches_the_limit_and_cooling_loss_needs_more_than_the_steady_state_says() -> None:

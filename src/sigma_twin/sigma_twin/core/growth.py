@@ -24,6 +24,8 @@ the limit is a closed-form root. Each row's draws are returned in random order (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from sigma_twin.core.params import PrognosisParams
@@ -228,15 +230,18 @@ class GrowthTrend(FeatureTrend):
         return np.where(ready, value, np.nan), np.where(ready, var_mix * self.scale ** 2, np.nan)
 
     def forecast(self, t_h: float, limit: np.ndarray, rng: np.random.Generator,
-                 limit_std: float = 0.0) -> Forecast:
+                 limit_std: float = 0.0, failure: Callable[[np.ndarray], np.ndarray] | None = None) -> Forecast:
         """Distribution of the time until the feature reaches ``limit`` (per row), from ``t_h`` on. ``limit_std``: the
-        limit's own relative uncertainty (log-normal, one limit per draw; 0 = the limit is known)."""
+        limit's own relative uncertainty (log-normal, one limit per draw; 0 = the limit is known). ``limit`` may hold
+        several levels per row, (rows, levels): each draw's crossing of every level (one path, one limit factor) goes
+        to ``failure``, which returns the draw's failure time (e.g. ``thermal.stretch_failure``)."""
         p = self.params
         mix = self.mixture(t_h)
         n, m = mix["tau_on"].shape
         s_n = p.samples
         sign = 1.0 if self.rising else -1.0
-        lim = (sign * np.asarray(limit, dtype=float) / self.scale - mix["ybar"])[:, None]
+        levels = np.asarray(limit, dtype=float).reshape(n, -1)
+        lim = sign * levels / self.scale - mix["ybar"][:, None]  # (rows, levels)
         # how many of each row's draws come from each candidate: one multinomial per row (the draws are
         # exchangeable, so counts are all the ordering needs); the last candidate is "no onset"
         probs = np.concatenate([mix["weight"], mix["weight_none"][:, None]], axis=1)
@@ -250,11 +255,11 @@ class GrowthTrend(FeatureTrend):
         # "no onset" draws: c0 about the mean level (sd0), no growth: at the limit now or never
         sd0 = np.sqrt(mix["sigma2"] / np.maximum(mix["count"], 1.0)).astype(np.float32)
         row = np.repeat(np.arange(n), s_n)
-        lim_d = lim[:, 0].astype(np.float32)[row]  # per draw, in scale units about the mean level
+        lim_d = lim.astype(np.float32)[row]  # per draw and level, in scale units about the mean level
         if limit_std > 0.0:
             mult = np.exp(limit_std * rng.standard_normal(n * s_n)) - 1.0
-            lim_d = lim_d + ((sign * np.asarray(limit, dtype=float) / self.scale)[row] * mult).astype(np.float32)
-        ttf = np.where(lim_d - sd0[row] * e[0] <= 0.0, np.float32(0.0), np.float32(np.inf))
+            lim_d = lim_d + ((sign * levels / self.scale)[row] * mult[:, None]).astype(np.float32)
+        ttf = np.where(lim_d - (sd0[row] * e[0])[:, None] <= 0.0, np.float32(0.0), np.float32(np.inf))
         slope = np.zeros(n * s_n, dtype=np.float32)
         # onset draws: one gather per draw from a table of every candidate's (mean, Cholesky factor with its diagonal
         # inverted, time since onset). Float32: 7 digits are plenty for a Monte Carlo RUL and halve the memory traffic
@@ -273,16 +278,18 @@ class GrowthTrend(FeatureTrend):
             c0 = mu0 + d0
             a = np.maximum(mu1 + d1, 0.0)
             b = mu2 + d2  # a decelerating draw (b < 0) saturates: maybe never there
-            gap = lim_d[onset] - (c0 + (a + b * u_now) * u_now)
             sl = a + 2.0 * b * u_now
+            gap = lim_d[onset] - (c0 + (a + b * u_now) * u_now)[:, None]
+            sl_, b = sl[:, None], b[:, None]
             # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
             # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)
-            disc = sl * sl + 4.0 * b * np.maximum(gap, 0.0)
-            den = sl + np.sqrt(np.maximum(disc, 0.0))
+            disc = sl_ * sl_ + 4.0 * b * np.maximum(gap, 0.0)
+            den = sl_ + np.sqrt(np.maximum(disc, 0.0))
             with np.errstate(divide="ignore", invalid="ignore"):
                 ttf[onset] = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
             slope[onset] = sl
-        ttf, slope = ttf.reshape(n, s_n), slope.reshape(n, s_n)
+        ttf, slope = ttf.reshape(n, s_n, -1), slope.reshape(n, s_n)
+        ttf = failure(ttf) if failure is not None else ttf[..., -1]
         # round 10: the draws above come grouped by candidate (earliest onset first, "no onset" last); shuffled per
         # row they are exchangeable, as ``twin.combine`` (the earliest mode draw by draw, modes independent) and any
         # subsample of the draws assume -- grouped, draw k of one mode met draw k of another from the same end of

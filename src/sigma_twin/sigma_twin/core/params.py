@@ -113,6 +113,16 @@ class PrognosisParams:
                                                    "correlated over this share of estimator.thermal_memory "
                                                    "(variance x share x thermal_memory / epoch, at least 1; "
                                                    "round 9, 1 before)")
+    thermal_stretches: bool = param(True, description="round 28: a thermal draw fails in a work stretch of the "
+                                                      "learnt rhythm (the winding peaks only while working): in the "
+                                                      "first one whose whole-stretch limit its parameter has crossed "
+                                                      "by the stretch's end, at the first of the stretch's times whose "
+                                                      "own limit it has crossed by then (false: at the crossing of "
+                                                      "the whole-stretch limit, the former twin)")
+    stretch_limit_shift: float = param(0.05, low=-1.0, high=1.0,
+                                       description="with thermal_stretches: the thermal limits stand this much lower "
+                                                   "(log; 0.05 = 5 %), the bias of the two-node model's limit "
+                                                   "measured on the bench's tuning seed (round 28)")
     bias_correlation_time: float = param(600.0, unit="s", low=0.0, high=86400.0,
                                          description="the sensor-bias trend treats its points' noise as correlated "
                                                      "over this long (variance x time / epoch, at least 1; round 11, "

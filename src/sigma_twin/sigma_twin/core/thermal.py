@@ -308,7 +308,7 @@ def critical_gain(rise_limit: np.ndarray | float, mean_sq_current: np.ndarray, a
 
 
 def periodic_peak(g: np.ndarray, x: np.ndarray, b2: np.ndarray, mean_sq: np.ndarray, peak_sq: np.ndarray,
-                  work: np.ndarray, rest: np.ndarray, ambient: float) -> np.ndarray:
+                  work: np.ndarray, rest: np.ndarray, ambient: float, at: np.ndarray | None = None) -> np.ndarray:
     """Peak winding rise above ambient [K] of the two-node model under a periodic duty: work stretches of ``work`` s
     at mean squared current ``mean_sq`` [A^2] (``peak_sq`` in the hottest part), rests of ``rest`` s without current.
 
@@ -316,11 +316,16 @@ def periodic_peak(g: np.ndarray, x: np.ndarray, b2: np.ndarray, mean_sq: np.ndar
     ``g = a1/a2 = R0 R_wh``), the housing settles at ``x g u`` (``x = b1/b2 = R_ha/R_wh``) with rate ``b2``, so at the
     end of a stretch of the periodic regime it stands at ``x g u (1 - e^{-b2 D}) / (1 - e^{-b2 (D + R)})`` (no
     rests known: steady). Copper's resistance rise (``u = I^2 (1 + alpha (T_w - 25))``) is iterated: the housing at
-    the stretch's mean winding temperature, the winding's own step at the peak."""
+    the stretch's mean winding temperature, the winding's own step at the peak. ``at`` [s]: the rise this long into
+    a stretch of the periodic regime instead of at its end (the housing started the stretch at
+    ``e^{-b2 R}`` of its end value and approaches ``x g u`` from there)."""
     d = np.where(np.isfinite(work), work, np.inf)
     r = np.where(np.isfinite(rest), rest, 0.0)
     with np.errstate(over="ignore", invalid="ignore"):
         share = np.where(np.isfinite(d), -np.expm1(-b2 * d) / np.maximum(-np.expm1(-b2 * (d + r)), 1e-300), 1.0)
+        if at is not None:  # from the stretch's start value share * e^{-b2 R} toward 1
+            start = share * np.exp(-b2 * r)
+            share = np.where(np.isfinite(d), 1.0 - (1.0 - start) * np.exp(-b2 * np.minimum(at, d)), share)
     share = np.clip(np.nan_to_num(share, nan=1.0), 0.0, 1.0)
     h, step = np.zeros_like(g), np.zeros_like(g)
     for _ in range(6):
@@ -342,18 +347,41 @@ def peak_load(peak_rise: np.ndarray, g: np.ndarray, x: np.ndarray, b2: np.ndarra
 
 def critical_scale(g: np.ndarray, x: np.ndarray, b1: np.ndarray, b2: np.ndarray, mean_sq: np.ndarray,
                    peak_sq: np.ndarray, work: np.ndarray, rest: np.ndarray, ambient: float, rise_limit: float,
-                   cooling: bool, iterations: int = 40) -> np.ndarray:
+                   cooling: bool, iterations: int = 40, at: np.ndarray | None = None) -> np.ndarray:
     """Factor s on R_ha (``cooling``: x -> s x, b2 -> b2 / s) or on R0 (g -> s g) at which the periodic peak rise
-    reaches ``rise_limit`` (bisection in log s over [1e-2, 1e3]; 1e3 = not within reach)."""
+    reaches ``rise_limit`` (bisection in log s over [1e-2, 1e3]; 1e3 = not within reach); ``at``: by that time into
+    a stretch (``periodic_peak``)."""
     lo, hi = np.full(g.shape, np.log(1e-2)), np.full(g.shape, np.log(1e3))
     for _ in range(iterations):
         mid = 0.5 * (lo + hi)
         s = np.exp(mid)
         if cooling:
-            p = periodic_peak(g, x * s, b1 / (x * s), mean_sq, peak_sq, work, rest, ambient)
+            p = periodic_peak(g, x * s, b1 / (x * s), mean_sq, peak_sq, work, rest, ambient, at)
         else:
-            p = periodic_peak(g * s, x, b2, mean_sq, peak_sq, work, rest, ambient)
+            p = periodic_peak(g * s, x, b2, mean_sq, peak_sq, work, rest, ambient, at)
         over = ~(p < rise_limit)  # NaN counts as over: never a reassuring answer from bad inputs
         hi = np.where(over, mid, hi)
         lo = np.where(over, lo, mid)
     return np.exp(0.5 * (lo + hi))
+
+
+def stretch_failure(ttf: np.ndarray, first_start: np.ndarray, work: np.ndarray, cycle: np.ndarray,
+                    into: np.ndarray) -> np.ndarray:
+    """Time of the winding's failure [h from now] per draw, from the times its parameter crosses the limits of
+    stretches cut off ``into`` [h] after their start (``ttf``: (rows, draws, levels); ``into``: (rows, levels), the
+    last level the whole stretch's). The winding peaks only while working, so a draw fails in the first stretch
+    whose whole-stretch limit it has crossed by the stretch's end, at the first of the stretch's times whose own
+    limit it has crossed by then. Stretch k runs from ``first_start + k cycle`` for ``work`` (the rows' rhythm,
+    [h]; stretch 0 may have started); rows without a known rhythm keep the whole-stretch crossing."""
+    full = ttf[..., -1]
+    known = np.isfinite(first_start) & np.isfinite(work) & np.isfinite(cycle) & (cycle > 0)
+    s0 = np.where(known, first_start, 0.0)[:, None]
+    per = np.where(known, cycle, 1.0)[:, None]
+    with np.errstate(invalid="ignore"):
+        k = np.maximum(np.ceil((full - s0 - np.where(known, work, 0.0)[:, None]) / per), 0.0)
+    start = s0 + k * per  # the stretch in which the draw fails (inf where it never does)
+    hit = start[..., None] + np.where(known[:, None], into, 0.0)[:, None, :]
+    ok = (hit >= ttf) & (hit >= 0.0)
+    out = np.where(ok, hit, np.inf).min(axis=-1)
+    out = np.where(np.isfinite(full), out, full)
+    return np.where(known[:, None], out, full)

@@ -16,7 +16,7 @@ from sigma_twin.core.friction import FrictionEstimator
 from sigma_twin.core.growth import GrowthTrend
 from sigma_twin.core.params import EstimatorParams, LimitParams, PrognosisParams, SpoofParams
 from sigma_twin.core.sensors import RestBias
-from sigma_twin.core.thermal import ThermalEstimator, critical_scale, peak_load
+from sigma_twin.core.thermal import ThermalEstimator, critical_scale, peak_load, stretch_failure
 from sigma_twin.core.trend import FeatureTrend, Forecast
 from sigma_twin.core.whatif import WhatIf, time_to_limit
 
@@ -70,6 +70,9 @@ def _health(value: np.ndarray, baseline: np.ndarray | float, limit: np.ndarray |
 
 class ActuatorTwin:
     """Thermal, friction and sensor-bias health of ``n`` actuators."""
+
+    #: the times into a work stretch (shares of its length) whose own thermal limits a draw is checked against
+    STRETCH_SHARES = (0.3, 0.5, 0.65, 0.8, 0.9)
 
     def __init__(self, n: int, est: EstimatorParams | None = None, limits: LimitParams | None = None,
                  prog: PrognosisParams | None = None, spoof: SpoofParams | None = None) -> None:
@@ -191,8 +194,32 @@ class ActuatorTwin:
         # the physics of failure: the parameter value at which the duty's peak winding temperature reaches the limit
         g_crit = g_now * critical_scale(*duty, cooling=False)
         x_crit = x_now * critical_scale(*duty, cooling=True)
-        f_wind = self.winding_trend.forecast(th, g_crit, rng, lim.thermal_limit_std)
-        f_cool = self.cooling_trend.forecast(th, x_crit, rng, lim.thermal_limit_std)
+        # round 28: a draw fails while the winding works, in the stretches of the learnt rhythm (stretch_failure);
+        # its limits at shares of a stretch (a stretch cut short peaks lower: a higher limit) come from the same model
+        wt, ct = self.winding_trend, self.cooling_trend
+        if (self.prog.thermal_stretches and mean_sq_current is None and isinstance(wt, GrowthTrend)
+                and isinstance(ct, GrowthTrend)):
+            shift = np.exp(-self.prog.stretch_limit_shift)
+            first, work_h, cycle_h = self._stretch_grid(t)
+            into = np.asarray(self.STRETCH_SHARES)[None, :] * work_h[:, None]  # (rows, levels) [h]
+            k = into.shape[1]
+            g_k, x_k, b1_k, b2_k, ms_k, pk_k, w_k, r_k = (np.tile(a, k) for a in duty[:8])  # all shares at once
+            at = np.nan_to_num(into.T.ravel() * 3600.0, nan=0.0)
+            levels = {}
+            for name, now, full, cooling in (("g", g_now, g_crit, False), ("x", x_now, x_crit, True)):
+                cut = critical_scale(g_k, x_k, b1_k, b2_k, ms_k, pk_k, w_k, r_k, amb, rise_limit, cooling=cooling,
+                                     at=at).reshape(k, self.n).T
+                levels[name] = np.concatenate([now[:, None] * cut, full[:, None]], axis=1) * shift
+            into = np.concatenate([into, work_h[:, None]], axis=1)
+
+            def fail(ttf: np.ndarray) -> np.ndarray:
+                return stretch_failure(ttf, first, work_h, cycle_h, into)
+
+            f_wind = wt.forecast(th, levels["g"], rng, lim.thermal_limit_std, fail)
+            f_cool = ct.forecast(th, levels["x"], rng, lim.thermal_limit_std, fail)
+        else:
+            f_wind = wt.forecast(th, g_crit, rng, lim.thermal_limit_std)
+            f_cool = ct.forecast(th, x_crit, rng, lim.thermal_limit_std)
         f_fric = self.friction_trend.forecast(th, np.full(self.n, lim.friction_limit), rng)
         f_bias = self.bias_trend.forecast(th, np.full(self.n, lim.bias_tolerance), rng)
         # thermal health: the way to the limit already gone, along the worse of the two parameters
@@ -208,6 +235,16 @@ class ActuatorTwin:
         out["actuator"] = both
         return out
 
+
+    def _stretch_grid(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The duty's next work stretches from the learnt rhythm, [h]: the start of the current or next stretch
+        relative to now (a stretch running past its usual length ends now), its length, the cycle."""
+        th = self.thermal
+        work, cycle = th.work_len, th.work_len + th.rest_len
+        working = np.isfinite(th.work_start)
+        start = np.where(working, np.maximum(th.work_start, t - work),
+                         np.maximum(th.rest_start + th.rest_len, t))
+        return (start - t) / 3600.0, work / 3600.0, cycle / 3600.0
 
     def what_if(self, rng: np.random.Generator, mean_sq_current: np.ndarray, ambient: float | None = None,
                 cooling_factor: float = 1.0, horizon: float = 3600.0, samples: int = 200) -> WhatIf:
