@@ -60,7 +60,7 @@ def test_draws_fail_inside_work_stretches(worn_twin: tuple[ActuatorTwin, float])
     twin, t = worn_twin
     th = twin.thermal
     assert np.all(np.isfinite(th.work_len) & np.isfinite(th.rest_len))  # the rhythm was learnt from the current
-    first, work, cycle = twin._stretch_grid(t)
+    first, work, cycle = twin.stretch_grid(t)
     draws = twin.forecast(t, np.random.default_rng(1))["thermal"].samples
     finite = np.isfinite(draws)
     assert finite.sum() > 300  # a forecast with crossings to judge

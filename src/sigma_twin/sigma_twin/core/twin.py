@@ -200,7 +200,7 @@ class ActuatorTwin:
         if (self.prog.thermal_stretches and mean_sq_current is None and isinstance(wt, GrowthTrend)
                 and isinstance(ct, GrowthTrend)):
             shift = np.exp(-self.prog.stretch_limit_shift)
-            first, work_h, cycle_h = self._stretch_grid(t)
+            first, work_h, cycle_h = self.stretch_grid(t)
             into = np.asarray(self.STRETCH_SHARES)[None, :] * work_h[:, None]  # (rows, levels) [h]
             k = into.shape[1]
             g_k, x_k, b1_k, b2_k, ms_k, pk_k, w_k, r_k = (np.tile(a, k) for a in duty[:8])  # all shares at once
@@ -235,8 +235,7 @@ class ActuatorTwin:
         out["actuator"] = both
         return out
 
-
-    def _stretch_grid(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def stretch_grid(self, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The duty's next work stretches from the learnt rhythm, [h]: the start of the current or next stretch
         relative to now (a stretch running past its usual length ends now), its length, the cycle."""
         th = self.thermal
