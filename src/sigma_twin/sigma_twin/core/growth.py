@@ -280,11 +280,11 @@ class GrowthTrend(FeatureTrend):
             b = mu2 + d2  # a decelerating draw (b < 0) saturates: maybe never there
             sl = a + 2.0 * b * u_now
             gap = lim_d[onset] - (c0 + (a + b * u_now) * u_now)[:, None]
-            sl_, b = sl[:, None], b[:, None]
+            sl_l, b_l = sl[:, None], b[:, None]  # against every level
             # time from now: b x^2 + slope x - gap = 0, smallest root >= 0 in the stable form; 0 if already at the
             # limit; inf if the path never gets there (no growth, or a decelerating path levelling off below it)
-            disc = sl_ * sl_ + 4.0 * b * np.maximum(gap, 0.0)
-            den = sl_ + np.sqrt(np.maximum(disc, 0.0))
+            disc = sl_l * sl_l + 4.0 * b_l * np.maximum(gap, 0.0)
+            den = sl_l + np.sqrt(np.maximum(disc, 0.0))
             with np.errstate(divide="ignore", invalid="ignore"):
                 ttf[onset] = np.where(gap <= 0.0, 0.0, np.where((disc >= 0.0) & (den > 0.0), 2.0 * gap / den, np.inf))
             slope[onset] = sl

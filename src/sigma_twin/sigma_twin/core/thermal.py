@@ -382,6 +382,5 @@ def stretch_failure(ttf: np.ndarray, first_start: np.ndarray, work: np.ndarray, 
     start = s0 + k * per  # the stretch in which the draw fails (inf where it never does)
     hit = start[..., None] + np.where(known[:, None], into, 0.0)[:, None, :]
     ok = (hit >= ttf) & (hit >= 0.0)
-    out = np.where(ok, hit, np.inf).min(axis=-1)
-    out = np.where(np.isfinite(full), out, full)
+    out = np.where(ok, hit, np.inf).min(axis=-1)  # a draw that never crosses: k, start and hit are inf
     return np.where(known[:, None], out, full)
